@@ -1,0 +1,98 @@
+/*
+ * dtx/cluster.h - the local cluster: worker threads, schedulers, memory, trace.
+ *
+ * A dtx_cluster is Dask's LocalCluster and Client in one: it owns the worker
+ * threads and the settings every computation on it uses. Create it with a
+ * config (or NULL: environment variables, else defaults), submit graphs and
+ * futures to it from any number of threads, destroy it when done.
+ */
+#ifndef DTX_CLUSTER_H
+#define DTX_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dtx/export.h"
+#include "dtx/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dtx_cluster dtx_cluster;
+
+/* Which engine runs a computation. DEFAULT means: the cluster's setting, which
+ * is DTX_SCHEDULER, else `threads`. */
+typedef enum dtx_scheduler {
+  DTX_SCHED_DEFAULT = 0,
+  DTX_SCHED_SYNC = 1,    /* the calling thread, deterministic static order */
+  DTX_SCHED_THREADS = 2, /* the cluster's CPU worker threads, work stealing */
+} dtx_scheduler;
+
+/* "sync", "threads"; NULL for an unknown value. */
+DTX_API const char *dtx_scheduler_name(dtx_scheduler s);
+
+typedef enum dtx_log_level {
+  DTX_LOG_DEFAULT = 0, /* DTX_LOG, else warn */
+  DTX_LOG_NONE = 1,
+  DTX_LOG_ERROR = 2,
+  DTX_LOG_WARN = 3,
+  DTX_LOG_INFO = 4,
+  DTX_LOG_DEBUG = 5,
+} dtx_log_level;
+
+/*
+ * Cluster settings. Initialise with DTX_CLUSTER_CONFIG_INIT; a zero / NULL field
+ * means "the environment variable, else the default".
+ */
+typedef struct dtx_cluster_config {
+  size_t size;               /* sizeof(dtx_cluster_config), set by the INIT macro */
+  dtx_scheduler scheduler;   /* DTX_SCHEDULER: sync | threads (default threads) */
+  int num_threads;           /* DTX_NUM_THREADS: worker threads (default: cores) */
+  const char *trace_path;    /* DTX_TRACE: Chrome trace JSON written here */
+  dtx_log_level log_level;   /* DTX_LOG: none | error | warn | info | debug */
+  const char *log_file;      /* DTX_LOG_FILE: log here instead of stderr */
+} dtx_cluster_config;
+
+#define DTX_CLUSTER_CONFIG_INIT {sizeof(dtx_cluster_config), DTX_SCHED_DEFAULT, 0, NULL, DTX_LOG_DEFAULT, NULL}
+
+/* Creates a cluster and starts its worker threads. cfg may be NULL. Writes *out
+ * only on success. */
+DTX_API dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out);
+
+/* Waits for running futures, cancels pending ones, stops the workers, closes
+ * the trace. Accepts NULL. Outstanding dtx_future and dtx_chunk handles stay
+ * valid and must still be released. */
+DTX_API void dtx_cluster_destroy(dtx_cluster *cl);
+
+/* The cluster report (Dask's LocalCluster summary): scheduler, workers,
+ * threads, host memory, GPUs, trace target. */
+DTX_API dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out);
+
+DTX_API dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl);
+DTX_API int dtx_cluster_num_threads(const dtx_cluster *cl);
+
+/* Counters kept by the runtime. */
+typedef struct dtx_cluster_stats {
+  size_t size;               /* sizeof(dtx_cluster_stats), set by the caller */
+  int64_t bytes_in_use;      /* task outputs held by the runtime now */
+  int64_t bytes_peak;        /* high-water mark of bytes_in_use */
+  int64_t tasks_run;         /* task executions, retries included */
+  int64_t tasks_failed;      /* executions that failed */
+} dtx_cluster_stats;
+
+#define DTX_CLUSTER_STATS_INIT {sizeof(dtx_cluster_stats), 0, 0, 0, 0}
+
+DTX_API dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out);
+/* Sets bytes_peak back to bytes_in_use. */
+DTX_API void dtx_cluster_reset_peak(dtx_cluster *cl);
+
+/* Writes what the trace has buffered so far to its file (the file becomes
+ * valid JSON only at dtx_cluster_destroy). No-op without a trace. */
+DTX_API dtx_status dtx_cluster_flush_trace(dtx_cluster *cl);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DTX_CLUSTER_H */

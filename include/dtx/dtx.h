@@ -1,0 +1,14 @@
+/*
+ * dtx/dtx.h - everything: include this one.
+ */
+#ifndef DTX_DTX_H
+#define DTX_DTX_H
+
+#include "dtx/cluster.h"
+#include "dtx/export.h"
+#include "dtx/future.h"
+#include "dtx/graph.h"
+#include "dtx/status.h"
+#include "dtx/version.h"
+
+#endif /* DTX_DTX_H */

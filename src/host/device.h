@@ -27,8 +27,14 @@ typedef struct dtxi_gpu_probe {
   char why_none[256]; /* when count == 0: "built without CUDA", "no CUDA driver: ..." */
 } dtxi_gpu_probe;
 
-/* Fills *p; the result is cached after the first call. */
+/* Fills *p; the result is cached after the first call. Thread safe. */
 void dtxi_gpu_probe_run(dtxi_gpu_probe *p);
+
+#ifdef DTX_HAVE_CUDA
+/* The CUDA half (host/cuda/device_cuda.c): fills a zeroed *p from the CUDA
+ * runtime, setting why_none when it finds no GPU. Called once by device.c. */
+void dtxi_gpu_probe_cuda(dtxi_gpu_probe *p);
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,171 @@
+/*
+ * host/cluster.c - the local cluster: settings, worker pool, memory, trace.
+ *
+ * Owns: the resolved settings, the worker pool, the memory accounting, the
+ * trace file. Created and destroyed by one thread; everything else on it may
+ * be called from any thread. Settings resolve as: the config field if set,
+ * else the DTX_* environment variable, else the default.
+ */
+#include "host/cluster.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dtx/version.h"
+#include "host/config.h"
+#include "host/device.h"
+#include "host/error.h"
+#include "scheduler/task.h"
+
+void dtxi_cluster_count(dtx_cluster *cl, int64_t n, int64_t f) {
+  atomic_fetch_add_explicit(&cl->caller_tasks_run, n, memory_order_relaxed);
+  if (f != 0) atomic_fetch_add_explicit(&cl->caller_tasks_failed, f, memory_order_relaxed);
+}
+
+static dtx_status resolve(dtx_cluster *cl, const dtx_cluster_config *cfg) {
+  const dtxi_env *env = dtxi_env_get();
+  dtx_cluster_config c = DTX_CLUSTER_CONFIG_INIT;
+  if (cfg != NULL) {
+    if (cfg->size < sizeof(size_t) || cfg->size > sizeof c)
+      return dtxi_fail(DTX_EINVAL,
+                       "dtx_cluster_create: config size %zu is not valid; initialise it with DTX_CLUSTER_CONFIG_INIT",
+                       cfg->size);
+    memcpy(&c, cfg, cfg->size);
+  }
+  if (c.log_level != DTX_LOG_DEFAULT || c.log_file != NULL)
+    dtxi_log_configure(c.log_level != DTX_LOG_DEFAULT ? c.log_level : env->log_level,
+                       c.log_file != NULL ? c.log_file : env->log_file);
+  if (c.scheduler != DTX_SCHED_DEFAULT && dtx_scheduler_name(c.scheduler) == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_cluster_create: config scheduler %d is not one of DTX_SCHED_SYNC, DTX_SCHED_THREADS",
+                     (int)c.scheduler);
+  cl->scheduler = c.scheduler != DTX_SCHED_DEFAULT ? c.scheduler : env->scheduler;
+  if (c.num_threads < 0 || c.num_threads > 1024)
+    return dtxi_fail(DTX_EINVAL, "dtx_cluster_create: config num_threads %d is not in 1..1024 (0 = default)",
+                     c.num_threads);
+  cl->nthreads = c.num_threads > 0 ? c.num_threads : env->num_threads > 0 ? env->num_threads : dtxi_num_cores();
+  const char *trace = c.trace_path != NULL ? c.trace_path : env->trace_path;
+  if (trace != NULL && trace[0] != '\0') {
+    cl->trace_path = strdup(trace);
+    if (cl->trace_path == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
+  }
+  return DTX_OK;
+}
+
+dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) {
+  if (out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_create: out is NULL");
+  dtx_cluster *cl = calloc(1, sizeof *cl);
+  if (cl == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
+  dtx_status rc;
+  pthread_mutex_init(&cl->fmu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&cl->fcv, &ca);
+  pthread_condattr_destroy(&ca);
+  atomic_init(&cl->fwaiters, 0);
+  atomic_init(&cl->caller_tasks_run, 0);
+  atomic_init(&cl->caller_tasks_failed, 0);
+  DTX_CHECK_GOTO(resolve(cl, cfg), rc, fail);
+  cl->mem = dtxi_mem_create();
+  if (cl->mem == NULL) {
+    rc = dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
+    goto fail;
+  }
+  if (cl->trace_path != NULL) {
+    DTX_CHECK_GOTO(dtxi_trace_open(cl->trace_path, &cl->trace), rc, fail);
+    for (int i = 0; i < cl->nthreads; i++) {
+      char name[32];
+      snprintf(name, sizeof name, "worker %d", i);
+      dtxi_trace_thread_name(cl->trace, 1, i + 1, name);
+    }
+  }
+  cl->nvtx = cl->trace != NULL || getenv("NVTX_INJECTION64_PATH") != NULL;
+  DTX_CHECK_GOTO(dtxi_pool_create(cl->nthreads, cl, &cl->pool), rc, fail);
+  DTXI_LOG(DTX_LOG_INFO, "cluster up: scheduler %s, %d worker threads%s%s", dtx_scheduler_name(cl->scheduler),
+           cl->nthreads, cl->trace_path ? ", trace " : "", cl->trace_path ? cl->trace_path : "");
+  *out = cl;
+  return DTX_OK;
+fail:
+  dtx_cluster_destroy(cl);
+  return rc;
+}
+
+void dtx_cluster_destroy(dtx_cluster *cl) {
+  if (cl == NULL) return;
+  if (cl->pool != NULL) {
+    dtxi_futures_shutdown(cl);
+    dtxi_pool_destroy(cl->pool);
+  }
+  dtxi_trace_close(cl->trace);
+  dtxi_mem_release(cl->mem);
+  free(cl->trace_path);
+  pthread_cond_destroy(&cl->fcv);
+  pthread_mutex_destroy(&cl->fmu);
+  free(cl);
+}
+
+dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl) { return cl != NULL ? cl->scheduler : DTX_SCHED_DEFAULT; }
+int dtx_cluster_num_threads(const dtx_cluster *cl) { return cl != NULL ? cl->nthreads : 0; }
+
+dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) {
+  if (cl == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_stats: cluster or out is NULL");
+  if (out->size < sizeof *out)
+    return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_stats: initialise out with DTX_CLUSTER_STATS_INIT");
+  dtx_cluster *c = (dtx_cluster *)cl;
+  int64_t run = atomic_load(&c->caller_tasks_run), failed = atomic_load(&c->caller_tasks_failed);
+  for (int i = 0; i < c->pool->n; i++) {
+    run += atomic_load_explicit(&c->pool->workers[i].tasks_run, memory_order_relaxed);
+    failed += atomic_load_explicit(&c->pool->workers[i].tasks_failed, memory_order_relaxed);
+  }
+  out->bytes_in_use = dtxi_mem_used(c->mem);
+  out->bytes_peak = atomic_load(&c->mem->peak);
+  out->tasks_run = run;
+  out->tasks_failed = failed;
+  return DTX_OK;
+}
+
+void dtx_cluster_reset_peak(dtx_cluster *cl) {
+  if (cl != NULL) atomic_store(&cl->mem->peak, dtxi_mem_used(cl->mem));
+}
+
+dtx_status dtx_cluster_flush_trace(dtx_cluster *cl) {
+  if (cl == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_flush_trace: cluster is NULL");
+  if (cl->trace != NULL) dtxi_trace_flush(cl->trace);
+  return DTX_OK;
+}
+
+static void human_bytes(long long b, char *buf, size_t n) {
+  const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = (double)b;
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    u++;
+  }
+  snprintf(buf, n, "%.1f %s", v, unit[u]);
+}
+
+dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out) {
+  if (cl == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_report: cluster or out is NULL");
+  char mem[32];
+  human_bytes(dtxi_host_memory(), mem, sizeof mem);
+  dtxi_gpu_probe gp;
+  dtxi_gpu_probe_run(&gp);
+  fprintf(out, "dtx %s local cluster\n", dtx_version());
+  fprintf(out, "  scheduler     %s\n", dtx_scheduler_name(cl->scheduler));
+  fprintf(out, "  workers       1 process, %d worker threads (%d cores)\n", cl->nthreads, dtxi_num_cores());
+  fprintf(out, "  host memory   %s\n", mem);
+  if (gp.count == 0) {
+    fprintf(out, "  GPUs          none (%s)\n", gp.why_none);
+  } else {
+    fprintf(out, "  GPUs          %d (not yet used by the threads scheduler)\n", gp.count);
+    for (int i = 0; i < gp.count; i++) {
+      human_bytes((long long)gp.gpu[i].total_memory, mem, sizeof mem);
+      fprintf(out, "    gpu %d       %s, %s, compute capability %d.%d\n", i, gp.gpu[i].name, mem, gp.gpu[i].cc_major,
+              gp.gpu[i].cc_minor);
+    }
+  }
+  fprintf(out, "  trace         %s\n", cl->trace_path != NULL ? cl->trace_path : "off (set DTX_TRACE=path.json)");
+  return DTX_OK;
+}

@@ -1,0 +1,352 @@
+/*
+ * scheduler/graph.c - building task graphs: tasks, keys, lookup.
+ *
+ * Owns: the task array, the arena of argument copies and input lists, the
+ * prefix table and the key table. One thread builds a graph at a time;
+ * computing reads it and never changes it.
+ * Invariant: every key in `slots` names a task in [0, n); keys are unique.
+ */
+#include "scheduler/graph.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/error.h"
+
+#define MAX_NAME 100
+#define ARENA_BLOCK (64 * 1024)
+
+/* ---- arena -------------------------------------------------------------- */
+
+static void *arena_alloc(dtx_graph *g, size_t size) {
+  size = (size + 15) & ~(size_t)15;
+  garena_block *b = g->arena;
+  if (b == NULL || b->cap - b->used < size) {
+    size_t cap = size > ARENA_BLOCK / 4 ? size : ARENA_BLOCK;
+    garena_block *nb = malloc(sizeof *nb + cap);
+    if (nb == NULL) return NULL;
+    nb->used = 0;
+    nb->cap = cap;
+    if (b != NULL && cap != ARENA_BLOCK) {
+      /* A big one-off block goes behind the current one, which stays open. */
+      nb->next = b->next;
+      b->next = nb;
+      nb->used = size;
+      return nb->data;
+    }
+    nb->next = b;
+    g->arena = b = nb;
+  }
+  void *p = b->data + b->used;
+  b->used += size;
+  return p;
+}
+
+/* ---- hashing ------------------------------------------------------------ */
+
+static inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+static uint32_t key_hash(uint32_t prefix, int nidx, const int64_t *idx) {
+  uint64_t h = mix64(((uint64_t)prefix << 3) ^ (uint64_t)nidx);
+  for (int i = 0; i < nidx; i++) h = mix64(h ^ (uint64_t)idx[i]);
+  return (uint32_t)h | 1u; /* never 0 */
+}
+
+static uint32_t str_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return (uint32_t)mix64(h);
+}
+
+/* ---- prefixes ----------------------------------------------------------- */
+
+static int prefix_grow(dtx_graph *g) {
+  uint32_t ncap = g->prefix_mask ? (g->prefix_mask + 1) * 2 : 64;
+  uint32_t *ns = calloc(ncap, sizeof *ns);
+  if (ns == NULL) return -1;
+  for (uint32_t i = 0; i < g->nprefix; i++) {
+    uint32_t k = str_hash(g->prefixes[i]) & (ncap - 1);
+    while (ns[k] != 0) k = (k + 1) & (ncap - 1);
+    ns[k] = i + 1;
+  }
+  free(g->prefix_slots);
+  g->prefix_slots = ns;
+  g->prefix_mask = ncap - 1;
+  return 0;
+}
+
+/* The id of prefix `name`, interning it when new. -1 when out of memory. */
+static int64_t prefix_intern(dtx_graph *g, const char *name) {
+  if (name == g->last_name && g->nprefix > 0 && strcmp(g->prefixes[g->last_prefix], name) == 0)
+    return g->last_prefix;
+  if (g->prefix_slots == NULL && prefix_grow(g) != 0) return -1;
+  uint32_t k = str_hash(name) & g->prefix_mask;
+  for (; g->prefix_slots[k] != 0; k = (k + 1) & g->prefix_mask) {
+    uint32_t id = g->prefix_slots[k] - 1;
+    if (strcmp(g->prefixes[id], name) == 0) {
+      g->last_name = name;
+      g->last_prefix = id;
+      return id;
+    }
+  }
+  if (g->nprefix == g->prefix_cap) {
+    uint32_t ncap = g->prefix_cap ? g->prefix_cap * 2 : 16;
+    char **np = realloc(g->prefixes, ncap * sizeof *np);
+    if (np == NULL) return -1;
+    g->prefixes = np;
+    g->prefix_cap = ncap;
+  }
+  char *copy = strdup(name);
+  if (copy == NULL) return -1;
+  uint32_t id = g->nprefix++;
+  g->prefixes[id] = copy;
+  g->prefix_slots[k] = id + 1;
+  if (g->nprefix * 2 > g->prefix_mask + 1 && prefix_grow(g) != 0) return -1;
+  g->last_name = name;
+  g->last_prefix = id;
+  return id;
+}
+
+static int64_t prefix_find(const dtx_graph *g, const char *name) {
+  if (g->prefix_slots == NULL) return -1;
+  for (uint32_t k = str_hash(name) & g->prefix_mask; g->prefix_slots[k] != 0; k = (k + 1) & g->prefix_mask) {
+    uint32_t id = g->prefix_slots[k] - 1;
+    if (strcmp(g->prefixes[id], name) == 0) return id;
+  }
+  return -1;
+}
+
+/* ---- keys --------------------------------------------------------------- */
+
+static int key_equal(const gtask *t, uint32_t prefix, int nidx, const int64_t *idx) {
+  if (t->prefix != prefix || t->nidx != nidx) return 0;
+  for (int i = 0; i < nidx; i++)
+    if (t->idx[i] != idx[i]) return 0;
+  return 1;
+}
+
+static int keys_grow(dtx_graph *g) {
+  uint32_t ncap = g->slot_mask ? (g->slot_mask + 1) * 2 : 1024;
+  uint32_t *ns = calloc((size_t)ncap * 2, sizeof *ns);
+  if (ns == NULL) return -1;
+  for (uint32_t i = 0; g->slots != NULL && i <= g->slot_mask; i++) {
+    if (g->slots[2 * i] == 0) continue;
+    uint32_t k = g->slots[2 * i + 1] & (ncap - 1);
+    while (ns[2 * k] != 0) k = (k + 1) & (ncap - 1);
+    ns[2 * k] = g->slots[2 * i];
+    ns[2 * k + 1] = g->slots[2 * i + 1];
+  }
+  free(g->slots);
+  g->slots = ns;
+  g->slot_mask = ncap - 1;
+  return 0;
+}
+
+/* Finds the slot for a key: returns the task id, or UINT32_MAX with *slot at
+ * the empty slot where the key would go. */
+static uint32_t key_lookup(const dtx_graph *g, uint32_t prefix, int nidx, const int64_t *idx, uint32_t h,
+                           uint32_t *slot) {
+  uint32_t k = h & g->slot_mask;
+  for (; g->slots[2 * k] != 0; k = (k + 1) & g->slot_mask) {
+    if (g->slots[2 * k + 1] != h) continue;
+    uint32_t id = g->slots[2 * k] - 1;
+    if (key_equal(&g->tasks[id], prefix, nidx, idx)) return id;
+  }
+  if (slot != NULL) *slot = k;
+  return UINT32_MAX;
+}
+
+size_t dtxi_key_format(const char *prefix, int nidx, const int64_t *idx, char *buf, size_t n) {
+  if (n == 0) return 0;
+  size_t len = (size_t)snprintf(buf, n, "%s", prefix);
+  for (int i = 0; i < nidx && len < n; i++)
+    len += (size_t)snprintf(buf + len, n - len, "%c%" PRId64, i == 0 ? '[' : ',', idx[i]);
+  if (nidx > 0 && len < n) len += (size_t)snprintf(buf + len, n - len, "]");
+  return len < n ? len : n - 1;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+dtx_status dtx_graph_create(dtx_graph **out) {
+  if (out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_graph_create: out is NULL");
+  dtx_graph *g = calloc(1, sizeof *g);
+  if (g == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_create: out of memory");
+  atomic_init(&g->busy, 0);
+  *out = g;
+  return DTX_OK;
+}
+
+void dtx_graph_destroy(dtx_graph *g) {
+  if (g == NULL) return;
+  for (garena_block *b = g->arena, *next; b != NULL; b = next) {
+    next = b->next;
+    free(b);
+  }
+  for (uint32_t i = 0; i < g->nprefix; i++) free(g->prefixes[i]);
+  free(g->prefixes);
+  free(g->prefix_slots);
+  free(g->slots);
+  free(g->tasks);
+  free(g);
+}
+
+size_t dtx_graph_size(const dtx_graph *g) { return g != NULL ? g->n : 0; }
+
+static dtx_status check_name(const char *fn, const char *name) {
+  if (name == NULL) return dtxi_fail(DTX_EINVAL, "%s: desc->name is NULL; every task needs a name", fn);
+  size_t len = strnlen(name, MAX_NAME + 1);
+  if (len == 0) return dtxi_fail(DTX_EINVAL, "%s: desc->name is empty; every task needs a name", fn);
+  if (len > MAX_NAME) return dtxi_fail(DTX_EINVAL, "%s: name '%.40s...' is longer than %d characters", fn, name, MAX_NAME);
+  for (size_t i = 0; i < len; i++)
+    if (name[i] == '[' || name[i] == ']' || (unsigned char)name[i] < 0x20)
+      return dtxi_fail(DTX_EINVAL, "%s: name '%s' contains '%c' (brackets and control characters are not allowed)",
+                       fn, name, name[i] < 0x20 ? '?' : name[i]);
+  return DTX_OK;
+}
+
+dtx_status dtxi_desc_check(const char *fn, const dtx_task_desc *d, int graph_task) {
+  if (d == NULL) return dtxi_fail(DTX_EINVAL, "%s: desc is NULL", fn);
+  dtx_status rc = check_name(fn, d->name);
+  if (rc != DTX_OK) return rc;
+  char key[DTX_MAX_KEY];
+  int nidx = d->nidx < 0 ? 0 : (d->nidx > DTX_MAX_INDICES ? DTX_MAX_INDICES : d->nidx);
+  dtxi_key_format(d->name, nidx, d->idx, key, sizeof key);
+  if (d->nidx < 0 || d->nidx > DTX_MAX_INDICES)
+    return dtxi_fail(DTX_EINVAL, "%s: task '%s' has nidx %d; a key has 0 to %d indices", fn, d->name, d->nidx,
+                     DTX_MAX_INDICES);
+  if (d->ninputs < 0) return dtxi_fail(DTX_EINVAL, "%s: task '%s' has ninputs %d < 0", fn, key, d->ninputs);
+  if (graph_task && d->ninputs > 0 && d->inputs == NULL)
+    return dtxi_fail(DTX_EINVAL, "%s: task '%s' has ninputs %d but inputs is NULL", fn, key, d->ninputs);
+  if (!graph_task && d->inputs != NULL)
+    return dtxi_fail(DTX_EINVAL, "%s: task '%s': futures take their inputs as the inputs argument; desc->inputs must be NULL",
+                     fn, key);
+  if (d->args == NULL && d->args_size > 0)
+    return dtxi_fail(DTX_EINVAL, "%s: task '%s' has args_size %zu but args is NULL", fn, key, d->args_size);
+  if (d->cpu == NULL && d->cuda == NULL)
+    return dtxi_fail(DTX_EINVAL, "%s: task '%s' has no implementation; set desc->cpu (or desc->cuda)", fn, key);
+  if (d->retries < 0) return dtxi_fail(DTX_EINVAL, "%s: task '%s' has retries %d < 0", fn, key, d->retries);
+  return DTX_OK;
+}
+
+dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) {
+  if (g == NULL) return dtxi_fail(DTX_EINVAL, "dtx_graph_add: graph is NULL");
+  dtx_status rc = dtxi_desc_check("dtx_graph_add", d, 1);
+  if (rc != DTX_OK) return rc;
+  if (atomic_load_explicit(&g->busy, memory_order_relaxed))
+    return dtxi_fail(DTX_EBUSY, "dtx_graph_add: the graph is being computed; add tasks before or after");
+  if (g->n == UINT32_MAX - 2) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: a graph holds at most %u tasks", g->n);
+  int64_t prefix = prefix_intern(g, d->name);
+  if (prefix < 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+  if (g->slots == NULL || (g->n + 1) * 2 > g->slot_mask + 1) {
+    if (keys_grow(g) != 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+  }
+  uint32_t h = key_hash((uint32_t)prefix, d->nidx, d->idx);
+  uint32_t slot;
+  if (key_lookup(g, (uint32_t)prefix, d->nidx, d->idx, h, &slot) != UINT32_MAX) {
+    char key[DTX_MAX_KEY];
+    dtxi_key_format(d->name, d->nidx, d->idx, key, sizeof key);
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_add: duplicate key '%s': a task with this key is already in the graph",
+                     key);
+  }
+  if (g->n == g->cap) {
+    uint32_t ncap = g->cap ? g->cap * 2 : 256;
+    gtask *nt = realloc(g->tasks, (size_t)ncap * sizeof *nt);
+    if (nt == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+    g->tasks = nt;
+    g->cap = ncap;
+  }
+  gtask *t = &g->tasks[g->n];
+  t->prefix = (uint32_t)prefix;
+  t->nidx = (uint8_t)d->nidx;
+  t->priority = d->priority;
+  t->ninputs = (uint32_t)d->ninputs;
+  t->inputs = NULL;
+  t->args = NULL;
+  t->args_size = d->args_size;
+  t->cpu = d->cpu;
+  t->cuda = d->cuda;
+  for (int i = 0; i < DTX_MAX_INDICES; i++) t->idx[i] = i < d->nidx ? d->idx[i] : 0;
+  if (d->ninputs > 0) {
+    uint32_t *in = arena_alloc(g, (size_t)d->ninputs * sizeof *in);
+    if (in == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+    memcpy(in, d->inputs, (size_t)d->ninputs * sizeof *in);
+    t->inputs = in;
+  }
+  if (d->args_size > 0) {
+    t->args = arena_alloc(g, d->args_size);
+    if (t->args == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+    memcpy(t->args, d->args, d->args_size);
+  }
+  if (d->priority != 0) g->has_priority = 1;
+  g->slots[2 * slot] = g->n + 1;
+  g->slots[2 * slot + 1] = h;
+  if (id != NULL) *id = g->n;
+  g->n++;
+  return DTX_OK;
+}
+
+dtx_status dtx_graph_find(const dtx_graph *g, const char *name, int nidx, const int64_t *idx, dtx_task_id *id) {
+  if (g == NULL || name == NULL || id == NULL || (nidx > 0 && idx == NULL))
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_find: graph, name, id (and idx when nidx > 0) must not be NULL");
+  if (nidx < 0 || nidx > DTX_MAX_INDICES)
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_find: nidx %d is not in 0..%d", nidx, DTX_MAX_INDICES);
+  int64_t prefix = prefix_find(g, name);
+  uint32_t found = UINT32_MAX;
+  if (prefix >= 0 && g->slots != NULL)
+    found = key_lookup(g, (uint32_t)prefix, nidx, idx, key_hash((uint32_t)prefix, nidx, idx), NULL);
+  if (found == UINT32_MAX) {
+    char key[DTX_MAX_KEY];
+    dtxi_key_format(name, nidx, idx, key, sizeof key);
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_find: no task with key '%s' in the graph", key);
+  }
+  *id = found;
+  return DTX_OK;
+}
+
+dtx_status dtx_graph_find_key(const dtx_graph *g, const char *key, dtx_task_id *id) {
+  if (g == NULL || key == NULL || id == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: graph, key and id must not be NULL");
+  const char *open = strchr(key, '[');
+  char name[MAX_NAME + 1];
+  int64_t idx[DTX_MAX_INDICES] = {0};
+  int nidx = 0;
+  size_t nlen = open != NULL ? (size_t)(open - key) : strlen(key);
+  if (nlen == 0 || nlen > MAX_NAME) return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: '%s' is not a key", key);
+  memcpy(name, key, nlen);
+  name[nlen] = '\0';
+  if (open != NULL) {
+    const char *p = open + 1;
+    for (;;) {
+      char *end;
+      if (nidx == DTX_MAX_INDICES)
+        return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: '%s' has more than %d indices", key, DTX_MAX_INDICES);
+      long long v = strtoll(p, &end, 10);
+      if (end == p) return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: '%s' is not a key like add[2,1]", key);
+      idx[nidx++] = v;
+      if (*end == ',') {
+        p = end + 1;
+        continue;
+      }
+      if (*end == ']' && end[1] == '\0') break;
+      return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: '%s' is not a key like add[2,1]", key);
+    }
+  }
+  return dtx_graph_find(g, name, nidx, idx, id);
+}
+
+dtx_status dtx_graph_key(const dtx_graph *g, dtx_task_id id, char *buf, size_t n) {
+  if (g == NULL || buf == NULL || n == 0) return dtxi_fail(DTX_EINVAL, "dtx_graph_key: graph and buf must not be NULL");
+  if (id >= g->n) return dtxi_fail(DTX_EINVAL, "dtx_graph_key: id %u is not in the graph (it has %u tasks)", id, g->n);
+  const gtask *t = &g->tasks[id];
+  dtxi_key_format(g->prefixes[t->prefix], t->nidx, t->idx, buf, n);
+  return DTX_OK;
+}

@@ -1,0 +1,60 @@
+/*
+ * scheduler/graph.h - the graph's internal representation.
+ *
+ * Tasks live in one growing array indexed by id. Keys are (prefix id, indices):
+ * prefixes are interned; an open-addressing table maps keys to ids. Argument
+ * copies and input lists live in an arena freed with the graph.
+ */
+#ifndef DTXI_GRAPH_H
+#define DTXI_GRAPH_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtx/graph.h"
+
+typedef struct gtask {
+  uint32_t prefix;
+  uint8_t nidx;
+  int32_t priority;
+  uint32_t ninputs;
+  const uint32_t *inputs;
+  void *args;
+  size_t args_size;
+  dtx_task_fn cpu;
+  dtx_task_fn cuda;
+  int64_t idx[DTX_MAX_INDICES];
+} gtask;
+
+typedef struct garena_block {
+  struct garena_block *next;
+  size_t used, cap;
+  _Alignas(16) char data[];
+} garena_block;
+
+struct dtx_graph {
+  gtask *tasks;
+  uint32_t n, cap;
+  garena_block *arena;
+  /* prefixes */
+  char **prefixes;
+  uint32_t nprefix, prefix_cap;
+  uint32_t *prefix_slots; /* id + 1, 0 = empty */
+  uint32_t prefix_mask;
+  const char *last_name; /* the caller's pointer of the last add, and its id */
+  uint32_t last_prefix;
+  /* keys: pairs (id + 1, hash32) */
+  uint32_t *slots;
+  uint32_t slot_mask;
+  int has_priority;
+  _Atomic int busy;
+};
+
+static inline const char *dtxi_graph_prefix(const dtx_graph *g, uint32_t id) {
+  return g->prefixes[g->tasks[id].prefix];
+}
+/* Prints a key into buf; returns the length (truncated to n - 1). */
+size_t dtxi_key_format(const char *prefix, int nidx, const int64_t *idx, char *buf, size_t n);
+
+#endif /* DTXI_GRAPH_H */

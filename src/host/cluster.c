@@ -23,6 +23,46 @@ void dtxi_cluster_count(dtx_cluster *cl, int64_t n, int64_t f) {
   if (f != 0) atomic_fetch_add_explicit(&cl->caller_tasks_failed, f, memory_order_relaxed);
 }
 
+#define SCRATCH_KEEP ((size_t)256 << 20) /* sets larger than this are freed, not kept */
+
+static void scratch_free(dtxi_scratch *s) {
+  for (int i = 0; i < DTXI_SCRATCH_SLOTS; i++) free(s->buf[i]);
+  free(s);
+}
+
+dtxi_scratch *dtxi_scratch_take(dtx_cluster *cl) {
+  pthread_mutex_lock(&cl->scratch_mu);
+  dtxi_scratch *s = cl->scratch;
+  if (s != NULL) cl->scratch = s->next;
+  pthread_mutex_unlock(&cl->scratch_mu);
+  return s != NULL ? s : calloc(1, sizeof *s);
+}
+
+void dtxi_scratch_give(dtx_cluster *cl, dtxi_scratch *s) {
+  if (s == NULL) return;
+  size_t total = 0;
+  for (int i = 0; i < DTXI_SCRATCH_SLOTS; i++) total += s->cap[i];
+  if (total > SCRATCH_KEEP) {
+    scratch_free(s);
+    return;
+  }
+  pthread_mutex_lock(&cl->scratch_mu);
+  s->next = cl->scratch;
+  cl->scratch = s;
+  pthread_mutex_unlock(&cl->scratch_mu);
+}
+
+void *dtxi_scratch_get(dtxi_scratch *s, int slot, size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  if (s->cap[slot] < bytes) {
+    free(s->buf[slot]);
+    size_t cap = bytes + bytes / 4;
+    s->buf[slot] = malloc(cap);
+    s->cap[slot] = s->buf[slot] != NULL ? cap : 0;
+  }
+  return s->buf[slot];
+}
+
 static dtx_status resolve(dtx_cluster *cl, const dtx_cluster_config *cfg) {
   const dtxi_env *env = dtxi_env_get();
   dtx_cluster_config c = DTX_CLUSTER_CONFIG_INIT;
@@ -58,6 +98,7 @@ dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) 
   if (cl == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
   dtx_status rc;
   pthread_mutex_init(&cl->fmu, NULL);
+  pthread_mutex_init(&cl->scratch_mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -100,6 +141,11 @@ void dtx_cluster_destroy(dtx_cluster *cl) {
   dtxi_trace_close(cl->trace);
   dtxi_mem_release(cl->mem);
   free(cl->trace_path);
+  for (dtxi_scratch *s = cl->scratch, *next; s != NULL; s = next) {
+    next = s->next;
+    scratch_free(s);
+  }
+  pthread_mutex_destroy(&cl->scratch_mu);
   pthread_cond_destroy(&cl->fcv);
   pthread_mutex_destroy(&cl->fmu);
   free(cl);

@@ -14,6 +14,15 @@
 
 struct dtx_future;
 
+/* Reusable planning buffers: computations take a set from the cluster's free
+ * list and give it back, so steady-state computes do not fault in fresh pages. */
+#define DTXI_SCRATCH_SLOTS 8
+typedef struct dtxi_scratch {
+  struct dtxi_scratch *next;
+  void *buf[DTXI_SCRATCH_SLOTS];
+  size_t cap[DTXI_SCRATCH_SLOTS];
+} dtxi_scratch;
+
 struct dtx_cluster {
   dtx_scheduler scheduler;
   int nthreads;
@@ -32,7 +41,15 @@ struct dtx_cluster {
   _Atomic int fwaiters;
   struct dtx_future *live;
   int closing;
+
+  pthread_mutex_t scratch_mu;
+  dtxi_scratch *scratch; /* free list */
 };
+
+dtxi_scratch *dtxi_scratch_take(dtx_cluster *cl);
+void dtxi_scratch_give(dtx_cluster *cl, dtxi_scratch *s);
+/* Buffer `slot` of at least `bytes` bytes (contents undefined); NULL when out of memory. */
+void *dtxi_scratch_get(dtxi_scratch *s, int slot, size_t bytes);
 
 /* Adds n executions (and f failures) to the stats of the calling thread. */
 void dtxi_cluster_count(dtx_cluster *cl, int64_t n, int64_t f);

@@ -56,8 +56,11 @@ typedef struct range {
   uint32_t lo, hi; /* roots[lo .. hi) */
 } range;
 
+enum { S_MAP, S_POST, S_HEIGHT, S_STACK, S_RT, S_ROOTS, S_RANGES, S_DEPS };
+
 typedef struct run {
   dtx_cluster *cl;
+  dtxi_scratch *scratch;
   const dtx_graph *g;
   rtask *rt;
   uint32_t m;
@@ -443,7 +446,7 @@ static dtx_status wire(run *r) {
     r->rt[i].ndeps = 0;
     edges += g->tasks[r->rt[i].gid].ninputs;
   }
-  r->deps = malloc((edges ? edges : 1) * sizeof *r->deps);
+  r->deps = dtxi_scratch_get(r->scratch, S_DEPS, edges * sizeof *r->deps);
   if (r->deps == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_compute: out of memory wiring %zu edges", edges);
   r->nroots = 0;
   for (uint32_t i = 0; i < m; i++) {
@@ -528,10 +531,10 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
     if (outs[j] >= n)
       return dtxi_fail(DTX_EINVAL, "dtx_compute: output %d is id %u, which is not a task of this graph (it has %u tasks)",
                        j, outs[j], n);
-  r->map = malloc((size_t)n * sizeof *r->map);
-  uint32_t *post = malloc((size_t)n * sizeof *post);
-  uint32_t *height = malloc((size_t)n * sizeof *height);
-  frame *stack = malloc((size_t)n * sizeof *stack);
+  r->map = dtxi_scratch_get(r->scratch, S_MAP, (size_t)n * sizeof *r->map);
+  uint32_t *post = dtxi_scratch_get(r->scratch, S_POST, (size_t)n * sizeof *post);
+  uint32_t *height = dtxi_scratch_get(r->scratch, S_HEIGHT, (size_t)n * sizeof *height);
+  frame *stack = dtxi_scratch_get(r->scratch, S_STACK, (size_t)n * sizeof *stack);
   uint32_t **kids = NULL, *kids_block = NULL;
   if (r->map == NULL || post == NULL || height == NULL || stack == NULL) {
     rc = dtxi_fail(DTX_ENOMEM, "dtx_compute: out of memory planning %u tasks", n);
@@ -551,13 +554,14 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
     DTX_CHECK_GOTO(walk(r, outs, nout, stack, post, height, (const uint32_t *const *)kids, 0, NULL), rc, out);
   }
   uint32_t m = r->m;
-  r->rt = calloc(m, sizeof *r->rt);
-  r->roots = malloc((size_t)m * sizeof *r->roots);
-  r->ranges = malloc((size_t)m * sizeof *r->ranges);
+  r->rt = dtxi_scratch_get(r->scratch, S_RT, (size_t)m * sizeof *r->rt);
+  r->roots = dtxi_scratch_get(r->scratch, S_ROOTS, (size_t)m * sizeof *r->roots);
+  r->ranges = dtxi_scratch_get(r->scratch, S_RANGES, (size_t)m * sizeof *r->ranges);
   if (r->rt == NULL || r->roots == NULL || r->ranges == NULL) {
     rc = dtxi_fail(DTX_ENOMEM, "dtx_compute: out of memory for %u tasks", m);
     goto out;
   }
+  memset(r->rt, 0, (size_t)m * sizeof *r->rt);
   for (uint32_t i = 0; i < m; i++) {
     r->rt[i].gid = post[i];
     r->rt[i].run = r;
@@ -586,8 +590,6 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
     }
     free(pend);
     DTX_ASSERT(norder == m);
-    free(r->deps);
-    r->deps = NULL;
     for (uint32_t i = 0; i < m; i++) {
       r->rt[i].gid = order[i];
       r->map[order[i]] = i;
@@ -598,9 +600,6 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
 out:
   free(kids_block);
   free(kids);
-  free(post);
-  free(height);
-  free(stack);
   return rc;
 }
 
@@ -664,11 +663,7 @@ static void run_free(run *r) {
     next = e->next;
     free(e);
   }
-  free(r->rt);
-  free(r->map);
-  free(r->deps);
-  free(r->roots);
-  free(r->ranges);
+  dtxi_scratch_give(r->cl, r->scratch);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
 }
@@ -702,7 +697,9 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
   atomic_init(&r.any_error, 0);
   atomic_init(&r.errors, NULL);
   atomic_init(&r.first, NULL);
-  dtx_status rc = plan(&r, outputs, noutputs);
+  r.scratch = dtxi_scratch_take(cl);
+  dtx_status rc = r.scratch != NULL ? plan(&r, outputs, noutputs)
+                                    : dtxi_fail(DTX_ENOMEM, "dtx_compute: out of memory");
   if (rc == DTX_OK) {
     if (sched == DTX_SCHED_SYNC)
       run_sync(&r);

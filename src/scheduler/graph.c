@@ -213,27 +213,41 @@ static dtx_status check_name(const char *fn, const char *name) {
   return DTX_OK;
 }
 
+static dtx_status desc_fail(const char *fn, const dtx_task_desc *d, const char *what) {
+  char key[DTX_MAX_KEY];
+  int nidx = d->nidx < 0 ? 0 : (d->nidx > DTX_MAX_INDICES ? DTX_MAX_INDICES : d->nidx);
+  dtxi_key_format(d->name, nidx, d->idx, key, sizeof key);
+  return dtxi_fail(DTX_EINVAL, "%s: task '%s' %s", fn, key, what);
+}
+
 dtx_status dtxi_desc_check(const char *fn, const dtx_task_desc *d, int graph_task) {
   if (d == NULL) return dtxi_fail(DTX_EINVAL, "%s: desc is NULL", fn);
   dtx_status rc = check_name(fn, d->name);
   if (rc != DTX_OK) return rc;
-  char key[DTX_MAX_KEY];
-  int nidx = d->nidx < 0 ? 0 : (d->nidx > DTX_MAX_INDICES ? DTX_MAX_INDICES : d->nidx);
-  dtxi_key_format(d->name, nidx, d->idx, key, sizeof key);
-  if (d->nidx < 0 || d->nidx > DTX_MAX_INDICES)
-    return dtxi_fail(DTX_EINVAL, "%s: task '%s' has nidx %d; a key has 0 to %d indices", fn, d->name, d->nidx,
-                     DTX_MAX_INDICES);
-  if (d->ninputs < 0) return dtxi_fail(DTX_EINVAL, "%s: task '%s' has ninputs %d < 0", fn, key, d->ninputs);
-  if (graph_task && d->ninputs > 0 && d->inputs == NULL)
-    return dtxi_fail(DTX_EINVAL, "%s: task '%s' has ninputs %d but inputs is NULL", fn, key, d->ninputs);
+  char what[128];
+  if (d->nidx < 0 || d->nidx > DTX_MAX_INDICES) {
+    snprintf(what, sizeof what, "has nidx %d; a key has 0 to %d indices", d->nidx, DTX_MAX_INDICES);
+    return desc_fail(fn, d, what);
+  }
+  if (d->ninputs < 0) {
+    snprintf(what, sizeof what, "has ninputs %d < 0", d->ninputs);
+    return desc_fail(fn, d, what);
+  }
+  if (graph_task && d->ninputs > 0 && d->inputs == NULL) {
+    snprintf(what, sizeof what, "has ninputs %d but inputs is NULL", d->ninputs);
+    return desc_fail(fn, d, what);
+  }
   if (!graph_task && d->inputs != NULL)
-    return dtxi_fail(DTX_EINVAL, "%s: task '%s': futures take their inputs as the inputs argument; desc->inputs must be NULL",
-                     fn, key);
-  if (d->args == NULL && d->args_size > 0)
-    return dtxi_fail(DTX_EINVAL, "%s: task '%s' has args_size %zu but args is NULL", fn, key, d->args_size);
-  if (d->cpu == NULL && d->cuda == NULL)
-    return dtxi_fail(DTX_EINVAL, "%s: task '%s' has no implementation; set desc->cpu (or desc->cuda)", fn, key);
-  if (d->retries < 0) return dtxi_fail(DTX_EINVAL, "%s: task '%s' has retries %d < 0", fn, key, d->retries);
+    return desc_fail(fn, d, "sets desc->inputs; futures take their inputs as the inputs argument, so it must be NULL");
+  if (d->args == NULL && d->args_size > 0) {
+    snprintf(what, sizeof what, "has args_size %zu but args is NULL", d->args_size);
+    return desc_fail(fn, d, what);
+  }
+  if (d->cpu == NULL && d->cuda == NULL) return desc_fail(fn, d, "has no implementation; set desc->cpu (or desc->cuda)");
+  if (d->retries < 0) {
+    snprintf(what, sizeof what, "has retries %d < 0", d->retries);
+    return desc_fail(fn, d, what);
+  }
   return DTX_OK;
 }
 

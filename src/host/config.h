@@ -32,6 +32,16 @@ void dtxi_env_reload(void);
 /* Prints the table: name, current value, default, help. */
 void dtxi_env_print(FILE *out);
 
+/* Parses a scheduler word ("sync", "threads"; case ignored) into *out.
+ * Returns 0, or -1 for an unknown word (*out untouched). DTX_SCHEDULER and
+ * the cluster config both use it, so they accept the same words. */
+int dtxi_parse_scheduler(const char *s, dtx_scheduler *out);
+/* Parses "none" | "error" | "warn" | "info" | "debug" (case ignored) into
+ * *out. Returns 0, or -1 for an unknown word (*out untouched). */
+int dtxi_parse_log_level(const char *s, dtx_log_level *out);
+/* "none", "error", "warn", "info", "debug"; NULL for another value. */
+const char *dtxi_log_level_name(dtx_log_level level);
+
 /* Number of online CPU cores (at least 1). */
 int dtxi_num_cores(void);
 /* Physical host memory in bytes (0 if unknown). */

@@ -16,6 +16,10 @@
 extern "C" {
 #endif
 
+/* Size of each thread's last-error buffer; longer messages are truncated to
+ * DTXI_LAST_ERROR_MAX - 1 bytes. */
+#define DTXI_LAST_ERROR_MAX 1024
+
 dtx_status dtxi_fail(dtx_status s, const char *fmt, ...) DTX_PRINTF(2, 3);
 dtx_status dtxi_vfail(dtx_status s, const char *fmt, va_list ap);
 /* Sets the last error to a message copied as is (no formatting). */
@@ -23,20 +27,20 @@ dtx_status dtxi_fail_msg(dtx_status s, const char *msg);
 void dtxi_clear_error(void);
 void dtxi_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 
-#define DTX_ASSERT(cond)                                                          \
-  do {                                                                            \
+#define DTX_ASSERT(cond)                                                           \
+  do {                                                                             \
     if (__builtin_expect(!(cond), 0)) dtxi_assert_fail(#cond, __FILE__, __LINE__); \
   } while (0)
 
 /* Runs call; on a status other than DTX_OK stores it in rc, logs file:line at
  * debug level, and jumps to label. */
-#define DTX_CHECK_GOTO(call, rc, label)                                                    \
-  do {                                                                                     \
-    (rc) = (call);                                                                         \
-    if ((rc) != DTX_OK) {                                                                  \
+#define DTX_CHECK_GOTO(call, rc, label)                                                           \
+  do {                                                                                            \
+    (rc) = (call);                                                                                \
+    if ((rc) != DTX_OK) {                                                                         \
       DTXI_LOG(DTX_LOG_DEBUG, "%s:%d: %s -> %s", __FILE__, __LINE__, #call, dtx_status_name(rc)); \
-      goto label;                                                                          \
-    }                                                                                      \
+      goto label;                                                                                 \
+    }                                                                                             \
   } while (0)
 
 #ifdef __cplusplus

@@ -1,0 +1,388 @@
+/*
+ * host/config.c - the one table of DTX_* environment variables, and host facts
+ * (cores, memory).
+ *
+ * Every variable is one row of `rows` below: name, kind (enum word, integer in
+ * a range, string), default, range or allowed words, help, and where its value
+ * goes in dtxi_env. Reading, range checks, warnings, and the printed table
+ * (dtxi_env_print, behind `dtx info`) all come from that table, so adding a
+ * variable is adding a row and a field.
+ *
+ * Owns the process's dtxi_env (`env`) and the copies of its strings (`owned`).
+ * The environment is read once, on the first dtxi_env_get from any thread
+ * (pthread_once), and then only read; dtxi_env_reload (tests) re-reads it and
+ * must not race with other users. Reading applies DTX_LOG and DTX_LOG_FILE
+ * with dtxi_log_configure before it warns about any bad value, so warnings go
+ * where the user asked and DTX_LOG=none silences them. Each bad value gives
+ * exactly one warning, and its field gets the default.
+ */
+#include "host/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "host/log.h"
+
+_Static_assert(sizeof(dtx_scheduler) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(dtx_log_level) == sizeof(int), "enum fields are stored as int");
+
+typedef enum kind { KIND_ENUM, KIND_INT, KIND_STRING } kind;
+
+typedef struct word {
+  const char *text;
+  int value;
+} word; /* lists end with {NULL, 0} */
+
+typedef struct row {
+  const char *name;
+  kind kind;
+  const char *def;      /* the default as shown to users: a word, a number, "cores", "stderr" */
+  int def_value;        /* KIND_ENUM, KIND_INT: the value stored when unset or bad */
+  long min, max;        /* KIND_INT: accepted range */
+  const word *words;    /* KIND_ENUM: accepted words */
+  const char *help;     /* one line; the accepted words or range are appended when printed */
+  size_t offset;        /* offsetof(dtxi_env, field): int for enums and ints, const char * for strings */
+  int (*def_now)(void); /* KIND_INT, may be NULL: what def_value means on this machine (printed) */
+} row;
+
+static const word scheduler_words[] = {
+    {"sync", DTX_SCHED_SYNC},
+    {"threads", DTX_SCHED_THREADS},
+    {NULL, 0},
+};
+
+static const word log_words[] = {
+    {"none", DTX_LOG_NONE}, {"error", DTX_LOG_ERROR}, {"warn", DTX_LOG_WARN},
+    {"info", DTX_LOG_INFO}, {"debug", DTX_LOG_DEBUG}, {NULL, 0},
+};
+
+/* DTX_LOG and DTX_LOG_FILE are applied before other rows warn; order here is
+ * only the order of warnings and of the printed table. */
+static const row rows[] = {
+    {.name = "DTX_SCHEDULER",
+     .kind = KIND_ENUM,
+     .def = "threads",
+     .def_value = DTX_SCHED_THREADS,
+     .words = scheduler_words,
+     .help = "engine that runs computations",
+     .offset = offsetof(dtxi_env, scheduler)},
+    {.name = "DTX_NUM_THREADS",
+     .kind = KIND_INT,
+     .def = "cores",
+     .def_value = 0,
+     .min = 1,
+     .max = 1024,
+     .help = "CPU worker threads",
+     .offset = offsetof(dtxi_env, num_threads),
+     .def_now = dtxi_num_cores},
+    {.name = "DTX_LOG",
+     .kind = KIND_ENUM,
+     .def = "warn",
+     .def_value = DTX_LOG_WARN,
+     .words = log_words,
+     .help = "log level",
+     .offset = offsetof(dtxi_env, log_level)},
+    {.name = "DTX_LOG_FILE",
+     .kind = KIND_STRING,
+     .def = "stderr",
+     .help = "append log lines to this file",
+     .offset = offsetof(dtxi_env, log_file)},
+    {.name = "DTX_TRACE",
+     .kind = KIND_STRING,
+     .def = "none",
+     .help = "write a Chrome trace JSON (Perfetto) of computations to this path",
+     .offset = offsetof(dtxi_env, trace_path)},
+};
+
+enum { N_ROWS = sizeof rows / sizeof rows[0], SHOWN_MAX = 80 };
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static dtxi_env env;
+static char *owned[N_ROWS]; /* owned[i]: the copy a KIND_STRING row's field points to, or NULL */
+static unsigned generation; /* how many times the environment has been read */
+
+/* ---- words -------------------------------------------------------------- */
+
+static int word_parse(const word *w, const char *s, int *out) {
+  if (s == NULL) return -1;
+  for (; w->text != NULL; w++) {
+    if (strcasecmp(w->text, s) == 0) {
+      *out = w->value;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static const char *word_name(const word *w, int value) {
+  for (; w->text != NULL; w++)
+    if (w->value == value) return w->text;
+  return NULL;
+}
+
+/* "sync|threads" */
+static void word_list(const word *w, char *buf, size_t size) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (const word *p = w; p->text != NULL && n < size; p++)
+    n += (size_t)snprintf(buf + n, size - n, "%s%s", p == w ? "" : "|", p->text);
+}
+
+int dtxi_parse_scheduler(const char *s, dtx_scheduler *out) {
+  int v;
+  if (word_parse(scheduler_words, s, &v) != 0) return -1;
+  *out = (dtx_scheduler)v;
+  return 0;
+}
+
+int dtxi_parse_log_level(const char *s, dtx_log_level *out) {
+  int v;
+  if (word_parse(log_words, s, &v) != 0) return -1;
+  *out = (dtx_log_level)v;
+  return 0;
+}
+
+const char *dtx_scheduler_name(dtx_scheduler s) { return word_name(scheduler_words, (int)s); }
+
+const char *dtxi_log_level_name(dtx_log_level level) { return word_name(log_words, (int)level); }
+
+/* ---- reading one row ---------------------------------------------------- */
+
+/* Decimal digits with an optional sign, nothing else (no spaces, no "4x"),
+ * within [min, max]. */
+static int parse_int(const char *s, long min, long max, int *out) {
+  const char *p = s;
+  if (*p == '+' || *p == '-') p++;
+  if (!isdigit((unsigned char)*p)) return -1;
+  errno = 0;
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < min || v > max || v < INT_MIN || v > INT_MAX) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static void store_int(dtxi_env *e, const row *r, int v) { memcpy((char *)e + r->offset, &v, sizeof v); }
+
+static int load_int(const dtxi_env *e, const row *r) {
+  int v;
+  memcpy(&v, (const char *)e + r->offset, sizeof v);
+  return v;
+}
+
+static void store_string(dtxi_env *e, const row *r, const char *s) {
+  memcpy((char *)e + r->offset, &s, sizeof s);
+}
+
+static const char *load_string(const dtxi_env *e, const row *r) {
+  const char *s;
+  memcpy(&s, (const char *)e + r->offset, sizeof s);
+  return s;
+}
+
+/* Stores the row's value for text s (NULL = unset) into e; a string value is
+ * copied into *copy. Returns 0, or -1 for a bad value (the default is stored). */
+static int read_row(const row *r, const char *s, dtxi_env *e, char **copy) {
+  int v = r->def_value;
+  int rc = 0;
+  switch (r->kind) {
+    case KIND_ENUM:
+      if (s != NULL && word_parse(r->words, s, &v) != 0) v = r->def_value, rc = -1;
+      store_int(e, r, v);
+      break;
+    case KIND_INT:
+      if (s != NULL && parse_int(s, r->min, r->max, &v) != 0) v = r->def_value, rc = -1;
+      store_int(e, r, v);
+      break;
+    case KIND_STRING:
+      if (s != NULL && s[0] == '\0') rc = -1;
+      *copy = (s != NULL && s[0] != '\0') ? strdup(s) : NULL;
+      store_string(e, r, *copy);
+      break;
+  }
+  return rc;
+}
+
+/* A value fit to quote in a one-line warning: control characters become '?',
+ * long values are cut (never inside a UTF-8 character) and end in "...". */
+static void show_value(const char *s, char *buf, size_t size) {
+  size_t n = 0, limit = size - 4;
+  for (; s[n] != '\0' && n < limit; n++) buf[n] = ((unsigned char)s[n] < 0x20 || s[n] == 0x7f) ? '?' : s[n];
+  if (s[n] != '\0') {
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* s[n] starts the first byte left out */
+    memcpy(buf + n, "...", 3);
+    n += 3;
+  }
+  buf[n] = '\0';
+}
+
+static void warn_bad(const row *r, const char *shown) {
+  char allowed[128];
+  switch (r->kind) {
+    case KIND_ENUM:
+      word_list(r->words, allowed, sizeof allowed);
+      DTXI_LOG(DTX_LOG_WARN, "%s=\"%s\" is not one of %s; using the default (%s)", r->name, shown, allowed,
+               r->def);
+      break;
+    case KIND_INT:
+      DTXI_LOG(DTX_LOG_WARN, "%s=\"%s\" is not an integer in %ld..%ld; using the default (%s)", r->name,
+               shown, r->min, r->max, r->def);
+      break;
+    case KIND_STRING:
+      DTXI_LOG(DTX_LOG_WARN, "%s=\"%s\" is empty; using the default (%s)", r->name, shown, r->def);
+      break;
+  }
+}
+
+/* ---- the whole environment ---------------------------------------------- */
+
+/* Reads every row into a fresh dtxi_env, applies the log settings, warns
+ * about bad values, then replaces env (freeing the strings it owned). */
+static void env_load(void) {
+  dtxi_env next;
+  char *copies[N_ROWS] = {0};
+  char shown[N_ROWS][SHOWN_MAX];
+  int bad[N_ROWS] = {0};
+
+  memset(&next, 0, sizeof next);
+  for (size_t i = 0; i < N_ROWS; i++) {
+    const char *s = getenv(rows[i].name);
+    if (read_row(&rows[i], s, &next, &copies[i]) != 0) {
+      bad[i] = 1;
+      show_value(s, shown[i], sizeof shown[i]);
+    }
+  }
+
+  dtxi_log_configure(next.log_level, next.log_file);
+  for (size_t i = 0; i < N_ROWS; i++)
+    if (bad[i]) warn_bad(&rows[i], shown[i]);
+
+  for (size_t i = 0; i < N_ROWS; i++) {
+    free(owned[i]);
+    owned[i] = copies[i];
+  }
+  env = next;
+  generation++;
+  DTXI_LOG(DTX_LOG_DEBUG, "environment read: DTX_SCHEDULER=%s DTX_NUM_THREADS=%d DTX_LOG=%s",
+           dtx_scheduler_name(env.scheduler), env.num_threads, dtxi_log_level_name(env.log_level));
+}
+
+const dtxi_env *dtxi_env_get(void) {
+  pthread_once(&once, env_load);
+  return &env;
+}
+
+void dtxi_env_reload(void) {
+  unsigned before = generation;
+  pthread_once(&once, env_load);
+  if (generation == before) env_load(); /* the first read was earlier: read again */
+}
+
+/* The row's current value as text: buf, or a string of env. */
+static const char *value_text(const row *r, char *buf, size_t size) {
+  switch (r->kind) {
+    case KIND_ENUM: {
+      const char *w = word_name(r->words, load_int(&env, r));
+      return w != NULL ? w : "?";
+    }
+    case KIND_INT: {
+      int v = load_int(&env, r);
+      if (v != r->def_value)
+        snprintf(buf, size, "%d", v);
+      else if (r->def_now != NULL)
+        snprintf(buf, size, "%d (%s)", r->def_now(), r->def);
+      else
+        snprintf(buf, size, "%s", r->def);
+      return buf;
+    }
+    case KIND_STRING: {
+      const char *s = load_string(&env, r);
+      return s != NULL ? s : r->def;
+    }
+  }
+  return "?";
+}
+
+static void help_text(const row *r, char *buf, size_t size) {
+  char allowed[128];
+  switch (r->kind) {
+    case KIND_ENUM:
+      word_list(r->words, allowed, sizeof allowed);
+      snprintf(buf, size, "%s: %s", r->help, allowed);
+      break;
+    case KIND_INT:
+      snprintf(buf, size, "%s: %ld..%ld", r->help, r->min, r->max);
+      break;
+    case KIND_STRING:
+      snprintf(buf, size, "%s", r->help);
+      break;
+  }
+}
+
+/*
+ * Prints one line per variable, columns aligned:
+ *   variable         value        default  meaning
+ *   DTX_SCHEDULER    threads      threads  engine that runs computations: sync|threads
+ */
+void dtxi_env_print(FILE *out) {
+  char buf[N_ROWS][64];
+  const char *value[N_ROWS];
+  int wname = (int)strlen("variable"), wvalue = (int)strlen("value"), wdef = (int)strlen("default");
+
+  dtxi_env_get();
+  for (size_t i = 0; i < N_ROWS; i++) {
+    value[i] = value_text(&rows[i], buf[i], sizeof buf[i]);
+    int n = (int)strlen(rows[i].name), v = (int)strlen(value[i]), d = (int)strlen(rows[i].def);
+    if (n > wname) wname = n;
+    if (v > wvalue) wvalue = v;
+    if (d > wdef) wdef = d;
+  }
+  fprintf(out, "%-*s  %-*s  %-*s  %s\n", wname, "variable", wvalue, "value", wdef, "default", "meaning");
+  for (size_t i = 0; i < N_ROWS; i++) {
+    char help[256];
+    help_text(&rows[i], help, sizeof help);
+    fprintf(out, "%-*s  %-*s  %-*s  %s\n", wname, rows[i].name, wvalue, value[i], wdef, rows[i].def, help);
+  }
+}
+
+/* ---- host facts ----------------------------------------------------------- */
+
+/* Online cores, or the number this process may run on when its affinity mask
+ * (taskset, cgroup cpusets, MPI binding) allows fewer; at least 1. */
+int dtxi_num_cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+#if defined(__linux__) && defined(CPU_ALLOC)
+  long conf = sysconf(_SC_NPROCESSORS_CONF);
+  int ncpu = conf > 1024 ? (int)conf : 1024;
+  for (int attempt = 0; attempt < 8; attempt++, ncpu *= 2) {
+    cpu_set_t *set = CPU_ALLOC(ncpu);
+    if (set == NULL) break;
+    size_t size = CPU_ALLOC_SIZE(ncpu);
+    int rc = sched_getaffinity(0, size, set);
+    int err = errno;
+    if (rc == 0) {
+      long c = CPU_COUNT_S(size, set);
+      if (c >= 1 && c < n) n = c;
+    }
+    CPU_FREE(set);
+    if (rc == 0 || err != EINVAL) break; /* EINVAL: the kernel's mask is larger than ours */
+  }
+#endif
+  return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+long long dtxi_host_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  if ((long long)pages > LLONG_MAX / page) return LLONG_MAX;
+  return (long long)pages * page;
+}

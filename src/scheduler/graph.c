@@ -84,36 +84,43 @@ static int prefix_grow(dtx_graph *g) {
   return 0;
 }
 
-/* The id of prefix `name`, interning it when new. -1 when out of memory. */
-static int64_t prefix_intern(dtx_graph *g, const char *name) {
-  if (name == g->last_name && g->nprefix > 0 && strcmp(g->prefixes[g->last_prefix], name) == 0)
-    return g->last_prefix;
-  if (g->prefix_slots == NULL && prefix_grow(g) != 0) return -1;
+static dtx_status check_name(const char *fn, const char *name);
+
+/* The id of prefix `name` in *id, interning it (after checking it) when new. */
+static dtx_status prefix_intern(dtx_graph *g, const char *name, uint32_t *id) {
+  if (name == g->last_name && g->nprefix > 0 && strcmp(g->prefixes[g->last_prefix], name) == 0) {
+    *id = g->last_prefix;
+    return DTX_OK;
+  }
+  if (g->prefix_slots == NULL && prefix_grow(g) != 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
   uint32_t k = str_hash(name) & g->prefix_mask;
   for (; g->prefix_slots[k] != 0; k = (k + 1) & g->prefix_mask) {
-    uint32_t id = g->prefix_slots[k] - 1;
-    if (strcmp(g->prefixes[id], name) == 0) {
+    uint32_t found = g->prefix_slots[k] - 1;
+    if (strcmp(g->prefixes[found], name) == 0) {
       g->last_name = name;
-      g->last_prefix = id;
-      return id;
+      g->last_prefix = *id = found;
+      return DTX_OK;
     }
   }
+  dtx_status rc = check_name("dtx_graph_add", name);
+  if (rc != DTX_OK) return rc;
   if (g->nprefix == g->prefix_cap) {
     uint32_t ncap = g->prefix_cap ? g->prefix_cap * 2 : 16;
     char **np = realloc(g->prefixes, ncap * sizeof *np);
-    if (np == NULL) return -1;
+    if (np == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
     g->prefixes = np;
     g->prefix_cap = ncap;
   }
   char *copy = strdup(name);
-  if (copy == NULL) return -1;
-  uint32_t id = g->nprefix++;
-  g->prefixes[id] = copy;
-  g->prefix_slots[k] = id + 1;
-  if (g->nprefix * 2 > g->prefix_mask + 1 && prefix_grow(g) != 0) return -1;
+  if (copy == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+  uint32_t nid = g->nprefix++;
+  g->prefixes[nid] = copy;
+  g->prefix_slots[k] = nid + 1;
+  if (g->nprefix * 2 > g->prefix_mask + 1 && prefix_grow(g) != 0)
+    return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
   g->last_name = name;
-  g->last_prefix = id;
-  return id;
+  g->last_prefix = *id = nid;
+  return DTX_OK;
 }
 
 static int64_t prefix_find(const dtx_graph *g, const char *name) {
@@ -220,10 +227,14 @@ static dtx_status desc_fail(const char *fn, const dtx_task_desc *d, const char *
   return dtxi_fail(DTX_EINVAL, "%s: task '%s' %s", fn, key, what);
 }
 
-dtx_status dtxi_desc_check(const char *fn, const dtx_task_desc *d, int graph_task) {
+/* Checks a task description; the name itself only when check_name_too. */
+static dtx_status desc_check(const char *fn, const dtx_task_desc *d, int graph_task, int check_name_too) {
   if (d == NULL) return dtxi_fail(DTX_EINVAL, "%s: desc is NULL", fn);
-  dtx_status rc = check_name(fn, d->name);
-  if (rc != DTX_OK) return rc;
+  if (d->name == NULL) return dtxi_fail(DTX_EINVAL, "%s: desc->name is NULL; every task needs a name", fn);
+  if (check_name_too) {
+    dtx_status rc = check_name(fn, d->name);
+    if (rc != DTX_OK) return rc;
+  }
   char what[128];
   if (d->nidx < 0 || d->nidx > DTX_MAX_INDICES) {
     snprintf(what, sizeof what, "has nidx %d; a key has 0 to %d indices", d->nidx, DTX_MAX_INDICES);
@@ -251,21 +262,26 @@ dtx_status dtxi_desc_check(const char *fn, const dtx_task_desc *d, int graph_tas
   return DTX_OK;
 }
 
+dtx_status dtxi_desc_check(const char *fn, const dtx_task_desc *d, int graph_task) {
+  return desc_check(fn, d, graph_task, 1);
+}
+
 dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) {
   if (g == NULL) return dtxi_fail(DTX_EINVAL, "dtx_graph_add: graph is NULL");
-  dtx_status rc = dtxi_desc_check("dtx_graph_add", d, 1);
+  dtx_status rc = desc_check("dtx_graph_add", d, 1, 0);
   if (rc != DTX_OK) return rc;
   if (atomic_load_explicit(&g->busy, memory_order_relaxed))
     return dtxi_fail(DTX_EBUSY, "dtx_graph_add: the graph is being computed; add tasks before or after");
   if (g->n == UINT32_MAX - 2) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: a graph holds at most %u tasks", g->n);
-  int64_t prefix = prefix_intern(g, d->name);
-  if (prefix < 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+  uint32_t prefix = 0;
+  rc = prefix_intern(g, d->name, &prefix);
+  if (rc != DTX_OK) return rc;
   if (g->slots == NULL || (g->n + 1) * 2 > g->slot_mask + 1) {
     if (keys_grow(g) != 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
   }
-  uint32_t h = key_hash((uint32_t)prefix, d->nidx, d->idx);
+  uint32_t h = key_hash(prefix, d->nidx, d->idx);
   uint32_t slot;
-  if (key_lookup(g, (uint32_t)prefix, d->nidx, d->idx, h, &slot) != UINT32_MAX) {
+  if (key_lookup(g, prefix, d->nidx, d->idx, h, &slot) != UINT32_MAX) {
     char key[DTX_MAX_KEY];
     dtxi_key_format(d->name, d->nidx, d->idx, key, sizeof key);
     return dtxi_fail(DTX_EINVAL, "dtx_graph_add: duplicate key '%s': a task with this key is already in the graph",
@@ -279,7 +295,7 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
     g->cap = ncap;
   }
   gtask *t = &g->tasks[g->n];
-  t->prefix = (uint32_t)prefix;
+  t->prefix = prefix;
   t->nidx = (uint8_t)d->nidx;
   t->priority = d->priority;
   t->ninputs = (uint32_t)d->ninputs;
@@ -316,7 +332,7 @@ dtx_status dtx_graph_find(const dtx_graph *g, const char *name, int nidx, const 
   int64_t prefix = prefix_find(g, name);
   uint32_t found = UINT32_MAX;
   if (prefix >= 0 && g->slots != NULL)
-    found = key_lookup(g, (uint32_t)prefix, nidx, idx, key_hash((uint32_t)prefix, nidx, idx), NULL);
+    found = key_lookup(g, prefix, nidx, idx, key_hash(prefix, nidx, idx), NULL);
   if (found == UINT32_MAX) {
     char key[DTX_MAX_KEY];
     dtxi_key_format(name, nidx, idx, key, sizeof key);

@@ -253,15 +253,32 @@ static void run_finish(run *r) {
 
 static inline dtxi_job task_job(rtask *t) { return (dtxi_job)t | DTXI_JOB_TASK; }
 
-/* Runs t on worker w; returns the dependent to run next (depth first), if any. */
-static rtask *exec_threads(dtxi_worker *w, rtask *t) {
-  run *r = t->run;
-  int failed = exec_body(r, t, w->index, w->index + 1);
+/* What one job (a range of roots, or a task and its depth-first successors)
+ * accumulates: tasks done, and decrements owed to one dependent. Roots that
+ * feed the same dependent (a wide fan-in) pay one atomic per job, not one
+ * per root. The job subtracts `done` from the run's `remaining` as its very
+ * last touch of the run. */
+typedef struct jobacc {
+  dtxi_worker *w;
+  int32_t done;
+  rtask *owed; /* dependent whose pending we owe `nowed` decrements */
+  int32_t nowed;
+} jobacc;
+
+static void count_task(dtxi_worker *w, int failed) {
   atomic_store_explicit(&w->tasks_run, atomic_load_explicit(&w->tasks_run, memory_order_relaxed) + 1,
                         memory_order_relaxed);
   if (failed)
     atomic_store_explicit(&w->tasks_failed, atomic_load_explicit(&w->tasks_failed, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+}
+
+/* Runs t on the job's worker; returns the dependent to run next (depth first). */
+static rtask *exec_threads(jobacc *j, rtask *t) {
+  run *r = t->run;
+  dtxi_worker *w = j->w;
+  count_task(w, exec_body(r, t, w->index, w->index + 1));
+  j->done++;
   rtask *next = NULL;
   const uint32_t *deps = r->deps + t->dep_off;
   for (uint32_t k = t->ndeps; k-- > 0;) {
@@ -271,14 +288,33 @@ static rtask *exec_threads(dtxi_worker *w, rtask *t) {
       next = d;
     }
   }
-  if (atomic_fetch_sub_explicit(&r->remaining, 1, memory_order_acq_rel) == 1) run_finish(r);
   return next;
+}
+
+static void run_chain(jobacc *j, rtask *t) {
+  while (t != NULL) t = exec_threads(j, t);
+}
+
+static void settle_owed(jobacc *j) {
+  rtask *d = j->owed;
+  int32_t k = j->nowed;
+  if (d == NULL) return;
+  j->owed = NULL;
+  j->nowed = 0;
+  if (atomic_fetch_sub_explicit(&d->pending, k, memory_order_acq_rel) == k) run_chain(j, d);
+}
+
+static void job_end(jobacc *j, run *r) {
+  if (atomic_fetch_sub_explicit(&r->remaining, j->done, memory_order_acq_rel) == j->done) run_finish(r);
 }
 
 static void exec_range(dtxi_worker *w, range *rg) {
   run *r = rg->run;
   uint32_t lo = rg->lo, hi = rg->hi;
-  while (hi - lo > 1) {
+  /* Split off upper halves for thieves down to a grain of ~1/8 of a worker's share. */
+  uint32_t grain = r->nroots / (8u * (uint32_t)w->pool->n);
+  if (grain < 1) grain = 1;
+  while (hi - lo > grain) {
     uint32_t mid = lo + (hi - lo) / 2;
     uint32_t slot = atomic_fetch_add_explicit(&r->nranges, 1, memory_order_relaxed);
     range *half = &r->ranges[slot];
@@ -288,15 +324,37 @@ static void exec_range(dtxi_worker *w, range *rg) {
     dtxi_worker_push(w, (dtxi_job)half | DTXI_JOB_RANGE);
     hi = mid;
   }
-  for (rtask *t = &r->rt[r->roots[lo]]; t != NULL;) t = exec_threads(w, t);
+  jobacc j = {w, 0, NULL, 0};
+  for (uint32_t i = lo; i < hi; i++) {
+    rtask *t = &r->rt[r->roots[i]];
+    count_task(w, exec_body(r, t, w->index, w->index + 1));
+    j.done++;
+    const uint32_t *deps = r->deps + t->dep_off;
+    for (uint32_t k = 0; k < t->ndeps; k++) {
+      rtask *d = &r->rt[deps[k]];
+      if (d == j.owed) {
+        j.nowed++;
+      } else {
+        settle_owed(&j);
+        j.owed = d;
+        j.nowed = 1;
+      }
+    }
+  }
+  settle_owed(&j);
+  job_end(&j, r);
 }
 
 void dtxi_job_exec(dtxi_worker *w, dtxi_job job) {
   void *p = (void *)(job & ~DTXI_JOB_TAG_MASK);
   switch (job & DTXI_JOB_TAG_MASK) {
-    case DTXI_JOB_TASK:
-      for (rtask *t = p; t != NULL;) t = exec_threads(w, t);
+    case DTXI_JOB_TASK: {
+      jobacc j = {w, 0, NULL, 0};
+      run *r = ((rtask *)p)->run;
+      run_chain(&j, p);
+      job_end(&j, r);
       break;
+    }
     case DTXI_JOB_RANGE:
       exec_range(w, p);
       break;

@@ -22,7 +22,7 @@ void dtxi_log(dtx_log_level level, const char *fmt, ...) DTX_PRINTF(2, 3);
 
 #define DTXI_LOG(level, ...)                                                \
   do {                                                                      \
-    if ((int)(level) <= dtxi_log_threshold) dtxi_log((level), __VA_ARGS__); \
+    if ((int)(level) <= __atomic_load_n(&dtxi_log_threshold, __ATOMIC_RELAXED)) dtxi_log((level), __VA_ARGS__); \
   } while (0)
 
 #ifdef __cplusplus

@@ -203,12 +203,14 @@ static void record_error(run *r, rtask *t, char *msg) {
   atomic_store_explicit(&r->any_error, 1, memory_order_relaxed);
 }
 
+enum { RAN_OK, RAN_FAILED, SKIPPED };
+
 /* Runs t (or marks it failed when an input failed), then drops its reads of
- * its inputs. Returns 1 when the implementation ran and failed. */
+ * its inputs. Returns RAN_OK, RAN_FAILED, or SKIPPED (an input had failed). */
 static int exec_body(run *r, rtask *t, int worker, int tid) {
   const dtx_graph *g = r->g;
   const gtask *gt = &g->tasks[t->gid];
-  int failed = 0;
+  int outcome = SKIPPED;
   if (atomic_load_explicit(&r->any_error, memory_order_relaxed)) {
     for (uint32_t i = 0; i < gt->ninputs; i++) {
       const rtask *in = &r->rt[r->map[gt->inputs[i]]];
@@ -232,16 +234,17 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     if (r->nvtx) dtxi_nvtx_pop();
     if (bad) {
       record_error(r, t, msg);
-      failed = 1;
+      outcome = RAN_FAILED;
     } else {
       t->out = ctx.out;
+      outcome = RAN_OK;
     }
   }
   for (uint32_t i = 0; i < gt->ninputs; i++) {
     dtx_chunk *c = r->rt[r->map[gt->inputs[i]]].out;
     if (c != NULL) dtxi_chunk_unref(c);
   }
-  return failed;
+  return outcome;
 }
 
 static void run_finish(run *r) {
@@ -265,7 +268,9 @@ typedef struct jobacc {
   int32_t nowed;
 } jobacc;
 
-static void count_task(dtxi_worker *w, int failed) {
+static void count_task(dtxi_worker *w, int outcome) {
+  if (outcome == SKIPPED) return;
+  int failed = outcome == RAN_FAILED;
   atomic_store_explicit(&w->tasks_run, atomic_load_explicit(&w->tasks_run, memory_order_relaxed) + 1,
                         memory_order_relaxed);
   if (failed)
@@ -668,9 +673,13 @@ static void run_sync(run *r) {
   dtxi_worker *w = cl->pool != NULL ? dtxi_pool_self(cl->pool) : NULL;
   int worker = w != NULL ? w->index : -1;
   int tid = w != NULL ? w->index + 1 : (r->trace ? dtxi_trace_caller_tid(cl->trace) : 0);
-  int64_t failed = 0;
-  for (uint32_t i = 0; i < r->m; i++) failed += exec_body(r, &r->rt[i], worker, tid);
-  dtxi_cluster_count(cl, r->m, failed);
+  int64_t ran = 0, failed = 0;
+  for (uint32_t i = 0; i < r->m; i++) {
+    int outcome = exec_body(r, &r->rt[i], worker, tid);
+    ran += outcome != SKIPPED;
+    failed += outcome == RAN_FAILED;
+  }
+  dtxi_cluster_count(cl, ran, failed);
 }
 
 static void run_threads(run *r) {

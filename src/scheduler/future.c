@@ -146,9 +146,9 @@ static void finalize(dtx_future *f, int state, dtx_chunk *out, char *err, dtx_fu
   int ndeps = f->ndeps;
   f->deps = NULL;
   f->ndeps = f->capdeps = 0;
+  atomic_store_explicit(&f->finished, 1, memory_order_release);
   for (int i = 0; i < f->nwatch; i++) iter_push(f->watch[i], f);
   f->nwatch = 0;
-  atomic_store_explicit(&f->finished, 1, memory_order_release);
   pthread_mutex_unlock(&f->mu);
 
   for (int i = 0; i < ndeps; i++) {

@@ -200,7 +200,8 @@ dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out) {
   dtxi_gpu_probe_run(&gp);
   fprintf(out, "dtx %s local cluster\n", dtx_version());
   fprintf(out, "  scheduler     %s\n", dtx_scheduler_name(cl->scheduler));
-  fprintf(out, "  workers       1 process, %d worker threads (%d cores)\n", cl->nthreads, dtxi_num_cores());
+  fprintf(out, "  workers       1 process, %d worker thread%s (%d cores)\n", cl->nthreads, cl->nthreads == 1 ? "" : "s",
+          dtxi_num_cores());
   fprintf(out, "  host memory   %s\n", mem);
   if (gp.count == 0) {
     fprintf(out, "  GPUs          none (%s)\n", gp.why_none);

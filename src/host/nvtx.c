@@ -48,6 +48,7 @@ void dtxi_nvtx_pop(void) { nvtxDomainRangePop(dtx_domain()); }
 
 /* Names the calling OS thread. */
 void dtxi_nvtx_name_thread(const char *name) {
+  (void)dtx_domain(); /* NVTX initialises lazily and racily: do it once, first */
   nvtxNameOsThreadA((uint32_t)syscall(SYS_gettid), name != NULL ? name : "");
 }
 

@@ -712,6 +712,10 @@ static void run_threads(run *r) {
     }
     pthread_mutex_unlock(&r->mu);
   }
+  /* The finisher sets `done` under the mutex: taking it once more makes sure
+   * it has let go before the run (and its mutex) is torn down. */
+  pthread_mutex_lock(&r->mu);
+  pthread_mutex_unlock(&r->mu);
 }
 
 static void emit_trace(run *r) {

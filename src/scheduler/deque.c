@@ -4,8 +4,9 @@
  * The owner pushes and pops at bottom; thieves steal at top.
  * Invariant: top <= bottom + 1 (bottom dips one below top during a pop that
  * finds the deque empty); size = bottom - top <= capacity.
- * Memory order follows Le et al., PPoPP'13. No locks; allocation only when the
- * array grows.
+ * Memory order follows Le et al., PPoPP'13, with its fences expressed as
+ * sequentially consistent accesses. No locks; allocation only when the array
+ * grows.
  */
 #include "scheduler/deque.h"
 
@@ -70,9 +71,11 @@ int dtxi_deque_push(dtxi_deque *d, uintptr_t item) {
 uintptr_t dtxi_deque_pop(dtxi_deque *d) {
   int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
   dtxi_dq_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
-  atomic_store_explicit(&d->bottom, b, memory_order_release);
-  atomic_thread_fence(memory_order_seq_cst);
-  int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+  /* Sequentially consistent store and load (in place of a fence, which
+   * thread sanitizers do not model): the store of bottom is ordered before
+   * the load of top, as in the paper. */
+  atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
+  int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
   uintptr_t x = 0;
   if (t <= b) {
     x = atomic_load_explicit(&a->slot[b & a->mask], memory_order_relaxed);
@@ -90,9 +93,8 @@ uintptr_t dtxi_deque_pop(dtxi_deque *d) {
 }
 
 uintptr_t dtxi_deque_steal(dtxi_deque *d) {
-  int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
-  atomic_thread_fence(memory_order_seq_cst);
-  int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+  int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+  int64_t b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
   if (t >= b) return 0;
   dtxi_dq_array *a = atomic_load_explicit(&d->array, memory_order_acquire);
   uintptr_t x = atomic_load_explicit(&a->slot[t & a->mask], memory_order_relaxed);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dtx/dtx.h"
@@ -733,3 +734,69 @@ TEST_P(GraphCompute, FailureCarriesKeyAndMessage) {
 
 INSTANTIATE_TEST_SUITE_P(Schedulers, GraphCompute, ::testing::Values(DTX_SCHED_SYNC, DTX_SCHED_THREADS),
                          SchedName);
+
+/* ---- busy graphs, big graphs -------------------------------------------------------- */
+
+namespace {
+int GatedOne(dtx_task_ctx *ctx) {
+  Gate *g = Arg<Gate *>(ctx);
+  if (!g->Pass()) return dtx_task_fail(ctx, "gate never opened");
+  return OutputI64(ctx, 1);
+}
+}  // namespace
+
+TEST_P(GraphCompute, ComputeWhileBusyIsRejected) {
+  /* One computation of a graph at a time; no adds while it runs. */
+  dtx_graph *g = g_.get();
+  Gate gate;
+  Gate *gp = &gate;
+  dtx_task_desc d = Desc("gated", GatedOne);
+  d.args = &gp;
+  d.args_size = sizeof gp;
+  dtx_task_id id = Add(g, d);
+  dtx_status first = DTX_EINVAL;
+  int64_t v = 0;
+  std::thread t([&] {
+    Results r(1);
+    first = dtx_compute(cl_.get(), g, &id, 1, r.data(), nullptr);
+    v = ChunkI64(r[0]);
+  });
+  ASSERT_TRUE(gate.WaitStarted(1));
+  EXPECT_EQ(dtx_compute(cl_.get(), g, &id, 1, nullptr, nullptr), DTX_EBUSY);
+  dtx_task_desc more = Desc("more", Noop);
+  dtx_task_id mid = 0;
+  EXPECT_EQ(dtx_graph_add(g, &more, &mid), DTX_EBUSY);
+  gate.Open();
+  t.join();
+  EXPECT_EQ(first, DTX_OK);
+  EXPECT_EQ(v, 1);
+  EXPECT_EQ(dtx_graph_size(g), 1u);
+  /* Free again. */
+  EXPECT_EQ(dtx_graph_add(g, &more, &mid), DTX_OK) << dtx_last_error();
+  Results r(1);
+  EXPECT_EQ(dtx_compute(cl_.get(), g, &id, 1, r.data(), nullptr), DTX_OK) << dtx_last_error();
+}
+
+TEST(Graph, LargeGraphLookup) {
+  GraphPtr g = MakeGraph();
+  const int n = 200000 / kScale;
+  const char *names[3] = {"load", "x", "getitem"};
+  for (int i = 0; i < n; i++) {
+    dtx_task_desc d = Desc(names[i % 3], Noop, {i / 7, -(i % 7), i});
+    dtx_task_id id = 0;
+    ASSERT_EQ(dtx_graph_add(g.get(), &d, &id), DTX_OK) << i << ": " << dtx_last_error();
+    ASSERT_EQ(id, static_cast<dtx_task_id>(i));
+  }
+  EXPECT_EQ(dtx_graph_size(g.get()), static_cast<size_t>(n));
+  int bad = 0;
+  for (int i = 0; i < n; i += 13) {
+    char key[DTX_MAX_KEY];
+    snprintf(key, sizeof key, "%s[%d,%d,%d]", names[i % 3], i / 7, -(i % 7), i);
+    dtx_task_id id = 0;
+    if (dtx_graph_find_key(g.get(), key, &id) != DTX_OK || id != static_cast<dtx_task_id>(i)) bad++;
+    if (KeyOf(g.get(), static_cast<dtx_task_id>(i)) != key) bad++;
+    int64_t idx[3] = {i / 7, -(i % 7), i + n}; /* not there */
+    if (dtx_graph_find(g.get(), names[i % 3], 3, idx, &id) == DTX_OK) bad++;
+  }
+  EXPECT_EQ(bad, 0);
+}

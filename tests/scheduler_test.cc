@@ -50,9 +50,10 @@ struct LinArgs {
 };
 int Lin(dtx_task_ctx *ctx) {
   LinArgs a = Arg<LinArgs>(ctx);
-  int64_t v = a.k;
-  for (int i = 0; i < dtx_task_num_inputs(ctx); i++) v = v * a.mul + InputI64(ctx, i);
-  return OutputI64(ctx, v);
+  uint64_t v = static_cast<uint64_t>(a.k); /* wraps mod 2^64 */
+  for (int i = 0; i < dtx_task_num_inputs(ctx); i++)
+    v = v * static_cast<uint64_t>(a.mul) + static_cast<uint64_t>(InputI64(ctx, i));
+  return OutputI64(ctx, static_cast<int64_t>(v));
 }
 
 dtx_task_id AddTask(dtx_graph *g, const char *name, std::initializer_list<int64_t> idx, dtx_task_fn fn,
@@ -933,4 +934,62 @@ TEST(Scheduler, ManyTinyComputes) {
       wrong++;
   }
   EXPECT_EQ(wrong, 0);
+}
+
+/* ---- a graph computed from inside a task ------------------------------------------------------ */
+
+namespace {
+/* Builds and computes a sum tree of args leaves on the running task's cluster. */
+int NestedTree(dtx_task_ctx *ctx) {
+  int64_t n = Arg<int64_t>(ctx);
+  dtx_graph *g = nullptr;
+  if (dtx_graph_create(&g) != DTX_OK) return dtx_task_fail(ctx, "graph");
+  std::vector<dtx_task_id> level;
+  for (int64_t i = 0; i < n; i++) {
+    dtx_task_desc d = Desc("nl", Leaf, {i});
+    d.args = &i;
+    d.args_size = sizeof i;
+    dtx_task_id id = 0;
+    dtx_graph_add(g, &d, &id);
+    level.push_back(id);
+  }
+  int depth = 0;
+  while (level.size() > 1) {
+    std::vector<dtx_task_id> next;
+    for (size_t i = 0; i + 1 < level.size(); i += 2) {
+      dtx_task_desc d = Desc("ns", Sum, {depth, static_cast<int64_t>(i)});
+      dtx_task_id in[2] = {level[i], level[i + 1]};
+      d.inputs = in;
+      d.ninputs = 2;
+      dtx_task_id id = 0;
+      dtx_graph_add(g, &d, &id);
+      next.push_back(id);
+    }
+    if (level.size() % 2) next.push_back(level.back());
+    level.swap(next);
+    depth++;
+  }
+  dtx_chunk *c = nullptr;
+  dtx_status rc = dtx_compute(dtx_task_cluster(ctx), g, &level[0], 1, &c, nullptr);
+  int64_t v = rc == DTX_OK ? ChunkI64(c) : -1;
+  dtx_chunk_release(c);
+  dtx_graph_destroy(g);
+  if (rc != DTX_OK) return dtx_task_fail(ctx, "nested compute: %s", dtx_status_name(rc));
+  return OutputI64(ctx, v);
+}
+}  // namespace
+
+TEST_P(Known, NestedComputeInsideTask) {
+  /* Outer tasks each compute an inner graph on the same cluster: the worker
+   * waiting on the inner graph must not deadlock the pool. */
+  GraphPtr g = MakeGraph();
+  std::vector<dtx_task_id> outs;
+  int64_t want = 0;
+  for (int64_t i = 0; i < 8; i++) {
+    int64_t n = 50 + 10 * i;
+    outs.push_back(AddTask(g.get(), "outer", {i}, NestedTree, {}, &n, sizeof n));
+    want += n * (n - 1) / 2;
+  }
+  dtx_task_id total = AddTask(g.get(), "total", {}, Sum, outs);
+  EXPECT_EQ(Compute1(g.get(), total), want);
 }

@@ -361,11 +361,41 @@ int dtx_future_done(const dtx_future *f) {
   return f != NULL && atomic_load_explicit(&((dtx_future *)f)->finished, memory_order_acquire);
 }
 
+#define SPIN_NS 30000 /* a waiter spins this long before it sleeps */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static int ready(dtx_future *const *fs, int n, int any) {
+  if (any) {
+    for (int i = 0; i < n; i++)
+      if (dtx_future_done(fs[i])) return 1;
+    return 0;
+  }
+  for (int i = 0; i < n; i++)
+    if (!dtx_future_done(fs[i])) return 0;
+  return 1;
+}
+
 static dtx_status wait_until(dtx_cluster *cl, dtx_future *const *fs, int n, int any, int64_t timeout_ms, int *index) {
   struct timespec deadline;
   int have_deadline = timeout_ms >= 0;
   if (have_deadline) deadline_after(&deadline, timeout_ms);
   dtxi_worker *w = dtxi_pool_self(cl->pool);
+  if (w == NULL && timeout_ms != 0) {
+    /* Short tasks finish within microseconds: spin a little before sleeping,
+     * since a sleep and a wake-up cost more than that. Bounded; never a busy wait. */
+    uint64_t until = dtxi_now_ns() + SPIN_NS;
+    for (int k = 0; !ready(fs, n, any); k++) {
+      cpu_relax();
+      if ((k & 63) == 63 && dtxi_now_ns() > until) break;
+    }
+  }
   for (;;) {
     int ndone = 0;
     for (int i = 0; i < n; i++) {
@@ -383,9 +413,7 @@ static dtx_status wait_until(dtx_cluster *cl, dtx_future *const *fs, int n, int 
     if (w != NULL && dtxi_pool_help(cl->pool, w)) continue;
     pthread_mutex_lock(&cl->fmu);
     atomic_fetch_add(&cl->fwaiters, 1);
-    int ready = 0;
-    for (int i = 0; i < n && !ready; i++) ready = dtx_future_done(fs[i]) && (any || i == n - 1);
-    if (!ready) {
+    if (!ready(fs, n, any)) {
       if (w != NULL || have_deadline) {
         struct timespec t = w != NULL ? soon(&deadline, have_deadline) : deadline;
         pthread_cond_timedwait(&cl->fcv, &cl->fmu, &t);

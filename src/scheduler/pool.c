@@ -18,7 +18,16 @@
 #include "host/error.h"
 #include "host/trace.h"
 
-#define SPIN_ROUNDS 64
+#define SPIN_ROUNDS 16
+#define SPIN_NS 20000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
 
 static _Thread_local dtxi_worker *tls_worker;
 
@@ -91,6 +100,21 @@ static void *worker_main(void *arg) {
   dtxi_nvtx_name_thread(name);
   for (;;) {
     dtxi_job j = find_job(p, w);
+    /* Idle: poll briefly (work often follows within microseconds), then
+     * yield the core a few times, then sleep. */
+    if (j == 0 && atomic_fetch_add(&p->spinning, 1) == 0) {
+      /* One poller at a time, so pollers never crowd out the threads that
+       * produce work (a caller waiting on a result, say). */
+      uint64_t until = dtxi_now_ns() + SPIN_NS;
+      for (int k = 0; j == 0; k++) {
+        cpu_relax();
+        if ((k & 31) == 31 && dtxi_now_ns() > until) break;
+        j = find_job(p, w);
+      }
+      atomic_fetch_sub(&p->spinning, 1);
+    } else if (j == 0) {
+      atomic_fetch_sub(&p->spinning, 1);
+    }
     for (int round = 0; j == 0 && round < SPIN_ROUNDS; round++) {
       if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
       sched_yield();
@@ -115,13 +139,21 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* Wakes a sleeper unless a worker is polling, which will find the job. The
+ * read-modify-write on `spinning` orders the job's publication before the
+ * check: a poller that stops polling afterwards still sees the job before it
+ * sleeps (it re-checks after announcing itself to the notifier). */
+static void wake_for(dtxi_pool *p) {
+  if (atomic_fetch_add(&p->spinning, 0) == 0) dtxi_notifier_notify(&p->notifier, 0);
+}
+
 void dtxi_worker_push(dtxi_worker *w, dtxi_job job) {
   if (dtxi_deque_push(&w->dq, job) != 0) {
     /* Out of memory growing the deque: run it here instead of losing it. */
     dtxi_job_exec(w, job);
     return;
   }
-  dtxi_notifier_notify(&w->pool->notifier, 0);
+  wake_for(w->pool);
 }
 
 void dtxi_pool_submit(dtxi_pool *p, dtxi_job job) {
@@ -145,7 +177,7 @@ void dtxi_pool_submit(dtxi_pool *p, dtxi_job job) {
   p->inject_len++;
   atomic_store_explicit(&p->inject_count, p->inject_len, memory_order_release);
   pthread_mutex_unlock(&p->inject_mu);
-  dtxi_notifier_notify(&p->notifier, 0);
+  wake_for(p);
 }
 
 dtx_status dtxi_pool_create(int nthreads, void *owner, dtxi_pool **out) {
@@ -156,6 +188,7 @@ dtx_status dtxi_pool_create(int nthreads, void *owner, dtxi_pool **out) {
   dtxi_notifier_init(&p->notifier);
   pthread_mutex_init(&p->inject_mu, NULL);
   atomic_init(&p->stop, 0);
+  atomic_init(&p->spinning, 0);
   atomic_init(&p->inject_count, 0);
   p->workers = calloc((size_t)nthreads, sizeof *p->workers);
   if (p->workers == NULL) {

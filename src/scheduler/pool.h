@@ -40,6 +40,7 @@ struct dtxi_pool {
   dtxi_worker *workers;
   dtxi_notifier notifier;
   _Atomic int stop;
+  _Atomic int spinning; /* workers polling for work right now (at most one polls) */
   pthread_mutex_t inject_mu;
   dtxi_job *inject;       /* ring buffer */
   size_t inject_cap, inject_head, inject_len;

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define DTX_MAX_INDICES 4
-#define DTX_MAX_KEY 160 /* longest key dtx_graph_key writes, with its NUL */
+#define DTX_MAX_KEY 192 /* room for the longest key (100-character name, 4 indices), with its NUL */
 
 typedef struct dtx_graph dtx_graph;
 typedef struct dtx_task_ctx dtx_task_ctx;

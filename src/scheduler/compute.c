@@ -76,6 +76,7 @@ typedef struct run {
   _Atomic(rerr *) first;
   int trace;
   int nvtx;
+  int threads; /* run by the threads scheduler (else sync) */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   _Atomic int done;
@@ -95,7 +96,7 @@ const void *dtx_task_input(const dtx_task_ctx *ctx, int i, size_t *size) {
     if (ctx->fut != NULL) {
       c = dtxi_future_input(ctx->fut, i);
     } else if ((uint32_t)i < ctx->gt->ninputs) {
-      c = ctx->run->rt[ctx->run->map[ctx->gt->inputs[i]]].out;
+      c = ctx->run->rt[ctx->run->map[dtxi_gt_inputs(ctx->gt)[i]]].out;
     }
   }
   if (size != NULL) *size = c != NULL ? c->size : 0;
@@ -109,7 +110,7 @@ const void *dtx_task_args(const dtx_task_ctx *ctx, size_t *size) {
   }
   if (ctx->fut != NULL) return dtxi_future_args(ctx->fut, size);
   if (size != NULL) *size = ctx->gt->args_size;
-  return ctx->gt->args;
+  return dtxi_gt_args(ctx->gt);
 }
 
 static void drop_output(dtx_task_ctx *ctx) {
@@ -213,7 +214,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
   int outcome = SKIPPED;
   if (atomic_load_explicit(&r->any_error, memory_order_relaxed)) {
     for (uint32_t i = 0; i < gt->ninputs; i++) {
-      const rtask *in = &r->rt[r->map[gt->inputs[i]]];
+      const rtask *in = &r->rt[r->map[dtxi_gt_inputs(gt)[i]]];
       if (in->err != NULL) {
         t->err = in->err;
         break;
@@ -226,7 +227,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     if (r->nvtx) dtxi_nvtx_push(prefix, gt->nidx > 0 ? gt->idx[0] : 0);
     if (r->trace) t->t0 = dtxi_now_ns();
     char *msg;
-    int bad = dtxi_task_invoke(&ctx, gt->cpu, prefix, gt->nidx, gt->idx, &msg);
+    int bad = dtxi_task_invoke(&ctx, g->impls[gt->impl].cpu, prefix, gt->nidx, gt->idx, &msg);
     if (r->trace) {
       t->t1 = dtxi_now_ns();
       t->tid = tid;
@@ -241,7 +242,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     }
   }
   for (uint32_t i = 0; i < gt->ninputs; i++) {
-    dtx_chunk *c = r->rt[r->map[gt->inputs[i]]].out;
+    dtx_chunk *c = r->rt[r->map[dtxi_gt_inputs(gt)[i]]].out;
     if (c != NULL) dtxi_chunk_unref(c);
   }
   return outcome;
@@ -420,7 +421,7 @@ static dtx_status walk(run *r, const dtx_task_id *outs, int nout, frame *stack, 
       frame *f = &stack[top];
       const gtask *t = &g->tasks[f->gid];
       if (f->k < t->ninputs) {
-        uint32_t in = kids != NULL ? kids[f->gid][f->k] : t->inputs[f->k];
+        uint32_t in = kids != NULL ? kids[f->gid][f->k] : dtxi_gt_inputs(t)[f->k];
         f->k++;
         if (check && in >= n) {
           char key[DTX_MAX_KEY];
@@ -442,13 +443,13 @@ static dtx_status walk(run *r, const dtx_task_id *outs, int nout, frame *stack, 
       if (check) {
         uint32_t h = 0, first = UINT32_MAX;
         for (uint32_t i = 0; i < t->ninputs; i++) {
-          uint32_t hi = height[t->inputs[i]];
+          uint32_t hi = height[dtxi_gt_inputs(t)[i]];
           if (first == UINT32_MAX) first = hi;
           if (hi != first) *nonuniform = 1;
           if (hi + 1 > h) h = hi + 1;
         }
         height[f->gid] = h;
-        if (t->cpu == NULL) {
+        if (g->impls[t->impl].cpu == NULL) {
           char key[DTX_MAX_KEY];
           key_of(g, f->gid, key, sizeof key);
           return dtxi_fail(DTX_EINVAL,
@@ -500,23 +501,28 @@ static uint32_t heap_pop(uint32_t *h, uint32_t *n, const gtask *tasks, const uin
   return v;
 }
 
-/* Builds the dependents lists (CSR over run positions) and the roots. */
-static dtx_status wire(run *r) {
+/* Counts each task's dependents (its output's readers) and, with `full`,
+ * builds the dependents lists (CSR over run positions), the roots and the
+ * pending counts the threads scheduler needs; `sync` needs only the counts. */
+static dtx_status wire(run *r, int full) {
   const dtx_graph *g = r->g;
   uint32_t m = r->m;
   size_t edges = 0;
-  for (uint32_t i = 0; i < m; i++) {
-    r->rt[i].ndeps = 0;
-    edges += g->tasks[r->rt[i].gid].ninputs;
-  }
-  r->deps = dtxi_scratch_get(r->scratch, S_DEPS, edges * sizeof *r->deps);
-  if (r->deps == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_compute: out of memory wiring %zu edges", edges);
+  for (uint32_t i = 0; i < m; i++) r->rt[i].ndeps = 0;
   r->nroots = 0;
   for (uint32_t i = 0; i < m; i++) {
     const gtask *t = &g->tasks[r->rt[i].gid];
-    for (uint32_t k = 0; k < t->ninputs; k++) r->rt[r->map[t->inputs[k]]].ndeps++;
-    if (t->ninputs == 0) r->roots[r->nroots++] = i;
+    const uint32_t *in = dtxi_gt_inputs(t);
+    for (uint32_t k = 0; k < t->ninputs; k++) r->rt[r->map[in[k]]].ndeps++;
+    edges += t->ninputs;
+    if (t->ninputs == 0 && full) r->roots[r->nroots++] = i;
   }
+  if (!full) {
+    for (uint32_t i = 0; i < m; i++) r->rt[i].nrefs = (int32_t)r->rt[i].ndeps;
+    return DTX_OK;
+  }
+  r->deps = dtxi_scratch_get(r->scratch, S_DEPS, edges * sizeof *r->deps);
+  if (r->deps == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_compute: out of memory wiring %zu edges", edges);
   uint32_t off = 0;
   for (uint32_t i = 0; i < m; i++) {
     r->rt[i].dep_off = off;
@@ -526,9 +532,10 @@ static dtx_status wire(run *r) {
   }
   for (uint32_t i = 0; i < m; i++) {
     const gtask *t = &g->tasks[r->rt[i].gid];
+    const uint32_t *in = dtxi_gt_inputs(t);
     for (uint32_t k = 0; k < t->ninputs; k++) {
-      rtask *in = &r->rt[r->map[t->inputs[k]]];
-      r->deps[in->dep_off + in->ndeps++] = i;
+      rtask *src = &r->rt[r->map[in[k]]];
+      r->deps[src->dep_off + src->ndeps++] = i;
     }
     atomic_init(&r->rt[i].pending, (int32_t)t->ninputs);
   }
@@ -566,7 +573,7 @@ static uint32_t **sorted_kids(const run *r, const uint32_t *post, const uint32_t
     kids[post[i]] = p;
     if (t->ninputs <= 16) {
       for (uint32_t k = 0; k < t->ninputs; k++) {
-        uint32_t v = t->inputs[k], j = k;
+        uint32_t v = dtxi_gt_inputs(t)[k], j = k;
         while (j > 0 && height[p[j - 1]] < height[v]) {
           p[j] = p[j - 1];
           j--;
@@ -576,9 +583,9 @@ static uint32_t **sorted_kids(const run *r, const uint32_t *post, const uint32_t
     } else {
       /* (inverted height, position) sorts deepest first, stably. */
       for (uint32_t k = 0; k < t->ninputs; k++)
-        tmp[k] = ((uint64_t)(UINT32_MAX - height[t->inputs[k]]) << 32) | k;
+        tmp[k] = ((uint64_t)(UINT32_MAX - height[dtxi_gt_inputs(t)[k]]) << 32) | k;
       qsort(tmp, t->ninputs, sizeof *tmp, by_height);
-      for (uint32_t k = 0; k < t->ninputs; k++) p[k] = t->inputs[(uint32_t)tmp[k]];
+      for (uint32_t k = 0; k < t->ninputs; k++) p[k] = dtxi_gt_inputs(t)[(uint32_t)tmp[k]];
     }
     p += t->ninputs;
   }
@@ -624,12 +631,18 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
     rc = dtxi_fail(DTX_ENOMEM, "dtx_compute: out of memory for %u tasks", m);
     goto out;
   }
-  memset(r->rt, 0, (size_t)m * sizeof *r->rt);
   for (uint32_t i = 0; i < m; i++) {
-    r->rt[i].gid = post[i];
-    r->rt[i].run = r;
+    rtask *t = &r->rt[i];
+    atomic_init(&t->pending, 0);
+    t->gid = post[i];
+    t->run = r;
+    t->dep_off = t->ndeps = 0;
+    t->nrefs = t->tid = 0;
+    t->out = NULL;
+    t->err = NULL;
+    t->t0 = t->t1 = 0;
   }
-  DTX_CHECK_GOTO(wire(r), rc, out);
+  DTX_CHECK_GOTO(wire(r, r->threads || g->has_priority), rc, out);
   if (g->has_priority) {
     /* Kahn's algorithm taking the highest user priority first, ties in walk
      * order; then renumber the run in that order. */
@@ -657,7 +670,7 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
       r->rt[i].gid = order[i];
       r->map[order[i]] = i;
     }
-    DTX_CHECK_GOTO(wire(r), rc, out);
+    DTX_CHECK_GOTO(wire(r, r->threads), rc, out);
   }
   for (int j = 0; j < nout; j++) r->rt[r->map[outs[j]]].nrefs++;
 out:
@@ -762,6 +775,7 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
   r.g = g;
   r.trace = cl->trace != NULL;
   r.nvtx = cl->nvtx;
+  r.threads = sched == DTX_SCHED_THREADS;
   pthread_mutex_init(&r.mu, NULL);
   pthread_cond_init(&r.cv, NULL);
   atomic_init(&r.done, 0);

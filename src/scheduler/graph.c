@@ -132,6 +132,32 @@ static int64_t prefix_find(const dtx_graph *g, const char *name) {
   return -1;
 }
 
+/* ---- implementations ------------------------------------------------------ */
+
+static dtx_status impl_intern(dtx_graph *g, dtx_task_fn cpu, dtx_task_fn cuda, uint32_t *id) {
+  if (g->nimpl > 0 && g->impls[g->last_impl].cpu == cpu && g->impls[g->last_impl].cuda == cuda) {
+    *id = g->last_impl;
+    return DTX_OK;
+  }
+  for (uint32_t i = 0; i < g->nimpl; i++) {
+    if (g->impls[i].cpu == cpu && g->impls[i].cuda == cuda) {
+      g->last_impl = *id = i;
+      return DTX_OK;
+    }
+  }
+  if (g->nimpl == g->impl_cap) {
+    uint32_t ncap = g->impl_cap ? g->impl_cap * 2 : 8;
+    gimpl *ni = realloc(g->impls, ncap * sizeof *ni);
+    if (ni == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+    g->impls = ni;
+    g->impl_cap = ncap;
+  }
+  g->impls[g->nimpl].cpu = cpu;
+  g->impls[g->nimpl].cuda = cuda;
+  g->last_impl = *id = g->nimpl++;
+  return DTX_OK;
+}
+
 /* ---- keys --------------------------------------------------------------- */
 
 static int key_equal(const gtask *t, uint32_t prefix, int nidx, const int64_t *idx) {
@@ -199,6 +225,7 @@ void dtx_graph_destroy(dtx_graph *g) {
     free(b);
   }
   for (uint32_t i = 0; i < g->nprefix; i++) free(g->prefixes[i]);
+  free(g->impls);
   free(g->prefixes);
   free(g->prefix_slots);
   free(g->slots);
@@ -250,6 +277,8 @@ static dtx_status desc_check(const char *fn, const dtx_task_desc *d, int graph_t
   }
   if (!graph_task && d->inputs != NULL)
     return desc_fail(fn, d, "sets desc->inputs; futures take their inputs as the inputs argument, so it must be NULL");
+  if (d->args_size > UINT32_MAX)
+    return desc_fail(fn, d, "has an argument blob over 4 GiB; pass a pointer to the data instead");
   if (d->args == NULL && d->args_size > 0) {
     snprintf(what, sizeof what, "has args_size %zu but args is NULL", d->args_size);
     return desc_fail(fn, d, what);
@@ -279,14 +308,10 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
   if (g->slots == NULL || (g->n + 1) * 2 > g->slot_mask + 1) {
     if (keys_grow(g) != 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
   }
+  /* The key's slot is a likely cache miss: start loading it now and look it
+   * up after filling in the task. */
   uint32_t h = key_hash(prefix, d->nidx, d->idx);
-  uint32_t slot;
-  if (key_lookup(g, prefix, d->nidx, d->idx, h, &slot) != UINT32_MAX) {
-    char key[DTX_MAX_KEY];
-    dtxi_key_format(d->name, d->nidx, d->idx, key, sizeof key);
-    return dtxi_fail(DTX_EINVAL, "dtx_graph_add: duplicate key '%s': a task with this key is already in the graph",
-                     key);
-  }
+  __builtin_prefetch(&g->slots[2 * (h & g->slot_mask)]);
   if (g->n == g->cap) {
     uint32_t ncap = g->cap ? g->cap * 2 : 256;
     gtask *nt = realloc(g->tasks, (size_t)ncap * sizeof *nt);
@@ -294,27 +319,31 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
     g->tasks = nt;
     g->cap = ncap;
   }
+  uint32_t impl = 0;
+  rc = impl_intern(g, d->cpu, d->cuda, &impl);
+  if (rc != DTX_OK) return rc;
   gtask *t = &g->tasks[g->n];
   t->prefix = prefix;
-  t->nidx = (uint8_t)d->nidx;
+  t->impl = impl;
   t->priority = d->priority;
   t->ninputs = (uint32_t)d->ninputs;
-  t->inputs = NULL;
-  t->args = NULL;
-  t->args_size = d->args_size;
-  t->cpu = d->cpu;
-  t->cuda = d->cuda;
+  t->args_size = (uint32_t)d->args_size;
+  t->nidx = (uint8_t)d->nidx;
+  t->data = NULL;
   for (int i = 0; i < DTX_MAX_INDICES; i++) t->idx[i] = i < d->nidx ? d->idx[i] : 0;
-  if (d->ninputs > 0) {
-    uint32_t *in = arena_alloc(g, (size_t)d->ninputs * sizeof *in);
-    if (in == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
-    memcpy(in, d->inputs, (size_t)d->ninputs * sizeof *in);
-    t->inputs = in;
+  if (d->ninputs > 0 || d->args_size > 0) {
+    size_t in_bytes = ((size_t)d->ninputs * 4 + 15) & ~(size_t)15;
+    t->data = arena_alloc(g, in_bytes + d->args_size);
+    if (t->data == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+    if (d->ninputs > 0) memcpy(t->data, d->inputs, (size_t)d->ninputs * 4);
+    if (d->args_size > 0) memcpy((char *)t->data + in_bytes, d->args, d->args_size);
   }
-  if (d->args_size > 0) {
-    t->args = arena_alloc(g, d->args_size);
-    if (t->args == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
-    memcpy(t->args, d->args, d->args_size);
+  uint32_t slot;
+  if (key_lookup(g, prefix, d->nidx, d->idx, h, &slot) != UINT32_MAX) {
+    char key[DTX_MAX_KEY];
+    dtxi_key_format(d->name, d->nidx, d->idx, key, sizeof key);
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_add: duplicate key '%s': a task with this key is already in the graph",
+                     key);
   }
   if (d->priority != 0) g->has_priority = 1;
   g->slots[2 * slot] = g->n + 1;

@@ -14,18 +14,29 @@
 
 #include "dtx/graph.h"
 
+/* 64 bytes: one cache line per task. */
 typedef struct gtask {
-  uint32_t prefix;
-  uint8_t nidx;
+  uint32_t prefix;    /* index into prefixes */
+  uint32_t impl;      /* index into impls */
   int32_t priority;
   uint32_t ninputs;
-  const uint32_t *inputs;
-  void *args;
-  size_t args_size;
-  dtx_task_fn cpu;
-  dtx_task_fn cuda;
+  uint32_t args_size;
+  uint8_t nidx;
+  void *data; /* the input ids (ninputs uint32), then the args at a 16-byte offset */
   int64_t idx[DTX_MAX_INDICES];
 } gtask;
+
+_Static_assert(sizeof(gtask) == 64, "a graph task is meant to fill one cache line");
+
+typedef struct gimpl {
+  dtx_task_fn cpu;
+  dtx_task_fn cuda;
+} gimpl;
+
+static inline const uint32_t *dtxi_gt_inputs(const gtask *t) { return (const uint32_t *)t->data; }
+static inline void *dtxi_gt_args(const gtask *t) {
+  return t->args_size > 0 ? (char *)t->data + (((size_t)t->ninputs * 4 + 15) & ~(size_t)15) : NULL;
+}
 
 typedef struct garena_block {
   struct garena_block *next;
@@ -44,6 +55,9 @@ struct dtx_graph {
   uint32_t prefix_mask;
   const char *last_name; /* the caller's pointer of the last add, and its id */
   uint32_t last_prefix;
+  /* implementations: (cpu, cuda) pairs, few per graph */
+  gimpl *impls;
+  uint32_t nimpl, impl_cap, last_impl;
   /* keys: pairs (id + 1, hash32) */
   uint32_t *slots;
   uint32_t slot_mask;

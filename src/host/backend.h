@@ -1,0 +1,196 @@
+/*
+ * host/backend.h - device backends (cuda | sim) behind one interface.
+ *
+ * A backend drives N devices. Per device it offers streams (in-order queues
+ * of work), events (markers recorded on a stream, waited on by other streams,
+ * polled by the host), stream-ordered memory, asynchronous copies (host <->
+ * device, device <-> device) and host functions run in stream order. The
+ * scheduler never blocks on a stream: it enqueues, records an event, and its
+ * progress thread polls the event.
+ *
+ * Two implementations:
+ *   cuda  (host/cuda/backend_cuda.c): non-blocking streams, events without
+ *         timing, cudaMallocAsync pools with a raised release threshold, peer
+ *         access where the topology allows, cudaMemcpyAsync / PeerAsync.
+ *   sim   (host/backend_sim.c): N simulated devices in host memory with the
+ *         same semantics: each stream is a host thread running its queue in
+ *         order; copies are memcpy, optionally throttled to a modelled
+ *         bandwidth and latency; a memory limit per device; fault injection.
+ *
+ * Errors: a failed operation (allocation, copy, kernel) puts its stream into
+ * an error state carrying a message that names the call; every event recorded
+ * on that stream afterwards completes as failed with that message, until
+ * dtxi_stream_reset. Enqueue calls themselves fail only for bad arguments or
+ * when the backend is shutting down.
+ *
+ * Threads: any thread may enqueue on any stream, but one stream is fed by one
+ * thread at a time (the scheduler's dispatch). Events may be polled from any
+ * thread.
+ */
+#ifndef DTXI_BACKEND_H
+#define DTXI_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtx/status.h"
+#include "host/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DTXI_HOST (-1) /* device index meaning host memory in copies */
+
+typedef struct dtxi_backend dtxi_backend;
+typedef struct dtxi_stream dtxi_stream;
+typedef struct dtxi_event dtxi_event;
+
+typedef enum dtxi_stream_kind {
+  DTXI_STREAM_COMPUTE = 0,
+  DTXI_STREAM_H2D = 1,
+  DTXI_STREAM_D2H = 2,
+  DTXI_STREAM_PEER = 3,
+  DTXI_STREAM_NCCL = 4,
+} dtxi_stream_kind;
+
+/* A host function run in stream order. Return 0, or nonzero with a message
+ * written into err (at most errlen bytes) to fail the stream. On sim, a
+ * task's CPU implementation runs this way in place of its CUDA one. */
+typedef int (*dtxi_stream_fn)(void *arg, char *err, size_t errlen);
+
+/* Event state as seen by the host. */
+typedef enum dtxi_event_state {
+  DTXI_EVENT_PENDING = 0,
+  DTXI_EVENT_DONE = 1,
+  DTXI_EVENT_FAILED = 2, /* message from dtxi_event_error */
+} dtxi_event_state;
+
+typedef struct dtxi_backend_ops {
+  const char *name; /* "cuda" or "sim" */
+  void (*destroy)(dtxi_backend *b);
+  dtx_status (*stream_create)(dtxi_backend *b, int dev, dtxi_stream_kind kind, const char *label, dtxi_stream **out);
+  /* Waits for the stream's queued work, then frees it. */
+  void (*stream_destroy)(dtxi_stream *s);
+  void (*stream_reset)(dtxi_stream *s); /* clears the error state */
+  dtx_status (*event_create)(dtxi_backend *b, int dev, dtxi_event **out);
+  void (*event_destroy)(dtxi_event *e);
+  /* Marks the point after everything enqueued on s so far. Re-recording an
+   * event moves the mark; waits already enqueued keep the earlier one. */
+  dtx_status (*event_record)(dtxi_event *e, dtxi_stream *s);
+  /* Work enqueued on s after this waits for e's last recorded mark (also
+   * across devices). A failed event fails s with the same message. */
+  dtx_status (*stream_wait)(dtxi_stream *s, dtxi_event *e);
+  dtxi_event_state (*event_query)(dtxi_event *e);
+  /* Blocks the calling host thread until e completes (tests, shutdown). */
+  dtxi_event_state (*event_sync)(dtxi_event *e);
+  const char *(*event_error)(dtxi_event *e);
+  /* Stream-ordered device memory: usable by work enqueued after the call;
+   * freed once work enqueued before the free is done. */
+  dtx_status (*alloc_async)(dtxi_stream *s, size_t bytes, void **ptr);
+  void (*free_async)(dtxi_stream *s, void *ptr);
+  /* Copies bytes in stream order; dev indices, DTXI_HOST for host memory. */
+  dtx_status (*copy_async)(dtxi_stream *s, void *dst, int dst_dev, const void *src, int src_dev, size_t bytes);
+  dtx_status (*host_fn)(dtxi_stream *s, dtxi_stream_fn fn, void *arg);
+  /* Pinned host memory for staging (plain host memory on sim). */
+  dtx_status (*host_alloc)(dtxi_backend *b, size_t bytes, void **ptr);
+  void (*host_free)(dtxi_backend *b, void *ptr);
+  /* Bytes allocated on dev now, and the device's capacity (the simulated
+   * limit on sim; the card's memory on cuda). */
+  void (*mem_usage)(dtxi_backend *b, int dev, size_t *used, size_t *capacity);
+  /* The native stream handle a CUDA implementation receives (cudaStream_t);
+   * NULL on sim. */
+  void *(*native_stream)(dtxi_stream *s);
+} dtxi_backend_ops;
+
+struct dtxi_backend {
+  const dtxi_backend_ops *ops;
+  int ndev;
+  dtxi_gpu_info info[DTXI_MAX_GPUS];
+};
+
+/* Every backend's stream and event structs begin with these headers. */
+struct dtxi_stream {
+  dtxi_backend *b;
+  int dev;
+  dtxi_stream_kind kind;
+  char label[32]; /* "compute-0", "h2d", ...: trace track and NVTX name */
+};
+
+struct dtxi_event {
+  dtxi_backend *b;
+  int dev;
+};
+
+/* Convenience calls through the ops table. */
+static inline dtx_status dtxi_stream_create(dtxi_backend *b, int dev, dtxi_stream_kind k, const char *label,
+                                            dtxi_stream **out) {
+  return b->ops->stream_create(b, dev, k, label, out);
+}
+static inline void dtxi_stream_destroy(dtxi_stream *s) {
+  if (s != NULL) s->b->ops->stream_destroy(s);
+}
+static inline void dtxi_stream_reset(dtxi_stream *s) { s->b->ops->stream_reset(s); }
+static inline dtx_status dtxi_event_create(dtxi_backend *b, int dev, dtxi_event **out) {
+  return b->ops->event_create(b, dev, out);
+}
+static inline void dtxi_event_destroy(dtxi_event *e) {
+  if (e != NULL) e->b->ops->event_destroy(e);
+}
+static inline dtx_status dtxi_event_record(dtxi_event *e, dtxi_stream *s) { return s->b->ops->event_record(e, s); }
+static inline dtx_status dtxi_stream_wait(dtxi_stream *s, dtxi_event *e) { return s->b->ops->stream_wait(s, e); }
+static inline dtxi_event_state dtxi_event_query(dtxi_event *e) { return e->b->ops->event_query(e); }
+static inline dtxi_event_state dtxi_event_sync(dtxi_event *e) { return e->b->ops->event_sync(e); }
+static inline const char *dtxi_event_error(dtxi_event *e) { return e->b->ops->event_error(e); }
+static inline dtx_status dtxi_alloc_async(dtxi_stream *s, size_t bytes, void **ptr) {
+  return s->b->ops->alloc_async(s, bytes, ptr);
+}
+static inline void dtxi_free_async(dtxi_stream *s, void *ptr) { s->b->ops->free_async(s, ptr); }
+static inline dtx_status dtxi_copy_async(dtxi_stream *s, void *dst, int dst_dev, const void *src, int src_dev,
+                                         size_t bytes) {
+  return s->b->ops->copy_async(s, dst, dst_dev, src, src_dev, bytes);
+}
+static inline dtx_status dtxi_host_fn(dtxi_stream *s, dtxi_stream_fn fn, void *arg) {
+  return s->b->ops->host_fn(s, fn, arg);
+}
+
+/* ---- sim --------------------------------------------------------------------- */
+
+typedef struct dtxi_sim_config {
+  int ndev;            /* 1..DTXI_MAX_GPUS */
+  size_t mem_capacity; /* bytes per simulated device (default 1 GiB when 0) */
+  double h2d_gbps;     /* modelled bandwidth host<->device; 0 = unthrottled */
+  double d2d_gbps;     /* modelled bandwidth device<->device; 0 = unthrottled */
+  double latency_us;   /* added per copy when throttled */
+} dtxi_sim_config;
+
+dtx_status dtxi_sim_open(const dtxi_sim_config *cfg, dtxi_backend **out);
+
+typedef enum dtxi_fault_kind {
+  DTXI_FAULT_ALLOC = 0,  /* an alloc_async fails as out of memory */
+  DTXI_FAULT_COPY = 1,   /* a copy_async fails */
+  DTXI_FAULT_KERNEL = 2, /* a host_fn (standing in for a kernel) fails */
+} dtxi_fault_kind;
+
+/* sim only: the `nth` (1-based, counted from now) operation of `kind` on
+ * device dev fails with a message naming the injected fault. */
+void dtxi_sim_inject_fault(dtxi_backend *b, int dev, dtxi_fault_kind kind, int nth);
+
+/* ---- cuda ------------------------------------------------------------------- */
+
+/* Opens the listed CUDA devices (devs[0..n)). Built without CUDA or without a
+ * driver: DTX_EDEVICE with the reason. */
+dtx_status dtxi_cuda_open(const int *devs, int n, dtxi_backend **out);
+
+/* ---- choosing ---------------------------------------------------------------- */
+
+/* Parses DTX_GPUS-style text: "all", "none", "0,2", "sim:N". For "all" with
+ * no usable GPU, *out = NULL and DTX_OK (the cluster runs on CPU only), with
+ * the reason in why (at least 256 bytes). "none" gives NULL as well. */
+dtx_status dtxi_backend_open(const char *spec, const dtxi_sim_config *sim_defaults, dtxi_backend **out, char *why,
+                             size_t whylen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DTXI_BACKEND_H */

@@ -363,13 +363,6 @@ int dtx_future_done(const dtx_future *f) {
 
 #define SPIN_NS 30000 /* a waiter spins this long before it sleeps */
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
 
 static int ready(dtx_future *const *fs, int n, int any) {
   if (any) {
@@ -392,7 +385,7 @@ static dtx_status wait_until(dtx_cluster *cl, dtx_future *const *fs, int n, int 
      * since a sleep and a wake-up cost more than that. Bounded; never a busy wait. */
     uint64_t until = dtxi_now_ns() + SPIN_NS;
     for (int k = 0; !ready(fs, n, any); k++) {
-      cpu_relax();
+      dtxi_cpu_relax();
       if ((k & 63) == 63 && dtxi_now_ns() > until) break;
     }
   }

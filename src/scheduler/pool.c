@@ -21,13 +21,6 @@
 #define SPIN_ROUNDS 16
 #define SPIN_NS 20000
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
 
 static _Thread_local dtxi_worker *tls_worker;
 
@@ -107,7 +100,7 @@ static void *worker_main(void *arg) {
        * produce work (a caller waiting on a result, say). */
       uint64_t until = dtxi_now_ns() + SPIN_NS;
       for (int k = 0; j == 0; k++) {
-        cpu_relax();
+        dtxi_cpu_relax();
         if ((k & 31) == 31 && dtxi_now_ns() > until) break;
         j = find_job(p, w);
       }

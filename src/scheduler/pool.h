@@ -24,6 +24,15 @@ typedef uintptr_t dtxi_job;
 
 typedef struct dtxi_pool dtxi_pool;
 
+/* A pause inside polling loops (eases the core for its hyperthread sibling). */
+static inline void dtxi_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 typedef struct dtxi_worker {
   dtxi_deque dq;
   dtxi_pool *pool;

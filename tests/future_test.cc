@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,6 +89,12 @@ int Flaky(dtx_task_ctx *ctx) {
 }
 
 int Boom(dtx_task_ctx *ctx) { return dtx_task_fail(ctx, "kaput"); }
+
+double CpuSeconds() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
 
 template <typename A>
 dtx_future *Submit(dtx_cluster *cl, const char *name, std::initializer_list<int64_t> idx, dtx_task_fn fn,
@@ -875,11 +882,6 @@ int MiB(dtx_task_ctx *ctx) {
   std::memset(o, 1, 1 << 20);
   return 0;
 }
-double CpuSeconds() {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
 }  // namespace
 
 TEST_F(Futures, ResultsFreedOnRelease) {
@@ -923,4 +925,202 @@ TEST_F(Futures, EmptySets) {
   int idx = -1;
   EXPECT_EQ(dtx_wait_any(nullptr, 0, 0, &idx), DTX_EINVAL);
   EXPECT_EQ(dtx_gather(nullptr, 0, nullptr, nullptr, 0), DTX_OK);
+}
+
+/* ---- cancel racing with execution ------------------------------------------------------------ */
+
+namespace {
+struct RaceArgs {
+  std::atomic<int> *runs;
+  int64_t value;
+};
+int RaceTask(dtx_task_ctx *ctx) {
+  RaceArgs a = Arg<RaceArgs>(ctx);
+  a.runs->fetch_add(1);
+  uint64_t h = static_cast<uint64_t>(a.value);
+  for (int i = 0; i < 2000; i++) h = Mix(h); /* a little work so cancels land mid-run */
+  int64_t s = a.value + static_cast<int64_t>(h & 1);
+  for (int i = 0; i < dtx_task_num_inputs(ctx); i++) s += InputI64(ctx, i);
+  return OutputI64(ctx, s);
+}
+}  // namespace
+
+TEST(FutureCancel, CancelRacingWithExecution) {
+  ClusterPtr cl = MakeCluster(DTX_SCHED_THREADS, 4);
+  ASSERT_NE(cl, nullptr);
+  const int rounds = kSanitized ? 4 : 30, n = 300;
+  int total_ok = 0, total_cancelled = 0, cancel_ok = 0, cancel_busy = 0;
+  for (int round = 0; round < rounds; round++) {
+    uint64_t seed = 7000 + static_cast<uint64_t>(round);
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    std::vector<std::atomic<int>> runs(n);
+    std::vector<std::vector<int>> in(n);
+    std::vector<int64_t> own(n), want(n);
+    std::vector<dtx_future *> fs(n, nullptr);
+    /* Plug all workers until half the cancels are in: those certainly find
+     * their futures pending; the rest race with execution. */
+    Gate plug;
+    std::vector<FuturePtr> plugs;
+    for (int w = 0; w < 4; w++) {
+      GateArgs ga{&plug, 0, nullptr};
+      plugs.emplace_back(Submit(cl.get(), "plug", {round, w}, Gated, ga));
+    }
+    ASSERT_TRUE(plug.WaitStarted(4));
+    for (int i = 0; i < n; i++) {
+      runs[i] = 0;
+      int k = i == 0 ? 0 : static_cast<int>(rng() % 3);
+      for (int j = 0; j < k; j++) in[i].push_back(static_cast<int>(rng() % static_cast<uint64_t>(i)));
+      own[i] = static_cast<int64_t>(rng() % 1000);
+      uint64_t h = static_cast<uint64_t>(own[i]);
+      for (int r = 0; r < 2000; r++) h = Mix(h);
+      want[i] = own[i] + static_cast<int64_t>(h & 1);
+      for (int j : in[i]) want[i] += want[j];
+      std::vector<dtx_future *> inf;
+      for (int j : in[i]) inf.push_back(fs[j]);
+      RaceArgs a{&runs[i], own[i]};
+      fs[i] = Submit(cl.get(), "race", {round, i}, RaceTask, a, inf);
+      ASSERT_NE(fs[i], nullptr);
+    }
+    /* Cancel a random third, in random order, while the workers run. */
+    std::vector<int> order(n);
+    for (int i = 0; i < n; i++) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    order.resize(n / 3);
+    std::vector<dtx_status> cancel_rc(n, DTX_EINVAL);
+    std::thread canceller([&] {
+      for (size_t k = 0; k < order.size(); k++) {
+        if (k == order.size() / 2) plug.Open();
+        cancel_rc[order[k]] = dtx_future_cancel(fs[order[k]]);
+      }
+    });
+    canceller.join();
+    /* Everything finishes (done or cancelled) within the deadline. */
+    dtx_status g = dtx_gather(fs.data(), n, nullptr, nullptr, kDeadlineMs);
+    ASSERT_NE(g, DTX_ETIMEDOUT);
+    /* The plugs leave the gate before it goes out of scope. */
+    for (FuturePtr &p : plugs) ASSERT_EQ(dtx_future_wait(p.get(), kDeadlineMs), DTX_OK);
+    /* Which futures have a successfully cancelled ancestor-or-self. */
+    std::vector<bool> doomed(n, false);
+    for (int i = 0; i < n; i++) {
+      doomed[i] = cancel_rc[i] == DTX_OK;
+      for (int j : in[i]) doomed[i] = doomed[i] || doomed[j];
+    }
+    int ok = 0, cancelled = 0;
+    for (int i = 0; i < n; i++) {
+      SCOPED_TRACE("future " + std::to_string(i));
+      ASSERT_TRUE(dtx_future_done(fs[i]));
+      dtx_status s = dtx_future_status(fs[i]);
+      EXPECT_TRUE(cancel_rc[i] == DTX_OK || cancel_rc[i] == DTX_EBUSY || cancel_rc[i] == DTX_EINVAL)
+          << dtx_status_name(cancel_rc[i]);
+      EXPECT_LE(runs[i].load(), 1) << "ran twice";
+      if (cancel_rc[i] == DTX_OK) {
+        EXPECT_EQ(s, DTX_ECANCEL);
+      }
+      if (s == DTX_OK) {
+        ok++;
+        EXPECT_EQ(runs[i].load(), 1);
+        EXPECT_FALSE(doomed[i]) << "succeeded although it or an input was cancelled";
+        const void *p = nullptr;
+        size_t sz = 0;
+        ASSERT_EQ(dtx_future_result(fs[i], &p, &sz), DTX_OK);
+        ASSERT_EQ(sz, 8u);
+        EXPECT_EQ(*static_cast<const int64_t *>(p), want[i]);
+      } else {
+        cancelled++;
+        EXPECT_EQ(s, DTX_ECANCEL) << dtx_status_name(s);
+        EXPECT_EQ(runs[i].load(), 0) << "cancelled but ran";
+        EXPECT_TRUE(doomed[i]) << "cancelled without a cancelled ancestor";
+      }
+    }
+    for (int i : order) (cancel_rc[i] == DTX_OK ? cancel_ok : cancel_busy)++;
+    total_ok += ok;
+    total_cancelled += cancelled;
+    for (dtx_future *f : fs) dtx_future_release(f);
+    if (::testing::Test::HasFailure()) break;
+  }
+  std::printf("%d rounds: %d done, %d cancelled; cancel gave OK %d times, EBUSY %d times\n", rounds, total_ok,
+              total_cancelled, cancel_ok, cancel_busy);
+  EXPECT_GT(cancel_ok, 0);
+  EXPECT_GT(total_ok, 0);
+}
+
+TEST_F(Futures, WaitingSleeps) {
+  /* A host thread waiting (gather, wait, wait_any) uses no CPU while the
+   * futures it waits on are blocked. The timeout is the measuring window. */
+  Gate gate;
+  GateArgs ga{&gate, 1, nullptr};
+  FuturePtr blocked(Submit(cl(), "blocked", {}, Gated, ga));
+  FuturePtr quick(SubmitValue(cl(), "quick", {}, 2));
+  ASSERT_TRUE(gate.WaitStarted(1));
+  ASSERT_EQ(dtx_future_wait(quick.get(), kDeadlineMs), DTX_OK);
+  struct Case {
+    const char *what;
+    std::vector<dtx_future *> fs;
+  } cases[] = {{"gather(blocked, done)", {blocked.get(), quick.get()}},
+               {"gather(done, blocked)", {quick.get(), blocked.get()}},
+               {"gather(blocked)", {blocked.get()}}};
+  for (Case &c : cases) {
+    SCOPED_TRACE(c.what);
+    double c0 = CpuSeconds();
+    EXPECT_EQ(dtx_gather(c.fs.data(), static_cast<int>(c.fs.size()), nullptr, nullptr, 300), DTX_ETIMEDOUT);
+    double used = CpuSeconds() - c0;
+    EXPECT_LT(used, 0.05) << "burned " << used << " s of CPU waiting 0.3 s";
+  }
+  double c0 = CpuSeconds();
+  EXPECT_EQ(dtx_future_wait(blocked.get(), 300), DTX_ETIMEDOUT);
+  EXPECT_LT(CpuSeconds() - c0, 0.05) << "dtx_future_wait spins";
+  gate.Open();
+  EXPECT_EQ(ResultI64(blocked.get()), 1);
+}
+
+/* ---- idle workers take queued work ----------------------------------------------------------- */
+
+namespace {
+/* Each task waits until `n` tasks have started, up to a deadline. */
+struct Meet {
+  std::mutex m;
+  std::condition_variable cv;
+  int started = 0;
+  int n = 0;
+};
+int MeetTask(dtx_task_ctx *ctx) {
+  Meet *mt = Arg<Meet *>(ctx);
+  std::unique_lock<std::mutex> lk(mt->m);
+  mt->started++;
+  mt->cv.notify_all();
+  bool all = mt->cv.wait_for(lk, std::chrono::milliseconds(kSanitized ? 10000 : 2000),
+                             [&] { return mt->started >= mt->n; });
+  int got = mt->started;
+  lk.unlock();
+  return all ? 0 : dtx_task_fail(ctx, "only %d of %d tasks started while workers were free", got, mt->n);
+}
+}  // namespace
+
+TEST(FutureThreads, IdleWorkersTakeQueuedWork) {
+  /* N workers, N ready futures that all must run at once: no worker may stay
+   * asleep while a job waits in a queue. */
+  for (int nw : {2, 4}) {
+    SCOPED_TRACE("workers " + std::to_string(nw));
+    ClusterPtr cl = MakeCluster(DTX_SCHED_THREADS, nw);
+    ASSERT_NE(cl, nullptr);
+    int stalled = 0;
+    const int rounds = kSanitized ? 30 : 300;
+    for (int round = 0; round < rounds && stalled == 0; round++) {
+      /* Let the pool go idle-polling first, as between bursts of work. */
+      FuturePtr warm(SubmitValue(cl.get(), "warm", {round}, 0));
+      ASSERT_EQ(dtx_future_wait(warm.get(), kDeadlineMs), DTX_OK);
+      Meet mt;
+      mt.n = nw;
+      Meet *mp = &mt;
+      std::vector<dtx_future *> fs;
+      for (int i = 0; i < nw; i++) fs.push_back(Submit(cl.get(), "meet", {round, i}, MeetTask, mp));
+      dtx_status rc = dtx_gather(fs.data(), nw, nullptr, nullptr, kDeadlineMs);
+      if (rc != DTX_OK) {
+        stalled++;
+        ADD_FAILURE() << "round " << round << ": " << dtx_last_error();
+      }
+      for (dtx_future *f : fs) dtx_future_release(f);
+    }
+  }
 }

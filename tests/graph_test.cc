@@ -800,3 +800,47 @@ TEST(Graph, LargeGraphLookup) {
   }
   EXPECT_EQ(bad, 0);
 }
+
+TEST(Graph, LongestKeysRoundTrip) {
+  /* Whatever name length add accepts, the printed key fits DTX_MAX_KEY and
+   * finds the task again. */
+  GraphPtr g = MakeGraph();
+  int accepted = 0;
+  for (size_t len : {8, 32, 60, 64, 72, 80, 100, 120, 150, 200}) {
+    std::string name(len, 'n');
+    name += std::to_string(len);
+    dtx_task_desc d = Desc(name.c_str(), Noop, {INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN});
+    dtx_task_id id = 0;
+    if (dtx_graph_add(g.get(), &d, &id) != DTX_OK) continue;
+    accepted++;
+    SCOPED_TRACE(name.size());
+    char want[512];
+    snprintf(want, sizeof want, "%s[%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "]", name.c_str(),
+             INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN);
+    char buf[DTX_MAX_KEY];
+    ASSERT_EQ(dtx_graph_key(g.get(), id, buf, sizeof buf), DTX_OK);
+    EXPECT_STREQ(buf, want) << "key of " << std::strlen(want) << " characters does not fit DTX_MAX_KEY ("
+                            << DTX_MAX_KEY << ")";
+    dtx_task_id got = 0;
+    EXPECT_EQ(dtx_graph_find_key(g.get(), buf, &got), DTX_OK) << dtx_last_error();
+    EXPECT_EQ(got, id);
+  }
+  EXPECT_GT(accepted, 0);
+}
+
+TEST_P(GraphCompute, InputIndexOutOfRange) {
+  dtx_graph *g = g_.get();
+  dtx_task_id a = AddConst(g, "a", {}, 1);
+  auto fn = [](dtx_task_ctx *ctx) -> int {
+    size_t sz = 99;
+    if (dtx_task_input(ctx, -1, &sz) != nullptr || sz != 0) return dtx_task_fail(ctx, "input -1");
+    sz = 99;
+    if (dtx_task_input(ctx, 1, &sz) != nullptr || sz != 0) return dtx_task_fail(ctx, "input 1");
+    if (dtx_task_num_inputs(ctx) != 1) return dtx_task_fail(ctx, "num inputs");
+    return OutputI64(ctx, InputI64(ctx, 0));
+  };
+  dtx_task_id b = AddWithInputs(g, "b", {}, fn, {a});
+  Results r(1);
+  ASSERT_EQ(dtx_compute(cl_.get(), g, &b, 1, r.data(), nullptr), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(ChunkI64(r[0]), 1);
+}

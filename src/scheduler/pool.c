@@ -63,10 +63,19 @@ static dtxi_job steal_any(dtxi_pool *p, dtxi_worker *w) {
   return 0;
 }
 
+static int work_visible(dtxi_pool *p);
+
+/* Own deque first, then the injection queue, then the others' deques. A job
+ * taken from a shared place, with more work in sight, wakes one more sleeper
+ * (who does the same): producers skip wake-ups while a worker polls, and the
+ * poller takes one job at a time, so the wake-up has to pass along. */
 static dtxi_job find_job(dtxi_pool *p, dtxi_worker *w) {
   dtxi_job j = dtxi_deque_pop(&w->dq);
-  if (j == 0) j = inject_take(p);
+  if (j != 0) return j;
+  j = inject_take(p);
   if (j == 0) j = steal_any(p, w);
+  if (j != 0 && atomic_load_explicit(&p->notifier.waiters, memory_order_relaxed) > 0 && work_visible(p))
+    dtxi_notifier_notify(&p->notifier, 0);
   return j;
 }
 

@@ -27,7 +27,10 @@ DTX_API dtx_status dtx_submit(dtx_cluster *cl, const dtx_task_desc *desc, dtx_fu
                               int ninputs, dtx_future **out);
 
 /* Waits until the future finished (done, failed or cancelled). timeout_ms < 0
- * waits forever. DTX_OK once finished, DTX_ETIMEDOUT otherwise. */
+ * waits forever. DTX_OK once finished, DTX_ETIMEDOUT otherwise. Called from
+ * inside a task, the worker runs other queued tasks while it waits (so the
+ * pool never deadlocks on nested waits); the call then returns once the task
+ * it is running is done, which may be after the timeout. */
 DTX_API dtx_status dtx_future_wait(dtx_future *f, int64_t timeout_ms);
 /* True once the future finished. */
 DTX_API int dtx_future_done(const dtx_future *f);

@@ -105,6 +105,7 @@ dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) 
   pthread_cond_init(&cl->fcv, &ca);
   pthread_condattr_destroy(&ca);
   atomic_init(&cl->fwaiters, 0);
+  atomic_init(&cl->live_lock, 0);
   atomic_init(&cl->caller_tasks_run, 0);
   atomic_init(&cl->caller_tasks_failed, 0);
   DTX_CHECK_GOTO(resolve(cl, cfg), rc, fail);

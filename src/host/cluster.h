@@ -34,13 +34,15 @@ struct dtx_cluster {
   _Atomic int64_t caller_tasks_run; /* tasks run on non-worker threads (sync) */
   _Atomic int64_t caller_tasks_failed;
 
-  /* Futures: every unfinished future is on the `live` list. Waiters sleep on
-   * fcv; a finishing future broadcasts when fwaiters > 0. */
+  /* Futures: every unfinished future is on the `live` list (guarded by the
+   * spin lock live_lock: a few pointer moves). Waiters sleep on fcv under fmu;
+   * a finishing future broadcasts when fwaiters > 0 or the cluster closes. */
   pthread_mutex_t fmu;
   pthread_cond_t fcv;
   _Atomic int fwaiters;
+  _Atomic int live_lock;
   struct dtx_future *live;
-  int closing;
+  int closing; /* guarded by live_lock */
 
   pthread_mutex_t scratch_mu;
   dtxi_scratch *scratch; /* free list */

@@ -12,7 +12,8 @@
  * "scheduling" reference, dropped when the job has run or was skipped). A
  * future is on the cluster's `live` list from submit until it has finished
  * and handed on to its dependents; cluster destroy waits for that list.
- * Lock order: future->mu, then an iterator's mu; cluster->fmu alone.
+ * Lock order: future->mu, then an iterator's mu; cluster->fmu, then
+ * cluster->live_lock (a spin lock held for a few pointer moves).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ struct dtx_future {
   int nwatch, capwatch;
   dtx_chunk *out;
   char *err;
-  dtx_future *live_prev, *live_next; /* guarded by cl->fmu */
+  dtx_future *live_prev, *live_next; /* guarded by cl->live_lock */
 };
 
 struct dtx_as_completed {
@@ -61,6 +62,13 @@ struct dtx_as_completed {
 };
 
 /* ---- small helpers -------------------------------------------------------- */
+
+static void live_lock(dtx_cluster *cl) {
+  while (atomic_exchange_explicit(&cl->live_lock, 1, memory_order_acquire) != 0)
+    while (atomic_load_explicit(&cl->live_lock, memory_order_relaxed) != 0) dtxi_cpu_relax();
+}
+
+static void live_unlock(dtx_cluster *cl) { atomic_store_explicit(&cl->live_lock, 0, memory_order_release); }
 
 static void future_unref(dtx_future *f) {
   if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
@@ -146,7 +154,7 @@ static void finalize(dtx_future *f, int state, dtx_chunk *out, char *err, dtx_fu
   int ndeps = f->ndeps;
   f->deps = NULL;
   f->ndeps = f->capdeps = 0;
-  atomic_store_explicit(&f->finished, 1, memory_order_release);
+  atomic_store(&f->finished, 1);
   for (int i = 0; i < f->nwatch; i++) iter_push(f->watch[i], f);
   f->nwatch = 0;
   pthread_mutex_unlock(&f->mu);
@@ -169,15 +177,22 @@ static void finalize(dtx_future *f, int state, dtx_chunk *out, char *err, dtx_fu
   for (int i = 0; i < ninputs; i++) future_unref(inputs[i]);
   free(inputs);
 
-  pthread_mutex_lock(&cl->fmu);
+  live_lock(cl);
   if (f->live_prev != NULL)
     f->live_prev->live_next = f->live_next;
   else
     cl->live = f->live_next;
   if (f->live_next != NULL) f->live_next->live_prev = f->live_prev;
   f->live_prev = f->live_next = NULL;
-  if (atomic_load(&cl->fwaiters) > 0) pthread_cond_broadcast(&cl->fcv);
-  pthread_mutex_unlock(&cl->fmu);
+  int closing = cl->closing;
+  live_unlock(cl);
+  /* `finished` (stored above) and `fwaiters` are both sequentially consistent:
+   * either the waiter sees the future finished, or this sees the waiter. */
+  if (closing || atomic_load(&cl->fwaiters) > 0) {
+    pthread_mutex_lock(&cl->fmu);
+    pthread_cond_broadcast(&cl->fcv);
+    pthread_mutex_unlock(&cl->fmu);
+  }
 }
 
 static char *with_key(const dtx_future *f, const char *msg) {
@@ -324,9 +339,9 @@ dtx_status dtx_submit(dtx_cluster *cl, const dtx_task_desc *desc, dtx_future *co
   atomic_init(&f->pending, 1);
   atomic_init(&f->finished, 0);
 
-  pthread_mutex_lock(&cl->fmu);
+  live_lock(cl);
   if (cl->closing) {
-    pthread_mutex_unlock(&cl->fmu);
+    live_unlock(cl);
     atomic_store(&f->refs, 1);
     future_unref(f);
     return dtxi_fail(DTX_ECANCEL, "dtx_submit: task '%s': the cluster is shutting down", desc->name);
@@ -334,7 +349,7 @@ dtx_status dtx_submit(dtx_cluster *cl, const dtx_task_desc *desc, dtx_future *co
   f->live_next = cl->live;
   if (cl->live != NULL) cl->live->live_prev = f;
   cl->live = f;
-  pthread_mutex_unlock(&cl->fmu);
+  live_unlock(cl);
 
   for (int i = 0; i < ninputs; i++) {
     dtx_future *in = inputs[i];
@@ -358,7 +373,7 @@ dtx_status dtx_submit(dtx_cluster *cl, const dtx_task_desc *desc, dtx_future *co
 }
 
 int dtx_future_done(const dtx_future *f) {
-  return f != NULL && atomic_load_explicit(&((dtx_future *)f)->finished, memory_order_acquire);
+  return f != NULL && atomic_load(&((dtx_future *)f)->finished);
 }
 
 #define SPIN_NS 30000 /* a waiter spins this long before it sleeps */
@@ -591,7 +606,7 @@ void dtx_as_completed_destroy(dtx_as_completed *it) {
 /* ---- shutdown -------------------------------------------------------------------------- */
 
 void dtxi_futures_shutdown(dtx_cluster *cl) {
-  pthread_mutex_lock(&cl->fmu);
+  live_lock(cl);
   cl->closing = 1;
   dtx_future **snap = NULL;
   int n = 0, cap = 0;
@@ -599,17 +614,19 @@ void dtxi_futures_shutdown(dtx_cluster *cl) {
     if (push_ptr((void ***)&snap, &n, &cap, f) != 0) break;
     atomic_fetch_add(&f->refs, 1);
   }
-  pthread_mutex_unlock(&cl->fmu);
+  live_unlock(cl);
   for (int i = 0; i < n; i++) {
     cancel_tree(snap[i]);
     future_unref(snap[i]);
   }
   free(snap);
   pthread_mutex_lock(&cl->fmu);
-  while (cl->live != NULL) {
-    atomic_fetch_add(&cl->fwaiters, 1);
+  for (;;) {
+    live_lock(cl);
+    int empty = cl->live == NULL;
+    live_unlock(cl);
+    if (empty) break;
     pthread_cond_wait(&cl->fcv, &cl->fmu);
-    atomic_fetch_sub(&cl->fwaiters, 1);
   }
   pthread_mutex_unlock(&cl->fmu);
 }

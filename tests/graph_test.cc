@@ -8,6 +8,8 @@
 #include <cinttypes>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -287,6 +289,69 @@ TEST(Graph, DuplicateKeyRejected) {
   /* Same name, other indices: fine. */
   AddConst(g.get(), "dupkey", {4, 3}, 1);
   EXPECT_EQ(dtx_graph_size(g.get()), 3u);
+}
+
+/* Keys are indexed two ways (dense rows for runs of last indices, a hash
+ * table for the rest). Mix dense runs, far-apart values, negatives, extremes
+ * and re-adds in a random order, and check every add and find against a
+ * std::map reference. */
+TEST(Graph, KeyIndexMatchesReference) {
+  for (uint32_t seed : {1u, 2u, 3u, 4u}) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    GraphPtr g = MakeGraph();
+    std::map<std::vector<int64_t>, dtx_task_id> ref; /* {prefix, nidx, idx...} */
+    const char *names[3] = {"a", "bb", "c"};
+    const int64_t extremes[4] = {INT64_MIN, INT64_MAX, -1, 1 << 30};
+    for (int step = 0; step < 20000; step++) {
+      int p = static_cast<int>(rng() % 3);
+      int nidx = static_cast<int>(rng() % 5);
+      int64_t idx[DTX_MAX_INDICES] = {0, 0, 0, 0};
+      for (int i = 0; i < nidx; i++) idx[i] = static_cast<int64_t>(rng() % 3);
+      uint64_t mode = rng() % 10;
+      if (nidx > 0) {
+        if (mode < 6)
+          idx[nidx - 1] = step / 3;                                  /* dense runs */
+        else if (mode < 8)
+          idx[nidx - 1] = static_cast<int64_t>(rng() % 1000000) - 500000; /* scattered */
+        else
+          idx[nidx - 1] = extremes[rng() % 4];
+      }
+      std::vector<int64_t> k{p, nidx};
+      for (int i = 0; i < nidx; i++) k.push_back(idx[i]);
+      dtx_task_desc d{};
+      d.name = names[p];
+      d.nidx = nidx;
+      for (int i = 0; i < nidx; i++) d.idx[i] = idx[i];
+      d.cpu = Noop;
+      dtx_task_id id = 0;
+      dtx_status rc = dtx_graph_add(g.get(), &d, &id);
+      if (ref.count(k)) {
+        ASSERT_EQ(rc, DTX_EINVAL) << "duplicate accepted at step " << step;
+      } else {
+        ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
+        ASSERT_EQ(id, static_cast<dtx_task_id>(ref.size()));
+        ref[k] = id;
+      }
+    }
+    for (const auto &kv : ref) {
+      const std::vector<int64_t> &k = kv.first;
+      int nidx = static_cast<int>(k[1]);
+      dtx_task_id id = UINT32_MAX;
+      ASSERT_EQ(dtx_graph_find(g.get(), names[k[0]], nidx, k.data() + 2, &id), DTX_OK) << dtx_last_error();
+      ASSERT_EQ(id, kv.second);
+      char key[DTX_MAX_KEY];
+      ASSERT_EQ(dtx_graph_key(g.get(), id, key, sizeof key), DTX_OK);
+      dtx_task_id again = UINT32_MAX;
+      ASSERT_EQ(dtx_graph_find_key(g.get(), key, &again), DTX_OK) << key;
+      ASSERT_EQ(again, kv.second) << key;
+    }
+    /* Keys never added are not found, inside and outside the dense runs. */
+    int64_t missing[2] = {0, 123456789};
+    dtx_task_id id;
+    EXPECT_NE(dtx_graph_find(g.get(), "a", 2, missing, &id), DTX_OK);
+    EXPECT_NE(dtx_graph_find(g.get(), "zz", 0, nullptr, &id), DTX_OK);
+  }
 }
 
 TEST(Graph, BadAddRejected) {

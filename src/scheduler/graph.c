@@ -4,7 +4,8 @@
  * Owns: the task array, the arena of argument copies and input lists, the
  * prefix table and the key table. One thread builds a graph at a time;
  * computing reads it and never changes it.
- * Invariant: every key in `slots` names a task in [0, n); keys are unique.
+ * Invariant: every key is either in a row or in `slots` (never both) and
+ * names a task in [0, n); keys are unique.
  */
 #include "scheduler/graph.h"
 
@@ -198,6 +199,121 @@ static uint32_t key_lookup(const dtx_graph *g, uint32_t prefix, int nidx, const 
   return UINT32_MAX;
 }
 
+/* ---- rows ------------------------------------------------------------------ */
+
+#define MAX_ROWS 4096 /* past this, new keys go to the hash table */
+
+static uint32_t row_hash(uint32_t prefix, uint32_t nidx, const int64_t *idx) {
+  uint64_t h = mix64(((uint64_t)prefix << 3) ^ nidx ^ 0x5bd1e995u);
+  for (uint32_t i = 0; i + 1 < nidx; i++) h = mix64(h ^ (uint64_t)idx[i]);
+  return (uint32_t)h;
+}
+
+static int row_matches(const krow *r, uint32_t prefix, uint32_t nidx, const int64_t *idx) {
+  if (r->prefix != prefix || r->nidx != nidx) return 0;
+  for (uint32_t i = 0; i + 1 < nidx; i++)
+    if (r->lead[i] != idx[i]) return 0;
+  return 1;
+}
+
+static int rows_grow(dtx_graph *g) {
+  uint32_t ncap = g->row_mask ? (g->row_mask + 1) * 2 : 64;
+  uint32_t *ns = calloc(ncap, sizeof *ns);
+  if (ns == NULL) return -1;
+  for (uint32_t i = 0; i < g->nrows; i++) {
+    const krow *r = &g->rows[i];
+    uint32_t k = row_hash(r->prefix, r->nidx, r->lead) & (ncap - 1);
+    while (ns[k] != 0) k = (k + 1) & (ncap - 1);
+    ns[k] = i + 1;
+  }
+  free(g->row_slots);
+  g->row_slots = ns;
+  g->row_mask = ncap - 1;
+  return 0;
+}
+
+/* The row of a key (nidx >= 1), creating it when `create` and there is room;
+ * NULL when there is none. */
+static krow *row_find(dtx_graph *g, uint32_t prefix, uint32_t nidx, const int64_t *idx, int create) {
+  if (g->nrows > 0 && row_matches(&g->rows[g->last_row], prefix, nidx, idx)) return &g->rows[g->last_row];
+  if (g->row_slots == NULL) {
+    if (!create || rows_grow(g) != 0) return NULL;
+  }
+  uint32_t k = row_hash(prefix, nidx, idx) & g->row_mask;
+  for (; g->row_slots[k] != 0; k = (k + 1) & g->row_mask) {
+    uint32_t i = g->row_slots[k] - 1;
+    if (row_matches(&g->rows[i], prefix, nidx, idx)) {
+      g->last_row = i;
+      return &g->rows[i];
+    }
+  }
+  if (!create || g->nrows >= MAX_ROWS) return NULL;
+  if (g->nrows == g->rows_cap) {
+    uint32_t ncap = g->rows_cap ? g->rows_cap * 2 : 16;
+    krow *nr = realloc(g->rows, ncap * sizeof *nr);
+    if (nr == NULL) return NULL;
+    g->rows = nr;
+    g->rows_cap = ncap;
+  }
+  krow *r = &g->rows[g->nrows];
+  memset(r, 0, sizeof *r);
+  r->prefix = prefix;
+  r->nidx = nidx;
+  for (uint32_t i = 0; i + 1 < nidx; i++) r->lead[i] = idx[i];
+  r->base = idx[nidx - 1];
+  g->row_slots[k] = g->nrows + 1;
+  g->last_row = g->nrows++;
+  if (g->nrows * 2 > g->row_mask + 1 && rows_grow(g) != 0) {
+    g->nrows--; /* keep the table consistent: forget the new row */
+    g->row_slots[k] = 0;
+    return NULL;
+  }
+  return r;
+}
+
+/* The row's cell for last index v, growing the row when `grow` and the keys
+ * stay dense (the span at most about twice the keys held); else NULL. */
+static uint32_t *row_cell(krow *r, int64_t v, int grow) {
+  /* Differences in uint64: exact for any two int64 values. */
+  uint64_t above = (uint64_t)v - (uint64_t)r->base; /* v - base when v >= base */
+  if (r->ids != NULL && v >= r->base && above < r->cap) return &r->ids[above];
+  if (!grow) return NULL;
+  uint64_t span, shift = 0; /* shift: how far the old cells move up */
+  if (r->ids == NULL) {
+    span = 1;
+    r->base = v;
+  } else if (v < r->base) {
+    shift = (uint64_t)r->base - (uint64_t)v;
+    if (shift > (1u << 30)) return NULL;
+    span = shift + r->cap;
+  } else {
+    if (above > (1u << 30)) return NULL;
+    span = above + 1;
+  }
+  if (span > 2 * (uint64_t)r->count + 64 || span > (1u << 30)) return NULL;
+  uint32_t ncap = r->cap ? r->cap : 64;
+  while (ncap < span) ncap *= 2;
+  uint32_t *nids = calloc(ncap, sizeof *nids);
+  if (nids == NULL) return NULL;
+  if (r->ids != NULL) memcpy(nids + shift, r->ids, (size_t)r->cap * sizeof *nids);
+  free(r->ids);
+  r->ids = nids;
+  r->cap = ncap;
+  if (shift > 0) r->base = v;
+  return &r->ids[(uint64_t)v - (uint64_t)r->base];
+}
+
+/* The id of a key, or UINT32_MAX. */
+static uint32_t key_find(dtx_graph *g, uint32_t prefix, int nidx, const int64_t *idx) {
+  if (nidx > 0) {
+    krow *r = row_find(g, prefix, (uint32_t)nidx, idx, 0);
+    uint32_t *cell = r != NULL ? row_cell(r, idx[nidx - 1], 0) : NULL;
+    if (cell != NULL && *cell != 0) return *cell - 1;
+  }
+  if (g->nhashed == 0) return UINT32_MAX;
+  return key_lookup(g, prefix, nidx, idx, key_hash(prefix, nidx, idx), NULL);
+}
+
 size_t dtxi_key_format(const char *prefix, int nidx, const int64_t *idx, char *buf, size_t n) {
   if (n == 0) return 0;
   size_t len = (size_t)snprintf(buf, n, "%s", prefix);
@@ -228,6 +344,9 @@ void dtx_graph_destroy(dtx_graph *g) {
   free(g->impls);
   free(g->prefixes);
   free(g->prefix_slots);
+  for (uint32_t i = 0; i < g->nrows; i++) free(g->rows[i].ids);
+  free(g->rows);
+  free(g->row_slots);
   free(g->slots);
   free(g->tasks);
   free(g);
@@ -305,13 +424,27 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
   uint32_t prefix = 0;
   rc = prefix_intern(g, d->name, &prefix);
   if (rc != DTX_OK) return rc;
-  if (g->slots == NULL || (g->n + 1) * 2 > g->slot_mask + 1) {
-    if (keys_grow(g) != 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+  /* A row cell when the key fits one, else a hash slot. Either way the key
+   * must not be anywhere yet. */
+  krow *row = d->nidx > 0 ? row_find(g, prefix, (uint32_t)d->nidx, d->idx, 1) : NULL;
+  uint32_t *cell = row != NULL ? row_cell(row, d->idx[d->nidx - 1], 1) : NULL;
+  int dup = cell != NULL && *cell != 0;
+  uint32_t h = 0, slot = 0;
+  if (!dup && cell == NULL) {
+    if (g->slots == NULL || (g->nhashed + 1) * 2 > g->slot_mask + 1) {
+      if (keys_grow(g) != 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+    }
+    h = key_hash(prefix, d->nidx, d->idx);
+    dup = key_lookup(g, prefix, d->nidx, d->idx, h, &slot) != UINT32_MAX;
+  } else if (!dup && g->nhashed > 0) {
+    dup = key_lookup(g, prefix, d->nidx, d->idx, key_hash(prefix, d->nidx, d->idx), NULL) != UINT32_MAX;
   }
-  /* The key's slot is a likely cache miss: start loading it now and look it
-   * up after filling in the task. */
-  uint32_t h = key_hash(prefix, d->nidx, d->idx);
-  __builtin_prefetch(&g->slots[2 * (h & g->slot_mask)]);
+  if (dup) {
+    char key[DTX_MAX_KEY];
+    dtxi_key_format(d->name, d->nidx, d->idx, key, sizeof key);
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_add: duplicate key '%s': a task with this key is already in the graph",
+                     key);
+  }
   if (g->n == g->cap) {
     uint32_t ncap = g->cap ? g->cap * 2 : 256;
     gtask *nt = realloc(g->tasks, (size_t)ncap * sizeof *nt);
@@ -338,16 +471,15 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
     if (d->ninputs > 0) memcpy(t->data, d->inputs, (size_t)d->ninputs * 4);
     if (d->args_size > 0) memcpy((char *)t->data + in_bytes, d->args, d->args_size);
   }
-  uint32_t slot;
-  if (key_lookup(g, prefix, d->nidx, d->idx, h, &slot) != UINT32_MAX) {
-    char key[DTX_MAX_KEY];
-    dtxi_key_format(d->name, d->nidx, d->idx, key, sizeof key);
-    return dtxi_fail(DTX_EINVAL, "dtx_graph_add: duplicate key '%s': a task with this key is already in the graph",
-                     key);
-  }
   if (d->priority != 0) g->has_priority = 1;
-  g->slots[2 * slot] = g->n + 1;
-  g->slots[2 * slot + 1] = h;
+  if (cell != NULL) {
+    *cell = g->n + 1;
+    row->count++;
+  } else {
+    g->slots[2 * slot] = g->n + 1;
+    g->slots[2 * slot + 1] = h;
+    g->nhashed++;
+  }
   if (id != NULL) *id = g->n;
   g->n++;
   return DTX_OK;
@@ -359,9 +491,7 @@ dtx_status dtx_graph_find(const dtx_graph *g, const char *name, int nidx, const 
   if (nidx < 0 || nidx > DTX_MAX_INDICES)
     return dtxi_fail(DTX_EINVAL, "dtx_graph_find: nidx %d is not in 0..%d", nidx, DTX_MAX_INDICES);
   int64_t prefix = prefix_find(g, name);
-  uint32_t found = UINT32_MAX;
-  if (prefix >= 0 && g->slots != NULL)
-    found = key_lookup(g, prefix, nidx, idx, key_hash(prefix, nidx, idx), NULL);
+  uint32_t found = prefix >= 0 ? key_find((dtx_graph *)g, (uint32_t)prefix, nidx, idx) : UINT32_MAX;
   if (found == UINT32_MAX) {
     char key[DTX_MAX_KEY];
     dtxi_key_format(name, nidx, idx, key, sizeof key);

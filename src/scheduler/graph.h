@@ -38,6 +38,19 @@ static inline void *dtxi_gt_args(const gtask *t) {
   return t->args_size > 0 ? (char *)t->data + (((size_t)t->ninputs * 4 + 15) & ~(size_t)15) : NULL;
 }
 
+/* Keys that differ only in their last index (load[0], load[1], ... or
+ * sum[3,0], sum[3,1], ...) share a row: an array indexed by that last index
+ * holding id + 1. Rows serve keys added in nearly consecutive order without
+ * hashing; everything else goes to the hash table. */
+typedef struct krow {
+  uint32_t prefix;
+  uint32_t nidx; /* >= 1 */
+  int64_t lead[DTX_MAX_INDICES - 1];
+  int64_t base;  /* last index held by ids[0] */
+  uint32_t *ids; /* id + 1; 0 = none */
+  uint32_t cap, count;
+} krow;
+
 typedef struct garena_block {
   struct garena_block *next;
   size_t used, cap;
@@ -58,9 +71,14 @@ struct dtx_graph {
   /* implementations: (cpu, cuda) pairs, few per graph */
   gimpl *impls;
   uint32_t nimpl, impl_cap, last_impl;
-  /* keys: pairs (id + 1, hash32) */
+  /* keys: rows, and a hash table of pairs (id + 1, hash32) for the rest */
+  krow *rows;
+  uint32_t nrows, rows_cap, last_row;
+  uint32_t *row_slots; /* row + 1, 0 = empty */
+  uint32_t row_mask;
   uint32_t *slots;
   uint32_t slot_mask;
+  uint32_t nhashed; /* keys in `slots` */
   int has_priority;
   _Atomic int busy;
 };

@@ -121,13 +121,17 @@ static void *worker_main(void *arg) {
     if (j == 0 && atomic_fetch_add(&p->spinning, 1) == 0) {
       /* One poller at a time, so pollers never crowd out the threads that
        * produce work (a caller waiting on a result, say). */
+      /* It watches without taking, and stops polling before it takes: a
+       * producer that skipped its wake-up because it saw a poller published
+       * its job before the poller's decrement, so the find_job below sees
+       * that job, and passes a wake-up along if more than one is waiting. */
       uint64_t until = dtxi_now_ns() + SPIN_NS;
-      for (int k = 0; j == 0; k++) {
+      for (int k = 0; !work_visible(p); k++) {
         dtxi_cpu_relax();
-        if ((k & 31) == 31 && dtxi_now_ns() > until) break;
-        j = find_job(p, w);
+        if ((k & 31) == 31 && (dtxi_now_ns() > until || atomic_load_explicit(&p->stop, memory_order_relaxed))) break;
       }
       atomic_fetch_sub(&p->spinning, 1);
+      j = find_job(p, w);
     } else if (j == 0) {
       atomic_fetch_sub(&p->spinning, 1);
     }

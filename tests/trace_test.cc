@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -145,6 +147,73 @@ void ExpectNoOverlap(const std::vector<json> &slices) {
   }
 }
 
+// Metadata events named `what` ("process_name", ...) per pid, in file order.
+std::map<int, std::vector<json>> ProcessMeta(const json &j, const std::string &what) {
+  std::map<int, std::vector<json>> out;
+  for (const json &e : EventsWithPh(j, "M")) {
+    if (e.value("name", "") == what) out[e.at("pid").get<int>()].push_back(e.at("args"));
+  }
+  return out;
+}
+
+// Metadata events named `what` per track, in file order.
+std::map<Track, std::vector<json>> TrackMeta(const json &j, const std::string &what) {
+  std::map<Track, std::vector<json>> out;
+  for (const json &e : EventsWithPh(j, "M")) {
+    if (e.value("name", "") == what) out[TrackOf(e)].push_back(e.at("args"));
+  }
+  return out;
+}
+
+// Flow events ("s", "t", "f") grouped by id, in file order.
+std::map<uint64_t, std::vector<json>> FlowsById(const json &j) {
+  std::map<uint64_t, std::vector<json>> out;
+  for (const json &e : j["traceEvents"]) {
+    std::string ph = e.value("ph", "");
+    if (ph == "s" || ph == "t" || ph == "f") out[e.at("id").get<uint64_t>()].push_back(e);
+  }
+  return out;
+}
+
+// Every flow event lies inside (ends included) a slice on its own track, so
+// Perfetto and chrome://tracing can bind it; the events of one id share cat and
+// name, run s, t..., f in time order, and only "f" carries "bp":"e".
+void ExpectFlowsBound(const json &j) {
+  const double eps = 1e-4;
+  std::map<Track, std::vector<std::pair<double, double>>> slices;
+  for (const json &e : EventsWithPh(j, "X")) {
+    double ts = e.at("ts").get<double>();
+    slices[TrackOf(e)].push_back({ts, ts + e.at("dur").get<double>()});
+  }
+  for (auto &kv : FlowsById(j)) {
+    const std::vector<json> &ev = kv.second;
+    ASSERT_GE(ev.size(), 2u) << "flow " << kv.first << " has one event";
+    EXPECT_EQ(ev.front().value("ph", ""), "s") << "flow " << kv.first;
+    EXPECT_EQ(ev.back().value("ph", ""), "f") << "flow " << kv.first;
+    for (size_t i = 0; i < ev.size(); i++) {
+      const json &e = ev[i];
+      std::string ph = e.value("ph", "");
+      if (i > 0 && i + 1 < ev.size()) {
+        EXPECT_EQ(ph, "t") << "flow " << kv.first;
+      }
+      EXPECT_EQ(e.value("cat", ""), ev[0].value("cat", "")) << "flow " << kv.first;
+      EXPECT_EQ(e.value("name", ""), ev[0].value("name", "")) << "flow " << kv.first;
+      EXPECT_EQ(e.contains("bp"), ph == "f") << "flow " << kv.first << " " << ph;
+      if (ph == "f") {
+        EXPECT_EQ(e.value("bp", ""), "e");
+      }
+      double ts = e.at("ts").get<double>();
+      if (i > 0) {
+        EXPECT_GE(ts + eps, ev[i - 1].at("ts").get<double>()) << "flow " << kv.first << " goes back";
+      }
+      bool inside = false;
+      for (auto &sl : slices[TrackOf(e)]) inside = inside || (sl.first <= ts + eps && ts <= sl.second + eps);
+      EXPECT_TRUE(inside) << "flow " << kv.first << " '" << ph << "' at " << ts << " outside every slice of ("
+                          << e.at("pid") << "," << e.at("tid") << ")";
+    }
+  }
+}
+
 #endif  // DTX_HAVE_NLOHMANN_JSON
 
 }  // namespace
@@ -172,6 +241,13 @@ TEST(Trace, CloseAndFlushAcceptNull) {
   dtxi_trace_flush(nullptr);
   dtxi_trace_slice(nullptr, 1, 1, "k", "task", "p", 0, 1);
   dtxi_trace_thread_name(nullptr, 1, 1, "worker 0");
+  dtxi_trace_gpu_process(nullptr, 0, "gpu");
+  EXPECT_EQ(dtxi_trace_stream_track(nullptr, 0, "h2d"), 0);
+  dtxi_trace_slice_args(nullptr, 100, 1, "k", "task", "p", 0, 1, "{}");
+  dtxi_trace_transfer(nullptr, 100, 1001, "k", "host->gpu0", "h2d", 8, 0, 1, 1);
+  dtxi_trace_flow(nullptr, 100, 1, 0, 1, 's');
+  dtxi_trace_counter(nullptr, 100, "memory", 0, "used", 1.0);
+  dtxi_trace_instant(nullptr, 100, 1, "spill", "spill", 0, nullptr);
   SUCCEED();
 }
 
@@ -388,6 +464,447 @@ TEST(Trace, NvtxCallsAreSafe) {
   dtxi_nvtx_push(nullptr, 0);
   dtxi_nvtx_pop();
   SUCCEED();
+}
+
+// ---- GPUs, transfers, flows, counters, instants ------------------------------------
+
+TEST(Trace, GpuProcessesAndStreamTracksNamedAndSorted) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  TempTrace path("gpu_tracks");
+  dtxi_trace *t = nullptr;
+  ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
+  uint64_t now = dtxi_now_ns();
+  dtxi_trace_slice(t, 1, 1, "host[0]", "task", "host", now, now + 10);
+  dtxi_trace_gpu_process(t, 0, "NVIDIA H100");
+  dtxi_trace_gpu_process(t, 1, "NVIDIA H100");
+  dtxi_trace_gpu_process(t, 0, "renamed");  // the first call per GPU wins
+  const std::vector<std::pair<std::string, int>> labels = {
+      {"compute-0", 1}, {"compute-1", 2}, {"compute-3", 4}, {"h2d", 1001},
+      {"d2h", 1002},    {"peer", 1003},   {"nccl", 1006},
+  };
+  for (int gpu = 0; gpu < 2; gpu++) {
+    for (int round = 0; round < 2; round++) {  // the second round names nothing
+      for (auto &l : labels) EXPECT_EQ(dtxi_trace_stream_track(t, gpu, l.first.c_str()), l.second) << l.first;
+    }
+  }
+  // A track before the GPU's name: "gpu 2" first, then renamed once.
+  EXPECT_EQ(dtxi_trace_stream_track(t, 2, "compute-0"), 1);
+  dtxi_trace_gpu_process(t, 2, "Sim GPU");
+  dtxi_trace_gpu_process(t, 2, "Sim GPU again");
+  // Labels without a fixed tid get 2000 + n per GPU, in order of first use.
+  EXPECT_EQ(dtxi_trace_stream_track(t, 3, "custom"), 2000);
+  EXPECT_EQ(dtxi_trace_stream_track(t, 3, "compute-01"), 2001);  // not compute-1
+  EXPECT_EQ(dtxi_trace_stream_track(t, 3, "compute-1000"), 2002);
+  EXPECT_EQ(dtxi_trace_stream_track(t, 3, "custom"), 2000);
+  EXPECT_EQ(dtxi_trace_stream_track(t, 3, "compute-1"), 2);
+  EXPECT_EQ(dtxi_trace_stream_track(t, 2, "custom"), 2000);
+  // Nothing for bad arguments.
+  EXPECT_EQ(dtxi_trace_stream_track(t, -1, "h2d"), 0);
+  EXPECT_EQ(dtxi_trace_stream_track(t, DTXI_TRACE_MAX_GPUS, "h2d"), 0);
+  EXPECT_EQ(dtxi_trace_stream_track(t, 0, nullptr), 0);
+  EXPECT_EQ(dtxi_trace_stream_track(t, 0, ""), 0);
+  dtxi_trace_gpu_process(t, -1, "bad");
+  dtxi_trace_gpu_process(t, DTXI_TRACE_MAX_GPUS, "bad");
+  // A GPU slice on a stream track.
+  dtxi_trace_slice(t, DTXI_TRACE_GPU_PID(0), 1, "mul[0]", "task", "mul", now + 20, now + 30);
+  dtxi_trace_close(t);
+
+  json j = ParseTrace(path.c_str());
+  auto procs = ProcessMeta(j, "process_name");
+  auto psort = ProcessMeta(j, "process_sort_index");
+  EXPECT_EQ(procs.size(), 5u) << "host and GPUs 0-3, nothing for bad GPUs";
+  ASSERT_EQ(procs[1].size(), 1u);
+  EXPECT_EQ(procs[1][0].value("name", ""), "dtx host");
+  for (int gpu = 0; gpu < 2; gpu++) {
+    ASSERT_EQ(procs[100 + gpu].size(), 1u) << "gpu " << gpu;
+    EXPECT_EQ(procs[100 + gpu][0].value("name", ""), "gpu " + std::to_string(gpu) + ": NVIDIA H100");
+  }
+  ASSERT_EQ(procs[102].size(), 2u);
+  EXPECT_EQ(procs[102][0].value("name", ""), "gpu 2");
+  EXPECT_EQ(procs[102][1].value("name", ""), "gpu 2: Sim GPU");  // the last name wins in viewers
+  ASSERT_EQ(procs[103].size(), 1u);
+  EXPECT_EQ(procs[103][0].value("name", ""), "gpu 3");
+  for (int gpu = 0; gpu < 4; gpu++) {
+    ASSERT_FALSE(psort[100 + gpu].empty()) << "gpu " << gpu;
+    for (const json &a : psort[100 + gpu]) EXPECT_EQ(a.value("sort_index", -1), 100 + gpu);
+  }
+  for (auto &kv : psort) EXPECT_TRUE(kv.first == 1 || kv.first >= 100) << "pid " << kv.first;
+
+  auto tnames = TrackMeta(j, "thread_name");
+  auto tsort = TrackMeta(j, "thread_sort_index");
+  for (auto &kv : tnames) {
+    EXPECT_EQ(kv.second.size(), 1u) << "track (" << kv.first.first << "," << kv.first.second
+                                    << ") named twice";
+    ASSERT_EQ(tsort[kv.first].size(), 1u);
+    EXPECT_EQ(tsort[kv.first][0].value("sort_index", -1), kv.first.second);
+  }
+  for (int gpu = 0; gpu < 2; gpu++) {
+    std::vector<std::pair<int, std::string>> order;  // (sort index, name) of this GPU's tracks
+    for (auto &kv : tnames) {
+      if (kv.first.first == 100 + gpu) order.push_back({kv.first.second, kv.second[0].value("name", "")});
+    }
+    std::sort(order.begin(), order.end());
+    ASSERT_EQ(order.size(), labels.size());
+    for (size_t i = 0; i < labels.size(); i++) EXPECT_EQ(order[i].second, labels[i].first) << "gpu " << gpu;
+  }
+  EXPECT_EQ(tnames[Track(103, 2000)][0].value("name", ""), "custom");
+  EXPECT_EQ(tnames[Track(103, 2001)][0].value("name", ""), "compute-01");
+  EXPECT_EQ(tnames[Track(103, 2)][0].value("name", ""), "compute-1");
+  EXPECT_EQ(tnames[Track(102, 2000)][0].value("name", ""), "custom");
+  // Process metadata comes before the GPU's track metadata.
+  size_t first_track = 0, first_proc = 0, i = 0;
+  for (const json &e : j["traceEvents"]) {
+    i++;
+    if (e.value("pid", 0) != 102 || e.value("ph", "") != "M") continue;
+    if (e.value("name", "") == "process_name" && first_proc == 0) first_proc = i;
+    if (e.value("name", "") == "thread_name" && first_track == 0) first_track = i;
+  }
+  EXPECT_LT(first_proc, first_track);
+#endif
+}
+
+TEST(Trace, TransferSlicesCarryBytesLinkViaGbps) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  TempTrace path("transfer");
+  dtxi_trace *t = nullptr;
+  ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
+  int pid = DTXI_TRACE_GPU_PID(1), peer = dtxi_trace_stream_track(t, 1, "peer");
+  int h2d = dtxi_trace_stream_track(t, 1, "h2d");
+  uint64_t now = dtxi_now_ns();
+  const uint64_t big = 5000000000ull;  // past 2^32
+  dtxi_trace_transfer(t, pid, peer, "load[3]", "gpu0->gpu1", "peer", 1ull << 30, now, now + 100000, 0);
+  dtxi_trace_transfer(t, pid, h2d, "x\"y[1]", "host->gpu1", "h2d", big, now + 200000,
+                      now + 200000 + 100000000, 7);  // 5e9 bytes in 0.1 s: 50 GB/s
+  dtxi_trace_transfer(t, pid, peer, "zero[0]", nullptr, nullptr, 64, now + 400000, now + 400000, 0);
+  dtxi_trace_close(t);
+
+  json j = ParseTrace(path.c_str());
+  std::vector<json> x = EventsWithPh(j, "X");
+  ASSERT_EQ(x.size(), 3u);
+  for (const json &e : x) {
+    EXPECT_EQ(e.value("cat", ""), "transfer");
+    EXPECT_EQ(e.at("pid").get<int>(), pid);
+  }
+  EXPECT_EQ(x[0].value("name", ""), "copy load[3]");
+  EXPECT_EQ(x[0].at("tid").get<int>(), peer);
+  const json &a0 = x[0].at("args");
+  EXPECT_EQ(a0.value("key", ""), "load[3]");
+  EXPECT_EQ(a0.at("bytes").get<uint64_t>(), 1ull << 30);
+  EXPECT_EQ(a0.value("link", ""), "gpu0->gpu1");
+  EXPECT_EQ(a0.value("via", ""), "peer");
+  ASSERT_TRUE(a0.contains("gbps") && a0.at("gbps").is_number());
+  EXPECT_NEAR(a0.at("gbps").get<double>(), double(1ull << 30) / 100000.0, 0.001);
+  EXPECT_NEAR(x[0].at("dur").get<double>(), 100.0, 1e-9);
+
+  EXPECT_EQ(x[1].value("name", ""), "copy x\"y[1]");
+  EXPECT_EQ(x[1].at("args").value("key", ""), "x\"y[1]");
+  EXPECT_EQ(x[1].at("args").at("bytes").get<uint64_t>(), big);
+  EXPECT_NEAR(x[1].at("args").at("gbps").get<double>(), 50.0, 0.001);
+  EXPECT_EQ(x[1].at("args").value("via", ""), "h2d");
+
+  const json &a2 = x[2].at("args");  // zero duration: no rate; no link or via given
+  EXPECT_FALSE(a2.contains("gbps"));
+  EXPECT_FALSE(a2.contains("link"));
+  EXPECT_FALSE(a2.contains("via"));
+  EXPECT_EQ(a2.at("bytes").get<uint64_t>(), 64u);
+
+  // Only the transfer with a flow id steps a flow, at its own start, on its own track.
+  std::vector<json> steps = EventsWithPh(j, "t");
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].at("id").get<uint64_t>(), 7u);
+  EXPECT_EQ(TrackOf(steps[0]), TrackOf(x[1]));
+  EXPECT_DOUBLE_EQ(steps[0].at("ts").get<double>(), x[1].at("ts").get<double>());
+  EXPECT_TRUE(EventsWithPh(j, "s").empty());
+#endif
+}
+
+TEST(Trace, FlowsLinkProducerTransferConsumer) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  TempTrace path("flows");
+  dtxi_trace *t = nullptr;
+  ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
+  dtxi_trace_gpu_process(t, 0, "Sim");
+  dtxi_trace_gpu_process(t, 1, "Sim");
+  const int g0 = DTXI_TRACE_GPU_PID(0), g1 = DTXI_TRACE_GPU_PID(1);
+  int c0[2] = {dtxi_trace_stream_track(t, 0, "compute-0"), dtxi_trace_stream_track(t, 0, "compute-1")};
+  int c1 = dtxi_trace_stream_track(t, 1, "compute-0"), peer = dtxi_trace_stream_track(t, 1, "peer");
+  const int kChains = 20;
+  uint64_t base = dtxi_now_ns();
+  for (int i = 0; i < kChains; i++) {
+    uint64_t t0 = base + uint64_t(i) * 10000, id = uint64_t(i) + 1;
+    std::string key = "x[" + std::to_string(i) + "]";
+    dtxi_trace_slice_args(t, g0, c0[i % 2], key.c_str(), "task", "x", t0, t0 + 5000, "{\"device\":0}");
+    dtxi_trace_flow(t, g0, c0[i % 2], t0, id, 's');
+    dtxi_trace_transfer(t, g1, peer, key.c_str(), "gpu0->gpu1", "peer", 4096, t0 + 6000, t0 + 7000, id);
+    std::string use = "y[" + std::to_string(i) + "]";
+    dtxi_trace_slice(t, g1, c1, use.c_str(), "task", "y", t0 + 8000, t0 + 9000);
+    dtxi_trace_flow(t, g1, c1, t0 + 8000, id, 'f');
+  }
+  // Host -> GPU without a transfer slice: s and f only, f strictly inside.
+  dtxi_trace_slice(t, 1, 1, "h[0]", "task", "h", base + 300000, base + 301000);
+  dtxi_trace_flow(t, 1, 1, base + 300000, 1000, 's');
+  dtxi_trace_slice(t, g0, c0[0], "k[0]", "task", "k", base + 302000, base + 303000);
+  dtxi_trace_flow(t, g0, c0[0], base + 302500, 1000, 'f');
+  // Ignored: bad phase, id 0.
+  dtxi_trace_flow(t, g0, c0[0], base + 302000, 1001, 'x');
+  dtxi_trace_flow(t, g0, c0[0], base + 302000, 0, 's');
+  dtxi_trace_close(t);
+
+  json j = ParseTrace(path.c_str());
+  ExpectFlowsBound(j);
+  auto flows = FlowsById(j);
+  ASSERT_EQ(flows.size(), size_t(kChains + 1));
+  for (int i = 0; i < kChains; i++) {
+    const std::vector<json> &ev = flows[uint64_t(i) + 1];
+    ASSERT_EQ(ev.size(), 3u) << "chain " << i;
+    EXPECT_EQ(ev[0].value("ph", ""), "s");
+    EXPECT_EQ(ev[1].value("ph", ""), "t");
+    EXPECT_EQ(ev[2].value("ph", ""), "f");
+    EXPECT_EQ(TrackOf(ev[0]), Track(g0, c0[i % 2]));
+    EXPECT_EQ(TrackOf(ev[1]), Track(g1, peer));
+    EXPECT_EQ(TrackOf(ev[2]), Track(g1, c1));
+    EXPECT_EQ(ev[0].value("cat", ""), "dataflow");
+  }
+  ASSERT_EQ(flows[1000].size(), 2u);
+  std::vector<json> x = EventsWithPh(j, "X");
+  ExpectNoOverlap(x);
+  EXPECT_EQ(x[0].at("args").value("device", -1), 0);
+#endif
+}
+
+TEST(Trace, CountersAreNumbers) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  TempTrace path("counters");
+  dtxi_trace *t = nullptr;
+  ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
+  const std::vector<double> good = {0.0,    1073741824.0,       0.1,  -5.0, 1e300,
+                                    2.5e-7, 9007199254740994.0, -0.0, 80e9, 1e-320 /* subnormal */};
+  const double bad[] = {std::nan(""), std::numeric_limits<double>::infinity(),
+                        -std::numeric_limits<double>::infinity()};
+  uint64_t now = dtxi_now_ns();
+  int pid = DTXI_TRACE_GPU_PID(0);
+  for (size_t i = 0; i < good.size(); i++) dtxi_trace_counter(t, pid, "memory", now + i, "used", good[i]);
+  for (double v : bad) dtxi_trace_counter(t, pid, "memory", now, "used", v);
+  dtxi_trace_counter(t, 1, "ready", now, "tasks", 3);
+  dtxi_trace_close(t);
+
+  json j = ParseTrace(path.c_str());
+  std::vector<json> c = EventsWithPh(j, "C");
+  ASSERT_EQ(c.size(), good.size() + 1);
+  for (size_t i = 0; i < good.size(); i++) {
+    EXPECT_EQ(c[i].value("name", ""), "memory");
+    EXPECT_EQ(c[i].at("pid").get<int>(), pid);
+    EXPECT_EQ(c[i].at("tid").get<int>(), 0);
+    ASSERT_TRUE(c[i].at("args").at("used").is_number()) << c[i].dump();
+    EXPECT_EQ(c[i].at("args").at("used").get<double>(), good[i]) << c[i].dump();
+  }
+  EXPECT_TRUE(c.back().at("args").at("tasks").is_number_integer());
+  EXPECT_EQ(c.back().at("args").at("tasks").get<int>(), 3);
+  // A counter on an unnamed GPU pid names it.
+  EXPECT_EQ(ProcessMeta(j, "process_name")[pid].at(0).value("name", ""), "gpu 0");
+#endif
+}
+
+TEST(Trace, InstantsAreThreadScopedAndBadArgsDropped) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  std::string deep_ok, deep_bad;
+  for (int i = 0; i < 31; i++) deep_ok += "{\"a\":";
+  deep_ok += "1" + std::string(31, '}');
+  for (int i = 0; i < 40; i++) deep_bad += "[";
+  deep_bad = "{\"a\":" + deep_bad + std::string(40, ']') + "}";
+  const std::vector<std::string> good = {
+      "{\"chunk\":\"x[1]\",\"bytes\":4096,\"from\":\"gpu0\",\"to\":\"host\"}",
+      "{}",
+      "  {\n\t\"a\" : [1, 2.5e3, -0.5, 0, 1E-2, true, false, null, {\"b\":\"}{\\\"\\u00e9\\n\"}] }  ",
+      deep_ok,
+  };
+  const std::vector<std::string> bad = {
+      "",
+      "not json",
+      "{",
+      "{\"a\":1",
+      "\"str\"",
+      "[1,2]",
+      "{\"a\":1}, {\"b\":2}",
+      "{\"a\":1}}",
+      "{\"a\":}",
+      "{\"a\":01}",
+      "{\"a\":1.}",
+      "{\"a\":-}",
+      "{\"a\":\"raw\nnewline\"}",
+      "{\"a\":\"\\x\"}",
+      "{\"a\":\"\\u12g4\"}",
+      "{\"a\":\"open}",
+      "{a:1}",
+      "{\"a\":1,}",
+      "{\"a\":tru}",
+      "{\"a\" 1}",
+      "{\"a\":1} x",
+      "{\"a\":1}\"],\"x\":{\"",
+      deep_bad,
+  };
+  TempTrace path("instants");
+  dtxi_trace *t = nullptr;
+  ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
+  int pid = DTXI_TRACE_GPU_PID(0), tid = dtxi_trace_stream_track(t, 0, "d2h");
+  uint64_t now = dtxi_now_ns();
+  for (size_t i = 0; i < good.size(); i++) {
+    dtxi_trace_instant(t, pid, tid, ("good" + std::to_string(i)).c_str(), "spill", now, good[i].c_str());
+  }
+  for (size_t i = 0; i < bad.size(); i++) {
+    dtxi_trace_instant(t, pid, tid, ("bad" + std::to_string(i)).c_str(), "spill", now, bad[i].c_str());
+    dtxi_trace_slice_args(t, 1, 1, ("bad" + std::to_string(i)).c_str(), "task", "bad", now, now + 1,
+                          bad[i].c_str());
+  }
+  dtxi_trace_instant(t, 1, 1, "no-args", nullptr, now, nullptr);
+  dtxi_trace_close(t);
+
+  json j = ParseTrace(path.c_str());
+  std::vector<json> in = EventsWithPh(j, "i");
+  ASSERT_EQ(in.size(), good.size() + bad.size() + 1);
+  for (const json &e : in) {
+    EXPECT_EQ(e.value("s", ""), "t") << e.dump();
+    EXPECT_TRUE(e.contains("tid") && e.contains("ts")) << e.dump();
+  }
+  for (size_t i = 0; i < good.size(); i++) {
+    EXPECT_EQ(in[i].value("name", ""), "good" + std::to_string(i));
+    EXPECT_EQ(in[i].value("cat", ""), "spill");
+    EXPECT_EQ(TrackOf(in[i]), Track(pid, tid));
+    ASSERT_TRUE(in[i].contains("args")) << good[i];
+    EXPECT_EQ(in[i].at("args"), json::parse(good[i])) << good[i];
+  }
+  for (size_t i = 0; i < bad.size(); i++) {
+    const json &e = in[good.size() + i];
+    EXPECT_EQ(e.value("name", ""), "bad" + std::to_string(i));
+    EXPECT_FALSE(e.contains("args")) << "args kept from '" << bad[i] << "'";
+  }
+  EXPECT_FALSE(in.back().contains("args"));
+  EXPECT_EQ(in.back().value("cat", ""), "instant");
+  std::vector<json> x = EventsWithPh(j, "X");
+  ASSERT_EQ(x.size(), bad.size());
+  for (const json &e : x) EXPECT_EQ(e.at("args").size(), 2u) << "only key and prefix: " << e.dump();
+#endif
+}
+
+TEST(Trace, SliceArgsMergesExtraArgs) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  TempTrace path("slice_args");
+  dtxi_trace *t = nullptr;
+  ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
+  int pid = DTXI_TRACE_GPU_PID(1), tid = dtxi_trace_stream_track(t, 1, "compute-2");
+  uint64_t now = dtxi_now_ns();
+  dtxi_trace_slice_args(t, pid, tid, "mul[0,1]", "task", "mul", now, now + 100,
+                        " {\"device\":1,\"bytes\":8388608,\"nested\":{\"k\":[1,2]}} ");
+  dtxi_trace_slice_args(t, pid, tid, "mul[0,2]", nullptr, nullptr, now + 200, now + 300, "{\"device\":1}");
+  // With NULL, {} or junk the text is exactly dtxi_trace_slice's.
+  dtxi_trace_slice(t, pid, tid, "same[0]", "task", "same", now + 400, now + 500);
+  dtxi_trace_slice_args(t, pid, tid, "same[0]", "task", "same", now + 400, now + 500, nullptr);
+  dtxi_trace_slice_args(t, pid, tid, "same[0]", "task", "same", now + 400, now + 500, " { } ");
+  dtxi_trace_slice_args(t, pid, tid, "same[0]", "task", "same", now + 400, now + 500, "{oops}");
+  dtxi_trace_close(t);
+
+  json j = ParseTrace(path.c_str());
+  std::vector<json> x = EventsWithPh(j, "X");
+  ASSERT_EQ(x.size(), 6u);
+  const json &a = x[0].at("args");
+  EXPECT_EQ(a.value("key", ""), "mul[0,1]");
+  EXPECT_EQ(a.value("prefix", ""), "mul");
+  EXPECT_EQ(a.value("device", -1), 1);
+  EXPECT_EQ(a.at("bytes").get<uint64_t>(), 8388608u);
+  EXPECT_EQ(a.at("nested"), json::parse("{\"k\":[1,2]}"));
+  EXPECT_EQ(x[1].value("cat", ""), "task");
+  EXPECT_FALSE(x[1].at("args").contains("prefix"));
+  EXPECT_EQ(x[1].at("args").value("device", -1), 1);
+
+  std::string text = ReadFile(path.c_str());
+  std::vector<std::string> same;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("same[0]") != std::string::npos) same.push_back(line.back() == ',' ? line : line + ",");
+  }
+  ASSERT_EQ(same.size(), 4u);
+  for (size_t i = 1; i < same.size(); i++) EXPECT_EQ(same[i], same[0]);
+#endif
+}
+
+TEST(Trace, GpuEventsFromManyThreadsAllAppearOnce) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  TempTrace path("gpu_threads");
+  dtxi_trace *t = nullptr;
+  ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
+  const int kThreads = 4, kPerThread = 1500, kGpus = 2;
+  const uint64_t base = dtxi_now_ns();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kThreads; w++) {
+    threads.emplace_back([t, w, base] {
+      int gpu = w % kGpus, other = (gpu + 1) % kGpus;
+      int pid = DTXI_TRACE_GPU_PID(gpu), opid = DTXI_TRACE_GPU_PID(other);
+      dtxi_trace_gpu_process(t, gpu, "Sim GPU");  // two threads race per GPU
+      // Each thread has its own compute stream; "peer" and "nccl" are shared by two threads.
+      int mine = dtxi_trace_stream_track(t, gpu, ("compute-" + std::to_string(w)).c_str());
+      int use = dtxi_trace_stream_track(t, other, ("compute-" + std::to_string(w)).c_str());
+      int peer = dtxi_trace_stream_track(t, other, "peer");
+      int nccl = dtxi_trace_stream_track(t, gpu, "nccl");
+      for (int i = 0; i < kPerThread; i++) {
+        uint64_t n = uint64_t(w) * kPerThread + uint64_t(i), id = n + 1;
+        uint64_t t0 = base + n * 10000;  // disjoint in time across threads
+        std::string k = std::to_string(w) + "," + std::to_string(i) + "]";
+        dtxi_trace_slice_args(t, pid, mine, ("p[" + k).c_str(), "task", "p", t0, t0 + 2000, "{\"device\":1}");
+        dtxi_trace_flow(t, pid, mine, t0, id, 's');
+        dtxi_trace_transfer(t, opid, peer, ("p[" + k).c_str(), "gpu->gpu", "peer", 4096, t0 + 3000, t0 + 4000,
+                            id);
+        dtxi_trace_slice(t, opid, use, ("c[" + k).c_str(), "task", "c", t0 + 5000, t0 + 6000);
+        dtxi_trace_flow(t, opid, use, t0 + 5000, id, 'f');
+        dtxi_trace_counter(t, pid, "memory", t0, "used", double(n));
+        if (i % 10 == 0) dtxi_trace_instant(t, pid, nccl, ("spill " + k).c_str(), "spill", t0, "{\"n\":1}");
+        if (i % 500 == 499) dtxi_trace_flush(t);
+      }
+    });
+  }
+  for (auto &th : threads) th.join();
+  dtxi_trace_close(t);
+
+  json j = ParseTrace(path.c_str());
+  const size_t n = size_t(kThreads) * kPerThread;
+  std::vector<json> x = EventsWithPh(j, "X");
+  ASSERT_EQ(x.size(), 3 * n);
+  std::map<std::string, int> seen;
+  for (const json &e : x) seen[e.value("cat", "") + " " + e.value("name", "")]++;
+  EXPECT_EQ(seen.size(), 3 * n);
+  for (auto &kv : seen) EXPECT_EQ(kv.second, 1) << kv.first;
+  ExpectNoOverlap(x);
+  auto flows = FlowsById(j);
+  ASSERT_EQ(flows.size(), n);
+  for (auto &kv : flows) EXPECT_EQ(kv.second.size(), 3u) << "flow " << kv.first;
+  ExpectFlowsBound(j);
+  std::vector<json> c = EventsWithPh(j, "C");
+  ASSERT_EQ(c.size(), n);
+  std::set<double> values;
+  for (const json &e : c) values.insert(e.at("args").at("used").get<double>());
+  EXPECT_EQ(values.size(), n);
+  EXPECT_EQ(EventsWithPh(j, "i").size(), size_t(kThreads) * (kPerThread / 10));
+  // Each track named once; each GPU's explicit name written once and last.
+  auto tnames = TrackMeta(j, "thread_name");
+  EXPECT_EQ(tnames.size(), size_t(kThreads) * 2 + 2 * kGpus);
+  for (auto &kv : tnames) EXPECT_EQ(kv.second.size(), 1u) << kv.first.first << "," << kv.first.second;
+  auto procs = ProcessMeta(j, "process_name");
+  for (int g = 0; g < kGpus; g++) {
+    const std::vector<json> &names = procs[100 + g];
+    ASSERT_FALSE(names.empty());
+    EXPECT_EQ(names.back().value("name", ""), "gpu " + std::to_string(g) + ": Sim GPU");
+    EXPECT_EQ(std::count_if(names.begin(), names.end(), [&](const json &a) { return a == names.back(); }), 1);
+  }
+  for (const json &e : x) {
+    EXPECT_TRUE(tnames.count(TrackOf(e))) << "slice on unnamed track " << e.dump();
+  }
+#endif
 }
 
 // ---- what the schedulers write ---------------------------------------------------

@@ -27,11 +27,29 @@
  * thread asks dtxi_trace_caller_tid, which hands out 1000 + n ("caller n") and
  * remembers it in a thread-local cache keyed by (trace pointer, trace serial),
  * so a new trace allocated at an old trace's address never reuses stale ids.
+ *
+ * GPUs: GPU g is pid 100 + g. Its process is named once ("gpu g: <device>")
+ * by dtxi_trace_gpu_process, or "gpu g" before its first event if that came
+ * first (then renamed once by a later dtxi_trace_gpu_process). Stream tracks
+ * are kept in `streams` (gpu, label, tid), one entry per named track, so each
+ * is named exactly once; tids follow from the label (see trace.h).
+ *
+ * More events: transfers are "X" slices (cat "transfer") optionally followed
+ * by a flow step; flows are v1 "s"/"t"/"f" events with a fixed name and cat;
+ * counters "C"; instants "i" with thread scope. Caller-supplied args text is
+ * checked to be one JSON object (json_object_members) before it is copied in,
+ * so whatever callers pass, the file stays valid JSON.
+ *
+ * More invariants (under mu): bit g of gpu_named is set iff a process_name for
+ * pid 100 + g was written; bit g of gpu_explicit is set iff
+ * dtxi_trace_gpu_process(g) has run; no two entries of streams share
+ * (gpu, label) or (gpu, tid).
  */
 #include "host/trace.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -47,7 +65,19 @@
 #define DTXI_TRACE_BUF (64 * 1024)
 #define CALLER_TID_BASE 1000
 #define CALLER_CACHE 4 /* traces a thread remembers its caller id for */
-#define HOST_PID 1
+#define HOST_PID DTXI_TRACE_HOST_PID
+#define GPU_PID_BASE DTXI_TRACE_GPU_PID_BASE
+#define MAX_GPUS DTXI_TRACE_MAX_GPUS
+#define OTHER_STREAM_TID_BASE 2000 /* tids of stream labels without a fixed tid */
+#define JSON_MAX_DEPTH 32          /* nesting accepted in caller-supplied args */
+#define FLOW_NAME "dataflow"       /* name and cat of every flow event */
+
+/* A named GPU stream track. */
+typedef struct stream_entry {
+  int gpu;
+  int tid;
+  char *label;
+} stream_entry;
 
 struct dtxi_trace {
   pthread_mutex_t mu;
@@ -57,8 +87,12 @@ struct dtxi_trace {
   uint64_t serial;     /* unique per opened trace (process-wide counter) */
   atomic_int ncallers; /* caller tracks handed out so far */
   /* Under mu: */
-  bool host_named; /* process_name of pid 1 written */
-  bool io_error;   /* a write failed; later writes are dropped */
+  bool host_named;                      /* process_name of pid 1 written */
+  bool io_error;                        /* a write failed; later writes are dropped */
+  uint64_t gpu_named[MAX_GPUS / 64];    /* bit g: pid 100 + g has a process_name */
+  uint64_t gpu_explicit[MAX_GPUS / 64]; /* bit g: named by dtxi_trace_gpu_process */
+  stream_entry *streams;                /* named stream tracks */
+  size_t nstreams, cap_streams;
   uint64_t nevents;
   size_t len;
   char buf[DTXI_TRACE_BUF];
@@ -131,14 +165,13 @@ static void sb_printf(sbuf *s, const char *fmt, ...) {
 }
 
 /*
- * Appends str as a JSON string literal, quotes included. Quote and backslash
- * are escaped, control bytes (< 0x20, and DEL) become \u00XX (\n, \t, \r, \b,
- * \f use their short forms); other bytes, UTF-8 included, pass through as is.
- * NULL is written as "".
+ * Appends the characters of str escaped for a JSON string literal, without the
+ * quotes. Quote and backslash are escaped, control bytes (< 0x20, and DEL)
+ * become \u00XX (\n, \t, \r, \b, \f use their short forms); other bytes,
+ * UTF-8 included, pass through as is. NULL appends nothing.
  */
-static void sb_json_str(sbuf *s, const char *str) {
+static void sb_json_chars(sbuf *s, const char *str) {
   static const char hex[] = "0123456789abcdef";
-  sb_put(s, "\"", 1);
   if (str != NULL) {
     const char *run = str; /* start of bytes that need no escaping */
     for (const char *c = str;; c++) {
@@ -182,6 +215,12 @@ static void sb_json_str(sbuf *s, const char *str) {
       run = c + 1;
     }
   }
+}
+
+/* Appends str as a JSON string literal, quotes included; NULL is written as "". */
+static void sb_json_str(sbuf *s, const char *str) {
+  sb_put(s, "\"", 1);
+  sb_json_chars(s, str);
   sb_put(s, "\"", 1);
 }
 
@@ -189,6 +228,170 @@ static void sb_json_str(sbuf *s, const char *str) {
 static void sb_us(sbuf *s, uint64_t ns) {
   sb_printf(s, "%" PRIu64 ".%03u", ns / 1000u, (unsigned)(ns % 1000u));
 }
+
+/* Appends bytes / dur_ns (bytes per ns = GB/s) with three decimals, rounded
+ * down. dur_ns > 0. Printed as two integers, so no locale can change the text. */
+static void sb_gbps(sbuf *s, uint64_t bytes, uint64_t dur_ns) {
+  uint64_t whole = bytes / dur_ns, rem = bytes % dur_ns;
+  unsigned milli = (unsigned)((double)rem * 1000.0 / (double)dur_ns);
+  if (milli > 999) milli = 999; /* rem < dur_ns; only rounding could reach 1000 */
+  sb_printf(s, "%" PRIu64 ".%03u", whole, milli);
+}
+
+/*
+ * Appends v as a JSON number: an integer when v is integral and |v| <= 2^53,
+ * else 17 significant digits (%.17g, which round-trips). A decimal separator
+ * other than '.' (the host program may have called setlocale) becomes '.'.
+ * Returns false, appending nothing, for NaN and infinities.
+ */
+static bool sb_double(sbuf *s, double v) {
+  if (!isfinite(v)) return false;
+  if (v >= -9007199254740992.0 && v <= 9007199254740992.0 && v == (double)(int64_t)v) {
+    sb_printf(s, "%" PRId64, (int64_t)v);
+    return true;
+  }
+  char tmp[64], out[64];
+  int n = snprintf(tmp, sizeof tmp, "%.17g", v);
+  if (n <= 0 || (size_t)n >= sizeof tmp) return false;
+  size_t m = 0;
+  for (int i = 0; i < n; i++) {
+    char c = tmp[i];
+    bool numeric = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e' || c == 'E';
+    if (numeric) {
+      out[m++] = c;
+    } else if (m == 0 || out[m - 1] != '.') {
+      out[m++] = '.'; /* the decimal separator, one byte or several */
+    }
+  }
+  sb_put(s, out, m);
+  return true;
+}
+
+/* ---- checking caller-supplied JSON -------------------------------------------- */
+
+static bool js_is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static bool js_is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool js_is_hex(char c) { return js_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+static const char *js_ws(const char *p) {
+  while (js_is_ws(*p)) p++;
+  return p;
+}
+
+/* Each js_ function checks one JSON token or value starting at p (a NUL-
+ * terminated text) and returns the position after it, or NULL if invalid. */
+
+static const char *js_string(const char *p) {
+  for (p++;; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '"') return p + 1;
+    if (c < 0x20) return NULL; /* raw control byte, or the text ended (NUL) */
+    if (c != '\\') continue;
+    p++;
+    if (*p == 'u') {
+      for (int i = 1; i <= 4; i++) {
+        if (!js_is_hex(p[i])) return NULL;
+      }
+      p += 4;
+    } else if (*p == '\0' || strchr("\"\\/bfnrt", *p) == NULL) {
+      return NULL;
+    }
+  }
+}
+
+static const char *js_digits(const char *p) {
+  if (!js_is_digit(*p)) return NULL;
+  while (js_is_digit(*p)) p++;
+  return p;
+}
+
+static const char *js_number(const char *p) {
+  if (*p == '-') p++;
+  if (*p == '0') {
+    p++;
+  } else if ((p = js_digits(p)) == NULL) {
+    return NULL;
+  }
+  if (*p == '.' && (p = js_digits(p + 1)) == NULL) return NULL;
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    if (*p == '+' || *p == '-') p++;
+    if ((p = js_digits(p)) == NULL) return NULL;
+  }
+  return p;
+}
+
+static const char *js_value(const char *p, int depth) {
+  p = js_ws(p);
+  switch (*p) {
+    case '"':
+      return js_string(p);
+    case '{':
+    case '[': {
+      bool object = *p == '{';
+      char close = object ? '}' : ']';
+      if (depth >= JSON_MAX_DEPTH) return NULL;
+      p = js_ws(p + 1);
+      if (*p == close) return p + 1;
+      for (;;) {
+        if (object) {
+          if (*p != '"' || (p = js_string(p)) == NULL) return NULL;
+          p = js_ws(p);
+          if (*p++ != ':') return NULL;
+        }
+        if ((p = js_value(p, depth + 1)) == NULL) return NULL;
+        p = js_ws(p);
+        if (*p == close) return p + 1;
+        if (*p != ',') return NULL;
+        p = js_ws(p + 1);
+      }
+    }
+    case 't':
+      return strncmp(p, "true", 4) == 0 ? p + 4 : NULL;
+    case 'f':
+      return strncmp(p, "false", 5) == 0 ? p + 5 : NULL;
+    case 'n':
+      return strncmp(p, "null", 4) == 0 ? p + 4 : NULL;
+    default:
+      return *p == '-' || js_is_digit(*p) ? js_number(p) : NULL;
+  }
+}
+
+/*
+ * If text is exactly one JSON object (whitespace around it allowed; nesting at
+ * most JSON_MAX_DEPTH deep), points [*members, *members + *n) at its members
+ * without the braces and surrounding whitespace (n = 0 for {}) and returns
+ * true. False for NULL and for anything else. Linear in the text's length.
+ */
+static bool json_object_members(const char *text, const char **members, size_t *n) {
+  if (text == NULL) return false;
+  const char *p = js_ws(text);
+  if (*p != '{') return false;
+  const char *end = js_value(p, 0);
+  if (end == NULL || *js_ws(end) != '\0') return false;
+  const char *a = js_ws(p + 1), *b = end - 1; /* b: the closing brace */
+  while (b > a && js_is_ws(b[-1])) b--;
+  *members = a;
+  *n = (size_t)(b - a);
+  return true;
+}
+
+/* json_object_members for optional args: NULL gives false quietly, anything
+ * else that is not an object gives false and a debug log naming the event. */
+static bool args_members(const dtxi_trace *t, const char *text, const char *event, const char **members,
+                         size_t *n) {
+  if (text == NULL) return false;
+  if (json_object_members(text, members, n)) return true;
+  DTXI_LOG(DTX_LOG_DEBUG, "trace '%s': args of '%s' dropped: not one JSON object", t->path,
+           event != NULL ? event : "");
+  return false;
+}
+
+static uint64_t rel_ns(const dtxi_trace *t, uint64_t ns) { return ns > t->t0_ns ? ns - t->t0_ns : 0; }
+
+static bool bit_get(const uint64_t *bits, int i) { return (bits[i / 64] >> (i % 64)) & 1u; }
+static void bit_set(uint64_t *bits, int i) { bits[i / 64] |= (uint64_t)1 << (i % 64); }
+static bool gpu_in_range(int gpu) { return gpu >= 0 && gpu < MAX_GPUS; }
 
 /* ---- the file ---------------------------------------------------------------- */
 
@@ -240,8 +443,39 @@ static void meta_event(sbuf *s, int pid, int tid, const char *what, const char *
   }
 }
 
-/* Names pid 1 "dtx host" before its first event, unless someone named it. Caller holds mu. */
+/* Writes the process_name ("gpu N" or "gpu N: <device_name>") and
+ * process_sort_index (100 + N) of GPU gpu's pid. Caller holds mu. */
+static void gpu_name_locked(dtxi_trace *t, int gpu, const char *device_name) {
+  sbuf name, s;
+  sb_init(&name);
+  sb_init(&s);
+  sb_printf(&name, "gpu %d", gpu);
+  if (device_name != NULL && device_name[0] != '\0') {
+    sb_puts(&name, ": ");
+    sb_puts(&name, device_name);
+  }
+  sb_put(&name, "", 1); /* the terminating NUL */
+  if (!name.oom) {
+    int pid = GPU_PID_BASE + gpu;
+    meta_event(&s, pid, 0, "process_name", name.p, 0);
+    sb_puts(&s, ",\n");
+    meta_event(&s, pid, 0, "process_sort_index", NULL, pid);
+  }
+  if (!name.oom && !s.oom) {
+    events_locked(t, s.p, s.len, 2);
+    bit_set(t->gpu_named, gpu);
+  }
+  sb_free(&s);
+  sb_free(&name);
+}
+
+/* Names pid 1 "dtx host", or a GPU pid "gpu N", before its first event, unless
+ * someone named it. Caller holds mu. */
 static void host_name_locked(dtxi_trace *t, int pid) {
+  if (pid >= GPU_PID_BASE && pid - GPU_PID_BASE < MAX_GPUS) {
+    if (!bit_get(t->gpu_named, pid - GPU_PID_BASE)) gpu_name_locked(t, pid - GPU_PID_BASE, NULL);
+    return;
+  }
   if (pid != HOST_PID || t->host_named) return;
   t->host_named = true;
   sbuf s;
@@ -251,8 +485,8 @@ static void host_name_locked(dtxi_trace *t, int pid) {
   sb_free(&s);
 }
 
-/* Emits `count` formatted events of process pid, naming pid 1 first if needed;
- * drops them (with a debug log) if formatting ran out of memory. */
+/* Emits `count` formatted events of process pid, naming pid 1 (or a GPU pid)
+ * first if needed; drops them (with a debug log) if formatting ran out of memory. */
 static void emit(dtxi_trace *t, int pid, sbuf *s, unsigned count) {
   if (s->oom) {
     DTXI_LOG(DTX_LOG_DEBUG, "trace '%s': event dropped (out of memory)", t->path);
@@ -312,6 +546,8 @@ void dtxi_trace_close(dtxi_trace *t) {
     DTXI_LOG(DTX_LOG_WARN, "trace '%s': close failed (%s)", t->path, strerror(errno));
   }
   pthread_mutex_destroy(&t->mu);
+  for (size_t i = 0; i < t->nstreams; i++) free(t->streams[i].label);
+  free(t->streams);
   free(t->path);
   free(t);
 }
@@ -354,27 +590,57 @@ void dtxi_trace_thread_name(dtxi_trace *t, int pid, int tid, const char *name) {
   sb_free(&s);
 }
 
+/* Formats the head of a complete slice, up to and including `"args":{`:
+ * {"ph":"X","pid":..,"tid":..,"name":"<name_prefix><name>","cat":..,"ts":..,"dur":..,"args":{
+ * ts is t0_ns relative to the trace's start (clamped at 0); t1_ns < t0_ns gives dur 0. */
+static void slice_head(const dtxi_trace *t, sbuf *s, int pid, int tid, const char *name_prefix,
+                       const char *name, const char *cat, uint64_t t0_ns, uint64_t t1_ns) {
+  uint64_t ts = rel_ns(t, t0_ns);
+  uint64_t dur = t1_ns > t0_ns ? t1_ns - t0_ns : 0;
+  sb_printf(s, "{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"name\":", pid, tid);
+  if (name_prefix != NULL) {
+    sb_put(s, "\"", 1);
+    sb_puts(s, name_prefix);
+    sb_json_chars(s, name);
+    sb_put(s, "\"", 1);
+  } else {
+    sb_json_str(s, name);
+  }
+  sb_puts(s, ",\"cat\":");
+  sb_json_str(s, cat);
+  sb_puts(s, ",\"ts\":");
+  sb_us(s, ts);
+  sb_puts(s, ",\"dur\":");
+  sb_us(s, dur);
+  sb_puts(s, ",\"args\":{");
+}
+
 /* A complete slice [t0_ns, t1_ns] on track (pid, tid); t1_ns < t0_ns gives dur 0. */
 void dtxi_trace_slice(dtxi_trace *t, int pid, int tid, const char *name, const char *cat, const char *prefix,
                       uint64_t t0_ns, uint64_t t1_ns) {
+  dtxi_trace_slice_args(t, pid, tid, name, cat, prefix, t0_ns, t1_ns, NULL);
+}
+
+/* dtxi_trace_slice with the members of extra_args_json (if it is one JSON
+ * object) appended to args. */
+void dtxi_trace_slice_args(dtxi_trace *t, int pid, int tid, const char *name, const char *cat,
+                           const char *prefix, uint64_t t0_ns, uint64_t t1_ns, const char *extra_args_json) {
   if (t == NULL) return;
-  uint64_t ts = t0_ns > t->t0_ns ? t0_ns - t->t0_ns : 0;
-  uint64_t dur = t1_ns > t0_ns ? t1_ns - t0_ns : 0;
+  const char *extra = NULL;
+  size_t nextra = 0;
+  if (!args_members(t, extra_args_json, name, &extra, &nextra)) nextra = 0;
   sbuf s;
   sb_init(&s);
-  sb_printf(&s, "{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"name\":", pid, tid);
-  sb_json_str(&s, name);
-  sb_puts(&s, ",\"cat\":");
-  sb_json_str(&s, cat != NULL ? cat : "task");
-  sb_puts(&s, ",\"ts\":");
-  sb_us(&s, ts);
-  sb_puts(&s, ",\"dur\":");
-  sb_us(&s, dur);
-  sb_puts(&s, ",\"args\":{\"key\":");
+  slice_head(t, &s, pid, tid, NULL, name, cat != NULL ? cat : "task", t0_ns, t1_ns);
+  sb_puts(&s, "\"key\":");
   sb_json_str(&s, name);
   if (prefix != NULL) {
     sb_puts(&s, ",\"prefix\":");
     sb_json_str(&s, prefix);
+  }
+  if (nextra > 0) {
+    sb_put(&s, ",", 1);
+    sb_put(&s, extra, nextra);
   }
   sb_puts(&s, "}}");
   emit(t, pid, &s, 1);
@@ -416,3 +682,205 @@ int dtxi_trace_caller_tid(dtxi_trace *t) {
 }
 
 const char *dtxi_trace_path(const dtxi_trace *t) { return t != NULL ? t->path : NULL; }
+
+/* ---- GPUs -------------------------------------------------------------------- */
+
+/* Names GPU gpu's process; the first call per GPU writes, later ones do nothing. */
+void dtxi_trace_gpu_process(dtxi_trace *t, int gpu, const char *device_name) {
+  if (t == NULL) return;
+  if (!gpu_in_range(gpu)) {
+    DTXI_LOG(DTX_LOG_DEBUG, "trace '%s': gpu %d out of range [0, %d); not named", t->path, gpu, MAX_GPUS);
+    return;
+  }
+  pthread_mutex_lock(&t->mu);
+  if (!bit_get(t->gpu_explicit, gpu)) {
+    bit_set(t->gpu_explicit, gpu);
+    gpu_name_locked(t, gpu, device_name);
+  }
+  pthread_mutex_unlock(&t->mu);
+}
+
+/* The fixed tid of a stream label, or 0 if it has none: "compute-K" (K in
+ * 0..999 written without leading zeros) -> 1 + K, then the copy and NCCL
+ * streams from 1001 on. */
+static int stream_fixed_tid(const char *label) {
+  static const char *const fixed[] = {"h2d", "d2h", "peer", "peer-in", "peer-out", "nccl"};
+  static const char compute[] = "compute-";
+  if (strncmp(label, compute, sizeof compute - 1) == 0) {
+    const char *d = label + sizeof compute - 1;
+    int k = 0, n = 0;
+    for (; js_is_digit(d[n]) && n < 4; n++) k = 10 * k + (d[n] - '0');
+    if (n == 0 || n > 3 || d[n] != '\0' || (d[0] == '0' && n > 1)) return 0;
+    return 1 + k;
+  }
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+    if (strcmp(label, fixed[i]) == 0) return 1001 + (int)i;
+  }
+  return 0;
+}
+
+/* The tid of GPU gpu's stream track `label`, naming it on first use. */
+int dtxi_trace_stream_track(dtxi_trace *t, int gpu, const char *label) {
+  if (t == NULL || label == NULL || label[0] == '\0') return 0;
+  if (!gpu_in_range(gpu)) {
+    DTXI_LOG(DTX_LOG_DEBUG, "trace '%s': gpu %d out of range [0, %d); no track '%s'", t->path, gpu, MAX_GPUS,
+             label);
+    return 0;
+  }
+  int pid = GPU_PID_BASE + gpu, tid = 0, others = 0;
+  pthread_mutex_lock(&t->mu);
+  for (size_t i = 0; i < t->nstreams && tid == 0; i++) {
+    const stream_entry *e = &t->streams[i];
+    if (e->gpu != gpu) continue;
+    if (strcmp(e->label, label) == 0) tid = e->tid;
+    if (e->tid >= OTHER_STREAM_TID_BASE) others++;
+  }
+  if (tid == 0) {
+    /* A new track: remember it, then name it (and its GPU, if unnamed). */
+    int new_tid = stream_fixed_tid(label);
+    if (new_tid == 0) new_tid = OTHER_STREAM_TID_BASE + others;
+    size_t len = strlen(label) + 1;
+    char *copy = malloc(len);
+    if (copy != NULL && t->nstreams == t->cap_streams) {
+      size_t cap = t->cap_streams ? 2 * t->cap_streams : 16;
+      stream_entry *grown = realloc(t->streams, cap * sizeof *grown);
+      if (grown != NULL) {
+        t->streams = grown;
+        t->cap_streams = cap;
+      }
+    }
+    sbuf s;
+    sb_init(&s);
+    meta_event(&s, pid, new_tid, "thread_name", label, 0);
+    sb_puts(&s, ",\n");
+    meta_event(&s, pid, new_tid, "thread_sort_index", NULL, new_tid);
+    if (copy != NULL && t->nstreams < t->cap_streams && !s.oom) {
+      memcpy(copy, label, len);
+      t->streams[t->nstreams++] = (stream_entry){gpu, new_tid, copy};
+      host_name_locked(t, pid);
+      events_locked(t, s.p, s.len, 2);
+      tid = new_tid;
+    } else {
+      free(copy);
+      DTXI_LOG(DTX_LOG_DEBUG, "trace '%s': track '%s' of gpu %d not named (out of memory)", t->path, label,
+               gpu);
+    }
+    sb_free(&s);
+  }
+  pthread_mutex_unlock(&t->mu);
+  return tid;
+}
+
+/* ---- transfers and flows ------------------------------------------------------- */
+
+/* Formats a flow event of phase 's', 't' or 'f' (the last binds to its
+ * enclosing slice: "bp":"e"). ts_ns is absolute. */
+static void flow_event(const dtxi_trace *t, sbuf *s, int pid, int tid, uint64_t ts_ns, uint64_t flow_id,
+                       char phase) {
+  sb_printf(s, "{\"ph\":\"%c\",\"pid\":%d,\"tid\":%d,", phase, pid, tid);
+  sb_printf(s, "\"name\":\"" FLOW_NAME "\",\"cat\":\"" FLOW_NAME "\",\"id\":%" PRIu64 ",\"ts\":", flow_id);
+  sb_us(s, rel_ns(t, ts_ns));
+  if (phase == 'f') sb_puts(s, ",\"bp\":\"e\"");
+  sb_put(s, "}", 1);
+}
+
+/* A transfer slice, then (flow_id != 0) a flow step at its start. */
+void dtxi_trace_transfer(dtxi_trace *t, int pid, int tid, const char *what, const char *link, const char *via,
+                         uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns, uint64_t flow_id) {
+  if (t == NULL) return;
+  uint64_t dur = t1_ns > t0_ns ? t1_ns - t0_ns : 0;
+  sbuf s;
+  sb_init(&s);
+  slice_head(t, &s, pid, tid, "copy ", what, "transfer", t0_ns, t1_ns);
+  sb_puts(&s, "\"key\":");
+  sb_json_str(&s, what);
+  sb_printf(&s, ",\"bytes\":%" PRIu64, bytes);
+  if (link != NULL) {
+    sb_puts(&s, ",\"link\":");
+    sb_json_str(&s, link);
+  }
+  if (via != NULL) {
+    sb_puts(&s, ",\"via\":");
+    sb_json_str(&s, via);
+  }
+  if (dur > 0) {
+    sb_puts(&s, ",\"gbps\":");
+    sb_gbps(&s, bytes, dur);
+  }
+  sb_puts(&s, "}}");
+  unsigned count = 1;
+  if (flow_id != 0) {
+    sb_puts(&s, ",\n");
+    flow_event(t, &s, pid, tid, t0_ns, flow_id, 't');
+    count = 2;
+  }
+  emit(t, pid, &s, count);
+  sb_free(&s);
+}
+
+/* A flow event of phase 's', 't' or 'f' at ts_ns on track (pid, tid). */
+void dtxi_trace_flow(dtxi_trace *t, int pid, int tid, uint64_t ts_ns, uint64_t flow_id, char phase) {
+  if (t == NULL) return;
+  if ((phase != 's' && phase != 't' && phase != 'f') || flow_id == 0) {
+    DTXI_LOG(DTX_LOG_DEBUG, "trace '%s': flow event dropped (phase %d, id %" PRIu64 ")", t->path, phase,
+             flow_id);
+    return;
+  }
+  sbuf s;
+  sb_init(&s);
+  flow_event(t, &s, pid, tid, ts_ns, flow_id, phase);
+  emit(t, pid, &s, 1);
+  sb_free(&s);
+}
+
+/* ---- counters and instants ------------------------------------------------------ */
+
+/* A counter sample {series: value} of counter `name` in process pid. */
+void dtxi_trace_counter(dtxi_trace *t, int pid, const char *name, uint64_t ts_ns, const char *series,
+                        double value) {
+  if (t == NULL) return;
+  sbuf s;
+  sb_init(&s);
+  sb_printf(&s, "{\"ph\":\"C\",\"pid\":%d,\"tid\":0,\"name\":", pid);
+  sb_json_str(&s, name != NULL ? name : "counter");
+  sb_puts(&s, ",\"ts\":");
+  sb_us(&s, rel_ns(t, ts_ns));
+  sb_puts(&s, ",\"args\":{");
+  sb_json_str(&s, series != NULL ? series : "value");
+  sb_put(&s, ":", 1);
+  if (!sb_double(&s, value)) {
+    DTXI_LOG(DTX_LOG_DEBUG, "trace '%s': counter '%s' sample dropped (not a finite number)", t->path,
+             name != NULL ? name : "counter");
+    sb_free(&s);
+    return;
+  }
+  sb_puts(&s, "}}");
+  emit(t, pid, &s, 1);
+  sb_free(&s);
+}
+
+/* A thread-scoped instant event with optional args (one JSON object). */
+void dtxi_trace_instant(dtxi_trace *t, int pid, int tid, const char *name, const char *cat, uint64_t ts_ns,
+                        const char *args_json) {
+  if (t == NULL) return;
+  const char *members = NULL;
+  size_t n = 0;
+  bool has_args = args_members(t, args_json, name, &members, &n);
+  sbuf s;
+  sb_init(&s);
+  sb_printf(&s, "{\"ph\":\"i\",\"pid\":%d,\"tid\":%d,\"name\":", pid, tid);
+  sb_json_str(&s, name);
+  sb_puts(&s, ",\"cat\":");
+  sb_json_str(&s, cat != NULL ? cat : "instant");
+  sb_puts(&s, ",\"ts\":");
+  sb_us(&s, rel_ns(t, ts_ns));
+  sb_puts(&s, ",\"s\":\"t\"");
+  if (has_args) {
+    sb_puts(&s, ",\"args\":{");
+    sb_put(&s, members, n);
+    sb_put(&s, "}", 1);
+  }
+  sb_put(&s, "}", 1);
+  emit(t, pid, &s, 1);
+  sb_free(&s);
+}

@@ -184,13 +184,13 @@ TEST_F(Config, ThreadsNotANumberRejected) {
 }
 
 TEST_F(Config, BadSchedulerWarnsOnce) {
-  // cluster and processes are planned but not built yet.
-  for (const char *v : {"cluster", "processes", "fast", ""}) {
+  // processes is planned but not built yet.
+  for (const char *v : {"processes", "fast", ""}) {
     EXPECT_EQ(ReloadWith("DTX_SCHEDULER", v)->scheduler, DTX_SCHED_THREADS) << v;
     std::vector<std::string> w = Warnings();
     ASSERT_EQ(w.size(), 1u) << v;
     EXPECT_TRUE(Contains(w[0], std::string("DTX_SCHEDULER=\"") + v +
-                                   "\" is not one of sync|threads; using the default (threads)"))
+                                   "\" is not one of sync|threads|cluster; using the default (threads)"))
         << w[0];
   }
 }
@@ -320,7 +320,7 @@ TEST_F(Config, SchedulerNames) {
   EXPECT_EQ(s, DTX_SCHED_SYNC);
   EXPECT_EQ(dtxi_parse_scheduler("threads", &s), 0);
   EXPECT_EQ(s, DTX_SCHED_THREADS);
-  for (const char *bad : {"cluster", "processes", "", "sync ", "default"}) {
+  for (const char *bad : {"processes", "", "sync ", "default"}) {
     s = DTX_SCHED_SYNC;
     EXPECT_EQ(dtxi_parse_scheduler(bad, &s), -1) << bad;
     EXPECT_EQ(s, DTX_SCHED_SYNC) << "untouched on failure";

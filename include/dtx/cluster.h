@@ -28,9 +28,10 @@ typedef enum dtx_scheduler {
   DTX_SCHED_DEFAULT = 0,
   DTX_SCHED_SYNC = 1,    /* the calling thread, deterministic static order */
   DTX_SCHED_THREADS = 2, /* the cluster's CPU worker threads, work stealing */
+  DTX_SCHED_CLUSTER = 3, /* CPU worker threads and every GPU (DTX_GPUS) */
 } dtx_scheduler;
 
-/* "sync", "threads"; NULL for an unknown value. */
+/* "sync", "threads", "cluster"; NULL for an unknown value. */
 DTX_API const char *dtx_scheduler_name(dtx_scheduler s);
 
 typedef enum dtx_log_level {
@@ -53,9 +54,10 @@ typedef struct dtx_cluster_config {
   const char *trace_path;    /* DTX_TRACE: Chrome trace JSON written here */
   dtx_log_level log_level;   /* DTX_LOG: none | error | warn | info | debug */
   const char *log_file;      /* DTX_LOG_FILE: log here instead of stderr */
+  const char *gpus;          /* DTX_GPUS: all | none | 0,2 | sim:N (default all) */
 } dtx_cluster_config;
 
-#define DTX_CLUSTER_CONFIG_INIT {sizeof(dtx_cluster_config), DTX_SCHED_DEFAULT, 0, NULL, DTX_LOG_DEFAULT, NULL}
+#define DTX_CLUSTER_CONFIG_INIT {sizeof(dtx_cluster_config), DTX_SCHED_DEFAULT, 0, NULL, DTX_LOG_DEFAULT, NULL, NULL}
 
 /* Creates a cluster and starts its worker threads. cfg may be NULL. Writes *out
  * only on success. */
@@ -71,6 +73,8 @@ DTX_API void dtx_cluster_destroy(dtx_cluster *cl);
 DTX_API dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out);
 
 DTX_API dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl);
+/* GPUs the cluster drives (real or simulated); 0 when it runs on CPU only. */
+DTX_API int dtx_cluster_num_gpus(const dtx_cluster *cl);
 DTX_API int dtx_cluster_num_threads(const dtx_cluster *cl);
 
 /* Counters kept by the runtime. */

@@ -122,6 +122,13 @@ DTX_API void dtx_task_key(const dtx_task_ctx *ctx, char *buf, size_t n);
 DTX_API int dtx_task_worker(const dtx_task_ctx *ctx);
 /* The cluster running the task (for submitting futures from inside a task). */
 DTX_API dtx_cluster *dtx_task_cluster(const dtx_task_ctx *ctx);
+/* The GPU running the task (0..), or -1 when it runs on a CPU thread. On a
+ * GPU, dtx_task_input gives device pointers and dtx_task_output allocates
+ * device memory in stream order. */
+DTX_API int dtx_task_device(const dtx_task_ctx *ctx);
+/* The stream a CUDA implementation enqueues its work on (a cudaStream_t);
+ * NULL on CPU threads and on simulated GPUs. */
+DTX_API void *dtx_task_stream(const dtx_task_ctx *ctx);
 /* How many times this task has been attempted before (futures with retries). */
 DTX_API int dtx_task_attempt(const dtx_task_ctx *ctx);
 

@@ -16,6 +16,8 @@
 #include "host/config.h"
 #include "host/device.h"
 #include "host/error.h"
+#include "host/backend.h"
+#include "scheduler/gpu.h"
 #include "scheduler/task.h"
 
 void dtxi_cluster_count(dtx_cluster *cl, int64_t n, int64_t f) {
@@ -92,6 +94,18 @@ static dtx_status resolve(dtx_cluster *cl, const dtx_cluster_config *cfg) {
   return DTX_OK;
 }
 
+/* Opens the GPUs DTX_GPUS (or cfg->gpus) names; none found is not an error. */
+static dtx_status open_gpus(dtx_cluster *cl, const dtx_cluster_config *cfg) {
+  const char *spec = cfg != NULL && cfg->size >= offsetof(dtx_cluster_config, gpus) + sizeof cfg->gpus ? cfg->gpus : NULL;
+  if (spec == NULL) spec = getenv("DTX_GPUS");
+  dtxi_sim_config sim = {0, 0, 0, 0, 0};
+  dtxi_backend *b = NULL;
+  dtx_status rc = dtxi_backend_open(spec, &sim, &b, cl->gpu_why, sizeof cl->gpu_why);
+  if (rc != DTX_OK || b == NULL) return rc;
+  cl->backend = b;
+  return dtxi_gpus_start(cl, b, 4, &cl->gpus);
+}
+
 dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) {
   if (out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_create: out is NULL");
   dtx_cluster *cl = calloc(1, sizeof *cl);
@@ -124,6 +138,7 @@ dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) 
   }
   cl->nvtx = cl->trace != NULL || getenv("NVTX_INJECTION64_PATH") != NULL;
   DTX_CHECK_GOTO(dtxi_pool_create(cl->nthreads, cl, &cl->pool), rc, fail);
+  DTX_CHECK_GOTO(open_gpus(cl, cfg), rc, fail);
   DTXI_LOG(DTX_LOG_INFO, "cluster up: scheduler %s, %d worker threads%s%s", dtx_scheduler_name(cl->scheduler),
            cl->nthreads, cl->trace_path ? ", trace " : "", cl->trace_path ? cl->trace_path : "");
   *out = cl;
@@ -139,6 +154,8 @@ void dtx_cluster_destroy(dtx_cluster *cl) {
     dtxi_futures_shutdown(cl);
     dtxi_pool_destroy(cl->pool);
   }
+  dtxi_gpus_stop(cl->gpus);
+  if (cl->backend != NULL) cl->backend->ops->destroy(cl->backend);
   dtxi_trace_close(cl->trace);
   dtxi_mem_release(cl->mem);
   free(cl->trace_path);
@@ -154,20 +171,21 @@ void dtx_cluster_destroy(dtx_cluster *cl) {
 
 dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl) { return cl != NULL ? cl->scheduler : DTX_SCHED_DEFAULT; }
 int dtx_cluster_num_threads(const dtx_cluster *cl) { return cl != NULL ? cl->nthreads : 0; }
+int dtx_cluster_num_gpus(const dtx_cluster *cl) { return cl != NULL ? dtxi_gpus_count(cl->gpus) : 0; }
 
 dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) {
   if (cl == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_stats: cluster or out is NULL");
   if (out->size < sizeof *out)
     return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_stats: initialise out with DTX_CLUSTER_STATS_INIT");
   dtx_cluster *c = (dtx_cluster *)cl;
-  int64_t run = atomic_load(&c->caller_tasks_run), failed = atomic_load(&c->caller_tasks_failed);
+  int64_t ran = atomic_load(&c->caller_tasks_run), failed = atomic_load(&c->caller_tasks_failed);
   for (int i = 0; i < c->pool->n; i++) {
-    run += atomic_load_explicit(&c->pool->workers[i].tasks_run, memory_order_relaxed);
+    ran += atomic_load_explicit(&c->pool->workers[i].tasks_run, memory_order_relaxed);
     failed += atomic_load_explicit(&c->pool->workers[i].tasks_failed, memory_order_relaxed);
   }
   out->bytes_in_use = dtxi_mem_used(c->mem);
   out->bytes_peak = atomic_load(&c->mem->peak);
-  out->tasks_run = run;
+  out->tasks_run = ran;
   out->tasks_failed = failed;
   return DTX_OK;
 }
@@ -197,21 +215,19 @@ dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out) {
   if (cl == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_report: cluster or out is NULL");
   char mem[32];
   human_bytes(dtxi_host_memory(), mem, sizeof mem);
-  dtxi_gpu_probe gp;
-  dtxi_gpu_probe_run(&gp);
   fprintf(out, "dtx %s local cluster\n", dtx_version());
   fprintf(out, "  scheduler     %s\n", dtx_scheduler_name(cl->scheduler));
   fprintf(out, "  workers       1 process, %d worker thread%s (%d cores)\n", cl->nthreads, cl->nthreads == 1 ? "" : "s",
           dtxi_num_cores());
   fprintf(out, "  host memory   %s\n", mem);
-  if (gp.count == 0) {
-    fprintf(out, "  GPUs          none (%s)\n", gp.why_none);
+  const dtxi_backend *b = cl->backend;
+  if (b == NULL) {
+    fprintf(out, "  GPUs          none (%s)\n", cl->gpu_why[0] ? cl->gpu_why : "none found");
   } else {
-    fprintf(out, "  GPUs          %d (not yet used by the threads scheduler)\n", gp.count);
-    for (int i = 0; i < gp.count; i++) {
-      human_bytes((long long)gp.gpu[i].total_memory, mem, sizeof mem);
-      fprintf(out, "    gpu %d       %s, %s, compute capability %d.%d\n", i, gp.gpu[i].name, mem, gp.gpu[i].cc_major,
-              gp.gpu[i].cc_minor);
+    fprintf(out, "  GPUs          %d (%s backend; used by the cluster scheduler)\n", b->ndev, b->ops->name);
+    for (int i = 0; i < b->ndev; i++) {
+      human_bytes((long long)b->info[i].total_memory, mem, sizeof mem);
+      fprintf(out, "    gpu %d       %s, %s\n", i, b->info[i].name, mem);
     }
   }
   fprintf(out, "  trace         %s\n", cl->trace_path != NULL ? cl->trace_path : "off (set DTX_TRACE=path.json)");

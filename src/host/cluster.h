@@ -13,6 +13,8 @@
 #include "scheduler/pool.h"
 
 struct dtx_future;
+struct dtxi_backend;
+struct dtxi_gpus;
 
 /* Reusable planning buffers: computations take a set from the cluster's free
  * list and give it back, so steady-state computes do not fault in fresh pages. */
@@ -43,6 +45,12 @@ struct dtx_cluster {
   _Atomic int live_lock;
   struct dtx_future *live;
   int closing; /* guarded by live_lock */
+
+  /* GPUs (DTX_GPUS): the backend and the cluster scheduler's per-device
+   * state; both NULL when the cluster runs on CPU threads only. */
+  struct dtxi_backend *backend;
+  struct dtxi_gpus *gpus;
+  char gpu_why[256]; /* why there are none */
 
   pthread_mutex_t scratch_mu;
   dtxi_scratch *scratch; /* free list */

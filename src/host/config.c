@@ -56,6 +56,7 @@ typedef struct row {
 static const word scheduler_words[] = {
     {"sync", DTX_SCHED_SYNC},
     {"threads", DTX_SCHED_THREADS},
+    {"cluster", DTX_SCHED_CLUSTER},
     {NULL, 0},
 };
 

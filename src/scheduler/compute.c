@@ -29,58 +29,14 @@
 
 #include "host/cluster.h"
 #include "host/error.h"
+#include "scheduler/gpu.h"
+#include "scheduler/run.h"
 #include "scheduler/task.h"
 
 #define WHITE UINT32_MAX
 #define GREY (UINT32_MAX - 1)
 
-typedef struct rerr {
-  struct rerr *next;
-  char msg[];
-} rerr;
 
-typedef struct rtask {
-  _Atomic int32_t pending; /* inputs not yet done */
-  uint32_t gid;
-  struct run *run;
-  uint32_t dep_off, ndeps; /* dependents: run->deps[dep_off .. dep_off + ndeps) */
-  int32_t nrefs;           /* dependents' reads + requested outputs */
-  int32_t tid;             /* trace track that ran it */
-  dtx_chunk *out;
-  const char *err; /* "key: message" when it or an input failed */
-  uint64_t t0, t1;
-} rtask;
-
-typedef struct range {
-  struct run *run;
-  uint32_t lo, hi; /* roots[lo .. hi) */
-} range;
-
-enum { S_MAP, S_POST, S_HEIGHT, S_STACK, S_RT, S_ROOTS, S_RANGES, S_DEPS };
-
-typedef struct run {
-  dtx_cluster *cl;
-  dtxi_scratch *scratch;
-  const dtx_graph *g;
-  rtask *rt;
-  uint32_t m;
-  uint32_t *map;  /* graph id -> run index (for culled tasks) */
-  uint32_t *deps; /* dependents, CSR */
-  uint32_t *roots;
-  uint32_t nroots;
-  range *ranges;
-  _Atomic uint32_t nranges;
-  _Atomic int32_t remaining;
-  _Atomic int any_error;
-  _Atomic(rerr *) errors; /* every failure record; the first one pushed is `first` */
-  _Atomic(rerr *) first;
-  int trace;
-  int nvtx;
-  int threads; /* run by the threads scheduler (else sync) */
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  _Atomic int done;
-} run;
 
 /* ---- the task context ----------------------------------------------------- */
 
@@ -92,6 +48,7 @@ int dtx_task_num_inputs(const dtx_task_ctx *ctx) {
 
 const void *dtx_task_input(const dtx_task_ctx *ctx, int i, size_t *size) {
   const dtx_chunk *c = NULL;
+  if (ctx != NULL && ctx->gpu != NULL) return dtxi_gpu_input(ctx->gpu, i, size);
   if (ctx != NULL && i >= 0) {
     if (ctx->fut != NULL) {
       c = dtxi_future_input(ctx->fut, i);
@@ -122,6 +79,7 @@ static void drop_output(dtx_task_ctx *ctx) {
 
 void *dtx_task_output(dtx_task_ctx *ctx, size_t size) {
   if (ctx == NULL) return NULL;
+  if (ctx->gpu != NULL) return dtxi_gpu_output(ctx->gpu, size);
   drop_output(ctx);
   ctx->out = dtxi_chunk_new(ctx->cl->mem, size, ctx->out_refs);
   return ctx->out != NULL ? ctx->out->data : NULL;
@@ -150,6 +108,10 @@ void dtx_task_key(const dtx_task_ctx *ctx, char *buf, size_t n) {
 }
 
 int dtx_task_worker(const dtx_task_ctx *ctx) { return ctx != NULL ? ctx->worker : -1; }
+int dtx_task_device(const dtx_task_ctx *ctx) { return ctx != NULL && ctx->gpu != NULL ? dtxi_gpu_device(ctx->gpu) : -1; }
+void *dtx_task_stream(const dtx_task_ctx *ctx) {
+  return ctx != NULL && ctx->gpu != NULL ? dtxi_gpu_native_stream(ctx->gpu) : NULL;
+}
 dtx_cluster *dtx_task_cluster(const dtx_task_ctx *ctx) { return ctx != NULL ? ctx->cl : NULL; }
 int dtx_task_attempt(const dtx_task_ctx *ctx) { return ctx != NULL ? ctx->attempt : 0; }
 
@@ -184,7 +146,7 @@ int dtxi_current_worker(dtx_cluster *cl) {
 
 /* ---- executing one task ------------------------------------------------------ */
 
-static void record_error(run *r, rtask *t, char *msg) {
+void dtxi_run_fail(run *r, rtask *t, char *msg) {
   size_t len = msg != NULL ? strlen(msg) : 0;
   rerr *e = malloc(sizeof *e + len + 1);
   if (e == NULL) {
@@ -222,7 +184,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     }
   }
   if (t->err == NULL) {
-    dtx_task_ctx ctx = {r->cl, worker, 0, r, t, gt, NULL, NULL, t->nrefs, NULL};
+    dtx_task_ctx ctx = {.cl = r->cl, .worker = worker, .run = r, .rt = t, .gt = gt, .out_refs = t->nrefs};
     const char *prefix = g->prefixes[gt->prefix];
     if (r->nvtx) dtxi_nvtx_push(prefix, gt->nidx > 0 ? gt->idx[0] : 0);
     if (r->trace) t->t0 = dtxi_now_ns();
@@ -234,7 +196,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     }
     if (r->nvtx) dtxi_nvtx_pop();
     if (bad) {
-      record_error(r, t, msg);
+      dtxi_run_fail(r, t, msg);
       outcome = RAN_FAILED;
     } else {
       t->out = ctx.out;
@@ -290,11 +252,35 @@ static rtask *exec_threads(jobacc *j, rtask *t) {
   for (uint32_t k = t->ndeps; k-- > 0;) {
     rtask *d = &r->rt[deps[k]];
     if (atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) == 1) {
+      if (r->gpu && dtxi_gpu_eligible(r, d)) {
+        dtxi_gpu_dispatch(r, d);
+        continue;
+      }
       if (next != NULL) dtxi_worker_push(w, task_job(next));
       next = d;
     }
   }
   return next;
+}
+
+void dtxi_run_task_done(run *r, rtask *t) {
+  const gtask *gt = &r->g->tasks[t->gid];
+  const uint32_t *in = dtxi_gt_inputs(gt);
+  for (uint32_t i = 0; i < gt->ninputs; i++) {
+    dtx_chunk *c = r->rt[r->map[in[i]]].out;
+    if (c != NULL) dtxi_chunk_unref(c);
+  }
+  dtxi_cluster_count(r->cl, 1, 0);
+  const uint32_t *deps = r->deps + t->dep_off;
+  for (uint32_t k = 0; k < t->ndeps; k++) {
+    rtask *d = &r->rt[deps[k]];
+    if (atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) != 1) continue;
+    if (dtxi_gpu_eligible(r, d))
+      dtxi_gpu_dispatch(r, d);
+    else
+      dtxi_pool_submit(r->cl->pool, task_job(d));
+  }
+  if (atomic_fetch_sub_explicit(&r->remaining, 1, memory_order_acq_rel) == 1) run_finish(r);
 }
 
 static void run_chain(jobacc *j, rtask *t) {
@@ -333,6 +319,10 @@ static void exec_range(dtxi_worker *w, range *rg) {
   jobacc j = {w, 0, NULL, 0};
   for (uint32_t i = lo; i < hi; i++) {
     rtask *t = &r->rt[r->roots[i]];
+    if (r->gpu && dtxi_gpu_eligible(r, t)) {
+      dtxi_gpu_dispatch(r, t);
+      continue;
+    }
     count_task(w, exec_body(r, t, w->index, w->index + 1));
     j.done++;
     const uint32_t *deps = r->deps + t->dep_off;
@@ -449,12 +439,18 @@ static dtx_status walk(run *r, const dtx_task_id *outs, int nout, frame *stack, 
           if (hi + 1 > h) h = hi + 1;
         }
         height[f->gid] = h;
-        if (g->impls[t->impl].cpu == NULL) {
+        if (g->impls[t->impl].cpu == NULL && !(r->gpu && !dtxi_gpus_sim(r->cl->gpus))) {
           char key[DTX_MAX_KEY];
           key_of(g, f->gid, key, sizeof key);
+          if (r->gpu)
+            return dtxi_fail(DTX_EINVAL,
+                             "task '%s' has only a CUDA implementation; simulated GPUs run a task's CPU "
+                             "implementation in its place: give it one (desc.cpu)",
+                             key);
           return dtxi_fail(DTX_EINVAL,
                            "task '%s' has only a CUDA implementation and this computation runs on CPU threads; "
-                           "give it a CPU implementation (desc.cpu)",
+                           "give it a CPU implementation (desc.cpu), or compute with the cluster scheduler on a "
+                           "cluster with GPUs",
                            key);
         }
       }
@@ -762,8 +758,10 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
     return dtxi_fail(DTX_EINVAL, "dtx_compute: opts->size is %zu; initialise opts with DTX_COMPUTE_OPTS_INIT", opts->size);
   dtx_scheduler sched = cl->scheduler;
   if (opts != NULL && opts->size >= sizeof *opts && opts->scheduler != DTX_SCHED_DEFAULT) sched = opts->scheduler;
-  if (sched != DTX_SCHED_SYNC && sched != DTX_SCHED_THREADS)
-    return dtxi_fail(DTX_EINVAL, "dtx_compute: unknown scheduler %d; use DTX_SCHED_SYNC or DTX_SCHED_THREADS", (int)sched);
+  if (sched != DTX_SCHED_SYNC && sched != DTX_SCHED_THREADS && sched != DTX_SCHED_CLUSTER)
+    return dtxi_fail(DTX_EINVAL,
+                     "dtx_compute: unknown scheduler %d; use DTX_SCHED_SYNC, DTX_SCHED_THREADS or DTX_SCHED_CLUSTER",
+                     (int)sched);
   if (noutputs == 0) return DTX_OK;
   int busy = 0;
   if (!atomic_compare_exchange_strong(&g->busy, &busy, 1))
@@ -775,7 +773,8 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
   r.g = g;
   r.trace = cl->trace != NULL;
   r.nvtx = cl->nvtx;
-  r.threads = sched == DTX_SCHED_THREADS;
+  r.threads = sched != DTX_SCHED_SYNC;
+  r.gpu = sched == DTX_SCHED_CLUSTER && cl->gpus != NULL;
   pthread_mutex_init(&r.mu, NULL);
   pthread_cond_init(&r.cv, NULL);
   atomic_init(&r.done, 0);

@@ -259,7 +259,7 @@ void dtxi_future_exec(dtxi_worker *w, dtx_future *f) {
       return;
     }
   }
-  dtx_task_ctx ctx = {cl, w != NULL ? w->index : -1, 0, NULL, NULL, NULL, f, NULL, 1, NULL};
+  dtx_task_ctx ctx = {.cl = cl, .worker = w != NULL ? w->index : -1, .fut = f, .out_refs = 1};
   char *msg = NULL;
   int bad = 0;
   uint64_t t0 = 0, t1 = 0;

@@ -25,6 +25,8 @@ struct dtx_task_ctx {
   const gtask *gt;
   /* future */
   struct dtx_future *fut;
+  /* GPU task (cluster scheduler): inputs and output are device memory */
+  struct gjob *gpu;
   /* results */
   dtx_chunk *out;
   int32_t out_refs; /* references a new output starts with */

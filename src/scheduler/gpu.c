@@ -1,0 +1,386 @@
+/*
+ * scheduler/gpu.c - running graph tasks on GPUs for the cluster scheduler.
+ *
+ * Owns: per device, its compute streams and its device-to-host stream; the
+ * progress thread and its list of jobs in flight.
+ * Threads: any thread dispatches (a CPU worker finishing a producer, the
+ * progress thread finishing a GPU producer); a device's streams are fed
+ * under that device's mutex. Only the progress thread polls events and
+ * completes GPU tasks; no worker ever blocks on a stream.
+ *
+ * A GPU task runs in two phases. Dispatch: pick the device with the least
+ * work in flight, copy each input from its host chunk into device memory,
+ * enqueue the implementation (the CUDA one; on simulated GPUs the CPU one
+ * in its place, run in stream order), record an event. Completion of that
+ * event: copy the output back to a host chunk on the device's d2h stream,
+ * free the device buffers, record a second event; its completion finishes
+ * the task. Outputs are thus written through to host memory, so CPU tasks
+ * and other devices read them without further coordination.
+ */
+#include "scheduler/gpu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host/error.h"
+#include "scheduler/run.h"
+#include "scheduler/task.h"
+
+typedef struct gdev {
+  int index;
+  pthread_mutex_t mu; /* feeds this device's streams */
+  dtxi_stream **compute;
+  int ncompute;
+  unsigned next;
+  dtxi_stream *d2h;
+  _Atomic int64_t inflight;
+} gdev;
+
+typedef struct gjob {
+  struct gjob *next;
+  run *r;
+  rtask *t;
+  gdev *dev;
+  dtxi_stream *s; /* compute stream */
+  dtxi_event *ev;
+  int phase; /* 1: task enqueued; 2: copy back enqueued */
+  int ninputs;
+  void **in_ptr;
+  size_t *in_size;
+  void *out_ptr;
+  size_t out_size;
+  int has_out;
+  char *err; /* the implementation's failure, "key: message" */
+  dtx_chunk *host_out;
+} gjob;
+
+struct dtxi_gpus {
+  dtx_cluster *cl;
+  dtxi_backend *b;
+  int sim;
+  int ndev;
+  gdev dev[DTXI_MAX_GPUS];
+  pthread_t thread;
+  int started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  gjob *incoming; /* handed over by dispatchers, guarded by mu */
+  int stop;
+};
+
+int dtxi_gpus_count(const dtxi_gpus *g) { return g != NULL ? g->ndev : 0; }
+int dtxi_gpus_sim(const dtxi_gpus *g) { return g != NULL && g->sim; }
+
+/* ---- the task's view ---------------------------------------------------------- */
+
+const void *dtxi_gpu_input(const gjob *j, int i, size_t *size) {
+  if (i < 0 || i >= j->ninputs) {
+    if (size != NULL) *size = 0;
+    return NULL;
+  }
+  if (size != NULL) *size = j->in_size[i];
+  return j->in_ptr[i];
+}
+
+void *dtxi_gpu_output(gjob *j, size_t size) {
+  if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
+  j->out_ptr = NULL;
+  j->out_size = size;
+  j->has_out = 1;
+  if (dtxi_alloc_async(j->s, size > 0 ? size : 1, &j->out_ptr) != DTX_OK) {
+    j->has_out = 0;
+    return NULL;
+  }
+  return j->out_ptr;
+}
+
+int dtxi_gpu_device(const gjob *j) { return j->dev->index; }
+void *dtxi_gpu_native_stream(const gjob *j) { return j->s->b->ops->native_stream(j->s); }
+
+/* ---- choosing and dispatching ---------------------------------------------------- */
+
+int dtxi_gpu_eligible(const run *r, const rtask *t) {
+  return r->gpu && r->g->impls[r->g->tasks[t->gid].impl].cuda != NULL;
+}
+
+static void invoke(gjob *j, dtx_task_fn fn) {
+  run *r = j->r;
+  const gtask *gt = &r->g->tasks[j->t->gid];
+  dtx_task_ctx ctx = {.cl = r->cl, .worker = -1, .run = r, .rt = j->t, .gt = gt, .gpu = j};
+  char *msg = NULL;
+  if (dtxi_task_invoke(&ctx, fn, r->g->prefixes[gt->prefix], gt->nidx, gt->idx, &msg)) {
+    j->err = msg != NULL ? msg : strdup("task failed");
+    if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
+    j->has_out = 0;
+    j->out_ptr = NULL;
+  }
+}
+
+/* Simulated GPUs run the CPU implementation in stream order. A task's own
+ * failure is kept in the job (the stream stays healthy for others). */
+static int sim_task(void *arg, char *err, size_t errlen) {
+  gjob *j = arg;
+  invoke(j, j->r->g->impls[j->r->g->tasks[j->t->gid].impl].cpu);
+  (void)err;
+  (void)errlen;
+  return 0;
+}
+
+static void handoff(dtxi_gpus *g, gjob *j) {
+  pthread_mutex_lock(&g->mu);
+  j->next = g->incoming;
+  g->incoming = j;
+  pthread_cond_signal(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static gdev *choose(dtxi_gpus *g) {
+  gdev *best = &g->dev[0];
+  for (int i = 1; i < g->ndev; i++)
+    if (atomic_load(&g->dev[i].inflight) < atomic_load(&best->inflight)) best = &g->dev[i];
+  return best;
+}
+
+static char *enqueue_error(const run *r, const rtask *t, const char *what) {
+  char key[DTX_MAX_KEY], buf[1024];
+  const gtask *gt = &r->g->tasks[t->gid];
+  dtxi_key_format(r->g->prefixes[gt->prefix], gt->nidx, gt->idx, key, sizeof key);
+  snprintf(buf, sizeof buf, "%s: %s", key, what);
+  return strdup(buf);
+}
+
+void dtxi_gpu_dispatch(run *r, rtask *t) {
+  dtxi_gpus *g = r->cl->gpus;
+  const gtask *gt = &r->g->tasks[t->gid];
+  const uint32_t *ins = dtxi_gt_inputs(gt);
+  if (atomic_load_explicit(&r->any_error, memory_order_relaxed)) {
+    for (uint32_t i = 0; i < gt->ninputs; i++) {
+      const rtask *in = &r->rt[r->map[ins[i]]];
+      if (in->err != NULL) {
+        t->err = in->err;
+        dtxi_run_task_done(r, t);
+        return;
+      }
+    }
+  }
+  gjob *j = calloc(1, sizeof *j);
+  void **in_ptr = calloc(gt->ninputs ? gt->ninputs : 1, sizeof *in_ptr);
+  size_t *in_size = calloc(gt->ninputs ? gt->ninputs : 1, sizeof *in_size);
+  if (j == NULL || in_ptr == NULL || in_size == NULL) {
+    free(j);
+    free(in_ptr);
+    free(in_size);
+    dtxi_run_fail(r, t, enqueue_error(r, t, "out of memory dispatching to a GPU"));
+    dtxi_run_task_done(r, t);
+    return;
+  }
+  j->r = r;
+  j->t = t;
+  j->in_ptr = in_ptr;
+  j->in_size = in_size;
+  j->ninputs = (int)gt->ninputs;
+  j->phase = 1;
+  gdev *d = j->dev = choose(g);
+  atomic_fetch_add(&d->inflight, 1);
+  pthread_mutex_lock(&d->mu);
+  j->s = d->compute[d->next++ % (unsigned)d->ncompute];
+  dtx_status rc = DTX_OK;
+  for (uint32_t i = 0; i < gt->ninputs && rc == DTX_OK; i++) {
+    const dtx_chunk *c = r->rt[r->map[ins[i]]].out;
+    size_t n = c != NULL ? c->size : 0;
+    in_size[i] = n;
+    if (n == 0) continue;
+    rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
+    if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, c->data, DTXI_HOST, n);
+  }
+  if (rc == DTX_OK) {
+    if (g->sim)
+      rc = dtxi_host_fn(j->s, sim_task, j);
+    else
+      invoke(j, r->g->impls[gt->impl].cuda);
+  }
+  if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &j->ev);
+  if (rc == DTX_OK) rc = dtxi_event_record(j->ev, j->s);
+  if (rc != DTX_OK && j->err == NULL) j->err = enqueue_error(r, t, dtx_last_error());
+  /* A device fault fails only the work up to here on this stream. */
+  dtxi_stream_reset(j->s);
+  pthread_mutex_unlock(&d->mu);
+  handoff(g, j);
+}
+
+/* ---- completion (progress thread) ------------------------------------------------- */
+
+static void free_inputs(gjob *j, dtxi_stream *s) {
+  for (int i = 0; i < j->ninputs; i++)
+    if (j->in_ptr[i] != NULL) dtxi_free_async(s, j->in_ptr[i]);
+  memset(j->in_ptr, 0, (size_t)j->ninputs * sizeof *j->in_ptr);
+}
+
+static void finish(gjob *j) {
+  run *r = j->r;
+  if (j->err != NULL) {
+    dtxi_chunk_unref(j->host_out);
+    dtxi_run_fail(r, j->t, j->err);
+    j->err = NULL;
+  } else {
+    j->t->out = j->host_out;
+  }
+  atomic_fetch_sub(&j->dev->inflight, 1);
+  dtxi_event_destroy(j->ev);
+  free(j->in_ptr);
+  free(j->in_size);
+  rtask *t = j->t;
+  free(j);
+  dtxi_run_task_done(r, t);
+}
+
+/* The event of phase 1 or 2 completed (or failed): move the job on. */
+static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
+  gdev *d = j->dev;
+  if (st == DTXI_EVENT_FAILED && j->err == NULL) j->err = enqueue_error(j->r, j->t, dtxi_event_error(j->ev));
+  if (j->phase == 2 || j->err != NULL) {
+    if (j->phase == 1) {
+      pthread_mutex_lock(&d->mu);
+      free_inputs(j, j->s);
+      if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
+      pthread_mutex_unlock(&d->mu);
+    }
+    finish(j);
+    return;
+  }
+  /* Phase 1 done: bring the output home on the d2h stream. */
+  dtx_status rc = DTX_OK;
+  pthread_mutex_lock(&d->mu);
+  rc = dtxi_stream_wait(d->d2h, j->ev);
+  if (rc == DTX_OK && j->has_out && j->out_size > 0) {
+    j->host_out = dtxi_chunk_new(j->r->cl->mem, j->out_size, j->t->nrefs);
+    if (j->host_out == NULL)
+      rc = dtxi_fail(DTX_ENOMEM, "out of host memory for a %zu-byte output", j->out_size);
+    else
+      rc = dtxi_copy_async(d->d2h, j->host_out->data, DTXI_HOST, j->out_ptr, d->index, j->out_size);
+  } else if (rc == DTX_OK && j->has_out) {
+    j->host_out = dtxi_chunk_new(j->r->cl->mem, 0, j->t->nrefs);
+    if (j->host_out == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of host memory");
+  }
+  free_inputs(j, d->d2h);
+  if (j->has_out && j->out_ptr != NULL) dtxi_free_async(d->d2h, j->out_ptr);
+  j->out_ptr = NULL;
+  if (rc == DTX_OK) rc = dtxi_event_record(j->ev, d->d2h);
+  if (rc != DTX_OK) j->err = enqueue_error(j->r, j->t, dtx_last_error());
+  dtxi_stream_reset(d->d2h);
+  pthread_mutex_unlock(&d->mu);
+  if (j->err != NULL) {
+    finish(j);
+    return;
+  }
+  j->phase = 2;
+  handoff(g, j);
+}
+
+static void *progress_main(void *arg) {
+  dtxi_gpus *g = arg;
+  gjob *pending = NULL;
+  long delay_ns = 2000;
+  dtxi_nvtx_name_thread("dtx gpu progress");
+  for (;;) {
+    pthread_mutex_lock(&g->mu);
+    while (g->incoming == NULL && pending == NULL && !g->stop) pthread_cond_wait(&g->cv, &g->mu);
+    gjob *in = g->incoming;
+    g->incoming = NULL;
+    int stop = g->stop;
+    pthread_mutex_unlock(&g->mu);
+    while (in != NULL) {
+      gjob *next = in->next;
+      in->next = pending;
+      pending = in;
+      in = next;
+    }
+    if (pending == NULL && stop) break;
+    int progressed = 0;
+    for (gjob **pp = &pending; *pp != NULL;) {
+      gjob *j = *pp;
+      dtxi_event_state st = dtxi_event_query(j->ev);
+      if (st == DTXI_EVENT_PENDING) {
+        pp = &j->next;
+        continue;
+      }
+      *pp = j->next;
+      progressed = 1;
+      advance(g, j, st);
+    }
+    if (progressed) {
+      delay_ns = 2000;
+    } else if (pending != NULL) {
+      /* Poll with a backoff: quick for short kernels, cheap for long ones. */
+      struct timespec ts = {0, delay_ns};
+      nanosleep(&ts, NULL);
+      if (delay_ns < 200000) delay_ns *= 2;
+    }
+  }
+  return NULL;
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, dtxi_gpus **out) {
+  dtxi_gpus *g = calloc(1, sizeof *g);
+  if (g == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory starting the GPU scheduler");
+  g->cl = cl;
+  g->b = b;
+  g->sim = strcmp(b->ops->name, "sim") == 0;
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  dtx_status rc = DTX_OK;
+  for (int i = 0; i < b->ndev && rc == DTX_OK; i++) {
+    gdev *d = &g->dev[i];
+    d->index = i;
+    pthread_mutex_init(&d->mu, NULL);
+    atomic_init(&d->inflight, 0);
+    g->ndev = i + 1;
+    d->compute = calloc((size_t)streams_per_gpu, sizeof *d->compute);
+    if (d->compute == NULL) {
+      rc = dtxi_fail(DTX_ENOMEM, "out of memory creating streams");
+      break;
+    }
+    for (int k = 0; k < streams_per_gpu && rc == DTX_OK; k++) {
+      char label[32];
+      snprintf(label, sizeof label, "compute-%d", k);
+      rc = dtxi_stream_create(b, i, DTXI_STREAM_COMPUTE, label, &d->compute[k]);
+      if (rc == DTX_OK) d->ncompute = k + 1;
+    }
+    if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_D2H, "d2h", &d->d2h);
+  }
+  if (rc == DTX_OK && pthread_create(&g->thread, NULL, progress_main, g) != 0)
+    rc = dtxi_fail(DTX_ENOMEM, "cannot start the GPU progress thread");
+  else if (rc == DTX_OK)
+    g->started = 1;
+  if (rc != DTX_OK) {
+    dtxi_gpus_stop(g);
+    return rc;
+  }
+  *out = g;
+  return DTX_OK;
+}
+
+void dtxi_gpus_stop(dtxi_gpus *g) {
+  if (g == NULL) return;
+  if (g->started) {
+    pthread_mutex_lock(&g->mu);
+    g->stop = 1;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->thread, NULL);
+  }
+  for (int i = 0; i < g->ndev; i++) {
+    gdev *d = &g->dev[i];
+    for (int k = 0; k < d->ncompute; k++) dtxi_stream_destroy(d->compute[k]);
+    free(d->compute);
+    dtxi_stream_destroy(d->d2h);
+    pthread_mutex_destroy(&d->mu);
+  }
+  pthread_mutex_destroy(&g->mu);
+  pthread_cond_destroy(&g->cv);
+  free(g);
+}

@@ -1,0 +1,36 @@
+/*
+ * scheduler/gpu.h - running graph tasks on GPUs (the cluster scheduler).
+ */
+#ifndef DTXI_GPU_H
+#define DTXI_GPU_H
+
+#include "dtx/cluster.h"
+#include "host/backend.h"
+
+struct run;
+struct rtask;
+
+typedef struct dtxi_gpus dtxi_gpus;
+struct gjob;
+
+/* Creates each device's streams and starts the progress thread. */
+dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, dtxi_gpus **out);
+/* Stops the progress thread (no work may be in flight) and frees the streams. */
+void dtxi_gpus_stop(dtxi_gpus *g);
+int dtxi_gpus_count(const dtxi_gpus *g);
+/* True for simulated GPUs (CPU implementations stand in for CUDA ones). */
+int dtxi_gpus_sim(const dtxi_gpus *g);
+
+/* True when t should run on a GPU in run r. */
+int dtxi_gpu_eligible(const struct run *r, const struct rtask *t);
+/* Places t on a GPU and enqueues it; completion comes back through
+ * dtxi_run_task_done on the progress thread. Any thread. */
+void dtxi_gpu_dispatch(struct run *r, struct rtask *t);
+
+/* For dtx_task_input / dtx_task_output inside a GPU task. */
+const void *dtxi_gpu_input(const struct gjob *j, int i, size_t *size);
+void *dtxi_gpu_output(struct gjob *j, size_t size);
+int dtxi_gpu_device(const struct gjob *j);
+void *dtxi_gpu_native_stream(const struct gjob *j);
+
+#endif /* DTXI_GPU_H */

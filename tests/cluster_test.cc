@@ -1,0 +1,201 @@
+/*
+ * tests/cluster_test.cc - the cluster scheduler on simulated GPUs: tasks with
+ * a CUDA implementation run on the GPUs (their CPU implementation standing in
+ * for the CUDA one), CPU-only tasks on the worker threads, dependencies
+ * crossing between them, and the results equal `sync`'s.
+ */
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dtx/dtx.h"
+#include "test_util.h"
+
+using namespace dtxt;
+
+namespace {
+
+std::atomic<int> g_on_gpu{0};
+
+/* out = hash(key index, inputs...) as one uint64; counts runs on a GPU. */
+int Mix(dtx_task_ctx *ctx) {
+  if (dtx_task_device(ctx) >= 0) g_on_gpu.fetch_add(1);
+  uint64_t h = static_cast<uint64_t>(Arg<int64_t>(ctx)) * 0x9E3779B97F4A7C15ull + 1;
+  for (int i = 0; i < dtx_task_num_inputs(ctx); i++) {
+    size_t n = 0;
+    const void *p = dtx_task_input(ctx, i, &n);
+    if (n != sizeof(uint64_t)) return dtx_task_fail(ctx, "input %d has %zu bytes", i, n);
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    h = (h ^ v) * 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+  }
+  void *o = dtx_task_output(ctx, sizeof h);
+  if (o == nullptr) return dtx_task_fail(ctx, "no memory for the output");
+  std::memcpy(o, &h, sizeof h);
+  return 0;
+}
+
+/* Never called on simulated GPUs: the CPU implementation stands in. */
+int NotOnSim(dtx_task_ctx *ctx) { return dtx_task_fail(ctx, "the CUDA implementation ran on a simulated GPU"); }
+
+int FailOnGpu(dtx_task_ctx *ctx) {
+  if (dtx_task_device(ctx) >= 0) return dtx_task_fail(ctx, "boom on gpu %d", dtx_task_device(ctx));
+  return Mix(ctx);
+}
+
+ClusterPtr SimCluster(int ngpu, int threads) {
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.num_threads = threads;
+  std::string spec = "sim:" + std::to_string(ngpu);
+  cfg.gpus = spec.c_str();
+  dtx_cluster *cl = nullptr;
+  EXPECT_EQ(dtx_cluster_create(&cfg, &cl), DTX_OK) << dtx_last_error();
+  return ClusterPtr(cl);
+}
+
+struct Dag {
+  GraphPtr g;
+  std::vector<dtx_task_id> outs;
+};
+
+/* Random DAG: each task takes 0..3 earlier tasks; about half run on GPUs. */
+Dag RandomDag(uint32_t seed, int n, dtx_task_fn gpu_cpu_impl = Mix) {
+  std::mt19937 rng(seed);
+  Dag d{MakeGraph(), {}};
+  std::vector<dtx_task_id> ids;
+  for (int i = 0; i < n; i++) {
+    dtx_task_desc t{};
+    t.name = "t";
+    t.nidx = 1;
+    t.idx[0] = i;
+    int64_t arg = i;
+    t.args = &arg;
+    t.args_size = sizeof arg;
+    bool gpu = rng() % 2 == 0;
+    t.cpu = gpu ? gpu_cpu_impl : Mix;
+    t.cuda = gpu ? NotOnSim : nullptr;
+    std::vector<dtx_task_id> in;
+    if (!ids.empty())
+      for (int k = static_cast<int>(rng() % 4); k > 0; k--) in.push_back(ids[rng() % ids.size()]);
+    t.inputs = in.data();
+    t.ninputs = static_cast<int>(in.size());
+    dtx_task_id id;
+    EXPECT_EQ(dtx_graph_add(d.g.get(), &t, &id), DTX_OK) << dtx_last_error();
+    ids.push_back(id);
+  }
+  for (int k = 0; k < 5; k++) d.outs.push_back(ids[rng() % ids.size()]);
+  d.outs.push_back(ids.back());
+  return d;
+}
+
+std::vector<std::string> Compute(dtx_cluster *cl, const Dag &d, dtx_scheduler s, dtx_status *rc) {
+  std::vector<dtx_chunk *> res(d.outs.size(), nullptr);
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = s;
+  *rc = dtx_compute(cl, d.g.get(), d.outs.data(), static_cast<int>(d.outs.size()), res.data(), &o);
+  std::vector<std::string> out;
+  for (dtx_chunk *c : res) {
+    if (c == nullptr) {
+      out.push_back("<null>");
+      continue;
+    }
+    if (dtx_chunk_status(c) != DTX_OK)
+      out.push_back(std::string("error: ") + dtx_chunk_error(c));
+    else
+      out.push_back(std::string(static_cast<const char *>(dtx_chunk_data(c)), dtx_chunk_size(c)));
+    dtx_chunk_release(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(ClusterSim, ReportsSimulatedGpus) {
+  ClusterPtr cl = SimCluster(3, 2);
+  ASSERT_NE(cl, nullptr);
+  EXPECT_EQ(dtx_cluster_num_gpus(cl.get()), 3);
+  char *buf = nullptr;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  ASSERT_EQ(dtx_cluster_report(cl.get(), f), DTX_OK);
+  fclose(f);
+  std::string report(buf, len);
+  free(buf);
+  EXPECT_NE(report.find("sim gpu 2"), std::string::npos) << report;
+}
+
+TEST(ClusterSim, RandomDagsMatchSync) {
+  const int rounds = kSanitized ? 8 : 40;
+  for (int ngpu = 1; ngpu <= 4; ngpu++) {
+    ClusterPtr cl = SimCluster(ngpu, 2);
+    ASSERT_NE(cl, nullptr);
+    for (int r = 0; r < rounds; r++) {
+      uint32_t seed = 1000u * ngpu + r;
+      SCOPED_TRACE(::testing::Message() << "sim:" << ngpu << " seed " << seed);
+      Dag d = RandomDag(seed, 1 + static_cast<int>(seed % 120));
+      dtx_status rs, rc;
+      g_on_gpu = 0;
+      std::vector<std::string> want = Compute(cl.get(), d, DTX_SCHED_SYNC, &rs);
+      EXPECT_EQ(g_on_gpu.load(), 0) << "sync ran a task on a GPU";
+      std::vector<std::string> got = Compute(cl.get(), d, DTX_SCHED_CLUSTER, &rc);
+      ASSERT_EQ(rs, DTX_OK) << dtx_last_error();
+      ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
+      EXPECT_EQ(got, want);
+    }
+  }
+}
+
+TEST(ClusterSim, GpuTasksRunOnGpus) {
+  ClusterPtr cl = SimCluster(2, 2);
+  ASSERT_NE(cl, nullptr);
+  Dag d = RandomDag(7, 200);
+  g_on_gpu = 0;
+  dtx_status rc;
+  Compute(cl.get(), d, DTX_SCHED_CLUSTER, &rc);
+  ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
+  EXPECT_GT(g_on_gpu.load(), 0);
+}
+
+TEST(ClusterSim, FailureOnGpuNamesTaskAndSparesOthers) {
+  ClusterPtr cl = SimCluster(2, 2);
+  ASSERT_NE(cl, nullptr);
+  Dag d = RandomDag(11, 150, FailOnGpu);
+  dtx_status rc;
+  std::vector<std::string> got = Compute(cl.get(), d, DTX_SCHED_CLUSTER, &rc);
+  ASSERT_EQ(rc, DTX_ETASK);
+  EXPECT_NE(std::string(dtx_last_error()).find("boom on gpu"), std::string::npos) << dtx_last_error();
+  EXPECT_NE(std::string(dtx_last_error()).find("t["), std::string::npos) << dtx_last_error();
+}
+
+TEST(ClusterSim, WithoutGpusClusterRunsOnThreads) {
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.num_threads = 2;
+  cfg.gpus = "none";
+  dtx_cluster *raw = nullptr;
+  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+  ClusterPtr cl(raw);
+  EXPECT_EQ(dtx_cluster_num_gpus(cl.get()), 0);
+  Dag d = RandomDag(5, 50);
+  dtx_status rs, rc;
+  std::vector<std::string> want = Compute(cl.get(), d, DTX_SCHED_SYNC, &rs);
+  std::vector<std::string> got = Compute(cl.get(), d, DTX_SCHED_CLUSTER, &rc);
+  ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
+  EXPECT_EQ(got, want);
+}
+
+TEST(ClusterSim, BadGpuSpecIsAnError) {
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.gpus = "sim:0";
+  dtx_cluster *cl = nullptr;
+  EXPECT_EQ(dtx_cluster_create(&cfg, &cl), DTX_EINVAL);
+  EXPECT_EQ(cl, nullptr);
+  EXPECT_NE(std::string(dtx_last_error()).find("sim:0"), std::string::npos) << dtx_last_error();
+}

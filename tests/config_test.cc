@@ -1,4 +1,5 @@
-// The DTX_* environment table (src/host/config.c) and logging (src/host/log.c).
+// The DTX_* environment table (src/host/config.c), the size parser behind
+// the memory limits, and logging (src/host/log.c).
 //
 // Warnings are captured by pointing DTX_LOG_FILE at a temporary file and
 // reading it back after dtxi_env_reload().
@@ -6,6 +7,8 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,7 +23,12 @@
 
 namespace {
 
-const char *const kVars[] = {"DTX_SCHEDULER", "DTX_NUM_THREADS", "DTX_LOG", "DTX_LOG_FILE", "DTX_TRACE"};
+// In the order of the table.
+const char *const kVars[] = {"DTX_SCHEDULER",         "DTX_NUM_THREADS", "DTX_LOG",
+                             "DTX_LOG_FILE",          "DTX_TRACE",       "DTX_GPUS",
+                             "DTX_STREAMS_PER_GPU",   "DTX_GPU_WINDOW",  "DTX_DEVICE_MEMORY_LIMIT",
+                             "DTX_HOST_MEMORY_LIMIT", "DTX_SPILL_DIR",   "DTX_P2P",
+                             "DTX_SIM_BANDWIDTH"};
 
 void UnsetAll() {
   for (const char *v : kVars) unsetenv(v);
@@ -110,6 +118,18 @@ TEST_F(Config, DefaultsWhenUnset) {
   EXPECT_EQ(e->log_file, nullptr);
   EXPECT_EQ(e->trace_path, nullptr);
   EXPECT_EQ(dtxi_log_threshold, DTX_LOG_WARN);
+  ASSERT_NE(e->gpus, nullptr);
+  EXPECT_STREQ(e->gpus, "all");
+  EXPECT_EQ(e->streams_per_gpu, 4);
+  EXPECT_EQ(e->gpu_window, 256);
+  ASSERT_NE(e->device_memory_limit, nullptr);
+  EXPECT_STREQ(e->device_memory_limit, "80%");
+  EXPECT_EQ(e->host_memory_limit, nullptr) << "no host limit unless asked";
+  ASSERT_NE(e->spill_dir, nullptr);
+  const char *tmp = getenv("TMPDIR");
+  EXPECT_STREQ(e->spill_dir, tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp");
+  EXPECT_EQ(e->p2p, DTXI_P2P_AUTO);
+  EXPECT_EQ(e->sim_bandwidth, 0.0);
 }
 
 TEST_F(Config, ValidValuesParsed) {
@@ -143,6 +163,7 @@ TEST_F(Config, EveryLogLevelWordParsed) {
 TEST_F(Config, SchedulerWordsIgnoreCase) {
   EXPECT_EQ(ReloadWith("DTX_SCHEDULER", "THREADS")->scheduler, DTX_SCHED_THREADS);
   EXPECT_EQ(ReloadWith("DTX_SCHEDULER", "Sync")->scheduler, DTX_SCHED_SYNC);
+  EXPECT_EQ(ReloadWith("DTX_SCHEDULER", "cluster")->scheduler, DTX_SCHED_CLUSTER);
   EXPECT_TRUE(Warnings().empty());
 }
 
@@ -150,6 +171,70 @@ TEST_F(Config, ThreadsRangeEdgesAccepted) {
   EXPECT_EQ(ReloadWith("DTX_NUM_THREADS", "1")->num_threads, 1);
   EXPECT_TRUE(Warnings().empty());
   EXPECT_EQ(ReloadWith("DTX_NUM_THREADS", "1024")->num_threads, 1024);
+  EXPECT_TRUE(Warnings().empty());
+}
+
+TEST_F(Config, GpuSettingsParsed) {
+  setenv("DTX_GPUS", "sim:4", 1);
+  setenv("DTX_STREAMS_PER_GPU", "8", 1);
+  setenv("DTX_GPU_WINDOW", "1000", 1);
+  setenv("DTX_DEVICE_MEMORY_LIMIT", "12GiB", 1);
+  setenv("DTX_HOST_MEMORY_LIMIT", "50%", 1);
+  setenv("DTX_SPILL_DIR", "/scratch/dtx", 1);
+  setenv("DTX_P2P", "nccl", 1);
+  setenv("DTX_SIM_BANDWIDTH", "12.5", 1);
+  dtxi_env_reload();
+  const dtxi_env *e = dtxi_env_get();
+  EXPECT_STREQ(e->gpus, "sim:4");
+  EXPECT_EQ(e->streams_per_gpu, 8);
+  EXPECT_EQ(e->gpu_window, 1000);
+  EXPECT_STREQ(e->device_memory_limit, "12GiB");
+  EXPECT_STREQ(e->host_memory_limit, "50%");
+  EXPECT_STREQ(e->spill_dir, "/scratch/dtx");
+  EXPECT_EQ(e->p2p, DTXI_P2P_NCCL);
+  EXPECT_EQ(e->sim_bandwidth, 12.5);
+  EXPECT_TRUE(Warnings().empty());
+}
+
+TEST_F(Config, GpuRangeEdgesAccepted) {
+  EXPECT_EQ(ReloadWith("DTX_STREAMS_PER_GPU", "1")->streams_per_gpu, 1);
+  EXPECT_EQ(ReloadWith("DTX_STREAMS_PER_GPU", "64")->streams_per_gpu, 64);
+  EXPECT_EQ(ReloadWith("DTX_GPU_WINDOW", "1")->gpu_window, 1);
+  EXPECT_EQ(ReloadWith("DTX_GPU_WINDOW", "100000")->gpu_window, 100000);
+  EXPECT_EQ(ReloadWith("DTX_SIM_BANDWIDTH", "0")->sim_bandwidth, 0.0) << "0 = unthrottled, as unset";
+  EXPECT_EQ(ReloadWith("DTX_SIM_BANDWIDTH", "1e6")->sim_bandwidth, 1e6);
+  EXPECT_EQ(ReloadWith("DTX_SIM_BANDWIDTH", ".5")->sim_bandwidth, 0.5);
+  EXPECT_EQ(ReloadWith("DTX_P2P", "PEER")->p2p, DTXI_P2P_PEER);
+  EXPECT_EQ(ReloadWith("DTX_P2P", "auto")->p2p, DTXI_P2P_AUTO);
+  EXPECT_TRUE(Warnings().empty());
+}
+
+TEST_F(Config, MemoryLimitsAcceptSizesPercentagesAndNone) {
+  for (const char *v :
+       {"80%", "100%", "0.5%", "12GiB", "12G", "512M", "512 MiB", "1000000", "16GB", "1.5T"}) {
+    EXPECT_STREQ(ReloadWith("DTX_DEVICE_MEMORY_LIMIT", v)->device_memory_limit, v) << v;
+    EXPECT_STREQ(ReloadWith("DTX_HOST_MEMORY_LIMIT", v)->host_memory_limit, v) << v;
+    EXPECT_TRUE(Warnings().empty()) << v;
+  }
+  EXPECT_EQ(ReloadWith("DTX_DEVICE_MEMORY_LIMIT", "none")->device_memory_limit, nullptr);
+  EXPECT_EQ(ReloadWith("DTX_HOST_MEMORY_LIMIT", "NONE")->host_memory_limit, nullptr);
+  EXPECT_TRUE(Warnings().empty());
+}
+
+TEST_F(Config, SpillDirDefaultFollowsTmpdir) {
+  const char *saved = getenv("TMPDIR");
+  std::string keep = saved != nullptr ? saved : "";
+  setenv("TMPDIR", "/var/tmp/dtx-test", 1);
+  dtxi_env_reload();
+  EXPECT_STREQ(dtxi_env_get()->spill_dir, "/var/tmp/dtx-test");
+  setenv("TMPDIR", "", 1);
+  dtxi_env_reload();
+  EXPECT_STREQ(dtxi_env_get()->spill_dir, "/tmp");
+  unsetenv("TMPDIR");
+  dtxi_env_reload();
+  EXPECT_STREQ(dtxi_env_get()->spill_dir, "/tmp");
+  EXPECT_STREQ(ReloadWith("DTX_SPILL_DIR", "/scratch")->spill_dir, "/scratch");
+  if (saved != nullptr) setenv("TMPDIR", keep.c_str(), 1);
   EXPECT_TRUE(Warnings().empty());
 }
 
@@ -184,14 +269,15 @@ TEST_F(Config, ThreadsNotANumberRejected) {
 }
 
 TEST_F(Config, BadSchedulerWarnsOnce) {
-  // processes is planned but not built yet.
-  for (const char *v : {"processes", "fast", ""}) {
+  // processes is planned but not built yet; the list of words grows with the
+  // schedulers built, so only its start is checked.
+  for (const char *v : {"processes", "fast", "", "sync,threads"}) {
     EXPECT_EQ(ReloadWith("DTX_SCHEDULER", v)->scheduler, DTX_SCHED_THREADS) << v;
     std::vector<std::string> w = Warnings();
     ASSERT_EQ(w.size(), 1u) << v;
-    EXPECT_TRUE(Contains(w[0], std::string("DTX_SCHEDULER=\"") + v +
-                                   "\" is not one of sync|threads|cluster; using the default (threads)"))
+    EXPECT_TRUE(Contains(w[0], std::string("DTX_SCHEDULER=\"") + v + "\" is not one of sync|threads"))
         << w[0];
+    EXPECT_TRUE(Contains(w[0], "; using the default (threads)")) << w[0];
   }
 }
 
@@ -212,23 +298,109 @@ TEST_F(Config, EmptyTracePathWarnsOnce) {
   EXPECT_TRUE(Contains(w[0], "DTX_TRACE=\"\" is empty; using the default (none)")) << w[0];
 }
 
+TEST_F(Config, BadStreamsAndWindowRejected) {
+  for (const char *v : {"0", "65", "-1", "4x", "", "four"}) {
+    EXPECT_EQ(ReloadWith("DTX_STREAMS_PER_GPU", v)->streams_per_gpu, 4) << v;
+    std::vector<std::string> w = Warnings();
+    ASSERT_EQ(w.size(), 1u) << v;
+    EXPECT_TRUE(Contains(w[0], std::string("DTX_STREAMS_PER_GPU=\"") + v +
+                                   "\" is not an integer in 1..64; using the default (4)"))
+        << w[0];
+  }
+  unsetenv("DTX_STREAMS_PER_GPU");
+  for (const char *v : {"0", "100001", "1e3", "256.0"}) {
+    EXPECT_EQ(ReloadWith("DTX_GPU_WINDOW", v)->gpu_window, 256) << v;
+    std::vector<std::string> w = Warnings();
+    ASSERT_EQ(w.size(), 1u) << v;
+    EXPECT_TRUE(Contains(w[0], std::string("DTX_GPU_WINDOW=\"") + v +
+                                   "\" is not an integer in 1..100000; using the default (256)"))
+        << w[0];
+  }
+}
+
+TEST_F(Config, BadMemoryLimitRejected) {
+  for (const char *v : {"0", "0%", "101%", "100.5%", "-1G", "abc", "12X", "80 %%", "%", "", " 1G", "1G ",
+                        "1.G", "99999999999999999999", "9000000T", "nonee"}) {
+    const dtxi_env *e = ReloadWith("DTX_DEVICE_MEMORY_LIMIT", v);
+    ASSERT_NE(e->device_memory_limit, nullptr) << v;
+    EXPECT_STREQ(e->device_memory_limit, "80%") << v;
+    std::vector<std::string> w = Warnings();
+    ASSERT_EQ(w.size(), 1u) << v;
+    EXPECT_TRUE(Contains(w[0], std::string("DTX_DEVICE_MEMORY_LIMIT=\"") + v + "\" is not a size above 0"))
+        << w[0];
+    EXPECT_TRUE(Contains(w[0], "nor none; using the default (80%)")) << w[0];
+    unsetenv("DTX_DEVICE_MEMORY_LIMIT");
+
+    EXPECT_EQ(ReloadWith("DTX_HOST_MEMORY_LIMIT", v)->host_memory_limit, nullptr) << v;
+    w = Warnings();
+    ASSERT_EQ(w.size(), 1u) << v;
+    EXPECT_TRUE(Contains(w[0], "using the default (none)")) << w[0];
+    unsetenv("DTX_HOST_MEMORY_LIMIT");
+  }
+}
+
+TEST_F(Config, BadP2pAndBandwidthRejected) {
+  EXPECT_EQ(ReloadWith("DTX_P2P", "mpi")->p2p, DTXI_P2P_AUTO);
+  std::vector<std::string> w = Warnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_TRUE(Contains(w[0], "DTX_P2P=\"mpi\" is not one of auto|nccl|peer; using the default (auto)"))
+      << w[0];
+  unsetenv("DTX_P2P");
+  for (const char *v : {"-1", "nan", "inf", "fast", "", "1e7", "0x10", " 4", "4 ", "4GB/s"}) {
+    EXPECT_EQ(ReloadWith("DTX_SIM_BANDWIDTH", v)->sim_bandwidth, 0.0) << v;
+    w = Warnings();
+    ASSERT_EQ(w.size(), 1u) << v;
+    EXPECT_TRUE(Contains(w[0], std::string("DTX_SIM_BANDWIDTH=\"") + v +
+                                   "\" is not a number in 0..1e+06; using the default (0)"))
+        << w[0];
+  }
+}
+
+TEST_F(Config, EmptyGpusAndSpillDirWarn) {
+  EXPECT_STREQ(ReloadWith("DTX_GPUS", "")->gpus, "all");
+  std::vector<std::string> w = Warnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_TRUE(Contains(w[0], "DTX_GPUS=\"\" is empty; using the default (all)")) << w[0];
+  // Anything else is for dtxi_backend_open to judge, with its own message.
+  EXPECT_STREQ(ReloadWith("DTX_GPUS", "lots")->gpus, "lots");
+  EXPECT_TRUE(Warnings().empty());
+  unsetenv("DTX_GPUS");
+  const dtxi_env *e = ReloadWith("DTX_SPILL_DIR", "");
+  ASSERT_NE(e->spill_dir, nullptr);
+  EXPECT_NE(e->spill_dir[0], '\0');
+  w = Warnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_TRUE(Contains(w[0], "DTX_SPILL_DIR=\"\" is empty; using the default ($TMPDIR or /tmp)")) << w[0];
+}
+
 TEST_F(Config, EachBadValueWarnsOnce) {
-  setenv("DTX_SCHEDULER", "bogus", 1);
-  setenv("DTX_NUM_THREADS", "4x", 1);
-  setenv("DTX_LOG", "chatty", 1);
-  setenv("DTX_TRACE", "", 1);
+  const std::pair<const char *, const char *> bad[] = {
+      {"DTX_SCHEDULER", "bogus"},
+      {"DTX_NUM_THREADS", "4x"},
+      {"DTX_LOG", "chatty"},
+      {"DTX_TRACE", ""},
+      {"DTX_GPUS", ""},
+      {"DTX_STREAMS_PER_GPU", "0"},
+      {"DTX_GPU_WINDOW", "-5"},
+      {"DTX_DEVICE_MEMORY_LIMIT", "0%"},
+      {"DTX_HOST_MEMORY_LIMIT", "lots"},
+      {"DTX_SPILL_DIR", ""},
+      {"DTX_P2P", "carrier-pigeon"},
+      {"DTX_SIM_BANDWIDTH", "-3"},
+  };
+  for (const auto &b : bad) setenv(b.first, b.second, 1);
   dtxi_env_reload();
   std::vector<std::string> w = Warnings();
-  ASSERT_EQ(w.size(), 4u);
-  for (const char *name : {"DTX_SCHEDULER=", "DTX_NUM_THREADS=", "DTX_LOG=", "DTX_TRACE="}) {
+  ASSERT_EQ(w.size(), std::size(bad));
+  for (const auto &b : bad) {
     int n = 0;
-    for (const std::string &l : w) n += Contains(l, name) ? 1 : 0;
-    EXPECT_EQ(n, 1) << name;
+    for (const std::string &l : w) n += Contains(l, std::string(b.first) + "=") ? 1 : 0;
+    EXPECT_EQ(n, 1) << b.first;
   }
   // Reading again warns again, once each.
   Truncate(log_path_);
   dtxi_env_reload();
-  EXPECT_EQ(Warnings().size(), 4u);
+  EXPECT_EQ(Warnings().size(), std::size(bad));
 }
 
 TEST_F(Config, LogNoneSilences) {
@@ -312,6 +484,7 @@ TEST_F(Config, GetFromManyThreadsSeesOneTable) {
 TEST_F(Config, SchedulerNames) {
   EXPECT_STREQ(dtx_scheduler_name(DTX_SCHED_SYNC), "sync");
   EXPECT_STREQ(dtx_scheduler_name(DTX_SCHED_THREADS), "threads");
+  EXPECT_STREQ(dtx_scheduler_name(DTX_SCHED_CLUSTER), "cluster");
   EXPECT_EQ(dtx_scheduler_name(DTX_SCHED_DEFAULT), nullptr);
   EXPECT_EQ(dtx_scheduler_name(static_cast<dtx_scheduler>(99)), nullptr);
 
@@ -340,6 +513,118 @@ TEST_F(Config, LogLevelNamesRoundTrip) {
   dtx_log_level l = DTX_LOG_INFO;
   EXPECT_EQ(dtxi_parse_log_level("verbose", &l), -1);
   EXPECT_EQ(l, DTX_LOG_INFO);
+}
+
+// ---- sizes -----------------------------------------------------------------------
+
+namespace {
+
+// dtxi_parse_size's result, or -1 when it rejects s (and then *out untouched).
+long long Size(const char *s, long long whole = 1000) {
+  long long v = -12345;
+  if (dtxi_parse_size(s, whole, &v) != 0) {
+    EXPECT_EQ(v, -12345) << s << ": *out written on failure";
+    return -1;
+  }
+  return v;
+}
+
+constexpr long long kKi = 1024, kMi = kKi * 1024, kGi = kMi * 1024, kTi = kGi * 1024;
+
+}  // namespace
+
+TEST(ParseSize, PlainByteCounts) {
+  EXPECT_EQ(Size("0"), 0);
+  EXPECT_EQ(Size("1"), 1);
+  EXPECT_EQ(Size("1000000"), 1000000);
+  EXPECT_EQ(Size("007"), 7);
+  EXPECT_EQ(Size("9223372036854775807"), LLONG_MAX);
+  EXPECT_EQ(Size("12B"), 12);
+  EXPECT_EQ(Size("12 b"), 12);
+}
+
+TEST(ParseSize, BinarySuffixes) {
+  const std::pair<const char *, long long> cases[] = {
+      {"1K", kKi},
+      {"1k", kKi},
+      {"1KiB", kKi},
+      {"1kib", kKi},
+      {"1Ki", kKi},
+      {"3M", 3 * kMi},
+      {"3MiB", 3 * kMi},
+      {"12G", 12 * kGi},
+      {"12GiB", 12 * kGi},
+      {"12 GiB", 12 * kGi},
+      {"2T", 2 * kTi},
+      {"2TiB", 2 * kTi},
+      {"1.5G", kGi + kGi / 2},
+      {".5K", 512},
+      {"0.25MiB", kMi / 4},
+      {"8191T", 8191 * kTi},
+  };
+  for (const auto &c : cases) EXPECT_EQ(Size(c.first), c.second) << c.first;
+}
+
+TEST(ParseSize, DecimalSuffixesAsDask) {
+  EXPECT_EQ(Size("1KB"), 1000);
+  EXPECT_EQ(Size("16GB"), 16000000000LL);
+  EXPECT_EQ(Size("2mb"), 2000000);
+  EXPECT_EQ(Size("1TB"), 1000000000000LL);
+  EXPECT_EQ(Size("1.5kB"), 1500);
+}
+
+TEST(ParseSize, FractionsRoundDown) {
+  EXPECT_EQ(Size("1.9"), 1);
+  EXPECT_EQ(Size("0.1K"), 102);
+  EXPECT_EQ(Size("1.0000001K"), 1024);
+}
+
+TEST(ParseSize, Percentages) {
+  EXPECT_EQ(Size("80%", 1000), 800);
+  EXPECT_EQ(Size("100%", 1000), 1000);
+  EXPECT_EQ(Size("0%", 1000), 0);
+  EXPECT_EQ(Size("12.5%", 1000), 125);
+  EXPECT_EQ(Size("33%", 10), 3);
+  EXPECT_EQ(Size("80 %", 1000), 800);
+  EXPECT_EQ(Size("100.0%", 1000), 1000);
+  EXPECT_EQ(Size("50%", 0), 0);
+  // Exact for large memories: no rounding through double.
+  EXPECT_EQ(Size("80%", 80 * kGi + 7), (80 * kGi + 7) / 100 * 80 + (80 * kGi + 7) % 100 * 80 / 100);
+  EXPECT_EQ(Size("100%", LLONG_MAX), LLONG_MAX);
+  EXPECT_EQ(Size("99.9999999%", LLONG_MAX) <= LLONG_MAX, true);
+  EXPECT_EQ(Size("50%", LLONG_MAX), LLONG_MAX / 2);
+}
+
+TEST(ParseSize, RejectsJunk) {
+  for (const char *s : {"",     " ",       "abc",   "K",   "%",     "-1",     "+1",   "-1G", "1X",  "1KiBx",
+                        "1KX",  "1 KiB x", "1.2.3", ".",   "5.",    "1e9",    "0x10", " 1G", "1G ", "1GiBB",
+                        "1 %x", "%5",      "nan",   "inf", "1,000", "12Gb/s", "1PiB", "1P"})
+    EXPECT_EQ(Size(s), -1) << "'" << s << "'";
+  EXPECT_EQ(dtxi_parse_size(nullptr, 1, nullptr), -1);
+}
+
+TEST(ParseSize, RejectsPercentagesOver100) {
+  for (const char *s : {"101%", "100.5%", "100.0000001%", "1000%", "99999999999999999999%"})
+    EXPECT_EQ(Size(s), -1) << s;
+  EXPECT_EQ(Size("50%", -1), -1) << "no percentage of a negative whole";
+}
+
+TEST(ParseSize, RejectsOverflow) {
+  for (const char *s : {"9223372036854775808", "18446744073709551616", "99999999999999999999999",
+                        "9007199254740992K", "8388608T", "8388608.0T", "9223372036854775807.5K"})
+    EXPECT_EQ(Size(s), -1) << s;
+  EXPECT_EQ(Size("8388607T"), 8388607 * kTi);
+}
+
+TEST(ParseSize, LimitBytes) {
+  const size_t g80 = size_t{80} << 30;
+  EXPECT_EQ(dtxi_env_limit_bytes("80%", g80), size_t{64} << 30);
+  EXPECT_EQ(dtxi_env_limit_bytes("12GiB", g80), size_t{12} << 30);
+  EXPECT_EQ(dtxi_env_limit_bytes("200GiB", g80), size_t{200} << 30) << "kept as given";
+  EXPECT_EQ(dtxi_env_limit_bytes(nullptr, g80), 0u) << "none";
+  EXPECT_EQ(dtxi_env_limit_bytes("80%", 0), 0u) << "unknown memory: no limit";
+  EXPECT_EQ(dtxi_env_limit_bytes("junk", g80), 0u);
+  EXPECT_EQ(dtxi_env_limit_bytes("100%", SIZE_MAX), static_cast<size_t>(LLONG_MAX));
 }
 
 // ---- the printed table ----------------------------------------------------------
@@ -376,6 +661,38 @@ TEST_F(Config, PrintListsEveryVariableAligned) {
   EXPECT_EQ(lines[2].substr(value_col, 2), "3 ") << lines[2];
   EXPECT_EQ(lines[2].substr(default_col, 5), "cores") << lines[2];
   EXPECT_TRUE(Contains(lines[4], log_path_)) << lines[4];
+  // Sizes: the text as given, "none" for no limit.
+  EXPECT_EQ(lines[9].substr(value_col, 4), "80% ") << lines[9];
+  EXPECT_EQ(lines[10].substr(value_col, 5), "none ") << lines[10];
+  EXPECT_EQ(lines[10].substr(default_col, 5), "none ") << lines[10];
+  EXPECT_TRUE(Contains(lines[9], "N%, or none")) << lines[9];
+  EXPECT_TRUE(Contains(lines[12], "auto|nccl|peer")) << lines[12];
+  EXPECT_TRUE(Contains(lines[13], "0..1e+06")) << lines[13];
+}
+
+TEST_F(Config, PrintShowsValuesSet) {
+  setenv("DTX_DEVICE_MEMORY_LIMIT", "none", 1);
+  setenv("DTX_HOST_MEMORY_LIMIT", "64GiB", 1);
+  setenv("DTX_SIM_BANDWIDTH", "2.5", 1);
+  setenv("DTX_STREAMS_PER_GPU", "2", 1);
+  dtxi_env_reload();
+  char *text = nullptr;
+  size_t size = 0;
+  FILE *out = open_memstream(&text, &size);
+  ASSERT_NE(out, nullptr);
+  dtxi_env_print(out);
+  fclose(out);
+  std::string all(text, size);
+  free(text);
+  std::vector<std::string> lines;
+  std::istringstream in(all);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 1u + std::size(kVars)) << all;
+  size_t value_col = lines[0].find("value");
+  EXPECT_EQ(lines[7].substr(value_col, 2), "2 ") << lines[7];
+  EXPECT_EQ(lines[9].substr(value_col, 5), "none ") << lines[9];
+  EXPECT_EQ(lines[10].substr(value_col, 6), "64GiB ") << lines[10];
+  EXPECT_EQ(lines[13].substr(value_col, 4), "2.5 ") << lines[13];
 }
 
 TEST_F(Config, PrintShowsCoresWhenThreadsUnset) {

@@ -3,10 +3,10 @@
  * (cores, memory).
  *
  * Every variable is one row of `rows` below: name, kind (enum word, integer in
- * a range, string), default, range or allowed words, help, and where its value
- * goes in dtxi_env. Reading, range checks, warnings, and the printed table
- * (dtxi_env_print, behind `dtx info`) all come from that table, so adding a
- * variable is adding a row and a field.
+ * a range, real number in a range, string, size), default, range or allowed
+ * words, help, and where its value goes in dtxi_env. Reading, range checks,
+ * warnings, and the printed table (dtxi_env_print, behind `dtx info`) all come
+ * from that table, so adding a variable is adding a row and a field.
  *
  * Owns the process's dtxi_env (`env`) and the copies of its strings (`owned`).
  * The environment is read once, on the first dtxi_env_get from any thread
@@ -15,12 +15,17 @@
  * with dtxi_log_configure before it warns about any bad value, so warnings go
  * where the user asked and DTX_LOG=none silences them. Each bad value gives
  * exactly one warning, and its field gets the default.
+ *
+ * Sizes (KIND_SIZE: memory limits) are checked with dtxi_parse_size and kept
+ * as text, since "80%" means a different byte count on each device;
+ * dtxi_env_limit_bytes turns the text into bytes against a given memory.
  */
 #include "host/config.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
@@ -33,8 +38,11 @@
 
 _Static_assert(sizeof(dtx_scheduler) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(dtx_log_level) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(dtxi_p2p) == sizeof(int), "enum fields are stored as int");
 
-typedef enum kind { KIND_ENUM, KIND_INT, KIND_STRING } kind;
+/* KIND_STRING: any non-empty text. KIND_SIZE: a size or percentage for
+ * dtxi_parse_size, more than zero, or "none" where the row allows it. */
+typedef enum kind { KIND_ENUM, KIND_INT, KIND_REAL, KIND_STRING, KIND_SIZE } kind;
 
 typedef struct word {
   const char *text;
@@ -44,13 +52,20 @@ typedef struct word {
 typedef struct row {
   const char *name;
   kind kind;
-  const char *def;      /* the default as shown to users: a word, a number, "cores", "stderr" */
-  int def_value;        /* KIND_ENUM, KIND_INT: the value stored when unset or bad */
-  long min, max;        /* KIND_INT: accepted range */
+  const char *def;   /* the default as shown to users: a word, a number, "cores", "stderr" */
+  int def_value;     /* KIND_ENUM, KIND_INT: the value stored when unset or bad */
+  long min, max;     /* KIND_INT: accepted range */
+  double rmin, rmax; /* KIND_REAL: accepted range; the default (def_real) is stored when unset or bad */
+  double def_real;
   const word *words;    /* KIND_ENUM: accepted words */
-  const char *help;     /* one line; the accepted words or range are appended when printed */
-  size_t offset;        /* offsetof(dtxi_env, field): int for enums and ints, const char * for strings */
+  const char *help;     /* one line; the accepted words, range or syntax are appended when printed */
+  size_t offset;        /* offsetof(dtxi_env, field): int for enums and ints, double for reals,
+                           const char * for strings and sizes */
   int (*def_now)(void); /* KIND_INT, may be NULL: what def_value means on this machine (printed) */
+  /* KIND_STRING, KIND_SIZE, may be NULL: the text stored (copied) when unset
+   * or bad; NULL here or from the call stores NULL. */
+  const char *(*def_text)(void);
+  int none_ok; /* KIND_SIZE: "none" (case ignored) is accepted and stored as NULL */
 } row;
 
 static const word scheduler_words[] = {
@@ -64,6 +79,22 @@ static const word log_words[] = {
     {"none", DTX_LOG_NONE}, {"error", DTX_LOG_ERROR}, {"warn", DTX_LOG_WARN},
     {"info", DTX_LOG_INFO}, {"debug", DTX_LOG_DEBUG}, {NULL, 0},
 };
+
+static const word p2p_words[] = {
+    {"auto", DTXI_P2P_AUTO},
+    {"nccl", DTXI_P2P_NCCL},
+    {"peer", DTXI_P2P_PEER},
+    {NULL, 0},
+};
+
+static const char *gpus_default(void) { return "all"; }
+static const char *device_limit_default(void) { return "80%"; }
+
+/* $TMPDIR when set and not empty, else /tmp: read when the table is. */
+static const char *spill_dir_default(void) {
+  const char *t = getenv("TMPDIR");
+  return (t != NULL && t[0] != '\0') ? t : "/tmp";
+}
 
 /* DTX_LOG and DTX_LOG_FILE are applied before other rows warn; order here is
  * only the order of warnings and of the printed table. */
@@ -101,6 +132,62 @@ static const row rows[] = {
      .def = "none",
      .help = "write a Chrome trace JSON (Perfetto) of computations to this path",
      .offset = offsetof(dtxi_env, trace_path)},
+    {.name = "DTX_GPUS",
+     .kind = KIND_STRING,
+     .def = "all",
+     .help = "GPUs to use: all, none, a list of indices such as 0,2, or sim:N simulated GPUs",
+     .offset = offsetof(dtxi_env, gpus),
+     .def_text = gpus_default},
+    {.name = "DTX_STREAMS_PER_GPU",
+     .kind = KIND_INT,
+     .def = "4",
+     .def_value = 4,
+     .min = 1,
+     .max = 64,
+     .help = "compute streams per GPU",
+     .offset = offsetof(dtxi_env, streams_per_gpu)},
+    {.name = "DTX_GPU_WINDOW",
+     .kind = KIND_INT,
+     .def = "256",
+     .def_value = 256,
+     .min = 1,
+     .max = 100000,
+     .help = "GPU tasks enqueued ahead of completion per GPU",
+     .offset = offsetof(dtxi_env, gpu_window)},
+    {.name = "DTX_DEVICE_MEMORY_LIMIT",
+     .kind = KIND_SIZE,
+     .def = "80%",
+     .help = "device memory per GPU before spilling to host (N% of the card)",
+     .offset = offsetof(dtxi_env, device_memory_limit),
+     .def_text = device_limit_default,
+     .none_ok = 1},
+    {.name = "DTX_HOST_MEMORY_LIMIT",
+     .kind = KIND_SIZE,
+     .def = "none",
+     .help = "host memory for chunks before spilling to disk (N% of the host's)",
+     .offset = offsetof(dtxi_env, host_memory_limit),
+     .none_ok = 1},
+    {.name = "DTX_SPILL_DIR",
+     .kind = KIND_STRING,
+     .def = "$TMPDIR or /tmp",
+     .help = "directory for chunks spilled to disk",
+     .offset = offsetof(dtxi_env, spill_dir),
+     .def_text = spill_dir_default},
+    {.name = "DTX_P2P",
+     .kind = KIND_ENUM,
+     .def = "auto",
+     .def_value = DTXI_P2P_AUTO,
+     .words = p2p_words,
+     .help = "GPU-to-GPU transport (auto: by measured bandwidth)",
+     .offset = offsetof(dtxi_env, p2p)},
+    {.name = "DTX_SIM_BANDWIDTH",
+     .kind = KIND_REAL,
+     .def = "0",
+     .def_real = 0.0,
+     .rmin = 0.0,
+     .rmax = 1e6,
+     .help = "GB/s of simulated links (0 = unthrottled)",
+     .offset = offsetof(dtxi_env, sim_bandwidth)},
 };
 
 enum { N_ROWS = sizeof rows / sizeof rows[0], SHOWN_MAX = 80 };
@@ -171,10 +258,108 @@ static int parse_int(const char *s, long min, long max, int *out) {
   return 0;
 }
 
+/* A decimal real number (digits, '.', an exponent; an optional sign), finite,
+ * within [min, max]; nothing else (no spaces, "inf", "nan", hex). */
+static int parse_real(const char *s, double min, double max, double *out) {
+  const char *p = s;
+  if (*p == '+' || *p == '-') p++;
+  if (!isdigit((unsigned char)*p) && *p != '.') return -1;
+  for (const char *q = p; *q != '\0'; q++)
+    if (!isdigit((unsigned char)*q) && strchr(".eE+-", *q) == NULL) return -1;
+  errno = 0;
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+/* The multiplier of a size suffix (case ignored): "" and B are bytes; K, KI,
+ * KIB powers of 1024; KB powers of 1000; likewise M, G, T. 0 if unknown. */
+static long long size_unit(const char *u) {
+  static const char letters[] = "kmgt";
+  if (u[0] == '\0' || strcasecmp(u, "b") == 0) return 1;
+  const char *at = strchr(letters, tolower((unsigned char)u[0]));
+  if (at == NULL) return 0;
+  int power = (int)(at - letters) + 1;
+  long long binary = 1LL << (10 * power), decimal = 1;
+  for (int i = 0; i < power; i++) decimal *= 1000;
+  const char *rest = u + 1;
+  if (rest[0] == '\0' || strcasecmp(rest, "i") == 0 || strcasecmp(rest, "ib") == 0) return binary;
+  if (strcasecmp(rest, "b") == 0) return decimal;
+  return 0;
+}
+
+/* See config.h. The integer part is read exactly (a count up to LLONG_MAX
+ * loses nothing to floating point); only a fraction goes through double. */
+int dtxi_parse_size(const char *s, long long whole, long long *out) {
+  if (s == NULL) return -1;
+  const char *p = s;
+  unsigned long long ip = 0;
+  int digits = 0, fdigits = 0;
+  double frac = 0.0, scale = 0.1;
+  for (; isdigit((unsigned char)*p); p++, digits++) {
+    unsigned d = (unsigned)(*p - '0');
+    if (ip > (ULLONG_MAX - d) / 10) return -1;
+    ip = ip * 10 + d;
+  }
+  if (*p == '.') {
+    for (p++; isdigit((unsigned char)*p); p++, fdigits++, scale /= 10) frac += (*p - '0') * scale;
+    if (fdigits == 0) return -1; /* "5." */
+  }
+  if (digits + fdigits == 0 || ip > (unsigned long long)LLONG_MAX) return -1;
+  while (*p == ' ' || *p == '\t') p++;
+
+  long long v;
+  if (*p == '%') {
+    if (p[1] != '\0' || whole < 0 || ip > 100 || (ip == 100 && frac > 0.0)) return -1;
+    if (frac == 0.0) {
+      /* whole * ip / 100 without overflow: ip <= 100. */
+      v = whole / 100 * (long long)ip + whole % 100 * (long long)ip / 100;
+    } else {
+      long double x = floorl((long double)whole * ((long double)ip + frac) / 100.0L);
+      v = x >= (long double)whole ? whole : (long long)x;
+    }
+  } else {
+    if (strlen(p) > 3) return -1;
+    long long unit = size_unit(p);
+    if (unit == 0 || (long long)ip > LLONG_MAX / unit) return -1;
+    v = (long long)ip * unit;
+    long long part = (long long)(frac * (double)unit); /* < unit: frac < 1 */
+    if (v > LLONG_MAX - part) return -1;
+    v += part;
+  }
+  *out = v;
+  return 0;
+}
+
+size_t dtxi_env_limit_bytes(const char *text, size_t whole) {
+  long long v;
+  if (text == NULL) return 0;
+  if (dtxi_parse_size(text, whole > (size_t)LLONG_MAX ? LLONG_MAX : (long long)whole, &v) != 0 || v <= 0)
+    return 0;
+  return (size_t)v;
+}
+
+/* KIND_SIZE: a size dtxi_parse_size accepts that is more than 0 bytes (checked
+ * against the largest memory, so any percentage above 0% passes). */
+static int size_ok(const char *s) {
+  long long v;
+  return dtxi_parse_size(s, LLONG_MAX, &v) == 0 && v > 0;
+}
+
 static void store_int(dtxi_env *e, const row *r, int v) { memcpy((char *)e + r->offset, &v, sizeof v); }
 
 static int load_int(const dtxi_env *e, const row *r) {
   int v;
+  memcpy(&v, (const char *)e + r->offset, sizeof v);
+  return v;
+}
+
+static void store_real(dtxi_env *e, const row *r, double v) { memcpy((char *)e + r->offset, &v, sizeof v); }
+
+static double load_real(const dtxi_env *e, const row *r) {
+  double v;
   memcpy(&v, (const char *)e + r->offset, sizeof v);
   return v;
 }
@@ -193,6 +378,8 @@ static const char *load_string(const dtxi_env *e, const row *r) {
  * copied into *copy. Returns 0, or -1 for a bad value (the default is stored). */
 static int read_row(const row *r, const char *s, dtxi_env *e, char **copy) {
   int v = r->def_value;
+  double d = r->def_real;
+  const char *text = r->def_text != NULL ? r->def_text() : NULL; /* the default */
   int rc = 0;
   switch (r->kind) {
     case KIND_ENUM:
@@ -203,9 +390,24 @@ static int read_row(const row *r, const char *s, dtxi_env *e, char **copy) {
       if (s != NULL && parse_int(s, r->min, r->max, &v) != 0) v = r->def_value, rc = -1;
       store_int(e, r, v);
       break;
+    case KIND_REAL:
+      if (s != NULL && parse_real(s, r->rmin, r->rmax, &d) != 0) d = r->def_real, rc = -1;
+      store_real(e, r, d);
+      break;
     case KIND_STRING:
       if (s != NULL && s[0] == '\0') rc = -1;
-      *copy = (s != NULL && s[0] != '\0') ? strdup(s) : NULL;
+      if (s != NULL && s[0] != '\0') text = s;
+      *copy = text != NULL ? strdup(text) : NULL;
+      store_string(e, r, *copy);
+      break;
+    case KIND_SIZE:
+      if (s != NULL && r->none_ok && strcasecmp(s, "none") == 0)
+        text = NULL;
+      else if (s != NULL && size_ok(s))
+        text = s;
+      else if (s != NULL)
+        rc = -1;
+      *copy = text != NULL ? strdup(text) : NULL;
       store_string(e, r, *copy);
       break;
   }
@@ -237,8 +439,18 @@ static void warn_bad(const row *r, const char *shown) {
       DTXI_LOG(DTX_LOG_WARN, "%s=\"%s\" is not an integer in %ld..%ld; using the default (%s)", r->name,
                shown, r->min, r->max, r->def);
       break;
+    case KIND_REAL:
+      DTXI_LOG(DTX_LOG_WARN, "%s=\"%s\" is not a number in %g..%g; using the default (%s)", r->name, shown,
+               r->rmin, r->rmax, r->def);
+      break;
     case KIND_STRING:
       DTXI_LOG(DTX_LOG_WARN, "%s=\"%s\" is empty; using the default (%s)", r->name, shown, r->def);
+      break;
+    case KIND_SIZE:
+      DTXI_LOG(
+          DTX_LOG_WARN,
+          "%s=\"%s\" is not a size above 0 (such as 12GiB, 512M, 1000000 or 80%%)%s; using the default (%s)",
+          r->name, shown, r->none_ok ? " nor none" : "", r->def);
       break;
   }
 }
@@ -272,8 +484,14 @@ static void env_load(void) {
   }
   env = next;
   generation++;
-  DTXI_LOG(DTX_LOG_DEBUG, "environment read: DTX_SCHEDULER=%s DTX_NUM_THREADS=%d DTX_LOG=%s",
-           dtx_scheduler_name(env.scheduler), env.num_threads, dtxi_log_level_name(env.log_level));
+  DTXI_LOG(
+      DTX_LOG_DEBUG,
+      "environment read: DTX_SCHEDULER=%s DTX_NUM_THREADS=%d DTX_LOG=%s DTX_GPUS=%s DTX_STREAMS_PER_GPU=%d "
+      "DTX_DEVICE_MEMORY_LIMIT=%s DTX_HOST_MEMORY_LIMIT=%s",
+      dtx_scheduler_name(env.scheduler), env.num_threads, dtxi_log_level_name(env.log_level),
+      env.gpus != NULL ? env.gpus : "all", env.streams_per_gpu,
+      env.device_memory_limit != NULL ? env.device_memory_limit : "none",
+      env.host_memory_limit != NULL ? env.host_memory_limit : "none");
 }
 
 const dtxi_env *dtxi_env_get(void) {
@@ -304,9 +522,21 @@ static const char *value_text(const row *r, char *buf, size_t size) {
         snprintf(buf, size, "%s", r->def);
       return buf;
     }
+    case KIND_REAL: {
+      double v = load_real(&env, r);
+      if (v != r->def_real)
+        snprintf(buf, size, "%g", v);
+      else
+        snprintf(buf, size, "%s", r->def);
+      return buf;
+    }
     case KIND_STRING: {
       const char *s = load_string(&env, r);
       return s != NULL ? s : r->def;
+    }
+    case KIND_SIZE: {
+      const char *s = load_string(&env, r);
+      return s != NULL ? s : "none";
     }
   }
   return "?";
@@ -322,8 +552,15 @@ static void help_text(const row *r, char *buf, size_t size) {
     case KIND_INT:
       snprintf(buf, size, "%s: %ld..%ld", r->help, r->min, r->max);
       break;
+    case KIND_REAL:
+      snprintf(buf, size, "%s: %g..%g", r->help, r->rmin, r->rmax);
+      break;
     case KIND_STRING:
       snprintf(buf, size, "%s", r->help);
+      break;
+    case KIND_SIZE:
+      snprintf(buf, size, "%s: such as 12GiB, 512M (K..T = 1024^n; KB..TB = 1000^n), N%%%s", r->help,
+               r->none_ok ? ", or none" : "");
       break;
   }
 }

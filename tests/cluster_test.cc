@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "dtx/dtx.h"
+#include "host/backend.h"
 #include "test_util.h"
 
 using namespace dtxt;
@@ -198,4 +201,75 @@ TEST(ClusterSim, BadGpuSpecIsAnError) {
   EXPECT_EQ(dtx_cluster_create(&cfg, &cl), DTX_EINVAL);
   EXPECT_EQ(cl, nullptr);
   EXPECT_NE(std::string(dtx_last_error()).find("sim:0"), std::string::npos) << dtx_last_error();
+}
+
+namespace {
+struct WhereArgs {
+  std::atomic<int> *where; /* device each task ran on */
+  int index;
+};
+int RecordDevice(dtx_task_ctx *ctx) {
+  WhereArgs a = Arg<WhereArgs>(ctx);
+  a.where[a.index].store(dtx_task_device(ctx));
+  int64_t v = a.index;
+  for (int i = 0; i < dtx_task_num_inputs(ctx); i++) {
+    size_t n = 0;
+    const void *p = dtx_task_input(ctx, i, &n);
+    if (n != sizeof v) return dtx_task_fail(ctx, "input %d has %zu bytes", i, n);
+    int64_t x;
+    std::memcpy(&x, p, sizeof x);
+    v += x;
+  }
+  void *o = dtx_task_output(ctx, sizeof v);
+  if (o == nullptr) return dtx_task_fail(ctx, "no memory");
+  std::memcpy(o, &v, sizeof v);
+  return 0;
+}
+}  // namespace
+
+TEST(ClusterSim, ChainStaysOnOneGpuAndFreesItsCopies) {
+  /* Owner computes: each link's input lives on the GPU that made it, so the
+   * whole chain runs there; afterwards no device memory is left in use. */
+  ClusterPtr cl = SimCluster(3, 2);
+  ASSERT_NE(cl, nullptr);
+  const int n = 30;
+  std::vector<std::atomic<int>> where(n);
+  GraphPtr g = MakeGraph();
+  dtx_task_id prev = 0;
+  for (int i = 0; i < n; i++) {
+    WhereArgs a{where.data(), i};
+    dtx_task_desc t{};
+    t.name = "link";
+    t.nidx = 1;
+    t.idx[0] = i;
+    t.args = &a;
+    t.args_size = sizeof a;
+    t.cpu = RecordDevice;
+    t.cuda = NotOnSim;
+    t.inputs = &prev;
+    t.ninputs = i > 0 ? 1 : 0;
+    ASSERT_EQ(dtx_graph_add(g.get(), &t, &prev), DTX_OK) << dtx_last_error();
+  }
+  dtx_chunk *out = nullptr;
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = DTX_SCHED_CLUSTER;
+  ASSERT_EQ(dtx_compute(cl.get(), g.get(), &prev, 1, &out, &o), DTX_OK) << dtx_last_error();
+  ChunkPtr hold(out);
+  EXPECT_EQ(ChunkI64(out), int64_t(n) * (n - 1) / 2);
+  for (int i = 0; i < n; i++) {
+    EXPECT_GE(where[i].load(), 0) << "link " << i << " did not run on a GPU";
+    EXPECT_EQ(where[i].load(), where[0].load()) << "link " << i << " moved to another GPU";
+  }
+  dtxi_backend *b = dtxi_cluster_backend(cl.get());
+  ASSERT_NE(b, nullptr);
+  for (int dev = 0; dev < b->ndev; dev++) {
+    size_t used = 1, cap = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    do {
+      b->ops->mem_usage(b, dev, &used, &cap);
+      if (used == 0) break;
+      std::this_thread::yield();
+    } while (std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(used, 0u) << "gpu " << dev << " still holds device memory";
+  }
 }

@@ -182,6 +182,10 @@ void dtxi_sim_inject_fault(dtxi_backend *b, int dev, dtxi_fault_kind kind, int n
  * driver: DTX_EDEVICE with the reason. */
 dtx_status dtxi_cuda_open(const int *devs, int n, dtxi_backend **out);
 
+/* The backend a cluster opened (NULL when it has no GPUs). */
+struct dtx_cluster;
+dtxi_backend *dtxi_cluster_backend(const struct dtx_cluster *cl);
+
 /* ---- choosing ---------------------------------------------------------------- */
 
 /* Parses DTX_GPUS-style text: "all", "none", "0,2", "sim:N". For "all" with

@@ -96,14 +96,20 @@ static dtx_status resolve(dtx_cluster *cl, const dtx_cluster_config *cfg) {
 
 /* Opens the GPUs DTX_GPUS (or cfg->gpus) names; none found is not an error. */
 static dtx_status open_gpus(dtx_cluster *cl, const dtx_cluster_config *cfg) {
+  const dtxi_env *env = dtxi_env_get();
   const char *spec = cfg != NULL && cfg->size >= offsetof(dtx_cluster_config, gpus) + sizeof cfg->gpus ? cfg->gpus : NULL;
-  if (spec == NULL) spec = getenv("DTX_GPUS");
-  dtxi_sim_config sim = {0, 0, 0, 0, 0};
+  if (spec == NULL) spec = env->gpus;
+  dtxi_sim_config sim = {0, 0, env->sim_bandwidth, env->sim_bandwidth, 0};
   dtxi_backend *b = NULL;
   dtx_status rc = dtxi_backend_open(spec, &sim, &b, cl->gpu_why, sizeof cl->gpu_why);
   if (rc != DTX_OK || b == NULL) return rc;
   cl->backend = b;
-  return dtxi_gpus_start(cl, b, 4, &cl->gpus);
+  cl->streams_per_gpu = env->streams_per_gpu > 0 ? env->streams_per_gpu : 4;
+  for (int i = 0; i < b->ndev; i++)
+    cl->gpu_limits[i] = dtxi_env_limit_bytes(env->device_memory_limit, b->info[i].total_memory);
+  rc = dtxi_links_measure(b, &cl->links);
+  if (rc != DTX_OK) DTXI_LOG(DTX_LOG_INFO, "link measurement incomplete: %s", dtx_last_error());
+  return dtxi_gpus_start(cl, b, cl->streams_per_gpu, &cl->gpus);
 }
 
 dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) {
@@ -171,6 +177,7 @@ void dtx_cluster_destroy(dtx_cluster *cl) {
 
 dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl) { return cl != NULL ? cl->scheduler : DTX_SCHED_DEFAULT; }
 int dtx_cluster_num_threads(const dtx_cluster *cl) { return cl != NULL ? cl->nthreads : 0; }
+dtxi_backend *dtxi_cluster_backend(const dtx_cluster *cl) { return cl != NULL ? cl->backend : NULL; }
 int dtx_cluster_num_gpus(const dtx_cluster *cl) { return cl != NULL ? dtxi_gpus_count(cl->gpus) : 0; }
 
 dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) {
@@ -221,15 +228,10 @@ dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out) {
           dtxi_num_cores());
   fprintf(out, "  host memory   %s\n", mem);
   const dtxi_backend *b = cl->backend;
-  if (b == NULL) {
+  if (b == NULL)
     fprintf(out, "  GPUs          none (%s)\n", cl->gpu_why[0] ? cl->gpu_why : "none found");
-  } else {
-    fprintf(out, "  GPUs          %d (%s backend; used by the cluster scheduler)\n", b->ndev, b->ops->name);
-    for (int i = 0; i < b->ndev; i++) {
-      human_bytes((long long)b->info[i].total_memory, mem, sizeof mem);
-      fprintf(out, "    gpu %d       %s, %s\n", i, b->info[i].name, mem);
-    }
-  }
+  else
+    dtxi_report_gpus(out, b, &cl->links, cl->streams_per_gpu, cl->gpu_limits);
   fprintf(out, "  trace         %s\n", cl->trace_path != NULL ? cl->trace_path : "off (set DTX_TRACE=path.json)");
   return DTX_OK;
 }

@@ -8,6 +8,8 @@
 #include <stdatomic.h>
 
 #include "dtx/cluster.h"
+#include "host/device.h"
+#include "host/links.h"
 #include "host/mem.h"
 #include "host/trace.h"
 #include "scheduler/pool.h"
@@ -51,6 +53,9 @@ struct dtx_cluster {
   struct dtxi_backend *backend;
   struct dtxi_gpus *gpus;
   char gpu_why[256]; /* why there are none */
+  dtxi_links links;  /* measured at start-up */
+  size_t gpu_limits[DTXI_MAX_GPUS];
+  int streams_per_gpu;
 
   pthread_mutex_t scratch_mu;
   dtxi_scratch *scratch; /* free list */

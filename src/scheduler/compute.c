@@ -203,11 +203,14 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
       outcome = RAN_OK;
     }
   }
-  for (uint32_t i = 0; i < gt->ninputs; i++) {
-    dtx_chunk *c = r->rt[r->map[dtxi_gt_inputs(gt)[i]]].out;
-    if (c != NULL) dtxi_chunk_unref(c);
-  }
+  for (uint32_t i = 0; i < gt->ninputs; i++) dtxi_run_release_output(r, &r->rt[r->map[dtxi_gt_inputs(gt)[i]]]);
   return outcome;
+}
+
+void dtxi_run_release_output(run *r, rtask *t) {
+  (void)r;
+  if (t->out != NULL) dtxi_chunk_unref(t->out);
+  if (t->res != NULL) dtxi_gres_release(t->res);
 }
 
 static void run_finish(run *r) {
@@ -266,10 +269,7 @@ static rtask *exec_threads(jobacc *j, rtask *t) {
 void dtxi_run_task_done(run *r, rtask *t) {
   const gtask *gt = &r->g->tasks[t->gid];
   const uint32_t *in = dtxi_gt_inputs(gt);
-  for (uint32_t i = 0; i < gt->ninputs; i++) {
-    dtx_chunk *c = r->rt[r->map[in[i]]].out;
-    if (c != NULL) dtxi_chunk_unref(c);
-  }
+  for (uint32_t i = 0; i < gt->ninputs; i++) dtxi_run_release_output(r, &r->rt[r->map[in[i]]]);
   dtxi_cluster_count(r->cl, 1, 0);
   const uint32_t *deps = r->deps + t->dep_off;
   for (uint32_t k = 0; k < t->ndeps; k++) {
@@ -635,6 +635,7 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
     t->dep_off = t->ndeps = 0;
     t->nrefs = t->tid = 0;
     t->out = NULL;
+    t->res = NULL;
     t->err = NULL;
     t->t0 = t->t1 = 0;
   }
@@ -793,6 +794,7 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
     for (int j = 0; j < noutputs; j++) {
       rtask *t = &r.rt[r.map[outputs[j]]];
       dtx_chunk *c;
+      if (t->res != NULL) dtxi_gres_release(t->res); /* the caller reads the host copy */
       if (t->err != NULL) {
         c = dtxi_chunk_new_error(DTX_ETASK, t->err, 1);
       } else if (t->out != NULL) {

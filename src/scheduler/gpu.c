@@ -8,14 +8,16 @@
  * under that device's mutex. Only the progress thread polls events and
  * completes GPU tasks; no worker ever blocks on a stream.
  *
- * A GPU task runs in two phases. Dispatch: pick the device with the least
- * work in flight, copy each input from its host chunk into device memory,
- * enqueue the implementation (the CUDA one; on simulated GPUs the CPU one
- * in its place, run in stream order), record an event. Completion of that
- * event: copy the output back to a host chunk on the device's d2h stream,
- * free the device buffers, record a second event; its completion finishes
- * the task. Outputs are thus written through to host memory, so CPU tasks
- * and other devices read them without further coordination.
+ * A GPU task runs in two phases. Dispatch: pick the device holding most of
+ * the task's input bytes (owner computes), else the one with the least work
+ * in flight; inputs already on that device are used in place (the stream
+ * waits on their ready event), the others are copied from their host chunk;
+ * enqueue the implementation (the CUDA one; on simulated GPUs the CPU one in
+ * its place, run in stream order); record the output's ready event. When it
+ * completes: copy the output to a host chunk on the device's d2h stream and
+ * record a second event; its completion finishes the task. The device copy
+ * stays (struct gres) until every reader is done, so GPU consumers on the
+ * same device reuse it, while CPU tasks and other devices read the host copy.
  */
 #include "scheduler/gpu.h"
 
@@ -38,15 +40,26 @@ typedef struct gdev {
   _Atomic int64_t inflight;
 } gdev;
 
+/* A task output kept on the GPU that produced it. */
+typedef struct gres {
+  struct gdev *dev;
+  void *ptr;
+  size_t size;
+  dtxi_event *ready; /* completes when ptr holds the output */
+  _Atomic int32_t refs;
+} gres;
+
 typedef struct gjob {
   struct gjob *next;
   run *r;
   rtask *t;
   gdev *dev;
   dtxi_stream *s; /* compute stream */
-  dtxi_event *ev;
-  int phase; /* 1: task enqueued; 2: copy back enqueued */
+  dtxi_event *ev;  /* after the task: the output's ready event */
+  dtxi_event *ev2; /* after the copy home */
+  int phase;       /* 1: task enqueued; 2: copy home enqueued */
   int ninputs;
+  char *borrowed; /* in_ptr[i] is another task's device copy */
   void **in_ptr;
   size_t *in_size;
   void *out_ptr;
@@ -136,11 +149,35 @@ static void handoff(dtxi_gpus *g, gjob *j) {
   pthread_mutex_unlock(&g->mu);
 }
 
-static gdev *choose(dtxi_gpus *g) {
-  gdev *best = &g->dev[0];
+/* Owner computes: the device holding most input bytes; else least busy. */
+static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
+  size_t bytes[DTXI_MAX_GPUS] = {0}, most = 0;
+  gdev *best = NULL;
+  const uint32_t *ins = dtxi_gt_inputs(gt);
+  for (uint32_t i = 0; i < gt->ninputs; i++) {
+    const gres *res = r->rt[r->map[ins[i]]].res;
+    if (res == NULL) continue;
+    bytes[res->dev->index] += res->size;
+    if (bytes[res->dev->index] > most) {
+      most = bytes[res->dev->index];
+      best = res->dev;
+    }
+  }
+  if (best != NULL) return best;
+  best = &g->dev[0];
   for (int i = 1; i < g->ndev; i++)
     if (atomic_load(&g->dev[i].inflight) < atomic_load(&best->inflight)) best = &g->dev[i];
   return best;
+}
+
+void dtxi_gres_release(gres *res) {
+  if (atomic_fetch_sub_explicit(&res->refs, 1, memory_order_acq_rel) != 1) return;
+  gdev *d = res->dev;
+  pthread_mutex_lock(&d->mu);
+  dtxi_free_async(d->d2h, res->ptr);
+  pthread_mutex_unlock(&d->mu);
+  dtxi_event_destroy(res->ready);
+  free(res);
 }
 
 static char *enqueue_error(const run *r, const rtask *t, const char *what) {
@@ -168,10 +205,12 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
   gjob *j = calloc(1, sizeof *j);
   void **in_ptr = calloc(gt->ninputs ? gt->ninputs : 1, sizeof *in_ptr);
   size_t *in_size = calloc(gt->ninputs ? gt->ninputs : 1, sizeof *in_size);
-  if (j == NULL || in_ptr == NULL || in_size == NULL) {
+  char *borrowed = calloc(gt->ninputs ? gt->ninputs : 1, 1);
+  if (j == NULL || in_ptr == NULL || in_size == NULL || borrowed == NULL) {
     free(j);
     free(in_ptr);
     free(in_size);
+    free(borrowed);
     dtxi_run_fail(r, t, enqueue_error(r, t, "out of memory dispatching to a GPU"));
     dtxi_run_task_done(r, t);
     return;
@@ -180,15 +219,25 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
   j->t = t;
   j->in_ptr = in_ptr;
   j->in_size = in_size;
+  j->borrowed = borrowed;
   j->ninputs = (int)gt->ninputs;
   j->phase = 1;
-  gdev *d = j->dev = choose(g);
+  gdev *d = j->dev = choose(g, r, gt);
   atomic_fetch_add(&d->inflight, 1);
   pthread_mutex_lock(&d->mu);
   j->s = d->compute[d->next++ % (unsigned)d->ncompute];
   dtx_status rc = DTX_OK;
   for (uint32_t i = 0; i < gt->ninputs && rc == DTX_OK; i++) {
-    const dtx_chunk *c = r->rt[r->map[ins[i]]].out;
+    const rtask *in = &r->rt[r->map[ins[i]]];
+    if (in->res != NULL && in->res->dev == d) {
+      /* Reuse the copy already here: wait for it, don't fetch it. */
+      in_ptr[i] = in->res->ptr;
+      in_size[i] = in->res->size;
+      borrowed[i] = 1;
+      rc = dtxi_stream_wait(j->s, in->res->ready);
+      continue;
+    }
+    const dtx_chunk *c = in->out;
     size_t n = c != NULL ? c->size : 0;
     in_size[i] = n;
     if (n == 0) continue;
@@ -214,7 +263,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
 
 static void free_inputs(gjob *j, dtxi_stream *s) {
   for (int i = 0; i < j->ninputs; i++)
-    if (j->in_ptr[i] != NULL) dtxi_free_async(s, j->in_ptr[i]);
+    if (j->in_ptr[i] != NULL && !j->borrowed[i]) dtxi_free_async(s, j->in_ptr[i]);
   memset(j->in_ptr, 0, (size_t)j->ninputs * sizeof *j->in_ptr);
 }
 
@@ -224,13 +273,34 @@ static void finish(gjob *j) {
     dtxi_chunk_unref(j->host_out);
     dtxi_run_fail(r, j->t, j->err);
     j->err = NULL;
+    if (j->out_ptr != NULL) {
+      pthread_mutex_lock(&j->dev->mu);
+      dtxi_free_async(j->dev->d2h, j->out_ptr);
+      pthread_mutex_unlock(&j->dev->mu);
+    }
   } else {
     j->t->out = j->host_out;
+    gres *res = j->out_ptr != NULL ? malloc(sizeof *res) : NULL;
+    if (res != NULL) {
+      res->dev = j->dev;
+      res->ptr = j->out_ptr;
+      res->size = j->out_size;
+      res->ready = j->ev;
+      atomic_init(&res->refs, j->t->nrefs);
+      j->ev = NULL;
+      j->t->res = res;
+    } else if (j->out_ptr != NULL) {
+      pthread_mutex_lock(&j->dev->mu);
+      dtxi_free_async(j->dev->d2h, j->out_ptr);
+      pthread_mutex_unlock(&j->dev->mu);
+    }
   }
   atomic_fetch_sub(&j->dev->inflight, 1);
   dtxi_event_destroy(j->ev);
+  dtxi_event_destroy(j->ev2);
   free(j->in_ptr);
   free(j->in_size);
+  free(j->borrowed);
   rtask *t = j->t;
   free(j);
   dtxi_run_task_done(r, t);
@@ -239,12 +309,12 @@ static void finish(gjob *j) {
 /* The event of phase 1 or 2 completed (or failed): move the job on. */
 static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   gdev *d = j->dev;
-  if (st == DTXI_EVENT_FAILED && j->err == NULL) j->err = enqueue_error(j->r, j->t, dtxi_event_error(j->ev));
+  if (st == DTXI_EVENT_FAILED && j->err == NULL)
+    j->err = enqueue_error(j->r, j->t, dtxi_event_error(j->phase == 1 ? j->ev : j->ev2));
   if (j->phase == 2 || j->err != NULL) {
     if (j->phase == 1) {
       pthread_mutex_lock(&d->mu);
       free_inputs(j, j->s);
-      if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
       pthread_mutex_unlock(&d->mu);
     }
     finish(j);
@@ -265,9 +335,12 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
     if (j->host_out == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of host memory");
   }
   free_inputs(j, d->d2h);
-  if (j->has_out && j->out_ptr != NULL) dtxi_free_async(d->d2h, j->out_ptr);
-  j->out_ptr = NULL;
-  if (rc == DTX_OK) rc = dtxi_event_record(j->ev, d->d2h);
+  if (j->has_out && j->out_ptr != NULL && j->out_size == 0) {
+    dtxi_free_async(d->d2h, j->out_ptr);
+    j->out_ptr = NULL;
+  }
+  if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &j->ev2);
+  if (rc == DTX_OK) rc = dtxi_event_record(j->ev2, d->d2h);
   if (rc != DTX_OK) j->err = enqueue_error(j->r, j->t, dtx_last_error());
   dtxi_stream_reset(d->d2h);
   pthread_mutex_unlock(&d->mu);
@@ -301,7 +374,7 @@ static void *progress_main(void *arg) {
     int progressed = 0;
     for (gjob **pp = &pending; *pp != NULL;) {
       gjob *j = *pp;
-      dtxi_event_state st = dtxi_event_query(j->ev);
+      dtxi_event_state st = dtxi_event_query(j->phase == 1 ? j->ev : j->ev2);
       if (st == DTXI_EVENT_PENDING) {
         pp = &j->next;
         continue;

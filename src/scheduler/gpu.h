@@ -9,6 +9,7 @@
 
 struct run;
 struct rtask;
+struct gres;
 
 typedef struct dtxi_gpus dtxi_gpus;
 struct gjob;
@@ -27,6 +28,8 @@ int dtxi_gpu_eligible(const struct run *r, const struct rtask *t);
  * dtxi_run_task_done on the progress thread. Any thread. */
 void dtxi_gpu_dispatch(struct run *r, struct rtask *t);
 
+/* Drops one reference to a device copy; the last one frees it. */
+void dtxi_gres_release(struct gres *res);
 /* For dtx_task_input / dtx_task_output inside a GPU task. */
 const void *dtxi_gpu_input(const struct gjob *j, int i, size_t *size);
 void *dtxi_gpu_output(struct gjob *j, size_t size);

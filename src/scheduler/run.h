@@ -25,6 +25,7 @@ typedef struct rtask {
   int32_t nrefs;           /* dependents' reads + requested outputs */
   int32_t tid;             /* trace track that ran it */
   dtx_chunk *out;
+  struct gres *res; /* a copy of out kept on the GPU that made it, or NULL */
   const char *err; /* "key: message" when it or an input failed */
   uint64_t t0, t1;
 } rtask;
@@ -61,6 +62,8 @@ typedef struct run {
   _Atomic int done;
 } run;
 
+/* Drops one read of t's output (its host chunk and any device copy). */
+void dtxi_run_release_output(run *r, rtask *t);
 /* Marks t failed with msg (taking ownership of msg; NULL: no message). */
 void dtxi_run_fail(run *r, rtask *t, char *msg);
 /* A task finished off the CPU workers (on a GPU): drops its reads of its

@@ -6,6 +6,9 @@
  */
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -273,3 +276,54 @@ TEST(ClusterSim, ChainStaysOnOneGpuAndFreesItsCopies) {
     EXPECT_EQ(used, 0u) << "gpu " << dev << " still holds device memory";
   }
 }
+
+#if defined(DTX_HAVE_NLOHMANN_JSON)
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+TEST(ClusterSim, TraceShowsGpuTasksOnStreamTracks) {
+  std::string path = ::testing::TempDir() + "dtx_cluster_trace_" + std::to_string(::getpid()) + ".json";
+  Dag d = RandomDag(21, 120);
+  {
+    dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+    cfg.scheduler = DTX_SCHED_CLUSTER;
+    cfg.num_threads = 2;
+    cfg.gpus = "sim:2";
+    cfg.trace_path = path.c_str();
+    dtx_cluster *raw = nullptr;
+    ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+    ClusterPtr cl(raw);
+    dtx_status rc;
+    Compute(cl.get(), d, DTX_SCHED_CLUSTER, &rc);
+    ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
+  }
+  std::ifstream in(path);
+  nlohmann::json j = nlohmann::json::parse(in);
+  std::remove(path.c_str());
+  std::map<std::string, int> seen;
+  std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> tracks;
+  std::map<std::pair<int, int>, std::string> names;
+  int gpu_slices = 0, transfers = 0;
+  for (const auto &e : j["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "thread_name") names[{e["pid"], e["tid"]}] = e["args"]["name"];
+    if (e["ph"] != "X") continue;
+    tracks[{e["pid"], e["tid"]}].push_back({e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>()});
+    if (e["cat"] == "task") {
+      seen[e["name"]]++;
+      if (e["pid"].get<int>() >= 100) gpu_slices++;
+    }
+    if (e["cat"] == "transfer") transfers++;
+  }
+  EXPECT_GT(gpu_slices, 0);
+  EXPECT_GT(transfers, 0);
+  for (const auto &kv : seen) EXPECT_EQ(kv.second, 1) << kv.first << " appears " << kv.second << " times";
+  for (auto &kv : tracks) {
+    EXPECT_TRUE(names.count(kv.first)) << "unnamed track pid " << kv.first.first << " tid " << kv.first.second;
+    std::sort(kv.second.begin(), kv.second.end());
+    for (size_t i = 1; i < kv.second.size(); i++)
+      EXPECT_LE(kv.second[i - 1].second, kv.second[i].first + 1e-3) << "overlap on pid " << kv.first.first;
+  }
+}
+#endif

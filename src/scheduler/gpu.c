@@ -38,6 +38,12 @@ typedef struct gdev {
   unsigned next;
   dtxi_stream *d2h;
   _Atomic int64_t inflight;
+  /* trace tracks (tids), and where the last slice on each ended, so slices
+   * on a track never overlap; touched by the progress thread only */
+  int *compute_tid;
+  uint64_t *compute_end;
+  int d2h_tid;
+  uint64_t d2h_end;
 } gdev;
 
 /* A task output kept on the GPU that produced it. */
@@ -67,6 +73,8 @@ typedef struct gjob {
   int has_out;
   char *err; /* the implementation's failure, "key: message" */
   dtx_chunk *host_out;
+  int stream_index;
+  uint64_t t_dispatch, t_run0, t_run1, t_done1; /* host clock, for the trace */
 } gjob;
 
 struct dtxi_gpus {
@@ -135,7 +143,9 @@ static void invoke(gjob *j, dtx_task_fn fn) {
  * failure is kept in the job (the stream stays healthy for others). */
 static int sim_task(void *arg, char *err, size_t errlen) {
   gjob *j = arg;
+  if (j->r->trace) j->t_run0 = dtxi_now_ns();
   invoke(j, j->r->g->impls[j->r->g->tasks[j->t->gid].impl].cpu);
+  if (j->r->trace) j->t_run1 = dtxi_now_ns();
   (void)err;
   (void)errlen;
   return 0;
@@ -225,7 +235,9 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
   gdev *d = j->dev = choose(g, r, gt);
   atomic_fetch_add(&d->inflight, 1);
   pthread_mutex_lock(&d->mu);
-  j->s = d->compute[d->next++ % (unsigned)d->ncompute];
+  j->stream_index = (int)(d->next++ % (unsigned)d->ncompute);
+  j->s = d->compute[j->stream_index];
+  if (r->trace) j->t_dispatch = dtxi_now_ns();
   dtx_status rc = DTX_OK;
   for (uint32_t i = 0; i < gt->ninputs && rc == DTX_OK; i++) {
     const rtask *in = &r->rt[r->map[ins[i]]];
@@ -267,8 +279,41 @@ static void free_inputs(gjob *j, dtxi_stream *s) {
   memset(j->in_ptr, 0, (size_t)j->ninputs * sizeof *j->in_ptr);
 }
 
+/* Slices for the task (on its compute stream's track) and the copy home
+ * (on the d2h track). On simulated GPUs the task's times are exact; on CUDA
+ * they are the host's view (dispatch to observed completion), clipped so
+ * slices on one track never overlap. */
+static void trace_job(gjob *j) {
+  run *r = j->r;
+  dtxi_trace *tr = r->cl->trace;
+  gdev *d = j->dev;
+  const gtask *gt = &r->g->tasks[j->t->gid];
+  char key[DTX_MAX_KEY], args[64];
+  dtxi_key_format(r->g->prefixes[gt->prefix], gt->nidx, gt->idx, key, sizeof key);
+  int pid = DTXI_TRACE_GPU_PID(d->index);
+  uint64_t t0 = j->t_run0 ? j->t_run0 : j->t_dispatch, t1 = j->t_run1 ? j->t_run1 : j->t_done1;
+  uint64_t *end = &d->compute_end[j->stream_index];
+  if (t0 < *end) t0 = *end;
+  if (t1 < t0) t1 = t0;
+  *end = t1;
+  snprintf(args, sizeof args, "{\"device\":%d}", d->index);
+  dtxi_trace_slice_args(tr, pid, d->compute_tid[j->stream_index], key, "task", r->g->prefixes[gt->prefix], t0, t1, args);
+  if (j->host_out != NULL && j->host_out->size > 0 && j->t_done1 != 0) {
+    uint64_t c0 = j->t_done1 > d->d2h_end ? j->t_done1 : d->d2h_end, c1 = dtxi_now_ns();
+    if (c1 < c0) c1 = c0;
+    d->d2h_end = c1;
+    char link[32];
+    snprintf(link, sizeof link, "gpu%d->host", d->index);
+    dtxi_trace_transfer(tr, pid, d->d2h_tid, key, link, "d2h", j->host_out->size, c0, c1, 0);
+  }
+  size_t used = 0, cap = 0;
+  r->cl->gpus->b->ops->mem_usage(r->cl->gpus->b, d->index, &used, &cap);
+  dtxi_trace_counter(tr, pid, "device memory", dtxi_now_ns(), "used", (double)used);
+}
+
 static void finish(gjob *j) {
   run *r = j->r;
+  if (r->trace && j->err == NULL) trace_job(j);
   if (j->err != NULL) {
     dtxi_chunk_unref(j->host_out);
     dtxi_run_fail(r, j->t, j->err);
@@ -321,6 +366,7 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
     return;
   }
   /* Phase 1 done: bring the output home on the d2h stream. */
+  if (j->r->trace) j->t_done1 = dtxi_now_ns();
   dtx_status rc = DTX_OK;
   pthread_mutex_lock(&d->mu);
   rc = dtxi_stream_wait(d->d2h, j->ev);
@@ -424,6 +470,15 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
       if (rc == DTX_OK) d->ncompute = k + 1;
     }
     if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_D2H, "d2h", &d->d2h);
+    d->compute_tid = calloc((size_t)streams_per_gpu, sizeof *d->compute_tid);
+    d->compute_end = calloc((size_t)streams_per_gpu, sizeof *d->compute_end);
+    if (rc == DTX_OK && (d->compute_tid == NULL || d->compute_end == NULL))
+      rc = dtxi_fail(DTX_ENOMEM, "out of memory creating streams");
+    if (rc == DTX_OK && cl->trace != NULL) {
+      dtxi_trace_gpu_process(cl->trace, i, b->info[i].name);
+      for (int k = 0; k < d->ncompute; k++) d->compute_tid[k] = dtxi_trace_stream_track(cl->trace, i, d->compute[k]->label);
+      d->d2h_tid = dtxi_trace_stream_track(cl->trace, i, "d2h");
+    }
   }
   if (rc == DTX_OK && pthread_create(&g->thread, NULL, progress_main, g) != 0)
     rc = dtxi_fail(DTX_ENOMEM, "cannot start the GPU progress thread");
@@ -450,6 +505,8 @@ void dtxi_gpus_stop(dtxi_gpus *g) {
     gdev *d = &g->dev[i];
     for (int k = 0; k < d->ncompute; k++) dtxi_stream_destroy(d->compute[k]);
     free(d->compute);
+    free(d->compute_tid);
+    free(d->compute_end);
     dtxi_stream_destroy(d->d2h);
     pthread_mutex_destroy(&d->mu);
   }

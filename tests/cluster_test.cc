@@ -327,3 +327,28 @@ TEST(ClusterSim, TraceShowsGpuTasksOnStreamTracks) {
   }
 }
 #endif
+
+TEST(ClusterSim, InjectedDeviceFaultsNameTheTask) {
+  /* A failing allocation, copy or kernel on a simulated GPU becomes an error
+   * naming the task and the fault; the computation ends (no hang) and the
+   * cluster keeps working for the next one. */
+  for (dtxi_fault_kind kind : {DTXI_FAULT_ALLOC, DTXI_FAULT_COPY, DTXI_FAULT_KERNEL}) {
+    SCOPED_TRACE(::testing::Message() << "fault kind " << static_cast<int>(kind));
+    ClusterPtr cl = SimCluster(1, 2);
+    ASSERT_NE(cl, nullptr);
+    Dag d = RandomDag(31, 60);
+    dtx_status rc;
+    dtxi_sim_inject_fault(dtxi_cluster_backend(cl.get()), 0, kind, 3);
+    std::vector<std::string> got = Compute(cl.get(), d, DTX_SCHED_CLUSTER, &rc);
+    ASSERT_EQ(rc, DTX_ETASK);
+    std::string err = dtx_last_error();
+    EXPECT_NE(err.find("injected"), std::string::npos) << err;
+    EXPECT_NE(err.find("t["), std::string::npos) << err;
+    /* The next computation on the same cluster succeeds and matches sync. */
+    dtx_status rs;
+    std::vector<std::string> want = Compute(cl.get(), d, DTX_SCHED_SYNC, &rs);
+    got = Compute(cl.get(), d, DTX_SCHED_CLUSTER, &rc);
+    ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
+    EXPECT_EQ(got, want);
+  }
+}

@@ -20,6 +20,7 @@
 
 #include "dtx/dtx.h"
 #include "host/backend.h"
+#include "host/config.h"
 #include "test_util.h"
 
 using namespace dtxt;
@@ -351,4 +352,25 @@ TEST(ClusterSim, InjectedDeviceFaultsNameTheTask) {
     ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
     EXPECT_EQ(got, want);
   }
+}
+
+TEST(ClusterSim, PeerCopiesBetweenGpusGiveTheSameResults) {
+  /* Inputs made on another GPU come straight from it (DTX_P2P=peer). */
+  setenv("DTX_P2P", "peer", 1);
+  dtxi_env_reload();
+  {
+    ClusterPtr cl = SimCluster(3, 2);
+    ASSERT_NE(cl, nullptr);
+    for (uint32_t seed = 50; seed < 50 + (kSanitized ? 4u : 20u); seed++) {
+      SCOPED_TRACE(::testing::Message() << "seed " << seed);
+      Dag d = RandomDag(seed, 100);
+      dtx_status rs, rc;
+      std::vector<std::string> want = Compute(cl.get(), d, DTX_SCHED_SYNC, &rs);
+      std::vector<std::string> got = Compute(cl.get(), d, DTX_SCHED_CLUSTER, &rc);
+      ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
+      EXPECT_EQ(got, want);
+    }
+  }
+  unsetenv("DTX_P2P");
+  dtxi_env_reload();
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "host/config.h"
 #include "host/error.h"
 #include "scheduler/run.h"
 #include "scheduler/task.h"
@@ -198,6 +199,17 @@ static char *enqueue_error(const run *r, const rtask *t, const char *what) {
   return strdup(buf);
 }
 
+/* A GPU-to-GPU copy beats going through the host copy when the measured
+ * link says so (DTX_P2P=peer forces it; =nccl is not available yet and
+ * behaves like auto). */
+static int peer_is_cheaper(const dtx_cluster *cl, int from, int to, size_t bytes) {
+  const dtxi_env *env = dtxi_env_get();
+  if (env->p2p == DTXI_P2P_PEER) return 1;
+  double peer = dtxi_links_cost_ns(&cl->links, from, to, bytes);
+  double host = dtxi_links_cost_ns(&cl->links, DTXI_HOST, to, bytes);
+  return peer < host;
+}
+
 void dtxi_gpu_dispatch(run *r, rtask *t) {
   dtxi_gpus *g = r->cl->gpus;
   const gtask *gt = &r->g->tasks[t->gid];
@@ -253,6 +265,13 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     size_t n = c != NULL ? c->size : 0;
     in_size[i] = n;
     if (n == 0) continue;
+    if (in->res != NULL && in->res->size == n && peer_is_cheaper(r->cl, in->res->dev->index, d->index, n)) {
+      /* Straight from the GPU that holds it, once it is ready there. */
+      rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
+      if (rc == DTX_OK) rc = dtxi_stream_wait(j->s, in->res->ready);
+      if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, in->res->ptr, in->res->dev->index, n);
+      continue;
+    }
     rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
     if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, c->data, DTXI_HOST, n);
   }

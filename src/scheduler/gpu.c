@@ -89,8 +89,22 @@ struct dtxi_gpus {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   gjob *incoming; /* handed over by dispatchers, guarded by mu */
+  int kicked;     /* a stream reached a completion point, guarded by mu */
   int stop;
 };
+
+/* Enqueued behind each event the progress thread waits for: wakes it as soon
+ * as the stream gets there, so it need not poll on a timer. */
+static int kick(void *arg, char *err, size_t errlen) {
+  dtxi_gpus *g = arg;
+  (void)err;
+  (void)errlen;
+  pthread_mutex_lock(&g->mu);
+  g->kicked = 1;
+  pthread_cond_signal(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+  return 0;
+}
 
 int dtxi_gpus_count(const dtxi_gpus *g) { return g != NULL ? g->ndev : 0; }
 int dtxi_gpus_sim(const dtxi_gpus *g) { return g != NULL && g->sim; }
@@ -283,6 +297,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
   }
   if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &j->ev);
   if (rc == DTX_OK) rc = dtxi_event_record(j->ev, j->s);
+  if (rc == DTX_OK) rc = dtxi_host_fn(j->s, kick, g);
   if (rc != DTX_OK && j->err == NULL) j->err = enqueue_error(r, t, dtx_last_error());
   /* A device fault fails only the work up to here on this stream. */
   dtxi_stream_reset(j->s);
@@ -406,6 +421,7 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   }
   if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &j->ev2);
   if (rc == DTX_OK) rc = dtxi_event_record(j->ev2, d->d2h);
+  if (rc == DTX_OK) rc = dtxi_host_fn(d->d2h, kick, g);
   if (rc != DTX_OK) j->err = enqueue_error(j->r, j->t, dtx_last_error());
   dtxi_stream_reset(d->d2h);
   pthread_mutex_unlock(&d->mu);
@@ -420,11 +436,24 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
 static void *progress_main(void *arg) {
   dtxi_gpus *g = arg;
   gjob *pending = NULL;
-  long delay_ns = 2000;
+  int idle_rounds = 0;
   dtxi_nvtx_name_thread("dtx gpu progress");
   for (;;) {
     pthread_mutex_lock(&g->mu);
     while (g->incoming == NULL && pending == NULL && !g->stop) pthread_cond_wait(&g->cv, &g->mu);
+    if (pending != NULL && g->incoming == NULL && !g->kicked && !g->stop && idle_rounds > 0) {
+      /* Nothing new: sleep until a stream kicks, or poll again after a
+       * while in case a kick was skipped (a failed stream skips it). */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 1000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+    }
+    g->kicked = 0;
     gjob *in = g->incoming;
     g->incoming = NULL;
     int stop = g->stop;
@@ -448,14 +477,7 @@ static void *progress_main(void *arg) {
       progressed = 1;
       advance(g, j, st);
     }
-    if (progressed) {
-      delay_ns = 2000;
-    } else if (pending != NULL) {
-      /* Poll with a backoff: quick for short kernels, cheap for long ones. */
-      struct timespec ts = {0, delay_ns};
-      nanosleep(&ts, NULL);
-      if (delay_ns < 200000) delay_ns *= 2;
-    }
+    idle_rounds = progressed ? 0 : idle_rounds + 1;
   }
   return NULL;
 }

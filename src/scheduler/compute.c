@@ -293,10 +293,17 @@ static void settle_owed(jobacc *j) {
   if (d == NULL) return;
   j->owed = NULL;
   j->nowed = 0;
-  if (atomic_fetch_sub_explicit(&d->pending, k, memory_order_acq_rel) == k) run_chain(j, d);
+  if (atomic_fetch_sub_explicit(&d->pending, k, memory_order_acq_rel) != k) return;
+  if (d->run->gpu && dtxi_gpu_eligible(d->run, d))
+    dtxi_gpu_dispatch(d->run, d);
+  else
+    run_chain(j, d);
 }
 
 static void job_end(jobacc *j, run *r) {
+  /* A job that ran nothing on the CPU (it only handed tasks to GPUs) must not
+   * touch the run: those tasks may already have finished it. */
+  if (j->done == 0) return;
   if (atomic_fetch_sub_explicit(&r->remaining, j->done, memory_order_acq_rel) == j->done) run_finish(r);
 }
 

@@ -50,6 +50,8 @@ typedef struct gdev {
 /* A task output kept on the GPU that produced it. */
 typedef struct gres {
   struct gdev *dev;
+  dtxi_stream *home; /* the stream that allocated ptr: it frees it too, so the
+                      * free can never overtake the allocation */
   void *ptr;
   size_t size;
   dtxi_event *ready; /* completes when ptr holds the output */
@@ -199,7 +201,7 @@ void dtxi_gres_release(gres *res) {
   if (atomic_fetch_sub_explicit(&res->refs, 1, memory_order_acq_rel) != 1) return;
   gdev *d = res->dev;
   pthread_mutex_lock(&d->mu);
-  dtxi_free_async(d->d2h, res->ptr);
+  dtxi_free_async(res->home, res->ptr);
   pthread_mutex_unlock(&d->mu);
   dtxi_event_destroy(res->ready);
   free(res);
@@ -276,10 +278,11 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
       continue;
     }
     const dtx_chunk *c = in->out;
-    size_t n = c != NULL ? c->size : 0;
+    size_t n = c != NULL ? c->size : in->res != NULL ? in->res->size : 0; /* res alone: on a GPU only */
     in_size[i] = n;
     if (n == 0) continue;
-    if (in->res != NULL && in->res->size == n && peer_is_cheaper(r->cl, in->res->dev->index, d->index, n)) {
+    if (in->res != NULL && in->res->size == n &&
+        (c == NULL || peer_is_cheaper(r->cl, in->res->dev->index, d->index, n))) {
       /* Straight from the GPU that holds it, once it is ready there. */
       rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
       if (rc == DTX_OK) rc = dtxi_stream_wait(j->s, in->res->ready);
@@ -354,7 +357,7 @@ static void finish(gjob *j) {
     j->err = NULL;
     if (j->out_ptr != NULL) {
       pthread_mutex_lock(&j->dev->mu);
-      dtxi_free_async(j->dev->d2h, j->out_ptr);
+      dtxi_free_async(j->s, j->out_ptr);
       pthread_mutex_unlock(&j->dev->mu);
     }
   } else {
@@ -362,6 +365,7 @@ static void finish(gjob *j) {
     gres *res = j->out_ptr != NULL ? malloc(sizeof *res) : NULL;
     if (res != NULL) {
       res->dev = j->dev;
+      res->home = j->s;
       res->ptr = j->out_ptr;
       res->size = j->out_size;
       res->ready = j->ev;
@@ -370,7 +374,7 @@ static void finish(gjob *j) {
       j->t->res = res;
     } else if (j->out_ptr != NULL) {
       pthread_mutex_lock(&j->dev->mu);
-      dtxi_free_async(j->dev->d2h, j->out_ptr);
+      dtxi_free_async(j->s, j->out_ptr);
       pthread_mutex_unlock(&j->dev->mu);
     }
   }
@@ -383,6 +387,16 @@ static void finish(gjob *j) {
   rtask *t = j->t;
   free(j);
   dtxi_run_task_done(r, t);
+}
+
+/* A host copy is needed when a CPU task reads the output or the caller asked
+ * for it (references beyond the dependents' reads). */
+static int needs_host_copy(const run *r, const rtask *t) {
+  if (t->nrefs > (int32_t)t->ndeps) return 1;
+  const uint32_t *deps = r->deps + t->dep_off;
+  for (uint32_t k = 0; k < t->ndeps; k++)
+    if (!dtxi_gpu_eligible(r, &r->rt[deps[k]])) return 1;
+  return 0;
 }
 
 /* The event of phase 1 or 2 completed (or failed): move the job on. */
@@ -399,8 +413,16 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
     finish(j);
     return;
   }
-  /* Phase 1 done: bring the output home on the d2h stream. */
   if (j->r->trace) j->t_done1 = dtxi_now_ns();
+  if (!needs_host_copy(j->r, j->t)) {
+    /* Only GPU tasks read it: it stays on the device, no copy home. */
+    pthread_mutex_lock(&d->mu);
+    free_inputs(j, j->s);
+    pthread_mutex_unlock(&d->mu);
+    finish(j);
+    return;
+  }
+  /* Phase 1 done: bring the output home on the d2h stream. */
   dtx_status rc = DTX_OK;
   pthread_mutex_lock(&d->mu);
   rc = dtxi_stream_wait(d->d2h, j->ev);
@@ -416,7 +438,7 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   }
   free_inputs(j, d->d2h);
   if (j->has_out && j->out_ptr != NULL && j->out_size == 0) {
-    dtxi_free_async(d->d2h, j->out_ptr);
+    dtxi_free_async(j->s, j->out_ptr);
     j->out_ptr = NULL;
   }
   if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &j->ev2);

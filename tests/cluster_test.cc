@@ -374,3 +374,64 @@ TEST(ClusterSim, PeerCopiesBetweenGpusGiveTheSameResults) {
   unsetenv("DTX_P2P");
   dtxi_env_reload();
 }
+
+TEST(ClusterSim, UserPlacementWins) {
+  ClusterPtr cl = SimCluster(3, 2);
+  ASSERT_NE(cl, nullptr);
+  for (int where : {DTX_WHERE_GPU(2), DTX_WHERE_GPU(0), DTX_WHERE_CPU}) {
+    SCOPED_TRACE(::testing::Message() << "where " << where);
+    const int n = 12;
+    std::vector<std::atomic<int>> dev(n);
+    GraphPtr g = MakeGraph();
+    std::vector<dtx_task_id> ids;
+    for (int i = 0; i < n; i++) {
+      WhereArgs a{dev.data(), i};
+      dtx_task_desc t{};
+      t.name = "placed";
+      t.nidx = 1;
+      t.idx[0] = i;
+      t.args = &a;
+      t.args_size = sizeof a;
+      t.cpu = RecordDevice;
+      t.cuda = NotOnSim;
+      t.where = where;
+      dtx_task_id in = ids.empty() ? 0 : ids[ids.size() / 2];
+      t.inputs = &in;
+      t.ninputs = ids.empty() ? 0 : 1;
+      dtx_task_id id;
+      ASSERT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_OK) << dtx_last_error();
+      ids.push_back(id);
+    }
+    dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+    o.scheduler = DTX_SCHED_CLUSTER;
+    ASSERT_EQ(dtx_compute(cl.get(), g.get(), ids.data(), n, nullptr, &o), DTX_OK) << dtx_last_error();
+    for (int i = 0; i < n; i++) EXPECT_EQ(dev[i].load(), where > 0 ? where - 1 : -1) << "task " << i;
+  }
+}
+
+TEST(ClusterSim, BadPlacementIsAnError) {
+  ClusterPtr cl = SimCluster(2, 2);
+  ASSERT_NE(cl, nullptr);
+  GraphPtr g = MakeGraph();
+  dtx_task_desc t{};
+  t.name = "p";
+  t.cpu = Mix;
+  int64_t arg = 1;
+  t.args = &arg;
+  t.args_size = sizeof arg;
+  dtx_task_id id;
+  t.where = -2;
+  EXPECT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_EINVAL);
+  t.where = DTX_WHERE_GPU(0); /* no CUDA implementation */
+  EXPECT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("no CUDA implementation"), std::string::npos) << dtx_last_error();
+  t.cuda = NotOnSim;
+  t.where = DTX_WHERE_GPU(5); /* the cluster has 2 */
+  ASSERT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_OK) << dtx_last_error();
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = DTX_SCHED_CLUSTER;
+  EXPECT_EQ(dtx_compute(cl.get(), g.get(), &id, 1, nullptr, &o), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("asks for GPU 5"), std::string::npos) << dtx_last_error();
+  o.scheduler = DTX_SCHED_THREADS; /* no GPUs there either */
+  EXPECT_EQ(dtx_compute(cl.get(), g.get(), &id, 1, nullptr, &o), DTX_EINVAL);
+}

@@ -37,6 +37,12 @@ typedef uint32_t dtx_task_id;
 typedef int (*dtx_task_fn)(dtx_task_ctx *ctx);
 
 /* What a task is. Zero-initialise, then set what you need. */
+/* Where a task may run (dtx_task_desc.where). The default, 0, lets the
+ * scheduler choose. */
+#define DTX_WHERE_ANY 0
+#define DTX_WHERE_CPU (-1)           /* CPU threads only, even with a CUDA implementation */
+#define DTX_WHERE_GPU(k) ((k) + 1)   /* GPU k only (cluster scheduler) */
+
 typedef struct dtx_task_desc {
   const char *name;                 /* key prefix, required, copied */
   int nidx;                         /* 0..DTX_MAX_INDICES key indices */
@@ -49,6 +55,7 @@ typedef struct dtx_task_desc {
   dtx_task_fn cuda;                 /* CUDA implementation (GPU clusters) */
   int priority;                     /* higher runs earlier; 0 = static order */
   int retries;                      /* futures: extra attempts after a failure */
+  int where;                        /* DTX_WHERE_ANY / _CPU / _GPU(k): a restriction that wins */
 } dtx_task_desc;
 
 DTX_API dtx_status dtx_graph_create(dtx_graph **out);

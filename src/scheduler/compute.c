@@ -446,6 +446,15 @@ static dtx_status walk(run *r, const dtx_task_id *outs, int nout, frame *stack, 
           if (hi + 1 > h) h = hi + 1;
         }
         height[f->gid] = h;
+        if (t->where > 0 && (!r->gpu || t->where > dtxi_gpus_count(r->cl->gpus))) {
+          char key[DTX_MAX_KEY];
+          key_of(g, f->gid, key, sizeof key);
+          return dtxi_fail(DTX_EINVAL,
+                           "task '%s' asks for GPU %d, but this computation has %d GPU%s (cluster scheduler "
+                           "with DTX_GPUS)",
+                           key, t->where - 1, r->gpu ? dtxi_gpus_count(r->cl->gpus) : 0,
+                           r->gpu && dtxi_gpus_count(r->cl->gpus) == 1 ? "" : "s");
+        }
         if (g->impls[t->impl].cpu == NULL && !(r->gpu && !dtxi_gpus_sim(r->cl->gpus))) {
           char key[DTX_MAX_KEY];
           key_of(g, f->gid, key, sizeof key);

@@ -140,7 +140,8 @@ void *dtxi_gpu_native_stream(const gjob *j) { return j->s->b->ops->native_stream
 /* ---- choosing and dispatching ---------------------------------------------------- */
 
 int dtxi_gpu_eligible(const run *r, const rtask *t) {
-  return r->gpu && r->g->impls[r->g->tasks[t->gid].impl].cuda != NULL;
+  const gtask *gt = &r->g->tasks[t->gid];
+  return r->gpu && gt->where != DTX_WHERE_CPU && r->g->impls[gt->impl].cuda != NULL;
 }
 
 static void invoke(gjob *j, dtx_task_fn fn) {
@@ -178,6 +179,7 @@ static void handoff(dtxi_gpus *g, gjob *j) {
 
 /* Owner computes: the device holding most input bytes; else least busy. */
 static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
+  if (gt->where > 0) return &g->dev[gt->where - 1]; /* checked against ndev at plan */
   size_t bytes[DTXI_MAX_GPUS] = {0}, most = 0;
   gdev *best = NULL;
   const uint32_t *ins = dtxi_gt_inputs(gt);

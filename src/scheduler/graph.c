@@ -17,6 +17,7 @@
 #include "host/error.h"
 
 #define MAX_NAME 100
+#define DTX_MAX_WHERE_GPU 1023
 #define ARENA_BLOCK (64 * 1024)
 
 /* ---- arena -------------------------------------------------------------- */
@@ -403,6 +404,14 @@ static dtx_status desc_check(const char *fn, const dtx_task_desc *d, int graph_t
     return desc_fail(fn, d, what);
   }
   if (d->cpu == NULL && d->cuda == NULL) return desc_fail(fn, d, "has no implementation; set desc->cpu (or desc->cuda)");
+  if (d->where < DTX_WHERE_CPU || d->where > DTX_WHERE_GPU(DTX_MAX_WHERE_GPU)) {
+    snprintf(what, sizeof what, "has where %d; use DTX_WHERE_ANY, DTX_WHERE_CPU or DTX_WHERE_GPU(k)", d->where);
+    return desc_fail(fn, d, what);
+  }
+  if (d->where > 0 && d->cuda == NULL)
+    return desc_fail(fn, d, "asks for a GPU (DTX_WHERE_GPU) but has no CUDA implementation (desc->cuda)");
+  if (d->where == DTX_WHERE_CPU && d->cpu == NULL)
+    return desc_fail(fn, d, "asks for the CPU (DTX_WHERE_CPU) but has no CPU implementation (desc->cpu)");
   if (d->retries < 0) {
     snprintf(what, sizeof what, "has retries %d < 0", d->retries);
     return desc_fail(fn, d, what);
@@ -462,6 +471,7 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
   t->ninputs = (uint32_t)d->ninputs;
   t->args_size = (uint32_t)d->args_size;
   t->nidx = (uint8_t)d->nidx;
+  t->where = (int16_t)d->where;
   t->data = NULL;
   for (int i = 0; i < DTX_MAX_INDICES; i++) t->idx[i] = i < d->nidx ? d->idx[i] : 0;
   if (d->ninputs > 0 || d->args_size > 0) {

@@ -22,6 +22,7 @@ typedef struct gtask {
   uint32_t ninputs;
   uint32_t args_size;
   uint8_t nidx;
+  int16_t where; /* DTX_WHERE_*: a user restriction */
   void *data; /* the input ids (ninputs uint32), then the args at a 16-byte offset */
   int64_t idx[DTX_MAX_INDICES];
 } gtask;

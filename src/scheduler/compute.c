@@ -187,12 +187,16 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     dtx_task_ctx ctx = {.cl = r->cl, .worker = worker, .run = r, .rt = t, .gt = gt, .out_refs = t->nrefs};
     const char *prefix = g->prefixes[gt->prefix];
     if (r->nvtx) dtxi_nvtx_push(prefix, gt->nidx > 0 ? gt->idx[0] : 0);
-    if (r->trace) t->t0 = dtxi_now_ns();
+    int timed = r->trace || (r->gpu && g->impls[gt->impl].cuda != NULL);
+    if (timed) t->t0 = dtxi_now_ns();
     char *msg;
     int bad = dtxi_task_invoke(&ctx, g->impls[gt->impl].cpu, prefix, gt->nidx, gt->idx, &msg);
-    if (r->trace) {
+    if (timed) {
       t->t1 = dtxi_now_ns();
       t->tid = tid;
+      /* A dual task on a CPU thread: learn its CPU time for placement. */
+      if (r->gpu && g->impls[gt->impl].cuda != NULL && !bad)
+        dtxi_gpus_learn(r->cl->gpus, prefix, 0, (int64_t)(t->t1 - t->t0));
     }
     if (r->nvtx) dtxi_nvtx_pop();
     if (bad) {
@@ -654,6 +658,7 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
     t->res = NULL;
     t->err = NULL;
     t->t0 = t->t1 = 0;
+    t->on_cpu = 0;
   }
   DTX_CHECK_GOTO(wire(r, r->threads || g->has_priority), rc, out);
   if (g->has_priority) {
@@ -686,6 +691,7 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
     DTX_CHECK_GOTO(wire(r, r->threads), rc, out);
   }
   for (int j = 0; j < nout; j++) r->rt[r->map[outs[j]]].nrefs++;
+  if (r->gpu) dtxi_gpu_plan(r);
 out:
   free(kids_block);
   free(kids);

@@ -93,6 +93,11 @@ struct dtxi_gpus {
   gjob *incoming; /* handed over by dispatchers, guarded by mu */
   int kicked;     /* a stream reached a completion point, guarded by mu */
   int stop;
+  /* learned durations: open addressing on the prefix's hash */
+  struct {
+    _Atomic uint64_t hash;
+    _Atomic int64_t ns[2]; /* [0] CPU, [1] GPU */
+  } est[512];
 };
 
 /* Enqueued behind each event the progress thread waits for: wakes it as soon
@@ -141,7 +146,67 @@ void *dtxi_gpu_native_stream(const gjob *j) { return j->s->b->ops->native_stream
 
 int dtxi_gpu_eligible(const run *r, const rtask *t) {
   const gtask *gt = &r->g->tasks[t->gid];
-  return r->gpu && gt->where != DTX_WHERE_CPU && r->g->impls[gt->impl].cuda != NULL;
+  return r->gpu && !t->on_cpu && gt->where != DTX_WHERE_CPU && r->g->impls[gt->impl].cuda != NULL;
+}
+
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h | 1;
+}
+
+/* The slot for a prefix, claiming an empty one when `claim`; -1 if none. */
+static int est_slot(dtxi_gpus *g, const char *prefix, int claim) {
+  uint64_t h = name_hash(prefix);
+  int n = (int)(sizeof g->est / sizeof g->est[0]);
+  for (int k = 0, i = (int)(h % (uint64_t)n); k < n; k++, i = (i + 1) % n) {
+    uint64_t cur = atomic_load(&g->est[i].hash);
+    if (cur == h) return i;
+    if (cur == 0) {
+      if (!claim) return -1;
+      uint64_t zero = 0;
+      if (atomic_compare_exchange_strong(&g->est[i].hash, &zero, h) || zero == h) return i;
+    }
+  }
+  return -1;
+}
+
+int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu) {
+  int i = g != NULL ? est_slot(g, prefix, 0) : -1;
+  return i < 0 ? 0 : atomic_load_explicit(&g->est[i].ns[on_gpu != 0], memory_order_relaxed);
+}
+
+void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, int64_t ns) {
+  int i = g != NULL ? est_slot(g, prefix, 1) : -1;
+  if (i < 0) return;
+  if (ns < 1) ns = 1;
+  _Atomic int64_t *e = &g->est[i].ns[on_gpu != 0];
+  int64_t old = atomic_load_explicit(e, memory_order_relaxed);
+  /* A racing update may be lost; an estimate, not an account. */
+  atomic_store_explicit(e, old == 0 ? ns : old + (ns - old) / 4, memory_order_relaxed);
+}
+
+void dtxi_gpu_plan(run *r) {
+  dtxi_gpus *g = r->cl->gpus;
+  const dtx_graph *gr = r->g;
+  uint8_t explored_cpu[64] = {0}; /* per prefix id (first 64): one CPU sample per run */
+  for (uint32_t i = 0; i < r->m; i++) {
+    rtask *t = &r->rt[i];
+    const gtask *gt = &gr->tasks[t->gid];
+    const gimpl *im = &gr->impls[gt->impl];
+    if (gt->where != DTX_WHERE_ANY || im->cpu == NULL || im->cuda == NULL) continue;
+    const char *prefix = gr->prefixes[gt->prefix];
+    int64_t cpu = dtxi_gpus_estimate(g, prefix, 0), gpu = dtxi_gpus_estimate(g, prefix, 1);
+    if (cpu == 0) {
+      /* Never seen on a CPU: run one of this prefix there to learn. */
+      if (gt->prefix < 64 && !explored_cpu[gt->prefix]) {
+        explored_cpu[gt->prefix] = 1;
+        t->on_cpu = 1;
+      }
+      continue;
+    }
+    t->on_cpu = gpu != 0 && cpu < gpu;
+  }
 }
 
 static void invoke(gjob *j, dtx_task_fn fn) {
@@ -161,9 +226,9 @@ static void invoke(gjob *j, dtx_task_fn fn) {
  * failure is kept in the job (the stream stays healthy for others). */
 static int sim_task(void *arg, char *err, size_t errlen) {
   gjob *j = arg;
-  if (j->r->trace) j->t_run0 = dtxi_now_ns();
+  j->t_run0 = dtxi_now_ns();
   invoke(j, j->r->g->impls[j->r->g->tasks[j->t->gid].impl].cpu);
-  if (j->r->trace) j->t_run1 = dtxi_now_ns();
+  j->t_run1 = dtxi_now_ns();
   (void)err;
   (void)errlen;
   return 0;
@@ -267,7 +332,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
   pthread_mutex_lock(&d->mu);
   j->stream_index = (int)(d->next++ % (unsigned)d->ncompute);
   j->s = d->compute[j->stream_index];
-  if (r->trace) j->t_dispatch = dtxi_now_ns();
+  j->t_dispatch = dtxi_now_ns();
   dtx_status rc = DTX_OK;
   for (uint32_t i = 0; i < gt->ninputs && rc == DTX_OK; i++) {
     const rtask *in = &r->rt[r->map[ins[i]]];
@@ -354,7 +419,12 @@ static void finish(gjob *j) {
   run *r = j->r;
   if (r->trace && j->err == NULL) trace_job(j);
   if (j->err != NULL) {
-    dtxi_chunk_unref(j->host_out);
+    if (j->host_out != NULL) {
+      /* Nobody has seen it: drop it whatever readers it was made for. */
+      atomic_store_explicit(&j->host_out->refs, 1, memory_order_relaxed);
+      dtxi_chunk_unref(j->host_out);
+      j->host_out = NULL;
+    }
     dtxi_run_fail(r, j->t, j->err);
     j->err = NULL;
     if (j->out_ptr != NULL) {
@@ -415,7 +485,12 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
     finish(j);
     return;
   }
-  if (j->r->trace) j->t_done1 = dtxi_now_ns();
+  j->t_done1 = dtxi_now_ns();
+  {
+    const gtask *gt = &j->r->g->tasks[j->t->gid];
+    uint64_t t0 = j->t_run0 ? j->t_run0 : j->t_dispatch, t1 = j->t_run1 ? j->t_run1 : j->t_done1;
+    if (j->err == NULL) dtxi_gpus_learn(g, j->r->g->prefixes[gt->prefix], 1, (int64_t)(t1 - t0));
+  }
   if (!needs_host_copy(j->r, j->t)) {
     /* Only GPU tasks read it: it stays on the device, no copy home. */
     pthread_mutex_lock(&d->mu);

@@ -22,6 +22,14 @@ int dtxi_gpus_count(const dtxi_gpus *g);
 /* True for simulated GPUs (CPU implementations stand in for CUDA ones). */
 int dtxi_gpus_sim(const dtxi_gpus *g);
 
+/* Learned durations per task prefix: what a task of this name took on a
+ * GPU and on a CPU thread (EWMA, ns; 0 when never seen). Any thread. */
+int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu);
+void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, int64_t ns);
+/* Plan time: for each dual task of run r, decide CPU or GPU, whichever the
+ * learned durations say finishes first (exploring a side never measured). */
+void dtxi_gpu_plan(struct run *r);
+
 /* True when t should run on a GPU in run r. */
 int dtxi_gpu_eligible(const struct run *r, const struct rtask *t);
 /* Places t on a GPU and enqueues it; completion comes back through

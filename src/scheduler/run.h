@@ -28,6 +28,7 @@ typedef struct rtask {
   struct gres *res; /* a copy of out kept on the GPU that made it, or NULL */
   const char *err; /* "key: message" when it or an input failed */
   uint64_t t0, t1;
+  uint8_t on_cpu; /* cluster scheduler: this dual (CPU + CUDA) task runs on the CPU */
 } rtask;
 
 typedef struct range {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -503,4 +504,37 @@ TEST(ClusterSim, DualTasksGoWhereTheyFinishFirst) {
       EXPECT_EQ(gpu_runs.load(), 16);
     }
   }
+}
+
+TEST(ClusterSim, IndependentWorkSpreadsOverGpus) {
+  /* Earliest finish: with one GPU's queue full of slow tasks, the next ones
+   * go to the other GPU. */
+  ClusterPtr cl = SimCluster(2, 2);
+  ASSERT_NE(cl, nullptr);
+  const int n = 12;
+  std::vector<std::atomic<int>> dev(n);
+  std::atomic<int> gpu_runs{0}, cpu_runs{0};
+  GraphPtr g = MakeGraph();
+  std::vector<dtx_task_id> ids;
+  for (int i = 0; i < n; i++) {
+    WhereArgs a{dev.data(), i};
+    dtx_task_desc t{};
+    t.name = "spread";
+    t.nidx = 1;
+    t.idx[0] = i;
+    t.args = &a;
+    t.args_size = sizeof a;
+    t.cpu = RecordDevice;
+    t.cuda = NotOnSim;
+    dtx_task_id id;
+    ASSERT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_OK) << dtx_last_error();
+    ids.push_back(id);
+  }
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = DTX_SCHED_CLUSTER;
+  ASSERT_EQ(dtx_compute(cl.get(), g.get(), ids.data(), n, nullptr, &o), DTX_OK) << dtx_last_error();
+  std::set<int> used;
+  for (int i = 0; i < n; i++)
+    if (dev[i].load() >= 0) used.insert(dev[i].load());
+  EXPECT_EQ(used.size(), 2u) << "all GPU tasks went to one GPU";
 }

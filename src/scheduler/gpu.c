@@ -39,6 +39,7 @@ typedef struct gdev {
   unsigned next;
   dtxi_stream *d2h;
   _Atomic int64_t inflight;
+  _Atomic int64_t queued_ns; /* estimated work in flight: where its queue ends */
   /* trace tracks (tids), and where the last slice on each ended, so slices
    * on a track never overlap; touched by the progress thread only */
   int *compute_tid;
@@ -76,6 +77,7 @@ typedef struct gjob {
   int has_out;
   char *err; /* the implementation's failure, "key: message" */
   dtx_chunk *host_out;
+  int64_t est_ns; /* added to the device's queued_ns at dispatch */
   int stream_index;
   uint64_t t_dispatch, t_run0, t_run1, t_done1; /* host clock, for the trace */
 } gjob;
@@ -258,9 +260,23 @@ static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
     }
   }
   if (best != NULL) return best;
-  best = &g->dev[0];
-  for (int i = 1; i < g->ndev; i++)
-    if (atomic_load(&g->dev[i].inflight) < atomic_load(&best->inflight)) best = &g->dev[i];
+  /* Earliest estimated finish: where the device's queue ends, plus moving
+   * the inputs there over the measured links (the task's own duration is
+   * the same on every device of a node). Ties go to the least busy. */
+  double best_cost = 0;
+  for (int d = 0; d < g->ndev; d++) {
+    double cost = (double)atomic_load(&g->dev[d].queued_ns);
+    for (uint32_t i = 0; i < gt->ninputs; i++) {
+      const rtask *in = &r->rt[r->map[ins[i]]];
+      size_t n = in->out != NULL ? in->out->size : 0;
+      if (n > 0) cost += dtxi_links_cost_ns(&r->cl->links, DTXI_HOST, d, n);
+    }
+    if (best == NULL || cost < best_cost ||
+        (cost == best_cost && atomic_load(&g->dev[d].inflight) < atomic_load(&best->inflight))) {
+      best = &g->dev[d];
+      best_cost = cost;
+    }
+  }
   return best;
 }
 
@@ -329,6 +345,8 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
   j->phase = 1;
   gdev *d = j->dev = choose(g, r, gt);
   atomic_fetch_add(&d->inflight, 1);
+  j->est_ns = dtxi_gpus_estimate(g, r->g->prefixes[gt->prefix], 1);
+  atomic_fetch_add(&d->queued_ns, j->est_ns);
   pthread_mutex_lock(&d->mu);
   j->stream_index = (int)(d->next++ % (unsigned)d->ncompute);
   j->s = d->compute[j->stream_index];
@@ -451,6 +469,7 @@ static void finish(gjob *j) {
     }
   }
   atomic_fetch_sub(&j->dev->inflight, 1);
+  atomic_fetch_sub(&j->dev->queued_ns, j->est_ns);
   dtxi_event_destroy(j->ev);
   dtxi_event_destroy(j->ev2);
   free(j->in_ptr);
@@ -597,6 +616,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
     d->index = i;
     pthread_mutex_init(&d->mu, NULL);
     atomic_init(&d->inflight, 0);
+    atomic_init(&d->queued_ns, 0);
     g->ndev = i + 1;
     d->compute = calloc((size_t)streams_per_gpu, sizeof *d->compute);
     if (d->compute == NULL) {

@@ -538,3 +538,65 @@ TEST(ClusterSim, IndependentWorkSpreadsOverGpus) {
     if (dev[i].load() >= 0) used.insert(dev[i].load());
   EXPECT_EQ(used.size(), 2u) << "all GPU tasks went to one GPU";
 }
+
+namespace {
+int HugeOutput(dtx_task_ctx *ctx) {
+  void *o = dtx_task_output(ctx, size_t(8) << 30); /* more than a simulated GPU holds */
+  if (o == nullptr) return dtx_task_fail(ctx, "no memory for the output");
+  std::memset(o, 0, 64);
+  return 0;
+}
+int AlwaysFail(dtx_task_ctx *ctx) { return dtx_task_fail(ctx, "first link fails"); }
+}  // namespace
+
+TEST(ClusterSim, OutputTooBigForTheGpuIsAnErrorNamingIt) {
+  ClusterPtr cl = SimCluster(1, 2);
+  ASSERT_NE(cl, nullptr);
+  GraphPtr g = MakeGraph();
+  dtx_task_desc t{};
+  t.name = "huge";
+  t.cpu = HugeOutput;
+  t.cuda = NotOnSim;
+  t.where = DTX_WHERE_GPU(0);
+  dtx_task_id id;
+  ASSERT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_OK) << dtx_last_error();
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = DTX_SCHED_CLUSTER;
+  ASSERT_EQ(dtx_compute(cl.get(), g.get(), &id, 1, nullptr, &o), DTX_ETASK);
+  std::string err = dtx_last_error();
+  EXPECT_NE(err.find("huge"), std::string::npos) << err;
+  EXPECT_NE(err.find("out of memory"), std::string::npos) << err;
+}
+
+TEST(ClusterSim, LongFailingGpuChainDoesNotRecurse) {
+  /* The first link fails; every later GPU link is marked failed in turn. */
+  ClusterPtr cl = SimCluster(1, 2);
+  ASSERT_NE(cl, nullptr);
+  const int n = kSanitized ? 20000 : 200000;
+  GraphPtr g = MakeGraph();
+  dtx_task_id prev = 0;
+  for (int i = 0; i < n; i++) {
+    dtx_task_desc t{};
+    t.name = "fchain";
+    t.nidx = 1;
+    t.idx[0] = i;
+    t.cpu = i == 0 ? static_cast<dtx_task_fn>(AlwaysFail) : static_cast<dtx_task_fn>(Mix);
+    t.cuda = NotOnSim;
+    t.where = DTX_WHERE_GPU(0);
+    int64_t arg = i;
+    t.args = &arg;
+    t.args_size = sizeof arg;
+    t.inputs = &prev;
+    t.ninputs = i > 0 ? 1 : 0;
+    ASSERT_EQ(dtx_graph_add(g.get(), &t, &prev), DTX_OK) << dtx_last_error();
+  }
+  dtx_chunk *out = nullptr;
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = DTX_SCHED_CLUSTER;
+  ASSERT_EQ(dtx_compute(cl.get(), g.get(), &prev, 1, &out, &o), DTX_ETASK);
+  ChunkPtr hold(out);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(dtx_chunk_status(out), DTX_ETASK);
+  EXPECT_NE(std::string(dtx_chunk_error(out)).find("fchain[0]: first link fails"), std::string::npos)
+      << dtx_chunk_error(out);
+}

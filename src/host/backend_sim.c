@@ -610,6 +610,26 @@ static dtx_status sim_alloc_async(dtxi_stream *st, size_t bytes, void **ptr) {
   sim_backend *sb = s->sb;
   int dev = st->dev;
   if (ptr == NULL) return dtxi_fail(DTX_EINVAL, "sim alloc_async: ptr is NULL");
+  *ptr = NULL;
+  /* Called by work running on this very stream (a task allocating its output
+   * from inside a host function): charge the device now and report running
+   * out at once, as cudaMallocAsync does, since an operation queued behind
+   * the running one would come too late. */
+  int inline_charge = pthread_equal(pthread_self(), s->thread);
+  if (inline_charge) {
+    if (fault_fires(sb, dev, DTXI_FAULT_ALLOC))
+      return dtxi_fail(DTX_ENOMEM, "sim gpu %d: injected alloc fault (out of memory allocating %zu bytes)", dev,
+                       bytes);
+    sim_device *d = &sb->dev[dev];
+    pthread_mutex_lock(&d->mu);
+    size_t used = d->used, cap = d->capacity;
+    int fits = bytes <= cap - used;
+    if (fits) d->used += bytes;
+    pthread_mutex_unlock(&d->mu);
+    if (!fits)
+      return dtxi_fail(DTX_ENOMEM, "sim gpu %d: out of memory allocating %zu bytes (in use %zu of %zu)", dev, bytes,
+                       used, cap);
+  }
   /* Host memory behind the block only if it could ever fit on the device. */
   size_t payload = bytes <= sb->dev[dev].capacity ? (bytes + SIM_ALIGN - 1) / SIM_ALIGN * SIM_ALIGN : 0;
   sim_op *op = op_new(OP_ALLOC);
@@ -617,6 +637,11 @@ static dtx_status sim_alloc_async(dtxi_stream *st, size_t bytes, void **ptr) {
   if (op == NULL || k == NULL) {
     free(op);
     free(k);
+    if (inline_charge) {
+      pthread_mutex_lock(&sb->dev[dev].mu);
+      sb->dev[dev].used -= bytes;
+      pthread_mutex_unlock(&sb->dev[dev].mu);
+    }
     return dtxi_fail(DTX_ENOMEM, "sim alloc_async: out of host memory backing %zu bytes of sim gpu %d", bytes,
                      dev);
   }
@@ -630,9 +655,14 @@ static dtx_status sim_alloc_async(dtxi_stream *st, size_t bytes, void **ptr) {
   if (sb->blocks != NULL) sb->blocks->prev = k;
   sb->blocks = k;
   pthread_mutex_unlock(&sb->blocks_mu);
+  *ptr = block_ptr(k);
+  if (inline_charge) {
+    atomic_store(&k->charged, true);
+    free(op);
+    return DTX_OK;
+  }
   op->u.block = k;
   op->fault = fault_fires(sb, dev, DTXI_FAULT_ALLOC);
-  *ptr = block_ptr(k);
   enqueue(s, op);
   return DTX_OK;
 }

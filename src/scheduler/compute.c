@@ -270,11 +270,13 @@ static rtask *exec_threads(jobacc *j, rtask *t) {
   return next;
 }
 
-void dtxi_run_task_done(run *r, rtask *t) {
+void dtxi_run_skip(run *r, rtask *t) { dtxi_pool_submit(r->cl->pool, task_job(t)); }
+
+void dtxi_run_task_done(run *r, rtask *t, int ran) {
   const gtask *gt = &r->g->tasks[t->gid];
   const uint32_t *in = dtxi_gt_inputs(gt);
   for (uint32_t i = 0; i < gt->ninputs; i++) dtxi_run_release_output(r, &r->rt[r->map[in[i]]]);
-  dtxi_cluster_count(r->cl, 1, 0);
+  if (ran) dtxi_cluster_count(r->cl, 1, t->err != NULL);
   const uint32_t *deps = r->deps + t->dep_off;
   for (uint32_t k = 0; k < t->ndeps; k++) {
     rtask *d = &r->rt[deps[k]];

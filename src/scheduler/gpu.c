@@ -75,7 +75,8 @@ typedef struct gjob {
   void *out_ptr;
   size_t out_size;
   int has_out;
-  char *err; /* the implementation's failure, "key: message" */
+  char *err;       /* the implementation's failure, "key: message" */
+  char *alloc_err; /* why its output allocation failed, if it did */
   dtx_chunk *host_out;
   int64_t est_ns; /* added to the device's queued_ns at dispatch */
   int stream_index;
@@ -136,6 +137,9 @@ void *dtxi_gpu_output(gjob *j, size_t size) {
   j->has_out = 1;
   if (dtxi_alloc_async(j->s, size > 0 ? size : 1, &j->out_ptr) != DTX_OK) {
     j->has_out = 0;
+    j->out_ptr = NULL;
+    free(j->alloc_err);
+    j->alloc_err = strdup(dtx_last_error());
     return NULL;
   }
   return j->out_ptr;
@@ -217,6 +221,16 @@ static void invoke(gjob *j, dtx_task_fn fn) {
   dtx_task_ctx ctx = {.cl = r->cl, .worker = -1, .run = r, .rt = j->t, .gt = gt, .gpu = j};
   char *msg = NULL;
   if (dtxi_task_invoke(&ctx, fn, r->g->prefixes[gt->prefix], gt->nidx, gt->idx, &msg)) {
+    if (msg != NULL && j->alloc_err != NULL) {
+      /* Say why the output could not be had. */
+      size_t len = strlen(msg) + strlen(j->alloc_err) + 4;
+      char *both = malloc(len);
+      if (both != NULL) {
+        snprintf(both, len, "%s (%s)", msg, j->alloc_err);
+        free(msg);
+        msg = both;
+      }
+    }
     j->err = msg != NULL ? msg : strdup("task failed");
     if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
     j->has_out = 0;
@@ -298,6 +312,19 @@ static char *enqueue_error(const run *r, const rtask *t, const char *what) {
   return strdup(buf);
 }
 
+static void free_inputs(gjob *j, dtxi_stream *s);
+
+/* Frees a job that never reached the progress thread. */
+static void drop_job(gjob *j) {
+  atomic_fetch_sub(&j->dev->inflight, 1);
+  atomic_fetch_sub(&j->dev->queued_ns, j->est_ns);
+  dtxi_event_destroy(j->ev);
+  free(j->in_ptr);
+  free(j->in_size);
+  free(j->borrowed);
+  free(j);
+}
+
 /* A GPU-to-GPU copy beats going through the host copy when the measured
  * link says so (DTX_P2P=peer forces it; =nccl is not available yet and
  * behaves like auto). */
@@ -317,8 +344,9 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     for (uint32_t i = 0; i < gt->ninputs; i++) {
       const rtask *in = &r->rt[r->map[ins[i]]];
       if (in->err != NULL) {
-        t->err = in->err;
-        dtxi_run_task_done(r, t);
+        /* Marked failed by a CPU worker, which handles its dependents in a
+         * loop (no recursion down long chains of failed GPU tasks). */
+        dtxi_run_skip(r, t);
         return;
       }
     }
@@ -333,7 +361,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     free(in_size);
     free(borrowed);
     dtxi_run_fail(r, t, enqueue_error(r, t, "out of memory dispatching to a GPU"));
-    dtxi_run_task_done(r, t);
+    dtxi_run_task_done(r, t, 0);
     return;
   }
   j->r = r;
@@ -351,7 +379,9 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
   j->stream_index = (int)(d->next++ % (unsigned)d->ncompute);
   j->s = d->compute[j->stream_index];
   j->t_dispatch = dtxi_now_ns();
-  dtx_status rc = DTX_OK;
+  /* The event first: once the task is enqueued the job must reach the
+   * progress thread, which needs the event to know when it may let go. */
+  dtx_status rc = dtxi_event_create(g->b, d->index, &j->ev);
   for (uint32_t i = 0; i < gt->ninputs && rc == DTX_OK; i++) {
     const rtask *in = &r->rt[r->map[ins[i]]];
     if (in->res != NULL && in->res->dev == d) {
@@ -377,15 +407,41 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
     if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, c->data, DTXI_HOST, n);
   }
-  if (rc == DTX_OK) {
-    if (g->sim)
-      rc = dtxi_host_fn(j->s, sim_task, j);
-    else
-      invoke(j, r->g->impls[gt->impl].cuda);
+  if (rc != DTX_OK) {
+    /* Nothing of the task itself was enqueued: fail it here. Buffers already
+     * enqueued are freed in stream order behind what used them. */
+    char *msg = enqueue_error(r, t, dtx_last_error());
+    free_inputs(j, j->s);
+    dtxi_stream_reset(j->s);
+    pthread_mutex_unlock(&d->mu);
+    drop_job(j);
+    dtxi_run_fail(r, t, msg);
+    dtxi_run_task_done(r, t, 0);
+    return;
   }
-  if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &j->ev);
+  int queued = 1;
+  if (g->sim) {
+    rc = dtxi_host_fn(j->s, sim_task, j);
+    queued = rc == DTX_OK;
+  } else {
+    invoke(j, r->g->impls[gt->impl].cuda);
+  }
   if (rc == DTX_OK) rc = dtxi_event_record(j->ev, j->s);
   if (rc == DTX_OK) rc = dtxi_host_fn(j->s, kick, g);
+  if (rc != DTX_OK && queued && g->sim) {
+    /* The task is queued but its completion cannot be observed: keep the job
+     * alive (the task still writes into it) and fail the task. Only on host
+     * memory exhaustion. */
+    char *msg = enqueue_error(r, t, dtx_last_error());
+    dtxi_stream_reset(j->s);
+    pthread_mutex_unlock(&d->mu);
+    DTXI_LOG(DTX_LOG_ERROR, "%s (a GPU job is abandoned)", msg);
+    atomic_fetch_sub(&d->inflight, 1);
+    atomic_fetch_sub(&d->queued_ns, j->est_ns);
+    dtxi_run_fail(r, t, msg);
+    dtxi_run_task_done(r, t, 0);
+    return;
+  }
   if (rc != DTX_OK && j->err == NULL) j->err = enqueue_error(r, t, dtx_last_error());
   /* A device fault fails only the work up to here on this stream. */
   dtxi_stream_reset(j->s);
@@ -466,6 +522,8 @@ static void finish(gjob *j) {
       pthread_mutex_lock(&j->dev->mu);
       dtxi_free_async(j->s, j->out_ptr);
       pthread_mutex_unlock(&j->dev->mu);
+      if (j->host_out == NULL) /* the only copy is gone */
+        dtxi_run_fail(r, j->t, enqueue_error(r, j->t, "out of host memory keeping its output"));
     }
   }
   atomic_fetch_sub(&j->dev->inflight, 1);
@@ -475,9 +533,10 @@ static void finish(gjob *j) {
   free(j->in_ptr);
   free(j->in_size);
   free(j->borrowed);
+  free(j->alloc_err);
   rtask *t = j->t;
   free(j);
-  dtxi_run_task_done(r, t);
+  dtxi_run_task_done(r, t, 1);
 }
 
 /* A host copy is needed when a CPU task reads the output or the caller asked
@@ -521,7 +580,8 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   /* Phase 1 done: bring the output home on the d2h stream. */
   dtx_status rc = DTX_OK;
   pthread_mutex_lock(&d->mu);
-  rc = dtxi_stream_wait(d->d2h, j->ev);
+  rc = dtxi_event_create(g->b, d->index, &j->ev2); /* before anything is queued */
+  if (rc == DTX_OK) rc = dtxi_stream_wait(d->d2h, j->ev);
   if (rc == DTX_OK && j->has_out && j->out_size > 0) {
     j->host_out = dtxi_chunk_new(j->r->cl->mem, j->out_size, j->t->nrefs);
     if (j->host_out == NULL)
@@ -537,7 +597,6 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
     dtxi_free_async(j->s, j->out_ptr);
     j->out_ptr = NULL;
   }
-  if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &j->ev2);
   if (rc == DTX_OK) rc = dtxi_event_record(j->ev2, d->d2h);
   if (rc == DTX_OK) rc = dtxi_host_fn(d->d2h, kick, g);
   if (rc != DTX_OK) j->err = enqueue_error(j->r, j->t, dtx_last_error());

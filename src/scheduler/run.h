@@ -69,7 +69,11 @@ void dtxi_run_release_output(run *r, rtask *t);
 void dtxi_run_fail(run *r, rtask *t, char *msg);
 /* A task finished off the CPU workers (on a GPU): drops its reads of its
  * inputs, readies its dependents (dispatching GPU ones, queueing CPU ones on
- * the pool) and counts it done. Any thread. */
-void dtxi_run_task_done(run *r, rtask *t);
+ * the pool) and counts it done (`ran`: its implementation ran, as opposed to
+ * failing before it could start). Any thread. */
+void dtxi_run_task_done(run *r, rtask *t, int ran);
+/* Hands t to the CPU workers to be marked failed (an input failed) and to
+ * pass that on to its dependents. Any thread. */
+void dtxi_run_skip(run *r, rtask *t);
 
 #endif /* DTXI_RUN_H */

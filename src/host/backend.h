@@ -20,8 +20,10 @@
  * Errors: a failed operation (allocation, copy, kernel) puts its stream into
  * an error state carrying a message that names the call; every event recorded
  * on that stream afterwards completes as failed with that message, until
- * dtxi_stream_reset. Enqueue calls themselves fail only for bad arguments or
- * when the backend is shutting down.
+ * dtxi_stream_reset. Enqueue calls themselves fail for bad arguments, when
+ * host memory runs out, and for allocations refused at once: cudaMallocAsync
+ * out of memory, or on sim an allocation made by work running on that same
+ * stream (a task allocating its output), which is charged immediately.
  *
  * Threads: any thread may enqueue on any stream, but one stream is fed by one
  * thread at a time (the scheduler's dispatch). Events may be polled from any

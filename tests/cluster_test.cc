@@ -600,3 +600,23 @@ TEST(ClusterSim, LongFailingGpuChainDoesNotRecurse) {
   EXPECT_NE(std::string(dtx_chunk_error(out)).find("fchain[0]: first link fails"), std::string::npos)
       << dtx_chunk_error(out);
 }
+
+TEST(ClusterSim, DefaultClusterWithGpusUsesThem) {
+  if (std::getenv("DTX_SCHEDULER") != nullptr) GTEST_SKIP() << "DTX_SCHEDULER is set in the environment";
+  for (const char *gpus : {"sim:2", "none"}) {
+    dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+    cfg.gpus = gpus;
+    dtx_cluster *raw = nullptr;
+    ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+    ClusterPtr cl(raw);
+    EXPECT_EQ(dtx_cluster_scheduler(cl.get()), std::string(gpus) == "none" ? DTX_SCHED_THREADS : DTX_SCHED_CLUSTER)
+        << gpus;
+  }
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.gpus = "sim:1";
+  cfg.scheduler = DTX_SCHED_THREADS; /* asked for: kept */
+  dtx_cluster *raw = nullptr;
+  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+  ClusterPtr cl(raw);
+  EXPECT_EQ(dtx_cluster_scheduler(cl.get()), DTX_SCHED_THREADS);
+}

@@ -23,7 +23,7 @@ extern "C" {
 typedef struct dtx_cluster dtx_cluster;
 
 /* Which engine runs a computation. DEFAULT means: the cluster's setting, which
- * is DTX_SCHEDULER, else `threads`. */
+ * is DTX_SCHEDULER, else `cluster` when the cluster has GPUs, else `threads`. */
 typedef enum dtx_scheduler {
   DTX_SCHED_DEFAULT = 0,
   DTX_SCHED_SYNC = 1,    /* the calling thread, deterministic static order */

@@ -82,6 +82,7 @@ static dtx_status resolve(dtx_cluster *cl, const dtx_cluster_config *cfg) {
     return dtxi_fail(DTX_EINVAL, "dtx_cluster_create: config scheduler %d is not one of DTX_SCHED_SYNC, DTX_SCHED_THREADS",
                      (int)c.scheduler);
   cl->scheduler = c.scheduler != DTX_SCHED_DEFAULT ? c.scheduler : env->scheduler;
+  cl->scheduler_given = c.scheduler != DTX_SCHED_DEFAULT;
   if (c.num_threads < 0 || c.num_threads > 1024)
     return dtxi_fail(DTX_EINVAL, "dtx_cluster_create: config num_threads %d is not in 1..1024 (0 = default)",
                      c.num_threads);
@@ -145,6 +146,10 @@ dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) 
   cl->nvtx = cl->trace != NULL || getenv("NVTX_INJECTION64_PATH") != NULL;
   DTX_CHECK_GOTO(dtxi_pool_create(cl->nthreads, cl, &cl->pool), rc, fail);
   DTX_CHECK_GOTO(open_gpus(cl, cfg), rc, fail);
+  /* The default local cluster uses its GPUs: with GPUs and no scheduler
+   * asked for (config or DTX_SCHEDULER), computations run on `cluster`. */
+  if (cl->gpus != NULL && !cl->scheduler_given && !dtxi_env_get()->scheduler_given)
+    cl->scheduler = DTX_SCHED_CLUSTER;
   DTXI_LOG(DTX_LOG_INFO, "cluster up: scheduler %s, %d worker threads%s%s", dtx_scheduler_name(cl->scheduler),
            cl->nthreads, cl->trace_path ? ", trace " : "", cl->trace_path ? cl->trace_path : "");
   *out = cl;

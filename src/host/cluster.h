@@ -29,6 +29,7 @@ typedef struct dtxi_scratch {
 
 struct dtx_cluster {
   dtx_scheduler scheduler;
+  int scheduler_given; /* by the config (not the default) */
   int nthreads;
   char *trace_path;
   dtxi_trace *trace; /* NULL when not tracing */

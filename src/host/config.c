@@ -471,6 +471,8 @@ static void env_load(void) {
     if (read_row(&rows[i], s, &next, &copies[i]) != 0) {
       bad[i] = 1;
       show_value(s, shown[i], sizeof shown[i]);
+    } else if (s != NULL && rows[i].offset == offsetof(dtxi_env, scheduler)) {
+      next.scheduler_given = 1;
     }
   }
 

@@ -31,6 +31,7 @@ typedef enum dtxi_p2p {
 
 typedef struct dtxi_env {
   dtx_scheduler scheduler;         /* DTX_SCHEDULER; DTX_SCHED_THREADS when unset */
+  int scheduler_given;             /* DTX_SCHEDULER was set to a valid value */
   int num_threads;                 /* DTX_NUM_THREADS; 0 when unset (= cores) */
   dtx_log_level log_level;         /* DTX_LOG; DTX_LOG_WARN when unset */
   const char *log_file;            /* DTX_LOG_FILE; NULL when unset */

@@ -56,6 +56,23 @@ typedef enum dtxi_stream_kind {
   DTXI_STREAM_NCCL = 4,
 } dtxi_stream_kind;
 
+/* "compute", "h2d", "d2h", "peer", "nccl": default stream labels. */
+static inline const char *dtxi_stream_kind_name(dtxi_stream_kind k) {
+  switch (k) {
+    case DTXI_STREAM_COMPUTE:
+      return "compute";
+    case DTXI_STREAM_H2D:
+      return "h2d";
+    case DTXI_STREAM_D2H:
+      return "d2h";
+    case DTXI_STREAM_PEER:
+      return "peer";
+    case DTXI_STREAM_NCCL:
+      return "nccl";
+  }
+  return "stream";
+}
+
 /* A host function run in stream order. Return 0, or nonzero with a message
  * written into err (at most errlen bytes) to fail the stream. On sim, a
  * task's CPU implementation runs this way in place of its CUDA one. */

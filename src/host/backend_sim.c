@@ -427,22 +427,6 @@ static dtx_status no_memory(const char *what) {
 
 static bool dev_ok(const sim_backend *sb, int dev) { return dev >= 0 && dev < sb->base.ndev; }
 
-static const char *kind_label(dtxi_stream_kind k) {
-  switch (k) {
-    case DTXI_STREAM_COMPUTE:
-      return "compute";
-    case DTXI_STREAM_H2D:
-      return "h2d";
-    case DTXI_STREAM_D2H:
-      return "d2h";
-    case DTXI_STREAM_PEER:
-      return "peer";
-    case DTXI_STREAM_NCCL:
-      return "nccl";
-  }
-  return "stream";
-}
-
 static dtx_status sim_stream_create(dtxi_backend *b, int dev, dtxi_stream_kind kind, const char *label,
                                     dtxi_stream **out) {
   sim_backend *sb = sim_of(b);
@@ -457,7 +441,7 @@ static dtx_status sim_stream_create(dtxi_backend *b, int dev, dtxi_stream_kind k
   s->base.b = b;
   s->base.dev = dev;
   s->base.kind = kind;
-  snprintf(s->base.label, sizeof s->base.label, "%s", label != NULL ? label : kind_label(kind));
+  snprintf(s->base.label, sizeof s->base.label, "%s", label != NULL ? label : dtxi_stream_kind_name(kind));
   s->sb = sb;
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
@@ -467,7 +451,7 @@ static dtx_status sim_stream_create(dtxi_backend *b, int dev, dtxi_stream_kind k
     pthread_mutex_destroy(&s->mu);
     free(s);
     return dtxi_fail(DTX_EDEVICE, "sim gpu %d: cannot start the thread of stream %s: %s", dev,
-                     label != NULL ? label : kind_label(kind), strerror(rc));
+                     label != NULL ? label : dtxi_stream_kind_name(kind), strerror(rc));
   }
   pthread_mutex_lock(&sb->mu);
   s->next = sb->streams;

@@ -291,22 +291,6 @@ static void cuda_destroy(dtxi_backend *bb) {
   free(b);
 }
 
-static const char *kind_name(dtxi_stream_kind k) {
-  switch (k) {
-    case DTXI_STREAM_COMPUTE:
-      return "compute";
-    case DTXI_STREAM_H2D:
-      return "h2d";
-    case DTXI_STREAM_D2H:
-      return "d2h";
-    case DTXI_STREAM_PEER:
-      return "peer";
-    case DTXI_STREAM_NCCL:
-      return "nccl";
-  }
-  return "stream";
-}
-
 static dtx_status cuda_stream_create(dtxi_backend *bb, int dev, dtxi_stream_kind kind, const char *label,
                                      dtxi_stream **out) {
   cuda_backend *b = backend_of(bb);
@@ -325,7 +309,7 @@ static dtx_status cuda_stream_create(dtxi_backend *bb, int dev, dtxi_stream_kind
   s->base.b = bb;
   s->base.dev = dev;
   s->base.kind = kind;
-  const char *name = label != NULL && label[0] != '\0' ? label : kind_name(kind);
+  const char *name = label != NULL && label[0] != '\0' ? label : dtxi_stream_kind_name(kind);
   size_t n = strnlen(name, sizeof s->base.label - 1);
   memcpy(s->base.label, name, n);
   s->base.label[n] = '\0';

@@ -8,6 +8,11 @@
  * and `why` says why. Every malformed value is DTX_EINVAL with a message that
  * names the value and the accepted forms.
  *
+ * It also holds the front doors of the GPU-to-GPU transfers (dtxi_p2p_group,
+ * dtxi_broadcast, dtxi_nccl_available): the argument checks both backends
+ * share, so a bad call is the same DTX_EINVAL on sim and on cuda and the
+ * backends only ever see well-formed groups.
+ *
  * Owns nothing and keeps no state; any thread may call. Builds without CUDA
  * get a stub dtxi_cuda_open here that says so.
  */
@@ -170,4 +175,94 @@ dtx_status dtxi_backend_open(const char *spec, const dtxi_sim_config *sim_defaul
   }
   if (rc == DTX_OK) *out = b;
   return rc;
+}
+
+/* ---- GPU-to-GPU transfers: argument checks ------------------------------------ */
+
+static bool gpu_ok(const dtxi_backend *b, int dev) { return dev >= 0 && dev < b->ndev; }
+
+/* streams[dev] is a stream of b on device dev, of kind nccl. `who` names the
+ * call and the part that needs it ("item 3's source", "the root"). */
+static dtx_status check_stream(const dtxi_backend *b, dtxi_stream *const *streams, int dev, const char *call,
+                               const char *who) {
+  const dtxi_stream *s = streams[dev];
+  if (s == NULL)
+    return dtxi_fail(DTX_EINVAL, "%s: streams[%d] is NULL but %s is on gpu %d; create a stream of kind nccl there",
+                     call, dev, who, dev);
+  if (s->b != b)
+    return dtxi_fail(DTX_EINVAL, "%s: streams[%d] (%s) belongs to another backend", call, dev, s->label);
+  if (s->dev != dev)
+    return dtxi_fail(DTX_EINVAL, "%s: streams[%d] (%s) is a stream of gpu %d; streams[d] must be on gpu d", call,
+                     dev, s->label, s->dev);
+  if (s->kind != DTXI_STREAM_NCCL)
+    return dtxi_fail(DTX_EINVAL, "%s: streams[%d] (%s) is a %s stream; NCCL transfers need streams of kind nccl",
+                     call, dev, s->label, dtxi_stream_kind_name(s->kind));
+  return DTX_OK;
+}
+
+bool dtxi_nccl_available(dtxi_backend *b) {
+  if (b == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtxi_nccl_available: backend is NULL");
+    return false;
+  }
+  return b->ops->nccl_available(b);
+}
+
+dtx_status dtxi_p2p_group(dtxi_backend *b, const dtxi_p2p_item *items, int n, dtxi_stream *const *streams) {
+  static const char call[] = "dtxi_p2p_group";
+  if (b == NULL) return dtxi_fail(DTX_EINVAL, "%s: backend is NULL", call);
+  if (n < 0) return dtxi_fail(DTX_EINVAL, "%s: n is %d; give the number of items (>= 0)", call, n);
+  if (n == 0) return DTX_OK;
+  if (items == NULL) return dtxi_fail(DTX_EINVAL, "%s: items is NULL for %d item(s)", call, n);
+  if (streams == NULL)
+    return dtxi_fail(DTX_EINVAL, "%s: streams is NULL; give one stream of kind nccl per device (%d entries)", call,
+                     b->ndev);
+  for (int k = 0; k < n; k++) {
+    const dtxi_p2p_item *it = &items[k];
+    char who[48];
+    if (!gpu_ok(b, it->src_dev) || !gpu_ok(b, it->dst_dev)) {
+      bool bad_src = !gpu_ok(b, it->src_dev);
+      int dev = bad_src ? it->src_dev : it->dst_dev;
+      if (dev == DTXI_HOST)
+        return dtxi_fail(DTX_EINVAL, "%s: item %d: %s_dev is the host; NCCL moves between GPUs (use copy_async "
+                         "for host memory)", call, k, bad_src ? "src" : "dst");
+      return dtxi_fail(DTX_EINVAL, "%s: item %d: %s_dev %d does not exist (the backend has %d GPU(s): 0..%d)", call,
+                       k, bad_src ? "src" : "dst", dev, b->ndev, b->ndev - 1);
+    }
+    if (it->src_dev == it->dst_dev)
+      return dtxi_fail(DTX_EINVAL, "%s: item %d: src_dev and dst_dev are both gpu %d; within one device use "
+                       "copy_async", call, k, it->src_dev);
+    if (it->bytes > 0 && (it->src == NULL || it->dst == NULL))
+      return dtxi_fail(DTX_EINVAL, "%s: item %d: %s is NULL for a move of %zu bytes", call, k,
+                       it->src == NULL ? "src" : "dst", it->bytes);
+    snprintf(who, sizeof who, "item %d's source", k);
+    dtx_status rc = check_stream(b, streams, it->src_dev, call, who);
+    if (rc != DTX_OK) return rc;
+    snprintf(who, sizeof who, "item %d's destination", k);
+    if ((rc = check_stream(b, streams, it->dst_dev, call, who)) != DTX_OK) return rc;
+  }
+  return b->ops->p2p_group(b, items, n, streams);
+}
+
+dtx_status dtxi_broadcast(dtxi_backend *b, int root, const void *src, void *const *dsts, size_t bytes,
+                          dtxi_stream *const *streams) {
+  static const char call[] = "dtxi_broadcast";
+  if (b == NULL) return dtxi_fail(DTX_EINVAL, "%s: backend is NULL", call);
+  if (!gpu_ok(b, root))
+    return dtxi_fail(DTX_EINVAL, "%s: root %d is not a GPU of the backend (0..%d)", call, root, b->ndev - 1);
+  if (dsts == NULL)
+    return dtxi_fail(DTX_EINVAL, "%s: dsts is NULL; give one entry per device (NULL: not a receiver)", call);
+  if (streams == NULL)
+    return dtxi_fail(DTX_EINVAL, "%s: streams is NULL; give one stream of kind nccl per device (%d entries)", call,
+                     b->ndev);
+  if (bytes > 0 && src == NULL) return dtxi_fail(DTX_EINVAL, "%s: src is NULL for %zu bytes", call, bytes);
+  dtx_status rc = check_stream(b, streams, root, call, "the root");
+  if (rc != DTX_OK) return rc;
+  for (int d = 0; d < b->ndev; d++) {
+    char who[32];
+    if (d == root || dsts[d] == NULL) continue;
+    snprintf(who, sizeof who, "receiver %d", d);
+    if ((rc = check_stream(b, streams, d, call, who)) != DTX_OK) return rc;
+  }
+  return b->ops->broadcast(b, root, src, dsts, bytes, streams);
 }

@@ -27,11 +27,35 @@
  *
  * Threads: any thread may enqueue on any stream, but one stream is fed by one
  * thread at a time (the scheduler's dispatch). Events may be polled from any
- * thread.
+ * thread. The calls that enqueue on several streams at once (dtxi_p2p_group,
+ * dtxi_broadcast) are serialized inside the backend, so every stream sees
+ * the groups in one order, as NCCL requires of its communicators.
+ *
+ * GPU-to-GPU transfers (NCCL): dtxi_p2p_group moves any number of chunks
+ * between pairs of devices as one group (cuda: ncclGroupStart, ncclSend on
+ * the source's communicator and stream, ncclRecv on the destination's,
+ * ncclGroupEnd); dtxi_broadcast sends one chunk from a root to many devices.
+ * Each device's part is ordered on the stream the caller gives for it (kind
+ * DTXI_STREAM_NCCL): events recorded on that stream before the call complete
+ * before the device's part starts, events recorded after complete after it.
+ * A device's part of a group ends when all its sends and receives are done;
+ * a send and its receive meet (neither finishes before both streams have got
+ * to the group), so a cycle of waits between the streams of one group
+ * deadlocks here as it does in NCCL. Sim moves the bytes with the same
+ * rendezvous (throttled like peer copies). The cuda backend loads NCCL with
+ * dlopen("libnccl.so.2") at first use: without it dtxi_nccl_available says
+ * no (and why) and these calls fail; use peer copies (copy_async) then.
+ *
+ * Timed events: dtxi_event_create_timed makes an event whose completion time
+ * dtxi_event_host_time reports on the host clock (dtxi_now_ns), for the
+ * trace. Sim: when the stream passed it. Cuda: the GPU timestamp converted
+ * through a per-device calibration (see backend_cuda.c), good to a few
+ * microseconds.
  */
 #ifndef DTXI_BACKEND_H
 #define DTXI_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,6 +109,16 @@ typedef enum dtxi_event_state {
   DTXI_EVENT_FAILED = 2, /* message from dtxi_event_error */
 } dtxi_event_state;
 
+/* One move of a grouped point-to-point transfer: `bytes` from src (memory of
+ * device src_dev) to dst (memory of device dst_dev), two different devices. */
+typedef struct dtxi_p2p_item {
+  int src_dev;
+  const void *src;
+  int dst_dev;
+  void *dst;
+  size_t bytes;
+} dtxi_p2p_item;
+
 typedef struct dtxi_backend_ops {
   const char *name; /* "cuda" or "sim" */
   void (*destroy)(dtxi_backend *b);
@@ -120,6 +154,15 @@ typedef struct dtxi_backend_ops {
   /* The native stream handle a CUDA implementation receives (cudaStream_t);
    * NULL on sim. */
   void *(*native_stream)(dtxi_stream *s);
+  /* GPU-to-GPU transfers; called through dtxi_nccl_available, dtxi_p2p_group
+   * and dtxi_broadcast below, which check the arguments first. */
+  bool (*nccl_available)(dtxi_backend *b);
+  dtx_status (*p2p_group)(dtxi_backend *b, const dtxi_p2p_item *items, int n, dtxi_stream *const *streams);
+  dtx_status (*broadcast)(dtxi_backend *b, int root, const void *src, void *const *dsts, size_t bytes,
+                          dtxi_stream *const *streams);
+  /* Timed events: see dtxi_event_create_timed and dtxi_event_host_time. */
+  dtx_status (*event_create_timed)(dtxi_backend *b, int dev, dtxi_event **out);
+  dtx_status (*event_host_time)(dtxi_event *e, uint64_t *ns);
 } dtxi_backend_ops;
 
 struct dtxi_backend {
@@ -173,6 +216,60 @@ static inline dtx_status dtxi_host_fn(dtxi_stream *s, dtxi_stream_fn fn, void *a
   return s->b->ops->host_fn(s, fn, arg);
 }
 
+/* ---- GPU-to-GPU transfers ------------------------------------------------------
+ *
+ * streams has b->ndev entries: streams[d] is the stream (kind
+ * DTXI_STREAM_NCCL, created by the caller on device d) on which device d's
+ * part is ordered; entries of devices with no part may be NULL.
+ *
+ * Errors: DTX_EINVAL for bad arguments, with a message naming the argument
+ * (which item, which device), before anything is enqueued. DTX_EDEVICE when
+ * NCCL is not there or one of its calls fails ("cuda: ncclGroupEnd failed:
+ * unhandled cuda error ..."; the message names the call and carries
+ * ncclGetErrorString); then every stream of the call is put into the error
+ * state with that message, so events recorded on them afterwards fail with it
+ * (until dtxi_stream_reset), as for any other failed enqueue. A stream already
+ * in the error state still takes part (its peers must not hang): on sim its
+ * receives are skipped and a device receiving from it fails with its message;
+ * on cuda the bytes move as they are. Order receivers behind the producer's
+ * event (dtxi_stream_wait) to pass failures on, as for copies. */
+
+/* Whether b can run dtxi_p2p_group and dtxi_broadcast: true on sim; on cuda
+ * when libnccl.so.2 loads and its communicators could be (or were) created.
+ * When false, dtx_last_error() says why. Cheap after the first call. */
+bool dtxi_nccl_available(dtxi_backend *b);
+
+/* Enqueues items[0..n) as one group: item k's send on streams[src_dev], its
+ * receive on streams[dst_dev]. n == 0 enqueues nothing. A device may send and
+ * receive in the same group, and appear in many items; items between the same
+ * pair are matched in order. */
+dtx_status dtxi_p2p_group(dtxi_backend *b, const dtxi_p2p_item *items, int n, dtxi_stream *const *streams);
+
+/* Enqueues one chunk, `bytes` at src on device root, to every device d with
+ * dsts[d] != NULL (dsts has b->ndev entries). dsts[root] may name a buffer on
+ * the root to copy into (src itself: nothing to do) or be NULL. When every
+ * device but the root receives, cuda runs ncclBroadcast over all
+ * communicators; otherwise one group of sends from the root. Streams: the
+ * root's and every receiver's. */
+dtx_status dtxi_broadcast(dtxi_backend *b, int root, const void *src, void *const *dsts, size_t bytes,
+                          dtxi_stream *const *streams);
+
+/* ---- timed events ----------------------------------------------------------- */
+
+/* An event like dtxi_event_create's that also knows when it completed; it
+ * costs a little more to record on cuda (a timing event). */
+static inline dtx_status dtxi_event_create_timed(dtxi_backend *b, int dev, dtxi_event **out) {
+  return b->ops->event_create_timed(b, dev, out);
+}
+
+/* The host time (dtxi_now_ns) at which e's last recorded mark completed, DONE
+ * or FAILED. DTX_EINVAL when e was not created timed, was never recorded, or
+ * has not completed yet (ask dtxi_event_query first); DTX_EDEVICE when CUDA
+ * cannot say. Along one stream the times never decrease. */
+static inline dtx_status dtxi_event_host_time(dtxi_event *e, uint64_t *ns) {
+  return e->b->ops->event_host_time(e, ns);
+}
+
 /* ---- sim --------------------------------------------------------------------- */
 
 typedef struct dtxi_sim_config {
@@ -189,10 +286,14 @@ typedef enum dtxi_fault_kind {
   DTXI_FAULT_ALLOC = 0,  /* an alloc_async fails as out of memory */
   DTXI_FAULT_COPY = 1,   /* a copy_async fails */
   DTXI_FAULT_KERNEL = 2, /* a host_fn (standing in for a kernel) fails */
+  DTXI_FAULT_NCCL = 3,   /* a p2p group or broadcast fails as if ncclGroupEnd had */
 } dtxi_fault_kind;
 
 /* sim only: the `nth` (1-based, counted from now) operation of `kind` on
- * device dev fails with a message naming the injected fault. */
+ * device dev fails with a message naming the injected fault. An nccl fault
+ * counts the groups (and broadcasts) that involve dev; the one it fires on
+ * fails at enqueue, like a failing ncclGroupEnd: DTX_EDEVICE, and all its
+ * streams in the error state from there. */
 void dtxi_sim_inject_fault(dtxi_backend *b, int dev, dtxi_fault_kind kind, int nth);
 
 /* ---- cuda ------------------------------------------------------------------- */

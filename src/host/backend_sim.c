@@ -18,7 +18,10 @@
  *     a wait already enqueued. Marks have their own mutex and condvar, so a
  *     completion wakes only those blocked on that mark;
  *   - every device block handed out, on one list, so destroy frees what
- *     callers leaked (a CUDA context teardown does the same).
+ *     callers leaked (a CUDA context teardown does the same);
+ *   - per p2p group (dtxi_p2p_group, dtxi_broadcast): the items, who has
+ *     arrived and how many moves each device still has, under the group's
+ *     mutex; one reference per stream that takes part.
  *
  * Threads: any thread enqueues (one feeder per stream at a time, as the
  * contract says, though enqueueing is locked anyway); each stream's thread runs
@@ -31,7 +34,10 @@
  *   used(dev) = sum of bytes of the charged blocks of dev <= capacity(dev);
  *   a mark's state goes PENDING -> DONE | FAILED once and never back;
  *   mark refs = (event points at it) + (record op queued) + (wait ops queued)
- *               + (syncs in progress).
+ *               + (syncs in progress);
+ *   group refs = group ops not yet finished; left[d] = moves of the group
+ *               that touch device d and are not done (a move touching d
+ *               twice cannot exist: src_dev != dst_dev).
  *
  * Device memory: alloc_async hands the pointer back at once (like
  * cudaMallocAsync, so work enqueued right after can use it); the device is
@@ -50,6 +56,24 @@
  * of its memcpy; the stream thread sleeps (clock_nanosleep, absolute deadline)
  * for whatever the memcpy did not use. Concurrent copies do not share a link's
  * bandwidth: each stream is modelled as if alone on it.
+ *
+ * P2p groups (NCCL's grouped send/recv, and broadcast built from it): one
+ * group op is queued on the stream of every device the group touches, all
+ * under the backend's group_mu, so every stream holds the groups in the same
+ * order (two groups can never wait on each other crosswise). When a stream's
+ * thread reaches its group op it marks the device arrived; then, as the
+ * receiver, it waits for each of its senders to arrive and copies that move
+ * (throttled at the device-to-device bandwidth; the receiver pulls); then it
+ * waits until every move it sends is done too. So a send and its receive each
+ * wait for both sides, and both streams go on only once the bytes are there.
+ * A stream that reaches the group in the error state still arrives (its peers
+ * would hang otherwise) but moves nothing; a device receiving from it fails
+ * with its message. An nccl fault fails the whole group at enqueue (DTX_EDEVICE
+ * naming ncclGroupEnd) and queues a failure op on each of its streams, so
+ * events recorded after it fail with the same message.
+ *
+ * Timed events: every mark notes dtxi_now_ns() when its stream passes it;
+ * event_host_time hands that out for events made by event_create_timed.
  */
 #include <errno.h>
 #include <math.h>
@@ -64,6 +88,7 @@
 
 #include "host/backend.h"
 #include "host/error.h"
+#include "host/trace.h"
 
 #define SIM_ALIGN 64
 #define SIM_DEFAULT_CAPACITY ((size_t)1 << 30)
@@ -78,7 +103,7 @@ typedef struct sim_device {
   pthread_mutex_t mu; /* guards used and fault */
   size_t used;
   size_t capacity;
-  int fault[3]; /* per dtxi_fault_kind: operations left until the fault; 0 = none armed */
+  int fault[4]; /* per dtxi_fault_kind: operations left until the fault; 0 = none armed */
 } sim_device;
 
 /* One recording of an event. */
@@ -87,7 +112,8 @@ typedef struct sim_mark {
   pthread_cond_t cv; /* broadcast when state leaves PENDING */
   atomic_int state;  /* dtxi_event_state */
   atomic_int refs;
-  char *err; /* when FAILED; written before state is stored */
+  char *err;     /* when FAILED; written before state is stored */
+  uint64_t t_ns; /* dtxi_now_ns() when the stream passed it; written before state */
 } sim_mark;
 
 /* Header in front of every device block; the caller's pointer is hdr + SIM_ALIGN. */
@@ -100,7 +126,31 @@ typedef struct sim_block {
 } sim_block;
 _Static_assert(sizeof(sim_block) <= SIM_ALIGN, "sim_block must fit in front of the block");
 
-typedef enum op_type { OP_RECORD, OP_WAIT, OP_ALLOC, OP_FREE, OP_COPY, OP_HOST_FN, OP_RESET } op_type;
+/* One grouped send/recv (or broadcast) shared by the streams taking part. */
+typedef struct sim_group {
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* broadcast on every arrival and every move done */
+  atomic_int refs;   /* group ops not yet finished */
+  int n;
+  dtxi_p2p_item *items;
+  /* Under mu: */
+  bool arrived[DTXI_MAX_GPUS];
+  bool failed[DTXI_MAX_GPUS]; /* the device's stream was in the error state on arrival */
+  char *err[DTXI_MAX_GPUS];   /* its message (may be NULL if strdup failed) */
+  int left[DTXI_MAX_GPUS];    /* moves touching the device not yet done */
+} sim_group;
+
+typedef enum op_type {
+  OP_RECORD,
+  OP_WAIT,
+  OP_ALLOC,
+  OP_FREE,
+  OP_COPY,
+  OP_HOST_FN,
+  OP_RESET,
+  OP_GROUP, /* this device's part of a p2p group */
+  OP_FAIL,  /* fails the stream with msg (an enqueue that failed across streams) */
+} op_type;
 
 typedef struct sim_op {
   struct sim_op *next;
@@ -119,6 +169,8 @@ typedef struct sim_op {
       dtxi_stream_fn fn;
       void *arg;
     } fn;
+    sim_group *group; /* OP_GROUP: one reference held */
+    char *msg;        /* OP_FAIL: owned */
   } u;
 } sim_op;
 
@@ -141,6 +193,7 @@ typedef struct sim_event {
   struct sim_event *prev, *next; /* the backend's list, under sb->mu */
   pthread_mutex_t mu;            /* guards mark */
   sim_mark *mark;                /* latest recording; NULL = never recorded (counts as DONE) */
+  bool timed;                    /* made by event_create_timed: event_host_time answers */
 } sim_event;
 
 struct sim_backend {
@@ -152,6 +205,7 @@ struct sim_backend {
   sim_event *events;
   pthread_mutex_t blocks_mu;
   sim_block *blocks;
+  pthread_mutex_t group_mu; /* held while a group's ops are queued on its streams */
 };
 
 static const dtxi_backend_ops sim_ops;
@@ -185,6 +239,7 @@ static void mark_unref(sim_mark *m) {
 /* Completes m as DONE (err NULL) or FAILED with a copy of err. */
 static void mark_complete(sim_mark *m, const char *err) {
   pthread_mutex_lock(&m->mu);
+  m->t_ns = dtxi_now_ns();
   if (err != NULL) {
     m->err = strdup(err);
     atomic_store(&m->state, DTXI_EVENT_FAILED);
@@ -270,12 +325,13 @@ static void sleep_until(const struct timespec *deadline) {
   }
 }
 
-static void run_copy(sim_stream *s, sim_op *op) {
+/* memmove, then sleep out the rest of the modelled time (when throttled). */
+static void throttled_copy(const dtxi_sim_config *cfg, void *dst, int dst_dev, const void *src, int src_dev,
+                           size_t bytes) {
   struct timespec t0;
-  double secs = copy_seconds(&s->sb->cfg, op->u.copy.dst_dev, op->u.copy.src_dev, op->u.copy.bytes);
+  double secs = copy_seconds(cfg, dst_dev, src_dev, bytes);
   if (secs > 0.0) clock_gettime(CLOCK_MONOTONIC, &t0);
-  if (op->u.copy.bytes > 0 && op->u.copy.dst != op->u.copy.src)
-    memmove(op->u.copy.dst, op->u.copy.src, op->u.copy.bytes);
+  if (bytes > 0 && dst != src) memmove(dst, src, bytes);
   if (secs > 0.0) {
     double whole = floor(secs);
     struct timespec end = t0;
@@ -284,6 +340,57 @@ static void run_copy(sim_stream *s, sim_op *op) {
     while (end.tv_nsec >= 1000000000L) end.tv_sec++, end.tv_nsec -= 1000000000L;
     sleep_until(&end);
   }
+}
+
+static void run_copy(sim_stream *s, sim_op *op) {
+  throttled_copy(&s->sb->cfg, op->u.copy.dst, op->u.copy.dst_dev, op->u.copy.src, op->u.copy.src_dev,
+                 op->u.copy.bytes);
+}
+
+/* ---- p2p groups ------------------------------------------------------------ */
+
+static void group_unref(sim_group *g) {
+  if (g == NULL || atomic_fetch_sub(&g->refs, 1) != 1) return;
+  for (int i = 0; i < DTXI_MAX_GPUS; i++) free(g->err[i]);
+  pthread_cond_destroy(&g->cv);
+  pthread_mutex_destroy(&g->mu);
+  free(g->items);
+  free(g);
+}
+
+/* This device's part of g, on its stream's thread: arrive, pull every move
+ * this device receives once its sender has arrived, then wait for the moves
+ * it sends to be pulled. */
+static void run_group(sim_stream *s, sim_group *g) {
+  int d = s->base.dev;
+  char msg[SIM_ERR_MAX];
+  pthread_mutex_lock(&g->mu);
+  g->arrived[d] = true;
+  if (s->failed) {
+    g->failed[d] = true;
+    g->err[d] = strdup(s->err);
+  }
+  pthread_cond_broadcast(&g->cv);
+  for (int k = 0; k < g->n; k++) {
+    const dtxi_p2p_item *it = &g->items[k];
+    if (it->dst_dev != d) continue;
+    while (!g->arrived[it->src_dev]) pthread_cond_wait(&g->cv, &g->mu);
+    if (g->failed[it->src_dev]) {
+      snprintf(msg, sizeof msg, "sim gpu %d: ncclRecv of %zu bytes from gpu %d: the sending stream had failed: %s",
+               d, it->bytes, it->src_dev,
+               g->err[it->src_dev] != NULL ? g->err[it->src_dev] : "(message lost: out of host memory)");
+      stream_fail(s, msg);
+    } else if (!s->failed) {
+      pthread_mutex_unlock(&g->mu);
+      throttled_copy(&s->sb->cfg, it->dst, it->dst_dev, it->src, it->src_dev, it->bytes);
+      pthread_mutex_lock(&g->mu);
+    }
+    g->left[it->src_dev]--;
+    g->left[d]--;
+    pthread_cond_broadcast(&g->cv);
+  }
+  while (g->left[d] > 0) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
 }
 
 static void run_alloc(sim_stream *s, sim_op *op) {
@@ -360,6 +467,14 @@ static void run_op(sim_stream *s, sim_op *op) {
     case OP_RESET:
       s->failed = false;
       s->err[0] = '\0';
+      break;
+    case OP_GROUP:
+      run_group(s, op->u.group); /* even when failed: the peers wait for this device */
+      group_unref(op->u.group);
+      break;
+    case OP_FAIL:
+      stream_fail(s, op->u.msg != NULL ? op->u.msg : "sim: an operation failed (out of host memory copying why)");
+      free(op->u.msg);
       break;
   }
 }
@@ -490,16 +605,18 @@ static void sim_stream_reset(dtxi_stream *st) {
   enqueue(stream_of(st), op);
 }
 
-static dtx_status sim_event_create(dtxi_backend *b, int dev, dtxi_event **out) {
+static dtx_status event_new(dtxi_backend *b, int dev, bool timed, dtxi_event **out) {
   sim_backend *sb = sim_of(b);
-  if (out == NULL) return dtxi_fail(DTX_EINVAL, "sim event_create: out is NULL");
+  const char *call = timed ? "event_create_timed" : "event_create";
+  if (out == NULL) return dtxi_fail(DTX_EINVAL, "sim %s: out is NULL", call);
   if (!dev_ok(sb, dev))
-    return dtxi_fail(DTX_EINVAL, "sim event_create: device %d does not exist (the backend has %d: 0..%d)",
-                     dev, sb->base.ndev, sb->base.ndev - 1);
+    return dtxi_fail(DTX_EINVAL, "sim %s: device %d does not exist (the backend has %d: 0..%d)", call, dev,
+                     sb->base.ndev, sb->base.ndev - 1);
   sim_event *e = calloc(1, sizeof *e);
-  if (e == NULL) return no_memory("event_create");
+  if (e == NULL) return no_memory(call);
   e->base.b = b;
   e->base.dev = dev;
+  e->timed = timed;
   pthread_mutex_init(&e->mu, NULL);
   pthread_mutex_lock(&sb->mu);
   e->next = sb->events;
@@ -508,6 +625,38 @@ static dtx_status sim_event_create(dtxi_backend *b, int dev, dtxi_event **out) {
   pthread_mutex_unlock(&sb->mu);
   *out = &e->base;
   return DTX_OK;
+}
+
+static dtx_status sim_event_create(dtxi_backend *b, int dev, dtxi_event **out) {
+  return event_new(b, dev, false, out);
+}
+
+static dtx_status sim_event_create_timed(dtxi_backend *b, int dev, dtxi_event **out) {
+  return event_new(b, dev, true, out);
+}
+
+/* When the stream passed the event's last mark (DONE or FAILED). */
+static dtx_status sim_event_host_time(dtxi_event *ev, uint64_t *ns) {
+  sim_event *e = event_of(ev);
+  if (ns == NULL) return dtxi_fail(DTX_EINVAL, "sim event_host_time: ns is NULL");
+  if (!e->timed)
+    return dtxi_fail(DTX_EINVAL,
+                     "sim event_host_time: the event (gpu %d) was made without timing; create it with "
+                     "dtxi_event_create_timed",
+                     ev->dev);
+  dtx_status rc = DTX_OK;
+  pthread_mutex_lock(&e->mu);
+  if (e->mark == NULL)
+    rc = dtxi_fail(DTX_EINVAL, "sim event_host_time: the event (gpu %d) was never recorded", ev->dev);
+  else if (atomic_load(&e->mark->state) == DTXI_EVENT_PENDING)
+    rc = dtxi_fail(DTX_EINVAL,
+                   "sim event_host_time: the event (gpu %d) has not completed yet; ask after event_query says "
+                   "done or failed",
+                   ev->dev);
+  else
+    *ns = e->mark->t_ns;
+  pthread_mutex_unlock(&e->mu);
+  return rc;
 }
 
 /* Frees the event; queued records and waits keep their marks alive. */
@@ -721,6 +870,122 @@ static void sim_mem_usage(dtxi_backend *b, int dev, size_t *used, size_t *capaci
 
 static void *sim_native_stream(dtxi_stream *s) { return NULL; }
 
+/* ---- p2p groups: enqueueing ------------------------------------------------ */
+
+static bool sim_nccl_available(dtxi_backend *b) { return true; }
+
+/* Queues one group (items[0..n), n may be 0) on the streams of the devices it
+ * touches, and first, when local is not NULL, the local copy *local on
+ * streams[local->src_dev] (a broadcast root's own copy). The arguments were
+ * checked by backend.c. All or nothing: on DTX_ENOMEM nothing is queued. */
+static dtx_status enqueue_group(sim_backend *sb, const dtxi_p2p_item *items, int n, dtxi_stream *const *streams,
+                                const dtxi_p2p_item *local) {
+  bool part[DTXI_MAX_GPUS] = {false};
+  sim_op *ops[DTXI_MAX_GPUS] = {NULL};
+  sim_op *copy = NULL;
+  sim_group *g = NULL;
+  int nparts = 0;
+  for (int k = 0; k < n; k++) part[items[k].src_dev] = part[items[k].dst_dev] = true;
+  for (int d = 0; d < sb->base.ndev; d++) nparts += part[d];
+  if (nparts > 0) {
+    g = calloc(1, sizeof *g);
+    if (g == NULL || (g->items = malloc((size_t)n * sizeof *items)) == NULL) goto no_memory;
+    memcpy(g->items, items, (size_t)n * sizeof *items);
+    g->n = n;
+    for (int k = 0; k < n; k++) {
+      g->left[items[k].src_dev]++;
+      g->left[items[k].dst_dev]++;
+    }
+    for (int d = 0; d < sb->base.ndev; d++)
+      if (part[d] && (ops[d] = op_new(OP_GROUP)) == NULL) goto no_memory;
+  }
+  if (local != NULL && (copy = op_new(OP_COPY)) == NULL) goto no_memory;
+
+  pthread_mutex_lock(&sb->group_mu);
+  bool fired = false;
+  int fired_dev = -1;
+  for (int d = 0; d < sb->base.ndev; d++)
+    if (part[d] && fault_fires(sb, d, DTXI_FAULT_NCCL) && !fired) {
+      fired = true;
+      fired_dev = d;
+    }
+  if (fired) {
+    char msg[SIM_ERR_MAX];
+    snprintf(msg, sizeof msg,
+             "sim gpu %d: ncclGroupEnd failed: unhandled cuda error (injected nccl fault, a group of %d move(s))",
+             fired_dev, n);
+    for (int d = 0; d < sb->base.ndev; d++) {
+      if (!part[d]) continue;
+      ops[d]->type = OP_FAIL;
+      ops[d]->u.msg = strdup(msg);
+      enqueue(stream_of(streams[d]), ops[d]);
+    }
+    pthread_mutex_unlock(&sb->group_mu);
+    free(copy);
+    if (g != NULL) {
+      free(g->items);
+      free(g);
+    }
+    return dtxi_fail(DTX_EDEVICE, "%s", msg);
+  }
+  if (copy != NULL) {
+    copy->u.copy.dst = local->dst;
+    copy->u.copy.src = local->src;
+    copy->u.copy.bytes = local->bytes;
+    copy->u.copy.dst_dev = local->dst_dev;
+    copy->u.copy.src_dev = local->src_dev;
+    enqueue(stream_of(streams[local->src_dev]), copy);
+  }
+  if (g != NULL) {
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    atomic_init(&g->refs, nparts);
+    for (int d = 0; d < sb->base.ndev; d++) {
+      if (!part[d]) continue;
+      ops[d]->u.group = g;
+      enqueue(stream_of(streams[d]), ops[d]);
+    }
+  }
+  pthread_mutex_unlock(&sb->group_mu);
+  return DTX_OK;
+
+no_memory:
+  for (int d = 0; d < DTXI_MAX_GPUS; d++) free(ops[d]);
+  free(copy);
+  if (g != NULL) free(g->items);
+  free(g);
+  return no_memory("p2p group");
+}
+
+static dtx_status sim_p2p_group(dtxi_backend *b, const dtxi_p2p_item *items, int n, dtxi_stream *const *streams) {
+  return enqueue_group(sim_of(b), items, n, streams, NULL);
+}
+
+/* A group of sends from the root, one per receiver, and the root's own copy
+ * first when dsts[root] is another buffer. */
+static dtx_status sim_broadcast(dtxi_backend *b, int root, const void *src, void *const *dsts, size_t bytes,
+                                dtxi_stream *const *streams) {
+  dtxi_p2p_item items[DTXI_MAX_GPUS], local;
+  int n = 0;
+  for (int d = 0; d < b->ndev; d++) {
+    if (d == root || dsts[d] == NULL) continue;
+    items[n].src_dev = root;
+    items[n].src = src;
+    items[n].dst_dev = d;
+    items[n].dst = dsts[d];
+    items[n].bytes = bytes;
+    n++;
+  }
+  bool own = dsts[root] != NULL && dsts[root] != src && bytes > 0;
+  if (own) {
+    local.src_dev = local.dst_dev = root;
+    local.src = src;
+    local.dst = dsts[root];
+    local.bytes = bytes;
+  }
+  return enqueue_group(sim_of(b), items, n, streams, own ? &local : NULL);
+}
+
 /* Destroys what callers left (streams drain first), then the backend. */
 static void sim_destroy(dtxi_backend *b) {
   if (b == NULL) return;
@@ -751,6 +1016,7 @@ static void sim_destroy(dtxi_backend *b) {
              "sim backend destroyed with %d streams, %d events and %d device blocks still live", left_streams,
              left_events, left_blocks);
   for (int i = 0; i < DTXI_MAX_GPUS; i++) pthread_mutex_destroy(&sb->dev[i].mu);
+  pthread_mutex_destroy(&sb->group_mu);
   pthread_mutex_destroy(&sb->blocks_mu);
   pthread_mutex_destroy(&sb->mu);
   free(sb);
@@ -777,6 +1043,11 @@ static const dtxi_backend_ops sim_ops = {
     .host_free = sim_host_free,
     .mem_usage = sim_mem_usage,
     .native_stream = sim_native_stream,
+    .nccl_available = sim_nccl_available,
+    .p2p_group = sim_p2p_group,
+    .broadcast = sim_broadcast,
+    .event_create_timed = sim_event_create_timed,
+    .event_host_time = sim_event_host_time,
 };
 
 /* ---- public entry points ------------------------------------------------- */
@@ -814,6 +1085,7 @@ dtx_status dtxi_sim_open(const dtxi_sim_config *cfg, dtxi_backend **out) {
   sb->cfg.mem_capacity = cap;
   pthread_mutex_init(&sb->mu, NULL);
   pthread_mutex_init(&sb->blocks_mu, NULL);
+  pthread_mutex_init(&sb->group_mu, NULL);
   for (int i = 0; i < DTXI_MAX_GPUS; i++) {
     pthread_mutex_init(&sb->dev[i].mu, NULL);
     sb->dev[i].capacity = cap;
@@ -835,7 +1107,7 @@ void dtxi_sim_inject_fault(dtxi_backend *b, int dev, dtxi_fault_kind kind, int n
   DTX_ASSERT(b != NULL && b->ops == &sim_ops);
   sim_backend *sb = sim_of(b);
   DTX_ASSERT(dev_ok(sb, dev));
-  DTX_ASSERT((int)kind >= DTXI_FAULT_ALLOC && (int)kind <= DTXI_FAULT_KERNEL);
+  DTX_ASSERT((int)kind >= DTXI_FAULT_ALLOC && (int)kind <= DTXI_FAULT_NCCL);
   pthread_mutex_lock(&sb->dev[dev].mu);
   sb->dev[dev].fault[kind] = nth > 0 ? nth : 0;
   pthread_mutex_unlock(&sb->dev[dev].mu);

@@ -7,12 +7,18 @@
 // in stream order; out of memory and injected faults fail the stream, fail
 // its later events with a message naming the cause, and flow to streams that
 // wait on them; stream_reset recovers; idle streams use no CPU; destroy
-// drains. Every wait has a deadline: a hang is a failure, not a stuck run.
+// drains. Grouped p2p moves and broadcasts between 2..4 devices carry their
+// bytes, are ordered on their streams (a send and its receive meet), take the
+// modelled time, fail as a whole on an injected nccl fault and reject bad
+// arguments; timed events report host times between enqueue and observation,
+// never decreasing along a stream. Every wait has a deadline: a hang is a
+// failure, not a stuck run.
 #include "host/backend.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -27,6 +33,7 @@
 #include <vector>
 
 #include "host/device.h"
+#include "host/trace.h"
 #include "test_util.h"
 
 namespace {
@@ -572,6 +579,8 @@ TEST(Backend, InjectedFaultsFailWithTheirNameAndFlow) {
       case DTXI_FAULT_KERNEL:
         ASSERT_EQ(dtxi_host_fn(s, SetFlagFn, &fn_ran), DTX_OK);
         break;
+      case DTXI_FAULT_NCCL:  // its own test: InjectedNcclFaultFailsTheGroup
+        break;
     }
     ASSERT_EQ(dtxi_event_record(e, s), DTX_OK);
     ASSERT_EQ(Await(e), DTXI_EVENT_FAILED);
@@ -651,6 +660,594 @@ TEST(Backend, BackendDestroyReclaimsWhatWasLeft) {
   B.b->ops->destroy(B.b);  // the stream drains, the block and the event are freed (ASan checks)
   B.b = nullptr;
   EXPECT_EQ(ran.load(), 50);
+}
+
+// ---- GPU-to-GPU transfers: grouped p2p moves and broadcast -------------------------
+
+namespace {
+
+// One stream of kind nccl per device (what dtxi_p2p_group takes), freed at scope end.
+struct NcclStreams {
+  Backend &B;
+  std::vector<dtxi_stream *> s;
+  explicit NcclStreams(Backend &b) : B(b) {
+    for (int d = 0; d < B.b->ndev; d++) s.push_back(B.Stream(d, DTXI_STREAM_NCCL));
+  }
+  ~NcclStreams() {
+    for (dtxi_stream *x : s) dtxi_stream_destroy(x);
+  }
+  dtxi_stream *const *data() const { return s.data(); }
+  dtxi_stream *operator[](int d) const { return s[d]; }
+};
+
+// Device buffer of n bytes on dev filled from host bytes (stream-ordered on s).
+void *DeviceCopyOf(dtxi_stream *s, const std::vector<unsigned char> &host) {
+  void *d = nullptr;
+  EXPECT_EQ(dtxi_alloc_async(s, host.size(), &d), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(dtxi_copy_async(s, d, s->dev, host.data(), DTXI_HOST, host.size()), DTX_OK) << dtx_last_error();
+  return d;
+}
+
+std::vector<unsigned char> RandomBytes(std::mt19937_64 &rng, size_t n) {
+  std::vector<unsigned char> v(n);
+  for (auto &c : v) c = static_cast<unsigned char>(rng());
+  return v;
+}
+
+// Host functions that log a tag (under a mutex) in stream order.
+struct Log {
+  std::mutex m;
+  std::vector<std::string> tags;
+};
+struct Tag {
+  Log *log;
+  std::string tag;
+};
+int TagFn(void *arg, char *, size_t) {
+  auto *t = static_cast<Tag *>(arg);
+  std::lock_guard<std::mutex> lk(t->log->m);
+  t->log->tags.push_back(t->tag);
+  return 0;
+}
+
+}  // namespace
+
+TEST(Backend, SimHasNccl) {
+  Backend B(2);
+  EXPECT_TRUE(dtxi_nccl_available(B.b)) << dtx_last_error();
+  EXPECT_FALSE(dtxi_nccl_available(nullptr));
+}
+
+// Random groups over 2..4 devices: every device sends and receives (a ring),
+// plus random extra moves (pairs repeated, sizes down to 0). Every destination
+// must hold its source's bytes, read back through the host.
+TEST(Backend, P2pGroupMovesCarryBytes) {
+  const uint64_t seed = 20240611;
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  for (int ndev = 2; ndev <= 4; ndev++) {
+    SCOPED_TRACE("ndev " + std::to_string(ndev));
+    Backend B(ndev);
+    NcclStreams S(B);
+    std::vector<dtxi_p2p_item> items;
+    std::vector<std::vector<unsigned char>> want;
+    for (int d = 0; d < ndev; d++) {  // the ring: d -> d + 1
+      size_t n = 1 + rng() % (kMiB / kScale);
+      want.push_back(RandomBytes(rng, n));
+      items.push_back({d, nullptr, (d + 1) % ndev, nullptr, n});
+    }
+    for (int k = 0; k < 6; k++) {  // extras, between any two devices
+      int a = static_cast<int>(rng() % ndev), c = static_cast<int>(rng() % (ndev - 1));
+      if (c >= a) c++;
+      size_t n = k == 0 ? 0 : 1 + rng() % (256 * 1024);
+      want.push_back(RandomBytes(rng, n));
+      items.push_back({a, nullptr, c, nullptr, n});
+    }
+    std::vector<void *> srcs, dsts;
+    for (size_t k = 0; k < items.size(); k++) {
+      void *src = DeviceCopyOf(S[items[k].src_dev], want[k]);
+      void *dst = nullptr;
+      ASSERT_EQ(dtxi_alloc_async(S[items[k].dst_dev], want[k].size(), &dst), DTX_OK);
+      items[k].src = src;
+      items[k].dst = dst;
+      srcs.push_back(src);
+      dsts.push_back(dst);
+    }
+    ASSERT_EQ(dtxi_p2p_group(B.b, items.data(), static_cast<int>(items.size()), S.data()), DTX_OK)
+        << dtx_last_error();
+    std::vector<std::vector<unsigned char>> got(items.size());
+    for (size_t k = 0; k < items.size(); k++) {
+      got[k].assign(want[k].size(), 0);
+      ASSERT_EQ(dtxi_copy_async(S[items[k].dst_dev], got[k].data(), DTXI_HOST, dsts[k], items[k].dst_dev,
+                                got[k].size()),
+                DTX_OK);
+    }
+    for (int d = 0; d < ndev; d++) {
+      std::string err;
+      ASSERT_EQ(Drain(B, S[d], &err), DTXI_EVENT_DONE) << err;
+    }
+    for (size_t k = 0; k < items.size(); k++)
+      EXPECT_EQ(got[k], want[k]) << "item " << k << ": gpu " << items[k].src_dev << " -> gpu " << items[k].dst_dev;
+    for (size_t k = 0; k < items.size(); k++) {
+      dtxi_free_async(S[items[k].src_dev], srcs[k]);
+      dtxi_free_async(S[items[k].dst_dev], dsts[k]);
+    }
+    for (int d = 0; d < ndev; d++) ASSERT_EQ(Drain(B, S[d]), DTXI_EVENT_DONE);
+    for (int d = 0; d < ndev; d++) EXPECT_EQ(B.Used(d), 0u) << "gpu " << d;
+  }
+}
+
+// A swap (0 <-> 1) and a chain (1 -> 2 -> 3) in one group: a device that both
+// sends and receives sends what it held before the group, whatever order the
+// streams reach it in.
+TEST(Backend, P2pGroupSendAndReceiveOnOneDevice) {
+  Backend B(4);
+  NcclStreams S(B);
+  const size_t n = 64 * 1024;
+  std::vector<std::vector<unsigned char>> v(4);
+  std::mt19937_64 rng(77);
+  std::printf("seed 77\n");
+  std::vector<void *> a(4), b(4);
+  for (int d = 0; d < 4; d++) {
+    v[d] = RandomBytes(rng, n);
+    a[d] = DeviceCopyOf(S[d], v[d]);
+    ASSERT_EQ(dtxi_alloc_async(S[d], n, &b[d]), DTX_OK);
+  }
+  // Stagger arrival: gpu 2 reaches the group late, behind a gate.
+  dtxt::Gate gate;
+  ASSERT_EQ(dtxi_host_fn(S[2], GatePassFn, &gate), DTX_OK);
+  dtxi_p2p_item items[] = {
+      {0, a[0], 1, b[1], n},  // swap
+      {1, a[1], 0, b[0], n},
+      {1, a[1], 2, b[2], n},  // chain: 1 sends twice
+      {2, a[2], 3, b[3], n},
+  };
+  ASSERT_EQ(dtxi_p2p_group(B.b, items, 4, S.data()), DTX_OK) << dtx_last_error();
+  dtxi_event *e3 = B.Event(3);
+  ASSERT_EQ(dtxi_event_record(e3, S[3]), DTX_OK);
+  dtxi_event *e0 = B.Event(0);
+  ASSERT_EQ(dtxi_event_record(e0, S[0]), DTX_OK);
+  // 0 and 1 only meet each other and can finish; 3 waits for 2, which waits at the gate.
+  EXPECT_EQ(Await(e0), DTXI_EVENT_DONE);
+  EXPECT_FALSE(dtxt::WaitUntil([&] { return dtxi_event_query(e3) != DTXI_EVENT_PENDING; }, 50))
+      << "gpu 3 received before its sender reached the group";
+  gate.Open();
+  EXPECT_EQ(Await(e3), DTXI_EVENT_DONE);
+  for (int d = 0; d < 4; d++) ASSERT_EQ(Drain(B, S[d]), DTXI_EVENT_DONE);
+  auto bytes = [&](void *p) { return std::vector<unsigned char>(static_cast<unsigned char *>(p), static_cast<unsigned char *>(p) + n); };
+  EXPECT_EQ(bytes(b[1]), v[0]);
+  EXPECT_EQ(bytes(b[0]), v[1]);
+  EXPECT_EQ(bytes(b[2]), v[1]);
+  EXPECT_EQ(bytes(b[3]), v[2]);
+  for (int d = 0; d < 4; d++) {
+    dtxi_free_async(S[d], a[d]);
+    dtxi_free_async(S[d], b[d]);
+  }
+  dtxi_event_destroy(e0);
+  dtxi_event_destroy(e3);
+}
+
+// Stream order around a group: work before it on either side is done before
+// the bytes move; the sender may overwrite its buffer right after the group
+// (the receiver still gets the old bytes); the receiver's work after the group
+// sees the new bytes; events recorded before the group complete without it.
+TEST(Backend, P2pGroupIsOrderedOnItsStreams) {
+  Backend B(2);
+  NcclStreams S(B);
+  const size_t n = 4096;
+  std::vector<unsigned char> first(n, 0x11), second(n, 0x22), old(n, 0x33), seen_before(n, 0), seen_after(n, 0);
+  void *src = DeviceCopyOf(S[0], first);
+  void *dst = DeviceCopyOf(S[1], old);
+  Log log;
+  Tag t0b{&log, "send-before"}, t1b{&log, "recv-before"}, t0a{&log, "send-after"}, t1a{&log, "recv-after"};
+  dtxt::Gate gate;  // holds the receiver before the group
+  ASSERT_EQ(dtxi_host_fn(S[0], TagFn, &t0b), DTX_OK);
+  dtxi_event *before0 = B.Event(0), *before1 = B.Event(1), *after0 = B.Event(0), *after1 = B.Event(1);
+  ASSERT_EQ(dtxi_event_record(before0, S[0]), DTX_OK);
+  ASSERT_EQ(dtxi_host_fn(S[1], TagFn, &t1b), DTX_OK);
+  ASSERT_EQ(dtxi_copy_async(S[1], seen_before.data(), DTXI_HOST, dst, 1, n), DTX_OK);
+  ASSERT_EQ(dtxi_host_fn(S[1], GatePassFn, &gate), DTX_OK);
+  ASSERT_EQ(dtxi_event_record(before1, S[1]), DTX_OK);
+  dtxi_p2p_item it = {0, src, 1, dst, n};
+  ASSERT_EQ(dtxi_p2p_group(B.b, &it, 1, S.data()), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtxi_copy_async(S[0], src, 0, second.data(), DTXI_HOST, n), DTX_OK);  // overwrite after the send
+  ASSERT_EQ(dtxi_host_fn(S[0], TagFn, &t0a), DTX_OK);
+  ASSERT_EQ(dtxi_event_record(after0, S[0]), DTX_OK);
+  ASSERT_EQ(dtxi_host_fn(S[1], TagFn, &t1a), DTX_OK);
+  ASSERT_EQ(dtxi_copy_async(S[1], seen_after.data(), DTXI_HOST, dst, 1, n), DTX_OK);
+  ASSERT_EQ(dtxi_event_record(after1, S[1]), DTX_OK);
+
+  EXPECT_EQ(Await(before0), DTXI_EVENT_DONE);
+  EXPECT_FALSE(dtxt::WaitUntil([&] { return dtxi_event_query(after0) != DTXI_EVENT_PENDING; }, 50))
+      << "the send finished before its receiver reached the group";
+  EXPECT_EQ(dtxi_event_query(before1), DTXI_EVENT_PENDING);
+  gate.Open();
+  EXPECT_EQ(Await(after0), DTXI_EVENT_DONE);
+  EXPECT_EQ(Await(after1), DTXI_EVENT_DONE);
+  EXPECT_EQ(Await(before1), DTXI_EVENT_DONE);
+  EXPECT_EQ(seen_before, old) << "the receive wrote before the receiver's earlier work ran";
+  EXPECT_EQ(seen_after, first) << "the receiver got the bytes written after the send";
+  {
+    std::lock_guard<std::mutex> lk(log.m);
+    auto pos = [&](const std::string &t) {
+      return std::find(log.tags.begin(), log.tags.end(), t) - log.tags.begin();
+    };
+    ASSERT_EQ(log.tags.size(), 4u);
+    // Both "before" tags precede both "after" tags: the group joins the streams.
+    EXPECT_LT(pos("send-before"), pos("recv-after"));
+    EXPECT_LT(pos("recv-before"), pos("send-after"));
+  }
+  dtxi_free_async(S[0], src);
+  dtxi_free_async(S[1], dst);
+  for (dtxi_event *e : {before0, before1, after0, after1}) dtxi_event_destroy(e);
+}
+
+// Broadcast from gpu 1 of 4: to everyone (the root into a buffer of its own
+// too), then to a subset; devices left out keep their bytes.
+TEST(Backend, BroadcastToAllAndToSubset) {
+  Backend B(4);
+  NcclStreams S(B);
+  const size_t n = 300 * 1000 + 3;
+  std::mt19937_64 rng(4242);
+  std::printf("seed 4242\n");
+  std::vector<unsigned char> chunk = RandomBytes(rng, n), fill(n, 0xee);
+  const int root = 1;
+  void *src = DeviceCopyOf(S[root], chunk);
+  std::vector<void *> buf(4);
+  for (int d = 0; d < 4; d++) buf[d] = DeviceCopyOf(S[d], fill);
+  auto bytes = [&](void *p) {
+    return std::vector<unsigned char>(static_cast<unsigned char *>(p), static_cast<unsigned char *>(p) + n);
+  };
+
+  std::vector<void *> all = buf;  // every device, the root into buf[root]
+  ASSERT_EQ(dtxi_broadcast(B.b, root, src, all.data(), n, S.data()), DTX_OK) << dtx_last_error();
+  for (int d = 0; d < 4; d++) ASSERT_EQ(Drain(B, S[d]), DTXI_EVENT_DONE);
+  for (int d = 0; d < 4; d++) EXPECT_EQ(bytes(buf[d]), chunk) << "gpu " << d;
+
+  for (int d = 0; d < 4; d++) ASSERT_EQ(dtxi_copy_async(S[d], buf[d], d, fill.data(), DTXI_HOST, n), DTX_OK);
+  std::vector<void *> some = {nullptr, nullptr, buf[2], nullptr};  // only gpu 2; the root keeps src only
+  ASSERT_EQ(dtxi_broadcast(B.b, root, src, some.data(), n, S.data()), DTX_OK) << dtx_last_error();
+  for (int d = 0; d < 4; d++) ASSERT_EQ(Drain(B, S[d]), DTXI_EVENT_DONE);
+  EXPECT_EQ(bytes(buf[2]), chunk);
+  for (int d : {0, 1, 3}) EXPECT_EQ(bytes(buf[d]), fill) << "gpu " << d << " is not a receiver";
+
+  // Receivers 0 and 3 with no stream for gpu 2 (it takes no part); the root in place.
+  std::vector<dtxi_stream *> part = {S[0], S[1], nullptr, S[3]};
+  std::vector<void *> two = {buf[0], src, nullptr, buf[3]};
+  ASSERT_EQ(dtxi_broadcast(B.b, root, src, two.data(), n, part.data()), DTX_OK) << dtx_last_error();
+  for (int d = 0; d < 4; d++) ASSERT_EQ(Drain(B, S[d]), DTXI_EVENT_DONE);
+  EXPECT_EQ(bytes(buf[0]), chunk);
+  EXPECT_EQ(bytes(buf[3]), chunk);
+  EXPECT_EQ(bytes(src), chunk);
+  dtxi_free_async(S[root], src);
+  for (int d = 0; d < 4; d++) dtxi_free_async(S[d], buf[d]);
+}
+
+// Throttled: a receiver pulls its moves one after another at the modelled
+// device-to-device bandwidth; timed events around the group on the receiver's
+// stream see the same span.
+TEST(Backend, P2pGroupTakesModelledTime) {
+  Backend B(3, 0, /*h2d*/ 0.0, /*d2d*/ 1.0, /*lat*/ 100.0);
+  NcclStreams S(B);
+  const size_t n = 16 * kMiB;  // 16.8 MB at 1 GB/s: 16.8 ms (+0.1 ms latency), twice into gpu 1
+  std::vector<unsigned char> host(n, 5);
+  void *s0 = DeviceCopyOf(S[0], host), *s2 = DeviceCopyOf(S[2], host);
+  void *d1a = nullptr, *d1b = nullptr;
+  ASSERT_EQ(dtxi_alloc_async(S[1], n, &d1a), DTX_OK);
+  ASSERT_EQ(dtxi_alloc_async(S[1], n, &d1b), DTX_OK);
+  for (int d = 0; d < 3; d++) ASSERT_EQ(Drain(B, S[d]), DTXI_EVENT_DONE);
+  dtxi_event *t0 = nullptr, *t1 = nullptr;
+  ASSERT_EQ(dtxi_event_create_timed(B.b, 1, &t0), DTX_OK);
+  ASSERT_EQ(dtxi_event_create_timed(B.b, 1, &t1), DTX_OK);
+  auto w0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(dtxi_event_record(t0, S[1]), DTX_OK);
+  dtxi_p2p_item items[] = {{0, s0, 1, d1a, n}, {2, s2, 1, d1b, n}};
+  ASSERT_EQ(dtxi_p2p_group(B.b, items, 2, S.data()), DTX_OK);
+  ASSERT_EQ(dtxi_event_record(t1, S[1]), DTX_OK);
+  ASSERT_EQ(Await(t1), DTXI_EVENT_DONE);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w0).count();
+  uint64_t h0 = 0, h1 = 0;
+  ASSERT_EQ(dtxi_event_host_time(t0, &h0), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtxi_event_host_time(t1, &h1), DTX_OK) << dtx_last_error();
+  double model_ms = 2 * (static_cast<double>(n) / 1e9 * 1e3 + 0.1);
+  std::printf("two 16 MiB moves into gpu 1 at 1 GB/s: %.1f ms wall, %.1f ms between timed events (model %.1f)\n",
+              ms, (h1 - h0) / 1e6, model_ms);
+  EXPECT_GE(ms, model_ms * 0.95);
+  EXPECT_GE((h1 - h0) / 1e6, model_ms * 0.95);
+  EXPECT_LT(ms, model_ms + 5000.0);
+  EXPECT_EQ(static_cast<unsigned char *>(d1b)[n - 1], 5);
+  dtxi_free_async(S[0], s0);
+  dtxi_free_async(S[2], s2);
+  dtxi_free_async(S[1], d1a);
+  dtxi_free_async(S[1], d1b);
+  dtxi_event_destroy(t0);
+  dtxi_event_destroy(t1);
+}
+
+// An injected nccl fault: the armed group fails at enqueue naming
+// ncclGroupEnd, moves nothing, and every stream of it fails from there (events
+// before it still complete) until reset; the next group works.
+TEST(Backend, InjectedNcclFaultFailsTheGroup) {
+  Backend B(3);
+  NcclStreams S(B);
+  const size_t n = 1024;
+  std::vector<unsigned char> data(n, 9), fill(n, 1);
+  void *src = DeviceCopyOf(S[0], data), *dst = DeviceCopyOf(S[2], fill);
+  dtxi_p2p_item it = {0, src, 2, dst, n};
+  dtxi_sim_inject_fault(B.b, 2, DTXI_FAULT_NCCL, 2);  // the 2nd group touching gpu 2
+  ASSERT_EQ(dtxi_p2p_group(B.b, &it, 1, S.data()), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(Drain(B, S[2]), DTXI_EVENT_DONE);
+  EXPECT_EQ(static_cast<unsigned char *>(dst)[0], 9);
+
+  ASSERT_EQ(dtxi_copy_async(S[2], dst, 2, fill.data(), DTXI_HOST, n), DTX_OK);
+  dtxi_event *before = B.Event(2);
+  ASSERT_EQ(dtxi_event_record(before, S[2]), DTX_OK);
+  EXPECT_EQ(dtxi_p2p_group(B.b, &it, 1, S.data()), DTX_EDEVICE);
+  std::string msg = dtx_last_error();
+  EXPECT_NE(msg.find("ncclGroupEnd"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("injected nccl fault"), std::string::npos) << msg;
+  std::string err0, err2, err1;
+  EXPECT_EQ(Await(before), DTXI_EVENT_DONE);
+  EXPECT_EQ(Drain(B, S[0], &err0), DTXI_EVENT_FAILED);
+  EXPECT_EQ(Drain(B, S[2], &err2), DTXI_EVENT_FAILED);
+  EXPECT_EQ(err0, msg);
+  EXPECT_EQ(err2, msg);
+  EXPECT_EQ(Drain(B, S[1], &err1), DTXI_EVENT_DONE) << "gpu 1 had no part in the group: " << err1;
+  EXPECT_EQ(static_cast<unsigned char *>(dst)[0], 1) << "a failed group must not move bytes";
+
+  for (int d : {0, 2}) dtxi_stream_reset(S[d]);
+  ASSERT_EQ(dtxi_p2p_group(B.b, &it, 1, S.data()), DTX_OK) << dtx_last_error();
+  std::string err;
+  ASSERT_EQ(Drain(B, S[2], &err), DTXI_EVENT_DONE) << err;
+  EXPECT_EQ(static_cast<unsigned char *>(dst)[n - 1], 9);
+
+  // A broadcast counts as a group too.
+  dtxi_sim_inject_fault(B.b, 1, DTXI_FAULT_NCCL, 1);
+  std::vector<void *> dsts = {nullptr, nullptr, dst};
+  EXPECT_EQ(dtxi_broadcast(B.b, 0, src, dsts.data(), n, S.data()), DTX_OK) << "gpu 1 takes no part";
+  dsts[1] = dst;  // any buffer: the group fails before moving it
+  EXPECT_EQ(dtxi_broadcast(B.b, 0, src, dsts.data(), n, S.data()), DTX_EDEVICE);
+  EXPECT_EQ(Drain(B, S[1], &err), DTXI_EVENT_FAILED);
+  EXPECT_NE(err.find("ncclGroupEnd"), std::string::npos) << err;
+  for (int d = 0; d < 3; d++) dtxi_stream_reset(S[d]);
+  dtxi_free_async(S[0], src);
+  dtxi_free_async(S[2], dst);
+  dtxi_event_destroy(before);
+}
+
+// A sender whose stream failed before the group: no hang, nothing moves, and
+// the receiver fails with the sender's message; a bystander pair in the same
+// group is unaffected.
+TEST(Backend, P2pGroupFromAFailedStreamFailsTheReceiver) {
+  Backend B(4);
+  NcclStreams S(B);
+  const size_t n = 512;
+  std::vector<unsigned char> data(n, 4), fill(n, 6);
+  void *src0 = DeviceCopyOf(S[0], data), *dst1 = DeviceCopyOf(S[1], fill);
+  void *src2 = DeviceCopyOf(S[2], data), *dst3 = DeviceCopyOf(S[3], fill);
+  static char name[] = "produce[0]";
+  ASSERT_EQ(dtxi_host_fn(S[0], FailFn, name), DTX_OK);
+  dtxi_p2p_item items[] = {{0, src0, 1, dst1, n}, {2, src2, 3, dst3, n}};
+  ASSERT_EQ(dtxi_p2p_group(B.b, items, 2, S.data()), DTX_OK);
+  std::string err0, err1, err3;
+  EXPECT_EQ(Drain(B, S[0], &err0), DTXI_EVENT_FAILED);
+  EXPECT_NE(err0.find("task produce[0] failed"), std::string::npos) << err0;
+  EXPECT_EQ(Drain(B, S[1], &err1), DTXI_EVENT_FAILED);
+  EXPECT_NE(err1.find("ncclRecv"), std::string::npos) << err1;
+  EXPECT_NE(err1.find("task produce[0] failed"), std::string::npos) << err1;
+  EXPECT_EQ(Drain(B, S[3], &err3), DTXI_EVENT_DONE) << err3;
+  EXPECT_EQ(static_cast<unsigned char *>(dst1)[0], 6);
+  EXPECT_EQ(static_cast<unsigned char *>(dst3)[0], 4);
+  for (int d : {0, 1}) dtxi_stream_reset(S[d]);
+  dtxi_free_async(S[0], src0);
+  dtxi_free_async(S[1], dst1);
+  dtxi_free_async(S[2], src2);
+  dtxi_free_async(S[3], dst3);
+}
+
+TEST(Backend, P2pBadArgumentsAreRejected) {
+  Backend B(3);
+  NcclStreams S(B);
+  dtxi_stream *compute = B.Stream(1);
+  char a[16], c[16];
+  auto group = [&](dtxi_p2p_item it, dtxi_stream *const *streams) { return dtxi_p2p_group(B.b, &it, 1, streams); };
+  auto expect = [&](dtx_status rc, const char *want) {
+    EXPECT_EQ(rc, DTX_EINVAL) << want;
+    EXPECT_NE(std::string(dtx_last_error()).find(want), std::string::npos) << "want '" << want << "': "
+                                                                             << dtx_last_error();
+  };
+  dtxi_p2p_item ok = {0, a, 1, c, sizeof a};
+  expect(dtxi_p2p_group(nullptr, &ok, 1, S.data()), "backend is NULL");
+  expect(dtxi_p2p_group(B.b, &ok, -1, S.data()), "n is -1");
+  expect(dtxi_p2p_group(B.b, nullptr, 1, S.data()), "items is NULL");
+  expect(dtxi_p2p_group(B.b, &ok, 1, nullptr), "streams is NULL");
+  EXPECT_EQ(dtxi_p2p_group(B.b, nullptr, 0, nullptr), DTX_OK) << "an empty group is nothing to do";
+  expect(group({0, a, 3, c, 8}, S.data()), "item 0: dst_dev 3 does not exist");
+  expect(group({-7, a, 1, c, 8}, S.data()), "item 0: src_dev -7 does not exist");
+  expect(group({DTXI_HOST, a, 1, c, 8}, S.data()), "src_dev is the host");
+  expect(group({1, a, 1, c, 8}, S.data()), "both gpu 1");
+  expect(group({0, nullptr, 1, c, 8}, S.data()), "item 0: src is NULL");
+  expect(group({0, a, 1, nullptr, 8}, S.data()), "item 0: dst is NULL");
+  dtxi_p2p_item two[] = {ok, {2, a, 1, c, 8}};
+  std::vector<dtxi_stream *> missing = {S[0], S[1], nullptr};
+  expect(dtxi_p2p_group(B.b, two, 2, missing.data()), "streams[2] is NULL but item 1's source is on gpu 2");
+  std::vector<dtxi_stream *> swapped = {S[1], S[0], S[2]};
+  expect(group(ok, swapped.data()), "streams[0] (nccl) is a stream of gpu 1");
+  std::vector<dtxi_stream *> wrong_kind = {S[0], compute, S[2]};
+  expect(group(ok, wrong_kind.data()), "is a compute stream");
+  Backend other(3);
+  NcclStreams O(other);
+  expect(group(ok, O.data()), "belongs to another backend");
+
+  void *dsts[3] = {nullptr, c, nullptr};
+  expect(dtxi_broadcast(nullptr, 0, a, dsts, 8, S.data()), "backend is NULL");
+  expect(dtxi_broadcast(B.b, 3, a, dsts, 8, S.data()), "root 3");
+  expect(dtxi_broadcast(B.b, 0, a, nullptr, 8, S.data()), "dsts is NULL");
+  expect(dtxi_broadcast(B.b, 0, nullptr, dsts, 8, S.data()), "src is NULL");
+  expect(dtxi_broadcast(B.b, 0, a, dsts, 8, nullptr), "streams is NULL");
+  void *to2[3] = {nullptr, nullptr, c};
+  expect(dtxi_broadcast(B.b, 0, a, to2, 8, missing.data()), "streams[2] is NULL but receiver 2 is on gpu 2");
+  expect(dtxi_broadcast(B.b, 1, a, dsts, 8, wrong_kind.data()), "is a compute stream");
+  dtxi_stream_destroy(compute);
+}
+
+// Many groups and broadcasts between random pairs of 4 devices, interleaved
+// with cross-stream waits and host functions, complete within the deadline
+// and carry their bytes (groups on shared streams are queued in one order).
+TEST(Backend, ManyP2pGroupsDoNotDeadlock) {
+  const uint64_t seed = 99;
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  Backend B(4);
+  NcclStreams S(B);
+  std::vector<dtxi_stream *> compute;
+  for (int d = 0; d < 4; d++) compute.push_back(B.Stream(d));
+  const size_t n = 256;
+  const int rounds = 400 / kScale;
+  // buf[d]: one chunk per device; value[d]: what it should hold (host model).
+  std::vector<void *> buf(4);
+  std::vector<unsigned char> value(4);
+  std::vector<std::vector<unsigned char>> init(4);
+  for (int d = 0; d < 4; d++) {
+    value[d] = static_cast<unsigned char>(d + 1);
+    init[d].assign(n, value[d]);
+    buf[d] = DeviceCopyOf(S[d], init[d]);
+  }
+  std::vector<dtxi_event *> ev;
+  std::atomic<int> fns{0};
+  for (int r = 0; r < rounds; r++) {
+    if (rng() % 4 == 0) {  // a broadcast from a random root to a random subset
+      int root = static_cast<int>(rng() % 4);
+      std::vector<void *> dsts(4, nullptr);
+      for (int d = 0; d < 4; d++)
+        if (d != root && rng() % 2) {
+          dsts[d] = buf[d];
+          value[d] = value[root];
+        }
+      ASSERT_EQ(dtxi_broadcast(B.b, root, buf[root], dsts.data(), n, S.data()), DTX_OK) << dtx_last_error();
+    } else {  // a move between two devices
+      int a = static_cast<int>(rng() % 4), c = static_cast<int>(rng() % 3);
+      if (c >= a) c++;
+      dtxi_p2p_item it = {a, buf[a], c, buf[c], n};
+      ASSERT_EQ(dtxi_p2p_group(B.b, &it, 1, S.data()), DTX_OK) << dtx_last_error();
+      value[c] = value[a];
+    }
+    // Cross-stream traffic: a compute stream waits on a device's nccl stream.
+    int d = static_cast<int>(rng() % 4);
+    dtxi_event *e = B.Event(d);
+    ASSERT_EQ(dtxi_event_record(e, S[d]), DTX_OK);
+    ASSERT_EQ(dtxi_stream_wait(compute[(d + 1) % 4], e), DTX_OK);
+    ASSERT_EQ(dtxi_host_fn(compute[(d + 1) % 4], SetFlagFn, &fns), DTX_OK);
+    ev.push_back(e);
+  }
+  for (int d = 0; d < 4; d++) {
+    std::string err;
+    ASSERT_EQ(Drain(B, S[d], &err), DTXI_EVENT_DONE) << err;
+    ASSERT_EQ(Drain(B, compute[d], &err), DTXI_EVENT_DONE) << err;
+  }
+  EXPECT_EQ(fns.load(), rounds);
+  for (int d = 0; d < 4; d++) {
+    const unsigned char *p = static_cast<const unsigned char *>(buf[d]);
+    EXPECT_EQ(p[0], value[d]) << "gpu " << d;
+    EXPECT_EQ(p[n - 1], value[d]) << "gpu " << d;
+  }
+  for (dtxi_event *e : ev) dtxi_event_destroy(e);
+  for (int d = 0; d < 4; d++) {
+    dtxi_free_async(S[d], buf[d]);
+    dtxi_stream_destroy(compute[d]);
+  }
+}
+
+// ---- timed events ------------------------------------------------------------------
+
+// The host time of a timed event lies between its enqueue and the moment the
+// host sees it complete, and never decreases along a stream.
+TEST(Backend, TimedEventsGiveHostTimes) {
+  Backend B(2);
+  dtxi_stream *s = B.Stream(1, DTXI_STREAM_H2D);
+  const int n = 64;
+  std::vector<dtxi_event *> ev(n);
+  std::vector<uint64_t> enq(n);
+  std::vector<unsigned char> host(64 * 1024, 1);
+  void *d = nullptr;
+  ASSERT_EQ(dtxi_alloc_async(s, host.size(), &d), DTX_OK);
+  for (int i = 0; i < n; i++) {
+    ASSERT_EQ(dtxi_event_create_timed(B.b, 1, &ev[i]), DTX_OK) << dtx_last_error();
+    ASSERT_EQ(dtxi_copy_async(s, d, 1, host.data(), DTXI_HOST, host.size()), DTX_OK);
+    enq[i] = dtxi_now_ns();
+    ASSERT_EQ(dtxi_event_record(ev[i], s), DTX_OK);
+  }
+  uint64_t prev = 0;
+  for (int i = 0; i < n; i++) {
+    ASSERT_EQ(Await(ev[i]), DTXI_EVENT_DONE);
+    uint64_t seen = dtxi_now_ns(), t = 0;
+    ASSERT_EQ(dtxi_event_host_time(ev[i], &t), DTX_OK) << dtx_last_error();
+    EXPECT_GE(t, enq[i]) << "event " << i << " completed before it was recorded";
+    EXPECT_LE(t, seen) << "event " << i << " completed after the host saw it";
+    EXPECT_GE(t, prev) << "event " << i << " went back in time along its stream";
+    prev = t;
+  }
+  // Re-recording moves the time with the mark.
+  uint64_t t_old = 0, t_new = 0;
+  ASSERT_EQ(dtxi_event_host_time(ev[0], &t_old), DTX_OK);
+  ASSERT_EQ(dtxi_event_record(ev[0], s), DTX_OK);
+  ASSERT_EQ(Await(ev[0]), DTXI_EVENT_DONE);
+  ASSERT_EQ(dtxi_event_host_time(ev[0], &t_new), DTX_OK);
+  EXPECT_GE(t_new, prev);
+  EXPECT_GT(t_new, t_old);
+  dtxi_free_async(s, d);
+  for (dtxi_event *e : ev) dtxi_event_destroy(e);
+  dtxi_stream_destroy(s);
+}
+
+TEST(Backend, TimedEventsSayWhenThereIsNoTime) {
+  Backend B(1);
+  dtxi_stream *s = B.Stream(0);
+  dtxi_event *plain = B.Event(0), *timed = nullptr;
+  ASSERT_EQ(dtxi_event_create_timed(B.b, 0, &timed), DTX_OK);
+  EXPECT_EQ(dtxi_event_create_timed(B.b, 1, &timed), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("device 1"), std::string::npos) << dtx_last_error();
+  uint64_t t = 0;
+  EXPECT_EQ(dtxi_event_host_time(timed, &t), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("never recorded"), std::string::npos) << dtx_last_error();
+  ASSERT_EQ(dtxi_event_record(plain, s), DTX_OK);
+  ASSERT_EQ(Await(plain), DTXI_EVENT_DONE);
+  EXPECT_EQ(dtxi_event_host_time(plain, &t), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("dtxi_event_create_timed"), std::string::npos) << dtx_last_error();
+  dtxt::Gate gate;
+  ASSERT_EQ(dtxi_host_fn(s, GatePassFn, &gate), DTX_OK);
+  ASSERT_EQ(dtxi_event_record(timed, s), DTX_OK);
+  EXPECT_EQ(dtxi_event_host_time(timed, &t), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("not completed"), std::string::npos) << dtx_last_error();
+  EXPECT_EQ(dtxi_event_host_time(timed, nullptr), DTX_EINVAL);
+  uint64_t opened = dtxi_now_ns();
+  gate.Open();
+  ASSERT_EQ(Await(timed), DTXI_EVENT_DONE);
+  ASSERT_EQ(dtxi_event_host_time(timed, &t), DTX_OK);
+  EXPECT_GE(t, opened);
+  // A failed event still has its time.
+  static char name[] = "t";
+  ASSERT_EQ(dtxi_host_fn(s, FailFn, name), DTX_OK);
+  uint64_t before = dtxi_now_ns();
+  ASSERT_EQ(dtxi_event_record(timed, s), DTX_OK);
+  ASSERT_EQ(Await(timed), DTXI_EVENT_FAILED);
+  ASSERT_EQ(dtxi_event_host_time(timed, &t), DTX_OK);
+  EXPECT_GE(t, before);
+  dtxi_event_destroy(plain);
+  dtxi_event_destroy(timed);
+  dtxi_stream_destroy(s);
+}
+
+TEST(Backend, EveryStreamKindCanBeCreated) {
+  Backend B(2);
+  for (int k = DTXI_STREAM_COMPUTE; k <= DTXI_STREAM_NCCL; k++) {
+    dtxi_stream *s = B.Stream(1, static_cast<dtxi_stream_kind>(k));
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->kind, k);
+    EXPECT_STREQ(s->label, dtxi_stream_kind_name(static_cast<dtxi_stream_kind>(k)));
+    EXPECT_EQ(Drain(B, s), DTXI_EVENT_DONE);
+    dtxi_stream_destroy(s);
+  }
 }
 
 // ---- DTX_GPUS -------------------------------------------------------------------------

@@ -92,6 +92,24 @@ DTX_API dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stat
 /* Sets bytes_peak back to bytes_in_use. */
 DTX_API void dtx_cluster_reset_peak(dtx_cluster *cl);
 
+/* Counters of one GPU (real or simulated) kept by the cluster scheduler. */
+typedef struct dtx_device_stats {
+  size_t size;             /* sizeof(dtx_device_stats), set by the caller */
+  int64_t bytes_in_use;    /* device memory held by dtx now: outputs kept on the
+                            * device plus what jobs in flight reserved */
+  int64_t bytes_peak;      /* high-water mark of bytes_in_use */
+  int64_t bytes_limit;     /* DTX_DEVICE_MEMORY_LIMIT on this device; 0: none */
+  int64_t spills;          /* outputs moved to host memory to make room */
+  int64_t bytes_spilled;
+  int64_t unspills;        /* spilled outputs read back by GPU tasks */
+  int64_t bytes_unspilled;
+} dtx_device_stats;
+
+#define DTX_DEVICE_STATS_INIT {sizeof(dtx_device_stats), 0, 0, 0, 0, 0, 0, 0}
+
+/* The counters of GPU `gpu` (0 .. dtx_cluster_num_gpus - 1). */
+DTX_API dtx_status dtx_cluster_get_device_stats(const dtx_cluster *cl, int gpu, dtx_device_stats *out);
+
 /* Writes what the trace has buffered so far to its file (the file becomes
  * valid JSON only at dtx_cluster_destroy). No-op without a trace. */
 DTX_API dtx_status dtx_cluster_flush_trace(dtx_cluster *cl);

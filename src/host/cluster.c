@@ -202,6 +202,18 @@ dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) 
   return DTX_OK;
 }
 
+dtx_status dtx_cluster_get_device_stats(const dtx_cluster *cl, int gpu, dtx_device_stats *out) {
+  if (cl == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_device_stats: cluster or out is NULL");
+  if (out->size < sizeof *out)
+    return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_device_stats: initialise out with DTX_DEVICE_STATS_INIT");
+  int n = dtxi_gpus_count(cl->gpus);
+  if (gpu < 0 || gpu >= n)
+    return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_device_stats: gpu %d does not exist (the cluster has %d GPU%s)", gpu,
+                     n, n == 1 ? "" : "s");
+  dtxi_gpus_stats(cl->gpus, gpu, out);
+  return DTX_OK;
+}
+
 void dtx_cluster_reset_peak(dtx_cluster *cl) {
   if (cl != NULL) atomic_store(&cl->mem->peak, dtxi_mem_used(cl->mem));
 }

@@ -46,17 +46,47 @@ typedef struct gdev {
   uint64_t *compute_end;
   int d2h_tid;
   uint64_t d2h_end;
+  /* Device memory held by dtx, guarded by mem_mu (a leaf lock: taken last,
+   * nothing taken under it). Invariants, with limit > 0:
+   *   used = bytes reserved by jobs in flight + bytes of resident outputs;
+   *   used <= limit (a job is parked rather than pass it);
+   *   lru holds exactly the resident outputs with pins == 0, least recently
+   *   used first: the ones that may be spilled to host. */
+  pthread_mutex_t mem_mu;
+  int64_t limit; /* bytes; 0: no limit */
+  int64_t used, peak;
+  struct gres *lru_head, *lru_tail;
+  struct parked *parked; /* tasks waiting for room on this device */
+  int64_t spills, spilled_bytes, unspills, unspilled_bytes;
 } gdev;
+
+/* A task that could not get room on a device yet: dispatched again when
+ * memory is given back there. */
+typedef struct parked {
+  struct parked *next;
+  run *r;
+  rtask *t;
+} parked;
 
 /* A task output kept on the GPU that produced it. */
 typedef struct gres {
   struct gdev *dev;
   dtxi_stream *home; /* the stream that allocated ptr: it frees it too, so the
                       * free can never overtake the allocation */
-  void *ptr;
+  void *ptr;         /* the device copy; NULL once spilled (under dev->mem_mu) */
+  _Atomic int resident; /* ptr != NULL, readable without the lock (placement) */
   size_t size;
   dtxi_event *ready; /* completes when ptr holds the output */
   _Atomic int32_t refs;
+  /* under dev->mem_mu */
+  int32_t pins;               /* jobs in flight using ptr */
+  struct gres *prev, *next;   /* LRU links while resident and unpinned */
+  int in_lru;
+  int has_host;               /* the task keeps a host copy too (rtask.out) */
+  dtx_chunk *host;            /* the copy spilled to host when there was none */
+  dtxi_event *host_ready;     /* completes when host holds the data */
+  run *r;                     /* for the key in the trace */
+  rtask *t;
 } gres;
 
 typedef struct gjob {
@@ -70,6 +100,12 @@ typedef struct gjob {
   int phase;       /* 1: task enqueued; 2: copy home enqueued */
   int ninputs;
   char *borrowed; /* in_ptr[i] is another task's device copy */
+  gres **pinned;  /* the device copy input i reads in place or from a peer, pinned until done */
+  int64_t in_charged;  /* device bytes reserved for the inputs copied in */
+  int64_t out_charged; /* device bytes reserved for the output */
+  dtxi_event *room_ev; /* spills made to fit this job */
+  int on_stream;       /* the task runs now on its stream's own thread (sim) */
+  int probe_slot;      /* 1 + the est slot this job probes the output size of */
   void **in_ptr;
   size_t *in_size;
   void *out_ptr;
@@ -100,6 +136,8 @@ struct dtxi_gpus {
   struct {
     _Atomic uint64_t hash;
     _Atomic int64_t ns[2]; /* [0] CPU, [1] GPU */
+    _Atomic int64_t out_bytes; /* 1 + the largest output seen; 0: none yet */
+    _Atomic int probing;       /* a task of this name runs to learn its output size */
   } est[512];
 };
 
@@ -117,6 +155,19 @@ static int kick(void *arg, char *err, size_t errlen) {
 }
 
 int dtxi_gpus_count(const dtxi_gpus *g) { return g != NULL ? g->ndev : 0; }
+
+void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out) {
+  gdev *d = &g->dev[i];
+  pthread_mutex_lock(&d->mem_mu);
+  out->bytes_in_use = d->used;
+  out->bytes_peak = d->peak;
+  out->bytes_limit = d->limit;
+  out->spills = d->spills;
+  out->bytes_spilled = d->spilled_bytes;
+  out->unspills = d->unspills;
+  out->bytes_unspilled = d->unspilled_bytes;
+  pthread_mutex_unlock(&d->mem_mu);
+}
 int dtxi_gpus_sim(const dtxi_gpus *g) { return g != NULL && g->sim; }
 
 /* ---- the task's view ---------------------------------------------------------- */
@@ -130,11 +181,52 @@ const void *dtxi_gpu_input(const gjob *j, int i, size_t *size) {
   return j->in_ptr[i];
 }
 
+static int reserve(struct dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev);
+static void charge_locked(gdev *d, int64_t n);
+
+/* Device memory for an output larger than reserved at dispatch: spill to make
+ * room. On sim the task runs on its stream's own thread, which waits for the
+ * spills here; on CUDA it runs at dispatch (d->mu held), and the stream waits. */
+static int output_room(gjob *j, int64_t extra) {
+  gdev *d = j->dev;
+  dtxi_gpus *g = j->r->cl->gpus;
+  dtxi_event *ev = NULL;
+  if (j->on_stream) pthread_mutex_lock(&d->mu);
+  int ok = reserve(g, d, extra, &ev);
+  if (j->on_stream) pthread_mutex_unlock(&d->mu);
+  if (ev != NULL) {
+    if (j->on_stream)
+      dtxi_event_sync(ev);
+    else if (dtxi_stream_wait(j->s, ev) != DTX_OK)
+      ok = 0; /* reserved all the same: given back with the job */
+    dtxi_event_destroy(ev);
+  }
+  if (ok) j->out_charged += extra;
+  return ok;
+}
+
 void *dtxi_gpu_output(gjob *j, size_t size) {
   if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
   j->out_ptr = NULL;
   j->out_size = size;
   j->has_out = 1;
+  int64_t extra = (int64_t)size - j->out_charged;
+  if (extra > 0 && j->dev->limit > 0 && !output_room(j, extra)) {
+    char buf[240];
+    snprintf(buf, sizeof buf, "its %zu-byte output does not fit under gpu %d's memory limit of %lld bytes%s; "
+             "raise DTX_DEVICE_MEMORY_LIMIT or use smaller chunks", size, j->dev->index, (long long)j->dev->limit,
+             (int64_t)size > j->dev->limit ? "" : " (the rest is held by data in use)");
+    j->has_out = 0;
+    free(j->alloc_err);
+    j->alloc_err = strdup(buf);
+    return NULL;
+  }
+  if (extra > 0 && j->dev->limit == 0) {
+    pthread_mutex_lock(&j->dev->mem_mu);
+    charge_locked(j->dev, extra);
+    pthread_mutex_unlock(&j->dev->mem_mu);
+    j->out_charged += extra;
+  }
   if (dtxi_alloc_async(j->s, size > 0 ? size : 1, &j->out_ptr) != DTX_OK) {
     j->has_out = 0;
     j->out_ptr = NULL;
@@ -142,11 +234,164 @@ void *dtxi_gpu_output(gjob *j, size_t size) {
     j->alloc_err = strdup(dtx_last_error());
     return NULL;
   }
+  /* Learnt once its room is had, so that tasks of the same name dispatched
+   * meanwhile cannot take it first. */
+  const gtask *gt = &j->r->g->tasks[j->t->gid];
+  dtxi_gpus_learn_output(j->r->cl->gpus, j->r->g->prefixes[gt->prefix], size);
   return j->out_ptr;
 }
 
 int dtxi_gpu_device(const gjob *j) { return j->dev->index; }
 void *dtxi_gpu_native_stream(const gjob *j) { return j->s->b->ops->native_stream(j->s); }
+
+/* ---- device memory: reservations, the LRU, spilling to host --------------------- */
+
+static void lru_remove(gdev *d, gres *v) {
+  if (!v->in_lru) return;
+  if (v->prev != NULL) v->prev->next = v->next; else d->lru_head = v->next;
+  if (v->next != NULL) v->next->prev = v->prev; else d->lru_tail = v->prev;
+  v->prev = v->next = NULL;
+  v->in_lru = 0;
+}
+
+static void lru_push(gdev *d, gres *v) {
+  if (v->in_lru || v->ptr == NULL) return;
+  v->prev = d->lru_tail;
+  v->next = NULL;
+  if (d->lru_tail != NULL) d->lru_tail->next = v; else d->lru_head = v;
+  d->lru_tail = v;
+  v->in_lru = 1;
+}
+
+static void charge_locked(gdev *d, int64_t n) {
+  d->used += n;
+  if (d->used > d->peak) d->peak = d->used;
+}
+
+static void uncharge(gdev *d, int64_t n) {
+  if (n == 0) return;
+  pthread_mutex_lock(&d->mem_mu);
+  d->used -= n;
+  pthread_mutex_unlock(&d->mem_mu);
+}
+
+/* With v->dev->mem_mu held: a job reads v's device copy; it may not be spilled. */
+static void pin_locked(gres *v) {
+  if (v->pins++ == 0) lru_remove(v->dev, v);
+}
+
+static void unpin(gres *v) {
+  gdev *d = v->dev;
+  pthread_mutex_lock(&d->mem_mu);
+  if (--v->pins == 0) lru_push(d, v);
+  pthread_mutex_unlock(&d->mem_mu);
+}
+
+static void key_of(const run *r, const rtask *t, char *buf, size_t n) {
+  const gtask *gt = &r->g->tasks[t->gid];
+  dtxi_key_format(r->g->prefixes[gt->prefix], gt->nidx, gt->idx, buf, n);
+}
+
+static void trace_mem_event(dtxi_gpus *g, gdev *d, const gres *v, const char *what, size_t bytes) {
+  dtxi_trace *tr = g->cl->trace;
+  if (tr == NULL || v->r == NULL || !v->r->trace) return;
+  char key[DTX_MAX_KEY], name[DTX_MAX_KEY + 16], args[DTX_MAX_KEY + 96];
+  key_of(v->r, v->t, key, sizeof key);
+  snprintf(name, sizeof name, "%s %s", what, key);
+  snprintf(args, sizeof args, "{\"key\":\"%s\",\"bytes\":%zu,\"device\":%d}", key, bytes, d->index);
+  if (strchr(key, '"') != NULL || strchr(key, '\\') != NULL) snprintf(args, sizeof args, "{\"bytes\":%zu,\"device\":%d}", bytes, d->index);
+  dtxi_trace_instant(tr, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, name, what, dtxi_now_ns(), args);
+}
+
+/* Spills the least recently used outputs of d until `bytes` more fit under its
+ * limit. With d->mu (its streams are fed) and d->mem_mu held. An output that
+ * also has a host copy just gives its device memory back; one that has none is
+ * first copied to a new host chunk on the d2h stream (readers then fetch it
+ * from there once host_ready completes). The frees are queued on d2h after
+ * the copies; *room_ev (created when NULL) is recorded behind them, so work
+ * that waits on it allocates only once the memory is really back. Returns 1
+ * when `bytes` fit now; 0 when not even spilling every unpinned output makes
+ * room, or when a spill cannot be queued. */
+static int spill_locked(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev) {
+  int spilled = 0;
+  while (d->used + bytes > d->limit && d->lru_head != NULL) {
+    gres *v = d->lru_head;
+    lru_remove(d, v);
+    dtx_chunk *host = NULL;
+    dtxi_event *hr = NULL;
+    dtx_status rc = dtxi_stream_wait(d->d2h, v->ready);
+    if (rc == DTX_OK && !v->has_host) {
+      host = dtxi_chunk_new(g->cl->mem, v->size, 1);
+      if (host == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", v->size, d->index);
+      if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &hr);
+      if (rc == DTX_OK) rc = dtxi_copy_async(d->d2h, host->data, DTXI_HOST, v->ptr, d->index, v->size);
+      if (rc == DTX_OK) rc = dtxi_event_record(hr, d->d2h);
+    }
+    if (rc != DTX_OK) {
+      DTXI_LOG(DTX_LOG_WARN, "gpu %d: cannot spill %zu bytes: %s", d->index, v->size, dtx_last_error());
+      dtxi_stream_reset(d->d2h);
+      dtxi_chunk_unref(host);
+      dtxi_event_destroy(hr);
+      lru_push(d, v);
+      break;
+    }
+    dtxi_free_async(d->d2h, v->ptr);
+    v->ptr = NULL;
+    atomic_store_explicit(&v->resident, 0, memory_order_relaxed);
+    v->host = host;
+    v->host_ready = hr;
+    d->used -= (int64_t)v->size;
+    d->spills++;
+    d->spilled_bytes += (int64_t)v->size;
+    trace_mem_event(g, d, v, "spill", v->size);
+    spilled = 1;
+  }
+  if (spilled) {
+    dtx_status rc = *room_ev != NULL ? DTX_OK : dtxi_event_create(g->b, d->index, room_ev);
+    if (rc == DTX_OK) rc = dtxi_event_record(*room_ev, d->d2h);
+    if (rc != DTX_OK) return 0;
+  }
+  return d->used + bytes <= d->limit;
+}
+
+/* Reserves `bytes` of d's memory for job j, spilling to make room. With d->mu
+ * held. 1: reserved (j's stream must wait on j->room_ev when set); 0: no room
+ * now (the device holds that much data that jobs in flight are using). */
+static int reserve(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev) {
+  pthread_mutex_lock(&d->mem_mu);
+  int ok = d->limit == 0 || d->used + bytes <= d->limit || spill_locked(g, d, bytes, room_ev);
+  if (ok) charge_locked(d, bytes);
+  pthread_mutex_unlock(&d->mem_mu);
+  return ok;
+}
+
+static int64_t total_inflight(dtxi_gpus *g) {
+  int64_t n = 0;
+  for (int i = 0; i < g->ndev; i++) n += atomic_load(&g->dev[i].inflight);
+  return n;
+}
+
+static void dispatch(run *r, rtask *t, int retry);
+
+/* Dispatches again the tasks parked for room on any device: called whenever
+ * device memory is given back or unpinned. No lock held. */
+static void retry_parked(dtxi_gpus *g) {
+  for (int i = 0; i < g->ndev; i++) {
+    gdev *d = &g->dev[i];
+    pthread_mutex_lock(&d->mem_mu);
+    parked *p = d->parked;
+    d->parked = NULL;
+    pthread_mutex_unlock(&d->mem_mu);
+    while (p != NULL) {
+      parked *next = p->next;
+      run *r = p->r;
+      rtask *t = p->t;
+      free(p);
+      dispatch(r, t, 1);
+      p = next;
+    }
+  }
+}
 
 /* ---- choosing and dispatching ---------------------------------------------------- */
 
@@ -190,6 +435,15 @@ void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, int64_t ns) {
   int64_t old = atomic_load_explicit(e, memory_order_relaxed);
   /* A racing update may be lost; an estimate, not an account. */
   atomic_store_explicit(e, old == 0 ? ns : old + (ns - old) / 4, memory_order_relaxed);
+}
+
+void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes) {
+  int i = g != NULL ? est_slot(g, prefix, 1) : -1;
+  if (i < 0) return;
+  int64_t old = atomic_load_explicit(&g->est[i].out_bytes, memory_order_relaxed);
+  while ((int64_t)bytes + 1 > old && !atomic_compare_exchange_weak_explicit(&g->est[i].out_bytes, &old, (int64_t)bytes + 1,
+                                                                        memory_order_relaxed, memory_order_relaxed)) {
+  }
 }
 
 void dtxi_gpu_plan(run *r) {
@@ -242,6 +496,7 @@ static void invoke(gjob *j, dtx_task_fn fn) {
  * failure is kept in the job (the stream stays healthy for others). */
 static int sim_task(void *arg, char *err, size_t errlen) {
   gjob *j = arg;
+  j->on_stream = 1;
   j->t_run0 = dtxi_now_ns();
   invoke(j, j->r->g->impls[j->r->g->tasks[j->t->gid].impl].cpu);
   j->t_run1 = dtxi_now_ns();
@@ -266,7 +521,7 @@ static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
   const uint32_t *ins = dtxi_gt_inputs(gt);
   for (uint32_t i = 0; i < gt->ninputs; i++) {
     const gres *res = r->rt[r->map[ins[i]]].res;
-    if (res == NULL) continue;
+    if (res == NULL || !atomic_load_explicit(&res->resident, memory_order_relaxed)) continue;
     bytes[res->dev->index] += res->size;
     if (bytes[res->dev->index] > most) {
       most = bytes[res->dev->index];
@@ -282,7 +537,7 @@ static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
     double cost = (double)atomic_load(&g->dev[d].queued_ns);
     for (uint32_t i = 0; i < gt->ninputs; i++) {
       const rtask *in = &r->rt[r->map[ins[i]]];
-      size_t n = in->out != NULL ? in->out->size : 0;
+      size_t n = in->out != NULL ? in->out->size : in->res != NULL ? in->res->size : 0;
       if (n > 0) cost += dtxi_links_cost_ns(&r->cl->links, DTXI_HOST, d, n);
     }
     if (best == NULL || cost < best_cost ||
@@ -297,11 +552,27 @@ static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
 void dtxi_gres_release(gres *res) {
   if (atomic_fetch_sub_explicit(&res->refs, 1, memory_order_acq_rel) != 1) return;
   gdev *d = res->dev;
+  dtxi_gpus *g = res->r != NULL ? res->r->cl->gpus : NULL;
   pthread_mutex_lock(&d->mu);
-  dtxi_free_async(res->home, res->ptr);
+  pthread_mutex_lock(&d->mem_mu);
+  lru_remove(d, res);
+  int had = res->ptr != NULL;
+  if (had) {
+    dtxi_free_async(res->home, res->ptr);
+    d->used -= (int64_t)res->size;
+  }
+  pthread_mutex_unlock(&d->mem_mu);
   pthread_mutex_unlock(&d->mu);
+  if (res->host_ready != NULL) {
+    /* Its readers waited for the spill copy; one that never came (failed
+     * upstream) did not, so make sure it is over before the chunk goes. */
+    dtxi_event_sync(res->host_ready);
+    dtxi_event_destroy(res->host_ready);
+  }
+  dtxi_chunk_unref(res->host);
   dtxi_event_destroy(res->ready);
   free(res);
+  if (had && g != NULL) retry_parked(g);
 }
 
 static char *enqueue_error(const run *r, const rtask *t, const char *what) {
@@ -314,15 +585,35 @@ static char *enqueue_error(const run *r, const rtask *t, const char *what) {
 
 static void free_inputs(gjob *j, dtxi_stream *s);
 
-/* Frees a job that never reached the progress thread. */
-static void drop_job(gjob *j) {
-  atomic_fetch_sub(&j->dev->inflight, 1);
-  atomic_fetch_sub(&j->dev->queued_ns, j->est_ns);
+/* Drops the job's pins of the device copies it read. */
+static void unpin_inputs(gjob *j) {
+  for (int i = 0; i < j->ninputs; i++)
+    if (j->pinned[i] != NULL) {
+      unpin(j->pinned[i]);
+      j->pinned[i] = NULL;
+    }
+}
+
+static void free_job(gjob *j) {
+  if (j->probe_slot > 0) atomic_store(&j->r->cl->gpus->est[j->probe_slot - 1].probing, 0);
   dtxi_event_destroy(j->ev);
+  dtxi_event_destroy(j->ev2);
+  dtxi_event_destroy(j->room_ev);
   free(j->in_ptr);
   free(j->in_size);
   free(j->borrowed);
+  free(j->pinned);
+  free(j->alloc_err);
   free(j);
+}
+
+/* Frees a job that never reached the progress thread. */
+static void drop_job(gjob *j) {
+  unpin_inputs(j);
+  uncharge(j->dev, j->in_charged + j->out_charged);
+  atomic_fetch_sub(&j->dev->inflight, 1);
+  atomic_fetch_sub(&j->dev->queued_ns, j->est_ns);
+  free_job(j);
 }
 
 /* A GPU-to-GPU copy beats going through the host copy when the measured
@@ -336,7 +627,53 @@ static int peer_is_cheaper(const dtx_cluster *cl, int from, int to, size_t bytes
   return peer < host;
 }
 
-void dtxi_gpu_dispatch(run *r, rtask *t) {
+/* How input i reaches the device. */
+enum { IN_NONE, IN_BORROW, IN_PEER, IN_HOST };
+
+static void fail_now(run *r, rtask *t, char *msg) {
+  dtxi_run_fail(r, t, msg);
+  dtxi_run_task_done(r, t, 0);
+}
+
+/* Parks t on d until memory there is given back. `last_try`: a parked task
+ * coming back that still finds no room; if nothing is in flight anywhere it
+ * never will, and it fails. */
+static void park(dtxi_gpus *g, gdev *d, run *r, rtask *t, int last_try) {
+  parked *p = malloc(sizeof *p);
+  if (p == NULL) {
+    fail_now(r, t, enqueue_error(r, t, "out of memory waiting for device memory"));
+    return;
+  }
+  p->r = r;
+  p->t = t;
+  pthread_mutex_lock(&d->mem_mu);
+  p->next = d->parked;
+  d->parked = p;
+  pthread_mutex_unlock(&d->mem_mu);
+  if (total_inflight(g) != 0) return; /* a job in flight retries it when done */
+  if (!last_try) {
+    retry_parked(g);
+    return;
+  }
+  pthread_mutex_lock(&d->mem_mu);
+  parked **pp = &d->parked;
+  while (*pp != NULL && *pp != p) pp = &(*pp)->next;
+  int mine = *pp == p; /* else a retry already took it and dispatches it */
+  if (mine) *pp = p->next;
+  pthread_mutex_unlock(&d->mem_mu);
+  if (mine) {
+    free(p);
+    char msg[160];
+    snprintf(msg, sizeof msg, "no room on gpu %d: its memory limit (%lld bytes) is held by data waiting for readers",
+             d->index, (long long)d->limit);
+    fail_now(r, t, enqueue_error(r, t, msg));
+  }
+}
+
+void dtxi_gpu_dispatch(run *r, rtask *t) { dispatch(r, t, 0); }
+
+/* `retry`: t was parked for room and comes back. */
+static void dispatch(run *r, rtask *t, int retry) {
   dtxi_gpus *g = r->cl->gpus;
   const gtask *gt = &r->g->tasks[t->gid];
   const uint32_t *ins = dtxi_gt_inputs(gt);
@@ -351,17 +688,26 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
       }
     }
   }
+  size_t nin = gt->ninputs ? gt->ninputs : 1;
   gjob *j = calloc(1, sizeof *j);
-  void **in_ptr = calloc(gt->ninputs ? gt->ninputs : 1, sizeof *in_ptr);
-  size_t *in_size = calloc(gt->ninputs ? gt->ninputs : 1, sizeof *in_size);
-  char *borrowed = calloc(gt->ninputs ? gt->ninputs : 1, 1);
-  if (j == NULL || in_ptr == NULL || in_size == NULL || borrowed == NULL) {
+  void **in_ptr = calloc(nin, sizeof *in_ptr);
+  size_t *in_size = calloc(nin, sizeof *in_size);
+  char *borrowed = calloc(nin, 1);
+  gres **pinned = calloc(nin, sizeof *pinned);
+  const void **src = calloc(nin, sizeof *src);
+  uint8_t *how = calloc(nin, 1);
+  dtxi_event **wait = calloc(nin, sizeof *wait);
+  if (j == NULL || in_ptr == NULL || in_size == NULL || borrowed == NULL || pinned == NULL || src == NULL ||
+      how == NULL || wait == NULL) {
     free(j);
     free(in_ptr);
     free(in_size);
     free(borrowed);
-    dtxi_run_fail(r, t, enqueue_error(r, t, "out of memory dispatching to a GPU"));
-    dtxi_run_task_done(r, t, 0);
+    free(pinned);
+    free(src);
+    free(how);
+    free(wait);
+    fail_now(r, t, enqueue_error(r, t, "out of memory dispatching to a GPU"));
     return;
   }
   j->r = r;
@@ -369,44 +715,144 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
   j->in_ptr = in_ptr;
   j->in_size = in_size;
   j->borrowed = borrowed;
+  j->pinned = pinned;
   j->ninputs = (int)gt->ninputs;
   j->phase = 1;
+  const char *prefix = r->g->prefixes[gt->prefix];
   gdev *d = j->dev = choose(g, r, gt);
   atomic_fetch_add(&d->inflight, 1);
-  j->est_ns = dtxi_gpus_estimate(g, r->g->prefixes[gt->prefix], 1);
+  j->est_ns = dtxi_gpus_estimate(g, prefix, 1);
   atomic_fetch_add(&d->queued_ns, j->est_ns);
   pthread_mutex_lock(&d->mu);
   j->stream_index = (int)(d->next++ % (unsigned)d->ncompute);
   j->s = d->compute[j->stream_index];
   j->t_dispatch = dtxi_now_ns();
+
+  /* Where each input comes from, pinning the device copies read so that no
+   * spill takes them away while this job needs them. */
+  int64_t need = 0, here = 0; /* bytes to allocate here; bytes already here */
+  size_t largest = 0;
+  for (uint32_t i = 0; i < gt->ninputs; i++) {
+    rtask *in = &r->rt[r->map[ins[i]]];
+    gres *res = in->res;
+    size_t n = in->out != NULL ? in->out->size : res != NULL ? res->size : 0;
+    in_size[i] = n;
+    if (n > largest) largest = n;
+    if (n == 0) continue;
+    if (res != NULL) {
+      pthread_mutex_lock(&res->dev->mem_mu);
+      if (res->ptr != NULL && res->dev == d) {
+        how[i] = IN_BORROW;
+        pin_locked(res);
+        pinned[i] = res;
+        in_ptr[i] = res->ptr;
+        borrowed[i] = 1;
+        here += (int64_t)n;
+      } else if (res->ptr != NULL &&
+                 (in->out == NULL || peer_is_cheaper(r->cl, res->dev->index, d->index, n))) {
+        how[i] = IN_PEER;
+        pin_locked(res);
+        pinned[i] = res;
+        src[i] = res->ptr;
+      } else {
+        how[i] = IN_HOST;
+        src[i] = in->out != NULL ? in->out->data : res->host->data;
+        wait[i] = in->out != NULL ? NULL : res->host_ready;
+        if (in->out == NULL) {
+          res->dev->unspills++;
+          res->dev->unspilled_bytes += (int64_t)n;
+        }
+      }
+      pthread_mutex_unlock(&res->dev->mem_mu);
+    } else {
+      how[i] = IN_HOST;
+      src[i] = in->out->data;
+    }
+    if (how[i] != IN_BORROW) need += (int64_t)n;
+  }
+  /* The output: as large as this task's name made before. Under a limit, a
+   * name never seen runs one task at a time until one has told its size. */
+  int64_t limit = d->limit;
+  int slot = est_slot(g, prefix, limit > 0);
+  int64_t out_est = slot >= 0 ? atomic_load_explicit(&g->est[slot].out_bytes, memory_order_relaxed) : 0;
+  int fits = 1, probe_busy = 0;
+  if (out_est > 0) {
+    out_est--;
+  } else {
+    out_est = (int64_t)largest;
+    if (limit > 0 && slot >= 0) {
+      int idle = 0;
+      if (!atomic_compare_exchange_strong(&g->est[slot].probing, &idle, 1)) {
+        probe_busy = 1;
+      } else if ((out_est = atomic_load(&g->est[slot].out_bytes)) > 0) {
+        /* learned by the probe that just ended */
+        atomic_store(&g->est[slot].probing, 0);
+        out_est--;
+      } else {
+        out_est = (int64_t)largest;
+        j->probe_slot = slot + 1;
+      }
+    }
+  }
+  if (limit > 0 && need + here + out_est > limit) {
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "needs %lld bytes of gpu %d's memory at once (inputs %lld + output %lld) but its limit is %lld bytes;"
+             " raise DTX_DEVICE_MEMORY_LIMIT or use smaller chunks",
+             (long long)(need + here + out_est), d->index, (long long)(need + here), (long long)out_est,
+             (long long)limit);
+    pthread_mutex_unlock(&d->mu);
+    drop_job(j);
+    free(src);
+    free(how);
+    free(wait);
+    fail_now(r, t, enqueue_error(r, t, msg));
+    return;
+  }
+  if (!probe_busy) fits = reserve(g, d, need + out_est, &j->room_ev);
+  if (!fits || probe_busy) {
+    /* Everything spillable is spilled and the rest is in use (or the size
+     * of this name's output is being learned): wait until jobs in flight
+     * finish. */
+    pthread_mutex_unlock(&d->mu);
+    drop_job(j);
+    free(src);
+    free(how);
+    free(wait);
+    park(g, d, r, t, retry && !probe_busy);
+    return;
+  }
+  j->in_charged = need;
+  j->out_charged = out_est;
+
   /* The event first: once the task is enqueued the job must reach the
    * progress thread, which needs the event to know when it may let go. */
   dtx_status rc = dtxi_event_create(g->b, d->index, &j->ev);
+  if (rc == DTX_OK && j->room_ev != NULL) rc = dtxi_stream_wait(j->s, j->room_ev);
   for (uint32_t i = 0; i < gt->ninputs && rc == DTX_OK; i++) {
-    const rtask *in = &r->rt[r->map[ins[i]]];
-    if (in->res != NULL && in->res->dev == d) {
-      /* Reuse the copy already here: wait for it, don't fetch it. */
-      in_ptr[i] = in->res->ptr;
-      in_size[i] = in->res->size;
-      borrowed[i] = 1;
-      rc = dtxi_stream_wait(j->s, in->res->ready);
-      continue;
+    rtask *in = &r->rt[r->map[ins[i]]];
+    size_t n = in_size[i];
+    switch (how[i]) {
+      case IN_BORROW: /* reuse the copy already here: wait for it, don't fetch it */
+        rc = dtxi_stream_wait(j->s, in->res->ready);
+        break;
+      case IN_PEER: /* straight from the GPU that holds it, once it is ready there */
+        rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
+        if (rc == DTX_OK) rc = dtxi_stream_wait(j->s, in->res->ready);
+        if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, src[i], in->res->dev->index, n);
+        break;
+      case IN_HOST:
+        rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
+        if (rc == DTX_OK && wait[i] != NULL) rc = dtxi_stream_wait(j->s, wait[i]);
+        if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, src[i], DTXI_HOST, n);
+        break;
+      default:
+        break;
     }
-    const dtx_chunk *c = in->out;
-    size_t n = c != NULL ? c->size : in->res != NULL ? in->res->size : 0; /* res alone: on a GPU only */
-    in_size[i] = n;
-    if (n == 0) continue;
-    if (in->res != NULL && in->res->size == n &&
-        (c == NULL || peer_is_cheaper(r->cl, in->res->dev->index, d->index, n))) {
-      /* Straight from the GPU that holds it, once it is ready there. */
-      rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
-      if (rc == DTX_OK) rc = dtxi_stream_wait(j->s, in->res->ready);
-      if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, in->res->ptr, in->res->dev->index, n);
-      continue;
-    }
-    rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
-    if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, c->data, DTXI_HOST, n);
   }
+  free(src);
+  free(how);
+  free(wait);
   if (rc != DTX_OK) {
     /* Nothing of the task itself was enqueued: fail it here. Buffers already
      * enqueued are freed in stream order behind what used them. */
@@ -415,8 +861,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     dtxi_stream_reset(j->s);
     pthread_mutex_unlock(&d->mu);
     drop_job(j);
-    dtxi_run_fail(r, t, msg);
-    dtxi_run_task_done(r, t, 0);
+    fail_now(r, t, msg);
     return;
   }
   int queued = 1;
@@ -438,8 +883,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     DTXI_LOG(DTX_LOG_ERROR, "%s (a GPU job is abandoned)", msg);
     atomic_fetch_sub(&d->inflight, 1);
     atomic_fetch_sub(&d->queued_ns, j->est_ns);
-    dtxi_run_fail(r, t, msg);
-    dtxi_run_task_done(r, t, 0);
+    fail_now(r, t, msg);
     return;
   }
   if (rc != DTX_OK && j->err == NULL) j->err = enqueue_error(r, t, dtx_last_error());
@@ -491,7 +935,11 @@ static void trace_job(gjob *j) {
 
 static void finish(gjob *j) {
   run *r = j->r;
+  gdev *d = j->dev;
+  dtxi_gpus *g = r->cl->gpus;
   if (r->trace && j->err == NULL) trace_job(j);
+  unpin_inputs(j);
+  int64_t give_back = j->in_charged + j->out_charged; /* the inputs are freed by now */
   if (j->err != NULL) {
     if (j->host_out != NULL) {
       /* Nobody has seen it: drop it whatever readers it was made for. */
@@ -502,40 +950,44 @@ static void finish(gjob *j) {
     dtxi_run_fail(r, j->t, j->err);
     j->err = NULL;
     if (j->out_ptr != NULL) {
-      pthread_mutex_lock(&j->dev->mu);
+      pthread_mutex_lock(&d->mu);
       dtxi_free_async(j->s, j->out_ptr);
-      pthread_mutex_unlock(&j->dev->mu);
+      pthread_mutex_unlock(&d->mu);
     }
   } else {
     j->t->out = j->host_out;
-    gres *res = j->out_ptr != NULL ? malloc(sizeof *res) : NULL;
+    gres *res = j->out_ptr != NULL ? calloc(1, sizeof *res) : NULL;
     if (res != NULL) {
-      res->dev = j->dev;
+      res->dev = d;
       res->home = j->s;
       res->ptr = j->out_ptr;
+      atomic_init(&res->resident, 1);
       res->size = j->out_size;
       res->ready = j->ev;
       atomic_init(&res->refs, j->t->nrefs);
+      res->has_host = j->host_out != NULL;
+      res->r = r;
+      res->t = j->t;
       j->ev = NULL;
+      give_back -= (int64_t)res->size; /* held on by the output */
+      pthread_mutex_lock(&d->mem_mu);
+      lru_push(d, res);
+      pthread_mutex_unlock(&d->mem_mu);
       j->t->res = res;
     } else if (j->out_ptr != NULL) {
-      pthread_mutex_lock(&j->dev->mu);
+      pthread_mutex_lock(&d->mu);
       dtxi_free_async(j->s, j->out_ptr);
-      pthread_mutex_unlock(&j->dev->mu);
+      pthread_mutex_unlock(&d->mu);
       if (j->host_out == NULL) /* the only copy is gone */
         dtxi_run_fail(r, j->t, enqueue_error(r, j->t, "out of host memory keeping its output"));
     }
   }
-  atomic_fetch_sub(&j->dev->inflight, 1);
-  atomic_fetch_sub(&j->dev->queued_ns, j->est_ns);
-  dtxi_event_destroy(j->ev);
-  dtxi_event_destroy(j->ev2);
-  free(j->in_ptr);
-  free(j->in_size);
-  free(j->borrowed);
-  free(j->alloc_err);
+  uncharge(d, give_back);
+  atomic_fetch_sub(&d->inflight, 1);
+  atomic_fetch_sub(&d->queued_ns, j->est_ns);
   rtask *t = j->t;
-  free(j);
+  free_job(j);
+  retry_parked(g);
   dtxi_run_task_done(r, t, 1);
 }
 
@@ -674,6 +1126,8 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
     gdev *d = &g->dev[i];
     d->index = i;
     pthread_mutex_init(&d->mu, NULL);
+    pthread_mutex_init(&d->mem_mu, NULL);
+    d->limit = (int64_t)cl->gpu_limits[i];
     atomic_init(&d->inflight, 0);
     atomic_init(&d->queued_ns, 0);
     g->ndev = i + 1;
@@ -727,7 +1181,13 @@ void dtxi_gpus_stop(dtxi_gpus *g) {
     free(d->compute_tid);
     free(d->compute_end);
     dtxi_stream_destroy(d->d2h);
+    while (d->parked != NULL) { /* none unless a run was abandoned */
+      parked *p = d->parked;
+      d->parked = p->next;
+      free(p);
+    }
     pthread_mutex_destroy(&d->mu);
+    pthread_mutex_destroy(&d->mem_mu);
   }
   pthread_mutex_destroy(&g->mu);
   pthread_cond_destroy(&g->cv);

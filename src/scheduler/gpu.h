@@ -22,10 +22,15 @@ int dtxi_gpus_count(const dtxi_gpus *g);
 /* True for simulated GPUs (CPU implementations stand in for CUDA ones). */
 int dtxi_gpus_sim(const dtxi_gpus *g);
 
+/* Fills the memory counters of device i. */
+void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out);
+
 /* Learned durations per task prefix: what a task of this name took on a
  * GPU and on a CPU thread (EWMA, ns; 0 when never seen). Any thread. */
 int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu);
 void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, int64_t ns);
+/* The largest output a task of this name made (device memory reserved ahead). */
+void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes);
 /* Plan time: for each dual task of run r, decide CPU or GPU, whichever the
  * learned durations say finishes first (exploring a side never measured). */
 void dtxi_gpu_plan(struct run *r);

@@ -18,9 +18,15 @@
  *     cudaMemPoolSetAccess for pool allocations, which do not follow it; a
  *     refusal is logged and only costs speed: the driver stages such copies),
  *     and the card's memory (cudaMemGetInfo's total, read once);
- *   - per stream: a non-blocking cudaStream_t and its error state;
- *   - per event: a cudaEvent_t without timing and what it saw at its last
- *     record (below).
+ *   - per stream: a non-blocking cudaStream_t and its error state; the copy
+ *     kinds (h2d, d2h, peer, nccl) get the device's greatest stream
+ *     priority, so a transfer is not stuck behind a queue of kernels;
+ *   - per event: a cudaEvent_t (without timing unless made timed) and what it
+ *     saw at its last record (below);
+ *   - per device, for timed events: a calibration stream and the current
+ *     calibration (below);
+ *   - the NCCL state (host/cuda/nccl_lib.c): libnccl.so.2 loaded at first use
+ *     and one communicator per device, destroyed with the backend.
  * Nothing is reset at destroy: peer access and the pool settings stay as they
  * are for the rest of the process (never cudaDeviceReset).
  *
@@ -63,6 +69,41 @@
  * function enqueued on it holds one, so an event may be polled after its
  * stream is gone.
  *
+ * NCCL. dtxi_p2p_group becomes one NCCL group: ncclSend on the source's
+ * communicator and stream, ncclRecv on the destination's; dtxi_broadcast is
+ * ncclBroadcast on every communicator when every device receives, else a
+ * group of sends from the root (and a cudaMemcpyAsync for the root's own
+ * copy). Each stream taking part takes a sequence number like any enqueue; a
+ * failed NCCL call (or NCCL missing) marks every one of them failed with the
+ * message naming the call. NCCL kernels of one group wait for each other
+ * across devices: while a group is in flight, a device-wide synchronization
+ * (cudaDeviceSynchronize, cudaFreeHost, cudaMalloc) waits for the whole group,
+ * so the caller must not make one that the group's other side waits for.
+ *
+ * Timed events and the host clock. A timed event is a CUDA timing event; its
+ * host time is calibration.host + cudaEventElapsedTime(calibration, event).
+ * A calibration is a timing event recorded on an idle stream of its own (the
+ * device's calibration stream) and synchronized; its host time is the middle
+ * of [before record, after synchronize], the best of up to three tries, so
+ * its error is at most half that window (typically a few microseconds). The
+ * first is taken at open. GPU and host clocks drift apart (parts per million,
+ * and NTP slews CLOCK_MONOTONIC), and cudaEventElapsedTime's float loses
+ * precision over long spans (about 1 us at 10 s), so a timed record renews
+ * its device's calibration once it is older than CAL_REFRESH_NS (1 s): a
+ * short blocking round trip on the calibration stream, once a second at most.
+ * Each event keeps the calibration current at its record.
+ *   Monotonic along a stream: consecutive calibrations disagree by their
+ * errors, so a later event mapped through a newer calibration could land
+ * before an earlier one. Each stream therefore has an era per calibration it
+ * used: when a timed record on the stream finds a newer calibration, a
+ * boundary timing event is recorded on the stream first and the new era's
+ * times are held at or above the previous era's mapping of that boundary
+ * (H_new(g) = max(g + off_new, H_prev(g_boundary))). Every earlier event of
+ * the stream has g <= g_boundary, so it maps at or below that floor. Floors
+ * are computed at the first query and then drop the previous era. Eras whose
+ * calibrations are more than CAL_CHAIN_NS (10 s) apart are not chained: the
+ * stream was idle in between.
+ *
  * Every call that creates or enqueues makes the stream's (or event's) device
  * current on the calling thread first (cudaSetDevice, skipped when it already
  * is), so no thread quietly creates a context on device 0; a copy to or from
@@ -71,6 +112,7 @@
  * mem_usage) never change the current device.
  */
 #include <cuda_runtime_api.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -79,8 +121,10 @@
 #include <string.h>
 
 #include "host/backend.h"
+#include "host/cuda/nccl_lib.h"
 #include "host/error.h"
 #include "host/log.h"
+#include "host/trace.h"
 
 #if defined(DTX_HAVE_NVTX) && DTX_HAVE_NVTX
 /* NVTX's loader casts dlsym's void * to a function pointer, which ISO C flags. */
@@ -92,6 +136,31 @@
 
 #define MSG_MAX 512 /* a stream's or event's failure message, with its NUL */
 
+#define CAL_REFRESH_NS 1000000000ull /* a calibration older than this is renewed at the next timed record */
+#define CAL_CHAIN_NS 10000000000ull  /* eras with calibrations further apart are not chained */
+#define CAL_TRIES 3                  /* records per calibration; the narrowest window wins */
+#define CAL_GOOD_NS 20000ull         /* a window this narrow ends the tries early */
+
+/* A calibration: a timing event at a known host time (see the top). */
+typedef struct calib {
+  atomic_int refs;    /* the device's current slot + eras */
+  cudaEvent_t ev;     /* recorded on the calibration stream, complete */
+  uint64_t host_ns;   /* host time of ev: the middle of the window */
+  uint64_t window_ns; /* width of the window: twice the error bound */
+  int64_t rel_off_ns; /* (host - gpu) offset minus that of the device's first calibration */
+} calib;
+
+/* A stretch of one stream's timed events mapped through one calibration. */
+typedef struct era {
+  atomic_int refs;    /* the stream's current slot + events recorded in it */
+  calib *cal;         /* one reference */
+  cudaEvent_t bnd;    /* timing event where the era begins on its stream, or NULL */
+  pthread_mutex_t mu; /* guards prev, floor, floor_known */
+  struct era *prev;   /* the era before (one reference) until the floor is known */
+  int64_t floor;      /* host times in this era are >= floor (INT64_MIN: no floor) */
+  int floor_known;
+} era;
+
 typedef struct cuda_backend {
   dtxi_backend base; /* first: the ops table casts */
   int ord[DTXI_MAX_GPUS];
@@ -99,6 +168,10 @@ typedef struct cuda_backend {
   size_t total[DTXI_MAX_GPUS];
   unsigned char peer[DTXI_MAX_GPUS][DTXI_MAX_GPUS]; /* peer[i][j]: i reads j's memory directly */
   atomic_int live_streams, live_events;
+  dtxi_nccl *nccl;
+  cudaStream_t cal_stream[DTXI_MAX_GPUS]; /* NULL until created */
+  pthread_mutex_t cal_mu[DTXI_MAX_GPUS];  /* guards cal[i] */
+  calib *cal[DTXI_MAX_GPUS];              /* current calibration (one reference) */
 } cuda_backend;
 
 typedef struct cuda_stream {
@@ -110,9 +183,10 @@ typedef struct cuda_stream {
   _Atomic uint64_t fn_done;   /* seq of the last host function finished */
   _Atomic uint64_t reset_seq; /* enq at the last stream_reset */
   atomic_int refs;            /* 1 (until destroyed) + events + host functions */
-  pthread_mutex_t mu;         /* guards fail_seq and msg */
+  pthread_mutex_t mu;         /* guards fail_seq, msg and era */
   uint64_t fail_seq;          /* earliest failed op stored (0: none) */
   char msg[MSG_MAX];          /* its message */
+  era *era;                   /* of the last timed record (one reference), or NULL */
 } cuda_stream;
 
 typedef struct cuda_event {
@@ -125,6 +199,10 @@ typedef struct cuda_event {
   uint64_t fn_seq;        /* src's fn_last at record */
   dtxi_event_state state; /* DONE or FAILED once known, until re-recorded */
   char msg[MSG_MAX];
+  int timed;        /* a timing event: event_host_time answers */
+  era *era;         /* timed: the era of the last record (one reference) */
+  int have_time;    /* host_ns computed for the last record */
+  uint64_t host_ns; /* its host time */
 } cuda_event;
 
 /* One host function (or failure propagation) in flight; freed when it runs. */
@@ -280,7 +358,194 @@ static dtx_status host_call_enqueue(cuda_stream *s, host_call *c) {
   return rc;
 }
 
+/* ---- timed events: calibrations and eras ------------------------------------- */
+
+/* cudaEventDestroy needs no particular current device: the event knows its
+ * context. So calibrations and eras may be released from any thread. */
+static void calib_unref(calib *c) {
+  if (c == NULL || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+  if (cudaEventDestroy(c->ev) != cudaSuccess) (void)cudaGetLastError();
+  free(c);
+}
+
+static void era_ref(era *er) { atomic_fetch_add_explicit(&er->refs, 1, memory_order_relaxed); }
+
+static void era_unref(era *er) {
+  while (er != NULL && atomic_fetch_sub_explicit(&er->refs, 1, memory_order_acq_rel) == 1) {
+    era *prev = er->prev; /* no one else can reach er now */
+    if (er->bnd != NULL && cudaEventDestroy(er->bnd) != cudaSuccess) (void)cudaGetLastError();
+    calib_unref(er->cal);
+    pthread_mutex_destroy(&er->mu);
+    free(er);
+    er = prev; /* drop the reference er held */
+  }
+}
+
+/* A new calibration of device i (its ordinal current), chained to prev (NULL
+ * for the first). */
+static dtx_status calib_take(cuda_backend *b, int i, const calib *prev, calib **out) {
+  int ord = b->ord[i];
+  dtx_status rc = DTX_OK;
+  cudaEvent_t ev = NULL;
+  calib *c = calloc(1, sizeof *c);
+  if (c == NULL) return dtxi_fail(DTX_ENOMEM, "cuda gpu %d: out of host memory calibrating timed events", ord);
+  c->window_ns = UINT64_MAX;
+  for (int t = 0; t < CAL_TRIES && c->window_ns > CAL_GOOD_NS; t++) {
+    CUDA_CHECK_GOTO(ord, cudaEventCreateWithFlags(&ev, cudaEventDefault), rc, fail);
+    uint64_t t0 = dtxi_now_ns();
+    CUDA_CHECK_GOTO(ord, cudaEventRecord(ev, b->cal_stream[i]), rc, fail);
+    CUDA_CHECK_GOTO(ord, cudaEventSynchronize(ev), rc, fail);
+    uint64_t t1 = dtxi_now_ns();
+    if (t1 - t0 < c->window_ns) {
+      if (c->ev != NULL && cudaEventDestroy(c->ev) != cudaSuccess) (void)cudaGetLastError();
+      c->ev = ev;
+      c->window_ns = t1 - t0;
+      c->host_ns = t0 + (t1 - t0) / 2;
+    } else if (cudaEventDestroy(ev) != cudaSuccess) {
+      (void)cudaGetLastError();
+    }
+    ev = NULL;
+  }
+  if (prev != NULL) {
+    float ms = 0.0f;
+    CUDA_CHECK_GOTO(ord, cudaEventElapsedTime(&ms, prev->ev, c->ev), rc, fail);
+    c->rel_off_ns = prev->rel_off_ns + (int64_t)(c->host_ns - prev->host_ns) - (int64_t)llround((double)ms * 1e6);
+  }
+  atomic_init(&c->refs, 1);
+  *out = c;
+  return DTX_OK;
+fail:
+  if (ev != NULL && cudaEventDestroy(ev) != cudaSuccess) (void)cudaGetLastError();
+  if (c->ev != NULL && cudaEventDestroy(c->ev) != cudaSuccess) (void)cudaGetLastError();
+  free(c);
+  return rc;
+}
+
+/* Device i's current calibration, renewed first when older than
+ * CAL_REFRESH_NS (a failed renewal keeps the old one and logs why); with a
+ * reference for the caller. Device i is current. */
+static calib *calib_current(cuda_backend *b, int i) {
+  pthread_mutex_lock(&b->cal_mu[i]);
+  calib *c = b->cal[i];
+  if (dtxi_now_ns() - c->host_ns > CAL_REFRESH_NS) {
+    calib *n = NULL;
+    if (calib_take(b, i, c, &n) == DTX_OK) {
+      b->cal[i] = n;
+      calib_unref(c);
+      c = n;
+    } else {
+      DTXI_LOG(DTX_LOG_WARN, "timed events keep an older calibration: %s", dtx_last_error());
+    }
+  }
+  atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+  pthread_mutex_unlock(&b->cal_mu[i]);
+  return c;
+}
+
+static cudaError_t era_floor(era *er, int64_t *floor);
+
+/* H_er(ev): host time of the complete timing event ev, recorded on er's
+ * stream in er (or at its boundary): through er's calibration, held at or
+ * above er's floor. */
+static cudaError_t era_map(era *er, cudaEvent_t ev, int64_t *out) {
+  float ms = 0.0f;
+  cudaError_t r = cudaEventElapsedTime(&ms, er->cal->ev, ev);
+  if (r != cudaSuccess) return r;
+  int64_t h = (int64_t)er->cal->host_ns + (int64_t)llround((double)ms * 1e6), f = INT64_MIN;
+  if ((r = era_floor(er, &f)) != cudaSuccess) return r;
+  *out = h > f ? h : f;
+  return cudaSuccess;
+}
+
+/* er's floor: the previous era's mapping of er's boundary event, computed
+ * once (the boundary is complete when any event of er is); then the previous
+ * era is let go. Locks go from newer eras to older ones. */
+static cudaError_t era_floor(era *er, int64_t *floor) {
+  era *drop = NULL;
+  cudaError_t r = cudaSuccess;
+  pthread_mutex_lock(&er->mu);
+  if (!er->floor_known) {
+    int64_t f = INT64_MIN;
+    r = era_map(er->prev, er->bnd, &f);
+    if (r == cudaSuccess) {
+      er->floor = f;
+      er->floor_known = 1;
+      drop = er->prev;
+      er->prev = NULL;
+    }
+  }
+  *floor = er->floor;
+  pthread_mutex_unlock(&er->mu);
+  era_unref(drop);
+  return r;
+}
+
+/* The era a timed record on s falls in, with a reference for the caller:
+ * s's current one while its device's calibration is the same, else a new one
+ * that begins with a boundary event recorded on s now. s's device is current;
+ * s is fed by this thread (the contract), so s->era changes only here. */
+static dtx_status stream_era(cuda_backend *b, cuda_stream *s, era **out) {
+  calib *c = calib_current(b, s->base.dev);
+  pthread_mutex_lock(&s->mu);
+  era *cur = s->era;
+  if (cur != NULL) era_ref(cur);
+  pthread_mutex_unlock(&s->mu);
+  if (cur != NULL && cur->cal == c) {
+    calib_unref(c);
+    *out = cur;
+    return DTX_OK;
+  }
+  era *er = calloc(1, sizeof *er);
+  if (er == NULL) {
+    calib_unref(c);
+    era_unref(cur);
+    return dtxi_fail(DTX_ENOMEM, "cuda event_record: out of host memory");
+  }
+  atomic_init(&er->refs, 2); /* the stream's slot and the caller */
+  er->cal = c;               /* the reference taken above */
+  pthread_mutex_init(&er->mu, NULL);
+  er->floor = INT64_MIN;
+  er->floor_known = 1;
+  if (cur != NULL && c->host_ns - cur->cal->host_ns <= CAL_CHAIN_NS) {
+    cudaError_t r = cudaEventCreateWithFlags(&er->bnd, cudaEventDefault);
+    if (r == cudaSuccess && (r = cudaEventRecord(er->bnd, s->cs)) == cudaSuccess) {
+      er->prev = cur; /* the reference taken above passes to er */
+      cur = NULL;
+      er->floor_known = 0;
+    } else {
+      (void)cudaGetLastError();
+      DTXI_LOG(DTX_LOG_WARN, "cuda gpu %d: a boundary event for timed events failed (%s); times on stream %s may "
+               "step back by a few microseconds here", s->ord, cudaGetErrorString(r), s->base.label);
+      if (er->bnd != NULL && cudaEventDestroy(er->bnd) != cudaSuccess) (void)cudaGetLastError();
+      er->bnd = NULL;
+    }
+  }
+  pthread_mutex_lock(&s->mu);
+  era *old = s->era;
+  s->era = er;
+  pthread_mutex_unlock(&s->mu);
+  era_unref(old);
+  era_unref(cur);
+  *out = er;
+  return DTX_OK;
+}
+
 /* ---- backend ------------------------------------------------------------------ */
+
+/* Frees what open made: NCCL's communicators, the calibrations and their
+ * streams. Copes with a half-opened backend. */
+static void backend_free(cuda_backend *b) {
+  dtxi_nccl_destroy(b->nccl);
+  for (int i = 0; i < DTXI_MAX_GPUS; i++) {
+    calib_unref(b->cal[i]);
+    if (b->cal_stream[i] != NULL) {
+      if (use_dev(b->ord[i]) != cudaSuccess || cudaStreamDestroy(b->cal_stream[i]) != cudaSuccess)
+        (void)cudaGetLastError();
+    }
+    pthread_mutex_destroy(&b->cal_mu[i]);
+  }
+  free(b);
+}
 
 static void cuda_destroy(dtxi_backend *bb) {
   if (bb == NULL) return;
@@ -288,7 +553,7 @@ static void cuda_destroy(dtxi_backend *bb) {
   int ns = atomic_load(&b->live_streams), ne = atomic_load(&b->live_events);
   if (ns != 0 || ne != 0)
     DTXI_LOG(DTX_LOG_WARN, "cuda backend destroyed with %d stream(s) and %d event(s) still open", ns, ne);
-  free(b);
+  backend_free(b);
 }
 
 static dtx_status cuda_stream_create(dtxi_backend *bb, int dev, dtxi_stream_kind kind, const char *label,
@@ -305,7 +570,16 @@ static dtx_status cuda_stream_create(dtxi_backend *bb, int dev, dtxi_stream_kind
   dtx_status rc = DTX_OK;
   int ord = b->ord[dev];
   CUDA_CHECK_GOTO(ord, use_dev(ord), rc, fail);
-  CUDA_CHECK_GOTO(ord, cudaStreamCreateWithFlags(&s->cs, cudaStreamNonBlocking), rc, fail);
+  int least = 0, greatest = 0;
+  if (kind != DTXI_STREAM_COMPUTE && cudaDeviceGetStreamPriorityRange(&least, &greatest) != cudaSuccess) {
+    (void)cudaGetLastError(); /* no priorities here: the default one */
+    greatest = least = 0;
+  }
+  /* Copies get the greatest priority (the lowest number); kernels the default. */
+  if (kind != DTXI_STREAM_COMPUTE && greatest != least)
+    CUDA_CHECK_GOTO(ord, cudaStreamCreateWithPriority(&s->cs, cudaStreamNonBlocking, greatest), rc, fail);
+  else
+    CUDA_CHECK_GOTO(ord, cudaStreamCreateWithFlags(&s->cs, cudaStreamNonBlocking), rc, fail);
   s->base.b = bb;
   s->base.dev = dev;
   s->base.kind = kind;
@@ -341,6 +615,11 @@ static void cuda_stream_destroy(dtxi_stream *st) {
 destroy:
   if (rc != DTX_OK) DTXI_LOG(DTX_LOG_WARN, "cuda stream_destroy %s: %s", st->label, dtx_last_error());
   if (cudaStreamDestroy(s->cs) != cudaSuccess) (void)cudaGetLastError();
+  pthread_mutex_lock(&s->mu);
+  era *er = s->era;
+  s->era = NULL;
+  pthread_mutex_unlock(&s->mu);
+  era_unref(er); /* events recorded in it keep it */
   atomic_fetch_sub(&b->live_streams, 1);
   stream_unref(s);
 }
@@ -355,21 +634,24 @@ static void cuda_stream_reset(dtxi_stream *st) {
 
 /* ---- events ------------------------------------------------------------------- */
 
-static dtx_status cuda_event_create(dtxi_backend *bb, int dev, dtxi_event **out) {
+static dtx_status event_new(dtxi_backend *bb, int dev, int timed, dtxi_event **out) {
   cuda_backend *b = backend_of(bb);
-  if (out == NULL) return dtxi_fail(DTX_EINVAL, "cuda event_create: out is NULL");
+  const char *call = timed ? "event_create_timed" : "event_create";
+  if (out == NULL) return dtxi_fail(DTX_EINVAL, "cuda %s: out is NULL", call);
   if (dev < 0 || dev >= bb->ndev)
-    return dtxi_fail(DTX_EINVAL, "cuda event_create: device %d does not exist (the backend has %d: 0..%d)",
-                     dev, bb->ndev, bb->ndev - 1);
+    return dtxi_fail(DTX_EINVAL, "cuda %s: device %d does not exist (the backend has %d: 0..%d)", call, dev,
+                     bb->ndev, bb->ndev - 1);
   cuda_event *e = calloc(1, sizeof *e);
-  if (e == NULL) return dtxi_fail(DTX_ENOMEM, "cuda event_create: out of host memory");
+  if (e == NULL) return dtxi_fail(DTX_ENOMEM, "cuda %s: out of host memory", call);
   dtx_status rc = DTX_OK;
   int ord = b->ord[dev];
   CUDA_CHECK_GOTO(ord, use_dev(ord), rc, fail);
-  CUDA_CHECK_GOTO(ord, cudaEventCreateWithFlags(&e->ev, cudaEventDisableTiming), rc, fail);
+  CUDA_CHECK_GOTO(ord, cudaEventCreateWithFlags(&e->ev, timed ? cudaEventDefault : cudaEventDisableTiming), rc,
+                  fail);
   e->base.b = bb;
   e->base.dev = dev;
   e->ord = ord;
+  e->timed = timed;
   e->state = DTXI_EVENT_DONE; /* never recorded: done, as in CUDA */
   pthread_mutex_init(&e->mu, NULL);
   atomic_fetch_add(&b->live_events, 1);
@@ -380,6 +662,14 @@ fail:
   return rc;
 }
 
+static dtx_status cuda_event_create(dtxi_backend *bb, int dev, dtxi_event **out) {
+  return event_new(bb, dev, 0, out);
+}
+
+static dtx_status cuda_event_create_timed(dtxi_backend *bb, int dev, dtxi_event **out) {
+  return event_new(bb, dev, 1, out);
+}
+
 static void cuda_event_destroy(dtxi_event *ee) {
   cuda_event *e = event_of(ee);
   cuda_backend *b = backend_of(ee->b);
@@ -388,6 +678,7 @@ static void cuda_event_destroy(dtxi_event *ee) {
   if (use_dev(e->ord) != cudaSuccess) (void)cudaGetLastError();
   if (cudaEventDestroy(e->ev) != cudaSuccess) (void)cudaGetLastError();
   if (e->src != NULL) stream_unref(e->src);
+  era_unref(e->era);
   pthread_mutex_destroy(&e->mu);
   atomic_fetch_sub(&b->live_events, 1);
   free(e);
@@ -403,9 +694,18 @@ static dtx_status cuda_event_record(dtxi_event *ee, dtxi_stream *st) {
                      e->ord, st->label, s->ord);
   dtx_status rc = DTX_OK;
   cuda_stream *old = NULL;
+  era *er = NULL, *old_era = NULL;
+  if (e->timed) { /* the era first: it may record a boundary event on s */
+    CUDA_CHECK_GOTO(s->ord, use_dev(s->ord), rc, fail_unlocked);
+    if ((rc = stream_era(backend_of(st->b), s, &er)) != DTX_OK) goto fail_unlocked;
+  }
   pthread_mutex_lock(&e->mu);
   CUDA_CHECK_GOTO(s->ord, use_dev(s->ord), rc, fail);
   CUDA_CHECK_GOTO(s->ord, cudaEventRecord(e->ev, s->cs), rc, fail);
+  old_era = e->era;
+  e->era = er; /* the reference stream_era gave */
+  er = NULL;
+  e->have_time = 0;
   e->rec = atomic_load_explicit(&s->enq, memory_order_relaxed);
   e->win_base = atomic_load_explicit(&s->reset_seq, memory_order_relaxed);
   e->fn_seq = atomic_load_explicit(&s->fn_last, memory_order_relaxed);
@@ -418,9 +718,12 @@ static dtx_status cuda_event_record(dtxi_event *ee, dtxi_stream *st) {
   e->msg[0] = '\0';
   pthread_mutex_unlock(&e->mu);
   if (old != NULL) stream_unref(old);
+  era_unref(old_era);
   return DTX_OK;
 fail:
   pthread_mutex_unlock(&e->mu);
+fail_unlocked:
+  era_unref(er);
   return stream_fail_now(s, next_seq(s), rc);
 }
 
@@ -480,6 +783,40 @@ static const char *cuda_event_error(dtxi_event *ee) {
   const char *m = e->state == DTXI_EVENT_FAILED ? e->msg : "";
   pthread_mutex_unlock(&e->mu);
   return m;
+}
+
+/* The host time of a completed timed event, through its era (computed once
+ * per record). Never changes the current device. */
+static dtx_status cuda_event_host_time(dtxi_event *ee, uint64_t *ns) {
+  cuda_event *e = event_of(ee);
+  if (ns == NULL) return dtxi_fail(DTX_EINVAL, "cuda event_host_time: ns is NULL");
+  if (!e->timed)
+    return dtxi_fail(DTX_EINVAL,
+                     "cuda event_host_time: the event (gpu %d) was made without timing; create it with "
+                     "dtxi_event_create_timed",
+                     e->ord);
+  dtx_status rc = DTX_OK;
+  pthread_mutex_lock(&e->mu);
+  if (e->src == NULL || e->era == NULL) {
+    rc = dtxi_fail(DTX_EINVAL, "cuda event_host_time: the event (gpu %d) was never recorded", e->ord);
+  } else if (e->state == DTXI_EVENT_PENDING && query_locked(e, cudaEventQuery(e->ev)) == DTXI_EVENT_PENDING) {
+    rc = dtxi_fail(DTX_EINVAL,
+                   "cuda event_host_time: the event (gpu %d) has not completed yet; ask after event_query says "
+                   "done or failed",
+                   e->ord);
+  } else if (!e->have_time) {
+    int64_t h = 0;
+    cudaError_t r = era_map(e->era, e->ev, &h);
+    if (r != cudaSuccess) {
+      rc = cuda_fail(e->ord, "cudaEventElapsedTime", r, __FILE__, __LINE__);
+    } else {
+      e->host_ns = h > 0 ? (uint64_t)h : 0;
+      e->have_time = 1;
+    }
+  }
+  if (rc == DTX_OK) *ns = e->host_ns;
+  pthread_mutex_unlock(&e->mu);
+  return rc;
 }
 
 /* Orders s behind e's last record, and fails s (from this point) if e's window
@@ -663,6 +1000,102 @@ static void cuda_mem_usage(dtxi_backend *bb, int dev, size_t *used, size_t *capa
 
 static void *cuda_native_stream(dtxi_stream *st) { return (void *)stream_of(st)->cs; }
 
+/* ---- GPU-to-GPU transfers (NCCL) ------------------------------------------------ */
+
+static bool cuda_nccl_available(dtxi_backend *bb) { return dtxi_nccl_ready(backend_of(bb)->nccl); }
+
+/* Runs ops as one NCCL group for the streams of the devices in part[]; a
+ * failure (NCCL missing, a call failing) fails each of those streams with
+ * the message, as a failed enqueue does. */
+static dtx_status run_group(cuda_backend *b, const dtxi_nccl_op *ops, int nops, dtxi_stream *const *streams,
+                            const bool *part) {
+  uint64_t seq[DTXI_MAX_GPUS] = {0};
+  for (int d = 0; d < b->base.ndev; d++)
+    if (part[d]) seq[d] = next_seq(stream_of(streams[d]));
+  dtx_status rc = dtxi_nccl_run(b->nccl, ops, nops);
+  if (rc == DTX_OK) return DTX_OK;
+  for (int d = 0; d < b->base.ndev; d++)
+    if (part[d]) stream_fail_now(stream_of(streams[d]), seq[d], rc);
+  return rc;
+}
+
+static dtx_status cuda_p2p_group(dtxi_backend *bb, const dtxi_p2p_item *items, int n, dtxi_stream *const *streams) {
+  cuda_backend *b = backend_of(bb);
+  bool part[DTXI_MAX_GPUS] = {false};
+  dtxi_nccl_op *ops = calloc((size_t)n * 2, sizeof *ops);
+  if (ops == NULL) return dtxi_fail(DTX_ENOMEM, "cuda p2p_group: out of host memory");
+  for (int k = 0; k < n; k++) {
+    const dtxi_p2p_item *it = &items[k];
+    ops[2 * k] = (dtxi_nccl_op){.kind = DTXI_NCCL_SEND,
+                                .rank = it->src_dev,
+                                .peer = it->dst_dev,
+                                .send = it->src,
+                                .bytes = it->bytes,
+                                .stream = stream_of(streams[it->src_dev])->cs};
+    ops[2 * k + 1] = (dtxi_nccl_op){.kind = DTXI_NCCL_RECV,
+                                    .rank = it->dst_dev,
+                                    .peer = it->src_dev,
+                                    .recv = it->dst,
+                                    .bytes = it->bytes,
+                                    .stream = stream_of(streams[it->dst_dev])->cs};
+    part[it->src_dev] = part[it->dst_dev] = true;
+  }
+  dtx_status rc = run_group(b, ops, 2 * n, streams, part);
+  free(ops);
+  return rc;
+}
+
+/* ncclBroadcast on every communicator when every other device receives (the
+ * root's own copy rides in its recvbuff); otherwise a group of sends from the
+ * root, after a cudaMemcpyAsync for the root's own copy. */
+static dtx_status cuda_broadcast(dtxi_backend *bb, int root, const void *src, void *const *dsts, size_t bytes,
+                                 dtxi_stream *const *streams) {
+  cuda_backend *b = backend_of(bb);
+  int ndev = bb->ndev, receivers = 0;
+  bool part[DTXI_MAX_GPUS] = {false};
+  dtxi_nccl_op ops[2 * DTXI_MAX_GPUS];
+  int nops = 0;
+  for (int d = 0; d < ndev; d++) receivers += d != root && dsts[d] != NULL;
+  void *own = dsts[root] != NULL && dsts[root] != src ? dsts[root] : NULL;
+  if (receivers > 0 && receivers == ndev - 1) {
+    for (int d = 0; d < ndev; d++) {
+      void *recv = d != root ? dsts[d] : own != NULL ? own : (void *)src; /* in place on the root */
+      ops[nops++] = (dtxi_nccl_op){.kind = DTXI_NCCL_BCAST,
+                                   .rank = d,
+                                   .peer = root,
+                                   .send = d == root ? src : recv,
+                                   .recv = recv,
+                                   .bytes = bytes,
+                                   .stream = stream_of(streams[d])->cs};
+      part[d] = true;
+    }
+    return run_group(b, ops, nops, streams, part);
+  }
+  if (own != NULL) {
+    dtx_status rc = cuda_copy_async(streams[root], own, root, src, root, bytes);
+    if (rc != DTX_OK) return rc;
+  }
+  if (receivers == 0) return DTX_OK;
+  for (int d = 0; d < ndev; d++) {
+    if (d == root || dsts[d] == NULL) continue;
+    ops[nops++] = (dtxi_nccl_op){.kind = DTXI_NCCL_SEND,
+                                 .rank = root,
+                                 .peer = d,
+                                 .send = src,
+                                 .bytes = bytes,
+                                 .stream = stream_of(streams[root])->cs};
+    ops[nops++] = (dtxi_nccl_op){.kind = DTXI_NCCL_RECV,
+                                 .rank = d,
+                                 .peer = root,
+                                 .recv = dsts[d],
+                                 .bytes = bytes,
+                                 .stream = stream_of(streams[d])->cs};
+    part[d] = true;
+  }
+  part[root] = true;
+  return run_group(b, ops, nops, streams, part);
+}
+
 static const dtxi_backend_ops cuda_ops = {
     .name = "cuda",
     .destroy = cuda_destroy,
@@ -684,6 +1117,11 @@ static const dtxi_backend_ops cuda_ops = {
     .host_free = cuda_host_free,
     .mem_usage = cuda_mem_usage,
     .native_stream = cuda_native_stream,
+    .nccl_available = cuda_nccl_available,
+    .p2p_group = cuda_p2p_group,
+    .broadcast = cuda_broadcast,
+    .event_create_timed = cuda_event_create_timed,
+    .event_host_time = cuda_event_host_time,
 };
 
 /* ---- open -------------------------------------------------------------------- */
@@ -773,9 +1211,17 @@ dtx_status dtxi_cuda_open(const int *devs, int n, dtxi_backend **out) {
   b->base.ndev = n;
   atomic_init(&b->live_streams, 0);
   atomic_init(&b->live_events, 0);
+  for (int i = 0; i < DTXI_MAX_GPUS; i++) pthread_mutex_init(&b->cal_mu[i], NULL);
   dtx_status rc = DTX_OK;
   for (int i = 0; i < n; i++) b->ord[i] = devs[i];
   for (int i = 0; i < n; i++) DTX_CHECK_GOTO(open_device(b, i), rc, fail);
+  DTX_CHECK_GOTO(dtxi_nccl_create(b->ord, n, &b->nccl), rc, fail);
+  /* Timed events: a calibration stream per device and the first calibration. */
+  for (int i = 0; i < n; i++) {
+    CUDA_CHECK_GOTO(b->ord[i], use_dev(b->ord[i]), rc, fail);
+    CUDA_CHECK_GOTO(b->ord[i], cudaStreamCreateWithFlags(&b->cal_stream[i], cudaStreamNonBlocking), rc, fail);
+    DTX_CHECK_GOTO(calib_take(b, i, NULL, &b->cal[i]), rc, fail);
+  }
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++)
       if (i != j && open_peer(b, i, j) != DTX_OK) /* not fatal: peer copies are then staged */
@@ -794,6 +1240,6 @@ dtx_status dtxi_cuda_open(const int *devs, int n, dtxi_backend **out) {
   *out = &b->base;
   return DTX_OK;
 fail:
-  free(b);
+  backend_free(b);
   return rc;
 }

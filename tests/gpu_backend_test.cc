@@ -10,8 +10,15 @@
 // reads what its producer wrote); stream-ordered allocations show in
 // mem_usage and leave it when freed; a failing host function or allocation
 // fails the events after it (and streams waiting on them) with its message,
-// until stream_reset; peer copies between two devices. No test sleeps to wait:
-// every wait has a deadline.
+// until stream_reset; peer copies between two devices; every stream kind.
+// NCCL: the loader finds libnccl.so.2 or says why (without a GPU too: there
+// creating communicators fails, naming ncclCommInitAll); with two or more GPUs
+// and NCCL, grouped moves (a ring, a swap) and broadcasts (to all, to a
+// subset) carry the right bytes and are ordered on their streams; without
+// NCCL the calls fail and fail their streams with the reason. Timed events:
+// host times between enqueue and observation, never decreasing along a stream
+// across a calibration renewal. No test sleeps to wait: every wait has a
+// deadline.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -30,6 +37,10 @@
 #include "dtx/status.h"
 #include "host/backend.h"
 #include "host/device.h"
+#include "host/trace.h"
+#ifdef DTX_HAVE_CUDA
+#include "host/cuda/nccl_lib.h"
+#endif
 
 #ifndef DTX_HAVE_CUDA
 
@@ -614,6 +625,303 @@ TEST(BackendGpu, PeerCopiesBetweenTwoDevices) {
   EXPECT_EQ(Drain(b.get(), s1.get()), DTXI_EVENT_DONE);
   EXPECT_EQ(FirstDiff(got.data(), want.data(), n), -1) << "gpu 0 -> gpu 1";
   EXPECT_EQ(FirstDiff(got2.data(), want.data(), n), -1) << "gpu 1 -> gpu 0";
+}
+
+// ---- stream kinds -------------------------------------------------------------------
+
+TEST(BackendGpu, EveryStreamKindCanBeCreated) {
+  REQUIRE_GPUS(1);
+  BackendPtr b = Open(1);
+  ASSERT_TRUE(b);
+  for (int k = DTXI_STREAM_COMPUTE; k <= DTXI_STREAM_NCCL; k++) {
+    StreamPtr s = Stream(b.get(), 0, static_cast<dtxi_stream_kind>(k));
+    ASSERT_TRUE(s);
+    EXPECT_STREQ(s->label, dtxi_stream_kind_name(static_cast<dtxi_stream_kind>(k)));
+    EXPECT_NE(b->ops->native_stream(s.get()), nullptr);
+    EXPECT_EQ(Drain(b.get(), s.get()), DTXI_EVENT_DONE);
+  }
+}
+
+// ---- NCCL ------------------------------------------------------------------------------
+
+// Without a GPU as well: the loader either finds libnccl.so.2 (and then, with
+// no GPU, fails to make communicators, naming ncclCommInitAll) or says why not.
+TEST(BackendGpu, NcclLoaderFindsTheLibraryOrSaysWhy) {
+  dtxi_nccl *nc = nullptr;
+  EXPECT_EQ(dtxi_nccl_create(nullptr, 1, &nc), DTX_EINVAL);
+  int ord[1] = {0};
+  ASSERT_EQ(dtxi_nccl_create(ord, 1, &nc), DTX_OK) << dtx_last_error();
+  bool ready = dtxi_nccl_ready(nc);
+  std::string why = ready ? "" : dtx_last_error();
+  std::printf("NCCL: %s\n", ready ? "libnccl.so.2 loaded" : why.c_str());
+  if (!ready) {
+    EXPECT_NE(why.find("NCCL is not available"), std::string::npos) << why;
+  }
+  EXPECT_EQ(dtxi_nccl_ready(nc), ready) << "the answer is kept";
+  dtxi_gpu_probe p;
+  dtxi_gpu_probe_run(&p);
+  if (ready && p.count == 0) {
+    dtxi_nccl_op op = {DTXI_NCCL_SEND, 0, 0, ord, nullptr, 0, nullptr};
+    EXPECT_EQ(dtxi_nccl_run(nc, &op, 1), DTX_EDEVICE);
+    std::string err = dtx_last_error();
+    std::printf("without a GPU: %s\n", err.c_str());
+    EXPECT_NE(err.find("ncclCommInitAll failed"), std::string::npos) << err;
+    EXPECT_FALSE(dtxi_nccl_ready(nc)) << "a failed ncclCommInitAll makes NCCL unavailable";
+    EXPECT_NE(std::string(dtx_last_error()).find("ncclCommInitAll"), std::string::npos) << dtx_last_error();
+  }
+  dtxi_nccl_destroy(nc);
+  dtxi_nccl_destroy(nullptr);
+}
+
+// One stream of kind nccl per device.
+std::vector<StreamPtr> NcclStreams(dtxi_backend *b) {
+  std::vector<StreamPtr> v;
+  for (int d = 0; d < b->ndev; d++) v.push_back(Stream(b, d, DTXI_STREAM_NCCL));
+  return v;
+}
+std::vector<dtxi_stream *> Raw(const std::vector<StreamPtr> &v) {
+  std::vector<dtxi_stream *> r;
+  for (const auto &s : v) r.push_back(s.get());
+  return r;
+}
+
+#define REQUIRE_NCCL(b)                                                              \
+  do {                                                                               \
+    if (!dtxi_nccl_available(b)) GTEST_SKIP() << "no NCCL: " << dtx_last_error(); \
+  } while (0)
+
+// Device buffer of each device filled with a pattern, through the stream.
+void *Filled(dtxi_backend *b, dtxi_stream *s, const std::vector<unsigned char> &v) {
+  void *d = nullptr;
+  EXPECT_EQ(dtxi_alloc_async(s, v.size(), &d), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(dtxi_copy_async(s, d, s->dev, v.data(), DTXI_HOST, v.size()), DTX_OK) << dtx_last_error();
+  (void)b;
+  return d;
+}
+
+TEST(BackendGpu, P2pGroupMovesBetweenDevices) {
+  REQUIRE_GPUS(2);
+  dtxi_gpu_probe p;
+  dtxi_gpu_probe_run(&p);
+  BackendPtr b = Open(p.count);
+  ASSERT_TRUE(b);
+  REQUIRE_NCCL(b.get());
+  const int n = p.count;
+  auto S = NcclStreams(b.get());
+  auto streams = Raw(S);
+  // A ring d -> d+1 and a swap 0 <-> 1 in one group: devices send and receive.
+  std::vector<dtxi_p2p_item> items;
+  std::vector<std::vector<unsigned char>> want;
+  for (int d = 0; d < n; d++) {
+    size_t bytes = (size_t(1) << 20) * (d + 1) + 13;
+    want.push_back(Pattern(bytes, 500 + d));
+    items.push_back({d, nullptr, (d + 1) % n, nullptr, bytes});
+  }
+  want.push_back(Pattern(4099, 600));
+  items.push_back({1, nullptr, 0, nullptr, 4099});
+  std::vector<void *> src, dst;
+  for (size_t k = 0; k < items.size(); k++) {
+    src.push_back(Filled(b.get(), streams[items[k].src_dev], want[k]));
+    void *d = nullptr;
+    ASSERT_EQ(dtxi_alloc_async(streams[items[k].dst_dev], want[k].size(), &d), DTX_OK) << dtx_last_error();
+    dst.push_back(d);
+    items[k].src = src[k];
+    items[k].dst = d;
+  }
+  ASSERT_EQ(dtxi_p2p_group(b.get(), items.data(), static_cast<int>(items.size()), streams.data()), DTX_OK)
+      << dtx_last_error();
+  std::vector<std::vector<unsigned char>> got(items.size());
+  for (size_t k = 0; k < items.size(); k++) {
+    got[k].assign(want[k].size(), 0);
+    ASSERT_EQ(dtxi_copy_async(streams[items[k].dst_dev], got[k].data(), DTXI_HOST, dst[k], items[k].dst_dev,
+                              got[k].size()),
+              DTX_OK);
+  }
+  for (int d = 0; d < n; d++) EXPECT_EQ(Drain(b.get(), streams[d]), DTXI_EVENT_DONE) << dtxi_stream_kind_name(DTXI_STREAM_NCCL) << d;
+  for (size_t k = 0; k < items.size(); k++)
+    EXPECT_EQ(FirstDiff(got[k].data(), want[k].data(), want[k].size()), -1)
+        << "item " << k << ": gpu " << items[k].src_dev << " -> gpu " << items[k].dst_dev;
+  for (size_t k = 0; k < items.size(); k++) {
+    dtxi_free_async(streams[items[k].src_dev], src[k]);
+    dtxi_free_async(streams[items[k].dst_dev], dst[k]);
+  }
+  for (int d = 0; d < n; d++) EXPECT_EQ(Drain(b.get(), streams[d]), DTXI_EVENT_DONE);
+}
+
+// The receiver's stream is held by a host function: the send cannot finish
+// (NCCL's send and receive meet), events before the group complete, and once
+// the gate opens the bytes arrive in order with the work around them.
+TEST(BackendGpu, P2pGroupIsOrderedOnItsStreams) {
+  REQUIRE_GPUS(2);
+  BackendPtr b = Open(2);
+  ASSERT_TRUE(b);
+  REQUIRE_NCCL(b.get());
+  auto S = NcclStreams(b.get());
+  auto streams = Raw(S);
+  const size_t n = 1 << 20;
+  std::vector<unsigned char> first = Pattern(n, 1), second = Pattern(n, 2), old = Pattern(n, 3);
+  std::vector<unsigned char> seen(n, 0);
+  void *src = Filled(b.get(), streams[0], first), *dst = Filled(b.get(), streams[1], old);
+  EXPECT_EQ(Drain(b.get(), streams[0]), DTXI_EVENT_DONE);
+  EXPECT_EQ(Drain(b.get(), streams[1]), DTXI_EVENT_DONE);
+  Gate gate;
+  GateOpener opener{gate};
+  Step hold{nullptr, "hold", &gate, nullptr};
+  EventPtr before0 = Event(b.get(), 0), after0 = Event(b.get(), 0), after1 = Event(b.get(), 1);
+  ASSERT_EQ(dtxi_event_record(before0.get(), streams[0]), DTX_OK);
+  ASSERT_EQ(dtxi_host_fn(streams[1], RunStep, &hold), DTX_OK);
+  dtxi_p2p_item it = {0, src, 1, dst, n};
+  ASSERT_EQ(dtxi_p2p_group(b.get(), &it, 1, streams.data()), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtxi_copy_async(streams[0], src, 0, second.data(), DTXI_HOST, n), DTX_OK);  // after the send
+  ASSERT_EQ(dtxi_event_record(after0.get(), streams[0]), DTX_OK);
+  ASSERT_EQ(dtxi_copy_async(streams[1], seen.data(), DTXI_HOST, dst, 1, n), DTX_OK);
+  ASSERT_EQ(dtxi_event_record(after1.get(), streams[1]), DTX_OK);
+  EXPECT_EQ(Await(before0.get()), DTXI_EVENT_DONE);
+  ASSERT_TRUE(gate.WaitReached());
+  EXPECT_EQ(Await(after0.get(), 100), DTXI_EVENT_PENDING) << "the send finished before its receiver got there";
+  gate.Open();
+  EXPECT_EQ(Await(after0.get()), DTXI_EVENT_DONE) << dtxi_event_error(after0.get());
+  EXPECT_EQ(Await(after1.get()), DTXI_EVENT_DONE) << dtxi_event_error(after1.get());
+  EXPECT_EQ(FirstDiff(seen.data(), first.data(), n), -1) << "the receiver must get the bytes sent";
+  dtxi_free_async(streams[0], src);
+  dtxi_free_async(streams[1], dst);
+  EXPECT_EQ(Drain(b.get(), streams[0]), DTXI_EVENT_DONE);
+  EXPECT_EQ(Drain(b.get(), streams[1]), DTXI_EVENT_DONE);
+}
+
+TEST(BackendGpu, BroadcastToAllAndToSubset) {
+  REQUIRE_GPUS(2);
+  dtxi_gpu_probe p;
+  dtxi_gpu_probe_run(&p);
+  BackendPtr b = Open(p.count);
+  ASSERT_TRUE(b);
+  REQUIRE_NCCL(b.get());
+  const int n = p.count, root = n - 1;
+  auto S = NcclStreams(b.get());
+  auto streams = Raw(S);
+  const size_t bytes = (size_t(5) << 20) + 7;
+  std::vector<unsigned char> chunk = Pattern(bytes, 9), fill(bytes, 0xee), got(bytes);
+  void *src = Filled(b.get(), streams[root], chunk);
+  std::vector<void *> buf;
+  for (int d = 0; d < n; d++) buf.push_back(Filled(b.get(), streams[d], fill));
+  auto check = [&](int d, const std::vector<unsigned char> &want) {
+    std::fill(got.begin(), got.end(), 0);
+    EXPECT_EQ(dtxi_copy_async(streams[d], got.data(), DTXI_HOST, buf[d], d, bytes), DTX_OK);
+    EXPECT_EQ(Drain(b.get(), streams[d]), DTXI_EVENT_DONE);
+    EXPECT_EQ(FirstDiff(got.data(), want.data(), bytes), -1) << "gpu " << d;
+  };
+  // Everyone, the root into a buffer of its own too: ncclBroadcast.
+  ASSERT_EQ(dtxi_broadcast(b.get(), root, src, buf.data(), bytes, streams.data()), DTX_OK) << dtx_last_error();
+  for (int d = 0; d < n; d++) check(d, chunk);
+  // Only gpu 0 (with 2 GPUs: everyone but the root's own copy): grouped sends.
+  for (int d = 0; d < n; d++) ASSERT_EQ(dtxi_copy_async(streams[d], buf[d], d, fill.data(), DTXI_HOST, bytes), DTX_OK);
+  std::vector<void *> some(n, nullptr);
+  some[0] = buf[0];
+  ASSERT_EQ(dtxi_broadcast(b.get(), root, src, some.data(), bytes, streams.data()), DTX_OK) << dtx_last_error();
+  check(0, chunk);
+  for (int d = 1; d < n; d++) check(d, fill);
+  dtxi_free_async(streams[root], src);
+  for (int d = 0; d < n; d++) dtxi_free_async(streams[d], buf[d]);
+  for (int d = 0; d < n; d++) EXPECT_EQ(Drain(b.get(), streams[d]), DTXI_EVENT_DONE);
+}
+
+// On a GPU machine without NCCL: the calls fail with the reason and fail the
+// streams taking part, so the scheduler's events see it.
+TEST(BackendGpu, WithoutNcclTheCallsFailAndSayWhy) {
+  REQUIRE_GPUS(2);
+  BackendPtr b = Open(2);
+  ASSERT_TRUE(b);
+  if (dtxi_nccl_available(b.get())) GTEST_SKIP() << "NCCL is here: nothing to check";
+  std::string why = dtx_last_error();
+  auto S = NcclStreams(b.get());
+  auto streams = Raw(S);
+  void *a = nullptr, *c = nullptr;
+  ASSERT_EQ(dtxi_alloc_async(streams[0], 64, &a), DTX_OK);
+  ASSERT_EQ(dtxi_alloc_async(streams[1], 64, &c), DTX_OK);
+  dtxi_p2p_item it = {0, a, 1, c, 64};
+  EXPECT_EQ(dtxi_p2p_group(b.get(), &it, 1, streams.data()), DTX_EDEVICE);
+  EXPECT_EQ(std::string(dtx_last_error()), why);
+  EXPECT_EQ(Drain(b.get(), streams[1]), DTXI_EVENT_FAILED);
+  dtxi_stream_reset(streams[0]);
+  dtxi_stream_reset(streams[1]);
+  dtxi_free_async(streams[0], a);
+  dtxi_free_async(streams[1], c);
+}
+
+TEST(BackendGpu, P2pBadArgumentsAreRejected) {
+  REQUIRE_GPUS(1);
+  BackendPtr b = Open(1);
+  ASSERT_TRUE(b);
+  auto S = NcclStreams(b.get());
+  auto streams = Raw(S);
+  char x[8];
+  dtxi_p2p_item self = {0, x, 0, x, 8};
+  EXPECT_EQ(dtxi_p2p_group(b.get(), &self, 1, streams.data()), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("both gpu 0"), std::string::npos) << dtx_last_error();
+  dtxi_p2p_item far = {0, x, 1, x, 8};
+  EXPECT_EQ(dtxi_p2p_group(b.get(), &far, 1, streams.data()), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("dst_dev 1 does not exist"), std::string::npos) << dtx_last_error();
+  StreamPtr compute = Stream(b.get(), 0);
+  dtxi_stream *wrong[1] = {compute.get()};
+  void *dsts[1] = {nullptr};
+  EXPECT_EQ(dtxi_broadcast(b.get(), 0, x, dsts, 8, wrong), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("compute stream"), std::string::npos) << dtx_last_error();
+}
+
+// ---- timed events ------------------------------------------------------------------------
+
+// Host times lie between enqueue and observation (within the calibration's
+// error) and never decrease along a stream, across a calibration renewal
+// (the run spans more than CAL_REFRESH_NS).
+TEST(BackendGpu, TimedEventsGiveHostTimes) {
+  REQUIRE_GPUS(1);
+  BackendPtr b = Open(1);
+  ASSERT_TRUE(b);
+  StreamPtr s = Stream(b.get(), 0, DTXI_STREAM_H2D);
+  ASSERT_TRUE(s);
+  const size_t bytes = size_t(1) << 20;
+  std::vector<unsigned char> host = Pattern(bytes, 4);
+  void *d = nullptr;
+  ASSERT_EQ(dtxi_alloc_async(s.get(), bytes, &d), DTX_OK);
+  const int64_t slack_ns = 1000000;  // 1 ms: far above the calibration's error
+  uint64_t t_start = dtxi_now_ns(), prev = 0;
+  int n = 0;
+  std::vector<EventPtr> ev;
+  for (int i = 0; i < 8; i++) {
+    dtxi_event *e = nullptr;
+    ASSERT_EQ(dtxi_event_create_timed(b.get(), 0, &e), DTX_OK) << dtx_last_error();
+    ev.emplace_back(e);
+  }
+  // Rounds of 8 records until 1.5 s have passed.
+  while (dtxi_now_ns() - t_start < 1500000000ull) {
+    uint64_t enq[8];
+    for (int i = 0; i < 8; i++) {
+      ASSERT_EQ(dtxi_copy_async(s.get(), d, 0, host.data(), DTXI_HOST, bytes), DTX_OK);
+      enq[i] = dtxi_now_ns();
+      ASSERT_EQ(dtxi_event_record(ev[i].get(), s.get()), DTX_OK) << dtx_last_error();
+    }
+    for (int i = 0; i < 8; i++) {
+      ASSERT_EQ(Await(ev[i].get()), DTXI_EVENT_DONE);
+      uint64_t seen = dtxi_now_ns(), t = 0;
+      ASSERT_EQ(dtxi_event_host_time(ev[i].get(), &t), DTX_OK) << dtx_last_error();
+      EXPECT_GE(static_cast<int64_t>(t), static_cast<int64_t>(enq[i]) - slack_ns) << "record " << n;
+      EXPECT_LE(static_cast<int64_t>(t), static_cast<int64_t>(seen) + slack_ns) << "record " << n;
+      EXPECT_GE(t, prev) << "record " << n << " went back in time along its stream";
+      prev = t;
+      n++;
+    }
+  }
+  std::printf("%d timed records over 1.5 s\n", n);
+  uint64_t t = 0;
+  EventPtr plain = Event(b.get(), 0);
+  EXPECT_EQ(dtxi_event_host_time(plain.get(), &t), DTX_EINVAL);
+  dtxi_event *never = nullptr;
+  ASSERT_EQ(dtxi_event_create_timed(b.get(), 0, &never), DTX_OK);
+  EventPtr never_p(never);
+  EXPECT_EQ(dtxi_event_host_time(never, &t), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("never recorded"), std::string::npos) << dtx_last_error();
+  dtxi_free_async(s.get(), d);
+  EXPECT_EQ(Drain(b.get(), s.get()), DTXI_EVENT_DONE);
 }
 
 #endif  // DTX_HAVE_CUDA

@@ -1031,13 +1031,13 @@ static dtx_status cuda_p2p_group(dtxi_backend *bb, const dtxi_p2p_item *items, i
                                 .peer = it->dst_dev,
                                 .send = it->src,
                                 .bytes = it->bytes,
-                                .stream = stream_of(streams[it->src_dev])->cs};
+                                .stream = (void *)stream_of(streams[it->src_dev])->cs};
     ops[2 * k + 1] = (dtxi_nccl_op){.kind = DTXI_NCCL_RECV,
                                     .rank = it->dst_dev,
                                     .peer = it->src_dev,
                                     .recv = it->dst,
                                     .bytes = it->bytes,
-                                    .stream = stream_of(streams[it->dst_dev])->cs};
+                                    .stream = (void *)stream_of(streams[it->dst_dev])->cs};
     part[it->src_dev] = part[it->dst_dev] = true;
   }
   dtx_status rc = run_group(b, ops, 2 * n, streams, part);
@@ -1066,7 +1066,7 @@ static dtx_status cuda_broadcast(dtxi_backend *bb, int root, const void *src, vo
                                    .send = d == root ? src : recv,
                                    .recv = recv,
                                    .bytes = bytes,
-                                   .stream = stream_of(streams[d])->cs};
+                                   .stream = (void *)stream_of(streams[d])->cs};
       part[d] = true;
     }
     return run_group(b, ops, nops, streams, part);
@@ -1083,13 +1083,13 @@ static dtx_status cuda_broadcast(dtxi_backend *bb, int root, const void *src, vo
                                  .peer = d,
                                  .send = src,
                                  .bytes = bytes,
-                                 .stream = stream_of(streams[root])->cs};
+                                 .stream = (void *)stream_of(streams[root])->cs};
     ops[nops++] = (dtxi_nccl_op){.kind = DTXI_NCCL_RECV,
                                  .rank = d,
                                  .peer = root,
                                  .recv = dsts[d],
                                  .bytes = bytes,
-                                 .stream = stream_of(streams[d])->cs};
+                                 .stream = (void *)stream_of(streams[d])->cs};
     part[d] = true;
   }
   part[root] = true;

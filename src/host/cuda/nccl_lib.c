@@ -30,6 +30,7 @@
  */
 #include "host/cuda/nccl_lib.h"
 
+#include <cuda_runtime_api.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -228,7 +229,7 @@ static void init_comms_locked(dtxi_nccl *nc) {
     size_t len = 0;
     for (int i = 0; i < nc->n; i++)
       len += (size_t)snprintf(gpus + len, sizeof gpus - len, i == 0 ? "%d" : ",%d", nc->ord[i]);
-    broken(nc, "cuda: ncclCommInitAll failed over GPUs %s: %s", gpus, nccl_error(nc, r, err, sizeof err));
+    broken(nc, "cuda: ncclCommInitAll failed over CUDA devices %s: %s", gpus, nccl_error(nc, r, err, sizeof err));
     memset(nc->comm, 0, sizeof nc->comm);
     return;
   }
@@ -251,13 +252,13 @@ static ncclResult_t issue(dtxi_nccl *nc, const dtxi_nccl_op *op, const char **ca
   switch (op->kind) {
     case DTXI_NCCL_SEND:
       *call = "ncclSend";
-      return nc->fn.send(op->send, op->bytes, ncclUint8, op->peer, comm, op->stream);
+      return nc->fn.send(op->send, op->bytes, ncclUint8, op->peer, comm, (cudaStream_t)op->stream);
     case DTXI_NCCL_RECV:
       *call = "ncclRecv";
-      return nc->fn.recv(op->recv, op->bytes, ncclUint8, op->peer, comm, op->stream);
+      return nc->fn.recv(op->recv, op->bytes, ncclUint8, op->peer, comm, (cudaStream_t)op->stream);
     case DTXI_NCCL_BCAST:
       *call = "ncclBroadcast";
-      return nc->fn.broadcast(op->send, op->recv, op->bytes, ncclUint8, op->peer, comm, op->stream);
+      return nc->fn.broadcast(op->send, op->recv, op->bytes, ncclUint8, op->peer, comm, (cudaStream_t)op->stream);
   }
   *call = "nccl (unknown operation)";
   return ncclInvalidArgument;

@@ -14,11 +14,14 @@
 #ifndef DTXI_NCCL_LIB_H
 #define DTXI_NCCL_LIB_H
 
-#include <cuda_runtime_api.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "dtx/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct dtxi_nccl dtxi_nccl;
 
@@ -29,7 +32,9 @@ typedef enum dtxi_nccl_kind {
 } dtxi_nccl_kind;
 
 /* One operation of a group, on the communicator of rank `rank` (a backend
- * device index), enqueued on `stream` (a stream of that device). */
+ * device index), enqueued on `stream` (the cudaStream_t of a stream of that
+ * device; void * so that code without CUDA's headers, tests, can include
+ * this one). */
 typedef struct dtxi_nccl_op {
   dtxi_nccl_kind kind;
   int rank;
@@ -37,7 +42,7 @@ typedef struct dtxi_nccl_op {
   const void *send;
   void *recv;
   size_t bytes;
-  cudaStream_t stream;
+  void *stream;
 } dtxi_nccl_op;
 
 /* For a backend over CUDA ordinals ord[0..n); loads nothing yet. */
@@ -58,4 +63,7 @@ bool dtxi_nccl_ready(dtxi_nccl *nc);
  * the thread's group state is closed. */
 dtx_status dtxi_nccl_run(dtxi_nccl *nc, const dtxi_nccl_op *ops, int n);
 
+#ifdef __cplusplus
+}
+#endif
 #endif /* DTXI_NCCL_LIB_H */

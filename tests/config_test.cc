@@ -24,10 +24,11 @@
 namespace {
 
 // In the order of the table.
-const char *const kVars[] = {"DTX_SCHEDULER",         "DTX_NUM_THREADS", "DTX_LOG",
-                             "DTX_LOG_FILE",          "DTX_TRACE",       "DTX_GPUS",
-                             "DTX_STREAMS_PER_GPU",   "DTX_GPU_WINDOW",  "DTX_DEVICE_MEMORY_LIMIT",
-                             "DTX_HOST_MEMORY_LIMIT", "DTX_SPILL_DIR",   "DTX_P2P",
+const char *const kVars[] = {"DTX_SCHEDULER",         "DTX_NUM_THREADS",      "DTX_LOG",
+                             "DTX_LOG_FILE",          "DTX_TRACE",            "DTX_TRACE_MAX_EVENTS",
+                             "DTX_REPORT",            "DTX_PROGRESS",         "DTX_GPUS",
+                             "DTX_STREAMS_PER_GPU",   "DTX_GPU_WINDOW",       "DTX_DEVICE_MEMORY_LIMIT",
+                             "DTX_HOST_MEMORY_LIMIT", "DTX_SPILL_DIR",        "DTX_P2P",
                              "DTX_SIM_BANDWIDTH"};
 
 void UnsetAll() {
@@ -76,6 +77,13 @@ bool ParseLogLine(const std::string &line, const std::string &level, std::string
 void Truncate(const std::string &path) { std::ofstream(path, std::ios::trunc); }
 
 bool Contains(const std::string &s, const std::string &part) { return s.find(part) != std::string::npos; }
+
+// The printed line of variable `name` (empty if there is none).
+std::string LineOf(const std::vector<std::string> &lines, const char *name) {
+  for (const std::string &l : lines)
+    if (l.rfind(std::string(name) + " ", 0) == 0) return l;
+  return std::string();
+}
 
 // Every test starts with no DTX_* variable set except DTX_LOG_FILE, which
 // points at a fresh empty file; every test ends with logging back on stderr.
@@ -130,6 +138,48 @@ TEST_F(Config, DefaultsWhenUnset) {
   EXPECT_STREQ(e->spill_dir, tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp");
   EXPECT_EQ(e->p2p, DTXI_P2P_AUTO);
   EXPECT_EQ(e->sim_bandwidth, 0.0);
+  EXPECT_EQ(e->trace_max_events, DTXI_TRACE_MAX_EVENTS_DEFAULT);
+  EXPECT_EQ(e->trace_max_events, 10000000);
+  EXPECT_EQ(e->report_path, nullptr);
+  EXPECT_EQ(e->progress, DTXI_PROGRESS_AUTO);
+}
+
+TEST_F(Config, DiagnosticsSettingsParsed) {
+  setenv("DTX_TRACE_MAX_EVENTS", "1000", 1);
+  setenv("DTX_REPORT", "/tmp/report.html", 1);
+  setenv("DTX_PROGRESS", "1", 1);
+  dtxi_env_reload();
+  const dtxi_env *e = dtxi_env_get();
+  EXPECT_EQ(e->trace_max_events, 1000);
+  ASSERT_NE(e->report_path, nullptr);
+  EXPECT_STREQ(e->report_path, "/tmp/report.html");
+  EXPECT_EQ(e->progress, DTXI_PROGRESS_ON);
+  EXPECT_TRUE(Warnings().empty());
+  EXPECT_EQ(ReloadWith("DTX_PROGRESS", "0")->progress, DTXI_PROGRESS_OFF);
+  EXPECT_EQ(ReloadWith("DTX_PROGRESS", "AUTO")->progress, DTXI_PROGRESS_AUTO);
+  EXPECT_EQ(ReloadWith("DTX_TRACE_MAX_EVENTS", "0")->trace_max_events, 0) << "0 = no cap";
+  EXPECT_EQ(ReloadWith("DTX_TRACE_MAX_EVENTS", "2147483647")->trace_max_events, 2147483647);
+  EXPECT_TRUE(Warnings().empty());
+}
+
+TEST_F(Config, BadDiagnosticsSettingsWarn) {
+  EXPECT_EQ(ReloadWith("DTX_PROGRESS", "yes")->progress, DTXI_PROGRESS_AUTO);
+  std::vector<std::string> w = Warnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_TRUE(Contains(w[0], "DTX_PROGRESS=\"yes\" is not one of auto|0|1; using the default (auto)")) << w[0];
+  unsetenv("DTX_PROGRESS");
+  EXPECT_EQ(ReloadWith("DTX_TRACE_MAX_EVENTS", "-1")->trace_max_events, DTXI_TRACE_MAX_EVENTS_DEFAULT);
+  w = Warnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_TRUE(Contains(w[0], "DTX_TRACE_MAX_EVENTS=\"-1\" is not an integer in 0..2147483647; using the default (10000000)"))
+      << w[0];
+  EXPECT_EQ(ReloadWith("DTX_TRACE_MAX_EVENTS", "1e6")->trace_max_events, DTXI_TRACE_MAX_EVENTS_DEFAULT);
+  EXPECT_EQ(Warnings().size(), 1u);
+  unsetenv("DTX_TRACE_MAX_EVENTS");
+  EXPECT_EQ(ReloadWith("DTX_REPORT", "")->report_path, nullptr);
+  w = Warnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_TRUE(Contains(w[0], "DTX_REPORT=\"\" is empty; using the default (none)")) << w[0];
 }
 
 TEST_F(Config, ValidValuesParsed) {
@@ -379,6 +429,9 @@ TEST_F(Config, EachBadValueWarnsOnce) {
       {"DTX_NUM_THREADS", "4x"},
       {"DTX_LOG", "chatty"},
       {"DTX_TRACE", ""},
+      {"DTX_TRACE_MAX_EVENTS", "many"},
+      {"DTX_REPORT", ""},
+      {"DTX_PROGRESS", "2"},
       {"DTX_GPUS", ""},
       {"DTX_STREAMS_PER_GPU", "0"},
       {"DTX_GPU_WINDOW", "-5"},
@@ -662,12 +715,12 @@ TEST_F(Config, PrintListsEveryVariableAligned) {
   EXPECT_EQ(lines[2].substr(default_col, 5), "cores") << lines[2];
   EXPECT_TRUE(Contains(lines[4], log_path_)) << lines[4];
   // Sizes: the text as given, "none" for no limit.
-  EXPECT_EQ(lines[9].substr(value_col, 4), "80% ") << lines[9];
-  EXPECT_EQ(lines[10].substr(value_col, 5), "none ") << lines[10];
-  EXPECT_EQ(lines[10].substr(default_col, 5), "none ") << lines[10];
-  EXPECT_TRUE(Contains(lines[9], "N%, or none")) << lines[9];
-  EXPECT_TRUE(Contains(lines[12], "auto|nccl|peer")) << lines[12];
-  EXPECT_TRUE(Contains(lines[13], "0..1e+06")) << lines[13];
+  EXPECT_EQ(LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT").substr(value_col, 4), "80% ") << LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT");
+  EXPECT_EQ(LineOf(lines, "DTX_HOST_MEMORY_LIMIT").substr(value_col, 5), "none ") << LineOf(lines, "DTX_HOST_MEMORY_LIMIT");
+  EXPECT_EQ(LineOf(lines, "DTX_HOST_MEMORY_LIMIT").substr(default_col, 5), "none ") << LineOf(lines, "DTX_HOST_MEMORY_LIMIT");
+  EXPECT_TRUE(Contains(LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT"), "N%, or none")) << LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT");
+  EXPECT_TRUE(Contains(LineOf(lines, "DTX_P2P"), "auto|nccl|peer")) << LineOf(lines, "DTX_P2P");
+  EXPECT_TRUE(Contains(LineOf(lines, "DTX_SIM_BANDWIDTH"), "0..1e+06")) << LineOf(lines, "DTX_SIM_BANDWIDTH");
 }
 
 TEST_F(Config, PrintShowsValuesSet) {
@@ -689,10 +742,10 @@ TEST_F(Config, PrintShowsValuesSet) {
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   ASSERT_EQ(lines.size(), 1u + std::size(kVars)) << all;
   size_t value_col = lines[0].find("value");
-  EXPECT_EQ(lines[7].substr(value_col, 2), "2 ") << lines[7];
-  EXPECT_EQ(lines[9].substr(value_col, 5), "none ") << lines[9];
-  EXPECT_EQ(lines[10].substr(value_col, 6), "64GiB ") << lines[10];
-  EXPECT_EQ(lines[13].substr(value_col, 4), "2.5 ") << lines[13];
+  EXPECT_EQ(LineOf(lines, "DTX_STREAMS_PER_GPU").substr(value_col, 2), "2 ") << LineOf(lines, "DTX_STREAMS_PER_GPU");
+  EXPECT_EQ(LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT").substr(value_col, 5), "none ") << LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT");
+  EXPECT_EQ(LineOf(lines, "DTX_HOST_MEMORY_LIMIT").substr(value_col, 6), "64GiB ") << LineOf(lines, "DTX_HOST_MEMORY_LIMIT");
+  EXPECT_EQ(LineOf(lines, "DTX_SIM_BANDWIDTH").substr(value_col, 4), "2.5 ") << LineOf(lines, "DTX_SIM_BANDWIDTH");
 }
 
 TEST_F(Config, PrintShowsCoresWhenThreadsUnset) {

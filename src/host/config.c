@@ -39,6 +39,7 @@
 _Static_assert(sizeof(dtx_scheduler) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(dtx_log_level) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(dtxi_p2p) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(dtxi_progress_mode) == sizeof(int), "enum fields are stored as int");
 
 /* KIND_STRING: any non-empty text. KIND_SIZE: a size or percentage for
  * dtxi_parse_size, more than zero, or "none" where the row allows it. */
@@ -87,6 +88,13 @@ static const word p2p_words[] = {
     {NULL, 0},
 };
 
+static const word progress_words[] = {
+    {"auto", DTXI_PROGRESS_AUTO},
+    {"0", DTXI_PROGRESS_OFF},
+    {"1", DTXI_PROGRESS_ON},
+    {NULL, 0},
+};
+
 static const char *gpus_default(void) { return "all"; }
 static const char *device_limit_default(void) { return "80%"; }
 
@@ -132,6 +140,26 @@ static const row rows[] = {
      .def = "none",
      .help = "write a Chrome trace JSON (Perfetto) of computations to this path",
      .offset = offsetof(dtxi_env, trace_path)},
+    {.name = "DTX_TRACE_MAX_EVENTS",
+     .kind = KIND_INT,
+     .def = "10000000",
+     .def_value = DTXI_TRACE_MAX_EVENTS_DEFAULT,
+     .min = 0,
+     .max = INT_MAX,
+     .help = "events a trace file holds at most, then it says it was capped (0 = no cap)",
+     .offset = offsetof(dtxi_env, trace_max_events)},
+    {.name = "DTX_REPORT",
+     .kind = KIND_STRING,
+     .def = "none",
+     .help = "each computation writes an HTML performance report (task stream, summary) to this path",
+     .offset = offsetof(dtxi_env, report_path)},
+    {.name = "DTX_PROGRESS",
+     .kind = KIND_ENUM,
+     .def = "auto",
+     .def_value = DTXI_PROGRESS_AUTO,
+     .words = progress_words,
+     .help = "progress bar of computations on stderr (auto: when stderr is a terminal)",
+     .offset = offsetof(dtxi_env, progress)},
     {.name = "DTX_GPUS",
      .kind = KIND_STRING,
      .def = "all",

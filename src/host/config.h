@@ -29,6 +29,17 @@ typedef enum dtxi_p2p {
   DTXI_P2P_PEER = 2, /* CUDA peer copies */
 } dtxi_p2p;
 
+/* Whether computations draw a progress bar (DTX_PROGRESS). */
+typedef enum dtxi_progress_mode {
+  DTXI_PROGRESS_AUTO = -1, /* when stderr is a terminal */
+  DTXI_PROGRESS_OFF = 0,
+  DTXI_PROGRESS_ON = 1,
+} dtxi_progress_mode;
+
+/* DTX_TRACE_MAX_EVENTS when unset: about 1.5 GB of JSON, more than Perfetto's
+ * web UI loads comfortably, well under what fills a disk. */
+#define DTXI_TRACE_MAX_EVENTS_DEFAULT 10000000
+
 typedef struct dtxi_env {
   dtx_scheduler scheduler;         /* DTX_SCHEDULER; DTX_SCHED_THREADS when unset */
   int scheduler_given;             /* DTX_SCHEDULER was set to a valid value */
@@ -36,6 +47,9 @@ typedef struct dtxi_env {
   dtx_log_level log_level;         /* DTX_LOG; DTX_LOG_WARN when unset */
   const char *log_file;            /* DTX_LOG_FILE; NULL when unset */
   const char *trace_path;          /* DTX_TRACE; NULL when unset */
+  int trace_max_events;            /* DTX_TRACE_MAX_EVENTS; 0 = no cap; DTXI_TRACE_MAX_EVENTS_DEFAULT when unset */
+  const char *report_path;         /* DTX_REPORT: HTML performance report path; NULL when unset */
+  dtxi_progress_mode progress;     /* DTX_PROGRESS; DTXI_PROGRESS_AUTO when unset */
   const char *gpus;                /* DTX_GPUS; "all" when unset; checked by dtxi_backend_open */
   int streams_per_gpu;             /* DTX_STREAMS_PER_GPU; 4 when unset */
   int gpu_window;                  /* DTX_GPU_WINDOW: tasks enqueued ahead per GPU; 256 when unset */

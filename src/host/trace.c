@@ -21,7 +21,23 @@
  *
  * Invariants (under mu): 0 <= len <= DTXI_TRACE_BUF; nevents = number of events
  * appended so far, and every event but the first is preceded by ",\n", so the
- * closed file is valid JSON whatever nevents is (0 included).
+ * closed file is valid JSON whatever nevents is (0 included). written + len =
+ * bytes of events text after the header (the file offset of the end is
+ * header + written + len).
+ *
+ * Memory is bounded whatever the run's length: the buffer, the named stream
+ * tracks, and a copy of the metadata events (process and track names, a few
+ * per track), which dtxi_trace_read_since puts in front of the events it
+ * returns so that a part of the trace still names its tracks.
+ *
+ * Cap: at most max_events events other than metadata ("M") are written
+ * (DTX_TRACE_MAX_EVENTS; 0 = no cap). The first event over the cap is replaced
+ * by a global instant "trace capped after N events" (cat "dtx"), later ones are
+ * only counted (dropped), and the footer's otherData says
+ * "capped":{"max_events":N,"dropped_events":D}. Metadata is never dropped, so
+ * a capped file still names every track and is still valid JSON. An event
+ * that writes several events (a transfer and its flow step) is kept or dropped
+ * whole.
  *
  * Track ids: workers use their index + 1 (named by the scheduler); any other
  * thread asks dtxi_trace_caller_tid, which hands out 1000 + n ("caller n") and
@@ -58,8 +74,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dtx/version.h"
+#include "host/config.h"
 #include "host/error.h"
 
 #define DTXI_TRACE_BUF (64 * 1024)
@@ -71,6 +89,7 @@
 #define OTHER_STREAM_TID_BASE 2000 /* tids of stream labels without a fixed tid */
 #define JSON_MAX_DEPTH 32          /* nesting accepted in caller-supplied args */
 #define FLOW_NAME "dataflow"       /* name and cat of every flow event */
+#define TRACE_HEAD "{\"traceEvents\":[\n"
 
 /* A named GPU stream track. */
 typedef struct stream_entry {
@@ -94,6 +113,13 @@ struct dtxi_trace {
   stream_entry *streams;                /* named stream tracks */
   size_t nstreams, cap_streams;
   uint64_t nevents;
+  uint64_t ndata;      /* events other than metadata, dropped ones excluded */
+  uint64_t max_events; /* cap on ndata; 0 = none */
+  uint64_t dropped;    /* events not written because of the cap */
+  uint64_t written;    /* bytes of events text written to the file */
+  char *meta;          /* the metadata events so far, joined by ",\n" */
+  size_t meta_len, meta_cap;
+  bool temporary;      /* an unlinked scratch file (dtxi_trace_open_temp) */
   size_t len;
   char buf[DTXI_TRACE_BUF];
 };
@@ -404,6 +430,7 @@ static void flush_locked(dtxi_trace *t) {
                strerror(errno));
     }
   }
+  t->written += t->len;
   t->len = 0;
 }
 
@@ -416,6 +443,7 @@ static void append_locked(dtxi_trace *t, const char *p, size_t n) {
       DTXI_LOG(DTX_LOG_WARN, "trace '%s': write failed (%s); the rest of the trace is dropped", t->path,
                strerror(errno));
     }
+    t->written += n;
     return;
   }
   memcpy(t->buf + t->len, p, n);
@@ -424,10 +452,57 @@ static void append_locked(dtxi_trace *t, const char *p, size_t n) {
 
 /* Appends text holding `count` events (JSON objects joined by ",\n"), preceded
  * by the separator unless they are the first. Caller holds mu. */
-static void events_locked(dtxi_trace *t, const char *p, size_t n, unsigned count) {
+static void text_locked(dtxi_trace *t, const char *p, size_t n, unsigned count) {
   if (t->nevents > 0) append_locked(t, ",\n", 2);
   append_locked(t, p, n);
   t->nevents += count;
+}
+
+/* Appends `count` data events (not metadata) unless the cap is reached: the
+ * first event over it writes the "trace capped" instant instead; every event
+ * over it is counted in `dropped`. Caller holds mu. */
+static void events_locked(dtxi_trace *t, const char *p, size_t n, unsigned count) {
+  if (t->max_events == 0 || t->ndata + count <= t->max_events) {
+    text_locked(t, p, n, count);
+    t->ndata += count;
+    return;
+  }
+  if (t->dropped == 0) {
+    sbuf s;
+    sb_init(&s);
+    sb_printf(&s, "{\"ph\":\"i\",\"pid\":%d,\"tid\":0,\"name\":\"trace capped after %" PRIu64 " events\"",
+              HOST_PID, t->ndata);
+    sb_puts(&s, ",\"cat\":\"dtx\",\"s\":\"g\",\"ts\":");
+    sb_us(&s, rel_ns(t, dtxi_now_ns()));
+    sb_printf(&s, ",\"args\":{\"max_events\":%" PRIu64 "}}", t->max_events);
+    if (!s.oom) text_locked(t, s.p, s.len, 1);
+    sb_free(&s);
+    DTXI_LOG(DTX_LOG_WARN,
+             "trace '%s': capped after %" PRIu64 " events (DTX_TRACE_MAX_EVENTS); later events are dropped",
+             t->path, t->ndata);
+  }
+  t->dropped += count;
+}
+
+/* Appends `count` metadata events and keeps a copy of them for
+ * dtxi_trace_read_since (a failed copy only loses names there). Caller holds mu. */
+static void meta_locked(dtxi_trace *t, const char *p, size_t n, unsigned count) {
+  text_locked(t, p, n, count);
+  size_t need = t->meta_len + n + 2;
+  if (need > t->meta_cap) {
+    size_t cap = t->meta_cap ? t->meta_cap : 4096;
+    while (cap < need) cap *= 2;
+    char *grown = realloc(t->meta, cap);
+    if (grown == NULL) return;
+    t->meta = grown;
+    t->meta_cap = cap;
+  }
+  if (t->meta_len > 0) {
+    memcpy(t->meta + t->meta_len, ",\n", 2);
+    t->meta_len += 2;
+  }
+  memcpy(t->meta + t->meta_len, p, n);
+  t->meta_len += n;
 }
 
 /* Formats a metadata event {"ph":"M","pid":..,"tid":..,"name":what,"args":{"name"|"sort_index":..}}. */
@@ -462,7 +537,7 @@ static void gpu_name_locked(dtxi_trace *t, int gpu, const char *device_name) {
     meta_event(&s, pid, 0, "process_sort_index", NULL, pid);
   }
   if (!name.oom && !s.oom) {
-    events_locked(t, s.p, s.len, 2);
+    meta_locked(t, s.p, s.len, 2);
     bit_set(t->gpu_named, gpu);
   }
   sb_free(&s);
@@ -481,51 +556,91 @@ static void host_name_locked(dtxi_trace *t, int pid) {
   sbuf s;
   sb_init(&s);
   meta_event(&s, HOST_PID, 0, "process_name", "dtx host", 0);
-  if (!s.oom) events_locked(t, s.p, s.len, 1);
+  if (!s.oom) meta_locked(t, s.p, s.len, 1);
   sb_free(&s);
 }
 
-/* Emits `count` formatted events of process pid, naming pid 1 (or a GPU pid)
- * first if needed; drops them (with a debug log) if formatting ran out of memory. */
-static void emit(dtxi_trace *t, int pid, sbuf *s, unsigned count) {
+/* Emits `count` formatted events of process pid (metadata when `meta`),
+ * naming pid 1 (or a GPU pid) first if needed; drops them (with a debug log)
+ * if formatting ran out of memory. */
+static void emit_kind(dtxi_trace *t, int pid, sbuf *s, unsigned count, bool meta) {
   if (s->oom) {
     DTXI_LOG(DTX_LOG_DEBUG, "trace '%s': event dropped (out of memory)", t->path);
     return;
   }
   pthread_mutex_lock(&t->mu);
   host_name_locked(t, pid);
-  events_locked(t, s->p, s->len, count);
+  if (meta)
+    meta_locked(t, s->p, s->len, count);
+  else
+    events_locked(t, s->p, s->len, count);
   pthread_mutex_unlock(&t->mu);
 }
 
-/*
- * Opens (truncates) path and writes the header. On failure *out is untouched
- * and the status is DTX_EIO with the path and the reason in dtx_last_error().
- */
-dtx_status dtxi_trace_open(const char *path, dtxi_trace **out) {
-  if (path == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtxi_trace_open: path or out is NULL");
+static void emit(dtxi_trace *t, int pid, sbuf *s, unsigned count) { emit_kind(t, pid, s, count, false); }
+
+/* A trace writing to f (opened for writing and reading), named path. */
+static dtx_status trace_new(FILE *f, const char *path, dtxi_trace **out) {
   dtxi_trace *t = calloc(1, sizeof *t);
-  if (t == NULL) return dtxi_fail(DTX_ENOMEM, "dtxi_trace_open: out of memory");
   size_t plen = strlen(path) + 1;
-  if ((t->path = malloc(plen)) == NULL) {
+  if (t == NULL || (t->path = malloc(plen)) == NULL) {
     free(t);
+    fclose(f);
     return dtxi_fail(DTX_ENOMEM, "dtxi_trace_open: out of memory");
   }
   memcpy(t->path, path, plen);
-  if ((t->f = fopen(path, "w")) == NULL) {
-    dtx_status rc = dtxi_fail(DTX_EIO, "cannot open trace file '%s': %s", path, strerror(errno));
-    free(t->path);
-    free(t);
-    return rc;
-  }
+  t->f = f;
+  int max = dtxi_env_get()->trace_max_events;
+  t->max_events = max > 0 ? (uint64_t)max : 0;
   pthread_mutex_init(&t->mu, NULL);
   atomic_init(&t->ncallers, 0);
   t->serial = atomic_fetch_add(&trace_serial, 1) + 1;
   t->t0_ns = dtxi_now_ns();
-  static const char header[] = "{\"traceEvents\":[\n";
-  append_locked(t, header, sizeof header - 1);
+  /* Written at once, outside `written`, which counts events text only. */
+  if (fwrite(TRACE_HEAD, 1, sizeof TRACE_HEAD - 1, f) != sizeof TRACE_HEAD - 1) {
+    dtx_status rc = dtxi_fail(DTX_EIO, "cannot write trace file '%s': %s", path, strerror(errno));
+    dtxi_trace_close(t);
+    return rc;
+  }
   *out = t;
   return DTX_OK;
+}
+
+/*
+ * Opens (truncates) path and writes the header. The event cap is
+ * DTX_TRACE_MAX_EVENTS (dtxi_trace_set_max_events changes it). On failure
+ * *out is untouched and the status is DTX_EIO with the path and the reason in
+ * dtx_last_error().
+ */
+dtx_status dtxi_trace_open(const char *path, dtxi_trace **out) {
+  if (path == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtxi_trace_open: path or out is NULL");
+  FILE *f = fopen(path, "w+"); /* read back by dtxi_trace_read_since */
+  if (f == NULL) f = fopen(path, "w"); /* a write-only target: no read back */
+  if (f == NULL) return dtxi_fail(DTX_EIO, "cannot open trace file '%s': %s", path, strerror(errno));
+  return trace_new(f, path, out);
+}
+
+/* Opens a trace in a temporary file that is unlinked at once: it lives while
+ * the trace is open and is never seen by anyone but dtxi_trace_read_since. */
+dtx_status dtxi_trace_open_temp(dtxi_trace **out) {
+  if (out == NULL) return dtxi_fail(DTX_EINVAL, "dtxi_trace_open_temp: out is NULL");
+  const char *dir = getenv("TMPDIR");
+  if (dir == NULL || dir[0] == '\0') dir = "/tmp";
+  char path[4096];
+  int n = snprintf(path, sizeof path, "%s/dtx-trace-XXXXXX", dir);
+  if (n <= 0 || (size_t)n >= sizeof path) return dtxi_fail(DTX_EINVAL, "TMPDIR '%s' is too long", dir);
+  int fd = mkstemp(path);
+  if (fd < 0) return dtxi_fail(DTX_EIO, "cannot create a temporary trace file in '%s': %s", dir, strerror(errno));
+  unlink(path);
+  FILE *f = fdopen(fd, "w+");
+  if (f == NULL) {
+    dtx_status rc = dtxi_fail(DTX_EIO, "cannot open a temporary trace file in '%s': %s", dir, strerror(errno));
+    close(fd);
+    return rc;
+  }
+  dtx_status rc = trace_new(f, "(temporary trace)", out);
+  if (rc == DTX_OK) (*out)->temporary = true;
+  return rc;
 }
 
 /* Writes the footer, flushes and closes the file, frees t. Accepts NULL. No
@@ -534,10 +649,13 @@ void dtxi_trace_close(dtxi_trace *t) {
   if (t == NULL) return;
   sbuf s;
   sb_init(&s);
+  pthread_mutex_lock(&t->mu);
   sb_puts(&s, "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"dtx\",\"version\":");
   sb_json_str(&s, DTX_VERSION_STRING);
+  if (t->dropped > 0)
+    sb_printf(&s, ",\"capped\":{\"max_events\":%" PRIu64 ",\"dropped_events\":%" PRIu64 "}", t->max_events,
+              t->dropped);
   sb_puts(&s, "}}\n");
-  pthread_mutex_lock(&t->mu);
   if (!s.oom) append_locked(t, s.p, s.len);
   flush_locked(t);
   pthread_mutex_unlock(&t->mu);
@@ -548,6 +666,7 @@ void dtxi_trace_close(dtxi_trace *t) {
   pthread_mutex_destroy(&t->mu);
   for (size_t i = 0; i < t->nstreams; i++) free(t->streams[i].label);
   free(t->streams);
+  free(t->meta);
   free(t->path);
   free(t);
 }
@@ -572,7 +691,7 @@ void dtxi_trace_process_name(dtxi_trace *t, int pid, const char *name, int sort_
   if (!s.oom) {
     pthread_mutex_lock(&t->mu);
     if (pid == HOST_PID) t->host_named = true;
-    events_locked(t, s.p, s.len, 2);
+    meta_locked(t, s.p, s.len, 2);
     pthread_mutex_unlock(&t->mu);
   }
   sb_free(&s);
@@ -586,7 +705,7 @@ void dtxi_trace_thread_name(dtxi_trace *t, int pid, int tid, const char *name) {
   meta_event(&s, pid, tid, "thread_name", name, 0);
   sb_puts(&s, ",\n");
   meta_event(&s, pid, tid, "thread_sort_index", NULL, tid);
-  emit(t, pid, &s, 2);
+  emit_kind(t, pid, &s, 2, true);
   sb_free(&s);
 }
 
@@ -758,7 +877,7 @@ int dtxi_trace_stream_track(dtxi_trace *t, int gpu, const char *label) {
       memcpy(copy, label, len);
       t->streams[t->nstreams++] = (stream_entry){gpu, new_tid, copy};
       host_name_locked(t, pid);
-      events_locked(t, s.p, s.len, 2);
+      meta_locked(t, s.p, s.len, 2);
       tid = new_tid;
     } else {
       free(copy);
@@ -883,4 +1002,144 @@ void dtxi_trace_instant(dtxi_trace *t, int pid, int tid, const char *name, const
   sb_put(&s, "}", 1);
   emit(t, pid, &s, 1);
   sb_free(&s);
+}
+
+/* ---- tasks with their inputs ---------------------------------------------------- */
+
+/* A task slice whose args carry its inputs' keys and its error (see trace.h). */
+void dtxi_trace_task(dtxi_trace *t, int pid, int tid, const char *key, const char *cat, const char *prefix,
+                     uint64_t t0_ns, uint64_t t1_ns, uint32_t ninputs, dtxi_trace_key_fn input_key, void *ctx,
+                     const char *error, const char *extra_args_json) {
+  if (t == NULL) return;
+  const char *extra = NULL;
+  size_t nextra = 0;
+  if (!args_members(t, extra_args_json, key, &extra, &nextra)) nextra = 0;
+  sbuf s;
+  sb_init(&s);
+  slice_head(t, &s, pid, tid, NULL, key, cat != NULL ? cat : "task", t0_ns, t1_ns);
+  sb_puts(&s, "\"key\":");
+  sb_json_str(&s, key);
+  if (prefix != NULL) {
+    sb_puts(&s, ",\"prefix\":");
+    sb_json_str(&s, prefix);
+  }
+  if (nextra > 0) {
+    sb_put(&s, ",", 1);
+    sb_put(&s, extra, nextra);
+  }
+  if (ninputs > 0 && input_key != NULL) {
+    uint32_t listed = ninputs < DTXI_TRACE_MAX_INPUTS ? ninputs : DTXI_TRACE_MAX_INPUTS;
+    sb_puts(&s, ",\"inputs\":[");
+    for (uint32_t i = 0; i < listed; i++) {
+      char in[256];
+      in[0] = '\0';
+      input_key(ctx, i, in, sizeof in);
+      in[sizeof in - 1] = '\0';
+      if (i > 0) sb_put(&s, ",", 1);
+      sb_json_str(&s, in);
+    }
+    sb_put(&s, "]", 1);
+    if (listed < ninputs) sb_printf(&s, ",\"ninputs\":%" PRIu32, ninputs);
+  }
+  if (error != NULL) {
+    sb_puts(&s, ",\"error\":");
+    sb_json_str(&s, error);
+  }
+  sb_puts(&s, "}}");
+  emit(t, pid, &s, 1);
+  sb_free(&s);
+}
+
+/* ---- the cap, and reading the trace back ------------------------------------------ */
+
+void dtxi_trace_set_max_events(dtxi_trace *t, uint64_t max_events) {
+  if (t == NULL) return;
+  pthread_mutex_lock(&t->mu);
+  t->max_events = max_events;
+  pthread_mutex_unlock(&t->mu);
+}
+
+uint64_t dtxi_trace_dropped(dtxi_trace *t) {
+  if (t == NULL) return 0;
+  pthread_mutex_lock(&t->mu);
+  uint64_t d = t->dropped;
+  pthread_mutex_unlock(&t->mu);
+  return d;
+}
+
+uint64_t dtxi_trace_mark(dtxi_trace *t) {
+  if (t == NULL) return 0;
+  pthread_mutex_lock(&t->mu);
+  uint64_t m = t->written + t->len;
+  pthread_mutex_unlock(&t->mu);
+  return m;
+}
+
+/*
+ * The trace's metadata, then its events from `mark` (a dtxi_trace_mark) to
+ * now, as one Chrome trace JSON document. Flushes the buffer, then reads the
+ * file back with pread (other threads may go on emitting: the bytes read
+ * were written before and are never rewritten).
+ */
+char *dtxi_trace_read_since(dtxi_trace *t, uint64_t mark, size_t *len) {
+  static const char head[] = TRACE_HEAD;
+  const long header = (long)(sizeof head - 1); /* where events text starts in the file */
+  if (t == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtxi_trace_read_since: no trace");
+    return NULL;
+  }
+  pthread_mutex_lock(&t->mu);
+  flush_locked(t);
+  bool bad = t->io_error || fflush(t->f) != 0;
+  uint64_t end = t->written, dropped = t->dropped, max = t->max_events;
+  size_t meta_len = t->meta_len;
+  size_t cap = sizeof head + meta_len + (size_t)(end > mark ? end - mark : 0) + 256;
+  char *out = bad ? NULL : malloc(cap);
+  if (out != NULL) {
+    memcpy(out, head, sizeof head - 1);
+    if (meta_len > 0) memcpy(out + sizeof head - 1, t->meta, meta_len);
+  }
+  pthread_mutex_unlock(&t->mu);
+  if (bad) {
+    dtxi_fail(DTX_EIO, "trace '%s': cannot read it back (an earlier write failed)", t->path);
+    return NULL;
+  }
+  if (out == NULL) {
+    dtxi_fail(DTX_ENOMEM, "trace '%s': out of memory reading it back", t->path);
+    return NULL;
+  }
+  size_t n = sizeof head - 1 + meta_len;
+  if (mark < end) {
+    size_t want = (size_t)(end - mark), got = 0;
+    char *dst = out + n + 2; /* room for a ",\n" before the events */
+    while (got < want) {
+      ssize_t r = pread(fileno(t->f), dst + got, want - got, (off_t)(header + (long)mark + (long)got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        dtxi_fail(DTX_EIO, "trace '%s': cannot read it back: %s", t->path, r < 0 ? strerror(errno) : "short file");
+        free(out);
+        return NULL;
+      }
+      got += (size_t)r;
+    }
+    /* The events text at a mark may start with the separator. */
+    size_t skip = (want >= 2 && dst[0] == ',' && dst[1] == '\n') ? 2 : 0;
+    if (meta_len > 0) {
+      out[n++] = ',';
+      out[n++] = '\n';
+    }
+    memmove(out + n, dst + skip, want - skip);
+    n += want - skip;
+  }
+  int k = snprintf(out + n, cap - n, "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"dtx\"");
+  n += (size_t)k;
+  if (dropped > 0) {
+    k = snprintf(out + n, cap - n, ",\"capped\":{\"max_events\":%" PRIu64 ",\"dropped_events\":%" PRIu64 "}",
+                 max, dropped);
+    n += (size_t)k;
+  }
+  k = snprintf(out + n, cap - n, "}}\n");
+  n += (size_t)k;
+  if (len != NULL) *len = n;
+  return out;
 }

@@ -17,6 +17,7 @@
 #ifndef DTXI_TRACE_H
 #define DTXI_TRACE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dtx/status.h"
@@ -145,6 +146,50 @@ void dtxi_trace_counter(dtxi_trace *t, int pid, const char *name, uint64_t ts_ns
  * args. */
 void dtxi_trace_instant(dtxi_trace *t, int pid, int tid, const char *name, const char *cat, uint64_t ts_ns,
                         const char *args_json);
+
+/* ---- tasks with their inputs and errors ----------------------------------------
+ *
+ * A task slice that also says what the task read and how it failed, so that a
+ * reader of the trace (dtx trace summary) can rebuild the graph and find the
+ * critical path: args {"key", "prefix", <extra_args_json members>,
+ * "inputs": [input keys], "error": error}. "inputs" lists at most
+ * DTXI_TRACE_MAX_INPUTS keys (then "ninputs" gives the count) and is left out
+ * for ninputs 0; "error" is left out for NULL. input_key(ctx, i, buf, n) writes
+ * the key of input i (0 <= i < ninputs) into buf (n bytes); it is called on
+ * the emitting thread before the trace's lock is taken. cat NULL means "task".
+ */
+#define DTXI_TRACE_MAX_INPUTS 4096
+typedef void (*dtxi_trace_key_fn)(void *ctx, uint32_t i, char *buf, size_t n);
+void dtxi_trace_task(dtxi_trace *t, int pid, int tid, const char *key, const char *cat, const char *prefix,
+                     uint64_t t0_ns, uint64_t t1_ns, uint32_t ninputs, dtxi_trace_key_fn input_key, void *ctx,
+                     const char *error, const char *extra_args_json);
+
+/* ---- size cap, temporary traces, reading back -------------------------------------
+ *
+ * A trace writes at most max_events events besides metadata (process and track
+ * names, never dropped): DTX_TRACE_MAX_EVENTS at open, 0 = no cap. The first
+ * event over the cap is replaced by a global instant named "trace capped after
+ * N events" (cat "dtx", args {"max_events": N}); later events are dropped and
+ * counted, and the closed file's otherData carries
+ * "capped": {"max_events": N, "dropped_events": D}. The file stays valid JSON.
+ */
+void dtxi_trace_set_max_events(dtxi_trace *t, uint64_t max_events);
+/* Events dropped so far because of the cap. */
+uint64_t dtxi_trace_dropped(dtxi_trace *t);
+
+/* A trace in an unlinked temporary file under $TMPDIR (else /tmp): what a
+ * performance report reads back when no trace file was asked for. Its path
+ * reads "(temporary trace)"; the file disappears with the process. */
+dtx_status dtxi_trace_open_temp(dtxi_trace **out);
+
+/* A position in the trace: events emitted after this call lie after it. */
+uint64_t dtxi_trace_mark(dtxi_trace *t);
+/* Every metadata event so far and every event emitted since `mark`, as one
+ * Chrome trace JSON document (malloc'ed; *len its length without a NUL, which
+ * follows). Flushes the trace. Any thread, while others emit. NULL with
+ * dtx_last_error() set when the file cannot be read back (opened write-only,
+ * or a write failed). */
+char *dtxi_trace_read_since(dtxi_trace *t, uint64_t mark, size_t *len);
 
 /* NVTX ranges in the "dtx" domain (no-ops when built without NVTX). */
 void dtxi_nvtx_push(const char *name, int64_t payload);

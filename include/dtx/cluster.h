@@ -55,9 +55,12 @@ typedef struct dtx_cluster_config {
   dtx_log_level log_level;   /* DTX_LOG: none | error | warn | info | debug */
   const char *log_file;      /* DTX_LOG_FILE: log here instead of stderr */
   const char *gpus;          /* DTX_GPUS: all | none | 0,2 | sim:N (default all) */
+  const char *report_path;   /* DTX_REPORT: each computation writes an HTML
+                                performance report (task stream, summary) here */
 } dtx_cluster_config;
 
-#define DTX_CLUSTER_CONFIG_INIT {sizeof(dtx_cluster_config), DTX_SCHED_DEFAULT, 0, NULL, DTX_LOG_DEFAULT, NULL, NULL}
+#define DTX_CLUSTER_CONFIG_INIT \
+  {sizeof(dtx_cluster_config), DTX_SCHED_DEFAULT, 0, NULL, DTX_LOG_DEFAULT, NULL, NULL, NULL}
 
 /* Creates a cluster and starts its worker threads. cfg may be NULL. Writes *out
  * only on success. */

@@ -92,6 +92,10 @@ static dtx_status resolve(dtx_cluster *cl, const dtx_cluster_config *cfg) {
     cl->trace_path = strdup(trace);
     if (cl->trace_path == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
   }
+  const char *report = c.size >= offsetof(dtx_cluster_config, report_path) + sizeof c.report_path ? c.report_path : NULL;
+  if (report == NULL) report = env->report_path;
+  if (report != NULL && report[0] != '\0' && (cl->report_path = strdup(report)) == NULL)
+    return dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
   return DTX_OK;
 }
 
@@ -135,8 +139,9 @@ dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) 
     rc = dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
     goto fail;
   }
-  if (cl->trace_path != NULL) {
-    DTX_CHECK_GOTO(dtxi_trace_open(cl->trace_path, &cl->trace), rc, fail);
+  if (cl->trace_path != NULL || cl->report_path != NULL) {
+    DTX_CHECK_GOTO(cl->trace_path != NULL ? dtxi_trace_open(cl->trace_path, &cl->trace) : dtxi_trace_open_temp(&cl->trace),
+                   rc, fail);
     for (int i = 0; i < cl->nthreads; i++) {
       char name[32];
       snprintf(name, sizeof name, "worker %d", i);
@@ -170,6 +175,7 @@ void dtx_cluster_destroy(dtx_cluster *cl) {
   dtxi_trace_close(cl->trace);
   dtxi_mem_release(cl->mem);
   free(cl->trace_path);
+  free(cl->report_path);
   for (dtxi_scratch *s = cl->scratch, *next; s != NULL; s = next) {
     next = s->next;
     scratch_free(s);

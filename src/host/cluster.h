@@ -33,6 +33,8 @@ struct dtx_cluster {
   int nthreads;
   char *trace_path;
   dtxi_trace *trace; /* NULL when not tracing */
+  char *report_path; /* performance report (DTX_REPORT) written by each computation, or NULL;
+                        then `trace` is open too (a temporary one without trace_path) */
   int nvtx;          /* emit NVTX ranges per task (a tool is attached, or tracing) */
   dtxi_mem *mem;
   dtxi_pool *pool;

@@ -29,6 +29,7 @@
 
 #include "host/cluster.h"
 #include "host/error.h"
+#include "host/progress.h"
 #include "scheduler/gpu.h"
 #include "scheduler/run.h"
 #include "scheduler/task.h"
@@ -208,6 +209,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     }
   }
   for (uint32_t i = 0; i < gt->ninputs; i++) dtxi_run_release_output(r, &r->rt[r->map[dtxi_gt_inputs(gt)[i]]]);
+  if (r->watch != NULL) dtxi_watch_task(r->watch, worker, gt->prefix, t->err != NULL);
   return outcome;
 }
 
@@ -277,6 +279,7 @@ void dtxi_run_task_done(run *r, rtask *t, int ran) {
   const uint32_t *in = dtxi_gt_inputs(gt);
   for (uint32_t i = 0; i < gt->ninputs; i++) dtxi_run_release_output(r, &r->rt[r->map[in[i]]]);
   if (ran) dtxi_cluster_count(r->cl, 1, t->err != NULL);
+  if (r->watch != NULL) dtxi_watch_task(r->watch, -1, gt->prefix, t->err != NULL);
   const uint32_t *deps = r->deps + t->dep_off;
   for (uint32_t k = 0; k < t->ndeps; k++) {
     rtask *d = &r->rt[deps[k]];
@@ -752,14 +755,21 @@ static void run_threads(run *r) {
   pthread_mutex_unlock(&r->mu);
 }
 
+/* The key of input i of task ctx (a gtask of graph run->g): for the trace. */
+static void input_key(void *ctx, uint32_t i, char *buf, size_t n) {
+  const rtask *t = ctx;
+  key_of(t->run->g, dtxi_gt_inputs(&t->run->g->tasks[t->gid])[i], buf, n);
+}
+
 static void emit_trace(run *r) {
   dtxi_trace *tr = r->cl->trace;
   char key[DTX_MAX_KEY];
   for (uint32_t i = 0; i < r->m; i++) {
-    const rtask *t = &r->rt[i];
+    rtask *t = &r->rt[i];
     if (t->t0 == 0) continue;
     key_of(r->g, t->gid, key, sizeof key);
-    dtxi_trace_slice(tr, 1, t->tid, key, "task", dtxi_graph_prefix(r->g, t->gid), t->t0, t->t1);
+    dtxi_trace_task(tr, 1, t->tid, key, "task", dtxi_graph_prefix(r->g, t->gid), t->t0, t->t1,
+                    r->g->tasks[t->gid].ninputs, input_key, t, t->err, NULL);
   }
 }
 
@@ -810,6 +820,7 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
   dtx_status rc = r.scratch != NULL ? plan(&r, outputs, noutputs)
                                     : dtxi_fail(DTX_ENOMEM, "dtx_compute: out of memory");
   if (rc == DTX_OK) {
+    r.watch = dtxi_watch_begin(&r);
     if (sched == DTX_SCHED_SYNC)
       run_sync(&r);
     else
@@ -832,6 +843,7 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
       else
         dtxi_chunk_unref(c);
     }
+    if (r.watch != NULL) dtxi_watch_end(r.watch);
     rerr *first = atomic_load(&r.first);
     if (first != NULL) rc = dtxi_fail_msg(DTX_ETASK, first->msg);
   }

@@ -241,6 +241,11 @@ static int cancel_tree(dtx_future *root) {
 
 /* ---- running ------------------------------------------------------------------ */
 
+/* The key of input i of future ctx: for the trace. */
+static void input_key(void *ctx, uint32_t i, char *buf, size_t n) {
+  dtxi_future_key(((const dtx_future *)ctx)->inputs[i], buf, n);
+}
+
 void dtxi_future_exec(dtxi_worker *w, dtx_future *f) {
   pthread_mutex_lock(&f->mu);
   int claimed = f->state == F_WAITING;
@@ -284,7 +289,8 @@ void dtxi_future_exec(dtxi_worker *w, dtx_future *f) {
       char key[DTX_MAX_KEY];
       dtxi_future_key(f, key, sizeof key);
       int tid = w != NULL ? w->index + 1 : dtxi_trace_caller_tid(cl->trace);
-      dtxi_trace_slice(cl->trace, 1, tid, key, "future", f->name, t0, t1);
+      dtxi_trace_task(cl->trace, 1, tid, key, "future", f->name, t0, t1, (uint32_t)f->ninputs, input_key, f,
+                      bad ? (msg != NULL ? msg : "failed") : NULL, NULL);
     }
     if (!bad || attempt >= f->retries) break;
   }

@@ -235,8 +235,11 @@ static inline dtx_status dtxi_host_fn(dtxi_stream *s, dtxi_stream_fn fn, void *a
  * event (dtxi_stream_wait) to pass failures on, as for copies. */
 
 /* Whether b can run dtxi_p2p_group and dtxi_broadcast: true on sim; on cuda
- * when libnccl.so.2 loads and its communicators could be (or were) created.
- * When false, dtx_last_error() says why. Cheap after the first call. */
+ * when libnccl.so.2 (2.7 or later) loads and creating the communicators has
+ * not failed. The communicators are made by the first group (ncclCommInitAll:
+ * it takes a while and NCCL's buffers on every GPU), whose failure makes this
+ * false from then on. When false, dtx_last_error() says why. Cheap after the
+ * first call (which loads the library). */
 bool dtxi_nccl_available(dtxi_backend *b);
 
 /* Enqueues items[0..n) as one group: item k's send on streams[src_dev], its

@@ -147,7 +147,6 @@ typedef struct calib {
   cudaEvent_t ev;     /* recorded on the calibration stream, complete */
   uint64_t host_ns;   /* host time of ev: the middle of the window */
   uint64_t window_ns; /* width of the window: twice the error bound */
-  int64_t rel_off_ns; /* (host - gpu) offset minus that of the device's first calibration */
 } calib;
 
 /* A stretch of one stream's timed events mapped through one calibration. */
@@ -381,9 +380,8 @@ static void era_unref(era *er) {
   }
 }
 
-/* A new calibration of device i (its ordinal current), chained to prev (NULL
- * for the first). */
-static dtx_status calib_take(cuda_backend *b, int i, const calib *prev, calib **out) {
+/* A new calibration of device i (its ordinal current). */
+static dtx_status calib_take(cuda_backend *b, int i, calib **out) {
   int ord = b->ord[i];
   dtx_status rc = DTX_OK;
   cudaEvent_t ev = NULL;
@@ -406,11 +404,6 @@ static dtx_status calib_take(cuda_backend *b, int i, const calib *prev, calib **
     }
     ev = NULL;
   }
-  if (prev != NULL) {
-    float ms = 0.0f;
-    CUDA_CHECK_GOTO(ord, cudaEventElapsedTime(&ms, prev->ev, c->ev), rc, fail);
-    c->rel_off_ns = prev->rel_off_ns + (int64_t)(c->host_ns - prev->host_ns) - (int64_t)llround((double)ms * 1e6);
-  }
   atomic_init(&c->refs, 1);
   *out = c;
   return DTX_OK;
@@ -429,7 +422,7 @@ static calib *calib_current(cuda_backend *b, int i) {
   calib *c = b->cal[i];
   if (dtxi_now_ns() - c->host_ns > CAL_REFRESH_NS) {
     calib *n = NULL;
-    if (calib_take(b, i, c, &n) == DTX_OK) {
+    if (calib_take(b, i, &n) == DTX_OK) {
       b->cal[i] = n;
       calib_unref(c);
       c = n;
@@ -1220,7 +1213,7 @@ dtx_status dtxi_cuda_open(const int *devs, int n, dtxi_backend **out) {
   for (int i = 0; i < n; i++) {
     CUDA_CHECK_GOTO(b->ord[i], use_dev(b->ord[i]), rc, fail);
     CUDA_CHECK_GOTO(b->ord[i], cudaStreamCreateWithFlags(&b->cal_stream[i], cudaStreamNonBlocking), rc, fail);
-    DTX_CHECK_GOTO(calib_take(b, i, NULL, &b->cal[i]), rc, fail);
+    DTX_CHECK_GOTO(calib_take(b, i, &b->cal[i]), rc, fail);
   }
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++)

@@ -767,7 +767,8 @@ TEST(Backend, P2pGroupMovesCarryBytes) {
       ASSERT_EQ(Drain(B, S[d], &err), DTXI_EVENT_DONE) << err;
     }
     for (size_t k = 0; k < items.size(); k++)
-      EXPECT_EQ(got[k], want[k]) << "item " << k << ": gpu " << items[k].src_dev << " -> gpu " << items[k].dst_dev;
+      EXPECT_EQ(got[k], want[k]) << "item " << k << ": gpu " << items[k].src_dev << " -> gpu "
+                                 << items[k].dst_dev;
     for (size_t k = 0; k < items.size(); k++) {
       dtxi_free_async(S[items[k].src_dev], srcs[k]);
       dtxi_free_async(S[items[k].dst_dev], dsts[k]);
@@ -814,7 +815,9 @@ TEST(Backend, P2pGroupSendAndReceiveOnOneDevice) {
   gate.Open();
   EXPECT_EQ(Await(e3), DTXI_EVENT_DONE);
   for (int d = 0; d < 4; d++) ASSERT_EQ(Drain(B, S[d]), DTXI_EVENT_DONE);
-  auto bytes = [&](void *p) { return std::vector<unsigned char>(static_cast<unsigned char *>(p), static_cast<unsigned char *>(p) + n); };
+  auto bytes = [&](void *p) {
+    return std::vector<unsigned char>(static_cast<unsigned char *>(p), static_cast<unsigned char *>(p) + n);
+  };
   EXPECT_EQ(bytes(b[1]), v[0]);
   EXPECT_EQ(bytes(b[0]), v[1]);
   EXPECT_EQ(bytes(b[2]), v[1]);
@@ -835,7 +838,8 @@ TEST(Backend, P2pGroupIsOrderedOnItsStreams) {
   Backend B(2);
   NcclStreams S(B);
   const size_t n = 4096;
-  std::vector<unsigned char> first(n, 0x11), second(n, 0x22), old(n, 0x33), seen_before(n, 0), seen_after(n, 0);
+  std::vector<unsigned char> first(n, 0x11), second(n, 0x22), old(n, 0x33), seen_before(n, 0),
+      seen_after(n, 0);
   void *src = DeviceCopyOf(S[0], first);
   void *dst = DeviceCopyOf(S[1], old);
   Log log;
@@ -950,8 +954,9 @@ TEST(Backend, P2pGroupTakesModelledTime) {
   ASSERT_EQ(dtxi_event_host_time(t0, &h0), DTX_OK) << dtx_last_error();
   ASSERT_EQ(dtxi_event_host_time(t1, &h1), DTX_OK) << dtx_last_error();
   double model_ms = 2 * (static_cast<double>(n) / 1e9 * 1e3 + 0.1);
-  std::printf("two 16 MiB moves into gpu 1 at 1 GB/s: %.1f ms wall, %.1f ms between timed events (model %.1f)\n",
-              ms, (h1 - h0) / 1e6, model_ms);
+  std::printf(
+      "two 16 MiB moves into gpu 1 at 1 GB/s: %.1f ms wall, %.1f ms between timed events (model %.1f)\n", ms,
+      (h1 - h0) / 1e6, model_ms);
   EXPECT_GE(ms, model_ms * 0.95);
   EXPECT_GE((h1 - h0) / 1e6, model_ms * 0.95);
   EXPECT_LT(ms, model_ms + 5000.0);
@@ -1050,11 +1055,13 @@ TEST(Backend, P2pBadArgumentsAreRejected) {
   NcclStreams S(B);
   dtxi_stream *compute = B.Stream(1);
   char a[16], c[16];
-  auto group = [&](dtxi_p2p_item it, dtxi_stream *const *streams) { return dtxi_p2p_group(B.b, &it, 1, streams); };
+  auto group = [&](dtxi_p2p_item it, dtxi_stream *const *streams) {
+    return dtxi_p2p_group(B.b, &it, 1, streams);
+  };
   auto expect = [&](dtx_status rc, const char *want) {
     EXPECT_EQ(rc, DTX_EINVAL) << want;
-    EXPECT_NE(std::string(dtx_last_error()).find(want), std::string::npos) << "want '" << want << "': "
-                                                                             << dtx_last_error();
+    EXPECT_NE(std::string(dtx_last_error()).find(want), std::string::npos)
+        << "want '" << want << "': " << dtx_last_error();
   };
   dtxi_p2p_item ok = {0, a, 1, c, sizeof a};
   expect(dtxi_p2p_group(nullptr, &ok, 1, S.data()), "backend is NULL");
@@ -1213,7 +1220,8 @@ TEST(Backend, TimedEventsSayWhenThereIsNoTime) {
   ASSERT_EQ(dtxi_event_record(plain, s), DTX_OK);
   ASSERT_EQ(Await(plain), DTXI_EVENT_DONE);
   EXPECT_EQ(dtxi_event_host_time(plain, &t), DTX_EINVAL);
-  EXPECT_NE(std::string(dtx_last_error()).find("dtxi_event_create_timed"), std::string::npos) << dtx_last_error();
+  EXPECT_NE(std::string(dtx_last_error()).find("dtxi_event_create_timed"), std::string::npos)
+      << dtx_last_error();
   dtxt::Gate gate;
   ASSERT_EQ(dtxi_host_fn(s, GatePassFn, &gate), DTX_OK);
   ASSERT_EQ(dtxi_event_record(timed, s), DTX_OK);

@@ -685,8 +685,8 @@ std::vector<dtxi_stream *> Raw(const std::vector<StreamPtr> &v) {
   return r;
 }
 
-#define REQUIRE_NCCL(b)                                                              \
-  do {                                                                               \
+#define REQUIRE_NCCL(b)                                                           \
+  do {                                                                            \
     if (!dtxi_nccl_available(b)) GTEST_SKIP() << "no NCCL: " << dtx_last_error(); \
   } while (0)
 
@@ -711,7 +711,7 @@ TEST(BackendGpu, P2pGroupMovesBetweenDevices) {
   auto streams = Raw(S);
   // A ring d -> d+1 and a swap 0 <-> 1 in one group: devices send and receive.
   std::vector<dtxi_p2p_item> items;
-  std::vector<std::vector<unsigned char>> want;
+  std::vector<std::vector<unsigned char> > want;
   for (int d = 0; d < n; d++) {
     size_t bytes = (size_t(1) << 20) * (d + 1) + 13;
     want.push_back(Pattern(bytes, 500 + d));
@@ -730,14 +730,15 @@ TEST(BackendGpu, P2pGroupMovesBetweenDevices) {
   }
   ASSERT_EQ(dtxi_p2p_group(b.get(), items.data(), static_cast<int>(items.size()), streams.data()), DTX_OK)
       << dtx_last_error();
-  std::vector<std::vector<unsigned char>> got(items.size());
+  std::vector<std::vector<unsigned char> > got(items.size());
   for (size_t k = 0; k < items.size(); k++) {
     got[k].assign(want[k].size(), 0);
     ASSERT_EQ(dtxi_copy_async(streams[items[k].dst_dev], got[k].data(), DTXI_HOST, dst[k], items[k].dst_dev,
                               got[k].size()),
               DTX_OK);
   }
-  for (int d = 0; d < n; d++) EXPECT_EQ(Drain(b.get(), streams[d]), DTXI_EVENT_DONE) << dtxi_stream_kind_name(DTXI_STREAM_NCCL) << d;
+  for (int d = 0; d < n; d++)
+    EXPECT_EQ(Drain(b.get(), streams[d]), DTXI_EVENT_DONE) << dtxi_stream_kind_name(DTXI_STREAM_NCCL) << d;
   for (size_t k = 0; k < items.size(); k++)
     EXPECT_EQ(FirstDiff(got[k].data(), want[k].data(), want[k].size()), -1)
         << "item " << k << ": gpu " << items[k].src_dev << " -> gpu " << items[k].dst_dev;
@@ -778,7 +779,8 @@ TEST(BackendGpu, P2pGroupIsOrderedOnItsStreams) {
   ASSERT_EQ(dtxi_event_record(after1.get(), streams[1]), DTX_OK);
   EXPECT_EQ(Await(before0.get()), DTXI_EVENT_DONE);
   ASSERT_TRUE(gate.WaitReached());
-  EXPECT_EQ(Await(after0.get(), 100), DTXI_EVENT_PENDING) << "the send finished before its receiver got there";
+  EXPECT_EQ(Await(after0.get(), 100), DTXI_EVENT_PENDING)
+      << "the send finished before its receiver got there";
   gate.Open();
   EXPECT_EQ(Await(after0.get()), DTXI_EVENT_DONE) << dtxi_event_error(after0.get());
   EXPECT_EQ(Await(after1.get()), DTXI_EVENT_DONE) << dtxi_event_error(after1.get());
@@ -811,13 +813,16 @@ TEST(BackendGpu, BroadcastToAllAndToSubset) {
     EXPECT_EQ(FirstDiff(got.data(), want.data(), bytes), -1) << "gpu " << d;
   };
   // Everyone, the root into a buffer of its own too: ncclBroadcast.
-  ASSERT_EQ(dtxi_broadcast(b.get(), root, src, buf.data(), bytes, streams.data()), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtxi_broadcast(b.get(), root, src, buf.data(), bytes, streams.data()), DTX_OK)
+      << dtx_last_error();
   for (int d = 0; d < n; d++) check(d, chunk);
   // Only gpu 0 (with 2 GPUs: everyone but the root's own copy): grouped sends.
-  for (int d = 0; d < n; d++) ASSERT_EQ(dtxi_copy_async(streams[d], buf[d], d, fill.data(), DTXI_HOST, bytes), DTX_OK);
+  for (int d = 0; d < n; d++)
+    ASSERT_EQ(dtxi_copy_async(streams[d], buf[d], d, fill.data(), DTXI_HOST, bytes), DTX_OK);
   std::vector<void *> some(n, nullptr);
   some[0] = buf[0];
-  ASSERT_EQ(dtxi_broadcast(b.get(), root, src, some.data(), bytes, streams.data()), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtxi_broadcast(b.get(), root, src, some.data(), bytes, streams.data()), DTX_OK)
+      << dtx_last_error();
   check(0, chunk);
   for (int d = 1; d < n; d++) check(d, fill);
   dtxi_free_async(streams[root], src);
@@ -860,7 +865,8 @@ TEST(BackendGpu, P2pBadArgumentsAreRejected) {
   EXPECT_NE(std::string(dtx_last_error()).find("both gpu 0"), std::string::npos) << dtx_last_error();
   dtxi_p2p_item far = {0, x, 1, x, 8};
   EXPECT_EQ(dtxi_p2p_group(b.get(), &far, 1, streams.data()), DTX_EINVAL);
-  EXPECT_NE(std::string(dtx_last_error()).find("dst_dev 1 does not exist"), std::string::npos) << dtx_last_error();
+  EXPECT_NE(std::string(dtx_last_error()).find("dst_dev 1 does not exist"), std::string::npos)
+      << dtx_last_error();
   StreamPtr compute = Stream(b.get(), 0);
   dtxi_stream *wrong[1] = {compute.get()};
   void *dsts[1] = {nullptr};

@@ -187,16 +187,18 @@ static dtx_status check_stream(const dtxi_backend *b, dtxi_stream *const *stream
                                const char *who) {
   const dtxi_stream *s = streams[dev];
   if (s == NULL)
-    return dtxi_fail(DTX_EINVAL, "%s: streams[%d] is NULL but %s is on gpu %d; create a stream of kind nccl there",
-                     call, dev, who, dev);
+    return dtxi_fail(DTX_EINVAL,
+                     "%s: streams[%d] is NULL but %s is on gpu %d; create a stream of kind nccl there", call,
+                     dev, who, dev);
   if (s->b != b)
     return dtxi_fail(DTX_EINVAL, "%s: streams[%d] (%s) belongs to another backend", call, dev, s->label);
   if (s->dev != dev)
-    return dtxi_fail(DTX_EINVAL, "%s: streams[%d] (%s) is a stream of gpu %d; streams[d] must be on gpu d", call,
-                     dev, s->label, s->dev);
+    return dtxi_fail(DTX_EINVAL, "%s: streams[%d] (%s) is a stream of gpu %d; streams[d] must be on gpu d",
+                     call, dev, s->label, s->dev);
   if (s->kind != DTXI_STREAM_NCCL)
-    return dtxi_fail(DTX_EINVAL, "%s: streams[%d] (%s) is a %s stream; NCCL transfers need streams of kind nccl",
-                     call, dev, s->label, dtxi_stream_kind_name(s->kind));
+    return dtxi_fail(DTX_EINVAL,
+                     "%s: streams[%d] (%s) is a %s stream; NCCL transfers need streams of kind nccl", call,
+                     dev, s->label, dtxi_stream_kind_name(s->kind));
   return DTX_OK;
 }
 
@@ -215,8 +217,8 @@ dtx_status dtxi_p2p_group(dtxi_backend *b, const dtxi_p2p_item *items, int n, dt
   if (n == 0) return DTX_OK;
   if (items == NULL) return dtxi_fail(DTX_EINVAL, "%s: items is NULL for %d item(s)", call, n);
   if (streams == NULL)
-    return dtxi_fail(DTX_EINVAL, "%s: streams is NULL; give one stream of kind nccl per device (%d entries)", call,
-                     b->ndev);
+    return dtxi_fail(DTX_EINVAL, "%s: streams is NULL; give one stream of kind nccl per device (%d entries)",
+                     call, b->ndev);
   for (int k = 0; k < n; k++) {
     const dtxi_p2p_item *it = &items[k];
     char who[48];
@@ -224,14 +226,18 @@ dtx_status dtxi_p2p_group(dtxi_backend *b, const dtxi_p2p_item *items, int n, dt
       bool bad_src = !gpu_ok(b, it->src_dev);
       int dev = bad_src ? it->src_dev : it->dst_dev;
       if (dev == DTXI_HOST)
-        return dtxi_fail(DTX_EINVAL, "%s: item %d: %s_dev is the host; NCCL moves between GPUs (use copy_async "
-                         "for host memory)", call, k, bad_src ? "src" : "dst");
-      return dtxi_fail(DTX_EINVAL, "%s: item %d: %s_dev %d does not exist (the backend has %d GPU(s): 0..%d)", call,
-                       k, bad_src ? "src" : "dst", dev, b->ndev, b->ndev - 1);
+        return dtxi_fail(DTX_EINVAL,
+                         "%s: item %d: %s_dev is the host; NCCL moves between GPUs (use copy_async "
+                         "for host memory)",
+                         call, k, bad_src ? "src" : "dst");
+      return dtxi_fail(DTX_EINVAL, "%s: item %d: %s_dev %d does not exist (the backend has %d GPU(s): 0..%d)",
+                       call, k, bad_src ? "src" : "dst", dev, b->ndev, b->ndev - 1);
     }
     if (it->src_dev == it->dst_dev)
-      return dtxi_fail(DTX_EINVAL, "%s: item %d: src_dev and dst_dev are both gpu %d; within one device use "
-                       "copy_async", call, k, it->src_dev);
+      return dtxi_fail(DTX_EINVAL,
+                       "%s: item %d: src_dev and dst_dev are both gpu %d; within one device use "
+                       "copy_async",
+                       call, k, it->src_dev);
     if (it->bytes > 0 && (it->src == NULL || it->dst == NULL))
       return dtxi_fail(DTX_EINVAL, "%s: item %d: %s is NULL for a move of %zu bytes", call, k,
                        it->src == NULL ? "src" : "dst", it->bytes);
@@ -253,8 +259,8 @@ dtx_status dtxi_broadcast(dtxi_backend *b, int root, const void *src, void *cons
   if (dsts == NULL)
     return dtxi_fail(DTX_EINVAL, "%s: dsts is NULL; give one entry per device (NULL: not a receiver)", call);
   if (streams == NULL)
-    return dtxi_fail(DTX_EINVAL, "%s: streams is NULL; give one stream of kind nccl per device (%d entries)", call,
-                     b->ndev);
+    return dtxi_fail(DTX_EINVAL, "%s: streams is NULL; give one stream of kind nccl per device (%d entries)",
+                     call, b->ndev);
   if (bytes > 0 && src == NULL) return dtxi_fail(DTX_EINVAL, "%s: src is NULL for %zu bytes", call, bytes);
   dtx_status rc = check_stream(b, streams, root, call, "the root");
   if (rc != DTX_OK) return rc;

@@ -122,7 +122,8 @@ typedef struct dtxi_p2p_item {
 typedef struct dtxi_backend_ops {
   const char *name; /* "cuda" or "sim" */
   void (*destroy)(dtxi_backend *b);
-  dtx_status (*stream_create)(dtxi_backend *b, int dev, dtxi_stream_kind kind, const char *label, dtxi_stream **out);
+  dtx_status (*stream_create)(dtxi_backend *b, int dev, dtxi_stream_kind kind, const char *label,
+                              dtxi_stream **out);
   /* Waits for the stream's queued work, then frees it. */
   void (*stream_destroy)(dtxi_stream *s);
   void (*stream_reset)(dtxi_stream *s); /* clears the error state */
@@ -143,7 +144,8 @@ typedef struct dtxi_backend_ops {
   dtx_status (*alloc_async)(dtxi_stream *s, size_t bytes, void **ptr);
   void (*free_async)(dtxi_stream *s, void *ptr);
   /* Copies bytes in stream order; dev indices, DTXI_HOST for host memory. */
-  dtx_status (*copy_async)(dtxi_stream *s, void *dst, int dst_dev, const void *src, int src_dev, size_t bytes);
+  dtx_status (*copy_async)(dtxi_stream *s, void *dst, int dst_dev, const void *src, int src_dev,
+                           size_t bytes);
   dtx_status (*host_fn)(dtxi_stream *s, dtxi_stream_fn fn, void *arg);
   /* Pinned host memory for staging (plain host memory on sim). */
   dtx_status (*host_alloc)(dtxi_backend *b, size_t bytes, void **ptr);
@@ -199,8 +201,12 @@ static inline dtx_status dtxi_event_create(dtxi_backend *b, int dev, dtxi_event 
 static inline void dtxi_event_destroy(dtxi_event *e) {
   if (e != NULL) e->b->ops->event_destroy(e);
 }
-static inline dtx_status dtxi_event_record(dtxi_event *e, dtxi_stream *s) { return s->b->ops->event_record(e, s); }
-static inline dtx_status dtxi_stream_wait(dtxi_stream *s, dtxi_event *e) { return s->b->ops->stream_wait(s, e); }
+static inline dtx_status dtxi_event_record(dtxi_event *e, dtxi_stream *s) {
+  return s->b->ops->event_record(e, s);
+}
+static inline dtx_status dtxi_stream_wait(dtxi_stream *s, dtxi_event *e) {
+  return s->b->ops->stream_wait(s, e);
+}
 static inline dtxi_event_state dtxi_event_query(dtxi_event *e) { return e->b->ops->event_query(e); }
 static inline dtxi_event_state dtxi_event_sync(dtxi_event *e) { return e->b->ops->event_sync(e); }
 static inline const char *dtxi_event_error(dtxi_event *e) { return e->b->ops->event_error(e); }
@@ -314,8 +320,8 @@ dtxi_backend *dtxi_cluster_backend(const struct dtx_cluster *cl);
 /* Parses DTX_GPUS-style text: "all", "none", "0,2", "sim:N". For "all" with
  * no usable GPU, *out = NULL and DTX_OK (the cluster runs on CPU only), with
  * the reason in why (at least 256 bytes). "none" gives NULL as well. */
-dtx_status dtxi_backend_open(const char *spec, const dtxi_sim_config *sim_defaults, dtxi_backend **out, char *why,
-                             size_t whylen);
+dtx_status dtxi_backend_open(const char *spec, const dtxi_sim_config *sim_defaults, dtxi_backend **out,
+                             char *why, size_t whylen);
 
 #ifdef __cplusplus
 }

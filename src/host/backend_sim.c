@@ -376,8 +376,9 @@ static void run_group(sim_stream *s, sim_group *g) {
     if (it->dst_dev != d) continue;
     while (!g->arrived[it->src_dev]) pthread_cond_wait(&g->cv, &g->mu);
     if (g->failed[it->src_dev]) {
-      snprintf(msg, sizeof msg, "sim gpu %d: ncclRecv of %zu bytes from gpu %d: the sending stream had failed: %s",
-               d, it->bytes, it->src_dev,
+      snprintf(msg, sizeof msg,
+               "sim gpu %d: ncclRecv of %zu bytes from gpu %d: the sending stream had failed: %s", d,
+               it->bytes, it->src_dev,
                g->err[it->src_dev] != NULL ? g->err[it->src_dev] : "(message lost: out of host memory)");
       stream_fail(s, msg);
     } else if (!s->failed) {
@@ -473,7 +474,8 @@ static void run_op(sim_stream *s, sim_op *op) {
       group_unref(op->u.group);
       break;
     case OP_FAIL:
-      stream_fail(s, op->u.msg != NULL ? op->u.msg : "sim: an operation failed (out of host memory copying why)");
+      stream_fail(
+          s, op->u.msg != NULL ? op->u.msg : "sim: an operation failed (out of host memory copying why)");
       free(op->u.msg);
       break;
   }
@@ -649,10 +651,11 @@ static dtx_status sim_event_host_time(dtxi_event *ev, uint64_t *ns) {
   if (e->mark == NULL)
     rc = dtxi_fail(DTX_EINVAL, "sim event_host_time: the event (gpu %d) was never recorded", ev->dev);
   else if (atomic_load(&e->mark->state) == DTXI_EVENT_PENDING)
-    rc = dtxi_fail(DTX_EINVAL,
-                   "sim event_host_time: the event (gpu %d) has not completed yet; ask after event_query says "
-                   "done or failed",
-                   ev->dev);
+    rc =
+        dtxi_fail(DTX_EINVAL,
+                  "sim event_host_time: the event (gpu %d) has not completed yet; ask after event_query says "
+                  "done or failed",
+                  ev->dev);
   else
     *ns = e->mark->t_ns;
   pthread_mutex_unlock(&e->mu);
@@ -751,8 +754,8 @@ static dtx_status sim_alloc_async(dtxi_stream *st, size_t bytes, void **ptr) {
   int inline_charge = pthread_equal(pthread_self(), s->thread);
   if (inline_charge) {
     if (fault_fires(sb, dev, DTXI_FAULT_ALLOC))
-      return dtxi_fail(DTX_ENOMEM, "sim gpu %d: injected alloc fault (out of memory allocating %zu bytes)", dev,
-                       bytes);
+      return dtxi_fail(DTX_ENOMEM, "sim gpu %d: injected alloc fault (out of memory allocating %zu bytes)",
+                       dev, bytes);
     sim_device *d = &sb->dev[dev];
     pthread_mutex_lock(&d->mu);
     size_t used = d->used, cap = d->capacity;
@@ -760,8 +763,8 @@ static dtx_status sim_alloc_async(dtxi_stream *st, size_t bytes, void **ptr) {
     if (fits) d->used += bytes;
     pthread_mutex_unlock(&d->mu);
     if (!fits)
-      return dtxi_fail(DTX_ENOMEM, "sim gpu %d: out of memory allocating %zu bytes (in use %zu of %zu)", dev, bytes,
-                       used, cap);
+      return dtxi_fail(DTX_ENOMEM, "sim gpu %d: out of memory allocating %zu bytes (in use %zu of %zu)", dev,
+                       bytes, used, cap);
   }
   /* Host memory behind the block only if it could ever fit on the device. */
   size_t payload = bytes <= sb->dev[dev].capacity ? (bytes + SIM_ALIGN - 1) / SIM_ALIGN * SIM_ALIGN : 0;
@@ -878,8 +881,8 @@ static bool sim_nccl_available(dtxi_backend *b) { return true; }
  * touches, and first, when local is not NULL, the local copy *local on
  * streams[local->src_dev] (a broadcast root's own copy). The arguments were
  * checked by backend.c. All or nothing: on DTX_ENOMEM nothing is queued. */
-static dtx_status enqueue_group(sim_backend *sb, const dtxi_p2p_item *items, int n, dtxi_stream *const *streams,
-                                const dtxi_p2p_item *local) {
+static dtx_status enqueue_group(sim_backend *sb, const dtxi_p2p_item *items, int n,
+                                dtxi_stream *const *streams, const dtxi_p2p_item *local) {
   bool part[DTXI_MAX_GPUS] = {false};
   sim_op *ops[DTXI_MAX_GPUS] = {NULL};
   sim_op *copy = NULL;
@@ -911,9 +914,10 @@ static dtx_status enqueue_group(sim_backend *sb, const dtxi_p2p_item *items, int
     }
   if (fired) {
     char msg[SIM_ERR_MAX];
-    snprintf(msg, sizeof msg,
-             "sim gpu %d: ncclGroupEnd failed: unhandled cuda error (injected nccl fault, a group of %d move(s))",
-             fired_dev, n);
+    snprintf(
+        msg, sizeof msg,
+        "sim gpu %d: ncclGroupEnd failed: unhandled cuda error (injected nccl fault, a group of %d move(s))",
+        fired_dev, n);
     for (int d = 0; d < sb->base.ndev; d++) {
       if (!part[d]) continue;
       ops[d]->type = OP_FAIL;
@@ -957,7 +961,8 @@ no_memory:
   return no_memory("p2p group");
 }
 
-static dtx_status sim_p2p_group(dtxi_backend *b, const dtxi_p2p_item *items, int n, dtxi_stream *const *streams) {
+static dtx_status sim_p2p_group(dtxi_backend *b, const dtxi_p2p_item *items, int n,
+                                dtxi_stream *const *streams) {
   return enqueue_group(sim_of(b), items, n, streams, NULL);
 }
 

@@ -386,7 +386,8 @@ static dtx_status calib_take(cuda_backend *b, int i, calib **out) {
   dtx_status rc = DTX_OK;
   cudaEvent_t ev = NULL;
   calib *c = calloc(1, sizeof *c);
-  if (c == NULL) return dtxi_fail(DTX_ENOMEM, "cuda gpu %d: out of host memory calibrating timed events", ord);
+  if (c == NULL)
+    return dtxi_fail(DTX_ENOMEM, "cuda gpu %d: out of host memory calibrating timed events", ord);
   c->window_ns = UINT64_MAX;
   for (int t = 0; t < CAL_TRIES && c->window_ns > CAL_GOOD_NS; t++) {
     CUDA_CHECK_GOTO(ord, cudaEventCreateWithFlags(&ev, cudaEventDefault), rc, fail);
@@ -507,8 +508,10 @@ static dtx_status stream_era(cuda_backend *b, cuda_stream *s, era **out) {
       er->floor_known = 0;
     } else {
       (void)cudaGetLastError();
-      DTXI_LOG(DTX_LOG_WARN, "cuda gpu %d: a boundary event for timed events failed (%s); times on stream %s may "
-               "step back by a few microseconds here", s->ord, cudaGetErrorString(r), s->base.label);
+      DTXI_LOG(DTX_LOG_WARN,
+               "cuda gpu %d: a boundary event for timed events failed (%s); times on stream %s may "
+               "step back by a few microseconds here",
+               s->ord, cudaGetErrorString(r), s->base.label);
       if (er->bnd != NULL && cudaEventDestroy(er->bnd) != cudaSuccess) (void)cudaGetLastError();
       er->bnd = NULL;
     }
@@ -639,8 +642,8 @@ static dtx_status event_new(dtxi_backend *bb, int dev, int timed, dtxi_event **o
   dtx_status rc = DTX_OK;
   int ord = b->ord[dev];
   CUDA_CHECK_GOTO(ord, use_dev(ord), rc, fail);
-  CUDA_CHECK_GOTO(ord, cudaEventCreateWithFlags(&e->ev, timed ? cudaEventDefault : cudaEventDisableTiming), rc,
-                  fail);
+  CUDA_CHECK_GOTO(ord, cudaEventCreateWithFlags(&e->ev, timed ? cudaEventDefault : cudaEventDisableTiming),
+                  rc, fail);
   e->base.b = bb;
   e->base.dev = dev;
   e->ord = ord;
@@ -793,10 +796,11 @@ static dtx_status cuda_event_host_time(dtxi_event *ee, uint64_t *ns) {
   if (e->src == NULL || e->era == NULL) {
     rc = dtxi_fail(DTX_EINVAL, "cuda event_host_time: the event (gpu %d) was never recorded", e->ord);
   } else if (e->state == DTXI_EVENT_PENDING && query_locked(e, cudaEventQuery(e->ev)) == DTXI_EVENT_PENDING) {
-    rc = dtxi_fail(DTX_EINVAL,
-                   "cuda event_host_time: the event (gpu %d) has not completed yet; ask after event_query says "
-                   "done or failed",
-                   e->ord);
+    rc = dtxi_fail(
+        DTX_EINVAL,
+        "cuda event_host_time: the event (gpu %d) has not completed yet; ask after event_query says "
+        "done or failed",
+        e->ord);
   } else if (!e->have_time) {
     int64_t h = 0;
     cudaError_t r = era_map(e->era, e->ev, &h);
@@ -1012,7 +1016,8 @@ static dtx_status run_group(cuda_backend *b, const dtxi_nccl_op *ops, int nops, 
   return rc;
 }
 
-static dtx_status cuda_p2p_group(dtxi_backend *bb, const dtxi_p2p_item *items, int n, dtxi_stream *const *streams) {
+static dtx_status cuda_p2p_group(dtxi_backend *bb, const dtxi_p2p_item *items, int n,
+                                 dtxi_stream *const *streams) {
   cuda_backend *b = backend_of(bb);
   bool part[DTXI_MAX_GPUS] = {false};
   dtxi_nccl_op *ops = calloc((size_t)n * 2, sizeof *ops);

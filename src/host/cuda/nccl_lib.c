@@ -98,7 +98,8 @@ struct dtxi_nccl {
 
 dtx_status dtxi_nccl_create(const int *ord, int n, dtxi_nccl **out) {
   if (out == NULL || ord == NULL || n < 1 || n > DTXI_MAX_GPUS)
-    return dtxi_fail(DTX_EINVAL, "dtxi_nccl_create: give 1..%d CUDA ordinals and an out pointer", DTXI_MAX_GPUS);
+    return dtxi_fail(DTX_EINVAL, "dtxi_nccl_create: give 1..%d CUDA ordinals and an out pointer",
+                     DTXI_MAX_GPUS);
   dtxi_nccl *nc = calloc(1, sizeof *nc);
   if (nc == NULL) return dtxi_fail(DTX_ENOMEM, "dtxi_nccl_create: out of host memory");
   pthread_mutex_init(&nc->mu, NULL);
@@ -169,13 +170,15 @@ static void load_locked(dtxi_nccl *nc) {
     broken(nc, "NCCL is not available: dlopen(libnccl.so.2) failed: %s", e != NULL ? e : "not found");
     return;
   }
-  static const char *const required[] = {"ncclGetVersion", "ncclGetErrorString", "ncclCommInitAll",
+  static const char *const required[] = {"ncclGetVersion",  "ncclGetErrorString", "ncclCommInitAll",
                                          "ncclCommDestroy", "ncclGroupStart",     "ncclGroupEnd",
                                          "ncclSend",        "ncclRecv",           "ncclBroadcast"};
   bool ok[9] = {
-      TAKE(nc, get_version, required[0]), TAKE(nc, error_string, required[1]), TAKE(nc, comm_init_all, required[2]),
-      TAKE(nc, comm_destroy, required[3]), TAKE(nc, group_start, required[4]), TAKE(nc, group_end, required[5]),
-      TAKE(nc, send, required[6]),         TAKE(nc, recv, required[7]),        TAKE(nc, broadcast, required[8]),
+      TAKE(nc, get_version, required[0]),   TAKE(nc, error_string, required[1]),
+      TAKE(nc, comm_init_all, required[2]), TAKE(nc, comm_destroy, required[3]),
+      TAKE(nc, group_start, required[4]),   TAKE(nc, group_end, required[5]),
+      TAKE(nc, send, required[6]),          TAKE(nc, recv, required[7]),
+      TAKE(nc, broadcast, required[8]),
   };
   _Static_assert(sizeof ok / sizeof ok[0] == sizeof required / sizeof required[0], "one flag per symbol");
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -192,7 +195,8 @@ static void load_locked(dtxi_nccl *nc) {
   char v[32];
   version_text(code, v, sizeof v);
   if (r != ncclSuccess || code < 2700) {
-    broken(nc, "NCCL is not available: libnccl.so.2 is version %s (ncclGetVersion: %s); 2.7 or later is needed",
+    broken(nc,
+           "NCCL is not available: libnccl.so.2 is version %s (ncclGetVersion: %s); 2.7 or later is needed",
            r == ncclSuccess ? v : "unknown", nc->fn.error_string(r));
     dlclose(nc->lib);
     nc->lib = NULL;
@@ -229,7 +233,8 @@ static void init_comms_locked(dtxi_nccl *nc) {
     size_t len = 0;
     for (int i = 0; i < nc->n; i++)
       len += (size_t)snprintf(gpus + len, sizeof gpus - len, i == 0 ? "%d" : ",%d", nc->ord[i]);
-    broken(nc, "cuda: ncclCommInitAll failed over CUDA devices %s: %s", gpus, nccl_error(nc, r, err, sizeof err));
+    broken(nc, "cuda: ncclCommInitAll failed over CUDA devices %s: %s", gpus,
+           nccl_error(nc, r, err, sizeof err));
     memset(nc->comm, 0, sizeof nc->comm);
     return;
   }
@@ -258,7 +263,8 @@ static ncclResult_t issue(dtxi_nccl *nc, const dtxi_nccl_op *op, const char **ca
       return nc->fn.recv(op->recv, op->bytes, ncclUint8, op->peer, comm, (cudaStream_t)op->stream);
     case DTXI_NCCL_BCAST:
       *call = "ncclBroadcast";
-      return nc->fn.broadcast(op->send, op->recv, op->bytes, ncclUint8, op->peer, comm, (cudaStream_t)op->stream);
+      return nc->fn.broadcast(op->send, op->recv, op->bytes, ncclUint8, op->peer, comm,
+                              (cudaStream_t)op->stream);
   }
   *call = "nccl (unknown operation)";
   return ncclInvalidArgument;
@@ -283,8 +289,11 @@ dtx_status dtxi_nccl_run(dtxi_nccl *nc, const dtxi_nccl_op *ops, int n) {
     const char *call = NULL;
     r = issue(nc, &ops[k], &call);
     if (r != ncclSuccess)
-      rc = dtxi_fail(DTX_EDEVICE, "cuda gpu %d: %s %s gpu %d (%zu bytes) failed: %s", nc->ord[ops[k].rank], call,
-                     ops[k].kind == DTXI_NCCL_RECV ? "from" : ops[k].kind == DTXI_NCCL_SEND ? "to" : "with root",
+      rc = dtxi_fail(DTX_EDEVICE, "cuda gpu %d: %s %s gpu %d (%zu bytes) failed: %s", nc->ord[ops[k].rank],
+                     call,
+                     ops[k].kind == DTXI_NCCL_RECV   ? "from"
+                     : ops[k].kind == DTXI_NCCL_SEND ? "to"
+                                                     : "with root",
                      nc->ord[ops[k].peer], ops[k].bytes, nccl_error(nc, r, err, sizeof err));
   }
   r = nc->fn.group_end(); /* always: closes this thread's group even after a failed call */
@@ -302,12 +311,14 @@ void dtxi_nccl_destroy(dtxi_nccl *nc) {
     /* Several communicators driven by one thread finalize together. */
     if (nc->fn.comm_finalize != NULL && nc->fn.group_start() == ncclSuccess) {
       for (int i = 0; i < nc->n; i++) (void)nc->fn.comm_finalize(nc->comm[i]);
-      if (nc->fn.group_end() != ncclSuccess) DTXI_LOG(DTX_LOG_WARN, "NCCL: finalizing the communicators failed");
+      if (nc->fn.group_end() != ncclSuccess)
+        DTXI_LOG(DTX_LOG_WARN, "NCCL: finalizing the communicators failed");
     }
     for (int i = 0; i < nc->n; i++) {
       ncclResult_t r = nc->fn.comm_destroy(nc->comm[i]);
       if (r != ncclSuccess)
-        DTXI_LOG(DTX_LOG_WARN, "NCCL: ncclCommDestroy (gpu %d) failed: %s", nc->ord[i], nc->fn.error_string(r));
+        DTXI_LOG(DTX_LOG_WARN, "NCCL: ncclCommDestroy (gpu %d) failed: %s", nc->ord[i],
+                 nc->fn.error_string(r));
     }
   } else if (nc->state == LOADED) {
     dlclose(nc->lib); /* loaded, no communicator ever tried: nothing of NCCL's is running */

@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "dtx/dtx.h"
+#include "trace_cmd.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -49,10 +50,14 @@ static void usage(FILE *out) {
       "               --seed N       random seed (default 42)\n"
       "               --fail-task I  make leaf task I fail (shows the error path)\n"
       "  version    print the program and library versions\n"
-      "  help       print this message\n"
+      "  help       print this message\n",
+      out);
+  trace_usage(out);
+  fputs(
       "\n"
       "The cluster reads DTX_SCHEDULER (sync|threads), DTX_NUM_THREADS, DTX_TRACE\n"
-      "(Chrome trace JSON path), DTX_LOG and DTX_LOG_FILE.\n",
+      "(Chrome trace JSON path), DTX_REPORT (HTML report path), DTX_PROGRESS (0|1),\n"
+      "DTX_LOG and DTX_LOG_FILE; `dtx info` lists every DTX_* variable.\n",
       out);
 }
 
@@ -501,5 +506,6 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version();
   if (strcmp(cmd, "info") == 0) return cmd_info(argc - 2, argv + 2);
   if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
+  if (strcmp(cmd, "trace") == 0) return cmd_trace(argc - 2, argv + 2);
   return usage_error("unknown command '%s'", cmd);
 }

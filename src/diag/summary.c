@@ -590,7 +590,7 @@ void dtxi_summary_print(const dtxi_summary *s, const char *title, FILE *out) {
   fprintf(out, "  (gaps: idle stretches of at least %.0f%% of the wall time)\n", 100.0 * DTXI_GAP_FRACTION);
 
   if (s->nprefixes > 0) {
-    fprintf(out, "\nTask prefixes %19s %10s %10s %10s %6s\n", "count", "total", "mean", "max", "failed");
+    fprintf(out, "\nTask prefixes %21s %10s %10s %10s %6s\n", "count", "total", "mean", "max", "failed");
     for (size_t i = 0; i < s->nprefixes; i++) {
       const dtxi_sprefix *p = &s->prefixes[i];
       fmt_count(p->count, a, sizeof a);
@@ -635,7 +635,7 @@ void dtxi_summary_print(const dtxi_summary *s, const char *title, FILE *out) {
   }
 
   if (s->nlinks > 0) {
-    fprintf(out, "\nTransfers by link %14s %10s %10s %9s\n", "count", "bytes", "time", "GB/s");
+    fprintf(out, "\nTransfers by link %21s %10s %10s %9s\n", "count", "bytes", "time", "GB/s");
     for (size_t i = 0; i < s->nlinks; i++) {
       const dtxi_slink *l = &s->links[i];
       fmt_count(l->count, a, sizeof a);
@@ -667,7 +667,7 @@ void dtxi_summary_print(const dtxi_summary *s, const char *title, FILE *out) {
   if (s->nerrors > 5) fprintf(out, "  ... and %zu more\n", s->nerrors - 5);
 
   if (s->nmemory > 0) {
-    fprintf(out, "\nMemory counters %38s %10s\n", "peak", "last");
+    fprintf(out, "\nMemory counters %39s %10s\n", "peak", "last");
     for (size_t i = 0; i < s->nmemory; i++) {
       const dtxi_smem *m = &s->memory[i];
       char both[512];

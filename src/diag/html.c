@@ -364,7 +364,7 @@ static void tables(page *pg) {
         fputs("&hellip; &rarr; ", out);
         i = s->npath - 20;
       }
-      esc(out, v->slices[s->path[i]].key);
+      esc(out, v->slices[s->path[i]].name);
     }
   }
   fputs("</p>\n<h2>Transfers by link</h2>\n", out);

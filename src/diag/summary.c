@@ -622,7 +622,7 @@ void dtxi_summary_print(const dtxi_summary *s, const char *title, FILE *out) {
         fputs("... -> ", out);
         col += 7;
       }
-      const char *k = cut(v->slices[s->path[i]].key, 40, name, sizeof name);
+      const char *k = cut(v->slices[s->path[i]].name, 40, name, sizeof name);
       int w = (int)strlen(k) + (i + 1 < s->npath ? 4 : 0);
       if (col + w > 78 && col > 2) {
         fputs("\n  ", out);

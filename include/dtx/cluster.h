@@ -87,9 +87,16 @@ typedef struct dtx_cluster_stats {
   int64_t bytes_peak;        /* high-water mark of bytes_in_use */
   int64_t tasks_run;         /* task executions, retries included */
   int64_t tasks_failed;      /* executions that failed */
+  /* Spilling past the host memory limit (DTX_HOST_MEMORY_LIMIT, DTX_SPILL_DIR). */
+  int64_t host_limit;        /* bytes; 0: none */
+  int64_t spills;            /* task outputs written to disk to make room */
+  int64_t bytes_spilled;
+  int64_t unspills;          /* spilled outputs read back */
+  int64_t bytes_unspilled;
+  int64_t bytes_on_disk;     /* spilled now */
 } dtx_cluster_stats;
 
-#define DTX_CLUSTER_STATS_INIT {sizeof(dtx_cluster_stats), 0, 0, 0, 0}
+#define DTX_CLUSTER_STATS_INIT {sizeof(dtx_cluster_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
 DTX_API dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out);
 /* Sets bytes_peak back to bytes_in_use. */

@@ -8,6 +8,7 @@
  */
 #include "host/cluster.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -193,7 +194,7 @@ int dtx_cluster_num_gpus(const dtx_cluster *cl) { return cl != NULL ? dtxi_gpus_
 
 dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) {
   if (cl == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_stats: cluster or out is NULL");
-  if (out->size < sizeof *out)
+  if (out->size < offsetof(dtx_cluster_stats, tasks_failed) + sizeof out->tasks_failed)
     return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_stats: initialise out with DTX_CLUSTER_STATS_INIT");
   dtx_cluster *c = (dtx_cluster *)cl;
   int64_t ran = atomic_load(&c->caller_tasks_run), failed = atomic_load(&c->caller_tasks_failed);
@@ -205,6 +206,16 @@ dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) 
   out->bytes_peak = atomic_load(&c->mem->peak);
   out->tasks_run = ran;
   out->tasks_failed = failed;
+  if (out->size >= offsetof(dtx_cluster_stats, bytes_on_disk) + sizeof out->bytes_on_disk) {
+    dtxi_mem_spill_stats sp;
+    dtxi_mem_spill_stats_get(c->mem, &sp);
+    out->host_limit = sp.limit;
+    out->spills = sp.spills;
+    out->bytes_spilled = sp.spilled_bytes;
+    out->unspills = sp.unspills;
+    out->bytes_unspilled = sp.unspilled_bytes;
+    out->bytes_on_disk = sp.on_disk;
+  }
   return DTX_OK;
 }
 

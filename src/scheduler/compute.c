@@ -82,7 +82,9 @@ void *dtx_task_output(dtx_task_ctx *ctx, size_t size) {
   if (ctx == NULL) return NULL;
   if (ctx->gpu != NULL) return dtxi_gpu_output(ctx->gpu, size);
   drop_output(ctx);
-  ctx->out = dtxi_chunk_new(ctx->cl->mem, size, ctx->out_refs);
+  /* Graph outputs may spill to disk past the host limit (pinned until made). */
+  ctx->out = ctx->fut == NULL ? dtxi_chunk_new_spillable(ctx->cl->mem, size, ctx->out_refs)
+                              : dtxi_chunk_new(ctx->cl->mem, size, ctx->out_refs);
   return ctx->out != NULL ? ctx->out->data : NULL;
 }
 
@@ -190,8 +192,22 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     if (r->nvtx) dtxi_nvtx_push(prefix, gt->nidx > 0 ? gt->idx[0] : 0);
     int timed = r->trace || (r->gpu && g->impls[gt->impl].cuda != NULL);
     if (timed) t->t0 = dtxi_now_ns();
-    char *msg;
-    int bad = dtxi_task_invoke(&ctx, g->impls[gt->impl].cpu, prefix, gt->nidx, gt->idx, &msg);
+    char *msg = NULL;
+    /* Inputs spilled to disk come back first, and stay while it runs. */
+    uint32_t npinned = 0;
+    int bad = 0;
+    if (r->cl->mem->limit > 0)
+      for (; npinned < gt->ninputs; npinned++)
+        if (dtxi_chunk_pin(r->rt[r->map[dtxi_gt_inputs(gt)[npinned]]].out) != DTX_OK) {
+          char key[DTX_MAX_KEY], buf[1024];
+          dtxi_key_format(prefix, gt->nidx, gt->idx, key, sizeof key);
+          snprintf(buf, sizeof buf, "%s: %s", key, dtx_last_error());
+          msg = strdup(buf);
+          bad = 1;
+          break;
+        }
+    if (!bad) bad = dtxi_task_invoke(&ctx, g->impls[gt->impl].cpu, prefix, gt->nidx, gt->idx, &msg);
+    for (uint32_t i = 0; i < npinned; i++) dtxi_chunk_unpin(r->rt[r->map[dtxi_gt_inputs(gt)[i]]].out);
     if (timed) {
       t->t1 = dtxi_now_ns();
       t->tid = tid;
@@ -205,6 +221,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
       outcome = RAN_FAILED;
     } else {
       t->out = ctx.out;
+      dtxi_chunk_unpin(t->out); /* made: it may spill now */
       outcome = RAN_OK;
     }
   }
@@ -834,6 +851,12 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
         c = dtxi_chunk_new_error(DTX_ETASK, t->err, 1);
       } else if (t->out != NULL) {
         c = t->out;
+        if (dtxi_chunk_keep(c) != DTX_OK) { /* read back from disk for the caller */
+          char *why = strdup(dtx_last_error());
+          dtxi_chunk_unref(c);
+          c = dtxi_chunk_new_error(DTX_ETASK, why != NULL ? why : "cannot read a spilled output back", 1);
+          free(why);
+        }
       } else {
         c = dtxi_chunk_new(NULL, 0, 1);
         if (c != NULL) c->data = NULL;

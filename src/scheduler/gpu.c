@@ -101,6 +101,7 @@ typedef struct gjob {
   int ninputs;
   char *borrowed; /* in_ptr[i] is another task's device copy */
   gres **pinned;  /* the device copy input i reads in place or from a peer, pinned until done */
+  dtx_chunk **hpinned; /* the host chunk input i is copied from, pinned in memory until done */
   int64_t in_charged;  /* device bytes reserved for the inputs copied in */
   int64_t out_charged; /* device bytes reserved for the output */
   dtxi_event *room_ev; /* spills made to fit this job */
@@ -303,6 +304,14 @@ static void trace_mem_event(dtxi_gpus *g, gdev *d, const gres *v, const char *wh
   dtxi_trace_instant(tr, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, name, what, dtxi_now_ns(), args);
 }
 
+/* Run on d2h once a spill copy has landed in its host chunk. */
+static int unpin_landed(void *arg, char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  dtxi_chunk_unpin(arg);
+  return 0;
+}
+
 /* Spills the least recently used outputs of d until `bytes` more fit under its
  * limit. With d->mu (its streams are fed) and d->mem_mu held. An output that
  * also has a host copy just gives its device memory back; one that has none is
@@ -321,10 +330,12 @@ static int spill_locked(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_
     dtxi_event *hr = NULL;
     dtx_status rc = dtxi_stream_wait(d->d2h, v->ready);
     if (rc == DTX_OK && !v->has_host) {
-      host = dtxi_chunk_new(g->cl->mem, v->size, 1);
+      /* Pinned until the copy lands; then it may go on to disk. */
+      host = dtxi_chunk_new_spillable(g->cl->mem, v->size, 1);
       if (host == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", v->size, d->index);
       if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &hr);
       if (rc == DTX_OK) rc = dtxi_copy_async(d->d2h, host->data, DTXI_HOST, v->ptr, d->index, v->size);
+      if (rc == DTX_OK && host->spillable) rc = dtxi_host_fn(d->d2h, unpin_landed, host);
       if (rc == DTX_OK) rc = dtxi_event_record(hr, d->d2h);
     }
     if (rc != DTX_OK) {
@@ -371,7 +382,7 @@ static int64_t total_inflight(dtxi_gpus *g) {
   return n;
 }
 
-static void dispatch(run *r, rtask *t, int retry);
+static void dispatch(run *r, rtask *t);
 
 /* Dispatches again the tasks parked for room on any device: called whenever
  * device memory is given back or unpinned. No lock held. */
@@ -387,7 +398,7 @@ static void retry_parked(dtxi_gpus *g) {
       run *r = p->r;
       rtask *t = p->t;
       free(p);
-      dispatch(r, t, 1);
+      dispatch(r, t);
       p = next;
     }
   }
@@ -587,11 +598,16 @@ static void free_inputs(gjob *j, dtxi_stream *s);
 
 /* Drops the job's pins of the device copies it read. */
 static void unpin_inputs(gjob *j) {
-  for (int i = 0; i < j->ninputs; i++)
+  for (int i = 0; i < j->ninputs; i++) {
     if (j->pinned[i] != NULL) {
       unpin(j->pinned[i]);
       j->pinned[i] = NULL;
     }
+    if (j->hpinned[i] != NULL) {
+      dtxi_chunk_unpin(j->hpinned[i]);
+      j->hpinned[i] = NULL;
+    }
+  }
 }
 
 static void free_job(gjob *j) {
@@ -603,6 +619,7 @@ static void free_job(gjob *j) {
   free(j->in_size);
   free(j->borrowed);
   free(j->pinned);
+  free(j->hpinned);
   free(j->alloc_err);
   free(j);
 }
@@ -635,10 +652,14 @@ static void fail_now(run *r, rtask *t, char *msg) {
   dtxi_run_task_done(r, t, 0);
 }
 
-/* Parks t on d until memory there is given back. `last_try`: a parked task
- * coming back that still finds no room; if nothing is in flight anywhere it
- * never will, and it fails. */
-static void park(dtxi_gpus *g, gdev *d, run *r, rtask *t, int last_try) {
+/* Parks t on d until memory there is given back. A job in flight retries it
+ * when it ends; with none in flight (they all ended while t was being
+ * dispatched) it is retried here at once: with nothing in flight nothing is
+ * pinned, so everything may spill and it fits, unless spilling itself fails,
+ * which the depth bound turns into an error instead of endless retries. */
+static _Thread_local int park_depth;
+
+static void park(dtxi_gpus *g, gdev *d, run *r, rtask *t) {
   parked *p = malloc(sizeof *p);
   if (p == NULL) {
     fail_now(r, t, enqueue_error(r, t, "out of memory waiting for device memory"));
@@ -650,9 +671,11 @@ static void park(dtxi_gpus *g, gdev *d, run *r, rtask *t, int last_try) {
   p->next = d->parked;
   d->parked = p;
   pthread_mutex_unlock(&d->mem_mu);
-  if (total_inflight(g) != 0) return; /* a job in flight retries it when done */
-  if (!last_try) {
+  if (total_inflight(g) != 0) return;
+  if (park_depth < 4) {
+    park_depth++;
     retry_parked(g);
+    park_depth--;
     return;
   }
   pthread_mutex_lock(&d->mem_mu);
@@ -663,17 +686,17 @@ static void park(dtxi_gpus *g, gdev *d, run *r, rtask *t, int last_try) {
   pthread_mutex_unlock(&d->mem_mu);
   if (mine) {
     free(p);
-    char msg[160];
-    snprintf(msg, sizeof msg, "no room on gpu %d: its memory limit (%lld bytes) is held by data waiting for readers",
-             d->index, (long long)d->limit);
+    char msg[200];
+    snprintf(msg, sizeof msg, "no room on gpu %d under its memory limit (%lld bytes): spilling to host failed (%s)",
+             d->index, (long long)d->limit, dtx_last_error());
     fail_now(r, t, enqueue_error(r, t, msg));
   }
 }
 
-void dtxi_gpu_dispatch(run *r, rtask *t) { dispatch(r, t, 0); }
+void dtxi_gpu_dispatch(run *r, rtask *t) { dispatch(r, t); }
 
-/* `retry`: t was parked for room and comes back. */
-static void dispatch(run *r, rtask *t, int retry) {
+/* Places t and enqueues it (or parks it until there is room). */
+static void dispatch(run *r, rtask *t) {
   dtxi_gpus *g = r->cl->gpus;
   const gtask *gt = &r->g->tasks[t->gid];
   const uint32_t *ins = dtxi_gt_inputs(gt);
@@ -694,12 +717,14 @@ static void dispatch(run *r, rtask *t, int retry) {
   size_t *in_size = calloc(nin, sizeof *in_size);
   char *borrowed = calloc(nin, 1);
   gres **pinned = calloc(nin, sizeof *pinned);
+  dtx_chunk **hpinned = calloc(nin, sizeof *hpinned);
   const void **src = calloc(nin, sizeof *src);
   uint8_t *how = calloc(nin, 1);
   dtxi_event **wait = calloc(nin, sizeof *wait);
-  if (j == NULL || in_ptr == NULL || in_size == NULL || borrowed == NULL || pinned == NULL || src == NULL ||
-      how == NULL || wait == NULL) {
+  if (j == NULL || in_ptr == NULL || in_size == NULL || borrowed == NULL || pinned == NULL || hpinned == NULL ||
+      src == NULL || how == NULL || wait == NULL) {
     free(j);
+    free(hpinned);
     free(in_ptr);
     free(in_size);
     free(borrowed);
@@ -716,6 +741,7 @@ static void dispatch(run *r, rtask *t, int retry) {
   j->in_size = in_size;
   j->borrowed = borrowed;
   j->pinned = pinned;
+  j->hpinned = hpinned;
   j->ninputs = (int)gt->ninputs;
   j->phase = 1;
   const char *prefix = r->g->prefixes[gt->prefix];
@@ -770,6 +796,23 @@ static void dispatch(run *r, rtask *t, int retry) {
     }
     if (how[i] != IN_BORROW) need += (int64_t)n;
   }
+  /* Host chunks copied from stay in memory (not spilled to disk) until done. */
+  for (uint32_t i = 0; i < gt->ninputs; i++) {
+    const rtask *in = &r->rt[r->map[ins[i]]];
+    dtx_chunk *c = in->out != NULL ? in->out : in->res != NULL ? in->res->host : NULL;
+    if (how[i] != IN_HOST || c == NULL || !c->spillable) continue;
+    if (dtxi_chunk_pin(c) != DTX_OK) {
+      char *msg = enqueue_error(r, t, dtx_last_error());
+      pthread_mutex_unlock(&d->mu);
+      drop_job(j);
+      free(src);
+      free(how);
+      free(wait);
+      fail_now(r, t, msg);
+      return;
+    }
+    hpinned[i] = c;
+  }
   /* The output: as large as this task's name made before. Under a limit, a
    * name never seen runs one task at a time until one has told its size. */
   int64_t limit = d->limit;
@@ -819,7 +862,7 @@ static void dispatch(run *r, rtask *t, int retry) {
     free(src);
     free(how);
     free(wait);
-    park(g, d, r, t, retry && !probe_busy);
+    park(g, d, r, t);
     return;
   }
   j->in_charged = need;
@@ -956,6 +999,7 @@ static void finish(gjob *j) {
     }
   } else {
     j->t->out = j->host_out;
+    dtxi_chunk_unpin(j->host_out); /* here now: it may spill to disk */
     gres *res = j->out_ptr != NULL ? calloc(1, sizeof *res) : NULL;
     if (res != NULL) {
       res->dev = d;
@@ -1035,7 +1079,7 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   rc = dtxi_event_create(g->b, d->index, &j->ev2); /* before anything is queued */
   if (rc == DTX_OK) rc = dtxi_stream_wait(d->d2h, j->ev);
   if (rc == DTX_OK && j->has_out && j->out_size > 0) {
-    j->host_out = dtxi_chunk_new(j->r->cl->mem, j->out_size, j->t->nrefs);
+    j->host_out = dtxi_chunk_new_spillable(j->r->cl->mem, j->out_size, j->t->nrefs); /* pinned until done */
     if (j->host_out == NULL)
       rc = dtxi_fail(DTX_ENOMEM, "out of host memory for a %zu-byte output", j->out_size);
     else

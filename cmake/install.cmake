@@ -81,6 +81,9 @@ endforeach()
 
 # What a static link of libdtx.a needs besides libdtx.a itself.
 set(DTX_PC_LIBS_PRIVATE "-lpthread -lm")
+if(DTX_BLAS_PC_LIBS)
+  string(APPEND DTX_PC_LIBS_PRIVATE " ${DTX_BLAS_PC_LIBS}")
+endif()
 if(DTX_HAVE_CUDA)
   string(APPEND DTX_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -lcudart_static -ldl -lrt")
 endif()

@@ -4,6 +4,7 @@
 #ifndef DTX_DTX_H
 #define DTX_DTX_H
 
+#include "dtx/array.h"
 #include "dtx/cluster.h"
 #include "dtx/export.h"
 #include "dtx/future.h"

@@ -1,0 +1,374 @@
+/*
+ * dtx/array.h - chunked n-d arrays (Dask's dask.array) on the local cluster.
+ *
+ * A dtx_array is a lazy n-d array (up to DTX_ARRAY_MAX_DIMS dimensions) cut
+ * into regular chunks, the last chunk along an axis possibly shorter. Every
+ * operation returns a new array that remembers how it is made; nothing runs
+ * until dtx_array_compute, dtx_array_persist or dtx_save_npy builds a task
+ * graph (one task per output chunk and operation, keyed `<op>-<serial>[i,j]`)
+ * and runs it on the cluster's scheduler. A chain of elementwise operations,
+ * views (transpose, slices, broadcasting) and the first stage of a reduction
+ * over the same chunks runs as one task per chunk, with no intermediate chunks.
+ *
+ * Handles. Every function returning a dtx_array * hands the caller one
+ * reference, dropped with dtx_array_release. Operations keep references to
+ * their inputs, so inputs may be released at once. Inside
+ * dtx_array_scope_begin / dtx_array_scope_end (per thread, nestable), every
+ * array made is released by the scope's end unless dtx_array_keep took it
+ * out, so nested expressions need no temporaries:
+ *
+ *   dtx_array_scope_begin();
+ *   dtx_array *x = dtx_random_uniform(cl, 2, (int64_t[]){8192, 8192},
+ *                                     (int64_t[]){1024, 1024}, DTX_F64, 42);
+ *   double total;
+ *   dtx_status rc = dtx_array_compute(dtx_sum(dtx_add(x, dtx_transpose(x, NULL)), NULL, 0),
+ *                                     &total, sizeof total);
+ *   dtx_array_scope_end();
+ *
+ * Errors. A function returning a dtx_array * returns NULL on bad input
+ * (DTX_EINVAL: shapes, axes, dtypes, chunks or indices that do not fit, named
+ * in dtx_last_error()) or when out of memory. Given a NULL input it returns
+ * NULL and leaves the earlier message in place, so a nested expression
+ * reports its first failure. Functions returning dtx_status say why.
+ *
+ * Threads. Arrays are immutable once made: any thread may use, combine and
+ * compute them; the reference count is atomic. Scopes are per thread.
+ *
+ * Element type rules follow NumPy: the result of mixing dtypes is the
+ * smallest type holding both (int32 with float32 gives float64); a scalar
+ * made by dtx_scalar / dtx_scalar_int (Python's `x * 2.0`) does not widen an
+ * array's dtype of its own kind; true division of integers gives float64;
+ * comparisons give bool; sum/prod of integers give int64; mean/var/std of
+ * integers give float64. One deviation: float functions (exp, sqrt, ...) of
+ * bool give float32 (NumPy's float16 is not a dtx dtype).
+ */
+#ifndef DTX_ARRAY_H
+#define DTX_ARRAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtx/cluster.h"
+#include "dtx/export.h"
+#include "dtx/graph.h"
+#include "dtx/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DTX_ARRAY_MAX_DIMS 4
+
+typedef enum dtx_dtype {
+  DTX_BOOL = 1, /* one byte, 0 or 1 */
+  DTX_I32 = 2,
+  DTX_I64 = 3,
+  DTX_F32 = 4,
+  DTX_F64 = 5,
+} dtx_dtype;
+
+/* "bool", "int32", "int64", "float32", "float64"; NULL for anything else. */
+DTX_API const char *dtx_dtype_name(dtx_dtype t);
+/* Bytes per element; 0 for an unknown dtype. */
+DTX_API size_t dtx_dtype_size(dtx_dtype t);
+
+typedef struct dtx_array dtx_array;
+
+/* ---- handles ------------------------------------------------------------------ */
+
+/* Adds a reference; returns a. */
+DTX_API dtx_array *dtx_array_retain(dtx_array *a);
+/* Drops a reference; the last one frees the array (and a persisted array's
+ * data). Accepts NULL. */
+DTX_API void dtx_array_release(dtx_array *a);
+/* Opens a scope on this thread: arrays made until the matching
+ * dtx_array_scope_end are released there. */
+DTX_API void dtx_array_scope_begin(void);
+/* Releases the arrays made since the matching dtx_array_scope_begin that
+ * dtx_array_keep did not take out. No-op without an open scope. */
+DTX_API void dtx_array_scope_end(void);
+/* Takes a out of the innermost scope holding it (the caller now owns that
+ * reference); returns a. Accepts NULL. */
+DTX_API dtx_array *dtx_array_keep(dtx_array *a);
+
+/* ---- what an array is ------------------------------------------------------------ */
+
+DTX_API int dtx_array_ndim(const dtx_array *a);
+DTX_API dtx_dtype dtx_array_dtype(const dtx_array *a);
+/* Length of an axis (negative counts from the end); -1 for a bad axis. */
+DTX_API int64_t dtx_array_dim(const dtx_array *a, int axis);
+/* Chunk length along an axis (the last chunk may be shorter); -1 for a bad axis. */
+DTX_API int64_t dtx_array_chunk(const dtx_array *a, int axis);
+/* Number of chunks along an axis; -1 for a bad axis. */
+DTX_API int64_t dtx_array_numblocks(const dtx_array *a, int axis);
+/* Elements (product of the shape; 1 for a 0-d array) and bytes. */
+DTX_API int64_t dtx_array_size(const dtx_array *a);
+DTX_API size_t dtx_array_nbytes(const dtx_array *a);
+DTX_API dtx_cluster *dtx_array_cluster(const dtx_array *a);
+
+/* ---- creation ------------------------------------------------------------------ */
+/*
+ * shape: ndim lengths (each >= 1; ndim 0..DTX_ARRAY_MAX_DIMS). chunks: ndim
+ * chunk lengths (each >= 1; longer than the axis means one chunk), or NULL for
+ * automatic chunks (near-square, at most 64 MiB each).
+ */
+
+DTX_API dtx_array *dtx_zeros(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t);
+DTX_API dtx_array *dtx_ones(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t);
+DTX_API dtx_array *dtx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
+                            double value);
+/* [start, stop) in steps of step (not 0): ceil((stop - start) / step) values. */
+DTX_API dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, int64_t chunk, dtx_dtype t);
+/* num evenly spaced values from start to stop (included when endpoint). */
+DTX_API dtx_array *dtx_linspace(dtx_cluster *cl, double start, double stop, int64_t num, int endpoint, int64_t chunk,
+                                dtx_dtype t);
+/* n x m with ones on diagonal k (0: main, > 0: above, < 0: below). chunks: 2 or NULL. */
+DTX_API dtx_array *dtx_eye(dtx_cluster *cl, int64_t n, int64_t m, int64_t k, const int64_t *chunks, dtx_dtype t);
+/* Uniform on [0, 1) and standard normal (float dtypes only), from Philox4x32-10
+ * keyed by seed and counted by the element's global index in C order: the
+ * same numbers whatever the chunking, the scheduler or the device. */
+DTX_API dtx_array *dtx_random_uniform(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
+                                      dtx_dtype t, uint64_t seed);
+DTX_API dtx_array *dtx_random_normal(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
+                                     dtx_dtype t, uint64_t seed);
+/* 0-d arrays standing for a Python float / int scalar (weakly typed, as in
+ * NumPy: `x * 2.0` keeps a float32 x float32). */
+DTX_API dtx_array *dtx_scalar(dtx_cluster *cl, double v);
+DTX_API dtx_array *dtx_scalar_int(dtx_cluster *cl, int64_t v);
+
+typedef enum dtx_host_mode {
+  DTX_HOST_COPY = 0, /* the array keeps its own copy; the buffer may be reused at once */
+  DTX_HOST_WRAP = 1, /* the array reads the buffer in place: it must stay valid and unchanged
+                      * while the array (or anything computed from it) is in use */
+} dtx_host_mode;
+
+/* An array over a C-ordered host buffer of the given shape and dtype. */
+DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
+                                 const void *data, dtx_host_mode mode);
+
+/* ---- running --------------------------------------------------------------------- */
+
+/* Computes a into buf (C order; size must be dtx_array_nbytes(a)). A failing
+ * task gives DTX_ETASK with dtx_last_error() naming its key. */
+DTX_API dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size);
+
+/* Computes a and keeps the result in memory: *out is an array over it, whose
+ * chunks later computations read without recomputing. `where` places the
+ * chunks on a cluster with GPUs: NULL spreads them block-cyclically over the
+ * GPUs, else one DTX_WHERE_* value per chunk in C order of the chunk grid. */
+DTX_API dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **out);
+
+/* Writes a to a NumPy .npy file (format 1.0, little endian, C order). */
+DTX_API dtx_status dtx_save_npy(const dtx_array *a, const char *path);
+/* Reads a .npy file (bool, int32, int64, float32, float64; little endian; C or
+ * Fortran order) into a new in-memory array. chunks as for creation. */
+DTX_API dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks, dtx_array **out);
+
+/* Options for dtx_array_graph. */
+typedef struct dtx_array_graph_opts {
+  size_t size;   /* sizeof(dtx_array_graph_opts) */
+  int no_fusion; /* 1: every operation gets its own tasks (for comparison) */
+} dtx_array_graph_opts;
+#define DTX_ARRAY_GRAPH_OPTS_INIT {sizeof(dtx_array_graph_opts), 0}
+
+/* Adds the tasks computing a to g (Dask's __dask_graph__): ids receives, for
+ * each chunk in C order of the chunk grid, the task whose output is that
+ * chunk (C order, dtx_array_chunk sized, ragged at the ends). nids must be the
+ * number of chunks. Arrays a reads in place (persisted or wrapped ones) must
+ * outlive every computation of g. opts may be NULL. */
+DTX_API dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, size_t nids,
+                                   const dtx_array_graph_opts *opts);
+
+/* ---- elementwise ------------------------------------------------------------------ */
+
+typedef enum dtx_unary_op {
+  DTX_NEG = 1,
+  DTX_ABS,
+  DTX_EXP,
+  DTX_LOG,
+  DTX_SQRT,
+  DTX_SIN,
+  DTX_COS,
+  DTX_TANH,
+} dtx_unary_op;
+
+typedef enum dtx_binary_op {
+  DTX_ADD = 1,
+  DTX_SUB,
+  DTX_MUL,
+  DTX_DIV, /* true division */
+  DTX_POW,
+  DTX_MINIMUM, /* NaN propagates */
+  DTX_MAXIMUM,
+  DTX_EQ, /* comparisons give bool */
+  DTX_NE,
+  DTX_LT,
+  DTX_LE,
+  DTX_GT,
+  DTX_GE,
+} dtx_binary_op;
+
+DTX_API dtx_array *dtx_unary(dtx_unary_op op, const dtx_array *a);
+/* a op b with NumPy broadcasting (shapes aligned at the end; a length-1 axis
+ * stretches) and type promotion. The result takes the chunks of a (of b
+ * where a is broadcast along an axis). */
+DTX_API dtx_array *dtx_binary(dtx_binary_op op, const dtx_array *a, const dtx_array *b);
+/* a op s, s a Python float scalar (dtx_scalar). */
+DTX_API dtx_array *dtx_binary_scalar(dtx_binary_op op, const dtx_array *a, double s);
+
+DTX_API dtx_array *dtx_add(const dtx_array *a, const dtx_array *b);
+DTX_API dtx_array *dtx_sub(const dtx_array *a, const dtx_array *b);
+DTX_API dtx_array *dtx_mul(const dtx_array *a, const dtx_array *b);
+DTX_API dtx_array *dtx_div(const dtx_array *a, const dtx_array *b);
+DTX_API dtx_array *dtx_pow(const dtx_array *a, const dtx_array *b);
+DTX_API dtx_array *dtx_minimum(const dtx_array *a, const dtx_array *b);
+DTX_API dtx_array *dtx_maximum(const dtx_array *a, const dtx_array *b);
+DTX_API dtx_array *dtx_neg(const dtx_array *a);
+DTX_API dtx_array *dtx_abs(const dtx_array *a);
+DTX_API dtx_array *dtx_exp(const dtx_array *a);
+DTX_API dtx_array *dtx_log(const dtx_array *a);
+DTX_API dtx_array *dtx_sqrt(const dtx_array *a);
+DTX_API dtx_array *dtx_sin(const dtx_array *a);
+DTX_API dtx_array *dtx_cos(const dtx_array *a);
+DTX_API dtx_array *dtx_tanh(const dtx_array *a);
+/* cond ? a : b, all three broadcast together; cond is read as bool. */
+DTX_API dtx_array *dtx_where(const dtx_array *cond, const dtx_array *a, const dtx_array *b);
+/* minimum(maximum(a, lo), hi) with lo, hi Python float scalars (a keeps its
+ * float dtype; an integer a becomes float64, as `np.clip(x, 0.5, 2.5)`). */
+DTX_API dtx_array *dtx_clip(const dtx_array *a, double lo, double hi);
+/* a converted to t (float to int truncates toward zero, saturating; NaN gives 0). */
+DTX_API dtx_array *dtx_astype(const dtx_array *a, dtx_dtype t);
+
+/* ---- reductions ------------------------------------------------------------------ */
+
+typedef enum dtx_reduction {
+  DTX_SUM = 1,
+  DTX_PROD,
+  DTX_MEAN,
+  DTX_MIN, /* NaN propagates */
+  DTX_MAX,
+  DTX_VAR, /* numerically stable (per-chunk Welford, merged pairwise) */
+  DTX_STD,
+  DTX_ARGMIN, /* the first index of the extreme; over one axis or all of them */
+  DTX_ARGMAX,
+  DTX_ANY,
+  DTX_ALL,
+} dtx_reduction;
+
+typedef struct dtx_reduce_opts {
+  size_t size;     /* sizeof(dtx_reduce_opts) */
+  int keepdims;    /* 1: reduced axes stay, with length 1 */
+  int split_every; /* fan-in of each tree stage (0: 4, as Dask's default) */
+  int ddof;        /* var / std: divide by n - ddof */
+} dtx_reduce_opts;
+#define DTX_REDUCE_OPTS_INIT {sizeof(dtx_reduce_opts), 0, 0, 0}
+
+/* Reduces over axes[0..naxes) (negative counts from the end; axes NULL or
+ * naxes 0: every axis). ARGMIN / ARGMAX take one axis or all (then the index
+ * is into the flattened array). opts may be NULL. */
+DTX_API dtx_array *dtx_reduce(const dtx_array *a, dtx_reduction r, const int *axes, int naxes,
+                              const dtx_reduce_opts *opts);
+DTX_API dtx_array *dtx_sum(const dtx_array *a, const int *axes, int naxes);
+DTX_API dtx_array *dtx_prod(const dtx_array *a, const int *axes, int naxes);
+DTX_API dtx_array *dtx_mean(const dtx_array *a, const int *axes, int naxes);
+DTX_API dtx_array *dtx_min(const dtx_array *a, const int *axes, int naxes);
+DTX_API dtx_array *dtx_max(const dtx_array *a, const int *axes, int naxes);
+DTX_API dtx_array *dtx_var(const dtx_array *a, const int *axes, int naxes);
+DTX_API dtx_array *dtx_std(const dtx_array *a, const int *axes, int naxes);
+DTX_API dtx_array *dtx_any(const dtx_array *a, const int *axes, int naxes);
+DTX_API dtx_array *dtx_all(const dtx_array *a, const int *axes, int naxes);
+#define DTX_NO_AXIS (-2147483647 - 1)
+/* axis: one axis, or DTX_NO_AXIS for the index into the flattened array. */
+DTX_API dtx_array *dtx_argmin(const dtx_array *a, int axis);
+DTX_API dtx_array *dtx_argmax(const dtx_array *a, int axis);
+
+/* ---- linear algebra ------------------------------------------------------------ */
+
+/* 2-d a (m x k) times 2-d b (k x n): one task per output chunk, a BLAS gemm
+ * per contracted chunk pair (OpenBLAS on CPU threads, cuBLAS on GPUs). */
+DTX_API dtx_array *dtx_matmul(const dtx_array *a, const dtx_array *b);
+/* dot: matmul for 2-d operands, the inner product for two 1-d ones, and
+ * matrix-vector products for a 2-d and a 1-d. */
+DTX_API dtx_array *dtx_dot(const dtx_array *a, const dtx_array *b);
+/* Contracts axes_a[i] of a with axes_b[i] of b (n pairs; operands of at most
+ * 2 dimensions), as numpy.tensordot(a, b, axes=(axes_a, axes_b)). */
+DTX_API dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b, int n);
+/* Permutes the axes (perm NULL: reverses them). A view: no data moves until
+ * a consumer reads it. */
+DTX_API dtx_array *dtx_transpose(const dtx_array *a, const int *perm);
+
+/* ---- indexing and shape ------------------------------------------------------- */
+
+/* One entry of an index expression, as in x[1:7:2, 3, ::-1]. */
+typedef enum dtx_index_kind {
+  DTX_INDEX_SLICE = 0, /* start:stop:step */
+  DTX_INDEX_INT = 1,   /* one position; the axis is dropped */
+  DTX_INDEX_NEWAXIS = 2,
+} dtx_index_kind;
+/* A start or stop left out (Python's None). */
+#define DTX_NONE INT64_MIN
+typedef struct dtx_index {
+  dtx_index_kind kind;
+  int64_t start, stop, step; /* SLICE: DTX_NONE for defaults, step 0 means 1; INT: start */
+} dtx_index;
+
+/* x[idx[0], ..., idx[n-1]]: axes not indexed are taken whole. Negative
+ * positions count from the end; a start or stop beyond the axis, an integer
+ * out of range or an empty result is DTX_EINVAL. A view. */
+DTX_API dtx_array *dtx_slice(const dtx_array *a, int n, const dtx_index *idx);
+/* Concatenates along axis; the arrays must agree on every other axis. The
+ * result has the chunks of the first array and the promoted dtype. */
+DTX_API dtx_array *dtx_concatenate(dtx_array *const *arrays, int n, int axis);
+/* Stacks equal-shaped arrays along a new axis. */
+DTX_API dtx_array *dtx_stack(dtx_array *const *arrays, int n, int axis);
+/* The same values with new chunk lengths (one per axis). */
+DTX_API dtx_array *dtx_rechunk(const dtx_array *a, const int64_t *chunks);
+/* a broadcast to shape (NumPy rules). A view. */
+DTX_API dtx_array *dtx_broadcast_to(const dtx_array *a, int ndim, const int64_t *shape);
+
+/* ---- user kernels --------------------------------------------------------------- */
+
+/* One chunk as a user kernel sees it. On a GPU, data is device memory. */
+typedef struct dtx_block {
+  void *data;                          /* C order; inputs are read-only */
+  dtx_dtype dtype;
+  int ndim;
+  int64_t shape[DTX_ARRAY_MAX_DIMS];   /* of data, halos included */
+  int64_t index[DTX_ARRAY_MAX_DIMS];   /* the block's index in the chunk grid */
+  int64_t start[DTX_ARRAY_MAX_DIMS];   /* global index of the block's first interior element */
+  int64_t halo[DTX_ARRAY_MAX_DIMS];    /* map_overlap: halo depth on each side (data includes it) */
+} dtx_block;
+
+/* A user kernel: reads in[0..nin), writes out (already allocated, shape of the
+ * output block). Returns 0, or dtx_task_fail(ctx, ...). A CUDA kernel
+ * enqueues its work on dtx_task_stream(ctx) and returns. */
+typedef int (*dtx_block_fn)(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, const void *user);
+
+/* Calls fn on each chunk of the inputs (equal shapes; all are read in the
+ * chunks of the first) to make the chunk of the output: same shape and chunks
+ * as in[0], dtype out_dtype. cpu and/or cuda (at least one); a cuda kernel
+ * runs on GPUs of a cluster scheduler, cpu elsewhere. name prefixes the task
+ * keys (NULL: "map_blocks"). user (user_size bytes) is copied and handed to
+ * every call. */
+DTX_API dtx_array *dtx_map_blocks(const char *name, dtx_block_fn cpu, dtx_block_fn cuda, dtx_array *const *in,
+                                  int nin, dtx_dtype out_dtype, const void *user, size_t user_size);
+
+typedef enum dtx_boundary {
+  DTX_BOUNDARY_PERIODIC = 0, /* wraps around */
+  DTX_BOUNDARY_CONSTANT = 1, /* the constant beyond the edges */
+  DTX_BOUNDARY_NEAREST = 2,  /* the edge value repeated */
+} dtx_boundary;
+
+/* Like dtx_map_blocks over one input, but each chunk comes with depth[axis]
+ * extra elements on both sides (halo), taken from the neighbouring chunks
+ * (wherever they were computed) or, past the array's edges, from the
+ * boundary rule. fn writes only the interior: out has the chunk's own shape.
+ * depth: one value per axis (>= 0, at most the axis length). */
+DTX_API dtx_array *dtx_map_overlap(const char *name, dtx_block_fn cpu, dtx_block_fn cuda, const dtx_array *x,
+                                   const int64_t *depth, dtx_boundary boundary, double constant, dtx_dtype out_dtype,
+                                   const void *user, size_t user_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DTX_ARRAY_H */

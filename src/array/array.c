@@ -1,0 +1,1359 @@
+/*
+ * array/array.c - dtx_array handles and the operations that make arrays:
+ * creation, elementwise operations with broadcasting and NumPy type
+ * promotion, views, concatenation, reductions, products and user kernels.
+ *
+ * Every operation checks its input here (DTX_EINVAL naming the shapes, axes,
+ * dtypes or values) and makes one immutable node (array/array.h); nothing
+ * runs until build.c turns nodes into tasks. Owns the nodes (reference
+ * counted, atomic) and the per-thread scope stacks. Any thread.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array/array.h"
+#include "host/error.h"
+
+static _Atomic uint64_t next_serial = 1;
+
+/* ---- dtypes ------------------------------------------------------------------------ */
+
+const char *dtx_dtype_name(dtx_dtype t) {
+  switch (t) {
+    case DTX_BOOL: return "bool";
+    case DTX_I32: return "int32";
+    case DTX_I64: return "int64";
+    case DTX_F32: return "float32";
+    case DTX_F64: return "float64";
+  }
+  return NULL;
+}
+
+size_t dtx_dtype_size(dtx_dtype t) { return dtx_dtype_name(t) != NULL ? (size_t)dtxk_size((int)t) : 0; }
+
+static int dkind(dtx_dtype t) { return t == DTX_BOOL ? 0 : (t == DTX_I32 || t == DTX_I64) ? 1 : 2; }
+
+/* NumPy's promotion of two strong dtypes. */
+static dtx_dtype promote2(dtx_dtype a, dtx_dtype b) {
+  if (a == b) return a;
+  if (a == DTX_BOOL) return b;
+  if (b == DTX_BOOL) return a;
+  if (dkind(a) == 1 && dkind(b) == 1) return DTX_I64;
+  if (dkind(a) == 2 && dkind(b) == 2) return DTX_F64;
+  /* int with float: float32 holds int32 only approximately, NumPy gives float64 */
+  return DTX_F64;
+}
+
+/* Promotion with Python-scalar (weak) operands. */
+static dtx_dtype promote(const dtx_array *a, const dtx_array *b, int *weak) {
+  *weak = DTXA_STRONG;
+  if (a->weak && b->weak) {
+    *weak = (a->weak == DTXA_WEAK_FLOAT || b->weak == DTXA_WEAK_FLOAT) ? DTXA_WEAK_FLOAT : DTXA_WEAK_INT;
+    return *weak == DTXA_WEAK_FLOAT ? DTX_F64 : DTX_I64;
+  }
+  if (a->weak || b->weak) {
+    const dtx_array *w = a->weak ? a : b, *s = a->weak ? b : a;
+    if (w->weak == DTXA_WEAK_INT) return s->dtype == DTX_BOOL ? DTX_I64 : s->dtype;
+    return dkind(s->dtype) == 2 ? s->dtype : DTX_F64;
+  }
+  return promote2(a->dtype, b->dtype);
+}
+
+/* ---- nodes ---------------------------------------------------------------------------- */
+
+int64_t dtxa_nblocks(const dtx_array *a) {
+  int64_t n = 1;
+  for (int d = 0; d < a->ndim; d++) n *= dtxa_nb(a, d);
+  return n;
+}
+
+dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, const int64_t *shape,
+                     const int64_t *chunk, dtx_dtype t, int nin, dtx_array *const *in) {
+  dtx_array *a = calloc(1, sizeof *a);
+  dtx_array **ins = nin > 0 ? calloc((size_t)nin, sizeof *ins) : NULL;
+  if (a == NULL || (nin > 0 && ins == NULL)) {
+    free(a);
+    free(ins);
+    dtxi_fail(DTX_ENOMEM, "out of memory making an array");
+    return NULL;
+  }
+  atomic_init(&a->refs, 1);
+  a->kind = kind;
+  a->cl = cl;
+  a->serial = atomic_fetch_add(&next_serial, 1);
+  a->opname = opname;
+  a->ndim = ndim;
+  a->dtype = t;
+  for (int d = 0; d < ndim; d++) {
+    a->shape[d] = shape[d];
+    a->chunk[d] = chunk[d] < shape[d] ? chunk[d] : shape[d];
+  }
+  a->nin = nin;
+  a->in = ins;
+  for (int i = 0; i < nin; i++) ins[i] = dtx_array_retain(in[i]);
+  for (int d = 0; d < DTX_ARRAY_MAX_DIMS; d++) a->vmap[d].src = -1;
+  return a;
+}
+
+dtx_array *dtx_array_retain(dtx_array *a) {
+  if (a != NULL) atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+  return a;
+}
+
+void dtx_array_release(dtx_array *a) {
+  while (a != NULL) {
+    if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1) return;
+    /* free, releasing inputs (the last input iteratively: long chains do not recurse) */
+    dtx_array *last = NULL;
+    for (int i = 0; i < a->nin; i++) {
+      if (i == a->nin - 1) last = a->in[i];
+      else dtx_array_release(a->in[i]);
+    }
+    free(a->in);
+    free(a->offs);
+    free(a->owned);
+    free(a->where);
+    free(a->user);
+    free(a->name);
+    free(a);
+    a = last;
+  }
+}
+
+/* ---- scopes --------------------------------------------------------------------------- */
+
+typedef struct scope {
+  struct scope *up;
+  dtx_array **v;
+  size_t n, cap;
+} scope;
+
+static _Thread_local scope *scopes;
+
+void dtx_array_scope_begin(void) {
+  scope *s = calloc(1, sizeof *s);
+  if (s == NULL) return; /* arrays then stay with the caller */
+  s->up = scopes;
+  scopes = s;
+}
+
+void dtx_array_scope_end(void) {
+  scope *s = scopes;
+  if (s == NULL) return;
+  scopes = s->up;
+  for (size_t i = s->n; i > 0; i--) dtx_array_release(s->v[i - 1]);
+  free(s->v);
+  free(s);
+}
+
+dtx_array *dtx_array_keep(dtx_array *a) {
+  if (a == NULL) return NULL;
+  for (scope *s = scopes; s != NULL; s = s->up)
+    for (size_t i = s->n; i > 0; i--)
+      if (s->v[i - 1] == a) {
+        memmove(&s->v[i - 1], &s->v[i], (s->n - i) * sizeof *s->v);
+        s->n--;
+        return a;
+      }
+  return a;
+}
+
+dtx_array *dtxa_ret(dtx_array *a) {
+  scope *s = scopes;
+  if (a == NULL || s == NULL) return a;
+  if (s->n == s->cap) {
+    size_t nc = s->cap ? s->cap * 2 : 32;
+    dtx_array **nv = realloc(s->v, nc * sizeof *nv);
+    if (nv == NULL) return a; /* stays with the caller */
+    s->v = nv;
+    s->cap = nc;
+  }
+  s->v[s->n++] = a;
+  return a;
+}
+
+/* ---- what an array is ------------------------------------------------------------------ */
+
+static int norm_axis(const dtx_array *a, int axis) {
+  if (a == NULL) return -1;
+  if (axis < 0) axis += a->ndim;
+  return axis >= 0 && axis < a->ndim ? axis : -1;
+}
+
+int dtx_array_ndim(const dtx_array *a) { return a != NULL ? a->ndim : 0; }
+dtx_dtype dtx_array_dtype(const dtx_array *a) { return a != NULL ? a->dtype : (dtx_dtype)0; }
+int64_t dtx_array_dim(const dtx_array *a, int axis) {
+  int d = norm_axis(a, axis);
+  return d < 0 ? -1 : a->shape[d];
+}
+int64_t dtx_array_chunk(const dtx_array *a, int axis) {
+  int d = norm_axis(a, axis);
+  return d < 0 ? -1 : a->chunk[d];
+}
+int64_t dtx_array_numblocks(const dtx_array *a, int axis) {
+  int d = norm_axis(a, axis);
+  return d < 0 ? -1 : dtxa_nb(a, d);
+}
+int64_t dtx_array_size(const dtx_array *a) {
+  if (a == NULL) return 0;
+  int64_t n = 1;
+  for (int d = 0; d < a->ndim; d++) n *= a->shape[d];
+  return n;
+}
+size_t dtx_array_nbytes(const dtx_array *a) {
+  return a != NULL ? (size_t)dtx_array_size(a) * dtx_dtype_size(a->dtype) : 0;
+}
+dtx_cluster *dtx_array_cluster(const dtx_array *a) { return a != NULL ? a->cl : NULL; }
+
+/* "(3, 4)" into buf. */
+static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+  size_t k = (size_t)snprintf(buf, n, "(");
+  for (int d = 0; d < ndim && k < n; d++)
+    k += (size_t)snprintf(buf + k, n - k, d == 0 ? "%lld" : ", %lld", (long long)shape[d]);
+  if (k < n) snprintf(buf + k, n - k, ndim == 1 ? ",)" : ")");
+  return buf;
+}
+#define SHAPE(a) shape_str((a)->ndim, (a)->shape, (char[96]){0}, 96)
+
+/* ---- creation --------------------------------------------------------------------------- */
+
+dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
+                            int64_t *chunk) {
+  if (ndim < 0 || ndim > DTX_ARRAY_MAX_DIMS)
+    return dtxi_fail(DTX_EINVAL, "%s: ndim is %d; arrays have 0 to %d dimensions", fn, ndim, DTX_ARRAY_MAX_DIMS);
+  if (ndim > 0 && shape == NULL) return dtxi_fail(DTX_EINVAL, "%s: shape is NULL", fn);
+  if (dtx_dtype_name(t) == NULL)
+    return dtxi_fail(DTX_EINVAL, "%s: dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64", fn, (int)t);
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] < 1)
+      return dtxi_fail(DTX_EINVAL, "%s: shape[%d] is %lld; every length must be at least 1", fn, d,
+                       (long long)shape[d]);
+    if (chunks != NULL && chunks[d] < 1)
+      return dtxi_fail(DTX_EINVAL, "%s: chunks[%d] is %lld; chunk lengths must be at least 1", fn, d,
+                       (long long)chunks[d]);
+  }
+  int64_t total = 1;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] > INT64_MAX / 16 / total)
+      return dtxi_fail(DTX_EINVAL, "%s: the shape has more elements than an int64 counts", fn);
+    total *= shape[d];
+  }
+  if (chunks != NULL) {
+    for (int d = 0; d < ndim; d++) chunk[d] = chunks[d] < shape[d] ? chunks[d] : shape[d];
+    return DTX_OK;
+  }
+  /* automatic: halve the longest chunk until one is at most 64 MiB */
+  for (int d = 0; d < ndim; d++) chunk[d] = shape[d];
+  for (;;) {
+    int64_t bytes = (int64_t)dtx_dtype_size(t);
+    int big = -1;
+    for (int d = 0; d < ndim; d++) {
+      bytes *= chunk[d];
+      if (big < 0 || chunk[d] > chunk[big]) big = d;
+    }
+    if (bytes <= ((int64_t)64 << 20) || big < 0 || chunk[big] == 1) break;
+    chunk[big] = (chunk[big] + 1) / 2;
+  }
+  return DTX_OK;
+}
+
+static dtx_array *gen_node(dtx_cluster *cl, const char *fn, const char *opname, int ndim, const int64_t *shape,
+                           const int64_t *chunks, dtx_dtype t, const dtxk_gen *g) {
+  int64_t chunk[DTX_ARRAY_MAX_DIMS];
+  if (cl == NULL) {
+    dtxi_fail(DTX_EINVAL, "%s: cluster is NULL", fn);
+    return NULL;
+  }
+  if (dtxa_check_shape(fn, ndim, shape, chunks, t, chunk) != DTX_OK) return NULL;
+  dtx_array *a = dtxa_node(cl, DTXA_GEN, opname, ndim, shape, chunk, t, 0, NULL);
+  if (a == NULL) return NULL;
+  a->gen = *g;
+  a->nops = 1;
+  return a;
+}
+
+static dtxk_gen gconst(double v, dtx_dtype t) {
+  dtxk_gen g;
+  memset(&g, 0, sizeof g);
+  g.kind = DTXK_GEN_CONST;
+  g.g0 = t == DTX_BOOL ? (v != 0) : v;
+  g.i0 = t == DTX_BOOL ? (v != 0) : dtxk_f2i64(v);
+  if (t == DTX_I32) g.i0 = dtxk_f2i32(v);
+  if (dkind(t) == 1) g.g0 = (double)g.i0;
+  return g;
+}
+
+dtx_array *dtx_zeros(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t) {
+  dtxk_gen g = gconst(0, t);
+  return dtxa_ret(gen_node(cl, "dtx_zeros", "zeros", ndim, shape, chunks, t, &g));
+}
+dtx_array *dtx_ones(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t) {
+  dtxk_gen g = gconst(1, t);
+  return dtxa_ret(gen_node(cl, "dtx_ones", "ones", ndim, shape, chunks, t, &g));
+}
+dtx_array *dtx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
+                    double value) {
+  dtxk_gen g = gconst(value, t);
+  return dtxa_ret(gen_node(cl, "dtx_full", "full", ndim, shape, chunks, t, &g));
+}
+
+dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, int64_t chunk, dtx_dtype t) {
+  if (!(step != 0) || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
+    dtxi_fail(DTX_EINVAL, "dtx_arange: start %g, stop %g, step %g: step must be finite and not 0", start, stop, step);
+    return NULL;
+  }
+  double cnt = ceil((stop - start) / step);
+  if (!(cnt >= 1)) {
+    dtxi_fail(DTX_EINVAL, "dtx_arange: start %g, stop %g, step %g gives no values (empty arrays are not supported)",
+              start, stop, step);
+    return NULL;
+  }
+  int64_t n = (int64_t)cnt;
+  dtxk_gen g;
+  memset(&g, 0, sizeof g);
+  g.kind = DTXK_GEN_ARANGE;
+  g.g0 = start;
+  g.g1 = step;
+  g.i0 = dtxk_f2i64(start);
+  g.i1 = dtxk_f2i64(step);
+  if (dkind(t) == 1 && (g.i1 == 0 || (double)g.i0 != start || (double)g.i1 != step)) {
+    dtxi_fail(DTX_EINVAL, "dtx_arange: an %s range needs integral start and step (got %g, %g)", dtx_dtype_name(t),
+              start, step);
+    return NULL;
+  }
+  if (t == DTX_BOOL) {
+    dtxi_fail(DTX_EINVAL, "dtx_arange: dtype bool is not supported (use int32/int64/float32/float64)");
+    return NULL;
+  }
+  return dtxa_ret(gen_node(cl, "dtx_arange", "arange", 1, &n, chunk > 0 ? &chunk : NULL, t, &g));
+}
+
+dtx_array *dtx_linspace(dtx_cluster *cl, double start, double stop, int64_t num, int endpoint, int64_t chunk,
+                        dtx_dtype t) {
+  if (num < 1) {
+    dtxi_fail(DTX_EINVAL, "dtx_linspace: num is %lld; it must be at least 1", (long long)num);
+    return NULL;
+  }
+  dtxk_gen g;
+  memset(&g, 0, sizeof g);
+  g.kind = DTXK_GEN_LINSPACE;
+  int64_t div = endpoint ? num - 1 : num;
+  g.g0 = start;
+  g.g1 = div > 0 ? (stop - start) / (double)div : 0.0;
+  g.g2 = stop;
+  g.i0 = num;
+  g.i1 = endpoint && num > 1;
+  return dtxa_ret(gen_node(cl, "dtx_linspace", "linspace", 1, &num, chunk > 0 ? &chunk : NULL, t, &g));
+}
+
+dtx_array *dtx_eye(dtx_cluster *cl, int64_t n, int64_t m, int64_t k, const int64_t *chunks, dtx_dtype t) {
+  if (m <= 0) m = n;
+  dtxk_gen g;
+  memset(&g, 0, sizeof g);
+  g.kind = DTXK_GEN_EYE;
+  g.i0 = k;
+  g.i1 = m;
+  int64_t shape[2] = {n, m};
+  return dtxa_ret(gen_node(cl, "dtx_eye", "eye", 2, shape, chunks, t, &g));
+}
+
+static dtx_array *random_node(dtx_cluster *cl, const char *fn, const char *opname, int kind, int ndim,
+                              const int64_t *shape, const int64_t *chunks, dtx_dtype t, uint64_t seed) {
+  if (dkind(t) != 2) {
+    dtxi_fail(DTX_EINVAL, "%s: dtype %s is not a float dtype (DTX_F32 or DTX_F64)",
+              fn, dtx_dtype_name(t) != NULL ? dtx_dtype_name(t) : "(invalid)");
+    return NULL;
+  }
+  dtxk_gen g;
+  memset(&g, 0, sizeof g);
+  g.kind = kind;
+  g.seed = seed;
+  return gen_node(cl, fn, opname, ndim, shape, chunks, t, &g);
+}
+
+dtx_array *dtx_random_uniform(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
+                              uint64_t seed) {
+  return dtxa_ret(random_node(cl, "dtx_random_uniform", "random_uniform", DTXK_GEN_UNIFORM, ndim, shape, chunks, t, seed));
+}
+dtx_array *dtx_random_normal(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
+                             uint64_t seed) {
+  return dtxa_ret(random_node(cl, "dtx_random_normal", "random_normal", DTXK_GEN_NORMAL, ndim, shape, chunks, t, seed));
+}
+
+static dtx_array *scalar_node(dtx_cluster *cl, double v, int64_t iv, int is_int) {
+  dtx_dtype t = is_int ? DTX_I64 : DTX_F64;
+  dtxk_gen g = gconst(v, t);
+  if (is_int) {
+    g.i0 = iv;
+    g.g0 = (double)iv;
+  }
+  dtx_array *a = gen_node(cl, is_int ? "dtx_scalar_int" : "dtx_scalar", "scalar", 0, NULL, NULL, t, &g);
+  if (a != NULL) a->weak = is_int ? DTXA_WEAK_INT : DTXA_WEAK_FLOAT;
+  return a;
+}
+dtx_array *dtx_scalar(dtx_cluster *cl, double v) { return dtxa_ret(scalar_node(cl, v, 0, 0)); }
+dtx_array *dtx_scalar_int(dtx_cluster *cl, int64_t v) { return dtxa_ret(scalar_node(cl, (double)v, v, 1)); }
+
+dtx_array *dtxa_ext(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunk, dtx_dtype t,
+                    const void *data, const int64_t *strides, void *owned) {
+  dtx_array *a = dtxa_node(cl, DTXA_EXT, "load", ndim, shape, chunk, t, 0, NULL);
+  if (a == NULL) return NULL;
+  a->data = data;
+  a->owned = owned;
+  int64_t s = 1;
+  for (int d = ndim - 1; d >= 0; d--) {
+    a->estride[d] = strides != NULL ? strides[d] : s;
+    s *= shape[d];
+  }
+  return a;
+}
+
+dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
+                         const void *data, dtx_host_mode mode) {
+  int64_t chunk[DTX_ARRAY_MAX_DIMS];
+  if (cl == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtx_from_host: cluster is NULL");
+    return NULL;
+  }
+  if (dtxa_check_shape("dtx_from_host", ndim, shape, chunks, t, chunk) != DTX_OK) return NULL;
+  if (data == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtx_from_host: data is NULL");
+    return NULL;
+  }
+  if (mode != DTX_HOST_COPY && mode != DTX_HOST_WRAP) {
+    dtxi_fail(DTX_EINVAL, "dtx_from_host: mode %d is neither DTX_HOST_COPY nor DTX_HOST_WRAP", (int)mode);
+    return NULL;
+  }
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++) n *= shape[d];
+  size_t bytes = (size_t)n * dtx_dtype_size(t);
+  void *owned = NULL;
+  if (mode == DTX_HOST_COPY) {
+    owned = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (owned == NULL) {
+      dtxi_fail(DTX_ENOMEM, "dtx_from_host: out of memory copying %zu bytes", bytes);
+      return NULL;
+    }
+    memcpy(owned, data, bytes);
+  }
+  dtx_array *a = dtxa_ext(cl, ndim, shape, chunk, t, owned != NULL ? owned : data, NULL, owned);
+  if (a == NULL) free(owned);
+  return dtxa_ret(a);
+}
+
+/* ---- elementwise ------------------------------------------------------------------------ */
+
+/* Broadcast shape of n arrays; chunk from the first array not stretched along each axis. */
+static dtx_status broadcast(const char *fn, dtx_array *const *in, int n, int *ndim, int64_t *shape, int64_t *chunk) {
+  int nd = 0;
+  for (int i = 0; i < n; i++)
+    if (in[i]->ndim > nd) nd = in[i]->ndim;
+  for (int d = 0; d < nd; d++) {
+    shape[d] = 1;
+    chunk[d] = 1;
+    int have = 0;
+    for (int i = 0; i < n; i++) {
+      int di = d - (nd - in[i]->ndim);
+      if (di < 0) continue;
+      int64_t s = in[i]->shape[di];
+      if (s != 1 && shape[d] != 1 && s != shape[d]) {
+        char msg[512];
+        size_t k = 0;
+        for (int j = 0; j < n; j++) k += (size_t)snprintf(msg + k, sizeof msg - k, " %s", SHAPE(in[j]));
+        return dtxi_fail(DTX_EINVAL, "%s: operands could not be broadcast together with shapes%s (axis %d: %lld vs %lld)",
+                         fn, msg, d, (long long)shape[d], (long long)s);
+      }
+      if (s != 1) shape[d] = s;
+      if (!have && (s == shape[d] && s != 1)) {
+        chunk[d] = in[i]->chunk[di];
+        have = 1;
+      }
+    }
+  }
+  *ndim = nd;
+  return DTX_OK;
+}
+
+static int is_expr(const dtx_array *a) {
+  return a->kind == DTXA_GEN || a->kind == DTXA_UNARY || a->kind == DTXA_BINARY || a->kind == DTXA_WHERE ||
+         a->kind == DTXA_CAST || a->kind == DTXA_VIEW || a->kind == DTXA_CONCAT;
+}
+
+/* Counts fused operations; past the limit, the biggest inputs get their own tasks. */
+static void set_nops(dtx_array *a) {
+  int total = 1;
+  for (int i = 0; i < a->nin; i++)
+    if (is_expr(a->in[i])) total += a->in[i]->nops;
+  while (total > DTXA_FUSE_LIMIT) {
+    int big = -1;
+    for (int i = 0; i < a->nin && i < 32; i++)
+      if (!((a->mat >> i) & 1) && is_expr(a->in[i]) && (big < 0 || a->in[i]->nops > a->in[big]->nops)) big = i;
+    if (big < 0) break;
+    a->mat |= 1u << big;
+    total -= a->in[big]->nops;
+  }
+  a->nops = total;
+}
+
+/* a as dtype t: a itself (one more reference) or a CAST node. */
+static dtx_array *cast_node(const dtx_array *a, dtx_dtype t) {
+  if (a->dtype == t) return dtx_array_retain((dtx_array *)a);
+  dtx_array *in = (dtx_array *)a;
+  dtx_array *c = dtxa_node(a->cl, DTXA_CAST, "astype", a->ndim, a->shape, a->chunk, t, 1, &in);
+  if (c != NULL) set_nops(c);
+  return c;
+}
+
+static const char *unary_name(int op) {
+  static const char *names[] = {NULL, "neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh"};
+  return op >= 1 && op <= 8 ? names[op] : NULL;
+}
+static const char *binary_name(int op) {
+  static const char *names[] = {NULL,   "add", "sub", "mul", "div",  "pow", "minimum",
+                                "maximum", "eq", "ne", "lt", "le", "gt", "ge"};
+  return op >= 1 && op <= 13 ? names[op] : NULL;
+}
+
+static dtx_array *unary_node(int op, const dtx_array *a) {
+  if (a == NULL) return NULL;
+  const char *name = unary_name(op);
+  if (name == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtx_unary: op %d is not a dtx_unary_op", op);
+    return NULL;
+  }
+  dtx_dtype t = a->dtype;
+  if (op == DTX_NEG && t == DTX_BOOL) {
+    dtxi_fail(DTX_EINVAL, "dtx_neg: negating a bool array is not supported (as in NumPy); use dtx_eq(x, false) or astype");
+    return NULL;
+  }
+  if (op >= DTX_EXP) t = t == DTX_BOOL ? DTX_F32 : dkind(t) == 1 ? DTX_F64 : t;
+  dtx_array *c = cast_node(a, t);
+  if (c == NULL) return NULL;
+  dtx_array *r = dtxa_node(a->cl, DTXA_UNARY, name, a->ndim, a->shape, a->chunk, t, 1, &c);
+  dtx_array_release(c);
+  if (r != NULL) {
+    r->op = op;
+    r->weak = a->weak;
+    set_nops(r);
+  }
+  return r;
+}
+
+static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
+  if (a == NULL || b == NULL) return NULL;
+  const char *name = binary_name(op);
+  if (name == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtx_binary: op %d is not a dtx_binary_op", op);
+    return NULL;
+  }
+  if (a->cl != b->cl) {
+    dtxi_fail(DTX_EINVAL, "dtx_%s: the operands belong to different clusters", name);
+    return NULL;
+  }
+  int weak;
+  dtx_dtype t = promote(a, b, &weak);
+  if (t == DTX_BOOL && (op == DTX_SUB || op == DTX_POW)) {
+    dtxi_fail(DTX_EINVAL, "dtx_%s: not defined for two bool operands (as in NumPy); convert with dtx_astype first",
+              name);
+    return NULL;
+  }
+  if (op == DTX_DIV && dkind(t) != 2) t = DTX_F64;
+  dtx_array *in[2] = {(dtx_array *)a, (dtx_array *)b};
+  int ndim;
+  int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
+  char fn[32];
+  snprintf(fn, sizeof fn, "dtx_%s", name);
+  if (broadcast(fn, in, 2, &ndim, shape, chunk) != DTX_OK) return NULL;
+  dtx_array *ca = cast_node(a, t), *cb = ca != NULL ? cast_node(b, t) : NULL;
+  dtx_array *r = NULL;
+  if (cb != NULL) {
+    dtx_array *cin[2] = {ca, cb};
+    r = dtxa_node(a->cl, DTXA_BINARY, name, ndim, shape, chunk, op >= DTX_EQ ? DTX_BOOL : t, 2, cin);
+  }
+  dtx_array_release(ca);
+  dtx_array_release(cb);
+  if (r != NULL) {
+    r->op = op;
+    r->weak = op >= DTX_EQ ? DTXA_STRONG : weak;
+    set_nops(r);
+  }
+  return r;
+}
+
+dtx_array *dtx_unary(dtx_unary_op op, const dtx_array *a) { return dtxa_ret(unary_node((int)op, a)); }
+dtx_array *dtx_binary(dtx_binary_op op, const dtx_array *a, const dtx_array *b) {
+  return dtxa_ret(binary_node((int)op, a, b));
+}
+dtx_array *dtx_binary_scalar(dtx_binary_op op, const dtx_array *a, double s) {
+  if (a == NULL) return NULL;
+  dtx_array *sc = scalar_node(a->cl, s, 0, 0);
+  if (sc == NULL) return NULL;
+  dtx_array *r = binary_node((int)op, a, sc);
+  dtx_array_release(sc);
+  return dtxa_ret(r);
+}
+
+dtx_array *dtx_add(const dtx_array *a, const dtx_array *b) { return dtx_binary(DTX_ADD, a, b); }
+dtx_array *dtx_sub(const dtx_array *a, const dtx_array *b) { return dtx_binary(DTX_SUB, a, b); }
+dtx_array *dtx_mul(const dtx_array *a, const dtx_array *b) { return dtx_binary(DTX_MUL, a, b); }
+dtx_array *dtx_div(const dtx_array *a, const dtx_array *b) { return dtx_binary(DTX_DIV, a, b); }
+dtx_array *dtx_pow(const dtx_array *a, const dtx_array *b) { return dtx_binary(DTX_POW, a, b); }
+dtx_array *dtx_minimum(const dtx_array *a, const dtx_array *b) { return dtx_binary(DTX_MINIMUM, a, b); }
+dtx_array *dtx_maximum(const dtx_array *a, const dtx_array *b) { return dtx_binary(DTX_MAXIMUM, a, b); }
+dtx_array *dtx_neg(const dtx_array *a) { return dtx_unary(DTX_NEG, a); }
+dtx_array *dtx_abs(const dtx_array *a) { return dtx_unary(DTX_ABS, a); }
+dtx_array *dtx_exp(const dtx_array *a) { return dtx_unary(DTX_EXP, a); }
+dtx_array *dtx_log(const dtx_array *a) { return dtx_unary(DTX_LOG, a); }
+dtx_array *dtx_sqrt(const dtx_array *a) { return dtx_unary(DTX_SQRT, a); }
+dtx_array *dtx_sin(const dtx_array *a) { return dtx_unary(DTX_SIN, a); }
+dtx_array *dtx_cos(const dtx_array *a) { return dtx_unary(DTX_COS, a); }
+dtx_array *dtx_tanh(const dtx_array *a) { return dtx_unary(DTX_TANH, a); }
+
+static dtx_array *where_node(const dtx_array *c, const dtx_array *a, const dtx_array *b) {
+  if (c == NULL || a == NULL || b == NULL) return NULL;
+  if (c->cl != a->cl || a->cl != b->cl) {
+    dtxi_fail(DTX_EINVAL, "dtx_where: the operands belong to different clusters");
+    return NULL;
+  }
+  int weak;
+  dtx_dtype t = promote(a, b, &weak);
+  dtx_array *in[3] = {(dtx_array *)c, (dtx_array *)a, (dtx_array *)b};
+  int ndim;
+  int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
+  if (broadcast("dtx_where", in, 3, &ndim, shape, chunk) != DTX_OK) return NULL;
+  dtx_array *cc = cast_node(c, DTX_BOOL), *ca = cast_node(a, t), *cb = cast_node(b, t);
+  dtx_array *r = NULL;
+  if (cc != NULL && ca != NULL && cb != NULL) {
+    dtx_array *cin[3] = {cc, ca, cb};
+    r = dtxa_node(a->cl, DTXA_WHERE, "where", ndim, shape, chunk, t, 3, cin);
+  }
+  dtx_array_release(cc);
+  dtx_array_release(ca);
+  dtx_array_release(cb);
+  if (r != NULL) {
+    r->weak = weak;
+    set_nops(r);
+  }
+  return r;
+}
+dtx_array *dtx_where(const dtx_array *cond, const dtx_array *a, const dtx_array *b) {
+  return dtxa_ret(where_node(cond, a, b));
+}
+
+dtx_array *dtx_clip(const dtx_array *a, double lo, double hi) {
+  if (a == NULL) return NULL;
+  dtx_array *l = scalar_node(a->cl, lo, 0, 0), *h = scalar_node(a->cl, hi, 0, 0);
+  dtx_array *m = l != NULL && h != NULL ? binary_node(DTX_MAXIMUM, a, l) : NULL;
+  dtx_array *r = m != NULL ? binary_node(DTX_MINIMUM, m, h) : NULL;
+  dtx_array_release(l);
+  dtx_array_release(h);
+  dtx_array_release(m);
+  return dtxa_ret(r);
+}
+
+dtx_array *dtx_astype(const dtx_array *a, dtx_dtype t) {
+  if (a == NULL) return NULL;
+  if (dtx_dtype_name(t) == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtx_astype: dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64", (int)t);
+    return NULL;
+  }
+  dtx_array *r = cast_node(a, t);
+  if (r != NULL && r == a) {
+    /* a new handle all the same, so scopes and releases stay simple */
+    dtx_array *in = r;
+    r = dtxa_node(a->cl, DTXA_VIEW, "astype", a->ndim, a->shape, a->chunk, t, 1, &in);
+    dtx_array_release(in);
+    if (r != NULL) {
+      for (int d = 0; d < a->ndim; d++) r->vmap[d] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
+      r->weak = a->weak;
+      set_nops(r);
+    }
+  }
+  return dtxa_ret(r);
+}
+
+/* ---- views ---------------------------------------------------------------------------------- */
+
+static dtx_array *view_node(const dtx_array *a, const char *opname, int ndim, const int64_t *shape,
+                            const int64_t *chunk, const dtxk_dimmap *vmap) {
+  dtx_array *in = (dtx_array *)a;
+  dtx_array *r = dtxa_node(a->cl, DTXA_VIEW, opname, ndim, shape, chunk, a->dtype, 1, &in);
+  if (r == NULL) return NULL;
+  for (int d = 0; d < a->ndim; d++) r->vmap[d] = vmap[d];
+  r->weak = ndim == 0 ? a->weak : DTXA_STRONG;
+  set_nops(r);
+  return r;
+}
+
+static dtx_array *transpose_node(const dtx_array *a, const int *perm) {
+  if (a == NULL) return NULL;
+  int p[DTX_ARRAY_MAX_DIMS], seen[DTX_ARRAY_MAX_DIMS] = {0};
+  for (int i = 0; i < a->ndim; i++) {
+    int v = perm != NULL ? perm[i] : a->ndim - 1 - i;
+    if (v < 0) v += a->ndim;
+    if (v < 0 || v >= a->ndim || seen[v]) {
+      dtxi_fail(DTX_EINVAL, "dtx_transpose: perm[%d] = %d is not a fresh axis of a %d-d array", i,
+                perm != NULL ? perm[i] : v, a->ndim);
+      return NULL;
+    }
+    seen[v] = 1;
+    p[i] = v;
+  }
+  int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
+  dtxk_dimmap vm[DTX_ARRAY_MAX_DIMS];
+  for (int i = 0; i < a->ndim; i++) {
+    shape[i] = a->shape[p[i]];
+    chunk[i] = a->chunk[p[i]];
+    vm[p[i]] = (dtxk_dimmap){i, DTXK_MODE_NONE, 1, 0};
+  }
+  return view_node(a, "transpose", a->ndim, shape, chunk, vm);
+}
+dtx_array *dtx_transpose(const dtx_array *a, const int *perm) { return dtxa_ret(transpose_node(a, perm)); }
+
+static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
+  if (a == NULL) return NULL;
+  if (n < 0 || (n > 0 && idx == NULL)) {
+    dtxi_fail(DTX_EINVAL, "dtx_slice: %d index entries at %p", n, (const void *)idx);
+    return NULL;
+  }
+  int nreal = 0;
+  for (int i = 0; i < n; i++) nreal += idx[i].kind != DTX_INDEX_NEWAXIS;
+  if (nreal > a->ndim) {
+    dtxi_fail(DTX_EINVAL, "dtx_slice: %d indices for a %d-d array of shape %s", nreal, a->ndim, SHAPE(a));
+    return NULL;
+  }
+  int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
+  dtxk_dimmap vm[DTX_ARRAY_MAX_DIMS];
+  int od = 0, id = 0;
+  for (int i = 0; i < n || id < a->ndim; i++) {
+    dtx_index e;
+    if (i < n) {
+      e = idx[i];
+    } else {
+      memset(&e, 0, sizeof e);
+      e.kind = DTX_INDEX_SLICE;
+      e.start = e.stop = DTX_NONE;
+    }
+    if (e.kind != DTX_INDEX_SLICE && e.kind != DTX_INDEX_INT && e.kind != DTX_INDEX_NEWAXIS) {
+      dtxi_fail(DTX_EINVAL, "dtx_slice: index %d has kind %d (SLICE, INT or NEWAXIS)", i, (int)e.kind);
+      return NULL;
+    }
+    if (e.kind != DTX_INDEX_INT && od == DTX_ARRAY_MAX_DIMS) {
+      dtxi_fail(DTX_EINVAL, "dtx_slice: the result would have more than %d dimensions", DTX_ARRAY_MAX_DIMS);
+      return NULL;
+    }
+    if (e.kind == DTX_INDEX_NEWAXIS) {
+      shape[od] = 1;
+      chunk[od] = 1;
+      od++;
+      continue;
+    }
+    int64_t len = a->shape[id];
+    if (e.kind == DTX_INDEX_INT) {
+      int64_t v = e.start;
+      if (v < -len || v >= len) {
+        dtxi_fail(DTX_EINVAL, "dtx_slice: index %lld is out of range for axis %d of length %lld (shape %s)",
+                  (long long)e.start, id, (long long)len, SHAPE(a));
+        return NULL;
+      }
+      if (v < 0) v += len;
+      vm[id] = (dtxk_dimmap){-1, DTXK_MODE_NONE, 0, v};
+      id++;
+      continue;
+    }
+    int64_t step = e.step == 0 ? 1 : e.step, start, stop, cnt;
+    if (step == INT64_MIN) {
+      dtxi_fail(DTX_EINVAL, "dtx_slice: step %lld is out of range", (long long)step);
+      return NULL;
+    }
+    if (e.start != DTX_NONE && (e.start < -len || e.start > len)) {
+      dtxi_fail(DTX_EINVAL, "dtx_slice: slice start %lld is out of range for axis %d of length %lld (shape %s)",
+                (long long)e.start, id, (long long)len, SHAPE(a));
+      return NULL;
+    }
+    if (e.stop != DTX_NONE && (e.stop < -len - 1 || e.stop > len)) {
+      dtxi_fail(DTX_EINVAL, "dtx_slice: slice stop %lld is out of range for axis %d of length %lld (shape %s)",
+                (long long)e.stop, id, (long long)len, SHAPE(a));
+      return NULL;
+    }
+    if (step > 0) {
+      start = e.start == DTX_NONE ? 0 : e.start < 0 ? e.start + len : e.start;
+      stop = e.stop == DTX_NONE ? len : e.stop < 0 ? e.stop + len : e.stop;
+      if (stop < 0) stop = 0;
+      cnt = stop > start ? (stop - start + step - 1) / step : 0;
+    } else {
+      start = e.start == DTX_NONE ? len - 1 : e.start < 0 ? e.start + len : e.start;
+      if (start >= len) start = len - 1;
+      stop = e.stop == DTX_NONE ? -1 : e.stop < 0 ? e.stop + len : e.stop;
+      cnt = start > stop ? (start - stop + (-step) - 1) / (-step) : 0;
+    }
+    if (cnt <= 0) {
+      dtxi_fail(DTX_EINVAL, "dtx_slice: %lld:%lld:%lld selects nothing on axis %d of length %lld (empty arrays are "
+                "not supported)", (long long)e.start, (long long)e.stop, (long long)step, id, (long long)len);
+      return NULL;
+    }
+    int64_t as = step < 0 ? -step : step;
+    shape[od] = cnt;
+    chunk[od] = (a->chunk[id] + as - 1) / as;
+    vm[id] = (dtxk_dimmap){od, DTXK_MODE_NONE, step, start};
+    od++;
+    id++;
+  }
+  return view_node(a, "getitem", od, shape, chunk, vm);
+}
+dtx_array *dtx_slice(const dtx_array *a, int n, const dtx_index *idx) { return dtxa_ret(slice_node(a, n, idx)); }
+
+static dtx_array *broadcast_node(const dtx_array *a, int ndim, const int64_t *shape) {
+  if (a == NULL) return NULL;
+  if (ndim < a->ndim || ndim > DTX_ARRAY_MAX_DIMS || (ndim > 0 && shape == NULL)) {
+    dtxi_fail(DTX_EINVAL, "dtx_broadcast_to: cannot broadcast shape %s to %d dimensions", SHAPE(a), ndim);
+    return NULL;
+  }
+  int64_t chunk[DTX_ARRAY_MAX_DIMS], big = 1;
+  dtxk_dimmap vm[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < a->ndim; d++)
+    if (a->chunk[d] > big && a->shape[d] > 1) big = a->chunk[d];
+  for (int d = 0; d < ndim; d++) {
+    int di = d - (ndim - a->ndim);
+    if (shape[d] < 1) {
+      dtxi_fail(DTX_EINVAL, "dtx_broadcast_to: shape[%d] is %lld", d, (long long)shape[d]);
+      return NULL;
+    }
+    chunk[d] = big;
+    if (di < 0) continue;
+    if (a->shape[di] == shape[d]) {
+      chunk[d] = a->chunk[di];
+      vm[di] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
+    } else if (a->shape[di] == 1) {
+      vm[di] = (dtxk_dimmap){-1, DTXK_MODE_NONE, 0, 0};
+    } else {
+      char want[96];
+      dtxi_fail(DTX_EINVAL, "dtx_broadcast_to: cannot broadcast shape %s to %s (axis %d: %lld vs %lld)", SHAPE(a),
+                shape_str(ndim, shape, want, sizeof want), d, (long long)a->shape[di], (long long)shape[d]);
+      return NULL;
+    }
+  }
+  return view_node(a, "broadcast_to", ndim, shape, chunk, vm);
+}
+dtx_array *dtx_broadcast_to(const dtx_array *a, int ndim, const int64_t *shape) {
+  return dtxa_ret(broadcast_node(a, ndim, shape));
+}
+
+dtx_array *dtx_rechunk(const dtx_array *a, const int64_t *chunks) {
+  if (a == NULL) return NULL;
+  int64_t chunk[DTX_ARRAY_MAX_DIMS];
+  if (a->ndim > 0 && chunks == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtx_rechunk: chunks is NULL");
+    return NULL;
+  }
+  if (dtxa_check_shape("dtx_rechunk", a->ndim, a->shape, chunks, a->dtype, chunk) != DTX_OK) return NULL;
+  dtxk_dimmap vm[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < a->ndim; d++) vm[d] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
+  return dtxa_ret(view_node(a, "rechunk", a->ndim, a->shape, chunk, vm));
+}
+
+static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
+  if (arrays == NULL || n < 1) {
+    dtxi_fail(DTX_EINVAL, "dtx_concatenate: needs at least one array (n = %d)", n);
+    return NULL;
+  }
+  for (int i = 0; i < n; i++)
+    if (arrays[i] == NULL) return NULL;
+  const dtx_array *a0 = arrays[0];
+  if (a0->ndim == 0) {
+    dtxi_fail(DTX_EINVAL, "dtx_concatenate: 0-d arrays cannot be concatenated");
+    return NULL;
+  }
+  int ax = axis < 0 ? axis + a0->ndim : axis;
+  if (ax < 0 || ax >= a0->ndim) {
+    dtxi_fail(DTX_EINVAL, "dtx_concatenate: axis %d is out of range for %d-d arrays", axis, a0->ndim);
+    return NULL;
+  }
+  dtx_dtype t = a0->dtype;
+  int64_t shape[DTX_ARRAY_MAX_DIMS];
+  memcpy(shape, a0->shape, sizeof shape);
+  shape[ax] = 0;
+  for (int i = 0; i < n; i++) {
+    const dtx_array *x = arrays[i];
+    int bad = x->ndim != a0->ndim || x->cl != a0->cl;
+    for (int d = 0; d < a0->ndim && !bad; d++) bad = d != ax && x->shape[d] != a0->shape[d];
+    if (bad) {
+      dtxi_fail(DTX_EINVAL, "dtx_concatenate: array %d has shape %s, array 0 has %s; all but axis %d must agree", i,
+                SHAPE(x), SHAPE(a0), ax);
+      return NULL;
+    }
+    t = promote2(t, x->dtype);
+    shape[ax] += x->shape[ax];
+  }
+  if (n == 1) return dtx_array_retain((dtx_array *)a0);
+  int64_t *offs = malloc((size_t)(n + 1) * sizeof *offs);
+  if (offs == NULL) {
+    dtxi_fail(DTX_ENOMEM, "out of memory");
+    return NULL;
+  }
+  offs[0] = 0;
+  for (int i = 0; i < n; i++) offs[i + 1] = offs[i] + arrays[i]->shape[ax];
+  dtx_array *r = dtxa_node(a0->cl, DTXA_CONCAT, "concatenate", a0->ndim, shape, a0->chunk, t, n, arrays);
+  if (r == NULL) {
+    free(offs);
+    return NULL;
+  }
+  r->axis = ax;
+  r->offs = offs;
+  set_nops(r);
+  return r;
+}
+dtx_array *dtx_concatenate(dtx_array *const *arrays, int n, int axis) {
+  return dtxa_ret(concat_node(arrays, n, axis));
+}
+
+dtx_array *dtx_stack(dtx_array *const *arrays, int n, int axis) {
+  if (arrays == NULL || n < 1) {
+    dtxi_fail(DTX_EINVAL, "dtx_stack: needs at least one array (n = %d)", n);
+    return NULL;
+  }
+  for (int i = 0; i < n; i++)
+    if (arrays[i] == NULL) return NULL;
+  int nd = arrays[0]->ndim + 1;
+  int ax = axis < 0 ? axis + nd : axis;
+  if (ax < 0 || ax >= nd || nd > DTX_ARRAY_MAX_DIMS) {
+    dtxi_fail(DTX_EINVAL, "dtx_stack: axis %d is out of range for stacking %d-d arrays", axis, nd - 1);
+    return NULL;
+  }
+  for (int i = 1; i < n; i++) {
+    int bad = arrays[i]->ndim != arrays[0]->ndim;
+    for (int d = 0; d < arrays[0]->ndim && !bad; d++) bad = arrays[i]->shape[d] != arrays[0]->shape[d];
+    if (bad) {
+      dtxi_fail(DTX_EINVAL, "dtx_stack: array %d has shape %s, array 0 has %s; they must be equal", i,
+                SHAPE(arrays[i]), SHAPE(arrays[0]));
+      return NULL;
+    }
+  }
+  dtx_array **ex = calloc((size_t)n, sizeof *ex);
+  if (ex == NULL) {
+    dtxi_fail(DTX_ENOMEM, "out of memory");
+    return NULL;
+  }
+  dtx_index idx[DTX_ARRAY_MAX_DIMS];
+  memset(idx, 0, sizeof idx);
+  for (int d = 0; d < nd; d++) {
+    idx[d].kind = d == ax ? DTX_INDEX_NEWAXIS : DTX_INDEX_SLICE;
+    idx[d].start = idx[d].stop = DTX_NONE;
+  }
+  dtx_array *r = NULL;
+  int ok = 1;
+  for (int i = 0; i < n && ok; i++) ok = (ex[i] = slice_node(arrays[i], nd, idx)) != NULL;
+  if (ok) r = concat_node(ex, n, ax);
+  for (int i = 0; i < n; i++) dtx_array_release(ex[i]);
+  free(ex);
+  return dtxa_ret(r);
+}
+
+/* ---- reductions -------------------------------------------------------------------------- */
+
+static const char *red_name(int r) {
+  static const char *names[] = {NULL, "sum", "prod", "mean", "min", "max", "var",
+                                "std", "argmin", "argmax", "any", "all"};
+  return r >= 1 && r <= 11 ? names[r] : NULL;
+}
+
+static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int naxes, const dtx_reduce_opts *o) {
+  if (a == NULL) return NULL;
+  const char *name = red_name(r);
+  if (name == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtx_reduce: reduction %d is not a dtx_reduction", r);
+    return NULL;
+  }
+  dtx_reduce_opts opts = DTX_REDUCE_OPTS_INIT;
+  if (o != NULL) {
+    if (o->size < sizeof(size_t) || o->size > sizeof opts) {
+      dtxi_fail(DTX_EINVAL, "dtx_%s: opts->size is %zu; initialise opts with DTX_REDUCE_OPTS_INIT", name, o->size);
+      return NULL;
+    }
+    memcpy(&opts, o, o->size);
+  }
+  if (opts.split_every == 0) opts.split_every = 4;
+  if (opts.split_every < 2) {
+    dtxi_fail(DTX_EINVAL, "dtx_%s: split_every is %d; it must be at least 2", name, opts.split_every);
+    return NULL;
+  }
+  if (opts.ddof < 0) {
+    dtxi_fail(DTX_EINVAL, "dtx_%s: ddof is %d; it must not be negative", name, opts.ddof);
+    return NULL;
+  }
+  uint32_t mask = 0;
+  if (axes == NULL || naxes == 0) {
+    mask = (1u << a->ndim) - 1;
+  } else {
+    if (naxes < 0 || naxes > a->ndim) {
+      dtxi_fail(DTX_EINVAL, "dtx_%s: %d axes for a %d-d array", name, naxes, a->ndim);
+      return NULL;
+    }
+    for (int i = 0; i < naxes; i++) {
+      int ax = axes[i] < 0 ? axes[i] + a->ndim : axes[i];
+      if (ax < 0 || ax >= a->ndim || ((mask >> ax) & 1)) {
+        dtxi_fail(DTX_EINVAL, "dtx_%s: axis %d is %s for an array of shape %s", name, axes[i],
+                  ax >= 0 && ax < a->ndim ? "repeated" : "out of range", SHAPE(a));
+        return NULL;
+      }
+      mask |= 1u << ax;
+    }
+  }
+  int nred = 0;
+  for (int d = 0; d < a->ndim; d++) nred += (mask >> d) & 1;
+  if ((r == DTX_ARGMIN || r == DTX_ARGMAX) && nred > 1 && nred != a->ndim) {
+    dtxi_fail(DTX_EINVAL, "dtx_%s: takes one axis or all of them (got %d of %d)", name, nred, a->ndim);
+    return NULL;
+  }
+  dtx_dtype t = a->dtype;
+  switch (r) {
+    case DTX_SUM:
+    case DTX_PROD:
+      t = dkind(t) == 2 ? t : DTX_I64;
+      break;
+    case DTX_MEAN:
+    case DTX_VAR:
+    case DTX_STD:
+      t = t == DTX_F32 ? DTX_F32 : DTX_F64;
+      break;
+    case DTX_ARGMIN:
+    case DTX_ARGMAX:
+      t = DTX_I64;
+      break;
+    case DTX_ANY:
+    case DTX_ALL:
+      t = DTX_BOOL;
+      break;
+    default:
+      break;
+  }
+  int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
+  int nd = 0;
+  for (int d = 0; d < a->ndim; d++) {
+    if ((mask >> d) & 1) {
+      if (!opts.keepdims) continue;
+      shape[nd] = 1;
+      chunk[nd++] = 1;
+    } else {
+      shape[nd] = a->shape[d];
+      chunk[nd++] = a->chunk[d];
+    }
+  }
+  dtx_array *in = (dtx_array *)a;
+  dtx_array *n = dtxa_node(a->cl, DTXA_REDUCE, name, nd, shape, chunk, t, 1, &in);
+  if (n == NULL) return NULL;
+  n->op = r;
+  n->red_mask = mask;
+  n->keepdims = opts.keepdims != 0;
+  n->split_every = opts.split_every;
+  n->ddof = opts.ddof;
+  return n;
+}
+
+dtx_array *dtx_reduce(const dtx_array *a, dtx_reduction r, const int *axes, int naxes, const dtx_reduce_opts *opts) {
+  return dtxa_ret(reduce_node(a, (int)r, axes, naxes, opts));
+}
+dtx_array *dtx_sum(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_SUM, axes, naxes, NULL); }
+dtx_array *dtx_prod(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_PROD, axes, naxes, NULL); }
+dtx_array *dtx_mean(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_MEAN, axes, naxes, NULL); }
+dtx_array *dtx_min(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_MIN, axes, naxes, NULL); }
+dtx_array *dtx_max(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_MAX, axes, naxes, NULL); }
+dtx_array *dtx_var(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_VAR, axes, naxes, NULL); }
+dtx_array *dtx_std(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_STD, axes, naxes, NULL); }
+dtx_array *dtx_any(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_ANY, axes, naxes, NULL); }
+dtx_array *dtx_all(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_ALL, axes, naxes, NULL); }
+dtx_array *dtx_argmin(const dtx_array *a, int axis) {
+  return dtx_reduce(a, DTX_ARGMIN, axis == DTX_NO_AXIS ? NULL : &axis, axis == DTX_NO_AXIS ? 0 : 1, NULL);
+}
+dtx_array *dtx_argmax(const dtx_array *a, int axis) {
+  return dtx_reduce(a, DTX_ARGMAX, axis == DTX_NO_AXIS ? NULL : &axis, axis == DTX_NO_AXIS ? 0 : 1, NULL);
+}
+
+/* ---- linear algebra ------------------------------------------------------------------------ */
+
+static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
+  if (a == NULL || b == NULL) return NULL;
+  if (a->ndim != 2 || b->ndim != 2) {
+    dtxi_fail(DTX_EINVAL, "dtx_matmul: operands must be 2-d (got shapes %s and %s)", SHAPE(a), SHAPE(b));
+    return NULL;
+  }
+  if (a->shape[1] != b->shape[0]) {
+    dtxi_fail(DTX_EINVAL, "dtx_matmul: shapes %s and %s are not aligned: %lld (axis 1 of a) != %lld (axis 0 of b)",
+              SHAPE(a), SHAPE(b), (long long)a->shape[1], (long long)b->shape[0]);
+    return NULL;
+  }
+  if (a->cl != b->cl) {
+    dtxi_fail(DTX_EINVAL, "dtx_matmul: the operands belong to different clusters");
+    return NULL;
+  }
+  dtx_dtype t = promote2(a->dtype, b->dtype);
+  dtx_array *ca = cast_node(a, t), *cb = ca != NULL ? cast_node(b, t) : NULL;
+  dtx_array *r = NULL;
+  if (cb != NULL) {
+    dtx_array *in[2] = {ca, cb};
+    int64_t shape[2] = {a->shape[0], b->shape[1]}, chunk[2] = {a->chunk[0], b->chunk[1]};
+    r = dtxa_node(a->cl, DTXA_MATMUL, "matmul", 2, shape, chunk, t, 2, in);
+  }
+  dtx_array_release(ca);
+  dtx_array_release(cb);
+  return r;
+}
+dtx_array *dtx_matmul(const dtx_array *a, const dtx_array *b) { return dtxa_ret(matmul_node(a, b)); }
+
+/* x[:, None] (axis 1) or x[None, :] (axis 0) of a 1-d x; r[:, 0] / r[0] of a 2-d r. */
+static dtx_array *newaxis(const dtx_array *x, int axis) {
+  dtx_index idx[2];
+  memset(idx, 0, sizeof idx);
+  for (int d = 0; d < 2; d++) {
+    idx[d].kind = d == axis ? DTX_INDEX_NEWAXIS : DTX_INDEX_SLICE;
+    idx[d].start = idx[d].stop = DTX_NONE;
+  }
+  return slice_node(x, 2, idx);
+}
+static dtx_array *take0(const dtx_array *x, int axis) {
+  dtx_index idx[2];
+  memset(idx, 0, sizeof idx);
+  for (int d = 0; d < 2; d++) {
+    idx[d].kind = d == axis ? DTX_INDEX_INT : DTX_INDEX_SLICE;
+    idx[d].start = d == axis ? 0 : DTX_NONE;
+    idx[d].stop = DTX_NONE;
+  }
+  return slice_node(x, 2, idx);
+}
+
+static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
+  if (a == NULL || b == NULL) return NULL;
+  if (a->ndim == 0 || b->ndim == 0) return binary_node(DTX_MUL, a, b);
+  if (a->ndim > 2 || b->ndim > 2) {
+    dtxi_fail(DTX_EINVAL, "dtx_dot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a), SHAPE(b));
+    return NULL;
+  }
+  int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim == 2 ? 0 : 0];
+  if (ka != kb) {
+    dtxi_fail(DTX_EINVAL, "dtx_dot: shapes %s and %s are not aligned: %lld (last axis of a) != %lld (first axis of b)",
+              SHAPE(a), SHAPE(b), (long long)ka, (long long)kb);
+    return NULL;
+  }
+  if (a->ndim == 2 && b->ndim == 2) return matmul_node(a, b);
+  if (a->ndim == 1 && b->ndim == 1) {
+    dtx_array *p = binary_node(DTX_MUL, a, b);
+    dtx_array *s = p != NULL ? reduce_node(p, DTX_SUM, NULL, 0, NULL) : NULL;
+    dtx_array_release(p);
+    return s;
+  }
+  dtx_array *x = a->ndim == 1 ? newaxis(a, 0) : dtx_array_retain((dtx_array *)a);
+  dtx_array *y = b->ndim == 1 ? newaxis(b, 1) : dtx_array_retain((dtx_array *)b);
+  dtx_array *m = x != NULL && y != NULL ? matmul_node(x, y) : NULL;
+  dtx_array *r = m != NULL ? take0(m, a->ndim == 1 ? 0 : 1) : NULL;
+  dtx_array_release(x);
+  dtx_array_release(y);
+  dtx_array_release(m);
+  return r;
+}
+dtx_array *dtx_dot(const dtx_array *a, const dtx_array *b) { return dtxa_ret(dot_node(a, b)); }
+
+dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b, int n) {
+  if (a == NULL || b == NULL) return NULL;
+  if (a->ndim > 2 || b->ndim > 2) {
+    dtxi_fail(DTX_EINVAL, "dtx_tensordot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a), SHAPE(b));
+    return NULL;
+  }
+  if (n < 0 || n > a->ndim || n > b->ndim || (n > 0 && (axes_a == NULL || axes_b == NULL))) {
+    dtxi_fail(DTX_EINVAL, "dtx_tensordot: %d axis pairs for shapes %s and %s", n, SHAPE(a), SHAPE(b));
+    return NULL;
+  }
+  int ca[2], cb[2], used_a = 0, used_b = 0;
+  for (int i = 0; i < n; i++) {
+    ca[i] = axes_a[i] < 0 ? axes_a[i] + a->ndim : axes_a[i];
+    cb[i] = axes_b[i] < 0 ? axes_b[i] + b->ndim : axes_b[i];
+    if (ca[i] < 0 || ca[i] >= a->ndim || ((used_a >> ca[i]) & 1) || cb[i] < 0 || cb[i] >= b->ndim ||
+        ((used_b >> cb[i]) & 1)) {
+      dtxi_fail(DTX_EINVAL, "dtx_tensordot: axis pair %d (%d, %d) is out of range or repeated for shapes %s and %s", i,
+                axes_a[i], axes_b[i], SHAPE(a), SHAPE(b));
+      return NULL;
+    }
+    used_a |= 1 << ca[i];
+    used_b |= 1 << cb[i];
+    if (a->shape[ca[i]] != b->shape[cb[i]]) {
+      dtxi_fail(DTX_EINVAL, "dtx_tensordot: shape mismatch for axis pair %d: %lld (axis %d of %s) != %lld (axis %d of %s)",
+                i, (long long)a->shape[ca[i]], ca[i], SHAPE(a), (long long)b->shape[cb[i]], cb[i], SHAPE(b));
+      return NULL;
+    }
+  }
+  /* a with its free axes first then the contracted ones in pair order; b with
+   * the contracted ones first in pair order then its free axes */
+  int pa[2], pb[2], k = 0;
+  for (int d = 0; d < a->ndim; d++)
+    if (!((used_a >> d) & 1)) pa[k++] = d;
+  for (int i = 0; i < n; i++) pa[k++] = ca[i];
+  k = 0;
+  for (int i = 0; i < n; i++) pb[k++] = cb[i];
+  for (int d = 0; d < b->ndim; d++)
+    if (!((used_b >> d) & 1)) pb[k++] = d;
+  dtx_array *x = transpose_node(a, pa), *y = x != NULL ? transpose_node(b, pb) : NULL;
+  dtx_array *r = NULL;
+  int fa = a->ndim - n, fb = b->ndim - n;
+  if (y == NULL) {
+    r = NULL;
+  } else if (n == 0) {
+    /* outer product: x[..., None, None] * y */
+    dtx_index idx[DTX_ARRAY_MAX_DIMS];
+    memset(idx, 0, sizeof idx);
+    for (int d = 0; d < a->ndim + b->ndim; d++) {
+      idx[d].kind = d < a->ndim ? DTX_INDEX_SLICE : DTX_INDEX_NEWAXIS;
+      idx[d].start = idx[d].stop = DTX_NONE;
+    }
+    dtx_array *xe = slice_node(x, a->ndim + b->ndim, idx);
+    r = xe != NULL ? binary_node(DTX_MUL, xe, y) : NULL;
+    dtx_array_release(xe);
+  } else if (fa == 0 && fb == 0) {
+    dtx_array *p = binary_node(DTX_MUL, x, y);
+    r = p != NULL ? reduce_node(p, DTX_SUM, NULL, 0, NULL) : NULL;
+    dtx_array_release(p);
+  } else {
+    r = dot_node(x, y); /* n == 1 here with at least one free axis */
+  }
+  dtx_array_release(x);
+  dtx_array_release(y);
+  return dtxa_ret(r);
+}
+
+/* ---- user kernels --------------------------------------------------------------------------- */
+
+static dtx_array *user_node(int kind, const char *fn, const char *name, dtx_block_fn cpu, dtx_block_fn cuda,
+                            dtx_array *const *in, int nin, dtx_dtype t, const void *user, size_t user_size) {
+  if (cpu == NULL && cuda == NULL) {
+    dtxi_fail(DTX_EINVAL, "%s: give a CPU or a CUDA kernel (both are NULL)", fn);
+    return NULL;
+  }
+  if (dtx_dtype_name(t) == NULL) {
+    dtxi_fail(DTX_EINVAL, "%s: out_dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64", fn, (int)t);
+    return NULL;
+  }
+  if (user_size > 0 && user == NULL) {
+    dtxi_fail(DTX_EINVAL, "%s: user is NULL with user_size %zu", fn, user_size);
+    return NULL;
+  }
+  if (name != NULL && (strlen(name) == 0 || strlen(name) > 60)) {
+    dtxi_fail(DTX_EINVAL, "%s: name must have 1 to 60 characters", fn);
+    return NULL;
+  }
+  const dtx_array *a0 = in[0];
+  dtx_array *r = dtxa_node(a0->cl, kind, kind == DTXA_MAP ? "map_blocks" : "map_overlap", a0->ndim, a0->shape,
+                           a0->chunk, t, nin, in);
+  if (r == NULL) return NULL;
+  r->fcpu = cpu;
+  r->fcuda = cuda;
+  if (user_size > 0) {
+    r->user = malloc(user_size);
+    if (r->user == NULL) {
+      dtx_array_release(r);
+      dtxi_fail(DTX_ENOMEM, "out of memory");
+      return NULL;
+    }
+    memcpy(r->user, user, user_size);
+    r->user_size = user_size;
+  }
+  if (name != NULL && (r->name = strdup(name)) == NULL) {
+    dtx_array_release(r);
+    dtxi_fail(DTX_ENOMEM, "out of memory");
+    return NULL;
+  }
+  return r;
+}
+
+dtx_array *dtx_map_blocks(const char *name, dtx_block_fn cpu, dtx_block_fn cuda, dtx_array *const *in, int nin,
+                          dtx_dtype out_dtype, const void *user, size_t user_size) {
+  if (in == NULL || nin < 1) {
+    dtxi_fail(DTX_EINVAL, "dtx_map_blocks: needs at least one input (nin = %d)", nin);
+    return NULL;
+  }
+  for (int i = 0; i < nin; i++)
+    if (in[i] == NULL) return NULL;
+  for (int i = 1; i < nin; i++) {
+    int bad = in[i]->ndim != in[0]->ndim || in[i]->cl != in[0]->cl;
+    for (int d = 0; d < in[0]->ndim && !bad; d++) bad = in[i]->shape[d] != in[0]->shape[d];
+    if (bad) {
+      dtxi_fail(DTX_EINVAL, "dtx_map_blocks: input %d has shape %s, input 0 has %s; they must be equal", i,
+                SHAPE(in[i]), SHAPE(in[0]));
+      return NULL;
+    }
+  }
+  return dtxa_ret(user_node(DTXA_MAP, "dtx_map_blocks", name, cpu, cuda, in, nin, out_dtype, user, user_size));
+}
+
+dtx_array *dtx_map_overlap(const char *name, dtx_block_fn cpu, dtx_block_fn cuda, const dtx_array *x,
+                           const int64_t *depth, dtx_boundary boundary, double constant, dtx_dtype out_dtype,
+                           const void *user, size_t user_size) {
+  if (x == NULL) return NULL;
+  if (x->ndim > 0 && depth == NULL) {
+    dtxi_fail(DTX_EINVAL, "dtx_map_overlap: depth is NULL");
+    return NULL;
+  }
+  for (int d = 0; d < x->ndim; d++)
+    if (depth[d] < 0 || depth[d] > x->shape[d]) {
+      dtxi_fail(DTX_EINVAL, "dtx_map_overlap: depth[%d] is %lld; it must be 0 to the axis length %lld (shape %s)", d,
+                (long long)depth[d], (long long)x->shape[d], SHAPE(x));
+      return NULL;
+    }
+  if (boundary != DTX_BOUNDARY_PERIODIC && boundary != DTX_BOUNDARY_CONSTANT && boundary != DTX_BOUNDARY_NEAREST) {
+    dtxi_fail(DTX_EINVAL, "dtx_map_overlap: boundary %d is not PERIODIC, CONSTANT or NEAREST", (int)boundary);
+    return NULL;
+  }
+  dtx_array *in = (dtx_array *)x;
+  dtx_array *r = user_node(DTXA_OVERLAP, "dtx_map_overlap", name, cpu, cuda, &in, 1, out_dtype, user, user_size);
+  if (r == NULL) return NULL;
+  for (int d = 0; d < x->ndim; d++) r->depth[d] = depth[d];
+  r->boundary = (int)boundary;
+  r->constant = constant;
+  return dtxa_ret(r);
+}
+
+/* ---- running --------------------------------------------------------------------------------- */
+
+dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size) {
+  if (a == NULL) return dtxi_fail(DTX_EINVAL, "dtx_array_compute: array is NULL");
+  if (buf == NULL || size != dtx_array_nbytes(a))
+    return dtxi_fail(DTX_EINVAL, "dtx_array_compute: the buffer has %zu bytes at %p; the %s %s array needs %zu",
+                     buf == NULL ? (size_t)0 : size, buf, SHAPE(a), dtx_dtype_name(a->dtype), dtx_array_nbytes(a));
+  return dtxa_compute_into(a, buf);
+}
+
+dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **out) {
+  if (a == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_array_persist: %s is NULL", a == NULL ? "array" : "out");
+  int64_t nb = dtxa_nblocks(a);
+  int ngpu = dtx_cluster_num_gpus(a->cl);
+  int *w = NULL;
+  if (where != NULL) {
+    for (int64_t b = 0; b < nb; b++)
+      if (where[b] < DTX_WHERE_CPU || where[b] > ngpu)
+        return dtxi_fail(DTX_EINVAL, "dtx_array_persist: where[%lld] = %d; use DTX_WHERE_ANY, DTX_WHERE_CPU or "
+                         "DTX_WHERE_GPU(k) with k < %d (the cluster's GPUs)", (long long)b, where[b], ngpu);
+    if ((w = malloc((size_t)nb * sizeof *w)) == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory");
+    memcpy(w, where, (size_t)nb * sizeof *w);
+  }
+  size_t bytes = dtx_array_nbytes(a);
+  void *data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  if (data == NULL) {
+    free(w);
+    return dtxi_fail(DTX_ENOMEM, "dtx_array_persist: out of memory for %zu bytes", bytes);
+  }
+  dtx_status rc = dtxa_compute_into(a, data);
+  if (rc != DTX_OK) {
+    free(data);
+    free(w);
+    return rc;
+  }
+  dtx_array *p = dtxa_ext(a->cl, a->ndim, a->shape, a->chunk, a->dtype, data, NULL, data);
+  if (p == NULL) {
+    free(data);
+    free(w);
+    return DTX_ENOMEM;
+  }
+  p->where = w;
+  p->weak = a->weak;
+  *out = dtxa_ret(p);
+  return DTX_OK;
+}

@@ -1,0 +1,107 @@
+/*
+ * array/array.h - what a dtx_array is inside: a node of the expression graph
+ * the array operations build, shared by array.c (making nodes), build.c
+ * (turning them into tasks) and npy.c.
+ *
+ * A node is immutable once made and holds references to its inputs. Kinds:
+ *   EXT      data in host memory (persisted, copied, wrapped or loaded), read in place
+ *   GEN      values from the global index (zeros, arange, random, scalars, ...)
+ *   UNARY, BINARY, WHERE, CAST   elementwise over inputs broadcast to its shape
+ *   VIEW     an affine view of one input (transpose, slices, broadcasting, rechunk)
+ *   CONCAT   inputs joined along an axis
+ *   REDUCE, MATMUL, MAP, OVERLAP operations with their own tasks
+ * The first six fuse: a consumer's task computes them per element. The last
+ * four are sources: their chunks are outputs of their own tasks.
+ */
+#ifndef DTXA_ARRAY_H
+#define DTXA_ARRAY_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "dtx/array.h"
+#include "kernels/program.h"
+
+enum {
+  DTXA_EXT = 1,
+  DTXA_GEN,
+  DTXA_UNARY,
+  DTXA_BINARY,
+  DTXA_WHERE,
+  DTXA_CAST,
+  DTXA_VIEW,
+  DTXA_CONCAT,
+  DTXA_REDUCE,
+  DTXA_MATMUL,
+  DTXA_MAP,
+  DTXA_OVERLAP,
+};
+
+/* Weak (Python scalar) typing of 0-d arrays. */
+enum { DTXA_STRONG = 0, DTXA_WEAK_INT = 1, DTXA_WEAK_FLOAT = 2 };
+
+/* Elementwise expressions past this many operations stop fusing: the
+ * biggest input is computed by tasks of its own. */
+#define DTXA_FUSE_LIMIT 48
+
+struct dtx_array {
+  _Atomic int32_t refs;
+  int32_t kind;
+  dtx_cluster *cl;
+  uint64_t serial; /* task keys: <opname>-<serial> */
+  const char *opname;
+  int ndim;
+  dtx_dtype dtype;
+  int weak;
+  int64_t shape[DTX_ARRAY_MAX_DIMS];
+  int64_t chunk[DTX_ARRAY_MAX_DIMS];
+  int nin;
+  dtx_array **in;
+  int op;       /* UNARY / BINARY: the dtx_*_op; REDUCE: the dtx_reduction */
+  int nops;     /* elementwise operations fused below and at this node */
+  uint32_t mat; /* bit i: input i is computed by its own tasks (too big to fuse) */
+  /* VIEW: input dim d = off + step * this[src] (src -1: off) */
+  dtxk_dimmap vmap[DTX_ARRAY_MAX_DIMS];
+  /* GEN */
+  dtxk_gen gen;
+  /* CONCAT: input i starts at offs[i] along axis */
+  int axis;
+  int64_t *offs;
+  /* REDUCE: over the input dims in red_mask */
+  uint32_t red_mask;
+  int keepdims, split_every, ddof;
+  /* EXT */
+  const void *data;
+  int64_t estride[DTX_ARRAY_MAX_DIMS];
+  void *owned; /* freed with the node */
+  int *where;  /* persisted: DTX_WHERE_* per chunk, or NULL */
+  /* MAP / OVERLAP */
+  dtx_block_fn fcpu, fcuda;
+  void *user;
+  size_t user_size;
+  char *name;
+  int64_t depth[DTX_ARRAY_MAX_DIMS];
+  int boundary;
+  double constant;
+};
+
+/* A new node with one reference, its serial and shape set, not in any
+ * scope; NULL when out of memory (error set). Inputs are retained. */
+dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, const int64_t *shape,
+                     const int64_t *chunk, dtx_dtype t, int nin, dtx_array *const *in);
+/* Hands a new node to the caller: enters it in the thread's scope. */
+dtx_array *dtxa_ret(dtx_array *a);
+/* Number of chunks along dim d, and in all. */
+static inline int64_t dtxa_nb(const dtx_array *a, int d) { return (a->shape[d] + a->chunk[d] - 1) / a->chunk[d]; }
+int64_t dtxa_nblocks(const dtx_array *a);
+/* An EXT node over data (owned: freed with it; NULL when wrapped). */
+dtx_array *dtxa_ext(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunk, dtx_dtype t,
+                    const void *data, const int64_t *strides, void *owned);
+/* Checks shape/chunks; fills chunk (auto when chunks is NULL). */
+dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
+                            int64_t *chunk);
+
+/* build.c: computes a into host memory at buf (C order). */
+dtx_status dtxa_compute_into(const dtx_array *a, void *buf);
+
+#endif /* DTXA_ARRAY_H */

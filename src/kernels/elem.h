@@ -1,0 +1,264 @@
+/*
+ * kernels/elem.h - the element functions of every array operation, shared by
+ * the CPU loops (the .c files here, compiled as C) and the CUDA kernels
+ * (the .cu files, compiled by nvcc), so both compute the same function.
+ *
+ * One row per operation in the tables below; the loops, the kernels and the
+ * parity test are generated from the rows. Integer arithmetic wraps (as in
+ * NumPy), done in unsigned types so it is defined behaviour in C. Float to
+ * integer conversion saturates and maps NaN to 0 (the same on both sides,
+ * where a bare C cast would be undefined). No VLAs, restrict or _Atomic here:
+ * nvcc reads this file as C++.
+ */
+#ifndef DTXK_ELEM_H
+#define DTXK_ELEM_H
+
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define DTX_HD __host__ __device__ __forceinline__
+#else
+#define DTX_HD static inline
+#endif
+
+/* dtypes: the values of dtx_dtype (dtx/array.h). */
+enum { DTXK_BOOL = 1, DTXK_I32 = 2, DTXK_I64 = 3, DTXK_F32 = 4, DTXK_F64 = 5, DTXK_NTYPES = 6 };
+
+typedef uint8_t dtxk_b;
+
+/* X(suffix, C type, dtype id) */
+#define DTXK_TYPES(X) X(b, dtxk_b, DTXK_BOOL) X(i32, int32_t, DTXK_I32) X(i64, int64_t, DTXK_I64) \
+  X(f32, float, DTXK_F32) X(f64, double, DTXK_F64)
+
+DTX_HD int dtxk_size(int t) { return t == DTXK_BOOL ? 1 : (t == DTXK_I32 || t == DTXK_F32) ? 4 : 8; }
+DTX_HD int dtxk_is_float(int t) { return t == DTXK_F32 || t == DTXK_F64; }
+
+/* ---- conversions --------------------------------------------------------------- */
+
+DTX_HD int32_t dtxk_f2i32(double x) {
+  if (x != x) return 0;
+  if (x >= 2147483647.0) return INT32_MAX;
+  if (x <= -2147483648.0) return INT32_MIN;
+  return (int32_t)x;
+}
+DTX_HD int64_t dtxk_f2i64(double x) {
+  if (x != x) return 0;
+  if (x >= 9223372036854775807.0) return INT64_MAX;
+  if (x <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)x;
+}
+/* DTXK_CV_<to>(x, from_float): x converted to the type <to>; from_float is a
+ * constant saying whether x has a float type. NaN converts to true. */
+#define DTXK_CV_b(x, SF) ((dtxk_b)((x) != 0))
+#define DTXK_CV_i32(x, SF) ((SF) ? dtxk_f2i32((double)(x)) : (int32_t)(x))
+#define DTXK_CV_i64(x, SF) ((SF) ? dtxk_f2i64((double)(x)) : (int64_t)(x))
+#define DTXK_CV_f32(x, SF) ((float)(x))
+#define DTXK_CV_f64(x, SF) ((double)(x))
+#define DTXK_SF_b 0
+#define DTXK_SF_i32 0
+#define DTXK_SF_i64 0
+#define DTXK_SF_f32 1
+#define DTXK_SF_f64 1
+
+/* ---- integer arithmetic that wraps -------------------------------------------- */
+
+DTX_HD int32_t dtxk_wrap32(uint32_t x) { return (int32_t)x; }
+DTX_HD int64_t dtxk_wrap64(uint64_t x) { return (int64_t)x; }
+
+DTX_HD int64_t dtxk_ipow64(int64_t b, int64_t e) {
+  if (e < 0) return b == 1 ? 1 : b == -1 ? ((e & 1) ? -1 : 1) : 0;
+  uint64_t r = 1, x = (uint64_t)b;
+  while (e > 0) {
+    if (e & 1) r *= x;
+    x *= x;
+    e >>= 1;
+  }
+  return (int64_t)r;
+}
+
+/* ---- binary operations ----------------------------------------------------------
+ * X(name, id) with elementwise definitions per type class below:
+ *   dtxk_<name>_<suffix>(a, b) for suffix in b i32 i64 f32 f64 where defined. */
+
+#define DTXK_BINARY_OPS(X) \
+  X(add, 1) X(sub, 2) X(mul, 3) X(div, 4) X(pow, 5) X(minimum, 6) X(maximum, 7) \
+  X(eq, 8) X(ne, 9) X(lt, 10) X(le, 11) X(gt, 12) X(ge, 13)
+
+/* floats */
+#define DTXK_FLOAT_BIN(S, T, POW)                                                        \
+  DTX_HD T dtxk_add_##S(T a, T b) { return a + b; }                                      \
+  DTX_HD T dtxk_sub_##S(T a, T b) { return a - b; }                                      \
+  DTX_HD T dtxk_mul_##S(T a, T b) { return a * b; }                                      \
+  DTX_HD T dtxk_div_##S(T a, T b) { return a / b; }                                      \
+  DTX_HD T dtxk_pow_##S(T a, T b) { return POW(a, b); }                                  \
+  DTX_HD T dtxk_minimum_##S(T a, T b) { return (a < b || a != a) ? a : b; }              \
+  DTX_HD T dtxk_maximum_##S(T a, T b) { return (a > b || a != a) ? a : b; }
+DTXK_FLOAT_BIN(f32, float, powf)
+DTXK_FLOAT_BIN(f64, double, pow)
+
+/* integers: wrap on overflow; div never reaches integers (true division
+ * promotes to float), it is defined for completeness as C division with a
+ * zero divisor giving 0 */
+#define DTXK_INT_BIN(S, T, U)                                                                   \
+  DTX_HD T dtxk_add_##S(T a, T b) { return (T)(U)((U)a + (U)b); }                               \
+  DTX_HD T dtxk_sub_##S(T a, T b) { return (T)(U)((U)a - (U)b); }                               \
+  DTX_HD T dtxk_mul_##S(T a, T b) { return (T)(U)((U)a * (U)b); }                               \
+  DTX_HD T dtxk_div_##S(T a, T b) { return b == 0 || (b == -1 && a == (T)((U)1 << (sizeof(T) * 8 - 1))) ? 0 : a / b; } \
+  DTX_HD T dtxk_pow_##S(T a, T b) { return (T)(U)(uint64_t)dtxk_ipow64(a, b); }                \
+  DTX_HD T dtxk_minimum_##S(T a, T b) { return a < b ? a : b; }                                 \
+  DTX_HD T dtxk_maximum_##S(T a, T b) { return a > b ? a : b; }
+DTXK_INT_BIN(i32, int32_t, uint32_t)
+DTXK_INT_BIN(i64, int64_t, uint64_t)
+
+/* bool: + is or, * is and (NumPy); sub, div, pow are refused when the graph is built */
+DTX_HD dtxk_b dtxk_add_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | b); }
+DTX_HD dtxk_b dtxk_sub_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a ^ b); }
+DTX_HD dtxk_b dtxk_mul_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a & b); }
+DTX_HD dtxk_b dtxk_div_b(dtxk_b a, dtxk_b b) { return a; }
+DTX_HD dtxk_b dtxk_pow_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | !b); }
+DTX_HD dtxk_b dtxk_minimum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a & b); }
+DTX_HD dtxk_b dtxk_maximum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | b); }
+
+/* comparisons, every type: result bool */
+#define DTXK_CMP(S, T)                                                       \
+  DTX_HD dtxk_b dtxk_eq_##S(T a, T b) { return (dtxk_b)(a == b); }           \
+  DTX_HD dtxk_b dtxk_ne_##S(T a, T b) { return (dtxk_b)(a != b); }           \
+  DTX_HD dtxk_b dtxk_lt_##S(T a, T b) { return (dtxk_b)(a < b); }            \
+  DTX_HD dtxk_b dtxk_le_##S(T a, T b) { return (dtxk_b)(a <= b); }           \
+  DTX_HD dtxk_b dtxk_gt_##S(T a, T b) { return (dtxk_b)(a > b); }            \
+  DTX_HD dtxk_b dtxk_ge_##S(T a, T b) { return (dtxk_b)(a >= b); }
+DTXK_CMP(b, dtxk_b)
+DTXK_CMP(i32, int32_t)
+DTXK_CMP(i64, int64_t)
+DTXK_CMP(f32, float)
+DTXK_CMP(f64, double)
+
+/* ---- unary operations ----------------------------------------------------------- */
+
+#define DTXK_UNARY_OPS(X) X(neg, 1) X(abs, 2) X(exp, 3) X(log, 4) X(sqrt, 5) X(sin, 6) X(cos, 7) X(tanh, 8)
+
+#define DTXK_FLOAT_UN(S, T, SUF)                                      \
+  DTX_HD T dtxk_neg_##S(T a) { return -a; }                           \
+  DTX_HD T dtxk_abs_##S(T a) { return fabs##SUF(a); }                 \
+  DTX_HD T dtxk_exp_##S(T a) { return exp##SUF(a); }                  \
+  DTX_HD T dtxk_log_##S(T a) { return log##SUF(a); }                  \
+  DTX_HD T dtxk_sqrt_##S(T a) { return sqrt##SUF(a); }                \
+  DTX_HD T dtxk_sin_##S(T a) { return sin##SUF(a); }                  \
+  DTX_HD T dtxk_cos_##S(T a) { return cos##SUF(a); }                  \
+  DTX_HD T dtxk_tanh_##S(T a) { return tanh##SUF(a); }
+DTXK_FLOAT_UN(f32, float, f)
+DTXK_FLOAT_UN(f64, double, )
+
+/* integers: neg and abs only (the float functions promote to float64) */
+#define DTXK_INT_UN(S, T, U)                                                   \
+  DTX_HD T dtxk_neg_##S(T a) { return (T)(U)(0 - (U)a); }                      \
+  DTX_HD T dtxk_abs_##S(T a) { return a < 0 ? (T)(U)(0 - (U)a) : a; }
+DTXK_INT_UN(i32, int32_t, uint32_t)
+DTXK_INT_UN(i64, int64_t, uint64_t)
+DTX_HD dtxk_b dtxk_abs_b(dtxk_b a) { return a; }
+
+/* ---- Philox4x32-10 (Salmon et al., SC'11), counter-based random numbers --------- */
+
+typedef struct dtxk_u32x4 {
+  uint32_t v[4];
+} dtxk_u32x4;
+
+DTX_HD dtxk_u32x4 dtxk_philox(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
+  for (int r = 0; r < 10; r++) {
+    if (r > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+    uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0, hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+    uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+  dtxk_u32x4 out;
+  out.v[0] = c0;
+  out.v[1] = c1;
+  out.v[2] = c2;
+  out.v[3] = c3;
+  return out;
+}
+
+DTX_HD dtxk_u32x4 dtxk_philox_at(uint64_t seed, uint64_t index) {
+  return dtxk_philox((uint32_t)index, (uint32_t)(index >> 32), 0, 0, (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+/* Uniform on [0, 1): 53 random bits for float64, 24 for float32. */
+DTX_HD double dtxk_uniform_f64(uint64_t seed, uint64_t index) {
+  dtxk_u32x4 r = dtxk_philox_at(seed, index);
+  uint64_t x = ((uint64_t)r.v[1] << 32) | r.v[0];
+  return (double)(x >> 11) * (1.0 / 9007199254740992.0);
+}
+DTX_HD float dtxk_uniform_f32(uint64_t seed, uint64_t index) {
+  dtxk_u32x4 r = dtxk_philox_at(seed, index);
+  return (float)(r.v[0] >> 8) * (1.0f / 16777216.0f);
+}
+/* Standard normal by Box-Muller on the two 64-bit halves of one draw. */
+DTX_HD double dtxk_normal_f64(uint64_t seed, uint64_t index) {
+  dtxk_u32x4 r = dtxk_philox_at(seed, index);
+  uint64_t a = ((uint64_t)r.v[1] << 32) | r.v[0], b = ((uint64_t)r.v[3] << 32) | r.v[2];
+  double u1 = (double)((a >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0, 1] */
+  double u2 = (double)(b >> 11) * (1.0 / 9007199254740992.0);
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+}
+
+/* ---- generators: the value of element `flat` (C-order index) ---------------------- */
+
+enum {
+  DTXK_GEN_CONST = 1,   /* g0 (or i0 for integer dtypes) */
+  DTXK_GEN_ARANGE = 2,  /* g0 + g1 * flat (integers: i0 + i1 * flat) */
+  DTXK_GEN_LINSPACE = 3,/* g0 + g1 * flat; the last of i0 values is exactly g2 when i1 */
+  DTXK_GEN_EYE = 4,     /* 1 where col - row == i0 (row = flat / i1) */
+  DTXK_GEN_UNIFORM = 5,
+  DTXK_GEN_NORMAL = 6,
+};
+
+typedef struct dtxk_gen {
+  int32_t kind;
+  int32_t pad;
+  double g0, g1, g2;
+  int64_t i0, i1;
+  uint64_t seed;
+} dtxk_gen;
+
+/* The generator's value as a double (float dtypes, bool) ... */
+DTX_HD double dtxk_gen_f64(const dtxk_gen *g, int64_t flat, int dtype) {
+  switch (g->kind) {
+    case DTXK_GEN_CONST:
+      return g->g0;
+    case DTXK_GEN_ARANGE:
+      return g->g0 + g->g1 * (double)flat;
+    case DTXK_GEN_LINSPACE:
+      return (g->i1 && flat == g->i0 - 1) ? g->g2 : g->g0 + g->g1 * (double)flat;
+    case DTXK_GEN_EYE:
+      return (flat % g->i1) - (flat / g->i1) == g->i0 ? 1.0 : 0.0;
+    case DTXK_GEN_UNIFORM:
+      return dtype == DTXK_F32 ? (double)dtxk_uniform_f32(g->seed, (uint64_t)flat) : dtxk_uniform_f64(g->seed, (uint64_t)flat);
+    case DTXK_GEN_NORMAL:
+      return dtxk_normal_f64(g->seed, (uint64_t)flat);
+  }
+  return 0.0;
+}
+/* ... and as an integer (integer dtypes: exact for const and arange). */
+DTX_HD int64_t dtxk_gen_i64(const dtxk_gen *g, int64_t flat) {
+  switch (g->kind) {
+    case DTXK_GEN_CONST:
+      return g->i0;
+    case DTXK_GEN_ARANGE:
+      return (int64_t)((uint64_t)g->i0 + (uint64_t)g->i1 * (uint64_t)flat);
+    case DTXK_GEN_EYE:
+      return (flat % g->i1) - (flat / g->i1) == g->i0 ? 1 : 0;
+    case DTXK_GEN_LINSPACE: /* NumPy rounds integer linspace values towards -inf */
+      return dtxk_f2i64(floor(dtxk_gen_f64(g, flat, DTXK_F64)));
+    default:
+      return dtxk_f2i64(dtxk_gen_f64(g, flat, DTXK_F64));
+  }
+}
+
+#endif /* DTXK_ELEM_H */

@@ -1,0 +1,479 @@
+/*
+ * kernels/fused.c - the CPU implementation of fused tasks and reduction
+ * combine tasks.
+ *
+ * A fused task runs its program (kernels/program.h) over each sub-rectangle
+ * of its region, in strips of up to DTXK_STRIP elements of the innermost
+ * dimension: each instruction is one tight loop over a strip (the loops are
+ * generated from the element functions in kernels/elem.h, and vectorise),
+ * registers are strip buffers, and a leaf read with unit stride in its own
+ * dtype is used in place. The result strip is written to the output chunk,
+ * to host memory, or folded into the partial states of a reduction.
+ * Runs on a worker thread (or a simulated GPU's stream thread); touches only
+ * its inputs, its output and its own scratch.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/program.h"
+#include "kernels/reduce.h"
+
+/* ---- strip loops generated from the element functions ------------------------------ */
+
+typedef void (*cv_fn)(void *d, const void *s, int64_t ss, int n);
+typedef void (*bin_fn)(void *d, const void *a, const void *b, int n);
+typedef void (*un_fn)(void *d, const void *a, int n);
+typedef void (*wh_fn)(void *d, const void *c, const void *a, const void *b, int n);
+
+#define CVF(DS, DT, SS, ST)                                                          \
+  static void cv_##DS##_##SS(void *d, const void *s, int64_t ss, int n) {            \
+    DT *o = (DT *)d;                                                                 \
+    const ST *x = (const ST *)s;                                                     \
+    if (ss == 1) {                                                                   \
+      for (int i = 0; i < n; i++) o[i] = DTXK_CV_##DS(x[i], DTXK_SF_##SS);           \
+    } else {                                                                         \
+      for (int i = 0; i < n; i++) o[i] = DTXK_CV_##DS(x[(int64_t)i * ss], DTXK_SF_##SS); \
+    }                                                                                \
+  }
+#define CV_FROM(SS, ST, SID) \
+  CVF(b, dtxk_b, SS, ST) CVF(i32, int32_t, SS, ST) CVF(i64, int64_t, SS, ST) CVF(f32, float, SS, ST) CVF(f64, double, SS, ST)
+DTXK_TYPES(CV_FROM)
+#define CVT_ROW(DS) {0, cv_##DS##_b, cv_##DS##_i32, cv_##DS##_i64, cv_##DS##_f32, cv_##DS##_f64}
+static const cv_fn cvt[DTXK_NTYPES][DTXK_NTYPES] = {{0}, CVT_ROW(b), CVT_ROW(i32), CVT_ROW(i64), CVT_ROW(f32),
+                                                    CVT_ROW(f64)};
+
+#define BINF(OP, S, T, R)                                                     \
+  static void bin_##OP##_##S(void *d, const void *a, const void *b, int n) {  \
+    R *o = (R *)d;                                                            \
+    const T *x = (const T *)a, *y = (const T *)b;                             \
+    for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i], y[i]);           \
+  }
+#define BIN_TYPES(S, T, ID)                                                                              \
+  BINF(add, S, T, T) BINF(sub, S, T, T) BINF(mul, S, T, T) BINF(div, S, T, T) BINF(pow, S, T, T)         \
+  BINF(minimum, S, T, T) BINF(maximum, S, T, T) BINF(eq, S, T, dtxk_b) BINF(ne, S, T, dtxk_b)          \
+  BINF(lt, S, T, dtxk_b) BINF(le, S, T, dtxk_b) BINF(gt, S, T, dtxk_b) BINF(ge, S, T, dtxk_b)
+DTXK_TYPES(BIN_TYPES)
+#define BIN_ROW(OP) {0, bin_##OP##_b, bin_##OP##_i32, bin_##OP##_i64, bin_##OP##_f32, bin_##OP##_f64}
+static const bin_fn bint[14][DTXK_NTYPES] = {{0},          BIN_ROW(add),     BIN_ROW(sub),     BIN_ROW(mul),
+                                             BIN_ROW(div), BIN_ROW(pow),     BIN_ROW(minimum), BIN_ROW(maximum),
+                                             BIN_ROW(eq),  BIN_ROW(ne),      BIN_ROW(lt),      BIN_ROW(le),
+                                             BIN_ROW(gt),  BIN_ROW(ge)};
+
+#define UNF(OP, S, T)                                                \
+  static void un_##OP##_##S(void *d, const void *a, int n) {         \
+    T *o = (T *)d;                                                   \
+    const T *x = (const T *)a;                                       \
+    for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i]);        \
+  }
+#define UN_FLOAT(S, T) \
+  UNF(neg, S, T) UNF(abs, S, T) UNF(exp, S, T) UNF(log, S, T) UNF(sqrt, S, T) UNF(sin, S, T) UNF(cos, S, T) UNF(tanh, S, T)
+UN_FLOAT(f32, float)
+UN_FLOAT(f64, double)
+UNF(neg, i32, int32_t)
+UNF(abs, i32, int32_t)
+UNF(neg, i64, int64_t)
+UNF(abs, i64, int64_t)
+UNF(abs, b, dtxk_b)
+static const un_fn unt[9][DTXK_NTYPES] = {
+    {0},
+    {0, 0, un_neg_i32, un_neg_i64, un_neg_f32, un_neg_f64},
+    {0, un_abs_b, un_abs_i32, un_abs_i64, un_abs_f32, un_abs_f64},
+    {0, 0, 0, 0, un_exp_f32, un_exp_f64},
+    {0, 0, 0, 0, un_log_f32, un_log_f64},
+    {0, 0, 0, 0, un_sqrt_f32, un_sqrt_f64},
+    {0, 0, 0, 0, un_sin_f32, un_sin_f64},
+    {0, 0, 0, 0, un_cos_f32, un_cos_f64},
+    {0, 0, 0, 0, un_tanh_f32, un_tanh_f64},
+};
+
+#define WHF(S, T, ID)                                                                  \
+  static void wh_##S(void *d, const void *c, const void *a, const void *b, int n) {    \
+    T *o = (T *)d;                                                                     \
+    const dtxk_b *k = (const dtxk_b *)c;                                               \
+    const T *x = (const T *)a, *y = (const T *)b;                                      \
+    for (int i = 0; i < n; i++) o[i] = k[i] ? x[i] : y[i];                             \
+  }
+DTXK_TYPES(WHF)
+static const wh_fn wht[DTXK_NTYPES] = {0, wh_b, wh_i32, wh_i64, wh_f32, wh_f64};
+
+/* n values of a generator (of type gt) starting at flat, flat stepping by fs. */
+static void gen_strip(const dtxk_gen *g, int gt, int64_t flat, int64_t fs, void *dst, int n) {
+  switch (gt) {
+    case DTXK_F64:
+      for (int i = 0; i < n; i++) ((double *)dst)[i] = dtxk_gen_f64(g, flat + i * fs, gt);
+      break;
+    case DTXK_F32:
+      for (int i = 0; i < n; i++) ((float *)dst)[i] = (float)dtxk_gen_f64(g, flat + i * fs, gt);
+      break;
+    case DTXK_I64:
+      for (int i = 0; i < n; i++) ((int64_t *)dst)[i] = dtxk_gen_i64(g, flat + i * fs);
+      break;
+    case DTXK_I32:
+      for (int i = 0; i < n; i++) ((int32_t *)dst)[i] = (int32_t)dtxk_gen_i64(g, flat + i * fs);
+      break;
+    default:
+      for (int i = 0; i < n; i++) ((dtxk_b *)dst)[i] = dtxk_gen_f64(g, flat + i * fs, gt) != 0;
+      break;
+  }
+}
+
+static void fill_strip(double v, int t, void *dst, int n) {
+  double tmp = v;
+  cvt[t][DTXK_F64](dst, &tmp, 0, n);
+}
+
+/* ---- reductions over strips ---------------------------------------------------------- */
+
+/* Folds x[0..n) (acc type) into one state; ix0 / ixs: flat index of x[0] and its step. */
+static void fold_one(int red, int acc, void *st, const void *xv, int n, int64_t ix0, int64_t ixs) {
+  if (acc == DTXK_F64) {
+    const double *x = (const double *)xv;
+    switch (red) {
+      case DTXK_R_SUM:
+      case DTXK_R_MEAN: {
+        double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+          for (int k = 0; k < 8; k++) s[k] += x[i + k];
+        double t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        for (; i < n; i++) t += x[i];
+        if (red == DTXK_R_SUM) {
+          *(double *)st += t;
+        } else {
+          ((dtxk_mean_st *)st)->s += t;
+          ((dtxk_mean_st *)st)->n += n;
+        }
+        return;
+      }
+      case DTXK_R_VAR:
+      case DTXK_R_STD: {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += x[i];
+        double m = s / n, m2 = 0;
+        for (int i = 0; i < n; i++) m2 += (x[i] - m) * (x[i] - m);
+        dtxk_var_st part = {(double)n, m, m2};
+        dtxk_red_merge(red, acc, st, &part);
+        return;
+      }
+      default:
+        for (int i = 0; i < n; i++) dtxk_red_add_f(red, st, x[i], ix0 + i * ixs);
+        return;
+    }
+  }
+  const int64_t *x = (const int64_t *)xv;
+  if (red == DTXK_R_SUM) {
+    uint64_t s = 0;
+    for (int i = 0; i < n; i++) s += (uint64_t)x[i];
+    *(int64_t *)st = (int64_t)((uint64_t) * (int64_t *)st + s);
+    return;
+  }
+  for (int i = 0; i < n; i++) dtxk_red_add_i(red, st, x[i], ix0 + i * ixs);
+}
+
+/* Folds x[t] into state t, for t in 0..n (states contiguous, ssz bytes each). */
+static void fold_each(int red, int acc, char *st, int ssz, const void *xv, int n, int64_t ix0, int64_t ixs) {
+  if (acc == DTXK_F64) {
+    const double *x = (const double *)xv;
+    if (red == DTXK_R_SUM) {
+      double *s = (double *)(void *)st;
+      for (int i = 0; i < n; i++) s[i] += x[i];
+      return;
+    }
+    if (red == DTXK_R_MEAN) {
+      dtxk_mean_st *s = (dtxk_mean_st *)(void *)st;
+      for (int i = 0; i < n; i++) {
+        s[i].s += x[i];
+        s[i].n += 1;
+      }
+      return;
+    }
+    for (int i = 0; i < n; i++) dtxk_red_add_f(red, st + (size_t)i * ssz, x[i], ix0 + i * ixs);
+    return;
+  }
+  const int64_t *x = (const int64_t *)xv;
+  for (int i = 0; i < n; i++) dtxk_red_add_i(red, st + (size_t)i * ssz, x[i], ix0 + i * ixs);
+}
+
+/* ---- the program over one region ------------------------------------------------------ */
+
+typedef struct reg {
+  const void *p;
+  char *buf;
+} reg;
+
+typedef struct exec {
+  const dtxk_prog *p;
+  const dtxk_leaf *leaves;
+  const dtxk_instr *ins;
+  const dtxk_const *consts;
+  reg regs[DTXK_MAX_REGS];
+  char *acc_buf;
+  dtxk_rleaf rl[DTXK_MAX_LEAVES];
+  int64_t lo[4], ostride[4], astride[4];
+  char *out;   /* chunk, host memory (element 0), or states */
+  int osize;   /* bytes per output element / state */
+  int inner_reduced;
+} exec;
+
+static void run_strip(exec *e, const int64_t *i, const int64_t *g, int n) {
+  const dtxk_prog *p = e->p;
+  for (int k = 0; k < p->ninstr; k++) {
+    const dtxk_instr *in = &e->ins[k];
+    reg *d = &e->regs[in->dst];
+    switch (in->op) {
+      case DTXK_I_LOAD: {
+        const dtxk_rleaf *r = &e->rl[in->a];
+        if (r->kind == 0) {
+          fill_strip(r->fill, in->dtype, d->buf, n);
+          d->p = d->buf;
+        } else if (r->kind == DTXK_LEAF_GEN) {
+          int64_t flat = r->flat0 + i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2] + i[3] * r->stride[3];
+          if (r->dtype == in->dtype) {
+            gen_strip(r->gen, r->dtype, flat, r->stride[3], d->buf, n);
+          } else {
+            char tmp[DTXK_STRIP * 8];
+            gen_strip(r->gen, r->dtype, flat, r->stride[3], tmp, n);
+            cvt[in->dtype][r->dtype](d->buf, tmp, 1, n);
+          }
+          d->p = d->buf;
+        } else {
+          int64_t off = i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2] + i[3] * r->stride[3];
+          const char *src = r->ptr + off * dtxk_size(r->dtype);
+          if (r->stride[3] == 1 && r->dtype == in->dtype) {
+            d->p = src;
+          } else {
+            cvt[in->dtype][r->dtype](d->buf, src, r->stride[3], n);
+            d->p = d->buf;
+          }
+        }
+        break;
+      }
+      case DTXK_I_CONST:
+        break; /* filled once per task */
+      case DTXK_I_CAST:
+        cvt[in->dtype][in->sub](d->buf, e->regs[in->a].p, 1, n);
+        d->p = d->buf;
+        break;
+      case DTXK_I_UN:
+        unt[in->sub][in->dtype](d->buf, e->regs[in->a].p, n);
+        d->p = d->buf;
+        break;
+      case DTXK_I_BIN:
+        bint[in->sub][in->dtype](d->buf, e->regs[in->a].p, e->regs[in->b].p, n);
+        d->p = d->buf;
+        break;
+      case DTXK_I_WHERE:
+        wht[in->dtype](d->buf, e->regs[in->a].p, e->regs[in->b].p, e->regs[in->c].p, n);
+        d->p = d->buf;
+        break;
+    }
+  }
+  const void *res = e->regs[p->result].p;
+  if (p->out_kind == DTXK_OUT_REDUCE) {
+    const void *x = res; /* out_dtype: the result register's dtype */
+    if (p->out_dtype != p->acc) {
+      cvt[p->acc][p->out_dtype](e->acc_buf, res, 1, n);
+      x = e->acc_buf;
+    }
+    int64_t slot = 0, ix = 0;
+    for (int k = 0; k < 4; k++) {
+      slot += (g[k] - e->lo[k]) * e->ostride[k];
+      ix += g[k] * e->astride[k];
+    }
+    char *st = e->out + slot * e->osize;
+    if (e->inner_reduced) fold_one(p->red, p->acc, st, x, n, ix, e->astride[3]);
+    else fold_each(p->red, p->acc, st, e->osize, x, n, ix, e->astride[3]);
+    return;
+  }
+  int64_t off = 0;
+  for (int k = 0; k < 4; k++) off += (g[k] - e->lo[k]) * e->ostride[k];
+  memcpy(e->out + off * e->osize, res, (size_t)n * e->osize);
+}
+
+/* Runs the program over the region. out: CHUNK, states (REDUCE) or NULL (EXT). */
+static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char *out, const char **why) {
+  exec e;
+  memset(&e, 0, sizeof e);
+  e.p = p;
+  e.leaves = dtxk_prog_leaves(p);
+  e.ins = dtxk_prog_instr(p);
+  e.consts = dtxk_prog_consts(p);
+  if (p->nregs > DTXK_MAX_REGS || p->nleaves > DTXK_MAX_LEAVES || p->result < 0 || p->result >= p->nregs) {
+    *why = "malformed fused program";
+    return -1;
+  }
+  size_t rb = (size_t)DTXK_STRIP * 8;
+  char *mem = aligned_alloc(64, rb * (size_t)(p->nregs + 1));
+  if (mem == NULL) {
+    *why = "out of memory for the strip registers";
+    return -1;
+  }
+  for (int r = 0; r < p->nregs; r++) e.regs[r].buf = mem + rb * (size_t)r;
+  e.acc_buf = mem + rb * (size_t)p->nregs;
+  /* constants, once */
+  for (int k = 0; k < p->ninstr; k++) {
+    const dtxk_instr *in = &e.ins[k];
+    if (in->op != DTXK_I_CONST) continue;
+    reg *d = &e.regs[in->dst];
+    if (dtxk_is_float(in->dtype)) fill_strip(e.consts[in->a].f, in->dtype, d->buf, DTXK_STRIP);
+    else cvt[in->dtype][DTXK_I64](d->buf, &e.consts[in->a].i, 0, DTXK_STRIP);
+    d->p = d->buf;
+  }
+  /* output addressing over the 4 padded dims */
+  int pad = 4 - p->ndim;
+  int64_t ext[4];
+  for (int P = 0; P < 4; P++) {
+    int k = P - pad;
+    e.lo[P] = k < 0 ? 0 : p->lo[k];
+    ext[P] = k < 0 ? 1 : p->hi[k] - p->lo[k];
+    e.astride[P] = k < 0 ? 0 : p->arg_stride[k];
+  }
+  if (p->out_kind == DTXK_OUT_REDUCE) {
+    int64_t s = 1;
+    for (int P = 3; P >= 0; P--) {
+      int k = P - pad;
+      int red = k >= 0 && (p->red_mask >> k) & 1;
+      e.ostride[P] = red ? 0 : s;
+      if (!red) s *= ext[P];
+    }
+    e.inner_reduced = p->ndim > 0 && (p->red_mask >> (p->ndim - 1)) & 1;
+    e.osize = dtxk_state_size(p->red);
+    e.out = out;
+  } else if (p->out_kind == DTXK_OUT_EXT) {
+    for (int P = 0; P < 4; P++) {
+      int k = P - pad;
+      e.ostride[P] = k < 0 ? 0 : p->out_stride[k];
+    }
+    /* address relative to lo */
+    int64_t off = 0;
+    for (int P = 0; P < 4; P++) off += e.lo[P] * e.ostride[P];
+    e.osize = dtxk_size(p->out_dtype);
+    e.out = (char *)(uintptr_t)p->out_ext + off * e.osize;
+  } else {
+    int64_t s = 1;
+    for (int P = 3; P >= 0; P--) {
+      e.ostride[P] = s;
+      s *= ext[P];
+    }
+    e.osize = dtxk_size(p->out_dtype);
+    e.out = out;
+  }
+  dtxk_cuts cuts;
+  if (dtxk_plan_cuts(p, &cuts)) {
+    free(mem);
+    *why = "out of memory planning the task";
+    return -1;
+  }
+  int rc = 0;
+  int64_t s[4], i[4], g[4];
+  for (int a = 0; a + 1 < cuts.n[0] && rc == 0; a++)
+    for (int b = 0; b + 1 < cuts.n[1] && rc == 0; b++)
+      for (int c = 0; c + 1 < cuts.n[2] && rc == 0; c++)
+        for (int d = 0; d + 1 < cuts.n[3] && rc == 0; d++) {
+          s[0] = cuts.c[0][a];
+          s[1] = cuts.c[1][b];
+          s[2] = cuts.c[2][c];
+          s[3] = cuts.c[3][d];
+          int64_t e0 = cuts.c[0][a + 1] - s[0], e1 = cuts.c[1][b + 1] - s[1], e2 = cuts.c[2][c + 1] - s[2],
+                  e3 = cuts.c[3][d + 1] - s[3];
+          if (dtxk_resolve(p, inputs, nin, s, e.rl, why)) {
+            rc = -1;
+            break;
+          }
+          for (i[0] = 0; i[0] < e0; i[0]++)
+            for (i[1] = 0; i[1] < e1; i[1]++)
+              for (i[2] = 0; i[2] < e2; i[2]++)
+                for (i[3] = 0; i[3] < e3; i[3] += DTXK_STRIP) {
+                  int n = (int)(e3 - i[3] < DTXK_STRIP ? e3 - i[3] : DTXK_STRIP);
+                  for (int k = 0; k < 4; k++) g[k] = s[k] + i[k];
+                  run_strip(&e, i, g, n);
+                }
+        }
+  dtxk_cuts_free(&cuts);
+  free(mem);
+  return rc;
+}
+
+static int64_t region_elems(const dtxk_prog *p, int kept_only) {
+  int64_t n = 1;
+  for (int k = 0; k < p->ndim; k++)
+    if (!kept_only || !((p->red_mask >> k) & 1)) n *= p->hi[k] - p->lo[k];
+  return n;
+}
+
+int dtxk_fused_cpu(dtx_task_ctx *ctx) {
+  size_t asz = 0;
+  const dtxk_prog *p = (const dtxk_prog *)dtx_task_args(ctx, &asz);
+  if (p == NULL || asz < sizeof *p || dtxk_prog_size(p) != asz) return dtx_task_fail(ctx, "malformed fused-task arguments");
+  int nin = dtx_task_num_inputs(ctx);
+  const void **inputs = calloc((size_t)(nin > 0 ? nin : 1), sizeof *inputs);
+  if (inputs == NULL) return dtx_task_fail(ctx, "out of memory");
+  for (int i = 0; i < nin; i++) inputs[i] = dtx_task_input(ctx, i, NULL);
+  const char *why = NULL;
+  int rc = 0;
+  if (p->out_kind == DTXK_OUT_CHUNK) {
+    int64_t n = region_elems(p, 0);
+    char *out = dtx_task_output(ctx, (size_t)n * (size_t)dtxk_size(p->out_dtype));
+    if (out == NULL) rc = dtx_task_fail(ctx, "out of memory for a %lld-element chunk", (long long)n);
+    else if (run_prog(p, inputs, nin, out, &why)) rc = dtx_task_fail(ctx, "%s", why);
+  } else if (p->out_kind == DTXK_OUT_EXT) {
+    if (run_prog(p, inputs, nin, NULL, &why)) rc = dtx_task_fail(ctx, "%s", why);
+  } else {
+    int64_t slots = region_elems(p, 1);
+    int ssz = dtxk_state_size(p->red);
+    char *st = p->finalize ? malloc((size_t)slots * (size_t)ssz) : dtx_task_output(ctx, (size_t)slots * (size_t)ssz);
+    if (st == NULL) {
+      rc = dtx_task_fail(ctx, "out of memory for %lld reduction states", (long long)slots);
+    } else {
+      for (int64_t s = 0; s < slots; s++) dtxk_red_init(p->red, p->acc, st + s * ssz);
+      if (run_prog(p, inputs, nin, st, &why)) {
+        rc = dtx_task_fail(ctx, "%s", why);
+      } else if (p->finalize) {
+        int fsz = dtxk_size(p->fin_dtype);
+        char *out = dtx_task_output(ctx, (size_t)slots * (size_t)fsz);
+        if (out == NULL) rc = dtx_task_fail(ctx, "out of memory");
+        else
+          for (int64_t s = 0; s < slots; s++)
+            dtxk_red_final(p->red, p->acc, p->fin_dtype, p->ddof, st + s * ssz, out + s * fsz);
+      }
+      if (p->finalize) free(st);
+    }
+  }
+  free(inputs);
+  return rc;
+}
+
+int dtxk_combine_cpu(dtx_task_ctx *ctx) {
+  size_t asz = 0;
+  const dtxk_combine *c = (const dtxk_combine *)dtx_task_args(ctx, &asz);
+  if (c == NULL || asz != sizeof *c) return dtx_task_fail(ctx, "malformed combine-task arguments");
+  int ssz = dtxk_state_size(c->red);
+  size_t bytes = (size_t)c->nslots * (size_t)ssz;
+  char *st = malloc(bytes > 0 ? bytes : 1);
+  if (st == NULL) return dtx_task_fail(ctx, "out of memory");
+  for (int64_t s = 0; s < c->nslots; s++) dtxk_red_init(c->red, c->acc, st + s * ssz);
+  for (int i = 0; i < dtx_task_num_inputs(ctx); i++) {
+    size_t n = 0;
+    const char *in = dtx_task_input(ctx, i, &n);
+    if (n != bytes) {
+      free(st);
+      return dtx_task_fail(ctx, "input %d holds %zu bytes of partial states, expected %zu", i, n, bytes);
+    }
+    for (int64_t s = 0; s < c->nslots; s++) dtxk_red_merge(c->red, c->acc, st + s * ssz, in + s * ssz);
+  }
+  int rc = 0;
+  if (c->finalize) {
+    int fsz = dtxk_size(c->fin_dtype);
+    char *out = dtx_task_output(ctx, (size_t)c->nslots * (size_t)fsz);
+    if (out == NULL) rc = dtx_task_fail(ctx, "out of memory");
+    else
+      for (int64_t s = 0; s < c->nslots; s++) dtxk_red_final(c->red, c->acc, c->fin_dtype, c->ddof, st + s * ssz, out + s * fsz);
+  } else {
+    char *out = dtx_task_output(ctx, bytes);
+    if (out == NULL) rc = dtx_task_fail(ctx, "out of memory");
+    else memcpy(out, st, bytes);
+  }
+  free(st);
+  return rc;
+}

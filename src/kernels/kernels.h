@@ -1,0 +1,41 @@
+/*
+ * kernels/kernels.h - the task implementations of the array layer: CPU ones
+ * (the .c files here) and CUDA ones (the .cu files, in CUDA builds). Each reads its
+ * argument blob (kernels/program.h) and inputs through the task interface.
+ */
+#ifndef DTXK_KERNELS_H
+#define DTXK_KERNELS_H
+
+#include <stddef.h>
+
+#include "dtx/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* fused elementwise programs: chunk, store into host memory, or the first
+ * stage of a reduction (dtxk_prog) */
+int dtxk_fused_cpu(dtx_task_ctx *ctx);
+/* merging partial reduction states (dtxk_combine) */
+int dtxk_combine_cpu(dtx_task_ctx *ctx);
+/* one output chunk of a matrix product (dtxk_matmul) */
+int dtxk_matmul_cpu(dtx_task_ctx *ctx);
+
+/* The CUDA implementations. In builds without CUDA these are one function
+ * that fails saying so; it never runs, since such builds have only
+ * simulated GPUs, where the CPU implementation stands in. */
+int dtxk_fused_cuda(dtx_task_ctx *ctx);
+int dtxk_combine_cuda(dtx_task_ctx *ctx);
+int dtxk_matmul_cuda(dtx_task_ctx *ctx);
+/* copying a region of host memory (an EXT leaf) to the GPU: the CUDA side of
+ * loading a persisted or wrapped array's chunk (the CPU side is a fused copy) */
+int dtxk_load_cuda(dtx_task_ctx *ctx);
+
+/* Which BLAS the CPU matmul uses ("OpenBLAS 0.3.21", "reference loops"). */
+const char *dtxk_blas_name(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DTXK_KERNELS_H */

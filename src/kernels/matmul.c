@@ -1,0 +1,152 @@
+/*
+ * kernels/matmul.c - the CPU implementation of matmul tasks: one output chunk
+ * C (m x n, C order) = sum over the contracted chunks of A_kk B_kk.
+ *
+ * float32 / float64 go to the BLAS (OpenBLAS when the build found it, a CBLAS
+ * otherwise, plain loops without either); an operand read in place with
+ * unit column stride is passed as is, one with unit row stride as its
+ * transpose, anything else is copied to a contiguous buffer first. Integer
+ * and bool products are plain loops (bool: any of the ands, as NumPy).
+ * Each task runs one BLAS call at a time on its worker thread: the worker
+ * threads are the parallelism, so OpenBLAS is set to one thread of its own
+ * at the first product (as Dask users set OMP_NUM_THREADS=1).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/program.h"
+
+#if defined(DTX_HAVE_CBLAS)
+#include <cblas.h>
+#endif
+#if defined(DTX_HAVE_OPENBLAS)
+void openblas_set_num_threads(int num_threads);
+char *openblas_get_config(void);
+#endif
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static char blas_name[160] = "plain loops (no BLAS found at build time)";
+
+static void blas_init(void) {
+#if defined(DTX_HAVE_OPENBLAS)
+  openblas_set_num_threads(1);
+  const char *cfg = openblas_get_config();
+  snprintf(blas_name, sizeof blas_name, "%s", cfg != NULL ? cfg : "OpenBLAS");
+#elif defined(DTX_HAVE_CBLAS)
+  snprintf(blas_name, sizeof blas_name, "CBLAS");
+#endif
+}
+
+const char *dtxk_blas_name(void) {
+  pthread_once(&blas_once, blas_init);
+  return blas_name;
+}
+
+/* A contiguous copy (r x c, C order) of a strided operand. */
+static void *pack(const char *src, int64_t r, int64_t c, int64_t rs, int64_t cs, int esz) {
+  char *dst = malloc((size_t)(r * c * esz > 0 ? r * c * esz : 1));
+  if (dst == NULL) return NULL;
+  for (int64_t i = 0; i < r; i++)
+    for (int64_t j = 0; j < c; j++) memcpy(dst + (i * c + j) * esz, src + (i * rs + j * cs) * esz, (size_t)esz);
+  return dst;
+}
+
+#define LOOPS(T, ACC)                                                                           \
+  static void loops_##T(T *C, const T *A, const T *B, int64_t m, int64_t n, int64_t k, int64_t ars, \
+                        int64_t acs, int64_t brs, int64_t bcs) {                                \
+    for (int64_t i = 0; i < m; i++)                                                             \
+      for (int64_t p = 0; p < k; p++) {                                                         \
+        T a = A[i * ars + p * acs];                                                             \
+        for (int64_t j = 0; j < n; j++) C[i * n + j] = ACC;                                     \
+      }                                                                                         \
+  }
+LOOPS(double, C[i * n + j] + a * B[p * brs + j * bcs])
+LOOPS(float, C[i * n + j] + a * B[p * brs + j * bcs])
+LOOPS(int64_t, (int64_t)((uint64_t)C[i * n + j] + (uint64_t)a * (uint64_t)B[p * brs + j * bcs]))
+LOOPS(int32_t, (int32_t)((uint32_t)C[i * n + j] + (uint32_t)a * (uint32_t)B[p * brs + j * bcs]))
+LOOPS(dtxk_b, (dtxk_b)(C[i * n + j] | (a & B[p * brs + j * bcs])))
+
+int dtxk_matmul_cpu(dtx_task_ctx *ctx) {
+  size_t asz = 0;
+  const dtxk_matmul *mm = (const dtxk_matmul *)dtx_task_args(ctx, &asz);
+  if (mm == NULL || asz != sizeof *mm + (size_t)mm->nk * sizeof(dtxk_mstep))
+    return dtx_task_fail(ctx, "malformed matmul-task arguments");
+  pthread_once(&blas_once, blas_init);
+  int esz = dtxk_size(mm->dtype);
+  int64_t m = mm->m, n = mm->n;
+  char *C = dtx_task_output(ctx, (size_t)(m * n * esz));
+  if (C == NULL) return dtx_task_fail(ctx, "out of memory for a %lldx%lld chunk", (long long)m, (long long)n);
+  memset(C, 0, (size_t)(m * n * esz));
+  const dtxk_mstep *st = dtxk_matmul_steps(mm);
+  for (int s = 0; s < mm->nk; s++) {
+    int64_t k = st[s].k;
+    const char *A = st[s].a.input >= 0 ? dtx_task_input(ctx, st[s].a.input, NULL) : (const char *)(uintptr_t)st[s].a.ext;
+    const char *B = st[s].b.input >= 0 ? dtx_task_input(ctx, st[s].b.input, NULL) : (const char *)(uintptr_t)st[s].b.ext;
+    if (A == NULL || B == NULL) return dtx_task_fail(ctx, "an operand chunk is missing");
+    int64_t ars = st[s].a.rs, acs = st[s].a.cs, brs = st[s].b.rs, bcs = st[s].b.cs;
+#if defined(DTX_HAVE_CBLAS)
+    if (mm->dtype == DTXK_F64 || mm->dtype == DTXK_F32) {
+      void *pa = NULL, *pb = NULL;
+      enum CBLAS_TRANSPOSE ta = CblasNoTrans, tb = CblasNoTrans;
+      int64_t lda, ldb;
+      if (acs == 1 && ars >= (k > 1 ? k : 1)) {
+        lda = ars;
+      } else if (ars == 1 && acs >= (m > 1 ? m : 1)) {
+        ta = CblasTrans;
+        lda = acs;
+      } else {
+        A = pa = pack(A, m, k, ars, acs, esz);
+        lda = k;
+      }
+      if (bcs == 1 && brs >= (n > 1 ? n : 1)) {
+        ldb = brs;
+      } else if (brs == 1 && bcs >= (k > 1 ? k : 1)) {
+        tb = CblasTrans;
+        ldb = bcs;
+      } else {
+        B = pb = pack(B, k, n, brs, bcs, esz);
+        ldb = n;
+      }
+      if (A == NULL || B == NULL) {
+        free(pa);
+        free(pb);
+        return dtx_task_fail(ctx, "out of memory packing an operand");
+      }
+      if (mm->dtype == DTXK_F64)
+        cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1.0, (const double *)A, (int)lda,
+                    (const double *)B, (int)ldb, 1.0, (double *)C, (int)n);
+      else
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1.0f, (const float *)A, (int)lda,
+                    (const float *)B, (int)ldb, 1.0f, (float *)C, (int)n);
+      free(pa);
+      free(pb);
+      continue;
+    }
+#endif
+    switch (mm->dtype) {
+      case DTXK_F64:
+        loops_double((double *)(void *)C, (const double *)(const void *)A, (const double *)(const void *)B, m, n, k,
+                     ars, acs, brs, bcs);
+        break;
+      case DTXK_F32:
+        loops_float((float *)(void *)C, (const float *)(const void *)A, (const float *)(const void *)B, m, n, k, ars,
+                    acs, brs, bcs);
+        break;
+      case DTXK_I64:
+        loops_int64_t((int64_t *)(void *)C, (const int64_t *)(const void *)A, (const int64_t *)(const void *)B, m, n,
+                      k, ars, acs, brs, bcs);
+        break;
+      case DTXK_I32:
+        loops_int32_t((int32_t *)(void *)C, (const int32_t *)(const void *)A, (const int32_t *)(const void *)B, m, n,
+                      k, ars, acs, brs, bcs);
+        break;
+      default:
+        loops_dtxk_b((dtxk_b *)C, (const dtxk_b *)A, (const dtxk_b *)B, m, n, k, ars, acs, brs, bcs);
+        break;
+    }
+  }
+  return 0;
+}

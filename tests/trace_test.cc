@@ -8,6 +8,7 @@
 #include "host/trace.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
 #include "dtx/status.h"
+#include "host/config.h"
 
 #ifdef DTX_HAVE_NLOHMANN_JSON
 #include <nlohmann/json.hpp>
@@ -1076,5 +1078,160 @@ TEST(Trace, SyncSchedulerTraceUsesCallerTrack) {
     EXPECT_EQ(names[TrackOf(e)].rfind("caller ", 0), 0u) << "track name '" << names[TrackOf(e)] << "'";
   }
   EXPECT_EQ(tids.size(), 1u) << "one calling thread, one caller track";
+#endif
+}
+
+// ---- the cap, task inputs, reading back ------------------------------------------
+
+namespace {
+
+void KeyOf(void *ctx, uint32_t i, char *buf, size_t n) {
+  snprintf(buf, n, "%s[%u]", static_cast<const char *>(ctx), i);
+}
+
+}  // namespace
+
+TEST(Trace, CapKeepsValidJsonNamesEveryTrackAndSaysSo) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  TempTrace path("capped");
+  dtxi_trace *t = nullptr;
+  ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
+  dtxi_trace_set_max_events(t, 5);
+  dtxi_trace_thread_name(t, 1, 1, "worker 0");
+  uint64_t now = dtxi_now_ns();
+  for (int i = 0; i < 4; i++) dtxi_trace_slice(t, 1, 1, ("a" + std::to_string(i)).c_str(), "task", "a", now, now + 10);
+  // A transfer and its flow step are two events: over the cap together, dropped
+  // together; from then on everything is dropped, even an event that would fit.
+  int tid = dtxi_trace_stream_track(t, 0, "d2h");
+  dtxi_trace_transfer(t, DTXI_TRACE_GPU_PID(0), tid, "a0", "gpu0->host", "d2h", 64, now, now + 5, 9);
+  dtxi_trace_slice(t, 1, 1, "a4", "task", "a", now + 20, now + 30);
+  for (int i = 5; i < 12; i++) dtxi_trace_slice(t, 1, 1, ("a" + std::to_string(i)).c_str(), "task", "a", now, now + 1);
+  // Tracks named after the cap are still named.
+  int late = dtxi_trace_stream_track(t, 1, "compute-0");
+  dtxi_trace_thread_name(t, 1, 2, "worker 1");
+  EXPECT_EQ(dtxi_trace_dropped(t), 2u + 1u + 7u);
+  dtxi_trace_close(t);
+  json j = ParseTrace(path.c_str());
+  std::vector<json> x = EventsWithPh(j, "X");
+  ASSERT_EQ(x.size(), 4u);
+  EXPECT_EQ(x.back().value("name", ""), "a3");
+  EXPECT_TRUE(EventsWithPh(j, "t").empty()) << "the flow step went with its transfer";
+  std::vector<json> in = EventsWithPh(j, "i");
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_EQ(in[0].value("name", ""), "trace capped after 4 events");
+  EXPECT_EQ(in[0].value("s", ""), "g");
+  EXPECT_EQ(in[0]["args"]["max_events"], 5);
+  ASSERT_TRUE(j["otherData"].contains("capped"));
+  EXPECT_EQ(j["otherData"]["capped"]["max_events"], 5);
+  EXPECT_EQ(j["otherData"]["capped"]["dropped_events"], 10);
+  std::map<Track, std::string> names = ThreadNames(j);
+  EXPECT_EQ(names[Track(1, 1)], "worker 0");
+  EXPECT_EQ(names[Track(1, 2)], "worker 1");
+  EXPECT_EQ(names[Track(DTXI_TRACE_GPU_PID(1), late)], "compute-0");
+#endif
+}
+
+TEST(Trace, CapComesFromTheEnvironment) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  TempTrace path("capped_env");
+  setenv("DTX_TRACE_MAX_EVENTS", "3", 1);
+  dtxi_env_reload();
+  dtxi_trace *t = nullptr;
+  dtx_status rc = dtxi_trace_open(path.c_str(), &t);
+  unsetenv("DTX_TRACE_MAX_EVENTS");
+  dtxi_env_reload();
+  ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
+  uint64_t now = dtxi_now_ns();
+  for (int i = 0; i < 10; i++) dtxi_trace_counter(t, 1, "memory", now + i, "used", i);
+  dtxi_trace_close(t);
+  json j = ParseTrace(path.c_str());
+  EXPECT_EQ(EventsWithPh(j, "C").size(), 3u);
+  EXPECT_EQ(j["otherData"]["capped"]["dropped_events"], 7);
+  // Uncapped (0): everything, and no "capped" note.
+  TempTrace all("uncapped");
+  ASSERT_EQ(dtxi_trace_open(all.c_str(), &t), DTX_OK);
+  dtxi_trace_set_max_events(t, 0);
+  for (int i = 0; i < 10; i++) dtxi_trace_counter(t, 1, "memory", now + i, "used", i);
+  dtxi_trace_close(t);
+  json k = ParseTrace(all.c_str());
+  EXPECT_EQ(EventsWithPh(k, "C").size(), 10u);
+  EXPECT_FALSE(k["otherData"].contains("capped"));
+#endif
+}
+
+TEST(Trace, TaskSlicesCarryInputsAndError) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  TempTrace path("task_inputs");
+  dtxi_trace *t = nullptr;
+  ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK);
+  uint64_t now = dtxi_now_ns();
+  char in[] = "in\"put";
+  dtxi_trace_task(t, 1, 1, "sum", nullptr, "sum", now, now + 5, 3, KeyOf, in, nullptr, "{\"device\":2}");
+  dtxi_trace_task(t, 1, 1, "bad[1]", "future", "bad", now, now + 5, 0, KeyOf, in, "bad[1]: \"no\"\n", nullptr);
+  dtxi_trace_task(t, 1, 1, "wide", "task", "wide", now, now + 5, DTXI_TRACE_MAX_INPUTS + 10, KeyOf, in, nullptr,
+                  nullptr);
+  dtxi_trace_close(t);
+  json j = ParseTrace(path.c_str());
+  std::vector<json> x = EventsWithPh(j, "X");
+  ASSERT_EQ(x.size(), 3u);
+  EXPECT_EQ(x[0]["cat"], "task");
+  EXPECT_EQ(x[0]["args"]["device"], 2);
+  EXPECT_EQ(x[0]["args"]["inputs"], json::parse(R"(["in\"put[0]","in\"put[1]","in\"put[2]"])"));
+  EXPECT_FALSE(x[0]["args"].contains("error"));
+  EXPECT_EQ(x[1]["cat"], "future");
+  EXPECT_FALSE(x[1]["args"].contains("inputs"));
+  EXPECT_EQ(x[1]["args"]["error"], "bad[1]: \"no\"\n");
+  EXPECT_EQ(x[2]["args"]["inputs"].size(), static_cast<size_t>(DTXI_TRACE_MAX_INPUTS));
+  EXPECT_EQ(x[2]["args"]["ninputs"], DTXI_TRACE_MAX_INPUTS + 10);
+#endif
+}
+
+TEST(Trace, ReadSinceGivesMetadataAndNewEvents) {
+  NEED_JSON();
+#ifdef DTX_HAVE_NLOHMANN_JSON
+  for (bool temp : {false, true}) {
+    TempTrace path("read_since");
+    dtxi_trace *t = nullptr;
+    if (temp)
+      ASSERT_EQ(dtxi_trace_open_temp(&t), DTX_OK) << dtx_last_error();
+    else
+      ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
+    dtxi_trace_thread_name(t, 1, 1, "worker 0");
+    uint64_t now = dtxi_now_ns();
+    // Enough events before the mark to go through the buffer to the file.
+    for (int i = 0; i < 2000; i++) dtxi_trace_slice(t, 1, 1, "old", "task", "old", now, now + 1);
+    uint64_t mark = dtxi_trace_mark(t);
+    dtxi_trace_thread_name(t, 1, 2, "worker 1");
+    for (int i = 0; i < 3; i++) dtxi_trace_slice(t, 1, 2, "new", "task", "new", now + 5, now + 6);
+    size_t len = 0;
+    char *text = dtxi_trace_read_since(t, mark, &len);
+    ASSERT_NE(text, nullptr) << dtx_last_error();
+    EXPECT_EQ(strlen(text), len);
+    json j = json::parse(std::string(text, len), nullptr, false);
+    free(text);
+    ASSERT_FALSE(j.is_discarded());
+    std::vector<json> x = EventsWithPh(j, "X");
+    ASSERT_EQ(x.size(), 3u);
+    for (const json &e : x) EXPECT_EQ(e["name"], "new");
+    std::map<Track, std::string> names = ThreadNames(j);
+    EXPECT_EQ(names[Track(1, 1)], "worker 0") << "metadata from before the mark";
+    EXPECT_EQ(names[Track(1, 2)], "worker 1");
+    // Nothing new: a valid document with only metadata.
+    uint64_t end = dtxi_trace_mark(t);
+    text = dtxi_trace_read_since(t, end, &len);
+    ASSERT_NE(text, nullptr);
+    json k = json::parse(std::string(text, len), nullptr, false);
+    free(text);
+    ASSERT_FALSE(k.is_discarded());
+    EXPECT_TRUE(EventsWithPh(k, "X").empty());
+    dtxi_trace_close(t);
+    if (!temp) {
+      json all = ParseTrace(path.c_str());
+      EXPECT_EQ(EventsWithPh(all, "X").size(), 2003u) << "reading back leaves the file whole";
+    }
+  }
 #endif
 }

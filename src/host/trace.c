@@ -32,8 +32,8 @@
  *
  * Cap: at most max_events events other than metadata ("M") are written
  * (DTX_TRACE_MAX_EVENTS; 0 = no cap). The first event over the cap is replaced
- * by a global instant "trace capped after N events" (cat "dtx"), later ones are
- * only counted (dropped), and the footer's otherData says
+ * by a global instant "trace capped after N events" (cat "dtx"; N = the events
+ * written), it and every later one are only counted (dropped), and the footer's otherData says
  * "capped":{"max_events":N,"dropped_events":D}. Metadata is never dropped, so
  * a capped file still names every track and is still valid JSON. An event
  * that writes several events (a transfer and its flow step) is kept or dropped
@@ -462,7 +462,7 @@ static void text_locked(dtxi_trace *t, const char *p, size_t n, unsigned count) 
  * first event over it writes the "trace capped" instant instead; every event
  * over it is counted in `dropped`. Caller holds mu. */
 static void events_locked(dtxi_trace *t, const char *p, size_t n, unsigned count) {
-  if (t->max_events == 0 || t->ndata + count <= t->max_events) {
+  if (t->max_events == 0 || (t->dropped == 0 && t->ndata + count <= t->max_events)) {
     text_locked(t, p, n, count);
     t->ndata += count;
     return;

@@ -18,6 +18,7 @@
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
 #include "dtx/trace.h"
+#include "host/config.h"
 
 #define NEED_JANSSON()                                                                                 \
   do {                                                                                                 \
@@ -459,4 +460,52 @@ TEST(DiagSummary, RealRunRecordsEveryEdge) {
     dtxi_view_free(v);
   }
   std::remove(path.c_str());
+}
+
+TEST(DiagSummary, RealCappedTraceStillReads) {
+  NEED_JANSSON();
+  std::string path = TempPath("capped", ".json");
+  setenv("DTX_TRACE_MAX_EVENTS", "10", 1);
+  dtxi_env_reload();
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.trace_path = path.c_str();
+  cfg.num_threads = 2;
+  cfg.gpus = "none";
+  cfg.log_level = DTX_LOG_ERROR;  // the cap's warning is expected
+  dtx_cluster *cl = nullptr;
+  dtx_status rc = dtx_cluster_create(&cfg, &cl);
+  unsetenv("DTX_TRACE_MAX_EVENTS");
+  dtxi_env_reload();
+  ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
+  dtx_graph *g = nullptr;
+  ASSERT_EQ(dtx_graph_create(&g), DTX_OK);
+  int us = 1;
+  std::vector<dtx_task_id> ids(50);
+  for (int i = 0; i < 50; i++) {
+    dtx_task_desc d = {};
+    d.name = "leaf";
+    d.nidx = 1;
+    d.idx[0] = i;
+    d.cpu = Spin;
+    d.args = &us;
+    d.args_size = sizeof us;
+    ASSERT_EQ(dtx_graph_add(g, &d, &ids[i]), DTX_OK);
+  }
+  std::vector<dtx_chunk *> res(50, nullptr);
+  ASSERT_EQ(dtx_compute(cl, g, ids.data(), 50, res.data(), nullptr), DTX_OK) << dtx_last_error();
+  for (dtx_chunk *c : res) dtx_chunk_release(c);
+  dtx_graph_destroy(g);
+  dtx_cluster_destroy(cl);
+  Loaded l;
+  ASSERT_EQ(dtxi_view_load_file(path.c_str(), &l.v), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtxi_summary_make(l.v, &l.s), DTX_OK);
+  EXPECT_TRUE(l.v->capped);
+  EXPECT_FALSE(l.v->truncated);
+  EXPECT_EQ(l.v->max_events, 10u);
+  EXPECT_EQ(l.v->nslices, 10u);
+  EXPECT_EQ(l.v->dropped, 40u);
+  EXPECT_NE(Print(l.s).find("note: the trace was capped after 10 events (40 dropped)"), std::string::npos)
+      << Print(l.s);
+  std::remove(path.c_str());
+  dtxi_env_reload();
 }

@@ -96,7 +96,7 @@ TEST(Report, EachComputationWritesItsOwnPage) {
   EXPECT_EQ(Count(html, "<rect class=\"s task\""), 7u) << "6 tasks and their sum";
   EXPECT_NE(html.find("first-sum"), std::string::npos);
   EXPECT_NE(html.find("performance report of a computation"), std::string::npos);
-  EXPECT_NE(html.find("worker 0"), std::string::npos) << "tracks keep their names";
+  EXPECT_NE(html.find(">dtx host / worker "), std::string::npos) << "tracks keep their names";
   RunGraph(cl, "second", 3);
   html = Read(page);
   EXPECT_EQ(Count(html, "<rect class=\"s task\""), 4u) << "only the second computation";

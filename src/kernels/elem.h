@@ -115,7 +115,10 @@ DTXK_INT_BIN(i64, int64_t, uint64_t)
 DTX_HD dtxk_b dtxk_add_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | b); }
 DTX_HD dtxk_b dtxk_sub_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a ^ b); }
 DTX_HD dtxk_b dtxk_mul_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a & b); }
-DTX_HD dtxk_b dtxk_div_b(dtxk_b a, dtxk_b b) { return a; }
+DTX_HD dtxk_b dtxk_div_b(dtxk_b a, dtxk_b b) {
+  (void)b;
+  return a;
+}
 DTX_HD dtxk_b dtxk_pow_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | !b); }
 DTX_HD dtxk_b dtxk_minimum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a & b); }
 DTX_HD dtxk_b dtxk_maximum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | b); }

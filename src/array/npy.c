@@ -1,0 +1,196 @@
+/*
+ * array/npy.c - NumPy .npy files in and out (format versions 1.0-3.0 read,
+ * 1.0 written, 2.0 when the header needs it).
+ *
+ * A file is the magic "\x93NUMPY", a version, a little-endian header length,
+ * a Python dict literal {'descr': '<f8', 'fortran_order': False, 'shape': (n, m), }
+ * padded with spaces and a newline to a multiple of 64 bytes, then the data.
+ * Loading reads the data into memory the new array owns; Fortran-ordered
+ * files become arrays with Fortran strides (no transposing copy); big-endian
+ * data is byte-swapped. The caller's thread only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array/array.h"
+#include "host/error.h"
+
+static const char *descr_of(dtx_dtype t) {
+  switch (t) {
+    case DTX_BOOL: return "|b1";
+    case DTX_I32: return "<i4";
+    case DTX_I64: return "<i8";
+    case DTX_F32: return "<f4";
+    default: return "<f8";
+  }
+}
+
+dtx_status dtx_save_npy(const dtx_array *a, const char *path) {
+  if (a == NULL || path == NULL) return dtxi_fail(DTX_EINVAL, "dtx_save_npy: %s is NULL", a == NULL ? "array" : "path");
+  char shp[160] = "(";
+  size_t q = 1;
+  for (int d = 0; d < a->ndim; d++)
+    q += (size_t)snprintf(shp + q, sizeof shp - q, d == 0 ? "%lld" : ", %lld", (long long)a->shape[d]);
+  snprintf(shp + q, sizeof shp - q, a->ndim == 1 ? ",)" : ")"); /* (), (3,), (3, 4) */
+  char dict[256];
+  size_t k = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                              descr_of(a->dtype), shp);
+  /* pad: magic(6) + version(2) + length(2) + dict + spaces + '\n' to a multiple of 64 */
+  size_t total = 10 + k + 1;
+  size_t pad = (64 - total % 64) % 64;
+  size_t hlen = k + pad + 1;
+  size_t bytes = dtx_array_nbytes(a);
+  char *data = malloc(bytes > 0 ? bytes : 1);
+  if (data == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_save_npy: out of memory for %zu bytes", bytes);
+  dtx_status rc = dtxa_compute_into(a, data);
+  if (rc != DTX_OK) {
+    free(data);
+    return rc;
+  }
+  FILE *f = fopen(path, "wb");
+  if (f == NULL) {
+    free(data);
+    return dtxi_fail(DTX_EIO, "dtx_save_npy: cannot open '%s' for writing: %s", path, strerror(errno));
+  }
+  unsigned char head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+                            (unsigned char)(hlen >> 8)};
+  int ok = fwrite(head, 1, 10, f) == 10 && fwrite(dict, 1, k, f) == k;
+  for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;
+  ok = ok && fputc('\n', f) != EOF && fwrite(data, 1, bytes, f) == bytes;
+  ok = fclose(f) == 0 && ok;
+  free(data);
+  if (!ok) return dtxi_fail(DTX_EIO, "dtx_save_npy: writing '%s' failed: %s", path, strerror(errno));
+  return DTX_OK;
+}
+
+/* The value after 'key': in the header dict, or NULL. */
+static const char *dict_value(const char *h, const char *key) {
+  char pat[32];
+  snprintf(pat, sizeof pat, "'%s'", key);
+  const char *p = strstr(h, pat);
+  if (p == NULL) return NULL;
+  p += strlen(pat);
+  while (*p == ' ') p++;
+  if (*p != ':') return NULL;
+  p++;
+  while (*p == ' ') p++;
+  return p;
+}
+
+static void swap_bytes(char *data, size_t n, size_t esz) {
+  for (size_t i = 0; i < n; i++) {
+    char *e = data + i * esz;
+    for (size_t j = 0; j < esz / 2; j++) {
+      char t = e[j];
+      e[j] = e[esz - 1 - j];
+      e[esz - 1 - j] = t;
+    }
+  }
+}
+
+dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks, dtx_array **out) {
+  if (cl == NULL || path == NULL || out == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_load_npy: %s is NULL", cl == NULL ? "cluster" : path == NULL ? "path" : "out");
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return dtxi_fail(DTX_EIO, "dtx_load_npy: cannot open '%s': %s", path, strerror(errno));
+  unsigned char head[12];
+  char *h = NULL, *data = NULL;
+  dtx_status rc = DTX_OK;
+  if (fread(head, 1, 8, f) != 8 || memcmp(head, "\x93NUMPY", 6) != 0) {
+    rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' is not a .npy file (no \\x93NUMPY magic)", path);
+    goto done;
+  }
+  size_t hlen;
+  if (head[6] == 1) {
+    if (fread(head + 8, 1, 2, f) != 2) goto trunc;
+    hlen = (size_t)head[8] | (size_t)head[9] << 8;
+  } else if (head[6] == 2 || head[6] == 3) {
+    if (fread(head + 8, 1, 4, f) != 4) goto trunc;
+    hlen = (size_t)head[8] | (size_t)head[9] << 8 | (size_t)head[10] << 16 | (size_t)head[11] << 24;
+  } else {
+    rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' has format version %d.%d (1.0 to 3.0 are read)", path, head[6],
+                   head[7]);
+    goto done;
+  }
+  if (hlen > (1u << 24) || (h = malloc(hlen + 1)) == NULL) {
+    rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' has a %zu-byte header", path, hlen);
+    goto done;
+  }
+  if (fread(h, 1, hlen, f) != hlen) goto trunc;
+  h[hlen] = '\0';
+  const char *dv = dict_value(h, "descr"), *fv = dict_value(h, "fortran_order"), *sv = dict_value(h, "shape");
+  if (dv == NULL || fv == NULL || sv == NULL || (*dv != '\'' && *dv != '"') || *sv != '(') {
+    rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' has a header without descr, fortran_order and shape: %.200s", path, h);
+    goto done;
+  }
+  char descr[16] = {0};
+  size_t dl = 0;
+  for (const char *p = dv + 1; *p && *p != *dv && dl + 1 < sizeof descr; p++) descr[dl++] = *p;
+  char order = descr[0];
+  const char *code = order == '<' || order == '>' || order == '=' || order == '|' ? descr + 1 : descr;
+  dtx_dtype t;
+  if (strcmp(code, "b1") == 0 || strcmp(code, "?") == 0) t = DTX_BOOL;
+  else if (strcmp(code, "i4") == 0) t = DTX_I32;
+  else if (strcmp(code, "i8") == 0) t = DTX_I64;
+  else if (strcmp(code, "f4") == 0) t = DTX_F32;
+  else if (strcmp(code, "f8") == 0) t = DTX_F64;
+  else {
+    rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' holds dtype '%s'; dtx reads bool (b1), int32 (i4), int64 (i8), "
+                   "float32 (f4) and float64 (f8)", path, descr);
+    goto done;
+  }
+  int fortran = strncmp(fv, "True", 4) == 0;
+  int64_t shape[DTX_ARRAY_MAX_DIMS];
+  int nd = 0;
+  const char *p = sv + 1;
+  for (;;) {
+    while (*p == ' ' || *p == ',') p++;
+    if (*p == ')') break;
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    if (end == p) {
+      rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' has a shape that does not parse: %.80s", path, sv);
+      goto done;
+    }
+    if (nd == DTX_ARRAY_MAX_DIMS) {
+      rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' has more than %d dimensions", path, DTX_ARRAY_MAX_DIMS);
+      goto done;
+    }
+    shape[nd++] = v;
+    p = end;
+  }
+  int64_t chunk[DTX_ARRAY_MAX_DIMS];
+  if ((rc = dtxa_check_shape("dtx_load_npy", nd, shape, chunks, t, chunk)) != DTX_OK) goto done;
+  int64_t n = 1;
+  for (int d = 0; d < nd; d++) n *= shape[d];
+  size_t esz = dtx_dtype_size(t), bytes = (size_t)n * esz;
+  if ((data = aligned_alloc(64, (bytes + 63) & ~(size_t)63)) == NULL) {
+    rc = dtxi_fail(DTX_ENOMEM, "dtx_load_npy: out of memory for %zu bytes", bytes);
+    goto done;
+  }
+  if (fread(data, 1, bytes, f) != bytes) goto trunc;
+  if (order == '>' && esz > 1) swap_bytes(data, (size_t)n, esz);
+  int64_t st[DTX_ARRAY_MAX_DIMS], s = 1;
+  for (int d = 0; d < nd; d++) {
+    int dd = fortran ? d : nd - 1 - d;
+    st[dd] = s;
+    s *= shape[dd];
+  }
+  dtx_array *a = dtxa_ext(cl, nd, shape, chunk, t, data, st, data);
+  if (a == NULL) {
+    rc = DTX_ENOMEM;
+    goto done;
+  }
+  data = NULL;
+  *out = dtxa_ret(a);
+  goto done;
+trunc:
+  rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' is truncated", path);
+done:
+  free(h);
+  free(data);
+  fclose(f);
+  return rc;
+}

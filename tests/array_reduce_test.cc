@@ -1,0 +1,316 @@
+/*
+ * tests/array_reduce_test.cc - reductions of chunked arrays (sum, prod, mean,
+ * min, max, var, std, argmin, argmax, any, all) over every axis or a chosen
+ * set, with keepdims and split_every, against plain loops in double
+ * precision, on random shapes, chunkings and values from printed seeds, under
+ * sync, threads and the cluster scheduler on sim:1..4; the shape of the
+ * reduction tree; numerical stability of var.
+ */
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "array_util.h"
+
+using namespace dtxa_test;
+
+namespace {
+
+class ArrayReduce : public ::testing::TestWithParam<Sched> {
+ protected:
+  dtx_cluster *cl() { return ClusterFor(GetParam()); }
+  int Rounds(int n) const { return dtxt::kSanitized ? std::max(2, n / 4) : n; }
+};
+
+INSTANTIATE_TEST_SUITE_P(Schedulers, ArrayReduce, ::testing::ValuesIn(AllScheds()), SchedName());
+
+bool IsFloat(dtx_dtype t) { return t == DTX_F32 || t == DTX_F64; }
+
+dtx_dtype ResultType(dtx_reduction r, dtx_dtype t) {
+  switch (r) {
+    case DTX_SUM:
+    case DTX_PROD: return IsFloat(t) ? t : DTX_I64;
+    case DTX_MEAN:
+    case DTX_VAR:
+    case DTX_STD: return t == DTX_F32 ? DTX_F32 : DTX_F64;
+    case DTX_ARGMIN:
+    case DTX_ARGMAX: return DTX_I64;
+    case DTX_ANY:
+    case DTX_ALL: return DTX_BOOL;
+    default: return t;
+  }
+}
+
+/* The reference: reduce x over the axes in mask. */
+Nd RefReduce(const Nd &x, dtx_reduction r, unsigned mask, bool keepdims, int ddof, double *scale) {
+  int nd = x.ndim();
+  Nd out;
+  out.t = ResultType(r, x.t);
+  std::vector<int64_t> kept_shape;
+  for (int d = 0; d < nd; d++) {
+    if ((mask >> d) & 1) {
+      if (keepdims) out.shape.push_back(1);
+    } else {
+      out.shape.push_back(x.shape[d]);
+      kept_shape.push_back(x.shape[d]);
+    }
+  }
+  Nd kept;
+  kept.shape = kept_shape;
+  int64_t nout = kept.size();
+  std::vector<std::vector<std::pair<double, int64_t>>> groups(static_cast<size_t>(nout));
+  int nred = 0;
+  for (int d = 0; d < nd; d++) nred += (mask >> d) & 1;
+  for (int64_t i = 0; i < x.size(); i++) {
+    auto m = x.unflat(i);
+    std::vector<int64_t> km;
+    int64_t along = 0;
+    for (int d = 0; d < nd; d++) {
+      if ((mask >> d) & 1) along = m[d];
+      else km.push_back(m[d]);
+    }
+    int64_t idx = nred == 1 ? along : i; /* argmin/argmax: along the axis, or flat */
+    groups[static_cast<size_t>(kept.flat(km))].push_back({x.v[static_cast<size_t>(i)], idx});
+  }
+  *scale = 0;
+  for (auto &g : groups) {
+    double v = 0, s = 0;
+    for (auto &e : g) {
+      s += e.first;
+      *scale = std::max(*scale, std::fabs(e.first) * static_cast<double>(g.size()));
+    }
+    double n = static_cast<double>(g.size());
+    switch (r) {
+      case DTX_SUM: v = s; break;
+      case DTX_PROD:
+        v = 1;
+        for (auto &e : g) v *= e.first;
+        break;
+      case DTX_MEAN: v = s / n; break;
+      case DTX_MIN:
+        v = g[0].first;
+        for (auto &e : g) v = std::min(v, e.first);
+        break;
+      case DTX_MAX:
+        v = g[0].first;
+        for (auto &e : g) v = std::max(v, e.first);
+        break;
+      case DTX_VAR:
+      case DTX_STD: {
+        double mean = s / n, m2 = 0;
+        for (auto &e : g) m2 += (e.first - mean) * (e.first - mean);
+        v = m2 / std::max(0.0, n - ddof);
+        if (r == DTX_STD) v = std::sqrt(v);
+        break;
+      }
+      case DTX_ARGMIN:
+      case DTX_ARGMAX: {
+        size_t best = 0;
+        for (size_t k = 1; k < g.size(); k++)
+          if (r == DTX_ARGMIN ? g[k].first < g[best].first : g[k].first > g[best].first) best = k;
+        v = static_cast<double>(g[best].second);
+        break;
+      }
+      case DTX_ANY:
+        v = 0;
+        for (auto &e : g) v = v || e.first != 0;
+        break;
+      default:
+        v = 1;
+        for (auto &e : g) v = v && e.first != 0;
+        break;
+    }
+    out.v.push_back(As(out.t, v));
+  }
+  return out;
+}
+
+const dtx_reduction kAll[] = {DTX_SUM, DTX_PROD, DTX_MEAN, DTX_MIN, DTX_MAX, DTX_VAR,
+                              DTX_STD, DTX_ARGMIN, DTX_ARGMAX, DTX_ANY, DTX_ALL};
+
+}  // namespace
+
+TEST_P(ArrayReduce, EveryReductionMatchesPlainLoops) {
+  Scope sc;
+  for (int r = 0; r < Rounds(30); r++) {
+    uint64_t seed = 2000 + r;
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    int nd = 1 + static_cast<int>(rng() % 4);
+    auto shape = RandShape(rng, nd, 700);
+    auto ch = RandChunks(rng, shape);
+    dtx_dtype t = AllTypes()[rng() % 5];
+    Nd x = RandNd(rng, shape, t);
+    Nd xp = x; /* for prod: values that neither overflow nor vanish */
+    for (auto &e : xp.v) e = t == DTX_BOOL ? e : IsFloat(t) ? As(t, 0.9 + 0.2 * std::fabs(e) / 4) : (e < 0 ? -1 : 1);
+    dtx_array *a = Put(cl(), x, ch), *ap = Put(cl(), xp, ch);
+    /* the axes: all (NULL), or a random non-empty subset */
+    std::vector<int> axes;
+    unsigned mask = 0;
+    if (rng() % 3 != 0) {
+      for (int d = 0; d < nd; d++)
+        if (rng() % 2) {
+          axes.push_back(rng() % 2 ? d : d - nd); /* negative axes too */
+          mask |= 1u << d;
+        }
+    }
+    if (mask == 0) {
+      axes.clear();
+      mask = (1u << nd) - 1;
+    }
+    dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
+    o.keepdims = static_cast<int>(rng() % 2);
+    o.split_every = (const int[]){0, 2, 3, 4, 7}[rng() % 5];
+    o.ddof = static_cast<int>(rng() % 2);
+    int nred = __builtin_popcount(mask);
+    for (dtx_reduction red : kAll) {
+      SCOPED_TRACE(::testing::Message() << "reduction " << red << " of " << dtx_dtype_name(t) << ShapeStr(shape)
+                                        << " chunks " << ShapeStr(ch) << " axes mask " << mask << " keepdims "
+                                        << o.keepdims << " split_every " << o.split_every << " ddof " << o.ddof);
+      if ((red == DTX_ARGMIN || red == DTX_ARGMAX) && nred != 1 && nred != nd) {
+        EXPECT_EQ(dtx_reduce(a, red, axes.data(), static_cast<int>(axes.size()), &o), nullptr);
+        continue;
+      }
+      const Nd &src = red == DTX_PROD ? xp : x;
+      dtx_array *y = dtx_reduce(red == DTX_PROD ? ap : a, red, axes.empty() ? nullptr : axes.data(),
+                                static_cast<int>(axes.size()), &o);
+      ASSERT_NE(y, nullptr) << dtx_last_error();
+      double scale;
+      Nd want = RefReduce(src, red, mask, o.keepdims != 0, o.ddof, &scale);
+      Nd got = Get(y);
+      double rtol = want.t == DTX_F32 ? 1e-5 : want.t == DTX_F64 ? 1e-10 : 0;
+      double atol = IsFloat(want.t) && (red == DTX_SUM || red == DTX_MEAN || red == DTX_VAR || red == DTX_STD)
+                        ? scale * (want.t == DTX_F32 ? 1e-6 : 1e-13)
+                        : 0;
+      EXPECT_TRUE(SameNd(got, want, rtol, atol));
+    }
+  }
+}
+
+TEST_P(ArrayReduce, ReductionsOfExpressionsAndViews) {
+  Scope sc;
+  for (int r = 0; r < Rounds(10); r++) {
+    uint64_t seed = 2200 + r;
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    int64_t n = 3 + static_cast<int64_t>(rng() % 20);
+    std::vector<int64_t> shape = {n, n};
+    Nd x = RandNd(rng, shape, DTX_F64);
+    dtx_array *a = Put(cl(), x, RandChunks(rng, shape));
+    /* (x + x.T).sum() and (x * 2 + 1).mean(axis=0) and x[::3, ::-2].max() */
+    double s, want = 0;
+    ASSERT_EQ(dtx_array_compute(dtx_sum(dtx_add(a, dtx_transpose(a, nullptr)), nullptr, 0), &s, sizeof s), DTX_OK)
+        << dtx_last_error();
+    for (double v : x.v) want += 2 * v;
+    EXPECT_NEAR(s, want, 1e-10 * static_cast<double>(n * n));
+    Nd m = Get(dtx_mean(dtx_add(dtx_mul(a, dtx_scalar(cl(), 2)), dtx_scalar(cl(), 1)), (const int[]){0}, 1));
+    for (int64_t j = 0; j < n; j++) {
+      double w = 0;
+      for (int64_t i = 0; i < n; i++) w += x.v[static_cast<size_t>(i * n + j)] * 2 + 1;
+      EXPECT_NEAR(m.v[static_cast<size_t>(j)], w / static_cast<double>(n), 1e-12);
+    }
+    dtx_index idx[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 3}, {DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, -2}};
+    double mx;
+    ASSERT_EQ(dtx_array_compute(dtx_max(dtx_slice(a, 2, idx), nullptr, 0), &mx, sizeof mx), DTX_OK) << dtx_last_error();
+    double wm = -1e300;
+    for (int64_t i = 0; i < n; i += 3)
+      for (int64_t j = n - 1; j >= 0; j -= 2) wm = std::max(wm, x.v[static_cast<size_t>(i * n + j)]);
+    EXPECT_EQ(mx, wm);
+  }
+}
+
+TEST_P(ArrayReduce, TreeFanInIsSplitEvery) {
+  Scope sc;
+  int64_t shape[1] = {64}, ch[1] = {1};
+  dtx_array *x = dtx_random_uniform(cl(), 1, shape, ch, DTX_F64, 9);
+  for (int se : {2, 4, 8, 64}) {
+    dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
+    o.split_every = se;
+    dtx_array *s = dtx_reduce(x, DTX_SUM, nullptr, 0, &o);
+    dtxt::GraphPtr g = dtxt::MakeGraph();
+    dtx_task_id id;
+    ASSERT_EQ(dtx_array_graph(s, g.get(), &id, 1, nullptr), DTX_OK) << dtx_last_error();
+    size_t want = 64, level = 64;
+    while (level > 1) {
+      level = (level + static_cast<size_t>(se) - 1) / static_cast<size_t>(se);
+      want += level;
+    }
+    EXPECT_EQ(dtx_graph_size(g.get()), want) << "split_every " << se;
+    double total, ref;
+    ASSERT_EQ(dtx_array_compute(s, &total, sizeof total), DTX_OK) << dtx_last_error();
+    ASSERT_EQ(dtx_array_compute(dtx_sum(x, nullptr, 0), &ref, sizeof ref), DTX_OK) << dtx_last_error();
+    EXPECT_NEAR(total, ref, 1e-12);
+  }
+  /* two reduced axes: the fan-in per axis is floor(sqrt(4)) = 2 */
+  int64_t s2[2] = {8, 8}, c2[2] = {1, 1};
+  dtx_array *y = dtx_random_uniform(cl(), 2, s2, c2, DTX_F64, 10);
+  dtxt::GraphPtr g = dtxt::MakeGraph();
+  dtx_task_id id;
+  ASSERT_EQ(dtx_array_graph(dtx_sum(y, nullptr, 0), g.get(), &id, 1, nullptr), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(dtx_graph_size(g.get()), 64u + 16u + 4u + 1u);
+}
+
+TEST_P(ArrayReduce, VarianceIsStable) {
+  Scope sc;
+  /* 1e9 plus small noise: a one-pass sum of squares would lose every digit */
+  const int64_t n = 20000 / dtxt::kScale;
+  std::mt19937_64 rng(4242);
+  std::vector<double> v(static_cast<size_t>(n));
+  double mean = 0;
+  for (auto &e : v) {
+    e = 1e9 + std::uniform_real_distribution<double>(-1, 1)(rng);
+    mean += e;
+  }
+  mean /= static_cast<double>(n);
+  long double m2 = 0;
+  for (double e : v) m2 += (static_cast<long double>(e) - mean) * (static_cast<long double>(e) - mean);
+  double want = static_cast<double>(m2 / n);
+  int64_t shape[1] = {n}, ch[1] = {777};
+  dtx_array *x = dtx_from_host(cl(), 1, shape, ch, DTX_F64, v.data(), DTX_HOST_COPY);
+  double got;
+  ASSERT_EQ(dtx_array_compute(dtx_var(x, nullptr, 0), &got, sizeof got), DTX_OK) << dtx_last_error();
+  EXPECT_NEAR(got, want, 1e-6 * want);
+  ASSERT_EQ(dtx_array_compute(dtx_std(x, nullptr, 0), &got, sizeof got), DTX_OK) << dtx_last_error();
+  EXPECT_NEAR(got, std::sqrt(want), 1e-6 * std::sqrt(want));
+}
+
+TEST_P(ArrayReduce, NanAndTies) {
+  Scope sc;
+  double v[8] = {3, 1, NAN, 1, 7, 7, NAN, 0};
+  int64_t shape[1] = {8}, ch[1] = {3};
+  dtx_array *x = dtx_from_host(cl(), 1, shape, ch, DTX_F64, v, DTX_HOST_COPY);
+  double mn, mx;
+  int64_t amin, amax;
+  ASSERT_EQ(dtx_array_compute(dtx_min(x, nullptr, 0), &mn, sizeof mn), DTX_OK);
+  ASSERT_EQ(dtx_array_compute(dtx_max(x, nullptr, 0), &mx, sizeof mx), DTX_OK);
+  EXPECT_TRUE(std::isnan(mn));
+  EXPECT_TRUE(std::isnan(mx));
+  ASSERT_EQ(dtx_array_compute(dtx_argmin(x, DTX_NO_AXIS), &amin, sizeof amin), DTX_OK);
+  ASSERT_EQ(dtx_array_compute(dtx_argmax(x, 0), &amax, sizeof amax), DTX_OK);
+  EXPECT_EQ(amin, 2); /* the first NaN, as NumPy */
+  EXPECT_EQ(amax, 2);
+  int32_t t[6] = {5, 9, 9, 1, 1, 9};
+  int64_t s6[1] = {6}, c2[1] = {2};
+  dtx_array *y = dtx_from_host(cl(), 1, s6, c2, DTX_I32, t, DTX_HOST_COPY);
+  ASSERT_EQ(dtx_array_compute(dtx_argmin(y, DTX_NO_AXIS), &amin, sizeof amin), DTX_OK);
+  ASSERT_EQ(dtx_array_compute(dtx_argmax(y, DTX_NO_AXIS), &amax, sizeof amax), DTX_OK);
+  EXPECT_EQ(amin, 3); /* the first of ties */
+  EXPECT_EQ(amax, 1);
+}
+
+TEST_P(ArrayReduce, ZeroDimensionalAndSingleChunk) {
+  Scope sc;
+  dtx_array *s = dtx_scalar(cl(), 2.5);
+  double v;
+  ASSERT_EQ(dtx_array_compute(dtx_sum(s, nullptr, 0), &v, sizeof v), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(v, 2.5);
+  int64_t shape[3] = {2, 3, 4};
+  dtx_array *x = dtx_ones(cl(), 3, shape, shape, DTX_I32);
+  int64_t n;
+  ASSERT_EQ(dtx_array_compute(dtx_sum(x, nullptr, 0), &n, sizeof n), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(n, 24);
+  dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
+  o.split_every = 1;
+  EXPECT_EQ(dtx_reduce(x, DTX_SUM, nullptr, 0, &o), nullptr);
+  EXPECT_NE(std::string(dtx_last_error()).find("split_every"), std::string::npos);
+}

@@ -192,8 +192,13 @@ TEST(HostSpill, DataFourTimesTheHostLimitSpillsToDiskAndComesBackIdentical) {
     ASSERT_EQ(dtx_cluster_get_stats(cl.get(), &st), DTX_OK);
     EXPECT_EQ(st.host_limit, 4 << 20);
     EXPECT_LE(st.bytes_peak, st.host_limit) << "chunk bytes in memory passed the limit";
-    EXPECT_GT(st.spills, 0);
-    EXPECT_GT(st.unspills, 0);
+    if (s == DTX_SCHED_SYNC) {
+      /* Its order keeps every gen alive half way through: 16 MiB against 4.
+       * (Two threads may split the work so that readers of the same gen run
+       * close together and need not spill.) */
+      EXPECT_GT(st.spills, 0);
+      EXPECT_GT(st.unspills, 0);
+    }
     EXPECT_EQ(st.bytes_spilled, st.spills * static_cast<int64_t>(kChunk));
     EXPECT_EQ(st.bytes_on_disk, 0) << "every spilled chunk is gone after the run";
     EXPECT_EQ(dir.Files(), 0) << "spill files left in " << dir.path;

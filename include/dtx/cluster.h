@@ -113,9 +113,16 @@ typedef struct dtx_device_stats {
   int64_t bytes_spilled;
   int64_t unspills;        /* spilled outputs read back by GPU tasks */
   int64_t bytes_unspilled;
+  /* Data moved to and from this device, and copies reused in place. */
+  int64_t bytes_from_host; /* host -> this device */
+  int64_t bytes_to_host;   /* this device -> host (outputs CPU tasks or the caller read) */
+  int64_t bytes_peer;      /* another GPU -> this device by peer copy */
+  int64_t bytes_nccl;      /* another GPU -> this device by NCCL (send/recv or broadcast) */
+  int64_t copies_reused;   /* inputs read from a copy already on this device */
+  int64_t broadcasts;      /* outputs of this device broadcast to several others */
 } dtx_device_stats;
 
-#define DTX_DEVICE_STATS_INIT {sizeof(dtx_device_stats), 0, 0, 0, 0, 0, 0, 0}
+#define DTX_DEVICE_STATS_INIT {sizeof(dtx_device_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
 /* The counters of GPU `gpu` (0 .. dtx_cluster_num_gpus - 1). */
 DTX_API dtx_status dtx_cluster_get_device_stats(const dtx_cluster *cl, int gpu, dtx_device_stats *out);

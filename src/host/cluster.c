@@ -190,6 +190,7 @@ void dtx_cluster_destroy(dtx_cluster *cl) {
 dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl) { return cl != NULL ? cl->scheduler : DTX_SCHED_DEFAULT; }
 int dtx_cluster_num_threads(const dtx_cluster *cl) { return cl != NULL ? cl->nthreads : 0; }
 dtxi_backend *dtxi_cluster_backend(const dtx_cluster *cl) { return cl != NULL ? cl->backend : NULL; }
+dtxi_gpus *dtxi_cluster_gpus(const dtx_cluster *cl) { return cl != NULL ? cl->gpus : NULL; }
 int dtx_cluster_num_gpus(const dtx_cluster *cl) { return cl != NULL ? dtxi_gpus_count(cl->gpus) : 0; }
 
 dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) {
@@ -221,7 +222,7 @@ dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) 
 
 dtx_status dtx_cluster_get_device_stats(const dtx_cluster *cl, int gpu, dtx_device_stats *out) {
   if (cl == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_device_stats: cluster or out is NULL");
-  if (out->size < sizeof *out)
+  if (out->size < offsetof(dtx_device_stats, bytes_unspilled) + sizeof out->bytes_unspilled)
     return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_device_stats: initialise out with DTX_DEVICE_STATS_INIT");
   int n = dtxi_gpus_count(cl->gpus);
   if (gpu < 0 || gpu >= n)

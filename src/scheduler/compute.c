@@ -212,8 +212,14 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
       t->t1 = dtxi_now_ns();
       t->tid = tid;
       /* A dual task on a CPU thread: learn its CPU time for placement. */
-      if (r->gpu && g->impls[gt->impl].cuda != NULL && !bad)
-        dtxi_gpus_learn(r->cl->gpus, prefix, 0, (int64_t)(t->t1 - t->t0));
+      if (r->gpu && g->impls[gt->impl].cuda != NULL && !bad) {
+        size_t bytes = 0;
+        for (uint32_t i = 0; i < gt->ninputs; i++) {
+          const dtx_chunk *c = r->rt[r->map[dtxi_gt_inputs(gt)[i]]].out;
+          bytes += c != NULL ? c->size : 0;
+        }
+        dtxi_gpus_learn(r->cl->gpus, prefix, 0, bytes, (int64_t)(t->t1 - t->t0));
+      }
     }
     if (r->nvtx) dtxi_nvtx_pop();
     if (bad) {
@@ -222,6 +228,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     } else {
       t->out = ctx.out;
       dtxi_chunk_unpin(t->out); /* made: it may spill now */
+      if (r->gpu) dtxi_gpu_host_output(r, t);
       outcome = RAN_OK;
     }
   }
@@ -681,6 +688,7 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
     t->err = NULL;
     t->t0 = t->t1 = 0;
     t->on_cpu = 0;
+    t->pid = 0;
   }
   DTX_CHECK_GOTO(wire(r, r->threads || g->has_priority), rc, out);
   if (g->has_priority) {
@@ -783,7 +791,7 @@ static void emit_trace(run *r) {
   char key[DTX_MAX_KEY];
   for (uint32_t i = 0; i < r->m; i++) {
     rtask *t = &r->rt[i];
-    if (t->t0 == 0) continue;
+    if (t->t0 == 0 || t->pid != 0) continue; /* GPU slices are written as the tasks end */
     key_of(r->g, t->gid, key, sizeof key);
     dtxi_trace_task(tr, 1, t->tid, key, "task", dtxi_graph_prefix(r->g, t->gid), t->t0, t->t1,
                     r->g->tasks[t->gid].ninputs, input_key, t, t->err, NULL);

@@ -1,23 +1,28 @@
 /*
  * scheduler/gpu.c - running graph tasks on GPUs for the cluster scheduler.
  *
- * Owns: per device, its compute streams and its device-to-host stream; the
- * progress thread and its list of jobs in flight.
+ * Owns: per device, its compute streams, its device-to-host stream and its
+ * NCCL stream; the progress thread and its list of jobs in flight; the
+ * learned durations and output sizes per task name.
  * Threads: any thread dispatches (a CPU worker finishing a producer, the
  * progress thread finishing a GPU producer); a device's streams are fed
- * under that device's mutex. Only the progress thread polls events and
- * completes GPU tasks; no worker ever blocks on a stream.
+ * under that device's mutex (the NCCL streams under nccl_mu). Only the
+ * progress thread polls events and completes GPU tasks; no worker ever
+ * blocks on a stream.
  *
  * A GPU task runs in two phases. Dispatch: pick the device holding most of
- * the task's input bytes (owner computes), else the one with the least work
- * in flight; inputs already on that device are used in place (the stream
- * waits on their ready event), the others are copied from their host chunk;
- * enqueue the implementation (the CUDA one; on simulated GPUs the CPU one in
- * its place, run in stream order); record the output's ready event. When it
- * completes: copy the output to a host chunk on the device's d2h stream and
- * record a second event; its completion finishes the task. The device copy
- * stays (struct gres) until every reader is done, so GPU consumers on the
- * same device reuse it, while CPU tasks and other devices read the host copy.
+ * the task's input bytes (owner computes), else the one where it would finish
+ * first (queued work plus moving the inputs over the measured links); reserve
+ * device memory for the inputs it must fetch and its output (spilling least
+ * recently used copies, residency.c); inputs with a copy on that device are
+ * used in place (the stream waits on their ready event); the others are
+ * fetched from their cheapest copy (the host, or another GPU by peer copy or
+ * NCCL) and the fetched copy stays there for later readers; enqueue the
+ * implementation (the CUDA one; on simulated GPUs the CPU one in its place,
+ * run in stream order); record the output's ready event. When it completes:
+ * if a CPU task or the caller reads the output, copy it to a host chunk on
+ * the d2h stream and record a second event, whose completion finishes the
+ * task. The device copy stays until every reader is done.
  */
 #include "scheduler/gpu.h"
 
@@ -28,119 +33,8 @@
 
 #include "host/config.h"
 #include "host/error.h"
-#include "scheduler/run.h"
+#include "scheduler/gpu_internal.h"
 #include "scheduler/task.h"
-
-typedef struct gdev {
-  int index;
-  pthread_mutex_t mu; /* feeds this device's streams */
-  dtxi_stream **compute;
-  int ncompute;
-  unsigned next;
-  dtxi_stream *d2h;
-  _Atomic int64_t inflight;
-  _Atomic int64_t queued_ns; /* estimated work in flight: where its queue ends */
-  /* trace tracks (tids), and where the last slice on each ended, so slices
-   * on a track never overlap; touched by the progress thread only */
-  int *compute_tid;
-  uint64_t *compute_end;
-  int d2h_tid;
-  uint64_t d2h_end;
-  /* Device memory held by dtx, guarded by mem_mu (a leaf lock: taken last,
-   * nothing taken under it). Invariants, with limit > 0:
-   *   used = bytes reserved by jobs in flight + bytes of resident outputs;
-   *   used <= limit (a job is parked rather than pass it);
-   *   lru holds exactly the resident outputs with pins == 0, least recently
-   *   used first: the ones that may be spilled to host. */
-  pthread_mutex_t mem_mu;
-  int64_t limit; /* bytes; 0: no limit */
-  int64_t used, peak;
-  struct gres *lru_head, *lru_tail;
-  struct parked *parked; /* tasks waiting for room on this device */
-  int64_t spills, spilled_bytes, unspills, unspilled_bytes;
-} gdev;
-
-/* A task that could not get room on a device yet: dispatched again when
- * memory is given back there. */
-typedef struct parked {
-  struct parked *next;
-  run *r;
-  rtask *t;
-} parked;
-
-/* A task output kept on the GPU that produced it. */
-typedef struct gres {
-  struct gdev *dev;
-  dtxi_stream *home; /* the stream that allocated ptr: it frees it too, so the
-                      * free can never overtake the allocation */
-  void *ptr;         /* the device copy; NULL once spilled (under dev->mem_mu) */
-  _Atomic int resident; /* ptr != NULL, readable without the lock (placement) */
-  size_t size;
-  dtxi_event *ready; /* completes when ptr holds the output */
-  _Atomic int32_t refs;
-  /* under dev->mem_mu */
-  int32_t pins;               /* jobs in flight using ptr */
-  struct gres *prev, *next;   /* LRU links while resident and unpinned */
-  int in_lru;
-  int has_host;               /* the task keeps a host copy too (rtask.out) */
-  dtx_chunk *host;            /* the copy spilled to host when there was none */
-  dtxi_event *host_ready;     /* completes when host holds the data */
-  run *r;                     /* for the key in the trace */
-  rtask *t;
-} gres;
-
-typedef struct gjob {
-  struct gjob *next;
-  run *r;
-  rtask *t;
-  gdev *dev;
-  dtxi_stream *s; /* compute stream */
-  dtxi_event *ev;  /* after the task: the output's ready event */
-  dtxi_event *ev2; /* after the copy home */
-  int phase;       /* 1: task enqueued; 2: copy home enqueued */
-  int ninputs;
-  char *borrowed; /* in_ptr[i] is another task's device copy */
-  gres **pinned;  /* the device copy input i reads in place or from a peer, pinned until done */
-  dtx_chunk **hpinned; /* the host chunk input i is copied from, pinned in memory until done */
-  int64_t in_charged;  /* device bytes reserved for the inputs copied in */
-  int64_t out_charged; /* device bytes reserved for the output */
-  dtxi_event *room_ev; /* spills made to fit this job */
-  int on_stream;       /* the task runs now on its stream's own thread (sim) */
-  int probe_slot;      /* 1 + the est slot this job probes the output size of */
-  void **in_ptr;
-  size_t *in_size;
-  void *out_ptr;
-  size_t out_size;
-  int has_out;
-  char *err;       /* the implementation's failure, "key: message" */
-  char *alloc_err; /* why its output allocation failed, if it did */
-  dtx_chunk *host_out;
-  int64_t est_ns; /* added to the device's queued_ns at dispatch */
-  int stream_index;
-  uint64_t t_dispatch, t_run0, t_run1, t_done1; /* host clock, for the trace */
-} gjob;
-
-struct dtxi_gpus {
-  dtx_cluster *cl;
-  dtxi_backend *b;
-  int sim;
-  int ndev;
-  gdev dev[DTXI_MAX_GPUS];
-  pthread_t thread;
-  int started;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  gjob *incoming; /* handed over by dispatchers, guarded by mu */
-  int kicked;     /* a stream reached a completion point, guarded by mu */
-  int stop;
-  /* learned durations: open addressing on the prefix's hash */
-  struct {
-    _Atomic uint64_t hash;
-    _Atomic int64_t ns[2]; /* [0] CPU, [1] GPU */
-    _Atomic int64_t out_bytes; /* 1 + the largest output seen; 0: none yet */
-    _Atomic int probing;       /* a task of this name runs to learn its output size */
-  } est[512];
-};
 
 /* Enqueued behind each event the progress thread waits for: wakes it as soon
  * as the stream gets there, so it need not poll on a timer. */
@@ -156,260 +50,9 @@ static int kick(void *arg, char *err, size_t errlen) {
 }
 
 int dtxi_gpus_count(const dtxi_gpus *g) { return g != NULL ? g->ndev : 0; }
-
-void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out) {
-  gdev *d = &g->dev[i];
-  pthread_mutex_lock(&d->mem_mu);
-  out->bytes_in_use = d->used;
-  out->bytes_peak = d->peak;
-  out->bytes_limit = d->limit;
-  out->spills = d->spills;
-  out->bytes_spilled = d->spilled_bytes;
-  out->unspills = d->unspills;
-  out->bytes_unspilled = d->unspilled_bytes;
-  pthread_mutex_unlock(&d->mem_mu);
-}
 int dtxi_gpus_sim(const dtxi_gpus *g) { return g != NULL && g->sim; }
 
-/* ---- the task's view ---------------------------------------------------------- */
-
-const void *dtxi_gpu_input(const gjob *j, int i, size_t *size) {
-  if (i < 0 || i >= j->ninputs) {
-    if (size != NULL) *size = 0;
-    return NULL;
-  }
-  if (size != NULL) *size = j->in_size[i];
-  return j->in_ptr[i];
-}
-
-static int reserve(struct dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev);
-static void charge_locked(gdev *d, int64_t n);
-
-/* Device memory for an output larger than reserved at dispatch: spill to make
- * room. On sim the task runs on its stream's own thread, which waits for the
- * spills here; on CUDA it runs at dispatch (d->mu held), and the stream waits. */
-static int output_room(gjob *j, int64_t extra) {
-  gdev *d = j->dev;
-  dtxi_gpus *g = j->r->cl->gpus;
-  dtxi_event *ev = NULL;
-  if (j->on_stream) pthread_mutex_lock(&d->mu);
-  int ok = reserve(g, d, extra, &ev);
-  if (j->on_stream) pthread_mutex_unlock(&d->mu);
-  if (ev != NULL) {
-    if (j->on_stream)
-      dtxi_event_sync(ev);
-    else if (dtxi_stream_wait(j->s, ev) != DTX_OK)
-      ok = 0; /* reserved all the same: given back with the job */
-    dtxi_event_destroy(ev);
-  }
-  if (ok) j->out_charged += extra;
-  return ok;
-}
-
-void *dtxi_gpu_output(gjob *j, size_t size) {
-  if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
-  j->out_ptr = NULL;
-  j->out_size = size;
-  j->has_out = 1;
-  int64_t extra = (int64_t)size - j->out_charged;
-  if (extra > 0 && j->dev->limit > 0 && !output_room(j, extra)) {
-    char buf[240];
-    snprintf(buf, sizeof buf, "its %zu-byte output does not fit under gpu %d's memory limit of %lld bytes%s; "
-             "raise DTX_DEVICE_MEMORY_LIMIT or use smaller chunks", size, j->dev->index, (long long)j->dev->limit,
-             (int64_t)size > j->dev->limit ? "" : " (the rest is held by data in use)");
-    j->has_out = 0;
-    free(j->alloc_err);
-    j->alloc_err = strdup(buf);
-    return NULL;
-  }
-  if (extra > 0 && j->dev->limit == 0) {
-    pthread_mutex_lock(&j->dev->mem_mu);
-    charge_locked(j->dev, extra);
-    pthread_mutex_unlock(&j->dev->mem_mu);
-    j->out_charged += extra;
-  }
-  if (dtxi_alloc_async(j->s, size > 0 ? size : 1, &j->out_ptr) != DTX_OK) {
-    j->has_out = 0;
-    j->out_ptr = NULL;
-    free(j->alloc_err);
-    j->alloc_err = strdup(dtx_last_error());
-    return NULL;
-  }
-  /* Learnt once its room is had, so that tasks of the same name dispatched
-   * meanwhile cannot take it first. */
-  const gtask *gt = &j->r->g->tasks[j->t->gid];
-  dtxi_gpus_learn_output(j->r->cl->gpus, j->r->g->prefixes[gt->prefix], size);
-  return j->out_ptr;
-}
-
-int dtxi_gpu_device(const gjob *j) { return j->dev->index; }
-void *dtxi_gpu_native_stream(const gjob *j) { return j->s->b->ops->native_stream(j->s); }
-
-/* ---- device memory: reservations, the LRU, spilling to host --------------------- */
-
-static void lru_remove(gdev *d, gres *v) {
-  if (!v->in_lru) return;
-  if (v->prev != NULL) v->prev->next = v->next; else d->lru_head = v->next;
-  if (v->next != NULL) v->next->prev = v->prev; else d->lru_tail = v->prev;
-  v->prev = v->next = NULL;
-  v->in_lru = 0;
-}
-
-static void lru_push(gdev *d, gres *v) {
-  if (v->in_lru || v->ptr == NULL) return;
-  v->prev = d->lru_tail;
-  v->next = NULL;
-  if (d->lru_tail != NULL) d->lru_tail->next = v; else d->lru_head = v;
-  d->lru_tail = v;
-  v->in_lru = 1;
-}
-
-static void charge_locked(gdev *d, int64_t n) {
-  d->used += n;
-  if (d->used > d->peak) d->peak = d->used;
-}
-
-static void uncharge(gdev *d, int64_t n) {
-  if (n == 0) return;
-  pthread_mutex_lock(&d->mem_mu);
-  d->used -= n;
-  pthread_mutex_unlock(&d->mem_mu);
-}
-
-/* With v->dev->mem_mu held: a job reads v's device copy; it may not be spilled. */
-static void pin_locked(gres *v) {
-  if (v->pins++ == 0) lru_remove(v->dev, v);
-}
-
-static void unpin(gres *v) {
-  gdev *d = v->dev;
-  pthread_mutex_lock(&d->mem_mu);
-  if (--v->pins == 0) lru_push(d, v);
-  pthread_mutex_unlock(&d->mem_mu);
-}
-
-static void key_of(const run *r, const rtask *t, char *buf, size_t n) {
-  const gtask *gt = &r->g->tasks[t->gid];
-  dtxi_key_format(r->g->prefixes[gt->prefix], gt->nidx, gt->idx, buf, n);
-}
-
-static void trace_mem_event(dtxi_gpus *g, gdev *d, const gres *v, const char *what, size_t bytes) {
-  dtxi_trace *tr = g->cl->trace;
-  if (tr == NULL || v->r == NULL || !v->r->trace) return;
-  char key[DTX_MAX_KEY], name[DTX_MAX_KEY + 16], args[DTX_MAX_KEY + 96];
-  key_of(v->r, v->t, key, sizeof key);
-  snprintf(name, sizeof name, "%s %s", what, key);
-  snprintf(args, sizeof args, "{\"key\":\"%s\",\"bytes\":%zu,\"device\":%d}", key, bytes, d->index);
-  if (strchr(key, '"') != NULL || strchr(key, '\\') != NULL) snprintf(args, sizeof args, "{\"bytes\":%zu,\"device\":%d}", bytes, d->index);
-  dtxi_trace_instant(tr, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, name, what, dtxi_now_ns(), args);
-}
-
-/* Run on d2h once a spill copy has landed in its host chunk. */
-static int unpin_landed(void *arg, char *err, size_t errlen) {
-  (void)err;
-  (void)errlen;
-  dtxi_chunk_unpin(arg);
-  return 0;
-}
-
-/* Spills the least recently used outputs of d until `bytes` more fit under its
- * limit. With d->mu (its streams are fed) and d->mem_mu held. An output that
- * also has a host copy just gives its device memory back; one that has none is
- * first copied to a new host chunk on the d2h stream (readers then fetch it
- * from there once host_ready completes). The frees are queued on d2h after
- * the copies; *room_ev (created when NULL) is recorded behind them, so work
- * that waits on it allocates only once the memory is really back. Returns 1
- * when `bytes` fit now; 0 when not even spilling every unpinned output makes
- * room, or when a spill cannot be queued. */
-static int spill_locked(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev) {
-  int spilled = 0;
-  while (d->used + bytes > d->limit && d->lru_head != NULL) {
-    gres *v = d->lru_head;
-    lru_remove(d, v);
-    dtx_chunk *host = NULL;
-    dtxi_event *hr = NULL;
-    dtx_status rc = dtxi_stream_wait(d->d2h, v->ready);
-    if (rc == DTX_OK && !v->has_host) {
-      /* Pinned until the copy lands; then it may go on to disk. */
-      host = dtxi_chunk_new_spillable(g->cl->mem, v->size, 1);
-      if (host == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", v->size, d->index);
-      if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &hr);
-      if (rc == DTX_OK) rc = dtxi_copy_async(d->d2h, host->data, DTXI_HOST, v->ptr, d->index, v->size);
-      if (rc == DTX_OK && host->spillable) rc = dtxi_host_fn(d->d2h, unpin_landed, host);
-      if (rc == DTX_OK) rc = dtxi_event_record(hr, d->d2h);
-    }
-    if (rc != DTX_OK) {
-      DTXI_LOG(DTX_LOG_WARN, "gpu %d: cannot spill %zu bytes: %s", d->index, v->size, dtx_last_error());
-      dtxi_stream_reset(d->d2h);
-      dtxi_chunk_unref(host);
-      dtxi_event_destroy(hr);
-      lru_push(d, v);
-      break;
-    }
-    dtxi_free_async(d->d2h, v->ptr);
-    v->ptr = NULL;
-    atomic_store_explicit(&v->resident, 0, memory_order_relaxed);
-    v->host = host;
-    v->host_ready = hr;
-    d->used -= (int64_t)v->size;
-    d->spills++;
-    d->spilled_bytes += (int64_t)v->size;
-    trace_mem_event(g, d, v, "spill", v->size);
-    spilled = 1;
-  }
-  if (spilled) {
-    dtx_status rc = *room_ev != NULL ? DTX_OK : dtxi_event_create(g->b, d->index, room_ev);
-    if (rc == DTX_OK) rc = dtxi_event_record(*room_ev, d->d2h);
-    if (rc != DTX_OK) return 0;
-  }
-  return d->used + bytes <= d->limit;
-}
-
-/* Reserves `bytes` of d's memory for job j, spilling to make room. With d->mu
- * held. 1: reserved (j's stream must wait on j->room_ev when set); 0: no room
- * now (the device holds that much data that jobs in flight are using). */
-static int reserve(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev) {
-  pthread_mutex_lock(&d->mem_mu);
-  int ok = d->limit == 0 || d->used + bytes <= d->limit || spill_locked(g, d, bytes, room_ev);
-  if (ok) charge_locked(d, bytes);
-  pthread_mutex_unlock(&d->mem_mu);
-  return ok;
-}
-
-static int64_t total_inflight(dtxi_gpus *g) {
-  int64_t n = 0;
-  for (int i = 0; i < g->ndev; i++) n += atomic_load(&g->dev[i].inflight);
-  return n;
-}
-
-static void dispatch(run *r, rtask *t);
-
-/* Dispatches again the tasks parked for room on any device: called whenever
- * device memory is given back or unpinned. No lock held. */
-static void retry_parked(dtxi_gpus *g) {
-  for (int i = 0; i < g->ndev; i++) {
-    gdev *d = &g->dev[i];
-    pthread_mutex_lock(&d->mem_mu);
-    parked *p = d->parked;
-    d->parked = NULL;
-    pthread_mutex_unlock(&d->mem_mu);
-    while (p != NULL) {
-      parked *next = p->next;
-      run *r = p->r;
-      rtask *t = p->t;
-      free(p);
-      dispatch(r, t);
-      p = next;
-    }
-  }
-}
-
-/* ---- choosing and dispatching ---------------------------------------------------- */
-
-int dtxi_gpu_eligible(const run *r, const rtask *t) {
-  const gtask *gt = &r->g->tasks[t->gid];
-  return r->gpu && !t->on_cpu && gt->where != DTX_WHERE_CPU && r->g->impls[gt->impl].cuda != NULL;
-}
+/* ---- learned durations and output sizes --------------------------------------------- */
 
 static uint64_t name_hash(const char *s) {
   uint64_t h = 1469598103934665603ull;
@@ -433,16 +76,34 @@ static int est_slot(dtxi_gpus *g, const char *prefix, int claim) {
   return -1;
 }
 
-int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu) {
-  int i = g != NULL ? est_slot(g, prefix, 0) : -1;
-  return i < 0 ? 0 : atomic_load_explicit(&g->est[i].ns[on_gpu != 0], memory_order_relaxed);
+/* Size classes of a task's input bytes: < 64 KiB, < 1 MiB, < 16 MiB, more. */
+static int size_class(size_t bytes) {
+  return bytes < ((size_t)64 << 10) ? 0 : bytes < ((size_t)1 << 20) ? 1 : bytes < ((size_t)16 << 20) ? 2 : 3;
 }
 
-void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, int64_t ns) {
+int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu, size_t bytes) {
+  int i = g != NULL ? est_slot(g, prefix, 0) : -1;
+  if (i < 0) return 0;
+  int c = size_class(bytes);
+  /* The class itself, else the nearest class measured, scaled by size. */
+  for (int k = 0; k < 4; k++)
+    for (int s = -1; s <= 1; s += 2) {
+      int cc = c + s * k;
+      if (cc < 0 || cc > 3 || (k == 0 && s == 1)) continue;
+      int64_t ns = atomic_load_explicit(&g->est[i].ns[on_gpu != 0][cc], memory_order_relaxed);
+      if (ns == 0) continue;
+      for (int step = cc; step < c; step++) ns *= 16; /* the classes are 16x apart */
+      for (int step = c; step < cc; step++) ns /= 16;
+      return ns > 0 ? ns : 1;
+    }
+  return 0;
+}
+
+void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, size_t bytes, int64_t ns) {
   int i = g != NULL ? est_slot(g, prefix, 1) : -1;
   if (i < 0) return;
   if (ns < 1) ns = 1;
-  _Atomic int64_t *e = &g->est[i].ns[on_gpu != 0];
+  _Atomic int64_t *e = &g->est[i].ns[on_gpu != 0][size_class(bytes)];
   int64_t old = atomic_load_explicit(e, memory_order_relaxed);
   /* A racing update may be lost; an estimate, not an account. */
   atomic_store_explicit(e, old == 0 ? ns : old + (ns - old) / 4, memory_order_relaxed);
@@ -452,8 +113,9 @@ void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes) {
   int i = g != NULL ? est_slot(g, prefix, 1) : -1;
   if (i < 0) return;
   int64_t old = atomic_load_explicit(&g->est[i].out_bytes, memory_order_relaxed);
-  while ((int64_t)bytes + 1 > old && !atomic_compare_exchange_weak_explicit(&g->est[i].out_bytes, &old, (int64_t)bytes + 1,
-                                                                        memory_order_relaxed, memory_order_relaxed)) {
+  while ((int64_t)bytes + 1 > old && !atomic_compare_exchange_weak_explicit(&g->est[i].out_bytes, &old,
+                                                                            (int64_t)bytes + 1, memory_order_relaxed,
+                                                                            memory_order_relaxed)) {
   }
 }
 
@@ -467,7 +129,11 @@ void dtxi_gpu_plan(run *r) {
     const gimpl *im = &gr->impls[gt->impl];
     if (gt->where != DTX_WHERE_ANY || im->cpu == NULL || im->cuda == NULL) continue;
     const char *prefix = gr->prefixes[gt->prefix];
-    int64_t cpu = dtxi_gpus_estimate(g, prefix, 0), gpu = dtxi_gpus_estimate(g, prefix, 1);
+    /* Input sizes are not known yet: the size this name's outputs had stands in. */
+    int slot = est_slot(g, prefix, 0);
+    int64_t ob = slot >= 0 ? atomic_load_explicit(&g->est[slot].out_bytes, memory_order_relaxed) : 0;
+    size_t bytes = ob > 0 ? (size_t)(ob - 1) * (gt->ninputs > 0 ? gt->ninputs : 1) : 0;
+    int64_t cpu = dtxi_gpus_estimate(g, prefix, 0, bytes), gpu = dtxi_gpus_estimate(g, prefix, 1, bytes);
     if (cpu == 0) {
       /* Never seen on a CPU: run one of this prefix there to learn. */
       if (gt->prefix < 64 && !explored_cpu[gt->prefix]) {
@@ -479,6 +145,82 @@ void dtxi_gpu_plan(run *r) {
     t->on_cpu = gpu != 0 && cpu < gpu;
   }
 }
+
+int dtxi_gpu_eligible(const run *r, const rtask *t) {
+  const gtask *gt = &r->g->tasks[t->gid];
+  return r->gpu && !t->on_cpu && gt->where != DTX_WHERE_CPU && r->g->impls[gt->impl].cuda != NULL;
+}
+
+/* ---- the task's view ---------------------------------------------------------- */
+
+const void *dtxi_gpu_input(const gjob *j, int i, size_t *size) {
+  if (i < 0 || i >= j->ninputs) {
+    if (size != NULL) *size = 0;
+    return NULL;
+  }
+  if (size != NULL) *size = j->in_size[i];
+  return j->in_ptr[i];
+}
+
+/* Device memory for an output larger than reserved at dispatch: spill to make
+ * room. On sim the task runs on its stream's own thread, which waits for the
+ * spills here; on CUDA it runs at dispatch (d->mu held), and the stream waits. */
+static int output_room(gjob *j, int64_t extra) {
+  gdev *d = j->dev;
+  dtxi_gpus *g = j->r->cl->gpus;
+  dtxi_event *ev = NULL;
+  if (j->on_stream) pthread_mutex_lock(&d->mu);
+  int ok = dtxi_reserve(g, d, extra, &ev);
+  if (j->on_stream) pthread_mutex_unlock(&d->mu);
+  if (ev != NULL) {
+    if (j->on_stream)
+      dtxi_event_sync(ev);
+    else if (dtxi_stream_wait(j->s, ev) != DTX_OK)
+      ok = 0; /* reserved all the same: given back with the job */
+    dtxi_event_destroy(ev);
+  }
+  if (ok) j->out_charged += extra;
+  return ok;
+}
+
+void *dtxi_gpu_output(gjob *j, size_t size) {
+  if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
+  j->out_ptr = NULL;
+  j->out_size = size;
+  j->has_out = 1;
+  int64_t extra = (int64_t)size - j->out_charged;
+  if (extra > 0 && j->dev->limit > 0 && !output_room(j, extra)) {
+    char buf[240];
+    snprintf(buf, sizeof buf,
+             "its %zu-byte output does not fit under gpu %d's memory limit of %lld bytes%s; "
+             "raise DTX_DEVICE_MEMORY_LIMIT or use smaller chunks",
+             size, j->dev->index, (long long)j->dev->limit,
+             (int64_t)size > j->dev->limit ? "" : " (the rest is held by data in use)");
+    j->has_out = 0;
+    free(j->alloc_err);
+    j->alloc_err = strdup(buf);
+    return NULL;
+  }
+  if (extra > 0 && j->dev->limit == 0) {
+    dtxi_charge(j->r->cl->gpus, j->dev, extra);
+    j->out_charged += extra;
+  }
+  if (dtxi_alloc_async(j->s, size > 0 ? size : 1, &j->out_ptr) != DTX_OK) {
+    j->has_out = 0;
+    j->out_ptr = NULL;
+    free(j->alloc_err);
+    j->alloc_err = strdup(dtx_last_error());
+    return NULL;
+  }
+  /* Learnt once its room is had, so that tasks of the same name dispatched
+   * meanwhile cannot take it first. */
+  const gtask *gt = &j->r->g->tasks[j->t->gid];
+  dtxi_gpus_learn_output(j->r->cl->gpus, j->r->g->prefixes[gt->prefix], size);
+  return j->out_ptr;
+}
+
+int dtxi_gpu_device(const gjob *j) { return j->dev->index; }
+void *dtxi_gpu_native_stream(const gjob *j) { return j->s->b->ops->native_stream(j->s); }
 
 static void invoke(gjob *j, dtx_task_fn fn) {
   run *r = j->r;
@@ -524,32 +266,54 @@ static void handoff(dtxi_gpus *g, gjob *j) {
   pthread_mutex_unlock(&g->mu);
 }
 
-/* Owner computes: the device holding most input bytes; else least busy. */
+/* ---- placement ------------------------------------------------------------------------ */
+
+static size_t input_size(const rtask *in) {
+  return in->out != NULL ? in->out->size : in->res != NULL ? in->res->size : 0;
+}
+
+/* Owner computes: the device holding most input bytes; else the earliest
+ * estimated finish. */
 static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
   if (gt->where > 0) return &g->dev[gt->where - 1]; /* checked against ndev at plan */
-  size_t bytes[DTXI_MAX_GPUS] = {0}, most = 0;
+  size_t bytes[DTXI_MAX_GPUS] = {0}, most = 0, total = 0;
   gdev *best = NULL;
   const uint32_t *ins = dtxi_gt_inputs(gt);
   for (uint32_t i = 0; i < gt->ninputs; i++) {
-    const gres *res = r->rt[r->map[ins[i]]].res;
-    if (res == NULL || !atomic_load_explicit(&res->resident, memory_order_relaxed)) continue;
-    bytes[res->dev->index] += res->size;
-    if (bytes[res->dev->index] > most) {
-      most = bytes[res->dev->index];
-      best = res->dev;
-    }
+    const rtask *in = &r->rt[r->map[ins[i]]];
+    size_t n = input_size(in);
+    total += n;
+    if (in->res == NULL || n == 0) continue;
+    uint32_t mask = atomic_load_explicit(&in->res->resident, memory_order_relaxed);
+    for (int d = 0; d < g->ndev; d++)
+      if (mask & (1u << d)) bytes[d] += n;
   }
-  if (best != NULL) return best;
+  for (int d = 0; d < g->ndev; d++)
+    if (bytes[d] > most) {
+      most = bytes[d];
+      best = &g->dev[d];
+    }
+  if (best != NULL && most * 2 >= total) return best; /* most of it is there */
   /* Earliest estimated finish: where the device's queue ends, plus moving
-   * the inputs there over the measured links (the task's own duration is
-   * the same on every device of a node). Ties go to the least busy. */
+   * the inputs it lacks there over the measured links (the task's own
+   * duration is the same on every device of a node). Ties go to the least
+   * busy. */
   double best_cost = 0;
+  best = NULL;
   for (int d = 0; d < g->ndev; d++) {
     double cost = (double)atomic_load(&g->dev[d].queued_ns);
     for (uint32_t i = 0; i < gt->ninputs; i++) {
       const rtask *in = &r->rt[r->map[ins[i]]];
-      size_t n = in->out != NULL ? in->out->size : in->res != NULL ? in->res->size : 0;
-      if (n > 0) cost += dtxi_links_cost_ns(&r->cl->links, DTXI_HOST, d, n);
+      size_t n = input_size(in);
+      uint32_t mask = in->res != NULL ? atomic_load_explicit(&in->res->resident, memory_order_relaxed) : 0;
+      if (n == 0 || (mask & (1u << d))) continue;
+      double c = in->out != NULL ? dtxi_links_cost_ns(&r->cl->links, DTXI_HOST, d, n) : 1e30;
+      for (int e = 0; e < g->ndev; e++)
+        if (mask & (1u << e)) {
+          double pc = dtxi_links_cost_ns(&r->cl->links, e, d, n);
+          if (pc < c) c = pc;
+        }
+      cost += c < 1e30 ? c : 0;
     }
     if (best == NULL || cost < best_cost ||
         (cost == best_cost && atomic_load(&g->dev[d].inflight) < atomic_load(&best->inflight))) {
@@ -560,48 +324,39 @@ static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
   return best;
 }
 
-void dtxi_gres_release(gres *res) {
-  if (atomic_fetch_sub_explicit(&res->refs, 1, memory_order_acq_rel) != 1) return;
-  gdev *d = res->dev;
-  dtxi_gpus *g = res->r != NULL ? res->r->cl->gpus : NULL;
-  pthread_mutex_lock(&d->mu);
-  pthread_mutex_lock(&d->mem_mu);
-  lru_remove(d, res);
-  int had = res->ptr != NULL;
-  if (had) {
-    dtxi_free_async(res->home, res->ptr);
-    d->used -= (int64_t)res->size;
-  }
-  pthread_mutex_unlock(&d->mem_mu);
-  pthread_mutex_unlock(&d->mu);
-  if (res->host_ready != NULL) {
-    /* Its readers waited for the spill copy; one that never came (failed
-     * upstream) did not, so make sure it is over before the chunk goes. */
-    dtxi_event_sync(res->host_ready);
-    dtxi_event_destroy(res->host_ready);
-  }
-  dtxi_chunk_unref(res->host);
-  dtxi_event_destroy(res->ready);
-  free(res);
-  if (had && g != NULL) retry_parked(g);
+/* ---- dispatch ------------------------------------------------------------------------- */
+
+static void free_job(gjob *j) {
+  if (j->probe_slot > 0) atomic_store(&j->r->cl->gpus->est[j->probe_slot - 1].probing, 0);
+  dtxi_event_destroy(j->ev);
+  dtxi_event_destroy(j->ev2);
+  dtxi_event_destroy(j->room_ev);
+  for (int i = 0; j->tev != NULL && i <= j->ninputs; i++) dtxi_event_destroy(j->tev[i]);
+  for (int i = 0; i < j->nxev; i++) dtxi_event_destroy(j->xev[i]);
+  free(j->in_ptr);
+  free(j->in_size);
+  free(j->how);
+  free(j->pinned);
+  free(j->made);
+  free(j->hpinned);
+  free(j->temp);
+  free(j->tev);
+  free(j->xev);
+  free(j->alloc_err);
+  free(j);
 }
 
-static char *enqueue_error(const run *r, const rtask *t, const char *what) {
-  char key[DTX_MAX_KEY], buf[1024];
-  const gtask *gt = &r->g->tasks[t->gid];
-  dtxi_key_format(r->g->prefixes[gt->prefix], gt->nidx, gt->idx, key, sizeof key);
-  snprintf(buf, sizeof buf, "%s: %s", key, what);
-  return strdup(buf);
-}
-
-static void free_inputs(gjob *j, dtxi_stream *s);
-
-/* Drops the job's pins of the device copies it read. */
+/* Drops the job's pins of the copies and host chunks it read. */
 static void unpin_inputs(gjob *j) {
+  dtxi_gpus *g = j->r->cl->gpus;
   for (int i = 0; i < j->ninputs; i++) {
     if (j->pinned[i] != NULL) {
-      unpin(j->pinned[i]);
+      dtxi_copy_unpin(g, j->pinned[i]);
       j->pinned[i] = NULL;
+    }
+    if (j->made[i] != NULL) {
+      dtxi_copy_unpin(g, j->made[i]);
+      j->made[i] = NULL;
     }
     if (j->hpinned[i] != NULL) {
       dtxi_chunk_unpin(j->hpinned[i]);
@@ -610,93 +365,153 @@ static void unpin_inputs(gjob *j) {
   }
 }
 
-static void free_job(gjob *j) {
-  if (j->probe_slot > 0) atomic_store(&j->r->cl->gpus->est[j->probe_slot - 1].probing, 0);
-  dtxi_event_destroy(j->ev);
-  dtxi_event_destroy(j->ev2);
-  dtxi_event_destroy(j->room_ev);
-  free(j->in_ptr);
-  free(j->in_size);
-  free(j->borrowed);
-  free(j->pinned);
-  free(j->hpinned);
-  free(j->alloc_err);
-  free(j);
+/* Frees the job's own input buffers on stream s (in order behind their use). */
+static void free_inputs(gjob *j, dtxi_stream *s) {
+  for (int i = 0; i < j->ninputs; i++)
+    if (j->temp[i] && j->in_ptr[i] != NULL) {
+      dtxi_free_async(s, j->in_ptr[i]);
+      j->in_ptr[i] = NULL;
+    }
 }
 
 /* Frees a job that never reached the progress thread. */
 static void drop_job(gjob *j) {
+  dtxi_gpus *g = j->r->cl->gpus;
   unpin_inputs(j);
-  uncharge(j->dev, j->in_charged + j->out_charged);
+  dtxi_uncharge(g, j->dev, j->in_charged + j->out_charged);
   atomic_fetch_sub(&j->dev->inflight, 1);
   atomic_fetch_sub(&j->dev->queued_ns, j->est_ns);
   free_job(j);
 }
 
-/* A GPU-to-GPU copy beats going through the host copy when the measured
- * link says so (DTX_P2P=peer forces it; =nccl is not available yet and
- * behaves like auto). */
-static int peer_is_cheaper(const dtx_cluster *cl, int from, int to, size_t bytes) {
+static gjob *job_new(run *r, rtask *t, int ninputs) {
+  size_t n = ninputs > 0 ? (size_t)ninputs : 1;
+  gjob *j = calloc(1, sizeof *j);
+  if (j == NULL) return NULL;
+  j->in_ptr = calloc(n, sizeof *j->in_ptr);
+  j->in_size = calloc(n, sizeof *j->in_size);
+  j->how = calloc(n, 1);
+  j->pinned = calloc(n, sizeof *j->pinned);
+  j->made = calloc(n, sizeof *j->made);
+  j->hpinned = calloc(n, sizeof *j->hpinned);
+  j->temp = calloc(n, 1);
+  j->xev = calloc(2 * n + 1, sizeof *j->xev);
+  if (r->trace) j->tev = calloc(n + 1, sizeof *j->tev);
+  j->r = r;
+  j->t = t;
+  j->ninputs = ninputs;
+  j->phase = 1;
+  if (j->in_ptr == NULL || j->in_size == NULL || j->how == NULL || j->pinned == NULL || j->made == NULL ||
+      j->hpinned == NULL ||
+      j->temp == NULL || j->xev == NULL || (r->trace && j->tev == NULL)) {
+    free_job(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* Where input i comes from when it is not on the job's device. */
+typedef struct source {
+  const void *ptr;
+  int dev;           /* DTXI_HOST or a device */
+  dtxi_event *wait;  /* to wait on before reading it; NULL: ready */
+  gres *res;         /* the output's residency (replica registered there), or NULL */
+} source;
+
+/* The cheapest valid copy of `in` to move to device d (res_mu held). */
+static void pick_source(dtxi_gpus *g, gjob *j, int i, const rtask *in, gdev *d, source *src) {
+  gres *res = in->res;
+  size_t n = j->in_size[i];
   const dtxi_env *env = dtxi_env_get();
-  if (env->p2p == DTXI_P2P_PEER) return 1;
-  double peer = dtxi_links_cost_ns(&cl->links, from, to, bytes);
-  double host = dtxi_links_cost_ns(&cl->links, DTXI_HOST, to, bytes);
-  return peer < host;
-}
-
-/* How input i reaches the device. */
-enum { IN_NONE, IN_BORROW, IN_PEER, IN_HOST };
-
-static void fail_now(run *r, rtask *t, char *msg) {
-  dtxi_run_fail(r, t, msg);
-  dtxi_run_task_done(r, t, 0);
-}
-
-/* Parks t on d until memory there is given back. A job in flight retries it
- * when it ends; with none in flight (they all ended while t was being
- * dispatched) it is retried here at once: with nothing in flight nothing is
- * pinned, so everything may spill and it fits, unless spilling itself fails,
- * which the depth bound turns into an error instead of endless retries. */
-static _Thread_local int park_depth;
-
-static void park(dtxi_gpus *g, gdev *d, run *r, rtask *t) {
-  parked *p = malloc(sizeof *p);
-  if (p == NULL) {
-    fail_now(r, t, enqueue_error(r, t, "out of memory waiting for device memory"));
-    return;
+  src->res = res;
+  src->dev = DTXI_HOST;
+  src->ptr = NULL;
+  src->wait = NULL;
+  double best = 1e300;
+  if (in->out != NULL) {
+    src->ptr = in->out->data;
+    best = dtxi_links_cost_ns(&j->r->cl->links, DTXI_HOST, d->index, n);
+  } else if (res != NULL && res->host != NULL) {
+    src->ptr = res->host->data;
+    src->wait = res->host_ready;
+    best = dtxi_links_cost_ns(&j->r->cl->links, DTXI_HOST, d->index, n);
   }
-  p->r = r;
-  p->t = t;
-  pthread_mutex_lock(&d->mem_mu);
-  p->next = d->parked;
-  d->parked = p;
-  pthread_mutex_unlock(&d->mem_mu);
-  if (total_inflight(g) != 0) return;
-  if (park_depth < 4) {
-    park_depth++;
-    retry_parked(g);
-    park_depth--;
-    return;
+  for (int e = 0; res != NULL && e < g->ndev; e++) {
+    if (e == d->index || res->copy[e].ptr == NULL) continue;
+    double c = dtxi_links_cost_ns(&j->r->cl->links, e, d->index, n);
+    if (src->ptr == NULL || c < best || env->p2p != DTXI_P2P_AUTO) {
+      best = c;
+      src->ptr = res->copy[e].ptr;
+      src->dev = e;
+      src->wait = res->copy[e].ready;
+      if (env->p2p != DTXI_P2P_AUTO) break; /* GPU to GPU asked for */
+    }
   }
-  pthread_mutex_lock(&d->mem_mu);
-  parked **pp = &d->parked;
-  while (*pp != NULL && *pp != p) pp = &(*pp)->next;
-  int mine = *pp == p; /* else a retry already took it and dispatches it */
-  if (mine) *pp = p->next;
-  pthread_mutex_unlock(&d->mem_mu);
-  if (mine) {
-    free(p);
-    char msg[200];
-    snprintf(msg, sizeof msg, "no room on gpu %d under its memory limit (%lld bytes): spilling to host failed (%s)",
-             d->index, (long long)d->limit, dtx_last_error());
-    fail_now(r, t, enqueue_error(r, t, msg));
+  if (src->dev == DTXI_HOST) {
+    j->how[i] = IN_HOST;
+  } else {
+    j->how[i] = g->nccl ? IN_NCCL : IN_PEER;
+    dtxi_copy_pin(&res->copy[src->dev]);
+    j->pinned[i] = &res->copy[src->dev];
   }
 }
 
-void dtxi_gpu_dispatch(run *r, rtask *t) { dispatch(r, t); }
+static void trace_mark(gjob *j, int k) {
+  if (j->tev == NULL) return;
+  dtxi_gpus *g = j->r->cl->gpus;
+  if (dtxi_event_create_timed(g->b, j->dev->index, &j->tev[k]) == DTX_OK &&
+      dtxi_event_record(j->tev[k], j->s) != DTX_OK) {
+    dtxi_event_destroy(j->tev[k]);
+    j->tev[k] = NULL;
+  }
+}
 
-/* Places t and enqueues it (or parks it until there is room). */
-static void dispatch(run *r, rtask *t) {
+/* Moves the job's NCCL inputs as one group (d->mu held). The compute stream
+ * waits for the moves; each source's NCCL stream first waits for its copy. */
+static dtx_status nccl_inputs(dtxi_gpus *g, gjob *j, const source *src) {
+  gdev *d = j->dev;
+  dtxi_p2p_item items[64];
+  int n = 0, srcs[DTXI_MAX_GPUS] = {0};
+  dtxi_event *alloc_ev = NULL;
+  dtx_status rc = dtxi_event_create(g->b, d->index, &alloc_ev);
+  if (rc == DTX_OK) {
+    j->xev[j->nxev++] = alloc_ev;
+    rc = dtxi_event_record(alloc_ev, j->s); /* the destinations are allocated */
+  }
+  dtxi_stream *streams[DTXI_MAX_GPUS];
+  for (int e = 0; e < g->ndev; e++) streams[e] = g->dev[e].nccl;
+  pthread_mutex_lock(&g->nccl_mu);
+  if (rc == DTX_OK) rc = dtxi_stream_wait(d->nccl, alloc_ev);
+  for (int i = 0; i < j->ninputs && rc == DTX_OK; i++) {
+    if (j->how[i] != IN_NCCL) continue;
+    if (src[i].wait != NULL) rc = dtxi_stream_wait(g->dev[src[i].dev].nccl, src[i].wait);
+    items[n] = (dtxi_p2p_item){src[i].dev, src[i].ptr, d->index, j->in_ptr[i], j->in_size[i]};
+    srcs[src[i].dev] = 1;
+    if (++n == (int)(sizeof items / sizeof items[0]) || i == j->ninputs - 1) {
+      if (rc == DTX_OK) rc = dtxi_p2p_group(g->b, items, n, streams);
+      n = 0;
+    }
+  }
+  if (rc == DTX_OK && n > 0) rc = dtxi_p2p_group(g->b, items, n, streams);
+  /* The compute stream goes on when the receives are done; the sources'
+   * copies stay pinned until the job ends, which is after the sends. */
+  for (int e = 0; e < g->ndev && rc == DTX_OK; e++) {
+    if (e != d->index && !srcs[e]) continue;
+    dtxi_event *ev = NULL;
+    rc = dtxi_event_create(g->b, e, &ev);
+    if (rc == DTX_OK) {
+      j->xev[j->nxev++] = ev;
+      rc = dtxi_event_record(ev, g->dev[e].nccl);
+    }
+    if (rc == DTX_OK) rc = dtxi_stream_wait(j->s, ev);
+  }
+  if (rc != DTX_OK)
+    for (int e = 0; e < g->ndev; e++) dtxi_stream_reset(g->dev[e].nccl);
+  pthread_mutex_unlock(&g->nccl_mu);
+  return rc;
+}
+
+void dtxi_gpu_dispatch(run *r, rtask *t) {
   dtxi_gpus *g = r->cl->gpus;
   const gtask *gt = &r->g->tasks[t->gid];
   const uint32_t *ins = dtxi_gt_inputs(gt);
@@ -711,108 +526,68 @@ static void dispatch(run *r, rtask *t) {
       }
     }
   }
-  size_t nin = gt->ninputs ? gt->ninputs : 1;
-  gjob *j = calloc(1, sizeof *j);
-  void **in_ptr = calloc(nin, sizeof *in_ptr);
-  size_t *in_size = calloc(nin, sizeof *in_size);
-  char *borrowed = calloc(nin, 1);
-  gres **pinned = calloc(nin, sizeof *pinned);
-  dtx_chunk **hpinned = calloc(nin, sizeof *hpinned);
-  const void **src = calloc(nin, sizeof *src);
-  uint8_t *how = calloc(nin, 1);
-  dtxi_event **wait = calloc(nin, sizeof *wait);
-  if (j == NULL || in_ptr == NULL || in_size == NULL || borrowed == NULL || pinned == NULL || hpinned == NULL ||
-      src == NULL || how == NULL || wait == NULL) {
-    free(j);
-    free(hpinned);
-    free(in_ptr);
-    free(in_size);
-    free(borrowed);
-    free(pinned);
+  gjob *j = job_new(r, t, (int)gt->ninputs);
+  source *src = calloc(gt->ninputs ? gt->ninputs : 1, sizeof *src);
+  dtxi_event **rep = calloc(gt->ninputs ? gt->ninputs : 1, sizeof *rep);
+  if (j == NULL || src == NULL || rep == NULL) {
+    if (j != NULL) free_job(j);
     free(src);
-    free(how);
-    free(wait);
-    fail_now(r, t, enqueue_error(r, t, "out of memory dispatching to a GPU"));
+    free(rep);
+    dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, "out of memory dispatching to a GPU"));
     return;
   }
-  j->r = r;
-  j->t = t;
-  j->in_ptr = in_ptr;
-  j->in_size = in_size;
-  j->borrowed = borrowed;
-  j->pinned = pinned;
-  j->hpinned = hpinned;
-  j->ninputs = (int)gt->ninputs;
-  j->phase = 1;
   const char *prefix = r->g->prefixes[gt->prefix];
   gdev *d = j->dev = choose(g, r, gt);
+  size_t in_bytes = 0;
+  for (uint32_t i = 0; i < gt->ninputs; i++) in_bytes += j->in_size[i] = input_size(&r->rt[r->map[ins[i]]]);
   atomic_fetch_add(&d->inflight, 1);
-  j->est_ns = dtxi_gpus_estimate(g, prefix, 1);
+  j->est_ns = dtxi_gpus_estimate(g, prefix, 1, in_bytes);
   atomic_fetch_add(&d->queued_ns, j->est_ns);
   pthread_mutex_lock(&d->mu);
   j->stream_index = (int)(d->next++ % (unsigned)d->ncompute);
   j->s = d->compute[j->stream_index];
   j->t_dispatch = dtxi_now_ns();
 
-  /* Where each input comes from, pinning the device copies read so that no
-   * spill takes them away while this job needs them. */
+  /* Where each input comes from, pinning the copies read so that no spill
+   * takes them away while this job needs them. */
   int64_t need = 0, here = 0; /* bytes to allocate here; bytes already here */
   size_t largest = 0;
+  pthread_mutex_lock(&g->res_mu);
   for (uint32_t i = 0; i < gt->ninputs; i++) {
     rtask *in = &r->rt[r->map[ins[i]]];
-    gres *res = in->res;
-    size_t n = in->out != NULL ? in->out->size : res != NULL ? res->size : 0;
-    in_size[i] = n;
+    size_t n = j->in_size[i];
     if (n > largest) largest = n;
     if (n == 0) continue;
-    if (res != NULL) {
-      pthread_mutex_lock(&res->dev->mem_mu);
-      if (res->ptr != NULL && res->dev == d) {
-        how[i] = IN_BORROW;
-        pin_locked(res);
-        pinned[i] = res;
-        in_ptr[i] = res->ptr;
-        borrowed[i] = 1;
-        here += (int64_t)n;
-      } else if (res->ptr != NULL &&
-                 (in->out == NULL || peer_is_cheaper(r->cl, res->dev->index, d->index, n))) {
-        how[i] = IN_PEER;
-        pin_locked(res);
-        pinned[i] = res;
-        src[i] = res->ptr;
-      } else {
-        how[i] = IN_HOST;
-        src[i] = in->out != NULL ? in->out->data : res->host->data;
-        wait[i] = in->out != NULL ? NULL : res->host_ready;
-        if (in->out == NULL) {
-          res->dev->unspills++;
-          res->dev->unspilled_bytes += (int64_t)n;
-        }
-      }
-      pthread_mutex_unlock(&res->dev->mem_mu);
-    } else {
-      how[i] = IN_HOST;
-      src[i] = in->out->data;
+    if (in->res != NULL && in->res->copy[d->index].ptr != NULL) {
+      gcopy *c = &in->res->copy[d->index];
+      j->how[i] = IN_BORROW;
+      dtxi_copy_pin(c);
+      j->pinned[i] = c;
+      j->in_ptr[i] = c->ptr;
+      here += (int64_t)n;
+      continue;
     }
-    if (how[i] != IN_BORROW) need += (int64_t)n;
+    pick_source(g, j, (int)i, in, d, &src[i]);
+    need += (int64_t)n;
   }
+  pthread_mutex_unlock(&g->res_mu);
   /* Host chunks copied from stay in memory (not spilled to disk) until done. */
   for (uint32_t i = 0; i < gt->ninputs; i++) {
     const rtask *in = &r->rt[r->map[ins[i]]];
     dtx_chunk *c = in->out != NULL ? in->out : in->res != NULL ? in->res->host : NULL;
-    if (how[i] != IN_HOST || c == NULL || !c->spillable) continue;
+    if (j->how[i] != IN_HOST || c == NULL || !c->spillable) continue;
     if (dtxi_chunk_pin(c) != DTX_OK) {
-      char *msg = enqueue_error(r, t, dtx_last_error());
+      char *msg = dtxi_gpu_task_error(r, t, dtx_last_error());
       pthread_mutex_unlock(&d->mu);
       drop_job(j);
       free(src);
-      free(how);
-      free(wait);
-      fail_now(r, t, msg);
+      free(rep);
+      dtxi_gpu_fail_now(r, t, msg);
       return;
     }
-    hpinned[i] = c;
+    j->hpinned[i] = c;
   }
+
   /* The output: as large as this task's name made before. Under a limit, a
    * name never seen runs one task at a time until one has told its size. */
   int64_t limit = d->limit;
@@ -828,8 +603,7 @@ static void dispatch(run *r, rtask *t) {
       if (!atomic_compare_exchange_strong(&g->est[slot].probing, &idle, 1)) {
         probe_busy = 1;
       } else if ((out_est = atomic_load(&g->est[slot].out_bytes)) > 0) {
-        /* learned by the probe that just ended */
-        atomic_store(&g->est[slot].probing, 0);
+        atomic_store(&g->est[slot].probing, 0); /* learned by the probe that just ended */
         out_est--;
       } else {
         out_est = (int64_t)largest;
@@ -847,12 +621,11 @@ static void dispatch(run *r, rtask *t) {
     pthread_mutex_unlock(&d->mu);
     drop_job(j);
     free(src);
-    free(how);
-    free(wait);
-    fail_now(r, t, enqueue_error(r, t, msg));
+    free(rep);
+    dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, msg));
     return;
   }
-  if (!probe_busy) fits = reserve(g, d, need + out_est, &j->room_ev);
+  if (!probe_busy) fits = dtxi_reserve(g, d, need + out_est, &j->room_ev);
   if (!fits || probe_busy) {
     /* Everything spillable is spilled and the rest is in use (or the size
      * of this name's output is being learned): wait until jobs in flight
@@ -860,9 +633,8 @@ static void dispatch(run *r, rtask *t) {
     pthread_mutex_unlock(&d->mu);
     drop_job(j);
     free(src);
-    free(how);
-    free(wait);
-    park(g, d, r, t);
+    free(rep);
+    dtxi_park(g, d, r, t);
     return;
   }
   j->in_charged = need;
@@ -870,43 +642,94 @@ static void dispatch(run *r, rtask *t) {
 
   /* The event first: once the task is enqueued the job must reach the
    * progress thread, which needs the event to know when it may let go. */
-  dtx_status rc = dtxi_event_create(g->b, d->index, &j->ev);
+  dtx_status rc = r->trace ? dtxi_event_create_timed(g->b, d->index, &j->ev) : dtxi_event_create(g->b, d->index, &j->ev);
   if (rc == DTX_OK && j->room_ev != NULL) rc = dtxi_stream_wait(j->s, j->room_ev);
+  int any_nccl = 0, nmoves = 0;
+  if (rc == DTX_OK && need > 0) trace_mark(j, 0);
   for (uint32_t i = 0; i < gt->ninputs && rc == DTX_OK; i++) {
-    rtask *in = &r->rt[r->map[ins[i]]];
-    size_t n = in_size[i];
-    switch (how[i]) {
+    const rtask *in = &r->rt[r->map[ins[i]]];
+    size_t n = j->in_size[i];
+    switch (j->how[i]) {
       case IN_BORROW: /* reuse the copy already here: wait for it, don't fetch it */
-        rc = dtxi_stream_wait(j->s, in->res->ready);
-        break;
-      case IN_PEER: /* straight from the GPU that holds it, once it is ready there */
-        rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
-        if (rc == DTX_OK) rc = dtxi_stream_wait(j->s, in->res->ready);
-        if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, src[i], in->res->dev->index, n);
-        break;
+        rc = dtxi_stream_wait(j->s, in->res->copy[d->index].ready);
+        continue;
       case IN_HOST:
-        rc = dtxi_alloc_async(j->s, n, &in_ptr[i]);
-        if (rc == DTX_OK && wait[i] != NULL) rc = dtxi_stream_wait(j->s, wait[i]);
-        if (rc == DTX_OK) rc = dtxi_copy_async(j->s, in_ptr[i], d->index, src[i], DTXI_HOST, n);
+      case IN_PEER:
+      case IN_NCCL:
+        rc = dtxi_alloc_async(j->s, n, &j->in_ptr[i]);
+        if (rc == DTX_OK) j->temp[i] = 1;
         break;
       default:
-        break;
+        continue;
+    }
+    if (rc != DTX_OK) break;
+    if (j->how[i] == IN_NCCL) {
+      any_nccl = 1;
+      continue;
+    }
+    if (src[i].wait != NULL) rc = dtxi_stream_wait(j->s, src[i].wait);
+    if (rc == DTX_OK) rc = dtxi_copy_async(j->s, j->in_ptr[i], d->index, src[i].ptr, src[i].dev, n);
+    if (rc == DTX_OK) trace_mark(j, (int)i + 1);
+    if (rc == DTX_OK && src[i].res != NULL && dtxi_event_create(g->b, d->index, &rep[i]) == DTX_OK &&
+        dtxi_event_record(rep[i], j->s) != DTX_OK) {
+      dtxi_event_destroy(rep[i]);
+      rep[i] = NULL;
+    }
+    nmoves++;
+  }
+  if (rc == DTX_OK && any_nccl) {
+    rc = nccl_inputs(g, j, src);
+    for (uint32_t i = 0; i < gt->ninputs && rc == DTX_OK; i++) {
+      if (j->how[i] != IN_NCCL) continue;
+      trace_mark(j, (int)i + 1);
+      if (src[i].res != NULL && dtxi_event_create(g->b, d->index, &rep[i]) == DTX_OK &&
+          dtxi_event_record(rep[i], j->s) != DTX_OK) {
+        dtxi_event_destroy(rep[i]);
+        rep[i] = NULL;
+      }
     }
   }
-  free(src);
-  free(how);
-  free(wait);
+  (void)nmoves;
   if (rc != DTX_OK) {
     /* Nothing of the task itself was enqueued: fail it here. Buffers already
      * enqueued are freed in stream order behind what used them. */
-    char *msg = enqueue_error(r, t, dtx_last_error());
+    char *msg = dtxi_gpu_task_error(r, t, dtx_last_error());
     free_inputs(j, j->s);
     dtxi_stream_reset(j->s);
     pthread_mutex_unlock(&d->mu);
+    for (uint32_t i = 0; i < gt->ninputs; i++) dtxi_event_destroy(rep[i]);
     drop_job(j);
-    fail_now(r, t, msg);
+    free(src);
+    free(rep);
+    dtxi_gpu_fail_now(r, t, msg);
     return;
   }
+  /* The fetched copies stay here for later readers: they become the
+   * output's copies on this device, pinned by this job until it ends. */
+  pthread_mutex_lock(&g->res_mu);
+  for (uint32_t i = 0; i < gt->ninputs; i++) {
+    size_t n = j->in_size[i];
+    if (j->how[i] == IN_HOST) d->bytes_from_host += (int64_t)n;
+    if (j->how[i] == IN_HOST && src[i].wait != NULL) { /* from a copy spilled to host */
+      d->unspills++;
+      d->unspilled_bytes += (int64_t)n;
+    }
+    if (j->how[i] == IN_PEER) d->bytes_peer += (int64_t)n;
+    if (j->how[i] == IN_NCCL) d->bytes_nccl += (int64_t)n;
+    if (j->how[i] == IN_BORROW) d->reused++;
+    gres *res = src[i].res;
+    if (rep[i] == NULL || res == NULL || res->copy[d->index].ptr != NULL) {
+      if (rep[i] != NULL) dtxi_event_destroy(rep[i]);
+      continue;
+    }
+    dtxi_copy_add(g, res, d->index, j->in_ptr[i], rep[i], 1);
+    j->made[i] = &res->copy[d->index];
+    j->temp[i] = 0;
+    j->in_charged -= (int64_t)n; /* now held by the copy */
+  }
+  pthread_mutex_unlock(&g->res_mu);
+  free(src);
+  free(rep);
   int queued = 1;
   if (g->sim) {
     rc = dtxi_host_fn(j->s, sim_task, j);
@@ -920,16 +743,16 @@ static void dispatch(run *r, rtask *t) {
     /* The task is queued but its completion cannot be observed: keep the job
      * alive (the task still writes into it) and fail the task. Only on host
      * memory exhaustion. */
-    char *msg = enqueue_error(r, t, dtx_last_error());
+    char *msg = dtxi_gpu_task_error(r, t, dtx_last_error());
     dtxi_stream_reset(j->s);
     pthread_mutex_unlock(&d->mu);
     DTXI_LOG(DTX_LOG_ERROR, "%s (a GPU job is abandoned)", msg);
     atomic_fetch_sub(&d->inflight, 1);
     atomic_fetch_sub(&d->queued_ns, j->est_ns);
-    fail_now(r, t, msg);
+    dtxi_gpu_fail_now(r, t, msg);
     return;
   }
-  if (rc != DTX_OK && j->err == NULL) j->err = enqueue_error(r, t, dtx_last_error());
+  if (rc != DTX_OK && j->err == NULL) j->err = dtxi_gpu_task_error(r, t, dtx_last_error());
   /* A device fault fails only the work up to here on this stream. */
   dtxi_stream_reset(j->s);
   pthread_mutex_unlock(&d->mu);
@@ -938,42 +761,183 @@ static void dispatch(run *r, rtask *t) {
 
 /* ---- completion (progress thread) ------------------------------------------------- */
 
-static void free_inputs(gjob *j, dtxi_stream *s) {
-  for (int i = 0; i < j->ninputs; i++)
-    if (j->in_ptr[i] != NULL && !j->borrowed[i]) dtxi_free_async(s, j->in_ptr[i]);
-  memset(j->in_ptr, 0, (size_t)j->ninputs * sizeof *j->in_ptr);
+static uint64_t event_time(dtxi_event *e, uint64_t otherwise) {
+  uint64_t ns = 0;
+  return e != NULL && dtxi_event_host_time(e, &ns) == DTX_OK && ns != 0 ? ns : otherwise;
 }
 
-/* Slices for the task (on its compute stream's track) and the copy home
- * (on the d2h track). On simulated GPUs the task's times are exact; on CUDA
- * they are the host's view (dispatch to observed completion), clipped so
- * slices on one track never overlap. */
+/* A slice on a track that never overlaps the previous one there. */
+static void clip(uint64_t *end, uint64_t *t0, uint64_t *t1) {
+  if (*t0 < *end) *t0 = *end;
+  if (*t1 < *t0) *t1 = *t0;
+  *end = *t1;
+}
+
+/* Slices for the input moves (on the device's h2d, peer or nccl track, each
+ * on the arrow from its producer to this task), the task (on its compute
+ * stream's track) and the copy home (d2h). Times come from timed events on
+ * the stream (GPU timestamps on CUDA; on sim the task's own run is exact). */
 static void trace_job(gjob *j) {
   run *r = j->r;
+  dtxi_gpus *g = r->cl->gpus;
   dtxi_trace *tr = r->cl->trace;
   gdev *d = j->dev;
   const gtask *gt = &r->g->tasks[j->t->gid];
+  const uint32_t *ins = dtxi_gt_inputs(gt);
   char key[DTX_MAX_KEY], args[64];
   dtxi_key_format(r->g->prefixes[gt->prefix], gt->nidx, gt->idx, key, sizeof key);
   int pid = DTXI_TRACE_GPU_PID(d->index);
-  uint64_t t0 = j->t_run0 ? j->t_run0 : j->t_dispatch, t1 = j->t_run1 ? j->t_run1 : j->t_done1;
+  uint64_t last = event_time(j->tev != NULL ? j->tev[0] : NULL, j->t_dispatch);
+  uint64_t t0 = j->t_run0, t1 = j->t_run1;
+  uint64_t moved_end = last;
+  uint64_t flows[64];
+  int nflows = 0;
+  for (int i = 0; i < j->ninputs && j->tev != NULL; i++) {
+    int how = j->how[i];
+    if (how != IN_HOST && how != IN_PEER && how != IN_NCCL) continue;
+    const rtask *in = &r->rt[r->map[ins[i]]];
+    uint64_t m0 = last, m1 = event_time(j->tev[i + 1], m0);
+    if (how == IN_NCCL) m0 = event_time(j->tev[0], m0);
+    last = m1 > last ? m1 : last;
+    if (m1 > moved_end) moved_end = m1;
+    int k = how == IN_HOST ? 0 : how == IN_PEER ? 1 : 2;
+    int tid = k == 0 ? d->h2d_tid : k == 1 ? d->peer_tid : d->nccl_tid;
+    clip(&d->in_end[k], &m0, &m1);
+    char ikey[DTX_MAX_KEY], link[40];
+    dtxi_gpu_key(r, in, ikey, sizeof ikey);
+    int from = j->pinned[i] != NULL ? j->pinned[i]->dev : -1;
+    if (how == IN_HOST)
+      snprintf(link, sizeof link, "host->gpu%d", d->index);
+    else
+      snprintf(link, sizeof link, "gpu%d->gpu%d", from, d->index);
+    uint64_t id = 0;
+    if (in->t0 != 0 && nflows < 64) {
+      /* The arrow starts on the producer's slice. */
+      id = atomic_fetch_add_explicit(&g->flow_ids, 1, memory_order_relaxed) + 1;
+      int ppid = in->pid != 0 ? in->pid : DTXI_TRACE_HOST_PID;
+      dtxi_trace_flow(tr, ppid, in->tid, in->t0, id, 's');
+      flows[nflows++] = id;
+    }
+    dtxi_trace_transfer(tr, pid, tid, ikey, link, k == 0 ? "h2d" : k == 1 ? "peer" : "nccl", j->in_size[i], m0, m1,
+                        id);
+  }
+  if (t0 == 0) { /* CUDA: from the inputs' arrival to the output's ready event */
+    t0 = moved_end;
+    t1 = event_time(j->ev != NULL ? j->ev : NULL, j->t_done1);
+  }
   uint64_t *end = &d->compute_end[j->stream_index];
-  if (t0 < *end) t0 = *end;
-  if (t1 < t0) t1 = t0;
-  *end = t1;
+  clip(end, &t0, &t1);
   snprintf(args, sizeof args, "{\"device\":%d}", d->index);
-  dtxi_trace_slice_args(tr, pid, d->compute_tid[j->stream_index], key, "task", r->g->prefixes[gt->prefix], t0, t1, args);
+  dtxi_trace_slice_args(tr, pid, d->compute_tid[j->stream_index], key, "task", r->g->prefixes[gt->prefix], t0, t1,
+                        args);
+  for (int k = 0; k < nflows; k++) dtxi_trace_flow(tr, pid, d->compute_tid[j->stream_index], t0, flows[k], 'f');
+  /* Where its readers' arrows start. */
+  j->t->t0 = t0;
+  j->t->t1 = t1;
+  j->t->tid = d->compute_tid[j->stream_index];
+  j->t->pid = pid;
   if (j->host_out != NULL && j->host_out->size > 0 && j->t_done1 != 0) {
-    uint64_t c0 = j->t_done1 > d->d2h_end ? j->t_done1 : d->d2h_end, c1 = dtxi_now_ns();
-    if (c1 < c0) c1 = c0;
-    d->d2h_end = c1;
+    uint64_t c0 = j->t_done1, c1 = dtxi_now_ns();
+    clip(&d->d2h_end, &c0, &c1);
     char link[32];
     snprintf(link, sizeof link, "gpu%d->host", d->index);
     dtxi_trace_transfer(tr, pid, d->d2h_tid, key, link, "d2h", j->host_out->size, c0, c1, 0);
   }
-  size_t used = 0, cap = 0;
-  r->cl->gpus->b->ops->mem_usage(r->cl->gpus->b, d->index, &used, &cap);
+  pthread_mutex_lock(&g->res_mu);
+  int64_t used = d->used;
+  pthread_mutex_unlock(&g->res_mu);
   dtxi_trace_counter(tr, pid, "device memory", dtxi_now_ns(), "used", (double)used);
+}
+
+/* One chunk needed on several other GPUs (dependents placed there by the
+ * user): broadcast it once, over NCCL, instead of one move per reader. */
+static void maybe_broadcast(dtxi_gpus *g, run *r, rtask *t, gres *res) {
+  if (!dtxi_nccl_available(g->b) || res->home < 0 || res->size == 0) return;
+  int want[DTXI_MAX_GPUS] = {0}, count = 0;
+  const uint32_t *deps = r->deps + t->dep_off;
+  for (uint32_t k = 0; k < t->ndeps; k++) {
+    const rtask *dep = &r->rt[deps[k]];
+    int where = r->g->tasks[dep->gid].where;
+    if (where > 0 && where - 1 != res->home && dtxi_gpu_eligible(r, dep) && !want[where - 1]) {
+      want[where - 1] = 1;
+      count++;
+    }
+  }
+  if (count < 2) return;
+  void *dst[DTXI_MAX_GPUS] = {0};
+  dtxi_event *room[DTXI_MAX_GPUS] = {0}, *ready[DTXI_MAX_GPUS] = {0};
+  int64_t charged[DTXI_MAX_GPUS] = {0};
+  for (int e = 0; e < g->ndev; e++) {
+    if (!want[e]) continue;
+    pthread_mutex_lock(&g->dev[e].mu);
+    if (dtxi_reserve(g, &g->dev[e], (int64_t)res->size, &room[e])) charged[e] = (int64_t)res->size;
+    pthread_mutex_unlock(&g->dev[e].mu);
+  }
+  gdev *home = &g->dev[res->home];
+  dtxi_stream *streams[DTXI_MAX_GPUS];
+  for (int e = 0; e < g->ndev; e++) streams[e] = g->dev[e].nccl;
+  pthread_mutex_lock(&home->mu);
+  pthread_mutex_lock(&g->nccl_mu);
+  pthread_mutex_lock(&g->res_mu);
+  gcopy *root = &res->copy[res->home];
+  dtxi_event *root_ready = root->ready;
+  const void *src = root->ptr;
+  pthread_mutex_unlock(&g->res_mu);
+  dtx_status rc = src != NULL ? dtxi_stream_wait(home->nccl, root_ready) : DTX_EINVAL;
+  int n = 0;
+  for (int e = 0; e < g->ndev && rc == DTX_OK; e++) {
+    if (charged[e] == 0) continue;
+    if (room[e] != NULL) rc = dtxi_stream_wait(g->dev[e].nccl, room[e]);
+    if (rc == DTX_OK) rc = dtxi_alloc_async(g->dev[e].nccl, res->size, &dst[e]);
+    if (rc == DTX_OK) n++;
+  }
+  if (rc == DTX_OK && n > 0) rc = dtxi_broadcast(g->b, res->home, src, dst, res->size, streams);
+  dtxi_event *sent = NULL;
+  for (int e = 0; e < g->ndev && rc == DTX_OK; e++) {
+    if (dst[e] == NULL) continue;
+    rc = dtxi_event_create(g->b, e, &ready[e]);
+    if (rc == DTX_OK) rc = dtxi_event_record(ready[e], g->dev[e].nccl);
+  }
+  if (rc == DTX_OK) rc = dtxi_event_create(g->b, home->index, &sent);
+  if (rc == DTX_OK) rc = dtxi_event_record(sent, home->nccl);
+  /* Any later free of the root copy (on d2h) comes after the sends. */
+  if (rc == DTX_OK) rc = dtxi_stream_wait(home->d2h, sent);
+  if (rc != DTX_OK)
+    for (int e = 0; e < g->ndev; e++) dtxi_stream_reset(g->dev[e].nccl);
+  pthread_mutex_unlock(&g->nccl_mu);
+  pthread_mutex_unlock(&home->mu);
+  dtxi_event_destroy(sent);
+  pthread_mutex_lock(&g->res_mu);
+  for (int e = 0; e < g->ndev; e++) {
+    if (charged[e] == 0) continue;
+    if (rc == DTX_OK && dst[e] != NULL && res->copy[e].ptr == NULL) {
+      dtxi_copy_add(g, res, e, dst[e], ready[e], 0);
+      g->dev[e].bytes_nccl += (int64_t)res->size;
+      ready[e] = NULL;
+      dst[e] = NULL;
+    } else {
+      g->dev[e].used -= charged[e];
+    }
+  }
+  if (rc == DTX_OK) home->broadcasts++;
+  pthread_mutex_unlock(&g->res_mu);
+  for (int e = 0; e < g->ndev; e++) {
+    dtxi_event_destroy(room[e]);
+    dtxi_event_destroy(ready[e]);
+    if (dst[e] != NULL) {
+      pthread_mutex_lock(&g->nccl_mu);
+      dtxi_free_async(g->dev[e].nccl, dst[e]);
+      pthread_mutex_unlock(&g->nccl_mu);
+    }
+  }
+  if (rc == DTX_OK && r->trace && r->cl->trace != NULL) {
+    char key[DTX_MAX_KEY], name[DTX_MAX_KEY + 16], args[96];
+    dtxi_gpu_key(r, t, key, sizeof key);
+    snprintf(name, sizeof name, "broadcast %s", key);
+    snprintf(args, sizeof args, "{\"bytes\":%zu,\"receivers\":%d}", res->size, n);
+    dtxi_trace_instant(r->cl->trace, DTXI_TRACE_GPU_PID(home->index), home->nccl_tid, name, "transfer", dtxi_now_ns(),
+                       args);
+  }
 }
 
 static void finish(gjob *j) {
@@ -981,8 +945,21 @@ static void finish(gjob *j) {
   gdev *d = j->dev;
   dtxi_gpus *g = r->cl->gpus;
   if (r->trace && j->err == NULL) trace_job(j);
+  if (j->err != NULL) {
+    /* Copies this job fetched may not hold the data: drop them. */
+    for (int i = 0; i < j->ninputs; i++)
+      if (j->made[i] != NULL) {
+        gcopy *c = j->made[i];
+        j->made[i] = NULL;
+        dtxi_copy_unpin(g, c);
+        pthread_mutex_lock(&d->mu);
+        dtxi_copy_drop(g, c);
+        pthread_mutex_unlock(&d->mu);
+      }
+  }
   unpin_inputs(j);
-  int64_t give_back = j->in_charged + j->out_charged; /* the inputs are freed by now */
+  int64_t give_back = j->in_charged + j->out_charged; /* its own input buffers are freed by now */
+  gres *made = NULL;
   if (j->err != NULL) {
     if (j->host_out != NULL) {
       /* Nobody has seen it: drop it whatever readers it was made for. */
@@ -1000,38 +977,29 @@ static void finish(gjob *j) {
   } else {
     j->t->out = j->host_out;
     dtxi_chunk_unpin(j->host_out); /* here now: it may spill to disk */
-    gres *res = j->out_ptr != NULL ? calloc(1, sizeof *res) : NULL;
+    gres *res = j->out_ptr != NULL ? dtxi_gres_new(g, r, j->t, d->index, j->out_size, j->host_out != NULL) : NULL;
     if (res != NULL) {
-      res->dev = d;
-      res->home = j->s;
-      res->ptr = j->out_ptr;
-      atomic_init(&res->resident, 1);
-      res->size = j->out_size;
-      res->ready = j->ev;
-      atomic_init(&res->refs, j->t->nrefs);
-      res->has_host = j->host_out != NULL;
-      res->r = r;
-      res->t = j->t;
+      pthread_mutex_lock(&g->res_mu);
+      dtxi_copy_add(g, res, d->index, j->out_ptr, j->ev, 0);
+      pthread_mutex_unlock(&g->res_mu);
       j->ev = NULL;
-      give_back -= (int64_t)res->size; /* held on by the output */
-      pthread_mutex_lock(&d->mem_mu);
-      lru_push(d, res);
-      pthread_mutex_unlock(&d->mem_mu);
-      j->t->res = res;
+      give_back -= (int64_t)res->size; /* held on by the copy */
+      j->t->res = made = res;
     } else if (j->out_ptr != NULL) {
       pthread_mutex_lock(&d->mu);
       dtxi_free_async(j->s, j->out_ptr);
       pthread_mutex_unlock(&d->mu);
       if (j->host_out == NULL) /* the only copy is gone */
-        dtxi_run_fail(r, j->t, enqueue_error(r, j->t, "out of host memory keeping its output"));
+        dtxi_run_fail(r, j->t, dtxi_gpu_task_error(r, j->t, "out of host memory keeping its output"));
     }
   }
-  uncharge(d, give_back);
+  dtxi_uncharge(g, d, give_back);
   atomic_fetch_sub(&d->inflight, 1);
   atomic_fetch_sub(&d->queued_ns, j->est_ns);
   rtask *t = j->t;
   free_job(j);
-  retry_parked(g);
+  if (made != NULL) maybe_broadcast(g, r, t, made);
+  dtxi_retry_parked(g);
   dtxi_run_task_done(r, t, 1);
 }
 
@@ -1049,7 +1017,7 @@ static int needs_host_copy(const run *r, const rtask *t) {
 static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   gdev *d = j->dev;
   if (st == DTXI_EVENT_FAILED && j->err == NULL)
-    j->err = enqueue_error(j->r, j->t, dtxi_event_error(j->phase == 1 ? j->ev : j->ev2));
+    j->err = dtxi_gpu_task_error(j->r, j->t, dtxi_event_error(j->phase == 1 ? j->ev : j->ev2));
   if (j->phase == 2 || j->err != NULL) {
     if (j->phase == 1) {
       pthread_mutex_lock(&d->mu);
@@ -1063,7 +1031,9 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   {
     const gtask *gt = &j->r->g->tasks[j->t->gid];
     uint64_t t0 = j->t_run0 ? j->t_run0 : j->t_dispatch, t1 = j->t_run1 ? j->t_run1 : j->t_done1;
-    if (j->err == NULL) dtxi_gpus_learn(g, j->r->g->prefixes[gt->prefix], 1, (int64_t)(t1 - t0));
+    size_t bytes = 0;
+    for (int i = 0; i < j->ninputs; i++) bytes += j->in_size[i];
+    dtxi_gpus_learn(g, j->r->g->prefixes[gt->prefix], 1, bytes, (int64_t)(t1 - t0));
   }
   if (!needs_host_copy(j->r, j->t)) {
     /* Only GPU tasks read it: it stays on the device, no copy home. */
@@ -1084,6 +1054,11 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
       rc = dtxi_fail(DTX_ENOMEM, "out of host memory for a %zu-byte output", j->out_size);
     else
       rc = dtxi_copy_async(d->d2h, j->host_out->data, DTXI_HOST, j->out_ptr, d->index, j->out_size);
+    if (rc == DTX_OK) {
+      pthread_mutex_lock(&g->res_mu);
+      d->bytes_to_host += (int64_t)j->out_size;
+      pthread_mutex_unlock(&g->res_mu);
+    }
   } else if (rc == DTX_OK && j->has_out) {
     j->host_out = dtxi_chunk_new(j->r->cl->mem, 0, j->t->nrefs);
     if (j->host_out == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of host memory");
@@ -1095,7 +1070,7 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   }
   if (rc == DTX_OK) rc = dtxi_event_record(j->ev2, d->d2h);
   if (rc == DTX_OK) rc = dtxi_host_fn(d->d2h, kick, g);
-  if (rc != DTX_OK) j->err = enqueue_error(j->r, j->t, dtx_last_error());
+  if (rc != DTX_OK) j->err = dtxi_gpu_task_error(j->r, j->t, dtx_last_error());
   dtxi_stream_reset(d->d2h);
   pthread_mutex_unlock(&d->mu);
   if (j->err != NULL) {
@@ -1104,6 +1079,18 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   }
   j->phase = 2;
   handoff(g, j);
+}
+
+/* A CPU task made t's output and a GPU task reads it: give it a residency
+ * record, so that the copies fetched to GPUs are reused by later readers. */
+void dtxi_gpu_host_output(run *r, rtask *t) {
+  if (t->out == NULL || t->out->size == 0 || t->res != NULL) return;
+  const uint32_t *deps = r->deps + t->dep_off;
+  for (uint32_t k = 0; k < t->ndeps; k++)
+    if (dtxi_gpu_eligible(r, &r->rt[deps[k]])) {
+      t->res = dtxi_gres_new(r->cl->gpus, r, t, -1, t->out->size, 1);
+      return; /* without one (out of memory) readers fetch from the host each time */
+    }
 }
 
 static void *progress_main(void *arg) {
@@ -1155,6 +1142,7 @@ static void *progress_main(void *arg) {
   return NULL;
 }
 
+
 /* ---- setup ------------------------------------------------------------------------ */
 
 dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, dtxi_gpus **out) {
@@ -1165,12 +1153,20 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
   g->sim = strcmp(b->ops->name, "sim") == 0;
   pthread_mutex_init(&g->mu, NULL);
   pthread_cond_init(&g->cv, NULL);
+  pthread_mutex_init(&g->nccl_mu, NULL);
+  pthread_mutex_init(&g->res_mu, NULL);
+  atomic_init(&g->flow_ids, (uint64_t)1 << 40); /* clear of the ids the CPU side of the trace uses */
+  if (dtxi_env_get()->p2p == DTXI_P2P_NCCL) {
+    g->nccl = b->ndev > 1 && dtxi_nccl_available(b);
+    if (!g->nccl && b->ndev > 1)
+      DTXI_LOG(DTX_LOG_WARN, "DTX_P2P=nccl: NCCL is not available (%s); GPUs exchange data by peer copies",
+               dtx_last_error());
+  }
   dtx_status rc = DTX_OK;
   for (int i = 0; i < b->ndev && rc == DTX_OK; i++) {
     gdev *d = &g->dev[i];
     d->index = i;
     pthread_mutex_init(&d->mu, NULL);
-    pthread_mutex_init(&d->mem_mu, NULL);
     d->limit = (int64_t)cl->gpu_limits[i];
     atomic_init(&d->inflight, 0);
     atomic_init(&d->queued_ns, 0);
@@ -1187,6 +1183,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
       if (rc == DTX_OK) d->ncompute = k + 1;
     }
     if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_D2H, "d2h", &d->d2h);
+    if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_NCCL, "nccl", &d->nccl);
     d->compute_tid = calloc((size_t)streams_per_gpu, sizeof *d->compute_tid);
     d->compute_end = calloc((size_t)streams_per_gpu, sizeof *d->compute_end);
     if (rc == DTX_OK && (d->compute_tid == NULL || d->compute_end == NULL))
@@ -1194,7 +1191,10 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
     if (rc == DTX_OK && cl->trace != NULL) {
       dtxi_trace_gpu_process(cl->trace, i, b->info[i].name);
       for (int k = 0; k < d->ncompute; k++) d->compute_tid[k] = dtxi_trace_stream_track(cl->trace, i, d->compute[k]->label);
+      d->h2d_tid = dtxi_trace_stream_track(cl->trace, i, "h2d");
       d->d2h_tid = dtxi_trace_stream_track(cl->trace, i, "d2h");
+      d->peer_tid = dtxi_trace_stream_track(cl->trace, i, "peer");
+      d->nccl_tid = dtxi_trace_stream_track(cl->trace, i, "nccl");
     }
   }
   if (rc == DTX_OK && pthread_create(&g->thread, NULL, progress_main, g) != 0)
@@ -1225,14 +1225,16 @@ void dtxi_gpus_stop(dtxi_gpus *g) {
     free(d->compute_tid);
     free(d->compute_end);
     dtxi_stream_destroy(d->d2h);
+    dtxi_stream_destroy(d->nccl);
     while (d->parked != NULL) { /* none unless a run was abandoned */
       parked *p = d->parked;
       d->parked = p->next;
       free(p);
     }
     pthread_mutex_destroy(&d->mu);
-    pthread_mutex_destroy(&d->mem_mu);
   }
+  pthread_mutex_destroy(&g->nccl_mu);
+  pthread_mutex_destroy(&g->res_mu);
   pthread_mutex_destroy(&g->mu);
   pthread_cond_destroy(&g->cv);
   free(g);

@@ -7,6 +7,10 @@
 #include "dtx/cluster.h"
 #include "host/backend.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct run;
 struct rtask;
 struct gres;
@@ -16,6 +20,8 @@ struct gjob;
 
 /* Creates each device's streams and starts the progress thread. */
 dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, dtxi_gpus **out);
+/* The cluster's GPU scheduler; NULL without GPUs. */
+dtxi_gpus *dtxi_cluster_gpus(const dtx_cluster *cl);
 /* Stops the progress thread (no work may be in flight) and frees the streams. */
 void dtxi_gpus_stop(dtxi_gpus *g);
 int dtxi_gpus_count(const dtxi_gpus *g);
@@ -25,10 +31,12 @@ int dtxi_gpus_sim(const dtxi_gpus *g);
 /* Fills the memory counters of device i. */
 void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out);
 
-/* Learned durations per task prefix: what a task of this name took on a
- * GPU and on a CPU thread (EWMA, ns; 0 when never seen). Any thread. */
-int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu);
-void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, int64_t ns);
+/* Learned durations per task prefix and size of its inputs (four classes,
+ * 16x apart): what a task of this name took on a GPU and on a CPU thread
+ * (EWMA, ns; the nearest class measured, scaled, when its own was not; 0 when
+ * never seen). Any thread. */
+int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu, size_t input_bytes);
+void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, size_t input_bytes, int64_t ns);
 /* The largest output a task of this name made (device memory reserved ahead). */
 void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes);
 /* Plan time: for each dual task of run r, decide CPU or GPU, whichever the
@@ -41,12 +49,19 @@ int dtxi_gpu_eligible(const struct run *r, const struct rtask *t);
  * dtxi_run_task_done on the progress thread. Any thread. */
 void dtxi_gpu_dispatch(struct run *r, struct rtask *t);
 
-/* Drops one reference to a device copy; the last one frees it. */
+/* A CPU task made t's output: when a GPU task reads it, track its copies on
+ * the GPUs (t->res) so that they are fetched once per device. */
+void dtxi_gpu_host_output(struct run *r, struct rtask *t);
+/* Drops one read of an output's GPU copies; the last one frees them. */
 void dtxi_gres_release(struct gres *res);
 /* For dtx_task_input / dtx_task_output inside a GPU task. */
 const void *dtxi_gpu_input(const struct gjob *j, int i, size_t *size);
 void *dtxi_gpu_output(struct gjob *j, size_t size);
 int dtxi_gpu_device(const struct gjob *j);
 void *dtxi_gpu_native_stream(const struct gjob *j);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* DTXI_GPU_H */

@@ -29,6 +29,7 @@ typedef struct rtask {
   const char *err; /* "key: message" when it or an input failed */
   uint64_t t0, t1;
   uint8_t on_cpu; /* cluster scheduler: this dual (CPU + CUDA) task runs on the CPU */
+  int16_t pid;    /* trace process of its slice: 0 = host (written at the end), else a GPU's */
 } rtask;
 
 typedef struct range {

@@ -1,0 +1,181 @@
+/*
+ * scheduler/gpu_internal.h - the state shared by the GPU dispatch (gpu.c)
+ * and chunk residency on the GPUs (residency.c).
+ *
+ * Locks, in the order they are taken: a device's feed lock gdev.mu (its
+ * streams are fed under it), then dtxi_gpus.nccl_mu (the NCCL streams of
+ * every device), then dtxi_gpus.res_mu (every device copy, pin, LRU, device
+ * memory counter and parked task), then the host memory lock inside mem.c.
+ * res_mu is never held while waiting on a stream.
+ */
+#ifndef DTXI_GPU_INTERNAL_H
+#define DTXI_GPU_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "host/backend.h"
+#include "scheduler/gpu.h"
+#include "scheduler/run.h"
+
+/* One device's copy of a task output. Under res_mu. */
+typedef struct gcopy {
+  void *ptr;                 /* NULL: no copy on this device */
+  dtxi_event *ready;         /* completes when ptr holds the data */
+  int32_t pins;              /* jobs in flight reading it */
+  struct gcopy *prev, *next; /* the device's LRU while resident and unpinned */
+  uint8_t in_lru;
+  uint8_t dev;
+  struct gres *owner;
+} gcopy;
+
+/* Where a task output lives on the GPUs: a copy per device (the one made by
+ * the producing task on its `home` device, replicas fetched by readers on
+ * other devices, all reused by later readers there), plus, when the last
+ * device copy of an output without a host copy was spilled, that spilled host
+ * copy. Lives until its last read (refs, like rtask.nrefs). */
+typedef struct gres {
+  _Atomic int32_t refs;
+  _Atomic uint32_t resident; /* bit d: copy[d].ptr != NULL (read without the lock for placement) */
+  size_t size;
+  int home;                  /* the device that made it; -1: made on the host */
+  int has_host;              /* the task keeps a host copy (rtask.out) */
+  dtx_chunk *host;           /* spilled copy when there was no host copy (res_mu) */
+  dtxi_event *host_ready;    /* completes when `host` holds the data */
+  struct dtxi_gpus *g;
+  run *r;
+  rtask *t;
+  gcopy copy[];              /* g->ndev entries */
+} gres;
+
+/* A task waiting for room on a device. */
+typedef struct parked {
+  struct parked *next;
+  run *r;
+  rtask *t;
+} parked;
+
+typedef struct gdev {
+  int index;
+  pthread_mutex_t mu; /* feeds this device's streams (not the NCCL one) */
+  dtxi_stream **compute;
+  int ncompute;
+  unsigned next;
+  dtxi_stream *d2h;
+  dtxi_stream *nccl; /* fed under dtxi_gpus.nccl_mu */
+  _Atomic int64_t inflight;
+  _Atomic int64_t queued_ns; /* estimated work in flight: where its queue ends */
+  /* trace tracks (tids), and where the last slice on each ended, so slices
+   * on a track never overlap; touched by the progress thread only */
+  int *compute_tid;
+  uint64_t *compute_end;
+  int d2h_tid, h2d_tid, peer_tid, nccl_tid;
+  uint64_t d2h_end, in_end[3];
+  /* Device memory held by dtx, under res_mu. With limit > 0:
+   *   used = bytes reserved by jobs in flight + bytes of the copies here;
+   *   used <= limit (a job is parked rather than pass it);
+   *   lru = exactly the copies here with pins == 0, least recently used
+   *   first: the ones that may be spilled. */
+  int64_t limit; /* bytes; 0: no limit */
+  int64_t used, peak;
+  gcopy *lru_head, *lru_tail;
+  parked *parked;
+  int64_t spills, spilled_bytes, unspills, unspilled_bytes;
+  int64_t bytes_from_host, bytes_to_host, bytes_peer, bytes_nccl, reused, broadcasts;
+} gdev;
+
+/* How input i of a job reaches its device. */
+enum { IN_NONE, IN_BORROW, IN_HOST, IN_PEER, IN_NCCL };
+
+typedef struct gjob {
+  struct gjob *next;
+  run *r;
+  rtask *t;
+  gdev *dev;
+  dtxi_stream *s;  /* compute stream */
+  dtxi_event *ev;  /* after the task: the output's ready event */
+  dtxi_event *ev2; /* after the copy home */
+  int phase;       /* 1: task enqueued; 2: copy home enqueued */
+  int ninputs;
+  void **in_ptr;
+  size_t *in_size;
+  uint8_t *how;      /* IN_* per input */
+  gcopy **pinned;    /* the device copy input i reads (here, or the peer source), pinned until done */
+  gcopy **made;      /* the copy of input i this job fetched here (kept for later readers), pinned until done */
+  dtx_chunk **hpinned; /* the host chunk input i is copied from, held in memory until done */
+  char *temp;        /* in_ptr[i] is this job's own buffer, freed when done */
+  dtxi_event **tev;  /* tracing: timed events before the inputs ([0]) and after input i ([i + 1]) */
+  dtxi_event **xev;  /* NCCL moves: events the compute stream waited on */
+  int nxev;
+  void *out_ptr;
+  size_t out_size;
+  int has_out;
+  char *err;       /* the implementation's failure, "key: message" */
+  char *alloc_err; /* why its output allocation failed, if it did */
+  dtx_chunk *host_out;
+  int64_t est_ns;      /* added to the device's queued_ns at dispatch */
+  int64_t in_charged;  /* device bytes reserved for this job's own input buffers */
+  int64_t out_charged; /* device bytes reserved for the output */
+  dtxi_event *room_ev; /* spills made to fit this job */
+  int on_stream;       /* the task runs now on its stream's own thread (sim) */
+  int probe_slot;      /* 1 + the est slot this job probes the output size of */
+  int stream_index;
+  uint64_t t_dispatch, t_run0, t_run1, t_done1; /* host clock, for the trace */
+} gjob;
+
+struct dtxi_gpus {
+  dtx_cluster *cl;
+  dtxi_backend *b;
+  int sim;
+  int ndev;
+  int nccl; /* NCCL moves asked for (DTX_P2P=nccl) and available */
+  gdev dev[DTXI_MAX_GPUS];
+  pthread_t thread;
+  int started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  gjob *incoming; /* handed over by dispatchers, guarded by mu */
+  int kicked;     /* a stream reached a completion point, guarded by mu */
+  int stop;
+  pthread_mutex_t nccl_mu;
+  pthread_mutex_t res_mu;
+  _Atomic uint64_t flow_ids; /* trace arrows */
+  /* learned durations: open addressing on the prefix's hash */
+  struct {
+    _Atomic uint64_t hash;
+    _Atomic int64_t ns[2][4]; /* [CPU, GPU][size class] */
+    _Atomic int64_t out_bytes; /* 1 + the largest output seen; 0: none yet */
+    _Atomic int probing;       /* a task of this name runs to learn its output size */
+  } est[512];
+};
+
+/* ---- residency.c ---------------------------------------------------------------- */
+
+/* A new residency record for t's output (`home` device or -1), no copies. */
+gres *dtxi_gres_new(struct dtxi_gpus *g, run *r, rtask *t, int home, size_t size, int has_host);
+/* With res_mu held. */
+void dtxi_copy_pin(gcopy *c);
+/* Takes res_mu. */
+void dtxi_copy_unpin(struct dtxi_gpus *g, gcopy *c);
+/* Adds copy `ptr` (ready after `ready`, which it takes) on device d to res,
+ * pinned `pins` times; with res_mu held. */
+void dtxi_copy_add(struct dtxi_gpus *g, gres *res, int d, void *ptr, dtxi_event *ready, int pins);
+/* Reserves `bytes` of d's memory, spilling to make room (d->mu held). 1:
+ * reserved (work needing the room waits on *room_ev when set); 0: no room now. */
+int dtxi_reserve(struct dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev);
+void dtxi_charge(struct dtxi_gpus *g, gdev *d, int64_t bytes);
+void dtxi_uncharge(struct dtxi_gpus *g, gdev *d, int64_t bytes);
+/* Drops copy c (its device's feed lock held) unless a job still reads it: it
+ * was fetched by a job that failed, so it may not hold the data. */
+void dtxi_copy_drop(struct dtxi_gpus *g, gcopy *c);
+/* Parks t on d until memory is given back there; see residency.c. */
+void dtxi_park(struct dtxi_gpus *g, gdev *d, run *r, rtask *t);
+/* Dispatches the parked tasks again (no lock held). */
+void dtxi_retry_parked(struct dtxi_gpus *g);
+int64_t dtxi_total_inflight(struct dtxi_gpus *g);
+char *dtxi_gpu_task_error(const run *r, const rtask *t, const char *what);
+void dtxi_gpu_fail_now(run *r, rtask *t, char *msg);
+void dtxi_gpu_key(const run *r, const rtask *t, char *buf, size_t n);
+
+#endif /* DTXI_GPU_INTERNAL_H */

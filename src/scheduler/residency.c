@@ -1,0 +1,354 @@
+/*
+ * scheduler/residency.c - where task outputs live on the GPUs, and device
+ * memory under its limit.
+ *
+ * Owns: the copies of each output (struct gres: one per device at most, made
+ * by the producing task or fetched by a reader and then reused by later
+ * readers there), the per-device LRU of copies no job is using, the device
+ * memory counters, spilling, and the tasks parked for room.
+ * Threads: any dispatcher, the progress thread, CPU workers releasing a read;
+ * everything here is under dtxi_gpus.res_mu (see gpu_internal.h for the lock
+ * order). Frees and spill copies go on the device's d2h stream, so callers
+ * that spill hold that device's feed lock.
+ *
+ * Spilling a copy: if the output has another copy (on the host, or on another
+ * device) the device memory is just given back; otherwise it is first copied
+ * to a new host chunk (which may in turn spill to disk, mem.c), and readers
+ * fetch it from there once `host_ready` completes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/error.h"
+#include "host/log.h"
+#include "scheduler/gpu_internal.h"
+#include "scheduler/task.h"
+
+void dtxi_gpu_key(const run *r, const rtask *t, char *buf, size_t n) {
+  const gtask *gt = &r->g->tasks[t->gid];
+  dtxi_key_format(r->g->prefixes[gt->prefix], gt->nidx, gt->idx, buf, n);
+}
+
+char *dtxi_gpu_task_error(const run *r, const rtask *t, const char *what) {
+  char key[DTX_MAX_KEY], buf[1024];
+  dtxi_gpu_key(r, t, key, sizeof key);
+  snprintf(buf, sizeof buf, "%s: %s", key, what);
+  return strdup(buf);
+}
+
+void dtxi_gpu_fail_now(run *r, rtask *t, char *msg) {
+  dtxi_run_fail(r, t, msg);
+  dtxi_run_task_done(r, t, 0);
+}
+
+gres *dtxi_gres_new(dtxi_gpus *g, run *r, rtask *t, int home, size_t size, int has_host) {
+  gres *res = calloc(1, sizeof *res + (size_t)g->ndev * sizeof(gcopy));
+  if (res == NULL) return NULL;
+  atomic_init(&res->refs, t->nrefs);
+  atomic_init(&res->resident, 0);
+  res->size = size;
+  res->home = home;
+  res->has_host = has_host;
+  res->g = g;
+  res->r = r;
+  res->t = t;
+  for (int d = 0; d < g->ndev; d++) {
+    res->copy[d].dev = (uint8_t)d;
+    res->copy[d].owner = res;
+  }
+  return res;
+}
+
+/* ---- the LRU (res_mu held) ------------------------------------------------------- */
+
+static void lru_remove(gdev *d, gcopy *c) {
+  if (!c->in_lru) return;
+  if (c->prev != NULL) c->prev->next = c->next; else d->lru_head = c->next;
+  if (c->next != NULL) c->next->prev = c->prev; else d->lru_tail = c->prev;
+  c->prev = c->next = NULL;
+  c->in_lru = 0;
+}
+
+static void lru_push(gdev *d, gcopy *c) {
+  if (c->in_lru || c->ptr == NULL) return;
+  c->prev = d->lru_tail;
+  c->next = NULL;
+  if (d->lru_tail != NULL) d->lru_tail->next = c; else d->lru_head = c;
+  d->lru_tail = c;
+  c->in_lru = 1;
+}
+
+void dtxi_copy_pin(gcopy *c) {
+  if (c->pins++ == 0) lru_remove(&c->owner->g->dev[c->dev], c);
+}
+
+void dtxi_copy_unpin(dtxi_gpus *g, gcopy *c) {
+  pthread_mutex_lock(&g->res_mu);
+  if (--c->pins == 0) lru_push(&g->dev[c->dev], c);
+  pthread_mutex_unlock(&g->res_mu);
+}
+
+void dtxi_copy_add(dtxi_gpus *g, gres *res, int d, void *ptr, dtxi_event *ready, int pins) {
+  gcopy *c = &res->copy[d];
+  c->ptr = ptr;
+  c->ready = ready;
+  c->pins = pins;
+  atomic_fetch_or_explicit(&res->resident, 1u << d, memory_order_relaxed);
+  if (pins == 0) lru_push(&g->dev[d], c);
+}
+
+void dtxi_copy_drop(dtxi_gpus *g, gcopy *c) {
+  gres *res = c->owner;
+  gdev *d = &g->dev[c->dev];
+  pthread_mutex_lock(&g->res_mu);
+  void *ptr = NULL;
+  dtxi_event *ready = NULL;
+  if (c->pins == 0 && c->ptr != NULL) {
+    lru_remove(d, c);
+    ptr = c->ptr;
+    ready = c->ready;
+    c->ptr = NULL;
+    c->ready = NULL;
+    atomic_fetch_and_explicit(&res->resident, ~(1u << c->dev), memory_order_relaxed);
+    d->used -= (int64_t)res->size;
+  }
+  pthread_mutex_unlock(&g->res_mu);
+  if (ptr != NULL) dtxi_free_async(d->d2h, ptr);
+  dtxi_event_destroy(ready);
+}
+
+static void charge_locked(gdev *d, int64_t n) {
+  d->used += n;
+  if (d->used > d->peak) d->peak = d->used;
+}
+
+void dtxi_charge(dtxi_gpus *g, gdev *d, int64_t n) {
+  pthread_mutex_lock(&g->res_mu);
+  charge_locked(d, n);
+  pthread_mutex_unlock(&g->res_mu);
+}
+
+void dtxi_uncharge(dtxi_gpus *g, gdev *d, int64_t n) {
+  if (n == 0) return;
+  pthread_mutex_lock(&g->res_mu);
+  d->used -= n;
+  pthread_mutex_unlock(&g->res_mu);
+}
+
+/* ---- spilling ---------------------------------------------------------------------- */
+
+static void trace_spill(dtxi_gpus *g, gdev *d, const gres *res, size_t bytes, int to_host) {
+  dtxi_trace *tr = g->cl->trace;
+  if (tr == NULL || res->r == NULL || !res->r->trace) return;
+  char key[DTX_MAX_KEY], name[DTX_MAX_KEY + 16], args[DTX_MAX_KEY + 96];
+  dtxi_gpu_key(res->r, res->t, key, sizeof key);
+  snprintf(name, sizeof name, "spill %s", key);
+  if (strchr(key, '"') != NULL || strchr(key, '\\') != NULL) key[0] = '\0';
+  snprintf(args, sizeof args, "{\"key\":\"%s\",\"bytes\":%zu,\"device\":%d,\"to\":\"%s\"}", key, bytes, d->index,
+           to_host ? "host" : "nowhere (another copy exists)");
+  dtxi_trace_instant(tr, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, name, "spill", dtxi_now_ns(), args);
+}
+
+/* Run on d2h once a spill copy has landed in its host chunk. */
+static int unpin_landed(void *arg, char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  dtxi_chunk_unpin(arg);
+  return 0;
+}
+
+/* Spills the least recently used copies on d until `bytes` more fit under its
+ * limit. With d->mu and res_mu held. The frees are queued on d2h (after the
+ * copies to host where needed) and *room_ev (created when NULL) is recorded
+ * behind them, so work that waits on it allocates once the memory is back.
+ * Returns 1 when `bytes` fit now. */
+static int spill_locked(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev) {
+  int spilled = 0;
+  while (d->used + bytes > d->limit && d->lru_head != NULL) {
+    gcopy *c = d->lru_head;
+    gres *res = c->owner;
+    lru_remove(d, c);
+    uint32_t others = atomic_load_explicit(&res->resident, memory_order_relaxed) & ~(1u << d->index);
+    int to_host = !res->has_host && res->host == NULL && others == 0;
+    dtx_chunk *host = NULL;
+    dtxi_event *hr = NULL;
+    dtx_status rc = dtxi_stream_wait(d->d2h, c->ready);
+    if (rc == DTX_OK && to_host) {
+      /* Pinned until the copy lands; then it may go on to disk. */
+      host = dtxi_chunk_new_spillable(g->cl->mem, res->size, 1);
+      if (host == NULL)
+        rc = dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", res->size, d->index);
+      if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &hr);
+      if (rc == DTX_OK) rc = dtxi_copy_async(d->d2h, host->data, DTXI_HOST, c->ptr, d->index, res->size);
+      if (rc == DTX_OK && host->spillable) rc = dtxi_host_fn(d->d2h, unpin_landed, host);
+      if (rc == DTX_OK) rc = dtxi_event_record(hr, d->d2h);
+    }
+    if (rc != DTX_OK) {
+      DTXI_LOG(DTX_LOG_WARN, "gpu %d: cannot spill %zu bytes: %s", d->index, res->size, dtx_last_error());
+      dtxi_stream_reset(d->d2h);
+      dtxi_chunk_unref(host);
+      dtxi_event_destroy(hr);
+      lru_push(d, c);
+      break;
+    }
+    dtxi_free_async(d->d2h, c->ptr);
+    c->ptr = NULL;
+    dtxi_event_destroy(c->ready); /* waits already queued hold on to it */
+    c->ready = NULL;
+    atomic_fetch_and_explicit(&res->resident, ~(1u << d->index), memory_order_relaxed);
+    if (to_host) {
+      res->host = host;
+      res->host_ready = hr;
+    }
+    d->used -= (int64_t)res->size;
+    d->spills++;
+    d->spilled_bytes += (int64_t)res->size;
+    trace_spill(g, d, res, res->size, to_host);
+    spilled = 1;
+  }
+  if (spilled) {
+    dtx_status rc = *room_ev != NULL ? DTX_OK : dtxi_event_create(g->b, d->index, room_ev);
+    if (rc == DTX_OK) rc = dtxi_event_record(*room_ev, d->d2h);
+    if (rc != DTX_OK) return 0;
+  }
+  return d->used + bytes <= d->limit;
+}
+
+int dtxi_reserve(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev) {
+  pthread_mutex_lock(&g->res_mu);
+  int ok = d->limit == 0 || d->used + bytes <= d->limit || spill_locked(g, d, bytes, room_ev);
+  if (ok) charge_locked(d, bytes);
+  pthread_mutex_unlock(&g->res_mu);
+  return ok;
+}
+
+/* ---- release ------------------------------------------------------------------------- */
+
+void dtxi_gres_release(gres *res) {
+  if (atomic_fetch_sub_explicit(&res->refs, 1, memory_order_acq_rel) != 1) return;
+  dtxi_gpus *g = res->g;
+  void *ptr[DTXI_MAX_GPUS];
+  dtxi_event *ready[DTXI_MAX_GPUS];
+  int freed = 0;
+  pthread_mutex_lock(&g->res_mu);
+  for (int i = 0; i < g->ndev; i++) {
+    gcopy *c = &res->copy[i];
+    lru_remove(&g->dev[i], c);
+    ptr[i] = c->ptr;
+    ready[i] = c->ready;
+    if (c->ptr != NULL) g->dev[i].used -= (int64_t)res->size;
+    c->ptr = NULL;
+    c->ready = NULL;
+  }
+  pthread_mutex_unlock(&g->res_mu);
+  for (int i = 0; i < g->ndev; i++) {
+    if (ptr[i] != NULL) {
+      /* Every reader is done: nothing queued still uses it. */
+      pthread_mutex_lock(&g->dev[i].mu);
+      dtxi_free_async(g->dev[i].d2h, ptr[i]);
+      pthread_mutex_unlock(&g->dev[i].mu);
+      freed = 1;
+    }
+    dtxi_event_destroy(ready[i]);
+  }
+  if (res->host_ready != NULL) {
+    /* Its readers waited for the spill copy; one that never came (failed
+     * upstream) did not, so make sure it is over before the chunk goes. */
+    dtxi_event_sync(res->host_ready);
+    dtxi_event_destroy(res->host_ready);
+  }
+  dtxi_chunk_unref(res->host);
+  free(res);
+  if (freed) dtxi_retry_parked(g);
+}
+
+/* ---- parked tasks ----------------------------------------------------------------- */
+
+int64_t dtxi_total_inflight(dtxi_gpus *g) {
+  int64_t n = 0;
+  for (int i = 0; i < g->ndev; i++) n += atomic_load(&g->dev[i].inflight);
+  return n;
+}
+
+void dtxi_retry_parked(dtxi_gpus *g) {
+  for (int i = 0; i < g->ndev; i++) {
+    gdev *d = &g->dev[i];
+    pthread_mutex_lock(&g->res_mu);
+    parked *p = d->parked;
+    d->parked = NULL;
+    pthread_mutex_unlock(&g->res_mu);
+    while (p != NULL) {
+      parked *next = p->next;
+      run *r = p->r;
+      rtask *t = p->t;
+      free(p);
+      dtxi_gpu_dispatch(r, t);
+      p = next;
+    }
+  }
+}
+
+/* A job in flight retries parked tasks when it ends; with none in flight
+ * (they all ended while t was being dispatched) t is retried here at once:
+ * with nothing in flight nothing is pinned, so everything may spill and it
+ * fits, unless spilling itself fails, which the depth bound turns into an
+ * error instead of endless retries. */
+static _Thread_local int park_depth;
+
+void dtxi_park(dtxi_gpus *g, gdev *d, run *r, rtask *t) {
+  parked *p = malloc(sizeof *p);
+  if (p == NULL) {
+    dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, "out of memory waiting for device memory"));
+    return;
+  }
+  p->r = r;
+  p->t = t;
+  pthread_mutex_lock(&g->res_mu);
+  p->next = d->parked;
+  d->parked = p;
+  pthread_mutex_unlock(&g->res_mu);
+  if (dtxi_total_inflight(g) != 0) return;
+  if (park_depth < 4) {
+    park_depth++;
+    dtxi_retry_parked(g);
+    park_depth--;
+    return;
+  }
+  pthread_mutex_lock(&g->res_mu);
+  parked **pp = &d->parked;
+  while (*pp != NULL && *pp != p) pp = &(*pp)->next;
+  int mine = *pp == p; /* else a retry already took it and dispatches it */
+  if (mine) *pp = p->next;
+  pthread_mutex_unlock(&g->res_mu);
+  if (mine) {
+    free(p);
+    char msg[200];
+    snprintf(msg, sizeof msg, "no room on gpu %d under its memory limit (%lld bytes): spilling to host failed (%s)",
+             d->index, (long long)d->limit, dtx_last_error());
+    dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, msg));
+  }
+}
+
+/* ---- counters ---------------------------------------------------------------------- */
+
+void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out) {
+  gdev *d = &g->dev[i];
+  pthread_mutex_lock(&g->res_mu);
+  out->bytes_in_use = d->used;
+  out->bytes_peak = d->peak;
+  out->bytes_limit = d->limit;
+  out->spills = d->spills;
+  out->bytes_spilled = d->spilled_bytes;
+  out->unspills = d->unspills;
+  out->bytes_unspilled = d->unspilled_bytes;
+  if (out->size >= offsetof(dtx_device_stats, broadcasts) + sizeof out->broadcasts) {
+    out->bytes_from_host = d->bytes_from_host;
+    out->bytes_to_host = d->bytes_to_host;
+    out->bytes_peer = d->bytes_peer;
+    out->bytes_nccl = d->bytes_nccl;
+    out->copies_reused = d->reused;
+    out->broadcasts = d->broadcasts;
+  }
+  pthread_mutex_unlock(&g->res_mu);
+}

@@ -1,0 +1,292 @@
+/*
+ * tests/movement_test.cc - chunk movement between the host and simulated
+ * GPUs: copies fetched to a GPU are reused by later readers there; GPU to GPU
+ * moves go by peer copy or by NCCL (DTX_P2P); one chunk needed on several
+ * GPUs is broadcast once; the runtime's byte counters match what moved; the
+ * trace shows each move as a slice on the arrow from producer to consumer.
+ */
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dtx/dtx.h"
+#include "host/config.h"
+#include "scheduler/gpu.h"
+#include "test_util.h"
+
+#ifdef DTX_HAVE_NLOHMANN_JSON
+#include <nlohmann/json.hpp>
+#endif
+
+using namespace dtxt;
+
+namespace {
+
+constexpr size_t kBytes = 64 * 1024;
+constexpr size_t kWords = kBytes / sizeof(uint64_t);
+
+/* src[i]: kWords words from its index. */
+int Src(dtx_task_ctx *ctx) {
+  int64_t i = Arg<int64_t>(ctx);
+  uint64_t *o = static_cast<uint64_t *>(dtx_task_output(ctx, kBytes));
+  if (o == nullptr) return dtx_task_fail(ctx, "no memory");
+  for (size_t k = 0; k < kWords; k++) o[k] = Mix(static_cast<uint64_t>(i) * 7919u + k);
+  return 0;
+}
+
+/* A hash of its inputs' words and its own index. */
+int Use(dtx_task_ctx *ctx) {
+  uint64_t h = static_cast<uint64_t>(Arg<int64_t>(ctx));
+  for (int i = 0; i < dtx_task_num_inputs(ctx); i++) {
+    size_t n = 0;
+    const uint64_t *p = static_cast<const uint64_t *>(dtx_task_input(ctx, i, &n));
+    for (size_t k = 0; k < n / sizeof(uint64_t); k++) h = Combine(h, p[k]);
+  }
+  return OutputI64(ctx, static_cast<int64_t>(h));
+}
+
+int64_t UseExpected(int64_t self, const std::vector<int64_t> &srcs) {
+  uint64_t h = static_cast<uint64_t>(self);
+  for (int64_t i : srcs)
+    for (size_t k = 0; k < kWords; k++) h = Combine(h, Mix(static_cast<uint64_t>(i) * 7919u + k));
+  return static_cast<int64_t>(h);
+}
+
+struct Env {
+  std::vector<std::string> names;
+  void Set(const char *n, const char *v) {
+    setenv(n, v, 1);
+    names.push_back(n);
+    dtxi_env_reload();
+  }
+  ~Env() {
+    for (auto &n : names) unsetenv(n.c_str());
+    dtxi_env_reload();
+  }
+};
+
+ClusterPtr Sim(int n, const char *trace = nullptr) {
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.num_threads = 2;
+  std::string spec = "sim:" + std::to_string(n);
+  cfg.gpus = spec.c_str();
+  cfg.trace_path = trace;
+  dtx_cluster *cl = nullptr;
+  EXPECT_EQ(dtx_cluster_create(&cfg, &cl), DTX_OK) << dtx_last_error();
+  return ClusterPtr(cl);
+}
+
+dtx_device_stats Stats(dtx_cluster *cl, int d) {
+  dtx_device_stats s = DTX_DEVICE_STATS_INIT;
+  EXPECT_EQ(dtx_cluster_get_device_stats(cl, d, &s), DTX_OK) << dtx_last_error();
+  return s;
+}
+
+/* src (made where `src_where` says) read by one task per entry of `readers`
+ * (a DTX_WHERE_* each); returns the readers' ids. */
+std::vector<dtx_task_id> Fan(dtx_graph *g, int src_where, bool src_on_gpu, const std::vector<int> &readers) {
+  int64_t zero = 0;
+  dtx_task_desc s = Desc("src", Src, {0});
+  if (src_on_gpu) s.cuda = Src;
+  s.where = src_where;
+  s.args = &zero;
+  s.args_size = sizeof zero;
+  dtx_task_id sid;
+  EXPECT_EQ(dtx_graph_add(g, &s, &sid), DTX_OK) << dtx_last_error();
+  std::vector<dtx_task_id> out;
+  for (size_t k = 0; k < readers.size(); k++) {
+    int64_t self = static_cast<int64_t>(k) + 1;
+    dtx_task_desc u = Desc("use", Use, {self});
+    u.cuda = Use;
+    u.where = readers[k];
+    u.inputs = &sid;
+    u.ninputs = 1;
+    u.args = &self;
+    u.args_size = sizeof self;
+    dtx_task_id id;
+    EXPECT_EQ(dtx_graph_add(g, &u, &id), DTX_OK) << dtx_last_error();
+    out.push_back(id);
+  }
+  return out;
+}
+
+void Check(dtx_cluster *cl, dtx_graph *g, const std::vector<dtx_task_id> &outs) {
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = DTX_SCHED_CLUSTER;
+  Results res(outs.size());
+  ASSERT_EQ(dtx_compute(cl, g, outs.data(), static_cast<int>(outs.size()), res.data(), &o), DTX_OK)
+      << dtx_last_error();
+  for (size_t k = 0; k < outs.size(); k++)
+    EXPECT_EQ(ChunkI64(res[k]), UseExpected(static_cast<int64_t>(k) + 1, {0})) << "reader " << k;
+}
+
+}  // namespace
+
+TEST(Movement, AHostChunkIsFetchedOncePerGpuAndReused) {
+  ClusterPtr cl = Sim(2);
+  ASSERT_NE(cl, nullptr);
+  GraphPtr g = MakeGraph();
+  std::vector<int> readers = {DTX_WHERE_GPU(0), DTX_WHERE_GPU(0), DTX_WHERE_GPU(0), DTX_WHERE_GPU(1),
+                              DTX_WHERE_GPU(1)};
+  auto outs = Fan(g.get(), DTX_WHERE_CPU, false, readers);
+  Check(cl.get(), g.get(), outs);
+  dtx_device_stats s0 = Stats(cl.get(), 0), s1 = Stats(cl.get(), 1);
+  /* Once per GPU: the first reader fetches, the others read that copy (or,
+   * on gpu1, fetch it from gpu0 when the link there is cheaper). */
+  EXPECT_EQ(s0.bytes_from_host, static_cast<int64_t>(kBytes));
+  EXPECT_EQ(s0.copies_reused, 2);
+  EXPECT_EQ(s1.bytes_from_host + s1.bytes_peer + s1.bytes_nccl, static_cast<int64_t>(kBytes));
+  EXPECT_EQ(s1.copies_reused, 1);
+  EXPECT_EQ(s0.bytes_in_use, 0);
+  EXPECT_EQ(s1.bytes_in_use, 0);
+}
+
+TEST(Movement, GpuToGpuByPeerCopyOrNccl) {
+  for (const char *p2p : {"peer", "nccl"}) {
+    SCOPED_TRACE(p2p);
+    Env env;
+    env.Set("DTX_P2P", p2p);
+    ClusterPtr cl = Sim(2);
+    ASSERT_NE(cl, nullptr);
+    GraphPtr g = MakeGraph();
+    auto outs = Fan(g.get(), DTX_WHERE_GPU(0), true, {DTX_WHERE_GPU(1), DTX_WHERE_GPU(1)});
+    Check(cl.get(), g.get(), outs);
+    dtx_device_stats s1 = Stats(cl.get(), 1);
+    EXPECT_EQ(s1.bytes_from_host, 0);
+    if (std::string(p2p) == "peer") {
+      EXPECT_EQ(s1.bytes_peer, static_cast<int64_t>(kBytes));
+      EXPECT_EQ(s1.bytes_nccl, 0);
+    } else {
+      EXPECT_EQ(s1.bytes_nccl, static_cast<int64_t>(kBytes));
+      EXPECT_EQ(s1.bytes_peer, 0);
+    }
+    EXPECT_EQ(s1.copies_reused, 1);
+    EXPECT_EQ(Stats(cl.get(), 0).bytes_to_host, 0) << "nothing on the host reads it";
+  }
+}
+
+TEST(Movement, OneChunkNeededOnManyGpusIsBroadcastOnce) {
+  ClusterPtr cl = Sim(4);
+  ASSERT_NE(cl, nullptr);
+  GraphPtr g = MakeGraph();
+  auto outs = Fan(g.get(), DTX_WHERE_GPU(0), true,
+                  {DTX_WHERE_GPU(1), DTX_WHERE_GPU(2), DTX_WHERE_GPU(3), DTX_WHERE_GPU(3)});
+  Check(cl.get(), g.get(), outs);
+  EXPECT_EQ(Stats(cl.get(), 0).broadcasts, 1);
+  for (int d = 1; d < 4; d++) {
+    dtx_device_stats s = Stats(cl.get(), d);
+    EXPECT_EQ(s.bytes_nccl, static_cast<int64_t>(kBytes)) << "gpu " << d;
+    EXPECT_EQ(s.bytes_peer + s.bytes_from_host, 0) << "gpu " << d;
+    EXPECT_EQ(s.bytes_in_use, 0) << "gpu " << d;
+  }
+  EXPECT_EQ(Stats(cl.get(), 3).copies_reused, 2) << "both readers on gpu 3 read the broadcast copy";
+}
+
+TEST(Movement, AFailedFetchIsNotReusedByLaterReaders) {
+  /* The first copy to gpu 0 fails: its reader fails, naming it; the next
+   * computation fetches again instead of reading a broken copy. */
+  ClusterPtr cl = Sim(1);
+  ASSERT_NE(cl, nullptr);
+  GraphPtr g = MakeGraph();
+  auto outs = Fan(g.get(), DTX_WHERE_CPU, false, {DTX_WHERE_GPU(0)});
+  dtxi_sim_inject_fault(dtxi_cluster_backend(cl.get()), 0, DTXI_FAULT_COPY, 1);
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = DTX_SCHED_CLUSTER;
+  Results res(1);
+  ASSERT_EQ(dtx_compute(cl.get(), g.get(), outs.data(), 1, res.data(), &o), DTX_ETASK);
+  EXPECT_NE(std::string(dtx_last_error()).find("use[1]"), std::string::npos) << dtx_last_error();
+  Check(cl.get(), g.get(), outs);
+}
+
+TEST(Movement, LearnedDurationsDependOnInputSize) {
+  ClusterPtr cl = Sim(1);
+  ASSERT_NE(cl, nullptr);
+  dtxi_gpus *g = dtxi_cluster_gpus(cl.get());
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(dtxi_gpus_estimate(g, "k", 1, 1000), 0) << "never seen";
+  dtxi_gpus_learn(g, "k", 1, 1000, 5000);            /* small inputs: 5 us */
+  dtxi_gpus_learn(g, "k", 1, 100 << 20, 90000000);   /* 100 MiB: 90 ms */
+  EXPECT_EQ(dtxi_gpus_estimate(g, "k", 1, 2000), 5000);
+  EXPECT_EQ(dtxi_gpus_estimate(g, "k", 1, 200 << 20), 90000000);
+  /* 256 KiB has no sample of its own: the nearest class, scaled by 16. */
+  EXPECT_EQ(dtxi_gpus_estimate(g, "k", 1, 256 << 10), 5000 * 16);
+  EXPECT_EQ(dtxi_gpus_estimate(g, "k", 0, 1000), 0) << "the CPU side is learned apart";
+}
+
+#ifdef DTX_HAVE_NLOHMANN_JSON
+TEST(Movement, TheTraceShowsEachMoveOnTheArrowFromProducerToConsumer) {
+  std::string path = ::testing::TempDir() + "dtx_movement_trace_" + std::to_string(::getpid()) + ".json";
+  {
+    Env env;
+    env.Set("DTX_P2P", "nccl");
+    ClusterPtr cl = Sim(2, path.c_str());
+    ASSERT_NE(cl, nullptr);
+    GraphPtr g = MakeGraph();
+    /* a host chunk read on gpu 0; a gpu 0 chunk read on gpu 1 */
+    auto a = Fan(g.get(), DTX_WHERE_CPU, false, {DTX_WHERE_GPU(0)});
+    int64_t i = 5;
+    dtx_task_desc s = Desc("gsrc", Src, {i});
+    s.cuda = Src;
+    s.where = DTX_WHERE_GPU(0);
+    s.args = &i;
+    s.args_size = sizeof i;
+    dtx_task_id sid, uid;
+    ASSERT_EQ(dtx_graph_add(g.get(), &s, &sid), DTX_OK);
+    dtx_task_desc u = Desc("guse", Use, {i});
+    u.cuda = Use;
+    u.where = DTX_WHERE_GPU(1);
+    u.inputs = &sid;
+    u.ninputs = 1;
+    u.args = &i;
+    u.args_size = sizeof i;
+    ASSERT_EQ(dtx_graph_add(g.get(), &u, &uid), DTX_OK);
+    std::vector<dtx_task_id> outs = {a[0], uid};
+    dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+    o.scheduler = DTX_SCHED_CLUSTER;
+    Results res(2);
+    ASSERT_EQ(dtx_compute(cl.get(), g.get(), outs.data(), 2, res.data(), &o), DTX_OK) << dtx_last_error();
+    EXPECT_EQ(ChunkI64(res[1]), UseExpected(5, {5}));
+  }
+  std::ifstream in(path);
+  nlohmann::json j = nlohmann::json::parse(in);
+  std::remove(path.c_str());
+  std::map<std::pair<int, int>, std::string> track;
+  for (const auto &e : j["traceEvents"])
+    if (e["ph"] == "M" && e["name"] == "thread_name")
+      track[std::pair<int, int>{e["pid"].get<int>(), e["tid"].get<int>()}] = e["args"]["name"];
+  std::map<std::string, nlohmann::json> moves; /* by via */
+  std::map<uint64_t, std::string> phases;
+  for (const auto &e : j["traceEvents"]) {
+    if (e["ph"] == "X" && e["cat"] == "transfer" && e["args"].contains("via")) {
+      std::string via = e["args"]["via"];
+      if (via == "d2h") continue;
+      moves[via] = e;
+      std::pair<int, int> where{e["pid"].get<int>(), e["tid"].get<int>()};
+      EXPECT_EQ(track[where], via) << "a move sits on its own track";
+      EXPECT_EQ(e["args"]["bytes"].get<uint64_t>(), kBytes);
+    }
+    if (e["ph"] == "s" || e["ph"] == "t" || e["ph"] == "f") phases[e["id"].get<uint64_t>()] += e["ph"].get<std::string>();
+  }
+  ASSERT_TRUE(moves.count("h2d")) << "the host chunk's move to gpu 0";
+  ASSERT_TRUE(moves.count("nccl")) << "gpu 0 to gpu 1";
+  EXPECT_EQ(moves["h2d"]["pid"].get<int>(), 100);
+  EXPECT_EQ(moves["h2d"]["args"]["link"], "host->gpu0");
+  EXPECT_EQ(moves["nccl"]["pid"].get<int>(), 101);
+  EXPECT_EQ(moves["nccl"]["args"]["link"], "gpu0->gpu1");
+  int whole = 0;
+  for (auto &kv : phases) {
+    std::multiset<char> got(kv.second.begin(), kv.second.end());
+    if (got == std::multiset<char>{'s', 't', 'f'}) whole++;
+  }
+  EXPECT_EQ(whole, 2) << "one arrow producer -> move -> consumer per move";
+}
+#endif

@@ -26,20 +26,39 @@ struct Coef {
   double a, b;
 };
 
+/* Visits every element of an n-d shape, calling f(multi-index). */
+template <typename F>
+void Each(int nd, const int64_t *shape, F f) {
+  int64_t m[DTX_ARRAY_MAX_DIMS] = {0, 0, 0, 0};
+  for (int d = 0; d < nd; d++)
+    if (shape[d] == 0) return;
+  for (;;) {
+    f(m);
+    int d = nd - 1;
+    while (d >= 0 && ++m[d] == shape[d]) {
+      m[d] = 0;
+      d--;
+    }
+    if (d < 0) return;
+  }
+}
+int64_t Off(const dtx_block &b, const int64_t *m, const int64_t *shift = nullptr) {
+  int64_t o = 0;
+  for (int d = 0; d < b.ndim; d++) o += (m[d] + (shift != nullptr ? shift[d] : 0)) * b.stride[d];
+  return o;
+}
+
 /* out = a * in0 + b * in1 + 1000 * block index[0] + start[last] (float64 inputs) */
 int Affine(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, const void *user) {
   const Coef *c = static_cast<const Coef *>(user);
   if (nin != 2 || in[0].dtype != DTX_F64 || in[1].dtype != DTX_F64 || out->dtype != DTX_F64)
     return dtx_task_fail(ctx, "unexpected inputs");
-  int64_t n = 1;
-  for (int d = 0; d < out->ndim; d++) {
-    n *= out->shape[d];
+  for (int d = 0; d < out->ndim; d++)
     if (in[0].shape[d] != out->shape[d] || in[0].halo[d] != 0) return dtx_task_fail(ctx, "bad block shape");
-  }
   const double *x = static_cast<const double *>(in[0].data), *y = static_cast<const double *>(in[1].data);
   double *o = static_cast<double *>(out->data);
   double extra = 1000.0 * static_cast<double>(out->index[0]) + static_cast<double>(out->start[out->ndim - 1]);
-  for (int64_t i = 0; i < n; i++) o[i] = c->a * x[i] + c->b * y[i] + extra;
+  Each(out->ndim, out->shape, [&](const int64_t *m) { o[Off(*out, m)] = c->a * x[Off(in[0], m)] + c->b * y[Off(in[1], m)] + extra; });
   return 0;
 }
 
@@ -48,43 +67,17 @@ int BoxSum(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, cons
   (void)user;
   if (nin != 1 || in[0].dtype != DTX_F64) return dtx_task_fail(ctx, "unexpected inputs");
   int nd = out->ndim;
-  int64_t n = 1;
-  for (int d = 0; d < nd; d++) {
-    n *= out->shape[d];
+  for (int d = 0; d < nd; d++)
     if (in[0].shape[d] != out->shape[d] + 2 * in[0].halo[d]) return dtx_task_fail(ctx, "halo'd block has the wrong shape");
-  }
-  std::vector<int64_t> is(nd);
-  int64_t s = 1;
-  for (int d = nd - 1; d >= 0; d--) {
-    is[d] = s;
-    s *= in[0].shape[d];
-  }
   const double *x = static_cast<const double *>(in[0].data);
   double *o = static_cast<double *>(out->data);
-  for (int64_t i = 0; i < n; i++) {
-    std::vector<int64_t> p(nd);
-    int64_t r = i;
-    for (int d = nd - 1; d >= 0; d--) {
-      p[d] = r % out->shape[d] + in[0].halo[d];
-      r /= out->shape[d];
-    }
-    /* walk the window */
-    std::vector<int64_t> off(nd);
-    for (int d = 0; d < nd; d++) off[d] = -in[0].halo[d];
+  int64_t win[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < nd; d++) win[d] = 2 * in[0].halo[d] + 1;
+  Each(nd, out->shape, [&](const int64_t *p) {
     double sum = 0;
-    for (;;) {
-      int64_t q = 0;
-      for (int d = 0; d < nd; d++) q += (p[d] + off[d]) * is[d];
-      sum += x[q];
-      int d = nd - 1;
-      while (d >= 0 && ++off[d] > in[0].halo[d]) {
-        off[d] = -in[0].halo[d];
-        d--;
-      }
-      if (d < 0) break;
-    }
-    o[i] = sum;
-  }
+    Each(nd, win, [&](const int64_t *w) { sum += x[Off(in[0], p, w)]; });
+    o[Off(*out, p)] = sum;
+  });
   return 0;
 }
 
@@ -93,13 +86,13 @@ int Laplace(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, con
   (void)user;
   (void)nin;
   if (in[0].halo[0] != 1 || in[0].halo[1] != 1) return dtx_task_fail(ctx, "needs a halo of 1");
-  int64_t w = in[0].shape[1];
+  int64_t w = in[0].stride[0], s1 = in[0].stride[1];
   const double *x = static_cast<const double *>(in[0].data);
   double *o = static_cast<double *>(out->data);
   for (int64_t i = 0; i < out->shape[0]; i++)
     for (int64_t j = 0; j < out->shape[1]; j++) {
-      const double *c = x + (i + 1) * w + (j + 1);
-      o[i * out->shape[1] + j] = c[-w] + c[w] + c[-1] + c[1] - 4 * c[0];
+      const double *c = x + (i + 1) * w + (j + 1) * s1;
+      o[i * out->stride[0] + j * out->stride[1]] = c[-w] + c[w] + c[-s1] + c[s1] - 4 * c[0];
     }
   return 0;
 }

@@ -328,12 +328,16 @@ DTX_API dtx_array *dtx_broadcast_to(const dtx_array *a, int ndim, const int64_t 
 
 /* ---- user kernels --------------------------------------------------------------- */
 
-/* One chunk as a user kernel sees it. On a GPU, data is device memory. */
+/* One chunk as a user kernel sees it. On a GPU, data is device memory.
+ * Element (i0, i1, ...) is at data + (i0 * stride[0] + i1 * stride[1] + ...)
+ * elements: a kernel must use the strides, since a block may be a window of
+ * a larger array (read in place, or written straight into the result). */
 typedef struct dtx_block {
-  void *data;                          /* C order; inputs are read-only */
+  void *data;                          /* inputs are read-only */
   dtx_dtype dtype;
   int ndim;
   int64_t shape[DTX_ARRAY_MAX_DIMS];   /* of data, halos included */
+  int64_t stride[DTX_ARRAY_MAX_DIMS];  /* in elements */
   int64_t index[DTX_ARRAY_MAX_DIMS];   /* the block's index in the chunk grid */
   int64_t start[DTX_ARRAY_MAX_DIMS];   /* global index of the block's first interior element */
   int64_t halo[DTX_ARRAY_MAX_DIMS];    /* map_overlap: halo depth on each side (data includes it) */

@@ -644,7 +644,7 @@ static dtx_status emit_blocks(bctx *bc, const dtx_array *a, msrc *m, int root_le
 
 static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m);
 static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m);
-static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m);
+static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, const int64_t *dstride);
 
 static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
   for (msrc *m = bc->memo; m != NULL; m = m->next) {
@@ -666,7 +666,7 @@ static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
       case DTXA_REDUCE: rc = emit_reduce(bc, a, m); break;
       case DTXA_MATMUL: rc = emit_matmul(bc, a, m); break;
       case DTXA_MAP:
-      case DTXA_OVERLAP: rc = emit_user(bc, a, m); break;
+      case DTXA_OVERLAP: rc = emit_user(bc, a, m, NULL, NULL); break;
       case DTXA_EXT: rc = emit_blocks(bc, a, m, 1); break;
       default: rc = emit_blocks(bc, a, m, 0); break;
     }
@@ -924,22 +924,32 @@ static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
 
 /* ---- user kernels ------------------------------------------------------------------------------- */
 
-/* The argument blob of a map_blocks / map_overlap task: this, then the
- * input dtypes (nin int32), then the user's bytes. */
+/* The argument blob of a map_blocks / map_overlap task: this, then nin
+ * uin, then the user's bytes. An input (or the output) is a task's chunk, or
+ * a window of host memory read (written) in place with its own strides. */
 typedef struct ublob {
   dtx_block_fn cpu, cuda;
   int32_t nin, ndim, out_dtype, pad;
   int64_t index[DTX_ARRAY_MAX_DIMS], start[DTX_ARRAY_MAX_DIMS], shape[DTX_ARRAY_MAX_DIMS];
   int64_t halo[DTX_ARRAY_MAX_DIMS];
+  uint64_t out_ext; /* 0: the task's output chunk */
+  int64_t out_stride[DTX_ARRAY_MAX_DIMS];
   uint64_t user_size;
 } ublob;
+
+typedef struct uin {
+  int32_t dtype, input; /* input: task input, or -1: host memory at ext */
+  uint64_t ext;
+  int64_t stride[DTX_ARRAY_MAX_DIMS];
+} uin;
 
 static int user_call(dtx_task_ctx *ctx, int gpu) {
   size_t asz = 0;
   const ublob *u = (const ublob *)dtx_task_args(ctx, &asz);
-  if (u == NULL || asz < sizeof *u) return dtx_task_fail(ctx, "malformed map_blocks arguments");
-  const int32_t *dts = (const int32_t *)(const void *)(u + 1);
-  const void *user = (const char *)(dts + u->nin) + ((u->nin & 1) ? 4 : 0);
+  if (u == NULL || asz < sizeof *u || asz != sizeof *u + (size_t)u->nin * sizeof(uin) + u->user_size)
+    return dtx_task_fail(ctx, "malformed map_blocks arguments");
+  const uin *ins = (const uin *)(const void *)(u + 1);
+  const void *user = ins + u->nin;
   dtx_block_fn fn = gpu ? u->cuda : u->cpu;
   if (fn == NULL)
     return dtx_task_fail(ctx, "no CPU kernel: a simulated GPU runs a task's CPU implementation in place of its CUDA "
@@ -949,14 +959,15 @@ static int user_call(dtx_task_ctx *ctx, int gpu) {
   for (int i = 0; i < u->nin; i++) {
     dtx_block *b = &inp[i];
     memset(b, 0, sizeof *b);
-    b->data = (void *)(uintptr_t)dtx_task_input(ctx, i, NULL);
-    b->dtype = (dtx_dtype)dts[i];
+    b->data = ins[i].input >= 0 ? (void *)(uintptr_t)dtx_task_input(ctx, ins[i].input, NULL) : (void *)(uintptr_t)ins[i].ext;
+    b->dtype = (dtx_dtype)ins[i].dtype;
     b->ndim = u->ndim;
     for (int d = 0; d < u->ndim; d++) {
       b->index[d] = u->index[d];
       b->start[d] = u->start[d];
       b->halo[d] = u->halo[d];
       b->shape[d] = u->shape[d] + 2 * u->halo[d];
+      b->stride[d] = ins[i].stride[d];
     }
   }
   dtx_block out;
@@ -964,13 +975,14 @@ static int user_call(dtx_task_ctx *ctx, int gpu) {
   out.dtype = (dtx_dtype)u->out_dtype;
   out.ndim = u->ndim;
   int64_t n = 1;
-  for (int d = 0; d < u->ndim; d++) {
+  for (int d = u->ndim - 1; d >= 0; d--) {
     out.index[d] = u->index[d];
     out.start[d] = u->start[d];
     out.shape[d] = u->shape[d];
+    out.stride[d] = u->out_ext != 0 ? u->out_stride[d] : n;
     n *= u->shape[d];
   }
-  out.data = dtx_task_output(ctx, (size_t)n * dtx_dtype_size(out.dtype));
+  out.data = u->out_ext != 0 ? (void *)(uintptr_t)u->out_ext : dtx_task_output(ctx, (size_t)n * dtx_dtype_size(out.dtype));
   int rc;
   if (out.data == NULL) rc = dtx_task_fail(ctx, "out of memory for the output chunk");
   else rc = fn(ctx, inp, u->nin, &out, user);
@@ -980,7 +992,38 @@ static int user_call(dtx_task_ctx *ctx, int gpu) {
 static int user_cpu(dtx_task_ctx *ctx) { return user_call(ctx, 0); }
 static int user_cuda(dtx_task_ctx *ctx) { return user_call(ctx, 1); }
 
-static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m) {
+/* The template copying the halo'd region of x (boundary rule beyond the edges). */
+static dtx_status halo_template(bctx *bc, const dtx_array *r, tmpl **out) {
+  const dtx_array *x = r->in[0];
+  int nd = x->ndim;
+  tmpl *t = calloc(1, sizeof *t);
+  if (t == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory");
+  t->bc = bc;
+  t->root = x;
+  t->err = DTX_OK;
+  t->ext_ok = !bc->gpu;
+  t->forced[t->nforced++] = x; /* chunks of x, or host memory in place */
+  int li = new_leaf(t);
+  dtxk_dimmap id[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < nd; d++) id[d] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
+  leaf_into(t, li, x, id);
+  int mode = r->boundary == DTX_BOUNDARY_PERIODIC ? DTXK_MODE_PERIODIC
+             : r->boundary == DTX_BOUNDARY_NEAREST ? DTXK_MODE_NEAREST
+                                                   : DTXK_MODE_CONSTANT;
+  for (int d = 0; d < nd; d++) t->leaves[li].map[d].mode = mode;
+  t->leaves[li].fill = r->constant;
+  int v = emit(t, DTXK_I_LOAD, x->dtype, li, 0, 0, 0);
+  if (t->err != DTX_OK || t->overflow || v < 0 || regalloc(t, v) != 0) {
+    free(t);
+    return DTX_EINVAL;
+  }
+  *out = t;
+  return DTX_OK;
+}
+
+/* The tasks of a map_blocks / map_overlap node; with dest (host memory,
+ * strides), the kernels write their blocks there instead of into chunks. */
+static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, const int64_t *dstride) {
   int nd = r->ndim;
   int nin = r->nin;
   int halo = 0;
@@ -991,53 +1034,25 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m) {
                      "or not the cluster scheduler)", r->name != NULL ? r->name : r->opname,
                      (unsigned long long)r->serial);
   msrc **ms = calloc((size_t)nin, sizeof *ms);
-  size_t asz = sizeof(ublob) + (size_t)nin * 4 + ((nin & 1) ? 4 : 0) + r->user_size;
+  const char **ebase = calloc((size_t)nin, sizeof *ebase);
+  int64_t (*estr)[DTX_ARRAY_MAX_DIMS] = calloc((size_t)nin, sizeof *estr);
+  size_t asz = sizeof(ublob) + (size_t)nin * sizeof(uin) + r->user_size;
   char *blob = calloc(1, asz);
   dtx_task_id *in = calloc((size_t)nin, sizeof *in);
   tmpl *t = NULL;
   dtx_status rc = DTX_OK;
-  if (ms == NULL || blob == NULL || in == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
-  if (rc == DTX_OK && halo) {
-    /* a fused copy of the halo'd region of x, boundary rule beyond the edges */
-    const dtx_array *x = r->in[0];
-    t = calloc(1, sizeof *t);
-    if (t == NULL) {
-      rc = dtxi_fail(DTX_ENOMEM, "out of memory");
-    } else {
-      t->bc = bc;
-      t->root = x;
-      t->err = DTX_OK;
-      t->ext_ok = !bc->gpu;
-      t->forced[t->nforced++] = x; /* chunks of x, or host memory in place */
-      int li = new_leaf(t);
-      dtxk_dimmap id[DTX_ARRAY_MAX_DIMS];
-      for (int d = 0; d < nd; d++) id[d] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
-      if (x->kind == DTXA_EXT && !bc->gpu) {
-        leaf_into(t, li, x, id);
-      } else {
-        msrc *mx = materialize(bc, x, x->chunk);
-        if (mx == NULL) rc = DTX_EINVAL;
-        leaf_common(&t->leaves[li], x, id);
-        t->leaves[li].kind = DTXK_LEAF_TASK;
-        t->lsrc[li] = mx;
-      }
-      int mode = r->boundary == DTX_BOUNDARY_PERIODIC ? DTXK_MODE_PERIODIC
-                 : r->boundary == DTX_BOUNDARY_NEAREST ? DTXK_MODE_NEAREST
-                                                       : DTXK_MODE_CONSTANT;
-      for (int d = 0; d < nd; d++) t->leaves[li].map[d].mode = mode;
-      t->leaves[li].fill = r->constant;
-      int v = emit(t, DTXK_I_LOAD, x->dtype, li, 0, 0, 0);
-      t->nc = 0;
-      if (rc == DTX_OK && (t->err != DTX_OK || regalloc(t, v) != 0)) rc = dtxi_fail(DTX_EINVAL, "map_overlap: halo program");
-    }
-  } else if (rc == DTX_OK) {
-    for (int i = 0; i < nin && rc == DTX_OK; i++)
-      if ((ms[i] = materialize(bc, r->in[i], r->chunk)) == NULL) rc = DTX_EINVAL;
+  if (ms == NULL || ebase == NULL || estr == NULL || blob == NULL || in == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+  /* inputs read in place where they are host memory (CPU builds) */
+  for (int i = 0; i < nin && rc == DTX_OK; i++) {
+    if (as_ext(bc, r->in[i], &ebase[i], estr[i])) continue;
+    ebase[i] = NULL;
+    if (!halo && (ms[i] = materialize(bc, r->in[i], r->chunk)) == NULL) rc = DTX_EINVAL;
   }
   char name[DTX_MAX_KEY], hname[DTX_MAX_KEY];
   task_name(r, NULL, NULL, name, sizeof name);
   snprintf(hname, sizeof hname, "overlap-%llu", (unsigned long long)r->serial);
   ublob *u = (ublob *)(void *)blob;
+  uin *ui = (uin *)(void *)(u + 1);
   for (int64_t b = 0; b < m->n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(nd, m->nb, m->chunk, r->shape, b, idx, lo, hi);
@@ -1048,35 +1063,66 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m) {
     u->ndim = nd;
     u->out_dtype = r->dtype;
     u->user_size = r->user_size;
+    int64_t hlo[DTX_ARRAY_MAX_DIMS], hhi[DTX_ARRAY_MAX_DIMS];
+    int inside = 1;
     for (int d = 0; d < nd; d++) {
       u->index[d] = idx[d];
       u->start[d] = lo[d];
       u->shape[d] = hi[d] - lo[d];
       u->halo[d] = halo ? r->depth[d] : 0;
+      hlo[d] = lo[d] - u->halo[d];
+      hhi[d] = hi[d] + u->halo[d];
+      inside &= hlo[d] >= 0 && hhi[d] <= r->shape[d];
     }
-    int32_t *dts = (int32_t *)(void *)(u + 1);
-    for (int i = 0; i < nin; i++) dts[i] = r->in[i]->dtype;
-    if (r->user_size > 0) memcpy((char *)(dts + nin) + ((nin & 1) ? 4 : 0), r->user, r->user_size);
-    if (halo) {
-      int64_t hlo[DTX_ARRAY_MAX_DIMS], hhi[DTX_ARRAY_MAX_DIMS];
+    if (dest != NULL) {
+      int64_t off = 0;
       for (int d = 0; d < nd; d++) {
-        hlo[d] = lo[d] - r->depth[d];
-        hhi[d] = hi[d] + r->depth[d];
+        off += lo[d] * dstride[d];
+        u->out_stride[d] = dstride[d];
       }
-      outspec os;
-      memset(&os, 0, sizeof os);
-      os.kind = DTXK_OUT_CHUNK;
-      os.dtype = r->in[0]->dtype;
-      rc = emit_fused(bc, t, nd, hlo, hhi, &os, hname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY, &in[0]);
-    } else {
-      for (int i = 0; i < nin; i++) in[i] = ms[i]->ids[b];
+      u->out_ext = (uint64_t)(uintptr_t)(dest + off * (int64_t)dtx_dtype_size(r->dtype));
+    }
+    if (r->user_size > 0) memcpy(ui + nin, r->user, r->user_size);
+    int ntask_in = 0;
+    for (int i = 0; i < nin && rc == DTX_OK; i++) {
+      ui[i].dtype = r->in[i]->dtype;
+      if (ebase[i] != NULL && (!halo || inside)) {
+        /* a window of host memory: no copy */
+        int64_t off = 0;
+        for (int d = 0; d < nd; d++) {
+          off += hlo[d] * estr[i][d];
+          ui[i].stride[d] = estr[i][d];
+        }
+        ui[i].input = -1;
+        ui[i].ext = (uint64_t)(uintptr_t)(ebase[i] + off * (int64_t)dtx_dtype_size(r->in[i]->dtype));
+        continue;
+      }
+      ui[i].input = ntask_in;
+      int64_t s = 1;
+      for (int d = nd - 1; d >= 0; d--) {
+        ui[i].stride[d] = s;
+        s *= hhi[d] - hlo[d];
+      }
+      if (halo) {
+        if (t == NULL && (rc = halo_template(bc, r, &t)) != DTX_OK) break;
+        outspec os;
+        memset(&os, 0, sizeof os);
+        os.kind = DTXK_OUT_CHUNK;
+        os.dtype = r->in[0]->dtype;
+        rc = emit_fused(bc, t, nd, hlo, hhi, &os, hname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY, &in[ntask_in++]);
+      } else {
+        in[ntask_in++] = ms[i]->ids[b];
+      }
     }
     if (rc == DTX_OK)
-      rc = add_task(bc, name, nd, idx, in, nin, blob, asz, r->fcpu != NULL ? user_cpu : NULL,
-                    r->fcuda != NULL ? user_cuda : NULL, DTX_WHERE_ANY, &m->ids[b]);
+      rc = add_task(bc, name, nd, idx, in, ntask_in, blob, asz, r->fcpu != NULL ? user_cpu : NULL,
+                    r->fcuda != NULL && dest == NULL ? user_cuda : NULL, dest != NULL ? DTX_WHERE_CPU : DTX_WHERE_ANY,
+                    &m->ids[b]);
   }
   free(t);
   free(ms);
+  free(ebase);
+  free(estr);
   free(blob);
   free(in);
   return rc;
@@ -1162,6 +1208,19 @@ dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
   for (int d = 0; d < a->ndim; d++) nb[d] = dtxa_nb(a, d);
   dtx_task_id *ids = calloc((size_t)n, sizeof *ids);
   if (ids == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+  if (rc == DTX_OK && !bc.gpu && (a->kind == DTXA_MAP || a->kind == DTXA_OVERLAP)) {
+    /* user kernels write their blocks straight into buf */
+    msrc *m = msrc_new(&bc, a, a->chunk);
+    int64_t st[DTX_ARRAY_MAX_DIMS];
+    c_strides(a->ndim, a->shape, st);
+    if (m == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+    else rc = emit_user(&bc, a, m, (char *)buf, st);
+    if (rc == DTX_OK) rc = dtx_compute(a->cl, g, m->ids, (int)m->n, NULL, NULL);
+    free(ids);
+    bctx_free(&bc);
+    dtx_graph_destroy(g);
+    return rc;
+  }
   /* on GPUs the chunks are computed there, then copied out by CPU tasks */
   if (rc == DTX_OK && bc.gpu && materialize(&bc, a, a->chunk) == NULL) rc = DTX_EINVAL;
   if (rc == DTX_OK) rc = compile_root(&bc, a, bc.gpu, 0, &t);

@@ -253,7 +253,7 @@ static dtx_status critical_path(ctx *c, dtxi_summary *s) {
   const dtxi_view *v = c->v;
   size_t n = v->nslices;
   if (n == 0) return DTX_OK;
-  qsort(c->edges, c->nedges, sizeof *c->edges, edge_cmp);
+  if (c->nedges > 1) qsort(c->edges, c->nedges, sizeof *c->edges, edge_cmp);
   size_t u = 0;
   for (size_t i = 0; i < c->nedges; i++) /* drop duplicates */
     if (u == 0 || c->edges[i].from != c->edges[u - 1].from || c->edges[i].to != c->edges[u - 1].to)

@@ -83,3 +83,11 @@ dtx_cli_test(bad_command ARGS "frobnicate" RC 2 STDOUT "^$" STDERR "unknown comm
 dtx_cli_test(no_command ARGS "" RC 2 STDERR "usage: dtx <command>")
 dtx_cli_test(demo_bad_option ARGS "demo --tasks 0" RC 2 STDERR "--tasks wants 1\\.\\.1000000.*usage: dtx")
 dtx_cli_test(demo_task_failure ARGS "demo --small --fail-task 5" RC 1 STDERR "hits\\[5\\].*failure injected by --fail-task 5")
+
+# `dtx trace`: usage errors exit 2, unreadable traces exit 1 naming the file.
+dtx_cli_test(trace_no_command ARGS "trace" RC 2 STDERR "summary or html.*usage:.*summary FILE\\.json")
+dtx_cli_test(trace_bad_command ARGS "trace draw x.json" RC 2 STDERR "unknown trace command 'draw'")
+dtx_cli_test(trace_html_needs_output ARGS "trace html x.json" RC 2 STDERR "html needs -o OUT\\.html")
+dtx_cli_test(trace_missing_file ARGS "trace summary ${CMAKE_CURRENT_BINARY_DIR}/no_such_trace.json" RC 1
+             STDERR "dtx trace summary: (cannot open trace '[^']*no_such_trace\\.json'|reading traces needs libjansson)")
+dtx_cli_test(help_lists_trace ARGS "help" STDOUT "trace +read a profile trace back.*DTX_REPORT")

@@ -6,14 +6,20 @@
  * dtxi_watch_end) and the process's one progress thread with its list of
  * watches being drawn (`active`), guarded by `pmu`.
  *
- * Counting. A watch keeps, per slot and per task prefix of its run, two
- * counters (done, failed). Slot 0 is for threads that are not the run's
- * workers (the caller under `sync`, GPU progress threads); slot k + 1 is
- * worker k's. Rows are padded to a cache line, so workers finishing tasks do
- * not share lines. Counters are atomics updated with relaxed order; the
- * drawer sums them, also relaxed: a frame may lag by a task or two, never
- * more, and the final frame is drawn after the run completed (the caller saw
- * `done`, which orders every count before it).
+ * Counting. A watch keeps, per slot and per task prefix of the graph, two
+ * counters (done, failed). Slot 0 is shared by threads that are not the run's
+ * workers nor its caller (GPU progress threads) and takes atomic adds; slot 1
+ * is the calling thread's (it runs the tasks under `sync`) and slot k + 2
+ * worker k's: those have one writer each, which adds with a relaxed load and
+ * store (no locked instruction, as the workers' own task counters). Rows are
+ * padded to a cache line, so workers finishing tasks do not share lines. The
+ * drawer sums them with relaxed loads: a frame may lag by a task or two, and
+ * the final frame is drawn after the run completed (the caller saw `done`,
+ * which orders every count before it).
+ *
+ * Beginning a watch costs a few allocations, never a pass over the run's
+ * tasks: the tasks per prefix (and the prefixes' names) are counted by the
+ * first frame, which comes only after DTXI_PROGRESS_MIN_NS.
  *
  * Drawing. The progress thread sleeps on `pcv` (CLOCK_MONOTONIC) between
  * frames, 100 ms on a terminal and 1 s otherwise, and leaves after 1 s with no
@@ -64,16 +70,19 @@ struct dtxi_watch {
   uint64_t mark;     /* the trace's mark at begin (for the report) */
   /* the bar */
   bool bar;
-  uint32_t nlocal;   /* prefixes in the run */
+  const run *r;      /* the run, alive until dtxi_watch_end */
+  pthread_t caller;  /* the thread that began it: slot 1 */
   uint32_t nprefix;  /* prefixes in the graph */
-  uint32_t *local;   /* graph prefix id -> local index */
+  int nslots;
+  size_t stride;          /* counters per slot: 2 * nprefix, rounded up to a cache line */
+  _Atomic int64_t *count; /* [slot * stride + 2 * prefix] done, [.. + 1] failed */
+  /* under pmu; filled by the first frame (prepare_locked) */
+  bool ready;
+  uint32_t nlocal;   /* prefixes in the run */
+  uint32_t *order;   /* local index -> graph prefix id, in the run's order */
   char **names;      /* local index -> prefix (a copy) */
   int64_t *total;    /* local index -> tasks in the run */
   int64_t ntotal;
-  int nslots;
-  size_t stride;          /* counters per slot: 2 * nlocal, rounded up to a cache line */
-  _Atomic int64_t *count; /* [slot * stride + 2 * local] done, [.. + 1] failed */
-  /* under pmu */
   struct dtxi_watch *next;
   bool shown;
   uint64_t last_plain; /* when its last plain line was written */
@@ -207,10 +216,44 @@ static void sum_counts(const dtxi_watch *w, int64_t *done, int64_t *failed) {
   for (int s = 0; s < w->nslots; s++) {
     _Atomic int64_t *row = w->count + (size_t)s * w->stride;
     for (uint32_t i = 0; i < w->nlocal; i++) {
-      done[i] += atomic_load_explicit(&row[2 * i], memory_order_relaxed);
-      failed[i] += atomic_load_explicit(&row[2 * i + 1], memory_order_relaxed);
+      done[i] += atomic_load_explicit(&row[2 * w->order[i]], memory_order_relaxed);
+      failed[i] += atomic_load_explicit(&row[2 * w->order[i] + 1], memory_order_relaxed);
     }
   }
+}
+
+/* Counts the run's tasks per prefix and copies the prefixes' names, once,
+ * before w's first frame. False when out of memory (w is not drawn). Caller
+ * holds pmu. */
+static bool prepare_locked(dtxi_watch *w) {
+  if (w->ready) return true;
+  const run *r = w->r;
+  const dtx_graph *g = r->g;
+  uint32_t *local = malloc(((size_t)w->nprefix + 1) * sizeof *local);
+  w->order = malloc(((size_t)w->nprefix + 1) * sizeof *w->order);
+  if (local == NULL || w->order == NULL) {
+    free(local);
+    return false;
+  }
+  for (uint32_t p = 0; p < w->nprefix; p++) local[p] = UINT32_MAX;
+  for (uint32_t i = 0; i < r->m; i++) {
+    uint32_t p = g->tasks[r->rt[i].gid].prefix;
+    if (local[p] == UINT32_MAX) {
+      local[p] = w->nlocal;
+      w->order[w->nlocal++] = p;
+    }
+  }
+  w->names = calloc((size_t)w->nlocal + 1, sizeof *w->names);
+  w->total = calloc((size_t)w->nlocal + 1, sizeof *w->total);
+  bool ok = w->names != NULL && w->total != NULL;
+  for (uint32_t i = 0; ok && i < w->nlocal; i++) ok = (w->names[i] = strdup(g->prefixes[w->order[i]])) != NULL;
+  if (ok) {
+    for (uint32_t i = 0; i < r->m; i++) w->total[local[g->tasks[r->rt[i].gid].prefix]]++;
+    w->ntotal = r->m;
+  }
+  free(local);
+  w->ready = ok;
+  return ok;
 }
 
 /* The frame of w: a bar line, then one line per prefix (at most
@@ -277,12 +320,15 @@ static int render(const dtxi_watch *w, uint64_t now, bool final, bool plain, int
   return lines;
 }
 
-int dtxi_progress_render(const dtxi_watch *w, int final, int width, char *buf, size_t cap) {
+int dtxi_progress_render(dtxi_watch *w, int final, int width, char *buf, size_t cap) {
   if (w == NULL || buf == NULL || cap == 0) return 0;
   text t = {buf, 0, cap};
   buf[0] = '\0';
   if (!w->bar) return 0;
-  return render(w, dtxi_now_ns(), final != 0, false, width > 0 ? width : 80, &t);
+  pthread_mutex_lock(&pmu);
+  int lines = prepare_locked(w) ? render(w, dtxi_now_ns(), final != 0, false, width > 0 ? width : 80, &t) : 0;
+  pthread_mutex_unlock(&pmu);
+  return lines;
 }
 
 /* Writes all of t to the output (a frame is one write where the kernel allows). */
@@ -318,7 +364,7 @@ static void draw_locked(uint64_t now, dtxi_watch *ending) {
     putf(&t, "\033[%dA\r", live_lines);
     any = true;
   }
-  if (ending != NULL && ending->shown) {
+  if (ending != NULL && ending->shown && prepare_locked(ending)) {
     text frame = {fb, 0, FRAME_CAP};
     fb[0] = '\0';
     render(ending, now, true, !tty, width, &frame);
@@ -332,6 +378,7 @@ static void draw_locked(uint64_t now, dtxi_watch *ending) {
   for (dtxi_watch *w = active; w != NULL; w = w->next) {
     if (w == ending || now - w->t0 < cfg_min_ns) continue;
     if (!tty && w->shown && now - w->last_plain < PERIOD_PLAIN_NS) continue;
+    if (!prepare_locked(w)) continue;
     w->shown = true;
     w->last_plain = now;
     text frame = {fb, 0, FRAME_CAP};
@@ -406,38 +453,25 @@ static void watch_free(dtxi_watch *w) {
   if (w->names != NULL)
     for (uint32_t i = 0; i < w->nlocal; i++) free(w->names[i]);
   free(w->names);
-  free(w->local);
+  free(w->order);
   free(w->total);
   free(w->count);
   free(w->report_path);
   free(w);
 }
 
-/* Sets up the bar's counters for run r. Returns false when out of memory. */
+/* Sets up the bar's counters for run r: no pass over its tasks. Returns
+ * false when out of memory. */
 static bool bar_setup(dtxi_watch *w, const run *r) {
-  const dtx_graph *g = r->g;
-  w->nprefix = g->nprefix;
-  w->local = malloc(((size_t)g->nprefix + 1) * sizeof *w->local);
-  if (w->local == NULL) return false;
-  for (uint32_t i = 0; i < g->nprefix; i++) w->local[i] = UINT32_MAX;
-  for (uint32_t i = 0; i < r->m; i++) {
-    uint32_t p = g->tasks[r->rt[i].gid].prefix;
-    if (w->local[p] == UINT32_MAX) w->local[p] = w->nlocal++;
-  }
-  w->names = calloc((size_t)w->nlocal + 1, sizeof *w->names);
-  w->total = calloc((size_t)w->nlocal + 1, sizeof *w->total);
-  if (w->names == NULL || w->total == NULL) return false;
-  for (uint32_t p = 0; p < g->nprefix; p++) {
-    if (w->local[p] == UINT32_MAX) continue;
-    if ((w->names[w->local[p]] = strdup(g->prefixes[p])) == NULL) return false;
-  }
-  for (uint32_t i = 0; i < r->m; i++) w->total[w->local[g->tasks[r->rt[i].gid].prefix]]++;
-  w->ntotal = r->m;
-  w->nslots = (r->cl->pool != NULL ? r->cl->pool->n : 0) + 1;
-  w->stride = (2 * (size_t)w->nlocal + 7) & ~(size_t)7; /* 8 counters = 64 bytes */
-  w->count = aligned_alloc(64, (size_t)w->nslots * w->stride * sizeof *w->count);
+  w->r = r;
+  w->caller = pthread_self();
+  w->nprefix = r->g->nprefix;
+  w->nslots = (r->cl->pool != NULL ? r->cl->pool->n : 0) + 2;
+  w->stride = (2 * (size_t)w->nprefix + 7) & ~(size_t)7; /* 8 counters = 64 bytes */
+  size_t bytes = (size_t)w->nslots * w->stride * sizeof *w->count;
+  w->count = aligned_alloc(64, bytes);
   if (w->count == NULL) return false;
-  for (size_t i = 0; i < (size_t)w->nslots * w->stride; i++) atomic_init(&w->count[i], 0);
+  memset((void *)w->count, 0, bytes); /* all-zero bytes are atomic zeros on every target dtx builds for */
   return true;
 }
 
@@ -473,14 +507,26 @@ dtxi_watch *dtxi_watch_begin(run *r) {
   return w;
 }
 
+/* One writer per slot but 0: add without a locked instruction. */
+static inline void bump(_Atomic int64_t *c) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
 void dtxi_watch_task(dtxi_watch *w, int worker, uint32_t prefix, int failed) {
   if (!w->bar || prefix >= w->nprefix) return;
-  uint32_t i = w->local[prefix];
-  if (i == UINT32_MAX) return;
-  int slot = worker >= 0 && worker + 1 < w->nslots ? worker + 1 : 0;
-  _Atomic int64_t *row = w->count + (size_t)slot * w->stride;
-  atomic_fetch_add_explicit(&row[2 * i], 1, memory_order_relaxed);
-  if (failed) atomic_fetch_add_explicit(&row[2 * i + 1], 1, memory_order_relaxed);
+  _Atomic int64_t *c;
+  if (worker >= 0 && worker + 2 < w->nslots) {
+    c = w->count + (size_t)(worker + 2) * w->stride + 2 * (size_t)prefix;
+  } else if (pthread_equal(pthread_self(), w->caller)) {
+    c = w->count + w->stride + 2 * (size_t)prefix;
+  } else {
+    c = w->count + 2 * (size_t)prefix;
+    atomic_fetch_add_explicit(&c[0], 1, memory_order_relaxed);
+    if (failed) atomic_fetch_add_explicit(&c[1], 1, memory_order_relaxed);
+    return;
+  }
+  bump(&c[0]);
+  if (failed) bump(&c[1]);
 }
 
 void dtxi_watch_end(dtxi_watch *w) {

@@ -39,7 +39,8 @@ typedef struct dtxi_watch dtxi_watch;
 dtxi_watch *dtxi_watch_begin(struct run *r);
 /* A task of the run with prefix id `prefix` (the graph's) is done; failed when
  * it failed or was skipped. worker: the worker index of the calling thread
- * when it is that run's worker, else -1. Any thread; lock free. */
+ * when it is a worker of the run's cluster, else -1. Any thread; lock free, and
+ * without a locked instruction on the workers and the calling thread. */
 void dtxi_watch_task(dtxi_watch *w, int worker, uint32_t prefix, int failed);
 /* The run is over: draws the bar's last frame (if it was shown), writes the
  * report (a failure is logged as a warning, never returned), frees w. */
@@ -53,7 +54,7 @@ void dtxi_watch_end(dtxi_watch *w);
 void dtxi_progress_configure(int fd, int tty, int width, uint64_t min_ns, int force);
 /* Renders w's frame as it stands (final: as the last frame) into buf (a NUL-
  * terminated text of whole lines, each ending in '\n'); returns its line count. */
-int dtxi_progress_render(const dtxi_watch *w, int final, int width, char *buf, size_t cap);
+int dtxi_progress_render(dtxi_watch *w, int final, int width, char *buf, size_t cap);
 /* Frames drawn so far by the progress thread and by dtxi_watch_end. */
 uint64_t dtxi_progress_frames(void);
 

@@ -358,14 +358,16 @@ TEST_F(Config, BadStreamsAndWindowRejected) {
         << w[0];
   }
   unsetenv("DTX_STREAMS_PER_GPU");
-  for (const char *v : {"0", "100001", "1e3", "256.0"}) {
+  for (const char *v : {"-1", "100001", "1e3", "256.0"}) {
     EXPECT_EQ(ReloadWith("DTX_GPU_WINDOW", v)->gpu_window, 256) << v;
     std::vector<std::string> w = Warnings();
     ASSERT_EQ(w.size(), 1u) << v;
     EXPECT_TRUE(Contains(w[0], std::string("DTX_GPU_WINDOW=\"") + v +
-                                   "\" is not an integer in 1..100000; using the default (256)"))
+                                   "\" is not an integer in 0..100000; using the default (256)"))
         << w[0];
   }
+  EXPECT_EQ(ReloadWith("DTX_GPU_WINDOW", "0")->gpu_window, 0) << "0 turns running ahead off";
+  EXPECT_TRUE(Warnings().empty());
 }
 
 TEST_F(Config, BadMemoryLimitRejected) {

@@ -290,3 +290,91 @@ TEST(Movement, TheTraceShowsEachMoveOnTheArrowFromProducerToConsumer) {
   EXPECT_EQ(whole, 2) << "one arrow producer -> move -> consumer per move";
 }
 #endif
+
+namespace {
+
+/* chain[i] = chain[i - 1] * 3 + i, one word, on the GPUs (a dual task). */
+int Link(dtx_task_ctx *ctx) {
+  int64_t i = Arg<int64_t>(ctx);
+  int64_t prev = dtx_task_num_inputs(ctx) > 0 ? InputI64(ctx, 0) : 1;
+  if (i == -7) return dtx_task_fail(ctx, "link %lld refuses", static_cast<long long>(i));
+  return OutputI64(ctx, static_cast<int64_t>(static_cast<uint64_t>(prev) * 3u + static_cast<uint64_t>(i)));
+}
+
+GraphPtr Chain(int n, int fail_at, dtx_task_id *last) {
+  GraphPtr g = MakeGraph();
+  dtx_task_id prev = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t arg = i == fail_at ? -7 : i;
+    dtx_task_desc t = Desc("link", Link, {i});
+    t.cuda = Link;
+    t.where = DTX_WHERE_GPU(0);
+    t.args = &arg;
+    t.args_size = sizeof arg;
+    if (i > 0) {
+      t.inputs = &prev;
+      t.ninputs = 1;
+    }
+    EXPECT_EQ(dtx_graph_add(g.get(), &t, &prev), DTX_OK) << dtx_last_error();
+  }
+  *last = prev;
+  return g;
+}
+
+}  // namespace
+
+TEST(Movement, AGpuChainRunsAheadOfItsProducers) {
+  /* Each link is enqueued behind the previous one's event before it has
+   * finished, so the host is not in the loop between links. */
+  const int n = 300;
+  uint64_t want_u = 1;
+  for (int64_t i = 0; i < n; i++) want_u = want_u * 3u + static_cast<uint64_t>(i);
+  const int64_t want = static_cast<int64_t>(want_u);
+  for (const char *window : {"256", "0"}) {
+    SCOPED_TRACE(std::string("DTX_GPU_WINDOW=") + window);
+    Env env;
+    env.Set("DTX_GPU_WINDOW", window);
+    ClusterPtr cl = Sim(1);
+    ASSERT_NE(cl, nullptr);
+    dtx_task_id last;
+    GraphPtr g = Chain(n, -1, &last);
+    dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+    o.scheduler = DTX_SCHED_CLUSTER;
+    for (int round = 0; round < 2; round++) { /* the first learns the output size */
+      Results res(1);
+      ASSERT_EQ(dtx_compute(cl.get(), g.get(), &last, 1, res.data(), &o), DTX_OK) << dtx_last_error();
+      EXPECT_EQ(ChunkI64(res[0]), want);
+    }
+    dtx_device_stats s = Stats(cl.get(), 0);
+    if (std::string(window) == "0")
+      EXPECT_EQ(s.run_ahead, 0);
+    else
+      EXPECT_GT(s.run_ahead, n / 2) << "most links went ahead in the second round";
+    EXPECT_EQ(s.bytes_in_use, 0);
+  }
+}
+
+TEST(Movement, AFailureInAChainRunAheadFailsTheRestWithItsMessage) {
+  const int n = 100;
+  ClusterPtr cl = Sim(1);
+  ASSERT_NE(cl, nullptr);
+  dtx_task_id last;
+  {
+    GraphPtr ok = Chain(n, -1, &last); /* learn the size first */
+    dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+    o.scheduler = DTX_SCHED_CLUSTER;
+    Results res(1);
+    ASSERT_EQ(dtx_compute(cl.get(), ok.get(), &last, 1, res.data(), &o), DTX_OK) << dtx_last_error();
+  }
+  GraphPtr g = Chain(n, 40, &last);
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = DTX_SCHED_CLUSTER;
+  Results res(1);
+  ASSERT_EQ(dtx_compute(cl.get(), g.get(), &last, 1, res.data(), &o), DTX_ETASK);
+  EXPECT_NE(std::string(dtx_last_error()).find("link[40]: link -7 refuses"), std::string::npos) << dtx_last_error();
+  ASSERT_EQ(dtx_chunk_status(res[0]), DTX_ETASK);
+  EXPECT_NE(std::string(dtx_chunk_error(res[0])).find("link[40]: link -7 refuses"), std::string::npos)
+      << dtx_chunk_error(res[0]);
+  EXPECT_GT(Stats(cl.get(), 0).run_ahead, 0);
+  EXPECT_EQ(Stats(cl.get(), 0).bytes_in_use, 0);
+}

@@ -308,6 +308,7 @@ void dtxi_run_task_done(run *r, rtask *t, int ran) {
   for (uint32_t k = 0; k < t->ndeps; k++) {
     rtask *d = &r->rt[deps[k]];
     if (atomic_fetch_sub_explicit(&d->pending, 1, memory_order_acq_rel) != 1) continue;
+    if (d->ahead) continue; /* already enqueued on a GPU behind t */
     if (dtxi_gpu_eligible(r, d))
       dtxi_gpu_dispatch(r, d);
     else
@@ -689,6 +690,7 @@ static dtx_status plan(run *r, const dtx_task_id *outs, int nout) {
     t->t0 = t->t1 = 0;
     t->on_cpu = 0;
     t->pid = 0;
+    t->ahead = t->gpu_done = 0;
   }
   DTX_CHECK_GOTO(wire(r, r->threads || g->has_priority), rc, out);
   if (g->has_priority) {

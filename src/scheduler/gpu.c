@@ -251,7 +251,19 @@ static int sim_task(void *arg, char *err, size_t errlen) {
   gjob *j = arg;
   j->on_stream = 1;
   j->t_run0 = dtxi_now_ns();
-  invoke(j, j->r->g->impls[j->r->g->tasks[j->t->gid].impl].cpu);
+  int skip = 0;
+  if (j->ahead_src != NULL) {
+    /* Its producer ran just before (this stream waited for it). */
+    j->in_ptr[j->ahead_in] = j->ahead_src->ptr;
+    j->in_size[j->ahead_in] = j->ahead_src->size;
+    skip = j->ahead_src->failed; /* it fails with its input when done */
+  }
+  if (!skip) invoke(j, j->r->g->impls[j->r->g->tasks[j->t->gid].impl].cpu);
+  if (j->slot != NULL) {
+    j->slot->ptr = j->has_out ? j->out_ptr : NULL;
+    j->slot->size = j->has_out ? j->out_size : 0;
+    j->slot->failed = skip || j->err != NULL;
+  }
   j->t_run1 = dtxi_now_ns();
   (void)err;
   (void)errlen;
@@ -326,8 +338,14 @@ static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
 
 /* ---- dispatch ------------------------------------------------------------------------- */
 
+static void slot_unref(gahead *s) {
+  if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) free(s);
+}
+
 static void free_job(gjob *j) {
   if (j->probe_slot > 0) atomic_store(&j->r->cl->gpus->est[j->probe_slot - 1].probing, 0);
+  slot_unref(j->slot);
+  slot_unref(j->ahead_src);
   dtxi_event_destroy(j->ev);
   dtxi_event_destroy(j->ev2);
   dtxi_event_destroy(j->room_ev);
@@ -377,6 +395,10 @@ static void free_inputs(gjob *j, dtxi_stream *s) {
 /* Frees a job that never reached the progress thread. */
 static void drop_job(gjob *j) {
   dtxi_gpus *g = j->r->cl->gpus;
+  if (j->ahead_src != NULL) {
+    j->ahead_src->readers--; /* on the producer's dispatch thread, before it is handed off */
+    atomic_fetch_sub(&j->dev->ahead, 1);
+  }
   unpin_inputs(j);
   dtxi_uncharge(g, j->dev, j->in_charged + j->out_charged);
   atomic_fetch_sub(&j->dev->inflight, 1);
@@ -511,7 +533,37 @@ static dtx_status nccl_inputs(dtxi_gpus *g, gjob *j, const source *src) {
   return rc;
 }
 
-void dtxi_gpu_dispatch(run *r, rtask *t) {
+static int dispatch_job(run *r, rtask *t, gjob *after);
+
+void dtxi_gpu_dispatch(run *r, rtask *t) { (void)dispatch_job(r, t, NULL); }
+
+/* Run ahead: the GPU dependents of job p whose only unfinished input is p
+ * are enqueued now on p's device, behind p's ready event, as a CUDA graph
+ * would be, up to DTX_GPU_WINDOW of them per device. Called by p's
+ * dispatcher before p is handed to the progress thread, so p cannot finish
+ * meanwhile and no dependent can become ready by another path. */
+static void run_ahead(dtxi_gpus *g, gjob *p) {
+  run *r = p->r;
+  rtask *t = p->t;
+  if (p->slot == NULL || (!g->sim && p->err != NULL)) return; /* (sim: a failure shows in the slot) */
+  int window = dtxi_env_get()->gpu_window;
+  const uint32_t *deps = r->deps + t->dep_off;
+  for (uint32_t k = 0; k < t->ndeps; k++) {
+    rtask *c = &r->rt[deps[k]];
+    int where = r->g->tasks[c->gid].where;
+    if (c->ahead || !dtxi_gpu_eligible(r, c) || (where > 0 && where - 1 != p->dev->index)) continue;
+    if (atomic_load_explicit(&c->pending, memory_order_acquire) != 1) continue;
+    if (atomic_load(&p->dev->ahead) >= window) return;
+    (void)dispatch_job(r, c, p); /* declines when it cannot go now */
+  }
+}
+
+/* Places t and enqueues it. With `after` (run ahead), t's last unfinished
+ * input is after's task: t goes on after's device behind after's ready
+ * event, or, when that cannot be done at once (no room, sizes unknown, a
+ * failed input), nothing happens and 1 is returned: t is dispatched the usual
+ * way when its input finishes. */
+static int dispatch_job(run *r, rtask *t, gjob *after) {
   dtxi_gpus *g = r->cl->gpus;
   const gtask *gt = &r->g->tasks[t->gid];
   const uint32_t *ins = dtxi_gt_inputs(gt);
@@ -519,10 +571,11 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     for (uint32_t i = 0; i < gt->ninputs; i++) {
       const rtask *in = &r->rt[r->map[ins[i]]];
       if (in->err != NULL) {
+        if (after != NULL) return 1;
         /* Marked failed by a CPU worker, which handles its dependents in a
          * loop (no recursion down long chains of failed GPU tasks). */
         dtxi_run_skip(r, t);
-        return;
+        return 0;
       }
     }
   }
@@ -533,13 +586,25 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     if (j != NULL) free_job(j);
     free(src);
     free(rep);
+    if (after != NULL) return 1;
     dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, "out of memory dispatching to a GPU"));
-    return;
+    return 0;
   }
   const char *prefix = r->g->prefixes[gt->prefix];
-  gdev *d = j->dev = choose(g, r, gt);
+  gdev *d = j->dev = after != NULL ? after->dev : choose(g, r, gt);
   size_t in_bytes = 0;
-  for (uint32_t i = 0; i < gt->ninputs; i++) in_bytes += j->in_size[i] = input_size(&r->rt[r->map[ins[i]]]);
+  j->ahead_in = -1;
+  for (uint32_t i = 0; i < gt->ninputs; i++) {
+    rtask *in = &r->rt[r->map[ins[i]]];
+    if (after != NULL && in == after->t) {
+      j->how[i] = IN_AHEAD;
+      j->ahead_in = (int)i;
+      /* CUDA: known now; sim: set when it runs (after's own run is writing it) */
+      in_bytes += j->in_size[i] = !g->sim && after->has_out ? after->out_size : 0;
+      continue;
+    }
+    in_bytes += j->in_size[i] = input_size(in);
+  }
   atomic_fetch_add(&d->inflight, 1);
   j->est_ns = dtxi_gpus_estimate(g, prefix, 1, in_bytes);
   atomic_fetch_add(&d->queued_ns, j->est_ns);
@@ -557,7 +622,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     rtask *in = &r->rt[r->map[ins[i]]];
     size_t n = j->in_size[i];
     if (n > largest) largest = n;
-    if (n == 0) continue;
+    if (n == 0 || j->how[i] == IN_AHEAD) continue;
     if (in->res != NULL && in->res->copy[d->index].ptr != NULL) {
       gcopy *c = &in->res->copy[d->index];
       j->how[i] = IN_BORROW;
@@ -582,8 +647,12 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
       drop_job(j);
       free(src);
       free(rep);
+      if (after != NULL) {
+        free(msg);
+        return 1;
+      }
       dtxi_gpu_fail_now(r, t, msg);
-      return;
+      return 0;
     }
     j->hpinned[i] = c;
   }
@@ -596,6 +665,8 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
   int fits = 1, probe_busy = 0;
   if (out_est > 0) {
     out_est--;
+  } else if (after != NULL) {
+    probe_busy = 1; /* run ahead only once the output's size is known */
   } else {
     out_est = (int64_t)largest;
     if (limit > 0 && slot >= 0) {
@@ -611,6 +682,13 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
       }
     }
   }
+  if (after != NULL && (probe_busy || (limit > 0 && need + here + out_est > limit))) {
+    pthread_mutex_unlock(&d->mu);
+    drop_job(j);
+    free(src);
+    free(rep);
+    return 1;
+  }
   if (limit > 0 && need + here + out_est > limit) {
     char msg[256];
     snprintf(msg, sizeof msg,
@@ -623,7 +701,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     free(src);
     free(rep);
     dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, msg));
-    return;
+    return 0;
   }
   if (!probe_busy) fits = dtxi_reserve(g, d, need + out_est, &j->room_ev);
   if (!fits || probe_busy) {
@@ -634,8 +712,24 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     drop_job(j);
     free(src);
     free(rep);
+    if (after != NULL) return 1;
     dtxi_park(g, d, r, t);
-    return;
+    return 0;
+  }
+  if (after != NULL) {
+    /* Committed: after's readers hold its output until they are done. */
+    t->ahead = 1;
+    atomic_fetch_add(&d->ahead, 1);
+    atomic_fetch_add_explicit(&after->slot->refs, 1, memory_order_relaxed);
+    after->slot->readers++;
+    j->ahead_src = after->slot;
+    j->after = after->t;
+    if (!g->sim) j->in_ptr[j->ahead_in] = after->out_ptr; /* sim: set when it runs */
+  }
+  if (t->ndeps > 0 && dtxi_env_get()->gpu_window > 0) {
+    /* Readers may be enqueued behind this job before it finishes. */
+    j->slot = calloc(1, sizeof *j->slot);
+    if (j->slot != NULL) atomic_init(&j->slot->refs, 1);
   }
   j->in_charged = need;
   j->out_charged = out_est;
@@ -652,6 +746,9 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     switch (j->how[i]) {
       case IN_BORROW: /* reuse the copy already here: wait for it, don't fetch it */
         rc = dtxi_stream_wait(j->s, in->res->copy[d->index].ready);
+        continue;
+      case IN_AHEAD: /* behind the job still making it */
+        rc = dtxi_stream_wait(j->s, after->ev);
         continue;
       case IN_HOST:
       case IN_PEER:
@@ -702,7 +799,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     free(src);
     free(rep);
     dtxi_gpu_fail_now(r, t, msg);
-    return;
+    return 0;
   }
   /* The fetched copies stay here for later readers: they become the
    * output's copies on this device, pinned by this job until it ends. */
@@ -717,6 +814,7 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     if (j->how[i] == IN_PEER) d->bytes_peer += (int64_t)n;
     if (j->how[i] == IN_NCCL) d->bytes_nccl += (int64_t)n;
     if (j->how[i] == IN_BORROW) d->reused++;
+    if (j->how[i] == IN_AHEAD) d->run_ahead++;
     gres *res = src[i].res;
     if (rep[i] == NULL || res == NULL || res->copy[d->index].ptr != NULL) {
       if (rep[i] != NULL) dtxi_event_destroy(rep[i]);
@@ -750,13 +848,20 @@ void dtxi_gpu_dispatch(run *r, rtask *t) {
     atomic_fetch_sub(&d->inflight, 1);
     atomic_fetch_sub(&d->queued_ns, j->est_ns);
     dtxi_gpu_fail_now(r, t, msg);
-    return;
+    return 0;
   }
   if (rc != DTX_OK && j->err == NULL) j->err = dtxi_gpu_task_error(r, t, dtx_last_error());
+  if (j->slot != NULL && !g->sim) { /* CUDA: the output is allocated by now */
+    j->slot->ptr = j->has_out ? j->out_ptr : NULL;
+    j->slot->size = j->has_out ? j->out_size : 0;
+    j->slot->failed = j->err != NULL;
+  }
   /* A device fault fails only the work up to here on this stream. */
   dtxi_stream_reset(j->s);
   pthread_mutex_unlock(&d->mu);
+  run_ahead(g, j);
   handoff(g, j);
+  return 0;
 }
 
 /* ---- completion (progress thread) ------------------------------------------------- */
@@ -944,7 +1049,36 @@ static void finish(gjob *j) {
   run *r = j->r;
   gdev *d = j->dev;
   dtxi_gpus *g = r->cl->gpus;
-  if (r->trace && j->err == NULL) trace_job(j);
+  int ran = 1;
+  if (j->after != NULL) {
+    /* Run ahead: its producer finished first (the progress thread sees to
+     * that); the producer's copy it read was pinned for it. */
+    atomic_fetch_sub(&d->ahead, 1);
+    if (j->after->res != NULL && j->after->res->copy[d->index].owner != NULL)
+      dtxi_copy_unpin(g, &j->after->res->copy[d->index]);
+    if (j->after->err != NULL) {
+      /* Its input failed: it fails with the same message, like any task
+       * whose input failed (whatever it computed is dropped). */
+      free(j->err);
+      j->err = NULL;
+      if (j->host_out != NULL) {
+        atomic_store_explicit(&j->host_out->refs, 1, memory_order_relaxed);
+        dtxi_chunk_unref(j->host_out);
+        j->host_out = NULL;
+      }
+      if (j->out_ptr != NULL) {
+        pthread_mutex_lock(&d->mu);
+        dtxi_free_async(j->s, j->out_ptr);
+        pthread_mutex_unlock(&d->mu);
+        j->out_ptr = NULL;
+      }
+      j->has_out = 0;
+      j->t->err = j->after->err;
+      atomic_store_explicit(&r->any_error, 1, memory_order_relaxed);
+      ran = 0;
+    }
+  }
+  if (r->trace && j->err == NULL && ran) trace_job(j);
   if (j->err != NULL) {
     /* Copies this job fetched may not hold the data: drop them. */
     for (int i = 0; i < j->ninputs; i++)
@@ -974,13 +1108,14 @@ static void finish(gjob *j) {
       dtxi_free_async(j->s, j->out_ptr);
       pthread_mutex_unlock(&d->mu);
     }
-  } else {
+  } else if (ran) {
     j->t->out = j->host_out;
     dtxi_chunk_unpin(j->host_out); /* here now: it may spill to disk */
     gres *res = j->out_ptr != NULL ? dtxi_gres_new(g, r, j->t, d->index, j->out_size, j->host_out != NULL) : NULL;
     if (res != NULL) {
       pthread_mutex_lock(&g->res_mu);
-      dtxi_copy_add(g, res, d->index, j->out_ptr, j->ev, 0);
+      /* pinned by the readers run ahead of it until they are done */
+      dtxi_copy_add(g, res, d->index, j->out_ptr, j->ev, j->slot != NULL ? j->slot->readers : 0);
       pthread_mutex_unlock(&g->res_mu);
       j->ev = NULL;
       give_back -= (int64_t)res->size; /* held on by the copy */
@@ -997,10 +1132,11 @@ static void finish(gjob *j) {
   atomic_fetch_sub(&d->inflight, 1);
   atomic_fetch_sub(&d->queued_ns, j->est_ns);
   rtask *t = j->t;
+  t->gpu_done = 1;
   free_job(j);
   if (made != NULL) maybe_broadcast(g, r, t, made);
   dtxi_retry_parked(g);
-  dtxi_run_task_done(r, t, 1);
+  dtxi_run_task_done(r, t, ran);
 }
 
 /* A host copy is needed when a CPU task reads the output or the caller asked
@@ -1129,7 +1265,8 @@ static void *progress_main(void *arg) {
     for (gjob **pp = &pending; *pp != NULL;) {
       gjob *j = *pp;
       dtxi_event_state st = dtxi_event_query(j->phase == 1 ? j->ev : j->ev2);
-      if (st == DTXI_EVENT_PENDING) {
+      if (st == DTXI_EVENT_PENDING || (j->after != NULL && !j->after->gpu_done)) {
+        /* (a job run ahead finishes after the job it ran behind) */
         pp = &j->next;
         continue;
       }

@@ -66,6 +66,7 @@ typedef struct gdev {
   dtxi_stream *nccl; /* fed under dtxi_gpus.nccl_mu */
   _Atomic int64_t inflight;
   _Atomic int64_t queued_ns; /* estimated work in flight: where its queue ends */
+  _Atomic int64_t ahead;     /* jobs enqueued behind unfinished producers (DTX_GPU_WINDOW caps it) */
   /* trace tracks (tids), and where the last slice on each ended, so slices
    * on a track never overlap; touched by the progress thread only */
   int *compute_tid;
@@ -82,11 +83,22 @@ typedef struct gdev {
   gcopy *lru_head, *lru_tail;
   parked *parked;
   int64_t spills, spilled_bytes, unspills, unspilled_bytes;
-  int64_t bytes_from_host, bytes_to_host, bytes_peer, bytes_nccl, reused, broadcasts;
+  int64_t bytes_from_host, bytes_to_host, bytes_peer, bytes_nccl, reused, broadcasts, run_ahead;
 } gdev;
 
 /* How input i of a job reaches its device. */
-enum { IN_NONE, IN_BORROW, IN_HOST, IN_PEER, IN_NCCL };
+enum { IN_NONE, IN_BORROW, IN_HOST, IN_PEER, IN_NCCL, IN_AHEAD };
+
+/* The output of a job that readers were enqueued behind before it finished
+ * (run ahead): where it is, once known. On CUDA it is known when the job is
+ * enqueued; on sim the job's own run writes it, before its ready event. */
+typedef struct gahead {
+  _Atomic int32_t refs; /* the producing job + each reader job */
+  void *ptr;
+  size_t size;
+  int failed;           /* the producing task failed: readers must not run */
+  int readers;          /* reader jobs enqueued behind it (producer's dispatch and progress threads) */
+} gahead;
 
 typedef struct gjob {
   struct gjob *next;
@@ -120,6 +132,10 @@ typedef struct gjob {
   dtxi_event *room_ev; /* spills made to fit this job */
   int on_stream;       /* the task runs now on its stream's own thread (sim) */
   int probe_slot;      /* 1 + the est slot this job probes the output size of */
+  gahead *slot;        /* its output, for readers run ahead (NULL: none yet) */
+  gahead *ahead_src;   /* run ahead: the output of the job this one was enqueued behind */
+  rtask *after;        /* run ahead: that job's task, which must finish first */
+  int ahead_in;        /* run ahead: the input index it is; -1 otherwise */
   int stream_index;
   uint64_t t_dispatch, t_run0, t_run1, t_done1; /* host clock, for the trace */
 } gjob;

@@ -342,6 +342,7 @@ void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out) {
   out->bytes_spilled = d->spilled_bytes;
   out->unspills = d->unspills;
   out->bytes_unspilled = d->unspilled_bytes;
+  if (out->size >= offsetof(dtx_device_stats, run_ahead) + sizeof out->run_ahead) out->run_ahead = d->run_ahead;
   if (out->size >= offsetof(dtx_device_stats, broadcasts) + sizeof out->broadcasts) {
     out->bytes_from_host = d->bytes_from_host;
     out->bytes_to_host = d->bytes_to_host;

@@ -30,6 +30,8 @@ typedef struct rtask {
   uint64_t t0, t1;
   uint8_t on_cpu; /* cluster scheduler: this dual (CPU + CUDA) task runs on the CPU */
   int16_t pid;    /* trace process of its slice: 0 = host (written at the end), else a GPU's */
+  uint8_t ahead;  /* cluster: enqueued on a GPU behind an input still running (not dispatched again) */
+  uint8_t gpu_done; /* cluster: its GPU job has finished (progress thread only) */
 } rtask;
 
 typedef struct range {

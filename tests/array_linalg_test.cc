@@ -194,3 +194,31 @@ TEST_P(ArrayLinalg, TransposeAnyPermutation) {
     for (int d = 0; d < nd; d++) EXPECT_EQ(dtx_array_chunk(t, d), dtx_array_chunk(a, perm[d]));
   }
 }
+
+TEST_P(ArrayLinalg, TransposedOperandsAcrossManyTiles) {
+  /* big enough for several tiles of the transposed-read path, with partial tiles, reversed rows and casts */
+  Scope sc;
+  std::mt19937_64 rng(3400);
+  const int64_t n = 150, m = 131;
+  Nd x = RandNd(rng, {n, m}, DTX_F64), y = RandNd(rng, {m, n}, DTX_F32);
+  dtx_array *a = Put(cl(), x, {67, 45}), *b = Put(cl(), y, {50, 80});
+  dtx_index rev[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, -1}, {DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}};
+  /* z = x + y.T[::-1, :] (float32 promoted to float64) */
+  dtx_array *z = dtx_add(a, dtx_slice(dtx_transpose(b, nullptr), 2, rev));
+  Nd want;
+  want.t = DTX_F64;
+  want.shape = {n, m};
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < m; j++)
+      want.v.push_back(x.v[static_cast<size_t>(i * m + j)] + y.v[static_cast<size_t>(j * n + (n - 1 - i))]);
+  EXPECT_TRUE(SameNd(Get(z), want, 1e-15));
+  for (int axis = 0; axis < 2; axis++) {
+    Nd s = Get(dtx_sum(z, &axis, 1));
+    for (int64_t k = 0; k < (axis == 0 ? m : n); k++) {
+      double w = 0;
+      for (int64_t q = 0; q < (axis == 0 ? n : m); q++)
+        w += want.v[static_cast<size_t>(axis == 0 ? q * m + k : k * m + q)];
+      EXPECT_NEAR(s.v[static_cast<size_t>(k)], w, 1e-10) << "axis " << axis << " index " << k;
+    }
+  }
+}

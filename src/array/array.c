@@ -12,11 +12,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "array/array.h"
 #include "host/error.h"
 
 static _Atomic uint64_t next_serial = 1;
+
+void *dtxa_alloc_host(size_t bytes) {
+  const size_t huge = (size_t)2 << 20;
+  if (bytes < 2 * huge) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  /* big arrays on transparent huge pages where the system allows it (as
+   * NumPy does): tasks read them chunk by chunk, across rows too */
+  void *p = aligned_alloc(huge, (bytes + huge - 1) & ~(huge - 1));
+#if defined(MADV_HUGEPAGE)
+  if (p != NULL) madvise(p, (bytes + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
+#endif
+  return p;
+}
 
 /* ---- dtypes ------------------------------------------------------------------------ */
 
@@ -431,7 +444,7 @@ dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const 
   size_t bytes = (size_t)n * dtx_dtype_size(t);
   void *owned = NULL;
   if (mode == DTX_HOST_COPY) {
-    owned = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    owned = dtxa_alloc_host(bytes);
     if (owned == NULL) {
       dtxi_fail(DTX_ENOMEM, "dtx_from_host: out of memory copying %zu bytes", bytes);
       return NULL;
@@ -1335,7 +1348,7 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
     memcpy(w, where, (size_t)nb * sizeof *w);
   }
   size_t bytes = dtx_array_nbytes(a);
-  void *data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  void *data = dtxa_alloc_host(bytes);
   if (data == NULL) {
     free(w);
     return dtxi_fail(DTX_ENOMEM, "dtx_array_persist: out of memory for %zu bytes", bytes);

@@ -101,6 +101,10 @@ dtx_array *dtxa_ext(dtx_cluster *cl, int ndim, const int64_t *shape, const int64
 dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
                             int64_t *chunk);
 
+/* Host memory for array data (freed with free): 64-byte aligned, and on
+ * transparent huge pages when big. */
+void *dtxa_alloc_host(size_t bytes);
+
 /* build.c: computes a into host memory at buf (C order). */
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf);
 

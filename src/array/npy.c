@@ -166,7 +166,7 @@ dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks
   int64_t n = 1;
   for (int d = 0; d < nd; d++) n *= shape[d];
   size_t esz = dtx_dtype_size(t), bytes = (size_t)n * esz;
-  if ((data = aligned_alloc(64, (bytes + 63) & ~(size_t)63)) == NULL) {
+  if ((data = dtxa_alloc_host(bytes)) == NULL) {
     rc = dtxi_fail(DTX_ENOMEM, "dtx_load_npy: out of memory for %zu bytes", bytes);
     goto done;
   }

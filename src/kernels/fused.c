@@ -21,13 +21,21 @@
 
 /* ---- strip loops generated from the element functions ------------------------------ */
 
+/* The strip loops are built for the baseline ISA and, on x86-64 with GCC, also
+ * for x86-64-v3 (AVX2) and v4 (AVX-512), picked at load time by the CPU. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+#define HOT __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define HOT
+#endif
+
 typedef void (*cv_fn)(void *d, const void *s, int64_t ss, int n);
 typedef void (*bin_fn)(void *d, const void *a, const void *b, int n);
 typedef void (*un_fn)(void *d, const void *a, int n);
 typedef void (*wh_fn)(void *d, const void *c, const void *a, const void *b, int n);
 
 #define CVF(DS, DT, SS, ST)                                                          \
-  static void cv_##DS##_##SS(void *d, const void *s, int64_t ss, int n) {            \
+  HOT static void cv_##DS##_##SS(void *d, const void *s, int64_t ss, int n) {            \
     DT *o = (DT *)d;                                                                 \
     const ST *x = (const ST *)s;                                                     \
     if (ss == 1) {                                                                   \
@@ -44,7 +52,7 @@ static const cv_fn cvt[DTXK_NTYPES][DTXK_NTYPES] = {{0}, CVT_ROW(b), CVT_ROW(i32
                                                     CVT_ROW(f64)};
 
 #define BINF(OP, S, T, R)                                                     \
-  static void bin_##OP##_##S(void *d, const void *a, const void *b, int n) {  \
+  HOT static void bin_##OP##_##S(void *d, const void *a, const void *b, int n) {  \
     R *o = (R *)d;                                                            \
     const T *x = (const T *)a, *y = (const T *)b;                             \
     for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i], y[i]);           \
@@ -61,7 +69,7 @@ static const bin_fn bint[14][DTXK_NTYPES] = {{0},          BIN_ROW(add),     BIN
                                              BIN_ROW(gt),  BIN_ROW(ge)};
 
 #define UNF(OP, S, T)                                                \
-  static void un_##OP##_##S(void *d, const void *a, int n) {         \
+  HOT static void un_##OP##_##S(void *d, const void *a, int n) {         \
     T *o = (T *)d;                                                   \
     const T *x = (const T *)a;                                       \
     for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i]);        \
@@ -88,7 +96,7 @@ static const un_fn unt[9][DTXK_NTYPES] = {
 };
 
 #define WHF(S, T, ID)                                                                  \
-  static void wh_##S(void *d, const void *c, const void *a, const void *b, int n) {    \
+  HOT static void wh_##S(void *d, const void *c, const void *a, const void *b, int n) {    \
     T *o = (T *)d;                                                                     \
     const dtxk_b *k = (const dtxk_b *)c;                                               \
     const T *x = (const T *)a, *y = (const T *)b;                                      \
@@ -126,7 +134,7 @@ static void fill_strip(double v, int t, void *dst, int n) {
 /* ---- reductions over strips ---------------------------------------------------------- */
 
 /* Folds x[0..n) (acc type) into one state; ix0 / ixs: flat index of x[0] and its step. */
-static void fold_one(int red, int acc, void *st, const void *xv, int n, int64_t ix0, int64_t ixs) {
+HOT static void fold_one(int red, int acc, void *st, const void *xv, int n, int64_t ix0, int64_t ixs) {
   if (acc == DTXK_F64) {
     const double *x = (const double *)xv;
     switch (red) {
@@ -172,7 +180,7 @@ static void fold_one(int red, int acc, void *st, const void *xv, int n, int64_t 
 }
 
 /* Folds x[t] into state t, for t in 0..n (states contiguous, ssz bytes each). */
-static void fold_each(int red, int acc, char *st, int ssz, const void *xv, int n, int64_t ix0, int64_t ixs) {
+HOT static void fold_each(int red, int acc, char *st, int ssz, const void *xv, int n, int64_t ix0, int64_t ixs) {
   if (acc == DTXK_F64) {
     const double *x = (const double *)xv;
     if (red == DTXK_R_SUM) {
@@ -214,7 +222,49 @@ typedef struct exec {
   char *out;   /* chunk, host memory (element 0), or states */
   int osize;   /* bytes per output element / state */
   int inner_reduced;
+  int red;     /* the reduction folded per strip (MEAN folds as SUM) */
+  /* leaves read across their rows, copied tile by tile into contiguous rows */
+  char *tile[DTXK_MAX_LEAVES];
+  int64_t tile_r0, tile_c0;
 } exec;
+
+/* Asks for the rh x cw tile of memory leaf r at base to be brought into the
+ * cache, walking its contiguous axis (software prefetch: the hardware's
+ * stream detectors do not catch tile-sized runs in time). */
+static void tile_prefetch(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t cw) {
+  int esz = dtxk_size(r->dtype);
+  const char *src = r->ptr + base * esz;
+  int64_t s2 = r->stride[2], s3 = r->stride[3];
+  if (s3 == 1) {
+    for (int64_t q = 0; q < rh; q++)
+      for (int64_t c = 0; c < cw * esz; c += 64) __builtin_prefetch(src + q * s2 * esz + c);
+  } else if (s2 == 1 || s2 == -1) {
+    for (int64_t c = 0; c < cw; c++)
+      for (int64_t q = 0; q < rh * esz; q += 64) __builtin_prefetch(src + c * s3 * esz + (s2 < 0 ? -q : q));
+  }
+}
+
+/* Copies the rh x cw tile of leaf r at (i0, i1, r0, c0) into dst (rows of
+ * DTXK_TC elements), reading along the leaf's contiguous axis. */
+HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t cw, char *dst) {
+  int esz = dtxk_size(r->dtype);
+  const char *src = r->ptr + base * esz;
+  int64_t s2 = r->stride[2], s3 = r->stride[3];
+  if (esz == 8) {
+    const double *x = (const double *)(const void *)src;
+    double *t = (double *)(void *)dst;
+    for (int64_t c = 0; c < cw; c++)
+      for (int64_t q = 0; q < rh; q++) t[q * DTXK_TC + c] = x[q * s2 + c * s3];
+  } else if (esz == 4) {
+    const float *x = (const float *)(const void *)src;
+    float *t = (float *)(void *)dst;
+    for (int64_t c = 0; c < cw; c++)
+      for (int64_t q = 0; q < rh; q++) t[q * DTXK_TC + c] = x[q * s2 + c * s3];
+  } else {
+    for (int64_t c = 0; c < cw; c++)
+      for (int64_t q = 0; q < rh; q++) dst[q * DTXK_TC + c] = src[q * s2 + c * s3];
+  }
+}
 
 static void run_strip(exec *e, const int64_t *i, const int64_t *g, int n) {
   const dtxk_prog *p = e->p;
@@ -237,6 +287,14 @@ static void run_strip(exec *e, const int64_t *i, const int64_t *g, int n) {
             cvt[in->dtype][r->dtype](d->buf, tmp, 1, n);
           }
           d->p = d->buf;
+        } else if (e->tile[in->a] != NULL) {
+          const char *src = e->tile[in->a] + ((i[2] - e->tile_r0) * DTXK_TC + (i[3] - e->tile_c0)) * dtxk_size(r->dtype);
+          if (r->dtype == in->dtype) {
+            d->p = src;
+          } else {
+            cvt[in->dtype][r->dtype](d->buf, src, 1, n);
+            d->p = d->buf;
+          }
         } else {
           int64_t off = i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2] + i[3] * r->stride[3];
           const char *src = r->ptr + off * dtxk_size(r->dtype);
@@ -282,8 +340,8 @@ static void run_strip(exec *e, const int64_t *i, const int64_t *g, int n) {
       ix += g[k] * e->astride[k];
     }
     char *st = e->out + slot * e->osize;
-    if (e->inner_reduced) fold_one(p->red, p->acc, st, x, n, ix, e->astride[3]);
-    else fold_each(p->red, p->acc, st, e->osize, x, n, ix, e->astride[3]);
+    if (e->inner_reduced) fold_one(e->red, p->acc, st, x, n, ix, e->astride[3]);
+    else fold_each(e->red, p->acc, st, e->osize, x, n, ix, e->astride[3]);
     return;
   }
   int64_t off = 0;
@@ -323,6 +381,9 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
   /* output addressing over the 4 padded dims */
   int pad = 4 - p->ndim;
   int64_t ext[4];
+  double *mean_sums = NULL;
+  int64_t mean_slots = 0;
+  char *tiles[DTXK_MAX_LEAVES] = {0};
   for (int P = 0; P < 4; P++) {
     int k = P - pad;
     e.lo[P] = k < 0 ? 0 : p->lo[k];
@@ -338,8 +399,25 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
       if (!red) s *= ext[P];
     }
     e.inner_reduced = p->ndim > 0 && (p->red_mask >> (p->ndim - 1)) & 1;
+    e.red = p->red;
     e.osize = dtxk_state_size(p->red);
     e.out = out;
+    if (p->red == DTXK_R_MEAN) {
+      /* sums per slot (contiguous doubles fold fastest), counts at the end */
+      int64_t slots = 1;
+      for (int P = 0; P < 4; P++)
+        if (e.ostride[P] != 0) slots *= ext[P];
+      mean_sums = calloc((size_t)slots, sizeof *mean_sums);
+      if (mean_sums == NULL) {
+        free(mem);
+        *why = "out of memory for the partial sums";
+        return -1;
+      }
+      e.red = DTXK_R_SUM;
+      e.osize = 8;
+      e.out = (char *)mean_sums;
+      mean_slots = slots;
+    }
   } else if (p->out_kind == DTXK_OUT_EXT) {
     for (int P = 0; P < 4; P++) {
       int k = P - pad;
@@ -381,16 +459,83 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
             rc = -1;
             break;
           }
+          /* A leaf read across its rows (a transpose) is copied tile by tile
+           * into contiguous rows, reading it along its own rows. */
+          int tiled = 0;
+          for (int li = 0; li < p->nleaves; li++) {
+            const dtxk_rleaf *r = &e.rl[li];
+            e.tile[li] = NULL;
+            if ((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && (r->stride[2] == 1 || r->stride[2] == -1) &&
+                (r->stride[3] > 1 || r->stride[3] < -1) && e2 > 1 && e3 > 1 && !e.leaves[li].is_sub) {
+              if (tiles[li] == NULL && (tiles[li] = aligned_alloc(64, (size_t)DTXK_TR * DTXK_TC * 8)) == NULL) {
+                *why = "out of memory for a tile";
+                rc = -1;
+                break;
+              }
+              tiled = 1;
+            }
+          }
+          if (rc) break;
+          if (!tiled) {
+            for (i[0] = 0; i[0] < e0; i[0]++)
+              for (i[1] = 0; i[1] < e1; i[1]++)
+                for (i[2] = 0; i[2] < e2; i[2]++)
+                  for (i[3] = 0; i[3] < e3; i[3] += DTXK_STRIP) {
+                    int n = (int)(e3 - i[3] < DTXK_STRIP ? e3 - i[3] : DTXK_STRIP);
+                    for (int k = 0; k < 4; k++) g[k] = s[k] + i[k];
+                    run_strip(&e, i, g, n);
+                  }
+            continue;
+          }
           for (i[0] = 0; i[0] < e0; i[0]++)
             for (i[1] = 0; i[1] < e1; i[1]++)
-              for (i[2] = 0; i[2] < e2; i[2]++)
-                for (i[3] = 0; i[3] < e3; i[3] += DTXK_STRIP) {
-                  int n = (int)(e3 - i[3] < DTXK_STRIP ? e3 - i[3] : DTXK_STRIP);
-                  for (int k = 0; k < 4; k++) g[k] = s[k] + i[k];
-                  run_strip(&e, i, g, n);
+              for (int64_t r0 = 0; r0 < e2; r0 += DTXK_TR)
+                for (int64_t c0 = 0; c0 < e3; c0 += DTXK_TC) {
+                  int64_t rh = e2 - r0 < DTXK_TR ? e2 - r0 : DTXK_TR, cw = e3 - c0 < DTXK_TC ? e3 - c0 : DTXK_TC;
+                  for (int li = 0; li < p->nleaves; li++) {
+                    const dtxk_rleaf *r = &e.rl[li];
+                    if (tiles[li] == NULL || !((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) &&
+                                               (r->stride[2] == 1 || r->stride[2] == -1) &&
+                                               (r->stride[3] > 1 || r->stride[3] < -1) && !e.leaves[li].is_sub)) {
+                      e.tile[li] = NULL;
+                      continue;
+                    }
+                    e.tile[li] = tiles[li];
+                    tile_in(r, i[0] * r->stride[0] + i[1] * r->stride[1] + r0 * r->stride[2] + c0 * r->stride[3], rh, cw,
+                            tiles[li]);
+                  }
+                  /* the next tile along the row, meanwhile */
+                  if (c0 + DTXK_TC < e3) {
+                    int64_t ncw = e3 - c0 - DTXK_TC < DTXK_TC ? e3 - c0 - DTXK_TC : DTXK_TC;
+                    for (int li = 0; li < p->nleaves; li++) {
+                      const dtxk_rleaf *r = &e.rl[li];
+                      if ((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && !e.leaves[li].is_sub)
+                        tile_prefetch(r, i[0] * r->stride[0] + i[1] * r->stride[1] + r0 * r->stride[2] +
+                                             (c0 + DTXK_TC) * r->stride[3], rh, ncw);
+                    }
+                  }
+                  e.tile_r0 = r0;
+                  e.tile_c0 = c0;
+                  for (i[2] = r0; i[2] < r0 + rh; i[2]++) {
+                    i[3] = c0;
+                    for (int k = 0; k < 4; k++) g[k] = s[k] + i[k];
+                    run_strip(&e, i, g, (int)cw);
+                  }
                 }
         }
   dtxk_cuts_free(&cuts);
+  for (int li = 0; li < p->nleaves; li++) free(tiles[li]);
+  if (mean_sums != NULL) {
+    int64_t count = 1;
+    for (int k = 0; k < p->ndim; k++)
+      if ((p->red_mask >> k) & 1) count *= p->hi[k] - p->lo[k];
+    dtxk_mean_st *st = (dtxk_mean_st *)(void *)out;
+    for (int64_t q = 0; q < mean_slots; q++) {
+      st[q].s += mean_sums[q];
+      st[q].n += (double)count;
+    }
+    free(mean_sums);
+  }
   free(mem);
   return rc;
 }

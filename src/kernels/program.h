@@ -32,6 +32,13 @@
 #define DTXK_MAX_INSTR 160
 #define DTXK_MAX_LEAVES 48
 #define DTXK_STRIP 512 /* elements per strip of the CPU loops */
+/* a leaf read across its rows is copied in tiles of DTXK_TR rows x DTXK_TC columns */
+#ifndef DTXK_TR
+#define DTXK_TR 64
+#endif
+#ifndef DTXK_TC
+#define DTXK_TC 64
+#endif
 
 enum { DTXK_LEAF_TASK = 1, DTXK_LEAF_EXT = 2, DTXK_LEAF_GEN = 3, DTXK_LEAF_PIECE = 4 };
 enum { DTXK_MODE_NONE = 0, DTXK_MODE_PERIODIC = 1, DTXK_MODE_CONSTANT = 2, DTXK_MODE_NEAREST = 3 };

@@ -1,0 +1,333 @@
+/*
+ * bench/array_bench.c - chunked arrays (BENCHMARKS.md section 2).
+ *
+ * x = N x N float64 (default 8192 x 8192) in C x C chunks (default 1024),
+ * uniform random, persisted (materialised in host memory) before timing.
+ * Cases, each computed into a host buffer:
+ *   transpose-sum   (x + x.T).sum()
+ *   sum             x.sum()
+ *   mean-axis0      x.mean(axis=0)
+ *   elementwise     (x * 2 + 1).sum()
+ *   slice           x[::3, ::3].sum()
+ *   matmul          (x[:N/2, :N/2] @ x[:N/2, :N/2]).sum()
+ *   stencil         the 5-point Laplacian of x with a periodic halo of 1 (map_overlap),
+ *                   computed into an N x N host buffer
+ * The timed region is dtx_array_compute of the case's expression (graph
+ * building included); the expression is built once, outside it. One warm-up,
+ * then --reps R runs (default 5); the median, min and max are reported.
+ *
+ * Floors, measured in the same run: the memory bandwidth of a large parallel
+ * copy (bytes read + written per second, one thread per worker), giving for
+ * each case the time to read and write the bytes it must touch; and for
+ * matmul, the BLAS's own time for the same product on all cores (one call).
+ * Results print as a table naming the machine, or one JSON object per line
+ * with --json (bench/run_array_peers.sh reads those).
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dtx/dtx.h"
+
+#if defined(DTX_HAVE_CBLAS)
+#include <cblas.h>
+#endif
+#if defined(DTX_HAVE_OPENBLAS)
+void openblas_set_num_threads(int num_threads);
+#endif
+
+#ifndef DTX_BENCH_BUILD_TYPE
+#define DTX_BENCH_BUILD_TYPE "unknown"
+#endif
+
+enum { C_TSUM, C_SUM, C_MEAN0, C_ELEM, C_SLICE, C_MATMUL, C_STENCIL, C_COUNT };
+static const char *const case_names[C_COUNT] = {"transpose-sum", "sum",    "mean-axis0", "elementwise",
+                                                "slice",         "matmul", "stencil"};
+
+typedef struct options {
+  int64_t n, chunk;
+  int reps, threads, json;
+  int cases[C_COUNT];
+} options;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "dtx-bench-array: %s: %s\n", what, dtx_last_error());
+  exit(1);
+}
+
+/* ---- the bandwidth floor: a parallel copy ------------------------------------------------ */
+
+typedef struct copy_part {
+  char *dst;
+  const char *src;
+  size_t n;
+} copy_part;
+
+static void *copy_worker(void *arg) {
+  copy_part *p = arg;
+  memcpy(p->dst, p->src, p->n);
+  return NULL;
+}
+
+/* GB/s of bytes read + written, best of 5 copies of `bytes`, `threads` at once. */
+static double copy_bandwidth(size_t bytes, int threads) {
+  char *a = malloc(bytes), *b = malloc(bytes);
+  if (a == NULL || b == NULL) {
+    fprintf(stderr, "dtx-bench-array: out of memory for the copy\n");
+    exit(1);
+  }
+  memset(a, 1, bytes);
+  memset(b, 2, bytes);
+  double best = 1e30;
+  for (int r = 0; r < 5; r++) {
+    pthread_t th[64];
+    copy_part parts[64];
+    int t = threads < 64 ? threads : 64;
+    size_t per = (bytes / (size_t)t) & ~(size_t)63;
+    double t0 = now_s();
+    for (int i = 0; i < t; i++) {
+      parts[i].dst = b + per * (size_t)i;
+      parts[i].src = a + per * (size_t)i;
+      parts[i].n = i == t - 1 ? bytes - per * (size_t)i : per;
+      pthread_create(&th[i], NULL, copy_worker, &parts[i]);
+    }
+    for (int i = 0; i < t; i++) pthread_join(th[i], NULL);
+    double dt = now_s() - t0;
+    if (dt < best) best = dt;
+  }
+  free(a);
+  free(b);
+  return 2.0 * (double)bytes / best / 1e9;
+}
+
+/* ---- the stencil kernel ---------------------------------------------------------------------- */
+
+static int laplace(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, const void *user) {
+  (void)user;
+  (void)nin;
+  if (in[0].halo[0] != 1 || in[0].halo[1] != 1 || in[0].stride[1] != 1 || out->stride[1] != 1)
+    return dtx_task_fail(ctx, "the Laplacian needs a halo of 1 and unit column strides");
+  int64_t w = in[0].stride[0], ow = out->stride[0], m = out->shape[0], n = out->shape[1];
+  const double *x = in[0].data;
+  double *o = out->data;
+  for (int64_t i = 0; i < m; i++) {
+    const double *c = x + (i + 1) * w + 1;
+    double *r = o + i * ow;
+    for (int64_t j = 0; j < n; j++) r[j] = c[j - w] + c[j + w] + c[j - 1] + c[j + 1] - 4 * c[j];
+  }
+  return 0;
+}
+
+/* ---- machine --------------------------------------------------------------------------------- */
+
+static void cpu_model(char *buf, size_t n) {
+  snprintf(buf, n, "unknown CPU");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f == NULL) return;
+  char line[512];
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (strncmp(line, "model name", 10) != 0) continue;
+    char *p = strchr(line, ':');
+    if (p == NULL) break;
+    p++;
+    while (*p == ' ') p++;
+    p[strcspn(p, "\n")] = '\0';
+    snprintf(buf, n, "%s", p);
+    break;
+  }
+  fclose(f);
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: dtx-bench-array [--json] [--n N] [--chunk C] [--reps R] [--threads T] [--cases a,b,...]\n"
+          "  --n N          x is N x N float64 (default 8192)\n"
+          "  --chunk C      chunks of C x C (default 1024)\n"
+          "  --reps R       timed runs per case after a warm-up (default 5)\n"
+          "  --threads T    worker threads (default: the cluster's, one per core)\n"
+          "  --cases LIST   of transpose-sum,sum,mean-axis0,elementwise,slice,matmul,stencil (default all)\n"
+          "  --json         one JSON object per line instead of the table\n");
+}
+
+static int parse(int argc, char **argv, options *o) {
+  o->n = 8192;
+  o->chunk = 1024;
+  o->reps = 5;
+  for (int c = 0; c < C_COUNT; c++) o->cases[c] = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--json") == 0) {
+      o->json = 1;
+    } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      exit(0);
+    } else if (v != NULL && strcmp(a, "--n") == 0) {
+      o->n = atoll(v), i++;
+    } else if (v != NULL && strcmp(a, "--chunk") == 0) {
+      o->chunk = atoll(v), i++;
+    } else if (v != NULL && strcmp(a, "--reps") == 0) {
+      o->reps = atoi(v), i++;
+    } else if (v != NULL && strcmp(a, "--threads") == 0) {
+      o->threads = atoi(v), i++;
+    } else if (v != NULL && strcmp(a, "--cases") == 0) {
+      for (int c = 0; c < C_COUNT; c++) o->cases[c] = 0;
+      char *list = strdup(v), *save = NULL;
+      for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int c = 0; c < C_COUNT; c++)
+          if (strcmp(t, case_names[c]) == 0) o->cases[c] = found = 1;
+        if (!found) {
+          fprintf(stderr, "dtx-bench-array: unknown case '%s'\n", t);
+          free(list);
+          return 2;
+        }
+      }
+      free(list);
+      i++;
+    } else {
+      fprintf(stderr, "dtx-bench-array: unknown option '%s'\n", a);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (o->n < 4 || o->chunk < 1 || o->reps < 1) {
+    fprintf(stderr, "dtx-bench-array: --n must be at least 4, --chunk and --reps at least 1\n");
+    return 2;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  options o;
+  memset(&o, 0, sizeof o);
+  int prc = parse(argc, argv, &o);
+  if (prc) return prc;
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.num_threads = o.threads;
+  dtx_cluster *cl;
+  if (dtx_cluster_create(&cfg, &cl) != DTX_OK) die("cluster");
+  int threads = dtx_cluster_num_threads(cl);
+  int64_t n = o.n, h = n / 2;
+  size_t xbytes = (size_t)(n * n) * 8;
+
+  /* floors first (the BLAS on all cores before the arrays set it to one thread) */
+  double bw = copy_bandwidth(xbytes, threads);
+  double blas_s = 0;
+#if defined(DTX_HAVE_CBLAS)
+  if (o.cases[C_MATMUL]) {
+    double *a = malloc((size_t)(h * h) * 8), *c = malloc((size_t)(h * h) * 8);
+    for (int64_t i = 0; i < h * h; i++) a[i] = (double)(i % 1000) / 1000.0;
+#if defined(DTX_HAVE_OPENBLAS)
+    openblas_set_num_threads(threads);
+#endif
+    blas_s = 1e30;
+    for (int r = 0; r < 3; r++) {
+      double t0 = now_s();
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)h, (int)h, (int)h, 1.0, a, (int)h, a, (int)h, 0.0, c,
+                  (int)h);
+      double dt = now_s() - t0;
+      if (dt < blas_s) blas_s = dt;
+    }
+    free(a);
+    free(c);
+  }
+#endif
+
+  dtx_array_scope_begin();
+  int64_t shape[2] = {n, n}, chunks[2] = {o.chunk, o.chunk};
+  dtx_array *x = NULL;
+  double t0 = now_s();
+  if (dtx_array_persist(dtx_random_uniform(cl, 2, shape, chunks, DTX_F64, 42), NULL, &x) != DTX_OK) die("persist x");
+  double persist_s = now_s() - t0;
+
+  dtx_array *expr[C_COUNT] = {0};
+  expr[C_TSUM] = dtx_sum(dtx_add(x, dtx_transpose(x, NULL)), NULL, 0);
+  expr[C_SUM] = dtx_sum(x, NULL, 0);
+  expr[C_MEAN0] = dtx_mean(x, (const int[]){0}, 1);
+  expr[C_ELEM] = dtx_sum(dtx_add(dtx_mul(x, dtx_scalar(cl, 2)), dtx_scalar(cl, 1)), NULL, 0);
+  dtx_index every3[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 3}, {DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 3}};
+  expr[C_SLICE] = dtx_sum(dtx_slice(x, 2, every3), NULL, 0);
+  dtx_index half[2] = {{DTX_INDEX_SLICE, DTX_NONE, h, 1}, {DTX_INDEX_SLICE, DTX_NONE, h, 1}};
+  dtx_array *xh = dtx_slice(x, 2, half);
+  expr[C_MATMUL] = dtx_sum(dtx_matmul(xh, xh), NULL, 0);
+  int64_t depth[2] = {1, 1};
+  expr[C_STENCIL] = dtx_map_overlap("laplace", laplace, NULL, x, depth, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, NULL, 0);
+  for (int c = 0; c < C_COUNT; c++)
+    if (expr[c] == NULL) die(case_names[c]);
+
+  /* bytes each case must read and write */
+  double rows3 = (double)((n + 2) / 3);
+  double floor_bytes[C_COUNT] = {
+      (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, rows3 * (double)n * 8, 0, 2.0 * (double)xbytes};
+  char cpu[256];
+  cpu_model(cpu, sizeof cpu);
+  char host[128] = "";
+  gethostname(host, sizeof host - 1);
+  if (!o.json) {
+    printf("dtx-bench-array: x = %lld x %lld float64, chunks %lld x %lld, %d worker threads, %s scheduler\n",
+           (long long)n, (long long)n, (long long)o.chunk, (long long)o.chunk, threads,
+           dtx_scheduler_name(dtx_cluster_scheduler(cl)));
+    printf("machine: %s, %ld cores, %s; dtx %s (%s build)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), host, dtx_version(),
+           DTX_BENCH_BUILD_TYPE);
+    printf("floors: copy bandwidth %.2f GB/s (read + write, %d threads)", bw, threads);
+    if (blas_s > 0) printf("; BLAS %lldx%lld dgemm %.1f ms (%.1f GFLOP/s, %d threads)", (long long)h, (long long)h,
+                           blas_s * 1e3, 2.0 * (double)h * (double)h * (double)h / blas_s / 1e9, threads);
+    printf("; persisting x took %.0f ms\n\n", persist_s * 1e3);
+    printf("%-14s %10s %10s %10s %10s %8s %10s\n", "case", "ms", "min", "max", "floor ms", "x floor", "GB/s");
+  } else {
+    printf("{\"kind\":\"machine\",\"cpu\":\"%s\",\"cores\":%ld,\"threads\":%d,\"n\":%lld,\"chunk\":%lld,"
+           "\"copy_gbps\":%.3f,\"blas_ms\":%.3f,\"scheduler\":\"%s\",\"build\":\"%s\"}\n",
+           cpu, sysconf(_SC_NPROCESSORS_ONLN), threads, (long long)n, (long long)o.chunk, bw, blas_s * 1e3,
+           dtx_scheduler_name(dtx_cluster_scheduler(cl)), DTX_BENCH_BUILD_TYPE);
+  }
+  fflush(stdout);
+
+  void *out = malloc(xbytes);
+  double *times = calloc((size_t)o.reps, sizeof *times);
+  for (int c = 0; c < C_COUNT; c++) {
+    if (!o.cases[c]) continue;
+    size_t nb = dtx_array_nbytes(expr[c]);
+    double check = 0;
+    for (int r = -1; r < o.reps; r++) {
+      double s0 = now_s();
+      if (dtx_array_compute(expr[c], out, nb) != DTX_OK) die(case_names[c]);
+      double dt = now_s() - s0;
+      if (r >= 0) times[r] = dt;
+      check = ((const double *)out)[0];
+    }
+    qsort(times, (size_t)o.reps, sizeof *times, cmp_d);
+    double med = times[o.reps / 2], fl = c == C_MATMUL ? blas_s : floor_bytes[c] / (bw * 1e9);
+    double gbps = c == C_MATMUL ? 0 : floor_bytes[c] / med / 1e9;
+    if (o.json) {
+      printf("{\"kind\":\"case\",\"case\":\"%s\",\"ms\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f,\"floor_ms\":%.3f,"
+             "\"bytes\":%.0f,\"check\":%.17g}\n",
+             case_names[c], med * 1e3, times[0] * 1e3, times[o.reps - 1] * 1e3, fl * 1e3, floor_bytes[c], check);
+    } else {
+      printf("%-14s %10.1f %10.1f %10.1f %10.1f %8.2f", case_names[c], med * 1e3, times[0] * 1e3,
+             times[o.reps - 1] * 1e3, fl * 1e3, fl > 0 ? med / fl : 0);
+      if (gbps > 0) printf(" %10.2f", gbps);
+      printf("\n");
+    }
+    fflush(stdout);
+  }
+  free(times);
+  free(out);
+  dtx_array_scope_end();
+  dtx_cluster_destroy(cl);
+  return 0;
+}

@@ -378,3 +378,50 @@ TEST(Movement, AFailureInAChainRunAheadFailsTheRestWithItsMessage) {
   EXPECT_GT(Stats(cl.get(), 0).run_ahead, 0);
   EXPECT_EQ(Stats(cl.get(), 0).bytes_in_use, 0);
 }
+
+int64_t RootsPeak(const char *window) {
+  Env env;
+  env.Set("DTX_GPU_WINDOW", window);
+  ClusterPtr cl = Sim(1);
+  EXPECT_NE(cl, nullptr);
+  GraphPtr g = MakeGraph();
+  const int n = 200;
+  std::vector<dtx_task_id> outs;
+  if (cl == nullptr) return -1;
+  for (int64_t i = 0; i < n; i++) {
+    dtx_task_desc s = Desc("src", Src, {i});
+    s.cuda = Src;
+    s.where = DTX_WHERE_GPU(0);
+    s.args = &i;
+    s.args_size = sizeof i;
+    dtx_task_id sid, uid;
+    EXPECT_EQ(dtx_graph_add(g.get(), &s, &sid), DTX_OK);
+    dtx_task_desc u = Desc("use", Use, {i});
+    u.where = DTX_WHERE_CPU;
+    u.inputs = &sid;
+    u.ninputs = 1;
+    u.args = &i;
+    u.args_size = sizeof i;
+    EXPECT_EQ(dtx_graph_add(g.get(), &u, &uid), DTX_OK);
+    outs.push_back(uid);
+  }
+  dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+  o.scheduler = DTX_SCHED_CLUSTER;
+  Results res(outs.size());
+  EXPECT_EQ(dtx_compute(cl.get(), g.get(), outs.data(), n, res.data(), &o), DTX_OK) << dtx_last_error();
+  for (int i = 0; i < n; i++) EXPECT_EQ(ChunkI64(res[i]), UseExpected(i, {i})) << i;
+  dtx_device_stats s = Stats(cl.get(), 0);
+  EXPECT_GT(s.bytes_peak, 0);
+  EXPECT_EQ(s.bytes_in_use, 0);
+  return s.bytes_peak;
+}
+
+TEST(Movement, RootTasksStartAWindowAtATime) {
+  /* 200 GPU roots of 64 KiB each, each read by a CPU task: with a window of
+   * 4 roots in flight per GPU, device memory holds a few chunks at a time
+   * (Dask's root-task queuing); with a window past 200 they all start at
+   * once. */
+  int64_t capped = RootsPeak("4"), open = RootsPeak("1000");
+  EXPECT_LE(capped, 8 * static_cast<int64_t>(kBytes)) << "roots started far ahead of their readers";
+  EXPECT_GT(open, 2 * capped);
+}

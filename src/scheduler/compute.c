@@ -361,7 +361,7 @@ static void exec_range(dtxi_worker *w, range *rg) {
   for (uint32_t i = lo; i < hi; i++) {
     rtask *t = &r->rt[r->roots[i]];
     if (r->gpu && dtxi_gpu_eligible(r, t)) {
-      dtxi_gpu_dispatch(r, t);
+      dtxi_gpu_root(r, t);
       continue;
     }
     count_task(w, exec_body(r, t, w->index, w->index + 1));
@@ -801,6 +801,7 @@ static void emit_trace(run *r) {
 }
 
 static void run_free(run *r) {
+  if (r->gpu) dtxi_gpu_run_free(r);
   for (rerr *e = atomic_load(&r->errors), *next; e != NULL; e = next) {
     next = e->next;
     free(e);

@@ -119,6 +119,8 @@ void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes) {
   }
 }
 
+static void rootq_new(run *r);
+
 void dtxi_gpu_plan(run *r) {
   dtxi_gpus *g = r->cl->gpus;
   const dtx_graph *gr = r->g;
@@ -144,6 +146,90 @@ void dtxi_gpu_plan(run *r) {
     }
     t->on_cpu = gpu != 0 && cpu < gpu;
   }
+  rootq_new(r);
+}
+
+/* ---- root-task queuing ------------------------------------------------------------ */
+
+struct dtxi_rootq {
+  pthread_mutex_t mu;
+  rtask **q; /* a ring of roots waiting to start */
+  uint32_t head, len, cap;
+  int64_t inflight; /* roots started and not finished */
+  int64_t limit;    /* roots in flight at most */
+};
+
+static int host_paused(const run *r) {
+  const dtxi_mem *m = r->cl->mem;
+  return m->limit > 0 && dtxi_mem_used(m) > m->limit;
+}
+
+void dtxi_gpu_root(run *r, rtask *t) {
+  struct dtxi_rootq *q = r->rootq;
+  if (q == NULL) {
+    dtxi_gpu_dispatch(r, t);
+    return;
+  }
+  pthread_mutex_lock(&q->mu);
+  int go = q->len == 0 && q->inflight < q->limit && (q->inflight == 0 || !host_paused(r));
+  if (go) {
+    q->inflight++;
+  } else if (q->len < q->cap) {
+    q->q[(q->head + q->len++) % q->cap] = t;
+  } else {
+    go = 1; /* cannot happen: the ring holds every root */
+    q->inflight++;
+  }
+  pthread_mutex_unlock(&q->mu);
+  if (go) dtxi_gpu_dispatch(r, t);
+}
+
+/* A root task t finished (or failed to start): start queued ones while
+ * there is room. No-op for other tasks. */
+void dtxi_gpu_root_done(run *r, rtask *t) {
+  struct dtxi_rootq *q = r->rootq;
+  if (q == NULL || r->g->tasks[t->gid].ninputs != 0) return;
+  pthread_mutex_lock(&q->mu);
+  q->inflight--;
+  for (;;) {
+    if (q->len == 0 || q->inflight >= q->limit || (q->inflight > 0 && host_paused(r))) break;
+    rtask *next = q->q[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    q->inflight++;
+    pthread_mutex_unlock(&q->mu);
+    dtxi_gpu_dispatch(r, next);
+    pthread_mutex_lock(&q->mu);
+  }
+  pthread_mutex_unlock(&q->mu);
+}
+
+void dtxi_gpu_run_free(run *r) {
+  struct dtxi_rootq *q = r->rootq;
+  if (q == NULL) return;
+  pthread_mutex_destroy(&q->mu);
+  free(q->q);
+  free(q);
+  r->rootq = NULL;
+}
+
+static void rootq_new(run *r) {
+  dtxi_gpus *g = r->cl->gpus;
+  uint32_t roots = 0;
+  for (uint32_t i = 0; i < r->nroots; i++)
+    if (dtxi_gpu_eligible(r, &r->rt[r->roots[i]])) roots++;
+  int window = dtxi_env_get()->gpu_window;
+  int64_t limit = (int64_t)(window > g->dev[0].ncompute ? window : g->dev[0].ncompute) * g->ndev;
+  if (roots <= limit) return; /* they all start at once anyway */
+  struct dtxi_rootq *q = calloc(1, sizeof *q);
+  if (q == NULL || (q->q = malloc((size_t)roots * sizeof *q->q)) == NULL) {
+    free(q); /* without it, roots all start at once */
+    return;
+  }
+  pthread_mutex_init(&q->mu, NULL);
+  q->cap = roots;
+  q->limit = limit;
+  r->rootq = q;
 }
 
 int dtxi_gpu_eligible(const run *r, const rtask *t) {
@@ -1045,6 +1131,13 @@ static void maybe_broadcast(dtxi_gpus *g, run *r, rtask *t, gres *res) {
   }
 }
 
+static int has_gpu_reader(const run *r, const rtask *t) {
+  const uint32_t *deps = r->deps + t->dep_off;
+  for (uint32_t k = 0; k < t->ndeps; k++)
+    if (dtxi_gpu_eligible(r, &r->rt[deps[k]])) return 1;
+  return 0;
+}
+
 static void finish(gjob *j) {
   run *r = j->r;
   gdev *d = j->dev;
@@ -1111,7 +1204,10 @@ static void finish(gjob *j) {
   } else if (ran) {
     j->t->out = j->host_out;
     dtxi_chunk_unpin(j->host_out); /* here now: it may spill to disk */
-    gres *res = j->out_ptr != NULL ? dtxi_gres_new(g, r, j->t, d->index, j->out_size, j->host_out != NULL) : NULL;
+    /* The device copy stays for GPU readers; with none (CPU tasks or the
+     * caller read the host copy) it goes at once. */
+    int keep = j->out_ptr != NULL && (j->host_out == NULL || has_gpu_reader(r, j->t));
+    gres *res = keep ? dtxi_gres_new(g, r, j->t, d->index, j->out_size, j->host_out != NULL) : NULL;
     if (res != NULL) {
       pthread_mutex_lock(&g->res_mu);
       /* pinned by the readers run ahead of it until they are done */
@@ -1124,7 +1220,7 @@ static void finish(gjob *j) {
       pthread_mutex_lock(&d->mu);
       dtxi_free_async(j->s, j->out_ptr);
       pthread_mutex_unlock(&d->mu);
-      if (j->host_out == NULL) /* the only copy is gone */
+      if (j->host_out == NULL) /* the only copy is gone (out of memory for its record) */
         dtxi_run_fail(r, j->t, dtxi_gpu_task_error(r, j->t, "out of host memory keeping its output"));
     }
   }
@@ -1134,6 +1230,7 @@ static void finish(gjob *j) {
   rtask *t = j->t;
   t->gpu_done = 1;
   free_job(j);
+  dtxi_gpu_root_done(r, t);
   if (made != NULL) maybe_broadcast(g, r, t, made);
   dtxi_retry_parked(g);
   dtxi_run_task_done(r, t, ran);

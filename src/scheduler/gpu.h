@@ -43,6 +43,14 @@ void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes);
  * learned durations say finishes first (exploring a side never measured). */
 void dtxi_gpu_plan(struct run *r);
 
+/* Root-task queuing: starts root task t on a GPU now, or queues it while
+ * DTX_GPU_WINDOW roots per GPU are in flight, or while host memory is past
+ * its limit (the pause threshold) and roots are in flight; queued roots start
+ * as those finish. Any thread. */
+void dtxi_gpu_root(struct run *r, struct rtask *t);
+/* Frees what dtxi_gpu_plan set up for r (after the run). */
+void dtxi_gpu_run_free(struct run *r);
+
 /* True when t should run on a GPU in run r. */
 int dtxi_gpu_eligible(const struct run *r, const struct rtask *t);
 /* Places t on a GPU and enqueues it; completion comes back through

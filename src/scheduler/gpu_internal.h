@@ -192,6 +192,7 @@ void dtxi_retry_parked(struct dtxi_gpus *g);
 int64_t dtxi_total_inflight(struct dtxi_gpus *g);
 char *dtxi_gpu_task_error(const run *r, const rtask *t, const char *what);
 void dtxi_gpu_fail_now(run *r, rtask *t, char *msg);
+void dtxi_gpu_root_done(run *r, rtask *t);
 void dtxi_gpu_key(const run *r, const rtask *t, char *buf, size_t n);
 
 #endif /* DTXI_GPU_INTERNAL_H */

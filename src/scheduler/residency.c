@@ -39,6 +39,7 @@ char *dtxi_gpu_task_error(const run *r, const rtask *t, const char *what) {
 
 void dtxi_gpu_fail_now(run *r, rtask *t, char *msg) {
   dtxi_run_fail(r, t, msg);
+  dtxi_gpu_root_done(r, t);
   dtxi_run_task_done(r, t, 0);
 }
 

@@ -61,6 +61,7 @@ typedef struct run {
   int nvtx;
   int threads; /* run by the threads or cluster scheduler (else sync) */
   int gpu;     /* run by the cluster scheduler on a cluster with GPUs */
+  struct dtxi_rootq *rootq; /* cluster: root tasks waiting to start on a GPU (gpu.c) */
   struct dtxi_watch *watch; /* progress bar / performance report (host/progress.h), or NULL */
   pthread_mutex_t mu;
   pthread_cond_t cv;

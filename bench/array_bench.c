@@ -18,7 +18,9 @@
  *
  * Floors, measured in the same run: the memory bandwidth of a large parallel
  * copy (bytes read + written per second, one thread per worker), giving for
- * each case the time to read and write the bytes it must touch; and for
+ * each case the time to read and write the bytes it must touch (x once; x
+ * twice for transpose-sum, which reads x and x.T; every third row for slice;
+ * x and the result for stencil); and for
  * matmul, the BLAS's own time for the same product on all cores (one call).
  * Results print as a table naming the machine, or one JSON object per line
  * with --json (bench/run_array_peers.sh reads those).
@@ -273,7 +275,7 @@ int main(int argc, char **argv) {
   /* bytes each case must read and write */
   double rows3 = (double)((n + 2) / 3);
   double floor_bytes[C_COUNT] = {
-      (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, rows3 * (double)n * 8, 0, 2.0 * (double)xbytes};
+      2.0 * (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, rows3 * (double)n * 8, 0, 2.0 * (double)xbytes};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
   char host[128] = "";

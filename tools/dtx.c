@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "dtx/dtx.h"
+#include "demo_array.h"
 #include "trace_cmd.h"
 
 #include <inttypes.h>
@@ -43,7 +44,7 @@ static void usage(FILE *out) {
       "  info       print the cluster report: scheduler, workers, threads, memory,\n"
       "             GPUs, trace target, and the DTX_* variables set\n"
       "  demo       estimate pi by Monte Carlo on the local cluster, as futures and\n"
-      "             as a task graph\n"
+      "             as a task graph, then a chunked-array workload (transpose-sum, stencil)\n"
       "               --small        64 tasks x 100,000 samples (a quick check)\n"
       "               --tasks N      leaf tasks (default 512)\n"
       "               --samples N    samples per task (default 2,000,000)\n"
@@ -482,6 +483,7 @@ static int cmd_demo(int argc, char **argv) {
   }
   char hbuf[32];
   printf("same counts as Part 1 (%s hits)\n", group_digits(by_graph.hits, hbuf));
+  if (demo_arrays(cl, o.tasks <= 64, o.seed) != 0) goto fail;
 
   dtx_cluster_destroy(cl);
   report_trace(getenv("DTX_TRACE"));

@@ -105,6 +105,11 @@ dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, cons
  * transparent huge pages when big. */
 void *dtxa_alloc_host(size_t bytes);
 
+/* Tests: when set, every task with a CUDA implementation is placed on a GPU
+ * (round-robin) instead of where the scheduler would pick, so the CUDA
+ * kernels run (the CPU-vs-CUDA parity test). Set before building. */
+extern int dtxa_pin_gpus;
+
 /* build.c: computes a into host memory at buf (C order). */
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf);
 

@@ -47,7 +47,10 @@ typedef struct bctx {
   dtx_graph *g;
   int gpu, ngpu, fuse;
   msrc *memo;
+  int64_t pinned; /* tasks placed round-robin so far (dtxa_pin_gpus) */
 } bctx;
+
+int dtxa_pin_gpus = 0;
 
 static int is_source(const dtx_array *a) {
   return a->kind == DTXA_REDUCE || a->kind == DTXA_MATMUL || a->kind == DTXA_MAP || a->kind == DTXA_OVERLAP;
@@ -91,6 +94,7 @@ static dtx_status add_task(bctx *bc, const char *name, int nidx, const int64_t *
   d.cpu = cpu;
   d.cuda = bc->gpu ? cuda : NULL;
   d.where = d.cuda == NULL && where > 0 ? DTX_WHERE_ANY : where;
+  if (dtxa_pin_gpus && d.cuda != NULL && d.where == DTX_WHERE_ANY) d.where = DTX_WHERE_GPU((int)(bc->pinned++ % bc->ngpu));
   return dtx_graph_add(bc->g, &d, id);
 }
 

@@ -65,6 +65,8 @@ typedef struct vpriv {
   bool oom;
 } vpriv;
 
+#ifdef DTX_HAVE_JANSSON /* the helpers below serve the reader only */
+
 static void *arena_alloc(vpriv *p, size_t n) {
   n = (n + 7) & ~(size_t)7;
   if (p->arena == NULL || p->arena->used + n > p->arena->cap) {
@@ -161,6 +163,8 @@ static proc *proc_of(dtxi_view *v, int pid) {
   p->procs[p->nprocs] = (proc){pid, NULL, pid, false};
   return &p->procs[p->nprocs++];
 }
+
+#endif /* DTX_HAVE_JANSSON */
 
 void dtxi_view_free(dtxi_view *v) {
   if (v == NULL) return;

@@ -24,6 +24,7 @@
  * (or where persist was told), and the results are copied out by CPU tasks.
  * The caller's thread only; a build owns its graph until it is destroyed.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,9 +465,10 @@ static int result_dtype(const tmpl *t) {
 }
 
 /* Adds a task running t over [lo, hi) (ndim of t's root, or the given nd). */
-static dtx_status emit_fused(bctx *bc, const tmpl *t, int nd, const int64_t *lo, const int64_t *hi,
-                             const outspec *os, const char *name, int nidx, const int64_t *idx, dtx_task_fn cuda,
-                             int where, dtx_task_id *id) {
+/* The blob and the inputs of a task running t over [lo, hi); the caller frees both. */
+static dtx_status instantiate(const tmpl *t, int nd, const int64_t *lo, const int64_t *hi, const outspec *os,
+                              const char *name, char **blob_out, size_t *size_out, dtx_task_id **in_out,
+                              int *nin_out) {
   /* per task: touched chunks of each TASK leaf, and the inputs */
   int np = t->npool, pcap = t->npool + 64;
   int64_t *pool = malloc((size_t)pcap * sizeof *pool);
@@ -580,11 +582,28 @@ static dtx_status emit_fused(bctx *bc, const tmpl *t, int nd, const int64_t *lo,
   memcpy(dtxk_prog_consts(p), t->consts, (size_t)t->nc * sizeof(dtxk_const));
   memcpy(dtxk_prog_pool(p), pool, (size_t)np * sizeof(int64_t));
   DTX_ASSERT(dtxk_prog_size(p) == total);
-  rc = add_task(bc, name, nidx, idx, in, nin, blob, total, dtxk_fused_cpu, cuda, where, id);
-  free(blob);
-  free(in);
   free(pool);
   free(leaves);
+  *blob_out = blob;
+  *size_out = total;
+  *in_out = in;
+  *nin_out = nin;
+  return DTX_OK;
+}
+
+/* Adds a task running t over [lo, hi) (ndim nd). */
+static dtx_status emit_fused(bctx *bc, const tmpl *t, int nd, const int64_t *lo, const int64_t *hi,
+                             const outspec *os, const char *name, int nidx, const int64_t *idx, dtx_task_fn cuda,
+                             int where, dtx_task_id *id) {
+  char *blob;
+  size_t size;
+  dtx_task_id *in;
+  int nin;
+  dtx_status rc = instantiate(t, nd, lo, hi, os, name, &blob, &size, &in, &nin);
+  if (rc != DTX_OK) return rc;
+  rc = add_task(bc, name, nidx, idx, in, nin, blob, size, dtxk_fused_cpu, cuda, where, id);
+  free(blob);
+  free(in);
   return rc;
 }
 
@@ -939,21 +958,56 @@ typedef struct ublob {
   uint64_t out_ext; /* 0: the task's output chunk */
   int64_t out_stride[DTX_ARRAY_MAX_DIMS];
   uint64_t user_size;
+  uint64_t halo_size; /* bytes of the embedded halo program (0: none) */
 } ublob;
 
 typedef struct uin {
-  int32_t dtype, input; /* input: task input, or -1: host memory at ext */
+  int32_t dtype, input; /* input: task input, -1: host memory at ext, -2: the embedded halo program's result */
   uint64_t ext;
   int64_t stride[DTX_ARRAY_MAX_DIMS];
 } uin;
 
+/* A halo'd block assembled inside the user task (CPU builds): the fused
+ * program after the user's bytes (8-aligned) reads the task's inputs into a
+ * buffer the worker thread keeps for its next block. */
+static pthread_key_t halo_key;
+static pthread_once_t halo_once = PTHREAD_ONCE_INIT;
+typedef struct halo_buf {
+  void *p;
+  size_t cap;
+} halo_buf;
+static void halo_free(void *b) {
+  if (b != NULL) free(((halo_buf *)b)->p);
+  free(b);
+}
+static void halo_key_make(void) { (void)pthread_key_create(&halo_key, halo_free); }
+static void *halo_scratch(size_t bytes) {
+  pthread_once(&halo_once, halo_key_make);
+  halo_buf *b = pthread_getspecific(halo_key);
+  if (b == NULL) {
+    if ((b = calloc(1, sizeof *b)) == NULL) return NULL;
+    if (pthread_setspecific(halo_key, b) != 0) {
+      free(b);
+      return NULL;
+    }
+  }
+  if (b->cap < bytes) {
+    free(b->p);
+    b->p = malloc(bytes);
+    b->cap = b->p != NULL ? bytes : 0;
+  }
+  return b->p;
+}
+
 static int user_call(dtx_task_ctx *ctx, int gpu) {
   size_t asz = 0;
   const ublob *u = (const ublob *)dtx_task_args(ctx, &asz);
-  if (u == NULL || asz < sizeof *u || asz != sizeof *u + (size_t)u->nin * sizeof(uin) + u->user_size)
+  if (u == NULL || asz < sizeof *u ||
+      asz != sizeof *u + (size_t)u->nin * sizeof(uin) + ((u->user_size + 7) & ~(uint64_t)7) + u->halo_size)
     return dtx_task_fail(ctx, "malformed map_blocks arguments");
   const uin *ins = (const uin *)(const void *)(u + 1);
   const void *user = ins + u->nin;
+  const dtxk_prog *hp = u->halo_size > 0 ? (const dtxk_prog *)(const void *)((const char *)user + ((u->user_size + 7) & ~(uint64_t)7)) : NULL;
   dtx_block_fn fn = gpu ? u->cuda : u->cpu;
   if (fn == NULL)
     return dtx_task_fail(ctx, "no CPU kernel: a simulated GPU runs a task's CPU implementation in place of its CUDA "
@@ -963,7 +1017,26 @@ static int user_call(dtx_task_ctx *ctx, int gpu) {
   for (int i = 0; i < u->nin; i++) {
     dtx_block *b = &inp[i];
     memset(b, 0, sizeof *b);
-    b->data = ins[i].input >= 0 ? (void *)(uintptr_t)dtx_task_input(ctx, ins[i].input, NULL) : (void *)(uintptr_t)ins[i].ext;
+    if (ins[i].input == -2 && hp != NULL) {
+      int64_t n = 1;
+      for (int d = 0; d < hp->ndim; d++) n *= hp->hi[d] - hp->lo[d];
+      int nt = dtx_task_num_inputs(ctx);
+      const void *tin[64];
+      char *buf = halo_scratch((size_t)n * dtx_dtype_size((dtx_dtype)ins[i].dtype));
+      const char *why = "too many inputs";
+      if (buf == NULL || nt > 64) {
+        if (inp != in) free(inp);
+        return dtx_task_fail(ctx, "out of memory for a halo'd block");
+      }
+      for (int k = 0; k < nt; k++) tin[k] = dtx_task_input(ctx, k, NULL);
+      if (dtxk_run_chunk(hp, tin, nt, buf, &why) != 0) {
+        if (inp != in) free(inp);
+        return dtx_task_fail(ctx, "assembling the halo'd block: %s", why);
+      }
+      b->data = buf;
+    } else {
+      b->data = ins[i].input >= 0 ? (void *)(uintptr_t)dtx_task_input(ctx, ins[i].input, NULL) : (void *)(uintptr_t)ins[i].ext;
+    }
     b->dtype = (dtx_dtype)ins[i].dtype;
     b->ndim = u->ndim;
     for (int d = 0; d < u->ndim; d++) {
@@ -1040,7 +1113,8 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, c
   msrc **ms = calloc((size_t)nin, sizeof *ms);
   const char **ebase = calloc((size_t)nin, sizeof *ebase);
   int64_t (*estr)[DTX_ARRAY_MAX_DIMS] = calloc((size_t)nin, sizeof *estr);
-  size_t asz = sizeof(ublob) + (size_t)nin * sizeof(uin) + r->user_size;
+  size_t ubytes = (r->user_size + 7) & ~(size_t)7;
+  size_t asz = sizeof(ublob) + (size_t)nin * sizeof(uin) + ubytes;
   char *blob = calloc(1, asz);
   dtx_task_id *in = calloc((size_t)nin, sizeof *in);
   tmpl *t = NULL;
@@ -1113,13 +1187,44 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, c
         memset(&os, 0, sizeof os);
         os.kind = DTXK_OUT_CHUNK;
         os.dtype = r->in[0]->dtype;
+        if (!bc->gpu) {
+          /* CPU threads: the user task assembles its halo'd block itself, into a reused buffer */
+          char *hb;
+          size_t hs;
+          dtx_task_id *hin;
+          int hn;
+          if ((rc = instantiate(t, nd, hlo, hhi, &os, name, &hb, &hs, &hin, &hn)) != DTX_OK) break;
+          char *nb = realloc(blob, asz + hs);
+          dtx_task_id *ni = realloc(in, (size_t)(hn > nin ? hn : nin) * sizeof *in);
+          if (nb == NULL || ni == NULL) {
+            free(nb != NULL ? nb : blob);
+            blob = NULL;
+            in = ni != NULL ? ni : in;
+            free(hb);
+            free(hin);
+            rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+            break;
+          }
+          blob = nb;
+          in = ni;
+          u = (ublob *)(void *)blob;
+          ui = (uin *)(void *)(u + 1);
+          memcpy(blob + asz, hb, hs);
+          u->halo_size = hs;
+          memcpy(in, hin, (size_t)hn * sizeof *in);
+          ntask_in = hn;
+          ui[i].input = -2;
+          free(hb);
+          free(hin);
+          continue;
+        }
         rc = emit_fused(bc, t, nd, hlo, hhi, &os, hname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY, &in[ntask_in++]);
       } else {
         in[ntask_in++] = ms[i]->ids[b];
       }
     }
     if (rc == DTX_OK)
-      rc = add_task(bc, name, nd, idx, in, ntask_in, blob, asz, r->fcpu != NULL ? user_cpu : NULL,
+      rc = add_task(bc, name, nd, idx, in, ntask_in, blob, asz + (size_t)u->halo_size, r->fcpu != NULL ? user_cpu : NULL,
                     r->fcuda != NULL && dest == NULL ? user_cuda : NULL, dest != NULL ? DTX_WHERE_CPU : DTX_WHERE_ANY,
                     &m->ids[b]);
   }

@@ -556,6 +556,15 @@ static int64_t region_elems(const dtxk_prog *p, int kept_only) {
   return n;
 }
 
+int dtxk_run_chunk(const void *prog, const void *const *inputs, int nin, void *out, const char **why) {
+  const dtxk_prog *p = (const dtxk_prog *)prog;
+  if (p->out_kind != DTXK_OUT_CHUNK) {
+    *why = "the embedded program does not make a chunk";
+    return -1;
+  }
+  return run_prog(p, inputs, nin, (char *)out, why);
+}
+
 int dtxk_fused_cpu(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_prog *p = (const dtxk_prog *)dtx_task_args(ctx, &asz);

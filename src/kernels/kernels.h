@@ -17,6 +17,10 @@ extern "C" {
 /* fused elementwise programs: chunk, store into host memory, or the first
  * stage of a reduction (dtxk_prog) */
 int dtxk_fused_cpu(dtx_task_ctx *ctx);
+/* Runs a fused program whose output is a chunk (DTXK_OUT_CHUNK) over its
+ * region into out (C order), reading inputs[0..nin); for tasks that embed
+ * one. 0, or -1 with *why set. */
+int dtxk_run_chunk(const void *prog, const void *const *inputs, int nin, void *out, const char **why);
 /* merging partial reduction states (dtxk_combine) */
 int dtxk_combine_cpu(dtx_task_ctx *ctx);
 /* one output chunk of a matrix product (dtxk_matmul) */

@@ -503,7 +503,7 @@ static gjob *job_new(run *r, rtask *t, int ninputs) {
   j->made = calloc(n, sizeof *j->made);
   j->hpinned = calloc(n, sizeof *j->hpinned);
   j->temp = calloc(n, 1);
-  j->xev = calloc(2 * n + 1, sizeof *j->xev);
+  j->xev = calloc(2 * n + DTXI_MAX_GPUS + 2, sizeof *j->xev);
   if (r->trace) j->tev = calloc(n + 1, sizeof *j->tev);
   j->r = r;
   j->t = t;
@@ -562,6 +562,95 @@ static void pick_source(dtxi_gpus *g, gjob *j, int i, const rtask *in, gdev *d, 
     dtxi_copy_pin(&res->copy[src->dev]);
     j->pinned[i] = &res->copy[src->dev];
   }
+}
+
+/* ---- host-to-device moves through pinned staging buffers ------------------------- */
+
+static int stage_fill(void *arg, char *err, size_t errlen) {
+  gstage *st = arg;
+  (void)err;
+  (void)errlen;
+  memcpy(st->buf, st->src, st->len);
+  return 0;
+}
+
+static int stage_put(void *arg, char *err, size_t errlen) {
+  gstage *st = arg;
+  (void)err;
+  (void)errlen;
+  pthread_mutex_lock(&st->dev->stage_mu);
+  st->next = st->dev->stage_free;
+  st->dev->stage_free = st;
+  pthread_mutex_unlock(&st->dev->stage_mu);
+  return 0;
+}
+
+/* A free staging buffer of d (d->mu held), allocating the pool at first use;
+ * NULL when all are in use (the move then goes straight from the chunk). A
+ * buffer whose give-back was skipped by a stream fault stays out of the pool. */
+static gstage *stage_get(dtxi_gpus *g, gdev *d) {
+  if (d->nstage == 0) {
+    for (int k = 0; k < DTXI_STAGE_COUNT; k++) {
+      gstage *st = &d->stage[k];
+      if (g->b->ops->host_alloc(g->b, DTXI_STAGE_BYTES, &st->buf) != DTX_OK) break;
+      st->dev = d;
+      pthread_mutex_lock(&d->stage_mu);
+      st->next = d->stage_free;
+      d->stage_free = st;
+      pthread_mutex_unlock(&d->stage_mu);
+      d->nstage = k + 1;
+    }
+    if (d->nstage == 0) d->nstage = -1; /* no pinned memory: never try again */
+  }
+  pthread_mutex_lock(&d->stage_mu);
+  gstage *st = d->stage_free;
+  if (st != NULL) d->stage_free = st->next;
+  pthread_mutex_unlock(&d->stage_mu);
+  return st;
+}
+
+/* Moves n bytes from host memory src to dst (allocated on j->s) on d's h2d
+ * stream, through staging buffers, overlapped with the compute streams; the
+ * job's stream waits for it. `wait`: an event the source needs first. d->mu
+ * held. *staged: bytes that went through a staging buffer. */
+static dtx_status h2d_move(dtxi_gpus *g, gjob *j, void *dst, const void *src, size_t n, dtxi_event *wait,
+                           size_t *staged) {
+  gdev *d = j->dev;
+  dtxi_event *a = NULL, *b = NULL;
+  dtx_status rc = dtxi_event_create(g->b, d->index, &a);
+  if (rc == DTX_OK) {
+    j->xev[j->nxev++] = a;
+    rc = dtxi_event_record(a, j->s); /* dst is allocated */
+  }
+  if (rc == DTX_OK) rc = dtxi_stream_wait(d->h2d, a);
+  if (rc == DTX_OK && wait != NULL) rc = dtxi_stream_wait(d->h2d, wait);
+  for (size_t off = 0; off < n && rc == DTX_OK;) {
+    size_t len = n - off < DTXI_STAGE_BYTES ? n - off : DTXI_STAGE_BYTES;
+    gstage *st = stage_get(g, d);
+    if (st == NULL) {
+      rc = dtxi_copy_async(d->h2d, (char *)dst + off, d->index, (const char *)src + off, DTXI_HOST, n - off);
+      break;
+    }
+    st->src = (const char *)src + off;
+    st->len = len;
+    rc = dtxi_host_fn(d->h2d, stage_fill, st);
+    if (rc == DTX_OK) rc = dtxi_copy_async(d->h2d, (char *)dst + off, d->index, st->buf, DTXI_HOST, len);
+    if (rc == DTX_OK) rc = dtxi_host_fn(d->h2d, stage_put, st);
+    if (rc != DTX_OK) {
+      stage_put(st, NULL, 0); /* not queued: give it back now */
+      break;
+    }
+    *staged += len;
+    off += len;
+  }
+  if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &b);
+  if (rc == DTX_OK) {
+    j->xev[j->nxev++] = b;
+    rc = dtxi_event_record(b, d->h2d);
+  }
+  if (rc == DTX_OK) rc = dtxi_stream_wait(j->s, b);
+  dtxi_stream_reset(d->h2d); /* a fault fails this move only (its event), not the next one */
+  return rc;
 }
 
 static void trace_mark(gjob *j, int k) {
@@ -850,8 +939,14 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
       any_nccl = 1;
       continue;
     }
-    if (src[i].wait != NULL) rc = dtxi_stream_wait(j->s, src[i].wait);
-    if (rc == DTX_OK) rc = dtxi_copy_async(j->s, j->in_ptr[i], d->index, src[i].ptr, src[i].dev, n);
+    if (j->how[i] == IN_HOST && n >= DTXI_STAGE_MIN) {
+      size_t staged = 0;
+      rc = h2d_move(g, j, j->in_ptr[i], src[i].ptr, n, src[i].wait, &staged);
+      j->staged += (int64_t)staged;
+    } else {
+      if (src[i].wait != NULL) rc = dtxi_stream_wait(j->s, src[i].wait);
+      if (rc == DTX_OK) rc = dtxi_copy_async(j->s, j->in_ptr[i], d->index, src[i].ptr, src[i].dev, n);
+    }
     if (rc == DTX_OK) trace_mark(j, (int)i + 1);
     if (rc == DTX_OK && src[i].res != NULL && dtxi_event_create(g->b, d->index, &rep[i]) == DTX_OK &&
         dtxi_event_record(rep[i], j->s) != DTX_OK) {
@@ -901,6 +996,10 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
     if (j->how[i] == IN_NCCL) d->bytes_nccl += (int64_t)n;
     if (j->how[i] == IN_BORROW) d->reused++;
     if (j->how[i] == IN_AHEAD) d->run_ahead++;
+  }
+  d->bytes_staged += j->staged;
+  for (uint32_t i = 0; i < gt->ninputs; i++) {
+    size_t n = j->in_size[i];
     gres *res = src[i].res;
     if (rep[i] == NULL || res == NULL || res->copy[d->index].ptr != NULL) {
       if (rep[i] != NULL) dtxi_event_destroy(rep[i]);
@@ -1401,6 +1500,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
     gdev *d = &g->dev[i];
     d->index = i;
     pthread_mutex_init(&d->mu, NULL);
+    pthread_mutex_init(&d->stage_mu, NULL);
     d->limit = (int64_t)cl->gpu_limits[i];
     atomic_init(&d->inflight, 0);
     atomic_init(&d->queued_ns, 0);
@@ -1418,6 +1518,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
     }
     if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_D2H, "d2h", &d->d2h);
     if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_NCCL, "nccl", &d->nccl);
+    if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_H2D, "h2d", &d->h2d);
     d->compute_tid = calloc((size_t)streams_per_gpu, sizeof *d->compute_tid);
     d->compute_end = calloc((size_t)streams_per_gpu, sizeof *d->compute_end);
     if (rc == DTX_OK && (d->compute_tid == NULL || d->compute_end == NULL))
@@ -1460,6 +1561,9 @@ void dtxi_gpus_stop(dtxi_gpus *g) {
     free(d->compute_end);
     dtxi_stream_destroy(d->d2h);
     dtxi_stream_destroy(d->nccl);
+    dtxi_stream_destroy(d->h2d); /* after its last give-back of a staging buffer */
+    for (int k = 0; k < d->nstage; k++) g->b->ops->host_free(g->b, d->stage[k].buf);
+    pthread_mutex_destroy(&d->stage_mu);
     while (d->parked != NULL) { /* none unless a run was abandoned */
       parked *p = d->parked;
       d->parked = p->next;

@@ -56,6 +56,21 @@ typedef struct parked {
   rtask *t;
 } parked;
 
+/* A pinned host buffer that host-to-device moves go through: a host
+ * function fills it from the (pageable) chunk in stream order, the copy to
+ * the device reads it, a second host function gives it back. */
+typedef struct gstage {
+  struct gstage *next;
+  struct gdev *dev;
+  void *buf;       /* DTXI_STAGE_BYTES of pinned memory (host_alloc) */
+  const void *src; /* what the next fill copies, set when it is taken */
+  size_t len;
+} gstage;
+
+#define DTXI_STAGE_BYTES ((size_t)4 << 20)
+#define DTXI_STAGE_COUNT 4
+#define DTXI_STAGE_MIN ((size_t)64 << 10) /* smaller moves go straight from the chunk */
+
 typedef struct gdev {
   int index;
   pthread_mutex_t mu; /* feeds this device's streams (not the NCCL one) */
@@ -64,6 +79,11 @@ typedef struct gdev {
   unsigned next;
   dtxi_stream *d2h;
   dtxi_stream *nccl; /* fed under dtxi_gpus.nccl_mu */
+  dtxi_stream *h2d;  /* host-to-device moves through the staging buffers */
+  pthread_mutex_t stage_mu; /* stage_free (a leaf lock; given back on the h2d stream's thread) */
+  gstage stage[DTXI_STAGE_COUNT];
+  gstage *stage_free;
+  int nstage;        /* buffers allocated (lazily) */
   _Atomic int64_t inflight;
   _Atomic int64_t queued_ns; /* estimated work in flight: where its queue ends */
   _Atomic int64_t ahead;     /* jobs enqueued behind unfinished producers (DTX_GPU_WINDOW caps it) */
@@ -83,7 +103,7 @@ typedef struct gdev {
   gcopy *lru_head, *lru_tail;
   parked *parked;
   int64_t spills, spilled_bytes, unspills, unspilled_bytes;
-  int64_t bytes_from_host, bytes_to_host, bytes_peer, bytes_nccl, reused, broadcasts, run_ahead;
+  int64_t bytes_from_host, bytes_to_host, bytes_peer, bytes_nccl, reused, broadcasts, run_ahead, bytes_staged;
 } gdev;
 
 /* How input i of a job reaches its device. */
@@ -129,6 +149,7 @@ typedef struct gjob {
   int64_t est_ns;      /* added to the device's queued_ns at dispatch */
   int64_t in_charged;  /* device bytes reserved for this job's own input buffers */
   int64_t out_charged; /* device bytes reserved for the output */
+  int64_t staged;      /* input bytes moved through staging buffers */
   dtxi_event *room_ev; /* spills made to fit this job */
   int on_stream;       /* the task runs now on its stream's own thread (sim) */
   int probe_slot;      /* 1 + the est slot this job probes the output size of */

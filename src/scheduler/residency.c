@@ -344,6 +344,8 @@ void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out) {
   out->unspills = d->unspills;
   out->bytes_unspilled = d->unspilled_bytes;
   if (out->size >= offsetof(dtx_device_stats, run_ahead) + sizeof out->run_ahead) out->run_ahead = d->run_ahead;
+  if (out->size >= offsetof(dtx_device_stats, bytes_staged) + sizeof out->bytes_staged)
+    out->bytes_staged = d->bytes_staged;
   if (out->size >= offsetof(dtx_device_stats, broadcasts) + sizeof out->broadcasts) {
     out->bytes_from_host = d->bytes_from_host;
     out->bytes_to_host = d->bytes_to_host;

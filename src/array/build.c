@@ -1211,7 +1211,7 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, c
           ui = (uin *)(void *)(u + 1);
           memcpy(blob + asz, hb, hs);
           u->halo_size = hs;
-          memcpy(in, hin, (size_t)hn * sizeof *in);
+          if (hn > 0) memcpy(in, hin, (size_t)hn * sizeof *in);
           ntask_in = hn;
           ui[i].input = -2;
           free(hb);

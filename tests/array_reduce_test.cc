@@ -223,7 +223,7 @@ TEST_P(ArrayReduce, TreeFanInIsSplitEvery) {
   Scope sc;
   int64_t shape[1] = {64}, ch[1] = {1};
   dtx_array *x = dtx_random_uniform(cl(), 1, shape, ch, DTX_F64, 9);
-  for (int se : {2, 4, 8, 64}) {
+  for (int se : {2, 4, 8, 64, 1000}) {
     dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
     o.split_every = se;
     dtx_array *s = dtx_reduce(x, DTX_SUM, nullptr, 0, &o);
@@ -240,6 +240,19 @@ TEST_P(ArrayReduce, TreeFanInIsSplitEvery) {
     ASSERT_EQ(dtx_array_compute(s, &total, sizeof total), DTX_OK) << dtx_last_error();
     ASSERT_EQ(dtx_array_compute(dtx_sum(x, nullptr, 0), &ref, sizeof ref), DTX_OK) << dtx_last_error();
     EXPECT_NEAR(total, ref, 1e-12);
+  }
+  /* a fan-in wider than any fixed buffer: 300 partials into one combine task */
+  {
+    int64_t s300[1] = {300}, c1[1] = {1};
+    dtx_array *z = dtx_arange(cl(), 0, 300, 1, 1, DTX_I64);
+    (void)s300;
+    (void)c1;
+    dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
+    o.split_every = 400;
+    int64_t total = 0;
+    ASSERT_EQ(dtx_array_compute(dtx_reduce(z, DTX_SUM, nullptr, 0, &o), &total, sizeof total), DTX_OK)
+        << dtx_last_error();
+    EXPECT_EQ(total, 299 * 300 / 2);
   }
   /* two reduced axes: the fan-in per axis is floor(sqrt(4)) = 2 */
   int64_t s2[2] = {8, 8}, c2[2] = {1, 1};

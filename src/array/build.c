@@ -811,7 +811,6 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
         rem /= nc[d];
       }
       /* inputs: previous level cells in the fan-in box */
-      dtx_task_id ins[256];
       int nins = 0;
       int64_t lo[DTX_ARRAY_MAX_DIMS], ext[DTX_ARRAY_MAX_DIMS], tot = 1;
       for (int d = 0; d < nd; d++) {
@@ -819,7 +818,12 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
         ext[d] = lo[d] + f[d] < cnt[d] ? f[d] : cnt[d] - lo[d];
         tot *= ext[d];
       }
-      for (int64_t k = 0; k < tot && nins < 256; k++) {
+      dtx_task_id *ins = malloc((size_t)tot * sizeof *ins);
+      if (ins == NULL) {
+        rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+        break;
+      }
+      for (int64_t k = 0; k < tot; k++) {
         int64_t r2 = k, lin = 0, pidx[DTX_ARRAY_MAX_DIMS];
         for (int d = nd - 1; d >= 0; d--) {
           pidx[d] = lo[d] + r2 % ext[d];
@@ -854,6 +858,7 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
         rc = add_task(bc, cname, nd, jidx, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda, DTX_WHERE_ANY,
                       &next[j]);
       }
+      free(ins);
     }
     free(level);
     level = next;

@@ -1063,6 +1063,12 @@ static void clip(uint64_t *end, uint64_t *t0, uint64_t *t1) {
   *end = *t1;
 }
 
+static void trace_input_key(void *ctx, uint32_t i, char *buf, size_t n) {
+  const rtask *t = ctx;
+  const run *r = t->run;
+  dtxi_gpu_key(r, &r->rt[r->map[dtxi_gt_inputs(&r->g->tasks[t->gid])[i]]], buf, n);
+}
+
 /* Slices for the input moves (on the device's h2d, peer or nccl track, each
  * on the arrow from its producer to this task), the task (on its compute
  * stream's track) and the copy home (d2h). Times come from timed events on
@@ -1118,8 +1124,9 @@ static void trace_job(gjob *j) {
   uint64_t *end = &d->compute_end[j->stream_index];
   clip(end, &t0, &t1);
   snprintf(args, sizeof args, "{\"device\":%d}", d->index);
-  dtxi_trace_slice_args(tr, pid, d->compute_tid[j->stream_index], key, "task", r->g->prefixes[gt->prefix], t0, t1,
-                        args);
+  /* with its input keys, for the critical path of `dtx trace summary` */
+  dtxi_trace_task(tr, pid, d->compute_tid[j->stream_index], key, "task", r->g->prefixes[gt->prefix], t0, t1,
+                  gt->ninputs, trace_input_key, j->t, NULL, args);
   for (int k = 0; k < nflows; k++) dtxi_trace_flow(tr, pid, d->compute_tid[j->stream_index], t0, flows[k], 'f');
   /* Where its readers' arrows start. */
   j->t->t0 = t0;

@@ -160,6 +160,8 @@ typedef struct era {
   int floor_known;
 } era;
 
+#define CUDA_SPARE_EVENTS 256
+
 typedef struct cuda_backend {
   dtxi_backend base; /* first: the ops table casts */
   int ord[DTXI_MAX_GPUS];
@@ -171,6 +173,12 @@ typedef struct cuda_backend {
   cudaStream_t cal_stream[DTXI_MAX_GPUS]; /* NULL until created */
   pthread_mutex_t cal_mu[DTXI_MAX_GPUS];  /* guards cal[i] */
   calib *cal[DTXI_MAX_GPUS];              /* current calibration (one reference) */
+  /* Recycled dependency events (no timing) per device: destroying one keeps
+   * its cudaEvent_t here for the next event_create (re-recording an event is
+   * legal whatever it was doing: waits already enqueued keep their record). */
+  pthread_mutex_t spare_mu;
+  cudaEvent_t spare[DTXI_MAX_GPUS][CUDA_SPARE_EVENTS];
+  int nspare[DTXI_MAX_GPUS];
 } cuda_backend;
 
 typedef struct cuda_stream {
@@ -533,6 +541,8 @@ static dtx_status stream_era(cuda_backend *b, cuda_stream *s, era **out) {
 static void backend_free(cuda_backend *b) {
   dtxi_nccl_destroy(b->nccl);
   for (int i = 0; i < DTXI_MAX_GPUS; i++) {
+    for (int k = 0; k < b->nspare[i]; k++)
+      if (cudaEventDestroy(b->spare[i][k]) != cudaSuccess) (void)cudaGetLastError();
     calib_unref(b->cal[i]);
     if (b->cal_stream[i] != NULL) {
       if (use_dev(b->ord[i]) != cudaSuccess || cudaStreamDestroy(b->cal_stream[i]) != cudaSuccess)
@@ -540,6 +550,7 @@ static void backend_free(cuda_backend *b) {
     }
     pthread_mutex_destroy(&b->cal_mu[i]);
   }
+  pthread_mutex_destroy(&b->spare_mu);
   free(b);
 }
 
@@ -641,9 +652,16 @@ static dtx_status event_new(dtxi_backend *bb, int dev, int timed, dtxi_event **o
   if (e == NULL) return dtxi_fail(DTX_ENOMEM, "cuda %s: out of host memory", call);
   dtx_status rc = DTX_OK;
   int ord = b->ord[dev];
-  CUDA_CHECK_GOTO(ord, use_dev(ord), rc, fail);
-  CUDA_CHECK_GOTO(ord, cudaEventCreateWithFlags(&e->ev, timed ? cudaEventDefault : cudaEventDisableTiming),
-                  rc, fail);
+  if (!timed) {
+    pthread_mutex_lock(&b->spare_mu);
+    if (b->nspare[dev] > 0) e->ev = b->spare[dev][--b->nspare[dev]];
+    pthread_mutex_unlock(&b->spare_mu);
+  }
+  if (e->ev == NULL) {
+    CUDA_CHECK_GOTO(ord, use_dev(ord), rc, fail);
+    CUDA_CHECK_GOTO(ord, cudaEventCreateWithFlags(&e->ev, timed ? cudaEventDefault : cudaEventDisableTiming),
+                    rc, fail);
+  }
   e->base.b = bb;
   e->base.dev = dev;
   e->ord = ord;
@@ -671,8 +689,19 @@ static void cuda_event_destroy(dtxi_event *ee) {
   cuda_backend *b = backend_of(ee->b);
   /* A pending event is released by CUDA once it completes; waits enqueued on
    * it are unaffected. */
-  if (use_dev(e->ord) != cudaSuccess) (void)cudaGetLastError();
-  if (cudaEventDestroy(e->ev) != cudaSuccess) (void)cudaGetLastError();
+  int kept = 0;
+  if (!e->timed) {
+    pthread_mutex_lock(&b->spare_mu);
+    if (b->nspare[ee->dev] < CUDA_SPARE_EVENTS) {
+      b->spare[ee->dev][b->nspare[ee->dev]++] = e->ev;
+      kept = 1;
+    }
+    pthread_mutex_unlock(&b->spare_mu);
+  }
+  if (!kept) {
+    if (use_dev(e->ord) != cudaSuccess) (void)cudaGetLastError();
+    if (cudaEventDestroy(e->ev) != cudaSuccess) (void)cudaGetLastError();
+  }
   if (e->src != NULL) stream_unref(e->src);
   era_unref(e->era);
   pthread_mutex_destroy(&e->mu);
@@ -1210,6 +1239,7 @@ dtx_status dtxi_cuda_open(const int *devs, int n, dtxi_backend **out) {
   atomic_init(&b->live_streams, 0);
   atomic_init(&b->live_events, 0);
   for (int i = 0; i < DTXI_MAX_GPUS; i++) pthread_mutex_init(&b->cal_mu[i], NULL);
+  pthread_mutex_init(&b->spare_mu, NULL);
   dtx_status rc = DTX_OK;
   for (int i = 0; i < n; i++) b->ord[i] = devs[i];
   for (int i = 0; i < n; i++) DTX_CHECK_GOTO(open_device(b, i), rc, fail);

@@ -240,8 +240,8 @@ int main(int argc, char **argv) {
     blas_s = 1e30;
     for (int r = 0; r < 3; r++) {
       double t0 = now_s();
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)h, (int)h, (int)h, 1.0, a, (int)h, a, (int)h, 0.0, c,
-                  (int)h);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)h, (int)h, (int)h, 1.0, a, (int)h, a,
+                  (int)h, 0.0, c, (int)h);
       double dt = now_s() - t0;
       if (dt < blas_s) blas_s = dt;
     }
@@ -254,7 +254,8 @@ int main(int argc, char **argv) {
   int64_t shape[2] = {n, n}, chunks[2] = {o.chunk, o.chunk};
   dtx_array *x = NULL;
   double t0 = now_s();
-  if (dtx_array_persist(dtx_random_uniform(cl, 2, shape, chunks, DTX_F64, 42), NULL, &x) != DTX_OK) die("persist x");
+  if (dtx_array_persist(dtx_random_uniform(cl, 2, shape, chunks, DTX_F64, 42), NULL, &x) != DTX_OK)
+    die("persist x");
   double persist_s = now_s() - t0;
 
   dtx_array *expr[C_COUNT] = {0};
@@ -268,14 +269,16 @@ int main(int argc, char **argv) {
   dtx_array *xh = dtx_slice(x, 2, half);
   expr[C_MATMUL] = dtx_sum(dtx_matmul(xh, xh), NULL, 0);
   int64_t depth[2] = {1, 1};
-  expr[C_STENCIL] = dtx_map_overlap("laplace", laplace, NULL, x, depth, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, NULL, 0);
+  expr[C_STENCIL] =
+      dtx_map_overlap("laplace", laplace, NULL, x, depth, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, NULL, 0);
   for (int c = 0; c < C_COUNT; c++)
     if (expr[c] == NULL) die(case_names[c]);
 
   /* bytes each case must read and write */
   double rows3 = (double)((n + 2) / 3);
-  double floor_bytes[C_COUNT] = {
-      2.0 * (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, rows3 * (double)n * 8, 0, 2.0 * (double)xbytes};
+  double floor_bytes[C_COUNT] = {2.0 * (double)xbytes, (double)xbytes,        (double)xbytes,
+                                 (double)xbytes,       rows3 * (double)n * 8, 0,
+                                 2.0 * (double)xbytes};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
   char host[128] = "";
@@ -284,18 +287,20 @@ int main(int argc, char **argv) {
     printf("dtx-bench-array: x = %lld x %lld float64, chunks %lld x %lld, %d worker threads, %s scheduler\n",
            (long long)n, (long long)n, (long long)o.chunk, (long long)o.chunk, threads,
            dtx_scheduler_name(dtx_cluster_scheduler(cl)));
-    printf("machine: %s, %ld cores, %s; dtx %s (%s build)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), host, dtx_version(),
-           DTX_BENCH_BUILD_TYPE);
+    printf("machine: %s, %ld cores, %s; dtx %s (%s build)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), host,
+           dtx_version(), DTX_BENCH_BUILD_TYPE);
     printf("floors: copy bandwidth %.2f GB/s (read + write, %d threads)", bw, threads);
-    if (blas_s > 0) printf("; BLAS %lldx%lld dgemm %.1f ms (%.1f GFLOP/s, %d threads)", (long long)h, (long long)h,
-                           blas_s * 1e3, 2.0 * (double)h * (double)h * (double)h / blas_s / 1e9, threads);
+    if (blas_s > 0)
+      printf("; BLAS %lldx%lld dgemm %.1f ms (%.1f GFLOP/s, %d threads)", (long long)h, (long long)h,
+             blas_s * 1e3, 2.0 * (double)h * (double)h * (double)h / blas_s / 1e9, threads);
     printf("; persisting x took %.0f ms\n\n", persist_s * 1e3);
     printf("%-14s %10s %10s %10s %10s %8s %10s\n", "case", "ms", "min", "max", "floor ms", "x floor", "GB/s");
   } else {
-    printf("{\"kind\":\"machine\",\"cpu\":\"%s\",\"cores\":%ld,\"threads\":%d,\"n\":%lld,\"chunk\":%lld,"
-           "\"copy_gbps\":%.3f,\"blas_ms\":%.3f,\"scheduler\":\"%s\",\"build\":\"%s\"}\n",
-           cpu, sysconf(_SC_NPROCESSORS_ONLN), threads, (long long)n, (long long)o.chunk, bw, blas_s * 1e3,
-           dtx_scheduler_name(dtx_cluster_scheduler(cl)), DTX_BENCH_BUILD_TYPE);
+    printf(
+        "{\"kind\":\"machine\",\"cpu\":\"%s\",\"cores\":%ld,\"threads\":%d,\"n\":%lld,\"chunk\":%lld,"
+        "\"copy_gbps\":%.3f,\"blas_ms\":%.3f,\"scheduler\":\"%s\",\"build\":\"%s\"}\n",
+        cpu, sysconf(_SC_NPROCESSORS_ONLN), threads, (long long)n, (long long)o.chunk, bw, blas_s * 1e3,
+        dtx_scheduler_name(dtx_cluster_scheduler(cl)), DTX_BENCH_BUILD_TYPE);
   }
   fflush(stdout);
 
@@ -316,9 +321,10 @@ int main(int argc, char **argv) {
     double med = times[o.reps / 2], fl = c == C_MATMUL ? blas_s : floor_bytes[c] / (bw * 1e9);
     double gbps = c == C_MATMUL ? 0 : floor_bytes[c] / med / 1e9;
     if (o.json) {
-      printf("{\"kind\":\"case\",\"case\":\"%s\",\"ms\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f,\"floor_ms\":%.3f,"
-             "\"bytes\":%.0f,\"check\":%.17g}\n",
-             case_names[c], med * 1e3, times[0] * 1e3, times[o.reps - 1] * 1e3, fl * 1e3, floor_bytes[c], check);
+      printf(
+          "{\"kind\":\"case\",\"case\":\"%s\",\"ms\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f,\"floor_ms\":%.3f,"
+          "\"bytes\":%.0f,\"check\":%.17g}\n",
+          case_names[c], med * 1e3, times[0] * 1e3, times[o.reps - 1] * 1e3, fl * 1e3, floor_bytes[c], check);
     } else {
       printf("%-14s %10.1f %10.1f %10.1f %10.1f %8.2f", case_names[c], med * 1e3, times[0] * 1e3,
              times[o.reps - 1] * 1e3, fl * 1e3, fl > 0 ? med / fl : 0);

@@ -22,8 +22,8 @@ struct Pin {
 };
 
 /* Computes a under the cluster scheduler (GPUs) and under sync (CPU). */
-void Parity(dtx_cluster *gpu, dtx_cluster *cpu, const std::function<dtx_array *(dtx_cluster *)> &make, double rtol,
-            const char *what) {
+void Parity(dtx_cluster *gpu, dtx_cluster *cpu, const std::function<dtx_array *(dtx_cluster *)> &make,
+            double rtol, const char *what) {
   SCOPED_TRACE(what);
   Nd on_cpu = Get(make(cpu));
   Nd on_gpu;
@@ -41,82 +41,106 @@ TEST(ArrayGpu, CudaKernelsMatchTheCpu) {
   if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
 #endif
   {
-  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
-  /* DTX_ARRAY_GPU_TEST_GPUS=sim:N runs the harness on simulated GPUs (CPU against CPU) */
-  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
-  cfg.gpus = spec != nullptr ? spec : "all";
-  cfg.scheduler = DTX_SCHED_CLUSTER;
-  cfg.log_level = DTX_LOG_NONE;
-  dtx_cluster *raw = nullptr;
-  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
-  dtxt::ClusterPtr gpu(raw);
-  if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
-  dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
-  Scope sc;
-  std::mt19937_64 rng(6000);
-  std::vector<int64_t> shape = {37, 53}, ch = {16, 20};
-  for (dtx_dtype ta : AllTypes())
-    for (dtx_dtype tb : AllTypes()) {
-      Nd a = RandNd(rng, shape, ta), b = RandNd(rng, shape, tb);
-      for (int op = DTX_ADD; op <= DTX_GE; op++) {
-        if (op == DTX_POW) continue;
-        std::string what = std::string("binary ") + std::to_string(op) + " " + dtx_dtype_name(ta) + " " + dtx_dtype_name(tb);
-        auto make = [&](dtx_cluster *cl) {
-          dtx_array *r = dtx_binary(static_cast<dtx_binary_op>(op), Put(cl, a, ch), dtx_transpose(dtx_transpose(Put(cl, b, ch), nullptr), nullptr));
-          return r != nullptr ? r : dtx_zeros(cl, 1, shape.data(), nullptr, DTX_BOOL);
-        };
-        Parity(gpu.get(), cpu.get(), make, 1e-6, what.c_str());
+    dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+    /* DTX_ARRAY_GPU_TEST_GPUS=sim:N runs the harness on simulated GPUs (CPU against CPU) */
+    const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
+    cfg.gpus = spec != nullptr ? spec : "all";
+    cfg.scheduler = DTX_SCHED_CLUSTER;
+    cfg.log_level = DTX_LOG_NONE;
+    dtx_cluster *raw = nullptr;
+    ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+    dtxt::ClusterPtr gpu(raw);
+    if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+    dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
+    Scope sc;
+    std::mt19937_64 rng(6000);
+    std::vector<int64_t> shape = {37, 53}, ch = {16, 20};
+    for (dtx_dtype ta : AllTypes())
+      for (dtx_dtype tb : AllTypes()) {
+        Nd a = RandNd(rng, shape, ta), b = RandNd(rng, shape, tb);
+        for (int op = DTX_ADD; op <= DTX_GE; op++) {
+          if (op == DTX_POW) continue;
+          std::string what = std::string("binary ") + std::to_string(op) + " " + dtx_dtype_name(ta) + " " +
+                             dtx_dtype_name(tb);
+          auto make = [&](dtx_cluster *cl) {
+            dtx_array *r = dtx_binary(static_cast<dtx_binary_op>(op), Put(cl, a, ch),
+                                      dtx_transpose(dtx_transpose(Put(cl, b, ch), nullptr), nullptr));
+            return r != nullptr ? r : dtx_zeros(cl, 1, shape.data(), nullptr, DTX_BOOL);
+          };
+          Parity(gpu.get(), cpu.get(), make, 1e-6, what.c_str());
+        }
       }
+    for (int op = DTX_NEG; op <= DTX_TANH; op++)
+      for (dtx_dtype t : {DTX_F32, DTX_F64, DTX_I32}) {
+        Nd a = RandNd(rng, shape, t);
+        std::string what = std::string("unary ") + std::to_string(op) + " " + dtx_dtype_name(t);
+        Parity(
+            gpu.get(), cpu.get(),
+            [&](dtx_cluster *cl) { return dtx_unary(static_cast<dtx_unary_op>(op), Put(cl, a, ch)); }, 1e-6,
+            what.c_str());
+      }
+    Parity(
+        gpu.get(), cpu.get(),
+        [&](dtx_cluster *cl) { return dtx_random_normal(cl, 2, shape.data(), ch.data(), DTX_F64, 3); }, 1e-12,
+        "normal");
+    Parity(
+        gpu.get(), cpu.get(),
+        [&](dtx_cluster *cl) { return dtx_random_uniform(cl, 2, shape.data(), ch.data(), DTX_F32, 3); }, 0,
+        "uniform");
+    Nd x = RandNd(rng, shape, DTX_F64);
+    for (int red = DTX_SUM; red <= DTX_ALL; red++)
+      for (int axis = -1; axis < 2; axis++) {
+        std::string what = "reduction " + std::to_string(red) + " axis " + std::to_string(axis);
+        Parity(
+            gpu.get(), cpu.get(),
+            [&](dtx_cluster *cl) {
+              dtx_array *e = dtx_add(Put(cl, x, ch), dtx_scalar(cl, 0.25));
+              return axis < 0 ? dtx_reduce(e, static_cast<dtx_reduction>(red), nullptr, 0, nullptr)
+                              : dtx_reduce(e, static_cast<dtx_reduction>(red), &axis, 1, nullptr);
+            },
+            1e-9, what.c_str());
+      }
+    for (dtx_dtype t : AllTypes()) {
+      Nd a = RandNd(rng, {23, 31}, t), b = RandNd(rng, {31, 19}, t);
+      Parity(
+          gpu.get(), cpu.get(),
+          [&](dtx_cluster *cl) {
+            return dtx_matmul(Put(cl, a, {10, 7}), Put(cl, b, {9, 8}));
+          },
+          1e-6, (std::string("matmul ") + dtx_dtype_name(t)).c_str());
     }
-  for (int op = DTX_NEG; op <= DTX_TANH; op++)
-    for (dtx_dtype t : {DTX_F32, DTX_F64, DTX_I32}) {
-      Nd a = RandNd(rng, shape, t);
-      std::string what = std::string("unary ") + std::to_string(op) + " " + dtx_dtype_name(t);
-      Parity(gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_unary(static_cast<dtx_unary_op>(op), Put(cl, a, ch)); },
-             1e-6, what.c_str());
-    }
-  Parity(gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_random_normal(cl, 2, shape.data(), ch.data(), DTX_F64, 3); },
-         1e-12, "normal");
-  Parity(gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_random_uniform(cl, 2, shape.data(), ch.data(), DTX_F32, 3); },
-         0, "uniform");
-  Nd x = RandNd(rng, shape, DTX_F64);
-  for (int red = DTX_SUM; red <= DTX_ALL; red++)
-    for (int axis = -1; axis < 2; axis++) {
-      std::string what = "reduction " + std::to_string(red) + " axis " + std::to_string(axis);
-      Parity(gpu.get(), cpu.get(), [&](dtx_cluster *cl) {
-        dtx_array *e = dtx_add(Put(cl, x, ch), dtx_scalar(cl, 0.25));
-        return axis < 0 ? dtx_reduce(e, static_cast<dtx_reduction>(red), nullptr, 0, nullptr)
-                        : dtx_reduce(e, static_cast<dtx_reduction>(red), &axis, 1, nullptr);
-      }, 1e-9, what.c_str());
-    }
-  for (dtx_dtype t : AllTypes()) {
-    Nd a = RandNd(rng, {23, 31}, t), b = RandNd(rng, {31, 19}, t);
-    Parity(gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_matmul(Put(cl, a, {10, 7}), Put(cl, b, {9, 8})); },
-           1e-6, (std::string("matmul ") + dtx_dtype_name(t)).c_str());
-  }
-  dtx_index idx[2] = {{DTX_INDEX_SLICE, 30, 2, -3}, {DTX_INDEX_SLICE, 1, DTX_NONE, 2}};
-  Parity(gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_slice(Put(cl, x, ch), 2, idx); }, 0, "slice");
-  /* halos assembled on the GPUs (fused copies with boundary rules), read by a CPU kernel */
-  int64_t depth[2] = {2, 1};
-  for (int bnd = 0; bnd < 3; bnd++)
-    Parity(gpu.get(), cpu.get(), [&](dtx_cluster *cl) {
-      auto window = [](dtx_task_ctx *, const dtx_block *in, int, dtx_block *out, const void *) -> int {
-        const double *v = static_cast<const double *>(in[0].data);
-        double *o = static_cast<double *>(out->data);
-        for (int64_t i = 0; i < out->shape[0]; i++)
-          for (int64_t j = 0; j < out->shape[1]; j++) {
-            double s = 0;
-            for (int64_t di = 0; di <= 2 * in[0].halo[0]; di++)
-              for (int64_t dj = 0; dj <= 2 * in[0].halo[1]; dj++)
-                s += v[(i + di) * in[0].stride[0] + (j + dj) * in[0].stride[1]] * static_cast<double>(1 + di + 3 * dj);
-            o[i * out->stride[0] + j * out->stride[1]] = s;
-          }
-        return 0;
-      };
-      return dtx_map_overlap("window", window, nullptr, dtx_mul(Put(cl, x, ch), dtx_scalar(cl, 1.5)), depth,
-                             static_cast<dtx_boundary>(bnd), -2.0, DTX_F64, nullptr, 0);
-    }, 1e-12, "map_overlap halos");
-  Parity(gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_sum(dtx_rechunk(Put(cl, x, ch), (const int64_t[]){9, 11}), nullptr, 0); },
-         1e-12, "rechunk");
+    dtx_index idx[2] = {{DTX_INDEX_SLICE, 30, 2, -3}, {DTX_INDEX_SLICE, 1, DTX_NONE, 2}};
+    Parity(
+        gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_slice(Put(cl, x, ch), 2, idx); }, 0, "slice");
+    /* halos assembled on the GPUs (fused copies with boundary rules), read by a CPU kernel */
+    int64_t depth[2] = {2, 1};
+    for (int bnd = 0; bnd < 3; bnd++)
+      Parity(
+          gpu.get(), cpu.get(),
+          [&](dtx_cluster *cl) {
+            auto window = [](dtx_task_ctx *, const dtx_block *in, int, dtx_block *out, const void *) -> int {
+              const double *v = static_cast<const double *>(in[0].data);
+              double *o = static_cast<double *>(out->data);
+              for (int64_t i = 0; i < out->shape[0]; i++)
+                for (int64_t j = 0; j < out->shape[1]; j++) {
+                  double s = 0;
+                  for (int64_t di = 0; di <= 2 * in[0].halo[0]; di++)
+                    for (int64_t dj = 0; dj <= 2 * in[0].halo[1]; dj++)
+                      s += v[(i + di) * in[0].stride[0] + (j + dj) * in[0].stride[1]] *
+                           static_cast<double>(1 + di + 3 * dj);
+                  o[i * out->stride[0] + j * out->stride[1]] = s;
+                }
+              return 0;
+            };
+            return dtx_map_overlap("window", window, nullptr, dtx_mul(Put(cl, x, ch), dtx_scalar(cl, 1.5)),
+                                   depth, static_cast<dtx_boundary>(bnd), -2.0, DTX_F64, nullptr, 0);
+          },
+          1e-12, "map_overlap halos");
+    Parity(
+        gpu.get(), cpu.get(),
+        [&](dtx_cluster *cl) {
+          return dtx_sum(dtx_rechunk(Put(cl, x, ch), (const int64_t[]){9, 11}), nullptr, 0);
+        },
+        1e-12, "rechunk");
   }
 }

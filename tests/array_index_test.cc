@@ -226,7 +226,8 @@ TEST_P(ArrayIndex, RechunkAndBroadcastTo) {
     std::vector<dtx_task_id> ids(static_cast<size_t>(nb));
     ASSERT_EQ(dtx_array_graph(b, g.get(), ids.data(), ids.size(), nullptr), DTX_OK) << dtx_last_error();
     dtxt::Results res(ids.size());
-    ASSERT_EQ(dtx_compute(cl(), g.get(), ids.data(), static_cast<int>(ids.size()), res.data(), nullptr), DTX_OK);
+    ASSERT_EQ(dtx_compute(cl(), g.get(), ids.data(), static_cast<int>(ids.size()), res.data(), nullptr),
+              DTX_OK);
     Nd bx = Get(b);
     for (int64_t k = 0; k < nb; k++) {
       int64_t rem = k, elems = 1;
@@ -238,7 +239,8 @@ TEST_P(ArrayIndex, RechunkAndBroadcastTo) {
         ext[d] = std::min(nc[d], shape[d] - lo[d]);
         elems *= ext[d];
       }
-      ASSERT_EQ(dtx_chunk_size(res[static_cast<size_t>(k)]), static_cast<size_t>(elems) * dtx_dtype_size(x.t));
+      ASSERT_EQ(dtx_chunk_size(res[static_cast<size_t>(k)]),
+                static_cast<size_t>(elems) * dtx_dtype_size(x.t));
       const void *data = dtx_chunk_data(res[static_cast<size_t>(k)]);
       for (int64_t e = 0; e < elems; e++) {
         int64_t q = e;
@@ -247,7 +249,8 @@ TEST_P(ArrayIndex, RechunkAndBroadcastTo) {
           m[d] = lo[d] + q % ext[d];
           q /= ext[d];
         }
-        ASSERT_EQ(Read(data, x.t, e), x.v[static_cast<size_t>(x.flat(m))]) << "chunk " << k << " element " << e;
+        ASSERT_EQ(Read(data, x.t, e), x.v[static_cast<size_t>(x.flat(m))])
+            << "chunk " << k << " element " << e;
       }
     }
     EXPECT_TRUE(SameNd(bx, x, 0));

@@ -47,7 +47,8 @@ Nd RefMatmul(const Nd &a, const Nd &b) {
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < n; j++) {
       double s = 0;
-      for (int64_t p = 0; p < k; p++) s += a.v[static_cast<size_t>(i * k + p)] * b.v[static_cast<size_t>(p * n + j)];
+      for (int64_t p = 0; p < k; p++)
+        s += a.v[static_cast<size_t>(i * k + p)] * b.v[static_cast<size_t>(p * n + j)];
       r.v.push_back(r.t == DTX_BOOL ? (s != 0) : As(r.t, s));
     }
   return r;
@@ -72,12 +73,13 @@ TEST_P(ArrayLinalg, MatmulMatchesLoops) {
     Nd want = RefMatmul(a, b);
     Nd got = Get(dtx_matmul(xa, xb));
     EXPECT_TRUE(SameNd(got, want, Tol(want.t), Tol(want.t) * static_cast<double>(k) * 16))
-        << dtx_dtype_name(ta) << " (" << m << "x" << k << ") @ " << dtx_dtype_name(tb) << " (" << k << "x" << n << ")";
+        << dtx_dtype_name(ta) << " (" << m << "x" << k << ") @ " << dtx_dtype_name(tb) << " (" << k << "x"
+        << n << ")";
     /* operands that are transposed views (of host data read in place, or of expressions) */
     dtx_array *at = Put(cl(), Transpose2(a), RandChunks(rng, {k, m}));
     dtx_array *bt = Put(cl(), Transpose2(b), RandChunks(rng, {n, k}));
-    EXPECT_TRUE(SameNd(Get(dtx_matmul(dtx_transpose(at, nullptr), dtx_transpose(bt, nullptr))), want, Tol(want.t),
-                       Tol(want.t) * static_cast<double>(k) * 16))
+    EXPECT_TRUE(SameNd(Get(dtx_matmul(dtx_transpose(at, nullptr), dtx_transpose(bt, nullptr))), want,
+                       Tol(want.t), Tol(want.t) * static_cast<double>(k) * 16))
         << "transposed operands";
     /* matmul of products feeds reductions and elementwise ops */
     dtx_array *c = dtx_matmul(xa, xb);
@@ -159,11 +161,14 @@ TEST_P(ArrayLinalg, DotAndTensordot) {
     ASSERT_EQ(outer.shape, (std::vector<int64_t>{k, k}));
     for (int64_t i = 0; i < k; i++)
       for (int64_t j = 0; j < k; j++)
-        EXPECT_DOUBLE_EQ(outer.v[static_cast<size_t>(i * k + j)], v.v[static_cast<size_t>(i)] * w.v[static_cast<size_t>(j)]);
+        EXPECT_DOUBLE_EQ(outer.v[static_cast<size_t>(i * k + j)],
+                         v.v[static_cast<size_t>(i)] * w.v[static_cast<size_t>(j)]);
   }
   int64_t s3[1] = {3}, s4[1] = {4};
   int one[1] = {0};
-  EXPECT_EQ(dtx_tensordot(dtx_ones(cl(), 1, s3, s3, DTX_F64), dtx_ones(cl(), 1, s4, s4, DTX_F64), one, one, 1), nullptr);
+  EXPECT_EQ(
+      dtx_tensordot(dtx_ones(cl(), 1, s3, s3, DTX_F64), dtx_ones(cl(), 1, s4, s4, DTX_F64), one, one, 1),
+      nullptr);
   EXPECT_NE(std::string(dtx_last_error()).find("shape mismatch"), std::string::npos) << dtx_last_error();
 }
 

@@ -58,7 +58,9 @@ int Affine(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, cons
   const double *x = static_cast<const double *>(in[0].data), *y = static_cast<const double *>(in[1].data);
   double *o = static_cast<double *>(out->data);
   double extra = 1000.0 * static_cast<double>(out->index[0]) + static_cast<double>(out->start[out->ndim - 1]);
-  Each(out->ndim, out->shape, [&](const int64_t *m) { o[Off(*out, m)] = c->a * x[Off(in[0], m)] + c->b * y[Off(in[1], m)] + extra; });
+  Each(out->ndim, out->shape, [&](const int64_t *m) {
+    o[Off(*out, m)] = c->a * x[Off(in[0], m)] + c->b * y[Off(in[1], m)] + extra;
+  });
   return 0;
 }
 
@@ -68,7 +70,8 @@ int BoxSum(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, cons
   if (nin != 1 || in[0].dtype != DTX_F64) return dtx_task_fail(ctx, "unexpected inputs");
   int nd = out->ndim;
   for (int d = 0; d < nd; d++)
-    if (in[0].shape[d] != out->shape[d] + 2 * in[0].halo[d]) return dtx_task_fail(ctx, "halo'd block has the wrong shape");
+    if (in[0].shape[d] != out->shape[d] + 2 * in[0].halo[d])
+      return dtx_task_fail(ctx, "halo'd block has the wrong shape");
   const double *x = static_cast<const double *>(in[0].data);
   double *o = static_cast<double *>(out->data);
   int64_t win[DTX_ARRAY_MAX_DIMS];
@@ -119,7 +122,8 @@ TEST_P(ArrayMap, MapBlocksSeesItsBlock) {
     want.t = DTX_F64;
     for (int64_t i = 0; i < x.size(); i++) {
       auto m = x.unflat(i);
-      double extra = 1000.0 * static_cast<double>(m[0] / ch[0]) + static_cast<double>(m[nd - 1] / ch[nd - 1] * ch[nd - 1]);
+      double extra = 1000.0 * static_cast<double>(m[0] / ch[0]) +
+                     static_cast<double>(m[nd - 1] / ch[nd - 1] * ch[nd - 1]);
       want.v.push_back(2.0 * x.v[static_cast<size_t>(i)] - 0.5 * y.v[static_cast<size_t>(i)] + extra);
     }
     EXPECT_TRUE(SameNd(Get(out), want, 1e-15));
@@ -169,9 +173,12 @@ TEST_P(ArrayMap, MapOverlapHalosAndBoundaries) {
         for (int d = 0; d < nd; d++) {
           int64_t v = p[d] + off[d], n = shape[d];
           if (v < 0 || v >= n) {
-            if (bnd == DTX_BOUNDARY_PERIODIC) v = ((v % n) + n) % n;
-            else if (bnd == DTX_BOUNDARY_NEAREST) v = v < 0 ? 0 : n - 1;
-            else outside = true;
+            if (bnd == DTX_BOUNDARY_PERIODIC)
+              v = ((v % n) + n) % n;
+            else if (bnd == DTX_BOUNDARY_NEAREST)
+              v = v < 0 ? 0 : n - 1;
+            else
+              outside = true;
           }
           q[d] = v;
         }
@@ -186,8 +193,8 @@ TEST_P(ArrayMap, MapOverlapHalosAndBoundaries) {
       want.v.push_back(sum);
     }
     EXPECT_TRUE(SameNd(Get(y), want, 1e-13, 1e-12))
-        << "shape " << ShapeStr(shape) << " chunks " << ShapeStr(ch) << " depth " << ShapeStr(depth) << " boundary "
-        << bnd;
+        << "shape " << ShapeStr(shape) << " chunks " << ShapeStr(ch) << " depth " << ShapeStr(depth)
+        << " boundary " << bnd;
   }
 }
 
@@ -200,7 +207,8 @@ TEST_P(ArrayMap, StencilOnPersistedData) {
   dtx_array *p = nullptr;
   ASSERT_EQ(dtx_array_persist(a, nullptr, &p), DTX_OK) << dtx_last_error();
   int64_t depth[2] = {1, 1};
-  dtx_array *lap = dtx_map_overlap("laplace", Laplace, nullptr, p, depth, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, nullptr, 0);
+  dtx_array *lap =
+      dtx_map_overlap("laplace", Laplace, nullptr, p, depth, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, nullptr, 0);
   Nd got = Get(lap);
   ASSERT_EQ(got.shape, (std::vector<int64_t>{n, m}));
   for (int64_t i = 0; i < n; i++)
@@ -216,6 +224,8 @@ TEST_P(ArrayMap, StencilOnPersistedData) {
   ASSERT_EQ(dtx_array_compute(dtx_sum(lap, nullptr, 0), &s, sizeof s), DTX_OK) << dtx_last_error();
   EXPECT_NEAR(s, 0, 1e-9);
   int64_t too_deep[2] = {38, 1};
-  EXPECT_EQ(dtx_map_overlap(nullptr, Laplace, nullptr, p, too_deep, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, nullptr, 0), nullptr);
+  EXPECT_EQ(
+      dtx_map_overlap(nullptr, Laplace, nullptr, p, too_deep, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, nullptr, 0),
+      nullptr);
   EXPECT_NE(std::string(dtx_last_error()).find("depth[0] is 38"), std::string::npos) << dtx_last_error();
 }

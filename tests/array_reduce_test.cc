@@ -29,15 +29,20 @@ bool IsFloat(dtx_dtype t) { return t == DTX_F32 || t == DTX_F64; }
 dtx_dtype ResultType(dtx_reduction r, dtx_dtype t) {
   switch (r) {
     case DTX_SUM:
-    case DTX_PROD: return IsFloat(t) ? t : DTX_I64;
+    case DTX_PROD:
+      return IsFloat(t) ? t : DTX_I64;
     case DTX_MEAN:
     case DTX_VAR:
-    case DTX_STD: return t == DTX_F32 ? DTX_F32 : DTX_F64;
+    case DTX_STD:
+      return t == DTX_F32 ? DTX_F32 : DTX_F64;
     case DTX_ARGMIN:
-    case DTX_ARGMAX: return DTX_I64;
+    case DTX_ARGMAX:
+      return DTX_I64;
     case DTX_ANY:
-    case DTX_ALL: return DTX_BOOL;
-    default: return t;
+    case DTX_ALL:
+      return DTX_BOOL;
+    default:
+      return t;
   }
 }
 
@@ -66,8 +71,10 @@ Nd RefReduce(const Nd &x, dtx_reduction r, unsigned mask, bool keepdims, int ddo
     std::vector<int64_t> km;
     int64_t along = 0;
     for (int d = 0; d < nd; d++) {
-      if ((mask >> d) & 1) along = m[d];
-      else km.push_back(m[d]);
+      if ((mask >> d) & 1)
+        along = m[d];
+      else
+        km.push_back(m[d]);
     }
     int64_t idx = nred == 1 ? along : i; /* argmin/argmax: along the axis, or flat */
     groups[static_cast<size_t>(kept.flat(km))].push_back({x.v[static_cast<size_t>(i)], idx});
@@ -81,12 +88,16 @@ Nd RefReduce(const Nd &x, dtx_reduction r, unsigned mask, bool keepdims, int ddo
     }
     double n = static_cast<double>(g.size());
     switch (r) {
-      case DTX_SUM: v = s; break;
+      case DTX_SUM:
+        v = s;
+        break;
       case DTX_PROD:
         v = 1;
         for (auto &e : g) v *= e.first;
         break;
-      case DTX_MEAN: v = s / n; break;
+      case DTX_MEAN:
+        v = s / n;
+        break;
       case DTX_MIN:
         v = g[0].first;
         for (auto &e : g) v = std::min(v, e.first);
@@ -125,7 +136,7 @@ Nd RefReduce(const Nd &x, dtx_reduction r, unsigned mask, bool keepdims, int ddo
   return out;
 }
 
-const dtx_reduction kAll[] = {DTX_SUM, DTX_PROD, DTX_MEAN, DTX_MIN, DTX_MAX, DTX_VAR,
+const dtx_reduction kAll[] = {DTX_SUM, DTX_PROD,   DTX_MEAN,   DTX_MIN, DTX_MAX, DTX_VAR,
                               DTX_STD, DTX_ARGMIN, DTX_ARGMAX, DTX_ANY, DTX_ALL};
 
 }  // namespace
@@ -142,7 +153,8 @@ TEST_P(ArrayReduce, EveryReductionMatchesPlainLoops) {
     dtx_dtype t = AllTypes()[rng() % 5];
     Nd x = RandNd(rng, shape, t);
     Nd xp = x; /* for prod: values that neither overflow nor vanish */
-    for (auto &e : xp.v) e = t == DTX_BOOL ? e : IsFloat(t) ? As(t, 0.9 + 0.2 * std::fabs(e) / 4) : (e < 0 ? -1 : 1);
+    for (auto &e : xp.v)
+      e = t == DTX_BOOL ? e : IsFloat(t) ? As(t, 0.9 + 0.2 * std::fabs(e) / 4) : (e < 0 ? -1 : 1);
     dtx_array *a = Put(cl(), x, ch), *ap = Put(cl(), xp, ch);
     /* the axes: all (NULL), or a random non-empty subset */
     std::vector<int> axes;
@@ -164,9 +176,10 @@ TEST_P(ArrayReduce, EveryReductionMatchesPlainLoops) {
     o.ddof = static_cast<int>(rng() % 2);
     int nred = __builtin_popcount(mask);
     for (dtx_reduction red : kAll) {
-      SCOPED_TRACE(::testing::Message() << "reduction " << red << " of " << dtx_dtype_name(t) << ShapeStr(shape)
-                                        << " chunks " << ShapeStr(ch) << " axes mask " << mask << " keepdims "
-                                        << o.keepdims << " split_every " << o.split_every << " ddof " << o.ddof);
+      SCOPED_TRACE(::testing::Message()
+                   << "reduction " << red << " of " << dtx_dtype_name(t) << ShapeStr(shape) << " chunks "
+                   << ShapeStr(ch) << " axes mask " << mask << " keepdims " << o.keepdims << " split_every "
+                   << o.split_every << " ddof " << o.ddof);
       if ((red == DTX_ARGMIN || red == DTX_ARGMAX) && nred != 1 && nred != nd) {
         EXPECT_EQ(dtx_reduce(a, red, axes.data(), static_cast<int>(axes.size()), &o), nullptr);
         continue;
@@ -199,7 +212,8 @@ TEST_P(ArrayReduce, ReductionsOfExpressionsAndViews) {
     dtx_array *a = Put(cl(), x, RandChunks(rng, shape));
     /* (x + x.T).sum() and (x * 2 + 1).mean(axis=0) and x[::3, ::-2].max() */
     double s, want = 0;
-    ASSERT_EQ(dtx_array_compute(dtx_sum(dtx_add(a, dtx_transpose(a, nullptr)), nullptr, 0), &s, sizeof s), DTX_OK)
+    ASSERT_EQ(dtx_array_compute(dtx_sum(dtx_add(a, dtx_transpose(a, nullptr)), nullptr, 0), &s, sizeof s),
+              DTX_OK)
         << dtx_last_error();
     for (double v : x.v) want += 2 * v;
     EXPECT_NEAR(s, want, 1e-10 * static_cast<double>(n * n));
@@ -211,7 +225,8 @@ TEST_P(ArrayReduce, ReductionsOfExpressionsAndViews) {
     }
     dtx_index idx[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 3}, {DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, -2}};
     double mx;
-    ASSERT_EQ(dtx_array_compute(dtx_max(dtx_slice(a, 2, idx), nullptr, 0), &mx, sizeof mx), DTX_OK) << dtx_last_error();
+    ASSERT_EQ(dtx_array_compute(dtx_max(dtx_slice(a, 2, idx), nullptr, 0), &mx, sizeof mx), DTX_OK)
+        << dtx_last_error();
     double wm = -1e300;
     for (int64_t i = 0; i < n; i += 3)
       for (int64_t j = n - 1; j >= 0; j -= 2) wm = std::max(wm, x.v[static_cast<size_t>(i * n + j)]);

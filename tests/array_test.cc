@@ -54,7 +54,8 @@ double RefNormal(uint64_t seed, uint64_t i) {
   uint32_t c[4] = {static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32), 0, 0};
   Philox(c, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   uint64_t a = (uint64_t{c[1]} << 32) | c[0], b = (uint64_t{c[3]} << 32) | c[2];
-  double u1 = static_cast<double>((a >> 11) + 1) / 9007199254740992.0, u2 = static_cast<double>(b >> 11) / 9007199254740992.0;
+  double u1 = static_cast<double>((a >> 11) + 1) / 9007199254740992.0,
+         u2 = static_cast<double>(b >> 11) / 9007199254740992.0;
   return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
 }
 
@@ -66,8 +67,12 @@ TEST(ArrayPhilox, KnownAnswers) {
     uint32_t ctr[4], key[2], out[4];
   } kats[] = {
       {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
-      {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, {0xffffffff, 0xffffffff}, {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
-      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0}, {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+      {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+       {0xffffffff, 0xffffffff},
+       {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+       {0xa4093822, 0x299f31d0},
+       {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
   };
   for (const Kat &k : kats) {
     dtxk_u32x4 r = dtxk_philox(k.ctr[0], k.ctr[1], k.ctr[2], k.ctr[3], k.key[0], k.key[1]);
@@ -121,10 +126,15 @@ TEST_P(Array, ArangeLinspaceEye) {
   struct R {
     double a, b, s;
     dtx_dtype t;
-  } ranges[] = {{0, 10, 1, DTX_I64}, {3, -7, -2, DTX_I32}, {0.5, 3.2, 0.25, DTX_F64}, {-1, 1, 0.1, DTX_F32}, {5, 6, 3, DTX_F64}};
+  } ranges[] = {{0, 10, 1, DTX_I64},
+                {3, -7, -2, DTX_I32},
+                {0.5, 3.2, 0.25, DTX_F64},
+                {-1, 1, 0.1, DTX_F32},
+                {5, 6, 3, DTX_F64}};
   for (const R &r : ranges) {
     for (int64_t chunk : {1, 3, 1000}) {
-      SCOPED_TRACE(::testing::Message() << "arange(" << r.a << ", " << r.b << ", " << r.s << ") chunk " << chunk);
+      SCOPED_TRACE(::testing::Message()
+                   << "arange(" << r.a << ", " << r.b << ", " << r.s << ") chunk " << chunk);
       Nd want;
       want.t = r.t;
       int64_t n = static_cast<int64_t>(std::ceil((r.b - r.a) / r.s));
@@ -182,7 +192,8 @@ TEST_P(Array, RandomIsTheSameWhateverTheChunks) {
         Nd got = Get(dtx_random_uniform(cl(), nd, shape.data(), ch.data(), t, seed * 7));
         EXPECT_TRUE(SameNd(got, uni, 0)) << "uniform chunks " << ShapeStr(ch);
         for (double x : got.v) EXPECT_TRUE(x >= 0 && x < 1) << x;
-        EXPECT_TRUE(SameNd(Get(dtx_random_normal(cl(), nd, shape.data(), ch.data(), t, seed * 7)), nor, 1e-15))
+        EXPECT_TRUE(
+            SameNd(Get(dtx_random_normal(cl(), nd, shape.data(), ch.data(), t, seed * 7)), nor, 1e-15))
             << "normal chunks " << ShapeStr(ch);
       }
     }
@@ -241,7 +252,8 @@ TEST_P(Array, HostCopyWrapPersist) {
     ASSERT_EQ(dtx_array_persist(e, nullptr, &p), DTX_OK) << dtx_last_error();
     Nd want = Get(e);
     EXPECT_TRUE(SameNd(Get(p), want, 0));
-    EXPECT_TRUE(SameNd(Get(dtx_mul(p, dtx_scalar_int(cl(), 3))), Get(dtx_mul(e, dtx_scalar_int(cl(), 3))), 0));
+    EXPECT_TRUE(
+        SameNd(Get(dtx_mul(p, dtx_scalar_int(cl(), 3))), Get(dtx_mul(e, dtx_scalar_int(cl(), 3))), 0));
     EXPECT_EQ(dtx_array_ndim(p), nd);
     for (int d = 0; d < nd; d++) EXPECT_EQ(dtx_array_chunk(p, d), ch[d]);
   }
@@ -264,7 +276,8 @@ TEST_P(Array, PersistPlacesChunksWhereAsked) {
 
 TEST_P(Array, NpyRoundTrip) {
   Scope sc;
-  std::string path = ::testing::TempDir() + "dtx_array_" + std::to_string(getpid()) + "_" + GetParam().name + ".npy";
+  std::string path =
+      ::testing::TempDir() + "dtx_array_" + std::to_string(getpid()) + "_" + GetParam().name + ".npy";
   for (int r = 0; r < Rounds(8); r++) {
     uint64_t seed = 700 + r;
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
@@ -307,7 +320,8 @@ void WriteNpy(const std::string &path, const std::string &dict, const void *data
 
 TEST_P(Array, NpyFortranOrderBigEndianAndBadFiles) {
   Scope sc;
-  std::string path = ::testing::TempDir() + "dtx_array_f_" + std::to_string(getpid()) + "_" + GetParam().name + ".npy";
+  std::string path =
+      ::testing::TempDir() + "dtx_array_f_" + std::to_string(getpid()) + "_" + GetParam().name + ".npy";
   /* a 3 x 4 int32 array written in Fortran order: element (i, j) at j * 3 + i */
   int32_t f[12];
   for (int i = 0; i < 3; i++)
@@ -361,10 +375,8 @@ namespace {
 /* NumPy's promotion, written out as a table (bool, i32, i64, f32, f64). */
 dtx_dtype Promote(dtx_dtype a, dtx_dtype b) {
   static const dtx_dtype tab[5][5] = {
-      {DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64},
-      {DTX_I32, DTX_I32, DTX_I64, DTX_F64, DTX_F64},
-      {DTX_I64, DTX_I64, DTX_I64, DTX_F64, DTX_F64},
-      {DTX_F32, DTX_F64, DTX_F64, DTX_F32, DTX_F64},
+      {DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64}, {DTX_I32, DTX_I32, DTX_I64, DTX_F64, DTX_F64},
+      {DTX_I64, DTX_I64, DTX_I64, DTX_F64, DTX_F64},  {DTX_F32, DTX_F64, DTX_F64, DTX_F32, DTX_F64},
       {DTX_F64, DTX_F64, DTX_F64, DTX_F64, DTX_F64},
   };
   return tab[a - 1][b - 1];
@@ -373,19 +385,32 @@ bool IsFloat(dtx_dtype t) { return t == DTX_F32 || t == DTX_F64; }
 
 double RefBinary(dtx_binary_op op, double a, double b, dtx_dtype t) {
   switch (op) {
-    case DTX_ADD: return t == DTX_BOOL ? (a != 0 || b != 0) : a + b;
-    case DTX_SUB: return a - b;
-    case DTX_MUL: return t == DTX_BOOL ? (a != 0 && b != 0) : a * b;
-    case DTX_DIV: return a / b;
-    case DTX_POW: return std::pow(a, b);
-    case DTX_MINIMUM: return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
-    case DTX_MAXIMUM: return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
-    case DTX_EQ: return a == b;
-    case DTX_NE: return a != b;
-    case DTX_LT: return a < b;
-    case DTX_LE: return a <= b;
-    case DTX_GT: return a > b;
-    default: return a >= b;
+    case DTX_ADD:
+      return t == DTX_BOOL ? (a != 0 || b != 0) : a + b;
+    case DTX_SUB:
+      return a - b;
+    case DTX_MUL:
+      return t == DTX_BOOL ? (a != 0 && b != 0) : a * b;
+    case DTX_DIV:
+      return a / b;
+    case DTX_POW:
+      return std::pow(a, b);
+    case DTX_MINIMUM:
+      return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
+    case DTX_MAXIMUM:
+      return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+    case DTX_EQ:
+      return a == b;
+    case DTX_NE:
+      return a != b;
+    case DTX_LT:
+      return a < b;
+    case DTX_LE:
+      return a <= b;
+    case DTX_GT:
+      return a > b;
+    default:
+      return a >= b;
   }
 }
 
@@ -432,8 +457,8 @@ TEST_P(Array, BinaryOpsBroadcastAndPromote) {
     Nd a = RandNd(rng, sa, ta), b = RandNd(rng, sb, tb);
     dtx_array *xa = Put(cl(), a, RandChunks(rng, sa)), *xb = Put(cl(), b, RandChunks(rng, sb));
     for (dtx_binary_op op : ops) {
-      SCOPED_TRACE(::testing::Message() << "op " << op << " " << dtx_dtype_name(ta) << ShapeStr(sa) << " with "
-                                        << dtx_dtype_name(tb) << ShapeStr(sb));
+      SCOPED_TRACE(::testing::Message() << "op " << op << " " << dtx_dtype_name(ta) << ShapeStr(sa)
+                                        << " with " << dtx_dtype_name(tb) << ShapeStr(sb));
       dtx_dtype t = Promote(ta, tb);
       Nd bb = b;
       if (op == DTX_POW && !IsFloat(t))
@@ -486,14 +511,30 @@ TEST_P(Array, UnaryOps) {
         for (double v : x.v) {
           double w;
           switch (op) {
-            case DTX_NEG: w = -v; break;
-            case DTX_ABS: w = std::fabs(v); break;
-            case DTX_EXP: w = std::exp(v); break;
-            case DTX_LOG: w = std::log(v); break;
-            case DTX_SQRT: w = std::sqrt(v); break;
-            case DTX_SIN: w = std::sin(v); break;
-            case DTX_COS: w = std::cos(v); break;
-            default: w = std::tanh(v); break;
+            case DTX_NEG:
+              w = -v;
+              break;
+            case DTX_ABS:
+              w = std::fabs(v);
+              break;
+            case DTX_EXP:
+              w = std::exp(v);
+              break;
+            case DTX_LOG:
+              w = std::log(v);
+              break;
+            case DTX_SQRT:
+              w = std::sqrt(v);
+              break;
+            case DTX_SIN:
+              w = std::sin(v);
+              break;
+            case DTX_COS:
+              w = std::cos(v);
+              break;
+            default:
+              w = std::tanh(v);
+              break;
           }
           want.v.push_back(As(rt, w));
         }
@@ -529,7 +570,8 @@ TEST_P(Array, WhereClipAstype) {
     auto shape = RandShape(rng, 1 + static_cast<int>(rng() % 4), 300);
     auto sc2 = Broadcastable(rng, shape);
     dtx_dtype ta = AllTypes()[rng() % 5], tb = AllTypes()[rng() % 5];
-    Nd c = RandNd(rng, sc2, AllTypes()[rng() % 5]), a = RandNd(rng, shape, ta), b = RandNd(rng, Broadcastable(rng, shape), tb);
+    Nd c = RandNd(rng, sc2, AllTypes()[rng() % 5]), a = RandNd(rng, shape, ta),
+       b = RandNd(rng, Broadcastable(rng, shape), tb);
     dtx_array *xc = Put(cl(), c, RandChunks(rng, c.shape)), *xa = Put(cl(), a, RandChunks(rng, shape)),
               *xb = Put(cl(), b, RandChunks(rng, b.shape));
     dtx_dtype t = Promote(ta, tb);
@@ -555,7 +597,8 @@ TEST_P(Array, WhereClipAstype) {
       Nd aw;
       aw.shape = shape;
       aw.t = to;
-      for (double v : a.v) aw.v.push_back(to == DTX_BOOL ? (v != 0) : IsFloat(to) ? As(to, v) : std::trunc(v));
+      for (double v : a.v)
+        aw.v.push_back(to == DTX_BOOL ? (v != 0) : IsFloat(to) ? As(to, v) : std::trunc(v));
       EXPECT_TRUE(SameNd(Get(dtx_astype(xa, to)), aw, 0)) << "astype " << dtx_dtype_name(to);
     }
   }
@@ -593,7 +636,8 @@ TEST_P(Array, FusionRunsAChainAsOneTaskPerChunk) {
     for (int d = 0; d < nd; d++) perm[d] = d;
     std::swap(perm[0], perm[nd - 1]);
     /* y = exp(x * 2 + 1) - x.T, then tanh(y) * 0.5 */
-    dtx_array *y = dtx_sub(dtx_exp(dtx_add(dtx_mul(x, dtx_scalar(cl(), 2)), dtx_scalar(cl(), 1))), dtx_transpose(x, perm.data()));
+    dtx_array *y = dtx_sub(dtx_exp(dtx_add(dtx_mul(x, dtx_scalar(cl(), 2)), dtx_scalar(cl(), 1))),
+                           dtx_transpose(x, perm.data()));
     dtx_array *z = dtx_mul(dtx_tanh(y), dtx_scalar(cl(), 0.5));
     ASSERT_NE(z, nullptr) << dtx_last_error();
     int64_t nb = 1;
@@ -608,7 +652,8 @@ TEST_P(Array, FusionRunsAChainAsOneTaskPerChunk) {
       ASSERT_EQ(dtx_array_graph(z, g.get(), ids.data(), ids.size(), &o), DTX_OK) << dtx_last_error();
       sizes[nofuse] = dtx_graph_size(g.get());
       dtxt::Results res(ids.size());
-      ASSERT_EQ(dtx_compute(cl(), g.get(), ids.data(), static_cast<int>(ids.size()), res.data(), nullptr), DTX_OK)
+      ASSERT_EQ(dtx_compute(cl(), g.get(), ids.data(), static_cast<int>(ids.size()), res.data(), nullptr),
+                DTX_OK)
           << dtx_last_error();
       for (size_t k = 0; k < ids.size(); k++) {
         const double *p = static_cast<const double *>(dtx_chunk_data(res[k]));
@@ -658,7 +703,8 @@ TEST_P(Array, LongChainsAndSharedSubexpressionsStayCorrect) {
 
 namespace {
 ::testing::AssertionResult FailsWith(dtx_array *a, const std::string &needle) {
-  if (a != nullptr) return ::testing::AssertionFailure() << "made an array; expected an error with '" << needle << "'";
+  if (a != nullptr)
+    return ::testing::AssertionFailure() << "made an array; expected an error with '" << needle << "'";
   std::string e = dtx_last_error();
   if (e.find(needle) == std::string::npos)
     return ::testing::AssertionFailure() << "error '" << e << "' does not mention '" << needle << "'";
@@ -693,7 +739,8 @@ TEST_P(Array, BadInputIsAnErrorNamingIt) {
   EXPECT_TRUE(FailsWith(dtx_concatenate(pair, 2, 0), "shape (5,)"));
   EXPECT_TRUE(FailsWith(dtx_arange(cl(), 0, 10, 0, 3, DTX_F64), "step"));
   EXPECT_TRUE(FailsWith(dtx_rechunk(a, bad_chunk), "chunks[1]"));
-  EXPECT_TRUE(FailsWith(dtx_argmin(dtx_ones(cl(), 3, (const int64_t[]){2, 2, 2}, nullptr, DTX_F64), 5), "axis 5"));
+  EXPECT_TRUE(
+      FailsWith(dtx_argmin(dtx_ones(cl(), 3, (const int64_t[]){2, 2, 2}, nullptr, DTX_F64), 5), "axis 5"));
   /* a NULL input passes the first error through */
   EXPECT_TRUE(FailsWith(dtx_exp(dtx_add(a, b)), "(3, 4) (5,)"));
   double small[3];

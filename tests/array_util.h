@@ -33,9 +33,9 @@ struct Sched {
 };
 
 inline const std::vector<Sched> &AllScheds() {
-  static const std::vector<Sched> v = {{"sync", DTX_SCHED_SYNC, 0},        {"threads", DTX_SCHED_THREADS, 0},
-                                       {"sim1", DTX_SCHED_CLUSTER, 1},     {"sim2", DTX_SCHED_CLUSTER, 2},
-                                       {"sim3", DTX_SCHED_CLUSTER, 3},     {"sim4", DTX_SCHED_CLUSTER, 4}};
+  static const std::vector<Sched> v = {{"sync", DTX_SCHED_SYNC, 0},    {"threads", DTX_SCHED_THREADS, 0},
+                                       {"sim1", DTX_SCHED_CLUSTER, 1}, {"sim2", DTX_SCHED_CLUSTER, 2},
+                                       {"sim3", DTX_SCHED_CLUSTER, 3}, {"sim4", DTX_SCHED_CLUSTER, 4}};
   return v;
 }
 
@@ -121,20 +121,35 @@ inline std::string ShapeStr(const std::vector<int64_t> &s) {
 
 inline double Read(const void *p, dtx_dtype t, int64_t i) {
   switch (t) {
-    case DTX_BOOL: return static_cast<const uint8_t *>(p)[i];
-    case DTX_I32: return static_cast<const int32_t *>(p)[i];
-    case DTX_I64: return static_cast<double>(static_cast<const int64_t *>(p)[i]);
-    case DTX_F32: return static_cast<const float *>(p)[i];
-    default: return static_cast<const double *>(p)[i];
+    case DTX_BOOL:
+      return static_cast<const uint8_t *>(p)[i];
+    case DTX_I32:
+      return static_cast<const int32_t *>(p)[i];
+    case DTX_I64:
+      return static_cast<double>(static_cast<const int64_t *>(p)[i]);
+    case DTX_F32:
+      return static_cast<const float *>(p)[i];
+    default:
+      return static_cast<const double *>(p)[i];
   }
 }
 inline void Write(void *p, dtx_dtype t, int64_t i, double x) {
   switch (t) {
-    case DTX_BOOL: static_cast<uint8_t *>(p)[i] = x != 0; break;
-    case DTX_I32: static_cast<int32_t *>(p)[i] = static_cast<int32_t>(x); break;
-    case DTX_I64: static_cast<int64_t *>(p)[i] = static_cast<int64_t>(x); break;
-    case DTX_F32: static_cast<float *>(p)[i] = static_cast<float>(x); break;
-    default: static_cast<double *>(p)[i] = x; break;
+    case DTX_BOOL:
+      static_cast<uint8_t *>(p)[i] = x != 0;
+      break;
+    case DTX_I32:
+      static_cast<int32_t *>(p)[i] = static_cast<int32_t>(x);
+      break;
+    case DTX_I64:
+      static_cast<int64_t *>(p)[i] = static_cast<int64_t>(x);
+      break;
+    case DTX_F32:
+      static_cast<float *>(p)[i] = static_cast<float>(x);
+      break;
+    default:
+      static_cast<double *>(p)[i] = x;
+      break;
   }
 }
 
@@ -199,11 +214,15 @@ inline std::vector<int64_t> RandChunks(std::mt19937_64 &rng, const std::vector<i
 
 inline double RandValue(std::mt19937_64 &rng, dtx_dtype t) {
   switch (t) {
-    case DTX_BOOL: return static_cast<double>(rng() % 2);
+    case DTX_BOOL:
+      return static_cast<double>(rng() % 2);
     case DTX_I32:
-    case DTX_I64: return static_cast<double>(static_cast<int64_t>(rng() % 41) - 20);
-    case DTX_F32: return static_cast<float>(std::uniform_real_distribution<double>(-4, 4)(rng));
-    default: return std::uniform_real_distribution<double>(-4, 4)(rng);
+    case DTX_I64:
+      return static_cast<double>(static_cast<int64_t>(rng() % 41) - 20);
+    case DTX_F32:
+      return static_cast<float>(std::uniform_real_distribution<double>(-4, 4)(rng));
+    default:
+      return std::uniform_real_distribution<double>(-4, 4)(rng);
   }
 }
 
@@ -236,12 +255,13 @@ inline ::testing::AssertionResult SameNd(const Nd &got, const Nd &want, double r
   if (got.shape != want.shape)
     return ::testing::AssertionFailure() << "shape " << ShapeStr(got.shape) << " != " << ShapeStr(want.shape);
   if (got.t != want.t)
-    return ::testing::AssertionFailure() << "dtype " << dtx_dtype_name(got.t) << " != " << dtx_dtype_name(want.t);
+    return ::testing::AssertionFailure()
+           << "dtype " << dtx_dtype_name(got.t) << " != " << dtx_dtype_name(want.t);
   for (int64_t i = 0; i < want.size(); i++)
     if (!Close(got.v[i], want.v[i], rtol, atol))
-      return ::testing::AssertionFailure() << "element " << i << " " << ShapeStr(want.unflat(i)) << ": got "
-                                           << got.v[i] << ", want " << want.v[i] << " (shape "
-                                           << ShapeStr(want.shape) << ")";
+      return ::testing::AssertionFailure()
+             << "element " << i << " " << ShapeStr(want.unflat(i)) << ": got " << got.v[i] << ", want "
+             << want.v[i] << " (shape " << ShapeStr(want.shape) << ")";
   return ::testing::AssertionSuccess();
 }
 
@@ -249,11 +269,16 @@ inline ::testing::AssertionResult SameNd(const Nd &got, const Nd &want, double r
  * double; casting at the end is what the array does for exact operations). */
 inline double As(dtx_dtype t, double x) {
   switch (t) {
-    case DTX_BOOL: return x != 0;
-    case DTX_I32: return static_cast<double>(static_cast<int32_t>(x));
-    case DTX_I64: return static_cast<double>(static_cast<int64_t>(x));
-    case DTX_F32: return static_cast<float>(x);
-    default: return x;
+    case DTX_BOOL:
+      return x != 0;
+    case DTX_I32:
+      return static_cast<double>(static_cast<int32_t>(x));
+    case DTX_I64:
+      return static_cast<double>(static_cast<int64_t>(x));
+    case DTX_F32:
+      return static_cast<float>(x);
+    default:
+      return x;
   }
 }
 

@@ -62,8 +62,9 @@ int demo_arrays(dtx_cluster *cl, int small, uint64_t seed) {
   int64_t n = small ? 1024 : 4096, c = n / 4;
   int64_t shape[2] = {n, n}, chunks[2] = {c, c};
   int rc = 1;
-  printf("\nPart 3 (chunked arrays): x = %" PRId64 " x %" PRId64 " float64, uniform on [0, 1) from seed %" PRIu64
-         ", in %" PRId64 " x %" PRId64 " chunks\n\n", n, n, seed, c, c);
+  printf("\nPart 3 (chunked arrays): x = %" PRId64 " x %" PRId64
+         " float64, uniform on [0, 1) from seed %" PRIu64 ", in %" PRId64 " x %" PRId64 " chunks\n\n",
+         n, n, seed, c, c);
   dtx_array_scope_begin();
   dtx_array *x = NULL;
   double t0 = now_s();
@@ -96,11 +97,13 @@ int demo_arrays(dtx_cluster *cl, int small, uint64_t seed) {
 
   /* the 5-point Laplacian, halos from the neighbouring chunks (periodic) */
   int64_t depth[2] = {1, 1};
-  dtx_array *lap = dtx_map_overlap("laplace", laplace, NULL, x, depth, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, NULL, 0);
+  dtx_array *lap =
+      dtx_map_overlap("laplace", laplace, NULL, x, depth, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, NULL, 0);
   dtx_array *lsum = dtx_sum(lap, NULL, 0), *lmax = dtx_max(dtx_abs(lap), NULL, 0);
   double ls, lm;
   t0 = now_s();
-  if (dtx_array_compute(lsum, &ls, sizeof ls) != DTX_OK || dtx_array_compute(lmax, &lm, sizeof lm) != DTX_OK) {
+  if (dtx_array_compute(lsum, &ls, sizeof ls) != DTX_OK ||
+      dtx_array_compute(lmax, &lm, sizeof lm) != DTX_OK) {
     failed("the Laplacian stencil");
     goto done;
   }
@@ -127,8 +130,8 @@ int demo_arrays(dtx_cluster *cl, int small, uint64_t seed) {
     if (means[j] > hi) hi = means[j];
   }
   free(means);
-  printf("  %-22s %9.1f ms %4zu tasks  in [%.4f, %.4f]\n", "x.mean(axis=0)", (now_s() - t0) * 1e3, graph_tasks(cm),
-         lo, hi);
+  printf("  %-22s %9.1f ms %4zu tasks  in [%.4f, %.4f]\n", "x.mean(axis=0)", (now_s() - t0) * 1e3,
+         graph_tasks(cm), lo, hi);
   rc = 0;
 done:
   dtx_array_scope_end();

@@ -113,17 +113,22 @@ DTX_API dtx_cluster *dtx_array_cluster(const dtx_array *a);
  * automatic chunks (near-square, at most 64 MiB each).
  */
 
-DTX_API dtx_array *dtx_zeros(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t);
-DTX_API dtx_array *dtx_ones(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t);
-DTX_API dtx_array *dtx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
-                            double value);
+DTX_API dtx_array *dtx_zeros(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
+                             dtx_dtype t);
+DTX_API dtx_array *dtx_ones(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
+                            dtx_dtype t);
+DTX_API dtx_array *dtx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
+                            dtx_dtype t, double value);
 /* [start, stop) in steps of step (not 0): ceil((stop - start) / step) values. */
-DTX_API dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, int64_t chunk, dtx_dtype t);
+DTX_API dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, int64_t chunk,
+                              dtx_dtype t);
 /* num evenly spaced values from start to stop (included when endpoint). */
-DTX_API dtx_array *dtx_linspace(dtx_cluster *cl, double start, double stop, int64_t num, int endpoint, int64_t chunk,
-                                dtx_dtype t);
-/* n x m with ones on diagonal k (0: main, > 0: above, < 0: below). chunks: 2 or NULL. */
-DTX_API dtx_array *dtx_eye(dtx_cluster *cl, int64_t n, int64_t m, int64_t k, const int64_t *chunks, dtx_dtype t);
+DTX_API dtx_array *dtx_linspace(dtx_cluster *cl, double start, double stop, int64_t num, int endpoint,
+                                int64_t chunk, dtx_dtype t);
+/* n x m (m 0: n x n) with ones on diagonal k (0: main, > 0: above, < 0:
+ * below). chunks: 2 or NULL. */
+DTX_API dtx_array *dtx_eye(dtx_cluster *cl, int64_t n, int64_t m, int64_t k, const int64_t *chunks,
+                           dtx_dtype t);
 /* Uniform on [0, 1) and standard normal (float dtypes only), from Philox4x32-10
  * keyed by seed and counted by the element's global index in C order: the
  * same numbers whatever the chunking, the scheduler or the device. */
@@ -143,8 +148,8 @@ typedef enum dtx_host_mode {
 } dtx_host_mode;
 
 /* An array over a C-ordered host buffer of the given shape and dtype. */
-DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
-                                 const void *data, dtx_host_mode mode);
+DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
+                                 dtx_dtype t, const void *data, dtx_host_mode mode);
 
 /* ---- running --------------------------------------------------------------------- */
 
@@ -169,13 +174,17 @@ typedef struct dtx_array_graph_opts {
   size_t size;   /* sizeof(dtx_array_graph_opts) */
   int no_fusion; /* 1: every operation gets its own tasks (for comparison) */
 } dtx_array_graph_opts;
-#define DTX_ARRAY_GRAPH_OPTS_INIT {sizeof(dtx_array_graph_opts), 0}
+#define DTX_ARRAY_GRAPH_OPTS_INIT \
+  { sizeof(dtx_array_graph_opts), 0 }
 
 /* Adds the tasks computing a to g (Dask's __dask_graph__): ids receives, for
  * each chunk in C order of the chunk grid, the task whose output is that
  * chunk (C order, dtx_array_chunk sized, ragged at the ends). nids must be the
  * number of chunks. Arrays a reads in place (persisted or wrapped ones) must
- * outlive every computation of g. opts may be NULL. */
+ * outlive every computation of g. The tasks are made for the cluster's
+ * scheduler: with GPUs and the cluster scheduler they carry CUDA kernels and
+ * host data enters through load tasks; otherwise they are CPU tasks that
+ * read host data in place. opts may be NULL. */
 DTX_API dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, size_t nids,
                                    const dtx_array_graph_opts *opts);
 
@@ -261,7 +270,8 @@ typedef struct dtx_reduce_opts {
   int split_every; /* fan-in of each tree stage (0: 4, as Dask's default) */
   int ddof;        /* var / std: divide by n - ddof */
 } dtx_reduce_opts;
-#define DTX_REDUCE_OPTS_INIT {sizeof(dtx_reduce_opts), 0, 0, 0}
+#define DTX_REDUCE_OPTS_INIT \
+  { sizeof(dtx_reduce_opts), 0, 0, 0 }
 
 /* Reduces over axes[0..naxes) (negative counts from the end; axes NULL or
  * naxes 0: every axis). ARGMIN / ARGMAX take one axis or all (then the index
@@ -285,14 +295,19 @@ DTX_API dtx_array *dtx_argmax(const dtx_array *a, int axis);
 /* ---- linear algebra ------------------------------------------------------------ */
 
 /* 2-d a (m x k) times 2-d b (k x n): one task per output chunk, a BLAS gemm
- * per contracted chunk pair (OpenBLAS on CPU threads, cuBLAS on GPUs). */
+ * per contracted chunk pair (OpenBLAS on CPU threads, cuBLAS on GPUs). The
+ * worker threads are the parallelism: the first product sets OpenBLAS to one
+ * thread of its own (openblas_set_num_threads(1)), as Dask users do with
+ * OMP_NUM_THREADS=1. Operands that are views of host data (persisted,
+ * wrapped, sliced or transposed) are read in place. */
 DTX_API dtx_array *dtx_matmul(const dtx_array *a, const dtx_array *b);
 /* dot: matmul for 2-d operands, the inner product for two 1-d ones, and
  * matrix-vector products for a 2-d and a 1-d. */
 DTX_API dtx_array *dtx_dot(const dtx_array *a, const dtx_array *b);
 /* Contracts axes_a[i] of a with axes_b[i] of b (n pairs; operands of at most
  * 2 dimensions), as numpy.tensordot(a, b, axes=(axes_a, axes_b)). */
-DTX_API dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b, int n);
+DTX_API dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
+                                 int n);
 /* Permutes the axes (perm NULL: reverses them). A view: no data moves until
  * a consumer reads it. */
 DTX_API dtx_array *dtx_transpose(const dtx_array *a, const int *perm);
@@ -333,20 +348,21 @@ DTX_API dtx_array *dtx_broadcast_to(const dtx_array *a, int ndim, const int64_t 
  * elements: a kernel must use the strides, since a block may be a window of
  * a larger array (read in place, or written straight into the result). */
 typedef struct dtx_block {
-  void *data;                          /* inputs are read-only */
+  void *data; /* inputs are read-only */
   dtx_dtype dtype;
   int ndim;
-  int64_t shape[DTX_ARRAY_MAX_DIMS];   /* of data, halos included */
-  int64_t stride[DTX_ARRAY_MAX_DIMS];  /* in elements */
-  int64_t index[DTX_ARRAY_MAX_DIMS];   /* the block's index in the chunk grid */
-  int64_t start[DTX_ARRAY_MAX_DIMS];   /* global index of the block's first interior element */
-  int64_t halo[DTX_ARRAY_MAX_DIMS];    /* map_overlap: halo depth on each side (data includes it) */
+  int64_t shape[DTX_ARRAY_MAX_DIMS];  /* of data, halos included */
+  int64_t stride[DTX_ARRAY_MAX_DIMS]; /* in elements */
+  int64_t index[DTX_ARRAY_MAX_DIMS];  /* the block's index in the chunk grid */
+  int64_t start[DTX_ARRAY_MAX_DIMS];  /* global index of the block's first interior element */
+  int64_t halo[DTX_ARRAY_MAX_DIMS];   /* map_overlap: halo depth on each side (data includes it) */
 } dtx_block;
 
 /* A user kernel: reads in[0..nin), writes out (already allocated, shape of the
  * output block). Returns 0, or dtx_task_fail(ctx, ...). A CUDA kernel
  * enqueues its work on dtx_task_stream(ctx) and returns. */
-typedef int (*dtx_block_fn)(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, const void *user);
+typedef int (*dtx_block_fn)(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out,
+                            const void *user);
 
 /* Calls fn on each chunk of the inputs (equal shapes; all are read in the
  * chunks of the first) to make the chunk of the output: same shape and chunks
@@ -369,8 +385,8 @@ typedef enum dtx_boundary {
  * boundary rule. fn writes only the interior: out has the chunk's own shape.
  * depth: one value per axis (>= 0, at most the axis length). */
 DTX_API dtx_array *dtx_map_overlap(const char *name, dtx_block_fn cpu, dtx_block_fn cuda, const dtx_array *x,
-                                   const int64_t *depth, dtx_boundary boundary, double constant, dtx_dtype out_dtype,
-                                   const void *user, size_t user_size);
+                                   const int64_t *depth, dtx_boundary boundary, double constant,
+                                   dtx_dtype out_dtype, const void *user, size_t user_size);
 
 #ifdef __cplusplus
 }

@@ -35,11 +35,16 @@ void *dtxa_alloc_host(size_t bytes) {
 
 const char *dtx_dtype_name(dtx_dtype t) {
   switch (t) {
-    case DTX_BOOL: return "bool";
-    case DTX_I32: return "int32";
-    case DTX_I64: return "int64";
-    case DTX_F32: return "float32";
-    case DTX_F64: return "float64";
+    case DTX_BOOL:
+      return "bool";
+    case DTX_I32:
+      return "int32";
+    case DTX_I64:
+      return "int64";
+    case DTX_F32:
+      return "float32";
+    case DTX_F64:
+      return "float64";
   }
   return NULL;
 }
@@ -121,8 +126,10 @@ void dtx_array_release(dtx_array *a) {
     /* free, releasing inputs (the last input iteratively: long chains do not recurse) */
     dtx_array *last = NULL;
     for (int i = 0; i < a->nin; i++) {
-      if (i == a->nin - 1) last = a->in[i];
-      else dtx_array_release(a->in[i]);
+      if (i == a->nin - 1)
+        last = a->in[i];
+      else
+        dtx_array_release(a->in[i]);
     }
     free(a->in);
     free(a->offs);
@@ -232,13 +239,15 @@ static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t n
 
 /* ---- creation --------------------------------------------------------------------------- */
 
-dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
-                            int64_t *chunk) {
+dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, const int64_t *chunks,
+                            dtx_dtype t, int64_t *chunk) {
   if (ndim < 0 || ndim > DTX_ARRAY_MAX_DIMS)
-    return dtxi_fail(DTX_EINVAL, "%s: ndim is %d; arrays have 0 to %d dimensions", fn, ndim, DTX_ARRAY_MAX_DIMS);
+    return dtxi_fail(DTX_EINVAL, "%s: ndim is %d; arrays have 0 to %d dimensions", fn, ndim,
+                     DTX_ARRAY_MAX_DIMS);
   if (ndim > 0 && shape == NULL) return dtxi_fail(DTX_EINVAL, "%s: shape is NULL", fn);
   if (dtx_dtype_name(t) == NULL)
-    return dtxi_fail(DTX_EINVAL, "%s: dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64", fn, (int)t);
+    return dtxi_fail(DTX_EINVAL, "%s: dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64",
+                     fn, (int)t);
   for (int d = 0; d < ndim; d++) {
     if (shape[d] < 1)
       return dtxi_fail(DTX_EINVAL, "%s: shape[%d] is %lld; every length must be at least 1", fn, d,
@@ -272,8 +281,8 @@ dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, cons
   return DTX_OK;
 }
 
-static dtx_array *gen_node(dtx_cluster *cl, const char *fn, const char *opname, int ndim, const int64_t *shape,
-                           const int64_t *chunks, dtx_dtype t, const dtxk_gen *g) {
+static dtx_array *gen_node(dtx_cluster *cl, const char *fn, const char *opname, int ndim,
+                           const int64_t *shape, const int64_t *chunks, dtx_dtype t, const dtxk_gen *g) {
   int64_t chunk[DTX_ARRAY_MAX_DIMS];
   if (cl == NULL) {
     dtxi_fail(DTX_EINVAL, "%s: cluster is NULL", fn);
@@ -314,12 +323,14 @@ dtx_array *dtx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64
 
 dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, int64_t chunk, dtx_dtype t) {
   if (!(step != 0) || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
-    dtxi_fail(DTX_EINVAL, "dtx_arange: start %g, stop %g, step %g: step must be finite and not 0", start, stop, step);
+    dtxi_fail(DTX_EINVAL, "dtx_arange: start %g, stop %g, step %g: step must be finite and not 0", start,
+              stop, step);
     return NULL;
   }
   double cnt = ceil((stop - start) / step);
   if (!(cnt >= 1)) {
-    dtxi_fail(DTX_EINVAL, "dtx_arange: start %g, stop %g, step %g gives no values (empty arrays are not supported)",
+    dtxi_fail(DTX_EINVAL,
+              "dtx_arange: start %g, stop %g, step %g gives no values (empty arrays are not supported)",
               start, stop, step);
     return NULL;
   }
@@ -332,8 +343,8 @@ dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, i
   g.i0 = dtxk_f2i64(start);
   g.i1 = dtxk_f2i64(step);
   if (dkind(t) == 1 && (g.i1 == 0 || (double)g.i0 != start || (double)g.i1 != step)) {
-    dtxi_fail(DTX_EINVAL, "dtx_arange: an %s range needs integral start and step (got %g, %g)", dtx_dtype_name(t),
-              start, step);
+    dtxi_fail(DTX_EINVAL, "dtx_arange: an %s range needs integral start and step (got %g, %g)",
+              dtx_dtype_name(t), start, step);
     return NULL;
   }
   if (t == DTX_BOOL) {
@@ -375,8 +386,8 @@ dtx_array *dtx_eye(dtx_cluster *cl, int64_t n, int64_t m, int64_t k, const int64
 static dtx_array *random_node(dtx_cluster *cl, const char *fn, const char *opname, int kind, int ndim,
                               const int64_t *shape, const int64_t *chunks, dtx_dtype t, uint64_t seed) {
   if (dkind(t) != 2) {
-    dtxi_fail(DTX_EINVAL, "%s: dtype %s is not a float dtype (DTX_F32 or DTX_F64)",
-              fn, dtx_dtype_name(t) != NULL ? dtx_dtype_name(t) : "(invalid)");
+    dtxi_fail(DTX_EINVAL, "%s: dtype %s is not a float dtype (DTX_F32 or DTX_F64)", fn,
+              dtx_dtype_name(t) != NULL ? dtx_dtype_name(t) : "(invalid)");
     return NULL;
   }
   dtxk_gen g;
@@ -386,13 +397,15 @@ static dtx_array *random_node(dtx_cluster *cl, const char *fn, const char *opnam
   return gen_node(cl, fn, opname, ndim, shape, chunks, t, &g);
 }
 
-dtx_array *dtx_random_uniform(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
-                              uint64_t seed) {
-  return dtxa_ret(random_node(cl, "dtx_random_uniform", "random_uniform", DTXK_GEN_UNIFORM, ndim, shape, chunks, t, seed));
+dtx_array *dtx_random_uniform(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
+                              dtx_dtype t, uint64_t seed) {
+  return dtxa_ret(random_node(cl, "dtx_random_uniform", "random_uniform", DTXK_GEN_UNIFORM, ndim, shape,
+                              chunks, t, seed));
 }
-dtx_array *dtx_random_normal(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
-                             uint64_t seed) {
-  return dtxa_ret(random_node(cl, "dtx_random_normal", "random_normal", DTXK_GEN_NORMAL, ndim, shape, chunks, t, seed));
+dtx_array *dtx_random_normal(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
+                             dtx_dtype t, uint64_t seed) {
+  return dtxa_ret(
+      random_node(cl, "dtx_random_normal", "random_normal", DTXK_GEN_NORMAL, ndim, shape, chunks, t, seed));
 }
 
 static dtx_array *scalar_node(dtx_cluster *cl, double v, int64_t iv, int is_int) {
@@ -459,7 +472,8 @@ dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const 
 /* ---- elementwise ------------------------------------------------------------------------ */
 
 /* Broadcast shape of n arrays; chunk from the first array not stretched along each axis. */
-static dtx_status broadcast(const char *fn, dtx_array *const *in, int n, int *ndim, int64_t *shape, int64_t *chunk) {
+static dtx_status broadcast(const char *fn, dtx_array *const *in, int n, int *ndim, int64_t *shape,
+                            int64_t *chunk) {
   int nd = 0;
   for (int i = 0; i < n; i++)
     if (in[i]->ndim > nd) nd = in[i]->ndim;
@@ -475,7 +489,8 @@ static dtx_status broadcast(const char *fn, dtx_array *const *in, int n, int *nd
         char msg[512];
         size_t k = 0;
         for (int j = 0; j < n; j++) k += (size_t)snprintf(msg + k, sizeof msg - k, " %s", SHAPE(in[j]));
-        return dtxi_fail(DTX_EINVAL, "%s: operands could not be broadcast together with shapes%s (axis %d: %lld vs %lld)",
+        return dtxi_fail(DTX_EINVAL,
+                         "%s: operands could not be broadcast together with shapes%s (axis %d: %lld vs %lld)",
                          fn, msg, d, (long long)shape[d], (long long)s);
       }
       if (s != 1) shape[d] = s;
@@ -502,7 +517,8 @@ static void set_nops(dtx_array *a) {
   while (total > DTXA_FUSE_LIMIT) {
     int big = -1;
     for (int i = 0; i < a->nin && i < 32; i++)
-      if (!((a->mat >> i) & 1) && is_expr(a->in[i]) && (big < 0 || a->in[i]->nops > a->in[big]->nops)) big = i;
+      if (!((a->mat >> i) & 1) && is_expr(a->in[i]) && (big < 0 || a->in[i]->nops > a->in[big]->nops))
+        big = i;
     if (big < 0) break;
     a->mat |= 1u << big;
     total -= a->in[big]->nops;
@@ -524,8 +540,8 @@ static const char *unary_name(int op) {
   return op >= 1 && op <= 8 ? names[op] : NULL;
 }
 static const char *binary_name(int op) {
-  static const char *names[] = {NULL,   "add", "sub", "mul", "div",  "pow", "minimum",
-                                "maximum", "eq", "ne", "lt", "le", "gt", "ge"};
+  static const char *names[] = {NULL,      "add", "sub", "mul", "div", "pow", "minimum",
+                                "maximum", "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
   return op >= 1 && op <= 13 ? names[op] : NULL;
 }
 
@@ -538,7 +554,9 @@ static dtx_array *unary_node(int op, const dtx_array *a) {
   }
   dtx_dtype t = a->dtype;
   if (op == DTX_NEG && t == DTX_BOOL) {
-    dtxi_fail(DTX_EINVAL, "dtx_neg: negating a bool array is not supported (as in NumPy); use dtx_eq(x, false) or astype");
+    dtxi_fail(
+        DTX_EINVAL,
+        "dtx_neg: negating a bool array is not supported (as in NumPy); use dtx_eq(x, false) or astype");
     return NULL;
   }
   if (op >= DTX_EXP) t = t == DTX_BOOL ? DTX_F32 : dkind(t) == 1 ? DTX_F64 : t;
@@ -568,8 +586,8 @@ static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
   int weak;
   dtx_dtype t = promote(a, b, &weak);
   if (t == DTX_BOOL && (op == DTX_SUB || op == DTX_POW)) {
-    dtxi_fail(DTX_EINVAL, "dtx_%s: not defined for two bool operands (as in NumPy); convert with dtx_astype first",
-              name);
+    dtxi_fail(DTX_EINVAL,
+              "dtx_%s: not defined for two bool operands (as in NumPy); convert with dtx_astype first", name);
     return NULL;
   }
   if (op == DTX_DIV && dkind(t) != 2) t = DTX_F64;
@@ -669,7 +687,8 @@ dtx_array *dtx_clip(const dtx_array *a, double lo, double hi) {
 dtx_array *dtx_astype(const dtx_array *a, dtx_dtype t) {
   if (a == NULL) return NULL;
   if (dtx_dtype_name(t) == NULL) {
-    dtxi_fail(DTX_EINVAL, "dtx_astype: dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64", (int)t);
+    dtxi_fail(DTX_EINVAL, "dtx_astype: dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64",
+              (int)t);
     return NULL;
   }
   dtx_array *r = cast_node(a, t);
@@ -782,12 +801,14 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
       return NULL;
     }
     if (e.start != DTX_NONE && (e.start < -len || e.start > len)) {
-      dtxi_fail(DTX_EINVAL, "dtx_slice: slice start %lld is out of range for axis %d of length %lld (shape %s)",
+      dtxi_fail(DTX_EINVAL,
+                "dtx_slice: slice start %lld is out of range for axis %d of length %lld (shape %s)",
                 (long long)e.start, id, (long long)len, SHAPE(a));
       return NULL;
     }
     if (e.stop != DTX_NONE && (e.stop < -len - 1 || e.stop > len)) {
-      dtxi_fail(DTX_EINVAL, "dtx_slice: slice stop %lld is out of range for axis %d of length %lld (shape %s)",
+      dtxi_fail(DTX_EINVAL,
+                "dtx_slice: slice stop %lld is out of range for axis %d of length %lld (shape %s)",
                 (long long)e.stop, id, (long long)len, SHAPE(a));
       return NULL;
     }
@@ -803,8 +824,10 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
       cnt = start > stop ? (start - stop + (-step) - 1) / (-step) : 0;
     }
     if (cnt <= 0) {
-      dtxi_fail(DTX_EINVAL, "dtx_slice: %lld:%lld:%lld selects nothing on axis %d of length %lld (empty arrays are "
-                "not supported)", (long long)e.start, (long long)e.stop, (long long)step, id, (long long)len);
+      dtxi_fail(DTX_EINVAL,
+                "dtx_slice: %lld:%lld:%lld selects nothing on axis %d of length %lld (empty arrays are "
+                "not supported)",
+                (long long)e.start, (long long)e.stop, (long long)step, id, (long long)len);
       return NULL;
     }
     int64_t as = step < 0 ? -step : step;
@@ -816,7 +839,9 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
   }
   return view_node(a, "getitem", od, shape, chunk, vm);
 }
-dtx_array *dtx_slice(const dtx_array *a, int n, const dtx_index *idx) { return dtxa_ret(slice_node(a, n, idx)); }
+dtx_array *dtx_slice(const dtx_array *a, int n, const dtx_index *idx) {
+  return dtxa_ret(slice_node(a, n, idx));
+}
 
 static dtx_array *broadcast_node(const dtx_array *a, int ndim, const int64_t *shape) {
   if (a == NULL) return NULL;
@@ -843,8 +868,9 @@ static dtx_array *broadcast_node(const dtx_array *a, int ndim, const int64_t *sh
       vm[di] = (dtxk_dimmap){-1, DTXK_MODE_NONE, 0, 0};
     } else {
       char want[96];
-      dtxi_fail(DTX_EINVAL, "dtx_broadcast_to: cannot broadcast shape %s to %s (axis %d: %lld vs %lld)", SHAPE(a),
-                shape_str(ndim, shape, want, sizeof want), d, (long long)a->shape[di], (long long)shape[d]);
+      dtxi_fail(DTX_EINVAL, "dtx_broadcast_to: cannot broadcast shape %s to %s (axis %d: %lld vs %lld)",
+                SHAPE(a), shape_str(ndim, shape, want, sizeof want), d, (long long)a->shape[di],
+                (long long)shape[d]);
       return NULL;
     }
   }
@@ -893,7 +919,8 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
     int bad = x->ndim != a0->ndim || x->cl != a0->cl;
     for (int d = 0; d < a0->ndim && !bad; d++) bad = d != ax && x->shape[d] != a0->shape[d];
     if (bad) {
-      dtxi_fail(DTX_EINVAL, "dtx_concatenate: array %d has shape %s, array 0 has %s; all but axis %d must agree", i,
+      dtxi_fail(DTX_EINVAL,
+                "dtx_concatenate: array %d has shape %s, array 0 has %s; all but axis %d must agree", i,
                 SHAPE(x), SHAPE(a0), ax);
       return NULL;
     }
@@ -967,12 +994,13 @@ dtx_array *dtx_stack(dtx_array *const *arrays, int n, int axis) {
 /* ---- reductions -------------------------------------------------------------------------- */
 
 static const char *red_name(int r) {
-  static const char *names[] = {NULL, "sum", "prod", "mean", "min", "max", "var",
-                                "std", "argmin", "argmax", "any", "all"};
+  static const char *names[] = {NULL,  "sum", "prod",   "mean",   "min", "max",
+                                "var", "std", "argmin", "argmax", "any", "all"};
   return r >= 1 && r <= 11 ? names[r] : NULL;
 }
 
-static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int naxes, const dtx_reduce_opts *o) {
+static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int naxes,
+                              const dtx_reduce_opts *o) {
   if (a == NULL) return NULL;
   const char *name = red_name(r);
   if (name == NULL) {
@@ -982,7 +1010,8 @@ static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int na
   dtx_reduce_opts opts = DTX_REDUCE_OPTS_INIT;
   if (o != NULL) {
     if (o->size < sizeof(size_t) || o->size > sizeof opts) {
-      dtxi_fail(DTX_EINVAL, "dtx_%s: opts->size is %zu; initialise opts with DTX_REDUCE_OPTS_INIT", name, o->size);
+      dtxi_fail(DTX_EINVAL, "dtx_%s: opts->size is %zu; initialise opts with DTX_REDUCE_OPTS_INIT", name,
+                o->size);
       return NULL;
     }
     memcpy(&opts, o, o->size);
@@ -1065,18 +1094,37 @@ static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int na
   return n;
 }
 
-dtx_array *dtx_reduce(const dtx_array *a, dtx_reduction r, const int *axes, int naxes, const dtx_reduce_opts *opts) {
+dtx_array *dtx_reduce(const dtx_array *a, dtx_reduction r, const int *axes, int naxes,
+                      const dtx_reduce_opts *opts) {
   return dtxa_ret(reduce_node(a, (int)r, axes, naxes, opts));
 }
-dtx_array *dtx_sum(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_SUM, axes, naxes, NULL); }
-dtx_array *dtx_prod(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_PROD, axes, naxes, NULL); }
-dtx_array *dtx_mean(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_MEAN, axes, naxes, NULL); }
-dtx_array *dtx_min(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_MIN, axes, naxes, NULL); }
-dtx_array *dtx_max(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_MAX, axes, naxes, NULL); }
-dtx_array *dtx_var(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_VAR, axes, naxes, NULL); }
-dtx_array *dtx_std(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_STD, axes, naxes, NULL); }
-dtx_array *dtx_any(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_ANY, axes, naxes, NULL); }
-dtx_array *dtx_all(const dtx_array *a, const int *axes, int naxes) { return dtx_reduce(a, DTX_ALL, axes, naxes, NULL); }
+dtx_array *dtx_sum(const dtx_array *a, const int *axes, int naxes) {
+  return dtx_reduce(a, DTX_SUM, axes, naxes, NULL);
+}
+dtx_array *dtx_prod(const dtx_array *a, const int *axes, int naxes) {
+  return dtx_reduce(a, DTX_PROD, axes, naxes, NULL);
+}
+dtx_array *dtx_mean(const dtx_array *a, const int *axes, int naxes) {
+  return dtx_reduce(a, DTX_MEAN, axes, naxes, NULL);
+}
+dtx_array *dtx_min(const dtx_array *a, const int *axes, int naxes) {
+  return dtx_reduce(a, DTX_MIN, axes, naxes, NULL);
+}
+dtx_array *dtx_max(const dtx_array *a, const int *axes, int naxes) {
+  return dtx_reduce(a, DTX_MAX, axes, naxes, NULL);
+}
+dtx_array *dtx_var(const dtx_array *a, const int *axes, int naxes) {
+  return dtx_reduce(a, DTX_VAR, axes, naxes, NULL);
+}
+dtx_array *dtx_std(const dtx_array *a, const int *axes, int naxes) {
+  return dtx_reduce(a, DTX_STD, axes, naxes, NULL);
+}
+dtx_array *dtx_any(const dtx_array *a, const int *axes, int naxes) {
+  return dtx_reduce(a, DTX_ANY, axes, naxes, NULL);
+}
+dtx_array *dtx_all(const dtx_array *a, const int *axes, int naxes) {
+  return dtx_reduce(a, DTX_ALL, axes, naxes, NULL);
+}
 dtx_array *dtx_argmin(const dtx_array *a, int axis) {
   return dtx_reduce(a, DTX_ARGMIN, axis == DTX_NO_AXIS ? NULL : &axis, axis == DTX_NO_AXIS ? 0 : 1, NULL);
 }
@@ -1093,7 +1141,8 @@ static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
     return NULL;
   }
   if (a->shape[1] != b->shape[0]) {
-    dtxi_fail(DTX_EINVAL, "dtx_matmul: shapes %s and %s are not aligned: %lld (axis 1 of a) != %lld (axis 0 of b)",
+    dtxi_fail(DTX_EINVAL,
+              "dtx_matmul: shapes %s and %s are not aligned: %lld (axis 1 of a) != %lld (axis 0 of b)",
               SHAPE(a), SHAPE(b), (long long)a->shape[1], (long long)b->shape[0]);
     return NULL;
   }
@@ -1140,12 +1189,14 @@ static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
   if (a == NULL || b == NULL) return NULL;
   if (a->ndim == 0 || b->ndim == 0) return binary_node(DTX_MUL, a, b);
   if (a->ndim > 2 || b->ndim > 2) {
-    dtxi_fail(DTX_EINVAL, "dtx_dot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a), SHAPE(b));
+    dtxi_fail(DTX_EINVAL, "dtx_dot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a),
+              SHAPE(b));
     return NULL;
   }
   int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim == 2 ? 0 : 0];
   if (ka != kb) {
-    dtxi_fail(DTX_EINVAL, "dtx_dot: shapes %s and %s are not aligned: %lld (last axis of a) != %lld (first axis of b)",
+    dtxi_fail(DTX_EINVAL,
+              "dtx_dot: shapes %s and %s are not aligned: %lld (last axis of a) != %lld (first axis of b)",
               SHAPE(a), SHAPE(b), (long long)ka, (long long)kb);
     return NULL;
   }
@@ -1167,10 +1218,12 @@ static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
 }
 dtx_array *dtx_dot(const dtx_array *a, const dtx_array *b) { return dtxa_ret(dot_node(a, b)); }
 
-dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b, int n) {
+dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
+                         int n) {
   if (a == NULL || b == NULL) return NULL;
   if (a->ndim > 2 || b->ndim > 2) {
-    dtxi_fail(DTX_EINVAL, "dtx_tensordot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a), SHAPE(b));
+    dtxi_fail(DTX_EINVAL, "dtx_tensordot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a),
+              SHAPE(b));
     return NULL;
   }
   if (n < 0 || n > a->ndim || n > b->ndim || (n > 0 && (axes_a == NULL || axes_b == NULL))) {
@@ -1183,15 +1236,18 @@ dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes
     cb[i] = axes_b[i] < 0 ? axes_b[i] + b->ndim : axes_b[i];
     if (ca[i] < 0 || ca[i] >= a->ndim || ((used_a >> ca[i]) & 1) || cb[i] < 0 || cb[i] >= b->ndim ||
         ((used_b >> cb[i]) & 1)) {
-      dtxi_fail(DTX_EINVAL, "dtx_tensordot: axis pair %d (%d, %d) is out of range or repeated for shapes %s and %s", i,
+      dtxi_fail(DTX_EINVAL,
+                "dtx_tensordot: axis pair %d (%d, %d) is out of range or repeated for shapes %s and %s", i,
                 axes_a[i], axes_b[i], SHAPE(a), SHAPE(b));
       return NULL;
     }
     used_a |= 1 << ca[i];
     used_b |= 1 << cb[i];
     if (a->shape[ca[i]] != b->shape[cb[i]]) {
-      dtxi_fail(DTX_EINVAL, "dtx_tensordot: shape mismatch for axis pair %d: %lld (axis %d of %s) != %lld (axis %d of %s)",
-                i, (long long)a->shape[ca[i]], ca[i], SHAPE(a), (long long)b->shape[cb[i]], cb[i], SHAPE(b));
+      dtxi_fail(
+          DTX_EINVAL,
+          "dtx_tensordot: shape mismatch for axis pair %d: %lld (axis %d of %s) != %lld (axis %d of %s)", i,
+          (long long)a->shape[ca[i]], ca[i], SHAPE(a), (long long)b->shape[cb[i]], cb[i], SHAPE(b));
       return NULL;
     }
   }
@@ -1242,7 +1298,8 @@ static dtx_array *user_node(int kind, const char *fn, const char *name, dtx_bloc
     return NULL;
   }
   if (dtx_dtype_name(t) == NULL) {
-    dtxi_fail(DTX_EINVAL, "%s: out_dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64", fn, (int)t);
+    dtxi_fail(DTX_EINVAL, "%s: out_dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64", fn,
+              (int)t);
     return NULL;
   }
   if (user_size > 0 && user == NULL) {
@@ -1277,8 +1334,8 @@ static dtx_array *user_node(int kind, const char *fn, const char *name, dtx_bloc
   return r;
 }
 
-dtx_array *dtx_map_blocks(const char *name, dtx_block_fn cpu, dtx_block_fn cuda, dtx_array *const *in, int nin,
-                          dtx_dtype out_dtype, const void *user, size_t user_size) {
+dtx_array *dtx_map_blocks(const char *name, dtx_block_fn cpu, dtx_block_fn cuda, dtx_array *const *in,
+                          int nin, dtx_dtype out_dtype, const void *user, size_t user_size) {
   if (in == NULL || nin < 1) {
     dtxi_fail(DTX_EINVAL, "dtx_map_blocks: needs at least one input (nin = %d)", nin);
     return NULL;
@@ -1294,7 +1351,8 @@ dtx_array *dtx_map_blocks(const char *name, dtx_block_fn cpu, dtx_block_fn cuda,
       return NULL;
     }
   }
-  return dtxa_ret(user_node(DTXA_MAP, "dtx_map_blocks", name, cpu, cuda, in, nin, out_dtype, user, user_size));
+  return dtxa_ret(
+      user_node(DTXA_MAP, "dtx_map_blocks", name, cpu, cuda, in, nin, out_dtype, user, user_size));
 }
 
 dtx_array *dtx_map_overlap(const char *name, dtx_block_fn cpu, dtx_block_fn cuda, const dtx_array *x,
@@ -1307,16 +1365,19 @@ dtx_array *dtx_map_overlap(const char *name, dtx_block_fn cpu, dtx_block_fn cuda
   }
   for (int d = 0; d < x->ndim; d++)
     if (depth[d] < 0 || depth[d] > x->shape[d]) {
-      dtxi_fail(DTX_EINVAL, "dtx_map_overlap: depth[%d] is %lld; it must be 0 to the axis length %lld (shape %s)", d,
+      dtxi_fail(DTX_EINVAL,
+                "dtx_map_overlap: depth[%d] is %lld; it must be 0 to the axis length %lld (shape %s)", d,
                 (long long)depth[d], (long long)x->shape[d], SHAPE(x));
       return NULL;
     }
-  if (boundary != DTX_BOUNDARY_PERIODIC && boundary != DTX_BOUNDARY_CONSTANT && boundary != DTX_BOUNDARY_NEAREST) {
+  if (boundary != DTX_BOUNDARY_PERIODIC && boundary != DTX_BOUNDARY_CONSTANT &&
+      boundary != DTX_BOUNDARY_NEAREST) {
     dtxi_fail(DTX_EINVAL, "dtx_map_overlap: boundary %d is not PERIODIC, CONSTANT or NEAREST", (int)boundary);
     return NULL;
   }
   dtx_array *in = (dtx_array *)x;
-  dtx_array *r = user_node(DTXA_OVERLAP, "dtx_map_overlap", name, cpu, cuda, &in, 1, out_dtype, user, user_size);
+  dtx_array *r =
+      user_node(DTXA_OVERLAP, "dtx_map_overlap", name, cpu, cuda, &in, 1, out_dtype, user, user_size);
   if (r == NULL) return NULL;
   for (int d = 0; d < x->ndim; d++) r->depth[d] = depth[d];
   r->boundary = (int)boundary;
@@ -1329,21 +1390,25 @@ dtx_array *dtx_map_overlap(const char *name, dtx_block_fn cpu, dtx_block_fn cuda
 dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size) {
   if (a == NULL) return dtxi_fail(DTX_EINVAL, "dtx_array_compute: array is NULL");
   if (buf == NULL || size != dtx_array_nbytes(a))
-    return dtxi_fail(DTX_EINVAL, "dtx_array_compute: the buffer has %zu bytes at %p; the %s %s array needs %zu",
-                     buf == NULL ? (size_t)0 : size, buf, SHAPE(a), dtx_dtype_name(a->dtype), dtx_array_nbytes(a));
+    return dtxi_fail(
+        DTX_EINVAL, "dtx_array_compute: the buffer has %zu bytes at %p; the %s %s array needs %zu",
+        buf == NULL ? (size_t)0 : size, buf, SHAPE(a), dtx_dtype_name(a->dtype), dtx_array_nbytes(a));
   return dtxa_compute_into(a, buf);
 }
 
 dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **out) {
-  if (a == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_array_persist: %s is NULL", a == NULL ? "array" : "out");
+  if (a == NULL || out == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_array_persist: %s is NULL", a == NULL ? "array" : "out");
   int64_t nb = dtxa_nblocks(a);
   int ngpu = dtx_cluster_num_gpus(a->cl);
   int *w = NULL;
   if (where != NULL) {
     for (int64_t b = 0; b < nb; b++)
       if (where[b] < DTX_WHERE_CPU || where[b] > ngpu)
-        return dtxi_fail(DTX_EINVAL, "dtx_array_persist: where[%lld] = %d; use DTX_WHERE_ANY, DTX_WHERE_CPU or "
-                         "DTX_WHERE_GPU(k) with k < %d (the cluster's GPUs)", (long long)b, where[b], ngpu);
+        return dtxi_fail(DTX_EINVAL,
+                         "dtx_array_persist: where[%lld] = %d; use DTX_WHERE_ANY, DTX_WHERE_CPU or "
+                         "DTX_WHERE_GPU(k) with k < %d (the cluster's GPUs)",
+                         (long long)b, where[b], ngpu);
     if ((w = malloc((size_t)nb * sizeof *w)) == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory");
     memcpy(w, where, (size_t)nb * sizeof *w);
   }

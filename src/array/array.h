@@ -92,14 +92,16 @@ dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, co
 /* Hands a new node to the caller: enters it in the thread's scope. */
 dtx_array *dtxa_ret(dtx_array *a);
 /* Number of chunks along dim d, and in all. */
-static inline int64_t dtxa_nb(const dtx_array *a, int d) { return (a->shape[d] + a->chunk[d] - 1) / a->chunk[d]; }
+static inline int64_t dtxa_nb(const dtx_array *a, int d) {
+  return (a->shape[d] + a->chunk[d] - 1) / a->chunk[d];
+}
 int64_t dtxa_nblocks(const dtx_array *a);
 /* An EXT node over data (owned: freed with it; NULL when wrapped). */
 dtx_array *dtxa_ext(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunk, dtx_dtype t,
                     const void *data, const int64_t *strides, void *owned);
 /* Checks shape/chunks; fills chunk (auto when chunks is NULL). */
-dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
-                            int64_t *chunk);
+dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, const int64_t *chunks,
+                            dtx_dtype t, int64_t *chunk);
 
 /* Host memory for array data (freed with free): 64-byte aligned, and on
  * transparent huge pages when big. */

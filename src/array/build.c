@@ -73,16 +73,17 @@ static int same_chunk(const dtx_array *a, const int64_t *chunk) {
 
 static void task_name(const dtx_array *a, const int64_t *chunk, const char *suffix, char *buf, size_t n) {
   const char *op = (a->kind == DTXA_MAP || a->kind == DTXA_OVERLAP) && a->name != NULL ? a->name : a->opname;
-  size_t k = (size_t)snprintf(buf, n, "%s-%llu%s", op, (unsigned long long)a->serial, suffix != NULL ? suffix : "");
+  size_t k =
+      (size_t)snprintf(buf, n, "%s-%llu%s", op, (unsigned long long)a->serial, suffix != NULL ? suffix : "");
   if (chunk != NULL && !same_chunk(a, chunk)) {
     for (int d = 0; d < a->ndim && k < n; d++)
       k += (size_t)snprintf(buf + k, n - k, d == 0 ? "@%lld" : "x%lld", (long long)chunk[d]);
   }
 }
 
-static dtx_status add_task(bctx *bc, const char *name, int nidx, const int64_t *idx, const dtx_task_id *in, int nin,
-                           const void *args, size_t args_size, dtx_task_fn cpu, dtx_task_fn cuda, int where,
-                           dtx_task_id *id) {
+static dtx_status add_task(bctx *bc, const char *name, int nidx, const int64_t *idx, const dtx_task_id *in,
+                           int nin, const void *args, size_t args_size, dtx_task_fn cpu, dtx_task_fn cuda,
+                           int where, dtx_task_id *id) {
   dtx_task_desc d;
   memset(&d, 0, sizeof d);
   d.name = name;
@@ -95,7 +96,8 @@ static dtx_status add_task(bctx *bc, const char *name, int nidx, const int64_t *
   d.cpu = cpu;
   d.cuda = bc->gpu ? cuda : NULL;
   d.where = d.cuda == NULL && where > 0 ? DTX_WHERE_ANY : where;
-  if (dtxa_pin_gpus && d.cuda != NULL && d.where == DTX_WHERE_ANY) d.where = DTX_WHERE_GPU((int)(bc->pinned++ % bc->ngpu));
+  if (dtxa_pin_gpus && d.cuda != NULL && d.where == DTX_WHERE_ANY)
+    d.where = DTX_WHERE_GPU((int)(bc->pinned++ % bc->ngpu));
   return dtx_graph_add(bc->g, &d, id);
 }
 
@@ -134,7 +136,7 @@ typedef struct tmpl {
   const dtx_array *biggest; /* the largest fused expression below the root, for retries */
   int overflow;
   dtx_status err; /* a materialization failed */
-  int ext_ok; /* host memory may be a leaf (CPU builds, and load tasks) */
+  int ext_ok;     /* host memory may be a leaf (CPU builds, and load tasks) */
   int result, result_val, nregs;
   dtxk_instr ins[DTXK_MAX_INSTR];
 } tmpl;
@@ -177,7 +179,8 @@ static void compose(const dtxk_dimmap *vm, int nin_dims, const dtxk_dimmap *map,
       out[e] = (dtxk_dimmap){-1, DTXK_MODE_NONE, 0, vm[e].off};
     } else {
       const dtxk_dimmap *m = &map[vm[e].src];
-      out[e] = (dtxk_dimmap){m->src, DTXK_MODE_NONE, m->src < 0 ? 0 : vm[e].step * m->step, vm[e].off + vm[e].step * m->off};
+      out[e] = (dtxk_dimmap){m->src, DTXK_MODE_NONE, m->src < 0 ? 0 : vm[e].step * m->step,
+                             vm[e].off + vm[e].step * m->off};
     }
   }
 }
@@ -186,8 +189,10 @@ static void compose(const dtxk_dimmap *vm, int nin_dims, const dtxk_dimmap *map,
 static void bmap(const dtx_array *node, const dtx_array *in, const dtxk_dimmap *map, dtxk_dimmap *out) {
   int sh = node->ndim - in->ndim;
   for (int e = 0; e < in->ndim; e++) {
-    if (in->shape[e] == 1 && node->shape[e + sh] != 1) out[e] = (dtxk_dimmap){-1, DTXK_MODE_NONE, 0, 0};
-    else out[e] = map[e + sh];
+    if (in->shape[e] == 1 && node->shape[e + sh] != 1)
+      out[e] = (dtxk_dimmap){-1, DTXK_MODE_NONE, 0, 0};
+    else
+      out[e] = map[e + sh];
   }
 }
 
@@ -284,11 +289,13 @@ static int compile_in(tmpl *t, const dtx_array *a, int i, const dtxk_dimmap *map
 static int compile(tmpl *t, const dtx_array *a, const dtxk_dimmap *map, int mat) {
   if (t->overflow || t->err != DTX_OK) return -1;
   for (int i = 0; i < t->nmemo; i++)
-    if (t->memo[i].node == a && memcmp(t->memo[i].map, map, (size_t)a->ndim * sizeof *map) == 0) return t->memo[i].val;
+    if (t->memo[i].node == a && memcmp(t->memo[i].map, map, (size_t)a->ndim * sizeof *map) == 0)
+      return t->memo[i].val;
   int root = a == t->root;
   int boundary = a->kind == DTXA_EXT || is_source(a) || mat || forced(t, a) || (root && t->root_leaf) ||
                  (!t->bc->fuse && !root);
-  if (!root && !boundary && (t->biggest == NULL || a->nops > t->biggest->nops) && a->kind != DTXA_GEN) t->biggest = a;
+  if (!root && !boundary && (t->biggest == NULL || a->nops > t->biggest->nops) && a->kind != DTXA_GEN)
+    t->biggest = a;
   int v = -1;
   if (boundary) {
     v = load_leaf(t, a, map);
@@ -300,8 +307,10 @@ static int compile(tmpl *t, const dtx_array *a, const dtxk_dimmap *map, int mat)
             t->overflow = 1;
             return -1;
           }
-          if (a->dtype == DTX_F32 || a->dtype == DTX_F64) t->consts[t->nc].f = a->gen.g0;
-          else t->consts[t->nc].i = a->gen.i0;
+          if (a->dtype == DTX_F32 || a->dtype == DTX_F64)
+            t->consts[t->nc].f = a->gen.g0;
+          else
+            t->consts[t->nc].i = a->gen.i0;
           v = emit(t, DTXK_I_CONST, a->dtype, t->nc++, 0, 0, 0);
         } else {
           v = load_leaf(t, a, map);
@@ -311,7 +320,8 @@ static int compile(tmpl *t, const dtx_array *a, const dtxk_dimmap *map, int mat)
         dtxk_dimmap m2[DTX_ARRAY_MAX_DIMS];
         compose(a->vmap, a->in[0]->ndim, map, m2);
         int x = compile(t, a->in[0], m2, a->mat & 1);
-        v = x < 0 || a->in[0]->dtype == a->dtype ? x : emit(t, DTXK_I_CAST, a->dtype, x, 0, 0, a->in[0]->dtype);
+        v = x < 0 || a->in[0]->dtype == a->dtype ? x
+                                                 : emit(t, DTXK_I_CAST, a->dtype, x, 0, 0, a->in[0]->dtype);
         break;
       }
       case DTXA_CONCAT:
@@ -358,7 +368,10 @@ static int regalloc(tmpl *t, int result) {
   for (int i = 0; i < n; i++) t->v[i].last = t->v[i].ins.op == DTXK_I_CONST ? n + 1 : i;
   for (int i = 0; i < n; i++) {
     const dtxk_instr *in = &t->v[i].ins;
-    int nops = in->op == DTXK_I_CAST || in->op == DTXK_I_UN ? 1 : in->op == DTXK_I_BIN ? 2 : in->op == DTXK_I_WHERE ? 3 : 0;
+    int nops = in->op == DTXK_I_CAST || in->op == DTXK_I_UN ? 1
+               : in->op == DTXK_I_BIN                       ? 2
+               : in->op == DTXK_I_WHERE                     ? 3
+                                                            : 0;
     const uint8_t ops[3] = {in->a, in->b, in->c};
     for (int k = 0; k < nops; k++)
       if (t->v[ops[k]].last < i) t->v[ops[k]].last = i;
@@ -396,7 +409,8 @@ static int regalloc(tmpl *t, int result) {
     t->ins[i] = t->v[i].ins;
     t->ins[i].dst = (uint8_t)r;
     int op = t->v[i].ins.op;
-    if (op == DTXK_I_CAST || op == DTXK_I_UN || op == DTXK_I_BIN || op == DTXK_I_WHERE) t->ins[i].a = (uint8_t)reg_of[t->v[i].ins.a];
+    if (op == DTXK_I_CAST || op == DTXK_I_UN || op == DTXK_I_BIN || op == DTXK_I_WHERE)
+      t->ins[i].a = (uint8_t)reg_of[t->v[i].ins.a];
     if (op == DTXK_I_BIN || op == DTXK_I_WHERE) t->ins[i].b = (uint8_t)reg_of[t->v[i].ins.b];
     if (op == DTXK_I_WHERE) t->ins[i].c = (uint8_t)reg_of[t->v[i].ins.c];
   }
@@ -433,7 +447,8 @@ static dtx_status compile_root(bctx *bc, const dtx_array *root, int root_leaf, i
       free(t);
       return DTX_EINVAL;
     }
-    if (v >= 0 && to_bool && root->dtype != DTX_BOOL) v = emit(t, DTXK_I_CAST, DTX_BOOL, v, 0, 0, root->dtype);
+    if (v >= 0 && to_bool && root->dtype != DTX_BOOL)
+      v = emit(t, DTXK_I_CAST, DTX_BOOL, v, 0, 0, root->dtype);
     if (!t->overflow && v >= 0 && regalloc(t, v) == 0) {
       *out = t;
       return DTX_OK;
@@ -442,8 +457,10 @@ static dtx_status compile_root(bctx *bc, const dtx_array *root, int root_leaf, i
     t->forced[t->nforced++] = t->biggest;
   }
   free(t);
-  return dtxi_fail(DTX_EINVAL, "an elementwise expression (%s-%llu) is too big to compute: split it with dtx_array_persist",
-                   root->opname, (unsigned long long)root->serial);
+  return dtxi_fail(
+      DTX_EINVAL,
+      "an elementwise expression (%s-%llu) is too big to compute: split it with dtx_array_persist",
+      root->opname, (unsigned long long)root->serial);
 }
 
 /* ---- one fused task ------------------------------------------------------------------------ */
@@ -476,7 +493,8 @@ static dtx_status instantiate(const tmpl *t, int nd, const int64_t *lo, const in
   dtx_task_id *in = NULL;
   int nin = 0, cap = 0;
   dtx_status rc = DTX_OK;
-  if (pool == NULL || leaves == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+  if (pool == NULL || leaves == NULL)
+    rc = dtxi_fail(DTX_ENOMEM, "out of memory");
   else {
     memcpy(pool, t->pool, (size_t)np * sizeof *pool);
     memcpy(leaves, t->leaves, (size_t)t->nl * sizeof *leaves);
@@ -508,8 +526,9 @@ static dtx_status instantiate(const tmpl *t, int nd, const int64_t *lo, const in
     }
     if (rc != DTX_OK) break;
     if (total > (1 << 20)) {
-      rc = dtxi_fail(DTX_EINVAL, "%s: one output chunk would read %lld input chunks; rechunk to larger chunks", name,
-                     (long long)total);
+      rc =
+          dtxi_fail(DTX_EINVAL, "%s: one output chunk would read %lld input chunks; rechunk to larger chunks",
+                    name, (long long)total);
       break;
     }
     l->first_input = nin;
@@ -593,8 +612,8 @@ static dtx_status instantiate(const tmpl *t, int nd, const int64_t *lo, const in
 
 /* Adds a task running t over [lo, hi) (ndim nd). */
 static dtx_status emit_fused(bctx *bc, const tmpl *t, int nd, const int64_t *lo, const int64_t *hi,
-                             const outspec *os, const char *name, int nidx, const int64_t *idx, dtx_task_fn cuda,
-                             int where, dtx_task_id *id) {
+                             const outspec *os, const char *name, int nidx, const int64_t *idx,
+                             dtx_task_fn cuda, int where, dtx_task_id *id) {
   char *blob;
   size_t size;
   dtx_task_id *in;
@@ -657,7 +676,9 @@ static dtx_status emit_blocks(bctx *bc, const dtx_array *a, msrc *m, int root_le
     dtx_task_fn cuda = dtxk_fused_cuda;
     if (a->kind == DTXA_EXT) {
       cuda = dtxk_load_cuda;
-      if (bc->gpu) where = a->where != NULL && same_chunk(a, m->chunk) ? a->where[b] : DTX_WHERE_GPU((int)(b % bc->ngpu));
+      if (bc->gpu)
+        where =
+            a->where != NULL && same_chunk(a, m->chunk) ? a->where[b] : DTX_WHERE_GPU((int)(b % bc->ngpu));
     }
     rc = emit_fused(bc, t, a->ndim, lo, hi, &os, name, a->ndim, idx, cuda, where, &m->ids[b]);
   }
@@ -673,7 +694,8 @@ static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
   for (msrc *m = bc->memo; m != NULL; m = m->next) {
     if (m->node != a) continue;
     int same = 1;
-    for (int d = 0; d < a->ndim; d++) same &= m->chunk[d] == (chunk[d] < a->shape[d] ? chunk[d] : a->shape[d]);
+    for (int d = 0; d < a->ndim; d++)
+      same &= m->chunk[d] == (chunk[d] < a->shape[d] ? chunk[d] : a->shape[d]);
     if (same) return m;
   }
   msrc *m = msrc_new(bc, a, chunk);
@@ -686,12 +708,22 @@ static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
     rc = emit_blocks(bc, a, m, 1); /* copies of the source's own chunks */
   } else {
     switch (a->kind) {
-      case DTXA_REDUCE: rc = emit_reduce(bc, a, m); break;
-      case DTXA_MATMUL: rc = emit_matmul(bc, a, m); break;
+      case DTXA_REDUCE:
+        rc = emit_reduce(bc, a, m);
+        break;
+      case DTXA_MATMUL:
+        rc = emit_matmul(bc, a, m);
+        break;
       case DTXA_MAP:
-      case DTXA_OVERLAP: rc = emit_user(bc, a, m, NULL, NULL); break;
-      case DTXA_EXT: rc = emit_blocks(bc, a, m, 1); break;
-      default: rc = emit_blocks(bc, a, m, 0); break;
+      case DTXA_OVERLAP:
+        rc = emit_user(bc, a, m, NULL, NULL);
+        break;
+      case DTXA_EXT:
+        rc = emit_blocks(bc, a, m, 1);
+        break;
+      default:
+        rc = emit_blocks(bc, a, m, 0);
+        break;
     }
   }
   if (rc != DTX_OK) {
@@ -757,18 +789,18 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
     return dtxi_fail(DTX_ENOMEM, "out of memory");
   }
   /* the output block of an input-grid index (kept dims only, or reduced ones at 0 with keepdims) */
-#define OUT_BLOCK(gidx, outlin)                                   \
-  do {                                                            \
-    int64_t _l = 0;                                               \
-    int _k = 0;                                                   \
-    for (int _d = 0; _d < nd; _d++) {                             \
-      if ((mask >> _d) & 1) {                                     \
-        if (r->keepdims) _l = _l * m->nb[_k++] + 0;               \
-      } else {                                                    \
-        _l = _l * m->nb[_k++] + (gidx)[_d];                       \
-      }                                                           \
-    }                                                             \
-    (outlin) = _l;                                                \
+#define OUT_BLOCK(gidx, outlin)                     \
+  do {                                              \
+    int64_t _l = 0;                                 \
+    int _k = 0;                                     \
+    for (int _d = 0; _d < nd; _d++) {               \
+      if ((mask >> _d) & 1) {                       \
+        if (r->keepdims) _l = _l * m->nb[_k++] + 0; \
+      } else {                                      \
+        _l = _l * m->nb[_k++] + (gidx)[_d];         \
+      }                                             \
+    }                                               \
+    (outlin) = _l;                                  \
   } while (0)
   for (int64_t b = 0; b < ne && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
@@ -778,9 +810,12 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
       OUT_BLOCK(idx, ol);
       int k = 0;
       for (int d = 0; d < nd; d++)
-        if (!((mask >> d) & 1)) oidx[k++] = idx[d];
-        else if (r->keepdims) oidx[k++] = 0;
-      rc = emit_fused(bc, t, nd, lo, hi, &os, name, r->ndim, oidx, dtxk_fused_cuda, DTX_WHERE_ANY, &m->ids[ol]);
+        if (!((mask >> d) & 1))
+          oidx[k++] = idx[d];
+        else if (r->keepdims)
+          oidx[k++] = 0;
+      rc = emit_fused(bc, t, nd, lo, hi, &os, name, r->ndim, oidx, dtxk_fused_cuda, DTX_WHERE_ANY,
+                      &m->ids[ol]);
     } else {
       rc = emit_fused(bc, t, nd, lo, hi, &os, pname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY, &level[b]);
     }
@@ -850,13 +885,15 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
         OUT_BLOCK(jidx, ol);
         int k = 0;
         for (int d = 0; d < nd; d++)
-          if (!((mask >> d) & 1)) oidx[k++] = jidx[d];
-          else if (r->keepdims) oidx[k++] = 0;
+          if (!((mask >> d) & 1))
+            oidx[k++] = jidx[d];
+          else if (r->keepdims)
+            oidx[k++] = 0;
         rc = add_task(bc, name, r->ndim, oidx, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
                       DTX_WHERE_ANY, &m->ids[ol]);
       } else {
-        rc = add_task(bc, cname, nd, jidx, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda, DTX_WHERE_ANY,
-                      &next[j]);
+        rc = add_task(bc, cname, nd, jidx, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
+                      DTX_WHERE_ANY, &next[j]);
       }
       free(ins);
     }
@@ -930,13 +967,15 @@ static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
       int64_t k0 = kk * kc, k1 = k0 + kc < A->shape[1] ? k0 + kc : A->shape[1];
       st[kk].k = k1 - k0;
       if (da) {
-        st[kk].a = (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(ea + (lo[0] * sa[0] + k0 * sa[1]) * esz), sa[0], sa[1]};
+        st[kk].a =
+            (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(ea + (lo[0] * sa[0] + k0 * sa[1]) * esz), sa[0], sa[1]};
       } else {
         in[nin] = ma->ids[idx[0] * ma->nb[1] + kk];
         st[kk].a = (dtxk_mref){nin++, 0, 0, st[kk].k, 1};
       }
       if (db) {
-        st[kk].b = (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(eb + (k0 * sb[0] + lo[1] * sb[1]) * esz), sb[0], sb[1]};
+        st[kk].b =
+            (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(eb + (k0 * sb[0] + lo[1] * sb[1]) * esz), sb[0], sb[1]};
       } else {
         in[nin] = mb->ids[kk * mb->nb[1] + idx[1]];
         st[kk].b = (dtxk_mref){nin++, 0, 0, args->n, 1};
@@ -967,7 +1006,8 @@ typedef struct ublob {
 } ublob;
 
 typedef struct uin {
-  int32_t dtype, input; /* input: task input, -1: host memory at ext, -2: the embedded halo program's result */
+  int32_t dtype,
+      input; /* input: task input, -1: host memory at ext, -2: the embedded halo program's result */
   uint64_t ext;
   int64_t stride[DTX_ARRAY_MAX_DIMS];
 } uin;
@@ -1012,13 +1052,19 @@ static int user_call(dtx_task_ctx *ctx, int gpu) {
     return dtx_task_fail(ctx, "malformed map_blocks arguments");
   const uin *ins = (const uin *)(const void *)(u + 1);
   const void *user = ins + u->nin;
-  const dtxk_prog *hp = u->halo_size > 0 ? (const dtxk_prog *)(const void *)((const char *)user + ((u->user_size + 7) & ~(uint64_t)7)) : NULL;
+  const dtxk_prog *hp =
+      u->halo_size > 0
+          ? (const dtxk_prog *)(const void *)((const char *)user + ((u->user_size + 7) & ~(uint64_t)7))
+          : NULL;
   dtx_block_fn fn = gpu ? u->cuda : u->cpu;
   if (fn == NULL)
-    return dtx_task_fail(ctx, "no CPU kernel: a simulated GPU runs a task's CPU implementation in place of its CUDA "
-                         "one (give map_blocks a cpu kernel too)");
+    return dtx_task_fail(
+        ctx,
+        "no CPU kernel: a simulated GPU runs a task's CPU implementation in place of its CUDA "
+        "one (give map_blocks a cpu kernel too)");
   dtx_block in[8], *inp = in;
-  if (u->nin > 8 && (inp = calloc((size_t)u->nin, sizeof *inp)) == NULL) return dtx_task_fail(ctx, "out of memory");
+  if (u->nin > 8 && (inp = calloc((size_t)u->nin, sizeof *inp)) == NULL)
+    return dtx_task_fail(ctx, "out of memory");
   for (int i = 0; i < u->nin; i++) {
     dtx_block *b = &inp[i];
     memset(b, 0, sizeof *b);
@@ -1040,7 +1086,8 @@ static int user_call(dtx_task_ctx *ctx, int gpu) {
       }
       b->data = buf;
     } else {
-      b->data = ins[i].input >= 0 ? (void *)(uintptr_t)dtx_task_input(ctx, ins[i].input, NULL) : (void *)(uintptr_t)ins[i].ext;
+      b->data = ins[i].input >= 0 ? (void *)(uintptr_t)dtx_task_input(ctx, ins[i].input, NULL)
+                                  : (void *)(uintptr_t)ins[i].ext;
     }
     b->dtype = (dtx_dtype)ins[i].dtype;
     b->ndim = u->ndim;
@@ -1064,10 +1111,13 @@ static int user_call(dtx_task_ctx *ctx, int gpu) {
     out.stride[d] = u->out_ext != 0 ? u->out_stride[d] : n;
     n *= u->shape[d];
   }
-  out.data = u->out_ext != 0 ? (void *)(uintptr_t)u->out_ext : dtx_task_output(ctx, (size_t)n * dtx_dtype_size(out.dtype));
+  out.data = u->out_ext != 0 ? (void *)(uintptr_t)u->out_ext
+                             : dtx_task_output(ctx, (size_t)n * dtx_dtype_size(out.dtype));
   int rc;
-  if (out.data == NULL) rc = dtx_task_fail(ctx, "out of memory for the output chunk");
-  else rc = fn(ctx, inp, u->nin, &out, user);
+  if (out.data == NULL)
+    rc = dtx_task_fail(ctx, "out of memory for the output chunk");
+  else
+    rc = fn(ctx, inp, u->nin, &out, user);
   if (inp != in) free(inp);
   return rc;
 }
@@ -1089,7 +1139,7 @@ static dtx_status halo_template(bctx *bc, const dtx_array *r, tmpl **out) {
   dtxk_dimmap id[DTX_ARRAY_MAX_DIMS];
   for (int d = 0; d < nd; d++) id[d] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
   leaf_into(t, li, x, id);
-  int mode = r->boundary == DTX_BOUNDARY_PERIODIC ? DTXK_MODE_PERIODIC
+  int mode = r->boundary == DTX_BOUNDARY_PERIODIC  ? DTXK_MODE_PERIODIC
              : r->boundary == DTX_BOUNDARY_NEAREST ? DTXK_MODE_NEAREST
                                                    : DTXK_MODE_CONSTANT;
   for (int d = 0; d < nd; d++) t->leaves[li].map[d].mode = mode;
@@ -1112,19 +1162,21 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, c
   if (r->kind == DTXA_OVERLAP)
     for (int d = 0; d < nd; d++) halo |= r->depth[d] > 0;
   if (r->fcpu == NULL && !bc->gpu)
-    return dtxi_fail(DTX_EINVAL, "%s-%llu has only a CUDA kernel, and this cluster computes on CPU threads (no GPUs, "
-                     "or not the cluster scheduler)", r->name != NULL ? r->name : r->opname,
-                     (unsigned long long)r->serial);
+    return dtxi_fail(DTX_EINVAL,
+                     "%s-%llu has only a CUDA kernel, and this cluster computes on CPU threads (no GPUs, "
+                     "or not the cluster scheduler)",
+                     r->name != NULL ? r->name : r->opname, (unsigned long long)r->serial);
   msrc **ms = calloc((size_t)nin, sizeof *ms);
   const char **ebase = calloc((size_t)nin, sizeof *ebase);
-  int64_t (*estr)[DTX_ARRAY_MAX_DIMS] = calloc((size_t)nin, sizeof *estr);
+  int64_t(*estr)[DTX_ARRAY_MAX_DIMS] = calloc((size_t)nin, sizeof *estr);
   size_t ubytes = (r->user_size + 7) & ~(size_t)7;
   size_t asz = sizeof(ublob) + (size_t)nin * sizeof(uin) + ubytes;
   char *blob = calloc(1, asz);
   dtx_task_id *in = calloc((size_t)nin, sizeof *in);
   tmpl *t = NULL;
   dtx_status rc = DTX_OK;
-  if (ms == NULL || ebase == NULL || estr == NULL || blob == NULL || in == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+  if (ms == NULL || ebase == NULL || estr == NULL || blob == NULL || in == NULL)
+    rc = dtxi_fail(DTX_ENOMEM, "out of memory");
   /* inputs read in place where they are host memory (CPU builds) */
   for (int i = 0; i < nin && rc == DTX_OK; i++) {
     if (as_ext(bc, r->in[i], &ebase[i], estr[i])) continue;
@@ -1223,15 +1275,16 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, c
           free(hin);
           continue;
         }
-        rc = emit_fused(bc, t, nd, hlo, hhi, &os, hname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY, &in[ntask_in++]);
+        rc = emit_fused(bc, t, nd, hlo, hhi, &os, hname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY,
+                        &in[ntask_in++]);
       } else {
         in[ntask_in++] = ms[i]->ids[b];
       }
     }
     if (rc == DTX_OK)
-      rc = add_task(bc, name, nd, idx, in, ntask_in, blob, asz + (size_t)u->halo_size, r->fcpu != NULL ? user_cpu : NULL,
-                    r->fcuda != NULL && dest == NULL ? user_cuda : NULL, dest != NULL ? DTX_WHERE_CPU : DTX_WHERE_ANY,
-                    &m->ids[b]);
+      rc = add_task(bc, name, nd, idx, in, ntask_in, blob, asz + (size_t)u->halo_size,
+                    r->fcpu != NULL ? user_cpu : NULL, r->fcuda != NULL && dest == NULL ? user_cuda : NULL,
+                    dest != NULL ? DTX_WHERE_CPU : DTX_WHERE_ANY, &m->ids[b]);
   }
   free(t);
   free(ms);
@@ -1265,14 +1318,18 @@ static void bctx_free(bctx *bc) {
 dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, size_t nids,
                            const dtx_array_graph_opts *opts) {
   if (a == NULL || g == NULL || ids == NULL)
-    return dtxi_fail(DTX_EINVAL, "dtx_array_graph: %s is NULL", a == NULL ? "array" : g == NULL ? "graph" : "ids");
+    return dtxi_fail(DTX_EINVAL, "dtx_array_graph: %s is NULL",
+                     a == NULL   ? "array"
+                     : g == NULL ? "graph"
+                                 : "ids");
   if (nids != (size_t)dtxa_nblocks(a))
     return dtxi_fail(DTX_EINVAL, "dtx_array_graph: nids is %zu; the array has %lld chunks", nids,
                      (long long)dtxa_nblocks(a));
   dtx_array_graph_opts o = DTX_ARRAY_GRAPH_OPTS_INIT;
   if (opts != NULL) {
     if (opts->size < sizeof(size_t) || opts->size > sizeof o)
-      return dtxi_fail(DTX_EINVAL, "dtx_array_graph: opts->size is %zu; use DTX_ARRAY_GRAPH_OPTS_INIT", opts->size);
+      return dtxi_fail(DTX_EINVAL, "dtx_array_graph: opts->size is %zu; use DTX_ARRAY_GRAPH_OPTS_INIT",
+                       opts->size);
     memcpy(&o, opts, opts->size);
   }
   bctx bc;
@@ -1327,8 +1384,10 @@ dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
     msrc *m = msrc_new(&bc, a, a->chunk);
     int64_t st[DTX_ARRAY_MAX_DIMS];
     c_strides(a->ndim, a->shape, st);
-    if (m == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
-    else rc = emit_user(&bc, a, m, (char *)buf, st);
+    if (m == NULL)
+      rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+    else
+      rc = emit_user(&bc, a, m, (char *)buf, st);
     if (rc == DTX_OK) rc = dtx_compute(a->cl, g, m->ids, (int)m->n, NULL, NULL);
     free(ids);
     bctx_free(&bc);
@@ -1353,7 +1412,8 @@ dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
   }
   free(t);
   if (rc == DTX_OK && os.dtype != (int)a->dtype)
-    rc = dtxi_fail(DTX_EINVAL, "internal: program dtype %d for a %s array", os.dtype, dtx_dtype_name(a->dtype));
+    rc = dtxi_fail(DTX_EINVAL, "internal: program dtype %d for a %s array", os.dtype,
+                   dtx_dtype_name(a->dtype));
   if (rc == DTX_OK) rc = dtx_compute(a->cl, g, ids, (int)n, NULL, NULL);
   free(ids);
   bctx_free(&bc);

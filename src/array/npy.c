@@ -19,16 +19,22 @@
 
 static const char *descr_of(dtx_dtype t) {
   switch (t) {
-    case DTX_BOOL: return "|b1";
-    case DTX_I32: return "<i4";
-    case DTX_I64: return "<i8";
-    case DTX_F32: return "<f4";
-    default: return "<f8";
+    case DTX_BOOL:
+      return "|b1";
+    case DTX_I32:
+      return "<i4";
+    case DTX_I64:
+      return "<i8";
+    case DTX_F32:
+      return "<f4";
+    default:
+      return "<f8";
   }
 }
 
 dtx_status dtx_save_npy(const dtx_array *a, const char *path) {
-  if (a == NULL || path == NULL) return dtxi_fail(DTX_EINVAL, "dtx_save_npy: %s is NULL", a == NULL ? "array" : "path");
+  if (a == NULL || path == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_save_npy: %s is NULL", a == NULL ? "array" : "path");
   char shp[160] = "(";
   size_t q = 1;
   for (int d = 0; d < a->ndim; d++)
@@ -54,8 +60,8 @@ dtx_status dtx_save_npy(const dtx_array *a, const char *path) {
     free(data);
     return dtxi_fail(DTX_EIO, "dtx_save_npy: cannot open '%s' for writing: %s", path, strerror(errno));
   }
-  unsigned char head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
-                            (unsigned char)(hlen >> 8)};
+  unsigned char head[10] = {
+      0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
   int ok = fwrite(head, 1, 10, f) == 10 && fwrite(dict, 1, k, f) == k;
   for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;
   ok = ok && fputc('\n', f) != EOF && fwrite(data, 1, bytes, f) == bytes;
@@ -92,7 +98,10 @@ static void swap_bytes(char *data, size_t n, size_t esz) {
 
 dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks, dtx_array **out) {
   if (cl == NULL || path == NULL || out == NULL)
-    return dtxi_fail(DTX_EINVAL, "dtx_load_npy: %s is NULL", cl == NULL ? "cluster" : path == NULL ? "path" : "out");
+    return dtxi_fail(DTX_EINVAL, "dtx_load_npy: %s is NULL",
+                     cl == NULL     ? "cluster"
+                     : path == NULL ? "path"
+                                    : "out");
   FILE *f = fopen(path, "rb");
   if (f == NULL) return dtxi_fail(DTX_EIO, "dtx_load_npy: cannot open '%s': %s", path, strerror(errno));
   unsigned char head[12];
@@ -110,8 +119,8 @@ dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks
     if (fread(head + 8, 1, 4, f) != 4) goto trunc;
     hlen = (size_t)head[8] | (size_t)head[9] << 8 | (size_t)head[10] << 16 | (size_t)head[11] << 24;
   } else {
-    rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' has format version %d.%d (1.0 to 3.0 are read)", path, head[6],
-                   head[7]);
+    rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' has format version %d.%d (1.0 to 3.0 are read)", path,
+                   head[6], head[7]);
     goto done;
   }
   if (hlen > (1u << 24) || (h = malloc(hlen + 1)) == NULL) {
@@ -122,7 +131,8 @@ dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks
   h[hlen] = '\0';
   const char *dv = dict_value(h, "descr"), *fv = dict_value(h, "fortran_order"), *sv = dict_value(h, "shape");
   if (dv == NULL || fv == NULL || sv == NULL || (*dv != '\'' && *dv != '"') || *sv != '(') {
-    rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' has a header without descr, fortran_order and shape: %.200s", path, h);
+    rc = dtxi_fail(DTX_EINVAL,
+                   "dtx_load_npy: '%s' has a header without descr, fortran_order and shape: %.200s", path, h);
     goto done;
   }
   char descr[16] = {0};
@@ -131,14 +141,21 @@ dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks
   char order = descr[0];
   const char *code = order == '<' || order == '>' || order == '=' || order == '|' ? descr + 1 : descr;
   dtx_dtype t;
-  if (strcmp(code, "b1") == 0 || strcmp(code, "?") == 0) t = DTX_BOOL;
-  else if (strcmp(code, "i4") == 0) t = DTX_I32;
-  else if (strcmp(code, "i8") == 0) t = DTX_I64;
-  else if (strcmp(code, "f4") == 0) t = DTX_F32;
-  else if (strcmp(code, "f8") == 0) t = DTX_F64;
+  if (strcmp(code, "b1") == 0 || strcmp(code, "?") == 0)
+    t = DTX_BOOL;
+  else if (strcmp(code, "i4") == 0)
+    t = DTX_I32;
+  else if (strcmp(code, "i8") == 0)
+    t = DTX_I64;
+  else if (strcmp(code, "f4") == 0)
+    t = DTX_F32;
+  else if (strcmp(code, "f8") == 0)
+    t = DTX_F64;
   else {
-    rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s' holds dtype '%s'; dtx reads bool (b1), int32 (i4), int64 (i8), "
-                   "float32 (f4) and float64 (f8)", path, descr);
+    rc = dtxi_fail(DTX_EINVAL,
+                   "dtx_load_npy: '%s' holds dtype '%s'; dtx reads bool (b1), int32 (i4), int64 (i8), "
+                   "float32 (f4) and float64 (f8)",
+                   path, descr);
     goto done;
   }
   int fortran = strncmp(fv, "True", 4) == 0;

@@ -28,8 +28,9 @@ enum { DTXK_BOOL = 1, DTXK_I32 = 2, DTXK_I64 = 3, DTXK_F32 = 4, DTXK_F64 = 5, DT
 typedef uint8_t dtxk_b;
 
 /* X(suffix, C type, dtype id) */
-#define DTXK_TYPES(X) X(b, dtxk_b, DTXK_BOOL) X(i32, int32_t, DTXK_I32) X(i64, int64_t, DTXK_I64) \
-  X(f32, float, DTXK_F32) X(f64, double, DTXK_F64)
+#define DTXK_TYPES(X)     \
+  X(b, dtxk_b, DTXK_BOOL) \
+  X(i32, int32_t, DTXK_I32) X(i64, int64_t, DTXK_I64) X(f32, float, DTXK_F32) X(f64, double, DTXK_F64)
 
 DTX_HD int dtxk_size(int t) { return t == DTXK_BOOL ? 1 : (t == DTXK_I32 || t == DTXK_F32) ? 4 : 8; }
 DTX_HD int dtxk_is_float(int t) { return t == DTXK_F32 || t == DTXK_F64; }
@@ -81,18 +82,19 @@ DTX_HD int64_t dtxk_ipow64(int64_t b, int64_t e) {
  * X(name, id) with elementwise definitions per type class below:
  *   dtxk_<name>_<suffix>(a, b) for suffix in b i32 i64 f32 f64 where defined. */
 
-#define DTXK_BINARY_OPS(X) \
-  X(add, 1) X(sub, 2) X(mul, 3) X(div, 4) X(pow, 5) X(minimum, 6) X(maximum, 7) \
-  X(eq, 8) X(ne, 9) X(lt, 10) X(le, 11) X(gt, 12) X(ge, 13)
+#define DTXK_BINARY_OPS(X)                                                                                  \
+  X(add, 1)                                                                                                 \
+  X(sub, 2) X(mul, 3) X(div, 4) X(pow, 5) X(minimum, 6) X(maximum, 7) X(eq, 8) X(ne, 9) X(lt, 10) X(le, 11) \
+      X(gt, 12) X(ge, 13)
 
 /* floats */
-#define DTXK_FLOAT_BIN(S, T, POW)                                                        \
-  DTX_HD T dtxk_add_##S(T a, T b) { return a + b; }                                      \
-  DTX_HD T dtxk_sub_##S(T a, T b) { return a - b; }                                      \
-  DTX_HD T dtxk_mul_##S(T a, T b) { return a * b; }                                      \
-  DTX_HD T dtxk_div_##S(T a, T b) { return a / b; }                                      \
-  DTX_HD T dtxk_pow_##S(T a, T b) { return POW(a, b); }                                  \
-  DTX_HD T dtxk_minimum_##S(T a, T b) { return (a < b || a != a) ? a : b; }              \
+#define DTXK_FLOAT_BIN(S, T, POW)                                           \
+  DTX_HD T dtxk_add_##S(T a, T b) { return a + b; }                         \
+  DTX_HD T dtxk_sub_##S(T a, T b) { return a - b; }                         \
+  DTX_HD T dtxk_mul_##S(T a, T b) { return a * b; }                         \
+  DTX_HD T dtxk_div_##S(T a, T b) { return a / b; }                         \
+  DTX_HD T dtxk_pow_##S(T a, T b) { return POW(a, b); }                     \
+  DTX_HD T dtxk_minimum_##S(T a, T b) { return (a < b || a != a) ? a : b; } \
   DTX_HD T dtxk_maximum_##S(T a, T b) { return (a > b || a != a) ? a : b; }
 DTXK_FLOAT_BIN(f32, float, powf)
 DTXK_FLOAT_BIN(f64, double, pow)
@@ -100,13 +102,15 @@ DTXK_FLOAT_BIN(f64, double, pow)
 /* integers: wrap on overflow; div never reaches integers (true division
  * promotes to float), it is defined for completeness as C division with a
  * zero divisor giving 0 */
-#define DTXK_INT_BIN(S, T, U)                                                                   \
-  DTX_HD T dtxk_add_##S(T a, T b) { return (T)(U)((U)a + (U)b); }                               \
-  DTX_HD T dtxk_sub_##S(T a, T b) { return (T)(U)((U)a - (U)b); }                               \
-  DTX_HD T dtxk_mul_##S(T a, T b) { return (T)(U)((U)a * (U)b); }                               \
-  DTX_HD T dtxk_div_##S(T a, T b) { return b == 0 || (b == -1 && a == (T)((U)1 << (sizeof(T) * 8 - 1))) ? 0 : a / b; } \
-  DTX_HD T dtxk_pow_##S(T a, T b) { return (T)(U)(uint64_t)dtxk_ipow64(a, b); }                \
-  DTX_HD T dtxk_minimum_##S(T a, T b) { return a < b ? a : b; }                                 \
+#define DTXK_INT_BIN(S, T, U)                                                        \
+  DTX_HD T dtxk_add_##S(T a, T b) { return (T)(U)((U)a + (U)b); }                    \
+  DTX_HD T dtxk_sub_##S(T a, T b) { return (T)(U)((U)a - (U)b); }                    \
+  DTX_HD T dtxk_mul_##S(T a, T b) { return (T)(U)((U)a * (U)b); }                    \
+  DTX_HD T dtxk_div_##S(T a, T b) {                                                  \
+    return b == 0 || (b == -1 && a == (T)((U)1 << (sizeof(T) * 8 - 1))) ? 0 : a / b; \
+  }                                                                                  \
+  DTX_HD T dtxk_pow_##S(T a, T b) { return (T)(U)(uint64_t)dtxk_ipow64(a, b); }      \
+  DTX_HD T dtxk_minimum_##S(T a, T b) { return a < b ? a : b; }                      \
   DTX_HD T dtxk_maximum_##S(T a, T b) { return a > b ? a : b; }
 DTXK_INT_BIN(i32, int32_t, uint32_t)
 DTXK_INT_BIN(i64, int64_t, uint64_t)
@@ -124,12 +128,12 @@ DTX_HD dtxk_b dtxk_minimum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a & b); }
 DTX_HD dtxk_b dtxk_maximum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | b); }
 
 /* comparisons, every type: result bool */
-#define DTXK_CMP(S, T)                                                       \
-  DTX_HD dtxk_b dtxk_eq_##S(T a, T b) { return (dtxk_b)(a == b); }           \
-  DTX_HD dtxk_b dtxk_ne_##S(T a, T b) { return (dtxk_b)(a != b); }           \
-  DTX_HD dtxk_b dtxk_lt_##S(T a, T b) { return (dtxk_b)(a < b); }            \
-  DTX_HD dtxk_b dtxk_le_##S(T a, T b) { return (dtxk_b)(a <= b); }           \
-  DTX_HD dtxk_b dtxk_gt_##S(T a, T b) { return (dtxk_b)(a > b); }            \
+#define DTXK_CMP(S, T)                                             \
+  DTX_HD dtxk_b dtxk_eq_##S(T a, T b) { return (dtxk_b)(a == b); } \
+  DTX_HD dtxk_b dtxk_ne_##S(T a, T b) { return (dtxk_b)(a != b); } \
+  DTX_HD dtxk_b dtxk_lt_##S(T a, T b) { return (dtxk_b)(a < b); }  \
+  DTX_HD dtxk_b dtxk_le_##S(T a, T b) { return (dtxk_b)(a <= b); } \
+  DTX_HD dtxk_b dtxk_gt_##S(T a, T b) { return (dtxk_b)(a > b); }  \
   DTX_HD dtxk_b dtxk_ge_##S(T a, T b) { return (dtxk_b)(a >= b); }
 DTXK_CMP(b, dtxk_b)
 DTXK_CMP(i32, int32_t)
@@ -141,21 +145,21 @@ DTXK_CMP(f64, double)
 
 #define DTXK_UNARY_OPS(X) X(neg, 1) X(abs, 2) X(exp, 3) X(log, 4) X(sqrt, 5) X(sin, 6) X(cos, 7) X(tanh, 8)
 
-#define DTXK_FLOAT_UN(S, T, SUF)                                      \
-  DTX_HD T dtxk_neg_##S(T a) { return -a; }                           \
-  DTX_HD T dtxk_abs_##S(T a) { return fabs##SUF(a); }                 \
-  DTX_HD T dtxk_exp_##S(T a) { return exp##SUF(a); }                  \
-  DTX_HD T dtxk_log_##S(T a) { return log##SUF(a); }                  \
-  DTX_HD T dtxk_sqrt_##S(T a) { return sqrt##SUF(a); }                \
-  DTX_HD T dtxk_sin_##S(T a) { return sin##SUF(a); }                  \
-  DTX_HD T dtxk_cos_##S(T a) { return cos##SUF(a); }                  \
+#define DTXK_FLOAT_UN(S, T, SUF)                       \
+  DTX_HD T dtxk_neg_##S(T a) { return -a; }            \
+  DTX_HD T dtxk_abs_##S(T a) { return fabs##SUF(a); }  \
+  DTX_HD T dtxk_exp_##S(T a) { return exp##SUF(a); }   \
+  DTX_HD T dtxk_log_##S(T a) { return log##SUF(a); }   \
+  DTX_HD T dtxk_sqrt_##S(T a) { return sqrt##SUF(a); } \
+  DTX_HD T dtxk_sin_##S(T a) { return sin##SUF(a); }   \
+  DTX_HD T dtxk_cos_##S(T a) { return cos##SUF(a); }   \
   DTX_HD T dtxk_tanh_##S(T a) { return tanh##SUF(a); }
 DTXK_FLOAT_UN(f32, float, f)
 DTXK_FLOAT_UN(f64, double, )
 
 /* integers: neg and abs only (the float functions promote to float64) */
-#define DTXK_INT_UN(S, T, U)                                                   \
-  DTX_HD T dtxk_neg_##S(T a) { return (T)(U)(0 - (U)a); }                      \
+#define DTXK_INT_UN(S, T, U)                              \
+  DTX_HD T dtxk_neg_##S(T a) { return (T)(U)(0 - (U)a); } \
   DTX_HD T dtxk_abs_##S(T a) { return a < 0 ? (T)(U)(0 - (U)a) : a; }
 DTXK_INT_UN(i32, int32_t, uint32_t)
 DTXK_INT_UN(i64, int64_t, uint64_t)
@@ -214,10 +218,10 @@ DTX_HD double dtxk_normal_f64(uint64_t seed, uint64_t index) {
 /* ---- generators: the value of element `flat` (C-order index) ---------------------- */
 
 enum {
-  DTXK_GEN_CONST = 1,   /* g0 (or i0 for integer dtypes) */
-  DTXK_GEN_ARANGE = 2,  /* g0 + g1 * flat (integers: i0 + i1 * flat) */
-  DTXK_GEN_LINSPACE = 3,/* g0 + g1 * flat; the last of i0 values is exactly g2 when i1 */
-  DTXK_GEN_EYE = 4,     /* 1 where col - row == i0 (row = flat / i1) */
+  DTXK_GEN_CONST = 1,    /* g0 (or i0 for integer dtypes) */
+  DTXK_GEN_ARANGE = 2,   /* g0 + g1 * flat (integers: i0 + i1 * flat) */
+  DTXK_GEN_LINSPACE = 3, /* g0 + g1 * flat; the last of i0 values is exactly g2 when i1 */
+  DTXK_GEN_EYE = 4,      /* 1 where col - row == i0 (row = flat / i1) */
   DTXK_GEN_UNIFORM = 5,
   DTXK_GEN_NORMAL = 6,
 };
@@ -242,7 +246,8 @@ DTX_HD double dtxk_gen_f64(const dtxk_gen *g, int64_t flat, int dtype) {
     case DTXK_GEN_EYE:
       return (flat % g->i1) - (flat / g->i1) == g->i0 ? 1.0 : 0.0;
     case DTXK_GEN_UNIFORM:
-      return dtype == DTXK_F32 ? (double)dtxk_uniform_f32(g->seed, (uint64_t)flat) : dtxk_uniform_f64(g->seed, (uint64_t)flat);
+      return dtype == DTXK_F32 ? (double)dtxk_uniform_f32(g->seed, (uint64_t)flat)
+                               : dtxk_uniform_f64(g->seed, (uint64_t)flat);
     case DTXK_GEN_NORMAL:
       return dtxk_normal_f64(g->seed, (uint64_t)flat);
   }

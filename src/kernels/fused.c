@@ -34,48 +34,54 @@ typedef void (*bin_fn)(void *d, const void *a, const void *b, int n);
 typedef void (*un_fn)(void *d, const void *a, int n);
 typedef void (*wh_fn)(void *d, const void *c, const void *a, const void *b, int n);
 
-#define CVF(DS, DT, SS, ST)                                                          \
+#define CVF(DS, DT, SS, ST)                                                              \
   HOT static void cv_##DS##_##SS(void *d, const void *s, int64_t ss, int n) {            \
-    DT *o = (DT *)d;                                                                 \
-    const ST *x = (const ST *)s;                                                     \
-    if (ss == 1) {                                                                   \
-      for (int i = 0; i < n; i++) o[i] = DTXK_CV_##DS(x[i], DTXK_SF_##SS);           \
-    } else {                                                                         \
+    DT *o = (DT *)d;                                                                     \
+    const ST *x = (const ST *)s;                                                         \
+    if (ss == 1) {                                                                       \
+      for (int i = 0; i < n; i++) o[i] = DTXK_CV_##DS(x[i], DTXK_SF_##SS);               \
+    } else {                                                                             \
       for (int i = 0; i < n; i++) o[i] = DTXK_CV_##DS(x[(int64_t)i * ss], DTXK_SF_##SS); \
-    }                                                                                \
+    }                                                                                    \
   }
 #define CV_FROM(SS, ST, SID) \
-  CVF(b, dtxk_b, SS, ST) CVF(i32, int32_t, SS, ST) CVF(i64, int64_t, SS, ST) CVF(f32, float, SS, ST) CVF(f64, double, SS, ST)
+  CVF(b, dtxk_b, SS, ST)     \
+  CVF(i32, int32_t, SS, ST) CVF(i64, int64_t, SS, ST) CVF(f32, float, SS, ST) CVF(f64, double, SS, ST)
 DTXK_TYPES(CV_FROM)
-#define CVT_ROW(DS) {0, cv_##DS##_b, cv_##DS##_i32, cv_##DS##_i64, cv_##DS##_f32, cv_##DS##_f64}
-static const cv_fn cvt[DTXK_NTYPES][DTXK_NTYPES] = {{0}, CVT_ROW(b), CVT_ROW(i32), CVT_ROW(i64), CVT_ROW(f32),
-                                                    CVT_ROW(f64)};
+#define CVT_ROW(DS) \
+  { 0, cv_##DS##_b, cv_##DS##_i32, cv_##DS##_i64, cv_##DS##_f32, cv_##DS##_f64 }
+static const cv_fn cvt[DTXK_NTYPES][DTXK_NTYPES] = {{0},          CVT_ROW(b),   CVT_ROW(i32),
+                                                    CVT_ROW(i64), CVT_ROW(f32), CVT_ROW(f64)};
 
-#define BINF(OP, S, T, R)                                                     \
-  HOT static void bin_##OP##_##S(void *d, const void *a, const void *b, int n) {  \
-    R *o = (R *)d;                                                            \
-    const T *x = (const T *)a, *y = (const T *)b;                             \
-    for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i], y[i]);           \
+#define BINF(OP, S, T, R)                                                        \
+  HOT static void bin_##OP##_##S(void *d, const void *a, const void *b, int n) { \
+    R *o = (R *)d;                                                               \
+    const T *x = (const T *)a, *y = (const T *)b;                                \
+    for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i], y[i]);              \
   }
 #define BIN_TYPES(S, T, ID)                                                                              \
-  BINF(add, S, T, T) BINF(sub, S, T, T) BINF(mul, S, T, T) BINF(div, S, T, T) BINF(pow, S, T, T)         \
-  BINF(minimum, S, T, T) BINF(maximum, S, T, T) BINF(eq, S, T, dtxk_b) BINF(ne, S, T, dtxk_b)          \
-  BINF(lt, S, T, dtxk_b) BINF(le, S, T, dtxk_b) BINF(gt, S, T, dtxk_b) BINF(ge, S, T, dtxk_b)
+  BINF(add, S, T, T)                                                                                     \
+  BINF(sub, S, T, T)                                                                                     \
+  BINF(mul, S, T, T) BINF(div, S, T, T) BINF(pow, S, T, T) BINF(minimum, S, T, T) BINF(maximum, S, T, T) \
+      BINF(eq, S, T, dtxk_b) BINF(ne, S, T, dtxk_b) BINF(lt, S, T, dtxk_b) BINF(le, S, T, dtxk_b)        \
+          BINF(gt, S, T, dtxk_b) BINF(ge, S, T, dtxk_b)
 DTXK_TYPES(BIN_TYPES)
-#define BIN_ROW(OP) {0, bin_##OP##_b, bin_##OP##_i32, bin_##OP##_i64, bin_##OP##_f32, bin_##OP##_f64}
-static const bin_fn bint[14][DTXK_NTYPES] = {{0},          BIN_ROW(add),     BIN_ROW(sub),     BIN_ROW(mul),
-                                             BIN_ROW(div), BIN_ROW(pow),     BIN_ROW(minimum), BIN_ROW(maximum),
-                                             BIN_ROW(eq),  BIN_ROW(ne),      BIN_ROW(lt),      BIN_ROW(le),
+#define BIN_ROW(OP) \
+  { 0, bin_##OP##_b, bin_##OP##_i32, bin_##OP##_i64, bin_##OP##_f32, bin_##OP##_f64 }
+static const bin_fn bint[14][DTXK_NTYPES] = {{0},          BIN_ROW(add), BIN_ROW(sub),     BIN_ROW(mul),
+                                             BIN_ROW(div), BIN_ROW(pow), BIN_ROW(minimum), BIN_ROW(maximum),
+                                             BIN_ROW(eq),  BIN_ROW(ne),  BIN_ROW(lt),      BIN_ROW(le),
                                              BIN_ROW(gt),  BIN_ROW(ge)};
 
-#define UNF(OP, S, T)                                                \
-  HOT static void un_##OP##_##S(void *d, const void *a, int n) {         \
-    T *o = (T *)d;                                                   \
-    const T *x = (const T *)a;                                       \
-    for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i]);        \
+#define UNF(OP, S, T)                                            \
+  HOT static void un_##OP##_##S(void *d, const void *a, int n) { \
+    T *o = (T *)d;                                               \
+    const T *x = (const T *)a;                                   \
+    for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i]);    \
   }
 #define UN_FLOAT(S, T) \
-  UNF(neg, S, T) UNF(abs, S, T) UNF(exp, S, T) UNF(log, S, T) UNF(sqrt, S, T) UNF(sin, S, T) UNF(cos, S, T) UNF(tanh, S, T)
+  UNF(neg, S, T)       \
+  UNF(abs, S, T) UNF(exp, S, T) UNF(log, S, T) UNF(sqrt, S, T) UNF(sin, S, T) UNF(cos, S, T) UNF(tanh, S, T)
 UN_FLOAT(f32, float)
 UN_FLOAT(f64, double)
 UNF(neg, i32, int32_t)
@@ -95,12 +101,12 @@ static const un_fn unt[9][DTXK_NTYPES] = {
     {0, 0, 0, 0, un_tanh_f32, un_tanh_f64},
 };
 
-#define WHF(S, T, ID)                                                                  \
-  HOT static void wh_##S(void *d, const void *c, const void *a, const void *b, int n) {    \
-    T *o = (T *)d;                                                                     \
-    const dtxk_b *k = (const dtxk_b *)c;                                               \
-    const T *x = (const T *)a, *y = (const T *)b;                                      \
-    for (int i = 0; i < n; i++) o[i] = k[i] ? x[i] : y[i];                             \
+#define WHF(S, T, ID)                                                                   \
+  HOT static void wh_##S(void *d, const void *c, const void *a, const void *b, int n) { \
+    T *o = (T *)d;                                                                      \
+    const dtxk_b *k = (const dtxk_b *)c;                                                \
+    const T *x = (const T *)a, *y = (const T *)b;                                       \
+    for (int i = 0; i < n; i++) o[i] = k[i] ? x[i] : y[i];                              \
   }
 DTXK_TYPES(WHF)
 static const wh_fn wht[DTXK_NTYPES] = {0, wh_b, wh_i32, wh_i64, wh_f32, wh_f64};
@@ -189,7 +195,8 @@ HOT static void fold_one(int red, int acc, void *st, const void *xv, int n, int6
 }
 
 /* Folds x[t] into state t, for t in 0..n (states contiguous, ssz bytes each). */
-HOT static void fold_each(int red, int acc, char *st, int ssz, const void *xv, int n, int64_t ix0, int64_t ixs) {
+HOT static void fold_each(int red, int acc, char *st, int ssz, const void *xv, int n, int64_t ix0,
+                          int64_t ixs) {
   if (acc == DTXK_F64) {
     const double *x = (const double *)xv;
     if (red == DTXK_R_SUM) {
@@ -228,10 +235,10 @@ typedef struct exec {
   char *acc_buf;
   dtxk_rleaf rl[DTXK_MAX_LEAVES];
   int64_t lo[4], ostride[4], astride[4];
-  char *out;   /* chunk, host memory (element 0), or states */
-  int osize;   /* bytes per output element / state */
+  char *out; /* chunk, host memory (element 0), or states */
+  int osize; /* bytes per output element / state */
   int inner_reduced;
-  int red;     /* the reduction folded per strip (MEAN folds as SUM) */
+  int red; /* the reduction folded per strip (MEAN folds as SUM) */
   /* leaves read across their rows, copied tile by tile into contiguous rows */
   char *tile[DTXK_MAX_LEAVES];
   int64_t tile_r0, tile_c0;
@@ -287,7 +294,8 @@ static void run_strip(exec *e, const int64_t *i, const int64_t *g, int n) {
           fill_strip(r->fill, in->dtype, d->buf, n);
           d->p = d->buf;
         } else if (r->kind == DTXK_LEAF_GEN) {
-          int64_t flat = r->flat0 + i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2] + i[3] * r->stride[3];
+          int64_t flat = r->flat0 + i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2] +
+                         i[3] * r->stride[3];
           if (r->dtype == in->dtype) {
             gen_strip(r->gen, r->dtype, flat, r->stride[3], d->buf, n);
           } else {
@@ -297,7 +305,8 @@ static void run_strip(exec *e, const int64_t *i, const int64_t *g, int n) {
           }
           d->p = d->buf;
         } else if (e->tile[in->a] != NULL) {
-          const char *src = e->tile[in->a] + ((i[2] - e->tile_r0) * DTXK_TC + (i[3] - e->tile_c0)) * dtxk_size(r->dtype);
+          const char *src =
+              e->tile[in->a] + ((i[2] - e->tile_r0) * DTXK_TC + (i[3] - e->tile_c0)) * dtxk_size(r->dtype);
           if (r->dtype == in->dtype) {
             d->p = src;
           } else {
@@ -349,8 +358,10 @@ static void run_strip(exec *e, const int64_t *i, const int64_t *g, int n) {
       ix += g[k] * e->astride[k];
     }
     char *st = e->out + slot * e->osize;
-    if (e->inner_reduced) fold_one(e->red, p->acc, st, x, n, ix, e->astride[3]);
-    else fold_each(e->red, p->acc, st, e->osize, x, n, ix, e->astride[3]);
+    if (e->inner_reduced)
+      fold_one(e->red, p->acc, st, x, n, ix, e->astride[3]);
+    else
+      fold_each(e->red, p->acc, st, e->osize, x, n, ix, e->astride[3]);
     return;
   }
   int64_t off = 0;
@@ -383,8 +394,10 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
     const dtxk_instr *in = &e.ins[k];
     if (in->op != DTXK_I_CONST) continue;
     reg *d = &e.regs[in->dst];
-    if (dtxk_is_float(in->dtype)) fill_strip(e.consts[in->a].f, in->dtype, d->buf, DTXK_STRIP);
-    else cvt[in->dtype][DTXK_I64](d->buf, &e.consts[in->a].i, 0, DTXK_STRIP);
+    if (dtxk_is_float(in->dtype))
+      fill_strip(e.consts[in->a].f, in->dtype, d->buf, DTXK_STRIP);
+    else
+      cvt[in->dtype][DTXK_I64](d->buf, &e.consts[in->a].i, 0, DTXK_STRIP);
     d->p = d->buf;
   }
   /* output addressing over the 4 padded dims */
@@ -474,9 +487,11 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
           for (int li = 0; li < p->nleaves; li++) {
             const dtxk_rleaf *r = &e.rl[li];
             e.tile[li] = NULL;
-            if ((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && (r->stride[2] == 1 || r->stride[2] == -1) &&
-                (r->stride[3] > 1 || r->stride[3] < -1) && e2 > 1 && e3 > 1 && !e.leaves[li].is_sub) {
-              if (tiles[li] == NULL && (tiles[li] = aligned_alloc(64, (size_t)DTXK_TR * DTXK_TC * 8)) == NULL) {
+            if ((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) &&
+                (r->stride[2] == 1 || r->stride[2] == -1) && (r->stride[3] > 1 || r->stride[3] < -1) &&
+                e2 > 1 && e3 > 1 && !e.leaves[li].is_sub) {
+              if (tiles[li] == NULL &&
+                  (tiles[li] = aligned_alloc(64, (size_t)DTXK_TR * DTXK_TC * 8)) == NULL) {
                 *why = "out of memory for a tile";
                 rc = -1;
                 break;
@@ -491,6 +506,22 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
                 for (i[2] = 0; i[2] < e2; i[2]++)
                   for (i[3] = 0; i[3] < e3; i[3] += DTXK_STRIP) {
                     int n = (int)(e3 - i[3] < DTXK_STRIP ? e3 - i[3] : DTXK_STRIP);
+                    /* the next strip of each streamed leaf, meanwhile */
+                    int64_t nx2 = i[3] + DTXK_STRIP < e3 ? i[2] : i[2] + 1,
+                            nx3 = i[3] + DTXK_STRIP < e3 ? i[3] + DTXK_STRIP : 0;
+                    if (nx2 < e2) {
+                      int64_t nn = e3 - nx3 < DTXK_STRIP ? e3 - nx3 : DTXK_STRIP;
+                      for (int li = 0; li < p->nleaves; li++) {
+                        const dtxk_rleaf *r = &e.rl[li];
+                        if ((r->kind != DTXK_LEAF_TASK && r->kind != DTXK_LEAF_EXT) || r->stride[3] != 1)
+                          continue;
+                        int esz = dtxk_size(r->dtype);
+                        const char *q =
+                            r->ptr +
+                            (i[0] * r->stride[0] + i[1] * r->stride[1] + nx2 * r->stride[2] + nx3) * esz;
+                        for (int64_t b2 = 0; b2 < nn * esz; b2 += 64) __builtin_prefetch(q + b2);
+                      }
+                    }
                     for (int k = 0; k < 4; k++) g[k] = s[k] + i[k];
                     run_strip(&e, i, g, n);
                   }
@@ -500,18 +531,21 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
             for (i[1] = 0; i[1] < e1; i[1]++)
               for (int64_t r0 = 0; r0 < e2; r0 += DTXK_TR)
                 for (int64_t c0 = 0; c0 < e3; c0 += DTXK_TC) {
-                  int64_t rh = e2 - r0 < DTXK_TR ? e2 - r0 : DTXK_TR, cw = e3 - c0 < DTXK_TC ? e3 - c0 : DTXK_TC;
+                  int64_t rh = e2 - r0 < DTXK_TR ? e2 - r0 : DTXK_TR,
+                          cw = e3 - c0 < DTXK_TC ? e3 - c0 : DTXK_TC;
                   for (int li = 0; li < p->nleaves; li++) {
                     const dtxk_rleaf *r = &e.rl[li];
-                    if (tiles[li] == NULL || !((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) &&
-                                               (r->stride[2] == 1 || r->stride[2] == -1) &&
-                                               (r->stride[3] > 1 || r->stride[3] < -1) && !e.leaves[li].is_sub)) {
+                    if (tiles[li] == NULL ||
+                        !((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) &&
+                          (r->stride[2] == 1 || r->stride[2] == -1) &&
+                          (r->stride[3] > 1 || r->stride[3] < -1) && !e.leaves[li].is_sub)) {
                       e.tile[li] = NULL;
                       continue;
                     }
                     e.tile[li] = tiles[li];
-                    tile_in(r, i[0] * r->stride[0] + i[1] * r->stride[1] + r0 * r->stride[2] + c0 * r->stride[3], rh, cw,
-                            tiles[li]);
+                    tile_in(r,
+                            i[0] * r->stride[0] + i[1] * r->stride[1] + r0 * r->stride[2] + c0 * r->stride[3],
+                            rh, cw, tiles[li]);
                   }
                   /* the next tile along the row, meanwhile */
                   if (c0 + DTXK_TC < e3) {
@@ -519,8 +553,10 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
                     for (int li = 0; li < p->nleaves; li++) {
                       const dtxk_rleaf *r = &e.rl[li];
                       if ((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && !e.leaves[li].is_sub)
-                        tile_prefetch(r, i[0] * r->stride[0] + i[1] * r->stride[1] + r0 * r->stride[2] +
-                                             (c0 + DTXK_TC) * r->stride[3], rh, ncw);
+                        tile_prefetch(r,
+                                      i[0] * r->stride[0] + i[1] * r->stride[1] + r0 * r->stride[2] +
+                                          (c0 + DTXK_TC) * r->stride[3],
+                                      rh, ncw);
                     }
                   }
                   e.tile_r0 = r0;
@@ -568,7 +604,8 @@ int dtxk_run_chunk(const void *prog, const void *const *inputs, int nin, void *o
 int dtxk_fused_cpu(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_prog *p = (const dtxk_prog *)dtx_task_args(ctx, &asz);
-  if (p == NULL || asz < sizeof *p || dtxk_prog_size(p) != asz) return dtx_task_fail(ctx, "malformed fused-task arguments");
+  if (p == NULL || asz < sizeof *p || dtxk_prog_size(p) != asz)
+    return dtx_task_fail(ctx, "malformed fused-task arguments");
   int nin = dtx_task_num_inputs(ctx);
   const void **inputs = calloc((size_t)(nin > 0 ? nin : 1), sizeof *inputs);
   if (inputs == NULL) return dtx_task_fail(ctx, "out of memory");
@@ -578,14 +615,17 @@ int dtxk_fused_cpu(dtx_task_ctx *ctx) {
   if (p->out_kind == DTXK_OUT_CHUNK) {
     int64_t n = region_elems(p, 0);
     char *out = dtx_task_output(ctx, (size_t)n * (size_t)dtxk_size(p->out_dtype));
-    if (out == NULL) rc = dtx_task_fail(ctx, "out of memory for a %lld-element chunk", (long long)n);
-    else if (run_prog(p, inputs, nin, out, &why)) rc = dtx_task_fail(ctx, "%s", why);
+    if (out == NULL)
+      rc = dtx_task_fail(ctx, "out of memory for a %lld-element chunk", (long long)n);
+    else if (run_prog(p, inputs, nin, out, &why))
+      rc = dtx_task_fail(ctx, "%s", why);
   } else if (p->out_kind == DTXK_OUT_EXT) {
     if (run_prog(p, inputs, nin, NULL, &why)) rc = dtx_task_fail(ctx, "%s", why);
   } else {
     int64_t slots = region_elems(p, 1);
     int ssz = dtxk_state_size(p->red);
-    char *st = p->finalize ? malloc((size_t)slots * (size_t)ssz) : dtx_task_output(ctx, (size_t)slots * (size_t)ssz);
+    char *st =
+        p->finalize ? malloc((size_t)slots * (size_t)ssz) : dtx_task_output(ctx, (size_t)slots * (size_t)ssz);
     if (st == NULL) {
       rc = dtx_task_fail(ctx, "out of memory for %lld reduction states", (long long)slots);
     } else {
@@ -595,7 +635,8 @@ int dtxk_fused_cpu(dtx_task_ctx *ctx) {
       } else if (p->finalize) {
         int fsz = dtxk_size(p->fin_dtype);
         char *out = dtx_task_output(ctx, (size_t)slots * (size_t)fsz);
-        if (out == NULL) rc = dtx_task_fail(ctx, "out of memory");
+        if (out == NULL)
+          rc = dtx_task_fail(ctx, "out of memory");
         else
           for (int64_t s = 0; s < slots; s++)
             dtxk_red_final(p->red, p->acc, p->fin_dtype, p->ddof, st + s * ssz, out + s * fsz);
@@ -629,13 +670,17 @@ int dtxk_combine_cpu(dtx_task_ctx *ctx) {
   if (c->finalize) {
     int fsz = dtxk_size(c->fin_dtype);
     char *out = dtx_task_output(ctx, (size_t)c->nslots * (size_t)fsz);
-    if (out == NULL) rc = dtx_task_fail(ctx, "out of memory");
+    if (out == NULL)
+      rc = dtx_task_fail(ctx, "out of memory");
     else
-      for (int64_t s = 0; s < c->nslots; s++) dtxk_red_final(c->red, c->acc, c->fin_dtype, c->ddof, st + s * ssz, out + s * fsz);
+      for (int64_t s = 0; s < c->nslots; s++)
+        dtxk_red_final(c->red, c->acc, c->fin_dtype, c->ddof, st + s * ssz, out + s * fsz);
   } else {
     char *out = dtx_task_output(ctx, bytes);
-    if (out == NULL) rc = dtx_task_fail(ctx, "out of memory");
-    else memcpy(out, st, bytes);
+    if (out == NULL)
+      rc = dtx_task_fail(ctx, "out of memory");
+    else
+      memcpy(out, st, bytes);
   }
   free(st);
   return rc;

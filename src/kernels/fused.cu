@@ -61,22 +61,42 @@ __device__ static kval kload(const char *p, int dt) {
   kval v;
   v.i64 = 0;
   switch (dt) {
-    case DTXK_BOOL: v.b = *(const dtxk_b *)p; break;
-    case DTXK_I32: v.i32 = *(const int32_t *)p; break;
-    case DTXK_I64: v.i64 = *(const int64_t *)p; break;
-    case DTXK_F32: v.f32 = *(const float *)p; break;
-    default: v.f64 = *(const double *)p; break;
+    case DTXK_BOOL:
+      v.b = *(const dtxk_b *)p;
+      break;
+    case DTXK_I32:
+      v.i32 = *(const int32_t *)p;
+      break;
+    case DTXK_I64:
+      v.i64 = *(const int64_t *)p;
+      break;
+    case DTXK_F32:
+      v.f32 = *(const float *)p;
+      break;
+    default:
+      v.f64 = *(const double *)p;
+      break;
   }
   return v;
 }
 
 __device__ static void kstore(char *p, int dt, kval v) {
   switch (dt) {
-    case DTXK_BOOL: *(dtxk_b *)p = v.b; break;
-    case DTXK_I32: *(int32_t *)p = v.i32; break;
-    case DTXK_I64: *(int64_t *)p = v.i64; break;
-    case DTXK_F32: *(float *)p = v.f32; break;
-    default: *(double *)p = v.f64; break;
+    case DTXK_BOOL:
+      *(dtxk_b *)p = v.b;
+      break;
+    case DTXK_I32:
+      *(int32_t *)p = v.i32;
+      break;
+    case DTXK_I64:
+      *(int64_t *)p = v.i64;
+      break;
+    case DTXK_F32:
+      *(float *)p = v.f32;
+      break;
+    default:
+      *(double *)p = v.f64;
+      break;
   }
 }
 
@@ -84,15 +104,25 @@ __device__ static void kstore(char *p, int dt, kval v) {
 __device__ static kval kcast(kval v, int from, int to) {
   kval r;
   r.i64 = 0;
-#define KC_TO(S, T, ID)                                            \
-  case ID:                                                         \
-    switch (from) {                                                \
-      case DTXK_BOOL: r.S = DTXK_CV_##S(v.b, 0); break;            \
-      case DTXK_I32: r.S = DTXK_CV_##S(v.i32, 0); break;           \
-      case DTXK_I64: r.S = DTXK_CV_##S(v.i64, 0); break;           \
-      case DTXK_F32: r.S = DTXK_CV_##S(v.f32, 1); break;           \
-      default: r.S = DTXK_CV_##S(v.f64, 1); break;                 \
-    }                                                              \
+#define KC_TO(S, T, ID)              \
+  case ID:                           \
+    switch (from) {                  \
+      case DTXK_BOOL:                \
+        r.S = DTXK_CV_##S(v.b, 0);   \
+        break;                       \
+      case DTXK_I32:                 \
+        r.S = DTXK_CV_##S(v.i32, 0); \
+        break;                       \
+      case DTXK_I64:                 \
+        r.S = DTXK_CV_##S(v.i64, 0); \
+        break;                       \
+      case DTXK_F32:                 \
+        r.S = DTXK_CV_##S(v.f32, 1); \
+        break;                       \
+      default:                       \
+        r.S = DTXK_CV_##S(v.f64, 1); \
+        break;                       \
+    }                                \
     break;
   switch (to) {
     KC_TO(b, dtxk_b, DTXK_BOOL)
@@ -109,11 +139,21 @@ __device__ static kval kgen(const dtxk_gen *g, int gt, int64_t flat) {
   kval r;
   r.i64 = 0;
   switch (gt) {
-    case DTXK_F64: r.f64 = dtxk_gen_f64(g, flat, gt); break;
-    case DTXK_F32: r.f32 = (float)dtxk_gen_f64(g, flat, gt); break;
-    case DTXK_I64: r.i64 = dtxk_gen_i64(g, flat); break;
-    case DTXK_I32: r.i32 = (int32_t)dtxk_gen_i64(g, flat); break;
-    default: r.b = dtxk_gen_f64(g, flat, gt) != 0; break;
+    case DTXK_F64:
+      r.f64 = dtxk_gen_f64(g, flat, gt);
+      break;
+    case DTXK_F32:
+      r.f32 = (float)dtxk_gen_f64(g, flat, gt);
+      break;
+    case DTXK_I64:
+      r.i64 = dtxk_gen_i64(g, flat);
+      break;
+    case DTXK_I32:
+      r.i32 = (int32_t)dtxk_gen_i64(g, flat);
+      break;
+    default:
+      r.b = dtxk_gen_f64(g, flat, gt) != 0;
+      break;
   }
   return r;
 }
@@ -123,14 +163,20 @@ __device__ static kval kunary(int op, int dt, kval a) {
   switch (dt) {
     case DTXK_F64:
       switch (op) {
-#define KU(NAME, ID) case ID: r.f64 = dtxk_##NAME##_f64(a.f64); break;
+#define KU(NAME, ID)                  \
+  case ID:                            \
+    r.f64 = dtxk_##NAME##_f64(a.f64); \
+    break;
         DTXK_UNARY_OPS(KU)
 #undef KU
       }
       break;
     case DTXK_F32:
       switch (op) {
-#define KU(NAME, ID) case ID: r.f32 = dtxk_##NAME##_f32(a.f32); break;
+#define KU(NAME, ID)                  \
+  case ID:                            \
+    r.f32 = dtxk_##NAME##_f32(a.f32); \
+    break;
         DTXK_UNARY_OPS(KU)
 #undef KU
       }
@@ -150,28 +196,59 @@ __device__ static kval kunary(int op, int dt, kval a) {
 __device__ static kval kbinary(int op, int dt, kval a, kval b) {
   kval r;
   r.i64 = 0;
-#define KB_ARITH(S)                                                  \
-  switch (op) {                                                      \
-    case 1: r.S = dtxk_add_##S(a.S, b.S); break;                     \
-    case 2: r.S = dtxk_sub_##S(a.S, b.S); break;                     \
-    case 3: r.S = dtxk_mul_##S(a.S, b.S); break;                     \
-    case 4: r.S = dtxk_div_##S(a.S, b.S); break;                     \
-    case 5: r.S = dtxk_pow_##S(a.S, b.S); break;                     \
-    case 6: r.S = dtxk_minimum_##S(a.S, b.S); break;                 \
-    case 7: r.S = dtxk_maximum_##S(a.S, b.S); break;                 \
-    case 8: r.b = dtxk_eq_##S(a.S, b.S); break;                      \
-    case 9: r.b = dtxk_ne_##S(a.S, b.S); break;                      \
-    case 10: r.b = dtxk_lt_##S(a.S, b.S); break;                     \
-    case 11: r.b = dtxk_le_##S(a.S, b.S); break;                     \
-    case 12: r.b = dtxk_gt_##S(a.S, b.S); break;                     \
-    case 13: r.b = dtxk_ge_##S(a.S, b.S); break;                     \
+#define KB_ARITH(S)                     \
+  switch (op) {                         \
+    case 1:                             \
+      r.S = dtxk_add_##S(a.S, b.S);     \
+      break;                            \
+    case 2:                             \
+      r.S = dtxk_sub_##S(a.S, b.S);     \
+      break;                            \
+    case 3:                             \
+      r.S = dtxk_mul_##S(a.S, b.S);     \
+      break;                            \
+    case 4:                             \
+      r.S = dtxk_div_##S(a.S, b.S);     \
+      break;                            \
+    case 5:                             \
+      r.S = dtxk_pow_##S(a.S, b.S);     \
+      break;                            \
+    case 6:                             \
+      r.S = dtxk_minimum_##S(a.S, b.S); \
+      break;                            \
+    case 7:                             \
+      r.S = dtxk_maximum_##S(a.S, b.S); \
+      break;                            \
+    case 8:                             \
+      r.b = dtxk_eq_##S(a.S, b.S);      \
+      break;                            \
+    case 9:                             \
+      r.b = dtxk_ne_##S(a.S, b.S);      \
+      break;                            \
+    case 10:                            \
+      r.b = dtxk_lt_##S(a.S, b.S);      \
+      break;                            \
+    case 11:                            \
+      r.b = dtxk_le_##S(a.S, b.S);      \
+      break;                            \
+    case 12:                            \
+      r.b = dtxk_gt_##S(a.S, b.S);      \
+      break;                            \
+    case 13:                            \
+      r.b = dtxk_ge_##S(a.S, b.S);      \
+      break;                            \
   }
   switch (dt) {
-    case DTXK_BOOL: KB_ARITH(b) break;
-    case DTXK_I32: KB_ARITH(i32) break;
-    case DTXK_I64: KB_ARITH(i64) break;
-    case DTXK_F32: KB_ARITH(f32) break;
-    default: KB_ARITH(f64) break;
+    case DTXK_BOOL:
+      KB_ARITH(b) break;
+    case DTXK_I32:
+      KB_ARITH(i32) break;
+    case DTXK_I64:
+      KB_ARITH(i64) break;
+    case DTXK_F32:
+      KB_ARITH(f32) break;
+    default:
+      KB_ARITH(f64) break;
   }
 #undef KB_ARITH
   return r;
@@ -193,7 +270,8 @@ __device__ static kval keval(const kparams *P, const int64_t *i) {
           f.f64 = l->fill;
           v = kcast(f, DTXK_F64, in.dtype);
         } else if (l->kind == DTXK_LEAF_GEN) {
-          int64_t flat = l->flat0 + i[0] * l->stride[0] + i[1] * l->stride[1] + i[2] * l->stride[2] + i[3] * l->stride[3];
+          int64_t flat = l->flat0 + i[0] * l->stride[0] + i[1] * l->stride[1] + i[2] * l->stride[2] +
+                         i[3] * l->stride[3];
           v = kcast(kgen(&l->gen, l->dtype, flat), l->dtype, in.dtype);
         } else {
           int64_t off = i[0] * l->stride[0] + i[1] * l->stride[1] + i[2] * l->stride[2] + i[3] * l->stride[3];
@@ -212,10 +290,18 @@ __device__ static kval keval(const kparams *P, const int64_t *i) {
           v = kcast(f, DTXK_I64, in.dtype);
         }
         break;
-      case DTXK_I_CAST: v = kcast(reg[in.a], in.sub, in.dtype); break;
-      case DTXK_I_UN: v = kunary(in.sub, in.dtype, reg[in.a]); break;
-      case DTXK_I_BIN: v = kbinary(in.sub, in.dtype, reg[in.a], reg[in.b]); break;
-      case DTXK_I_WHERE: v = kwhere(in.dtype, reg[in.a], reg[in.b], reg[in.c]); break;
+      case DTXK_I_CAST:
+        v = kcast(reg[in.a], in.sub, in.dtype);
+        break;
+      case DTXK_I_UN:
+        v = kunary(in.sub, in.dtype, reg[in.a]);
+        break;
+      case DTXK_I_BIN:
+        v = kbinary(in.sub, in.dtype, reg[in.a], reg[in.b]);
+        break;
+      case DTXK_I_WHERE:
+        v = kwhere(in.dtype, reg[in.a], reg[in.b], reg[in.c]);
+        break;
     }
     reg[in.dst] = v;
   }
@@ -223,7 +309,8 @@ __device__ static kval keval(const kparams *P, const int64_t *i) {
 }
 
 __global__ static void fused_kernel(const kparams P, int64_t total) {
-  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
+       e += (int64_t)gridDim.x * blockDim.x) {
     int64_t i[4], r = e;
     for (int k = 3; k >= 0; k--) {
       i[k] = r % P.ext[k];
@@ -239,8 +326,8 @@ __global__ static void fused_kernel(const kparams P, int64_t total) {
  * values, region C order) into one state, then writes it or its final value. */
 __global__ static void reduce_kernel(const char *vals, int64_t ext0, int64_t ext1, int64_t ext2, int64_t ext3,
                                      int red_mask4, int red, int acc, int finalize, int fin, int ddof,
-                                     int64_t lo0, int64_t lo1, int64_t lo2, int64_t lo3, int64_t as0, int64_t as1,
-                                     int64_t as2, int64_t as3, char *out, int64_t nslots) {
+                                     int64_t lo0, int64_t lo1, int64_t lo2, int64_t lo3, int64_t as0,
+                                     int64_t as1, int64_t as2, int64_t as3, char *out, int64_t nslots) {
   __shared__ double shd[256 * 3];
   char *sh = (char *)shd;
   int64_t ext[4] = {ext0, ext1, ext2, ext3}, lo[4] = {lo0, lo1, lo2, lo3}, as[4] = {as0, as1, as2, as3};
@@ -272,8 +359,10 @@ __global__ static void reduce_kernel(const char *vals, int64_t ext0, int64_t ext
         lin = lin * ext[k] + c[k];
         ix += (lo[k] + c[k]) * as[k];
       }
-      if (acc == DTXK_F64) dtxk_red_add_f(red, st, ((const double *)vals)[lin], ix);
-      else dtxk_red_add_i(red, st, ((const int64_t *)vals)[lin], ix);
+      if (acc == DTXK_F64)
+        dtxk_red_add_f(red, st, ((const double *)vals)[lin], ix);
+      else
+        dtxk_red_add_i(red, st, ((const int64_t *)vals)[lin], ix);
     }
     memcpy(sh + threadIdx.x * ssz, st, ssz);
     __syncthreads();
@@ -282,22 +371,27 @@ __global__ static void reduce_kernel(const char *vals, int64_t ext0, int64_t ext
       __syncthreads();
     }
     if (threadIdx.x == 0) {
-      if (finalize) dtxk_red_final(red, acc, fin, ddof, sh, out + s * dtxk_size(fin));
-      else memcpy(out + s * ssz, sh, ssz);
+      if (finalize)
+        dtxk_red_final(red, acc, fin, ddof, sh, out + s * dtxk_size(fin));
+      else
+        memcpy(out + s * ssz, sh, ssz);
     }
     __syncthreads();
   }
 }
 
-__global__ static void combine_kernel(const char *const *ins, int nin, int red, int acc, int finalize, int fin,
-                                      int ddof, int64_t nslots, char *out) {
+__global__ static void combine_kernel(const char *const *ins, int nin, int red, int acc, int finalize,
+                                      int fin, int ddof, int64_t nslots, char *out) {
   int ssz = dtxk_state_size(red);
-  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; s < nslots; s += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t s = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; s < nslots;
+       s += (int64_t)gridDim.x * blockDim.x) {
     double st[3];
     dtxk_red_init(red, acc, st);
     for (int i = 0; i < nin; i++) dtxk_red_merge(red, acc, st, ins[i] + s * ssz);
-    if (finalize) dtxk_red_final(red, acc, fin, ddof, st, out + s * dtxk_size(fin));
-    else memcpy(out + s * ssz, st, ssz);
+    if (finalize)
+      dtxk_red_final(red, acc, fin, ddof, st, out + s * dtxk_size(fin));
+    else
+      memcpy(out + s * ssz, st, ssz);
   }
 }
 
@@ -416,7 +510,8 @@ static int run_fused(dtx_task_ctx *ctx, const dtxk_prog *p, char *out, int out_d
 extern "C" int dtxk_fused_cuda(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_prog *p = (const dtxk_prog *)dtx_task_args(ctx, &asz);
-  if (p == NULL || asz < sizeof *p || dtxk_prog_size(p) != asz) return dtx_task_fail(ctx, "malformed fused-task arguments");
+  if (p == NULL || asz < sizeof *p || dtxk_prog_size(p) != asz)
+    return dtx_task_fail(ctx, "malformed fused-task arguments");
   cudaStream_t s = (cudaStream_t)dtx_task_stream(ctx);
   if (p->out_kind == DTXK_OUT_CHUNK) {
     int64_t n = region_elems(p, 0);
@@ -447,8 +542,8 @@ extern "C" int dtxk_fused_cuda(dtx_task_ctx *ctx) {
         if (k >= 0 && ((p->red_mask >> k) & 1)) mask4 |= 1 << P4;
       }
       reduce_kernel<<<(int)(slots < 65535 ? slots : 65535), 256, 0, s>>>(
-          (const char *)vals, ext[0], ext[1], ext[2], ext[3], mask4, p->red, p->acc, p->finalize, p->fin_dtype, p->ddof,
-          lo[0], lo[1], lo[2], lo[3], as[0], as[1], as[2], as[3], out, slots);
+          (const char *)vals, ext[0], ext[1], ext[2], ext[3], mask4, p->red, p->acc, p->finalize,
+          p->fin_dtype, p->ddof, lo[0], lo[1], lo[2], lo[3], as[0], as[1], as[2], as[3], out, slots);
       e = cudaGetLastError();
       if (e != cudaSuccess) rc = cuda_fail(ctx, "launching the reduction kernel", e);
     }
@@ -484,8 +579,8 @@ extern "C" int dtxk_combine_cuda(dtx_task_ctx *ctx) {
   cudaError_t e = cudaMallocAsync((void **)&dev, (size_t)(nin > 0 ? nin : 1) * sizeof *dev, s);
   if (e == cudaSuccess) e = cudaMemcpyAsync(dev, host, (size_t)nin * sizeof *dev, cudaMemcpyHostToDevice, s);
   if (e == cudaSuccess) {
-    combine_kernel<<<blocks_for(c->nslots), 256, 0, s>>>(dev, nin, c->red, c->acc, c->finalize, c->fin_dtype, c->ddof,
-                                                          c->nslots, out);
+    combine_kernel<<<blocks_for(c->nslots), 256, 0, s>>>(dev, nin, c->red, c->acc, c->finalize, c->fin_dtype,
+                                                         c->ddof, c->nslots, out);
     e = cudaGetLastError();
   }
   /* the copy from pageable memory is staged before cudaMemcpyAsync returns */
@@ -497,9 +592,11 @@ extern "C" int dtxk_combine_cuda(dtx_task_ctx *ctx) {
 extern "C" int dtxk_load_cuda(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_prog *p = (const dtxk_prog *)dtx_task_args(ctx, &asz);
-  if (p == NULL || asz < sizeof *p || dtxk_prog_size(p) != asz) return dtx_task_fail(ctx, "malformed load-task arguments");
+  if (p == NULL || asz < sizeof *p || dtxk_prog_size(p) != asz)
+    return dtx_task_fail(ctx, "malformed load-task arguments");
   const dtxk_leaf *l = dtxk_prog_leaves(p);
-  if (p->nleaves != 1 || l->kind != DTXK_LEAF_EXT || p->out_kind != DTXK_OUT_CHUNK || l->dtype != p->out_dtype)
+  if (p->nleaves != 1 || l->kind != DTXK_LEAF_EXT || p->out_kind != DTXK_OUT_CHUNK ||
+      l->dtype != p->out_dtype)
     return dtx_task_fail(ctx, "a load task reads one host array into a chunk");
   cudaStream_t s = (cudaStream_t)dtx_task_stream(ctx);
   int nd = p->ndim, esz = dtxk_size(l->dtype);
@@ -524,16 +621,18 @@ extern "C" int dtxk_load_cuda(dtx_task_ctx *ctx) {
       for (int64_t b = 0; b < ext[1]; b++)
         for (int64_t c = 0; c < ext[2]; c++)
           for (int64_t d = 0; d < ext[3]; d++, q++)
-            memcpy(tmp + q * esz, base + (off + a * st[0] + b * st[1] + c * st[2] + d * st[3]) * esz, (size_t)esz);
+            memcpy(tmp + q * esz, base + (off + a * st[0] + b * st[1] + c * st[2] + d * st[3]) * esz,
+                   (size_t)esz);
     e = cudaMemcpyAsync(out, tmp, (size_t)n * esz, cudaMemcpyHostToDevice, s);
     free(tmp);
   } else {
     int64_t q = 0;
     for (int64_t a = 0; a < ext[0] && e == cudaSuccess; a++)
       for (int64_t b = 0; b < ext[1] && e == cudaSuccess; b++) {
-        e = cudaMemcpy2DAsync(out + q * esz, (size_t)(ext[3] * esz), base + (off + a * st[0] + b * st[1]) * esz,
-                              (size_t)((ext[2] > 1 ? st[2] : ext[3]) * esz), (size_t)(ext[3] * esz), (size_t)ext[2],
-                              cudaMemcpyHostToDevice, s);
+        e = cudaMemcpy2DAsync(out + q * esz, (size_t)(ext[3] * esz),
+                              base + (off + a * st[0] + b * st[1]) * esz,
+                              (size_t)((ext[2] > 1 ? st[2] : ext[3]) * esz), (size_t)(ext[3] * esz),
+                              (size_t)ext[2], cudaMemcpyHostToDevice, s);
         q += ext[2] * ext[3];
       }
   }
@@ -544,10 +643,10 @@ extern "C" int dtxk_load_cuda(dtx_task_ctx *ctx) {
 
 typedef int (*cublas_create_t)(void **);
 typedef int (*cublas_set_stream_t)(void *, cudaStream_t);
-typedef int (*cublas_dgemm_t)(void *, int, int, int, int, int, const double *, const double *, int, const double *,
-                              int, const double *, double *, int);
-typedef int (*cublas_sgemm_t)(void *, int, int, int, int, int, const float *, const float *, int, const float *, int,
-                              const float *, float *, int);
+typedef int (*cublas_dgemm_t)(void *, int, int, int, int, int, const double *, const double *, int,
+                              const double *, int, const double *, double *, int);
+typedef int (*cublas_sgemm_t)(void *, int, int, int, int, int, const float *, const float *, int,
+                              const float *, int, const float *, float *, int);
 
 static struct {
   pthread_once_t once;
@@ -567,8 +666,8 @@ static void cublas_open(void) {
   const char *names[] = {name, "libcublas.so"};
   for (int i = 0; i < 2 && cublas.lib == NULL; i++) cublas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
   if (cublas.lib == NULL) {
-    snprintf(cublas.why, sizeof cublas.why, "cuBLAS could not be opened (%s): install the CUDA toolkit's libcublas",
-             name);
+    snprintf(cublas.why, sizeof cublas.why,
+             "cuBLAS could not be opened (%s): install the CUDA toolkit's libcublas", name);
     return;
   }
   cublas.create = (cublas_create_t)dlsym(cublas.lib, "cublasCreate_v2");
@@ -576,24 +675,25 @@ static void cublas_open(void) {
   cublas.dgemm = (cublas_dgemm_t)dlsym(cublas.lib, "cublasDgemm_v2");
   cublas.sgemm = (cublas_sgemm_t)dlsym(cublas.lib, "cublasSgemm_v2");
   if (cublas.create == NULL || cublas.set_stream == NULL || cublas.dgemm == NULL || cublas.sgemm == NULL)
-    snprintf(cublas.why, sizeof cublas.why, "%s lacks cublasCreate_v2 / cublasSetStream_v2 / cublasDgemm_v2", name);
+    snprintf(cublas.why, sizeof cublas.why, "%s lacks cublasCreate_v2 / cublasSetStream_v2 / cublasDgemm_v2",
+             name);
 }
 
 enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1 };
 
-#define INT_MM(T, NAME, ACC)                                                                             \
+#define INT_MM(T, NAME, ACC)                                                                              \
   __global__ static void NAME(T *C, const T *A, const T *B, int64_t m, int64_t n, int64_t k, int64_t ars, \
-                              int64_t acs, int64_t brs, int64_t bcs) {                                   \
-    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < m * n;                          \
-         e += (int64_t)gridDim.x * blockDim.x) {                                                         \
-      int64_t i = e / n, j = e % n;                                                                      \
-      T s = C[e];                                                                                        \
-      for (int64_t p = 0; p < k; p++) {                                                                  \
-        T a = A[i * ars + p * acs], b = B[p * brs + j * bcs];                                            \
-        s = ACC;                                                                                         \
-      }                                                                                                  \
-      C[e] = s;                                                                                          \
-    }                                                                                                    \
+                              int64_t acs, int64_t brs, int64_t bcs) {                                    \
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < m * n;                           \
+         e += (int64_t)gridDim.x * blockDim.x) {                                                          \
+      int64_t i = e / n, j = e % n;                                                                       \
+      T s = C[e];                                                                                         \
+      for (int64_t p = 0; p < k; p++) {                                                                   \
+        T a = A[i * ars + p * acs], b = B[p * brs + j * bcs];                                             \
+        s = ACC;                                                                                          \
+      }                                                                                                   \
+      C[e] = s;                                                                                           \
+    }                                                                                                     \
   }
 INT_MM(int64_t, mm_i64, (int64_t)((uint64_t)s + (uint64_t)a * (uint64_t)b))
 INT_MM(int32_t, mm_i32, (int32_t)((uint32_t)s + (uint32_t)a * (uint32_t)b))
@@ -610,7 +710,8 @@ extern "C" int dtxk_matmul_cuda(dtx_task_ctx *ctx) {
   int dev = dtx_task_device(ctx), esz = dtxk_size(mm->dtype);
   int64_t m = mm->m, n = mm->n;
   char *C = (char *)dtx_task_output(ctx, (size_t)(m * n * esz));
-  if (C == NULL) return dtx_task_fail(ctx, "out of device memory for a %lldx%lld chunk", (long long)m, (long long)n);
+  if (C == NULL)
+    return dtx_task_fail(ctx, "out of device memory for a %lldx%lld chunk", (long long)m, (long long)n);
   cudaError_t e = cudaMemsetAsync(C, 0, (size_t)(m * n * esz), s);
   if (e != cudaSuccess) return cuda_fail(ctx, "clearing the output", e);
   int blas = mm->dtype == DTXK_F64 || mm->dtype == DTXK_F32;
@@ -648,23 +749,37 @@ extern "C" int dtxk_matmul_cuda(dtx_task_ctx *ctx) {
       int st2;
       if (mm->dtype == DTXK_F64) {
         double one = 1.0;
-        st2 = cublas.dgemm(h, CUBLAS_OP_N_, CUBLAS_OP_N_, (int)n, (int)m, (int)k, &one, (const double *)B, (int)brs,
-                           (const double *)A, (int)ars, &one, (double *)C, (int)n);
+        st2 = cublas.dgemm(h, CUBLAS_OP_N_, CUBLAS_OP_N_, (int)n, (int)m, (int)k, &one, (const double *)B,
+                           (int)brs, (const double *)A, (int)ars, &one, (double *)C, (int)n);
       } else {
         float one = 1.0f;
-        st2 = cublas.sgemm(h, CUBLAS_OP_N_, CUBLAS_OP_N_, (int)n, (int)m, (int)k, &one, (const float *)B, (int)brs,
-                           (const float *)A, (int)ars, &one, (float *)C, (int)n);
+        st2 = cublas.sgemm(h, CUBLAS_OP_N_, CUBLAS_OP_N_, (int)n, (int)m, (int)k, &one, (const float *)B,
+                           (int)brs, (const float *)A, (int)ars, &one, (float *)C, (int)n);
       }
       if (st2 != 0) rc = dtx_task_fail(ctx, "cuBLAS gemm failed with status %d", st2);
       continue;
     }
     int g = blocks_for(m * n);
     switch (mm->dtype) {
-      case DTXK_F64: mm_f64<<<g, 256, 0, s>>>((double *)C, (const double *)A, (const double *)B, m, n, k, ars, acs, brs, bcs); break;
-      case DTXK_F32: mm_f32<<<g, 256, 0, s>>>((float *)C, (const float *)A, (const float *)B, m, n, k, ars, acs, brs, bcs); break;
-      case DTXK_I64: mm_i64<<<g, 256, 0, s>>>((int64_t *)C, (const int64_t *)A, (const int64_t *)B, m, n, k, ars, acs, brs, bcs); break;
-      case DTXK_I32: mm_i32<<<g, 256, 0, s>>>((int32_t *)C, (const int32_t *)A, (const int32_t *)B, m, n, k, ars, acs, brs, bcs); break;
-      default: mm_b<<<g, 256, 0, s>>>((dtxk_b *)C, (const dtxk_b *)A, (const dtxk_b *)B, m, n, k, ars, acs, brs, bcs); break;
+      case DTXK_F64:
+        mm_f64<<<g, 256, 0, s>>>((double *)C, (const double *)A, (const double *)B, m, n, k, ars, acs, brs,
+                                 bcs);
+        break;
+      case DTXK_F32:
+        mm_f32<<<g, 256, 0, s>>>((float *)C, (const float *)A, (const float *)B, m, n, k, ars, acs, brs, bcs);
+        break;
+      case DTXK_I64:
+        mm_i64<<<g, 256, 0, s>>>((int64_t *)C, (const int64_t *)A, (const int64_t *)B, m, n, k, ars, acs, brs,
+                                 bcs);
+        break;
+      case DTXK_I32:
+        mm_i32<<<g, 256, 0, s>>>((int32_t *)C, (const int32_t *)A, (const int32_t *)B, m, n, k, ars, acs, brs,
+                                 bcs);
+        break;
+      default:
+        mm_b<<<g, 256, 0, s>>>((dtxk_b *)C, (const dtxk_b *)A, (const dtxk_b *)B, m, n, k, ars, acs, brs,
+                               bcs);
+        break;
     }
     e = cudaGetLastError();
     if (e != cudaSuccess) rc = cuda_fail(ctx, "launching the product kernel", e);

@@ -50,18 +50,19 @@ static void *pack(const char *src, int64_t r, int64_t c, int64_t rs, int64_t cs,
   char *dst = malloc((size_t)(r * c * esz > 0 ? r * c * esz : 1));
   if (dst == NULL) return NULL;
   for (int64_t i = 0; i < r; i++)
-    for (int64_t j = 0; j < c; j++) memcpy(dst + (i * c + j) * esz, src + (i * rs + j * cs) * esz, (size_t)esz);
+    for (int64_t j = 0; j < c; j++)
+      memcpy(dst + (i * c + j) * esz, src + (i * rs + j * cs) * esz, (size_t)esz);
   return dst;
 }
 
-#define LOOPS(T, ACC)                                                                           \
+#define LOOPS(T, ACC)                                                                               \
   static void loops_##T(T *C, const T *A, const T *B, int64_t m, int64_t n, int64_t k, int64_t ars, \
-                        int64_t acs, int64_t brs, int64_t bcs) {                                \
-    for (int64_t i = 0; i < m; i++)                                                             \
-      for (int64_t p = 0; p < k; p++) {                                                         \
-        T a = A[i * ars + p * acs];                                                             \
-        for (int64_t j = 0; j < n; j++) C[i * n + j] = ACC;                                     \
-      }                                                                                         \
+                        int64_t acs, int64_t brs, int64_t bcs) {                                    \
+    for (int64_t i = 0; i < m; i++)                                                                 \
+      for (int64_t p = 0; p < k; p++) {                                                             \
+        T a = A[i * ars + p * acs];                                                                 \
+        for (int64_t j = 0; j < n; j++) C[i * n + j] = ACC;                                         \
+      }                                                                                             \
   }
 LOOPS(double, C[i * n + j] + a * B[p * brs + j * bcs])
 LOOPS(float, C[i * n + j] + a * B[p * brs + j * bcs])
@@ -83,8 +84,10 @@ int dtxk_matmul_cpu(dtx_task_ctx *ctx) {
   const dtxk_mstep *st = dtxk_matmul_steps(mm);
   for (int s = 0; s < mm->nk; s++) {
     int64_t k = st[s].k;
-    const char *A = st[s].a.input >= 0 ? dtx_task_input(ctx, st[s].a.input, NULL) : (const char *)(uintptr_t)st[s].a.ext;
-    const char *B = st[s].b.input >= 0 ? dtx_task_input(ctx, st[s].b.input, NULL) : (const char *)(uintptr_t)st[s].b.ext;
+    const char *A =
+        st[s].a.input >= 0 ? dtx_task_input(ctx, st[s].a.input, NULL) : (const char *)(uintptr_t)st[s].a.ext;
+    const char *B =
+        st[s].b.input >= 0 ? dtx_task_input(ctx, st[s].b.input, NULL) : (const char *)(uintptr_t)st[s].b.ext;
     if (A == NULL || B == NULL) return dtx_task_fail(ctx, "an operand chunk is missing");
     int64_t ars = st[s].a.rs, acs = st[s].a.cs, brs = st[s].b.rs, bcs = st[s].b.cs;
 #if defined(DTX_HAVE_CBLAS)
@@ -128,20 +131,20 @@ int dtxk_matmul_cpu(dtx_task_ctx *ctx) {
 #endif
     switch (mm->dtype) {
       case DTXK_F64:
-        loops_double((double *)(void *)C, (const double *)(const void *)A, (const double *)(const void *)B, m, n, k,
-                     ars, acs, brs, bcs);
+        loops_double((double *)(void *)C, (const double *)(const void *)A, (const double *)(const void *)B, m,
+                     n, k, ars, acs, brs, bcs);
         break;
       case DTXK_F32:
-        loops_float((float *)(void *)C, (const float *)(const void *)A, (const float *)(const void *)B, m, n, k, ars,
-                    acs, brs, bcs);
+        loops_float((float *)(void *)C, (const float *)(const void *)A, (const float *)(const void *)B, m, n,
+                    k, ars, acs, brs, bcs);
         break;
       case DTXK_I64:
-        loops_int64_t((int64_t *)(void *)C, (const int64_t *)(const void *)A, (const int64_t *)(const void *)B, m, n,
-                      k, ars, acs, brs, bcs);
+        loops_int64_t((int64_t *)(void *)C, (const int64_t *)(const void *)A,
+                      (const int64_t *)(const void *)B, m, n, k, ars, acs, brs, bcs);
         break;
       case DTXK_I32:
-        loops_int32_t((int32_t *)(void *)C, (const int32_t *)(const void *)A, (const int32_t *)(const void *)B, m, n,
-                      k, ars, acs, brs, bcs);
+        loops_int32_t((int32_t *)(void *)C, (const int32_t *)(const void *)A,
+                      (const int32_t *)(const void *)B, m, n, k, ars, acs, brs, bcs);
         break;
       default:
         loops_dtxk_b((dtxk_b *)C, (const dtxk_b *)A, (const dtxk_b *)B, m, n, k, ars, acs, brs, bcs);

@@ -10,7 +10,8 @@
 #include "kernels/kernels.h"
 
 static int no_cuda(dtx_task_ctx *ctx) {
-  return dtx_task_fail(ctx, "this build of dtx has no CUDA kernels (configured with DTX_CUDA=OFF or without the toolkit)");
+  return dtx_task_fail(
+      ctx, "this build of dtx has no CUDA kernels (configured with DTX_CUDA=OFF or without the toolkit)");
 }
 int dtxk_fused_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_combine_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }

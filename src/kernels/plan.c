@@ -25,9 +25,13 @@ typedef struct runinfo {
 } runinfo;
 
 /* First o' > o with raw(o') >= v, for step > 0 and raw(o) < v. */
-static int64_t cross_up(int64_t o, int64_t raw, int64_t step, int64_t v) { return o + (v - raw + step - 1) / step; }
+static int64_t cross_up(int64_t o, int64_t raw, int64_t step, int64_t v) {
+  return o + (v - raw + step - 1) / step;
+}
 /* First o' > o with raw(o') < v, for step < 0 and raw(o) >= v. */
-static int64_t cross_down(int64_t o, int64_t raw, int64_t step, int64_t v) { return o + (raw - v) / (-step) + 1; }
+static int64_t cross_down(int64_t o, int64_t raw, int64_t step, int64_t v) {
+  return o + (raw - v) / (-step) + 1;
+}
 
 static void leaf_run(const dtxk_leaf *l, int d, int64_t o, int64_t hi, runinfo *ri) {
   const dtxk_dimmap *m = &l->map[d];
@@ -60,11 +64,15 @@ static void leaf_run(const dtxk_leaf *l, int d, int64_t o, int64_t hi, runinfo *
   if (step != 0) {
     /* the segment ends */
     if (step > 0) {
-      if (seg < 0) next = cross_up(o, raw, step, 0);
-      else if (seg == 0) next = cross_up(o, raw, step, n);
+      if (seg < 0)
+        next = cross_up(o, raw, step, 0);
+      else if (seg == 0)
+        next = cross_up(o, raw, step, n);
     } else {
-      if (seg > 0) next = cross_down(o, raw, step, n);
-      else if (seg == 0) next = cross_down(o, raw, step, 0);
+      if (seg > 0)
+        next = cross_down(o, raw, step, n);
+      else if (seg == 0)
+        next = cross_down(o, raw, step, 0);
     }
     /* the chunk ends (periodic wraps keep idx - raw fixed within a segment) */
     if (moving && l->kind == DTXK_LEAF_TASK) {
@@ -80,8 +88,10 @@ static void leaf_run(const dtxk_leaf *l, int d, int64_t o, int64_t hi, runinfo *
      * boundary at the next multiple of n */
     if (moving && seg != 0 && m->mode == DTXK_MODE_PERIODIC) {
       int64_t shift = ri->idx - raw, e;
-      if (step > 0) e = cross_up(o, raw, step, n - shift);
-      else e = cross_down(o, raw, step, -shift);
+      if (step > 0)
+        e = cross_up(o, raw, step, n - shift);
+      else
+        e = cross_down(o, raw, step, -shift);
       if (e < next) next = e;
     }
   }
@@ -203,8 +213,8 @@ int dtxk_touched(const dtxk_leaf *l, int d, int64_t lo, int64_t hi, int64_t *out
   return n;
 }
 
-static int resolve_one(const dtxk_prog *p, int li, const void *const *inputs, int ninputs, const int64_t *start,
-                       dtxk_rleaf *r, const char **why) {
+static int resolve_one(const dtxk_prog *p, int li, const void *const *inputs, int ninputs,
+                       const int64_t *start, dtxk_rleaf *r, const char **why) {
   const dtxk_leaf *leaves = dtxk_prog_leaves(p);
   const dtxk_leaf *l = &leaves[li];
   const int64_t *pool = dtxk_prog_pool(p);
@@ -282,8 +292,8 @@ static int resolve_one(const dtxk_prog *p, int li, const void *const *inputs, in
   return 0;
 }
 
-int dtxk_resolve(const dtxk_prog *p, const void *const *inputs, int ninputs, const int64_t *start, dtxk_rleaf *out,
-                 const char **why) {
+int dtxk_resolve(const dtxk_prog *p, const void *const *inputs, int ninputs, const int64_t *start,
+                 dtxk_rleaf *out, const char **why) {
   const dtxk_leaf *leaves = dtxk_prog_leaves(p);
   for (int li = 0; li < p->nleaves; li++) {
     if (leaves[li].is_sub) continue;
@@ -291,4 +301,3 @@ int dtxk_resolve(const dtxk_prog *p, const void *const *inputs, int ninputs, con
   }
   return 0;
 }
-

@@ -57,19 +57,19 @@ typedef struct dtxk_leaf {
   int32_t first_input; /* TASK: task input of the first touched chunk */
   int32_t sub;         /* PIECE: the first of npieces sub-leaves (leaf indices) */
   int32_t npieces;
-  int32_t piece_dim;   /* PIECE: the leaf dimension that is concatenated */
-  int32_t pool;        /* PIECE: pool[pool .. pool + npieces] piece starts */
-  int32_t is_sub;      /* a piece of a PIECE leaf: resolved through it only */
+  int32_t piece_dim; /* PIECE: the leaf dimension that is concatenated */
+  int32_t pool;      /* PIECE: pool[pool .. pool + npieces] piece starts */
+  int32_t is_sub;    /* a piece of a PIECE leaf: resolved through it only */
   int32_t pad;
   int32_t tb_off[DTXK_MAX_DIMS]; /* TASK: touched chunk indices of dim d at pool[tb_off[d] ..] */
   int32_t tb_n[DTXK_MAX_DIMS];   /*       and their number */
   int64_t shape[DTXK_MAX_DIMS];
-  int64_t chunk[DTXK_MAX_DIMS];  /* TASK: chunk lengths */
+  int64_t chunk[DTXK_MAX_DIMS]; /* TASK: chunk lengths */
   dtxk_dimmap map[DTXK_MAX_DIMS];
-  uint64_t ext;                  /* EXT: address of element 0 */
-  int64_t estride[DTXK_MAX_DIMS];/* EXT: element strides */
-  double fill;                   /* CONSTANT mode: the value beyond the edges */
-  dtxk_gen gen;                  /* GEN */
+  uint64_t ext;                   /* EXT: address of element 0 */
+  int64_t estride[DTXK_MAX_DIMS]; /* EXT: element strides */
+  double fill;                    /* CONSTANT mode: the value beyond the edges */
+  dtxk_gen gen;                   /* GEN */
 } dtxk_leaf;
 
 enum { DTXK_I_LOAD = 1, DTXK_I_CONST, DTXK_I_CAST, DTXK_I_UN, DTXK_I_BIN, DTXK_I_WHERE };
@@ -90,14 +90,23 @@ enum { DTXK_OUT_CHUNK = 1, DTXK_OUT_EXT = 2, DTXK_OUT_REDUCE = 3 };
 
 /* reductions: the values of dtx_reduction (dtx/array.h) */
 enum {
-  DTXK_R_SUM = 1, DTXK_R_PROD, DTXK_R_MEAN, DTXK_R_MIN, DTXK_R_MAX, DTXK_R_VAR, DTXK_R_STD,
-  DTXK_R_ARGMIN, DTXK_R_ARGMAX, DTXK_R_ANY, DTXK_R_ALL
+  DTXK_R_SUM = 1,
+  DTXK_R_PROD,
+  DTXK_R_MEAN,
+  DTXK_R_MIN,
+  DTXK_R_MAX,
+  DTXK_R_VAR,
+  DTXK_R_STD,
+  DTXK_R_ARGMIN,
+  DTXK_R_ARGMAX,
+  DTXK_R_ANY,
+  DTXK_R_ALL
 };
 
 typedef struct dtxk_prog {
   int32_t ndim; /* region dimensions, 0..4 */
   int32_t nleaves, ninstr, nconst, npool, nregs;
-  int32_t result;    /* register holding the value */
+  int32_t result; /* register holding the value */
   int32_t out_kind;
   int32_t out_dtype; /* CHUNK / EXT: dtype written */
   int32_t red;       /* REDUCE: the reduction */
@@ -108,12 +117,14 @@ typedef struct dtxk_prog {
   int32_t ddof;
   int32_t pad;
   int64_t lo[DTXK_MAX_DIMS], hi[DTXK_MAX_DIMS]; /* the region, global coordinates */
-  uint64_t out_ext;                            /* EXT: address of element 0 */
-  int64_t out_stride[DTXK_MAX_DIMS];           /* EXT: element strides */
-  int64_t arg_stride[DTXK_MAX_DIMS];           /* ARGMIN/MAX: index = sum(arg_stride * global) */
+  uint64_t out_ext;                             /* EXT: address of element 0 */
+  int64_t out_stride[DTXK_MAX_DIMS];            /* EXT: element strides */
+  int64_t arg_stride[DTXK_MAX_DIMS];            /* ARGMIN/MAX: index = sum(arg_stride * global) */
 } dtxk_prog;
 
-static inline dtxk_leaf *dtxk_prog_leaves(const dtxk_prog *p) { return (dtxk_leaf *)(void *)((char *)p + sizeof *p); }
+static inline dtxk_leaf *dtxk_prog_leaves(const dtxk_prog *p) {
+  return (dtxk_leaf *)(void *)((char *)p + sizeof *p);
+}
 static inline dtxk_instr *dtxk_prog_instr(const dtxk_prog *p) {
   return (dtxk_instr *)(void *)((char *)dtxk_prog_leaves(p) + (size_t)p->nleaves * sizeof(dtxk_leaf));
 }
@@ -186,8 +197,8 @@ extern "C" {
 typedef struct dtxk_rleaf {
   const char *ptr; /* memory leaves */
   int64_t stride[DTXK_MAX_DIMS];
-  int32_t kind;    /* DTXK_LEAF_TASK/EXT (memory), GEN, or 0: fill */
-  int32_t dtype;   /* of the memory or generator */
+  int32_t kind;  /* DTXK_LEAF_TASK/EXT (memory), GEN, or 0: fill */
+  int32_t dtype; /* of the memory or generator */
   double fill;
   const dtxk_gen *gen;
   int64_t flat0; /* GEN: C-order index at the start */

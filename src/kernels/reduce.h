@@ -34,21 +34,29 @@ DTX_HD void dtxk_red_init(int red, int acc, void *st) {
   switch (red) {
     case DTXK_R_SUM:
     case DTXK_R_ANY:
-      if (f) *(double *)st = 0.0;
-      else *(int64_t *)st = 0;
+      if (f)
+        *(double *)st = 0.0;
+      else
+        *(int64_t *)st = 0;
       break;
     case DTXK_R_PROD:
     case DTXK_R_ALL:
-      if (f) *(double *)st = 1.0;
-      else *(int64_t *)st = 1;
+      if (f)
+        *(double *)st = 1.0;
+      else
+        *(int64_t *)st = 1;
       break;
     case DTXK_R_MIN:
-      if (f) *(double *)st = INFINITY;
-      else *(int64_t *)st = INT64_MAX;
+      if (f)
+        *(double *)st = INFINITY;
+      else
+        *(int64_t *)st = INT64_MAX;
       break;
     case DTXK_R_MAX:
-      if (f) *(double *)st = -INFINITY;
-      else *(int64_t *)st = INT64_MIN;
+      if (f)
+        *(double *)st = -INFINITY;
+      else
+        *(int64_t *)st = INT64_MIN;
       break;
     case DTXK_R_MEAN: {
       dtxk_mean_st *m = (dtxk_mean_st *)st;
@@ -211,8 +219,10 @@ DTX_HD void dtxk_red_merge(int red, int acc, void *dst, const void *src) {
       break;
     }
     default:
-      if (f) dtxk_red_add_f(red, dst, *(const double *)src, 0);
-      else dtxk_red_add_i(red, dst, *(const int64_t *)src, 0);
+      if (f)
+        dtxk_red_add_f(red, dst, *(const double *)src, 0);
+      else
+        dtxk_red_add_i(red, dst, *(const int64_t *)src, 0);
       break;
   }
 }
@@ -252,9 +262,9 @@ DTX_HD void dtxk_red_final(int red, int acc, int fin, int ddof, const void *st, 
       break;
   }
   switch (fin) {
-#define DTXK_FIN_CASE_(S, T, ID)                                        \
-  case ID:                                                              \
-    *(T *)out = is_f ? DTXK_CV_##S(fv, 1) : DTXK_CV_##S(iv, 0);          \
+#define DTXK_FIN_CASE_(S, T, ID)                                \
+  case ID:                                                      \
+    *(T *)out = is_f ? DTXK_CV_##S(fv, 1) : DTXK_CV_##S(iv, 0); \
     break;
     DTXK_TYPES(DTXK_FIN_CASE_)
 #undef DTXK_FIN_CASE_

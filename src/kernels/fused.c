@@ -266,7 +266,14 @@ HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t c
   int esz = dtxk_size(r->dtype);
   const char *src = r->ptr + base * esz;
   int64_t s2 = r->stride[2], s3 = r->stride[3];
-  if (esz == 8) {
+  if (esz == 8 && s2 == 1) {
+    /* the common case: contiguous runs of the source, vector loads */
+    double *t = (double *)(void *)dst;
+    for (int64_t c = 0; c < cw; c++) {
+      const double *row = (const double *)(const void *)src + c * s3;
+      for (int64_t q = 0; q < rh; q++) t[q * DTXK_TC + c] = row[q];
+    }
+  } else if (esz == 8) {
     const double *x = (const double *)(const void *)src;
     double *t = (double *)(void *)dst;
     for (int64_t c = 0; c < cw; c++)
@@ -533,6 +540,18 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
                 for (int64_t c0 = 0; c0 < e3; c0 += DTXK_TC) {
                   int64_t rh = e2 - r0 < DTXK_TR ? e2 - r0 : DTXK_TR,
                           cw = e3 - c0 < DTXK_TC ? e3 - c0 : DTXK_TC;
+                  /* the next tile along the row first: its lines arrive while this one is copied */
+                  if (c0 + DTXK_TC < e3) {
+                    int64_t ncw = e3 - c0 - DTXK_TC < DTXK_TC ? e3 - c0 - DTXK_TC : DTXK_TC;
+                    for (int li = 0; li < p->nleaves; li++) {
+                      const dtxk_rleaf *r = &e.rl[li];
+                      if ((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && !e.leaves[li].is_sub)
+                        tile_prefetch(r,
+                                      i[0] * r->stride[0] + i[1] * r->stride[1] + r0 * r->stride[2] +
+                                          (c0 + DTXK_TC) * r->stride[3],
+                                      rh, ncw);
+                    }
+                  }
                   for (int li = 0; li < p->nleaves; li++) {
                     const dtxk_rleaf *r = &e.rl[li];
                     if (tiles[li] == NULL ||
@@ -546,18 +565,6 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
                     tile_in(r,
                             i[0] * r->stride[0] + i[1] * r->stride[1] + r0 * r->stride[2] + c0 * r->stride[3],
                             rh, cw, tiles[li]);
-                  }
-                  /* the next tile along the row, meanwhile */
-                  if (c0 + DTXK_TC < e3) {
-                    int64_t ncw = e3 - c0 - DTXK_TC < DTXK_TC ? e3 - c0 - DTXK_TC : DTXK_TC;
-                    for (int li = 0; li < p->nleaves; li++) {
-                      const dtxk_rleaf *r = &e.rl[li];
-                      if ((r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && !e.leaves[li].is_sub)
-                        tile_prefetch(r,
-                                      i[0] * r->stride[0] + i[1] * r->stride[1] + r0 * r->stride[2] +
-                                          (c0 + DTXK_TC) * r->stride[3],
-                                      rh, ncw);
-                    }
                   }
                   e.tile_r0 = r0;
                   e.tile_c0 = c0;

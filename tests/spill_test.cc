@@ -11,13 +11,20 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "dtx/dtx.h"
 #include "host/config.h"
 #include "test_util.h"
+
+#ifdef DTX_HAVE_NLOHMANN_JSON
+#include <nlohmann/json.hpp>
+#endif
 
 using namespace dtxt;
 
@@ -284,3 +291,40 @@ TEST(DeviceSpill, DeviceToHostToDiskOnSimulatedGpus) {
     EXPECT_EQ(dir.Files(), 0);
   }
 }
+
+#ifdef DTX_HAVE_NLOHMANN_JSON
+TEST(DeviceSpill, TheTraceMarksSpillsAndReadsBack) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path.empty());
+  std::string path = dir.path + "/trace.json";
+  {
+    Env env;
+    env.Set("DTX_DEVICE_MEMORY_LIMIT", "2MiB");
+    env.Set("DTX_HOST_MEMORY_LIMIT", "4MiB");
+    env.Set("DTX_SPILL_DIR", dir.path);
+    dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+    cfg.scheduler = DTX_SCHED_CLUSTER;
+    cfg.num_threads = 2;
+    cfg.gpus = "sim:1";
+    cfg.trace_path = path.c_str();
+    dtx_cluster *raw = nullptr;
+    ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+    ClusterPtr cl(raw);
+    dtx_task_id total;
+    GraphPtr g = Build(true, &total);
+    for (int round = 0; round < 2; round++)
+      EXPECT_EQ(RunTotal(cl.get(), g.get(), total, DTX_SCHED_CLUSTER), static_cast<int64_t>(Expected()));
+  }
+  std::ifstream in(path);
+  nlohmann::json j = nlohmann::json::parse(in);
+  std::map<std::string, int> seen; /* "pid cat" */
+  for (const auto &e : j["traceEvents"])
+    if (e["ph"] == "i" && (e["cat"] == "spill" || e["cat"] == "unspill"))
+      seen[std::to_string(e["pid"].get<int>()) + " " + e["cat"].get<std::string>()]++;
+  EXPECT_GT(seen["100 spill"], 0) << "gpu 0 spilled to host";
+  EXPECT_GT(seen["100 unspill"], 0) << "gpu 0 read a spilled copy back";
+  EXPECT_GT(seen["1 spill"], 0) << "the host spilled to disk";
+  EXPECT_GT(seen["1 unspill"], 0) << "the host read back from disk";
+  std::remove(path.c_str());
+}
+#endif

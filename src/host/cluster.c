@@ -148,6 +148,11 @@ dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) 
       snprintf(name, sizeof name, "worker %d", i);
       dtxi_trace_thread_name(cl->trace, 1, i + 1, name);
     }
+    if (cl->mem->limit > 0) {
+      /* Disk spills are marked on a track of their own. */
+      dtxi_trace_thread_name(cl->trace, 1, DTXI_MEM_TRACE_TID, "host memory (spills to disk)");
+      cl->mem->trace = cl->trace;
+    }
   }
   cl->nvtx = cl->trace != NULL || getenv("NVTX_INJECTION64_PATH") != NULL;
   DTX_CHECK_GOTO(dtxi_pool_create(cl->nthreads, cl, &cl->pool), rc, fail);

@@ -20,6 +20,7 @@
 #include "host/config.h"
 #include "host/error.h"
 #include "host/log.h"
+#include "host/trace.h"
 
 #define HEADER 64
 #define PAGE ((size_t)4096)
@@ -104,6 +105,13 @@ static void spill_path(const dtxi_mem *m, const dtx_chunk *c, char *buf, size_t 
 
 static size_t paged_bytes(size_t size) { return (size + PAGE - 1) & ~(PAGE - 1); }
 
+static void mark(const dtxi_mem *m, const char *name, const char *cat, size_t bytes) {
+  if (m->trace == NULL) return;
+  char args[64];
+  snprintf(args, sizeof args, "{\"bytes\":%zu}", bytes);
+  dtxi_trace_instant(m->trace, DTXI_TRACE_HOST_PID, DTXI_MEM_TRACE_TID, name, cat, dtxi_now_ns(), args);
+}
+
 /* Writes c to its file and gives its pages back. 0 on success. */
 static int spill_one(dtxi_mem *m, dtx_chunk *c) {
   char path[4096];
@@ -134,6 +142,7 @@ static int spill_one(dtxi_mem *m, dtx_chunk *c) {
     return -1;
   }
   madvise(c->data, paged_bytes(c->size), MADV_DONTNEED); /* the pages come back zeroed on touch */
+  mark(m, "spill to disk", "spill", c->size);
   c->spilled = 1;
   m->spills++;
   m->spilled_bytes += (int64_t)c->size;
@@ -163,6 +172,7 @@ static dtx_status unspill_one(dtxi_mem *m, dtx_chunk *c) {
   }
   close(fd);
   unlink(path);
+  mark(m, "read back from disk", "unspill", c->size);
   c->spilled = 0;
   m->unspills++;
   m->unspilled_bytes += (int64_t)c->size;

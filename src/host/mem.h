@@ -46,7 +46,10 @@ typedef struct dtxi_mem {
   struct dtx_chunk *lru_head, *lru_tail;
   int64_t spills, spilled_bytes, unspills, unspilled_bytes, on_disk;
   uint64_t next_file;
+  struct dtxi_trace *trace; /* spills and reads back are marked here (track DTXI_MEM_TRACE_TID of pid 1) */
 } dtxi_mem;
+
+#define DTXI_MEM_TRACE_TID 9999
 
 struct dtx_chunk {
   _Atomic int32_t refs;

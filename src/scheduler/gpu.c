@@ -609,33 +609,35 @@ static gstage *stage_get(dtxi_gpus *g, gdev *d) {
   return st;
 }
 
-/* Moves n bytes from host memory src to dst (allocated on j->s) on d's h2d
- * stream, through staging buffers, overlapped with the compute streams; the
+/* Moves n bytes from src (host memory, or device src_dev) to dst (allocated
+ * on j->s) on a copy stream of j's device, overlapped with the compute
+ * streams: host moves on h2d through staging buffers, GPU moves on peer; the
  * job's stream waits for it. `wait`: an event the source needs first. d->mu
  * held. *staged: bytes that went through a staging buffer. */
-static dtx_status h2d_move(dtxi_gpus *g, gjob *j, void *dst, const void *src, size_t n, dtxi_event *wait,
-                           size_t *staged) {
+static dtx_status move_in(dtxi_gpus *g, gjob *j, void *dst, const void *src, int src_dev, size_t n,
+                          dtxi_event *wait, size_t *staged) {
   gdev *d = j->dev;
+  dtxi_stream *cs = src_dev == DTXI_HOST ? d->h2d : d->peer;
   dtxi_event *a = NULL, *b = NULL;
   dtx_status rc = dtxi_event_create(g->b, d->index, &a);
   if (rc == DTX_OK) {
     j->xev[j->nxev++] = a;
     rc = dtxi_event_record(a, j->s); /* dst is allocated */
   }
-  if (rc == DTX_OK) rc = dtxi_stream_wait(d->h2d, a);
-  if (rc == DTX_OK && wait != NULL) rc = dtxi_stream_wait(d->h2d, wait);
+  if (rc == DTX_OK) rc = dtxi_stream_wait(cs, a);
+  if (rc == DTX_OK && wait != NULL) rc = dtxi_stream_wait(cs, wait);
   for (size_t off = 0; off < n && rc == DTX_OK;) {
     size_t len = n - off < DTXI_STAGE_BYTES ? n - off : DTXI_STAGE_BYTES;
-    gstage *st = stage_get(g, d);
+    gstage *st = src_dev == DTXI_HOST && n >= DTXI_STAGE_MIN ? stage_get(g, d) : NULL;
     if (st == NULL) {
-      rc = dtxi_copy_async(d->h2d, (char *)dst + off, d->index, (const char *)src + off, DTXI_HOST, n - off);
+      rc = dtxi_copy_async(cs, (char *)dst + off, d->index, (const char *)src + off, src_dev, n - off);
       break;
     }
     st->src = (const char *)src + off;
     st->len = len;
-    rc = dtxi_host_fn(d->h2d, stage_fill, st);
-    if (rc == DTX_OK) rc = dtxi_copy_async(d->h2d, (char *)dst + off, d->index, st->buf, DTXI_HOST, len);
-    if (rc == DTX_OK) rc = dtxi_host_fn(d->h2d, stage_put, st);
+    rc = dtxi_host_fn(cs, stage_fill, st);
+    if (rc == DTX_OK) rc = dtxi_copy_async(cs, (char *)dst + off, d->index, st->buf, DTXI_HOST, len);
+    if (rc == DTX_OK) rc = dtxi_host_fn(cs, stage_put, st);
     if (rc != DTX_OK) {
       stage_put(st, NULL, 0); /* not queued: give it back now */
       break;
@@ -646,10 +648,10 @@ static dtx_status h2d_move(dtxi_gpus *g, gjob *j, void *dst, const void *src, si
   if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &b);
   if (rc == DTX_OK) {
     j->xev[j->nxev++] = b;
-    rc = dtxi_event_record(b, d->h2d);
+    rc = dtxi_event_record(b, cs);
   }
   if (rc == DTX_OK) rc = dtxi_stream_wait(j->s, b);
-  dtxi_stream_reset(d->h2d); /* a fault fails this move only (its event), not the next one */
+  dtxi_stream_reset(cs); /* a fault fails this move only (its event), not the next one */
   return rc;
 }
 
@@ -939,11 +941,11 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
       any_nccl = 1;
       continue;
     }
-    if (j->how[i] == IN_HOST && n >= DTXI_STAGE_MIN) {
+    if (n >= DTXI_STAGE_MIN || j->how[i] == IN_PEER) {
       size_t staged = 0;
-      rc = h2d_move(g, j, j->in_ptr[i], src[i].ptr, n, src[i].wait, &staged);
+      rc = move_in(g, j, j->in_ptr[i], src[i].ptr, src[i].dev, n, src[i].wait, &staged);
       j->staged += (int64_t)staged;
-    } else {
+    } else { /* small: in line on the compute stream, cheaper than a hand-off */
       if (src[i].wait != NULL) rc = dtxi_stream_wait(j->s, src[i].wait);
       if (rc == DTX_OK) rc = dtxi_copy_async(j->s, j->in_ptr[i], d->index, src[i].ptr, src[i].dev, n);
     }
@@ -991,6 +993,14 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
     if (j->how[i] == IN_HOST && src[i].wait != NULL) { /* from a copy spilled to host */
       d->unspills++;
       d->unspilled_bytes += (int64_t)n;
+      if (r->trace && r->cl->trace != NULL) {
+        char key[DTX_MAX_KEY], name[DTX_MAX_KEY + 16], args[48];
+        dtxi_gpu_key(r, &r->rt[r->map[ins[i]]], key, sizeof key);
+        snprintf(name, sizeof name, "unspill %s", key);
+        snprintf(args, sizeof args, "{\"bytes\":%zu,\"device\":%d}", n, d->index);
+        dtxi_trace_instant(r->cl->trace, DTXI_TRACE_GPU_PID(d->index), d->h2d_tid, name, "unspill", dtxi_now_ns(),
+                           args);
+      }
     }
     if (j->how[i] == IN_PEER) d->bytes_peer += (int64_t)n;
     if (j->how[i] == IN_NCCL) d->bytes_nccl += (int64_t)n;
@@ -1526,6 +1536,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
     if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_D2H, "d2h", &d->d2h);
     if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_NCCL, "nccl", &d->nccl);
     if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_H2D, "h2d", &d->h2d);
+    if (rc == DTX_OK) rc = dtxi_stream_create(b, i, DTXI_STREAM_PEER, "peer", &d->peer);
     d->compute_tid = calloc((size_t)streams_per_gpu, sizeof *d->compute_tid);
     d->compute_end = calloc((size_t)streams_per_gpu, sizeof *d->compute_end);
     if (rc == DTX_OK && (d->compute_tid == NULL || d->compute_end == NULL))
@@ -1569,6 +1580,7 @@ void dtxi_gpus_stop(dtxi_gpus *g) {
     dtxi_stream_destroy(d->d2h);
     dtxi_stream_destroy(d->nccl);
     dtxi_stream_destroy(d->h2d); /* after its last give-back of a staging buffer */
+    dtxi_stream_destroy(d->peer);
     for (int k = 0; k < d->nstage; k++) g->b->ops->host_free(g->b, d->stage[k].buf);
     pthread_mutex_destroy(&d->stage_mu);
     while (d->parked != NULL) { /* none unless a run was abandoned */

@@ -80,6 +80,7 @@ typedef struct gdev {
   dtxi_stream *d2h;
   dtxi_stream *nccl; /* fed under dtxi_gpus.nccl_mu */
   dtxi_stream *h2d;  /* host-to-device moves through the staging buffers */
+  dtxi_stream *peer; /* device-to-device peer copies into this device */
   pthread_mutex_t stage_mu; /* stage_free (a leaf lock; given back on the h2d stream's thread) */
   gstage stage[DTXI_STAGE_COUNT];
   gstage *stage_free;

@@ -767,6 +767,35 @@ TEST_P(Array, FailingUserKernelNamesItsTask) {
   EXPECT_NE(e.find("block (1, 0) refuses"), std::string::npos) << e;
 }
 
+TEST(ArrayScope, VeryLongChainsBuildAndRelease) {
+  dtxt::ClusterPtr cl = dtxt::MakeCluster(DTX_SCHED_THREADS, 2);
+  int64_t s[1] = {6};
+  /* 4000 steps: computes (fused in pieces); releasing it does not recurse down the chain */
+  dtx_array *x = dtx_ones(cl.get(), 1, s, (const int64_t[]){4}, DTX_I64);
+  dtx_array *one = dtx_ones(cl.get(), 1, s, (const int64_t[]){3}, DTX_I64);
+  for (int k = 0; k < 4000; k++) {
+    dtx_array *y = dtx_add(x, x);
+    dtx_array_release(x);
+    dtx_array *z = dtx_sub(y, one);
+    dtx_array_release(y);
+    x = z;
+  }
+  dtx_array_release(one);
+  int64_t out[6];
+  ASSERT_EQ(dtx_array_compute(x, out, sizeof out), DTX_OK) << dtx_last_error();
+  for (int64_t v : out) EXPECT_EQ(v, 1);
+  /* 50000 more steps: built children first (no deep recursion), computed, released without recursing */
+  for (int k = 0; k < 50000 / dtxt::kScale; k++) {
+    dtx_array *y = dtx_binary_scalar(DTX_MUL, x, 1.0);
+    dtx_array_release(x);
+    x = y;
+  }
+  double d[6];
+  ASSERT_EQ(dtx_array_compute(x, d, sizeof d), DTX_OK) << dtx_last_error();
+  for (double v : d) EXPECT_EQ(v, 1.0);
+  dtx_array_release(x);
+}
+
 TEST(ArrayScope, ScopesReleaseAndKeep) {
   dtxt::ClusterPtr cl = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
   int64_t s[1] = {4};

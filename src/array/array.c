@@ -120,26 +120,43 @@ dtx_array *dtx_array_retain(dtx_array *a) {
   return a;
 }
 
+/* Frees a node whose last reference went, handing its inputs to drop. */
+static void node_free(dtx_array *a) {
+  free(a->in);
+  free(a->offs);
+  free(a->owned);
+  free(a->where);
+  free(a->user);
+  free(a->name);
+  free(a);
+}
+
 void dtx_array_release(dtx_array *a) {
-  while (a != NULL) {
-    if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1) return;
-    /* free, releasing inputs (the last input iteratively: long chains do not recurse) */
-    dtx_array *last = NULL;
-    for (int i = 0; i < a->nin; i++) {
-      if (i == a->nin - 1)
-        last = a->in[i];
-      else
-        dtx_array_release(a->in[i]);
+  /* a worklist, not recursion: expressions may be chains of any length */
+  dtx_array *small[64], **st = small;
+  size_t n = 0, cap = 64;
+  st[n++] = a;
+  while (n > 0) {
+    dtx_array *x = st[--n];
+    if (x == NULL || atomic_fetch_sub_explicit(&x->refs, 1, memory_order_acq_rel) != 1) continue;
+    for (int i = 0; i < x->nin; i++) {
+      if (n == cap) {
+        size_t nc = cap * 2;
+        dtx_array **ns = malloc(nc * sizeof *ns);
+        if (ns == NULL) {
+          dtx_array_release(x->in[i]); /* no memory for the list: recurse for this one */
+          continue;
+        }
+        memcpy(ns, st, n * sizeof *ns);
+        if (st != small) free(st);
+        st = ns;
+        cap = nc;
+      }
+      st[n++] = x->in[i];
     }
-    free(a->in);
-    free(a->offs);
-    free(a->owned);
-    free(a->where);
-    free(a->user);
-    free(a->name);
-    free(a);
-    a = last;
+    node_free(x);
   }
+  if (st != small) free(st);
 }
 
 /* ---- scopes --------------------------------------------------------------------------- */
@@ -512,8 +529,11 @@ static int is_expr(const dtx_array *a) {
 /* Counts fused operations; past the limit, the biggest inputs get their own tasks. */
 static void set_nops(dtx_array *a) {
   int total = 1;
-  for (int i = 0; i < a->nin; i++)
-    if (is_expr(a->in[i])) total += a->in[i]->nops;
+  for (int i = 0; i < a->nin; i++) {
+    int seen = 0; /* x + x computes x once */
+    for (int j = 0; j < i; j++) seen |= a->in[j] == a->in[i];
+    if (is_expr(a->in[i]) && !seen) total += a->in[i]->nops;
+  }
   while (total > DTXA_FUSE_LIMIT) {
     int big = -1;
     for (int i = 0; i < a->nin && i < 32; i++)

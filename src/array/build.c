@@ -49,6 +49,7 @@ typedef struct bctx {
   int gpu, ngpu, fuse;
   msrc *memo;
   int64_t pinned; /* tasks placed round-robin so far (dtxa_pin_gpus) */
+  int depth;      /* materializations in progress (each may need its inputs') */
 } bctx;
 
 int dtxa_pin_gpus = 0;
@@ -698,11 +699,19 @@ static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
       same &= m->chunk[d] == (chunk[d] < a->shape[d] ? chunk[d] : a->shape[d]);
     if (same) return m;
   }
+  if (bc->depth >= 1000) {
+    dtxi_fail(DTX_EINVAL,
+              "%s-%llu: the expression is nested over 1000 computed steps deep; persist an "
+              "intermediate result (dtx_array_persist) and build on that",
+              a->opname, (unsigned long long)a->serial);
+    return NULL;
+  }
   msrc *m = msrc_new(bc, a, chunk);
   if (m == NULL) {
     dtxi_fail(DTX_ENOMEM, "out of memory building the graph");
     return NULL;
   }
+  bc->depth++;
   dtx_status rc;
   if (is_source(a) && !same_chunk(a, m->chunk)) {
     rc = emit_blocks(bc, a, m, 1); /* copies of the source's own chunks */
@@ -726,6 +735,7 @@ static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
         break;
     }
   }
+  bc->depth--;
   if (rc != DTX_OK) {
     /* leave it in the memo (freed with the build) but report failure */
     return NULL;
@@ -1295,6 +1305,75 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, c
   return rc;
 }
 
+/* ---- deep expressions -------------------------------------------------------------------------- */
+
+/* Materializes, children first, every node that will be computed by tasks of
+ * its own (sources, inputs too big to fuse, everything when not fusing), so
+ * that compiling any one of them finds its inputs already built: the build
+ * then recurses at most one fused expression deep, however long the chain.
+ * An explicit stack and a visited set (open addressing on the node address). */
+static dtx_status prebuild(bctx *bc, const dtx_array *root) {
+  size_t cap = 1024, used = 0;
+  const dtx_array **seen = calloc(cap, sizeof *seen);
+  struct frame {
+    const dtx_array *a;
+    int next;
+  } *st = malloc(256 * sizeof *st);
+  size_t n = 0, scap = 256;
+  dtx_status rc = DTX_OK;
+  if (seen == NULL || st == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+  if (rc == DTX_OK) st[n++] = (struct frame){root, 0};
+  while (rc == DTX_OK && n > 0) {
+    struct frame *f = &st[n - 1];
+    const dtx_array *a = f->a;
+    if (f->next < a->nin) {
+      const dtx_array *c = a->in[f->next++];
+      /* visited? */
+      size_t h = ((uintptr_t)c >> 4) * 0x9E3779B97F4A7C15ull & (cap - 1);
+      while (seen[h] != NULL && seen[h] != c) h = (h + 1) & (cap - 1);
+      if (seen[h] == c) continue;
+      seen[h] = c;
+      if (++used * 2 > cap) {
+        size_t nc = cap * 2;
+        const dtx_array **ns = calloc(nc, sizeof *ns);
+        if (ns == NULL) {
+          rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+          break;
+        }
+        for (size_t i = 0; i < cap; i++) {
+          if (seen[i] == NULL) continue;
+          size_t h2 = ((uintptr_t)seen[i] >> 4) * 0x9E3779B97F4A7C15ull & (nc - 1);
+          while (ns[h2] != NULL) h2 = (h2 + 1) & (nc - 1);
+          ns[h2] = seen[i];
+        }
+        free(seen);
+        seen = ns;
+        cap = nc;
+      }
+      if (n == scap) {
+        struct frame *s2 = realloc(st, scap * 2 * sizeof *st);
+        if (s2 == NULL) {
+          rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+          break;
+        }
+        st = s2;
+        scap *= 2;
+      }
+      st[n++] = (struct frame){c, 0};
+      continue;
+    }
+    /* all inputs done: build what this node needs built */
+    n--;
+    for (int i = 0; i < a->nin && i < 32 && rc == DTX_OK; i++)
+      if (((a->mat >> i) & 1) && materialize(bc, a->in[i], a->in[i]->chunk) == NULL) rc = DTX_EINVAL;
+    int own = is_source(a) || (!bc->fuse && a->kind != DTXA_EXT && a->kind != DTXA_GEN);
+    if (rc == DTX_OK && own && a != root && materialize(bc, a, a->chunk) == NULL) rc = DTX_EINVAL;
+  }
+  free(seen);
+  free(st);
+  return rc;
+}
+
 /* ---- builds and computations ---------------------------------------------------------------------- */
 
 static void bctx_init(bctx *bc, dtx_cluster *cl, dtx_graph *g, int fuse) {
@@ -1334,8 +1413,9 @@ dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, s
   }
   bctx bc;
   bctx_init(&bc, a->cl, g, !o.no_fusion);
-  msrc *m = materialize(&bc, a, a->chunk);
-  dtx_status rc = m != NULL ? DTX_OK : DTX_EINVAL;
+  dtx_status rc = prebuild(&bc, a);
+  msrc *m = rc == DTX_OK ? materialize(&bc, a, a->chunk) : NULL;
+  if (rc == DTX_OK && m == NULL) rc = DTX_EINVAL;
   if (m != NULL) memcpy(ids, m->ids, nids * sizeof *ids);
   bctx_free(&bc);
   return rc;
@@ -1379,6 +1459,7 @@ dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
   for (int d = 0; d < a->ndim; d++) nb[d] = dtxa_nb(a, d);
   dtx_task_id *ids = calloc((size_t)n, sizeof *ids);
   if (ids == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+  if (rc == DTX_OK) rc = prebuild(&bc, a);
   if (rc == DTX_OK && !bc.gpu && (a->kind == DTXA_MAP || a->kind == DTXA_OVERLAP)) {
     /* user kernels write their blocks straight into buf */
     msrc *m = msrc_new(&bc, a, a->chunk);

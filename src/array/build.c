@@ -13,6 +13,12 @@
  * partial states per chunk) and a tree of combine tasks with fan-in
  * split_every per reduced axis. Matrix products take one task per output
  * chunk, reading host data in place when the operand is a strided view of it.
+ * User kernels (map_blocks / map_overlap) read host data in place where they
+ * can; on CPU threads a halo'd block that needs assembling is assembled by the
+ * user task itself (an embedded fused program), and a computed user-kernel
+ * array is written straight into the caller's buffer. Before anything is
+ * compiled, a pre-pass builds, children first, every node computed by its own
+ * tasks, so the compiling walk never recurses deeper than one fused expression.
  *
  * Task keys: `<op>-<serial>[block]` for a node's own chunks (`@<chunks>`
  * appended for other chunkings), `.p` / `.c<level>` for reduction stages,

@@ -8,7 +8,12 @@
  * generated from the element functions in kernels/elem.h, and vectorise),
  * registers are strip buffers, and a leaf read with unit stride in its own
  * dtype is used in place. The result strip is written to the output chunk,
- * to host memory, or folded into the partial states of a reduction.
+ * to host memory, or folded into the partial states of a reduction. The next
+ * strip of each streamed leaf is prefetched meanwhile. A leaf read across its
+ * rows (a transpose) is copied in DTXK_TR x DTXK_TC tiles along its own rows,
+ * the next tile prefetched, so its cache lines serve a whole tile. Mean folds
+ * as sums (counts added at the end). The strip loops are also built for
+ * x86-64-v3/v4, chosen at load time.
  * Runs on a worker thread (or a simulated GPU's stream thread); touches only
  * its inputs, its output and its own scratch.
  */

@@ -191,11 +191,6 @@ static void spill_until_locked(dtxi_mem *m, size_t bytes) {
   }
 }
 
-static void make_room(dtxi_mem *m, size_t bytes) {
-  pthread_mutex_lock(&m->mu);
-  spill_until_locked(m, bytes);
-  pthread_mutex_unlock(&m->mu);
-}
 
 /* ---- chunks ------------------------------------------------------------------------ */
 
@@ -211,12 +206,21 @@ static dtx_chunk *chunk_init(dtx_chunk *c, dtxi_mem *m, size_t size, int32_t ref
 
 dtx_chunk *dtxi_chunk_new(dtxi_mem *m, size_t size, int32_t refs) {
   if (size > ((size_t)1 << 56)) return NULL;
-  if (m != NULL && m->limit > 0 && size > 0 && dtxi_mem_used(m) + (int64_t)size > m->limit) make_room(m, size);
   size_t total = HEADER + ((size + 63) & ~(size_t)63);
   dtx_chunk *c = aligned_alloc(64, total);
   if (c == NULL) return NULL;
   chunk_init(c, m, size, refs, (char *)c + HEADER);
-  if (m != NULL && size > 0) account(m, (int64_t)size);
+  if (m != NULL && size > 0) {
+    if (m->limit > 0) {
+      /* Room and the count in one step, so racing makers cannot both pass. */
+      pthread_mutex_lock(&m->mu);
+      spill_until_locked(m, size);
+      account(m, (int64_t)size);
+      pthread_mutex_unlock(&m->mu);
+    } else {
+      account(m, (int64_t)size);
+    }
+  }
   return c;
 }
 

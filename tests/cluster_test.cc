@@ -668,25 +668,13 @@ int SpillTotal(dtx_task_ctx *ctx) {
   return 0;
 }
 
-struct EnvVar {
-  const char *name;
-  EnvVar(const char *n, const char *v) : name(n) {
-    setenv(n, v, 1);
-    dtxi_env_reload();
-  }
-  ~EnvVar() {
-    unsetenv(name);
-    dtxi_env_reload();
-  }
-};
-
 }  // namespace
 
 TEST(ClusterSim, SpillsToHostWhenTheDataIsFourTimesTheDeviceLimit) {
   /* 64 chunks of 256 KiB made on the GPUs, each read by two GPU tasks: 16 MiB
    * live at once against a 4 MiB limit per GPU. The result must be right and
    * the device memory dtx holds must never pass the limit. */
-  EnvVar lim("DTX_DEVICE_MEMORY_LIMIT", "4MiB");
+  ScopedEnv lim("DTX_DEVICE_MEMORY_LIMIT", "4MiB");
   const int64_t n = 64;
   double want = 0;
   for (int64_t i = 0; i < n; i++)
@@ -749,7 +737,7 @@ TEST(ClusterSim, SpillsToHostWhenTheDataIsFourTimesTheDeviceLimit) {
 }
 
 TEST(ClusterSim, ATaskThatCannotFitAloneIsAnErrorNamingItsSizeAndTheLimit) {
-  EnvVar lim("DTX_DEVICE_MEMORY_LIMIT", "384KiB");
+  ScopedEnv lim("DTX_DEVICE_MEMORY_LIMIT", "384KiB");
   ClusterPtr cl = SimCluster(1, 2);
   ASSERT_NE(cl, nullptr);
   GraphPtr g = MakeGraph();

@@ -60,19 +60,6 @@ int64_t UseExpected(int64_t self, const std::vector<int64_t> &srcs) {
   return static_cast<int64_t>(h);
 }
 
-struct Env {
-  std::vector<std::string> names;
-  void Set(const char *n, const char *v) {
-    setenv(n, v, 1);
-    names.push_back(n);
-    dtxi_env_reload();
-  }
-  ~Env() {
-    for (auto &n : names) unsetenv(n.c_str());
-    dtxi_env_reload();
-  }
-};
-
 ClusterPtr Sim(int n, const char *trace = nullptr) {
   dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
   cfg.scheduler = DTX_SCHED_CLUSTER;
@@ -153,7 +140,7 @@ TEST(Movement, AHostChunkIsFetchedOncePerGpuAndReused) {
 TEST(Movement, GpuToGpuByPeerCopyOrNccl) {
   for (const char *p2p : {"peer", "nccl"}) {
     SCOPED_TRACE(p2p);
-    Env env;
+    ScopedEnv env;
     env.Set("DTX_P2P", p2p);
     ClusterPtr cl = Sim(2);
     ASSERT_NE(cl, nullptr);
@@ -226,7 +213,7 @@ TEST(Movement, LearnedDurationsDependOnInputSize) {
 TEST(Movement, TheTraceShowsEachMoveOnTheArrowFromProducerToConsumer) {
   std::string path = ::testing::TempDir() + "dtx_movement_trace_" + std::to_string(::getpid()) + ".json";
   {
-    Env env;
+    ScopedEnv env;
     env.Set("DTX_P2P", "nccl");
     ClusterPtr cl = Sim(2, path.c_str());
     ASSERT_NE(cl, nullptr);
@@ -332,7 +319,7 @@ TEST(Movement, AGpuChainRunsAheadOfItsProducers) {
   const int64_t want = static_cast<int64_t>(want_u);
   for (const char *window : {"256", "0"}) {
     SCOPED_TRACE(std::string("DTX_GPU_WINDOW=") + window);
-    Env env;
+    ScopedEnv env;
     env.Set("DTX_GPU_WINDOW", window);
     ClusterPtr cl = Sim(1);
     ASSERT_NE(cl, nullptr);
@@ -380,7 +367,7 @@ TEST(Movement, AFailureInAChainRunAheadFailsTheRestWithItsMessage) {
 }
 
 int64_t RootsPeak(const char *window) {
-  Env env;
+  ScopedEnv env;
   env.Set("DTX_GPU_WINDOW", window);
   ClusterPtr cl = Sim(1);
   EXPECT_NE(cl, nullptr);

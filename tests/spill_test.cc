@@ -119,19 +119,6 @@ GraphPtr Build(bool gpu, dtx_task_id *total) {
   return g;
 }
 
-struct Env {
-  std::vector<std::string> names;
-  void Set(const char *n, const std::string &v) {
-    setenv(n, v.c_str(), 1);
-    names.push_back(n);
-    dtxi_env_reload();
-  }
-  ~Env() {
-    for (auto &n : names) unsetenv(n.c_str());
-    dtxi_env_reload();
-  }
-};
-
 struct TempDir {
   std::string path;
   TempDir() {
@@ -183,7 +170,7 @@ int64_t RunTotal(dtx_cluster *cl, dtx_graph *g, dtx_task_id total, dtx_scheduler
 TEST(HostSpill, DataFourTimesTheHostLimitSpillsToDiskAndComesBackIdentical) {
   TempDir dir;
   ASSERT_FALSE(dir.path.empty());
-  Env env;
+  ScopedEnv env;
   env.Set("DTX_HOST_MEMORY_LIMIT", "4MiB");
   env.Set("DTX_SPILL_DIR", dir.path);
   const int64_t want = static_cast<int64_t>(Expected());
@@ -226,7 +213,7 @@ TEST(HostSpill, NoLimitMeansNoSpilling) {
 
 TEST(HostSpill, AnUnwritableSpillDirectoryKeepsTheDataInMemory) {
   /* Nothing is lost: the run goes over the limit and says why in the log. */
-  Env env;
+  ScopedEnv env;
   env.Set("DTX_HOST_MEMORY_LIMIT", "2MiB");
   env.Set("DTX_SPILL_DIR", "/nonexistent/dtx-spill");
   env.Set("DTX_LOG", "error");
@@ -257,7 +244,7 @@ TEST(DeviceSpill, DeviceToHostToDiskOnSimulatedGpus) {
   /* 16 MiB of GPU-made chunks against 2 MiB per GPU and 4 MiB of host. */
   TempDir dir;
   ASSERT_FALSE(dir.path.empty());
-  Env env;
+  ScopedEnv env;
   env.Set("DTX_DEVICE_MEMORY_LIMIT", "2MiB");
   env.Set("DTX_HOST_MEMORY_LIMIT", "4MiB");
   env.Set("DTX_SPILL_DIR", dir.path);
@@ -298,7 +285,7 @@ TEST(DeviceSpill, TheTraceMarksSpillsAndReadsBack) {
   ASSERT_FALSE(dir.path.empty());
   std::string path = dir.path + "/trace.json";
   {
-    Env env;
+    ScopedEnv env;
     env.Set("DTX_DEVICE_MEMORY_LIMIT", "2MiB");
     env.Set("DTX_HOST_MEMORY_LIMIT", "4MiB");
     env.Set("DTX_SPILL_DIR", dir.path);

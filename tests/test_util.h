@@ -20,7 +20,10 @@
 #include <thread>
 #include <vector>
 
+#include <cstdlib>
+
 #include "dtx/dtx.h"
+#include "host/config.h"
 
 /* ---- sanitizers: shrink big cases ------------------------------------------- */
 
@@ -215,6 +218,25 @@ inline bool WaitUntil(Pred pred, int64_t ms = kDeadlineMs) {
   }
   return true;
 }
+
+/* Sets DTX_* variables for a scope (the table is read again) and unsets them,
+ * reading it again, when the scope ends. */
+struct ScopedEnv {
+  std::vector<std::string> names;
+  ScopedEnv() = default;
+  ScopedEnv(const char *name, const std::string &value) { Set(name, value); }
+  ScopedEnv(const ScopedEnv &) = delete;
+  ScopedEnv &operator=(const ScopedEnv &) = delete;
+  void Set(const char *name, const std::string &value) {
+    setenv(name, value.c_str(), 1);
+    names.push_back(name);
+    dtxi_env_reload();
+  }
+  ~ScopedEnv() {
+    for (auto &n : names) unsetenv(n.c_str());
+    dtxi_env_reload();
+  }
+};
 
 }  // namespace dtxt
 

@@ -915,7 +915,7 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
    * progress thread, which needs the event to know when it may let go. */
   dtx_status rc = r->trace ? dtxi_event_create_timed(g->b, d->index, &j->ev) : dtxi_event_create(g->b, d->index, &j->ev);
   if (rc == DTX_OK && j->room_ev != NULL) rc = dtxi_stream_wait(j->s, j->room_ev);
-  int any_nccl = 0, nmoves = 0;
+  int any_nccl = 0;
   if (rc == DTX_OK && need > 0) trace_mark(j, 0);
   for (uint32_t i = 0; i < gt->ninputs && rc == DTX_OK; i++) {
     const rtask *in = &r->rt[r->map[ins[i]]];
@@ -955,7 +955,6 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
       dtxi_event_destroy(rep[i]);
       rep[i] = NULL;
     }
-    nmoves++;
   }
   if (rc == DTX_OK && any_nccl) {
     rc = nccl_inputs(g, j, src);
@@ -969,7 +968,6 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
       }
     }
   }
-  (void)nmoves;
   if (rc != DTX_OK) {
     /* Nothing of the task itself was enqueued: fail it here. Buffers already
      * enqueued are freed in stream order behind what used them. */

@@ -122,9 +122,11 @@ typedef struct dtx_device_stats {
   int64_t broadcasts;      /* outputs of this device broadcast to several others */
   int64_t run_ahead;       /* tasks enqueued behind an input still running (DTX_GPU_WINDOW) */
   int64_t bytes_staged;    /* of bytes_from_host, moved through pinned staging buffers */
+  int64_t bytes_persisted; /* of bytes_in_use, chunks of persisted arrays kept here
+                            * between computations (dtx_array_persist) */
 } dtx_device_stats;
 
-#define DTX_DEVICE_STATS_INIT {sizeof(dtx_device_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define DTX_DEVICE_STATS_INIT {sizeof(dtx_device_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 
 /* The counters of GPU `gpu` (0 .. dtx_cluster_num_gpus - 1). */
 DTX_API dtx_status dtx_cluster_get_device_stats(const dtx_cluster *cl, int gpu, dtx_device_stats *out);

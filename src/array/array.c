@@ -16,6 +16,7 @@
 
 #include "array/array.h"
 #include "host/error.h"
+#include "scheduler/gpu.h"
 
 static _Atomic uint64_t next_serial = 1;
 
@@ -122,6 +123,8 @@ dtx_array *dtx_array_retain(dtx_array *a) {
 
 /* Frees a node whose last reference went, handing its inputs to drop. */
 static void node_free(dtx_array *a) {
+  if (a->kept != NULL) dtxa_kept_free(a->cl, a->kept, dtxa_nblocks(a));
+  free(a->kept);
   free(a->in);
   free(a->offs);
   free(a->owned);
@@ -1431,6 +1434,41 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
                          (long long)b, where[b], ngpu);
     if ((w = malloc((size_t)nb * sizeof *w)) == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory");
     memcpy(w, where, (size_t)nb * sizeof *w);
+  }
+  if (ngpu > 0 && dtx_cluster_scheduler(a->cl) == DTX_SCHED_CLUSTER) {
+    /* Chunks stay on the GPUs (or where `where` puts them). */
+    free(w);
+    if (a->kind == DTXA_KEPT && where == NULL) { /* kept already */
+      *out = dtxa_ret(dtx_array_retain((dtx_array *)a));
+      return DTX_OK;
+    }
+    dtx_array *src = (dtx_array *)a;
+    if (a->kind == DTXA_KEPT) {
+      /* moved through a copy: a chunk is kept by one array only */
+      dtxk_dimmap id[DTX_ARRAY_MAX_DIMS];
+      for (int d = 0; d < a->ndim; d++) id[d] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
+      if ((src = view_node(a, "copy", a->ndim, a->shape, a->chunk, id)) == NULL) return DTX_ENOMEM;
+      src->weak = a->weak;
+    }
+    dtxi_kept *slots = calloc((size_t)nb, sizeof *slots);
+    dtx_status rc = slots == NULL ? dtxi_fail(DTX_ENOMEM, "out of memory") : dtxa_persist_gpu(src, where, slots);
+    dtx_array *p = NULL;
+    if (rc == DTX_OK) {
+      p = dtxa_node(a->cl, DTXA_KEPT, "persist", a->ndim, a->shape, a->chunk, a->dtype, 0, NULL);
+      if (p == NULL) {
+        dtxa_kept_free(a->cl, slots, nb);
+        rc = DTX_ENOMEM;
+      }
+    }
+    if (src != a) dtx_array_release(src);
+    if (rc != DTX_OK) {
+      free(slots);
+      return rc;
+    }
+    p->kept = slots;
+    p->weak = a->weak;
+    *out = dtxa_ret(p);
+    return DTX_OK;
   }
   size_t bytes = dtx_array_nbytes(a);
   void *data = dtxa_alloc_host(bytes);

@@ -5,13 +5,15 @@
  *
  * A node is immutable once made and holds references to its inputs. Kinds:
  *   EXT      data in host memory (persisted, copied, wrapped or loaded), read in place
+ *   KEPT     persisted on a cluster with GPUs: each chunk kept where it was put
+ *            (a GPU's memory, or host memory), read by a task per chunk
  *   GEN      values from the global index (zeros, arange, random, scalars, ...)
  *   UNARY, BINARY, WHERE, CAST   elementwise over inputs broadcast to its shape
  *   VIEW     an affine view of one input (transpose, slices, broadcasting, rechunk)
  *   CONCAT   inputs joined along an axis
  *   REDUCE, MATMUL, MAP, OVERLAP operations with their own tasks
  * The first six fuse: a consumer's task computes them per element. The last
- * four are sources: their chunks are outputs of their own tasks.
+ * five are sources: their chunks are outputs of their own tasks.
  */
 #ifndef DTXA_ARRAY_H
 #define DTXA_ARRAY_H
@@ -35,6 +37,7 @@ enum {
   DTXA_MATMUL,
   DTXA_MAP,
   DTXA_OVERLAP,
+  DTXA_KEPT,
 };
 
 /* Weak (Python scalar) typing of 0-d arrays. */
@@ -75,6 +78,8 @@ struct dtx_array {
   int64_t estride[DTX_ARRAY_MAX_DIMS];
   void *owned; /* freed with the node */
   int *where;  /* persisted: DTX_WHERE_* per chunk, or NULL */
+  /* KEPT: one per chunk (C order of the chunk grid); dev -1: host memory */
+  struct dtxi_kept *kept;
   /* MAP / OVERLAP */
   dtx_block_fn fcpu, fcuda;
   void *user;
@@ -114,5 +119,11 @@ extern int dtxa_pin_gpus;
 
 /* build.c: computes a into host memory at buf (C order). */
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf);
+/* build.c: computes a's chunks on a cluster with GPUs and keeps each where
+ * `where` says (NULL: block-cyclically over the GPUs), filling slots (one per
+ * chunk). On failure the slots already filled are given back. */
+dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, struct dtxi_kept *slots);
+/* Gives back what slots hold (n of them). */
+void dtxa_kept_free(dtx_cluster *cl, struct dtxi_kept *slots, int64_t n);
 
 #endif /* DTXA_ARRAY_H */

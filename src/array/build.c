@@ -39,6 +39,7 @@
 #include "host/error.h"
 #include "kernels/kernels.h"
 #include "kernels/program.h"
+#include "scheduler/gpu.h"
 
 typedef struct msrc {
   const dtx_array *node;
@@ -61,7 +62,8 @@ typedef struct bctx {
 int dtxa_pin_gpus = 0;
 
 static int is_source(const dtx_array *a) {
-  return a->kind == DTXA_REDUCE || a->kind == DTXA_MATMUL || a->kind == DTXA_MAP || a->kind == DTXA_OVERLAP;
+  return a->kind == DTXA_REDUCE || a->kind == DTXA_MATMUL || a->kind == DTXA_MAP || a->kind == DTXA_OVERLAP ||
+         a->kind == DTXA_KEPT;
 }
 
 static void c_strides(int nd, const int64_t *shape, int64_t *st) {
@@ -696,6 +698,7 @@ static dtx_status emit_blocks(bctx *bc, const dtx_array *a, msrc *m, int root_le
 static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m);
 static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m);
 static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, const int64_t *dstride);
+static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m);
 
 static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
   for (msrc *m = bc->memo; m != NULL; m = m->next) {
@@ -735,6 +738,9 @@ static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
         break;
       case DTXA_EXT:
         rc = emit_blocks(bc, a, m, 1);
+        break;
+      case DTXA_KEPT:
+        rc = emit_kept(bc, a, m);
         break;
       default:
         rc = emit_blocks(bc, a, m, 0);
@@ -1398,6 +1404,94 @@ static void bctx_free(bctx *bc) {
     free(m);
   }
   bc->memo = NULL;
+}
+
+/* ---- persisted chunks ----------------------------------------------------------------------------- */
+
+/* A persisted chunk as a task output: on its GPU the kept buffer itself
+ * (no copy); a chunk kept in host memory is copied into the output. */
+static int kept_src(dtx_task_ctx *ctx) {
+  dtxi_kept *slot = *(dtxi_kept *const *)dtx_task_args(ctx, NULL);
+  if (slot->dev < 0) {
+    void *out = dtx_task_output(ctx, slot->size);
+    if (out == NULL) return dtx_task_fail(ctx, "out of memory for a %zu-byte chunk", slot->size);
+    memcpy(out, slot->ptr, slot->size);
+    return 0;
+  }
+  if (dtxi_task_output_kept(ctx, slot) != DTX_OK) return dtx_task_fail(ctx, "%s", dtx_last_error());
+  return 0;
+}
+
+static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
+  char name[DTX_MAX_KEY];
+  task_name(a, m->chunk, NULL, name, sizeof name);
+  dtx_status rc = DTX_OK;
+  for (int64_t b = 0; b < m->n && rc == DTX_OK; b++) {
+    int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
+    block_region(a->ndim, m->nb, m->chunk, a->shape, b, idx, lo, hi);
+    dtxi_kept *slot = &a->kept[b];
+    rc = add_task(bc, name, a->ndim, idx, NULL, 0, &slot, sizeof slot, kept_src, kept_src,
+                  slot->dev >= 0 ? DTX_WHERE_GPU(slot->dev) : DTX_WHERE_CPU, &m->ids[b]);
+  }
+  return rc;
+}
+
+/* Keeps its input: on a GPU the copy read there stays (handed to the slot
+ * once the task is done); on a CPU thread a host copy is made. */
+static int keep_chunk(dtx_task_ctx *ctx) {
+  dtxi_kept *slot = *(dtxi_kept *const *)dtx_task_args(ctx, NULL);
+  if (dtx_task_device(ctx) >= 0) {
+    if (dtxi_task_keep_input(ctx, 0, slot) != DTX_OK) return dtx_task_fail(ctx, "%s", dtx_last_error());
+    return 0;
+  }
+  size_t n = 0;
+  const void *in = dtx_task_input(ctx, 0, &n);
+  void *p = malloc(n > 0 ? n : 1);
+  if (p == NULL) return dtx_task_fail(ctx, "out of memory keeping a %zu-byte chunk", n);
+  if (n > 0) memcpy(p, in, n);
+  *slot = (dtxi_kept){-1, p, n};
+  return 0;
+}
+
+void dtxa_kept_free(dtx_cluster *cl, dtxi_kept *slots, int64_t n) {
+  for (int64_t b = 0; slots != NULL && b < n; b++) {
+    if (slots[b].dev >= 0)
+      dtxi_kept_free(cl, &slots[b]);
+    else
+      free(slots[b].ptr);
+    slots[b].ptr = NULL;
+  }
+}
+
+dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_kept *slots) {
+  int64_t n = dtxa_nblocks(a), nb[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < a->ndim; d++) nb[d] = dtxa_nb(a, d);
+  for (int64_t b = 0; b < n; b++) slots[b] = (dtxi_kept){-1, NULL, 0};
+  dtx_graph *g = NULL;
+  dtx_status rc = dtx_graph_create(&g);
+  if (rc != DTX_OK) return rc;
+  bctx bc;
+  bctx_init(&bc, a->cl, g, 1);
+  dtx_task_id *ids = calloc((size_t)n, sizeof *ids);
+  if (ids == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of memory");
+  if (rc == DTX_OK) rc = prebuild(&bc, a);
+  msrc *m = rc == DTX_OK ? materialize(&bc, a, a->chunk) : NULL;
+  if (rc == DTX_OK && m == NULL) rc = DTX_EINVAL;
+  char name[DTX_MAX_KEY];
+  snprintf(name, sizeof name, "persist-%llu", (unsigned long long)a->serial);
+  for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
+    int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
+    block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);
+    dtxi_kept *slot = &slots[b];
+    int w = where != NULL ? where[b] : DTX_WHERE_GPU((int)(b % bc.ngpu));
+    rc = add_task(&bc, name, a->ndim, idx, &m->ids[b], 1, &slot, sizeof slot, keep_chunk, keep_chunk, w, &ids[b]);
+  }
+  if (rc == DTX_OK) rc = dtx_compute(a->cl, g, ids, (int)n, NULL, NULL);
+  if (rc != DTX_OK) dtxa_kept_free(a->cl, slots, n);
+  free(ids);
+  bctx_free(&bc);
+  dtx_graph_destroy(g);
+  return rc;
 }
 
 dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, size_t nids,

@@ -270,7 +270,8 @@ static int output_room(gjob *j, int64_t extra) {
 }
 
 void *dtxi_gpu_output(gjob *j, size_t size) {
-  if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
+  if (j->has_out && j->out_ptr != NULL && !j->borrowed) dtxi_free_async(j->s, j->out_ptr);
+  j->borrowed = 0;
   j->out_ptr = NULL;
   j->out_size = size;
   j->has_out = 1;
@@ -306,6 +307,98 @@ void *dtxi_gpu_output(gjob *j, size_t size) {
 }
 
 int dtxi_gpu_device(const gjob *j) { return j->dev->index; }
+
+/* ---- persisted arrays' chunks ------------------------------------------------------------- */
+
+dtx_status dtxi_task_keep_input(dtx_task_ctx *ctx, int i, dtxi_kept *slot) {
+  gjob *j = ctx != NULL ? ctx->gpu : NULL;
+  if (j == NULL) return dtxi_fail(DTX_EINVAL, "keeping an input on a GPU: the task does not run on one");
+  if (i < 0 || i >= j->ninputs || j->in_size[i] == 0)
+    return dtxi_fail(DTX_EINVAL, "keeping input %d on gpu %d: the task has no such input with data", i,
+                     j->dev->index);
+  j->keep_slot = slot;
+  j->keep_in = i;
+  if (j->temp[i]) { /* its own buffer (no residency record): not freed with the inputs */
+    j->temp[i] = 0;
+    j->keep_temp = 1;
+  }
+  return DTX_OK;
+}
+
+dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, const dtxi_kept *slot) {
+  gjob *j = ctx != NULL ? ctx->gpu : NULL;
+  if (j == NULL || slot->ptr == NULL || slot->dev != j->dev->index)
+    return dtxi_fail(DTX_EINVAL, "a persisted chunk on gpu %d read by a task running on %s %d", slot->dev,
+                     j == NULL ? "the CPU, worker" : "gpu", j == NULL ? dtx_task_worker(ctx) : j->dev->index);
+  if (j->has_out && j->out_ptr != NULL && !j->borrowed) dtxi_free_async(j->s, j->out_ptr);
+  j->out_ptr = slot->ptr;
+  j->out_size = slot->size;
+  j->has_out = 1;
+  j->borrowed = 1;
+  const gtask *gt = &j->r->g->tasks[j->t->gid];
+  dtxi_gpus_learn_output(j->r->cl->gpus, j->r->g->prefixes[gt->prefix], 0); /* reserves nothing */
+  return DTX_OK;
+}
+
+void dtxi_kept_free(dtx_cluster *cl, dtxi_kept *slot) {
+  dtxi_gpus *g = cl != NULL ? cl->gpus : NULL;
+  if (g == NULL || slot->ptr == NULL || slot->dev < 0 || slot->dev >= g->ndev) return;
+  gdev *d = &g->dev[slot->dev];
+  pthread_mutex_lock(&d->mu);
+  dtxi_free_async(d->d2h, slot->ptr);
+  pthread_mutex_unlock(&d->mu);
+  pthread_mutex_lock(&g->res_mu);
+  d->used -= (int64_t)slot->size;
+  d->kept -= (int64_t)slot->size;
+  pthread_mutex_unlock(&g->res_mu);
+  slot->ptr = NULL;
+  dtxi_retry_parked(g);
+}
+
+/* The job asked to keep an input (dtxi_task_keep_input): once it succeeded
+ * (ok), that input's copy here goes to the slot, charged to the device from
+ * now on as a persisted chunk. */
+static void keep_input(gjob *j, int ok) {
+  dtxi_gpus *g = j->r->cl->gpus;
+  gdev *d = j->dev;
+  dtxi_kept *slot = j->keep_slot;
+  int i = j->keep_in;
+  size_t n = j->in_size[i];
+  j->keep_slot = NULL;
+  if (j->keep_temp) {
+    void *p = j->in_ptr[i];
+    j->in_ptr[i] = NULL;
+    j->keep_temp = 0;
+    if (ok && p != NULL) {
+      *slot = (dtxi_kept){d->index, p, n};
+      j->in_charged -= (int64_t)n; /* held by the slot now */
+      pthread_mutex_lock(&g->res_mu);
+      d->kept += (int64_t)n;
+      pthread_mutex_unlock(&g->res_mu);
+    } else if (p != NULL) {
+      pthread_mutex_lock(&d->mu);
+      dtxi_free_async(j->s, p);
+      pthread_mutex_unlock(&d->mu);
+    }
+    return;
+  }
+  if (!ok) return;
+  const gtask *gt = &j->r->g->tasks[j->t->gid];
+  const rtask *in = &j->r->rt[j->r->map[dtxi_gt_inputs(gt)[i]]];
+  gres *res = in->res;
+  int kept = 0;
+  pthread_mutex_lock(&g->res_mu);
+  if (res != NULL && dtxi_copy_keep(g, &res->copy[d->index])) {
+    *slot = (dtxi_kept){d->index, res->copy[d->index].ptr, res->size};
+    kept = 1;
+  }
+  pthread_mutex_unlock(&g->res_mu);
+  if (!kept) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "input %d has no copy of its own on gpu %d to keep", i, d->index);
+    j->err = dtxi_gpu_task_error(j->r, j->t, msg);
+  }
+}
 void *dtxi_gpu_native_stream(const gjob *j) { return j->s->b->ops->native_stream(j->s); }
 
 static void invoke(gjob *j, dtx_task_fn fn) {
@@ -325,7 +418,7 @@ static void invoke(gjob *j, dtx_task_fn fn) {
       }
     }
     j->err = msg != NULL ? msg : strdup("task failed");
-    if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
+    if (j->has_out && j->out_ptr != NULL && !j->borrowed) dtxi_free_async(j->s, j->out_ptr);
     j->has_out = 0;
     j->out_ptr = NULL;
   }
@@ -1257,6 +1350,7 @@ static void finish(gjob *j) {
   gdev *d = j->dev;
   dtxi_gpus *g = r->cl->gpus;
   int ran = 1;
+  if (j->keep_slot != NULL) keep_input(j, j->err == NULL && (j->after == NULL || j->after->err == NULL));
   if (j->after != NULL) {
     /* Run ahead: its producer finished first (the progress thread sees to
      * that); the producer's copy it read was pinned for it. */
@@ -1273,12 +1367,12 @@ static void finish(gjob *j) {
         dtxi_chunk_unref(j->host_out);
         j->host_out = NULL;
       }
-      if (j->out_ptr != NULL) {
+      if (j->out_ptr != NULL && !j->borrowed) {
         pthread_mutex_lock(&d->mu);
         dtxi_free_async(j->s, j->out_ptr);
         pthread_mutex_unlock(&d->mu);
-        j->out_ptr = NULL;
       }
+      j->out_ptr = NULL;
       j->has_out = 0;
       j->t->err = j->after->err;
       atomic_store_explicit(&r->any_error, 1, memory_order_relaxed);
@@ -1310,7 +1404,7 @@ static void finish(gjob *j) {
     }
     dtxi_run_fail(r, j->t, j->err);
     j->err = NULL;
-    if (j->out_ptr != NULL) {
+    if (j->out_ptr != NULL && !j->borrowed) {
       pthread_mutex_lock(&d->mu);
       dtxi_free_async(j->s, j->out_ptr);
       pthread_mutex_unlock(&d->mu);
@@ -1324,16 +1418,19 @@ static void finish(gjob *j) {
     gres *res = keep ? dtxi_gres_new(g, r, j->t, d->index, j->out_size, j->host_out != NULL) : NULL;
     if (res != NULL) {
       pthread_mutex_lock(&g->res_mu);
+      res->copy[d->index].kept = (uint8_t)j->borrowed; /* a persisted chunk: charged to its array */
       /* pinned by the readers run ahead of it until they are done */
       dtxi_copy_add(g, res, d->index, j->out_ptr, j->ev, j->slot != NULL ? j->slot->readers : 0);
       pthread_mutex_unlock(&g->res_mu);
       j->ev = NULL;
-      give_back -= (int64_t)res->size; /* held on by the copy */
+      if (!j->borrowed) give_back -= (int64_t)res->size; /* held on by the copy */
       j->t->res = made = res;
     } else if (j->out_ptr != NULL) {
-      pthread_mutex_lock(&d->mu);
-      dtxi_free_async(j->s, j->out_ptr);
-      pthread_mutex_unlock(&d->mu);
+      if (!j->borrowed) {
+        pthread_mutex_lock(&d->mu);
+        dtxi_free_async(j->s, j->out_ptr);
+        pthread_mutex_unlock(&d->mu);
+      }
       if (j->host_out == NULL) /* the only copy is gone (out of memory for its record) */
         dtxi_run_fail(r, j->t, dtxi_gpu_task_error(r, j->t, "out of host memory keeping its output"));
     }
@@ -1411,7 +1508,7 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
     if (j->host_out == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of host memory");
   }
   free_inputs(j, d->d2h);
-  if (j->has_out && j->out_ptr != NULL && j->out_size == 0) {
+  if (j->has_out && j->out_ptr != NULL && j->out_size == 0 && !j->borrowed) {
     dtxi_free_async(j->s, j->out_ptr);
     j->out_ptr = NULL;
   }

@@ -5,6 +5,7 @@
 #define DTXI_GPU_H
 
 #include "dtx/cluster.h"
+#include "dtx/graph.h"
 #include "host/backend.h"
 
 #ifdef __cplusplus
@@ -66,6 +67,24 @@ void dtxi_gres_release(struct gres *res);
 const void *dtxi_gpu_input(const struct gjob *j, int i, size_t *size);
 void *dtxi_gpu_output(struct gjob *j, size_t size);
 int dtxi_gpu_device(const struct gjob *j);
+
+/* Device memory that outlives computations: a chunk of a persisted array,
+ * kept on GPU `dev` (charged to its memory, never spilled) until freed. */
+typedef struct dtxi_kept {
+  int dev;
+  void *ptr;
+  size_t size;
+} dtxi_kept;
+/* Inside a task running on a GPU: once the task has succeeded, the copy of
+ * input i it read on this device goes to *slot instead of being freed with
+ * the output's other copies. DTX_OK, or DTX_EINVAL (message set) when the
+ * task is not running on a GPU or i is out of range. */
+dtx_status dtxi_task_keep_input(dtx_task_ctx *ctx, int i, dtxi_kept *slot);
+/* Inside a task running on GPU slot->dev: the task's output is the kept
+ * buffer itself (read in place by readers there, fetched by others). */
+dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, const dtxi_kept *slot);
+/* Gives a kept buffer back to its device (no computation may be reading it). */
+void dtxi_kept_free(dtx_cluster *cl, dtxi_kept *slot);
 void *dtxi_gpu_native_stream(const struct gjob *j);
 
 #ifdef __cplusplus

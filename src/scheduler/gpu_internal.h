@@ -27,6 +27,8 @@ typedef struct gcopy {
   struct gcopy *prev, *next; /* the device's LRU while resident and unpinned */
   uint8_t in_lru;
   uint8_t dev;
+  uint8_t kept;              /* ptr belongs to a persisted array (dtxi_kept): not
+                              * freed, spilled or uncharged with the output */
   struct gres *owner;
 } gcopy;
 
@@ -105,6 +107,7 @@ typedef struct gdev {
   parked *parked;
   int64_t spills, spilled_bytes, unspills, unspilled_bytes;
   int64_t bytes_from_host, bytes_to_host, bytes_peer, bytes_nccl, reused, broadcasts, run_ahead, bytes_staged;
+  int64_t kept; /* bytes of persisted chunks here (part of used) */
 } gdev;
 
 /* How input i of a job reaches its device. */
@@ -159,6 +162,10 @@ typedef struct gjob {
   rtask *after;        /* run ahead: that job's task, which must finish first */
   int ahead_in;        /* run ahead: the input index it is; -1 otherwise */
   int stream_index;
+  struct dtxi_kept *keep_slot; /* dtxi_task_keep_input: where input keep_in goes once done */
+  int keep_in;
+  int keep_temp;   /* that input is this job's own buffer (not a residency copy) */
+  int borrowed;    /* out_ptr is a kept buffer (dtxi_task_output_kept): never freed here */
   uint64_t t_dispatch, t_run0, t_run1, t_done1; /* host clock, for the trace */
 } gjob;
 
@@ -204,6 +211,9 @@ void dtxi_copy_add(struct dtxi_gpus *g, gres *res, int d, void *ptr, dtxi_event 
 int dtxi_reserve(struct dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev);
 void dtxi_charge(struct dtxi_gpus *g, gdev *d, int64_t bytes);
 void dtxi_uncharge(struct dtxi_gpus *g, gdev *d, int64_t bytes);
+/* Hands copy c to a persisted array (res_mu held): 1 done, 0 when there is
+ * no copy or it is kept already. */
+int dtxi_copy_keep(struct dtxi_gpus *g, gcopy *c);
 /* Drops copy c (its device's feed lock held) unless a job still reads it: it
  * was fetched by a job that failed, so it may not hold the data. */
 void dtxi_copy_drop(struct dtxi_gpus *g, gcopy *c);

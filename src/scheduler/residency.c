@@ -72,7 +72,7 @@ static void lru_remove(gdev *d, gcopy *c) {
 }
 
 static void lru_push(gdev *d, gcopy *c) {
-  if (c->in_lru || c->ptr == NULL) return;
+  if (c->in_lru || c->ptr == NULL || c->kept) return;
   c->prev = d->lru_tail;
   c->next = NULL;
   if (d->lru_tail != NULL) d->lru_tail->next = c; else d->lru_head = c;
@@ -99,13 +99,22 @@ void dtxi_copy_add(dtxi_gpus *g, gres *res, int d, void *ptr, dtxi_event *ready,
   if (pins == 0) lru_push(&g->dev[d], c);
 }
 
+int dtxi_copy_keep(dtxi_gpus *g, gcopy *c) {
+  if (c->ptr == NULL || c->kept) return 0;
+  gdev *d = &g->dev[c->dev];
+  lru_remove(d, c);
+  c->kept = 1;
+  d->kept += (int64_t)c->owner->size;
+  return 1;
+}
+
 void dtxi_copy_drop(dtxi_gpus *g, gcopy *c) {
   gres *res = c->owner;
   gdev *d = &g->dev[c->dev];
   pthread_mutex_lock(&g->res_mu);
   void *ptr = NULL;
   dtxi_event *ready = NULL;
-  if (c->pins == 0 && c->ptr != NULL) {
+  if (c->pins == 0 && c->ptr != NULL && !c->kept) {
     lru_remove(d, c);
     ptr = c->ptr;
     ready = c->ready;
@@ -236,9 +245,9 @@ void dtxi_gres_release(gres *res) {
   for (int i = 0; i < g->ndev; i++) {
     gcopy *c = &res->copy[i];
     lru_remove(&g->dev[i], c);
-    ptr[i] = c->ptr;
+    ptr[i] = c->kept ? NULL : c->ptr; /* a persisted array's: it stays */
     ready[i] = c->ready;
-    if (c->ptr != NULL) g->dev[i].used -= (int64_t)res->size;
+    if (ptr[i] != NULL) g->dev[i].used -= (int64_t)res->size;
     c->ptr = NULL;
     c->ready = NULL;
   }
@@ -324,9 +333,18 @@ void dtxi_park(dtxi_gpus *g, gdev *d, run *r, rtask *t) {
   pthread_mutex_unlock(&g->res_mu);
   if (mine) {
     free(p);
-    char msg[200];
-    snprintf(msg, sizeof msg, "no room on gpu %d under its memory limit (%lld bytes): spilling to host failed (%s)",
-             d->index, (long long)d->limit, dtx_last_error());
+    char msg[320];
+    pthread_mutex_lock(&g->res_mu);
+    int64_t kept = d->kept;
+    pthread_mutex_unlock(&g->res_mu);
+    if (kept > 0)
+      snprintf(msg, sizeof msg,
+               "no room on gpu %d under its memory limit (%lld bytes): %lld bytes of it hold persisted arrays; "
+               "release some (dtx_array_release), persist them elsewhere, or raise DTX_DEVICE_MEMORY_LIMIT",
+               d->index, (long long)d->limit, (long long)kept);
+    else
+      snprintf(msg, sizeof msg, "no room on gpu %d under its memory limit (%lld bytes): spilling to host failed (%s)",
+               d->index, (long long)d->limit, dtx_last_error());
     dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, msg));
   }
 }
@@ -346,6 +364,8 @@ void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out) {
   if (out->size >= offsetof(dtx_device_stats, run_ahead) + sizeof out->run_ahead) out->run_ahead = d->run_ahead;
   if (out->size >= offsetof(dtx_device_stats, bytes_staged) + sizeof out->bytes_staged)
     out->bytes_staged = d->bytes_staged;
+  if (out->size >= offsetof(dtx_device_stats, bytes_persisted) + sizeof out->bytes_persisted)
+    out->bytes_persisted = d->kept;
   if (out->size >= offsetof(dtx_device_stats, broadcasts) + sizeof out->broadcasts) {
     out->bytes_from_host = d->bytes_from_host;
     out->bytes_to_host = d->bytes_to_host;

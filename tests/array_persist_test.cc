@@ -1,0 +1,324 @@
+/*
+ * tests/array_persist_test.cc - persisted arrays on a cluster with GPUs
+ * (simulated, sim:N): chunks stay in device memory between computations,
+ * spread block-cyclically or where they are put, are read there without
+ * being loaded or recomputed, move when persisted again elsewhere, go back
+ * when the array is released, and feed stencils and rechunks across GPUs.
+ * Checked with the device counters and against plain loops here.
+ */
+#include <gtest/gtest.h>
+
+#include "array_util.h"
+
+using namespace dtxa_test;
+
+namespace {
+
+dtxt::ClusterPtr SimCluster(int gpus) {
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.num_threads = 2;
+  cfg.log_level = DTX_LOG_NONE;
+  std::string g = "sim:" + std::to_string(gpus);
+  cfg.gpus = g.c_str();
+  dtx_cluster *cl = nullptr;
+  EXPECT_EQ(dtx_cluster_create(&cfg, &cl), DTX_OK) << dtx_last_error();
+  return dtxt::ClusterPtr(cl);
+}
+
+dtx_device_stats Stats(dtx_cluster *cl, int k) {
+  dtx_device_stats s = DTX_DEVICE_STATS_INIT;
+  EXPECT_EQ(dtx_cluster_get_device_stats(cl, k, &s), DTX_OK) << dtx_last_error();
+  return s;
+}
+
+/* Bytes of chunk b (C order of the chunk grid) of a shape in chunks. */
+int64_t ChunkBytes(const std::vector<int64_t> &shape, const std::vector<int64_t> &ch, int64_t b, size_t esz) {
+  int64_t n = 1;
+  for (int d = static_cast<int>(shape.size()) - 1; d >= 0; d--) {
+    int64_t nb = (shape[d] + ch[d] - 1) / ch[d], i = b % nb;
+    b /= nb;
+    n *= std::min(ch[d], shape[d] - i * ch[d]);
+  }
+  return n * static_cast<int64_t>(esz);
+}
+
+int64_t Blocks(const std::vector<int64_t> &shape, const std::vector<int64_t> &ch) {
+  int64_t n = 1;
+  for (size_t d = 0; d < shape.size(); d++) n *= (shape[d] + ch[d] - 1) / ch[d];
+  return n;
+}
+
+double SumOf(const Nd &x, double mul, double add) {
+  double s = 0;
+  for (double v : x.v) s += v * mul + add;
+  return s;
+}
+
+class Persist : public ::testing::TestWithParam<int> {};
+INSTANTIATE_TEST_SUITE_P(Gpus, Persist, ::testing::Values(1, 2, 3, 4),
+                         [](const ::testing::TestParamInfo<int> &i) { return "sim" + std::to_string(i.param); });
+
+/* Block-cyclic by default; loaded from the host once; later computations
+ * read the chunks where they are. */
+TEST_P(Persist, ChunksStayOnTheirGpus) {
+  int ngpu = GetParam();
+  auto cl = SimCluster(ngpu);
+  ASSERT_NE(cl, nullptr);
+  Scope sc;
+  std::mt19937_64 rng(7100 + ngpu);
+  std::vector<int64_t> shape = {53, 40}, ch = {16, 12};
+  Nd x = RandNd(rng, shape, DTX_F64);
+  /* read in place from a buffer scribbled over once persisted: later
+   * computations must read the kept chunks, not this */
+  std::vector<double> host = x.v;
+  dtx_array *a = dtx_from_host(cl.get(), 2, shape.data(), ch.data(), DTX_F64, host.data(), DTX_HOST_WRAP);
+  dtx_array *p = nullptr;
+  ASSERT_EQ(dtx_array_persist(a, nullptr, &p), DTX_OK) << dtx_last_error();
+  std::fill(host.begin(), host.end(), -1.0);
+
+  int64_t nb = Blocks(shape, ch);
+  std::vector<int64_t> want(static_cast<size_t>(ngpu), 0);
+  for (int64_t b = 0; b < nb; b++) want[static_cast<size_t>(b % ngpu)] += ChunkBytes(shape, ch, b, 8);
+  std::vector<dtx_device_stats> before;
+  for (int k = 0; k < ngpu; k++) {
+    dtx_device_stats s = Stats(cl.get(), k);
+    EXPECT_EQ(s.bytes_persisted, want[static_cast<size_t>(k)]) << "gpu " << k;
+    EXPECT_EQ(s.bytes_in_use, s.bytes_persisted) << "gpu " << k << ": only the persisted chunks are held";
+    before.push_back(s);
+  }
+
+  /* (p * 2 + 1).sum() twice, and p itself, from the kept chunks */
+  for (int round = 0; round < 2; round++) {
+    double s = 0;
+    dtx_array *e = dtx_sum(dtx_binary_scalar(DTX_ADD, dtx_binary_scalar(DTX_MUL, p, 2), 1), nullptr, 0);
+    ASSERT_EQ(dtx_array_compute(e, &s, sizeof s), DTX_OK) << dtx_last_error();
+    EXPECT_NEAR(s, SumOf(x, 2, 1), 1e-9 * x.v.size());
+  }
+  EXPECT_TRUE(SameNd(Get(p), x, 0));
+  for (int k = 0; k < ngpu; k++) {
+    dtx_device_stats s = Stats(cl.get(), k);
+    EXPECT_EQ(s.bytes_from_host, before[static_cast<size_t>(k)].bytes_from_host) << "gpu " << k;
+    EXPECT_EQ(s.bytes_persisted, want[static_cast<size_t>(k)]) << "gpu " << k;
+    EXPECT_GT(s.copies_reused, before[static_cast<size_t>(k)].copies_reused) << "gpu " << k;
+  }
+
+  /* released: the device memory goes back */
+  dtx_array_scope_end();
+  dtx_array_scope_begin();
+  for (int k = 0; k < ngpu; k++) {
+    dtx_device_stats s = Stats(cl.get(), k);
+    EXPECT_EQ(s.bytes_persisted, 0) << "gpu " << k;
+    EXPECT_EQ(s.bytes_in_use, 0) << "gpu " << k;
+  }
+}
+
+/* Placed by hand (GPU k, or host memory), then persisted again elsewhere. */
+TEST_P(Persist, PlacedAndMoved) {
+  int ngpu = GetParam();
+  auto cl = SimCluster(ngpu);
+  ASSERT_NE(cl, nullptr);
+  Scope sc;
+  std::vector<int64_t> shape = {30, 21}, ch = {7, 8};
+  int64_t nb = Blocks(shape, ch);
+  dtx_array *r = dtx_random_normal(cl.get(), 2, shape.data(), ch.data(), DTX_F32, 99);
+  ASSERT_NE(r, nullptr) << dtx_last_error();
+  Nd want = Get(r);
+
+  std::vector<int> where(static_cast<size_t>(nb));
+  std::vector<int64_t> bytes(static_cast<size_t>(ngpu), 0);
+  for (int64_t b = 0; b < nb; b++) {
+    where[static_cast<size_t>(b)] = b % 5 == 4 ? DTX_WHERE_CPU : DTX_WHERE_GPU(ngpu - 1);
+    if (b % 5 != 4) bytes[static_cast<size_t>(ngpu - 1)] += ChunkBytes(shape, ch, b, 4);
+  }
+  dtx_array *p = nullptr;
+  ASSERT_EQ(dtx_array_persist(r, where.data(), &p), DTX_OK) << dtx_last_error();
+  for (int k = 0; k < ngpu; k++) EXPECT_EQ(Stats(cl.get(), k).bytes_persisted, bytes[static_cast<size_t>(k)]);
+  EXPECT_TRUE(SameNd(Get(p), want, 0));
+
+  /* persisting a persisted array again keeps it as it is */
+  dtx_array *same = nullptr;
+  ASSERT_EQ(dtx_array_persist(p, nullptr, &same), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(same, p);
+  for (int k = 0; k < ngpu; k++) EXPECT_EQ(Stats(cl.get(), k).bytes_persisted, bytes[static_cast<size_t>(k)]);
+
+  /* ... or moves a copy of it where asked: every chunk on GPU 0 */
+  std::vector<int> all0(static_cast<size_t>(nb), DTX_WHERE_GPU(0));
+  dtx_array *q = nullptr;
+  ASSERT_EQ(dtx_array_persist(p, all0.data(), &q), DTX_OK) << dtx_last_error();
+  int64_t all = static_cast<int64_t>(want.v.size() * 4);
+  EXPECT_EQ(Stats(cl.get(), 0).bytes_persisted, all + (ngpu == 1 ? bytes[0] : 0));
+  EXPECT_TRUE(SameNd(Get(q), want, 0));
+  EXPECT_TRUE(SameNd(Get(p), want, 0));
+
+  /* q goes with the scope; p's chunks stay while a reference holds it */
+  dtx_array *hold = dtx_array_retain(p);
+  dtx_array_scope_end();
+  dtx_array_scope_begin();
+  EXPECT_EQ(Stats(cl.get(), ngpu - 1).bytes_persisted, bytes[static_cast<size_t>(ngpu - 1)]);
+  if (ngpu > 1) {
+    EXPECT_EQ(Stats(cl.get(), 0).bytes_persisted, 0);
+  }
+  EXPECT_TRUE(SameNd(Get(hold), want, 0));
+  dtx_array_release(hold);
+  for (int k = 0; k < ngpu; k++) {
+    EXPECT_EQ(Stats(cl.get(), k).bytes_persisted, 0) << "gpu " << k;
+    EXPECT_EQ(Stats(cl.get(), k).bytes_in_use, 0) << "gpu " << k;
+  }
+}
+
+/* A 5-point Laplacian over a persisted field whose chunks sit on different
+ * GPUs: halos come from the neighbours' GPUs. */
+int Laplace(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, const void *) {
+  if (nin != 1 || in[0].ndim != 2 || in[0].halo[0] != 1 || in[0].halo[1] != 1)
+    return dtx_task_fail(ctx, "unexpected input");
+  const double *x = static_cast<const double *>(in[0].data);
+  double *o = static_cast<double *>(out->data);
+  int64_t s0 = in[0].stride[0];
+  for (int64_t i = 0; i < out->shape[0]; i++)
+    for (int64_t j = 0; j < out->shape[1]; j++) {
+      const double *c = x + (i + 1) * s0 + (j + 1);
+      o[i * out->stride[0] + j] = c[-s0] + c[s0] + c[-1] + c[1] - 4 * c[0];
+    }
+  return 0;
+}
+
+TEST_P(Persist, HalosAcrossGpus) {
+  int ngpu = GetParam();
+  auto cl = SimCluster(ngpu);
+  ASSERT_NE(cl, nullptr);
+  Scope sc;
+  std::mt19937_64 rng(7300 + ngpu);
+  int64_t n = 36, m = 27;
+  Nd x = RandNd(rng, {n, m}, DTX_F64);
+  dtx_array *p = nullptr;
+  ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, {9, 9}), nullptr, &p), DTX_OK) << dtx_last_error();
+  int64_t peer0 = 0;
+  for (int k = 0; k < ngpu; k++) peer0 += Stats(cl.get(), k).bytes_peer;
+  int64_t depth[2] = {1, 1};
+  /* on simulated GPUs the CPU kernel stands in for the CUDA one */
+  dtx_array *lap =
+      dtx_map_overlap("laplace", Laplace, Laplace, p, depth, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, nullptr, 0);
+  ASSERT_NE(lap, nullptr) << dtx_last_error();
+  dtx_array *step = nullptr; /* one explicit time step, kept on the GPUs too */
+  ASSERT_EQ(dtx_array_persist(dtx_add(p, dtx_binary_scalar(DTX_MUL, lap, 0.1)), nullptr, &step), DTX_OK)
+      << dtx_last_error();
+  Nd got = Get(step);
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < m; j++) {
+      auto at = [&](int64_t a, int64_t b) { return x.v[static_cast<size_t>(((a + n) % n) * m + (b + m) % m)]; };
+      double w = at(i, j) + 0.1 * (at(i - 1, j) + at(i + 1, j) + at(i, j - 1) + at(i, j + 1) - 4 * at(i, j));
+      ASSERT_NEAR(got.v[static_cast<size_t>(i * m + j)], w, 1e-12) << i << "," << j;
+    }
+  int64_t peer = 0;
+  for (int k = 0; k < ngpu; k++) peer += Stats(cl.get(), k).bytes_peer;
+  if (ngpu > 1) {
+    EXPECT_GT(peer, peer0) << "neighbouring chunks on other GPUs are read from there";
+  } else {
+    EXPECT_EQ(peer, 0);
+  }
+}
+
+/* Rechunking a persisted array across GPUs with NCCL send/recv. */
+TEST_P(Persist, RechunkOverNccl) {
+  int ngpu = GetParam();
+  dtxt::ScopedEnv env("DTX_P2P", "nccl");
+  auto cl = SimCluster(ngpu);
+  ASSERT_NE(cl, nullptr);
+  Scope sc;
+  std::mt19937_64 rng(7500 + ngpu);
+  Nd x = RandNd(rng, {40, 33}, DTX_F64);
+  dtx_array *p = nullptr;
+  ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, {10, 11}), nullptr, &p), DTX_OK) << dtx_last_error();
+  int64_t nccl0 = 0;
+  for (int k = 0; k < ngpu; k++) nccl0 += Stats(cl.get(), k).bytes_nccl;
+  int64_t ch[2] = {13, 33};
+  dtx_array *q = nullptr;
+  ASSERT_EQ(dtx_array_persist(dtx_rechunk(p, ch), nullptr, &q), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(dtx_array_chunk(q, 0), 13);
+  EXPECT_TRUE(SameNd(Get(q), x, 0));
+  int64_t nccl = 0;
+  for (int k = 0; k < ngpu; k++) nccl += Stats(cl.get(), k).bytes_nccl;
+  if (ngpu > 1) {
+    EXPECT_GT(nccl, nccl0) << "pieces of the old chunks move between GPUs over NCCL";
+  } else {
+    EXPECT_EQ(nccl, 0);
+  }
+}
+
+/* Under a device memory limit, persisted chunks stay and the work around
+ * them spills or waits; a failing persist leaves nothing behind. */
+TEST(PersistLimits, UnderALimitAndOnFailure) {
+  dtxt::ScopedEnv env("DTX_DEVICE_MEMORY_LIMIT", "64KiB");
+  auto cl = SimCluster(2);
+  ASSERT_NE(cl, nullptr);
+  Scope sc;
+  std::mt19937_64 rng(7700);
+  std::vector<int64_t> shape = {64, 64}, ch = {16, 16}; /* 16 chunks of 2 KiB: 16 KiB per GPU */
+  Nd x = RandNd(rng, shape, DTX_F64);
+  dtx_array *p = nullptr;
+  ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, ch), nullptr, &p), DTX_OK) << dtx_last_error();
+  for (int k = 0; k < 2; k++) EXPECT_EQ(Stats(cl.get(), k).bytes_persisted, 16 << 10);
+  /* six steps, each persisted and the one before released: twice the
+   * persisted data goes through, under the limit */
+  dtx_array *cur = dtx_array_retain(p);
+  for (int i = 0; i < 6; i++) {
+    dtx_array_scope_begin();
+    dtx_array *f = nullptr;
+    dtx_status rc = dtx_array_persist(dtx_binary_scalar(DTX_ADD, cur, 1), nullptr, &f);
+    dtx_array *next = rc == DTX_OK ? dtx_array_retain(f) : nullptr;
+    dtx_array_scope_end();
+    ASSERT_EQ(rc, DTX_OK) << "step " << i << ": " << dtx_last_error();
+    dtx_array_release(cur);
+    cur = next;
+  }
+  Nd want = x;
+  for (double &v : want.v) v += 6;
+  EXPECT_TRUE(SameNd(Get(cur), want, 1e-15));
+  for (int k = 0; k < 2; k++) {
+    dtx_device_stats s = Stats(cl.get(), k);
+    EXPECT_EQ(s.bytes_persisted, 32 << 10) << "gpu " << k << ": p and the last step";
+    EXPECT_LE(s.bytes_peak, 64 << 10) << "gpu " << k;
+  }
+
+  /* persisting more than the GPUs hold fails, saying what holds them */
+  std::vector<dtx_array *> held;
+  dtx_status rc = DTX_OK;
+  for (int i = 0; i < 4 && rc == DTX_OK; i++) {
+    dtx_array *f = nullptr;
+    rc = dtx_array_persist(dtx_binary_scalar(DTX_MUL, cur, i + 2), nullptr, &f);
+    if (rc == DTX_OK) held.push_back(f);
+  }
+  EXPECT_EQ(rc, DTX_ETASK);
+  EXPECT_NE(std::string(dtx_last_error()).find("hold persisted arrays"), std::string::npos) << dtx_last_error();
+  for (int k = 0; k < 2; k++) {
+    dtx_device_stats s = Stats(cl.get(), k);
+    EXPECT_EQ(s.bytes_persisted, static_cast<int64_t>(2 + held.size()) * (16 << 10)) << "gpu " << k;
+    EXPECT_LE(s.bytes_peak, 64 << 10) << "gpu " << k;
+  }
+  for (dtx_array *h : held) dtx_array_release(dtx_array_keep(h));
+  dtx_array_release(cur);
+
+  /* a persist whose computation fails keeps nothing */
+  dtx_device_stats s0 = Stats(cl.get(), 0), s1 = Stats(cl.get(), 1);
+  auto fail = [](dtx_task_ctx *ctx, const dtx_block *in, int, dtx_block *out, const void *) {
+    if (in[0].index[0] == 2 && in[0].index[1] == 1) return dtx_task_fail(ctx, "no good");
+    const double *src = static_cast<const double *>(in[0].data);
+    double *dst = static_cast<double *>(out->data);
+    for (int64_t i = 0; i < out->shape[0]; i++)
+      for (int64_t j = 0; j < out->shape[1]; j++)
+        dst[i * out->stride[0] + j * out->stride[1]] = src[i * in[0].stride[0] + j * in[0].stride[1]];
+    return 0;
+  };
+  dtx_array *in0 = Put(cl.get(), x, ch);
+  dtx_array *bad = dtx_map_blocks("bad", fail, fail, &in0, 1, DTX_F64, nullptr, 0);
+  ASSERT_NE(bad, nullptr) << dtx_last_error();
+  dtx_array *none = nullptr;
+  EXPECT_EQ(dtx_array_persist(bad, nullptr, &none), DTX_ETASK);
+  EXPECT_EQ(none, nullptr);
+  EXPECT_NE(std::string(dtx_last_error()).find("no good"), std::string::npos) << dtx_last_error();
+  EXPECT_EQ(Stats(cl.get(), 0).bytes_persisted, s0.bytes_persisted);
+  EXPECT_EQ(Stats(cl.get(), 1).bytes_persisted, s1.bytes_persisted);
+}
+
+}  // namespace

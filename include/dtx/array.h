@@ -158,9 +158,17 @@ DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape
 DTX_API dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size);
 
 /* Computes a and keeps the result in memory: *out is an array over it, whose
- * chunks later computations read without recomputing. `where` places the
- * chunks on a cluster with GPUs: NULL spreads them block-cyclically over the
- * GPUs, else one DTX_WHERE_* value per chunk in C order of the chunk grid. */
+ * chunks later computations read without recomputing.
+ * On the cluster scheduler with GPUs the chunks stay in device memory: `where`
+ * NULL spreads them block-cyclically (chunk b on GPU b mod the GPU count),
+ * else one DTX_WHERE_* value per chunk in C order of the chunk grid
+ * (DTX_WHERE_CPU: host memory; DTX_WHERE_ANY: where the scheduler computed
+ * it). Later computations run their work on a chunk where it is and read it
+ * in place; releasing the array gives the memory back. Kept chunks count
+ * toward DTX_DEVICE_MEMORY_LIMIT and are never spilled (see bytes_persisted in
+ * dtx_device_stats). Persisting a persisted array with where NULL gives it
+ * back as it is; with a `where`, a copy placed there.
+ * Elsewhere the result is one host buffer and `where` is only checked. */
 DTX_API dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **out);
 
 /* Writes a to a NumPy .npy file (format 1.0, little endian, C order). */

@@ -72,8 +72,19 @@ int demo_arrays(dtx_cluster *cl, int small, uint64_t seed) {
     failed("persisting x");
     goto done;
   }
-  printf("  %-22s %9.1f ms %10s  %zu MiB in memory\n", "persist x", (now_s() - t0) * 1e3, "",
-         dtx_array_nbytes(x) >> 20);
+  printf("  %-22s %9.1f ms %10s  %zu MiB", "persist x", (now_s() - t0) * 1e3, "", dtx_array_nbytes(x) >> 20);
+  if (dtx_cluster_num_gpus(cl) > 0 && dtx_cluster_scheduler(cl) == DTX_SCHED_CLUSTER) {
+    /* the chunks stay on the GPUs, spread block-cyclically */
+    printf(" kept on");
+    for (int k = 0; k < dtx_cluster_num_gpus(cl); k++) {
+      dtx_device_stats st = DTX_DEVICE_STATS_INIT;
+      if (dtx_cluster_get_device_stats(cl, k, &st) == DTX_OK)
+        printf("%s gpu%d %lld MiB", k ? "," : "", k, (long long)(st.bytes_persisted >> 20));
+    }
+    printf("\n");
+  } else {
+    printf(" in host memory\n");
+  }
 
   /* (x + x.T).sum(), fused: one task per chunk reads x and x.T, then a tree of sums */
   dtx_array *ts = dtx_sum(dtx_add(x, dtx_transpose(x, NULL)), NULL, 0);

@@ -322,3 +322,26 @@ TEST(PersistLimits, UnderALimitAndOnFailure) {
 }
 
 }  // namespace
+
+namespace {
+
+/* The cluster may go before a persisted array: it gives the device memory
+ * back, and the array's release later frees only its host chunks. */
+TEST(PersistLimits, ClusterGoesFirst) {
+  auto cl = SimCluster(2);
+  ASSERT_NE(cl, nullptr);
+  int64_t shape[2] = {20, 20}, ch[2] = {10, 10};
+  dtx_array *r = dtx_random_uniform(cl.get(), 2, shape, ch, DTX_F64, 5);
+  ASSERT_NE(r, nullptr) << dtx_last_error();
+  int where[4] = {DTX_WHERE_GPU(0), DTX_WHERE_CPU, DTX_WHERE_GPU(1), DTX_WHERE_GPU(1)};
+  dtx_array *p = nullptr;
+  ASSERT_EQ(dtx_array_persist(r, where, &p), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(Stats(cl.get(), 1).bytes_persisted, 2 * 800);
+  dtx_array *sum = dtx_sum(p, nullptr, 0);
+  cl.reset();
+  dtx_array_release(sum);
+  dtx_array_release(p);
+  dtx_array_release(r);
+}
+
+}  // namespace

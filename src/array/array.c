@@ -123,8 +123,7 @@ dtx_array *dtx_array_retain(dtx_array *a) {
 
 /* Frees a node whose last reference went, handing its inputs to drop. */
 static void node_free(dtx_array *a) {
-  if (a->kept != NULL) dtxa_kept_free(a->cl, a->kept, dtxa_nblocks(a));
-  free(a->kept);
+  dtxi_keeper_free(a->keeper);
   free(a->in);
   free(a->offs);
   free(a->owned);
@@ -1450,22 +1449,19 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
       if ((src = view_node(a, "copy", a->ndim, a->shape, a->chunk, id)) == NULL) return DTX_ENOMEM;
       src->weak = a->weak;
     }
-    dtxi_kept *slots = calloc((size_t)nb, sizeof *slots);
-    dtx_status rc = slots == NULL ? dtxi_fail(DTX_ENOMEM, "out of memory") : dtxa_persist_gpu(src, where, slots);
+    dtxi_keeper *k = dtxi_keeper_new(a->cl, nb);
+    dtx_status rc = k == NULL ? DTX_ENOMEM : dtxa_persist_gpu(src, where, k);
     dtx_array *p = NULL;
     if (rc == DTX_OK) {
       p = dtxa_node(a->cl, DTXA_KEPT, "persist", a->ndim, a->shape, a->chunk, a->dtype, 0, NULL);
-      if (p == NULL) {
-        dtxa_kept_free(a->cl, slots, nb);
-        rc = DTX_ENOMEM;
-      }
+      if (p == NULL) rc = DTX_ENOMEM;
     }
     if (src != a) dtx_array_release(src);
     if (rc != DTX_OK) {
-      free(slots);
+      dtxi_keeper_free(k);
       return rc;
     }
-    p->kept = slots;
+    p->keeper = k;
     p->weak = a->weak;
     *out = dtxa_ret(p);
     return DTX_OK;

@@ -78,8 +78,8 @@ struct dtx_array {
   int64_t estride[DTX_ARRAY_MAX_DIMS];
   void *owned; /* freed with the node */
   int *where;  /* persisted: DTX_WHERE_* per chunk, or NULL */
-  /* KEPT: one per chunk (C order of the chunk grid); dev -1: host memory */
-  struct dtxi_kept *kept;
+  /* KEPT: a slot per chunk (C order of the chunk grid) */
+  struct dtxi_keeper *keeper;
   /* MAP / OVERLAP */
   dtx_block_fn fcpu, fcuda;
   void *user;
@@ -120,10 +120,8 @@ extern int dtxa_pin_gpus;
 /* build.c: computes a into host memory at buf (C order). */
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf);
 /* build.c: computes a's chunks on a cluster with GPUs and keeps each where
- * `where` says (NULL: block-cyclically over the GPUs), filling slots (one per
+ * `where` says (NULL: block-cyclically over the GPUs) in k's slots (one per
  * chunk). On failure the slots already filled are given back. */
-dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, struct dtxi_kept *slots);
-/* Gives back what slots hold (n of them). */
-void dtxa_kept_free(dtx_cluster *cl, struct dtxi_kept *slots, int64_t n);
+dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, struct dtxi_keeper *k);
 
 #endif /* DTXA_ARRAY_H */

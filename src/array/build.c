@@ -1429,7 +1429,7 @@ static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
   for (int64_t b = 0; b < m->n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(a->ndim, m->nb, m->chunk, a->shape, b, idx, lo, hi);
-    dtxi_kept *slot = &a->kept[b];
+    dtxi_kept *slot = &a->keeper->slot[b];
     rc = add_task(bc, name, a->ndim, idx, NULL, 0, &slot, sizeof slot, kept_src, kept_src,
                   slot->dev >= 0 ? DTX_WHERE_GPU(slot->dev) : DTX_WHERE_CPU, &m->ids[b]);
   }
@@ -1453,20 +1453,9 @@ static int keep_chunk(dtx_task_ctx *ctx) {
   return 0;
 }
 
-void dtxa_kept_free(dtx_cluster *cl, dtxi_kept *slots, int64_t n) {
-  for (int64_t b = 0; slots != NULL && b < n; b++) {
-    if (slots[b].dev >= 0)
-      dtxi_kept_free(cl, &slots[b]);
-    else
-      free(slots[b].ptr);
-    slots[b].ptr = NULL;
-  }
-}
-
-dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_kept *slots) {
+dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_keeper *k) {
   int64_t n = dtxa_nblocks(a), nb[DTX_ARRAY_MAX_DIMS];
   for (int d = 0; d < a->ndim; d++) nb[d] = dtxa_nb(a, d);
-  for (int64_t b = 0; b < n; b++) slots[b] = (dtxi_kept){-1, NULL, 0};
   dtx_graph *g = NULL;
   dtx_status rc = dtx_graph_create(&g);
   if (rc != DTX_OK) return rc;
@@ -1482,12 +1471,12 @@ dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_kept *slo
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);
-    dtxi_kept *slot = &slots[b];
+    dtxi_kept *slot = &k->slot[b];
     int w = where != NULL ? where[b] : DTX_WHERE_GPU((int)(b % bc.ngpu));
     rc = add_task(&bc, name, a->ndim, idx, &m->ids[b], 1, &slot, sizeof slot, keep_chunk, keep_chunk, w, &ids[b]);
   }
   if (rc == DTX_OK) rc = dtx_compute(a->cl, g, ids, (int)n, NULL, NULL);
-  if (rc != DTX_OK) dtxa_kept_free(a->cl, slots, n);
+  if (rc != DTX_OK) dtxi_keeper_clear(k);
   free(ids);
   bctx_free(&bc);
   dtx_graph_destroy(g);

@@ -340,9 +340,31 @@ dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, const dtxi_kept *slot) {
   return DTX_OK;
 }
 
-void dtxi_kept_free(dtx_cluster *cl, dtxi_kept *slot) {
-  dtxi_gpus *g = cl != NULL ? cl->gpus : NULL;
-  if (g == NULL || slot->ptr == NULL || slot->dev < 0 || slot->dev >= g->ndev) return;
+/* Keepers of every cluster; taken before any device's feed lock. */
+static pthread_mutex_t keepers_mu = PTHREAD_MUTEX_INITIALIZER;
+
+dtxi_keeper *dtxi_keeper_new(dtx_cluster *cl, int64_t n) {
+  dtxi_keeper *k = calloc(1, sizeof *k + (size_t)n * sizeof(dtxi_kept));
+  if (k == NULL) {
+    dtxi_fail(DTX_ENOMEM, "out of memory for %lld persisted chunks", (long long)n);
+    return NULL;
+  }
+  k->n = n;
+  for (int64_t b = 0; b < n; b++) k->slot[b].dev = -1;
+  pthread_mutex_lock(&keepers_mu);
+  k->g = cl != NULL ? cl->gpus : NULL;
+  if (k->g != NULL) {
+    k->next = k->g->keepers;
+    if (k->next != NULL) k->next->prev = k;
+    k->g->keepers = k;
+  }
+  pthread_mutex_unlock(&keepers_mu);
+  return k;
+}
+
+/* Frees slot's device memory (keepers_mu held). */
+static void kept_free(dtxi_gpus *g, dtxi_kept *slot) {
+  if (slot->ptr == NULL || slot->dev < 0 || slot->dev >= g->ndev) return;
   gdev *d = &g->dev[slot->dev];
   pthread_mutex_lock(&d->mu);
   dtxi_free_async(d->d2h, slot->ptr);
@@ -352,7 +374,36 @@ void dtxi_kept_free(dtx_cluster *cl, dtxi_kept *slot) {
   d->kept -= (int64_t)slot->size;
   pthread_mutex_unlock(&g->res_mu);
   slot->ptr = NULL;
-  dtxi_retry_parked(g);
+}
+
+void dtxi_keeper_clear(dtxi_keeper *k) {
+  int gave = 0;
+  pthread_mutex_lock(&keepers_mu);
+  for (int64_t b = 0; b < k->n; b++) {
+    dtxi_kept *slot = &k->slot[b];
+    if (slot->dev < 0) {
+      free(slot->ptr);
+    } else if (k->g != NULL) {
+      gave |= slot->ptr != NULL;
+      kept_free(k->g, slot);
+    }
+    *slot = (dtxi_kept){-1, NULL, 0};
+  }
+  dtxi_gpus *g = k->g;
+  pthread_mutex_unlock(&keepers_mu);
+  if (gave) dtxi_retry_parked(g); /* tasks may have waited for that room */
+}
+
+void dtxi_keeper_free(dtxi_keeper *k) {
+  if (k == NULL) return;
+  dtxi_keeper_clear(k);
+  pthread_mutex_lock(&keepers_mu);
+  if (k->g != NULL) {
+    if (k->prev != NULL) k->prev->next = k->next; else k->g->keepers = k->next;
+    if (k->next != NULL) k->next->prev = k->prev;
+  }
+  pthread_mutex_unlock(&keepers_mu);
+  free(k);
 }
 
 /* The job asked to keep an input (dtxi_task_keep_input): once it succeeded
@@ -1659,6 +1710,18 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
 
 void dtxi_gpus_stop(dtxi_gpus *g) {
   if (g == NULL) return;
+  /* Persisted arrays still alive give their device memory back now; their
+   * release later frees only what is theirs in host memory. */
+  pthread_mutex_lock(&keepers_mu);
+  for (dtxi_keeper *k = g->keepers, *next; k != NULL; k = next) {
+    next = k->next;
+    for (int64_t b = 0; b < k->n; b++)
+      if (k->slot[b].dev >= 0) kept_free(g, &k->slot[b]);
+    k->g = NULL;
+    k->prev = k->next = NULL;
+  }
+  g->keepers = NULL;
+  pthread_mutex_unlock(&keepers_mu);
   if (g->started) {
     pthread_mutex_lock(&g->mu);
     g->stop = 1;

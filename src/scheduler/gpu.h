@@ -68,13 +68,29 @@ const void *dtxi_gpu_input(const struct gjob *j, int i, size_t *size);
 void *dtxi_gpu_output(struct gjob *j, size_t size);
 int dtxi_gpu_device(const struct gjob *j);
 
-/* Device memory that outlives computations: a chunk of a persisted array,
- * kept on GPU `dev` (charged to its memory, never spilled) until freed. */
+/* Memory that outlives computations: a chunk of a persisted array, kept on
+ * GPU `dev` (charged to its memory, never spilled) or in host memory (dev
+ * -1, malloc'd) until freed. */
 typedef struct dtxi_kept {
   int dev;
   void *ptr;
   size_t size;
 } dtxi_kept;
+/* The chunks of one persisted array. Registered with the cluster: if the
+ * cluster goes first, it gives the device memory back and the array's later
+ * release frees only the rest. */
+typedef struct dtxi_keeper {
+  struct dtxi_gpus *g; /* NULL once the cluster is gone (or it has no GPUs) */
+  struct dtxi_keeper *prev, *next;
+  int64_t n;
+  dtxi_kept slot[];
+} dtxi_keeper;
+/* n empty slots (dev -1, ptr NULL); NULL when out of memory (error set). */
+dtxi_keeper *dtxi_keeper_new(dtx_cluster *cl, int64_t n);
+/* Gives back what the slots hold; the keeper stays. */
+void dtxi_keeper_clear(dtxi_keeper *k);
+/* Gives back what the slots hold, and frees the keeper. Accepts NULL. */
+void dtxi_keeper_free(dtxi_keeper *k);
 /* Inside a task running on a GPU: once the task has succeeded, the copy of
  * input i it read on this device goes to *slot instead of being freed with
  * the output's other copies. DTX_OK, or DTX_EINVAL (message set) when the
@@ -83,8 +99,6 @@ dtx_status dtxi_task_keep_input(dtx_task_ctx *ctx, int i, dtxi_kept *slot);
 /* Inside a task running on GPU slot->dev: the task's output is the kept
  * buffer itself (read in place by readers there, fetched by others). */
 dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, const dtxi_kept *slot);
-/* Gives a kept buffer back to its device (no computation may be reading it). */
-void dtxi_kept_free(dtx_cluster *cl, dtxi_kept *slot);
 void *dtxi_gpu_native_stream(const struct gjob *j);
 
 #ifdef __cplusplus

@@ -2,7 +2,8 @@
  * scheduler/gpu_internal.h - the state shared by the GPU dispatch (gpu.c)
  * and chunk residency on the GPUs (residency.c).
  *
- * Locks, in the order they are taken: a device's feed lock gdev.mu (its
+ * Locks, in the order they are taken: keepers_mu (gpu.c: the persisted
+ * arrays' chunks of every cluster), a device's feed lock gdev.mu (its
  * streams are fed under it), then dtxi_gpus.nccl_mu (the NCCL streams of
  * every device), then dtxi_gpus.res_mu (every device copy, pin, LRU, device
  * memory counter and parked task), then the host memory lock inside mem.c.
@@ -185,6 +186,7 @@ struct dtxi_gpus {
   int stop;
   pthread_mutex_t nccl_mu;
   pthread_mutex_t res_mu;
+  struct dtxi_keeper *keepers; /* persisted arrays' chunks (keepers_mu in gpu.c) */
   _Atomic uint64_t flow_ids; /* trace arrows */
   /* learned durations: open addressing on the prefix's hash */
   struct {

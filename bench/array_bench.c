@@ -1,8 +1,10 @@
 /*
  * bench/array_bench.c - chunked arrays (BENCHMARKS.md section 2).
  *
- * x = N x N float64 (default 8192 x 8192) in C x C chunks (default 1024),
- * uniform random, persisted (materialised in host memory) before timing.
+ * x = N x N float64 (default 8192 x 8192; --dtype f32 for float32) in C x C
+ * chunks (default 1024), uniform random, persisted before timing: in host
+ * memory on CPU threads, in device memory (spread block-cyclically) on a
+ * cluster with GPUs.
  * Cases, each computed into a host buffer:
  *   transpose-sum   (x + x.T).sum()
  *   sum             x.sum()
@@ -22,6 +24,9 @@
  * twice for transpose-sum, which reads x and x.T; every third row for slice;
  * x and the result for stencil); and for
  * matmul, the BLAS's own time for the same product on all cores (one call).
+ * With CUDA GPUs the floors are the bytes over the sum of the GPUs' own
+ * device-to-device copy bandwidth (measured on each), and the stencil runs a
+ * CUDA kernel (array_gpu.cu); the host copy bandwidth is printed beside.
  * Results print as a table naming the machine, or one JSON object per line
  * with --json (bench/run_array_peers.sh reads those).
  */
@@ -52,9 +57,16 @@ enum { C_TSUM, C_SUM, C_MEAN0, C_ELEM, C_SLICE, C_MATMUL, C_STENCIL, C_COUNT };
 static const char *const case_names[C_COUNT] = {"transpose-sum", "sum",    "mean-axis0", "elementwise",
                                                 "slice",         "matmul", "stencil"};
 
+#if defined(DTX_BENCH_CUDA)
+double bench_device_copy_gbps(int dev, size_t bytes);
+double bench_gpu_gemm_s(int dev, int64_t n, int f32);
+int bench_laplace_cuda(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *out, const void *user);
+#endif
+
 typedef struct options {
   int64_t n, chunk;
   int reps, threads, json;
+  dtx_dtype dtype;
   int cases[C_COUNT];
 } options;
 
@@ -137,6 +149,16 @@ static int laplace(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *o
   if (in[0].halo[0] != 1 || in[0].halo[1] != 1 || in[0].stride[1] != 1 || out->stride[1] != 1)
     return dtx_task_fail(ctx, "the Laplacian needs a halo of 1 and unit column strides");
   int64_t w = in[0].stride[0], ow = out->stride[0], m = out->shape[0], n = out->shape[1];
+  if (out->dtype == DTX_F32) {
+    const float *x = in[0].data;
+    float *o = out->data;
+    for (int64_t i = 0; i < m; i++) {
+      const float *restrict c = x + (i + 1) * w + 1, *restrict up = c - w, *restrict dn = c + w;
+      float *restrict r = o + i * ow;
+      for (int64_t j = 0; j < n; j++) r[j] = up[j] + dn[j] + c[j - 1] + c[j + 1] - 4 * c[j];
+    }
+    return 0;
+  }
   const double *x = in[0].data;
   double *o = out->data;
   for (int64_t i = 0; i < m; i++) {
@@ -169,8 +191,10 @@ static void cpu_model(char *buf, size_t n) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: dtx-bench-array [--json] [--n N] [--chunk C] [--reps R] [--threads T] [--cases a,b,...]\n"
-          "  --n N          x is N x N float64 (default 8192)\n"
+          "usage: dtx-bench-array [--json] [--n N] [--chunk C] [--dtype f64|f32] [--reps R] [--threads T]\n"
+          "                       [--cases a,b,...]\n"
+          "  --n N          x is N x N (default 8192)\n"
+          "  --dtype T      f64 (default) or f32\n"
           "  --chunk C      chunks of C x C (default 1024)\n"
           "  --reps R       timed runs per case after a warm-up (default 5)\n"
           "  --threads T    worker threads (default: the cluster's, one per core)\n"
@@ -182,6 +206,7 @@ static int parse(int argc, char **argv, options *o) {
   o->n = 8192;
   o->chunk = 1024;
   o->reps = 5;
+  o->dtype = DTX_F64;
   for (int c = 0; c < C_COUNT; c++) o->cases[c] = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -194,6 +219,12 @@ static int parse(int argc, char **argv, options *o) {
       o->n = atoll(v), i++;
     } else if (v != NULL && strcmp(a, "--chunk") == 0) {
       o->chunk = atoll(v), i++;
+    } else if (v != NULL && strcmp(a, "--dtype") == 0) {
+      if (strcmp(v, "f64") != 0 && strcmp(v, "f32") != 0) {
+        fprintf(stderr, "dtx-bench-array: --dtype is f64 or f32, not '%s'\n", v);
+        return 2;
+      }
+      o->dtype = strcmp(v, "f32") == 0 ? DTX_F32 : DTX_F64, i++;
     } else if (v != NULL && strcmp(a, "--reps") == 0) {
       o->reps = atoi(v), i++;
     } else if (v != NULL && strcmp(a, "--threads") == 0) {
@@ -237,23 +268,44 @@ int main(int argc, char **argv) {
   if (dtx_cluster_create(&cfg, &cl) != DTX_OK) die("cluster");
   int threads = dtx_cluster_num_threads(cl);
   int64_t n = o.n, h = n / 2;
-  size_t xbytes = (size_t)(n * n) * 8;
+  size_t esz = dtx_dtype_size(o.dtype), xbytes = (size_t)(n * n) * esz;
+  const char *tname = dtx_dtype_name(o.dtype);
+  int ngpu = dtx_cluster_scheduler(cl) == DTX_SCHED_CLUSTER ? dtx_cluster_num_gpus(cl) : 0;
+  const char *gpus_env = getenv("DTX_GPUS");
+  int sim = gpus_env != NULL && strncmp(gpus_env, "sim", 3) == 0;
 
   /* floors first (the BLAS on all cores before the arrays set it to one thread) */
-  double bw = copy_bandwidth(xbytes, threads);
+  double host_bw = copy_bandwidth(xbytes, threads), bw = host_bw, dev_bw = 0, gpu_gemm_s = 0;
+#if defined(DTX_BENCH_CUDA)
+  /* on GPUs: the sum of each one's own copy bandwidth (x is spread over them) */
+  for (int k = 0; k < ngpu && !sim; k++) {
+    size_t per = xbytes / (size_t)ngpu;
+    dev_bw += bench_device_copy_gbps(k, per < ((size_t)1 << 30) ? per : (size_t)1 << 30);
+  }
+  if (dev_bw > 0) bw = dev_bw;
+  /* on GPUs the matmul floor is cuBLAS's own product on one of them */
+  if (dev_bw > 0 && o.cases[C_MATMUL]) gpu_gemm_s = bench_gpu_gemm_s(0, h, o.dtype == DTX_F32);
+#endif
   double blas_s = 0;
 #if defined(DTX_HAVE_CBLAS)
   if (o.cases[C_MATMUL]) {
     double *a = malloc((size_t)(h * h) * 8), *c = malloc((size_t)(h * h) * 8);
     for (int64_t i = 0; i < h * h; i++) a[i] = (double)(i % 1000) / 1000.0;
+    float *af = (float *)a, *cf = (float *)c;
+    if (o.dtype == DTX_F32)
+      for (int64_t i = 0; i < h * h; i++) af[i] = (float)(i % 1000) / 1000.0f;
 #if defined(DTX_HAVE_OPENBLAS)
     openblas_set_num_threads(threads);
 #endif
     blas_s = 1e30;
     for (int r = 0; r < 3; r++) {
       double t0 = now_s();
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)h, (int)h, (int)h, 1.0, a, (int)h, a,
-                  (int)h, 0.0, c, (int)h);
+      if (o.dtype == DTX_F32)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)h, (int)h, (int)h, 1.0f, af, (int)h, af,
+                    (int)h, 0.0f, cf, (int)h);
+      else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)h, (int)h, (int)h, 1.0, a, (int)h, a,
+                    (int)h, 0.0, c, (int)h);
       double dt = now_s() - t0;
       if (dt < blas_s) blas_s = dt;
     }
@@ -261,12 +313,13 @@ int main(int argc, char **argv) {
     free(c);
   }
 #endif
+  if (gpu_gemm_s > 0) blas_s = gpu_gemm_s;
 
   dtx_array_scope_begin();
   int64_t shape[2] = {n, n}, chunks[2] = {o.chunk, o.chunk};
   dtx_array *x = NULL;
   double t0 = now_s();
-  if (dtx_array_persist(dtx_random_uniform(cl, 2, shape, chunks, DTX_F64, 42), NULL, &x) != DTX_OK)
+  if (dtx_array_persist(dtx_random_uniform(cl, 2, shape, chunks, o.dtype, 42), NULL, &x) != DTX_OK)
     die("persist x");
   double persist_s = now_s() - t0;
 
@@ -281,38 +334,53 @@ int main(int argc, char **argv) {
   dtx_array *xh = dtx_slice(x, 2, half);
   expr[C_MATMUL] = dtx_sum(dtx_matmul(xh, xh), NULL, 0);
   int64_t depth[2] = {1, 1};
+  dtx_block_fn laplace_gpu = NULL;
+#if defined(DTX_BENCH_CUDA)
+  if (ngpu > 0 && !sim) laplace_gpu = bench_laplace_cuda;
+#endif
   expr[C_STENCIL] =
-      dtx_map_overlap("laplace", laplace, NULL, x, depth, DTX_BOUNDARY_PERIODIC, 0, DTX_F64, NULL, 0);
+      dtx_map_overlap("laplace", laplace, laplace_gpu, x, depth, DTX_BOUNDARY_PERIODIC, 0, o.dtype, NULL, 0);
   for (int c = 0; c < C_COUNT; c++)
     if (expr[c] == NULL) die(case_names[c]);
 
   /* bytes each case must read and write */
   double rows3 = (double)((n + 2) / 3);
   double floor_bytes[C_COUNT] = {2.0 * (double)xbytes, (double)xbytes,        (double)xbytes,
-                                 (double)xbytes,       rows3 * (double)n * 8, 0,
+                                 (double)xbytes,       rows3 * (double)n * (double)esz, 0,
                                  2.0 * (double)xbytes};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
   char host[128] = "";
   gethostname(host, sizeof host - 1);
   if (!o.json) {
-    printf("dtx-bench-array: x = %lld x %lld float64, chunks %lld x %lld, %d worker threads, %s scheduler\n",
-           (long long)n, (long long)n, (long long)o.chunk, (long long)o.chunk, threads,
+    printf("dtx-bench-array: x = %lld x %lld %s, chunks %lld x %lld, %d worker threads, %s scheduler",
+           (long long)n, (long long)n, tname, (long long)o.chunk, (long long)o.chunk, threads,
            dtx_scheduler_name(dtx_cluster_scheduler(cl)));
+    if (ngpu > 0) printf(", %d %sGPU%s (x kept on them)", ngpu, sim ? "simulated " : "", ngpu > 1 ? "s" : "");
+    printf("\n");
     printf("machine: %s, %ld cores, %s; dtx %s (%s build)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), host,
            dtx_version(), DTX_BENCH_BUILD_TYPE);
-    printf("floors: copy bandwidth %.2f GB/s (read + write, %d threads)", bw, threads);
-    if (blas_s > 0)
-      printf("; BLAS %lldx%lld dgemm %.1f ms (%.1f GFLOP/s, %d threads)", (long long)h, (long long)h,
-             blas_s * 1e3, 2.0 * (double)h * (double)h * (double)h / blas_s / 1e9, threads);
+    if (dev_bw > 0)
+      printf("floors: device copy bandwidth %.1f GB/s (read + write, %d GPU%s); host copy %.2f GB/s", dev_bw, ngpu,
+             ngpu > 1 ? "s together" : "", host_bw);
+    else
+      printf("floors: copy bandwidth %.2f GB/s (read + write, %d threads)", bw, threads);
+    if (gpu_gemm_s > 0)
+      printf("; cuBLAS %lldx%lld %cgemm %.1f ms (%.1f GFLOP/s, GPU 0)", (long long)h, (long long)h,
+             o.dtype == DTX_F32 ? 's' : 'd', blas_s * 1e3, 2.0 * (double)h * (double)h * (double)h / blas_s / 1e9);
+    else if (blas_s > 0)
+      printf("; BLAS %lldx%lld %cgemm %.1f ms (%.1f GFLOP/s, %d threads)", (long long)h, (long long)h,
+             o.dtype == DTX_F32 ? 's' : 'd', blas_s * 1e3, 2.0 * (double)h * (double)h * (double)h / blas_s / 1e9,
+             threads);
     printf("; persisting x took %.0f ms\n\n", persist_s * 1e3);
     printf("%-14s %10s %10s %10s %10s %8s %10s\n", "case", "ms", "min", "max", "floor ms", "x floor", "GB/s");
   } else {
     printf(
         "{\"kind\":\"machine\",\"cpu\":\"%s\",\"cores\":%ld,\"threads\":%d,\"n\":%lld,\"chunk\":%lld,"
-        "\"copy_gbps\":%.3f,\"blas_ms\":%.3f,\"scheduler\":\"%s\",\"build\":\"%s\"}\n",
-        cpu, sysconf(_SC_NPROCESSORS_ONLN), threads, (long long)n, (long long)o.chunk, bw, blas_s * 1e3,
-        dtx_scheduler_name(dtx_cluster_scheduler(cl)), DTX_BENCH_BUILD_TYPE);
+        "\"dtype\":\"%s\",\"copy_gbps\":%.3f,\"host_copy_gbps\":%.3f,\"device_copy_gbps\":%.3f,\"gpus\":%d,"
+        "\"sim\":%d,\"blas_ms\":%.3f,\"scheduler\":\"%s\",\"build\":\"%s\"}\n",
+        cpu, sysconf(_SC_NPROCESSORS_ONLN), threads, (long long)n, (long long)o.chunk, tname, bw, host_bw, dev_bw,
+        ngpu, sim, blas_s * 1e3, dtx_scheduler_name(dtx_cluster_scheduler(cl)), DTX_BENCH_BUILD_TYPE);
   }
   fflush(stdout);
 
@@ -327,7 +395,7 @@ int main(int argc, char **argv) {
       if (dtx_array_compute(expr[c], out, nb) != DTX_OK) die(case_names[c]);
       double dt = now_s() - s0;
       if (r >= 0) times[r] = dt;
-      check = ((const double *)out)[0];
+      check = o.dtype == DTX_F32 ? (double)((const float *)out)[0] : ((const double *)out)[0];
     }
     qsort(times, (size_t)o.reps, sizeof *times, cmp_d);
     double med = times[o.reps / 2], fl = c == C_MATMUL ? blas_s : floor_bytes[c] / (bw * 1e9);

@@ -570,6 +570,70 @@ TEST(ClusterSim, OutputTooBigForTheGpuIsAnErrorNamingIt) {
   EXPECT_NE(err.find("8589934592-byte output does not fit under gpu 0's memory limit"), std::string::npos) << err;
 }
 
+namespace {
+std::atomic<int> big_on_gpu{0}, big_on_cpu{0};
+int BigSource(dtx_task_ctx *ctx) {
+  auto *o = static_cast<double *>(dtx_task_output(ctx, 6144 * sizeof(double)));
+  if (o == nullptr) return dtx_task_fail(ctx, "no memory");
+  for (int i = 0; i < 6144; i++) o[i] = i;
+  return 0;
+}
+int BigDouble(dtx_task_ctx *ctx) {
+  (dtx_task_device(ctx) >= 0 ? big_on_gpu : big_on_cpu)++;
+  size_t n = 0;
+  auto *in = static_cast<const double *>(dtx_task_input(ctx, 0, &n));
+  auto *o = static_cast<double *>(dtx_task_output(ctx, n));
+  if (o == nullptr) return dtx_task_fail(ctx, "no memory for %zu bytes", n);
+  for (size_t i = 0; i < n / sizeof(double); i++) o[i] = 2 * in[i];
+  return 0;
+}
+}  // namespace
+
+/* A task with both implementations that no GPU has room for (48 KiB in and
+ * out under a 64 KiB limit) runs on a CPU thread; placed on the GPU by the
+ * user, it is an error saying so. */
+TEST(ClusterSim, DualTaskNoGpuCanHoldRunsOnTheCpu) {
+  ScopedEnv lim("DTX_DEVICE_MEMORY_LIMIT", "64KiB");
+  ClusterPtr cl = SimCluster(2, 2);
+  ASSERT_NE(cl, nullptr);
+  /* the first run of a name explores the CPU; the second tries the GPU */
+  for (int round = 0; round < 3; round++) {
+    int placed = round == 2;
+    GraphPtr g = MakeGraph();
+    dtx_task_desc src{}, dbl{};
+    src.name = "bigsrc";
+    src.cpu = BigSource;
+    src.where = DTX_WHERE_CPU;
+    dtx_task_id sid, did;
+    ASSERT_EQ(dtx_graph_add(g.get(), &src, &sid), DTX_OK) << dtx_last_error();
+    dbl.name = placed ? "bigdbl_placed" : "bigdbl";
+    dbl.cpu = BigDouble;
+    dbl.cuda = BigDouble;
+    dbl.inputs = &sid;
+    dbl.ninputs = 1;
+    dbl.where = placed ? DTX_WHERE_GPU(1) : DTX_WHERE_ANY;
+    ASSERT_EQ(dtx_graph_add(g.get(), &dbl, &did), DTX_OK) << dtx_last_error();
+    big_on_gpu = big_on_cpu = 0;
+    dtx_chunk *out = nullptr;
+    dtx_status rc = dtx_compute(cl.get(), g.get(), &did, 1, &out, nullptr);
+    ChunkPtr hold(out);
+    if (!placed) {
+      ASSERT_EQ(rc, DTX_OK) << "round " << round << ": " << dtx_last_error();
+      EXPECT_EQ(big_on_cpu.load(), 1);
+      EXPECT_EQ(big_on_gpu.load(), 0);
+      const auto *o = static_cast<const double *>(dtx_chunk_data(out));
+      ASSERT_EQ(dtx_chunk_size(out), 6144 * sizeof(double));
+      for (int i = 0; i < 6144; i++) ASSERT_EQ(o[i], 2.0 * i);
+    } else {
+      EXPECT_EQ(rc, DTX_ETASK);
+      std::string err = dtx_last_error();
+      EXPECT_NE(err.find("bigdbl_placed"), std::string::npos) << err;
+      EXPECT_NE(err.find("of gpu 1's memory at once"), std::string::npos) << err;
+      EXPECT_EQ(big_on_cpu.load() + big_on_gpu.load(), 0);
+    }
+  }
+}
+
 TEST(ClusterSim, LongFailingGpuChainDoesNotRecurse) {
   /* The first link fails; every later GPU link is marked failed in turn. */
   ClusterPtr cl = SimCluster(1, 2);

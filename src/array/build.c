@@ -1425,6 +1425,8 @@ static int kept_src(dtx_task_ctx *ctx) {
 static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
   char name[DTX_MAX_KEY];
   task_name(a, m->chunk, NULL, name, sizeof name);
+  /* they make no output of their own: nothing to reserve for one */
+  dtxi_gpus_learn_output(dtxi_cluster_gpus(bc->cl), name, 0);
   dtx_status rc = DTX_OK;
   for (int64_t b = 0; b < m->n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
@@ -1468,6 +1470,8 @@ dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_keeper *k
   if (rc == DTX_OK && m == NULL) rc = DTX_EINVAL;
   char name[DTX_MAX_KEY];
   snprintf(name, sizeof name, "persist-%llu", (unsigned long long)a->serial);
+  /* keeping makes no output: nothing to reserve for one, no size to learn first */
+  dtxi_gpus_learn_output(dtxi_cluster_gpus(a->cl), name, 0);
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);

@@ -298,6 +298,11 @@ static rtask *exec_threads(jobacc *j, rtask *t) {
 
 void dtxi_run_skip(run *r, rtask *t) { dtxi_pool_submit(r->cl->pool, task_job(t)); }
 
+void dtxi_run_on_cpu(run *r, rtask *t) {
+  t->on_cpu = 1;
+  dtxi_pool_submit(r->cl->pool, task_job(t));
+}
+
 void dtxi_run_task_done(run *r, rtask *t, int ran) {
   const gtask *gt = &r->g->tasks[t->gid];
   const uint32_t *in = dtxi_gt_inputs(gt);

@@ -389,9 +389,10 @@ void dtxi_keeper_clear(dtxi_keeper *k) {
     }
     *slot = (dtxi_kept){-1, NULL, 0};
   }
-  dtxi_gpus *g = k->g;
+  /* tasks may have waited for that room (under the lock: the cluster cannot
+   * be stopped meanwhile) */
+  if (gave && k->g != NULL) dtxi_retry_parked(k->g);
   pthread_mutex_unlock(&keepers_mu);
-  if (gave) dtxi_retry_parked(g); /* tasks may have waited for that room */
 }
 
 void dtxi_keeper_free(dtxi_keeper *k) {
@@ -1021,7 +1022,7 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
     drop_job(j);
     free(src);
     free(rep);
-    dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, msg));
+    if (!dtxi_gpu_to_cpu(r, t)) dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, msg));
     return 0;
   }
   if (!probe_busy) fits = dtxi_reserve(g, d, need + out_est, &j->room_ev);

@@ -226,6 +226,10 @@ void dtxi_retry_parked(struct dtxi_gpus *g);
 int64_t dtxi_total_inflight(struct dtxi_gpus *g);
 char *dtxi_gpu_task_error(const run *r, const rtask *t, const char *what);
 void dtxi_gpu_fail_now(run *r, rtask *t, char *msg);
+/* A task with a CPU implementation that no GPU has room for runs on the CPU
+ * threads instead, when nothing ties it to a GPU (no `where`) and its inputs
+ * can be read there (host copies). 1 when handed over. */
+int dtxi_gpu_to_cpu(run *r, rtask *t);
 void dtxi_gpu_root_done(run *r, rtask *t);
 void dtxi_gpu_key(const run *r, const rtask *t, char *buf, size_t n);
 

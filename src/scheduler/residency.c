@@ -37,6 +37,19 @@ char *dtxi_gpu_task_error(const run *r, const rtask *t, const char *what) {
   return strdup(buf);
 }
 
+int dtxi_gpu_to_cpu(run *r, rtask *t) {
+  const gtask *gt = &r->g->tasks[t->gid];
+  if (gt->where != DTX_WHERE_ANY || r->g->impls[gt->impl].cpu == NULL) return 0;
+  const uint32_t *ins = dtxi_gt_inputs(gt);
+  for (uint32_t i = 0; i < gt->ninputs; i++) {
+    const rtask *in = &r->rt[r->map[ins[i]]];
+    if (in->out == NULL && in->res != NULL) return 0; /* only on a GPU */
+  }
+  dtxi_gpu_root_done(r, t);
+  dtxi_run_on_cpu(r, t);
+  return 1;
+}
+
 void dtxi_gpu_fail_now(run *r, rtask *t, char *msg) {
   dtxi_run_fail(r, t, msg);
   dtxi_gpu_root_done(r, t);
@@ -333,6 +346,7 @@ void dtxi_park(dtxi_gpus *g, gdev *d, run *r, rtask *t) {
   pthread_mutex_unlock(&g->res_mu);
   if (mine) {
     free(p);
+    if (dtxi_gpu_to_cpu(r, t)) return; /* a CPU thread can do it */
     char msg[320];
     pthread_mutex_lock(&g->res_mu);
     int64_t kept = d->kept;

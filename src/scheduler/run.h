@@ -80,5 +80,8 @@ void dtxi_run_task_done(run *r, rtask *t, int ran);
 /* Hands t to the CPU workers to be marked failed (an input failed) and to
  * pass that on to its dependents. Any thread. */
 void dtxi_run_skip(run *r, rtask *t);
+/* Hands ready task t (placed on a GPU, not started there) to the CPU workers
+ * to run its CPU implementation. Any thread. */
+void dtxi_run_on_cpu(run *r, rtask *t);
 
 #endif /* DTXI_RUN_H */

@@ -209,6 +209,24 @@ TEST(Movement, LearnedDurationsDependOnInputSize) {
   EXPECT_EQ(dtxi_gpus_estimate(g, "k", 0, 1000), 0) << "the CPU side is learned apart";
 }
 
+/* Durations are learned per kind of name (serials after dashes left out),
+ * however many names a program makes; output sizes per exact name. */
+TEST(Movement, DurationsAreLearnedPerKindOfName) {
+  ClusterPtr cl = Sim(1);
+  ASSERT_NE(cl, nullptr);
+  dtxi_gpus *g = dtxi_cluster_gpus(cl.get());
+  ASSERT_NE(g, nullptr);
+  dtxi_gpus_learn(g, "add-17", 1, 1000, 5000);
+  EXPECT_EQ(dtxi_gpus_estimate(g, "add-18", 1, 1000), 5000) << "the same kind";
+  EXPECT_EQ(dtxi_gpus_estimate(g, "add-18.c2", 1, 1000), 0) << "another stage";
+  EXPECT_EQ(dtxi_gpus_estimate(g, "addx-18", 1, 1000), 0) << "another kind";
+  EXPECT_EQ(dtxi_gpus_estimate(g, "add", 1, 1000), 0) << "another kind";
+  /* thousands of distinct names fill the output-size table, not this one */
+  for (int i = 0; i < 5000; i++) dtxi_gpus_learn_output(g, ("mul-" + std::to_string(i)).c_str(), 64);
+  dtxi_gpus_learn(g, "late-5", 1, 10, 700);
+  EXPECT_EQ(dtxi_gpus_estimate(g, "late-6", 1, 10), 700);
+}
+
 #ifdef DTX_HAVE_NLOHMANN_JSON
 TEST(Movement, TheTraceShowsEachMoveOnTheArrowFromProducerToConsumer) {
   std::string path = ::testing::TempDir() + "dtx_movement_trace_" + std::to_string(::getpid()) + ".json";

@@ -54,26 +54,40 @@ int dtxi_gpus_sim(const dtxi_gpus *g) { return g != NULL && g->sim; }
 
 /* ---- learned durations and output sizes --------------------------------------------- */
 
-static uint64_t name_hash(const char *s) {
+static uint64_t name_hash(const char *s, int kind) {
   uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  for (const char *p = s; *p; p++) {
+    if (kind && p > s && p[-1] == '-')
+      while (*p >= '0' && *p <= '9') p++; /* a serial: the kind is the same */
+    if (*p == '\0') break;
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  }
   return h | 1;
 }
 
-/* The slot for a prefix, claiming an empty one when `claim`; -1 if none. */
-static int est_slot(dtxi_gpus *g, const char *prefix, int claim) {
-  uint64_t h = name_hash(prefix);
-  int n = (int)(sizeof g->est / sizeof g->est[0]);
+/* The slot of hash h in a table of n entries whose hash field is at
+ * (char *)base + i * stride, claiming an empty one when `claim`; -1 if none. */
+static int table_slot(void *base, size_t stride, int n, uint64_t h, int claim) {
   for (int k = 0, i = (int)(h % (uint64_t)n); k < n; k++, i = (i + 1) % n) {
-    uint64_t cur = atomic_load(&g->est[i].hash);
+    _Atomic uint64_t *hp = (_Atomic uint64_t *)((char *)base + (size_t)i * stride);
+    uint64_t cur = atomic_load(hp);
     if (cur == h) return i;
     if (cur == 0) {
       if (!claim) return -1;
       uint64_t zero = 0;
-      if (atomic_compare_exchange_strong(&g->est[i].hash, &zero, h) || zero == h) return i;
+      if (atomic_compare_exchange_strong(hp, &zero, h) || zero == h) return i;
     }
   }
   return -1;
+}
+
+/* The durations slot of a task name's kind; the output slot of the name. */
+static int est_slot(dtxi_gpus *g, const char *prefix, int claim) {
+  return table_slot(g->est, sizeof g->est[0], (int)(sizeof g->est / sizeof g->est[0]), name_hash(prefix, 1), claim);
+}
+static int out_slot(dtxi_gpus *g, const char *prefix, int claim) {
+  return table_slot(g->outs, sizeof g->outs[0], (int)(sizeof g->outs / sizeof g->outs[0]), name_hash(prefix, 0),
+                    claim);
 }
 
 /* Size classes of a task's input bytes: < 64 KiB, < 1 MiB, < 16 MiB, more. */
@@ -110,10 +124,10 @@ void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, size_t bytes,
 }
 
 void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes) {
-  int i = g != NULL ? est_slot(g, prefix, 1) : -1;
+  int i = g != NULL ? out_slot(g, prefix, 1) : -1;
   if (i < 0) return;
-  int64_t old = atomic_load_explicit(&g->est[i].out_bytes, memory_order_relaxed);
-  while ((int64_t)bytes + 1 > old && !atomic_compare_exchange_weak_explicit(&g->est[i].out_bytes, &old,
+  int64_t old = atomic_load_explicit(&g->outs[i].out_bytes, memory_order_relaxed);
+  while ((int64_t)bytes + 1 > old && !atomic_compare_exchange_weak_explicit(&g->outs[i].out_bytes, &old,
                                                                             (int64_t)bytes + 1, memory_order_relaxed,
                                                                             memory_order_relaxed)) {
   }
@@ -132,8 +146,8 @@ void dtxi_gpu_plan(run *r) {
     if (gt->where != DTX_WHERE_ANY || im->cpu == NULL || im->cuda == NULL) continue;
     const char *prefix = gr->prefixes[gt->prefix];
     /* Input sizes are not known yet: the size this name's outputs had stands in. */
-    int slot = est_slot(g, prefix, 0);
-    int64_t ob = slot >= 0 ? atomic_load_explicit(&g->est[slot].out_bytes, memory_order_relaxed) : 0;
+    int slot = out_slot(g, prefix, 0);
+    int64_t ob = slot >= 0 ? atomic_load_explicit(&g->outs[slot].out_bytes, memory_order_relaxed) : 0;
     size_t bytes = ob > 0 ? (size_t)(ob - 1) * (gt->ninputs > 0 ? gt->ninputs : 1) : 0;
     int64_t cpu = dtxi_gpus_estimate(g, prefix, 0, bytes), gpu = dtxi_gpus_estimate(g, prefix, 1, bytes);
     if (cpu == 0) {
@@ -574,7 +588,7 @@ static void slot_unref(gahead *s) {
 }
 
 static void free_job(gjob *j) {
-  if (j->probe_slot > 0) atomic_store(&j->r->cl->gpus->est[j->probe_slot - 1].probing, 0);
+  if (j->probe_slot > 0) atomic_store(&j->r->cl->gpus->outs[j->probe_slot - 1].probing, 0);
   slot_unref(j->slot);
   slot_unref(j->ahead_src);
   dtxi_event_destroy(j->ev);
@@ -982,8 +996,8 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
   /* The output: as large as this task's name made before. Under a limit, a
    * name never seen runs one task at a time until one has told its size. */
   int64_t limit = d->limit;
-  int slot = est_slot(g, prefix, limit > 0);
-  int64_t out_est = slot >= 0 ? atomic_load_explicit(&g->est[slot].out_bytes, memory_order_relaxed) : 0;
+  int slot = out_slot(g, prefix, limit > 0);
+  int64_t out_est = slot >= 0 ? atomic_load_explicit(&g->outs[slot].out_bytes, memory_order_relaxed) : 0;
   int fits = 1, probe_busy = 0;
   if (out_est > 0) {
     out_est--;
@@ -993,10 +1007,10 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
     out_est = (int64_t)largest;
     if (limit > 0 && slot >= 0) {
       int idle = 0;
-      if (!atomic_compare_exchange_strong(&g->est[slot].probing, &idle, 1)) {
+      if (!atomic_compare_exchange_strong(&g->outs[slot].probing, &idle, 1)) {
         probe_busy = 1;
-      } else if ((out_est = atomic_load(&g->est[slot].out_bytes)) > 0) {
-        atomic_store(&g->est[slot].probing, 0); /* learned by the probe that just ended */
+      } else if ((out_est = atomic_load(&g->outs[slot].out_bytes)) > 0) {
+        atomic_store(&g->outs[slot].probing, 0); /* learned by the probe that just ended */
         out_est--;
       } else {
         out_est = (int64_t)largest;

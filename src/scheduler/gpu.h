@@ -32,13 +32,14 @@ int dtxi_gpus_sim(const dtxi_gpus *g);
 /* Fills the memory counters of device i. */
 void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out);
 
-/* Learned durations per task prefix and size of its inputs (four classes,
+/* Learned durations per kind of task (its name without the serial numbers
+ * after dashes: "add-17" and "add-18" are one kind) and size of its inputs (four classes,
  * 16x apart): what a task of this name took on a GPU and on a CPU thread
  * (EWMA, ns; the nearest class measured, scaled, when its own was not; 0 when
  * never seen). Any thread. */
 int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu, size_t input_bytes);
 void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, size_t input_bytes, int64_t ns);
-/* The largest output a task of this name made (device memory reserved ahead). */
+/* The largest output a task of this exact name made (device memory reserved ahead). */
 void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes);
 /* Plan time: for each dual task of run r, decide CPU or GPU, whichever the
  * learned durations say finishes first (exploring a side never measured). */

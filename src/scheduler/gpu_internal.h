@@ -157,7 +157,7 @@ typedef struct gjob {
   int64_t staged;      /* input bytes moved through staging buffers */
   dtxi_event *room_ev; /* spills made to fit this job */
   int on_stream;       /* the task runs now on its stream's own thread (sim) */
-  int probe_slot;      /* 1 + the est slot this job probes the output size of */
+  int probe_slot;      /* 1 + the outs slot this job probes the output size of */
   gahead *slot;        /* its output, for readers run ahead (NULL: none yet) */
   gahead *ahead_src;   /* run ahead: the output of the job this one was enqueued behind */
   rtask *after;        /* run ahead: that job's task, which must finish first */
@@ -188,13 +188,20 @@ struct dtxi_gpus {
   pthread_mutex_t res_mu;
   struct dtxi_keeper *keepers; /* persisted arrays' chunks (keepers_mu in gpu.c) */
   _Atomic uint64_t flow_ids; /* trace arrows */
-  /* learned durations: open addressing on the prefix's hash */
+  /* Learned durations per kind of task: open addressing on the hash of the
+   * name with the serial numbers after dashes left out ("add-17" and "add-18"
+   * are one kind), so that programs making new names all the time (arrays)
+   * keep learning. */
   struct {
     _Atomic uint64_t hash;
     _Atomic int64_t ns[2][4]; /* [CPU, GPU][size class] */
+  } est[512];
+  /* Learned output sizes per exact name (device memory reserved ahead). */
+  struct {
+    _Atomic uint64_t hash;
     _Atomic int64_t out_bytes; /* 1 + the largest output seen; 0: none yet */
     _Atomic int probing;       /* a task of this name runs to learn its output size */
-  } est[512];
+  } outs[1024];
 };
 
 /* ---- residency.c ---------------------------------------------------------------- */

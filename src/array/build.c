@@ -629,6 +629,13 @@ static dtx_status emit_fused(bctx *bc, const tmpl *t, int nd, const int64_t *lo,
   int nin;
   dtx_status rc = instantiate(t, nd, lo, hi, os, name, &blob, &size, &in, &nin);
   if (rc != DTX_OK) return rc;
+  if (bc->gpu && os->kind == DTXK_OUT_CHUNK) {
+    /* Its output's size is known: the GPU scheduler reserves that much
+     * rather than learning it from a first task run alone. */
+    size_t bytes = dtx_dtype_size((dtx_dtype)os->dtype);
+    for (int d = 0; d < nd; d++) bytes *= (size_t)(hi[d] - lo[d]);
+    dtxi_gpus_learn_output(dtxi_cluster_gpus(bc->cl), name, bytes);
+  }
   rc = add_task(bc, name, nidx, idx, in, nin, blob, size, dtxk_fused_cpu, cuda, where, id);
   free(blob);
   free(in);

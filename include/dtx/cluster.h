@@ -123,7 +123,8 @@ typedef struct dtx_device_stats {
   int64_t run_ahead;       /* tasks enqueued behind an input still running (DTX_GPU_WINDOW) */
   int64_t bytes_staged;    /* of bytes_from_host, moved through pinned staging buffers */
   int64_t bytes_persisted; /* of bytes_in_use, chunks of persisted arrays kept here
-                            * between computations (dtx_array_persist) */
+                            * between computations (dtx_array_persist); spilled
+                            * ones are counted in spills and not here */
 } dtx_device_stats;
 
 #define DTX_DEVICE_STATS_INIT {sizeof(dtx_device_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}

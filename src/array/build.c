@@ -1458,7 +1458,7 @@ static int keep_chunk(dtx_task_ctx *ctx) {
   void *p = malloc(n > 0 ? n : 1);
   if (p == NULL) return dtx_task_fail(ctx, "out of memory keeping a %zu-byte chunk", n);
   if (n > 0) memcpy(p, in, n);
-  *slot = (dtxi_kept){-1, p, n};
+  *slot = (dtxi_kept){.dev = -1, .ptr = p, .size = n};
   return 0;
 }
 

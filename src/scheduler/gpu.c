@@ -339,18 +339,82 @@ dtx_status dtxi_task_keep_input(dtx_task_ctx *ctx, int i, dtxi_kept *slot) {
   return DTX_OK;
 }
 
-dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, const dtxi_kept *slot) {
+static int unpin_host(void *arg, char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  dtxi_chunk_unpin(arg);
+  return 0;
+}
+
+dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, dtxi_kept *slot) {
   gjob *j = ctx != NULL ? ctx->gpu : NULL;
-  if (j == NULL || slot->ptr == NULL || slot->dev != j->dev->index)
-    return dtxi_fail(DTX_EINVAL, "a persisted chunk on gpu %d read by a task running on %s %d", slot->dev,
+  if (j == NULL || slot->dev != j->dev->index || j->borrowed || j->rekeep != NULL)
+    return dtxi_fail(DTX_EINVAL, "a persisted chunk of gpu %d read by a task running on %s %d", slot->dev,
                      j == NULL ? "the CPU, worker" : "gpu", j == NULL ? dtx_task_worker(ctx) : j->dev->index);
-  if (j->has_out && j->out_ptr != NULL && !j->borrowed) dtxi_free_async(j->s, j->out_ptr);
-  j->out_ptr = slot->ptr;
-  j->out_size = slot->size;
+  dtxi_gpus *g = j->r->cl->gpus;
+  gdev *d = j->dev;
+  pthread_mutex_lock(&g->res_mu);
+  void *ptr = slot->ptr;
+  dtx_chunk *host = slot->host;
+  dtxi_event *ready = NULL;
+  if (ptr != NULL) {
+    slot->users++; /* this job's, until its output copy takes it over or it ends */
+    dtxi_kept_touch(d, slot);
+  } else if (host != NULL) {
+    dtxi_chunk_ref(host, 1);
+    ready = slot->host_ready;
+    d->unspills++;
+    d->unspilled_bytes += (int64_t)slot->size;
+  }
+  pthread_mutex_unlock(&g->res_mu);
+  if (ptr != NULL) {
+    if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
+    j->out_ptr = ptr;
+    j->out_size = slot->size;
+    j->has_out = 1;
+    j->borrowed = 1;
+    j->borrow_slot = slot;
+    return DTX_OK;
+  }
+  if (host == NULL) return dtxi_fail(DTX_EINVAL, "a persisted chunk of gpu %d that holds no data", slot->dev);
+  /* Spilled: back to the GPU as this task's output, kept again once done. */
+  j->unspill_host = host;
+  if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
+  j->has_out = 0;
+  j->out_ptr = NULL;
+  int64_t extra = (int64_t)slot->size - j->out_charged;
+  if (extra > 0 && d->limit > 0 && !output_room(j, extra))
+    return dtxi_fail(DTX_ENOMEM, "no room under gpu %d's memory limit to read a spilled %zu-byte persisted chunk back",
+                     d->index, slot->size);
+  if (extra > 0 && d->limit == 0) {
+    dtxi_charge(g, d, extra);
+    j->out_charged += extra;
+  }
+  dtx_status rc = dtxi_alloc_async(j->s, slot->size, &j->out_ptr);
+  if (rc != DTX_OK) {
+    j->out_ptr = NULL;
+    return rc;
+  }
   j->has_out = 1;
-  j->borrowed = 1;
-  const gtask *gt = &j->r->g->tasks[j->t->gid];
-  dtxi_gpus_learn_output(j->r->cl->gpus, j->r->g->prefixes[gt->prefix], 0); /* reserves nothing */
+  j->out_size = slot->size;
+  rc = dtxi_chunk_pin(host);
+  if (rc != DTX_OK) return rc;
+  if (j->on_stream) { /* sim: the task runs in stream order on the stream's thread */
+    if (ready != NULL) dtxi_event_sync(ready);
+    memcpy(j->out_ptr, host->data, slot->size);
+    dtxi_chunk_unpin(host);
+  } else {
+    int copied = 0;
+    if (ready != NULL) rc = dtxi_stream_wait(j->s, ready);
+    if (rc == DTX_OK) copied = (rc = dtxi_copy_async(j->s, j->out_ptr, d->index, host->data, DTXI_HOST,
+                                                     slot->size)) == DTX_OK;
+    if (rc == DTX_OK) rc = dtxi_host_fn(j->s, unpin_host, host);
+    if (rc != DTX_OK) {
+      if (!copied) dtxi_chunk_unpin(host);
+      return rc;
+    }
+  }
+  j->rekeep = slot;
   return DTX_OK;
 }
 
@@ -378,16 +442,29 @@ dtxi_keeper *dtxi_keeper_new(dtx_cluster *cl, int64_t n) {
 
 /* Frees slot's device memory (keepers_mu held). */
 static void kept_free(dtxi_gpus *g, dtxi_kept *slot) {
-  if (slot->ptr == NULL || slot->dev < 0 || slot->dev >= g->ndev) return;
+  if (slot->dev < 0 || slot->dev >= g->ndev) return;
   gdev *d = &g->dev[slot->dev];
   pthread_mutex_lock(&d->mu);
-  dtxi_free_async(d->d2h, slot->ptr);
-  pthread_mutex_unlock(&d->mu);
   pthread_mutex_lock(&g->res_mu);
-  d->used -= (int64_t)slot->size;
-  d->kept -= (int64_t)slot->size;
-  pthread_mutex_unlock(&g->res_mu);
+  void *ptr = slot->ptr;
+  dtx_chunk *host = slot->host;
+  dtxi_event *hr = slot->host_ready;
+  dtxi_kept_unlist(d, slot);
+  if (ptr != NULL) {
+    d->used -= (int64_t)slot->size;
+    d->kept -= (int64_t)slot->size;
+  }
   slot->ptr = NULL;
+  slot->host = NULL;
+  slot->host_ready = NULL;
+  pthread_mutex_unlock(&g->res_mu);
+  if (ptr != NULL) dtxi_free_async(d->d2h, ptr);
+  pthread_mutex_unlock(&d->mu);
+  if (hr != NULL) {
+    dtxi_event_sync(hr); /* the spill copy is over before its chunk goes */
+    dtxi_event_destroy(hr);
+  }
+  dtxi_chunk_unref(host);
 }
 
 void dtxi_keeper_clear(dtxi_keeper *k) {
@@ -400,8 +477,11 @@ void dtxi_keeper_clear(dtxi_keeper *k) {
     } else if (k->g != NULL) {
       gave |= slot->ptr != NULL;
       kept_free(k->g, slot);
+    } else if (slot->host != NULL) { /* the cluster is gone: it waited for its streams */
+      dtxi_event_destroy(slot->host_ready);
+      dtxi_chunk_unref(slot->host);
     }
-    *slot = (dtxi_kept){-1, NULL, 0};
+    *slot = (dtxi_kept){.dev = -1};
   }
   /* tasks may have waited for that room (under the lock: the cluster cannot
    * be stopped meanwhile) */
@@ -436,10 +516,9 @@ static void keep_input(gjob *j, int ok) {
     j->in_ptr[i] = NULL;
     j->keep_temp = 0;
     if (ok && p != NULL) {
-      *slot = (dtxi_kept){d->index, p, n};
       j->in_charged -= (int64_t)n; /* held by the slot now */
       pthread_mutex_lock(&g->res_mu);
-      d->kept += (int64_t)n;
+      dtxi_kept_set(d, slot, p, n, 0);
       pthread_mutex_unlock(&g->res_mu);
     } else if (p != NULL) {
       pthread_mutex_lock(&d->mu);
@@ -454,10 +533,7 @@ static void keep_input(gjob *j, int ok) {
   gres *res = in->res;
   int kept = 0;
   pthread_mutex_lock(&g->res_mu);
-  if (res != NULL && dtxi_copy_keep(g, &res->copy[d->index])) {
-    *slot = (dtxi_kept){d->index, res->copy[d->index].ptr, res->size};
-    kept = 1;
-  }
+  if (res != NULL && dtxi_copy_keep(g, &res->copy[d->index], slot)) kept = 1;
   pthread_mutex_unlock(&g->res_mu);
   if (!kept) {
     char msg[96];
@@ -591,6 +667,7 @@ static void free_job(gjob *j) {
   if (j->probe_slot > 0) atomic_store(&j->r->cl->gpus->outs[j->probe_slot - 1].probing, 0);
   slot_unref(j->slot);
   slot_unref(j->ahead_src);
+  dtxi_chunk_unref(j->unspill_host);
   dtxi_event_destroy(j->ev);
   dtxi_event_destroy(j->ev2);
   dtxi_event_destroy(j->room_ev);
@@ -1483,14 +1560,32 @@ static void finish(gjob *j) {
     int keep = j->out_ptr != NULL && (j->host_out == NULL || has_gpu_reader(r, j->t));
     gres *res = keep ? dtxi_gres_new(g, r, j->t, d->index, j->out_size, j->host_out != NULL) : NULL;
     if (res != NULL) {
+      dtx_chunk *old_host = NULL;
+      dtxi_event *old_ready = NULL;
       pthread_mutex_lock(&g->res_mu);
-      res->copy[d->index].kept = (uint8_t)j->borrowed; /* a persisted chunk: charged to its array */
+      gcopy *c = &res->copy[d->index];
+      if (j->borrowed) { /* a persisted chunk, charged to its array; the job's user count passes to the copy */
+        c->kept = 1;
+        c->slot = j->borrow_slot;
+        j->borrow_slot = NULL;
+      } else if (j->rekeep != NULL && j->rekeep->ptr == NULL && j->rekeep->host != NULL) {
+        /* a spilled persisted chunk back on its GPU: kept there again */
+        c->kept = 1;
+        c->slot = j->rekeep;
+        old_host = j->rekeep->host;
+        old_ready = j->rekeep->host_ready;
+        j->rekeep->host = NULL;
+        j->rekeep->host_ready = NULL;
+        dtxi_kept_set(d, j->rekeep, j->out_ptr, j->out_size, 1);
+      }
       /* pinned by the readers run ahead of it until they are done */
       dtxi_copy_add(g, res, d->index, j->out_ptr, j->ev, j->slot != NULL ? j->slot->readers : 0);
       pthread_mutex_unlock(&g->res_mu);
       j->ev = NULL;
       if (!j->borrowed) give_back -= (int64_t)res->size; /* held on by the copy */
       j->t->res = made = res;
+      dtxi_event_destroy(old_ready); /* this job's copy waited for it */
+      dtxi_chunk_unref(old_host);
     } else if (j->out_ptr != NULL) {
       if (!j->borrowed) {
         pthread_mutex_lock(&d->mu);
@@ -1500,6 +1595,12 @@ static void finish(gjob *j) {
       if (j->host_out == NULL) /* the only copy is gone (out of memory for its record) */
         dtxi_run_fail(r, j->t, dtxi_gpu_task_error(r, j->t, "out of host memory keeping its output"));
     }
+  }
+  if (j->borrow_slot != NULL) { /* no copy of the output took its user count over */
+    pthread_mutex_lock(&g->res_mu);
+    j->borrow_slot->users--;
+    pthread_mutex_unlock(&g->res_mu);
+    j->borrow_slot = NULL;
   }
   dtxi_uncharge(g, d, give_back);
   atomic_fetch_sub(&d->inflight, 1);

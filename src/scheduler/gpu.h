@@ -70,12 +70,20 @@ void *dtxi_gpu_output(struct gjob *j, size_t size);
 int dtxi_gpu_device(const struct gjob *j);
 
 /* Memory that outlives computations: a chunk of a persisted array, kept on
- * GPU `dev` (charged to its memory, never spilled) or in host memory (dev
- * -1, malloc'd) until freed. */
+ * GPU `dev` (charged to its memory) or in host memory (dev -1, malloc'd)
+ * until freed. Past a device's memory limit, kept chunks no computation
+ * refers to spill to host memory (least recently used first) and come back
+ * to their GPU when next read there. */
 typedef struct dtxi_kept {
   int dev;
-  void *ptr;
+  void *ptr;   /* NULL while spilled */
   size_t size;
+  /* the GPU scheduler's, under its res_mu */
+  struct dtx_chunk *host;        /* the spilled copy */
+  struct dtxi_event *host_ready; /* completes when `host` holds the data */
+  int32_t users;                 /* residency copies referring to ptr now */
+  uint8_t listed;
+  struct dtxi_kept *prev, *next; /* the device's kept chunks, least recently used first */
 } dtxi_kept;
 /* The chunks of one persisted array. Registered with the cluster: if the
  * cluster goes first, it gives the device memory back and the array's later
@@ -99,7 +107,7 @@ void dtxi_keeper_free(dtxi_keeper *k);
 dtx_status dtxi_task_keep_input(dtx_task_ctx *ctx, int i, dtxi_kept *slot);
 /* Inside a task running on GPU slot->dev: the task's output is the kept
  * buffer itself (read in place by readers there, fetched by others). */
-dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, const dtxi_kept *slot);
+dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, dtxi_kept *slot);
 void *dtxi_gpu_native_stream(const struct gjob *j);
 
 #ifdef __cplusplus

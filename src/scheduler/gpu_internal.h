@@ -30,6 +30,7 @@ typedef struct gcopy {
   uint8_t dev;
   uint8_t kept;              /* ptr belongs to a persisted array (dtxi_kept): not
                               * freed, spilled or uncharged with the output */
+  struct dtxi_kept *slot;    /* that array's slot, when kept */
   struct gres *owner;
 } gcopy;
 
@@ -109,6 +110,7 @@ typedef struct gdev {
   int64_t spills, spilled_bytes, unspills, unspilled_bytes;
   int64_t bytes_from_host, bytes_to_host, bytes_peer, bytes_nccl, reused, broadcasts, run_ahead, bytes_staged;
   int64_t kept; /* bytes of persisted chunks here (part of used) */
+  struct dtxi_kept *kept_head, *kept_tail; /* those chunks, least recently used first */
 } gdev;
 
 /* How input i of a job reaches its device. */
@@ -167,6 +169,9 @@ typedef struct gjob {
   int keep_in;
   int keep_temp;   /* that input is this job's own buffer (not a residency copy) */
   int borrowed;    /* out_ptr is a kept buffer (dtxi_task_output_kept): never freed here */
+  struct dtxi_kept *borrow_slot; /* that buffer's slot (one user counted for this job) */
+  struct dtxi_kept *rekeep;      /* the output brings a spilled kept chunk back: kept again when done */
+  struct dtx_chunk *unspill_host; /* the spilled copy it was read from (a reference) */
   uint64_t t_dispatch, t_run0, t_run1, t_done1; /* host clock, for the trace */
 } gjob;
 
@@ -220,9 +225,16 @@ void dtxi_copy_add(struct dtxi_gpus *g, gres *res, int d, void *ptr, dtxi_event 
 int dtxi_reserve(struct dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev);
 void dtxi_charge(struct dtxi_gpus *g, gdev *d, int64_t bytes);
 void dtxi_uncharge(struct dtxi_gpus *g, gdev *d, int64_t bytes);
-/* Hands copy c to a persisted array (res_mu held): 1 done, 0 when there is
- * no copy or it is kept already. */
-int dtxi_copy_keep(struct dtxi_gpus *g, gcopy *c);
+/* Hands copy c to a persisted array's slot (res_mu held): 1 done, 0 when
+ * there is no copy or it is kept already. */
+int dtxi_copy_keep(struct dtxi_gpus *g, gcopy *c, struct dtxi_kept *slot);
+/* Records that ptr on device d now holds slot's chunk, referred to by `users`
+ * residency copies (res_mu held). */
+void dtxi_kept_set(gdev *d, struct dtxi_kept *slot, void *ptr, size_t size, int32_t users);
+/* Moves slot to the most recently used end of its device's list (res_mu held). */
+void dtxi_kept_touch(gdev *d, struct dtxi_kept *slot);
+/* Takes slot off its device's list (res_mu held). */
+void dtxi_kept_unlist(gdev *d, struct dtxi_kept *slot);
 /* Drops copy c (its device's feed lock held) unless a job still reads it: it
  * was fetched by a job that failed, so it may not hold the data. */
 void dtxi_copy_drop(struct dtxi_gpus *g, gcopy *c);

@@ -112,12 +112,84 @@ void dtxi_copy_add(dtxi_gpus *g, gres *res, int d, void *ptr, dtxi_event *ready,
   if (pins == 0) lru_push(&g->dev[d], c);
 }
 
-int dtxi_copy_keep(dtxi_gpus *g, gcopy *c) {
+/* ---- persisted chunks (res_mu held) --------------------------------------------------- */
+
+static int unpin_landed(void *arg, char *err, size_t errlen);
+
+void dtxi_kept_unlist(gdev *d, dtxi_kept *s) {
+  if (!s->listed) return;
+  if (s->prev != NULL) s->prev->next = s->next; else d->kept_head = s->next;
+  if (s->next != NULL) s->next->prev = s->prev; else d->kept_tail = s->prev;
+  s->prev = s->next = NULL;
+  s->listed = 0;
+}
+
+static void kept_list(gdev *d, dtxi_kept *s) {
+  s->prev = d->kept_tail;
+  s->next = NULL;
+  if (d->kept_tail != NULL) d->kept_tail->next = s; else d->kept_head = s;
+  d->kept_tail = s;
+  s->listed = 1;
+}
+
+void dtxi_kept_touch(gdev *d, dtxi_kept *s) {
+  if (!s->listed) return;
+  dtxi_kept_unlist(d, s);
+  kept_list(d, s);
+}
+
+void dtxi_kept_set(gdev *d, dtxi_kept *s, void *ptr, size_t size, int32_t users) {
+  s->dev = d->index;
+  s->ptr = ptr;
+  s->size = size;
+  s->users = users;
+  kept_list(d, s);
+  d->kept += (int64_t)size;
+}
+
+int dtxi_copy_keep(dtxi_gpus *g, gcopy *c, dtxi_kept *slot) {
   if (c->ptr == NULL || c->kept) return 0;
   gdev *d = &g->dev[c->dev];
   lru_remove(d, c);
   c->kept = 1;
-  d->kept += (int64_t)c->owner->size;
+  c->slot = slot;
+  dtxi_kept_set(d, slot, c->ptr, c->owner->size, 1);
+  return 1;
+}
+
+/* Spills the least recently used kept chunk of d that no computation refers
+ * to: copied to a host chunk on d2h, its device memory freed behind the copy.
+ * 1 when one went. */
+static int spill_kept_locked(dtxi_gpus *g, gdev *d) {
+  dtxi_kept *s = d->kept_head;
+  while (s != NULL && (s->users > 0 || s->ptr == NULL)) s = s->next;
+  if (s == NULL) return 0;
+  dtx_chunk *host = dtxi_chunk_new_spillable(g->cl->mem, s->size, 1);
+  dtxi_event *hr = NULL;
+  dtx_status rc = host != NULL ? DTX_OK
+                               : dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", s->size,
+                                           d->index);
+  if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &hr);
+  if (rc == DTX_OK) rc = dtxi_copy_async(d->d2h, host->data, DTXI_HOST, s->ptr, d->index, s->size);
+  if (rc == DTX_OK && host->spillable) rc = dtxi_host_fn(d->d2h, unpin_landed, host);
+  if (rc == DTX_OK) rc = dtxi_event_record(hr, d->d2h);
+  if (rc != DTX_OK) {
+    DTXI_LOG(DTX_LOG_WARN, "gpu %d: cannot spill a persisted %zu-byte chunk: %s", d->index, s->size,
+             dtx_last_error());
+    dtxi_stream_reset(d->d2h);
+    dtxi_chunk_unref(host);
+    dtxi_event_destroy(hr);
+    return 0;
+  }
+  dtxi_free_async(d->d2h, s->ptr);
+  s->ptr = NULL;
+  s->host = host;
+  s->host_ready = hr;
+  dtxi_kept_unlist(d, s);
+  d->used -= (int64_t)s->size;
+  d->kept -= (int64_t)s->size;
+  d->spills++;
+  d->spilled_bytes += (int64_t)s->size;
   return 1;
 }
 
@@ -230,6 +302,8 @@ static int spill_locked(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_
     trace_spill(g, d, res, res->size, to_host);
     spilled = 1;
   }
+  /* then persisted chunks no computation refers to */
+  while (d->used + bytes > d->limit && spill_kept_locked(g, d)) spilled = 1;
   if (spilled) {
     dtx_status rc = *room_ev != NULL ? DTX_OK : dtxi_event_create(g->b, d->index, room_ev);
     if (rc == DTX_OK) rc = dtxi_event_record(*room_ev, d->d2h);
@@ -259,6 +333,9 @@ void dtxi_gres_release(gres *res) {
     gcopy *c = &res->copy[i];
     lru_remove(&g->dev[i], c);
     ptr[i] = c->kept ? NULL : c->ptr; /* a persisted array's: it stays */
+    if (c->kept && c->slot != NULL) c->slot->users--;
+    c->kept = 0;
+    c->slot = NULL;
     ready[i] = c->ready;
     if (ptr[i] != NULL) g->dev[i].used -= (int64_t)res->size;
     c->ptr = NULL;

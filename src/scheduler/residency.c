@@ -190,6 +190,12 @@ static int spill_kept_locked(dtxi_gpus *g, gdev *d) {
   d->kept -= (int64_t)s->size;
   d->spills++;
   d->spilled_bytes += (int64_t)s->size;
+  if (g->cl->trace != NULL) {
+    char args[96];
+    snprintf(args, sizeof args, "{\"bytes\":%zu,\"device\":%d,\"to\":\"host\"}", s->size, d->index);
+    dtxi_trace_instant(g->cl->trace, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, "spill persisted chunk", "spill",
+                       dtxi_now_ns(), args);
+  }
   return 1;
 }
 

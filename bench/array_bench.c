@@ -86,6 +86,19 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Bytes moved to, from and between the GPUs so far: [0] host -> GPU,
+ * [1] GPU -> host, [2] GPU -> GPU. */
+static void moved(dtx_cluster *cl, int ngpu, double *b) {
+  b[0] = b[1] = b[2] = 0;
+  for (int k = 0; k < ngpu; k++) {
+    dtx_device_stats st = DTX_DEVICE_STATS_INIT;
+    if (dtx_cluster_get_device_stats(cl, k, &st) != DTX_OK) continue;
+    b[0] += (double)st.bytes_from_host;
+    b[1] += (double)st.bytes_to_host;
+    b[2] += (double)(st.bytes_peer + st.bytes_nccl);
+  }
+}
+
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -373,7 +386,9 @@ int main(int argc, char **argv) {
              o.dtype == DTX_F32 ? 's' : 'd', blas_s * 1e3, 2.0 * (double)h * (double)h * (double)h / blas_s / 1e9,
              threads);
     printf("; persisting x took %.0f ms\n\n", persist_s * 1e3);
-    printf("%-14s %10s %10s %10s %10s %8s %10s\n", "case", "ms", "min", "max", "floor ms", "x floor", "GB/s");
+    printf("%-14s %10s %10s %10s %10s %8s %10s", "case", "ms", "min", "max", "floor ms", "x floor", "GB/s");
+    if (ngpu > 0) printf("  %22s", "MB moved per run h2d/d2h/p2p");
+    printf("\n");
   } else {
     printf(
         "{\"kind\":\"machine\",\"cpu\":\"%s\",\"cores\":%ld,\"threads\":%d,\"n\":%lld,\"chunk\":%lld,"
@@ -389,7 +404,8 @@ int main(int argc, char **argv) {
   for (int c = 0; c < C_COUNT; c++) {
     if (!o.cases[c]) continue;
     size_t nb = dtx_array_nbytes(expr[c]);
-    double check = 0;
+    double check = 0, m0[3], m1[3];
+    moved(cl, ngpu, m0);
     for (int r = -1; r < o.reps; r++) {
       double s0 = now_s();
       if (dtx_array_compute(expr[c], out, nb) != DTX_OK) die(case_names[c]);
@@ -397,18 +413,26 @@ int main(int argc, char **argv) {
       if (r >= 0) times[r] = dt;
       check = o.dtype == DTX_F32 ? (double)((const float *)out)[0] : ((const double *)out)[0];
     }
+    moved(cl, ngpu, m1);
+    double per = 1e6 * (double)(o.reps + 1); /* MB per run */
+    double mv[3] = {(m1[0] - m0[0]) / per, (m1[1] - m0[1]) / per, (m1[2] - m0[2]) / per};
     qsort(times, (size_t)o.reps, sizeof *times, cmp_d);
     double med = times[o.reps / 2], fl = c == C_MATMUL ? blas_s : floor_bytes[c] / (bw * 1e9);
     double gbps = c == C_MATMUL ? 0 : floor_bytes[c] / med / 1e9;
     if (o.json) {
       printf(
           "{\"kind\":\"case\",\"case\":\"%s\",\"ms\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f,\"floor_ms\":%.3f,"
-          "\"bytes\":%.0f,\"check\":%.17g}\n",
-          case_names[c], med * 1e3, times[0] * 1e3, times[o.reps - 1] * 1e3, fl * 1e3, floor_bytes[c], check);
+          "\"bytes\":%.0f,\"check\":%.17g,\"h2d_mb\":%.3f,\"d2h_mb\":%.3f,\"p2p_mb\":%.3f}\n",
+          case_names[c], med * 1e3, times[0] * 1e3, times[o.reps - 1] * 1e3, fl * 1e3, floor_bytes[c], check,
+          mv[0], mv[1], mv[2]);
     } else {
       printf("%-14s %10.1f %10.1f %10.1f %10.1f %8.2f", case_names[c], med * 1e3, times[0] * 1e3,
              times[o.reps - 1] * 1e3, fl * 1e3, fl > 0 ? med / fl : 0);
-      if (gbps > 0) printf(" %10.2f", gbps);
+      if (gbps > 0)
+        printf(" %10.2f", gbps);
+      else
+        printf(" %10s", "");
+      if (ngpu > 0) printf("  %8.1f %6.1f %6.1f", mv[0], mv[1], mv[2]);
       printf("\n");
     }
     fflush(stdout);

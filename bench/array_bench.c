@@ -347,7 +347,8 @@ int main(int argc, char **argv) {
   dtx_array *xh = dtx_slice(x, 2, half);
   expr[C_MATMUL] = dtx_sum(dtx_matmul(xh, xh), NULL, 0);
   int64_t depth[2] = {1, 1};
-  dtx_block_fn laplace_gpu = NULL;
+  /* simulated GPUs run the CPU kernel in place of the CUDA one */
+  dtx_block_fn laplace_gpu = ngpu > 0 && sim ? laplace : NULL;
 #if defined(DTX_BENCH_CUDA)
   if (ngpu > 0 && !sim) laplace_gpu = bench_laplace_cuda;
 #endif

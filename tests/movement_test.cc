@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -225,6 +226,55 @@ TEST(Movement, DurationsAreLearnedPerKindOfName) {
   for (int i = 0; i < 5000; i++) dtxi_gpus_learn_output(g, ("mul-" + std::to_string(i)).c_str(), 64);
   dtxi_gpus_learn(g, "late-5", 1, 10, 700);
   EXPECT_EQ(dtxi_gpus_estimate(g, "late-6", 1, 10), 700);
+}
+
+namespace {
+std::atomic<int> reader_device{-2};
+int RecordReader(dtx_task_ctx *ctx) {
+  reader_device = dtx_task_device(ctx);
+  return Use(ctx);
+}
+}  // namespace
+
+/* Choosing between a CPU thread and a GPU for a task with both weighs moving
+ * its inputs: a reader of a big chunk held on a GPU stays on a GPU though
+ * the CPU runs it a little faster; with nothing to move it goes to the CPU. */
+TEST(Movement, CpuOrGpuWeighsMovingTheInputs) {
+  ClusterPtr cl = Sim(1);
+  ASSERT_NE(cl, nullptr);
+  dtxi_gpus *g = dtxi_cluster_gpus(cl.get());
+  ASSERT_NE(g, nullptr);
+  dtxi_gpus_learn(g, "reader", 0, 0, 1000); /* 1 us on a CPU thread */
+  dtxi_gpus_learn(g, "reader", 1, 0, 2000); /* 2 us on a GPU */
+  dtxi_gpus_learn_data(g, "bigsrc", 256 << 20); /* lends 256 MiB chunks */
+  for (const char *src : {"bigsrc", "smallsrc"}) {
+    GraphPtr gr = MakeGraph();
+    int64_t i = 3;
+    dtx_task_desc s = Desc(src, Src, {i});
+    s.cuda = Src;
+    s.where = DTX_WHERE_GPU(0);
+    s.args = &i;
+    s.args_size = sizeof i;
+    dtx_task_id sid, rid;
+    ASSERT_EQ(dtx_graph_add(gr.get(), &s, &sid), DTX_OK) << dtx_last_error();
+    dtx_task_desc u = Desc("reader", RecordReader, {i});
+    u.cuda = RecordReader;
+    u.inputs = &sid;
+    u.ninputs = 1;
+    u.args = &i;
+    u.args_size = sizeof i;
+    ASSERT_EQ(dtx_graph_add(gr.get(), &u, &rid), DTX_OK) << dtx_last_error();
+    dtx_chunk *out = nullptr;
+    reader_device = -2;
+    ASSERT_EQ(dtx_compute(cl.get(), gr.get(), &rid, 1, &out, nullptr), DTX_OK) << dtx_last_error();
+    ChunkPtr hold(out);
+    EXPECT_EQ(ChunkI64(out), UseExpected(i, {i}));
+    if (std::string(src) == "bigsrc") {
+      EXPECT_EQ(reader_device.load(), 0) << "moving 256 MiB home costs more than the GPU's extra 1 us";
+    } else {
+      EXPECT_EQ(reader_device.load(), -1) << "nothing known to move: the faster CPU";
+    }
+  }
 }
 
 #ifdef DTX_HAVE_NLOHMANN_JSON

@@ -1432,8 +1432,12 @@ static int kept_src(dtx_task_ctx *ctx) {
 static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
   char name[DTX_MAX_KEY];
   task_name(a, m->chunk, NULL, name, sizeof name);
-  /* they make no output of their own: nothing to reserve for one */
+  /* they make no output of their own: nothing to reserve for one; their
+   * readers get whole chunks (weighed when placing them) */
   dtxi_gpus_learn_output(dtxi_cluster_gpus(bc->cl), name, 0);
+  size_t chunk_bytes = dtx_dtype_size(a->dtype);
+  for (int d = 0; d < a->ndim; d++) chunk_bytes *= (size_t)m->chunk[d];
+  dtxi_gpus_learn_data(dtxi_cluster_gpus(bc->cl), name, chunk_bytes);
   dtx_status rc = DTX_OK;
   for (int64_t b = 0; b < m->n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];

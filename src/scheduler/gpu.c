@@ -133,6 +133,20 @@ void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes) {
   }
 }
 
+void dtxi_gpus_learn_data(dtxi_gpus *g, const char *prefix, size_t bytes) {
+  int i = g != NULL ? out_slot(g, prefix, 1) : -1;
+  if (i >= 0) atomic_store_explicit(&g->outs[i].data_bytes, (int64_t)bytes, memory_order_relaxed);
+}
+
+/* Bytes a task of this name gives its readers, as far as is known. */
+static size_t data_bytes(dtxi_gpus *g, const char *prefix) {
+  int i = out_slot(g, prefix, 0);
+  if (i < 0) return 0;
+  int64_t d = atomic_load_explicit(&g->outs[i].data_bytes, memory_order_relaxed);
+  int64_t o = atomic_load_explicit(&g->outs[i].out_bytes, memory_order_relaxed) - 1;
+  return (size_t)(d > o ? d : o > 0 ? o : 0);
+}
+
 static void rootq_new(run *r);
 
 void dtxi_gpu_plan(run *r) {
@@ -158,7 +172,20 @@ void dtxi_gpu_plan(run *r) {
       }
       continue;
     }
-    t->on_cpu = gpu != 0 && cpu < gpu;
+    /* Its inputs move to where it runs: those GPU tasks make go to the host
+     * for a CPU thread, the others to a GPU (priced on gpu 0's links). */
+    double to_host = 0, to_gpu = 0;
+    const uint32_t *ins = dtxi_gt_inputs(gt);
+    for (uint32_t k = 0; k < gt->ninputs; k++) {
+      const rtask *in = &r->rt[r->map[ins[k]]];
+      size_t n = data_bytes(g, gr->prefixes[gr->tasks[in->gid].prefix]);
+      if (n == 0) continue;
+      if (dtxi_gpu_eligible(r, in))
+        to_host += dtxi_links_cost_ns(&r->cl->links, 0, DTXI_HOST, n);
+      else
+        to_gpu += dtxi_links_cost_ns(&r->cl->links, DTXI_HOST, 0, n);
+    }
+    t->on_cpu = gpu != 0 && (double)cpu + to_host < (double)gpu + to_gpu;
   }
   rootq_new(r);
 }

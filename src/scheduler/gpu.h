@@ -41,6 +41,10 @@ int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu, size_t 
 void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, size_t input_bytes, int64_t ns);
 /* The largest output a task of this exact name made (device memory reserved ahead). */
 void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes);
+/* The size of what tasks of this name give their readers, when that is not
+ * memory they allocate (persisted chunks lent in place): weighed when
+ * choosing between a CPU thread and a GPU for the readers. */
+void dtxi_gpus_learn_data(dtxi_gpus *g, const char *prefix, size_t bytes);
 /* Plan time: for each dual task of run r, decide CPU or GPU, whichever the
  * learned durations say finishes first (exploring a side never measured). */
 void dtxi_gpu_plan(struct run *r);

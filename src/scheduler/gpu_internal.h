@@ -206,6 +206,7 @@ struct dtxi_gpus {
     _Atomic uint64_t hash;
     _Atomic int64_t out_bytes; /* 1 + the largest output seen; 0: none yet */
     _Atomic int probing;       /* a task of this name runs to learn its output size */
+    _Atomic int64_t data_bytes; /* what readers get, when not out_bytes (a kept chunk lent, not made) */
   } outs[1024];
 };
 

@@ -200,6 +200,48 @@ TEST_P(ArrayLinalg, TransposeAnyPermutation) {
   }
 }
 
+TEST_P(ArrayLinalg, PlusOwnTranspose) {
+  /* x + x.T, x.T + x and their sums and means over every axis, on chunkings
+   * that make tiles of 64, of other multiples of 8 (the blocked path for a
+   * leaf plus a transposed leaf) and of other sizes (the general path) */
+  Scope sc;
+  std::mt19937_64 rng(3500);
+  const int64_t n = 200;
+  Nd x = RandNd(rng, {n, n}, DTX_F64);
+  Nd want;
+  want.t = DTX_F64;
+  want.shape = {n, n};
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < n; j++)
+      want.v.push_back(x.v[static_cast<size_t>(i * n + j)] + x.v[static_cast<size_t>(j * n + i)]);
+  const std::vector<std::vector<int64_t>> chunkings = {{96, 72}, {200, 200}, {100, 50}, {64, 136}};
+  for (const auto &ch : chunkings) {
+    SCOPED_TRACE(::testing::Message() << "chunks " << ch[0] << "x" << ch[1]);
+    dtx_array *a = Put(cl(), x, ch);
+    dtx_array *at = dtx_transpose(a, nullptr);
+    for (dtx_array *z : {dtx_add(a, at), dtx_add(at, a)}) {
+      EXPECT_TRUE(SameNd(Get(z), want, 0));
+      for (int axis = -1; axis < 2; axis++) {
+        SCOPED_TRACE(::testing::Message() << "axis " << axis);
+        int naxes = axis < 0 ? 0 : 1;
+        const int *axes = axis < 0 ? nullptr : &axis;
+        Nd s = Get(dtx_sum(z, axes, naxes)), m = Get(dtx_mean(z, axes, naxes));
+        ASSERT_EQ(s.v.size(), axis < 0 ? 1u : static_cast<size_t>(n));
+        int64_t cnt = axis < 0 ? n * n : n;
+        for (size_t k = 0; k < s.v.size(); k++) {
+          double w = 0;
+          for (int64_t q = 0; q < cnt; q++)
+            w += axis < 0    ? want.v[static_cast<size_t>(q)]
+                 : axis == 0 ? want.v[static_cast<size_t>(q * n + static_cast<int64_t>(k))]
+                             : want.v[static_cast<size_t>(static_cast<int64_t>(k) * n + q)];
+          EXPECT_NEAR(s.v[k], w, 1e-9) << "index " << k;
+          EXPECT_NEAR(m.v[k], w / static_cast<double>(cnt), 1e-12) << "index " << k;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(ArrayLinalg, TransposedOperandsAcrossManyTiles) {
   /* big enough for several tiles of the transposed-read path, with partial tiles, reversed rows and casts */
   Scope sc;

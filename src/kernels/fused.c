@@ -294,6 +294,116 @@ HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t c
   }
 }
 
+/* ---- a leaf plus the transpose of another, in 8 x 8 blocks ---------------------------- */
+
+/* The program `LOAD a; LOAD b; ADD` over float64 leaves, reduced by SUM (or
+ * MEAN, which folds as SUM) or written as a chunk, where one leaf is read
+ * along the region's rows and the other across them (x + x.T): each 8 x 8
+ * block of the transposed leaf is loaded as 8 contiguous runs and transposed
+ * in registers, so no tile is copied and no strip is interpreted. The sums
+ * are formed in exactly the order fold_one / fold_each use on the strips of
+ * a DTXK_TR x DTXK_TC tile (8 lanes per row of the tile, the lanes added as
+ * a tree, rows in order), so results do not change. Vectors of 8 doubles in
+ * GCC's vector extension: AVX-512 registers in the x86-64-v4 clone, pairs or
+ * quads of narrower ones elsewhere. */
+enum { PAIR_FOLD_ONE = 1, PAIR_FOLD_EACH, PAIR_STORE };
+enum { BIN_ADD = 1 }; /* add's id in DTXK_BINARY_OPS */
+
+#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 12) /* __builtin_shufflevector */
+#define PAIR_VEC 1
+typedef double v8d __attribute__((vector_size(64)));
+#define ALWAYS __attribute__((always_inline)) static inline
+
+/* (vectors travel by pointer: no vector crosses a function boundary, whose
+ * ABI would differ between the clones) */
+ALWAYS void ld8(v8d *v, const double *p) { memcpy(v, p, sizeof *v); }
+ALWAYS void st8(double *p, const v8d *v) { memcpy(p, v, sizeof *v); }
+/* the lanes added as fold_one adds its 8 partial sums */
+ALWAYS double hsum8(const v8d *v) {
+  return (((*v)[0] + (*v)[1]) + ((*v)[2] + (*v)[3])) + (((*v)[4] + (*v)[5]) + ((*v)[6] + (*v)[7]));
+}
+/* r[j][k] <- r[k][j] */
+ALWAYS void tr8x8(v8d *r) {
+  v8d t[8], u[8];
+  for (int k = 0; k < 8; k += 2) {
+    t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+    t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+  }
+  for (int k = 0; k < 8; k += 4)
+    for (int j = 0; j < 2; j++) {
+      u[k + j] = __builtin_shufflevector(t[k + j], t[k + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      u[k + j + 2] = __builtin_shufflevector(t[k + j], t[k + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  for (int k = 0; k < 4; k++) {
+    r[k] = __builtin_shufflevector(u[k], u[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    r[k + 4] = __builtin_shufflevector(u[k], u[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+
+
+/* The rh x cw tile (both multiples of 8) at a (rows as apart) plus the
+ * transpose at b (region rows contiguous, columns bs apart). dst[q]: where
+ * row q of the tile goes (its state for FOLD_ONE, its first state or
+ * element otherwise). */
+HOT static void pair_tile(int how, const double *a, int64_t as, const double *b, int64_t bs, int64_t rh,
+                          int64_t cw, double *const *dst) {
+  for (int64_t rg = 0; rg < rh; rg += 8) {
+    v8d acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = (v8d){0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t cb = 0; cb < cw; cb += 8) {
+      v8d t[8];
+      for (int k = 0; k < 8; k++) ld8(&t[k], b + (cb + k) * bs + rg);
+      tr8x8(t);
+      for (int k = 0; k < 8; k++) {
+        v8d x;
+        ld8(&x, a + (rg + k) * as + cb);
+        x += t[k];
+        if (how == PAIR_FOLD_ONE) {
+          acc[k] += x;
+        } else if (how == PAIR_FOLD_EACH) {
+          v8d y;
+          ld8(&y, dst[rg + k] + cb);
+          y += x;
+          st8(dst[rg + k] + cb, &y);
+        } else {
+          st8(dst[rg + k] + cb, &x);
+        }
+      }
+    }
+    if (how == PAIR_FOLD_ONE)
+      for (int k = 0; k < 8; k++) *dst[rg + k] += hsum8(&acc[k]);
+  }
+}
+#else
+#define PAIR_VEC 0
+#endif
+
+/* A float64 memory leaf read in place. */
+static int pair_mem(const dtxk_rleaf *r, const dtxk_leaf *l) {
+  return (r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && r->dtype == DTXK_F64 && !l->is_sub;
+}
+
+/* How the program is a pair sum pair_tile can run (PAIR_FOLD_ONE ..), or 0;
+ * *la / *lb: the leaves of the two loads. */
+static int pair_kind(const exec *e, int *la, int *lb) {
+  const dtxk_prog *p = e->p;
+  if (!PAIR_VEC || p->ninstr != 3) return 0;
+  const dtxk_instr *in = e->ins;
+  if (in[0].op != DTXK_I_LOAD || in[1].op != DTXK_I_LOAD || in[2].op != DTXK_I_BIN || in[2].sub != BIN_ADD ||
+      in[0].dtype != DTXK_F64 || in[1].dtype != DTXK_F64 || in[2].dtype != DTXK_F64 || in[0].dst == in[1].dst ||
+      p->result != in[2].dst || in[2].dst == in[0].dst || in[2].dst == in[1].dst)
+    return 0;
+  if (!((in[2].a == in[0].dst && in[2].b == in[1].dst) || (in[2].a == in[1].dst && in[2].b == in[0].dst)))
+    return 0;
+  *la = in[0].a;
+  *lb = in[1].a;
+  if (p->out_kind == DTXK_OUT_CHUNK) return p->out_dtype == DTXK_F64 ? PAIR_STORE : 0;
+  if (p->out_kind != DTXK_OUT_REDUCE || e->red != DTXK_R_SUM || p->acc != DTXK_F64 || p->out_dtype != DTXK_F64)
+    return 0;
+  if (e->inner_reduced) return PAIR_FOLD_ONE;
+  return e->ostride[3] == 1 ? PAIR_FOLD_EACH : 0;
+}
+
 static void run_strip(exec *e, const int64_t *i, const int64_t *g, int n) {
   const dtxk_prog *p = e->p;
   for (int k = 0; k < p->ninstr; k++) {
@@ -471,6 +581,7 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
     e.osize = dtxk_size(p->out_dtype);
     e.out = out;
   }
+  int pair_l0 = -1, pair_l1 = -1, pair = pair_kind(&e, &pair_l0, &pair_l1);
   dtxk_cuts cuts;
   if (dtxk_plan_cuts(p, &cuts)) {
     free(mem);
@@ -512,6 +623,19 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
             }
           }
           if (rc) break;
+          /* x + x.T: the leaf read along the rows and the one read across them */
+          int pair_a = -1, pair_b = -1;
+          if (tiled && pair) {
+            const dtxk_rleaf *q0 = &e.rl[pair_l0], *q1 = &e.rl[pair_l1];
+            int in_mem = pair_mem(q0, &e.leaves[pair_l0]) && pair_mem(q1, &e.leaves[pair_l1]);
+            if (in_mem && q0->stride[3] == 1 && q1->stride[2] == 1 && q1->stride[3] > 1) {
+              pair_a = pair_l0;
+              pair_b = pair_l1;
+            } else if (in_mem && q1->stride[3] == 1 && q0->stride[2] == 1 && q0->stride[3] > 1) {
+              pair_a = pair_l1;
+              pair_b = pair_l0;
+            }
+          }
           if (!tiled) {
             for (i[0] = 0; i[0] < e0; i[0]++)
               for (i[1] = 0; i[1] < e1; i[1]++)
@@ -557,6 +681,26 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
                                       rh, ncw);
                     }
                   }
+#if PAIR_VEC
+                  if (pair_a >= 0 && rh % 8 == 0 && cw % 8 == 0) {
+                    const dtxk_rleaf *ra = &e.rl[pair_a], *rt = &e.rl[pair_b];
+                    double *dst[DTXK_TR];
+                    for (int64_t q = 0; q < rh; q++) {
+                      i[2] = r0 + q;
+                      i[3] = c0;
+                      int64_t off = 0;
+                      for (int k = 0; k < 4; k++) off += (s[k] + i[k] - e.lo[k]) * e.ostride[k];
+                      dst[q] = (double *)(void *)(e.out + off * e.osize);
+                    }
+                    pair_tile(pair, (const double *)(const void *)ra->ptr + i[0] * ra->stride[0] +
+                                        i[1] * ra->stride[1] + r0 * ra->stride[2] + c0,
+                              ra->stride[2],
+                              (const double *)(const void *)rt->ptr + i[0] * rt->stride[0] +
+                                  i[1] * rt->stride[1] + r0 + c0 * rt->stride[3],
+                              rt->stride[3], rh, cw, dst);
+                    continue;
+                  }
+#endif
                   for (int li = 0; li < p->nleaves; li++) {
                     const dtxk_rleaf *r = &e.rl[li];
                     if (tiles[li] == NULL ||

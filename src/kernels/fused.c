@@ -12,8 +12,12 @@
  * strip of each streamed leaf is prefetched meanwhile. A leaf read across its
  * rows (a transpose) is copied in DTXK_TR x DTXK_TC tiles along its own rows,
  * the next tile prefetched, so its cache lines serve a whole tile. Mean folds
- * as sums (counts added at the end). The strip loops are also built for
- * x86-64-v3/v4, chosen at load time.
+ * as sums (counts added at the end). Two kinds of program skip the strip
+ * machinery: one float64 leaf summed (x.sum(), x.mean(axis=0)) folds its
+ * rows straight from memory, and a float64 leaf plus a transposed one
+ * (x + x.T) runs in 8 x 8 blocks transposed in registers; both add in the
+ * order of the general path, so results are the same bit for bit. The strip
+ * loops are also built for x86-64-v3/v4, chosen at load time.
  * Runs on a worker thread (or a simulated GPU's stream thread); touches only
  * its inputs, its output and its own scratch.
  */
@@ -306,7 +310,10 @@ HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t c
  * a tree, rows in order), so results do not change. Vectors of 8 doubles in
  * GCC's vector extension: AVX-512 registers in the x86-64-v4 clone, pairs or
  * quads of narrower ones elsewhere. */
-enum { PAIR_FOLD_ONE = 1, PAIR_FOLD_EACH, PAIR_STORE };
+/* How a direct path (one that runs no strips) delivers a row of values: folded
+ * into the row's one state (fold_one), into one state per element
+ * (fold_each), or stored. */
+enum { ROW_FOLD_ONE = 1, ROW_FOLD_EACH, ROW_STORE };
 enum { BIN_ADD = 1 }; /* add's id in DTXK_BINARY_OPS */
 
 #if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 12) /* __builtin_shufflevector */
@@ -358,9 +365,9 @@ HOT static void pair_tile(int how, const double *a, int64_t as, const double *b,
         v8d x;
         ld8(&x, a + (rg + k) * as + cb);
         x += t[k];
-        if (how == PAIR_FOLD_ONE) {
+        if (how == ROW_FOLD_ONE) {
           acc[k] += x;
-        } else if (how == PAIR_FOLD_EACH) {
+        } else if (how == ROW_FOLD_EACH) {
           v8d y;
           ld8(&y, dst[rg + k] + cb);
           y += x;
@@ -370,7 +377,7 @@ HOT static void pair_tile(int how, const double *a, int64_t as, const double *b,
         }
       }
     }
-    if (how == PAIR_FOLD_ONE)
+    if (how == ROW_FOLD_ONE)
       for (int k = 0; k < 8; k++) *dst[rg + k] += hsum8(&acc[k]);
   }
 }
@@ -383,7 +390,7 @@ static int pair_mem(const dtxk_rleaf *r, const dtxk_leaf *l) {
   return (r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && r->dtype == DTXK_F64 && !l->is_sub;
 }
 
-/* How the program is a pair sum pair_tile can run (PAIR_FOLD_ONE ..), or 0;
+/* How the program is a pair sum pair_tile can run (ROW_FOLD_ONE ..), or 0;
  * *la / *lb: the leaves of the two loads. */
 static int pair_kind(const exec *e, int *la, int *lb) {
   const dtxk_prog *p = e->p;
@@ -397,11 +404,57 @@ static int pair_kind(const exec *e, int *la, int *lb) {
     return 0;
   *la = in[0].a;
   *lb = in[1].a;
-  if (p->out_kind == DTXK_OUT_CHUNK) return p->out_dtype == DTXK_F64 ? PAIR_STORE : 0;
+  if (p->out_kind == DTXK_OUT_CHUNK) return p->out_dtype == DTXK_F64 ? ROW_STORE : 0;
   if (p->out_kind != DTXK_OUT_REDUCE || e->red != DTXK_R_SUM || p->acc != DTXK_F64 || p->out_dtype != DTXK_F64)
     return 0;
-  if (e->inner_reduced) return PAIR_FOLD_ONE;
-  return e->ostride[3] == 1 ? PAIR_FOLD_EACH : 0;
+  if (e->inner_reduced) return ROW_FOLD_ONE;
+  return e->ostride[3] == 1 ? ROW_FOLD_EACH : 0;
+}
+
+/* ---- a memory leaf summed as it streams ---------------------------------------------- */
+
+/* A program that only loads a float64 leaf, reduced by SUM (or MEAN, which
+ * folds as SUM): its rows are folded straight from the leaf's memory, in the
+ * strips and order of the general path (so sums do not change), without
+ * interpreting each strip. */
+
+/* Folds the row x[0..n) into st as fold_one (FOLD_ONE: st is the row's
+ * state) or fold_each (FOLD_EACH: st[c] takes x[c]) would, strip by strip,
+ * with the next strip (of this row, else the row at next) prefetched. */
+HOT static void stream_row(int how, const double *x, int64_t n, const double *next, double *st) {
+  for (int64_t j = 0; j < n; j += DTXK_STRIP) {
+    int64_t m = n - j < DTXK_STRIP ? n - j : DTXK_STRIP;
+    const char *q = j + DTXK_STRIP < n ? (const char *)(x + j + DTXK_STRIP) : (const char *)next;
+    int64_t qn = j + DTXK_STRIP < n ? (n - j - DTXK_STRIP < DTXK_STRIP ? n - j - DTXK_STRIP : DTXK_STRIP)
+                                    : (next != NULL ? (n < DTXK_STRIP ? n : DTXK_STRIP) : 0);
+    for (int64_t b = 0; b < qn * 8; b += 64) __builtin_prefetch(q + b);
+    const double *y = x + j;
+    if (how == ROW_FOLD_ONE) {
+      double s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t i = 0;
+      for (; i + 8 <= m; i += 8)
+        for (int k = 0; k < 8; k++) s8[k] += y[i + k];
+      double t = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
+      for (; i < m; i++) t += y[i];
+      *st += t;
+    } else {
+      double *o = st + j;
+      for (int64_t i = 0; i < m; i++) o[i] += y[i];
+    }
+  }
+}
+
+/* How the program is one float64 leaf summed (ROW_FOLD_ONE / ROW_FOLD_EACH)
+ * that stream_row can run, or 0; *l: the leaf. */
+static int stream_kind(const exec *e, int *l) {
+  const dtxk_prog *p = e->p;
+  const dtxk_instr *in = e->ins;
+  if (p->ninstr != 1 || in[0].op != DTXK_I_LOAD || in[0].dtype != DTXK_F64 || p->result != in[0].dst ||
+      p->out_kind != DTXK_OUT_REDUCE || e->red != DTXK_R_SUM || p->acc != DTXK_F64 || p->out_dtype != DTXK_F64)
+    return 0;
+  *l = in[0].a;
+  if (e->inner_reduced) return ROW_FOLD_ONE;
+  return e->ostride[3] == 1 ? ROW_FOLD_EACH : 0;
 }
 
 static void run_strip(exec *e, const int64_t *i, const int64_t *g, int n) {
@@ -582,6 +635,7 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
     e.out = out;
   }
   int pair_l0 = -1, pair_l1 = -1, pair = pair_kind(&e, &pair_l0, &pair_l1);
+  int stream_l = -1, stream = stream_kind(&e, &stream_l);
   dtxk_cuts cuts;
   if (dtxk_plan_cuts(p, &cuts)) {
     free(mem);
@@ -635,6 +689,22 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
               pair_a = pair_l1;
               pair_b = pair_l0;
             }
+          }
+          /* x.sum(), x.mean(axis=0): the leaf's rows folded as they stream */
+          if (!tiled && stream && pair_mem(&e.rl[stream_l], &e.leaves[stream_l]) && e.rl[stream_l].stride[3] == 1) {
+            const dtxk_rleaf *r = &e.rl[stream_l];
+            const double *base = (const double *)(const void *)r->ptr;
+            for (i[0] = 0; i[0] < e0; i[0]++)
+              for (i[1] = 0; i[1] < e1; i[1]++)
+                for (i[2] = 0; i[2] < e2; i[2]++) {
+                  i[3] = 0;
+                  int64_t off = 0;
+                  for (int k = 0; k < 4; k++) off += (s[k] + i[k] - e.lo[k]) * e.ostride[k];
+                  const double *x = base + i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2];
+                  stream_row(stream, x, e3, i[2] + 1 < e2 ? x + r->stride[2] : NULL,
+                             (double *)(void *)(e.out + off * e.osize));
+                }
+            continue;
           }
           if (!tiled) {
             for (i[0] = 0; i[0] < e0; i[0]++)

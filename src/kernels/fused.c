@@ -348,13 +348,29 @@ ALWAYS void tr8x8(v8d *r) {
 }
 
 
-/* The rh x cw tile (both multiples of 8) at a (rows as apart) plus the
- * transpose at b (region rows contiguous, columns bs apart). dst[q]: where
- * row q of the tile goes (its state for FOLD_ONE, its first state or
- * element otherwise). */
-HOT static void pair_tile(int how, const double *a, int64_t as, const double *b, int64_t bs, int64_t rh,
-                          int64_t cw, double *const *dst) {
+/* The operands of one tile: a (rows as apart) and the transposed b (region
+ * rows contiguous, columns bs apart), at the tile's first element; na / nb:
+ * the same at the next tile (nrh x ncw), or NULL. */
+typedef struct pair_ops {
+  const double *a, *b, *na, *nb;
+  int64_t as, bs, nrh, ncw;
+} pair_ops;
+
+/* The rh x cw tile (both multiples of 8) of a plus the transpose b. dst[q]:
+ * where row q of the tile goes (its state for FOLD_ONE, its first state or
+ * element otherwise). The next tile is prefetched a slice per 8 rows, so its
+ * requests spread over this tile's work rather than stall in one burst. */
+HOT static void pair_tile(int how, const pair_ops *o, int64_t rh, int64_t cw, double *const *dst) {
+  const double *a = o->a, *b = o->b;
+  int64_t as = o->as, bs = o->bs, groups = rh / 8;
   for (int64_t rg = 0; rg < rh; rg += 8) {
+    if (o->na != NULL) {
+      int64_t g = rg / 8;
+      for (int64_t q = g * o->nrh / groups; q < (g + 1) * o->nrh / groups; q++)
+        for (int64_t c = 0; c < o->ncw * 8; c += 64) __builtin_prefetch((const char *)(o->na + q * as) + c);
+      for (int64_t c = g * o->ncw / groups; c < (g + 1) * o->ncw / groups; c++)
+        for (int64_t q = 0; q < o->nrh * 8; q += 64) __builtin_prefetch((const char *)(o->nb + c * bs) + q);
+    }
     v8d acc[8];
     for (int k = 0; k < 8; k++) acc[k] = (v8d){0, 0, 0, 0, 0, 0, 0, 0};
     for (int64_t cb = 0; cb < cw; cb += 8) {
@@ -739,6 +755,35 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
                 for (int64_t c0 = 0; c0 < e3; c0 += DTXK_TC) {
                   int64_t rh = e2 - r0 < DTXK_TR ? e2 - r0 : DTXK_TR,
                           cw = e3 - c0 < DTXK_TC ? e3 - c0 : DTXK_TC;
+#if PAIR_VEC
+                  if (pair_a >= 0 && rh % 8 == 0 && cw % 8 == 0) {
+                    const dtxk_rleaf *ra = &e.rl[pair_a], *rt = &e.rl[pair_b];
+                    double *dst[DTXK_TR];
+                    for (int64_t q = 0; q < rh; q++) {
+                      i[2] = r0 + q;
+                      i[3] = c0;
+                      int64_t off = 0;
+                      for (int k = 0; k < 4; k++) off += (s[k] + i[k] - e.lo[k]) * e.ostride[k];
+                      dst[q] = (double *)(void *)(e.out + off * e.osize);
+                    }
+                    const double *a0 = (const double *)(const void *)ra->ptr + i[0] * ra->stride[0] +
+                                       i[1] * ra->stride[1],
+                                 *b0 = (const double *)(const void *)rt->ptr + i[0] * rt->stride[0] +
+                                       i[1] * rt->stride[1];
+                    pair_ops o = {a0 + r0 * ra->stride[2] + c0, b0 + r0 + c0 * rt->stride[3], NULL, NULL,
+                                  ra->stride[2], rt->stride[3], 0, 0};
+                    /* the next tile: along the row, else the first of the next row of tiles */
+                    int64_t nr = c0 + DTXK_TC < e3 ? r0 : r0 + DTXK_TR, nc = c0 + DTXK_TC < e3 ? c0 + DTXK_TC : 0;
+                    if (nr < e2) {
+                      o.na = a0 + nr * o.as + nc;
+                      o.nb = b0 + nr + nc * o.bs;
+                      o.nrh = e2 - nr < DTXK_TR ? e2 - nr : DTXK_TR;
+                      o.ncw = e3 - nc < DTXK_TC ? e3 - nc : DTXK_TC;
+                    }
+                    pair_tile(pair, &o, rh, cw, dst);
+                    continue;
+                  }
+#endif
                   /* the next tile along the row first: its lines arrive while this one is copied */
                   if (c0 + DTXK_TC < e3) {
                     int64_t ncw = e3 - c0 - DTXK_TC < DTXK_TC ? e3 - c0 - DTXK_TC : DTXK_TC;
@@ -751,26 +796,6 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
                                       rh, ncw);
                     }
                   }
-#if PAIR_VEC
-                  if (pair_a >= 0 && rh % 8 == 0 && cw % 8 == 0) {
-                    const dtxk_rleaf *ra = &e.rl[pair_a], *rt = &e.rl[pair_b];
-                    double *dst[DTXK_TR];
-                    for (int64_t q = 0; q < rh; q++) {
-                      i[2] = r0 + q;
-                      i[3] = c0;
-                      int64_t off = 0;
-                      for (int k = 0; k < 4; k++) off += (s[k] + i[k] - e.lo[k]) * e.ostride[k];
-                      dst[q] = (double *)(void *)(e.out + off * e.osize);
-                    }
-                    pair_tile(pair, (const double *)(const void *)ra->ptr + i[0] * ra->stride[0] +
-                                        i[1] * ra->stride[1] + r0 * ra->stride[2] + c0,
-                              ra->stride[2],
-                              (const double *)(const void *)rt->ptr + i[0] * rt->stride[0] +
-                                  i[1] * rt->stride[1] + r0 + c0 * rt->stride[3],
-                              rt->stride[3], rh, cw, dst);
-                    continue;
-                  }
-#endif
                   for (int li = 0; li < p->nleaves; li++) {
                     const dtxk_rleaf *r = &e.rl[li];
                     if (tiles[li] == NULL ||

@@ -298,6 +298,12 @@ HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t c
   }
 }
 
+/* How a direct path (one that runs no strips) delivers a row of values: folded
+ * into the row's one state (fold_one), into one state per element
+ * (fold_each), or stored. */
+enum { ROW_FOLD_ONE = 1, ROW_FOLD_EACH, ROW_STORE };
+enum { BIN_ADD = 1 }; /* add's id in DTXK_BINARY_OPS */
+
 /* ---- a leaf plus the transpose of another, in 8 x 8 blocks ---------------------------- */
 
 /* The program `LOAD a; LOAD b; ADD` over float64 leaves, reduced by SUM (or
@@ -310,11 +316,6 @@ HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t c
  * a tree, rows in order), so results do not change. Vectors of 8 doubles in
  * GCC's vector extension: AVX-512 registers in the x86-64-v4 clone, pairs or
  * quads of narrower ones elsewhere. */
-/* How a direct path (one that runs no strips) delivers a row of values: folded
- * into the row's one state (fold_one), into one state per element
- * (fold_each), or stored. */
-enum { ROW_FOLD_ONE = 1, ROW_FOLD_EACH, ROW_STORE };
-enum { BIN_ADD = 1 }; /* add's id in DTXK_BINARY_OPS */
 
 #if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 12) /* __builtin_shufflevector */
 #define PAIR_VEC 1
@@ -346,7 +347,6 @@ ALWAYS void tr8x8(v8d *r) {
     r[k + 4] = __builtin_shufflevector(u[k], u[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
   }
 }
-
 
 /* The operands of one tile: a (rows as apart) and the transposed b (region
  * rows contiguous, columns bs apart), at the tile's first element; na / nb:
@@ -413,15 +413,16 @@ static int pair_kind(const exec *e, int *la, int *lb) {
   if (!PAIR_VEC || p->ninstr != 3) return 0;
   const dtxk_instr *in = e->ins;
   if (in[0].op != DTXK_I_LOAD || in[1].op != DTXK_I_LOAD || in[2].op != DTXK_I_BIN || in[2].sub != BIN_ADD ||
-      in[0].dtype != DTXK_F64 || in[1].dtype != DTXK_F64 || in[2].dtype != DTXK_F64 || in[0].dst == in[1].dst ||
-      p->result != in[2].dst || in[2].dst == in[0].dst || in[2].dst == in[1].dst)
+      in[0].dtype != DTXK_F64 || in[1].dtype != DTXK_F64 || in[2].dtype != DTXK_F64 ||
+      in[0].dst == in[1].dst || p->result != in[2].dst || in[2].dst == in[0].dst || in[2].dst == in[1].dst)
     return 0;
   if (!((in[2].a == in[0].dst && in[2].b == in[1].dst) || (in[2].a == in[1].dst && in[2].b == in[0].dst)))
     return 0;
   *la = in[0].a;
   *lb = in[1].a;
   if (p->out_kind == DTXK_OUT_CHUNK) return p->out_dtype == DTXK_F64 ? ROW_STORE : 0;
-  if (p->out_kind != DTXK_OUT_REDUCE || e->red != DTXK_R_SUM || p->acc != DTXK_F64 || p->out_dtype != DTXK_F64)
+  if (p->out_kind != DTXK_OUT_REDUCE || e->red != DTXK_R_SUM || p->acc != DTXK_F64 ||
+      p->out_dtype != DTXK_F64)
     return 0;
   if (e->inner_reduced) return ROW_FOLD_ONE;
   return e->ostride[3] == 1 ? ROW_FOLD_EACH : 0;
@@ -466,7 +467,8 @@ static int stream_kind(const exec *e, int *l) {
   const dtxk_prog *p = e->p;
   const dtxk_instr *in = e->ins;
   if (p->ninstr != 1 || in[0].op != DTXK_I_LOAD || in[0].dtype != DTXK_F64 || p->result != in[0].dst ||
-      p->out_kind != DTXK_OUT_REDUCE || e->red != DTXK_R_SUM || p->acc != DTXK_F64 || p->out_dtype != DTXK_F64)
+      p->out_kind != DTXK_OUT_REDUCE || e->red != DTXK_R_SUM || p->acc != DTXK_F64 ||
+      p->out_dtype != DTXK_F64)
     return 0;
   *l = in[0].a;
   if (e->inner_reduced) return ROW_FOLD_ONE;
@@ -707,7 +709,8 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
             }
           }
           /* x.sum(), x.mean(axis=0): the leaf's rows folded as they stream */
-          if (!tiled && stream && pair_mem(&e.rl[stream_l], &e.leaves[stream_l]) && e.rl[stream_l].stride[3] == 1) {
+          if (!tiled && stream && pair_mem(&e.rl[stream_l], &e.leaves[stream_l]) &&
+              e.rl[stream_l].stride[3] == 1) {
             const dtxk_rleaf *r = &e.rl[stream_l];
             const double *base = (const double *)(const void *)r->ptr;
             for (i[0] = 0; i[0] < e0; i[0]++)
@@ -770,10 +773,13 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
                                        i[1] * ra->stride[1],
                                  *b0 = (const double *)(const void *)rt->ptr + i[0] * rt->stride[0] +
                                        i[1] * rt->stride[1];
-                    pair_ops o = {a0 + r0 * ra->stride[2] + c0, b0 + r0 + c0 * rt->stride[3], NULL, NULL,
-                                  ra->stride[2], rt->stride[3], 0, 0};
+                    pair_ops o = {.a = a0 + r0 * ra->stride[2] + c0,
+                                  .b = b0 + r0 + c0 * rt->stride[3],
+                                  .as = ra->stride[2],
+                                  .bs = rt->stride[3]};
                     /* the next tile: along the row, else the first of the next row of tiles */
-                    int64_t nr = c0 + DTXK_TC < e3 ? r0 : r0 + DTXK_TR, nc = c0 + DTXK_TC < e3 ? c0 + DTXK_TC : 0;
+                    int64_t nr = c0 + DTXK_TC < e3 ? r0 : r0 + DTXK_TR,
+                            nc = c0 + DTXK_TC < e3 ? c0 + DTXK_TC : 0;
                     if (nr < e2) {
                       o.na = a0 + nr * o.as + nc;
                       o.nb = b0 + nr + nc * o.bs;

@@ -436,15 +436,19 @@ static int pair_kind(const exec *e, int *la, int *lb) {
  * interpreting each strip. */
 
 /* Folds the row x[0..n) into st as fold_one (FOLD_ONE: st is the row's
- * state) or fold_each (FOLD_EACH: st[c] takes x[c]) would, strip by strip,
- * with the next strip (of this row, else the row at next) prefetched. */
+ * state) or fold_each (FOLD_EACH: st[c] takes x[c]) would, strip by strip.
+ * FOLD_ONE prefetches the next strip (of this row, else the row at next);
+ * FOLD_EACH leaves the stream to the hardware prefetcher: with the
+ * prefetches it measured slower (x.mean(axis=0), 8192^2 on 2 cores: 22.9
+ * against 19.6 ms in alternating runs). */
 HOT static void stream_row(int how, const double *x, int64_t n, const double *next, double *st) {
   for (int64_t j = 0; j < n; j += DTXK_STRIP) {
     int64_t m = n - j < DTXK_STRIP ? n - j : DTXK_STRIP;
     const char *q = j + DTXK_STRIP < n ? (const char *)(x + j + DTXK_STRIP) : (const char *)next;
     int64_t qn = j + DTXK_STRIP < n ? (n - j - DTXK_STRIP < DTXK_STRIP ? n - j - DTXK_STRIP : DTXK_STRIP)
                                     : (next != NULL ? (n < DTXK_STRIP ? n : DTXK_STRIP) : 0);
-    for (int64_t b = 0; b < qn * 8; b += 64) __builtin_prefetch(q + b);
+    if (how == ROW_FOLD_ONE)
+      for (int64_t b = 0; b < qn * 8; b += 64) __builtin_prefetch(q + b);
     const double *y = x + j;
     if (how == ROW_FOLD_ONE) {
       double s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};

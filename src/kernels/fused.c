@@ -304,6 +304,11 @@ HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t c
 enum { ROW_FOLD_ONE = 1, ROW_FOLD_EACH, ROW_STORE };
 enum { BIN_ADD = 1 }; /* add's id in DTXK_BINARY_OPS */
 
+/* A float64 memory leaf read in place. */
+static int f64_in_place(const dtxk_rleaf *r, const dtxk_leaf *l) {
+  return (r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && r->dtype == DTXK_F64 && !l->is_sub;
+}
+
 /* ---- a leaf plus the transpose of another, in 8 x 8 blocks ---------------------------- */
 
 /* The program `LOAD a; LOAD b; ADD` over float64 leaves, reduced by SUM (or
@@ -397,20 +402,12 @@ HOT static void pair_tile(int how, const pair_ops *o, int64_t rh, int64_t cw, do
       for (int k = 0; k < 8; k++) *dst[rg + k] += hsum8(&acc[k]);
   }
 }
-#else
-#define PAIR_VEC 0
-#endif
-
-/* A float64 memory leaf read in place. */
-static int pair_mem(const dtxk_rleaf *r, const dtxk_leaf *l) {
-  return (r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) && r->dtype == DTXK_F64 && !l->is_sub;
-}
 
 /* How the program is a pair sum pair_tile can run (ROW_FOLD_ONE ..), or 0;
  * *la / *lb: the leaves of the two loads. */
 static int pair_kind(const exec *e, int *la, int *lb) {
   const dtxk_prog *p = e->p;
-  if (!PAIR_VEC || p->ninstr != 3) return 0;
+  if (p->ninstr != 3) return 0;
   const dtxk_instr *in = e->ins;
   if (in[0].op != DTXK_I_LOAD || in[1].op != DTXK_I_LOAD || in[2].op != DTXK_I_BIN || in[2].sub != BIN_ADD ||
       in[0].dtype != DTXK_F64 || in[1].dtype != DTXK_F64 || in[2].dtype != DTXK_F64 ||
@@ -427,6 +424,9 @@ static int pair_kind(const exec *e, int *la, int *lb) {
   if (e->inner_reduced) return ROW_FOLD_ONE;
   return e->ostride[3] == 1 ? ROW_FOLD_EACH : 0;
 }
+#else
+#define PAIR_VEC 0
+#endif
 
 /* ---- a memory leaf summed as it streams ---------------------------------------------- */
 
@@ -656,7 +656,9 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
     e.osize = dtxk_size(p->out_dtype);
     e.out = out;
   }
+#if PAIR_VEC
   int pair_l0 = -1, pair_l1 = -1, pair = pair_kind(&e, &pair_l0, &pair_l1);
+#endif
   int stream_l = -1, stream = stream_kind(&e, &stream_l);
   dtxk_cuts cuts;
   if (dtxk_plan_cuts(p, &cuts)) {
@@ -699,11 +701,12 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
             }
           }
           if (rc) break;
+#if PAIR_VEC
           /* x + x.T: the leaf read along the rows and the one read across them */
           int pair_a = -1, pair_b = -1;
           if (tiled && pair) {
             const dtxk_rleaf *q0 = &e.rl[pair_l0], *q1 = &e.rl[pair_l1];
-            int in_mem = pair_mem(q0, &e.leaves[pair_l0]) && pair_mem(q1, &e.leaves[pair_l1]);
+            int in_mem = f64_in_place(q0, &e.leaves[pair_l0]) && f64_in_place(q1, &e.leaves[pair_l1]);
             if (in_mem && q0->stride[3] == 1 && q1->stride[2] == 1 && q1->stride[3] > 1) {
               pair_a = pair_l0;
               pair_b = pair_l1;
@@ -712,8 +715,9 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
               pair_b = pair_l0;
             }
           }
+#endif
           /* x.sum(), x.mean(axis=0): the leaf's rows folded as they stream */
-          if (!tiled && stream && pair_mem(&e.rl[stream_l], &e.leaves[stream_l]) &&
+          if (!tiled && stream && f64_in_place(&e.rl[stream_l], &e.leaves[stream_l]) &&
               e.rl[stream_l].stride[3] == 1) {
             const dtxk_rleaf *r = &e.rl[stream_l];
             const double *base = (const double *)(const void *)r->ptr;

@@ -465,6 +465,21 @@ HOT static void stream_row(int how, const double *x, int64_t n, const double *ne
   }
 }
 
+/* Folds the rows x, x + rs, x + 2 rs, x + 3 rs into the states st[0..n) as
+ * four fold_each calls in row order would: each state takes the four values
+ * one after another, so it is read and written once instead of four times. */
+HOT static void stream_rows4(const double *x, int64_t rs, int64_t n, double *st) {
+  const double *x1 = x + rs, *x2 = x1 + rs, *x3 = x2 + rs;
+  for (int64_t i = 0; i < n; i++) {
+    double v = st[i];
+    v += x[i];
+    v += x1[i];
+    v += x2[i];
+    v += x3[i];
+    st[i] = v;
+  }
+}
+
 /* How the program is one float64 leaf summed (ROW_FOLD_ONE / ROW_FOLD_EACH)
  * that stream_row can run, or 0; *l: the leaf. */
 static int stream_kind(const exec *e, int *l) {
@@ -723,13 +738,20 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
             const double *base = (const double *)(const void *)r->ptr;
             for (i[0] = 0; i[0] < e0; i[0]++)
               for (i[1] = 0; i[1] < e1; i[1]++)
-                for (i[2] = 0; i[2] < e2; i[2]++) {
+                for (i[2] = 0; i[2] < e2;) {
                   i[3] = 0;
                   int64_t off = 0;
                   for (int k = 0; k < 4; k++) off += (s[k] + i[k] - e.lo[k]) * e.ostride[k];
                   const double *x = base + i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2];
-                  stream_row(stream, x, e3, i[2] + 1 < e2 ? x + r->stride[2] : NULL,
-                             (double *)(void *)(e.out + off * e.osize));
+                  double *st = (double *)(void *)(e.out + off * e.osize);
+                  if (stream == ROW_FOLD_EACH && e.ostride[2] == 0 && e2 - i[2] >= 4) {
+                    /* rows that fold into the same states, four at a time */
+                    stream_rows4(x, r->stride[2], e3, st);
+                    i[2] += 4;
+                    continue;
+                  }
+                  stream_row(stream, x, e3, i[2] + 1 < e2 ? x + r->stride[2] : NULL, st);
+                  i[2]++;
                 }
             continue;
           }

@@ -8,6 +8,9 @@
  */
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "array_util.h"
 
 using namespace dtxa_test;
@@ -357,7 +360,9 @@ TEST(PersistLimits, BigChunksUnderALimit) {
   int where[2] = {DTX_WHERE_GPU(0), DTX_WHERE_CPU};
   ASSERT_EQ(dtx_array_persist(r, where, &p), DTX_OK) << dtx_last_error();
   dtx_device_stats s = Stats(cl.get(), 0);
-  EXPECT_EQ(s.bytes_persisted, 40 << 10);
+  /* kept on gpu 0, unless computing chunk 1 there spilled it to make room */
+  EXPECT_TRUE(s.bytes_persisted == 40 << 10 || (s.bytes_persisted == 0 && s.spills > 0))
+      << s.bytes_persisted << " bytes persisted, " << s.spills << " spills";
   EXPECT_LE(s.bytes_peak, 64 << 10);
   EXPECT_TRUE(SameNd(Get(p), want, 0));
 }
@@ -429,4 +434,153 @@ TEST_P(Persist, TimeStepsKeepOneField) {
   for (int k = 0; k < ngpu; k++) EXPECT_EQ(Stats(cl.get(), k).bytes_persisted, 0) << "gpu " << k;
 }
 
+}  // namespace
+
+namespace {
+/* Several threads read persisted arrays whose chunks spill and come back. */
+TEST(PersistStress, ConcurrentReadsOfSpilledChunks) {
+  dtxt::ScopedEnv env("DTX_DEVICE_MEMORY_LIMIT", "64KiB");
+  auto cl = SimCluster(2);
+  ASSERT_NE(cl, nullptr);
+  std::mt19937_64 rng(7701);
+  std::vector<int64_t> shape = {64, 64}, ch = {16, 16};
+  Nd x = RandNd(rng, shape, DTX_F64);
+  std::vector<dtx_array *> held, exprs;
+  std::vector<Nd> wants;
+  {
+    Scope sc;
+    dtx_array *p = nullptr;
+    ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, ch), nullptr, &p), DTX_OK) << dtx_last_error();
+    held.push_back(dtx_array_keep(p));
+    for (int i = 0; i < 5; i++) {
+      dtx_array *f = nullptr;
+      ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, i + 2), nullptr, &f), DTX_OK) << dtx_last_error();
+      held.push_back(dtx_array_keep(f));
+    }
+    for (size_t i = 0; i < held.size(); i++) {
+      for (int k = 0; k < 2; k++) {
+        exprs.push_back(dtx_array_keep(dtx_binary_scalar(DTX_ADD, held[i], k + 1)));
+        Nd w = x;
+        for (double &v : w.v) v = v * (i == 0 ? 1.0 : double(i + 1)) + (k + 1);
+        wants.push_back(w);
+      }
+    }
+  }
+  int nthreads = 4;
+  int iters = dtxt::kSanitized ? 6 : 20;
+  std::atomic<int> bad{0};
+  std::vector<std::thread> th;
+  for (int t = 0; t < nthreads; t++)
+    th.emplace_back([&, t] {
+      for (int it = 0; it < iters; it++) {
+        size_t e = (size_t)((t * 7 + it * 3) % (int)exprs.size());
+        if (!SameNd(Get(exprs[e]), wants[e], 1e-12)) bad++;
+      }
+    });
+  for (auto &x2 : th) x2.join();
+  EXPECT_EQ(bad.load(), 0);
+  for (int k = 0; k < 2; k++) {
+    dtx_device_stats s = Stats(cl.get(), k);
+    EXPECT_GT(s.spills, 0) << "gpu " << k;
+    EXPECT_LE(s.bytes_peak, 64 << 10) << "gpu " << k;
+    EXPECT_EQ(s.bytes_in_use, s.bytes_persisted) << "gpu " << k;
+  }
+  for (auto *e : exprs) dtx_array_release(e);
+  for (auto *h : held) dtx_array_release(h);
+  for (int k = 0; k < 2; k++) {
+    dtx_device_stats s = Stats(cl.get(), k);
+    EXPECT_EQ(s.bytes_in_use, 0) << "gpu " << k;
+    EXPECT_EQ(s.bytes_persisted, 0) << "gpu " << k;
+  }
+}
+}  // namespace
+namespace {
+/* Thousands of task names later (a new name per array), sizes are still
+ * learned and persisting still reserves nothing it does not need. */
+TEST(PersistStress, BigChunksAfterManyNames) {
+  dtxt::ScopedEnv env("DTX_DEVICE_MEMORY_LIMIT", "64KiB");
+  auto cl = SimCluster(1);
+  ASSERT_NE(cl, nullptr);
+  int steps = dtxt::kSanitized ? 700 : 1500;
+  int64_t s1[1] = {16}, c1[1] = {16};
+  dtx_array *cur = nullptr;
+  {
+    Scope sc;
+    ASSERT_EQ(dtx_array_persist(dtx_random_uniform(cl.get(), 1, s1, c1, DTX_F64, 1), nullptr, &cur), DTX_OK);
+    dtx_array_keep(cur);
+  }
+  for (int i = 0; i < steps; i++) {
+    dtx_array_scope_begin();
+    dtx_array *f = nullptr;
+    dtx_status rc = dtx_array_persist(dtx_binary_scalar(DTX_ADD, cur, 1), nullptr, &f);
+    dtx_array *next = rc == DTX_OK ? dtx_array_retain(f) : nullptr;
+    dtx_array_scope_end();
+    ASSERT_EQ(rc, DTX_OK) << "step " << i << ": " << dtx_last_error();
+    dtx_array_release(cur);
+    cur = next;
+  }
+  dtx_array_release(cur);
+  Scope sc;
+  int64_t shape[2] = {80, 128}, ch[2] = {40, 128}; /* two chunks of 40 KiB */
+  dtx_array *r = dtx_random_uniform(cl.get(), 2, shape, ch, DTX_F64, 3);
+  Nd want = Get(r);
+  dtx_array *p = nullptr;
+  int where[2] = {DTX_WHERE_GPU(0), DTX_WHERE_CPU};
+  ASSERT_EQ(dtx_array_persist(r, where, &p), DTX_OK) << dtx_last_error();
+  EXPECT_TRUE(SameNd(Get(p), want, 0));
+}
+}  // namespace
+namespace {
+TEST(PersistStress, ClusterGoesFirstWithSpilled) {
+  dtxt::ScopedEnv env("DTX_DEVICE_MEMORY_LIMIT", "32KiB");
+  auto cl = SimCluster(2);
+  ASSERT_NE(cl, nullptr);
+  Scope sc; /* the expressions go at its end, after the cluster */
+  std::mt19937_64 rng(7702);
+  std::vector<int64_t> shape = {64, 64}, ch = {16, 16};
+  Nd x = RandNd(rng, shape, DTX_F64);
+  std::vector<dtx_array *> held;
+  dtx_array *p = nullptr;
+  ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, ch), nullptr, &p), DTX_OK) << dtx_last_error();
+  held.push_back(dtx_array_keep(p));
+  for (int i = 0; i < 3; i++) {
+    dtx_array *f = nullptr;
+    ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, i + 2), nullptr, &f), DTX_OK) << dtx_last_error();
+    held.push_back(dtx_array_keep(f));
+  }
+  EXPECT_GT(Stats(cl.get(), 0).spills, 0);
+  cl.reset();
+  for (auto *h : held) dtx_array_release(h);
+}
+}  // namespace
+namespace {
+/* A tight limit, one thread: three 16 KiB arrays on two GPUs of 20 KiB, so
+ * kept chunks spill; reading them back waits for room like any task. */
+TEST(PersistStress, TightLimitReadsBack) {
+  dtxt::ScopedEnv env("DTX_DEVICE_MEMORY_LIMIT", "20KiB");
+  auto cl = SimCluster(2);
+  ASSERT_NE(cl, nullptr);
+  std::mt19937_64 rng(7703);
+  std::vector<int64_t> shape = {64, 32}, ch = {16, 8}; /* 16 chunks of 1 KiB */
+  Nd x = RandNd(rng, shape, DTX_F64);
+  for (int round = 0; round < 10; round++) {
+    Scope sc;
+    dtx_array *p = nullptr, *q = nullptr, *r = nullptr;
+    ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, ch), nullptr, &p), DTX_OK) << dtx_last_error();
+    ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, 2), nullptr, &q), DTX_OK) << round << ": " << dtx_last_error();
+    ASSERT_EQ(dtx_array_persist(dtx_add(p, q), nullptr, &r), DTX_OK) << round << ": " << dtx_last_error();
+    Nd w = x;
+    for (double &v : w.v) v *= 3;
+    EXPECT_TRUE(SameNd(Get(r), w, 1e-15)) << "round " << round;
+    EXPECT_TRUE(SameNd(Get(p), x, 0)) << "round " << round;
+  }
+  int64_t unspills = 0;
+  for (int k = 0; k < 2; k++) {
+    dtx_device_stats s = Stats(cl.get(), k);
+    EXPECT_LE(s.bytes_peak, 20 << 10) << "gpu " << k;
+    EXPECT_EQ(s.bytes_in_use, 0) << "gpu " << k;
+    unspills += s.unspills;
+  }
+  EXPECT_GT(unspills, 0) << "spilled persisted chunks were read back";
+}
 }  // namespace

@@ -1415,26 +1415,10 @@ static void bctx_free(bctx *bc) {
 
 /* ---- persisted chunks ----------------------------------------------------------------------------- */
 
-/* A persisted chunk as a task output: on its GPU the kept buffer itself
- * (no copy); a chunk kept in host memory is copied into the output. */
-static int kept_src(dtx_task_ctx *ctx) {
-  dtxi_kept *slot = *(dtxi_kept *const *)dtx_task_args(ctx, NULL);
-  if (slot->dev < 0) {
-    void *out = dtx_task_output(ctx, slot->size);
-    if (out == NULL) return dtx_task_fail(ctx, "out of memory for a %zu-byte chunk", slot->size);
-    memcpy(out, slot->ptr, slot->size);
-    return 0;
-  }
-  if (dtxi_task_output_kept(ctx, slot) != DTX_OK) return dtx_task_fail(ctx, "%s", dtx_last_error());
-  return 0;
-}
-
 static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
   char name[DTX_MAX_KEY];
   task_name(a, m->chunk, NULL, name, sizeof name);
-  /* they make no output of their own: nothing to reserve for one; their
-   * readers get whole chunks (weighed when placing them) */
-  dtxi_gpus_learn_output(dtxi_cluster_gpus(bc->cl), name, 0);
+  /* their readers get whole chunks (weighed when placing them) */
   size_t chunk_bytes = dtx_dtype_size(a->dtype);
   for (int d = 0; d < a->ndim; d++) chunk_bytes *= (size_t)m->chunk[d];
   dtxi_gpus_learn_data(dtxi_cluster_gpus(bc->cl), name, chunk_bytes);
@@ -1443,27 +1427,10 @@ static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(a->ndim, m->nb, m->chunk, a->shape, b, idx, lo, hi);
     dtxi_kept *slot = &a->keeper->slot[b];
-    rc = add_task(bc, name, a->ndim, idx, NULL, 0, &slot, sizeof slot, kept_src, kept_src,
+    rc = add_task(bc, name, a->ndim, idx, NULL, 0, &slot, sizeof slot, dtxi_kept_source, dtxi_kept_source,
                   slot->dev >= 0 ? DTX_WHERE_GPU(slot->dev) : DTX_WHERE_CPU, &m->ids[b]);
   }
   return rc;
-}
-
-/* Keeps its input: on a GPU the copy read there stays (handed to the slot
- * once the task is done); on a CPU thread a host copy is made. */
-static int keep_chunk(dtx_task_ctx *ctx) {
-  dtxi_kept *slot = *(dtxi_kept *const *)dtx_task_args(ctx, NULL);
-  if (dtx_task_device(ctx) >= 0) {
-    if (dtxi_task_keep_input(ctx, 0, slot) != DTX_OK) return dtx_task_fail(ctx, "%s", dtx_last_error());
-    return 0;
-  }
-  size_t n = 0;
-  const void *in = dtx_task_input(ctx, 0, &n);
-  void *p = malloc(n > 0 ? n : 1);
-  if (p == NULL) return dtx_task_fail(ctx, "out of memory keeping a %zu-byte chunk", n);
-  if (n > 0) memcpy(p, in, n);
-  *slot = (dtxi_kept){.dev = -1, .ptr = p, .size = n};
-  return 0;
 }
 
 dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_keeper *k) {
@@ -1481,14 +1448,13 @@ dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_keeper *k
   if (rc == DTX_OK && m == NULL) rc = DTX_EINVAL;
   char name[DTX_MAX_KEY];
   snprintf(name, sizeof name, "persist-%llu", (unsigned long long)a->serial);
-  /* keeping makes no output: nothing to reserve for one, no size to learn first */
-  dtxi_gpus_learn_output(dtxi_cluster_gpus(a->cl), name, 0);
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);
     dtxi_kept *slot = &k->slot[b];
     int w = where != NULL ? where[b] : DTX_WHERE_GPU((int)(b % bc.ngpu));
-    rc = add_task(&bc, name, a->ndim, idx, &m->ids[b], 1, &slot, sizeof slot, keep_chunk, keep_chunk, w, &ids[b]);
+    rc = add_task(&bc, name, a->ndim, idx, &m->ids[b], 1, &slot, sizeof slot, dtxi_keep_task, dtxi_keep_task, w,
+                  &ids[b]);
   }
   if (rc == DTX_OK) rc = dtx_compute(a->cl, g, ids, (int)n, NULL, NULL);
   if (rc != DTX_OK) dtxi_keeper_clear(k);

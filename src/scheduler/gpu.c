@@ -65,10 +65,17 @@ static uint64_t name_hash(const char *s, int kind) {
   return h | 1;
 }
 
+/* A key looks this many places from its home; a new key finding them all
+ * taken replaces the one at home (the tables are caches: programs that keep
+ * making names, like arrays, never fill them up). */
+#define DTXI_PROBES 16
+
 /* The slot of hash h in a table of n entries whose hash field is at
- * (char *)base + i * stride, claiming an empty one when `claim`; -1 if none. */
-static int table_slot(void *base, size_t stride, int n, uint64_t h, int claim) {
-  for (int k = 0, i = (int)(h % (uint64_t)n); k < n; k++, i = (i + 1) % n) {
+ * (char *)base + i * stride, claiming one when `claim` (*fresh set when it
+ * was taken from another key: the caller clears its fields); -1 if none. */
+static int table_slot(void *base, size_t stride, int n, uint64_t h, int claim, int *fresh) {
+  int home = (int)(h % (uint64_t)n);
+  for (int k = 0, i = home; k < DTXI_PROBES && k < n; k++, i = (i + 1) % n) {
     _Atomic uint64_t *hp = (_Atomic uint64_t *)((char *)base + (size_t)i * stride);
     uint64_t cur = atomic_load(hp);
     if (cur == h) return i;
@@ -78,16 +85,35 @@ static int table_slot(void *base, size_t stride, int n, uint64_t h, int claim) {
       if (atomic_compare_exchange_strong(hp, &zero, h) || zero == h) return i;
     }
   }
-  return -1;
+  if (!claim) return -1;
+  _Atomic uint64_t *hp = (_Atomic uint64_t *)((char *)base + (size_t)home * stride);
+  uint64_t cur = atomic_load(hp);
+  if (cur == h) return home;
+  if (!atomic_compare_exchange_strong(hp, &cur, h)) return -1;
+  *fresh = 1;
+  return home;
 }
 
 /* The durations slot of a task name's kind; the output slot of the name. */
 static int est_slot(dtxi_gpus *g, const char *prefix, int claim) {
-  return table_slot(g->est, sizeof g->est[0], (int)(sizeof g->est / sizeof g->est[0]), name_hash(prefix, 1), claim);
+  int fresh = 0;
+  int i = table_slot(g->est, sizeof g->est[0], (int)(sizeof g->est / sizeof g->est[0]), name_hash(prefix, 1),
+                     claim, &fresh);
+  if (fresh)
+    for (int a = 0; a < 2; a++)
+      for (int c = 0; c < 4; c++) atomic_store_explicit(&g->est[i].ns[a][c], 0, memory_order_relaxed);
+  return i;
 }
 static int out_slot(dtxi_gpus *g, const char *prefix, int claim) {
-  return table_slot(g->outs, sizeof g->outs[0], (int)(sizeof g->outs / sizeof g->outs[0]), name_hash(prefix, 0),
-                    claim);
+  int fresh = 0;
+  int i = table_slot(g->outs, sizeof g->outs[0], (int)(sizeof g->outs / sizeof g->outs[0]), name_hash(prefix, 0),
+                     claim, &fresh);
+  if (fresh) {
+    atomic_store_explicit(&g->outs[i].out_bytes, 0, memory_order_relaxed);
+    atomic_store_explicit(&g->outs[i].data_bytes, 0, memory_order_relaxed);
+    atomic_store_explicit(&g->outs[i].probing, 0, memory_order_relaxed);
+  }
+  return i;
 }
 
 /* Size classes of a task's input bytes: < 64 KiB, < 1 MiB, < 16 MiB, more. */
@@ -351,9 +377,9 @@ int dtxi_gpu_device(const gjob *j) { return j->dev->index; }
 
 /* ---- persisted arrays' chunks ------------------------------------------------------------- */
 
-dtx_status dtxi_task_keep_input(dtx_task_ctx *ctx, int i, dtxi_kept *slot) {
-  gjob *j = ctx != NULL ? ctx->gpu : NULL;
-  if (j == NULL) return dtxi_fail(DTX_EINVAL, "keeping an input on a GPU: the task does not run on one");
+/* On a GPU: once the task has succeeded, the copy of input i it read there
+ * goes to *slot instead of being freed with the output's other copies. */
+static dtx_status keep_input_later(gjob *j, int i, dtxi_kept *slot) {
   if (i < 0 || i >= j->ninputs || j->in_size[i] == 0)
     return dtxi_fail(DTX_EINVAL, "keeping input %d on gpu %d: the task has no such input with data", i,
                      j->dev->index);
@@ -366,6 +392,21 @@ dtx_status dtxi_task_keep_input(dtx_task_ctx *ctx, int i, dtxi_kept *slot) {
   return DTX_OK;
 }
 
+int dtxi_keep_task(dtx_task_ctx *ctx) {
+  dtxi_kept *slot = *(dtxi_kept *const *)dtx_task_args(ctx, NULL);
+  if (ctx->gpu != NULL)
+    return keep_input_later(ctx->gpu, 0, slot) == DTX_OK ? 0 : dtx_task_fail(ctx, "%s", dtx_last_error());
+  size_t n = 0;
+  const void *in = dtx_task_input(ctx, 0, &n);
+  void *p = malloc(n > 0 ? n : 1);
+  if (p == NULL) return dtx_task_fail(ctx, "out of memory keeping a %zu-byte chunk", n);
+  if (n > 0) memcpy(p, in, n);
+  slot->dev = -1;
+  slot->ptr = p;
+  slot->size = n;
+  return 0;
+}
+
 static int unpin_host(void *arg, char *err, size_t errlen) {
   (void)err;
   (void)errlen;
@@ -373,76 +414,87 @@ static int unpin_host(void *arg, char *err, size_t errlen) {
   return 0;
 }
 
-dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, dtxi_kept *slot) {
-  gjob *j = ctx != NULL ? ctx->gpu : NULL;
-  if (j == NULL || slot->dev != j->dev->index || j->borrowed || j->rekeep != NULL)
-    return dtxi_fail(DTX_EINVAL, "a persisted chunk of gpu %d read by a task running on %s %d", slot->dev,
-                     j == NULL ? "the CPU, worker" : "gpu", j == NULL ? dtx_task_worker(ctx) : j->dev->index);
-  dtxi_gpus *g = j->r->cl->gpus;
-  gdev *d = j->dev;
+/* At dispatch on device d (its feed lock held): a kept source lends the
+ * chunk's device memory (one user counted for the job, so it cannot spill
+ * meanwhile), or reads a spilled one back into an output of its size. The
+ * bytes to reserve for the output. */
+static int64_t kept_dispatch(dtxi_gpus *g, gjob *j, gdev *d, dtxi_kept *ks) {
+  int64_t out = 0;
   pthread_mutex_lock(&g->res_mu);
-  void *ptr = slot->ptr;
-  dtx_chunk *host = slot->host;
-  dtxi_event *ready = NULL;
-  if (ptr != NULL) {
-    slot->users++; /* this job's, until its output copy takes it over or it ends */
-    dtxi_kept_touch(d, slot);
-  } else if (host != NULL) {
-    dtxi_chunk_ref(host, 1);
-    ready = slot->host_ready;
-    d->unspills++;
-    d->unspilled_bytes += (int64_t)slot->size;
+  if (ks->dev == d->index && ks->ptr != NULL) {
+    ks->users++;
+    dtxi_kept_touch(d, ks);
+    j->borrow_slot = ks;
+    j->kept_ptr = ks->ptr;
+  } else if (ks->dev == d->index && ks->spill != NULL) {
+    atomic_fetch_add_explicit(&ks->spill->refs, 1, memory_order_relaxed);
+    j->unspill = ks->spill;
+    out = (int64_t)ks->size;
   }
   pthread_mutex_unlock(&g->res_mu);
-  if (ptr != NULL) {
-    if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
-    j->out_ptr = ptr;
+  return out;
+}
+
+/* Gives back what kept_dispatch took for a job that will not run. */
+static void kept_undispatch(dtxi_gpus *g, gjob *j) {
+  if (j->borrow_slot == NULL) return;
+  pthread_mutex_lock(&g->res_mu);
+  j->borrow_slot->users--;
+  pthread_mutex_unlock(&g->res_mu);
+  j->borrow_slot = NULL;
+}
+
+int dtxi_kept_source(dtx_task_ctx *ctx) {
+  dtxi_kept *slot = *(dtxi_kept *const *)dtx_task_args(ctx, NULL);
+  gjob *j = ctx->gpu;
+  if (j == NULL) {
+    if (slot->dev >= 0)
+      return dtx_task_fail(ctx, "a chunk persisted on gpu %d is read on a CPU thread; compute it with the cluster "
+                                "scheduler that persisted it", slot->dev);
+    void *out = dtx_task_output(ctx, slot->size);
+    if (out == NULL) return dtx_task_fail(ctx, "out of memory for a %zu-byte chunk", slot->size);
+    memcpy(out, slot->ptr, slot->size);
+    return 0;
+  }
+  if (j->borrow_slot == slot) { /* lent in place */
+    if (j->has_out && j->out_ptr != NULL && !j->borrowed) dtxi_free_async(j->s, j->out_ptr);
+    j->out_ptr = j->kept_ptr;
     j->out_size = slot->size;
     j->has_out = 1;
     j->borrowed = 1;
-    j->borrow_slot = slot;
-    return DTX_OK;
+    return 0;
   }
-  if (host == NULL) return dtxi_fail(DTX_EINVAL, "a persisted chunk of gpu %d that holds no data", slot->dev);
-  /* Spilled: back to the GPU as this task's output, kept again once done. */
-  j->unspill_host = host;
-  if (j->has_out && j->out_ptr != NULL) dtxi_free_async(j->s, j->out_ptr);
-  j->has_out = 0;
-  j->out_ptr = NULL;
-  int64_t extra = (int64_t)slot->size - j->out_charged;
-  if (extra > 0 && d->limit > 0 && !output_room(j, extra))
-    return dtxi_fail(DTX_ENOMEM, "no room under gpu %d's memory limit to read a spilled %zu-byte persisted chunk back",
-                     d->index, slot->size);
-  if (extra > 0 && d->limit == 0) {
-    dtxi_charge(g, d, extra);
-    j->out_charged += extra;
-  }
-  dtx_status rc = dtxi_alloc_async(j->s, slot->size, &j->out_ptr);
-  if (rc != DTX_OK) {
-    j->out_ptr = NULL;
-    return rc;
-  }
-  j->has_out = 1;
-  j->out_size = slot->size;
-  rc = dtxi_chunk_pin(host);
-  if (rc != DTX_OK) return rc;
+  dtxi_kspill *sp = j->unspill;
+  if (sp == NULL)
+    return dtx_task_fail(ctx, "a chunk persisted on gpu %d has no data there (read on gpu %d)", slot->dev,
+                         j->dev->index);
+  /* Spilled: back to the GPU as this task's output (room reserved at
+   * dispatch), kept there again once done. */
+  void *out = dtxi_gpu_output(j, slot->size);
+  if (out == NULL) return dtx_task_fail(ctx, "no room on gpu %d to read a persisted chunk back", j->dev->index);
+  if (dtxi_chunk_pin(sp->host) != DTX_OK) return dtx_task_fail(ctx, "%s", dtx_last_error());
+  gdev *d = j->dev;
   if (j->on_stream) { /* sim: the task runs in stream order on the stream's thread */
-    if (ready != NULL) dtxi_event_sync(ready);
-    memcpy(j->out_ptr, host->data, slot->size);
-    dtxi_chunk_unpin(host);
+    if (sp->ready != NULL) dtxi_event_sync(sp->ready);
+    memcpy(out, sp->host->data, slot->size);
+    dtxi_chunk_unpin(sp->host);
   } else {
     int copied = 0;
-    if (ready != NULL) rc = dtxi_stream_wait(j->s, ready);
-    if (rc == DTX_OK) copied = (rc = dtxi_copy_async(j->s, j->out_ptr, d->index, host->data, DTXI_HOST,
-                                                     slot->size)) == DTX_OK;
-    if (rc == DTX_OK) rc = dtxi_host_fn(j->s, unpin_host, host);
+    dtx_status rc = sp->ready != NULL ? dtxi_stream_wait(j->s, sp->ready) : DTX_OK;
+    if (rc == DTX_OK)
+      copied = (rc = dtxi_copy_async(j->s, out, d->index, sp->host->data, DTXI_HOST, slot->size)) == DTX_OK;
+    if (rc == DTX_OK) rc = dtxi_host_fn(j->s, unpin_host, sp->host);
     if (rc != DTX_OK) {
-      if (!copied) dtxi_chunk_unpin(host);
-      return rc;
+      if (!copied) dtxi_chunk_unpin(sp->host);
+      return dtx_task_fail(ctx, "%s", dtx_last_error());
     }
   }
+  pthread_mutex_lock(&j->r->cl->gpus->res_mu);
+  d->unspills++;
+  d->unspilled_bytes += (int64_t)slot->size;
+  pthread_mutex_unlock(&j->r->cl->gpus->res_mu);
   j->rekeep = slot;
-  return DTX_OK;
+  return 0;
 }
 
 /* Keepers of every cluster; taken before any device's feed lock. */
@@ -474,24 +526,18 @@ static void kept_free(dtxi_gpus *g, dtxi_kept *slot) {
   pthread_mutex_lock(&d->mu);
   pthread_mutex_lock(&g->res_mu);
   void *ptr = slot->ptr;
-  dtx_chunk *host = slot->host;
-  dtxi_event *hr = slot->host_ready;
+  dtxi_kspill *sp = slot->spill;
   dtxi_kept_unlist(d, slot);
   if (ptr != NULL) {
     d->used -= (int64_t)slot->size;
     d->kept -= (int64_t)slot->size;
   }
   slot->ptr = NULL;
-  slot->host = NULL;
-  slot->host_ready = NULL;
+  slot->spill = NULL;
   pthread_mutex_unlock(&g->res_mu);
   if (ptr != NULL) dtxi_free_async(d->d2h, ptr);
   pthread_mutex_unlock(&d->mu);
-  if (hr != NULL) {
-    dtxi_event_sync(hr); /* the spill copy is over before its chunk goes */
-    dtxi_event_destroy(hr);
-  }
-  dtxi_chunk_unref(host);
+  dtxi_kspill_unref(sp);
 }
 
 void dtxi_keeper_clear(dtxi_keeper *k) {
@@ -504,9 +550,6 @@ void dtxi_keeper_clear(dtxi_keeper *k) {
     } else if (k->g != NULL) {
       gave |= slot->ptr != NULL;
       kept_free(k->g, slot);
-    } else if (slot->host != NULL) { /* the cluster is gone: it waited for its streams */
-      dtxi_event_destroy(slot->host_ready);
-      dtxi_chunk_unref(slot->host);
     }
     *slot = (dtxi_kept){.dev = -1};
   }
@@ -694,7 +737,7 @@ static void free_job(gjob *j) {
   if (j->probe_slot > 0) atomic_store(&j->r->cl->gpus->outs[j->probe_slot - 1].probing, 0);
   slot_unref(j->slot);
   slot_unref(j->ahead_src);
-  dtxi_chunk_unref(j->unspill_host);
+  dtxi_kspill_unref(j->unspill);
   dtxi_event_destroy(j->ev);
   dtxi_event_destroy(j->ev2);
   dtxi_event_destroy(j->room_ev);
@@ -742,8 +785,11 @@ static void free_inputs(gjob *j, dtxi_stream *s) {
 }
 
 /* Frees a job that never reached the progress thread. */
+static void kept_undispatch(dtxi_gpus *g, gjob *j);
+
 static void drop_job(gjob *j) {
   dtxi_gpus *g = j->r->cl->gpus;
+  kept_undispatch(g, j);
   if (j->ahead_src != NULL) {
     j->ahead_src->readers--; /* on the producer's dispatch thread, before it is handed off */
     atomic_fetch_sub(&j->dev->ahead, 1);
@@ -1100,8 +1146,14 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
   /* The output: as large as this task's name made before. Under a limit, a
    * name never seen runs one task at a time until one has told its size. */
   int64_t limit = d->limit;
-  int slot = out_slot(g, prefix, limit > 0);
-  int64_t out_est = slot >= 0 ? atomic_load_explicit(&g->outs[slot].out_bytes, memory_order_relaxed) : 0;
+  const gimpl *im = &r->g->impls[gt->impl];
+  /* Persisted chunks' own tasks need exactly this much (no learning). */
+  int known = im->cuda == dtxi_kept_source || im->cuda == dtxi_keep_task;
+  int64_t known_out =
+      im->cuda == dtxi_kept_source ? kept_dispatch(g, j, d, *(dtxi_kept *const *)dtxi_gt_args(gt)) : 0;
+  int slot = known ? -1 : out_slot(g, prefix, limit > 0);
+  int64_t out_est =
+      known ? known_out + 1 : slot >= 0 ? atomic_load_explicit(&g->outs[slot].out_bytes, memory_order_relaxed) : 0;
   int fits = 1, probe_busy = 0;
   if (out_est > 0) {
     out_est--;
@@ -1587,23 +1639,20 @@ static void finish(gjob *j) {
     int keep = j->out_ptr != NULL && (j->host_out == NULL || has_gpu_reader(r, j->t));
     gres *res = keep ? dtxi_gres_new(g, r, j->t, d->index, j->out_size, j->host_out != NULL) : NULL;
     if (res != NULL) {
-      dtx_chunk *old_host = NULL;
-      dtxi_event *old_ready = NULL;
+      dtxi_kspill *old_spill = NULL;
       pthread_mutex_lock(&g->res_mu);
       gcopy *c = &res->copy[d->index];
       if (j->borrowed) { /* a persisted chunk, charged to its array; the job's user count passes to the copy */
         c->kept = 1;
         c->slot = j->borrow_slot;
         j->borrow_slot = NULL;
-      } else if (j->rekeep != NULL && j->rekeep->ptr == NULL && j->rekeep->host != NULL) {
+      } else if (j->rekeep != NULL && j->rekeep->ptr == NULL && j->rekeep->spill == j->unspill) {
         /* a spilled persisted chunk back on its GPU: kept there again */
         c->kept = 1;
         c->slot = j->rekeep;
-        old_host = j->rekeep->host;
-        old_ready = j->rekeep->host_ready;
-        j->rekeep->host = NULL;
-        j->rekeep->host_ready = NULL;
-        dtxi_kept_set(d, j->rekeep, j->out_ptr, j->out_size, 1);
+        old_spill = j->rekeep->spill;
+        j->rekeep->spill = NULL;
+        dtxi_kept_back(d, j->rekeep, j->out_ptr, 1);
       }
       /* pinned by the readers run ahead of it until they are done */
       dtxi_copy_add(g, res, d->index, j->out_ptr, j->ev, j->slot != NULL ? j->slot->readers : 0);
@@ -1611,8 +1660,7 @@ static void finish(gjob *j) {
       j->ev = NULL;
       if (!j->borrowed) give_back -= (int64_t)res->size; /* held on by the copy */
       j->t->res = made = res;
-      dtxi_event_destroy(old_ready); /* this job's copy waited for it */
-      dtxi_chunk_unref(old_host);
+      dtxi_kspill_unref(old_spill); /* the slot's reference; the job still holds its own */
     } else if (j->out_ptr != NULL) {
       if (!j->borrowed) {
         pthread_mutex_lock(&d->mu);

@@ -78,14 +78,16 @@ int dtxi_gpu_device(const struct gjob *j);
  * until freed. Past a device's memory limit, kept chunks no computation
  * refers to spill to host memory (least recently used first) and come back
  * to their GPU when next read there. */
+/* A kept chunk's copy in host memory while it is spilled (gpu_internal.h). */
+typedef struct dtxi_kspill dtxi_kspill;
+
 typedef struct dtxi_kept {
-  int dev;
+  int dev;     /* set once, when first kept */
   void *ptr;   /* NULL while spilled */
-  size_t size;
+  size_t size; /* set once */
   /* the GPU scheduler's, under its res_mu */
-  struct dtx_chunk *host;        /* the spilled copy */
-  struct dtxi_event *host_ready; /* completes when `host` holds the data */
-  int32_t users;                 /* residency copies referring to ptr now */
+  dtxi_kspill *spill; /* the spilled copy */
+  int32_t users;      /* residency copies and jobs referring to ptr now */
   uint8_t listed;
   struct dtxi_kept *prev, *next; /* the device's kept chunks, least recently used first */
 } dtxi_kept;
@@ -104,14 +106,17 @@ dtxi_keeper *dtxi_keeper_new(dtx_cluster *cl, int64_t n);
 void dtxi_keeper_clear(dtxi_keeper *k);
 /* Gives back what the slots hold, and frees the keeper. Accepts NULL. */
 void dtxi_keeper_free(dtxi_keeper *k);
-/* Inside a task running on a GPU: once the task has succeeded, the copy of
- * input i it read on this device goes to *slot instead of being freed with
- * the output's other copies. DTX_OK, or DTX_EINVAL (message set) when the
- * task is not running on a GPU or i is out of range. */
-dtx_status dtxi_task_keep_input(dtx_task_ctx *ctx, int i, dtxi_kept *slot);
-/* Inside a task running on GPU slot->dev: the task's output is the kept
- * buffer itself (read in place by readers there, fetched by others). */
-dtx_status dtxi_task_output_kept(dtx_task_ctx *ctx, dtxi_kept *slot);
+/* Two task implementations (CPU and CUDA alike) whose argument is a
+ * dtxi_kept pointer; the GPU dispatch knows them and reserves exactly what
+ * they need.
+ * dtxi_keep_task keeps its one input in the slot: on a GPU the copy it read
+ * there is handed over once the task succeeded (no copy made); on a CPU
+ * thread a host copy is made (dev -1).
+ * dtxi_kept_source outputs the slot's chunk: on its GPU the kept buffer
+ * itself, read in place (a spilled one is read back there and kept again);
+ * a chunk kept in host memory is copied into the output. */
+int dtxi_keep_task(dtx_task_ctx *ctx);
+int dtxi_kept_source(dtx_task_ctx *ctx);
 void *dtxi_gpu_native_stream(const struct gjob *j);
 
 #ifdef __cplusplus

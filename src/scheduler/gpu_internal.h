@@ -53,6 +53,15 @@ typedef struct gres {
   gcopy copy[];              /* g->ndev entries */
 } gres;
 
+/* A kept chunk's copy in host memory while it is spilled, shared by its
+ * slot and by the jobs reading it back (the last reference frees it). */
+struct dtxi_kspill {
+  _Atomic int32_t refs;
+  struct dtx_chunk *host;
+  dtxi_event *ready; /* completes when `host` holds the data */
+};
+void dtxi_kspill_unref(dtxi_kspill *s);
+
 /* A task waiting for room on a device. */
 typedef struct parked {
   struct parked *next;
@@ -169,9 +178,10 @@ typedef struct gjob {
   int keep_in;
   int keep_temp;   /* that input is this job's own buffer (not a residency copy) */
   int borrowed;    /* out_ptr is a kept buffer (dtxi_task_output_kept): never freed here */
-  struct dtxi_kept *borrow_slot; /* that buffer's slot (one user counted for this job) */
+  struct dtxi_kept *borrow_slot; /* a kept chunk it lends (one user counted for this job) */
+  void *kept_ptr;                /* that chunk's device memory, taken at dispatch */
   struct dtxi_kept *rekeep;      /* the output brings a spilled kept chunk back: kept again when done */
-  struct dtx_chunk *unspill_host; /* the spilled copy it was read from (a reference) */
+  struct dtxi_kspill *unspill;   /* the spilled copy it reads back (a reference) */
   uint64_t t_dispatch, t_run0, t_run1, t_done1; /* host clock, for the trace */
 } gjob;
 
@@ -230,8 +240,9 @@ void dtxi_uncharge(struct dtxi_gpus *g, gdev *d, int64_t bytes);
  * there is no copy or it is kept already. */
 int dtxi_copy_keep(struct dtxi_gpus *g, gcopy *c, struct dtxi_kept *slot);
 /* Records that ptr on device d now holds slot's chunk, referred to by `users`
- * residency copies (res_mu held). */
+ * residency copies (res_mu held). The first time sets dev and size too. */
 void dtxi_kept_set(gdev *d, struct dtxi_kept *slot, void *ptr, size_t size, int32_t users);
+void dtxi_kept_back(gdev *d, struct dtxi_kept *slot, void *ptr, int32_t users);
 /* Moves slot to the most recently used end of its device's list (res_mu held). */
 void dtxi_kept_touch(gdev *d, struct dtxi_kept *slot);
 /* Takes slot off its device's list (res_mu held). */

@@ -140,11 +140,25 @@ void dtxi_kept_touch(gdev *d, dtxi_kept *s) {
 
 void dtxi_kept_set(gdev *d, dtxi_kept *s, void *ptr, size_t size, int32_t users) {
   s->dev = d->index;
-  s->ptr = ptr;
   s->size = size;
+  dtxi_kept_back(d, s, ptr, users);
+}
+
+void dtxi_kept_back(gdev *d, dtxi_kept *s, void *ptr, int32_t users) {
+  s->ptr = ptr;
   s->users = users;
   kept_list(d, s);
-  d->kept += (int64_t)size;
+  d->kept += (int64_t)s->size;
+}
+
+void dtxi_kspill_unref(dtxi_kspill *s) {
+  if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  if (s->ready != NULL) {
+    dtxi_event_sync(s->ready); /* the copy to host is over before its chunk goes */
+    dtxi_event_destroy(s->ready);
+  }
+  dtxi_chunk_unref(s->host);
+  free(s);
 }
 
 int dtxi_copy_keep(dtxi_gpus *g, gcopy *c, dtxi_kept *slot) {
@@ -164,7 +178,8 @@ static int spill_kept_locked(dtxi_gpus *g, gdev *d) {
   dtxi_kept *s = d->kept_head;
   while (s != NULL && (s->users > 0 || s->ptr == NULL)) s = s->next;
   if (s == NULL) return 0;
-  dtx_chunk *host = dtxi_chunk_new_spillable(g->cl->mem, s->size, 1);
+  dtxi_kspill *ks = calloc(1, sizeof *ks);
+  dtx_chunk *host = ks != NULL ? dtxi_chunk_new_spillable(g->cl->mem, s->size, 1) : NULL;
   dtxi_event *hr = NULL;
   dtx_status rc = host != NULL ? DTX_OK
                                : dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", s->size,
@@ -179,12 +194,15 @@ static int spill_kept_locked(dtxi_gpus *g, gdev *d) {
     dtxi_stream_reset(d->d2h);
     dtxi_chunk_unref(host);
     dtxi_event_destroy(hr);
+    free(ks);
     return 0;
   }
   dtxi_free_async(d->d2h, s->ptr);
   s->ptr = NULL;
-  s->host = host;
-  s->host_ready = hr;
+  atomic_init(&ks->refs, 1);
+  ks->host = host;
+  ks->ready = hr;
+  s->spill = ks;
   dtxi_kept_unlist(d, s);
   d->used -= (int64_t)s->size;
   d->kept -= (int64_t)s->size;

@@ -584,3 +584,30 @@ TEST(PersistStress, TightLimitReadsBack) {
   EXPECT_GT(unspills, 0) << "spilled persisted chunks were read back";
 }
 }  // namespace
+
+namespace {
+/* Three persisted arrays of half the device each; reading them at once
+ * needs the lent chunks of some and read-backs of the others: lent chunks no
+ * job is reading spill too, so the work goes on. */
+TEST(PersistStress, ReadingMoreThanTheDeviceHolds) {
+  dtxt::ScopedEnv env("DTX_DEVICE_MEMORY_LIMIT", "64KiB");
+  auto cl = SimCluster(1);
+  ASSERT_NE(cl, nullptr);
+  std::mt19937_64 rng(42);
+  std::vector<int64_t> shape = {64, 64}, ch = {16, 64}; /* 4 chunks of 8 KiB: 32 KiB */
+  Nd x = RandNd(rng, shape, DTX_F64);
+  for (int round = 0; round < (dtxt::kSanitized ? 6 : 20); round++) {
+    Scope sc;
+    dtx_array *p = nullptr, *q = nullptr, *q2 = nullptr;
+    ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, ch), nullptr, &p), DTX_OK) << dtx_last_error();
+    ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, 2), nullptr, &q), DTX_OK) << dtx_last_error();
+    ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, q, 2), nullptr, &q2), DTX_OK) << dtx_last_error();
+    dtx_array *s = dtx_add(dtx_add(p, q), q2);
+    Nd w = x;
+    for (double &v : w.v) v *= 7;
+    EXPECT_TRUE(SameNd(Get(s), w, 1e-12)) << "round " << round;
+  }
+  dtx_device_stats st = Stats(cl.get(), 0);
+  EXPECT_EQ(st.bytes_in_use, 0);
+}
+}  // namespace

@@ -836,3 +836,68 @@ TEST(ClusterSim, ATaskThatCannotFitAloneIsAnErrorNamingItsSizeAndTheLimit) {
   EXPECT_EQ(st.bytes_in_use, 0);
   EXPECT_LE(st.bytes_peak, st.bytes_limit);
 }
+
+namespace {
+/* A name whose output size is being learned (one probe at a time under a
+ * limit) keeps its table entry while names hashing near it come and go, so
+ * the next task of that name waits for the probe instead of probing too. */
+int Rv3Src(dtx_task_ctx *ctx) {
+  void *o = dtx_task_output(ctx, 1024);
+  if (o == nullptr) return dtx_task_fail(ctx, "oom");
+  std::memset(o, 1, 1024);
+  return 0;
+}
+int Rv3Grow(dtx_task_ctx *ctx) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  void *o = dtx_task_output(ctx, 60 << 10);
+  if (o == nullptr) return dtx_task_fail(ctx, "no output");
+  std::memset(o, 2, 60 << 10);
+  return 0;
+}
+int Rv3Small(dtx_task_ctx *ctx) {
+  void *o = dtx_task_output(ctx, 8);
+  if (o == nullptr) return dtx_task_fail(ctx, "no output");
+  std::memset(o, 3, 8);
+  return 0;
+}
+TEST(ClusterSim, ProbeSerializationSurvivesTableEviction) {
+  ScopedEnv lim("DTX_DEVICE_MEMORY_LIMIT", "100KiB");
+  ScopedEnv st("DTX_STREAMS_PER_GPU", "8");
+  ClusterPtr cl = SimCluster(1, 2);
+  ASSERT_NE(cl, nullptr);
+  const char *coll[] = {"c167",  "c268",  "c753",  "c1189", "c1289", "c1592", "c1707", "c1946",
+                        "c2368", "c2994", "c3998", "c4134", "c4986", "c5069", "c5343", "c5858",
+                        "c5977", "c6441", "c7328", "c7751", "c8487", "c8750"};
+  GraphPtr g = MakeGraph();
+  dtx_task_desc s{};
+  s.name = "rv3src";
+  s.cpu = Rv3Src;
+  s.where = DTX_WHERE_CPU;
+  dtx_task_id sid;
+  ASSERT_EQ(dtx_graph_add(g.get(), &s, &sid), DTX_OK);
+  std::vector<dtx_task_id> outs;
+  int ci = 0, gi = 0;
+  auto add = [&](const char *name, dtx_task_fn fn, int64_t idx) {
+    dtx_task_desc t{};
+    t.name = name;
+    t.nidx = 1;
+    t.idx[0] = idx;
+    t.cpu = fn;
+    t.cuda = fn;
+    t.where = DTX_WHERE_GPU(0);
+    t.inputs = &sid;
+    t.ninputs = 1;
+    dtx_task_id id;
+    ASSERT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_OK) << dtx_last_error();
+    outs.push_back(id);
+  };
+  add("grow", Rv3Grow, gi++);
+  for (int k = 0; k < 16; k++) add(coll[ci++], Rv3Small, 0);
+  for (int k = 0; k < 3; k++) {
+    add("grow", Rv3Grow, gi++);
+    add(coll[ci++], Rv3Small, 0);
+  }
+  dtx_status rc = dtx_compute(cl.get(), g.get(), outs.data(), (int)outs.size(), nullptr, nullptr);
+  EXPECT_EQ(rc, DTX_OK) << dtx_last_error();
+}
+}  // namespace

@@ -26,6 +26,7 @@
  */
 #include "scheduler/gpu.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,10 +71,16 @@ static uint64_t name_hash(const char *s, int kind) {
  * making names, like arrays, never fill them up). */
 #define DTXI_PROBES 16
 
+/* Keys are odd (name_hash); a slot being taken over holds this even value
+ * until its fields are cleared, so nobody reads them meanwhile. */
+#define DTXI_KEY_BUSY 2u
+
 /* The slot of hash h in a table of n entries whose hash field is at
- * (char *)base + i * stride, claiming one when `claim` (*fresh set when it
- * was taken from another key: the caller clears its fields); -1 if none. */
-static int table_slot(void *base, size_t stride, int n, uint64_t h, int claim, int *fresh) {
+ * (char *)base + i * stride, claiming one when `claim`; -1 if none. A full
+ * window gives up the first entry `evictable` allows (clear(i) empties its
+ * fields before the new key shows). */
+static int table_slot(void *base, size_t stride, int n, uint64_t h, int claim, int (*evictable)(void *, int),
+                      void (*clear)(void *, int)) {
   int home = (int)(h % (uint64_t)n);
   for (int k = 0, i = home; k < DTXI_PROBES && k < n; k++, i = (i + 1) % n) {
     _Atomic uint64_t *hp = (_Atomic uint64_t *)((char *)base + (size_t)i * stride);
@@ -86,34 +93,50 @@ static int table_slot(void *base, size_t stride, int n, uint64_t h, int claim, i
     }
   }
   if (!claim) return -1;
-  _Atomic uint64_t *hp = (_Atomic uint64_t *)((char *)base + (size_t)home * stride);
-  uint64_t cur = atomic_load(hp);
-  if (cur == h) return home;
-  if (!atomic_compare_exchange_strong(hp, &cur, h)) return -1;
-  *fresh = 1;
-  return home;
+  for (int k = 0, i = home; k < DTXI_PROBES && k < n; k++, i = (i + 1) % n) {
+    _Atomic uint64_t *hp = (_Atomic uint64_t *)((char *)base + (size_t)i * stride);
+    uint64_t cur = atomic_load(hp);
+    if (cur == DTXI_KEY_BUSY || !evictable(base, i)) continue;
+    if (!atomic_compare_exchange_strong(hp, &cur, DTXI_KEY_BUSY)) {
+      if (cur == h) return i; /* another thread took it for this key */
+      continue;
+    }
+    clear(base, i);
+    atomic_store(hp, h);
+    return i;
+  }
+  return -1;
+}
+
+static int est_evictable(void *base, int i) {
+  (void)base;
+  (void)i;
+  return 1;
+}
+static void est_clear(void *base, int i) {
+  struct dtxi_gpus *g = (struct dtxi_gpus *)((char *)base - offsetof(struct dtxi_gpus, est));
+  for (int a = 0; a < 2; a++)
+    for (int c = 0; c < 4; c++) atomic_store_explicit(&g->est[i].ns[a][c], 0, memory_order_relaxed);
+}
+static int out_evictable(void *base, int i) {
+  struct dtxi_gpus *g = (struct dtxi_gpus *)((char *)base - offsetof(struct dtxi_gpus, outs));
+  return atomic_load(&g->outs[i].probing) == 0; /* a probe running keeps its name */
+}
+static void out_clear(void *base, int i) {
+  struct dtxi_gpus *g = (struct dtxi_gpus *)((char *)base - offsetof(struct dtxi_gpus, outs));
+  atomic_store_explicit(&g->outs[i].out_bytes, 0, memory_order_relaxed);
+  atomic_store_explicit(&g->outs[i].data_bytes, 0, memory_order_relaxed);
+  atomic_store_explicit(&g->outs[i].probing, 0, memory_order_relaxed);
 }
 
 /* The durations slot of a task name's kind; the output slot of the name. */
 static int est_slot(dtxi_gpus *g, const char *prefix, int claim) {
-  int fresh = 0;
-  int i = table_slot(g->est, sizeof g->est[0], (int)(sizeof g->est / sizeof g->est[0]), name_hash(prefix, 1),
-                     claim, &fresh);
-  if (fresh)
-    for (int a = 0; a < 2; a++)
-      for (int c = 0; c < 4; c++) atomic_store_explicit(&g->est[i].ns[a][c], 0, memory_order_relaxed);
-  return i;
+  return table_slot(g->est, sizeof g->est[0], (int)(sizeof g->est / sizeof g->est[0]), name_hash(prefix, 1),
+                    claim, est_evictable, est_clear);
 }
 static int out_slot(dtxi_gpus *g, const char *prefix, int claim) {
-  int fresh = 0;
-  int i = table_slot(g->outs, sizeof g->outs[0], (int)(sizeof g->outs / sizeof g->outs[0]), name_hash(prefix, 0),
-                     claim, &fresh);
-  if (fresh) {
-    atomic_store_explicit(&g->outs[i].out_bytes, 0, memory_order_relaxed);
-    atomic_store_explicit(&g->outs[i].data_bytes, 0, memory_order_relaxed);
-    atomic_store_explicit(&g->outs[i].probing, 0, memory_order_relaxed);
-  }
-  return i;
+  return table_slot(g->outs, sizeof g->outs[0], (int)(sizeof g->outs / sizeof g->outs[0]), name_hash(prefix, 0),
+                    claim, out_evictable, out_clear);
 }
 
 /* Size classes of a task's input bytes: < 64 KiB, < 1 MiB, < 16 MiB, more. */
@@ -734,7 +757,12 @@ static void slot_unref(gahead *s) {
 }
 
 static void free_job(gjob *j) {
-  if (j->probe_slot > 0) atomic_store(&j->r->cl->gpus->outs[j->probe_slot - 1].probing, 0);
+  if (j->probe_slot > 0) { /* the probe ends, if its name still has the slot */
+    dtxi_gpus *g = j->r->cl->gpus;
+    const gtask *gt = &j->r->g->tasks[j->t->gid];
+    if (atomic_load(&g->outs[j->probe_slot - 1].hash) == name_hash(j->r->g->prefixes[gt->prefix], 0))
+      atomic_store(&g->outs[j->probe_slot - 1].probing, 0);
+  }
   slot_unref(j->slot);
   slot_unref(j->ahead_src);
   dtxi_kspill_unref(j->unspill);

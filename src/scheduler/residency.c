@@ -85,7 +85,7 @@ static void lru_remove(gdev *d, gcopy *c) {
 }
 
 static void lru_push(gdev *d, gcopy *c) {
-  if (c->in_lru || c->ptr == NULL || c->kept) return;
+  if (c->in_lru || c->ptr == NULL) return;
   c->prev = d->lru_tail;
   c->next = NULL;
   if (d->lru_tail != NULL) d->lru_tail->next = c; else d->lru_head = c;
@@ -171,19 +171,16 @@ int dtxi_copy_keep(dtxi_gpus *g, gcopy *c, dtxi_kept *slot) {
   return 1;
 }
 
-/* Spills the least recently used kept chunk of d that no computation refers
- * to: copied to a host chunk on d2h, its device memory freed behind the copy.
- * 1 when one went. */
-static int spill_kept_locked(dtxi_gpus *g, gdev *d) {
-  dtxi_kept *s = d->kept_head;
-  while (s != NULL && (s->users > 0 || s->ptr == NULL)) s = s->next;
-  if (s == NULL) return 0;
+/* Copies kept chunk s to a new host chunk on d2h, behind `after` (res_mu
+ * held): s->spill. 0 when that cannot be done now (logged). */
+static int kspill_make(dtxi_gpus *g, gdev *d, dtxi_kept *s, dtxi_event *after) {
   dtxi_kspill *ks = calloc(1, sizeof *ks);
   dtx_chunk *host = ks != NULL ? dtxi_chunk_new_spillable(g->cl->mem, s->size, 1) : NULL;
   dtxi_event *hr = NULL;
   dtx_status rc = host != NULL ? DTX_OK
                                : dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", s->size,
                                            d->index);
+  if (rc == DTX_OK && after != NULL) rc = dtxi_stream_wait(d->d2h, after);
   if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &hr);
   if (rc == DTX_OK) rc = dtxi_copy_async(d->d2h, host->data, DTXI_HOST, s->ptr, d->index, s->size);
   if (rc == DTX_OK && host->spillable) rc = dtxi_host_fn(d->d2h, unpin_landed, host);
@@ -197,12 +194,19 @@ static int spill_kept_locked(dtxi_gpus *g, gdev *d) {
     free(ks);
     return 0;
   }
-  dtxi_free_async(d->d2h, s->ptr);
-  s->ptr = NULL;
   atomic_init(&ks->refs, 1);
   ks->host = host;
   ks->ready = hr;
   s->spill = ks;
+  return 1;
+}
+
+/* Gives kept chunk s's device memory back once nothing refers to it any
+ * more (its spilled copy holds the data; res_mu held). */
+static void kept_release_device(dtxi_gpus *g, gdev *d, dtxi_kept *s) {
+  if (s->users > 0 || s->ptr == NULL || s->spill == NULL) return;
+  dtxi_free_async(d->d2h, s->ptr);
+  s->ptr = NULL;
   dtxi_kept_unlist(d, s);
   d->used -= (int64_t)s->size;
   d->kept -= (int64_t)s->size;
@@ -214,6 +218,49 @@ static int spill_kept_locked(dtxi_gpus *g, gdev *d) {
     dtxi_trace_instant(g->cl->trace, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, "spill persisted chunk", "spill",
                        dtxi_now_ns(), args);
   }
+}
+
+/* Spills the least recently used kept chunk of d that no computation refers
+ * to: copied to a host chunk on d2h, its device memory freed behind the copy.
+ * 1 when one went. */
+static int spill_kept_locked(dtxi_gpus *g, gdev *d) {
+  dtxi_kept *s = d->kept_head;
+  while (s != NULL && (s->users > 0 || s->ptr == NULL)) s = s->next;
+  if (s == NULL) return 0;
+  if (s->spill == NULL && !kspill_make(g, d, s, NULL)) return 0;
+  kept_release_device(g, d, s);
+  return 1;
+}
+
+/* A computation's copy of a kept chunk that no job is reading (from the
+ * LRU): the chunk goes to host memory (once), this copy lets go of it, and
+ * the output reads from that host copy from now on; the device memory goes
+ * when no other computation still refers to it. 1 when done. */
+static int spill_lent_locked(dtxi_gpus *g, gdev *d, gcopy *c) {
+  dtxi_kept *s = c->slot;
+  gres *res = c->owner;
+  if (s->spill == NULL && !kspill_make(g, d, s, c->ready)) return 0;
+  uint32_t others = atomic_load_explicit(&res->resident, memory_order_relaxed) & ~(1u << d->index);
+  if (!res->has_host && res->host == NULL && others == 0) {
+    /* readers to come fetch it from the host copy, once it is there */
+    dtxi_event *hr = NULL;
+    if (dtxi_event_create(g->b, d->index, &hr) != DTX_OK || dtxi_event_record(hr, d->d2h) != DTX_OK) {
+      dtxi_stream_reset(d->d2h);
+      dtxi_event_destroy(hr);
+      return 0;
+    }
+    dtxi_chunk_ref(s->spill->host, 1);
+    res->host = s->spill->host;
+    res->host_ready = hr;
+  }
+  c->ptr = NULL;
+  dtxi_event_destroy(c->ready);
+  c->ready = NULL;
+  c->kept = 0;
+  c->slot = NULL;
+  atomic_fetch_and_explicit(&res->resident, ~(1u << d->index), memory_order_relaxed);
+  s->users--;
+  kept_release_device(g, d, s);
   return 1;
 }
 
@@ -288,6 +335,14 @@ static int spill_locked(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_
     gcopy *c = d->lru_head;
     gres *res = c->owner;
     lru_remove(d, c);
+    if (c->kept) { /* a persisted chunk lent to a computation, not read now */
+      if (!spill_lent_locked(g, d, c)) {
+        lru_push(d, c);
+        break;
+      }
+      spilled = 1;
+      continue;
+    }
     uint32_t others = atomic_load_explicit(&res->resident, memory_order_relaxed) & ~(1u << d->index);
     int to_host = !res->has_host && res->host == NULL && others == 0;
     dtx_chunk *host = NULL;

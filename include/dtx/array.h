@@ -165,9 +165,9 @@ DTX_API dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size)
  * (DTX_WHERE_CPU: host memory; DTX_WHERE_ANY: where the scheduler computed
  * it). Later computations run their work on a chunk where it is and read it
  * in place; releasing the array gives the memory back. Kept chunks count
- * toward DTX_DEVICE_MEMORY_LIMIT: past it, those no computation is reading
- * spill to host memory (least recently used first, after other data) and
- * come back to their GPU when next read (bytes_persisted in dtx_device_stats
+ * toward DTX_DEVICE_MEMORY_LIMIT: past it, those no task is reading spill to
+ * host memory (least recently used first) and come back to their GPU when
+ * next read by a later computation (bytes_persisted in dtx_device_stats
  * counts the ones on the device). Persisting a persisted array with where NULL gives it
  * back as it is; with a `where`, a copy placed there.
  * Elsewhere the result is one host buffer and `where` is only checked. */

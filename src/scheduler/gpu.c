@@ -101,6 +101,10 @@ static int table_slot(void *base, size_t stride, int n, uint64_t h, int claim, i
       if (cur == h) return i; /* another thread took it for this key */
       continue;
     }
+    if (!evictable(base, i)) { /* a probe started meanwhile: the key stays */
+      atomic_store(hp, cur);
+      continue;
+    }
     clear(base, i);
     atomic_store(hp, h);
     return i;
@@ -1152,9 +1156,10 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
   pthread_mutex_unlock(&g->res_mu);
   /* Host chunks copied from stay in memory (not spilled to disk) until done. */
   for (uint32_t i = 0; i < gt->ninputs; i++) {
+    if (j->how[i] != IN_HOST) continue; /* its host copy, if any, is set for good then */
     const rtask *in = &r->rt[r->map[ins[i]]];
     dtx_chunk *c = in->out != NULL ? in->out : in->res != NULL ? in->res->host : NULL;
-    if (j->how[i] != IN_HOST || c == NULL || !c->spillable) continue;
+    if (c == NULL || !c->spillable) continue;
     if (dtxi_chunk_pin(c) != DTX_OK) {
       char *msg = dtxi_gpu_task_error(r, t, dtx_last_error());
       pthread_mutex_unlock(&d->mu);
@@ -1193,6 +1198,11 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
       int idle = 0;
       if (!atomic_compare_exchange_strong(&g->outs[slot].probing, &idle, 1)) {
         probe_busy = 1;
+      } else if (atomic_load(&g->outs[slot].hash) != name_hash(prefix, 0)) {
+        /* the slot went to another name meanwhile: no probe (the output's
+         * size is had when it is made) */
+        atomic_store(&g->outs[slot].probing, 0);
+        out_est = (int64_t)largest;
       } else if ((out_est = atomic_load(&g->outs[slot].out_bytes)) > 0) {
         atomic_store(&g->outs[slot].probing, 0); /* learned by the probe that just ended */
         out_est--;

@@ -331,9 +331,11 @@ static int unpin_landed(void *arg, char *err, size_t errlen) {
  * Returns 1 when `bytes` fit now. */
 static int spill_locked(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_ev) {
   int spilled = 0;
-  while (d->used + bytes > d->limit && d->lru_head != NULL) {
-    gcopy *c = d->lru_head;
+  for (gcopy *c = d->lru_head, *next; c != NULL && d->used + bytes > d->limit; c = next) {
+    next = c->next;
     gres *res = c->owner;
+    /* a persisted chunk lent to several computations frees nothing yet */
+    if (c->kept && c->slot->users > 1) continue;
     lru_remove(d, c);
     if (c->kept) { /* a persisted chunk lent to a computation, not read now */
       if (!spill_lent_locked(g, d, c)) {

@@ -162,23 +162,18 @@ static int laplace(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *o
   if (in[0].halo[0] != 1 || in[0].halo[1] != 1 || in[0].stride[1] != 1 || out->stride[1] != 1)
     return dtx_task_fail(ctx, "the Laplacian needs a halo of 1 and unit column strides");
   int64_t w = in[0].stride[0], ow = out->stride[0], m = out->shape[0], n = out->shape[1];
+#define LAPLACE_ROWS(T)                                                                           \
+  for (int64_t i = 0; i < m; i++) {                                                               \
+    const T *restrict c = (const T *)in[0].data + (i + 1) * w + 1, *restrict up = c - w, *restrict dn = c + w; \
+    T *restrict r = (T *)out->data + i * ow;                                                      \
+    for (int64_t j = 0; j < n; j++) r[j] = up[j] + dn[j] + c[j - 1] + c[j + 1] - 4 * c[j];        \
+  }
   if (out->dtype == DTX_F32) {
-    const float *x = in[0].data;
-    float *o = out->data;
-    for (int64_t i = 0; i < m; i++) {
-      const float *restrict c = x + (i + 1) * w + 1, *restrict up = c - w, *restrict dn = c + w;
-      float *restrict r = o + i * ow;
-      for (int64_t j = 0; j < n; j++) r[j] = up[j] + dn[j] + c[j - 1] + c[j + 1] - 4 * c[j];
-    }
-    return 0;
+    LAPLACE_ROWS(float)
+  } else {
+    LAPLACE_ROWS(double)
   }
-  const double *x = in[0].data;
-  double *o = out->data;
-  for (int64_t i = 0; i < m; i++) {
-    const double *restrict c = x + (i + 1) * w + 1, *restrict up = c - w, *restrict dn = c + w;
-    double *restrict r = o + i * ow;
-    for (int64_t j = 0; j < n; j++) r[j] = up[j] + dn[j] + c[j - 1] + c[j + 1] - 4 * c[j];
-  }
+#undef LAPLACE_ROWS
   return 0;
 }
 

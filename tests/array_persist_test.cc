@@ -35,6 +35,25 @@ dtx_device_stats Stats(dtx_cluster *cl, int k) {
   return s;
 }
 
+/* A counter summed over the GPUs. */
+int64_t Total(dtx_cluster *cl, int ngpu, int64_t dtx_device_stats::*field) {
+  int64_t n = 0;
+  for (int k = 0; k < ngpu; k++) n += Stats(cl, k).*field;
+  return n;
+}
+
+/* x + dt * (5-point periodic Laplacian of x), for a 2-d field. */
+Nd PeriodicStep(const Nd &x, double dt) {
+  int64_t n = x.shape[0], m = x.shape[1];
+  auto at = [&](int64_t a, int64_t b) { return x.v[static_cast<size_t>(((a + n) % n) * m + (b + m) % m)]; };
+  Nd r = x;
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < m; j++)
+      r.v[static_cast<size_t>(i * m + j)] =
+          at(i, j) + dt * (at(i - 1, j) + at(i + 1, j) + at(i, j - 1) + at(i, j + 1) - 4 * at(i, j));
+  return r;
+}
+
 /* Bytes of chunk b (C order of the chunk grid) of a shape in chunks. */
 int64_t ChunkBytes(const std::vector<int64_t> &shape, const std::vector<int64_t> &ch, int64_t b, size_t esz) {
   int64_t n = 1;
@@ -199,8 +218,7 @@ TEST_P(Persist, HalosAcrossGpus) {
   Nd x = RandNd(rng, {n, m}, DTX_F64);
   dtx_array *p = nullptr;
   ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, {9, 9}), nullptr, &p), DTX_OK) << dtx_last_error();
-  int64_t peer0 = 0;
-  for (int k = 0; k < ngpu; k++) peer0 += Stats(cl.get(), k).bytes_peer;
+  int64_t peer0 = Total(cl.get(), ngpu, &dtx_device_stats::bytes_peer);
   int64_t depth[2] = {1, 1};
   /* on simulated GPUs the CPU kernel stands in for the CUDA one */
   dtx_array *lap =
@@ -209,15 +227,8 @@ TEST_P(Persist, HalosAcrossGpus) {
   dtx_array *step = nullptr; /* one explicit time step, kept on the GPUs too */
   ASSERT_EQ(dtx_array_persist(dtx_add(p, dtx_binary_scalar(DTX_MUL, lap, 0.1)), nullptr, &step), DTX_OK)
       << dtx_last_error();
-  Nd got = Get(step);
-  for (int64_t i = 0; i < n; i++)
-    for (int64_t j = 0; j < m; j++) {
-      auto at = [&](int64_t a, int64_t b) { return x.v[static_cast<size_t>(((a + n) % n) * m + (b + m) % m)]; };
-      double w = at(i, j) + 0.1 * (at(i - 1, j) + at(i + 1, j) + at(i, j - 1) + at(i, j + 1) - 4 * at(i, j));
-      ASSERT_NEAR(got.v[static_cast<size_t>(i * m + j)], w, 1e-12) << i << "," << j;
-    }
-  int64_t peer = 0;
-  for (int k = 0; k < ngpu; k++) peer += Stats(cl.get(), k).bytes_peer;
+  EXPECT_TRUE(SameNd(Get(step), PeriodicStep(x, 0.1), 0, 1e-12));
+  int64_t peer = Total(cl.get(), ngpu, &dtx_device_stats::bytes_peer);
   if (ngpu > 1) {
     EXPECT_GT(peer, peer0) << "neighbouring chunks on other GPUs are read from there";
   } else {
@@ -236,15 +247,13 @@ TEST_P(Persist, RechunkOverNccl) {
   Nd x = RandNd(rng, {40, 33}, DTX_F64);
   dtx_array *p = nullptr;
   ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, {10, 11}), nullptr, &p), DTX_OK) << dtx_last_error();
-  int64_t nccl0 = 0;
-  for (int k = 0; k < ngpu; k++) nccl0 += Stats(cl.get(), k).bytes_nccl;
+  int64_t nccl0 = Total(cl.get(), ngpu, &dtx_device_stats::bytes_nccl);
   int64_t ch[2] = {13, 33};
   dtx_array *q = nullptr;
   ASSERT_EQ(dtx_array_persist(dtx_rechunk(p, ch), nullptr, &q), DTX_OK) << dtx_last_error();
   EXPECT_EQ(dtx_array_chunk(q, 0), 13);
   EXPECT_TRUE(SameNd(Get(q), x, 0));
-  int64_t nccl = 0;
-  for (int k = 0; k < ngpu; k++) nccl += Stats(cl.get(), k).bytes_nccl;
+  int64_t nccl = Total(cl.get(), ngpu, &dtx_device_stats::bytes_nccl);
   if (ngpu > 1) {
     EXPECT_GT(nccl, nccl0) << "pieces of the old chunks move between GPUs over NCCL";
   } else {
@@ -415,19 +424,9 @@ TEST_P(Persist, TimeStepsKeepOneField) {
     ASSERT_EQ(rc, DTX_OK) << "step " << step << ": " << dtx_last_error();
     dtx_array_release(u);
     u = next;
-    int64_t held = 0;
-    for (int k = 0; k < ngpu; k++) held += Stats(cl.get(), k).bytes_persisted;
-    EXPECT_EQ(held, n * m * 8) << "step " << step << ": one field on the GPUs";
-    Nd r2 = ref;
-    for (int64_t i = 0; i < n; i++)
-      for (int64_t j = 0; j < m; j++) {
-        auto at = [&](int64_t a, int64_t b) {
-          return ref.v[static_cast<size_t>(((a + n) % n) * m + (b + m) % m)];
-        };
-        r2.v[static_cast<size_t>(i * m + j)] =
-            at(i, j) + 0.1 * (at(i - 1, j) + at(i + 1, j) + at(i, j - 1) + at(i, j + 1) - 4 * at(i, j));
-      }
-    ref = r2;
+    EXPECT_EQ(Total(cl.get(), ngpu, &dtx_device_stats::bytes_persisted), n * m * 8)
+        << "step " << step << ": one field on the GPUs";
+    ref = PeriodicStep(ref, 0.1);
   }
   EXPECT_TRUE(SameNd(Get(u), ref, 1e-12, 1e-12));
   dtx_array_release(u);

@@ -1,5 +1,5 @@
-// tests/backend_test.cc - the sim device backend (host/backend_sim.c) and
-// DTX_GPUS parsing (host/backend.c), through the contract in host/backend.h.
+// tests/backend_test.cc - the sim device backend (device/backend_sim.c) and
+// DTX_GPUS parsing (device/backend.c), through the contract in device/backend.h.
 //
 // Streams run in order; record/wait order work across streams and devices;
 // re-recording leaves earlier waits on the earlier mark; copies carry the
@@ -13,7 +13,7 @@
 // arguments; timed events report host times between enqueue and observation,
 // never decreasing along a stream. Every wait has a deadline: a hang is a
 // failure, not a stuck run.
-#include "host/backend.h"
+#include "device/backend.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -32,8 +32,8 @@
 #include <thread>
 #include <vector>
 
-#include "host/device.h"
-#include "host/trace.h"
+#include "device/device.h"
+#include "trace/trace.h"
 #include "test_util.h"
 
 namespace {

@@ -20,9 +20,10 @@
 #include <vector>
 
 #include "dtx/dtx.h"
-#include "host/backend.h"
-#include "host/config.h"
+#include "device/backend.h"
+#include "base/config.h"
 #include "test_util.h"
+#include "runtime/runtime.h"
 
 using namespace dtxt;
 

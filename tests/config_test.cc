@@ -1,5 +1,5 @@
-// The DTX_* environment table (src/host/config.c), the size parser behind
-// the memory limits, and logging (src/host/log.c).
+// The DTX_* environment table (src/base/config.c), the size parser behind
+// the memory limits, and logging (src/base/log.c).
 //
 // Warnings are captured by pointing DTX_LOG_FILE at a temporary file and
 // reading it back after dtxi_env_reload().
@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "host/config.h"
-#include "host/log.h"
+#include "base/config.h"
+#include "base/log.h"
 
 namespace {
 

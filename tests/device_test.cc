@@ -1,9 +1,9 @@
-// tests/device_test.cc - the GPU probe (host/device.c, host/cuda/device_cuda.c).
+// tests/device_test.cc - the GPU probe (device/device.c, device/cuda/device_cuda.c).
 //
 // The probe never fails: built without CUDA, or with CUDA but no driver or no
 // device, it reports 0 GPUs and says why; with GPUs each has a name, memory and
 // a compute capability. DeviceGpu tests skip, saying why, where no GPU is seen.
-#include "host/device.h"
+#include "device/device.h"
 
 #include <gtest/gtest.h>
 

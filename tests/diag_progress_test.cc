@@ -1,9 +1,9 @@
-// tests/diag_progress_test.cc - the progress bar (host/progress.c): frames
+// tests/diag_progress_test.cc - the progress bar (scheduler/progress.c): frames
 // per task prefix on a terminal and as plain lines elsewhere, at most about
 // ten a second, the last frame at 100%, failures counted, nothing drawn when
 // off or for short computations. Output goes to a temporary file through
 // dtxi_progress_configure; waits are on conditions with deadlines.
-#include "host/progress.h"
+#include "scheduler/progress.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

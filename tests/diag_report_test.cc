@@ -15,7 +15,7 @@
 #include "diag/view.h"
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
-#include "host/config.h"
+#include "base/config.h"
 
 #define NEED_JANSSON()                                                                                 \
   do {                                                                                                 \

@@ -18,7 +18,7 @@
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
 #include "dtx/trace.h"
-#include "host/config.h"
+#include "base/config.h"
 
 #define NEED_JANSSON()                                                                                 \
   do {                                                                                                 \

@@ -1,5 +1,5 @@
-// tests/gpu_backend_test.cc - the cuda device backend (host/cuda/backend_cuda.c)
-// against the contract of host/backend.h, on real GPUs.
+// tests/gpu_backend_test.cc - the cuda device backend (device/cuda/backend_cuda.c)
+// against the contract of device/backend.h, on real GPUs.
 //
 // Every test asks the GPU probe first and skips, saying why, where it finds no
 // GPU (CI, a machine without a driver) or fewer GPUs than it needs; built
@@ -35,11 +35,11 @@
 #include <vector>
 
 #include "dtx/status.h"
-#include "host/backend.h"
-#include "host/device.h"
-#include "host/trace.h"
+#include "device/backend.h"
+#include "device/device.h"
+#include "trace/trace.h"
 #ifdef DTX_HAVE_CUDA
-#include "host/cuda/nccl_lib.h"
+#include "device/cuda/nccl_lib.h"
 #endif
 
 #ifndef DTX_HAVE_CUDA

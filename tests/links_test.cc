@@ -1,11 +1,11 @@
-// tests/links_test.cc - the link-bandwidth table (host/links.c) on simulated
+// tests/links_test.cc - the link-bandwidth table (device/links.c) on simulated
 // GPUs, and the GPU part of the cluster report.
 //
 // Throttled sim links are measured within a factor of 2 of their model;
 // unthrottled ones give finite positive figures; cost grows with bytes; a
 // failed copy or allocation costs only its links (shown "-") and nothing
 // leaks; the printed matrix has a header and one row per memory, aligned.
-#include "host/links.h"
+#include "device/links.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.h"
-#include "host/log.h"
+#include "device/backend.h"
+#include "base/log.h"
 #include "test_util.h"
 
 namespace {

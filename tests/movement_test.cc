@@ -19,9 +19,10 @@
 #include <vector>
 
 #include "dtx/dtx.h"
-#include "host/config.h"
+#include "base/config.h"
 #include "scheduler/gpu.h"
 #include "test_util.h"
+#include "runtime/runtime.h"
 
 #ifdef DTX_HAVE_NLOHMANN_JSON
 #include <nlohmann/json.hpp>

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "dtx/dtx.h"
-#include "host/config.h" /* dtxi_env_reload */
+#include "base/config.h" /* dtxi_env_reload */
 #include "test_util.h"
 
 using namespace dtxt;

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "dtx/dtx.h"
-#include "host/config.h"
+#include "base/config.h"
 #include "test_util.h"
 
 #ifdef DTX_HAVE_NLOHMANN_JSON

@@ -1,4 +1,4 @@
-// Status codes, dtx_last_error and the error helpers (src/host/error.c).
+// Status codes, dtx_last_error and the error helpers (src/base/error.c).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,7 +8,7 @@
 
 #include "dtx/status.h"
 #include "dtx/version.h"
-#include "host/error.h"
+#include "base/error.h"
 
 namespace {
 

@@ -23,7 +23,7 @@
 #include <cstdlib>
 
 #include "dtx/dtx.h"
-#include "host/config.h"
+#include "base/config.h"
 
 /* ---- sanitizers: shrink big cases ------------------------------------------- */
 

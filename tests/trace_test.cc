@@ -1,11 +1,11 @@
-// tests/trace_test.cc - the Chrome trace writer (host/trace.c) and the traces
+// tests/trace_test.cc - the Chrome trace writer (trace/trace.c) and the traces
 // the schedulers write through it.
 //
 // Every test parses the written file with nlohmann::json: the file must be
 // valid JSON, each event must appear exactly once, names must round-trip
 // through the escaping, and every track a slice uses must be named. Without
 // nlohmann::json (DTX_HAVE_NLOHMANN_JSON undefined) the tests skip, saying so.
-#include "host/trace.h"
+#include "trace/trace.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
 #include "dtx/status.h"
-#include "host/config.h"
+#include "base/config.h"
 
 #ifdef DTX_HAVE_NLOHMANN_JSON
 #include <nlohmann/json.hpp>

@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 
 #include "array/array.h"
-#include "host/error.h"
+#include "base/error.h"
 #include "scheduler/gpu.h"
 
 static _Atomic uint64_t next_serial = 1;

@@ -36,10 +36,11 @@
 #include <string.h>
 
 #include "array/array.h"
-#include "host/error.h"
+#include "base/error.h"
 #include "kernels/kernels.h"
 #include "kernels/program.h"
 #include "scheduler/gpu.h"
+#include "runtime/runtime.h"
 
 typedef struct msrc {
   const dtx_array *node;

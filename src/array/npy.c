@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "array/array.h"
-#include "host/error.h"
+#include "base/error.h"
 
 static const char *descr_of(dtx_dtype t) {
   switch (t) {

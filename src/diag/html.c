@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "diag/report.h"
-#include "host/error.h"
+#include "base/error.h"
 
 #define PAGE_W 1200 /* SVG width in px */
 #define LEFT 230    /* label column */

@@ -16,7 +16,7 @@
 
 #include "diag/report.h"
 #include "dtx/trace.h"
-#include "host/error.h"
+#include "base/error.h"
 
 static pthread_mutex_t report_mu = PTHREAD_MUTEX_INITIALIZER;
 

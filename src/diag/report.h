@@ -22,7 +22,7 @@
 #include <stdio.h>
 
 #include "diag/summary.h"
-#include "host/trace.h"
+#include "trace/trace.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/error.h"
+#include "base/error.h"
 
 #define EPS_US 0.0015 /* a trace's times have ns precision (3 decimals of us) */
 

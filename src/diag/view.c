@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/error.h"
+#include "base/error.h"
 
 #ifdef DTX_HAVE_JANSSON
 #include <jansson.h>

@@ -27,9 +27,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "host/cluster.h"
-#include "host/error.h"
-#include "host/progress.h"
+#include "scheduler/sched.h"
+#include "base/error.h"
+#include "scheduler/progress.h"
 #include "scheduler/gpu.h"
 #include "scheduler/run.h"
 #include "scheduler/task.h"
@@ -83,8 +83,8 @@ void *dtx_task_output(dtx_task_ctx *ctx, size_t size) {
   if (ctx->gpu != NULL) return dtxi_gpu_output(ctx->gpu, size);
   drop_output(ctx);
   /* Graph outputs may spill to disk past the host limit (pinned until made). */
-  ctx->out = ctx->fut == NULL ? dtxi_chunk_new_spillable(ctx->cl->mem, size, ctx->out_refs)
-                              : dtxi_chunk_new(ctx->cl->mem, size, ctx->out_refs);
+  ctx->out = ctx->fut == NULL ? dtxi_chunk_new_spillable(dtxi_sched_of(ctx->cl)->mem, size, ctx->out_refs)
+                              : dtxi_chunk_new(dtxi_sched_of(ctx->cl)->mem, size, ctx->out_refs);
   return ctx->out != NULL ? ctx->out->data : NULL;
 }
 
@@ -143,7 +143,7 @@ int dtxi_task_invoke(dtx_task_ctx *ctx, dtx_task_fn fn, const char *prefix, int 
 }
 
 int dtxi_current_worker(dtx_cluster *cl) {
-  dtxi_worker *w = cl->pool != NULL ? dtxi_pool_self(cl->pool) : NULL;
+  dtxi_worker *w = dtxi_sched_of(cl)->pool != NULL ? dtxi_pool_self(dtxi_sched_of(cl)->pool) : NULL;
   return w != NULL ? w->index : -1;
 }
 
@@ -196,7 +196,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
     /* Inputs spilled to disk come back first, and stay while it runs. */
     uint32_t npinned = 0;
     int bad = 0;
-    if (r->cl->mem->limit > 0)
+    if (dtxi_sched_of(r->cl)->mem->limit > 0)
       for (; npinned < gt->ninputs; npinned++)
         if (dtxi_chunk_pin(r->rt[r->map[dtxi_gt_inputs(gt)[npinned]]].out) != DTX_OK) {
           char key[DTX_MAX_KEY], buf[1024];
@@ -218,7 +218,7 @@ static int exec_body(run *r, rtask *t, int worker, int tid) {
           const dtx_chunk *c = r->rt[r->map[dtxi_gt_inputs(gt)[i]]].out;
           bytes += c != NULL ? c->size : 0;
         }
-        dtxi_gpus_learn(r->cl->gpus, prefix, 0, bytes, (int64_t)(t->t1 - t->t0));
+        dtxi_gpus_learn(dtxi_sched_of(r->cl)->gpus, prefix, 0, bytes, (int64_t)(t->t1 - t->t0));
       }
     }
     if (r->nvtx) dtxi_nvtx_pop();
@@ -296,18 +296,18 @@ static rtask *exec_threads(jobacc *j, rtask *t) {
   return next;
 }
 
-void dtxi_run_skip(run *r, rtask *t) { dtxi_pool_submit(r->cl->pool, task_job(t)); }
+void dtxi_run_skip(run *r, rtask *t) { dtxi_pool_submit(dtxi_sched_of(r->cl)->pool, task_job(t)); }
 
 void dtxi_run_on_cpu(run *r, rtask *t) {
   t->on_cpu = 1;
-  dtxi_pool_submit(r->cl->pool, task_job(t));
+  dtxi_pool_submit(dtxi_sched_of(r->cl)->pool, task_job(t));
 }
 
 void dtxi_run_task_done(run *r, rtask *t, int ran) {
   const gtask *gt = &r->g->tasks[t->gid];
   const uint32_t *in = dtxi_gt_inputs(gt);
   for (uint32_t i = 0; i < gt->ninputs; i++) dtxi_run_release_output(r, &r->rt[r->map[in[i]]]);
-  if (ran) dtxi_cluster_count(r->cl, 1, t->err != NULL);
+  if (ran) dtxi_sched_count(dtxi_sched_of(r->cl), 1, t->err != NULL);
   if (r->watch != NULL) dtxi_watch_task(r->watch, -1, gt->prefix, t->err != NULL);
   const uint32_t *deps = r->deps + t->dep_off;
   for (uint32_t k = 0; k < t->ndeps; k++) {
@@ -317,7 +317,7 @@ void dtxi_run_task_done(run *r, rtask *t, int ran) {
     if (dtxi_gpu_eligible(r, d))
       dtxi_gpu_dispatch(r, d);
     else
-      dtxi_pool_submit(r->cl->pool, task_job(d));
+      dtxi_pool_submit(dtxi_sched_of(r->cl)->pool, task_job(d));
   }
   if (atomic_fetch_sub_explicit(&r->remaining, 1, memory_order_acq_rel) == 1) run_finish(r);
 }
@@ -485,16 +485,16 @@ static dtx_status walk(run *r, const dtx_task_id *outs, int nout, frame *stack, 
           if (hi + 1 > h) h = hi + 1;
         }
         height[f->gid] = h;
-        if (t->where > 0 && (!r->gpu || t->where > dtxi_gpus_count(r->cl->gpus))) {
+        if (t->where > 0 && (!r->gpu || t->where > dtxi_gpus_count(dtxi_sched_of(r->cl)->gpus))) {
           char key[DTX_MAX_KEY];
           key_of(g, f->gid, key, sizeof key);
           return dtxi_fail(DTX_EINVAL,
                            "task '%s' asks for GPU %d, but this computation has %d GPU%s (cluster scheduler "
                            "with DTX_GPUS)",
-                           key, t->where - 1, r->gpu ? dtxi_gpus_count(r->cl->gpus) : 0,
-                           r->gpu && dtxi_gpus_count(r->cl->gpus) == 1 ? "" : "s");
+                           key, t->where - 1, r->gpu ? dtxi_gpus_count(dtxi_sched_of(r->cl)->gpus) : 0,
+                           r->gpu && dtxi_gpus_count(dtxi_sched_of(r->cl)->gpus) == 1 ? "" : "s");
         }
-        if (g->impls[t->impl].cpu == NULL && !(r->gpu && !dtxi_gpus_sim(r->cl->gpus))) {
+        if (g->impls[t->impl].cpu == NULL && !(r->gpu && !dtxi_gpus_sim(dtxi_sched_of(r->cl)->gpus))) {
           char key[DTX_MAX_KEY];
           key_of(g, f->gid, key, sizeof key);
           if (r->gpu)
@@ -739,16 +739,16 @@ out:
 
 static void run_sync(run *r) {
   dtx_cluster *cl = r->cl;
-  dtxi_worker *w = cl->pool != NULL ? dtxi_pool_self(cl->pool) : NULL;
+  dtxi_worker *w = dtxi_sched_of(cl)->pool != NULL ? dtxi_pool_self(dtxi_sched_of(cl)->pool) : NULL;
   int worker = w != NULL ? w->index : -1;
-  int tid = w != NULL ? w->index + 1 : (r->trace ? dtxi_trace_caller_tid(cl->trace) : 0);
+  int tid = w != NULL ? w->index + 1 : (r->trace ? dtxi_trace_caller_tid(dtxi_sched_of(cl)->trace) : 0);
   int64_t ran = 0, failed = 0;
   for (uint32_t i = 0; i < r->m; i++) {
     int outcome = exec_body(r, &r->rt[i], worker, tid);
     ran += outcome != SKIPPED;
     failed += outcome == RAN_FAILED;
   }
-  dtxi_cluster_count(cl, ran, failed);
+  dtxi_sched_count(dtxi_sched_of(cl), ran, failed);
 }
 
 static void run_threads(run *r) {
@@ -758,12 +758,12 @@ static void run_threads(run *r) {
   r->ranges[0].run = r;
   r->ranges[0].lo = 0;
   r->ranges[0].hi = r->nroots;
-  dtxi_pool_submit(cl->pool, (dtxi_job)&r->ranges[0] | DTXI_JOB_RANGE);
-  dtxi_worker *w = dtxi_pool_self(cl->pool);
+  dtxi_pool_submit(dtxi_sched_of(cl)->pool, (dtxi_job)&r->ranges[0] | DTXI_JOB_RANGE);
+  dtxi_worker *w = dtxi_pool_self(dtxi_sched_of(cl)->pool);
   for (;;) {
     if (atomic_load(&r->done)) break;
     /* A task computing a graph lends its worker to the pool while it waits. */
-    if (w != NULL && dtxi_pool_help(cl->pool, w)) continue;
+    if (w != NULL && dtxi_pool_help(dtxi_sched_of(cl)->pool, w)) continue;
     pthread_mutex_lock(&r->mu);
     if (!atomic_load(&r->done)) {
       if (w == NULL) {
@@ -794,7 +794,7 @@ static void input_key(void *ctx, uint32_t i, char *buf, size_t n) {
 }
 
 static void emit_trace(run *r) {
-  dtxi_trace *tr = r->cl->trace;
+  dtxi_trace *tr = dtxi_sched_of(r->cl)->trace;
   char key[DTX_MAX_KEY];
   for (uint32_t i = 0; i < r->m; i++) {
     rtask *t = &r->rt[i];
@@ -811,7 +811,7 @@ static void run_free(run *r) {
     next = e->next;
     free(e);
   }
-  dtxi_scratch_give(r->cl, r->scratch);
+  dtxi_scratch_give(dtxi_sched_of(r->cl), r->scratch);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
 }
@@ -824,7 +824,7 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
   if (noutputs > 0 && outputs == NULL) return dtxi_fail(DTX_EINVAL, "dtx_compute: outputs is NULL with noutputs %d", noutputs);
   if (opts != NULL && opts->size < sizeof(size_t))
     return dtxi_fail(DTX_EINVAL, "dtx_compute: opts->size is %zu; initialise opts with DTX_COMPUTE_OPTS_INIT", opts->size);
-  dtx_scheduler sched = cl->scheduler;
+  dtx_scheduler sched = dtxi_sched_of(cl)->scheduler;
   if (opts != NULL && opts->size >= sizeof *opts && opts->scheduler != DTX_SCHED_DEFAULT) sched = opts->scheduler;
   if (sched != DTX_SCHED_SYNC && sched != DTX_SCHED_THREADS && sched != DTX_SCHED_CLUSTER)
     return dtxi_fail(DTX_EINVAL,
@@ -839,17 +839,17 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
   memset(&r, 0, sizeof r);
   r.cl = cl;
   r.g = g;
-  r.trace = cl->trace != NULL;
-  r.nvtx = cl->nvtx;
+  r.trace = dtxi_sched_of(cl)->trace != NULL;
+  r.nvtx = dtxi_sched_of(cl)->nvtx;
   r.threads = sched != DTX_SCHED_SYNC;
-  r.gpu = sched == DTX_SCHED_CLUSTER && cl->gpus != NULL;
+  r.gpu = sched == DTX_SCHED_CLUSTER && dtxi_sched_of(cl)->gpus != NULL;
   pthread_mutex_init(&r.mu, NULL);
   pthread_cond_init(&r.cv, NULL);
   atomic_init(&r.done, 0);
   atomic_init(&r.any_error, 0);
   atomic_init(&r.errors, NULL);
   atomic_init(&r.first, NULL);
-  r.scratch = dtxi_scratch_take(cl);
+  r.scratch = dtxi_scratch_take(dtxi_sched_of(cl));
   dtx_status rc = r.scratch != NULL ? plan(&r, outputs, noutputs)
                                     : dtxi_fail(DTX_ENOMEM, "dtx_compute: out of memory");
   if (rc == DTX_OK) {

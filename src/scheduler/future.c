@@ -21,8 +21,8 @@
 #include <time.h>
 
 #include "dtx/future.h"
-#include "host/cluster.h"
-#include "host/error.h"
+#include "scheduler/sched.h"
+#include "base/error.h"
 #include "scheduler/task.h"
 
 enum { F_WAITING, F_RUNNING, F_DONE, F_ERRED, F_CANCELLED };
@@ -49,7 +49,7 @@ struct dtx_future {
   int nwatch, capwatch;
   dtx_chunk *out;
   char *err;
-  dtx_future *live_prev, *live_next; /* guarded by cl->live_lock */
+  dtx_future *live_prev, *live_next; /* guarded by dtxi_sched_of(cl)->live_lock */
 };
 
 struct dtx_as_completed {
@@ -64,11 +64,11 @@ struct dtx_as_completed {
 /* ---- small helpers -------------------------------------------------------- */
 
 static void live_lock(dtx_cluster *cl) {
-  while (atomic_exchange_explicit(&cl->live_lock, 1, memory_order_acquire) != 0)
-    while (atomic_load_explicit(&cl->live_lock, memory_order_relaxed) != 0) dtxi_cpu_relax();
+  while (atomic_exchange_explicit(&dtxi_sched_of(cl)->live_lock, 1, memory_order_acquire) != 0)
+    while (atomic_load_explicit(&dtxi_sched_of(cl)->live_lock, memory_order_relaxed) != 0) dtxi_cpu_relax();
 }
 
-static void live_unlock(dtx_cluster *cl) { atomic_store_explicit(&cl->live_lock, 0, memory_order_release); }
+static void live_unlock(dtx_cluster *cl) { atomic_store_explicit(&dtxi_sched_of(cl)->live_lock, 0, memory_order_release); }
 
 static void future_unref(dtx_future *f) {
   if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
@@ -129,7 +129,7 @@ const void *dtxi_future_args(const dtx_future *f, size_t *size) {
 }
 void dtxi_future_key(const dtx_future *f, char *buf, size_t n) { dtxi_key_format(f->name, f->nidx, f->idx, buf, n); }
 
-static void schedule(dtx_future *f) { dtxi_pool_submit(f->cl->pool, (dtxi_job)f | DTXI_JOB_FUTURE); }
+static void schedule(dtx_future *f) { dtxi_pool_submit(dtxi_sched_of(f->cl)->pool, (dtxi_job)f | DTXI_JOB_FUTURE); }
 
 static void iter_push(dtx_as_completed *it, dtx_future *f) {
   pthread_mutex_lock(&it->mu);
@@ -181,17 +181,17 @@ static void finalize(dtx_future *f, int state, dtx_chunk *out, char *err, dtx_fu
   if (f->live_prev != NULL)
     f->live_prev->live_next = f->live_next;
   else
-    cl->live = f->live_next;
+    dtxi_sched_of(cl)->live = f->live_next;
   if (f->live_next != NULL) f->live_next->live_prev = f->live_prev;
   f->live_prev = f->live_next = NULL;
-  int closing = cl->closing;
+  int closing = dtxi_sched_of(cl)->closing;
   live_unlock(cl);
   /* `finished` (stored above) and `fwaiters` are both sequentially consistent:
    * either the waiter sees the future finished, or this sees the waiter. */
-  if (closing || atomic_load(&cl->fwaiters) > 0) {
-    pthread_mutex_lock(&cl->fmu);
-    pthread_cond_broadcast(&cl->fcv);
-    pthread_mutex_unlock(&cl->fmu);
+  if (closing || atomic_load(&dtxi_sched_of(cl)->fwaiters) > 0) {
+    pthread_mutex_lock(&dtxi_sched_of(cl)->fmu);
+    pthread_cond_broadcast(&dtxi_sched_of(cl)->fcv);
+    pthread_mutex_unlock(&dtxi_sched_of(cl)->fmu);
   }
 }
 
@@ -271,11 +271,11 @@ void dtxi_future_exec(dtxi_worker *w, dtx_future *f) {
   for (int attempt = 0;; attempt++) {
     ctx.attempt = attempt;
     free(msg);
-    if (cl->nvtx) dtxi_nvtx_push(f->name, f->nidx > 0 ? f->idx[0] : 0);
-    if (cl->trace != NULL) t0 = dtxi_now_ns();
+    if (dtxi_sched_of(cl)->nvtx) dtxi_nvtx_push(f->name, f->nidx > 0 ? f->idx[0] : 0);
+    if (dtxi_sched_of(cl)->trace != NULL) t0 = dtxi_now_ns();
     bad = dtxi_task_invoke(&ctx, f->cpu, f->name, f->nidx, f->idx, &msg);
-    if (cl->trace != NULL) t1 = dtxi_now_ns();
-    if (cl->nvtx) dtxi_nvtx_pop();
+    if (dtxi_sched_of(cl)->trace != NULL) t1 = dtxi_now_ns();
+    if (dtxi_sched_of(cl)->nvtx) dtxi_nvtx_pop();
     if (w != NULL) {
       atomic_store_explicit(&w->tasks_run, atomic_load_explicit(&w->tasks_run, memory_order_relaxed) + 1,
                             memory_order_relaxed);
@@ -283,13 +283,13 @@ void dtxi_future_exec(dtxi_worker *w, dtx_future *f) {
         atomic_store_explicit(&w->tasks_failed, atomic_load_explicit(&w->tasks_failed, memory_order_relaxed) + 1,
                               memory_order_relaxed);
     } else {
-      dtxi_cluster_count(cl, 1, bad);
+      dtxi_sched_count(dtxi_sched_of(cl), 1, bad);
     }
-    if (cl->trace != NULL) {
+    if (dtxi_sched_of(cl)->trace != NULL) {
       char key[DTX_MAX_KEY];
       dtxi_future_key(f, key, sizeof key);
-      int tid = w != NULL ? w->index + 1 : dtxi_trace_caller_tid(cl->trace);
-      dtxi_trace_task(cl->trace, 1, tid, key, "future", f->name, t0, t1, (uint32_t)f->ninputs, input_key, f,
+      int tid = w != NULL ? w->index + 1 : dtxi_trace_caller_tid(dtxi_sched_of(cl)->trace);
+      dtxi_trace_task(dtxi_sched_of(cl)->trace, 1, tid, key, "future", f->name, t0, t1, (uint32_t)f->ninputs, input_key, f,
                       bad ? (msg != NULL ? msg : "failed") : NULL, NULL);
     }
     if (!bad || attempt >= f->retries) break;
@@ -346,15 +346,15 @@ dtx_status dtx_submit(dtx_cluster *cl, const dtx_task_desc *desc, dtx_future *co
   atomic_init(&f->finished, 0);
 
   live_lock(cl);
-  if (cl->closing) {
+  if (dtxi_sched_of(cl)->closing) {
     live_unlock(cl);
     atomic_store(&f->refs, 1);
     future_unref(f);
     return dtxi_fail(DTX_ECANCEL, "dtx_submit: task '%s': the cluster is shutting down", desc->name);
   }
-  f->live_next = cl->live;
-  if (cl->live != NULL) cl->live->live_prev = f;
-  cl->live = f;
+  f->live_next = dtxi_sched_of(cl)->live;
+  if (dtxi_sched_of(cl)->live != NULL) dtxi_sched_of(cl)->live->live_prev = f;
+  dtxi_sched_of(cl)->live = f;
   live_unlock(cl);
 
   for (int i = 0; i < ninputs; i++) {
@@ -400,7 +400,7 @@ static dtx_status wait_until(dtx_cluster *cl, dtx_future *const *fs, int n, int 
   struct timespec deadline;
   int have_deadline = timeout_ms >= 0;
   if (have_deadline) deadline_after(&deadline, timeout_ms);
-  dtxi_worker *w = dtxi_pool_self(cl->pool);
+  dtxi_worker *w = dtxi_pool_self(dtxi_sched_of(cl)->pool);
   if (w == NULL && timeout_ms != 0) {
     /* Short tasks finish within microseconds: spin a little before sleeping,
      * since a sleep and a wake-up cost more than that. Bounded; never a busy wait. */
@@ -424,19 +424,19 @@ static dtx_status wait_until(dtx_cluster *cl, dtx_future *const *fs, int n, int 
     if (!any && ndone == n) return DTX_OK;
     if (have_deadline && past(&deadline)) return dtxi_fail(DTX_ETIMEDOUT, "wait timed out after %lld ms", (long long)timeout_ms);
     /* A task waiting on futures lends its worker to other work meanwhile. */
-    if (w != NULL && dtxi_pool_help(cl->pool, w)) continue;
-    pthread_mutex_lock(&cl->fmu);
-    atomic_fetch_add(&cl->fwaiters, 1);
+    if (w != NULL && dtxi_pool_help(dtxi_sched_of(cl)->pool, w)) continue;
+    pthread_mutex_lock(&dtxi_sched_of(cl)->fmu);
+    atomic_fetch_add(&dtxi_sched_of(cl)->fwaiters, 1);
     if (!ready(fs, n, any)) {
       if (w != NULL || have_deadline) {
         struct timespec t = w != NULL ? soon(&deadline, have_deadline) : deadline;
-        pthread_cond_timedwait(&cl->fcv, &cl->fmu, &t);
+        pthread_cond_timedwait(&dtxi_sched_of(cl)->fcv, &dtxi_sched_of(cl)->fmu, &t);
       } else {
-        pthread_cond_wait(&cl->fcv, &cl->fmu);
+        pthread_cond_wait(&dtxi_sched_of(cl)->fcv, &dtxi_sched_of(cl)->fmu);
       }
     }
-    atomic_fetch_sub(&cl->fwaiters, 1);
-    pthread_mutex_unlock(&cl->fmu);
+    atomic_fetch_sub(&dtxi_sched_of(cl)->fwaiters, 1);
+    pthread_mutex_unlock(&dtxi_sched_of(cl)->fmu);
   }
 }
 
@@ -556,7 +556,7 @@ dtx_status dtx_as_completed_next(dtx_as_completed *it, int64_t timeout_ms, dtx_f
   struct timespec deadline;
   if (timeout_ms >= 0) deadline_after(&deadline, timeout_ms);
   dtx_cluster *cl = it->n > 0 ? it->fs[0]->cl : NULL;
-  dtxi_worker *w = cl != NULL ? dtxi_pool_self(cl->pool) : NULL;
+  dtxi_worker *w = cl != NULL ? dtxi_pool_self(dtxi_sched_of(cl)->pool) : NULL;
   pthread_mutex_lock(&it->mu);
   for (;;) {
     if (it->qhead < it->qlen) {
@@ -575,7 +575,7 @@ dtx_status dtx_as_completed_next(dtx_as_completed *it, int64_t timeout_ms, dtx_f
     }
     if (w != NULL) {
       pthread_mutex_unlock(&it->mu);
-      int ran = dtxi_pool_help(cl->pool, w);
+      int ran = dtxi_pool_help(dtxi_sched_of(cl)->pool, w);
       pthread_mutex_lock(&it->mu);
       if (ran || it->qhead < it->qlen) continue;
       struct timespec t = soon(&deadline, timeout_ms >= 0);
@@ -613,10 +613,10 @@ void dtx_as_completed_destroy(dtx_as_completed *it) {
 
 void dtxi_futures_shutdown(dtx_cluster *cl) {
   live_lock(cl);
-  cl->closing = 1;
+  dtxi_sched_of(cl)->closing = 1;
   dtx_future **snap = NULL;
   int n = 0, cap = 0;
-  for (dtx_future *f = cl->live; f != NULL; f = f->live_next) {
+  for (dtx_future *f = dtxi_sched_of(cl)->live; f != NULL; f = f->live_next) {
     if (push_ptr((void ***)&snap, &n, &cap, f) != 0) break;
     atomic_fetch_add(&f->refs, 1);
   }
@@ -626,13 +626,13 @@ void dtxi_futures_shutdown(dtx_cluster *cl) {
     future_unref(snap[i]);
   }
   free(snap);
-  pthread_mutex_lock(&cl->fmu);
+  pthread_mutex_lock(&dtxi_sched_of(cl)->fmu);
   for (;;) {
     live_lock(cl);
-    int empty = cl->live == NULL;
+    int empty = dtxi_sched_of(cl)->live == NULL;
     live_unlock(cl);
     if (empty) break;
-    pthread_cond_wait(&cl->fcv, &cl->fmu);
+    pthread_cond_wait(&dtxi_sched_of(cl)->fcv, &dtxi_sched_of(cl)->fmu);
   }
-  pthread_mutex_unlock(&cl->fmu);
+  pthread_mutex_unlock(&dtxi_sched_of(cl)->fmu);
 }

@@ -32,8 +32,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "host/config.h"
-#include "host/error.h"
+#include "base/config.h"
+#include "base/error.h"
 #include "scheduler/gpu_internal.h"
 #include "scheduler/task.h"
 
@@ -203,7 +203,7 @@ static size_t data_bytes(dtxi_gpus *g, const char *prefix) {
 static void rootq_new(run *r);
 
 void dtxi_gpu_plan(run *r) {
-  dtxi_gpus *g = r->cl->gpus;
+  dtxi_gpus *g = dtxi_sched_of(r->cl)->gpus;
   const dtx_graph *gr = r->g;
   uint8_t explored_cpu[64] = {0}; /* per prefix id (first 64): one CPU sample per run */
   for (uint32_t i = 0; i < r->m; i++) {
@@ -234,9 +234,9 @@ void dtxi_gpu_plan(run *r) {
       size_t n = data_bytes(g, gr->prefixes[gr->tasks[in->gid].prefix]);
       if (n == 0) continue;
       if (dtxi_gpu_eligible(r, in))
-        to_host += dtxi_links_cost_ns(&r->cl->links, 0, DTXI_HOST, n);
+        to_host += dtxi_links_cost_ns(&dtxi_sched_of(r->cl)->links, 0, DTXI_HOST, n);
       else
-        to_gpu += dtxi_links_cost_ns(&r->cl->links, DTXI_HOST, 0, n);
+        to_gpu += dtxi_links_cost_ns(&dtxi_sched_of(r->cl)->links, DTXI_HOST, 0, n);
     }
     t->on_cpu = gpu != 0 && (double)cpu + to_host < (double)gpu + to_gpu;
   }
@@ -254,7 +254,7 @@ struct dtxi_rootq {
 };
 
 static int host_paused(const run *r) {
-  const dtxi_mem *m = r->cl->mem;
+  const dtxi_mem *m = dtxi_sched_of(r->cl)->mem;
   return m->limit > 0 && dtxi_mem_used(m) > m->limit;
 }
 
@@ -308,7 +308,7 @@ void dtxi_gpu_run_free(run *r) {
 }
 
 static void rootq_new(run *r) {
-  dtxi_gpus *g = r->cl->gpus;
+  dtxi_gpus *g = dtxi_sched_of(r->cl)->gpus;
   uint32_t roots = 0;
   for (uint32_t i = 0; i < r->nroots; i++)
     if (dtxi_gpu_eligible(r, &r->rt[r->roots[i]])) roots++;
@@ -347,7 +347,7 @@ const void *dtxi_gpu_input(const gjob *j, int i, size_t *size) {
  * spills here; on CUDA it runs at dispatch (d->mu held), and the stream waits. */
 static int output_room(gjob *j, int64_t extra) {
   gdev *d = j->dev;
-  dtxi_gpus *g = j->r->cl->gpus;
+  dtxi_gpus *g = dtxi_sched_of(j->r->cl)->gpus;
   dtxi_event *ev = NULL;
   if (j->on_stream) pthread_mutex_lock(&d->mu);
   int ok = dtxi_reserve(g, d, extra, &ev);
@@ -383,7 +383,7 @@ void *dtxi_gpu_output(gjob *j, size_t size) {
     return NULL;
   }
   if (extra > 0 && j->dev->limit == 0) {
-    dtxi_charge(j->r->cl->gpus, j->dev, extra);
+    dtxi_charge(dtxi_sched_of(j->r->cl)->gpus, j->dev, extra);
     j->out_charged += extra;
   }
   if (dtxi_alloc_async(j->s, size > 0 ? size : 1, &j->out_ptr) != DTX_OK) {
@@ -396,7 +396,7 @@ void *dtxi_gpu_output(gjob *j, size_t size) {
   /* Learnt once its room is had, so that tasks of the same name dispatched
    * meanwhile cannot take it first. */
   const gtask *gt = &j->r->g->tasks[j->t->gid];
-  dtxi_gpus_learn_output(j->r->cl->gpus, j->r->g->prefixes[gt->prefix], size);
+  dtxi_gpus_learn_output(dtxi_sched_of(j->r->cl)->gpus, j->r->g->prefixes[gt->prefix], size);
   return j->out_ptr;
 }
 
@@ -516,10 +516,10 @@ int dtxi_kept_source(dtx_task_ctx *ctx) {
       return dtx_task_fail(ctx, "%s", dtx_last_error());
     }
   }
-  pthread_mutex_lock(&j->r->cl->gpus->res_mu);
+  pthread_mutex_lock(&dtxi_sched_of(j->r->cl)->gpus->res_mu);
   d->unspills++;
   d->unspilled_bytes += (int64_t)slot->size;
-  pthread_mutex_unlock(&j->r->cl->gpus->res_mu);
+  pthread_mutex_unlock(&dtxi_sched_of(j->r->cl)->gpus->res_mu);
   j->rekeep = slot;
   return 0;
 }
@@ -536,7 +536,7 @@ dtxi_keeper *dtxi_keeper_new(dtx_cluster *cl, int64_t n) {
   k->n = n;
   for (int64_t b = 0; b < n; b++) k->slot[b].dev = -1;
   pthread_mutex_lock(&keepers_mu);
-  k->g = cl != NULL ? cl->gpus : NULL;
+  k->g = cl != NULL ? dtxi_sched_of(cl)->gpus : NULL;
   if (k->g != NULL) {
     k->next = k->g->keepers;
     if (k->next != NULL) k->next->prev = k;
@@ -602,7 +602,7 @@ void dtxi_keeper_free(dtxi_keeper *k) {
  * (ok), that input's copy here goes to the slot, charged to the device from
  * now on as a persisted chunk. */
 static void keep_input(gjob *j, int ok) {
-  dtxi_gpus *g = j->r->cl->gpus;
+  dtxi_gpus *g = dtxi_sched_of(j->r->cl)->gpus;
   gdev *d = j->dev;
   dtxi_kept *slot = j->keep_slot;
   int i = j->keep_in;
@@ -737,10 +737,10 @@ static gdev *choose(dtxi_gpus *g, const run *r, const gtask *gt) {
       size_t n = input_size(in);
       uint32_t mask = in->res != NULL ? atomic_load_explicit(&in->res->resident, memory_order_relaxed) : 0;
       if (n == 0 || (mask & (1u << d))) continue;
-      double c = in->out != NULL ? dtxi_links_cost_ns(&r->cl->links, DTXI_HOST, d, n) : 1e30;
+      double c = in->out != NULL ? dtxi_links_cost_ns(&dtxi_sched_of(r->cl)->links, DTXI_HOST, d, n) : 1e30;
       for (int e = 0; e < g->ndev; e++)
         if (mask & (1u << e)) {
-          double pc = dtxi_links_cost_ns(&r->cl->links, e, d, n);
+          double pc = dtxi_links_cost_ns(&dtxi_sched_of(r->cl)->links, e, d, n);
           if (pc < c) c = pc;
         }
       cost += c < 1e30 ? c : 0;
@@ -762,7 +762,7 @@ static void slot_unref(gahead *s) {
 
 static void free_job(gjob *j) {
   if (j->probe_slot > 0) { /* the probe ends, if its name still has the slot */
-    dtxi_gpus *g = j->r->cl->gpus;
+    dtxi_gpus *g = dtxi_sched_of(j->r->cl)->gpus;
     const gtask *gt = &j->r->g->tasks[j->t->gid];
     if (atomic_load(&g->outs[j->probe_slot - 1].hash) == name_hash(j->r->g->prefixes[gt->prefix], 0))
       atomic_store(&g->outs[j->probe_slot - 1].probing, 0);
@@ -790,7 +790,7 @@ static void free_job(gjob *j) {
 
 /* Drops the job's pins of the copies and host chunks it read. */
 static void unpin_inputs(gjob *j) {
-  dtxi_gpus *g = j->r->cl->gpus;
+  dtxi_gpus *g = dtxi_sched_of(j->r->cl)->gpus;
   for (int i = 0; i < j->ninputs; i++) {
     if (j->pinned[i] != NULL) {
       dtxi_copy_unpin(g, j->pinned[i]);
@@ -820,7 +820,7 @@ static void free_inputs(gjob *j, dtxi_stream *s) {
 static void kept_undispatch(dtxi_gpus *g, gjob *j);
 
 static void drop_job(gjob *j) {
-  dtxi_gpus *g = j->r->cl->gpus;
+  dtxi_gpus *g = dtxi_sched_of(j->r->cl)->gpus;
   kept_undispatch(g, j);
   if (j->ahead_src != NULL) {
     j->ahead_src->readers--; /* on the producer's dispatch thread, before it is handed off */
@@ -879,15 +879,15 @@ static void pick_source(dtxi_gpus *g, gjob *j, int i, const rtask *in, gdev *d, 
   double best = 1e300;
   if (in->out != NULL) {
     src->ptr = in->out->data;
-    best = dtxi_links_cost_ns(&j->r->cl->links, DTXI_HOST, d->index, n);
+    best = dtxi_links_cost_ns(&dtxi_sched_of(j->r->cl)->links, DTXI_HOST, d->index, n);
   } else if (res != NULL && res->host != NULL) {
     src->ptr = res->host->data;
     src->wait = res->host_ready;
-    best = dtxi_links_cost_ns(&j->r->cl->links, DTXI_HOST, d->index, n);
+    best = dtxi_links_cost_ns(&dtxi_sched_of(j->r->cl)->links, DTXI_HOST, d->index, n);
   }
   for (int e = 0; res != NULL && e < g->ndev; e++) {
     if (e == d->index || res->copy[e].ptr == NULL) continue;
-    double c = dtxi_links_cost_ns(&j->r->cl->links, e, d->index, n);
+    double c = dtxi_links_cost_ns(&dtxi_sched_of(j->r->cl)->links, e, d->index, n);
     if (src->ptr == NULL || c < best || env->p2p != DTXI_P2P_AUTO) {
       best = c;
       src->ptr = res->copy[e].ptr;
@@ -998,7 +998,7 @@ static dtx_status move_in(dtxi_gpus *g, gjob *j, void *dst, const void *src, int
 
 static void trace_mark(gjob *j, int k) {
   if (j->tev == NULL) return;
-  dtxi_gpus *g = j->r->cl->gpus;
+  dtxi_gpus *g = dtxi_sched_of(j->r->cl)->gpus;
   if (dtxi_event_create_timed(g->b, j->dev->index, &j->tev[k]) == DTX_OK &&
       dtxi_event_record(j->tev[k], j->s) != DTX_OK) {
     dtxi_event_destroy(j->tev[k]);
@@ -1082,7 +1082,7 @@ static void run_ahead(dtxi_gpus *g, gjob *p) {
  * failed input), nothing happens and 1 is returned: t is dispatched the usual
  * way when its input finishes. */
 static int dispatch_job(run *r, rtask *t, gjob *after) {
-  dtxi_gpus *g = r->cl->gpus;
+  dtxi_gpus *g = dtxi_sched_of(r->cl)->gpus;
   const gtask *gt = &r->g->tasks[t->gid];
   const uint32_t *ins = dtxi_gt_inputs(gt);
   if (atomic_load_explicit(&r->any_error, memory_order_relaxed)) {
@@ -1344,12 +1344,12 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
     if (j->how[i] == IN_HOST && src[i].wait != NULL) { /* from a copy spilled to host */
       d->unspills++;
       d->unspilled_bytes += (int64_t)n;
-      if (r->trace && r->cl->trace != NULL) {
+      if (r->trace && dtxi_sched_of(r->cl)->trace != NULL) {
         char key[DTX_MAX_KEY], name[DTX_MAX_KEY + 16], args[48];
         dtxi_gpu_key(r, &r->rt[r->map[ins[i]]], key, sizeof key);
         snprintf(name, sizeof name, "unspill %s", key);
         snprintf(args, sizeof args, "{\"bytes\":%zu,\"device\":%d}", n, d->index);
-        dtxi_trace_instant(r->cl->trace, DTXI_TRACE_GPU_PID(d->index), d->h2d_tid, name, "unspill", dtxi_now_ns(),
+        dtxi_trace_instant(dtxi_sched_of(r->cl)->trace, DTXI_TRACE_GPU_PID(d->index), d->h2d_tid, name, "unspill", dtxi_now_ns(),
                            args);
       }
     }
@@ -1436,8 +1436,8 @@ static void trace_input_key(void *ctx, uint32_t i, char *buf, size_t n) {
  * the stream (GPU timestamps on CUDA; on sim the task's own run is exact). */
 static void trace_job(gjob *j) {
   run *r = j->r;
-  dtxi_gpus *g = r->cl->gpus;
-  dtxi_trace *tr = r->cl->trace;
+  dtxi_gpus *g = dtxi_sched_of(r->cl)->gpus;
+  dtxi_trace *tr = dtxi_sched_of(r->cl)->trace;
   gdev *d = j->dev;
   const gtask *gt = &r->g->tasks[j->t->gid];
   const uint32_t *ins = dtxi_gt_inputs(gt);
@@ -1588,12 +1588,12 @@ static void maybe_broadcast(dtxi_gpus *g, run *r, rtask *t, gres *res) {
       pthread_mutex_unlock(&g->nccl_mu);
     }
   }
-  if (rc == DTX_OK && r->trace && r->cl->trace != NULL) {
+  if (rc == DTX_OK && r->trace && dtxi_sched_of(r->cl)->trace != NULL) {
     char key[DTX_MAX_KEY], name[DTX_MAX_KEY + 16], args[96];
     dtxi_gpu_key(r, t, key, sizeof key);
     snprintf(name, sizeof name, "broadcast %s", key);
     snprintf(args, sizeof args, "{\"bytes\":%zu,\"receivers\":%d}", res->size, n);
-    dtxi_trace_instant(r->cl->trace, DTXI_TRACE_GPU_PID(home->index), home->nccl_tid, name, "transfer", dtxi_now_ns(),
+    dtxi_trace_instant(dtxi_sched_of(r->cl)->trace, DTXI_TRACE_GPU_PID(home->index), home->nccl_tid, name, "transfer", dtxi_now_ns(),
                        args);
   }
 }
@@ -1608,7 +1608,7 @@ static int has_gpu_reader(const run *r, const rtask *t) {
 static void finish(gjob *j) {
   run *r = j->r;
   gdev *d = j->dev;
-  dtxi_gpus *g = r->cl->gpus;
+  dtxi_gpus *g = dtxi_sched_of(r->cl)->gpus;
   int ran = 1;
   if (j->keep_slot != NULL) keep_input(j, j->err == NULL && (j->after == NULL || j->after->err == NULL));
   if (j->after != NULL) {
@@ -1773,7 +1773,7 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   rc = dtxi_event_create(g->b, d->index, &j->ev2); /* before anything is queued */
   if (rc == DTX_OK) rc = dtxi_stream_wait(d->d2h, j->ev);
   if (rc == DTX_OK && j->has_out && j->out_size > 0) {
-    j->host_out = dtxi_chunk_new_spillable(j->r->cl->mem, j->out_size, j->t->nrefs); /* pinned until done */
+    j->host_out = dtxi_chunk_new_spillable(dtxi_sched_of(j->r->cl)->mem, j->out_size, j->t->nrefs); /* pinned until done */
     if (j->host_out == NULL)
       rc = dtxi_fail(DTX_ENOMEM, "out of host memory for a %zu-byte output", j->out_size);
     else
@@ -1784,7 +1784,7 @@ static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
       pthread_mutex_unlock(&g->res_mu);
     }
   } else if (rc == DTX_OK && j->has_out) {
-    j->host_out = dtxi_chunk_new(j->r->cl->mem, 0, j->t->nrefs);
+    j->host_out = dtxi_chunk_new(dtxi_sched_of(j->r->cl)->mem, 0, j->t->nrefs);
     if (j->host_out == NULL) rc = dtxi_fail(DTX_ENOMEM, "out of host memory");
   }
   free_inputs(j, d->d2h);
@@ -1812,7 +1812,7 @@ void dtxi_gpu_host_output(run *r, rtask *t) {
   const uint32_t *deps = r->deps + t->dep_off;
   for (uint32_t k = 0; k < t->ndeps; k++)
     if (dtxi_gpu_eligible(r, &r->rt[deps[k]])) {
-      t->res = dtxi_gres_new(r->cl->gpus, r, t, -1, t->out->size, 1);
+      t->res = dtxi_gres_new(dtxi_sched_of(r->cl)->gpus, r, t, -1, t->out->size, 1);
       return; /* without one (out of memory) readers fetch from the host each time */
     }
 }
@@ -1870,7 +1870,8 @@ static void *progress_main(void *arg) {
 
 /* ---- setup ------------------------------------------------------------------------ */
 
-dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, dtxi_gpus **out) {
+dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, const size_t *limits,
+                           dtxi_gpus **out) {
   dtxi_gpus *g = calloc(1, sizeof *g);
   if (g == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory starting the GPU scheduler");
   g->cl = cl;
@@ -1893,7 +1894,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
     d->index = i;
     pthread_mutex_init(&d->mu, NULL);
     pthread_mutex_init(&d->stage_mu, NULL);
-    d->limit = (int64_t)cl->gpu_limits[i];
+    d->limit = (int64_t)limits[i];
     atomic_init(&d->inflight, 0);
     atomic_init(&d->queued_ns, 0);
     g->ndev = i + 1;
@@ -1916,13 +1917,13 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
     d->compute_end = calloc((size_t)streams_per_gpu, sizeof *d->compute_end);
     if (rc == DTX_OK && (d->compute_tid == NULL || d->compute_end == NULL))
       rc = dtxi_fail(DTX_ENOMEM, "out of memory creating streams");
-    if (rc == DTX_OK && cl->trace != NULL) {
-      dtxi_trace_gpu_process(cl->trace, i, b->info[i].name);
-      for (int k = 0; k < d->ncompute; k++) d->compute_tid[k] = dtxi_trace_stream_track(cl->trace, i, d->compute[k]->label);
-      d->h2d_tid = dtxi_trace_stream_track(cl->trace, i, "h2d");
-      d->d2h_tid = dtxi_trace_stream_track(cl->trace, i, "d2h");
-      d->peer_tid = dtxi_trace_stream_track(cl->trace, i, "peer");
-      d->nccl_tid = dtxi_trace_stream_track(cl->trace, i, "nccl");
+    if (rc == DTX_OK && dtxi_sched_of(cl)->trace != NULL) {
+      dtxi_trace_gpu_process(dtxi_sched_of(cl)->trace, i, b->info[i].name);
+      for (int k = 0; k < d->ncompute; k++) d->compute_tid[k] = dtxi_trace_stream_track(dtxi_sched_of(cl)->trace, i, d->compute[k]->label);
+      d->h2d_tid = dtxi_trace_stream_track(dtxi_sched_of(cl)->trace, i, "h2d");
+      d->d2h_tid = dtxi_trace_stream_track(dtxi_sched_of(cl)->trace, i, "d2h");
+      d->peer_tid = dtxi_trace_stream_track(dtxi_sched_of(cl)->trace, i, "peer");
+      d->nccl_tid = dtxi_trace_stream_track(dtxi_sched_of(cl)->trace, i, "nccl");
     }
   }
   if (rc == DTX_OK && pthread_create(&g->thread, NULL, progress_main, g) != 0)

@@ -6,7 +6,7 @@
 
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
-#include "host/backend.h"
+#include "device/backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -19,10 +19,10 @@ struct gres;
 typedef struct dtxi_gpus dtxi_gpus;
 struct gjob;
 
-/* Creates each device's streams and starts the progress thread. */
-dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, dtxi_gpus **out);
-/* The cluster's GPU scheduler; NULL without GPUs. */
-dtxi_gpus *dtxi_cluster_gpus(const dtx_cluster *cl);
+/* Creates each device's streams and starts the progress thread; limits[i]:
+ * device i's memory limit in bytes (0: none). */
+dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, const size_t *limits,
+                           dtxi_gpus **out);
 /* Stops the progress thread (no work may be in flight) and frees the streams. */
 void dtxi_gpus_stop(dtxi_gpus *g);
 int dtxi_gpus_count(const dtxi_gpus *g);

@@ -16,7 +16,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "host/backend.h"
+#include "device/backend.h"
 #include "scheduler/gpu.h"
 #include "scheduler/run.h"
 

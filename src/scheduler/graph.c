@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/error.h"
+#include "base/error.h"
 
 #define MAX_NAME 100
 #define DTX_MAX_WHERE_GPU 1023

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "host/error.h"
-#include "host/trace.h"
+#include "base/error.h"
+#include "trace/trace.h"
 
 #define SPIN_ROUNDS 16
 #define SPIN_NS 20000

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/error.h"
-#include "host/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "scheduler/gpu_internal.h"
 #include "scheduler/task.h"
 
@@ -175,7 +175,7 @@ int dtxi_copy_keep(dtxi_gpus *g, gcopy *c, dtxi_kept *slot) {
  * held): s->spill. 0 when that cannot be done now (logged). */
 static int kspill_make(dtxi_gpus *g, gdev *d, dtxi_kept *s, dtxi_event *after) {
   dtxi_kspill *ks = calloc(1, sizeof *ks);
-  dtx_chunk *host = ks != NULL ? dtxi_chunk_new_spillable(g->cl->mem, s->size, 1) : NULL;
+  dtx_chunk *host = ks != NULL ? dtxi_chunk_new_spillable(dtxi_sched_of(g->cl)->mem, s->size, 1) : NULL;
   dtxi_event *hr = NULL;
   dtx_status rc = host != NULL ? DTX_OK
                                : dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", s->size,
@@ -212,10 +212,10 @@ static void kept_release_device(dtxi_gpus *g, gdev *d, dtxi_kept *s) {
   d->kept -= (int64_t)s->size;
   d->spills++;
   d->spilled_bytes += (int64_t)s->size;
-  if (g->cl->trace != NULL) {
+  if (dtxi_sched_of(g->cl)->trace != NULL) {
     char args[96];
     snprintf(args, sizeof args, "{\"bytes\":%zu,\"device\":%d,\"to\":\"host\"}", s->size, d->index);
-    dtxi_trace_instant(g->cl->trace, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, "spill persisted chunk", "spill",
+    dtxi_trace_instant(dtxi_sched_of(g->cl)->trace, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, "spill persisted chunk", "spill",
                        dtxi_now_ns(), args);
   }
 }
@@ -305,7 +305,7 @@ void dtxi_uncharge(dtxi_gpus *g, gdev *d, int64_t n) {
 /* ---- spilling ---------------------------------------------------------------------- */
 
 static void trace_spill(dtxi_gpus *g, gdev *d, const gres *res, size_t bytes, int to_host) {
-  dtxi_trace *tr = g->cl->trace;
+  dtxi_trace *tr = dtxi_sched_of(g->cl)->trace;
   if (tr == NULL || res->r == NULL || !res->r->trace) return;
   char key[DTX_MAX_KEY], name[DTX_MAX_KEY + 16], args[DTX_MAX_KEY + 96];
   dtxi_gpu_key(res->r, res->t, key, sizeof key);
@@ -352,7 +352,7 @@ static int spill_locked(dtxi_gpus *g, gdev *d, int64_t bytes, dtxi_event **room_
     dtx_status rc = dtxi_stream_wait(d->d2h, c->ready);
     if (rc == DTX_OK && to_host) {
       /* Pinned until the copy lands; then it may go on to disk. */
-      host = dtxi_chunk_new_spillable(g->cl->mem, res->size, 1);
+      host = dtxi_chunk_new_spillable(dtxi_sched_of(g->cl)->mem, res->size, 1);
       if (host == NULL)
         rc = dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", res->size, d->index);
       if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &hr);

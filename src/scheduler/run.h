@@ -9,7 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "host/cluster.h"
+#include "scheduler/sched.h"
 #include "scheduler/graph.h"
 
 typedef struct rerr {
@@ -62,7 +62,7 @@ typedef struct run {
   int threads; /* run by the threads or cluster scheduler (else sync) */
   int gpu;     /* run by the cluster scheduler on a cluster with GPUs */
   struct dtxi_rootq *rootq; /* cluster: root tasks waiting to start on a GPU (gpu.c) */
-  struct dtxi_watch *watch; /* progress bar / performance report (host/progress.h), or NULL */
+  struct dtxi_watch *watch; /* progress bar / performance report (scheduler/progress.h), or NULL */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   _Atomic int done;

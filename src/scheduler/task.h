@@ -9,7 +9,7 @@
 
 #include "dtx/future.h"
 #include "dtx/graph.h"
-#include "host/mem.h"
+#include "data/mem.h"
 #include "scheduler/graph.h"
 
 struct run;

@@ -1,0 +1,318 @@
+/*
+ * data/mem.c - chunk allocation, runtime memory accounting, and spilling
+ * chunks to disk past the host memory limit (see mem.h for the rules).
+ *
+ * Any thread allocates and frees chunks. The counters are atomics; the peak
+ * is raised with a compare-and-swap loop only when `used` grows past it. The
+ * spill state (LRU, pins, files) is under m->mu; spilling and reading back
+ * do their file I/O under it too: simple, and only runs past the limit.
+ */
+#include "data/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "base/config.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "trace/trace.h"
+
+#define HEADER 64
+#define PAGE ((size_t)4096)
+
+_Static_assert(sizeof(struct dtx_chunk) <= HEADER, "chunk header must fit in 64 bytes");
+
+dtxi_mem *dtxi_mem_create(void) {
+  const dtxi_env *env = dtxi_env_get();
+  int64_t limit = (int64_t)dtxi_env_limit_bytes(env->host_memory_limit, (size_t)dtxi_host_memory());
+  const char *spill_dir = env->spill_dir;
+  dtxi_mem *m = calloc(1, sizeof *m);
+  if (m == NULL) return NULL;
+  atomic_init(&m->used, DTXI_MEM_BIAS);
+  atomic_init(&m->peak, 0);
+  m->limit = limit > 0 ? limit : 0;
+  m->spill_dir = strdup(spill_dir != NULL && spill_dir[0] != '\0' ? spill_dir : "/tmp");
+  if (m->spill_dir == NULL) {
+    free(m);
+    return NULL;
+  }
+  pthread_mutex_init(&m->mu, NULL);
+  return m;
+}
+
+static void mem_free(dtxi_mem *m) {
+  pthread_mutex_destroy(&m->mu);
+  free(m->spill_dir);
+  free(m);
+}
+
+void dtxi_mem_release(dtxi_mem *m) {
+  if (m == NULL) return;
+  if (atomic_fetch_sub_explicit(&m->used, DTXI_MEM_BIAS, memory_order_acq_rel) == DTXI_MEM_BIAS) mem_free(m);
+}
+
+int64_t dtxi_mem_used(const dtxi_mem *m) {
+  int64_t u = atomic_load_explicit(&((dtxi_mem *)m)->used, memory_order_relaxed);
+  return u >= DTXI_MEM_BIAS ? u - DTXI_MEM_BIAS : u;
+}
+
+void dtxi_mem_spill_stats_get(dtxi_mem *m, dtxi_mem_spill_stats *out) {
+  pthread_mutex_lock(&m->mu);
+  out->limit = m->limit;
+  out->spills = m->spills;
+  out->spilled_bytes = m->spilled_bytes;
+  out->unspills = m->unspills;
+  out->unspilled_bytes = m->unspilled_bytes;
+  out->on_disk = m->on_disk;
+  pthread_mutex_unlock(&m->mu);
+}
+
+static void account(dtxi_mem *m, int64_t bytes) {
+  int64_t now = atomic_fetch_add_explicit(&m->used, bytes, memory_order_relaxed) + bytes - DTXI_MEM_BIAS;
+  int64_t peak = atomic_load_explicit(&m->peak, memory_order_relaxed);
+  while (now > peak &&
+         !atomic_compare_exchange_weak_explicit(&m->peak, &peak, now, memory_order_relaxed, memory_order_relaxed)) {
+  }
+}
+
+/* ---- the LRU and the spill files (m->mu held) -------------------------------- */
+
+static void lru_remove(dtxi_mem *m, dtx_chunk *c) {
+  if (!c->in_lru) return;
+  if (c->prev != NULL) c->prev->next = c->next; else m->lru_head = c->next;
+  if (c->next != NULL) c->next->prev = c->prev; else m->lru_tail = c->prev;
+  c->prev = c->next = NULL;
+  c->in_lru = 0;
+}
+
+static void lru_push(dtxi_mem *m, dtx_chunk *c) {
+  if (c->in_lru) return;
+  c->prev = m->lru_tail;
+  c->next = NULL;
+  if (m->lru_tail != NULL) m->lru_tail->next = c; else m->lru_head = c;
+  m->lru_tail = c;
+  c->in_lru = 1;
+}
+
+static void spill_path(const dtxi_mem *m, const dtx_chunk *c, char *buf, size_t n) {
+  snprintf(buf, n, "%s/dtx-%ld-%lx.spill", m->spill_dir, (long)getpid(), (unsigned long)(uintptr_t)c);
+}
+
+static size_t paged_bytes(size_t size) { return (size + PAGE - 1) & ~(PAGE - 1); }
+
+static void mark(const dtxi_mem *m, const char *name, const char *cat, size_t bytes) {
+  if (m->trace == NULL) return;
+  char args[64];
+  snprintf(args, sizeof args, "{\"bytes\":%zu}", bytes);
+  dtxi_trace_instant(m->trace, DTXI_TRACE_HOST_PID, DTXI_MEM_TRACE_TID, name, cat, dtxi_now_ns(), args);
+}
+
+/* Writes c to its file and gives its pages back. 0 on success. */
+static int spill_one(dtxi_mem *m, dtx_chunk *c) {
+  char path[4096];
+  spill_path(m, c, path, sizeof path);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    DTXI_LOG(DTX_LOG_WARN, "cannot spill to %s: %s (set DTX_SPILL_DIR to a writable directory)", path,
+             strerror(errno));
+    return -1;
+  }
+  const char *p = c->data;
+  size_t left = c->size;
+  while (left > 0) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      DTXI_LOG(DTX_LOG_WARN, "cannot spill to %s: %s", path, w < 0 ? strerror(errno) : "short write");
+      close(fd);
+      unlink(path);
+      return -1;
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  if (close(fd) != 0) {
+    DTXI_LOG(DTX_LOG_WARN, "cannot spill to %s: %s", path, strerror(errno));
+    unlink(path);
+    return -1;
+  }
+  madvise(c->data, paged_bytes(c->size), MADV_DONTNEED); /* the pages come back zeroed on touch */
+  mark(m, "spill to disk", "spill", c->size);
+  c->spilled = 1;
+  m->spills++;
+  m->spilled_bytes += (int64_t)c->size;
+  m->on_disk += (int64_t)c->size;
+  atomic_fetch_sub_explicit(&m->used, (int64_t)c->size, memory_order_relaxed);
+  return 0;
+}
+
+/* Reads c back from its file and removes the file. */
+static dtx_status unspill_one(dtxi_mem *m, dtx_chunk *c) {
+  char path[4096];
+  spill_path(m, c, path, sizeof path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return dtxi_fail(DTX_EIO, "cannot read spilled chunk back from %s: %s", path, strerror(errno));
+  char *p = c->data;
+  size_t left = c->size;
+  while (left > 0) {
+    ssize_t r = read(fd, p, left);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      close(fd);
+      return dtxi_fail(DTX_EIO, "cannot read spilled chunk back from %s: %s", path,
+                       r < 0 ? strerror(errno) : "the file is shorter than the chunk");
+    }
+    p += r;
+    left -= (size_t)r;
+  }
+  close(fd);
+  unlink(path);
+  mark(m, "read back from disk", "unspill", c->size);
+  c->spilled = 0;
+  m->unspills++;
+  m->unspilled_bytes += (int64_t)c->size;
+  m->on_disk -= (int64_t)c->size;
+  account(m, (int64_t)c->size);
+  return DTX_OK;
+}
+
+/* Spills least recently used chunks until `bytes` more fit under the limit
+ * (m->mu held). */
+static void spill_until_locked(dtxi_mem *m, size_t bytes) {
+  while (dtxi_mem_used(m) + (int64_t)bytes > m->limit && m->lru_head != NULL) {
+    dtx_chunk *c = m->lru_head;
+    lru_remove(m, c);
+    if (spill_one(m, c) != 0) break; /* the disk refuses: stay over the limit */
+  }
+}
+
+
+/* ---- chunks ------------------------------------------------------------------------ */
+
+static dtx_chunk *chunk_init(dtx_chunk *c, dtxi_mem *m, size_t size, int32_t refs, void *data) {
+  memset(c, 0, sizeof *c);
+  atomic_init(&c->refs, refs);
+  c->status = DTX_OK;
+  c->size = size;
+  c->mem = m;
+  c->data = data;
+  return c;
+}
+
+dtx_chunk *dtxi_chunk_new(dtxi_mem *m, size_t size, int32_t refs) {
+  if (size > ((size_t)1 << 56)) return NULL;
+  size_t total = HEADER + ((size + 63) & ~(size_t)63);
+  dtx_chunk *c = aligned_alloc(64, total);
+  if (c == NULL) return NULL;
+  chunk_init(c, m, size, refs, (char *)c + HEADER);
+  if (m != NULL && size > 0) {
+    if (m->limit > 0) {
+      /* Room and the count in one step, so racing makers cannot both pass. */
+      pthread_mutex_lock(&m->mu);
+      spill_until_locked(m, size);
+      account(m, (int64_t)size);
+      pthread_mutex_unlock(&m->mu);
+    } else {
+      account(m, (int64_t)size);
+    }
+  }
+  return c;
+}
+
+dtx_chunk *dtxi_chunk_new_spillable(dtxi_mem *m, size_t size, int32_t refs) {
+  if (m == NULL || m->limit == 0 || size < DTXI_SPILL_MIN) return dtxi_chunk_new(m, size, refs);
+  if (size > ((size_t)1 << 56)) return NULL;
+  void *base = NULL;
+  if (posix_memalign(&base, PAGE, PAGE + paged_bytes(size)) != 0) return NULL;
+  dtx_chunk *c = chunk_init((dtx_chunk *)((char *)base + PAGE - HEADER), m, size, refs, (char *)base + PAGE);
+  c->spillable = 1;
+  c->paged = 1;
+  c->pins = 1; /* the maker's */
+  /* Room and the count in one step, so racing makers cannot both pass. */
+  pthread_mutex_lock(&m->mu);
+  spill_until_locked(m, size);
+  account(m, (int64_t)size);
+  pthread_mutex_unlock(&m->mu);
+  return c;
+}
+
+dtx_chunk *dtxi_chunk_new_error(dtx_status status, const char *msg, int32_t refs) {
+  dtx_chunk *c = dtxi_chunk_new(NULL, 0, refs);
+  if (c == NULL) return NULL;
+  c->status = status;
+  c->data = NULL;
+  c->error = strdup(msg != NULL ? msg : "unknown error");
+  return c;
+}
+
+dtx_status dtxi_chunk_pin_slow(dtx_chunk *c) {
+  dtxi_mem *m = c->mem;
+  dtx_status rc = DTX_OK;
+  pthread_mutex_lock(&m->mu);
+  if (c->spilled) {
+    spill_until_locked(m, c->size); /* room first, for the bytes coming back */
+    rc = unspill_one(m, c);
+  }
+  if (rc == DTX_OK) {
+    lru_remove(m, c);
+    c->pins++;
+  }
+  pthread_mutex_unlock(&m->mu);
+  return rc;
+}
+
+void dtxi_chunk_unpin_slow(dtx_chunk *c) {
+  dtxi_mem *m = c->mem;
+  pthread_mutex_lock(&m->mu);
+  if (--c->pins == 0 && c->spillable && atomic_load_explicit(&c->refs, memory_order_acquire) > 0) lru_push(m, c);
+  pthread_mutex_unlock(&m->mu);
+}
+
+dtx_status dtxi_chunk_keep(dtx_chunk *c) {
+  if (c == NULL || !c->spillable) return DTX_OK;
+  dtx_status rc = dtxi_chunk_pin_slow(c);
+  if (rc != DTX_OK) return rc;
+  pthread_mutex_lock(&c->mem->mu);
+  c->pins--;
+  c->spillable = 0; /* resident for good: never back in the LRU */
+  pthread_mutex_unlock(&c->mem->mu);
+  return DTX_OK;
+}
+
+void dtxi_chunk_unref(dtx_chunk *c) {
+  if (c == NULL) return;
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+  dtxi_mem *m = c->mem;
+  int64_t size = (int64_t)c->size;
+  if (c->paged) {
+    pthread_mutex_lock(&m->mu);
+    lru_remove(m, c);
+    if (c->spilled) {
+      char path[4096];
+      spill_path(m, c, path, sizeof path);
+      unlink(path);
+      m->on_disk -= size;
+      size = 0; /* not counted in `used` while on disk */
+    }
+    pthread_mutex_unlock(&m->mu);
+  }
+  free(c->error);
+  if (c->paged)
+    free((char *)c - (PAGE - HEADER));
+  else
+    free(c);
+  if (m != NULL && size > 0 && atomic_fetch_sub_explicit(&m->used, size, memory_order_acq_rel) == size) mem_free(m);
+}
+
+/* ---- public accessors ---------------------------------------------------- */
+
+const void *dtx_chunk_data(const dtx_chunk *c) { return c != NULL ? c->data : NULL; }
+size_t dtx_chunk_size(const dtx_chunk *c) { return c != NULL ? c->size : 0; }
+dtx_status dtx_chunk_status(const dtx_chunk *c) { return c != NULL ? (dtx_status)c->status : DTX_EINVAL; }
+const char *dtx_chunk_error(const dtx_chunk *c) { return c != NULL ? c->error : NULL; }
+void dtx_chunk_release(dtx_chunk *c) { dtxi_chunk_unref(c); }

@@ -1,0 +1,108 @@
+/*
+ * data/mem.h - chunks (task outputs) and the accounting of runtime memory,
+ * with spilling to disk past the host memory limit.
+ *
+ * A chunk is one allocation: a 64-byte header followed by the data, 64-byte
+ * aligned. Its reference count covers the dependents that still have to read
+ * it plus the handles given to the user; the last unref frees it.
+ *
+ * dtxi_mem counts the bytes of live chunks held in memory. Its `used` field
+ * carries a bias of DTXI_MEM_BIAS while the owning cluster lives, so the
+ * struct itself is freed by whoever brings `used` to zero: the cluster at
+ * destroy when no chunk is left, or else the last chunk's unref. User handles
+ * may outlive the cluster.
+ *
+ * Spilling (only with a host limit, DTX_HOST_MEMORY_LIMIT): chunks made by
+ * graph tasks of at least DTXI_SPILL_MIN bytes are spillable: their data
+ * starts on a page boundary. When a new chunk would take `used` past the
+ * limit, the least recently used spillable chunks that nobody pins are written
+ * to a file in DTX_SPILL_DIR and their pages given back to the system
+ * (madvise); pinning one reads it back, bit-identical, and removes the file.
+ * Whoever reads a spillable chunk's data pins it first: the task that makes
+ * it (created pinned), the tasks reading it, a GPU copy from it, the caller
+ * receiving it (dtxi_chunk_keep). Invariants, under m->mu:
+ *   lru = the spillable chunks with pins == 0 and refs > 0, least recent first;
+ *   a spilled chunk has pins == 0 and its bytes are not in `used`.
+ */
+#ifndef DTXI_MEM_H
+#define DTXI_MEM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtx/graph.h"
+
+#define DTXI_MEM_BIAS ((int64_t)1 << 60)
+#define DTXI_SPILL_MIN ((size_t)64 * 1024)
+
+typedef struct dtxi_mem {
+  _Atomic int64_t used; /* in-memory chunk bytes + DTXI_MEM_BIAS while the cluster lives */
+  _Atomic int64_t peak; /* high-water mark of in-memory chunk bytes */
+  int64_t limit;        /* DTX_HOST_MEMORY_LIMIT in bytes; 0: none (nothing spills) */
+  char *spill_dir;
+  pthread_mutex_t mu;   /* the LRU, spill state and counters below */
+  struct dtx_chunk *lru_head, *lru_tail;
+  int64_t spills, spilled_bytes, unspills, unspilled_bytes, on_disk;
+  uint64_t next_file;
+  struct dtxi_trace *trace; /* spills and reads back are marked here (track DTXI_MEM_TRACE_TID of pid 1) */
+} dtxi_mem;
+
+#define DTXI_MEM_TRACE_TID 9999
+
+struct dtx_chunk {
+  _Atomic int32_t refs;
+  int32_t status;  /* dtx_status */
+  size_t size;     /* data bytes */
+  dtxi_mem *mem;   /* accounting; NULL for error and empty chunks */
+  char *error;     /* "key: message" for failed outputs */
+  void *data;
+  struct dtx_chunk *prev, *next; /* the LRU, under mem->mu */
+  int32_t pins;       /* under mem->mu */
+  uint8_t spillable;  /* set at creation; cleared by dtxi_chunk_keep once no task reads it */
+  uint8_t spilled;    /* under mem->mu: the data is in a file, its pages given back */
+  uint8_t in_lru;     /* under mem->mu */
+  uint8_t paged;      /* data on its own pages, the header just before them */
+};
+
+/* A counter snapshot for dtx_cluster_get_stats. */
+typedef struct dtxi_mem_spill_stats {
+  int64_t limit, spills, spilled_bytes, unspills, unspilled_bytes, on_disk;
+} dtxi_mem_spill_stats;
+
+/* With the limit and spill directory of the environment (DTX_HOST_MEMORY_LIMIT,
+ * DTX_SPILL_DIR). */
+dtxi_mem *dtxi_mem_create(void);
+/* Drops the cluster's bias; frees the struct now or when the last chunk goes. */
+void dtxi_mem_release(dtxi_mem *m);
+int64_t dtxi_mem_used(const dtxi_mem *m);
+void dtxi_mem_spill_stats_get(dtxi_mem *m, dtxi_mem_spill_stats *out);
+
+/* A data chunk of `size` bytes holding `refs` references. NULL when out of memory. */
+dtx_chunk *dtxi_chunk_new(dtxi_mem *m, size_t size, int32_t refs);
+/* Like dtxi_chunk_new, but spillable when m has a limit and size >=
+ * DTXI_SPILL_MIN; it comes pinned once (the maker writes it): unpin when made. */
+dtx_chunk *dtxi_chunk_new_spillable(dtxi_mem *m, size_t size, int32_t refs);
+/* A chunk carrying an error (status ETASK or ECANCEL) and a copy of msg. */
+dtx_chunk *dtxi_chunk_new_error(dtx_status status, const char *msg, int32_t refs);
+static inline void dtxi_chunk_ref(dtx_chunk *c, int32_t n) {
+  atomic_fetch_add_explicit(&c->refs, n, memory_order_relaxed);
+}
+void dtxi_chunk_unref(dtx_chunk *c);
+
+/* Pins c in memory (reading it back from disk if it was spilled). DTX_OK, or
+ * DTX_EIO with a message naming the file when it cannot be read back. A no-op
+ * for chunks that never spill. Any thread. */
+dtx_status dtxi_chunk_pin_slow(dtx_chunk *c);
+static inline dtx_status dtxi_chunk_pin(dtx_chunk *c) {
+  return c != NULL && c->spillable ? dtxi_chunk_pin_slow(c) : DTX_OK;
+}
+void dtxi_chunk_unpin_slow(dtx_chunk *c);
+static inline void dtxi_chunk_unpin(dtx_chunk *c) {
+  if (c != NULL && c->spillable) dtxi_chunk_unpin_slow(c);
+}
+/* Makes c resident for good (handed to the caller, who reads data freely). */
+dtx_status dtxi_chunk_keep(dtx_chunk *c);
+
+#endif /* DTXI_MEM_H */

@@ -105,4 +105,9 @@ static inline void dtxi_chunk_unpin(dtx_chunk *c) {
 /* Makes c resident for good (handed to the caller, who reads data freely). */
 dtx_status dtxi_chunk_keep(dtx_chunk *c);
 
+/* Checks the invariants of m (mem_check.c): 0 when they hold, else 1 with
+ * what broke written to why. cluster_alive: the cluster's bias is still in
+ * `used`. Takes m->mu. */
+int dtxi_mem_check(dtxi_mem *m, int cluster_alive, char *why, size_t n);
+
 #endif /* DTXI_MEM_H */

@@ -1,7 +1,7 @@
 /*
  * kernels/fused_chain.c - the fast path of the CPU fused tasks for a float64
  * leaf through a chain of scalar + - * /, summed: (x * 2 + 1).sum(),
- * (x / 3 - x).mean(axis=0), and strided reads such as x[::3, ::3].sum() (a
+ * ((2 - x * 3) / 3).mean(axis=0), and strided reads such as x[::3, ::3].sum() (a
  * chain of no operations).
  *
  * A program that loads one float64 leaf and applies a short chain of

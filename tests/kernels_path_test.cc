@@ -287,8 +287,8 @@ TEST_P(KernelsPath, ChainMatchesGeneral) {
   for (bool wrap : {false, true}) {
     std::string how = wrap ? " wrapped" : " copied";
     dtx_array *x = Host(rng, 301, 1033, 128, 700, wrap);
-    dtx_array *two = dtx_scalar(cl(), 2), *three = dtx_scalar(cl(), 3);
-    dtx_array *affine = dtx_add(dtx_mul(x, two), dtx_scalar(cl(), 1)); /* x * 2 + 1 */
+    dtx_array *one = dtx_scalar(cl(), 1), *two = dtx_scalar(cl(), 2), *three = dtx_scalar(cl(), 3);
+    dtx_array *affine = dtx_add(dtx_mul(x, two), one); /* x * 2 + 1 */
     Parity(dtx_sum(affine, nullptr, 0), DTXI_PATH_CHAIN, "(x * 2 + 1).sum()" + how);
     Parity(dtx_sum(affine, kAxis0, 1), DTXI_PATH_CHAIN, "(x * 2 + 1).sum(axis=0)" + how);
     Parity(dtx_mean(affine, kAxis1, 1), DTXI_PATH_CHAIN, "(x * 2 + 1).mean(axis=1)" + how);
@@ -299,6 +299,7 @@ TEST_P(KernelsPath, ChainMatchesGeneral) {
     Parity(dtx_sum(sq, kAxis1, 1), DTXI_PATH_CHAIN, "(2 - (x - 3) * (x - 3)).sum(axis=1)" + how, false);
     dtx_array *c = dtx_div(dtx_sub(two, dtx_mul(x, three)), three); /* (2 - x * 3) / 3 */
     Parity(dtx_sum(c, kAxis1, 1), DTXI_PATH_CHAIN, "((2 - x * 3) / 3).sum(axis=1)" + how);
+    Parity(dtx_sum(dtx_sub(dtx_mul(x, x), one), kAxis0, 1), DTXI_PATH_CHAIN, "(x * x - 1).sum(axis=0)" + how);
     dtx_array *s = Slice2(x, DTX_NONE, DTX_NONE, 3, DTX_NONE, DTX_NONE, 3);
     Parity(dtx_sum(s, nullptr, 0), DTXI_PATH_CHAIN, "x[::3, ::3].sum()" + how);
     Parity(dtx_mean(dtx_mul(Slice2(x, DTX_NONE, DTX_NONE, -2, 1, DTX_NONE, 3), two), kAxis0, 1),

@@ -7,6 +7,7 @@
 #define DTXK_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dtx/graph.h"
 
@@ -38,6 +39,23 @@ int dtxk_load_cuda(dtx_task_ctx *ctx);
 
 /* Which BLAS the CPU matmul uses ("OpenBLAS 0.3.21", "reference loops"). */
 const char *dtxk_blas_name(void);
+
+/* The paths a CPU fused task runs a sub-rectangle of its region through
+ * (kernels/fused_path.h): the general strip interpreter, or a fast path. */
+typedef enum dtxi_fused_path {
+  DTXI_PATH_GENERAL = 0,
+  DTXI_PATH_TRANSPOSE, /* x + x.T in 8 x 8 register blocks (fused_transpose.c) */
+  DTXI_PATH_SUM,       /* a float64 leaf summed along its rows (fused_sum.c) */
+  DTXI_PATH_COLSUM,    /* float64 rows summed into column states (fused_colsum.c) */
+  DTXI_PATH_CHAIN,     /* a float64 leaf through scalar + - * /, summed (fused_chain.c) */
+  DTXI_PATH_COUNT
+} dtxi_fused_path;
+
+/* Test hooks. on != 0: every CPU fused task started from now on runs all of
+ * its region through the general path (results must not change). */
+void dtxi_kernels_force_general(int on);
+/* How many sub-rectangles the given path has run, in this process. */
+int64_t dtxi_kernels_path_runs(dtxi_fused_path path);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,71 @@
+/*
+ * kernels/fused_colsum.c - the fast path of the CPU fused tasks for the
+ * rows of a float64 leaf summed into per-column states: x.mean(axis=0),
+ * x.sum(axis=0), any sum or mean that keeps the innermost dimension.
+ *
+ * A program that only loads a float64 leaf, reduced by SUM (or MEAN, which
+ * folds as SUM) over dimensions other than the innermost: each row of the
+ * leaf (unit stride, read in place) is added element by element into its
+ * row of states, straight from memory, as the general path's fold_each does.
+ * Rows that fold into the same states go four at a time: each state is
+ * loaded once, takes the four rows' values in row order and is stored once.
+ * Same additions in the same order, so results are unchanged bit for bit.
+ * No software prefetch: with it x.mean(axis=0) measured slower (8192^2 on 2
+ * cores: 22.9 against 19.6 ms in alternating runs).
+ * Runs on the task's thread, over the exec the driver gives it.
+ */
+#include "kernels/fused_path.h"
+
+/* st[c] += x[c] for c in 0..n, as fold_each would. */
+HOT static void colsum_row(const double *x, int64_t n, double *st) {
+  for (int64_t i = 0; i < n; i++) st[i] += x[i];
+}
+
+/* Folds the rows x, x + rs, x + 2 rs, x + 3 rs into the states st[0..n) as
+ * four fold_each calls in row order would: each state takes the four values
+ * one after another, so it is read and written once instead of four times. */
+HOT static void colsum_rows4(const double *x, int64_t rs, int64_t n, double *st) {
+  const double *x1 = x + rs, *x2 = x1 + rs, *x3 = x2 + rs;
+  for (int64_t i = 0; i < n; i++) {
+    double v = st[i];
+    v += x[i];
+    v += x1[i];
+    v += x2[i];
+    v += x3[i];
+    st[i] = v;
+  }
+}
+
+/* One float64 leaf summed, the innermost dimension kept (contiguous states). */
+static int colsum_match(const dtxi_exec *e, dtxi_path_args *a) {
+  a->la = dtxi_one_leaf_summed(e);
+  return a->la >= 0 && !e->inner_reduced && e->ostride[3] == 1 ? DTXI_ROW_FOLD_EACH : 0;
+}
+
+/* The leaf is float64 memory with unit stride along the rows (not tiled). */
+static int colsum_fits(const dtxi_exec *e, const dtxi_rect *r, dtxi_path_args *a) {
+  return !r->tiled && dtxi_f64_in_place(e, a->la) && e->rl[a->la].stride[3] == 1;
+}
+
+/* Row by row; four rows at a time where they fold into the same states (the
+ * row dimension is reduced). */
+static void colsum_run(dtxi_exec *e, const dtxi_rect *r, const dtxi_path_args *a) {
+  int64_t rs = e->rl[a->la].stride[2], e2 = r->n[2], e3 = r->n[3];
+  int same_states = e->ostride[2] == 0;
+  for (int64_t i0 = 0; i0 < r->n[0]; i0++)
+    for (int64_t i1 = 0; i1 < r->n[1]; i1++)
+      for (int64_t i2 = 0; i2 < e2;) {
+        const int64_t i[4] = {i0, i1, i2, 0};
+        const double *x = dtxi_f64_row(e, a->la, i0, i1, i2);
+        double *st = (double *)(void *)dtxi_out_at(e, r->s, i);
+        if (same_states && e2 - i2 >= 4) {
+          colsum_rows4(x, rs, e3, st);
+          i2 += 4;
+        } else {
+          colsum_row(x, e3, st);
+          i2++;
+        }
+      }
+}
+
+const dtxi_path_ops dtxi_path_colsum = {colsum_match, colsum_fits, colsum_run};

@@ -1,0 +1,497 @@
+/*
+ * kernels/fused_general.c - the general path of the CPU fused tasks: a
+ * program interpreted over one sub-rectangle in strips.
+ *
+ * The sub-rectangle runs in strips of up to DTXK_STRIP elements of the
+ * innermost dimension: each instruction is one tight loop over a strip (the
+ * loops are generated from the element functions in kernels/elem.h, and
+ * vectorise), registers are strip buffers, and a leaf read with unit stride
+ * in its own dtype is used in place. The result strip is written to the
+ * output chunk, to host memory, or folded into the partial states of a
+ * reduction. The next strip of each streamed leaf is prefetched meanwhile.
+ * A leaf read across its rows (a transpose) is copied in DTXK_TR x DTXK_TC
+ * tiles along its own rows, the next tile prefetched, so its cache lines
+ * serve a whole tile. The order of every addition here is the one the fast
+ * paths (kernels/fused_path.h) reproduce. The strip loops are also built for
+ * x86-64-v3/v4, chosen at load time.
+ * Runs on the task's thread; touches its inputs, its output and the exec's
+ * registers and tiles, which it owns (dtxi_general_setup .. _free).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/fused_path.h"
+#include "kernels/reduce.h"
+
+/* ---- strip loops generated from the element functions ------------------------------ */
+
+typedef void (*cv_fn)(void *d, const void *s, int64_t ss, int n);
+typedef void (*bin_fn)(void *d, const void *a, const void *b, int n);
+typedef void (*un_fn)(void *d, const void *a, int n);
+typedef void (*wh_fn)(void *d, const void *c, const void *a, const void *b, int n);
+
+#define CVF(DS, DT, SS, ST)                                                              \
+  HOT static void cv_##DS##_##SS(void *d, const void *s, int64_t ss, int n) {            \
+    DT *o = (DT *)d;                                                                     \
+    const ST *x = (const ST *)s;                                                         \
+    if (ss == 1) {                                                                       \
+      for (int i = 0; i < n; i++) o[i] = DTXK_CV_##DS(x[i], DTXK_SF_##SS);               \
+    } else {                                                                             \
+      for (int i = 0; i < n; i++) o[i] = DTXK_CV_##DS(x[(int64_t)i * ss], DTXK_SF_##SS); \
+    }                                                                                    \
+  }
+#define CV_FROM(SS, ST, SID) \
+  CVF(b, dtxk_b, SS, ST)     \
+  CVF(i32, int32_t, SS, ST) CVF(i64, int64_t, SS, ST) CVF(f32, float, SS, ST) CVF(f64, double, SS, ST)
+DTXK_TYPES(CV_FROM)
+#define CVT_ROW(DS) \
+  { 0, cv_##DS##_b, cv_##DS##_i32, cv_##DS##_i64, cv_##DS##_f32, cv_##DS##_f64 }
+static const cv_fn cvt[DTXK_NTYPES][DTXK_NTYPES] = {{0},          CVT_ROW(b),   CVT_ROW(i32),
+                                                    CVT_ROW(i64), CVT_ROW(f32), CVT_ROW(f64)};
+
+#define BINF(OP, S, T, R)                                                        \
+  HOT static void bin_##OP##_##S(void *d, const void *a, const void *b, int n) { \
+    R *o = (R *)d;                                                               \
+    const T *x = (const T *)a, *y = (const T *)b;                                \
+    for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i], y[i]);              \
+  }
+#define BIN_TYPES(S, T, ID)                                                                       \
+  BINF(add, S, T, T)                                                                              \
+  BINF(sub, S, T, T)                                                                              \
+  BINF(mul, S, T, T)                                                                              \
+  BINF(div, S, T, T)                                                                              \
+  BINF(pow, S, T, T) BINF(minimum, S, T, T) BINF(maximum, S, T, T) BINF(eq, S, T, dtxk_b)         \
+      BINF(ne, S, T, dtxk_b) BINF(lt, S, T, dtxk_b) BINF(le, S, T, dtxk_b) BINF(gt, S, T, dtxk_b) \
+          BINF(ge, S, T, dtxk_b)
+DTXK_TYPES(BIN_TYPES)
+#define BIN_ROW(OP) \
+  { 0, bin_##OP##_b, bin_##OP##_i32, bin_##OP##_i64, bin_##OP##_f32, bin_##OP##_f64 }
+static const bin_fn bint[14][DTXK_NTYPES] = {{0},          BIN_ROW(add), BIN_ROW(sub),     BIN_ROW(mul),
+                                             BIN_ROW(div), BIN_ROW(pow), BIN_ROW(minimum), BIN_ROW(maximum),
+                                             BIN_ROW(eq),  BIN_ROW(ne),  BIN_ROW(lt),      BIN_ROW(le),
+                                             BIN_ROW(gt),  BIN_ROW(ge)};
+
+#define UNF(OP, S, T)                                            \
+  HOT static void un_##OP##_##S(void *d, const void *a, int n) { \
+    T *o = (T *)d;                                               \
+    const T *x = (const T *)a;                                   \
+    for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i]);    \
+  }
+#define UN_FLOAT(S, T) \
+  UNF(neg, S, T)       \
+  UNF(abs, S, T) UNF(exp, S, T) UNF(log, S, T) UNF(sqrt, S, T) UNF(sin, S, T) UNF(cos, S, T) UNF(tanh, S, T)
+UN_FLOAT(f32, float)
+UN_FLOAT(f64, double)
+UNF(neg, i32, int32_t)
+UNF(abs, i32, int32_t)
+UNF(neg, i64, int64_t)
+UNF(abs, i64, int64_t)
+UNF(abs, b, dtxk_b)
+static const un_fn unt[9][DTXK_NTYPES] = {
+    {0},
+    {0, 0, un_neg_i32, un_neg_i64, un_neg_f32, un_neg_f64},
+    {0, un_abs_b, un_abs_i32, un_abs_i64, un_abs_f32, un_abs_f64},
+    {0, 0, 0, 0, un_exp_f32, un_exp_f64},
+    {0, 0, 0, 0, un_log_f32, un_log_f64},
+    {0, 0, 0, 0, un_sqrt_f32, un_sqrt_f64},
+    {0, 0, 0, 0, un_sin_f32, un_sin_f64},
+    {0, 0, 0, 0, un_cos_f32, un_cos_f64},
+    {0, 0, 0, 0, un_tanh_f32, un_tanh_f64},
+};
+
+#define WHF(S, T, ID)                                                                   \
+  HOT static void wh_##S(void *d, const void *c, const void *a, const void *b, int n) { \
+    T *o = (T *)d;                                                                      \
+    const dtxk_b *k = (const dtxk_b *)c;                                                \
+    const T *x = (const T *)a, *y = (const T *)b;                                       \
+    for (int i = 0; i < n; i++) o[i] = k[i] ? x[i] : y[i];                              \
+  }
+DTXK_TYPES(WHF)
+static const wh_fn wht[DTXK_NTYPES] = {0, wh_b, wh_i32, wh_i64, wh_f32, wh_f64};
+
+/* Uniform float64 from consecutive counters: a plain loop the compiler can vectorise. */
+HOT static void uniform_f64_strip(uint64_t seed, int64_t flat, double *dst, int n) {
+  for (int i = 0; i < n; i++) dst[i] = dtxk_uniform_f64(seed, (uint64_t)(flat + i));
+}
+
+/* n values of a generator (of type gt) starting at flat, flat stepping by fs. */
+static void gen_strip(const dtxk_gen *g, int gt, int64_t flat, int64_t fs, void *dst, int n) {
+  if (g->kind == DTXK_GEN_UNIFORM && gt == DTXK_F64 && fs == 1) {
+    uniform_f64_strip(g->seed, flat, (double *)dst, n);
+    return;
+  }
+  switch (gt) {
+    case DTXK_F64:
+      for (int i = 0; i < n; i++) ((double *)dst)[i] = dtxk_gen_f64(g, flat + i * fs, gt);
+      break;
+    case DTXK_F32:
+      for (int i = 0; i < n; i++) ((float *)dst)[i] = (float)dtxk_gen_f64(g, flat + i * fs, gt);
+      break;
+    case DTXK_I64:
+      for (int i = 0; i < n; i++) ((int64_t *)dst)[i] = dtxk_gen_i64(g, flat + i * fs);
+      break;
+    case DTXK_I32:
+      for (int i = 0; i < n; i++) ((int32_t *)dst)[i] = (int32_t)dtxk_gen_i64(g, flat + i * fs);
+      break;
+    default:
+      for (int i = 0; i < n; i++) ((dtxk_b *)dst)[i] = dtxk_gen_f64(g, flat + i * fs, gt) != 0;
+      break;
+  }
+}
+
+void dtxi_fill_strip(double v, int t, void *dst, int n) {
+  double tmp = v;
+  cvt[t][DTXK_F64](dst, &tmp, 0, n);
+}
+
+/* ---- reductions over strips ---------------------------------------------------------- */
+
+/* Folds x[0..n) (acc type) into one state; ix0 / ixs: flat index of x[0] and its step. */
+HOT static void fold_one(int red, int acc, void *st, const void *xv, int n, int64_t ix0, int64_t ixs) {
+  if (acc == DTXK_F64) {
+    const double *x = (const double *)xv;
+    switch (red) {
+      case DTXK_R_SUM:
+      case DTXK_R_MEAN: {
+        double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+          for (int k = 0; k < 8; k++) s[k] += x[i + k];
+        double t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        for (; i < n; i++) t += x[i];
+        if (red == DTXK_R_SUM) {
+          *(double *)st += t;
+        } else {
+          ((dtxk_mean_st *)st)->s += t;
+          ((dtxk_mean_st *)st)->n += n;
+        }
+        return;
+      }
+      case DTXK_R_VAR:
+      case DTXK_R_STD: {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += x[i];
+        double m = s / n, m2 = 0;
+        for (int i = 0; i < n; i++) m2 += (x[i] - m) * (x[i] - m);
+        dtxk_var_st part = {(double)n, m, m2};
+        dtxk_red_merge(red, acc, st, &part);
+        return;
+      }
+      default:
+        for (int i = 0; i < n; i++) dtxk_red_add_f(red, st, x[i], ix0 + i * ixs);
+        return;
+    }
+  }
+  const int64_t *x = (const int64_t *)xv;
+  if (red == DTXK_R_SUM) {
+    uint64_t s = 0;
+    for (int i = 0; i < n; i++) s += (uint64_t)x[i];
+    *(int64_t *)st = (int64_t)((uint64_t) * (int64_t *)st + s);
+    return;
+  }
+  for (int i = 0; i < n; i++) dtxk_red_add_i(red, st, x[i], ix0 + i * ixs);
+}
+
+/* Folds x[t] into state t, for t in 0..n (states contiguous, ssz bytes each). */
+HOT static void fold_each(int red, int acc, char *st, int ssz, const void *xv, int n, int64_t ix0,
+                          int64_t ixs) {
+  if (acc == DTXK_F64) {
+    const double *x = (const double *)xv;
+    if (red == DTXK_R_SUM) {
+      double *s = (double *)(void *)st;
+      for (int i = 0; i < n; i++) s[i] += x[i];
+      return;
+    }
+    if (red == DTXK_R_MEAN) {
+      dtxk_mean_st *s = (dtxk_mean_st *)(void *)st;
+      for (int i = 0; i < n; i++) {
+        s[i].s += x[i];
+        s[i].n += 1;
+      }
+      return;
+    }
+    for (int i = 0; i < n; i++) dtxk_red_add_f(red, st + (size_t)i * ssz, x[i], ix0 + i * ixs);
+    return;
+  }
+  const int64_t *x = (const int64_t *)xv;
+  for (int i = 0; i < n; i++) dtxk_red_add_i(red, st + (size_t)i * ssz, x[i], ix0 + i * ixs);
+}
+
+/* Asks for the rh x cw tile of memory leaf r at base to be brought into the
+ * cache, walking its contiguous axis (software prefetch: the hardware's
+ * stream detectors do not catch tile-sized runs in time). */
+static void tile_prefetch(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t cw) {
+  int esz = dtxk_size(r->dtype);
+  const char *src = r->ptr + base * esz;
+  int64_t s2 = r->stride[2], s3 = r->stride[3];
+  if (s3 == 1) {
+    for (int64_t q = 0; q < rh; q++)
+      for (int64_t c = 0; c < cw * esz; c += 64) __builtin_prefetch(src + q * s2 * esz + c);
+  } else if (s2 == 1 || s2 == -1) {
+    for (int64_t c = 0; c < cw; c++)
+      for (int64_t q = 0; q < rh * esz; q += 64) __builtin_prefetch(src + c * s3 * esz + (s2 < 0 ? -q : q));
+  }
+}
+
+/* Copies the rh x cw tile of leaf r at (i0, i1, r0, c0) into dst (rows of
+ * DTXK_TC elements), reading along the leaf's contiguous axis. */
+HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t cw, char *dst) {
+  int esz = dtxk_size(r->dtype);
+  const char *src = r->ptr + base * esz;
+  int64_t s2 = r->stride[2], s3 = r->stride[3];
+  if (esz == 8 && s2 == 1) {
+    /* the common case: contiguous runs of the source, vector loads */
+    double *t = (double *)(void *)dst;
+    for (int64_t c = 0; c < cw; c++) {
+      const double *row = (const double *)(const void *)src + c * s3;
+      for (int64_t q = 0; q < rh; q++) t[q * DTXK_TC + c] = row[q];
+    }
+  } else if (esz == 8) {
+    const double *x = (const double *)(const void *)src;
+    double *t = (double *)(void *)dst;
+    for (int64_t c = 0; c < cw; c++)
+      for (int64_t q = 0; q < rh; q++) t[q * DTXK_TC + c] = x[q * s2 + c * s3];
+  } else if (esz == 4) {
+    const float *x = (const float *)(const void *)src;
+    float *t = (float *)(void *)dst;
+    for (int64_t c = 0; c < cw; c++)
+      for (int64_t q = 0; q < rh; q++) t[q * DTXK_TC + c] = x[q * s2 + c * s3];
+  } else {
+    for (int64_t c = 0; c < cw; c++)
+      for (int64_t q = 0; q < rh; q++) dst[q * DTXK_TC + c] = src[q * s2 + c * s3];
+  }
+}
+
+/* ---- the program over one strip ----------------------------------------------------- */
+
+/* Points d at the strip of n values of leaf in->a at i (sub-rectangle
+ * relative) in dtype in->dtype: in place when the leaf is memory read with
+ * unit stride in that dtype (or its tile copy), else converted into d->buf. */
+static void load_strip(const dtxi_exec *e, const dtxk_instr *in, dtxi_reg *d, const int64_t *i, int n) {
+  const dtxk_rleaf *r = &e->rl[in->a];
+  if (r->kind == 0) {
+    dtxi_fill_strip(r->fill, in->dtype, d->buf, n);
+    d->p = d->buf;
+  } else if (r->kind == DTXK_LEAF_GEN) {
+    int64_t flat =
+        r->flat0 + i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2] + i[3] * r->stride[3];
+    if (r->dtype == in->dtype) {
+      gen_strip(r->gen, r->dtype, flat, r->stride[3], d->buf, n);
+    } else {
+      char tmp[DTXK_STRIP * 8];
+      gen_strip(r->gen, r->dtype, flat, r->stride[3], tmp, n);
+      cvt[in->dtype][r->dtype](d->buf, tmp, 1, n);
+    }
+    d->p = d->buf;
+  } else if (e->tile[in->a] != NULL) {
+    const char *src =
+        e->tile[in->a] + ((i[2] - e->tile_r0) * DTXK_TC + (i[3] - e->tile_c0)) * dtxk_size(r->dtype);
+    if (r->dtype == in->dtype) {
+      d->p = src;
+    } else {
+      cvt[in->dtype][r->dtype](d->buf, src, 1, n);
+      d->p = d->buf;
+    }
+  } else {
+    int64_t off = i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2] + i[3] * r->stride[3];
+    const char *src = r->ptr + off * dtxk_size(r->dtype);
+    if (r->stride[3] == 1 && r->dtype == in->dtype) {
+      d->p = src;
+    } else {
+      cvt[in->dtype][r->dtype](d->buf, src, r->stride[3], n);
+      d->p = d->buf;
+    }
+  }
+}
+
+/* Runs the program over the strip of n elements at i (relative to the
+ * sub-rectangle; g: the same in global coordinates) and delivers the result. */
+static void run_strip(dtxi_exec *e, const int64_t *i, const int64_t *g, int n) {
+  const dtxk_prog *p = e->p;
+  for (int k = 0; k < p->ninstr; k++) {
+    const dtxk_instr *in = &e->ins[k];
+    dtxi_reg *d = &e->regs[in->dst];
+    switch (in->op) {
+      case DTXK_I_LOAD:
+        load_strip(e, in, d, i, n);
+        break;
+      case DTXK_I_CONST:
+        break; /* filled once per task */
+      case DTXK_I_CAST:
+        cvt[in->dtype][in->sub](d->buf, e->regs[in->a].p, 1, n);
+        d->p = d->buf;
+        break;
+      case DTXK_I_UN:
+        unt[in->sub][in->dtype](d->buf, e->regs[in->a].p, n);
+        d->p = d->buf;
+        break;
+      case DTXK_I_BIN:
+        bint[in->sub][in->dtype](d->buf, e->regs[in->a].p, e->regs[in->b].p, n);
+        d->p = d->buf;
+        break;
+      case DTXK_I_WHERE:
+        wht[in->dtype](d->buf, e->regs[in->a].p, e->regs[in->b].p, e->regs[in->c].p, n);
+        d->p = d->buf;
+        break;
+    }
+  }
+  const void *res = e->regs[p->result].p;
+  if (p->out_kind == DTXK_OUT_REDUCE) {
+    const void *x = res; /* out_dtype: the result register's dtype */
+    if (p->out_dtype != p->acc) {
+      cvt[p->acc][p->out_dtype](e->acc_buf, res, 1, n);
+      x = e->acc_buf;
+    }
+    int64_t slot = 0, ix = 0;
+    for (int k = 0; k < 4; k++) {
+      slot += (g[k] - e->lo[k]) * e->ostride[k];
+      ix += g[k] * e->astride[k];
+    }
+    char *st = e->out + slot * e->osize;
+    if (e->inner_reduced)
+      fold_one(e->red, p->acc, st, x, n, ix, e->astride[3]);
+    else
+      fold_each(e->red, p->acc, st, e->osize, x, n, ix, e->astride[3]);
+    return;
+  }
+  int64_t off = 0;
+  for (int k = 0; k < 4; k++) off += (g[k] - e->lo[k]) * e->ostride[k];
+  memcpy(e->out + off * e->osize, res, (size_t)n * e->osize);
+}
+
+/* ---- the registers ------------------------------------------------------------------- */
+
+int dtxi_general_setup(dtxi_exec *e, const char **why) {
+  const dtxk_prog *p = e->p;
+  size_t rb = (size_t)DTXK_STRIP * 8;
+  char *mem = aligned_alloc(64, rb * (size_t)(p->nregs + 1));
+  if (mem == NULL) {
+    *why = "out of memory for the strip registers";
+    return -1;
+  }
+  e->regmem = mem;
+  for (int r = 0; r < p->nregs; r++) e->regs[r].buf = mem + rb * (size_t)r;
+  e->acc_buf = mem + rb * (size_t)p->nregs;
+  /* constants, once */
+  for (int k = 0; k < p->ninstr; k++) {
+    const dtxk_instr *in = &e->ins[k];
+    if (in->op != DTXK_I_CONST) continue;
+    dtxi_reg *d = &e->regs[in->dst];
+    if (dtxk_is_float(in->dtype))
+      dtxi_fill_strip(e->consts[in->a].f, in->dtype, d->buf, DTXK_STRIP);
+    else
+      cvt[in->dtype][DTXK_I64](d->buf, &e->consts[in->a].i, 0, DTXK_STRIP);
+    d->p = d->buf;
+  }
+  return 0;
+}
+
+void dtxi_general_free(dtxi_exec *e) {
+  for (int li = 0; li < DTXK_MAX_LEAVES; li++) {
+    free(e->tile_buf[li]);
+    e->tile_buf[li] = NULL;
+  }
+  free(e->regmem);
+  e->regmem = NULL;
+}
+
+/* ---- the strips of a sub-rectangle ----------------------------------------------------- */
+
+/* Leaf li, resolved at the current sub-rectangle, is memory read across its
+ * rows: it is copied tile by tile. */
+static int across_rows(const dtxi_exec *e, int li) {
+  const dtxk_rleaf *r = &e->rl[li];
+  return (r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) &&
+         (r->stride[2] == 1 || r->stride[2] == -1) && (r->stride[3] > 1 || r->stride[3] < -1) &&
+         !e->leaves[li].is_sub;
+}
+
+int dtxi_general_plan_tiles(dtxi_exec *e, const dtxi_rect *r, const char **why) {
+  int tiled = 0;
+  for (int li = 0; li < e->p->nleaves; li++) {
+    e->tile[li] = NULL;
+    if (!(across_rows(e, li) && r->n[2] > 1 && r->n[3] > 1)) continue;
+    if (e->tile_buf[li] == NULL &&
+        (e->tile_buf[li] = aligned_alloc(64, (size_t)DTXK_TR * DTXK_TC * 8)) == NULL) {
+      *why = "out of memory for a tile";
+      return -1;
+    }
+    tiled = 1;
+  }
+  return tiled;
+}
+
+/* Asks for the next strip (after the one at i) of each leaf streamed from
+ * memory to be brought into the cache. */
+static void prefetch_next_strip(const dtxi_exec *e, const dtxi_rect *r, const int64_t *i) {
+  int64_t e2 = r->n[2], e3 = r->n[3];
+  int64_t nx2 = i[3] + DTXK_STRIP < e3 ? i[2] : i[2] + 1,
+          nx3 = i[3] + DTXK_STRIP < e3 ? i[3] + DTXK_STRIP : 0;
+  if (nx2 >= e2) return;
+  int64_t nn = e3 - nx3 < DTXK_STRIP ? e3 - nx3 : DTXK_STRIP;
+  for (int li = 0; li < e->p->nleaves; li++) {
+    const dtxk_rleaf *q = &e->rl[li];
+    if ((q->kind != DTXK_LEAF_TASK && q->kind != DTXK_LEAF_EXT) || q->stride[3] != 1) continue;
+    int esz = dtxk_size(q->dtype);
+    const char *a = q->ptr + (i[0] * q->stride[0] + i[1] * q->stride[1] + nx2 * q->stride[2] + nx3) * esz;
+    for (int64_t b = 0; b < nn * esz; b += 64) __builtin_prefetch(a + b);
+  }
+}
+
+/* The sub-rectangle row by row, each row in strips. */
+static void run_strips(dtxi_exec *e, const dtxi_rect *r) {
+  int64_t i[4], g[4];
+  for (i[0] = 0; i[0] < r->n[0]; i[0]++)
+    for (i[1] = 0; i[1] < r->n[1]; i[1]++)
+      for (i[2] = 0; i[2] < r->n[2]; i[2]++)
+        for (i[3] = 0; i[3] < r->n[3]; i[3] += DTXK_STRIP) {
+          int n = (int)(r->n[3] - i[3] < DTXK_STRIP ? r->n[3] - i[3] : DTXK_STRIP);
+          prefetch_next_strip(e, r, i); /* meanwhile */
+          for (int k = 0; k < 4; k++) g[k] = r->s[k] + i[k];
+          run_strip(e, i, g, n);
+        }
+}
+
+void dtxi_general_tile(dtxi_exec *e, const dtxi_rect *r, int64_t i0, int64_t i1, int64_t r0, int64_t c0) {
+  int64_t e2 = r->n[2], e3 = r->n[3];
+  int64_t rh = e2 - r0 < DTXK_TR ? e2 - r0 : DTXK_TR, cw = e3 - c0 < DTXK_TC ? e3 - c0 : DTXK_TC;
+  /* the next tile along the row first: its lines arrive while this one is copied */
+  if (c0 + DTXK_TC < e3) {
+    int64_t ncw = e3 - c0 - DTXK_TC < DTXK_TC ? e3 - c0 - DTXK_TC : DTXK_TC;
+    for (int li = 0; li < e->p->nleaves; li++) {
+      const dtxk_rleaf *q = &e->rl[li];
+      if ((q->kind == DTXK_LEAF_TASK || q->kind == DTXK_LEAF_EXT) && !e->leaves[li].is_sub)
+        tile_prefetch(
+            q, i0 * q->stride[0] + i1 * q->stride[1] + r0 * q->stride[2] + (c0 + DTXK_TC) * q->stride[3], rh,
+            ncw);
+    }
+  }
+  for (int li = 0; li < e->p->nleaves; li++) {
+    const dtxk_rleaf *q = &e->rl[li];
+    if (e->tile_buf[li] == NULL || !across_rows(e, li)) {
+      e->tile[li] = NULL;
+      continue;
+    }
+    e->tile[li] = e->tile_buf[li];
+    tile_in(q, i0 * q->stride[0] + i1 * q->stride[1] + r0 * q->stride[2] + c0 * q->stride[3], rh, cw,
+            e->tile_buf[li]);
+  }
+  e->tile_r0 = r0;
+  e->tile_c0 = c0;
+  int64_t i[4] = {i0, i1, 0, c0}, g[4];
+  for (i[2] = r0; i[2] < r0 + rh; i[2]++) {
+    for (int k = 0; k < 4; k++) g[k] = r->s[k] + i[k];
+    run_strip(e, i, g, (int)cw);
+  }
+}
+
+void dtxi_general_run(dtxi_exec *e, const dtxi_rect *r) {
+  if (!r->tiled) {
+    run_strips(e, r);
+    return;
+  }
+  for (int64_t i0 = 0; i0 < r->n[0]; i0++)
+    for (int64_t i1 = 0; i1 < r->n[1]; i1++)
+      for (int64_t r0 = 0; r0 < r->n[2]; r0 += DTXK_TR)
+        for (int64_t c0 = 0; c0 < r->n[3]; c0 += DTXK_TC) dtxi_general_tile(e, r, i0, i1, r0, c0);
+}

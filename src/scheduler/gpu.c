@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "base/config.h"
+#include "base/costcache.h"
 #include "base/error.h"
 #include "scheduler/gpu_internal.h"
 #include "scheduler/task.h"
@@ -55,149 +56,20 @@ int dtxi_gpus_sim(const dtxi_gpus *g) { return g != NULL && g->sim; }
 
 /* ---- learned durations and output sizes --------------------------------------------- */
 
-static uint64_t name_hash(const char *s, int kind) {
-  uint64_t h = 1469598103934665603ull;
-  for (const char *p = s; *p; p++) {
-    if (kind && p > s && p[-1] == '-')
-      while (*p >= '0' && *p <= '9') p++; /* a serial: the kind is the same */
-    if (*p == '\0') break;
-    h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  }
-  return h | 1;
-}
-
-/* A key looks this many places from its home; a new key finding them all
- * taken replaces the one at home (the tables are caches: programs that keep
- * making names, like arrays, never fill them up). */
-#define DTXI_PROBES 16
-
-/* Keys are odd (name_hash); a slot being taken over holds this even value
- * until its fields are cleared, so nobody reads them meanwhile. */
-#define DTXI_KEY_BUSY 2u
-
-/* The slot of hash h in a table of n entries whose hash field is at
- * (char *)base + i * stride, claiming one when `claim`; -1 if none. A full
- * window gives up the first entry `evictable` allows (clear(i) empties its
- * fields before the new key shows). */
-static int table_slot(void *base, size_t stride, int n, uint64_t h, int claim, int (*evictable)(void *, int),
-                      void (*clear)(void *, int)) {
-  int home = (int)(h % (uint64_t)n);
-  for (int k = 0, i = home; k < DTXI_PROBES && k < n; k++, i = (i + 1) % n) {
-    _Atomic uint64_t *hp = (_Atomic uint64_t *)((char *)base + (size_t)i * stride);
-    uint64_t cur = atomic_load(hp);
-    if (cur == h) return i;
-    if (cur == 0) {
-      if (!claim) return -1;
-      uint64_t zero = 0;
-      if (atomic_compare_exchange_strong(hp, &zero, h) || zero == h) return i;
-    }
-  }
-  if (!claim) return -1;
-  for (int k = 0, i = home; k < DTXI_PROBES && k < n; k++, i = (i + 1) % n) {
-    _Atomic uint64_t *hp = (_Atomic uint64_t *)((char *)base + (size_t)i * stride);
-    uint64_t cur = atomic_load(hp);
-    if (cur == DTXI_KEY_BUSY || !evictable(base, i)) continue;
-    if (!atomic_compare_exchange_strong(hp, &cur, DTXI_KEY_BUSY)) {
-      if (cur == h) return i; /* another thread took it for this key */
-      continue;
-    }
-    if (!evictable(base, i)) { /* a probe started meanwhile: the key stays */
-      atomic_store(hp, cur);
-      continue;
-    }
-    clear(base, i);
-    atomic_store(hp, h);
-    return i;
-  }
-  return -1;
-}
-
-static int est_evictable(void *base, int i) {
-  (void)base;
-  (void)i;
-  return 1;
-}
-static void est_clear(void *base, int i) {
-  struct dtxi_gpus *g = (struct dtxi_gpus *)((char *)base - offsetof(struct dtxi_gpus, est));
-  for (int a = 0; a < 2; a++)
-    for (int c = 0; c < 4; c++) atomic_store_explicit(&g->est[i].ns[a][c], 0, memory_order_relaxed);
-}
-static int out_evictable(void *base, int i) {
-  struct dtxi_gpus *g = (struct dtxi_gpus *)((char *)base - offsetof(struct dtxi_gpus, outs));
-  return atomic_load(&g->outs[i].probing) == 0; /* a probe running keeps its name */
-}
-static void out_clear(void *base, int i) {
-  struct dtxi_gpus *g = (struct dtxi_gpus *)((char *)base - offsetof(struct dtxi_gpus, outs));
-  atomic_store_explicit(&g->outs[i].out_bytes, 0, memory_order_relaxed);
-  atomic_store_explicit(&g->outs[i].data_bytes, 0, memory_order_relaxed);
-  atomic_store_explicit(&g->outs[i].probing, 0, memory_order_relaxed);
-}
-
-/* The durations slot of a task name's kind; the output slot of the name. */
-static int est_slot(dtxi_gpus *g, const char *prefix, int claim) {
-  return table_slot(g->est, sizeof g->est[0], (int)(sizeof g->est / sizeof g->est[0]), name_hash(prefix, 1),
-                    claim, est_evictable, est_clear);
-}
-static int out_slot(dtxi_gpus *g, const char *prefix, int claim) {
-  return table_slot(g->outs, sizeof g->outs[0], (int)(sizeof g->outs / sizeof g->outs[0]), name_hash(prefix, 0),
-                    claim, out_evictable, out_clear);
-}
-
-/* Size classes of a task's input bytes: < 64 KiB, < 1 MiB, < 16 MiB, more. */
-static int size_class(size_t bytes) {
-  return bytes < ((size_t)64 << 10) ? 0 : bytes < ((size_t)1 << 20) ? 1 : bytes < ((size_t)16 << 20) ? 2 : 3;
-}
-
 int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu, size_t bytes) {
-  int i = g != NULL ? est_slot(g, prefix, 0) : -1;
-  if (i < 0) return 0;
-  int c = size_class(bytes);
-  /* The class itself, else the nearest class measured, scaled by size. */
-  for (int k = 0; k < 4; k++)
-    for (int s = -1; s <= 1; s += 2) {
-      int cc = c + s * k;
-      if (cc < 0 || cc > 3 || (k == 0 && s == 1)) continue;
-      int64_t ns = atomic_load_explicit(&g->est[i].ns[on_gpu != 0][cc], memory_order_relaxed);
-      if (ns == 0) continue;
-      for (int step = cc; step < c; step++) ns *= 16; /* the classes are 16x apart */
-      for (int step = c; step < cc; step++) ns /= 16;
-      return ns > 0 ? ns : 1;
-    }
-  return 0;
+  return g != NULL ? dtxi_costcache_estimate(g->cost, prefix, on_gpu, bytes) : 0;
 }
 
 void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, size_t bytes, int64_t ns) {
-  int i = g != NULL ? est_slot(g, prefix, 1) : -1;
-  if (i < 0) return;
-  if (ns < 1) ns = 1;
-  _Atomic int64_t *e = &g->est[i].ns[on_gpu != 0][size_class(bytes)];
-  int64_t old = atomic_load_explicit(e, memory_order_relaxed);
-  /* A racing update may be lost; an estimate, not an account. */
-  atomic_store_explicit(e, old == 0 ? ns : old + (ns - old) / 4, memory_order_relaxed);
+  if (g != NULL) dtxi_costcache_learn(g->cost, prefix, on_gpu, bytes, ns);
 }
 
 void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes) {
-  int i = g != NULL ? out_slot(g, prefix, 1) : -1;
-  if (i < 0) return;
-  int64_t old = atomic_load_explicit(&g->outs[i].out_bytes, memory_order_relaxed);
-  while ((int64_t)bytes + 1 > old && !atomic_compare_exchange_weak_explicit(&g->outs[i].out_bytes, &old,
-                                                                            (int64_t)bytes + 1, memory_order_relaxed,
-                                                                            memory_order_relaxed)) {
-  }
+  if (g != NULL) dtxi_costcache_learn_output(g->cost, prefix, bytes);
 }
 
 void dtxi_gpus_learn_data(dtxi_gpus *g, const char *prefix, size_t bytes) {
-  int i = g != NULL ? out_slot(g, prefix, 1) : -1;
-  if (i >= 0) atomic_store_explicit(&g->outs[i].data_bytes, (int64_t)bytes, memory_order_relaxed);
-}
-
-/* Bytes a task of this name gives its readers, as far as is known. */
-static size_t data_bytes(dtxi_gpus *g, const char *prefix) {
-  int i = out_slot(g, prefix, 0);
-  if (i < 0) return 0;
-  int64_t d = atomic_load_explicit(&g->outs[i].data_bytes, memory_order_relaxed);
-  int64_t o = atomic_load_explicit(&g->outs[i].out_bytes, memory_order_relaxed) - 1;
-  return (size_t)(d > o ? d : o > 0 ? o : 0);
+  if (g != NULL) dtxi_costcache_learn_data(g->cost, prefix, bytes);
 }
 
 static void rootq_new(run *r);
@@ -213,8 +85,7 @@ void dtxi_gpu_plan(run *r) {
     if (gt->where != DTX_WHERE_ANY || im->cpu == NULL || im->cuda == NULL) continue;
     const char *prefix = gr->prefixes[gt->prefix];
     /* Input sizes are not known yet: the size this name's outputs had stands in. */
-    int slot = out_slot(g, prefix, 0);
-    int64_t ob = slot >= 0 ? atomic_load_explicit(&g->outs[slot].out_bytes, memory_order_relaxed) : 0;
+    int64_t ob = dtxi_costcache_output(g->cost, prefix);
     size_t bytes = ob > 0 ? (size_t)(ob - 1) * (gt->ninputs > 0 ? gt->ninputs : 1) : 0;
     int64_t cpu = dtxi_gpus_estimate(g, prefix, 0, bytes), gpu = dtxi_gpus_estimate(g, prefix, 1, bytes);
     if (cpu == 0) {
@@ -231,7 +102,7 @@ void dtxi_gpu_plan(run *r) {
     const uint32_t *ins = dtxi_gt_inputs(gt);
     for (uint32_t k = 0; k < gt->ninputs; k++) {
       const rtask *in = &r->rt[r->map[ins[k]]];
-      size_t n = data_bytes(g, gr->prefixes[gr->tasks[in->gid].prefix]);
+      size_t n = dtxi_costcache_data_bytes(g->cost, gr->prefixes[gr->tasks[in->gid].prefix]);
       if (n == 0) continue;
       if (dtxi_gpu_eligible(r, in))
         to_host += dtxi_links_cost_ns(&dtxi_sched_of(r->cl)->links, 0, DTXI_HOST, n);
@@ -764,8 +635,7 @@ static void free_job(gjob *j) {
   if (j->probe_slot > 0) { /* the probe ends, if its name still has the slot */
     dtxi_gpus *g = dtxi_sched_of(j->r->cl)->gpus;
     const gtask *gt = &j->r->g->tasks[j->t->gid];
-    if (atomic_load(&g->outs[j->probe_slot - 1].hash) == name_hash(j->r->g->prefixes[gt->prefix], 0))
-      atomic_store(&g->outs[j->probe_slot - 1].probing, 0);
+    dtxi_costcache_probe_end(g->cost, j->probe_slot - 1, j->r->g->prefixes[gt->prefix]);
   }
   slot_unref(j->slot);
   slot_unref(j->ahead_src);
@@ -1184,9 +1054,8 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
   int known = im->cuda == dtxi_kept_source || im->cuda == dtxi_keep_task;
   int64_t known_out =
       im->cuda == dtxi_kept_source ? kept_dispatch(g, j, d, *(dtxi_kept *const *)dtxi_gt_args(gt)) : 0;
-  int slot = known ? -1 : out_slot(g, prefix, limit > 0);
-  int64_t out_est =
-      known ? known_out + 1 : slot >= 0 ? atomic_load_explicit(&g->outs[slot].out_bytes, memory_order_relaxed) : 0;
+  int slot = known ? -1 : dtxi_costcache_slot(g->cost, prefix, limit > 0);
+  int64_t out_est = known ? known_out + 1 : dtxi_costcache_output_at(g->cost, slot);
   int fits = 1, probe_busy = 0;
   if (out_est > 0) {
     out_est--;
@@ -1195,20 +1064,20 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
   } else {
     out_est = (int64_t)largest;
     if (limit > 0 && slot >= 0) {
-      int idle = 0;
-      if (!atomic_compare_exchange_strong(&g->outs[slot].probing, &idle, 1)) {
-        probe_busy = 1;
-      } else if (atomic_load(&g->outs[slot].hash) != name_hash(prefix, 0)) {
-        /* the slot went to another name meanwhile: no probe (the output's
-         * size is had when it is made) */
-        atomic_store(&g->outs[slot].probing, 0);
-        out_est = (int64_t)largest;
-      } else if ((out_est = atomic_load(&g->outs[slot].out_bytes)) > 0) {
-        atomic_store(&g->outs[slot].probing, 0); /* learned by the probe that just ended */
-        out_est--;
-      } else {
-        out_est = (int64_t)largest;
-        j->probe_slot = slot + 1;
+      int64_t learned = 0;
+      switch (dtxi_costcache_probe_begin(g->cost, slot, prefix, &learned)) {
+        case DTXI_COSTCACHE_PROBE_BUSY:
+          probe_busy = 1;
+          break;
+        case DTXI_COSTCACHE_PROBE_KNOWN: /* learned by the probe that just ended */
+          out_est = learned - 1;
+          break;
+        case DTXI_COSTCACHE_PROBE_STARTED:
+          j->probe_slot = slot + 1;
+          break;
+        default: /* the slot went to another name meanwhile: no probe (the
+                  * output's size is had when it is made) */
+          break;
       }
     }
   }
@@ -1877,6 +1746,11 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
   g->cl = cl;
   g->b = b;
   g->sim = strcmp(b->ops->name, "sim") == 0;
+  g->cost = dtxi_costcache_new(512, 1024);
+  if (g->cost == NULL) {
+    free(g);
+    return dtxi_fail(DTX_ENOMEM, "out of memory starting the GPU scheduler");
+  }
   pthread_mutex_init(&g->mu, NULL);
   pthread_cond_init(&g->cv, NULL);
   pthread_mutex_init(&g->nccl_mu, NULL);
@@ -1982,5 +1856,6 @@ void dtxi_gpus_stop(dtxi_gpus *g) {
   pthread_mutex_destroy(&g->res_mu);
   pthread_mutex_destroy(&g->mu);
   pthread_cond_destroy(&g->cv);
+  dtxi_costcache_free(g->cost);
   free(g);
 }

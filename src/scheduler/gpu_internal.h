@@ -203,21 +203,9 @@ struct dtxi_gpus {
   pthread_mutex_t res_mu;
   struct dtxi_keeper *keepers; /* persisted arrays' chunks (keepers_mu in gpu.c) */
   _Atomic uint64_t flow_ids; /* trace arrows */
-  /* Learned durations per kind of task: open addressing on the hash of the
-   * name with the serial numbers after dashes left out ("add-17" and "add-18"
-   * are one kind), so that programs making new names all the time (arrays)
-   * keep learning. */
-  struct {
-    _Atomic uint64_t hash;
-    _Atomic int64_t ns[2][4]; /* [CPU, GPU][size class] */
-  } est[512];
-  /* Learned output sizes per exact name (device memory reserved ahead). */
-  struct {
-    _Atomic uint64_t hash;
-    _Atomic int64_t out_bytes; /* 1 + the largest output seen; 0: none yet */
-    _Atomic int probing;       /* a task of this name runs to learn its output size */
-    _Atomic int64_t data_bytes; /* what readers get, when not out_bytes (a kept chunk lent, not made) */
-  } outs[1024];
+  /* Learned durations per kind of task and output sizes per name
+   * (base/costcache.h: 512 kinds, 1024 names). */
+  struct dtxi_costcache *cost;
 };
 
 /* ---- residency.c ---------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /*
- * scheduler/gpu_internal.h - the state shared by the GPU dispatch (gpu.c)
+ * scheduler/gpu/gpu_internal.h - the state shared by the GPU dispatch (gpus.c)
  * and chunk residency on the GPUs (residency.c).
  *
  * Locks, in the order they are taken: keepers_mu (gpu.c: the persisted

@@ -1,5 +1,5 @@
 /*
- * scheduler/residency.c - where task outputs live on the GPUs, and device
+ * scheduler/gpu/residency.c - where task outputs live on the GPUs, and device
  * memory under its limit.
  *
  * Owns: the copies of each output (struct gres: one per device at most, made
@@ -22,7 +22,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "scheduler/gpu_internal.h"
+#include "scheduler/gpu/gpu_internal.h"
 #include "scheduler/task.h"
 
 void dtxi_gpu_key(const run *r, const rtask *t, char *buf, size_t n) {

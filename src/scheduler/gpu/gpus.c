@@ -1,5 +1,5 @@
 /*
- * scheduler/gpu.c - running graph tasks on GPUs for the cluster scheduler.
+ * scheduler/gpu/gpus.c - running graph tasks on GPUs for the cluster scheduler.
  *
  * Owns: per device, its compute streams, its device-to-host stream and its
  * NCCL stream; the progress thread and its list of jobs in flight; the
@@ -35,7 +35,7 @@
 #include "base/config.h"
 #include "base/costcache.h"
 #include "base/error.h"
-#include "scheduler/gpu_internal.h"
+#include "scheduler/gpu/gpu_internal.h"
 #include "scheduler/task.h"
 
 /* Enqueued behind each event the progress thread waits for: wakes it as soon

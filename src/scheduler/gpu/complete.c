@@ -132,6 +132,7 @@ static gres *keep_output(dtxi_gpus *g, gjob *j, int64_t *give_back) {
   }
   /* pinned by the readers run ahead of it until they are done */
   dtxi_copy_add(g, res, d->index, j->out_ptr, j->ev, j->slot != NULL ? j->slot->readers : 0);
+  if (!j->borrowed) d->reserved -= (int64_t)res->size; /* held on by the copy (or the chunk kept again) */
   pthread_mutex_unlock(&g->res_mu);
   j->ev = NULL;
   if (!j->borrowed) *give_back -= (int64_t)res->size; /* held on by the copy */

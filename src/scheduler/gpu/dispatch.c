@@ -470,6 +470,7 @@ static void commit(dispatch *x) {
     j->made[i] = &res->copy[d->index];
     j->temp[i] = 0;
     j->in_charged -= (int64_t)n; /* now held by the copy */
+    d->reserved -= (int64_t)n;
   }
   pthread_mutex_unlock(&g->res_mu);
   free(x->src);

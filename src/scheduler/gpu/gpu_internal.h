@@ -58,7 +58,8 @@ typedef struct gres {
   struct dtxi_gpus *g;
   run *r;
   rtask *t;
-  gcopy copy[]; /* g->ndev entries */
+  struct gres *live_prev, *live_next; /* every record alive (dtxi_gpus.live, res_mu) */
+  gcopy copy[];                       /* g->ndev entries */
 } gres;
 
 /* A kept chunk's copy in host memory while it is spilled, shared by its
@@ -115,13 +116,17 @@ typedef struct gdev {
   uint64_t *compute_end;
   int d2h_tid, h2d_tid, peer_tid, nccl_tid;
   uint64_t d2h_end, in_end[3];
-  /* Device memory held by dtx, under res_mu. With limit > 0:
-   *   used = bytes reserved by jobs in flight + bytes of the copies here;
-   *   used <= limit (a job is parked rather than pass it);
+  /* Device memory held by dtx, under res_mu (check.c verifies all this):
+   *   used = reserved + bytes of the copies here that are not persisted
+   *          chunks + kept;
+   *   reserved = bytes reserved for jobs in flight (and broadcasts under
+   *          way) not yet held by a copy or a persisted chunk: 0 when idle;
+   *   with limit > 0, used <= limit (a job is parked rather than pass it);
    *   lru = exactly the copies here with pins == 0, least recently used
-   *   first: the ones that may be spilled. */
+   *   first: the ones that may be spilled; when idle no copy is pinned. */
   int64_t limit; /* bytes; 0: no limit */
   int64_t used, peak;
+  int64_t reserved;
   gcopy *lru_head, *lru_tail;
   parked *parked;
   int64_t spills, spilled_bytes, unspills, unspilled_bytes;
@@ -222,6 +227,8 @@ struct dtxi_gpus {
   /* Learned durations per kind of task and output sizes per name
    * (base/costcache.h: 512 kinds, 1024 names). */
   struct dtxi_costcache *cost;
+  gres *live;         /* every residency record alive, under res_mu (for check.c) */
+  _Atomic int bcasts; /* broadcasts under way: their reservations are in flight too */
 };
 
 /* ---- residency.c ---------------------------------------------------------------- */

@@ -121,6 +121,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
   pthread_mutex_init(&g->nccl_mu, NULL);
   pthread_mutex_init(&g->res_mu, NULL);
   atomic_init(&g->flow_ids, (uint64_t)1 << 40); /* clear of the ids the CPU side of the trace uses */
+  atomic_init(&g->bcasts, 0);
   if (dtxi_env_get()->p2p == DTXI_P2P_NCCL) {
     g->nccl = b->ndev > 1 && dtxi_nccl_available(b);
     if (!g->nccl && b->ndev > 1)

@@ -164,6 +164,7 @@ void dtxi_keep_input_done(gjob *j, int ok) {
     if (ok && p != NULL) {
       j->in_charged -= (int64_t)n; /* held by the slot now */
       pthread_mutex_lock(&g->res_mu);
+      d->reserved -= (int64_t)n;
       dtxi_kept_set(d, slot, p, n, 0);
       pthread_mutex_unlock(&g->res_mu);
     } else if (p != NULL) {

@@ -240,6 +240,7 @@ static void bcast_settle(dtxi_gpus *g, gres *res, bcast *b, dtx_status rc) {
     } else {
       g->dev[e].used -= b->charged[e];
     }
+    g->dev[e].reserved -= b->charged[e]; /* held by the copy, or given back */
   }
   if (rc == DTX_OK) g->dev[res->home].broadcasts++;
   pthread_mutex_unlock(&g->res_mu);
@@ -259,6 +260,7 @@ void dtxi_gpu_broadcast(dtxi_gpus *g, run *r, rtask *t, gres *res) {
   bcast b;
   memset(&b, 0, sizeof b);
   if (bcast_targets(r, t, res, &b) < 2) return;
+  atomic_fetch_add(&g->bcasts, 1);
   for (int e = 0; e < g->ndev; e++) {
     if (!b.want[e]) continue;
     pthread_mutex_lock(&g->dev[e].mu);
@@ -273,5 +275,6 @@ void dtxi_gpu_broadcast(dtxi_gpus *g, run *r, rtask *t, gres *res) {
   pthread_mutex_unlock(&home->mu);
   dtxi_event_destroy(b.sent);
   bcast_settle(g, res, &b, rc);
+  atomic_fetch_sub(&g->bcasts, 1);
   if (rc == DTX_OK) dtxi_gtrace_broadcast(r, t, home, res->size, b.n);
 }

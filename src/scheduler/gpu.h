@@ -32,6 +32,21 @@ int dtxi_gpus_sim(const dtxi_gpus *g);
 /* Fills the memory counters of device i. */
 void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out);
 
+/* Checks the executor's invariants (device memory accounting, the LRU of
+ * device copies, persisted chunks' lists, no pins or reservations when idle;
+ * gpu/check.c lists them): 0 when they hold, else -1 with what does not in
+ * why (n bytes). Any thread holding no executor lock; g may be NULL. */
+int dtxi_gpus_check(dtxi_gpus *g, char *why, size_t n);
+/* Aborts with dtxi_gpus_check's message when the invariants do not hold. */
+void dtxi_gpus_assert_consistent(dtxi_gpus *g);
+/* Builds with DTX_CHECK_INVARIANTS (CMake option, on for Debug and sanitizer
+ * builds) check after every graph computation of the cluster scheduler. */
+#ifdef DTX_CHECK_INVARIANTS
+#define DTXI_GPUS_CHECK(g) dtxi_gpus_assert_consistent(g)
+#else
+#define DTXI_GPUS_CHECK(g) ((void)(g))
+#endif
+
 /* Learned durations per kind of task (its name without the serial numbers
  * after dashes: "add-17" and "add-18" are one kind) and size of its inputs (four classes,
  * 16x apart): what a task of this name took on a GPU and on a CPU thread

@@ -1,5 +1,5 @@
 /*
- * scheduler/residency.c - where task outputs live on the GPUs, and device
+ * scheduler/gpu/residency.c - where task outputs live on the GPUs, and device
  * memory under its limit.
  *
  * Owns: the copies of each output (struct gres: one per device at most, made
@@ -22,7 +22,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "scheduler/gpu_internal.h"
+#include "scheduler/gpu/gpu_internal.h"
 #include "scheduler/task.h"
 
 void dtxi_gpu_key(const run *r, const rtask *t, char *buf, size_t n) {
@@ -71,6 +71,11 @@ gres *dtxi_gres_new(dtxi_gpus *g, run *r, rtask *t, int home, size_t size, int h
     res->copy[d].dev = (uint8_t)d;
     res->copy[d].owner = res;
   }
+  pthread_mutex_lock(&g->res_mu);
+  res->live_next = g->live;
+  if (g->live != NULL) g->live->live_prev = res;
+  g->live = res;
+  pthread_mutex_unlock(&g->res_mu);
   return res;
 }
 
@@ -78,8 +83,14 @@ gres *dtxi_gres_new(dtxi_gpus *g, run *r, rtask *t, int home, size_t size, int h
 
 static void lru_remove(gdev *d, gcopy *c) {
   if (!c->in_lru) return;
-  if (c->prev != NULL) c->prev->next = c->next; else d->lru_head = c->next;
-  if (c->next != NULL) c->next->prev = c->prev; else d->lru_tail = c->prev;
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    d->lru_head = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  else
+    d->lru_tail = c->prev;
   c->prev = c->next = NULL;
   c->in_lru = 0;
 }
@@ -88,7 +99,10 @@ static void lru_push(gdev *d, gcopy *c) {
   if (c->in_lru || c->ptr == NULL) return;
   c->prev = d->lru_tail;
   c->next = NULL;
-  if (d->lru_tail != NULL) d->lru_tail->next = c; else d->lru_head = c;
+  if (d->lru_tail != NULL)
+    d->lru_tail->next = c;
+  else
+    d->lru_head = c;
   d->lru_tail = c;
   c->in_lru = 1;
 }
@@ -118,8 +132,14 @@ static int unpin_landed(void *arg, char *err, size_t errlen);
 
 void dtxi_kept_unlist(gdev *d, dtxi_kept *s) {
   if (!s->listed) return;
-  if (s->prev != NULL) s->prev->next = s->next; else d->kept_head = s->next;
-  if (s->next != NULL) s->next->prev = s->prev; else d->kept_tail = s->prev;
+  if (s->prev != NULL)
+    s->prev->next = s->next;
+  else
+    d->kept_head = s->next;
+  if (s->next != NULL)
+    s->next->prev = s->prev;
+  else
+    d->kept_tail = s->prev;
   s->prev = s->next = NULL;
   s->listed = 0;
 }
@@ -127,7 +147,10 @@ void dtxi_kept_unlist(gdev *d, dtxi_kept *s) {
 static void kept_list(gdev *d, dtxi_kept *s) {
   s->prev = d->kept_tail;
   s->next = NULL;
-  if (d->kept_tail != NULL) d->kept_tail->next = s; else d->kept_head = s;
+  if (d->kept_tail != NULL)
+    d->kept_tail->next = s;
+  else
+    d->kept_head = s;
   d->kept_tail = s;
   s->listed = 1;
 }
@@ -178,8 +201,8 @@ static int kspill_make(dtxi_gpus *g, gdev *d, dtxi_kept *s, dtxi_event *after) {
   dtx_chunk *host = ks != NULL ? dtxi_chunk_new_spillable(dtxi_sched_of(g->cl)->mem, s->size, 1) : NULL;
   dtxi_event *hr = NULL;
   dtx_status rc = host != NULL ? DTX_OK
-                               : dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d", s->size,
-                                           d->index);
+                               : dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d",
+                                           s->size, d->index);
   if (rc == DTX_OK && after != NULL) rc = dtxi_stream_wait(d->d2h, after);
   if (rc == DTX_OK) rc = dtxi_event_create(g->b, d->index, &hr);
   if (rc == DTX_OK) rc = dtxi_copy_async(d->d2h, host->data, DTXI_HOST, s->ptr, d->index, s->size);
@@ -215,8 +238,8 @@ static void kept_release_device(dtxi_gpus *g, gdev *d, dtxi_kept *s) {
   if (dtxi_sched_of(g->cl)->trace != NULL) {
     char args[96];
     snprintf(args, sizeof args, "{\"bytes\":%zu,\"device\":%d,\"to\":\"host\"}", s->size, d->index);
-    dtxi_trace_instant(dtxi_sched_of(g->cl)->trace, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, "spill persisted chunk", "spill",
-                       dtxi_now_ns(), args);
+    dtxi_trace_instant(dtxi_sched_of(g->cl)->trace, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid,
+                       "spill persisted chunk", "spill", dtxi_now_ns(), args);
   }
 }
 
@@ -286,6 +309,7 @@ void dtxi_copy_drop(dtxi_gpus *g, gcopy *c) {
 
 static void charge_locked(gdev *d, int64_t n) {
   d->used += n;
+  d->reserved += n;
   if (d->used > d->peak) d->peak = d->used;
 }
 
@@ -299,6 +323,7 @@ void dtxi_uncharge(dtxi_gpus *g, gdev *d, int64_t n) {
   if (n == 0) return;
   pthread_mutex_lock(&g->res_mu);
   d->used -= n;
+  d->reserved -= n;
   pthread_mutex_unlock(&g->res_mu);
 }
 
@@ -311,8 +336,8 @@ static void trace_spill(dtxi_gpus *g, gdev *d, const gres *res, size_t bytes, in
   dtxi_gpu_key(res->r, res->t, key, sizeof key);
   snprintf(name, sizeof name, "spill %s", key);
   if (strchr(key, '"') != NULL || strchr(key, '\\') != NULL) key[0] = '\0';
-  snprintf(args, sizeof args, "{\"key\":\"%s\",\"bytes\":%zu,\"device\":%d,\"to\":\"%s\"}", key, bytes, d->index,
-           to_host ? "host" : "nowhere (another copy exists)");
+  snprintf(args, sizeof args, "{\"key\":\"%s\",\"bytes\":%zu,\"device\":%d,\"to\":\"%s\"}", key, bytes,
+           d->index, to_host ? "host" : "nowhere (another copy exists)");
   dtxi_trace_instant(tr, DTXI_TRACE_GPU_PID(d->index), d->d2h_tid, name, "spill", dtxi_now_ns(), args);
 }
 
@@ -422,6 +447,11 @@ void dtxi_gres_release(gres *res) {
     c->ptr = NULL;
     c->ready = NULL;
   }
+  if (res->live_prev != NULL)
+    res->live_prev->live_next = res->live_next;
+  else
+    g->live = res->live_next;
+  if (res->live_next != NULL) res->live_next->live_prev = res->live_prev;
   pthread_mutex_unlock(&g->res_mu);
   for (int i = 0; i < g->ndev; i++) {
     if (ptr[i] != NULL) {
@@ -510,12 +540,14 @@ void dtxi_park(dtxi_gpus *g, gdev *d, run *r, rtask *t) {
     int64_t kept = d->kept;
     pthread_mutex_unlock(&g->res_mu);
     if (kept > 0)
-      snprintf(msg, sizeof msg,
-               "no room on gpu %d under its memory limit (%lld bytes): %lld bytes of it hold persisted arrays; "
-               "release some (dtx_array_release), persist them elsewhere, or raise DTX_DEVICE_MEMORY_LIMIT",
-               d->index, (long long)d->limit, (long long)kept);
+      snprintf(
+          msg, sizeof msg,
+          "no room on gpu %d under its memory limit (%lld bytes): %lld bytes of it hold persisted arrays; "
+          "release some (dtx_array_release), persist them elsewhere, or raise DTX_DEVICE_MEMORY_LIMIT",
+          d->index, (long long)d->limit, (long long)kept);
     else
-      snprintf(msg, sizeof msg, "no room on gpu %d under its memory limit (%lld bytes): spilling to host failed (%s)",
+      snprintf(msg, sizeof msg,
+               "no room on gpu %d under its memory limit (%lld bytes): spilling to host failed (%s)",
                d->index, (long long)d->limit, dtx_last_error());
     dtxi_gpu_fail_now(r, t, dtxi_gpu_task_error(r, t, msg));
   }
@@ -533,7 +565,8 @@ void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out) {
   out->bytes_spilled = d->spilled_bytes;
   out->unspills = d->unspills;
   out->bytes_unspilled = d->unspilled_bytes;
-  if (out->size >= offsetof(dtx_device_stats, run_ahead) + sizeof out->run_ahead) out->run_ahead = d->run_ahead;
+  if (out->size >= offsetof(dtx_device_stats, run_ahead) + sizeof out->run_ahead)
+    out->run_ahead = d->run_ahead;
   if (out->size >= offsetof(dtx_device_stats, bytes_staged) + sizeof out->bytes_staged)
     out->bytes_staged = d->bytes_staged;
   if (out->size >= offsetof(dtx_device_stats, bytes_persisted) + sizeof out->bytes_persisted)

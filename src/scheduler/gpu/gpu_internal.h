@@ -1,8 +1,15 @@
 /*
- * scheduler/gpu_internal.h - the state shared by the GPU dispatch (gpu.c)
- * and chunk residency on the GPUs (residency.c).
+ * scheduler/gpu/gpu_internal.h - the state shared by the files of the GPU
+ * executor (src/scheduler/gpu/), and their internal functions.
  *
- * Locks, in the order they are taken: keepers_mu (gpu.c: the persisted
+ * gpus.c starts and stops it; place.c chooses devices (the model in place.h);
+ * admit.c admits root tasks; dispatch.c places and enqueues a task; job.c is
+ * one job's lifetime and the task's view of it; transfer.c moves data to a
+ * device; complete.c is the progress thread; keep.c holds persisted chunks;
+ * residency.c tracks device copies and memory; gtrace.c writes the trace;
+ * check.c checks the invariants stated here.
+ *
+ * Locks, in the order they are taken: keepers_mu (keep.c: the persisted
  * arrays' chunks of every cluster), a device's feed lock gdev.mu (its
  * streams are fed under it), then dtxi_gpus.nccl_mu (the NCCL streams of
  * every device), then dtxi_gpus.res_mu (every device copy, pin, LRU, device
@@ -18,6 +25,7 @@
 
 #include "device/backend.h"
 #include "scheduler/gpu.h"
+#include "scheduler/gpu/place.h"
 #include "scheduler/run.h"
 
 /* One device's copy of a task output. Under res_mu. */
@@ -28,9 +36,9 @@ typedef struct gcopy {
   struct gcopy *prev, *next; /* the device's LRU while resident and unpinned */
   uint8_t in_lru;
   uint8_t dev;
-  uint8_t kept;              /* ptr belongs to a persisted array (dtxi_kept): not
-                              * freed, spilled or uncharged with the output */
-  struct dtxi_kept *slot;    /* that array's slot, when kept */
+  uint8_t kept;           /* ptr belongs to a persisted array (dtxi_kept): not
+                           * freed, spilled or uncharged with the output */
+  struct dtxi_kept *slot; /* that array's slot, when kept */
   struct gres *owner;
 } gcopy;
 
@@ -43,14 +51,15 @@ typedef struct gres {
   _Atomic int32_t refs;
   _Atomic uint32_t resident; /* bit d: copy[d].ptr != NULL (read without the lock for placement) */
   size_t size;
-  int home;                  /* the device that made it; -1: made on the host */
-  int has_host;              /* the task keeps a host copy (rtask.out) */
-  dtx_chunk *host;           /* spilled copy when there was no host copy (res_mu) */
-  dtxi_event *host_ready;    /* completes when `host` holds the data */
+  int home;               /* the device that made it; -1: made on the host */
+  int has_host;           /* the task keeps a host copy (rtask.out) */
+  dtx_chunk *host;        /* spilled copy when there was no host copy (res_mu) */
+  dtxi_event *host_ready; /* completes when `host` holds the data */
   struct dtxi_gpus *g;
   run *r;
   rtask *t;
-  gcopy copy[];              /* g->ndev entries */
+  struct gres *live_prev, *live_next; /* every record alive (dtxi_gpus.live, res_mu) */
+  gcopy copy[];                       /* g->ndev entries */
 } gres;
 
 /* A kept chunk's copy in host memory while it is spilled, shared by its
@@ -91,13 +100,13 @@ typedef struct gdev {
   int ncompute;
   unsigned next;
   dtxi_stream *d2h;
-  dtxi_stream *nccl; /* fed under dtxi_gpus.nccl_mu */
-  dtxi_stream *h2d;  /* host-to-device moves through the staging buffers */
-  dtxi_stream *peer; /* device-to-device peer copies into this device */
+  dtxi_stream *nccl;        /* fed under dtxi_gpus.nccl_mu */
+  dtxi_stream *h2d;         /* host-to-device moves through the staging buffers */
+  dtxi_stream *peer;        /* device-to-device peer copies into this device */
   pthread_mutex_t stage_mu; /* stage_free (a leaf lock; given back on the h2d stream's thread) */
   gstage stage[DTXI_STAGE_COUNT];
   gstage *stage_free;
-  int nstage;        /* buffers allocated (lazily) */
+  int nstage; /* buffers allocated (lazily) */
   _Atomic int64_t inflight;
   _Atomic int64_t queued_ns; /* estimated work in flight: where its queue ends */
   _Atomic int64_t ahead;     /* jobs enqueued behind unfinished producers (DTX_GPU_WINDOW caps it) */
@@ -107,23 +116,35 @@ typedef struct gdev {
   uint64_t *compute_end;
   int d2h_tid, h2d_tid, peer_tid, nccl_tid;
   uint64_t d2h_end, in_end[3];
-  /* Device memory held by dtx, under res_mu. With limit > 0:
-   *   used = bytes reserved by jobs in flight + bytes of the copies here;
-   *   used <= limit (a job is parked rather than pass it);
+  /* Device memory held by dtx, under res_mu (check.c verifies all this):
+   *   used = reserved + bytes of the copies here that are not persisted
+   *          chunks + kept;
+   *   reserved = bytes reserved for jobs in flight (and broadcasts under
+   *          way) not yet held by a copy or a persisted chunk: 0 when idle;
+   *   with limit > 0, used <= limit (a job is parked rather than pass it);
    *   lru = exactly the copies here with pins == 0, least recently used
-   *   first: the ones that may be spilled. */
+   *   first: the ones that may be spilled; when idle no copy is pinned. */
   int64_t limit; /* bytes; 0: no limit */
   int64_t used, peak;
+  int64_t reserved;
   gcopy *lru_head, *lru_tail;
   parked *parked;
   int64_t spills, spilled_bytes, unspills, unspilled_bytes;
   int64_t bytes_from_host, bytes_to_host, bytes_peer, bytes_nccl, reused, broadcasts, run_ahead, bytes_staged;
-  int64_t kept; /* bytes of persisted chunks here (part of used) */
+  int64_t kept;                            /* bytes of persisted chunks here (part of used) */
   struct dtxi_kept *kept_head, *kept_tail; /* those chunks, least recently used first */
 } gdev;
 
 /* How input i of a job reaches its device. */
 enum { IN_NONE, IN_BORROW, IN_HOST, IN_PEER, IN_NCCL, IN_AHEAD };
+
+/* Where input i comes from when it is not on the job's device. */
+typedef struct source {
+  const void *ptr;
+  int dev;          /* DTXI_HOST or a device */
+  dtxi_event *wait; /* to wait on before reading it; NULL: ready */
+  gres *res;        /* the output's residency (replica registered there), or NULL */
+} source;
 
 /* The output of a job that readers were enqueued behind before it finished
  * (run ahead): where it is, once known. On CUDA it is known when the job is
@@ -132,8 +153,8 @@ typedef struct gahead {
   _Atomic int32_t refs; /* the producing job + each reader job */
   void *ptr;
   size_t size;
-  int failed;           /* the producing task failed: readers must not run */
-  int readers;          /* reader jobs enqueued behind it (producer's dispatch and progress threads) */
+  int failed;  /* the producing task failed: readers must not run */
+  int readers; /* reader jobs enqueued behind it (producer's dispatch and progress threads) */
 } gahead;
 
 typedef struct gjob {
@@ -148,13 +169,13 @@ typedef struct gjob {
   int ninputs;
   void **in_ptr;
   size_t *in_size;
-  uint8_t *how;      /* IN_* per input */
-  gcopy **pinned;    /* the device copy input i reads (here, or the peer source), pinned until done */
-  gcopy **made;      /* the copy of input i this job fetched here (kept for later readers), pinned until done */
+  uint8_t *how;   /* IN_* per input */
+  gcopy **pinned; /* the device copy input i reads (here, or the peer source), pinned until done */
+  gcopy **made;   /* the copy of input i this job fetched here (kept for later readers), pinned until done */
   dtx_chunk **hpinned; /* the host chunk input i is copied from, held in memory until done */
-  char *temp;        /* in_ptr[i] is this job's own buffer, freed when done */
-  dtxi_event **tev;  /* tracing: timed events before the inputs ([0]) and after input i ([i + 1]) */
-  dtxi_event **xev;  /* NCCL moves: events the compute stream waited on */
+  char *temp;          /* in_ptr[i] is this job's own buffer, freed when done */
+  dtxi_event **tev;    /* tracing: timed events before the inputs ([0]) and after input i ([i + 1]) */
+  dtxi_event **xev;    /* NCCL moves: events the compute stream waited on */
   int nxev;
   void *out_ptr;
   size_t out_size;
@@ -176,8 +197,8 @@ typedef struct gjob {
   int stream_index;
   struct dtxi_kept *keep_slot; /* dtxi_task_keep_input: where input keep_in goes once done */
   int keep_in;
-  int keep_temp;   /* that input is this job's own buffer (not a residency copy) */
-  int borrowed;    /* out_ptr is a kept buffer (dtxi_task_output_kept): never freed here */
+  int keep_temp;                 /* that input is this job's own buffer (not a residency copy) */
+  int borrowed;                  /* out_ptr is a kept buffer (dtxi_task_output_kept): never freed here */
   struct dtxi_kept *borrow_slot; /* a kept chunk it lends (one user counted for this job) */
   void *kept_ptr;                /* that chunk's device memory, taken at dispatch */
   struct dtxi_kept *rekeep;      /* the output brings a spilled kept chunk back: kept again when done */
@@ -201,23 +222,13 @@ struct dtxi_gpus {
   int stop;
   pthread_mutex_t nccl_mu;
   pthread_mutex_t res_mu;
-  struct dtxi_keeper *keepers; /* persisted arrays' chunks (keepers_mu in gpu.c) */
-  _Atomic uint64_t flow_ids; /* trace arrows */
-  /* Learned durations per kind of task: open addressing on the hash of the
-   * name with the serial numbers after dashes left out ("add-17" and "add-18"
-   * are one kind), so that programs making new names all the time (arrays)
-   * keep learning. */
-  struct {
-    _Atomic uint64_t hash;
-    _Atomic int64_t ns[2][4]; /* [CPU, GPU][size class] */
-  } est[512];
-  /* Learned output sizes per exact name (device memory reserved ahead). */
-  struct {
-    _Atomic uint64_t hash;
-    _Atomic int64_t out_bytes; /* 1 + the largest output seen; 0: none yet */
-    _Atomic int probing;       /* a task of this name runs to learn its output size */
-    _Atomic int64_t data_bytes; /* what readers get, when not out_bytes (a kept chunk lent, not made) */
-  } outs[1024];
+  struct dtxi_keeper *keepers; /* persisted arrays' chunks (keepers_mu in keep.c) */
+  _Atomic uint64_t flow_ids;   /* trace arrows */
+  /* Learned durations per kind of task and output sizes per name
+   * (base/costcache.h: 512 kinds, 1024 names). */
+  struct dtxi_costcache *cost;
+  gres *live;         /* every residency record alive, under res_mu (for check.c) */
+  _Atomic int bcasts; /* broadcasts under way: their reservations are in flight too */
 };
 
 /* ---- residency.c ---------------------------------------------------------------- */
@@ -261,7 +272,89 @@ void dtxi_gpu_fail_now(run *r, rtask *t, char *msg);
  * threads instead, when nothing ties it to a GPU (no `where`) and its inputs
  * can be read there (host copies). 1 when handed over. */
 int dtxi_gpu_to_cpu(run *r, rtask *t);
-void dtxi_gpu_root_done(run *r, rtask *t);
 void dtxi_gpu_key(const run *r, const rtask *t, char *buf, size_t n);
+
+/* ---- place.c ------------------------------------------------------------------------- */
+
+/* The size of an input's output as known now (host chunk, else device copy). */
+size_t dtxi_gpu_input_size(const rtask *in);
+/* The device for gt's task: `where`, else the model (place.h) on a snapshot
+ * of the inputs' residency (buf: gt->ninputs entries) and the devices' queues. */
+gdev *dtxi_gpu_choose(struct dtxi_gpus *g, const run *r, const gtask *gt, dtxi_place_input *buf);
+
+/* ---- admit.c ------------------------------------------------------------------------- */
+
+/* Sets up r->rootq when r has more GPU roots than may start at once. */
+void dtxi_gpu_rootq_new(run *r);
+void dtxi_gpu_root_done(run *r, rtask *t);
+
+/* ---- job.c --------------------------------------------------------------------------- */
+
+gjob *dtxi_job_new(run *r, rtask *t, int ninputs);
+void dtxi_job_free(gjob *j);
+/* Frees a job that never reached the progress thread, giving back its pins,
+ * reservation and counters. */
+void dtxi_job_drop(gjob *j);
+/* Drops the job's pins of the copies and host chunks it read. */
+void dtxi_job_unpin_inputs(gjob *j);
+/* Frees the job's own input buffers on stream s (in order behind their use). */
+void dtxi_job_free_inputs(gjob *j, dtxi_stream *s);
+void dtxi_gahead_unref(gahead *s);
+/* Runs implementation fn for the job; a failure is kept in j->err. */
+void dtxi_job_invoke(gjob *j, dtx_task_fn fn);
+/* Simulated GPUs run the CPU implementation in stream order (a host function
+ * on the compute stream). A task's own failure is kept in the job (the
+ * stream stays healthy for others). */
+int dtxi_job_sim_task(void *arg, char *err, size_t errlen);
+
+/* ---- transfer.c ---------------------------------------------------------------------- */
+
+/* Moves n bytes from src (host memory, or device src_dev) to dst (allocated
+ * on j->s) on a copy stream of j's device, overlapped with the compute
+ * streams: host moves on h2d through staging buffers, GPU moves on peer; the
+ * job's stream waits for it. `wait`: an event the source needs first. d->mu
+ * held. *staged: bytes that went through a staging buffer. */
+dtx_status dtxi_move_in(struct dtxi_gpus *g, gjob *j, void *dst, const void *src, int src_dev, size_t n,
+                        dtxi_event *wait, size_t *staged);
+/* Moves the job's NCCL inputs as one group (d->mu held). The compute stream
+ * waits for the moves; each source's NCCL stream first waits for its copy. */
+dtx_status dtxi_nccl_inputs(struct dtxi_gpus *g, gjob *j, const source *src);
+/* One output needed on several other GPUs (dependents placed there by the
+ * user): broadcast it once, over NCCL, instead of one move per reader. */
+void dtxi_gpu_broadcast(struct dtxi_gpus *g, run *r, rtask *t, gres *res);
+
+/* ---- complete.c ---------------------------------------------------------------------- */
+
+/* Hands a dispatched job to the progress thread. */
+void dtxi_gpus_handoff(struct dtxi_gpus *g, gjob *j);
+/* Enqueued behind each event the progress thread waits for: wakes it as soon
+ * as the stream gets there, so it need not poll on a timer. */
+int dtxi_gpus_kick(void *arg, char *err, size_t errlen);
+void *dtxi_gpus_progress_main(void *arg);
+
+/* ---- keep.c -------------------------------------------------------------------------- */
+
+/* At dispatch on device d (its feed lock held): a kept source lends the
+ * chunk's device memory (one user counted for the job, so it cannot spill
+ * meanwhile), or reads a spilled one back into an output of its size. The
+ * bytes to reserve for the output. */
+int64_t dtxi_kept_dispatch(struct dtxi_gpus *g, gjob *j, gdev *d, struct dtxi_kept *ks);
+/* Gives back what dtxi_kept_dispatch took for a job that will not run. */
+void dtxi_kept_undispatch(struct dtxi_gpus *g, gjob *j);
+/* The job asked to keep an input: once it succeeded (ok), that input's copy
+ * goes to the slot (progress thread). */
+void dtxi_keep_input_done(gjob *j, int ok);
+/* At stop: persisted arrays still alive give their device memory back now. */
+void dtxi_keepers_detach(struct dtxi_gpus *g);
+
+/* ---- gtrace.c ------------------------------------------------------------------------ */
+
+/* Records timed event k of the job on its stream (0: before the inputs;
+ * i + 1: after input i), when tracing. */
+void dtxi_gtrace_mark(gjob *j, int k);
+/* The job's slices and arrows (progress thread, when it succeeded). */
+void dtxi_gtrace_job(gjob *j);
+void dtxi_gtrace_broadcast(const run *r, const rtask *t, const gdev *home, size_t bytes, int receivers);
+void dtxi_gtrace_unspill(const run *r, const rtask *in, const gdev *d, size_t bytes);
 
 #endif /* DTXI_GPU_INTERNAL_H */

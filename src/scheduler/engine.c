@@ -94,13 +94,6 @@ void dtxi_run_on_cpu(run *r, rtask *t) {
   cpu->dispatch(cpu, r, t);
 }
 
-void dtxi_run_host_done(run *r, rtask *t, int64_t ns) {
-  for (int i = 0; i < r->nexec; i++) {
-    const dtxi_executor *e = r->exec[i];
-    if (e->host_done != NULL) e->host_done(e, r, t, ns);
-  }
-}
-
 /* ---- the executor table ----------------------------------------------------- */
 
 void dtxi_engine_add(run *r, const dtxi_executor *e) {
@@ -109,7 +102,7 @@ void dtxi_engine_add(run *r, const dtxi_executor *e) {
   if (e->begin != NULL && !e->begin(e, r)) return;
   r->exec[r->nexec] = e;
   r->cpu = r->nexec++; /* the CPU threads come last */
-  if (e->host_done != NULL) r->nhost++;
+  if (e->host_done != NULL) r->host[r->nhost++] = e;
   if (e->release_copies != NULL) {
     DTX_ASSERT(r->release_copies == NULL);
     r->release_copies = e->release_copies;
@@ -117,21 +110,24 @@ void dtxi_engine_add(run *r, const dtxi_executor *e) {
 }
 
 void dtxi_engine_place(run *r) {
-  for (int i = 0; i < r->nexec; i++)
-    if (r->exec[i]->plan != NULL) r->exec[i]->plan(r->exec[i], r);
+  const int n = r->nexec, cpu = r->cpu;
+  const dtxi_executor *const *exec = r->exec;
+  for (int i = 0; i < n; i++)
+    if (exec[i]->plan != NULL) exec[i]->plan(exec[i], r);
   /* Each task to the first executor that takes it; the plan gave every task
    * the CPU threads, which take the rest. */
-  if (r->nexec > 1)
-    for (uint32_t i = 0; i < r->m; i++) {
-      rtask *t = &r->rt[i];
-      for (uint8_t k = 0; k < r->cpu; k++)
-        if (r->exec[k]->can_run(r->exec[k], r, t)) {
-          t->exec = k;
+  if (n > 1) {
+    rtask *rt = r->rt;
+    for (uint32_t i = 0, m = r->m; i < m; i++)
+      for (int k = 0; k < cpu; k++)
+        if (exec[k]->can_run(exec[k], r, &rt[i])) {
+          rt[i].exec = (uint8_t)k;
           break;
         }
-    }
-  for (int i = 0; i < r->nexec; i++)
-    if (r->exec[i]->placed != NULL) r->exec[i]->placed(r->exec[i], r);
+  }
+  for (int i = 0; i < n; i++)
+    if (exec[i]->placed != NULL) exec[i]->placed(exec[i], r);
+  r->plain = !r->trace && !r->nvtx && r->nhost == 0;
 }
 
 const dtxi_executor *dtxi_run_executor(const run *r, const rtask *t) { return r->exec[t->exec]; }

@@ -31,8 +31,10 @@ void dtxi_engine_run(run *r);
 void dtxi_engine_free(run *r);
 /* Wakes the caller waiting for r: its last task is done. */
 void dtxi_run_finish(run *r);
-/* Calls the executors' host_done hooks for t (nhost > 0). */
-void dtxi_run_host_done(run *r, rtask *t, int64_t ns);
+/* Calls the executors' host_done hooks for t. */
+static inline void dtxi_run_host_done(run *r, rtask *t, int64_t ns) {
+  for (int i = 0; i < r->nhost; i++) r->host[i]->host_done(r->host[i], r, t, ns);
+}
 
 /* Counts n tasks done; the last one wakes the caller. It is the caller's
  * last touch of the run. */

@@ -46,7 +46,8 @@ static int pin_inputs(run *r, const gtask *gt, const char *prefix, uint32_t *npi
 
 /* Runs t's CPU implementation (or marks t failed when an input failed) and
  * records the output or the failure; worker and tid: what the task and the
- * trace see. */
+ * trace see. A `plain` run (no tracing, no NVTX, no host_done hook) skips
+ * the extras with one test. */
 static inline int exec_cpu(run *r, rtask *t, int worker, int tid) {
   if (atomic_load_explicit(&r->any_error, memory_order_relaxed)) (void)dtxi_run_input_failed(r, t);
   if (t->err != NULL) return DTXI_SKIPPED;
@@ -54,26 +55,32 @@ static inline int exec_cpu(run *r, rtask *t, int worker, int tid) {
   const gtask *gt = &g->tasks[t->gid];
   dtx_task_ctx ctx = {.cl = r->cl, .worker = worker, .run = r, .rt = t, .gt = gt, .out_refs = t->nrefs};
   const char *prefix = g->prefixes[gt->prefix];
-  if (r->nvtx) dtxi_nvtx_push(prefix, gt->nidx > 0 ? gt->idx[0] : 0);
-  int timed = r->trace || t->time_host;
-  if (timed) t->t0 = dtxi_now_ns();
+  const int plain = r->plain;
+  int timed = 0;
+  if (!plain) {
+    if (r->nvtx) dtxi_nvtx_push(prefix, gt->nidx > 0 ? gt->idx[0] : 0);
+    timed = r->trace || t->time_host;
+    if (timed) t->t0 = dtxi_now_ns();
+  }
   char *msg = NULL;
   uint32_t npinned = 0;
   int bad = dtxi_sched_of(r->cl)->mem->limit > 0 ? pin_inputs(r, gt, prefix, &npinned, &msg) : 0;
   if (!bad) bad = dtxi_task_invoke(&ctx, g->impls[gt->impl].cpu, prefix, gt->nidx, gt->idx, &msg);
   for (uint32_t i = 0; i < npinned; i++) dtxi_chunk_unpin(r->rt[r->map[dtxi_gt_inputs(gt)[i]]].out);
-  if (timed) {
-    t->t1 = dtxi_now_ns();
-    t->tid = tid;
+  if (!plain) {
+    if (timed) {
+      t->t1 = dtxi_now_ns();
+      t->tid = tid;
+    }
+    if (r->nvtx) dtxi_nvtx_pop();
   }
-  if (r->nvtx) dtxi_nvtx_pop();
   if (bad) {
     dtxi_run_fail(r, t, msg);
     return DTXI_RAN_FAILED;
   }
   t->out = ctx.out;
   dtxi_chunk_unpin(t->out); /* made: it may spill now */
-  if (r->nhost) dtxi_run_host_done(r, t, timed ? (int64_t)(t->t1 - t->t0) : -1);
+  if (!plain && r->nhost) dtxi_run_host_done(r, t, timed ? (int64_t)(t->t1 - t->t0) : -1);
   return DTXI_RAN_OK;
 }
 

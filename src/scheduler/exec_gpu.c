@@ -26,15 +26,15 @@ static int gpu_begin(const dtxi_executor *self, run *r) {
   return 1;
 }
 
+/* A dual task is timed when it runs on a host thread: its CPU duration
+ * weighs in the next placement (gpu_host_done). */
 static void gpu_plan(const dtxi_executor *self, run *r) {
   (void)self;
   dtxi_gpu_plan(r);
-  /* A dual task that runs on a host thread is timed: its CPU duration
-   * weighs in the next placement. */
   const dtx_graph *g = r->g;
   for (uint32_t i = 0; i < r->m; i++) {
     rtask *t = &r->rt[i];
-    if (g->impls[g->tasks[t->gid].impl].cuda != NULL) t->time_host = 1;
+    t->time_host = g->impls[g->tasks[t->gid].impl].cuda != NULL;
   }
 }
 
@@ -46,10 +46,12 @@ static int gpu_can_run(const dtxi_executor *self, const run *r, const rtask *t) 
 /* Tasks an earlier executor took are off the GPUs: gpu.c, which also looks
  * at eligibility on its own (running dependents ahead), must see them so. */
 static void gpu_placed(const dtxi_executor *self, run *r) {
-  if (r->exec[0] == self) return; /* the GPUs asked first: none was taken */
+  int me = 0;
+  while (r->exec[me] != self) me++;
+  if (me == 0) return; /* the GPUs were asked first: none was taken */
   for (uint32_t i = 0; i < r->m; i++) {
     rtask *t = &r->rt[i];
-    if (r->exec[t->exec] != self && dtxi_gpu_eligible(r, t)) t->on_cpu = 1;
+    if (t->exec < me && dtxi_gpu_eligible(r, t)) t->on_cpu = 1;
   }
 }
 
@@ -63,18 +65,22 @@ static void gpu_dispatch(const dtxi_executor *self, run *r, rtask *t) {
   dtxi_gpu_dispatch(r, t);
 }
 
+/* Learns the CPU duration of dual task t (ns) for placement. Out of line:
+ * gpu_host_done, called for every task on a host thread, stays a leaf. */
+__attribute__((noinline)) static void learn_cpu_time(run *r, const rtask *t, int64_t ns) {
+  const dtx_graph *g = r->g;
+  const gtask *gt = &g->tasks[t->gid];
+  size_t bytes = 0;
+  for (uint32_t i = 0; i < gt->ninputs; i++) {
+    const dtx_chunk *c = r->rt[r->map[dtxi_gt_inputs(gt)[i]]].out;
+    bytes += c != NULL ? c->size : 0;
+  }
+  dtxi_gpus_learn(dtxi_sched_of(r->cl)->gpus, g->prefixes[gt->prefix], 0, bytes, ns);
+}
+
 static void gpu_host_done(const dtxi_executor *self, run *r, rtask *t, int64_t ns) {
   (void)self;
-  if (t->time_host && ns >= 0) {
-    const dtx_graph *g = r->g;
-    const gtask *gt = &g->tasks[t->gid];
-    size_t bytes = 0;
-    for (uint32_t i = 0; i < gt->ninputs; i++) {
-      const dtx_chunk *c = r->rt[r->map[dtxi_gt_inputs(gt)[i]]].out;
-      bytes += c != NULL ? c->size : 0;
-    }
-    dtxi_gpus_learn(dtxi_sched_of(r->cl)->gpus, g->prefixes[gt->prefix], 0, bytes, ns);
-  }
+  if (__builtin_expect(t->time_host && ns >= 0, 0)) learn_cpu_time(r, t, ns);
   dtxi_gpu_host_output(r, t);
 }
 

@@ -29,7 +29,7 @@ typedef struct rtask {
   _Atomic int32_t pending; /* inputs not yet done */
   uint32_t gid;
   uint8_t exec;      /* its executor: index into run.exec (set at plan time) */
-  uint8_t time_host; /* time it when its CPU implementation runs (an executor's host_done wants it) */
+  uint8_t time_host; /* time its CPU implementation (for a host_done hook; set by an executor) */
   uint8_t on_cpu;    /* cluster scheduler: this dual (CPU + CUDA) task runs on the CPU */
   uint8_t ahead;     /* claimed by its executor before it was ready (a GPU: enqueued behind an input
                         still running): the engine does not hand it over again */
@@ -74,9 +74,11 @@ typedef struct run {
 
   /* The executors, in the order they claim tasks; the CPU threads last. */
   const dtxi_executor *exec[DTXI_MAX_EXECUTORS];
+  const dtxi_executor *host[DTXI_MAX_EXECUTORS];
   uint8_t nexec;
-  uint8_t cpu;                              /* index of the CPU threads (nexec - 1) */
-  uint8_t nhost;                            /* executors with a host_done hook */
+  uint8_t cpu;   /* index of the CPU threads (nexec - 1) */
+  uint8_t nhost; /* executors with a host_done hook: host[0 .. nhost) */
+  uint8_t plain; /* no tracing, NVTX nor host_done hook: host threads run tasks bare (set when placing) */
   void (*release_copies)(struct gres *res); /* for rtask.res; NULL when no executor makes copies */
   /* What the executors offer tasks (set by their begin hooks): */
   int ndevices; /* GPUs a task's `where` may name */

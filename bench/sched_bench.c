@@ -5,7 +5,8 @@
  *   wide    N independent tasks feeding one sink            (N + 1 tasks)
  *   chain   N tasks, each depending on the previous one     (N tasks)
  *   tree    a binary reduction tree over N leaves           (about 2N tasks)
- * run by the `sync` and `threads` schedulers (dtx_compute_opts.scheduler), and
+ * run by the `sync` and `threads` schedulers (dtx_compute_opts.scheduler; `cluster`
+ * too when asked with --schedulers: on the GPUs DTX_GPUS names, if any), and
  *   futures        --futures M (default 20,000) times: dtx_submit, dtx_future_wait,
  *                  dtx_future_release, one at a time from the main thread
  *   futures-batch  M dtx_submit, then wait for all, then release all.
@@ -63,7 +64,7 @@ typedef struct options {
   int json;        /* one JSON object per line instead of the table */
   int verify;      /* run the counting pass first */
   int cases[CASE_COUNT];
-  int sched_sync, sched_threads;
+  int sched_sync, sched_threads, sched_cluster;
 } options;
 
 /* Everything one run needs; built once, outside the timed region. */
@@ -419,17 +420,17 @@ static void print_result(const result *r, const options *o) {
 /* ---- options ----------------------------------------------------------------- */
 
 static void usage(FILE *f) {
-  fprintf(
-      f,
-      "usage: dtx-bench-sched [--json] [--tasks N] [--futures M] [--reps R] [--threads T]\n"
-      "                       [--cases wide,chain,tree,futures,futures-batch] [--schedulers sync,threads]\n"
-      "                       [--no-verify]\n"
-      "  --tasks N       graph size (default 100000; tree has about 2N tasks)\n"
-      "  --futures M     futures per futures run (default 20000)\n"
-      "  --reps R        timed repetitions after one warm-up (default 7)\n"
-      "  --threads T     worker threads (default: DTX_NUM_THREADS, else all cores)\n"
-      "  --json          one JSON object per line instead of the table\n"
-      "  --no-verify     skip the untimed counting run that proves every task ran\n");
+  fprintf(f,
+          "usage: dtx-bench-sched [--json] [--tasks N] [--futures M] [--reps R] [--threads T]\n"
+          "                       [--cases wide,chain,tree,futures,futures-batch]\n"
+          "                       [--schedulers sync,threads,cluster] [--no-verify]\n"
+          "  --tasks N       graph size (default 100000; tree has about 2N tasks)\n"
+          "  --futures M     futures per futures run (default 20000)\n"
+          "  --reps R        timed repetitions after one warm-up (default 7)\n"
+          "  --threads T     worker threads (default: DTX_NUM_THREADS, else all cores)\n"
+          "  --schedulers L  for the graph cases (default sync,threads; cluster runs on DTX_GPUS's GPUs)\n"
+          "  --json          one JSON object per line instead of the table\n"
+          "  --no-verify     skip the untimed counting run that proves every task ran\n");
 }
 
 static int64_t parse_count(const char *opt, const char *s, int64_t lo, int64_t hi) {
@@ -467,8 +468,8 @@ static void parse_list(const char *opt, const char *s, const char *const *names,
 }
 
 static void parse_options(int argc, char **argv, options *o) {
-  static const char *const sched_names[] = {"sync", "threads"};
-  int sched[2] = {1, 1};
+  static const char *const sched_names[] = {"sync", "threads", "cluster"};
+  int sched[3] = {1, 1, 0};
   *o = (options){.tasks = 100000, .futures = 20000, .reps = 7, .verify = 1};
   for (int i = 0; i < CASE_COUNT; i++) o->cases[i] = 1;
   for (int i = 1; i < argc; i++) {
@@ -488,7 +489,7 @@ static void parse_options(int argc, char **argv, options *o) {
     } else if (strcmp(a, "--cases") == 0) {
       parse_list(a, v, case_names, CASE_COUNT, o->cases), i++;
     } else if (strcmp(a, "--schedulers") == 0) {
-      parse_list(a, v, sched_names, 2, sched), i++;
+      parse_list(a, v, sched_names, 3, sched), i++;
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage(stdout);
       exit(0);
@@ -500,6 +501,7 @@ static void parse_options(int argc, char **argv, options *o) {
   }
   o->sched_sync = sched[0];
   o->sched_threads = sched[1];
+  o->sched_cluster = sched[2];
 }
 
 int main(int argc, char **argv) {
@@ -528,6 +530,10 @@ int main(int argc, char **argv) {
     }
     if (o.sched_threads) {
       result r = measure(&b, &o, (bench_case)c, DTX_SCHED_THREADS);
+      print_result(&r, &o);
+    }
+    if (o.sched_cluster) {
+      result r = measure(&b, &o, (bench_case)c, DTX_SCHED_CLUSTER);
       print_result(&r, &o);
     }
   }

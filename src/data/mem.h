@@ -109,5 +109,14 @@ dtx_status dtxi_chunk_keep(dtx_chunk *c);
  * what broke written to why. cluster_alive: the cluster's bias is still in
  * `used`. Takes m->mu. */
 int dtxi_mem_check(dtxi_mem *m, int cluster_alive, char *why, size_t n);
+/* Aborts with what broke when the invariants of a cluster's m fail. */
+void dtxi_mem_assert_consistent(dtxi_mem *m);
+/* Builds with DTX_CHECK_INVARIANTS (Debug and sanitizer builds) check after
+ * every computation; others compile the check away. */
+#ifdef DTX_CHECK_INVARIANTS
+#define DTXI_MEM_CHECK(m) dtxi_mem_assert_consistent(m)
+#else
+#define DTXI_MEM_CHECK(m) ((void)(m))
+#endif
 
 #endif /* DTXI_MEM_H */

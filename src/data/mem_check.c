@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "base/error.h"
 #include "data/mem.h"
 
 static int broke(char *why, size_t n, const char *fmt, ...) {
@@ -79,4 +80,9 @@ int dtxi_mem_check(dtxi_mem *m, int cluster_alive, char *why, size_t n) {
   if (!bad && m->on_disk < 0) bad = broke(why, n, "host memory: %" PRId64 " bytes on disk", m->on_disk);
   pthread_mutex_unlock(&m->mu);
   return bad;
+}
+
+void dtxi_mem_assert_consistent(dtxi_mem *m) {
+  char why[512];
+  if (dtxi_mem_check(m, 1, why, sizeof why) != 0) dtxi_assert_fail(why, __FILE__, __LINE__);
 }

@@ -1,6 +1,11 @@
 /*
- * scheduler/run.h - the state of one graph computation, shared by the CPU
- * engine (compute.c) and the GPU dispatch (gpu.c).
+ * scheduler/run.h - the state of one graph computation, shared by the plan
+ * (plan.c), the engine (engine.c) and the executors (exec_cpu.c, exec_gpu.c,
+ * gpu.c).
+ *
+ * Owner: the thread calling dtx_compute, for the duration of the call.
+ * Threads: what the plan writes is read-only while the tasks run, except the
+ * fields whose comments say who writes them.
  */
 #ifndef DTXI_RUN_H
 #define DTXI_RUN_H
@@ -9,29 +14,35 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "scheduler/sched.h"
+#include "scheduler/executor.h"
 #include "scheduler/graph.h"
+#include "scheduler/sched.h"
 
 typedef struct rerr {
   struct rerr *next;
   char msg[];
 } rerr;
 
+/* The small fields sit beside `pending`, on its cache line: the thread that
+ * brings pending to zero reads `exec` next. */
 typedef struct rtask {
   _Atomic int32_t pending; /* inputs not yet done */
   uint32_t gid;
+  uint8_t exec;      /* its executor: index into run.exec (set at plan time) */
+  uint8_t time_host; /* time its CPU implementation (for a host_done hook; set by an executor) */
+  uint8_t on_cpu;    /* cluster scheduler: this dual (CPU + CUDA) task runs on the CPU */
+  uint8_t ahead;     /* claimed by its executor before it was ready (a GPU: enqueued behind an input
+                        still running): the engine does not hand it over again */
+  uint8_t gpu_done;  /* cluster: its GPU job has finished (progress thread only) */
+  int16_t pid;       /* trace process of its slice: 0 = host (written at the end), else a GPU's */
   struct run *run;
   uint32_t dep_off, ndeps; /* dependents: run->deps[dep_off .. dep_off + ndeps) */
   int32_t nrefs;           /* dependents' reads + requested outputs */
   int32_t tid;             /* trace track that ran it */
   dtx_chunk *out;
-  struct gres *res; /* a copy of out kept on the GPU that made it, or NULL */
-  const char *err; /* "key: message" when it or an input failed */
+  struct gres *res; /* copies of out on devices (released by run.release_copies), or NULL */
+  const char *err;  /* "key: message" when it or an input failed */
   uint64_t t0, t1;
-  uint8_t on_cpu; /* cluster scheduler: this dual (CPU + CUDA) task runs on the CPU */
-  int16_t pid;    /* trace process of its slice: 0 = host (written at the end), else a GPU's */
-  uint8_t ahead;  /* cluster: enqueued on a GPU behind an input still running (not dispatched again) */
-  uint8_t gpu_done; /* cluster: its GPU job has finished (progress thread only) */
 } rtask;
 
 typedef struct range {
@@ -60,7 +71,20 @@ typedef struct run {
   int trace;
   int nvtx;
   int threads; /* run by the threads or cluster scheduler (else sync) */
-  int gpu;     /* run by the cluster scheduler on a cluster with GPUs */
+
+  /* The executors, in the order they claim tasks; the CPU threads last. */
+  const dtxi_executor *exec[DTXI_MAX_EXECUTORS];
+  const dtxi_executor *host[DTXI_MAX_EXECUTORS];
+  uint8_t nexec;
+  uint8_t cpu;   /* index of the CPU threads (nexec - 1) */
+  uint8_t nhost; /* executors with a host_done hook: host[0 .. nhost) */
+  uint8_t plain; /* no tracing, NVTX nor host_done hook: host threads run tasks bare (set when placing) */
+  void (*release_copies)(struct gres *res); /* for rtask.res; NULL when no executor makes copies */
+  /* What the executors offer tasks (set by their begin hooks): */
+  int ndevices; /* GPUs a task's `where` may name */
+  int cuda;     /* tasks with only a CUDA implementation can run */
+
+  int gpu;                  /* the GPU executor takes part in this run (gpu.c's) */
   struct dtxi_rootq *rootq; /* cluster: root tasks waiting to start on a GPU (gpu.c) */
   struct dtxi_watch *watch; /* progress bar / performance report (scheduler/progress.h), or NULL */
   pthread_mutex_t mu;
@@ -69,19 +93,28 @@ typedef struct run {
 } run;
 
 /* Drops one read of t's output (its host chunk and any device copy). */
-void dtxi_run_release_output(run *r, rtask *t);
-/* Marks t failed with msg (taking ownership of msg; NULL: no message). */
-void dtxi_run_fail(run *r, rtask *t, char *msg);
-/* A task finished off the CPU workers (on a GPU): drops its reads of its
- * inputs, readies its dependents (dispatching GPU ones, queueing CPU ones on
- * the pool) and counts it done (`ran`: its implementation ran, as opposed to
- * failing before it could start). Any thread. */
-void dtxi_run_task_done(run *r, rtask *t, int ran);
-/* Hands t to the CPU workers to be marked failed (an input failed) and to
- * pass that on to its dependents. Any thread. */
-void dtxi_run_skip(run *r, rtask *t);
-/* Hands ready task t (placed on a GPU, not started there) to the CPU workers
- * to run its CPU implementation. Any thread. */
-void dtxi_run_on_cpu(run *r, rtask *t);
+static inline void dtxi_run_release_output(run *r, rtask *t) {
+  if (t->out != NULL) dtxi_chunk_unref(t->out);
+  if (t->res != NULL) r->release_copies(t->res);
+}
+
+/* Drops t's reads of its inputs. */
+static inline void dtxi_run_release_inputs(run *r, const rtask *t) {
+  const gtask *gt = &r->g->tasks[t->gid];
+  const uint32_t *in = dtxi_gt_inputs(gt);
+  for (uint32_t i = 0; i < gt->ninputs; i++) dtxi_run_release_output(r, &r->rt[r->map[in[i]]]);
+}
+
+/* Hands ready task t to its executor. Any thread. */
+static inline void dtxi_run_ready(run *r, rtask *t) {
+  const dtxi_executor *e = r->exec[t->exec];
+  e->dispatch(e, r, t);
+}
+
+/* The key of graph task gid. */
+static inline void dtxi_run_key(const dtx_graph *g, uint32_t gid, char *buf, size_t n) {
+  const gtask *t = &g->tasks[gid];
+  dtxi_key_format(g->prefixes[t->prefix], t->nidx, t->idx, buf, n);
+}
 
 #endif /* DTXI_RUN_H */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/error.h"
+
 #define SCRATCH_KEEP ((size_t)256 << 20) /* sets larger than this are freed, not kept */
 
 void dtxi_sched_init(dtxi_sched *s) {
@@ -40,6 +42,17 @@ void dtxi_sched_fini(dtxi_sched *s) {
   pthread_mutex_destroy(&s->scratch_mu);
   pthread_cond_destroy(&s->fcv);
   pthread_mutex_destroy(&s->fmu);
+}
+
+dtx_status dtxi_sched_add_executor(dtx_cluster *cl, const dtxi_executor *e) {
+  if (cl == NULL || e == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtxi_sched_add_executor: cluster or executor is NULL");
+  dtxi_sched *s = dtxi_sched_of(cl);
+  if (s->nexecutors == DTXI_MAX_REGISTERED)
+    return dtxi_fail(DTX_EINVAL, "dtxi_sched_add_executor: a cluster takes at most %d executors",
+                     DTXI_MAX_REGISTERED);
+  s->executors[s->nexecutors++] = e;
+  return DTX_OK;
 }
 
 void dtxi_sched_count(dtxi_sched *s, int64_t n, int64_t f) {

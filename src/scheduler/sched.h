@@ -21,6 +21,7 @@
 #include "data/mem.h"
 #include "device/links.h"
 #include "dtx/cluster.h"
+#include "scheduler/executor.h"
 #include "scheduler/pool.h"
 #include "trace/trace.h"
 
@@ -65,6 +66,11 @@ typedef struct dtxi_sched {
   /* The GPU executor's state; NULL when the cluster runs on CPU threads only. */
   struct dtxi_gpus *gpus;
   dtxi_links links; /* measured at start-up */
+
+  /* Executors registered for the cluster scheduler (dtxi_sched_add_executor),
+   * offered tasks before the GPUs; set before computations, then read-only. */
+  const dtxi_executor *executors[DTXI_MAX_REGISTERED];
+  int nexecutors;
 
   pthread_mutex_t scratch_mu;
   dtxi_scratch *scratch; /* free list */

@@ -32,7 +32,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/config.h"
 #include "base/error.h"
 #include "scheduler/gpu_internal.h"
 #include "scheduler/task.h"
@@ -312,7 +311,7 @@ static void rootq_new(run *r) {
   uint32_t roots = 0;
   for (uint32_t i = 0; i < r->nroots; i++)
     if (dtxi_gpu_eligible(r, &r->rt[r->roots[i]])) roots++;
-  int window = dtxi_env_get()->gpu_window;
+  int window = g->set.window;
   int64_t limit = (int64_t)(window > g->dev[0].ncompute ? window : g->dev[0].ncompute) * g->ndev;
   if (roots <= limit) return; /* they all start at once anyway */
   struct dtxi_rootq *q = calloc(1, sizeof *q);
@@ -871,7 +870,7 @@ typedef struct source {
 static void pick_source(dtxi_gpus *g, gjob *j, int i, const rtask *in, gdev *d, source *src) {
   gres *res = in->res;
   size_t n = j->in_size[i];
-  const dtxi_env *env = dtxi_env_get();
+  dtx_p2p p2p = g->set.p2p;
   src->res = res;
   src->dev = DTXI_HOST;
   src->ptr = NULL;
@@ -888,12 +887,12 @@ static void pick_source(dtxi_gpus *g, gjob *j, int i, const rtask *in, gdev *d, 
   for (int e = 0; res != NULL && e < g->ndev; e++) {
     if (e == d->index || res->copy[e].ptr == NULL) continue;
     double c = dtxi_links_cost_ns(&dtxi_sched_of(j->r->cl)->links, e, d->index, n);
-    if (src->ptr == NULL || c < best || env->p2p != DTXI_P2P_AUTO) {
+    if (src->ptr == NULL || c < best || p2p != DTX_P2P_AUTO) {
       best = c;
       src->ptr = res->copy[e].ptr;
       src->dev = e;
       src->wait = res->copy[e].ready;
-      if (env->p2p != DTXI_P2P_AUTO) break; /* GPU to GPU asked for */
+      if (p2p != DTX_P2P_AUTO) break; /* GPU to GPU asked for */
     }
   }
   if (src->dev == DTXI_HOST) {
@@ -1064,7 +1063,7 @@ static void run_ahead(dtxi_gpus *g, gjob *p) {
   run *r = p->r;
   rtask *t = p->t;
   if (p->slot == NULL || (!g->sim && p->err != NULL)) return; /* (sim: a failure shows in the slot) */
-  int window = dtxi_env_get()->gpu_window;
+  int window = g->set.window;
   const uint32_t *deps = r->deps + t->dep_off;
   for (uint32_t k = 0; k < t->ndeps; k++) {
     rtask *c = &r->rt[deps[k]];
@@ -1256,7 +1255,7 @@ static int dispatch_job(run *r, rtask *t, gjob *after) {
     j->after = after->t;
     if (!g->sim) j->in_ptr[j->ahead_in] = after->out_ptr; /* sim: set when it runs */
   }
-  if (t->ndeps > 0 && dtxi_env_get()->gpu_window > 0) {
+  if (t->ndeps > 0 && g->set.window > 0) {
     /* Readers may be enqueued behind this job before it finishes. */
     j->slot = calloc(1, sizeof *j->slot);
     if (j->slot != NULL) atomic_init(&j->slot->refs, 1);
@@ -1870,10 +1869,12 @@ static void *progress_main(void *arg) {
 
 /* ---- setup ------------------------------------------------------------------------ */
 
-dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, const size_t *limits,
-                           dtxi_gpus **out) {
+dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, const dtxi_gpu_settings *set,
+                           const size_t *limits, dtxi_gpus **out) {
   dtxi_gpus *g = calloc(1, sizeof *g);
   if (g == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory starting the GPU scheduler");
+  g->set = *set;
+  int streams_per_gpu = set->streams_per_gpu;
   g->cl = cl;
   g->b = b;
   g->sim = strcmp(b->ops->name, "sim") == 0;
@@ -1882,7 +1883,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
   pthread_mutex_init(&g->nccl_mu, NULL);
   pthread_mutex_init(&g->res_mu, NULL);
   atomic_init(&g->flow_ids, (uint64_t)1 << 40); /* clear of the ids the CPU side of the trace uses */
-  if (dtxi_env_get()->p2p == DTXI_P2P_NCCL) {
+  if (set->p2p == DTX_P2P_NCCL) {
     g->nccl = b->ndev > 1 && dtxi_nccl_available(b);
     if (!g->nccl && b->ndev > 1)
       DTXI_LOG(DTX_LOG_WARN, "DTX_P2P=nccl: NCCL is not available (%s); GPUs exchange data by peer copies",

@@ -136,12 +136,12 @@ TEST_F(Config, DefaultsWhenUnset) {
   ASSERT_NE(e->spill_dir, nullptr);
   const char *tmp = getenv("TMPDIR");
   EXPECT_STREQ(e->spill_dir, tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp");
-  EXPECT_EQ(e->p2p, DTXI_P2P_AUTO);
+  EXPECT_EQ(e->p2p, DTX_P2P_AUTO);
   EXPECT_EQ(e->sim_bandwidth, 0.0);
   EXPECT_EQ(e->trace_max_events, DTXI_TRACE_MAX_EVENTS_DEFAULT);
   EXPECT_EQ(e->trace_max_events, 10000000);
   EXPECT_EQ(e->report_path, nullptr);
-  EXPECT_EQ(e->progress, DTXI_PROGRESS_AUTO);
+  EXPECT_EQ(e->progress, DTX_PROGRESS_AUTO);
 }
 
 TEST_F(Config, DiagnosticsSettingsParsed) {
@@ -153,17 +153,17 @@ TEST_F(Config, DiagnosticsSettingsParsed) {
   EXPECT_EQ(e->trace_max_events, 1000);
   ASSERT_NE(e->report_path, nullptr);
   EXPECT_STREQ(e->report_path, "/tmp/report.html");
-  EXPECT_EQ(e->progress, DTXI_PROGRESS_ON);
+  EXPECT_EQ(e->progress, DTX_PROGRESS_ON);
   EXPECT_TRUE(Warnings().empty());
-  EXPECT_EQ(ReloadWith("DTX_PROGRESS", "0")->progress, DTXI_PROGRESS_OFF);
-  EXPECT_EQ(ReloadWith("DTX_PROGRESS", "AUTO")->progress, DTXI_PROGRESS_AUTO);
+  EXPECT_EQ(ReloadWith("DTX_PROGRESS", "0")->progress, DTX_PROGRESS_OFF);
+  EXPECT_EQ(ReloadWith("DTX_PROGRESS", "AUTO")->progress, DTX_PROGRESS_AUTO);
   EXPECT_EQ(ReloadWith("DTX_TRACE_MAX_EVENTS", "0")->trace_max_events, 0) << "0 = no cap";
   EXPECT_EQ(ReloadWith("DTX_TRACE_MAX_EVENTS", "2147483647")->trace_max_events, 2147483647);
   EXPECT_TRUE(Warnings().empty());
 }
 
 TEST_F(Config, BadDiagnosticsSettingsWarn) {
-  EXPECT_EQ(ReloadWith("DTX_PROGRESS", "yes")->progress, DTXI_PROGRESS_AUTO);
+  EXPECT_EQ(ReloadWith("DTX_PROGRESS", "yes")->progress, DTX_PROGRESS_AUTO);
   std::vector<std::string> w = Warnings();
   ASSERT_EQ(w.size(), 1u);
   EXPECT_TRUE(Contains(w[0], "DTX_PROGRESS=\"yes\" is not one of auto|0|1; using the default (auto)")) << w[0];
@@ -241,7 +241,7 @@ TEST_F(Config, GpuSettingsParsed) {
   EXPECT_STREQ(e->device_memory_limit, "12GiB");
   EXPECT_STREQ(e->host_memory_limit, "50%");
   EXPECT_STREQ(e->spill_dir, "/scratch/dtx");
-  EXPECT_EQ(e->p2p, DTXI_P2P_NCCL);
+  EXPECT_EQ(e->p2p, DTX_P2P_NCCL);
   EXPECT_EQ(e->sim_bandwidth, 12.5);
   EXPECT_TRUE(Warnings().empty());
 }
@@ -254,8 +254,8 @@ TEST_F(Config, GpuRangeEdgesAccepted) {
   EXPECT_EQ(ReloadWith("DTX_SIM_BANDWIDTH", "0")->sim_bandwidth, 0.0) << "0 = unthrottled, as unset";
   EXPECT_EQ(ReloadWith("DTX_SIM_BANDWIDTH", "1e6")->sim_bandwidth, 1e6);
   EXPECT_EQ(ReloadWith("DTX_SIM_BANDWIDTH", ".5")->sim_bandwidth, 0.5);
-  EXPECT_EQ(ReloadWith("DTX_P2P", "PEER")->p2p, DTXI_P2P_PEER);
-  EXPECT_EQ(ReloadWith("DTX_P2P", "auto")->p2p, DTXI_P2P_AUTO);
+  EXPECT_EQ(ReloadWith("DTX_P2P", "PEER")->p2p, DTX_P2P_PEER);
+  EXPECT_EQ(ReloadWith("DTX_P2P", "auto")->p2p, DTX_P2P_AUTO);
   EXPECT_TRUE(Warnings().empty());
 }
 
@@ -392,7 +392,7 @@ TEST_F(Config, BadMemoryLimitRejected) {
 }
 
 TEST_F(Config, BadP2pAndBandwidthRejected) {
-  EXPECT_EQ(ReloadWith("DTX_P2P", "mpi")->p2p, DTXI_P2P_AUTO);
+  EXPECT_EQ(ReloadWith("DTX_P2P", "mpi")->p2p, DTX_P2P_AUTO);
   std::vector<std::string> w = Warnings();
   ASSERT_EQ(w.size(), 1u);
   EXPECT_TRUE(Contains(w[0], "DTX_P2P=\"mpi\" is not one of auto|nccl|peer; using the default (auto)"))

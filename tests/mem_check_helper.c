@@ -11,9 +11,8 @@
 /* A memory with limit `limit` and n spillable chunks of `size` bytes, made
  * and unpinned (so they sit on the LRU); chunks[i] receives each. */
 dtxi_mem *mch_make(int64_t limit, int n, size_t size, dtx_chunk **chunks) {
-  dtxi_mem *m = dtxi_mem_create();
+  dtxi_mem *m = dtxi_mem_create(limit, NULL);
   if (m == NULL) return NULL;
-  m->limit = limit;
   for (int i = 0; i < n; i++) {
     chunks[i] = dtxi_chunk_new_spillable(m, size, 1);
     if (chunks[i] == NULL) return NULL;

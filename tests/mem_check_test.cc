@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "base/config.h" /* dtxi_env_reload */
 #include "dtx/dtx.h"
 
 extern "C" {
@@ -119,17 +118,13 @@ static int total(dtx_task_ctx *ctx) {
 TEST(MemCheck, StateAfterAComputationThatSpilledIsSound) {
   char dir[] = "/tmp/dtx-memcheck-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
-  setenv("DTX_HOST_MEMORY_LIMIT", "1MB", 1);
-  setenv("DTX_SPILL_DIR", dir, 1);
-  dtxi_env_reload();
   dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
   cfg.num_threads = 2;
   cfg.scheduler = DTX_SCHED_THREADS;
+  cfg.host_memory_limit = "1MB";
+  cfg.spill_dir = dir;
   dtx_cluster *cl = nullptr;
   ASSERT_EQ(dtx_cluster_create(&cfg, &cl), DTX_OK) << dtx_last_error();
-  unsetenv("DTX_HOST_MEMORY_LIMIT");
-  unsetenv("DTX_SPILL_DIR");
-  dtxi_env_reload();
   dtx_graph *g = nullptr;
   ASSERT_EQ(dtx_graph_create(&g), DTX_OK);
   const int n = 16; /* 4 MiB of chunks through a 1 MB limit */

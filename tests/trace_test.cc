@@ -1132,23 +1132,57 @@ TEST(Trace, CapKeepsValidJsonNamesEveryTrackAndSaysSo) {
 #endif
 }
 
-TEST(Trace, CapComesFromTheEnvironment) {
+TEST(Trace, CapComesFromTheClusterSettings) {
   NEED_JSON();
 #ifdef DTX_HAVE_NLOHMANN_JSON
+  // DTX_TRACE_MAX_EVENTS reaches a trace through the cluster that resolves it
+  // at creation; changing the environment afterwards changes nothing.
   TempTrace path("capped_env");
   setenv("DTX_TRACE_MAX_EVENTS", "3", 1);
   dtxi_env_reload();
-  dtxi_trace *t = nullptr;
-  dtx_status rc = dtxi_trace_open(path.c_str(), &t);
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.trace_path = path.c_str();
+  cfg.num_threads = 1;
+  cfg.gpus = "none";
+  dtx_cluster *cl = nullptr;
+  dtx_status rc = dtx_cluster_create(&cfg, &cl);
   unsetenv("DTX_TRACE_MAX_EVENTS");
   dtxi_env_reload();
   ASSERT_EQ(rc, DTX_OK) << dtx_last_error();
-  uint64_t now = dtxi_now_ns();
-  for (int i = 0; i < 10; i++) dtxi_trace_counter(t, 1, "memory", now + i, "used", i);
-  dtxi_trace_close(t);
+  dtx_graph *g = nullptr;
+  ASSERT_EQ(dtx_graph_create(&g), DTX_OK);
+  std::vector<dtx_task_id> ids(10);
+  for (int64_t i = 0; i < 10; i++) {
+    dtx_task_desc d = {};
+    d.name = "leaf";
+    d.nidx = 1;
+    d.idx[0] = i;
+    d.args = &i;
+    d.args_size = sizeof i;
+    d.cpu = LeafFn;
+    ASSERT_EQ(dtx_graph_add(g, &d, &ids[size_t(i)]), DTX_OK) << dtx_last_error();
+  }
+  std::vector<dtx_chunk *> out(10, nullptr);
+  ASSERT_EQ(dtx_compute(cl, g, ids.data(), 10, out.data(), nullptr), DTX_OK) << dtx_last_error();
+  for (dtx_chunk *c : out) dtx_chunk_release(c);
+  dtx_graph_destroy(g);
+  dtx_cluster_destroy(cl);
   json j = ParseTrace(path.c_str());
-  EXPECT_EQ(EventsWithPh(j, "C").size(), 3u);
+  EXPECT_EQ(EventsWithPh(j, "X").size(), 3u);
+  EXPECT_EQ(j["otherData"]["capped"]["max_events"], 3);
   EXPECT_EQ(j["otherData"]["capped"]["dropped_events"], 7);
+  dtxi_trace *t = nullptr;
+  uint64_t now = dtxi_now_ns();
+  // A trace opened by itself has the default cap whatever the environment says.
+  setenv("DTX_TRACE_MAX_EVENTS", "3", 1);
+  dtxi_env_reload();
+  TempTrace own("own_cap");
+  ASSERT_EQ(dtxi_trace_open(own.c_str(), &t), DTX_OK) << dtx_last_error();
+  unsetenv("DTX_TRACE_MAX_EVENTS");
+  dtxi_env_reload();
+  for (int i = 0; i < 10; i++) dtxi_trace_counter(t, 1, "memory", now + i, "used", i);
+  EXPECT_EQ(dtxi_trace_dropped(t), 0u);
+  dtxi_trace_close(t);
   // Uncapped (0): everything, and no "capped" note.
   TempTrace all("uncapped");
   ASSERT_EQ(dtxi_trace_open(all.c_str(), &t), DTX_OK);
@@ -1196,7 +1230,7 @@ TEST(Trace, ReadSinceGivesMetadataAndNewEvents) {
     TempTrace path("read_since");
     dtxi_trace *t = nullptr;
     if (temp)
-      ASSERT_EQ(dtxi_trace_open_temp(&t), DTX_OK) << dtx_last_error();
+      ASSERT_EQ(dtxi_trace_open_temp(nullptr, &t), DTX_OK) << dtx_last_error();
     else
       ASSERT_EQ(dtxi_trace_open(path.c_str(), &t), DTX_OK) << dtx_last_error();
     dtxi_trace_thread_name(t, 1, 1, "worker 0");

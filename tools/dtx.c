@@ -1,7 +1,8 @@
 /*
  * tools/dtx.c - the `dtx` program: the cluster report and a demo workload.
  *
- *   dtx info      the default cluster's report (Dask's LocalCluster summary)
+ *   dtx info      the default cluster's report (Dask's LocalCluster summary) and
+ *                 its settings, each with where its value came from
  *   dtx demo      a Monte Carlo estimate of pi over many tasks, computed twice on
  *                 the default cluster: as futures with a tree of reduction
  *                 futures, then as a task graph; both must count the same hits
@@ -42,7 +43,8 @@ static void usage(FILE *out) {
       "\n"
       "commands:\n"
       "  info       print the cluster report: scheduler, workers, threads, memory,\n"
-      "             GPUs, trace target, and the DTX_* variables set\n"
+      "             GPUs, trace target; every setting with its value and where it\n"
+      "             came from; and the DTX_* variables set\n"
       "  demo       estimate pi by Monte Carlo on the local cluster, as futures and\n"
       "             as a task graph, then a chunked-array workload (transpose-sum, stencil)\n"
       "               --small        64 tasks x 100,000 samples (a quick check)\n"
@@ -58,7 +60,7 @@ static void usage(FILE *out) {
       "\n"
       "The cluster reads DTX_SCHEDULER (sync|threads), DTX_NUM_THREADS, DTX_TRACE\n"
       "(Chrome trace JSON path), DTX_REPORT (HTML report path), DTX_PROGRESS (0|1),\n"
-      "DTX_LOG and DTX_LOG_FILE; `dtx info` lists every DTX_* variable.\n",
+      "DTX_LOG and DTX_LOG_FILE; `dtx info` lists every setting.\n",
       out);
 }
 
@@ -141,6 +143,8 @@ static int cmd_info(int argc, char **argv) {
   if (argc > 0) return usage_error("info takes no arguments (got '%s')", argv[0]);
   CHECK(dtx_cluster_create(NULL, &cl), "dtx_cluster_create");
   CHECK(dtx_cluster_report(cl, stdout), "dtx_cluster_report");
+  fputs("\nsettings (each a field of dtx_cluster_config; from: field, env (DTX_...) or default):\n", stdout);
+  CHECK(dtx_cluster_report_settings(cl, stdout), "dtx_cluster_report_settings");
   fputc('\n', stdout);
   print_dtx_environment(stdout);
   dtx_cluster_destroy(cl);

@@ -43,24 +43,70 @@ typedef enum dtx_log_level {
   DTX_LOG_DEBUG = 5,
 } dtx_log_level;
 
+/* Whether computations draw a progress bar on stderr. */
+typedef enum dtx_progress {
+  DTX_PROGRESS_DEFAULT = 0, /* DTX_PROGRESS, else auto */
+  DTX_PROGRESS_AUTO = 1,    /* when stderr is a terminal */
+  DTX_PROGRESS_OFF = 2,
+  DTX_PROGRESS_ON = 3,
+} dtx_progress;
+
+/* How a chunk moves between two GPUs. */
+typedef enum dtx_p2p {
+  DTX_P2P_DEFAULT = 0, /* DTX_P2P, else auto */
+  DTX_P2P_AUTO = 1,    /* from the cheapest copy, by measured bandwidth */
+  DTX_P2P_NCCL = 2,    /* from another GPU over NCCL (peer copies when NCCL is missing) */
+  DTX_P2P_PEER = 3,    /* from another GPU by CUDA peer copy */
+} dtx_p2p;
+
 /*
- * Cluster settings. Initialise with DTX_CLUSTER_CONFIG_INIT; a zero / NULL field
- * means "the environment variable, else the default".
+ * Cluster settings: one field per DTX_* environment variable. Initialise with
+ * DTX_CLUSTER_CONFIG_INIT, which leaves every field unset; an unset field
+ * means "the environment variable, else the default". Each field says which
+ * value is "unset" (0, NULL or -1: whichever is not a valid setting). The
+ * cluster resolves every setting once, at dtx_cluster_create, and never reads
+ * the environment afterwards; a field set to a value out of range makes
+ * dtx_cluster_create fail with DTX_EINVAL naming the field.
+ *
+ * `size` versions the struct: fields are only ever appended, and fields past
+ * a caller's `size` (a program built against an older header) read as unset.
  */
 typedef struct dtx_cluster_config {
   size_t size;               /* sizeof(dtx_cluster_config), set by the INIT macro */
-  dtx_scheduler scheduler;   /* DTX_SCHEDULER: sync | threads (default threads) */
-  int num_threads;           /* DTX_NUM_THREADS: worker threads (default: cores) */
-  const char *trace_path;    /* DTX_TRACE: Chrome trace JSON written here */
-  dtx_log_level log_level;   /* DTX_LOG: none | error | warn | info | debug */
-  const char *log_file;      /* DTX_LOG_FILE: log here instead of stderr */
-  const char *gpus;          /* DTX_GPUS: all | none | 0,2 | sim:N (default all) */
-  const char *report_path;   /* DTX_REPORT: each computation writes an HTML
-                                performance report (task stream, summary) here */
+  dtx_scheduler scheduler;   /* DTX_SCHEDULER: sync | threads | cluster; DTX_SCHED_DEFAULT: unset */
+  int num_threads;           /* DTX_NUM_THREADS: worker threads, 1..1024; 0: unset (default: cores) */
+  const char *trace_path;    /* DTX_TRACE: Chrome trace JSON written here; NULL: unset; "": no trace */
+  dtx_log_level log_level;   /* DTX_LOG: none | error | warn | info | debug; DTX_LOG_DEFAULT: unset.
+                              * The log is the process's: setting it here changes it for all */
+  const char *log_file;      /* DTX_LOG_FILE: log here instead of stderr; NULL: unset; "": stderr */
+  const char *gpus;          /* DTX_GPUS: all | none | 0,2 | sim:N; NULL: unset (default all); "": all */
+  const char *report_path;   /* DTX_REPORT: each computation writes an HTML performance
+                              * report (task stream, summary) here; NULL: unset; "": none */
+  /* Appended after report_path (older programs' `size` ends before them). */
+  int trace_max_events;      /* DTX_TRACE_MAX_EVENTS: events a trace file holds at most,
+                              * 0..2147483647, 0 = no cap; -1: unset (default 10000000) */
+  dtx_progress progress;     /* DTX_PROGRESS; DTX_PROGRESS_DEFAULT: unset (default auto) */
+  int streams_per_gpu;       /* DTX_STREAMS_PER_GPU: compute streams per GPU, 1..64;
+                              * 0: unset (default 4) */
+  int gpu_window;            /* DTX_GPU_WINDOW: GPU tasks enqueued behind unfinished inputs,
+                              * and roots in flight, per GPU, 0..100000, 0 = none;
+                              * -1: unset (default 256) */
+  const char *device_memory_limit; /* DTX_DEVICE_MEMORY_LIMIT: per GPU, a size ("12GiB",
+                              * "500MB"), a percentage of the card ("80%") or "none";
+                              * NULL: unset (default 80%) */
+  const char *host_memory_limit; /* DTX_HOST_MEMORY_LIMIT: task outputs in host memory
+                              * before spilling to disk: a size, a percentage of RAM or
+                              * "none"; NULL: unset (default none) */
+  const char *spill_dir;     /* DTX_SPILL_DIR: where spilled chunks go; NULL: unset
+                              * (default $TMPDIR, else /tmp) */
+  dtx_p2p p2p;               /* DTX_P2P; DTX_P2P_DEFAULT: unset (default auto) */
+  double sim_bandwidth;      /* DTX_SIM_BANDWIDTH: GB/s of simulated GPU links, 0..1e6,
+                              * 0 = unthrottled; -1: unset (default 0) */
 } dtx_cluster_config;
 
-#define DTX_CLUSTER_CONFIG_INIT \
-  {sizeof(dtx_cluster_config), DTX_SCHED_DEFAULT, 0, NULL, DTX_LOG_DEFAULT, NULL, NULL, NULL}
+#define DTX_CLUSTER_CONFIG_INIT                                                                          \
+  {sizeof(dtx_cluster_config), DTX_SCHED_DEFAULT, 0, NULL, DTX_LOG_DEFAULT, NULL, NULL, NULL, -1,     \
+   DTX_PROGRESS_DEFAULT, 0, -1, NULL, NULL, NULL, DTX_P2P_DEFAULT, -1.0}
 
 /* Creates a cluster and starts its worker threads. cfg may be NULL. Writes *out
  * only on success. */
@@ -74,6 +120,10 @@ DTX_API void dtx_cluster_destroy(dtx_cluster *cl);
 /* The cluster report (Dask's LocalCluster summary): scheduler, workers,
  * threads, host memory, GPUs, trace target. */
 DTX_API dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out);
+/* Every setting of the cluster as resolved at creation, one line each: the
+ * config field, its value, and where the value came from: `field` (the
+ * config), `env (DTX_...)` or `default`. */
+DTX_API dtx_status dtx_cluster_report_settings(const dtx_cluster *cl, FILE *out);
 
 DTX_API dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl);
 /* GPUs the cluster drives (real or simulated); 0 when it runs on CPU only. */

@@ -69,7 +69,7 @@ static void write_line(dtx_log_level level, const char *msg) {
 
 /*
  * Sets the threshold and the destination. level DTX_LOG_DEFAULT means warn
- * (callers that want "DTX_LOG, else warn" resolve it with dtxi_env_get()).
+ * (the settings table applies DTX_LOG itself; a cluster its log_level).
  * file NULL or "" logs to stderr; a file that cannot be opened logs to stderr
  * and says so once there. The earlier file, if any, is closed.
  */

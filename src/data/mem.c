@@ -17,7 +17,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "base/config.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "trace/trace.h"
@@ -27,10 +26,7 @@
 
 _Static_assert(sizeof(struct dtx_chunk) <= HEADER, "chunk header must fit in 64 bytes");
 
-dtxi_mem *dtxi_mem_create(void) {
-  const dtxi_env *env = dtxi_env_get();
-  int64_t limit = (int64_t)dtxi_env_limit_bytes(env->host_memory_limit, (size_t)dtxi_host_memory());
-  const char *spill_dir = env->spill_dir;
+dtxi_mem *dtxi_mem_create(int64_t limit, const char *spill_dir) {
   dtxi_mem *m = calloc(1, sizeof *m);
   if (m == NULL) return NULL;
   atomic_init(&m->used, DTXI_MEM_BIAS);

@@ -40,7 +40,7 @@
 typedef struct dtxi_mem {
   _Atomic int64_t used; /* in-memory chunk bytes + DTXI_MEM_BIAS while the cluster lives */
   _Atomic int64_t peak; /* high-water mark of in-memory chunk bytes */
-  int64_t limit;        /* DTX_HOST_MEMORY_LIMIT in bytes; 0: none (nothing spills) */
+  int64_t limit;        /* host_memory_limit (DTX_HOST_MEMORY_LIMIT) in bytes; 0: none (nothing spills) */
   char *spill_dir;
   pthread_mutex_t mu;   /* the LRU, spill state and counters below */
   struct dtx_chunk *lru_head, *lru_tail;
@@ -71,9 +71,10 @@ typedef struct dtxi_mem_spill_stats {
   int64_t limit, spills, spilled_bytes, unspills, unspilled_bytes, on_disk;
 } dtxi_mem_spill_stats;
 
-/* With the limit and spill directory of the environment (DTX_HOST_MEMORY_LIMIT,
- * DTX_SPILL_DIR). */
-dtxi_mem *dtxi_mem_create(void);
+/* Host memory accounting with a limit in bytes (0 or less: none; the
+ * cluster's host_memory_limit setting) and the directory spilled chunks go to
+ * (its spill_dir setting; NULL or "": /tmp). NULL when out of memory. */
+dtxi_mem *dtxi_mem_create(int64_t limit, const char *spill_dir);
 /* Drops the cluster's bias; frees the struct now or when the last chunk goes. */
 void dtxi_mem_release(dtxi_mem *m);
 int64_t dtxi_mem_used(const dtxi_mem *m);

@@ -3,8 +3,11 @@
  *
  * Owns: the resolved settings, the worker pool, the memory accounting, the
  * trace file. Created and destroyed by one thread; everything else on it may
- * be called from any thread. Settings resolve as: the config field if set,
- * else the DTX_* environment variable, else the default.
+ * be called from any thread. Every setting resolves once, here at creation:
+ * the config field if set, else the DTX_* environment variable, else the
+ * default (dtxi_settings_resolve); the layers below get the values as
+ * arguments and never read the environment. The one variable read here
+ * besides is NVTX_INJECTION64_PATH (the NVTX tool's own, see below).
  */
 #include "runtime/cluster.h"
 
@@ -21,56 +24,62 @@
 #include "scheduler/gpu.h"
 #include "scheduler/task.h"
 
+/* Resolves every setting into cl->set and hands the scheduler its part. The
+ * log is the process's: a log field set in the config reconfigures it, as
+ * DTX_LOG and DTX_LOG_FILE did when the environment was read. */
 static dtx_status resolve(dtx_cluster *cl, const dtx_cluster_config *cfg) {
-  const dtxi_env *env = dtxi_env_get();
-  dtx_cluster_config c = DTX_CLUSTER_CONFIG_INIT;
-  if (cfg != NULL) {
-    if (cfg->size < sizeof(size_t) || cfg->size > sizeof c)
-      return dtxi_fail(DTX_EINVAL,
-                       "dtx_cluster_create: config size %zu is not valid; initialise it with DTX_CLUSTER_CONFIG_INIT",
-                       cfg->size);
-    memcpy(&c, cfg, cfg->size);
-  }
-  if (c.log_level != DTX_LOG_DEFAULT || c.log_file != NULL)
-    dtxi_log_configure(c.log_level != DTX_LOG_DEFAULT ? c.log_level : env->log_level,
-                       c.log_file != NULL ? c.log_file : env->log_file);
-  if (c.scheduler != DTX_SCHED_DEFAULT && dtx_scheduler_name(c.scheduler) == NULL)
-    return dtxi_fail(DTX_EINVAL, "dtx_cluster_create: config scheduler %d is not one of DTX_SCHED_SYNC, DTX_SCHED_THREADS",
-                     (int)c.scheduler);
-  cl->s.scheduler = c.scheduler != DTX_SCHED_DEFAULT ? c.scheduler : env->scheduler;
-  cl->scheduler_given = c.scheduler != DTX_SCHED_DEFAULT;
-  if (c.num_threads < 0 || c.num_threads > 1024)
-    return dtxi_fail(DTX_EINVAL, "dtx_cluster_create: config num_threads %d is not in 1..1024 (0 = default)",
-                     c.num_threads);
-  cl->s.nthreads = c.num_threads > 0 ? c.num_threads : env->num_threads > 0 ? env->num_threads : dtxi_num_cores();
-  const char *trace = c.trace_path != NULL ? c.trace_path : env->trace_path;
-  if (trace != NULL && trace[0] != '\0') {
-    cl->trace_path = strdup(trace);
-    if (cl->trace_path == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
-  }
-  const char *report = c.size >= offsetof(dtx_cluster_config, report_path) + sizeof c.report_path ? c.report_path : NULL;
-  if (report == NULL) report = env->report_path;
-  if (report != NULL && report[0] != '\0' && (cl->s.report_path = strdup(report)) == NULL)
-    return dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
+  dtx_status rc = dtxi_settings_resolve(cfg, "dtx_cluster_create", &cl->set);
+  if (rc != DTX_OK) return rc;
+  const dtxi_env *v = &cl->set.v;
+  if (cl->set.from[DTXI_VAR_LOG] == DTXI_FROM_FIELD || cl->set.from[DTXI_VAR_LOG_FILE] == DTXI_FROM_FIELD)
+    dtxi_log_configure(v->log_level, v->log_file);
+  cl->s.scheduler = v->scheduler;
+  cl->s.nthreads = v->num_threads;
+  cl->s.report_path = v->report_path;
+  cl->s.progress = v->progress;
   return DTX_OK;
 }
 
-/* Opens the GPUs DTX_GPUS (or cfg->gpus) names; none found is not an error. */
-static dtx_status open_gpus(dtx_cluster *cl, const dtx_cluster_config *cfg) {
-  const dtxi_env *env = dtxi_env_get();
-  const char *spec = cfg != NULL && cfg->size >= offsetof(dtx_cluster_config, gpus) + sizeof cfg->gpus ? cfg->gpus : NULL;
-  if (spec == NULL) spec = env->gpus;
-  dtxi_sim_config sim = {0, 0, env->sim_bandwidth, env->sim_bandwidth, 0};
+/* Opens the GPUs the gpus setting names; none found is not an error. */
+static dtx_status open_gpus(dtx_cluster *cl) {
+  const dtxi_env *v = &cl->set.v;
+  dtxi_sim_config sim = {0, 0, v->sim_bandwidth, v->sim_bandwidth, 0};
   dtxi_backend *b = NULL;
-  dtx_status rc = dtxi_backend_open(spec, &sim, &b, cl->gpu_why, sizeof cl->gpu_why);
+  dtx_status rc = dtxi_backend_open(v->gpus, &sim, &b, cl->gpu_why, sizeof cl->gpu_why);
+  if (rc == DTX_EINVAL && cl->set.from[DTXI_VAR_GPUS] == DTXI_FROM_FIELD) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", dtx_last_error());
+    return dtxi_fail(rc, "dtx_cluster_create: config gpus is not valid: %s", why);
+  }
   if (rc != DTX_OK || b == NULL) return rc;
   cl->backend = b;
-  cl->streams_per_gpu = env->streams_per_gpu > 0 ? env->streams_per_gpu : 4;
   for (int i = 0; i < b->ndev; i++)
-    cl->gpu_limits[i] = dtxi_env_limit_bytes(env->device_memory_limit, b->info[i].total_memory);
+    cl->gpu_limits[i] = dtxi_env_limit_bytes(v->device_memory_limit, b->info[i].total_memory);
   rc = dtxi_links_measure(b, &cl->s.links);
   if (rc != DTX_OK) DTXI_LOG(DTX_LOG_INFO, "link measurement incomplete: %s", dtx_last_error());
-  return dtxi_gpus_start(cl, b, cl->streams_per_gpu, cl->gpu_limits, &cl->s.gpus);
+  dtxi_gpu_settings gs = {v->streams_per_gpu, v->gpu_window, v->p2p};
+  return dtxi_gpus_start(cl, b, &gs, cl->gpu_limits, &cl->s.gpus);
+}
+
+/* The trace (trace_path), or a temporary one for the reports (report_path). */
+static dtx_status open_trace(dtx_cluster *cl) {
+  const dtxi_env *v = &cl->set.v;
+  if (v->trace_path == NULL && v->report_path == NULL) return DTX_OK;
+  dtx_status rc = v->trace_path != NULL ? dtxi_trace_open(v->trace_path, &cl->s.trace)
+                                        : dtxi_trace_open_temp(v->tmp_dir, &cl->s.trace);
+  if (rc != DTX_OK) return rc;
+  dtxi_trace_set_max_events(cl->s.trace, (uint64_t)v->trace_max_events);
+  for (int i = 0; i < cl->s.nthreads; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "worker %d", i);
+    dtxi_trace_thread_name(cl->s.trace, 1, i + 1, name);
+  }
+  if (cl->s.mem->limit > 0) {
+    /* Disk spills are marked on a track of their own. */
+    dtxi_trace_thread_name(cl->s.trace, 1, DTXI_MEM_TRACE_TID, "host memory (spills to disk)");
+    cl->s.mem->trace = cl->s.trace;
+  }
+  return DTX_OK;
 }
 
 dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) {
@@ -80,34 +89,26 @@ dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) 
   dtx_status rc;
   dtxi_sched_init(&cl->s);
   DTX_CHECK_GOTO(resolve(cl, cfg), rc, fail);
-  cl->s.mem = dtxi_mem_create();
+  const dtxi_env *v = &cl->set.v;
+  cl->s.mem = dtxi_mem_create((int64_t)dtxi_env_limit_bytes(v->host_memory_limit, (size_t)dtxi_host_memory()),
+                              v->spill_dir);
   if (cl->s.mem == NULL) {
     rc = dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
     goto fail;
   }
-  if (cl->trace_path != NULL || cl->s.report_path != NULL) {
-    DTX_CHECK_GOTO(cl->trace_path != NULL ? dtxi_trace_open(cl->trace_path, &cl->s.trace) : dtxi_trace_open_temp(&cl->s.trace),
-                   rc, fail);
-    for (int i = 0; i < cl->s.nthreads; i++) {
-      char name[32];
-      snprintf(name, sizeof name, "worker %d", i);
-      dtxi_trace_thread_name(cl->s.trace, 1, i + 1, name);
-    }
-    if (cl->s.mem->limit > 0) {
-      /* Disk spills are marked on a track of their own. */
-      dtxi_trace_thread_name(cl->s.trace, 1, DTXI_MEM_TRACE_TID, "host memory (spills to disk)");
-      cl->s.mem->trace = cl->s.trace;
-    }
-  }
+  DTX_CHECK_GOTO(open_trace(cl), rc, fail);
+  /* NVTX_INJECTION64_PATH is the NVTX tool's variable (Nsight Systems sets
+   * it), not a dtx setting: read once, here, like the settings. */
   cl->s.nvtx = cl->s.trace != NULL || getenv("NVTX_INJECTION64_PATH") != NULL;
   DTX_CHECK_GOTO(dtxi_pool_create(cl->s.nthreads, cl, &cl->s.pool), rc, fail);
-  DTX_CHECK_GOTO(open_gpus(cl, cfg), rc, fail);
+  DTX_CHECK_GOTO(open_gpus(cl), rc, fail);
   /* The default local cluster uses its GPUs: with GPUs and no scheduler
    * asked for (config or DTX_SCHEDULER), computations run on `cluster`. */
-  if (cl->s.gpus != NULL && !cl->scheduler_given && !dtxi_env_get()->scheduler_given)
-    cl->s.scheduler = DTX_SCHED_CLUSTER;
-  DTXI_LOG(DTX_LOG_INFO, "cluster up: scheduler %s, %d worker threads%s%s", dtx_scheduler_name(cl->s.scheduler),
-           cl->s.nthreads, cl->trace_path ? ", trace " : "", cl->trace_path ? cl->trace_path : "");
+  if (cl->s.gpus != NULL && cl->set.from[DTXI_VAR_SCHEDULER] == DTXI_FROM_DEFAULT)
+    cl->s.scheduler = cl->set.v.scheduler = DTX_SCHED_CLUSTER;
+  DTXI_LOG(DTX_LOG_INFO, "cluster up: scheduler %s, %d worker threads%s%s",
+           dtx_scheduler_name(cl->s.scheduler), cl->s.nthreads, v->trace_path ? ", trace " : "",
+           v->trace_path ? v->trace_path : "");
   *out = cl;
   return DTX_OK;
 fail:
@@ -125,9 +126,8 @@ void dtx_cluster_destroy(dtx_cluster *cl) {
   if (cl->backend != NULL) cl->backend->ops->destroy(cl->backend);
   dtxi_trace_close(cl->s.trace);
   dtxi_mem_release(cl->s.mem);
-  free(cl->trace_path);
-  free(cl->s.report_path);
   dtxi_sched_fini(&cl->s);
+  dtxi_settings_free(&cl->set);
   free(cl);
 }
 
@@ -135,6 +135,7 @@ dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl) { return cl != NULL ?
 int dtx_cluster_num_threads(const dtx_cluster *cl) { return cl != NULL ? cl->s.nthreads : 0; }
 dtxi_backend *dtxi_cluster_backend(const dtx_cluster *cl) { return cl != NULL ? cl->backend : NULL; }
 dtxi_gpus *dtxi_cluster_gpus(const dtx_cluster *cl) { return cl != NULL ? cl->s.gpus : NULL; }
+const dtxi_settings *dtxi_cluster_settings(const dtx_cluster *cl) { return cl != NULL ? &cl->set : NULL; }
 int dtx_cluster_num_gpus(const dtx_cluster *cl) { return cl != NULL ? dtxi_gpus_count(cl->s.gpus) : 0; }
 
 dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) {
@@ -210,7 +211,15 @@ dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out) {
   if (b == NULL)
     fprintf(out, "  GPUs          none (%s)\n", cl->gpu_why[0] ? cl->gpu_why : "none found");
   else
-    dtxi_report_gpus(out, b, &cl->s.links, cl->streams_per_gpu, cl->gpu_limits);
-  fprintf(out, "  trace         %s\n", cl->trace_path != NULL ? cl->trace_path : "off (set DTX_TRACE=path.json)");
+    dtxi_report_gpus(out, b, &cl->s.links, cl->set.v.streams_per_gpu, cl->gpu_limits);
+  fprintf(out, "  trace         %s\n",
+          cl->set.v.trace_path != NULL ? cl->set.v.trace_path : "off (set DTX_TRACE=path.json)");
+  return DTX_OK;
+}
+
+dtx_status dtx_cluster_report_settings(const dtx_cluster *cl, FILE *out) {
+  if (cl == NULL || out == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_cluster_report_settings: cluster or out is NULL");
+  dtxi_settings_print(&cl->set, out);
   return DTX_OK;
 }

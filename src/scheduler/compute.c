@@ -128,8 +128,7 @@ dtx_status dtx_compute(dtx_cluster *cl, dtx_graph *g, const dtx_task_id *outputs
       else
         dtxi_chunk_unref(c);
     }
-    if (r.gpu) DTXI_GPUS_CHECK(dtxi_sched_of(cl)->gpus); /* DTX_CHECK_INVARIANTS builds */
-    DTXI_MEM_CHECK(dtxi_sched_of(cl)->mem);
+    DTXI_MEM_CHECK(dtxi_sched_of(cl)->mem); /* DTX_CHECK_INVARIANTS builds (the GPUs: exec_gpu.c) */
     if (r.watch != NULL) dtxi_watch_end(r.watch);
     rerr *first = atomic_load(&r.first);
     if (first != NULL) rc = dtxi_fail_msg(DTX_ETASK, first->msg);

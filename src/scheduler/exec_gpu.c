@@ -87,6 +87,7 @@ static void gpu_host_done(const dtxi_executor *self, run *r, rtask *t, int64_t n
 static void gpu_run_free(const dtxi_executor *self, run *r) {
   (void)self;
   dtxi_gpu_run_free(r);
+  DTXI_GPUS_CHECK(dtxi_sched_of(r->cl)->gpus); /* DTX_CHECK_INVARIANTS builds: after every computation */
 }
 
 const dtxi_executor dtxi_exec_gpu = {

@@ -19,10 +19,19 @@ struct gres;
 typedef struct dtxi_gpus dtxi_gpus;
 struct gjob;
 
+/* The cluster's settings the GPU executor runs by, resolved at the cluster's
+ * creation and fixed for its life (kept in dtxi_gpus). */
+typedef struct dtxi_gpu_settings {
+  int streams_per_gpu; /* compute streams per GPU, >= 1 (DTX_STREAMS_PER_GPU) */
+  int window;          /* tasks enqueued behind unfinished inputs, and roots in flight,
+                          per GPU; 0: no running ahead (DTX_GPU_WINDOW) */
+  dtx_p2p p2p;         /* DTX_P2P_AUTO, _NCCL or _PEER (DTX_P2P) */
+} dtxi_gpu_settings;
+
 /* Creates each device's streams and starts the progress thread; limits[i]:
  * device i's memory limit in bytes (0: none). */
-dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, const size_t *limits,
-                           dtxi_gpus **out);
+dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, const dtxi_gpu_settings *set,
+                           const size_t *limits, dtxi_gpus **out);
 /* Stops the progress thread (no work may be in flight) and frees the streams. */
 void dtxi_gpus_stop(dtxi_gpus *g);
 int dtxi_gpus_count(const dtxi_gpus *g);

@@ -49,13 +49,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "diag/report.h"
-#include "scheduler/sched.h"
-#include "base/config.h"
 #include "base/log.h"
-#include "trace/trace.h"
+#include "diag/report.h"
 #include "scheduler/graph.h"
 #include "scheduler/run.h"
+#include "scheduler/sched.h"
+#include "trace/trace.h"
 
 #define PERIOD_TTY_NS 100000000ull  /* 10 frames a second on a terminal */
 #define PERIOD_PLAIN_NS 1000000000ull /* 1 line a second elsewhere */
@@ -144,13 +143,12 @@ void dtxi_progress_configure(int fd, int tty, int width, uint64_t min_ns, int fo
 
 uint64_t dtxi_progress_frames(void) { return atomic_load(&frames); }
 
-/* Whether computations draw a bar: the test override, else DTX_PROGRESS (auto:
- * the output is a terminal). */
-static bool bar_wanted(void) {
+/* Whether a computation on s draws a bar: the test override, else the
+ * cluster's progress setting (DTX_PROGRESS; auto: the output is a terminal). */
+static bool bar_wanted(const dtxi_sched *s) {
   int force = __atomic_load_n(&cfg_force, __ATOMIC_RELAXED);
   if (force >= 0) return force != 0;
-  dtxi_progress_mode m = dtxi_env_get()->progress;
-  if (m != DTXI_PROGRESS_AUTO) return m == DTXI_PROGRESS_ON;
+  if (s->progress != DTX_PROGRESS_AUTO) return s->progress == DTX_PROGRESS_ON;
   return out_tty();
 }
 
@@ -478,7 +476,7 @@ static bool bar_setup(dtxi_watch *w, const run *r) {
 dtxi_watch *dtxi_watch_begin(run *r) {
   dtx_cluster *cl = r->cl;
   const char *report = dtxi_sched_of(cl)->report_path;
-  bool bar = bar_wanted();
+  bool bar = bar_wanted(dtxi_sched_of(cl));
   if (!bar && report == NULL) return NULL;
   dtxi_watch *w = calloc(1, sizeof *w);
   if (w == NULL) return NULL;

@@ -50,7 +50,8 @@ void dtxi_watch_end(dtxi_watch *w);
 
 /* Where and how bars are drawn: fd (-1: stderr), tty (-1: isatty(fd)), width
  * in columns (0: the terminal's, else 80), min_ns (UINT64_MAX: the default
- * DTXI_PROGRESS_MIN_NS), force (-1: DTX_PROGRESS decides; 0 off; 1 on). */
+ * DTXI_PROGRESS_MIN_NS), force (-1: the cluster's progress setting, DTX_PROGRESS,
+ * decides; 0 off; 1 on). */
 void dtxi_progress_configure(int fd, int tty, int width, uint64_t min_ns, int force);
 /* Renders w's frame as it stands (final: as the last frame) into buf (a NUL-
  * terminated text of whole lines, each ending in '\n'); returns its line count. */

@@ -45,9 +45,10 @@ typedef struct dtxi_sched {
   dtx_scheduler scheduler; /* the cluster's default scheduler */
   int nthreads;
   dtxi_trace *trace; /* NULL when not tracing */
-  char *report_path; /* performance report (DTX_REPORT) written by each computation, or NULL;
+  const char *report_path; /* performance report (DTX_REPORT) written by each computation, or NULL;
                         then `trace` is open too (a temporary one without a trace path) */
   int nvtx;          /* emit NVTX ranges per task (a tool is attached, or tracing) */
+  dtx_progress progress; /* progress bars (DTX_PROGRESS): DTX_PROGRESS_AUTO, _ON or _OFF */
   dtxi_mem *mem;
   dtxi_pool *pool;
   _Atomic int64_t caller_tasks_run; /* tasks run on non-worker threads (sync) */

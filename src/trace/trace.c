@@ -590,8 +590,7 @@ static dtx_status trace_new(FILE *f, const char *path, dtxi_trace **out) {
   }
   memcpy(t->path, path, plen);
   t->f = f;
-  int max = dtxi_env_get()->trace_max_events;
-  t->max_events = max > 0 ? (uint64_t)max : 0;
+  t->max_events = DTXI_TRACE_MAX_EVENTS_DEFAULT; /* the cluster sets its own (dtxi_trace_set_max_events) */
   pthread_mutex_init(&t->mu, NULL);
   atomic_init(&t->ncallers, 0);
   t->serial = atomic_fetch_add(&trace_serial, 1) + 1;
@@ -608,7 +607,8 @@ static dtx_status trace_new(FILE *f, const char *path, dtxi_trace **out) {
 
 /*
  * Opens (truncates) path and writes the header. The event cap is
- * DTX_TRACE_MAX_EVENTS (dtxi_trace_set_max_events changes it). On failure
+ * DTXI_TRACE_MAX_EVENTS_DEFAULT (dtxi_trace_set_max_events changes it: the
+ * cluster sets its trace_max_events setting). On failure
  * *out is untouched and the status is DTX_EIO with the path and the reason in
  * dtx_last_error().
  */
@@ -620,11 +620,11 @@ dtx_status dtxi_trace_open(const char *path, dtxi_trace **out) {
   return trace_new(f, path, out);
 }
 
-/* Opens a trace in a temporary file that is unlinked at once: it lives while
- * the trace is open and is never seen by anyone but dtxi_trace_read_since. */
-dtx_status dtxi_trace_open_temp(dtxi_trace **out) {
+/* Opens a trace in a temporary file in dir (NULL or "": /tmp) that is
+ * unlinked at once: it lives while the trace is open and is never seen by
+ * anyone but dtxi_trace_read_since. */
+dtx_status dtxi_trace_open_temp(const char *dir, dtxi_trace **out) {
   if (out == NULL) return dtxi_fail(DTX_EINVAL, "dtxi_trace_open_temp: out is NULL");
-  const char *dir = getenv("TMPDIR");
   if (dir == NULL || dir[0] == '\0') dir = "/tmp";
   char path[4096];
   int n = snprintf(path, sizeof path, "%s/dtx-trace-XXXXXX", dir);

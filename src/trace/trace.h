@@ -167,7 +167,8 @@ void dtxi_trace_task(dtxi_trace *t, int pid, int tid, const char *key, const cha
 /* ---- size cap, temporary traces, reading back -------------------------------------
  *
  * A trace writes at most max_events events besides metadata (process and track
- * names, never dropped): DTX_TRACE_MAX_EVENTS at open, 0 = no cap. The first
+ * names, never dropped): DTXI_TRACE_MAX_EVENTS_DEFAULT at open, then what the
+ * cluster sets here (its trace_max_events setting), 0 = no cap. The first
  * event over the cap is replaced by a global instant named "trace capped after
  * N events" (cat "dtx", args {"max_events": N}); later events are dropped and
  * counted, and the closed file's otherData carries
@@ -177,10 +178,11 @@ void dtxi_trace_set_max_events(dtxi_trace *t, uint64_t max_events);
 /* Events dropped so far because of the cap. */
 uint64_t dtxi_trace_dropped(dtxi_trace *t);
 
-/* A trace in an unlinked temporary file under $TMPDIR (else /tmp): what a
- * performance report reads back when no trace file was asked for. Its path
- * reads "(temporary trace)"; the file disappears with the process. */
-dtx_status dtxi_trace_open_temp(dtxi_trace **out);
+/* A trace in an unlinked temporary file under dir (the cluster passes
+ * $TMPDIR, else /tmp; NULL or "": /tmp): what a performance report reads back
+ * when no trace file was asked for. Its path reads "(temporary trace)"; the
+ * file disappears with the process. */
+dtx_status dtxi_trace_open_temp(const char *dir, dtxi_trace **out);
 
 /* A position in the trace: events emitted after this call lie after it. */
 uint64_t dtxi_trace_mark(dtxi_trace *t);

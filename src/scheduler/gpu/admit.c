@@ -19,7 +19,6 @@
  */
 #include <stdlib.h>
 
-#include "base/config.h"
 #include "scheduler/gpu/gpu_internal.h"
 
 struct dtxi_rootq {
@@ -89,7 +88,7 @@ void dtxi_gpu_rootq_new(run *r) {
   uint32_t roots = 0;
   for (uint32_t i = 0; i < r->nroots; i++)
     if (dtxi_gpu_eligible(r, &r->rt[r->roots[i]])) roots++;
-  int window = dtxi_env_get()->gpu_window;
+  int window = g->set.window;
   int64_t limit = (int64_t)(window > g->dev[0].ncompute ? window : g->dev[0].ncompute) * g->ndev;
   if (roots <= limit) return; /* they all start at once anyway */
   struct dtxi_rootq *q = calloc(1, sizeof *q);

@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "base/config.h"
 #include "base/costcache.h"
 #include "base/error.h"
 #include "scheduler/gpu/gpu_internal.h"
@@ -159,7 +158,7 @@ static void place(dispatch *x) {
 static void pick_source(dtxi_gpus *g, gjob *j, int i, const rtask *in, gdev *d, source *src) {
   gres *res = in->res;
   size_t n = j->in_size[i];
-  const dtxi_env *env = dtxi_env_get();
+  dtx_p2p p2p = g->set.p2p;
   const dtxi_links *links = &dtxi_sched_of(j->r->cl)->links;
   src->res = res;
   src->dev = DTXI_HOST;
@@ -177,12 +176,12 @@ static void pick_source(dtxi_gpus *g, gjob *j, int i, const rtask *in, gdev *d, 
   for (int e = 0; res != NULL && e < g->ndev; e++) {
     if (e == d->index || res->copy[e].ptr == NULL) continue;
     double c = dtxi_links_cost_ns(links, e, d->index, n);
-    if (src->ptr == NULL || c < best || env->p2p != DTXI_P2P_AUTO) {
+    if (src->ptr == NULL || c < best || p2p != DTX_P2P_AUTO) {
       best = c;
       src->ptr = res->copy[e].ptr;
       src->dev = e;
       src->wait = res->copy[e].ready;
-      if (env->p2p != DTXI_P2P_AUTO) break; /* GPU to GPU asked for */
+      if (p2p != DTX_P2P_AUTO) break; /* GPU to GPU asked for */
     }
   }
   if (src->dev == DTXI_HOST) {
@@ -327,7 +326,7 @@ static void chain(dispatch *x) {
     j->after = after->t;
     if (!x->g->sim) j->in_ptr[j->ahead_in] = after->out_ptr; /* sim: set when it runs */
   }
-  if (x->t->ndeps > 0 && dtxi_env_get()->gpu_window > 0) {
+  if (x->t->ndeps > 0 && x->g->set.window > 0) {
     /* Readers may be enqueued behind this job before it finishes. */
     j->slot = calloc(1, sizeof *j->slot);
     if (j->slot != NULL) atomic_init(&j->slot->refs, 1);
@@ -343,7 +342,7 @@ static void run_ahead(dtxi_gpus *g, gjob *p) {
   run *r = p->r;
   rtask *t = p->t;
   if (p->slot == NULL || (!g->sim && p->err != NULL)) return; /* (sim: a failure shows in the slot) */
-  int window = dtxi_env_get()->gpu_window;
+  int window = g->set.window;
   const uint32_t *deps = r->deps + t->dep_off;
   for (uint32_t k = 0; k < t->ndeps; k++) {
     rtask *c = &r->rt[deps[k]];

@@ -212,6 +212,7 @@ struct dtxi_gpus {
   int sim;
   int ndev;
   int nccl; /* NCCL moves asked for (DTX_P2P=nccl) and available */
+  dtxi_gpu_settings set; /* fixed at dtxi_gpus_start */
   gdev dev[DTXI_MAX_GPUS];
   pthread_t thread;
   int started;

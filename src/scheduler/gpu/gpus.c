@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/config.h"
 #include "base/costcache.h"
 #include "base/error.h"
 #include "scheduler/gpu/gpu_internal.h"
@@ -104,10 +103,12 @@ static dtx_status dev_start(dtxi_gpus *g, dtx_cluster *cl, int i, int streams_pe
   return rc;
 }
 
-dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu, const size_t *limits,
-                           dtxi_gpus **out) {
+dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, const dtxi_gpu_settings *set,
+                           const size_t *limits, dtxi_gpus **out) {
   dtxi_gpus *g = calloc(1, sizeof *g);
   if (g == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory starting the GPU scheduler");
+  g->set = *set;
+  int streams_per_gpu = set->streams_per_gpu;
   g->cl = cl;
   g->b = b;
   g->sim = strcmp(b->ops->name, "sim") == 0;
@@ -122,7 +123,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, int streams_per_gpu
   pthread_mutex_init(&g->res_mu, NULL);
   atomic_init(&g->flow_ids, (uint64_t)1 << 40); /* clear of the ids the CPU side of the trace uses */
   atomic_init(&g->bcasts, 0);
-  if (dtxi_env_get()->p2p == DTXI_P2P_NCCL) {
+  if (set->p2p == DTX_P2P_NCCL) {
     g->nccl = b->ndev > 1 && dtxi_nccl_available(b);
     if (!g->nccl && b->ndev > 1)
       DTXI_LOG(DTX_LOG_WARN, "DTX_P2P=nccl: NCCL is not available (%s); GPUs exchange data by peer copies",

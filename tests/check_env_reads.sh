@@ -43,12 +43,12 @@ check "$src" || { echo "FAIL: src/ reads the environment outside the allowed fil
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp -r "$src/src" "$tmp/src"
-printf 'static int window(void) { return getenv("DTX_GPU_WINDOW") != 0; }\n' >>"$tmp/src/scheduler/gpu.c"
+printf 'static int window(void) { return getenv("DTX_GPU_WINDOW") != 0; }\n' >>"$tmp/src/scheduler/gpu/dispatch.c"
 printf 'static int bar(void) { return dtxi_env_get()->progress; }\n' >>"$tmp/src/scheduler/progress.c"
-if out=$(check "$tmp" 2>&1); then echo "FAIL: a getenv in scheduler/gpu.c passed the check"; exit 1; fi
-grep -q 'src/scheduler/gpu.c:[0-9]*: reads the environment' <<<"$out" || { echo "FAIL: gpu.c not named: $out"; exit 1; }
+if out=$(check "$tmp" 2>&1); then echo "FAIL: a getenv in scheduler/gpu/dispatch.c passed the check"; exit 1; fi
+grep -q 'src/scheduler/gpu/dispatch.c:[0-9]*: reads the environment' <<<"$out" || { echo "FAIL: dispatch.c not named: $out"; exit 1; }
 grep -q 'src/scheduler/progress.c:[0-9]*: reads the environment' <<<"$out" || { echo "FAIL: progress.c not named: $out"; exit 1; }
-cp "$src/src/scheduler/gpu.c" "$tmp/src/scheduler/gpu.c"
+cp "$src/src/scheduler/gpu/dispatch.c" "$tmp/src/scheduler/gpu/dispatch.c"
 cp "$src/src/scheduler/progress.c" "$tmp/src/scheduler/progress.c"
 check "$tmp" || { echo "FAIL: the repaired copy fails"; exit 1; }
 echo "check_env_reads: only ${allowed[*]} read the environment; an added read is caught"

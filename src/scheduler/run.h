@@ -1,6 +1,6 @@
 /*
  * scheduler/run.h - the state of one graph computation, shared by the CPU
- * engine (compute.c) and the GPU dispatch (gpu.c).
+ * engine (compute.c) and the GPU executor (gpu/).
  */
 #ifndef DTXI_RUN_H
 #define DTXI_RUN_H
@@ -61,7 +61,7 @@ typedef struct run {
   int nvtx;
   int threads; /* run by the threads or cluster scheduler (else sync) */
   int gpu;     /* run by the cluster scheduler on a cluster with GPUs */
-  struct dtxi_rootq *rootq; /* cluster: root tasks waiting to start on a GPU (gpu.c) */
+  struct dtxi_rootq *rootq; /* cluster: root tasks waiting to start on a GPU (gpu/admit.c) */
   struct dtxi_watch *watch; /* progress bar / performance report (scheduler/progress.h), or NULL */
   pthread_mutex_t mu;
   pthread_cond_t cv;

@@ -1,7 +1,7 @@
 /*
  * scheduler/run.h - the state of one graph computation, shared by the plan
  * (plan.c), the engine (engine.c) and the executors (exec_cpu.c, exec_gpu.c,
- * gpu.c).
+ * gpu/).
  *
  * Owner: the thread calling dtx_compute, for the duration of the call.
  * Threads: what the plan writes is read-only while the tasks run, except the
@@ -84,8 +84,8 @@ typedef struct run {
   int ndevices; /* GPUs a task's `where` may name */
   int cuda;     /* tasks with only a CUDA implementation can run */
 
-  int gpu;                  /* the GPU executor takes part in this run (gpu.c's) */
-  struct dtxi_rootq *rootq; /* cluster: root tasks waiting to start on a GPU (gpu.c) */
+  int gpu;                  /* the GPU executor takes part in this run (gpu/) */
+  struct dtxi_rootq *rootq; /* cluster: root tasks waiting to start on a GPU (gpu/admit.c) */
   struct dtxi_watch *watch; /* progress bar / performance report (scheduler/progress.h), or NULL */
   pthread_mutex_t mu;
   pthread_cond_t cv;

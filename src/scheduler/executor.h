@@ -82,8 +82,9 @@ typedef struct dtxi_executor {
   /* Optional. Joins run r (1) or sits it out (0: no task is asked about).
    * May set what r offers tasks: r->ndevices, r->cuda (run.h). */
   int (*begin)(const struct dtxi_executor *self, struct run *r);
-  /* Optional. Once r is ordered and wired, before any can_run. */
-  void (*plan)(const struct dtxi_executor *self, struct run *r);
+  /* Optional. Once r is ordered and wired, before any can_run. Returns 0
+   * when it takes no task of r (then can_run is not asked), else 1. */
+  int (*plan)(const struct dtxi_executor *self, struct run *r);
   /* Whether it takes task t. Asked only for tasks no earlier executor took. */
   int (*can_run)(const struct dtxi_executor *self, const struct run *r, const struct rtask *t);
   /* Optional. Once every task has its executor (dtxi_run_executor). */

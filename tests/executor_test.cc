@@ -271,7 +271,7 @@ void CheckAgainstSync(dtx_cluster *cl, TestExec &ex, const Dag &d, Tally &tally)
 }  // namespace
 
 TEST(Executor, RandomDagsMatchSync) {
-  const int rounds = kSanitized ? 15 : 80;
+  const int rounds = kSanitized ? 40 : 80;
   for (int threads : {1, 3}) {
     TestExec ex("x");
     ClusterPtr cl = ClusterWith(threads, "none");
@@ -282,7 +282,7 @@ TEST(Executor, RandomDagsMatchSync) {
     for (int i = 0; i < rounds; i++) {
       uint64_t seed = base + static_cast<uint64_t>(i);
       SCOPED_TRACE(::testing::Message() << "threads " << threads << " seed " << seed);
-      Dag d = RandomDag(seed, 1 + static_cast<int>(seed % 200), 0, false);
+      Dag d = RandomDag(seed, 1 + static_cast<int>(seed * 37 % 200), 0, false);
       CheckAgainstSync(cl.get(), ex, d, tally);
       if (HasFailure()) break;
     }
@@ -293,7 +293,7 @@ TEST(Executor, RandomDagsMatchSync) {
 }
 
 TEST(Executor, FailuresCrossExecutors) {
-  const int rounds = kSanitized ? 15 : 80;
+  const int rounds = kSanitized ? 40 : 80;
   TestExec ex("x");
   ClusterPtr cl = ClusterWith(2, "none");
   ASSERT_NE(cl, nullptr);
@@ -303,7 +303,7 @@ TEST(Executor, FailuresCrossExecutors) {
   for (int i = 0; i < rounds; i++) {
     uint64_t seed = 90000 + static_cast<uint64_t>(i);
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
-    Dag d = RandomDag(seed, 20 + static_cast<int>(seed % 150), 0.05, false);
+    Dag d = RandomDag(seed, 20 + static_cast<int>(seed * 37 % 150), 0.05, false);
     CheckAgainstSync(cl.get(), ex, d, tally);
     if (HasFailure()) break;
     /* Which way failures went: an output of another kind naming an x task,
@@ -332,7 +332,7 @@ TEST(Executor, FailuresCrossExecutors) {
  * with a CUDA implementation still go to the test executor (first claim
  * wins), the other dual tasks to the GPUs. */
 TEST(Executor, BesideSimulatedGpus) {
-  const int rounds = kSanitized ? 10 : 40;
+  const int rounds = kSanitized ? 20 : 40;
   TestExec ex("x");
   ClusterPtr cl = ClusterWith(2, "sim:2");
   ASSERT_NE(cl, nullptr);
@@ -343,7 +343,7 @@ TEST(Executor, BesideSimulatedGpus) {
   for (int i = 0; i < rounds; i++) {
     uint64_t seed = 31000 + static_cast<uint64_t>(i);
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
-    Dag d = RandomDag(seed, 20 + static_cast<int>(seed % 150), i % 2 ? 0.03 : 0, true);
+    Dag d = RandomDag(seed, 20 + static_cast<int>(seed * 37 % 150), i % 2 ? 0.03 : 0, true);
     CheckAgainstSync(cl.get(), ex, d, tally);
     if (HasFailure()) break;
   }

@@ -112,16 +112,25 @@ void dtxi_engine_add(run *r, const dtxi_executor *e) {
 void dtxi_engine_place(run *r) {
   const int n = r->nexec, cpu = r->cpu;
   const dtxi_executor *const *exec = r->exec;
-  for (int i = 0; i < n; i++)
-    if (exec[i]->plan != NULL) exec[i]->plan(exec[i], r);
+  /* The executors before the CPU threads that may take tasks of r. */
+  const dtxi_executor *ask[DTXI_MAX_EXECUTORS];
+  uint8_t idx[DTXI_MAX_EXECUTORS];
+  int nask = 0;
+  for (int i = 0; i < n; i++) {
+    int may = exec[i]->plan != NULL ? exec[i]->plan(exec[i], r) : 1;
+    if (may && i < cpu) {
+      ask[nask] = exec[i];
+      idx[nask++] = (uint8_t)i;
+    }
+  }
   /* Each task to the first executor that takes it; the plan gave every task
    * the CPU threads, which take the rest. */
-  if (n > 1) {
+  if (nask > 0) {
     rtask *rt = r->rt;
     for (uint32_t i = 0, m = r->m; i < m; i++)
-      for (int k = 0; k < cpu; k++)
-        if (exec[k]->can_run(exec[k], r, &rt[i])) {
-          rt[i].exec = (uint8_t)k;
+      for (int k = 0; k < nask; k++)
+        if (ask[k]->can_run(ask[k], r, &rt[i])) {
+          rt[i].exec = idx[k];
           break;
         }
   }

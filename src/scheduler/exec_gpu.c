@@ -27,15 +27,19 @@ static int gpu_begin(const dtxi_executor *self, run *r) {
 }
 
 /* A dual task is timed when it runs on a host thread: its CPU duration
- * weighs in the next placement (gpu_host_done). */
-static void gpu_plan(const dtxi_executor *self, run *r) {
+ * weighs in the next placement (gpu_host_done). Without any task that has a
+ * CUDA implementation, the GPUs take none. */
+static int gpu_plan(const dtxi_executor *self, run *r) {
   (void)self;
   dtxi_gpu_plan(r);
   const dtx_graph *g = r->g;
+  uint8_t any = 0;
   for (uint32_t i = 0; i < r->m; i++) {
     rtask *t = &r->rt[i];
     t->time_host = g->impls[g->tasks[t->gid].impl].cuda != NULL;
+    any |= t->time_host;
   }
+  return any;
 }
 
 static int gpu_can_run(const dtxi_executor *self, const run *r, const rtask *t) {

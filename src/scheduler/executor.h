@@ -4,9 +4,10 @@
  * later worker processes or MPI ranks.
  *
  * A computation (struct run) holds an ordered table of executors, chosen per
- * scheduler by compute.c: `sync` and `threads` have the CPU threads only;
- * `cluster` has the executors registered on the cluster
- * (dtxi_sched_add_executor), then the GPUs, then the CPU threads. At plan time
+ * scheduler by compute.c: `threads` has the CPU threads only; `cluster` has
+ * the executors registered on the cluster (dtxi_sched_add_executor), then the
+ * GPUs, then the CPU threads; `sync` is the engine with no pool: the calling
+ * thread runs every task in plan order and no executor is asked. At plan time
  * each task goes to the first executor whose `can_run` accepts it, and the
  * choice is stored in the task: nothing is decided per task again while the
  * run goes. The CPU threads come last and take whatever nobody claimed; they
@@ -16,8 +17,9 @@
  * tasks it has to mark failed (dtxi_run_skip).
  *
  * Adding an executor is writing one of these tables and registering it: the
- * engine (engine.c), the plan (plan.c), the CPU executor and the driver
- * (compute.c) need no edit. The contract:
+ * engine (engine.c), the plan (plan.c) and the CPU executor need no edit (nor
+ * compute.c, unless a new scheduler kind, `processes` say, gets a row in its
+ * table). tests/executor_test.cc has one. The contract:
  *
  * Threads. `begin`, `plan`, `can_run`, `placed` and `run_free` run on the
  * thread calling dtx_compute, before any task starts (run_free: after every
@@ -33,7 +35,9 @@
  * outputs and errors are final) and each holds one read for the task, which
  * dtxi_run_task_done drops. The executor leaves the task's output in the run
  * (struct rtask.out, a chunk starting with rtask.nrefs references), or lets
- * dtxi_run_exec_cpu do all of that.
+ * dtxi_run_exec_cpu do all of that. An executor may take a dependent of its
+ * own task before that one completes (a GPU queues it behind its input):
+ * it sets rtask.ahead first, and the engine does not hand it over again.
  *
  * Completion. Exactly once per task handed over, from any thread, the
  * executor calls dtxi_run_task_done(r, t, ran): `ran` 1 when the task's
@@ -44,7 +48,7 @@
  * executor touches neither the task nor the run.
  *
  * Failure. A task whose implementation failed: dtxi_run_fail(r, t, msg), then
- * dtxi_run_task_done. A task with a failed input (dtxi_run_input_failed says
+ * dtxi_run_task_done(r, t, 1). A task with a failed input (dtxi_run_input_failed says
  * so) is not run: either mark it (dtxi_run_input_failed did) and call
  * dtxi_run_task_done(r, t, 0), or hand it to dtxi_run_skip, which does both
  * on a CPU worker. dtxi_run_on_cpu gives a task back to the CPU threads
@@ -78,8 +82,9 @@ typedef struct dtxi_executor {
   /* Optional. Joins run r (1) or sits it out (0: no task is asked about).
    * May set what r offers tasks: r->ndevices, r->cuda (run.h). */
   int (*begin)(const struct dtxi_executor *self, struct run *r);
-  /* Optional. Once r is ordered and wired, before any can_run. */
-  void (*plan)(const struct dtxi_executor *self, struct run *r);
+  /* Optional. Once r is ordered and wired, before any can_run. Returns 0
+   * when it takes no task of r (then can_run is not asked), else 1. */
+  int (*plan)(const struct dtxi_executor *self, struct run *r);
   /* Whether it takes task t. Asked only for tasks no earlier executor took. */
   int (*can_run)(const struct dtxi_executor *self, const struct run *r, const struct rtask *t);
   /* Optional. Once every task has its executor (dtxi_run_executor). */

@@ -1,6 +1,7 @@
 /*
  * scheduler/sched.c - the scheduler's per-cluster state: set-up, the
- * planning scratch free list and the caller-thread counters.
+ * planning scratch free list, the caller-thread counters and the executors
+ * registered for the cluster scheduler.
  *
  * Threads: init and fini by the thread creating or destroying the cluster;
  * the scratch list under scratch_mu, the counters atomic, from any thread.

@@ -4,13 +4,13 @@
  *
  * It joins cluster-scheduler runs on a cluster with GPUs; its plan decides
  * CPU or GPU for each dual (CPU + CUDA) task from learned durations; it takes
- * the tasks gpu.c calls eligible; roots start through gpu.c's root queue,
+ * the tasks the GPU executor (gpu/) calls eligible; roots start through its root queue,
  * ready tasks through its dispatch, and completion comes back through
  * dtxi_run_task_done on the progress thread. From tasks that ran on a host
  * thread it learns their CPU durations (placement) and tracks their outputs'
  * copies on the devices (rtask.res, released through dtxi_gres_release).
  *
- * Threads: as executor.h says. Owns nothing beyond what gpu.c sets up per
+ * Threads: as executor.h says. Owns nothing beyond what gpu/ sets up per
  * run (the root queue), freed by its run_free.
  */
 #include "scheduler/gpu.h"
@@ -47,7 +47,7 @@ static int gpu_can_run(const dtxi_executor *self, const run *r, const rtask *t) 
   return dtxi_gpu_eligible(r, t);
 }
 
-/* Tasks an earlier executor took are off the GPUs: gpu.c, which also looks
+/* Tasks an earlier executor took are off the GPUs: the GPU executor, which also looks
  * at eligibility on its own (running dependents ahead), must see them so. */
 static void gpu_placed(const dtxi_executor *self, run *r) {
   int me = 0;

@@ -4,7 +4,7 @@
  *
  * A context serves one of three kinds of task: a graph task on a host thread
  * (run, rt, gt set), a future (fut set) or a graph task on a GPU (gpu set:
- * inputs and output are device memory, served by gpu.c). Owner: the thread
+ * inputs and output are device memory, served by the GPU executor, gpu/). Owner: the thread
  * running the task, which made the context on its stack; nothing here is
  * shared between threads.
  */

@@ -46,8 +46,9 @@
  * ordinary (strong) array of the default dtype, as NumPy's functions of a
  * Python scalar give NumPy scalars: dtx_exp(dtx_scalar(2.0)) and
  * dtx_div(dtx_scalar_int(7), dtx_scalar_int(2)) are float64, so either times a
- * float32 array is float64; so are dtx_astype, dtx_where, dtx_dot, dtx_sum
- * and dtx_array_persist of a scalar. A Python int that int32 does not hold,
+ * float32 array is float64. Likewise dtx_astype, dtx_where, dtx_dot, dtx_sum
+ * and dtx_array_persist of a scalar give strong arrays (dtx_dot(2.5, x) of a
+ * float32 x is float64, as np.dot). A Python int that int32 does not hold,
  * beside an int32 array, is compared by its value (x == 2**32 is false) and
  * is DTX_EINVAL in arithmetic, as NumPy's OverflowError (dtx_where converts
  * it as NumPy does, wrapping). An integer to a negative integer power is
@@ -158,8 +159,9 @@ DTX_API dtx_array *dtx_random_uniform(dtx_cluster *cl, int ndim, const int64_t *
                                       dtx_dtype t, uint64_t seed);
 DTX_API dtx_array *dtx_random_normal(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
                                      dtx_dtype t, uint64_t seed);
-/* 0-d arrays standing for a Python float / int scalar (weakly typed, as in
- * NumPy: `x * 2.0` keeps a float32 x float32). */
+/* 0-d arrays standing for a Python float / int scalar: weakly typed as a
+ * direct operand, as in NumPy (`x * 2.0` keeps a float32 x float32), while
+ * what operations make of them is strongly typed (see the top of this file). */
 DTX_API dtx_array *dtx_scalar(dtx_cluster *cl, double v);
 DTX_API dtx_array *dtx_scalar_int(dtx_cluster *cl, int64_t v);
 
@@ -182,14 +184,14 @@ DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape
  * naming its key. */
 #define DTX_ANY_DTYPE ((dtx_dtype)0)
 DTX_API dtx_status dtx_array_compute_as(const dtx_array *a, dtx_dtype dtype, void *buf, size_t size);
-/* dtx_array_compute_as with the dtype of buf's elements: in C a macro reads
+/* dtx_array_compute_as with the dtype of buf's elements: in C11 a macro reads
  * it from buf's pointer type (_Bool, int32_t, int64_t, float, double; any
- * other pointer, void * included, is unchecked), in C++ an overload set does,
+ * other pointer, void * included, is unchecked), in C++11 a template does,
  * so `double s; dtx_array_compute(dtx_sum(int32_array, NULL, 0), &s, sizeof s)`
  * is DTX_EINVAL (the sum is int64) instead of garbage. The function itself
  * is unchecked: (dtx_array_compute)(...) in C, a void * buffer in C++. */
 DTX_API dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size);
-#if !defined(__cplusplus)
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define DTX_BUFFER_DTYPE(buf) \
   _Generic((buf), _Bool *: DTX_BOOL, int32_t *: DTX_I32, int64_t *: DTX_I64, float *: DTX_F32, \
            double *: DTX_F64, default: DTX_ANY_DTYPE)
@@ -440,6 +442,7 @@ DTX_API dtx_array *dtx_map_overlap(const char *name, dtx_block_fn cpu, dtx_block
 #ifdef __cplusplus
 }
 
+#if __cplusplus >= 201103L
 /* C++: dtx_array_compute(a, buf, size) with a typed buf checks the dtype
  * (see dtx_array_compute_as); a void * buf calls the unchecked function. */
 template <typename T>
@@ -470,5 +473,6 @@ template <typename T>
 inline dtx_status dtx_array_compute(const dtx_array *a, T *buf, size_t size) {
   return dtx_array_compute_as(a, dtx_buffer_dtype<T>::value, buf, size);
 }
+#endif
 #endif
 #endif /* DTX_ARRAY_H */

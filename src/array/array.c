@@ -1,7 +1,8 @@
 /*
  * array/array.c - dtx_array handles and the operations that make arrays:
  * creation, elementwise operations with broadcasting and NumPy type
- * promotion, views, concatenation, reductions, products and user kernels.
+ * promotion (the rules in dtype.c), views, concatenation, reductions,
+ * products and user kernels.
  *
  * Every operation checks its input here (DTX_EINVAL naming the shapes, axes,
  * dtypes or values) and makes one immutable node (array/array.h); nothing
@@ -30,63 +31,6 @@ void *dtxa_alloc_host(size_t bytes) {
   if (p != NULL) madvise(p, (bytes + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
 #endif
   return p;
-}
-
-/* ---- dtypes ------------------------------------------------------------------------ */
-
-const char *dtx_dtype_name(dtx_dtype t) {
-  switch (t) {
-    case DTX_BOOL:
-      return "bool";
-    case DTX_I32:
-      return "int32";
-    case DTX_I64:
-      return "int64";
-    case DTX_F32:
-      return "float32";
-    case DTX_F64:
-      return "float64";
-  }
-  return NULL;
-}
-
-size_t dtx_dtype_size(dtx_dtype t) { return dtx_dtype_name(t) != NULL ? (size_t)dtxk_size((int)t) : 0; }
-
-/* "DTX_F64" for DTX_F64, for messages. */
-static const char *dtype_enum_name(dtx_dtype t) {
-  static const char *names[] = {NULL, "DTX_BOOL", "DTX_I32", "DTX_I64", "DTX_F32", "DTX_F64"};
-  return t >= DTX_BOOL && t <= DTX_F64 ? names[t] : "?";
-}
-
-static int dkind(dtx_dtype t) { return t == DTX_BOOL ? 0 : (t == DTX_I32 || t == DTX_I64) ? 1 : 2; }
-
-/* NumPy's promotion of two strong dtypes. */
-static dtx_dtype promote2(dtx_dtype a, dtx_dtype b) {
-  if (a == b) return a;
-  if (a == DTX_BOOL) return b;
-  if (b == DTX_BOOL) return a;
-  if (dkind(a) == 1 && dkind(b) == 1) return DTX_I64;
-  if (dkind(a) == 2 && dkind(b) == 2) return DTX_F64;
-  /* int with float: float32 holds int32 only approximately, NumPy gives float64 */
-  return DTX_F64;
-}
-
-/* NumPy 2's promotion (NEP 50) of two operands, either of which may be a
- * Python scalar (a->weak: a dtx_scalar / dtx_scalar_int node itself). A
- * Python scalar takes the other operand's dtype when that is of its kind or
- * higher (int with an int or float array, float with a float array); two
- * Python scalars give the default dtype (int64, or float64 when either is a
- * float), as np.add(7, 2.5) gives an np.float64. Results are never Python
- * scalars: whatever an operation makes is strongly typed. */
-static dtx_dtype promote(const dtx_array *a, const dtx_array *b) {
-  if (a->weak && b->weak)
-    return (a->weak == DTXA_WEAK_FLOAT || b->weak == DTXA_WEAK_FLOAT) ? DTX_F64 : DTX_I64;
-  if (a->weak || b->weak) {
-    const dtx_array *w = a->weak ? a : b, *s = a->weak ? b : a;
-    if (w->weak == DTXA_WEAK_INT) return s->dtype == DTX_BOOL ? DTX_I64 : s->dtype;
-    return dkind(s->dtype) == 2 ? s->dtype : DTX_F64;
-  }
-  return promote2(a->dtype, b->dtype);
 }
 
 /* ---- nodes ---------------------------------------------------------------------------- */
@@ -331,7 +275,7 @@ static dtxk_gen gconst(double v, dtx_dtype t) {
   g.g0 = t == DTX_BOOL ? (v != 0) : v;
   g.i0 = t == DTX_BOOL ? (v != 0) : dtxk_f2i64(v);
   if (t == DTX_I32) g.i0 = dtxk_f2i32(v);
-  if (dkind(t) == 1) g.g0 = (double)g.i0;
+  if (dtxa_dkind(t) == 1) g.g0 = (double)g.i0;
   return g;
 }
 
@@ -370,7 +314,7 @@ dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, i
   g.g1 = step;
   g.i0 = dtxk_f2i64(start);
   g.i1 = dtxk_f2i64(step);
-  if (dkind(t) == 1 && (g.i1 == 0 || (double)g.i0 != start || (double)g.i1 != step)) {
+  if (dtxa_dkind(t) == 1 && (g.i1 == 0 || (double)g.i0 != start || (double)g.i1 != step)) {
     dtxi_fail(DTX_EINVAL, "dtx_arange: an %s range needs integral start and step (got %g, %g)",
               dtx_dtype_name(t), start, step);
     return NULL;
@@ -413,7 +357,7 @@ dtx_array *dtx_eye(dtx_cluster *cl, int64_t n, int64_t m, int64_t k, const int64
 
 static dtx_array *random_node(dtx_cluster *cl, const char *fn, const char *opname, int kind, int ndim,
                               const int64_t *shape, const int64_t *chunks, dtx_dtype t, uint64_t seed) {
-  if (dkind(t) != 2) {
+  if (dtxa_dkind(t) != 2) {
     dtxi_fail(DTX_EINVAL, "%s: dtype %s is not a float dtype (DTX_F32 or DTX_F64)", fn,
               dtx_dtype_name(t) != NULL ? dtx_dtype_name(t) : "(invalid)");
     return NULL;
@@ -590,7 +534,7 @@ static dtx_array *unary_node(int op, const dtx_array *a) {
         "dtx_neg: negating a bool array is not supported (as in NumPy); use dtx_eq(x, false) or astype");
     return NULL;
   }
-  if (op >= DTX_EXP) t = t == DTX_BOOL ? DTX_F32 : dkind(t) == 1 ? DTX_F64 : t;
+  if (op >= DTX_EXP) t = t == DTX_BOOL ? DTX_F32 : dtxa_dkind(t) == 1 ? DTX_F64 : t;
   dtx_array *c = cast_node(a, t);
   if (c == NULL) return NULL;
   dtx_array *r = dtxa_node(a->cl, DTXA_UNARY, name, a->ndim, a->shape, a->chunk, t, 1, &c);
@@ -600,41 +544,6 @@ static dtx_array *unary_node(int op, const dtx_array *a) {
     set_nops(r);
   }
   return r;
-}
-
-/* A Python int beside an int32 array (NumPy 2): a comparison sees its true
- * value (computed in int64); arithmetic with a value int32 does not hold is
- * an error, as NumPy's OverflowError, not a wrapped value. *t: the operands'
- * dtype, widened for such a comparison. */
-static dtx_status pyint_range(const char *name, int op, const dtx_array *a, const dtx_array *b,
-                              dtx_dtype *t) {
-  const dtx_array *w = a->weak == DTXA_WEAK_INT && !b->weak   ? a
-                       : b->weak == DTXA_WEAK_INT && !a->weak ? b
-                                                              : NULL;
-  if (w == NULL || *t != DTX_I32 || op == DTX_DIV) return DTX_OK;
-  int64_t v = w->gen.i0;
-  if (v >= INT32_MIN && v <= INT32_MAX) return DTX_OK;
-  if (op >= DTX_EQ) {
-    *t = DTX_I64;
-    return DTX_OK;
-  }
-  return dtxi_fail(DTX_EINVAL,
-                   "dtx_%s: Python integer %lld is out of bounds for int32 (NumPy raises OverflowError); "
-                   "convert the int32 operand with dtx_astype(x, DTX_I64) first",
-                   name, (long long)v);
-}
-
-/* Whether x is an integer constant known when the graph is built (zeros,
- * ones, full or a scalar, seen through casts and views): its value in *v. */
-static int int_const(const dtx_array *x, int64_t *v) {
-  int narrow = 0;
-  for (; x->kind == DTXA_VIEW || x->kind == DTXA_CAST; x = x->in[0]) {
-    if (dkind(x->dtype) == 2) return 0;
-    narrow |= x->dtype == DTX_I32;
-  }
-  if (x->kind != DTXA_GEN || x->gen.kind != DTXK_GEN_CONST || dkind(x->dtype) == 2) return 0;
-  *v = narrow ? (int64_t)(int32_t)(uint32_t)(uint64_t)x->gen.i0 : x->gen.i0;
-  return 1;
 }
 
 static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
@@ -648,22 +557,22 @@ static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
     dtxi_fail(DTX_EINVAL, "dtx_%s: the operands belong to different clusters", name);
     return NULL;
   }
-  dtx_dtype t = promote(a, b);
+  dtx_dtype t = dtxa_promote(a, b);
   if (t == DTX_BOOL && (op == DTX_SUB || op == DTX_POW)) {
     dtxi_fail(DTX_EINVAL,
               "dtx_%s: not defined for two bool operands (as in NumPy); convert with dtx_astype first", name);
     return NULL;
   }
-  if (pyint_range(name, op, a, b, &t) != DTX_OK) return NULL;
+  if (dtxa_pyint_range(name, op, a, b, &t) != DTX_OK) return NULL;
   int64_t e;
-  if (op == DTX_POW && dkind(t) == 1 && int_const(b, &e) && e < 0) {
+  if (op == DTX_POW && dtxa_dkind(t) == 1 && dtxa_int_const(b, &e) && e < 0) {
     dtxi_fail(DTX_EINVAL,
               "dtx_pow: integers to negative integer powers are not allowed (exponent %lld; as NumPy); "
               "make the base a float with dtx_astype",
               (long long)e);
     return NULL;
   }
-  if (op == DTX_DIV && dkind(t) != 2) t = DTX_F64;
+  if (op == DTX_DIV && dtxa_dkind(t) != 2) t = DTX_F64;
   dtx_array *in[2] = {(dtx_array *)a, (dtx_array *)b};
   int ndim;
   int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
@@ -720,7 +629,7 @@ static dtx_array *where_node(const dtx_array *c, const dtx_array *a, const dtx_a
     dtxi_fail(DTX_EINVAL, "dtx_where: the operands belong to different clusters");
     return NULL;
   }
-  dtx_dtype t = promote(a, b);
+  dtx_dtype t = dtxa_promote(a, b);
   dtx_array *in[3] = {(dtx_array *)c, (dtx_array *)a, (dtx_array *)b};
   int ndim;
   int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
@@ -989,7 +898,7 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
                 SHAPE(x), SHAPE(a0), ax);
       return NULL;
     }
-    t = promote2(t, x->dtype);
+    t = dtxa_promote2(t, x->dtype);
     shape[ax] += x->shape[ax];
   }
   if (n == 1) return dtx_array_retain((dtx_array *)a0);
@@ -1118,7 +1027,7 @@ static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int na
   switch (r) {
     case DTX_SUM:
     case DTX_PROD:
-      t = dkind(t) == 2 ? t : DTX_I64;
+      t = dtxa_dkind(t) == 2 ? t : DTX_I64;
       break;
     case DTX_MEAN:
     case DTX_VAR:
@@ -1215,7 +1124,7 @@ static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
     dtxi_fail(DTX_EINVAL, "dtx_matmul: the operands belong to different clusters");
     return NULL;
   }
-  dtx_dtype t = promote2(a->dtype, b->dtype);
+  dtx_dtype t = dtxa_promote2(a->dtype, b->dtype);
   dtx_array *ca = cast_node(a, t), *cb = ca != NULL ? cast_node(b, t) : NULL;
   dtx_array *r = NULL;
   if (cb != NULL) {
@@ -1261,7 +1170,7 @@ static dtx_array *as_array(const dtx_array *x) {
  * promoted one (int32 stays int32, wrapping as NumPy's does) and bools give
  * any(a & b), True or False. */
 static dtx_array *inner_node(const dtx_array *a, const dtx_array *b) {
-  dtx_dtype t = promote2(a->dtype, b->dtype);
+  dtx_dtype t = dtxa_promote2(a->dtype, b->dtype);
   dtx_array *p = binary_node(DTX_MUL, a, b);
   dtx_array *s = p != NULL ? reduce_node(p, t == DTX_BOOL ? DTX_ANY : DTX_SUM, NULL, 0, NULL) : NULL;
   dtx_array_release(p);
@@ -1481,7 +1390,7 @@ dtx_status dtx_array_compute_as(const dtx_array *a, dtx_dtype dtype, void *buf, 
                      "dtx_array_compute: the buffer holds %s but the %s array is %s; compute into a "
                      "buffer of %s, or convert the array with dtx_astype(a, %s) first",
                      dtx_dtype_name(dtype), SHAPE(a), dtx_dtype_name(a->dtype), dtx_dtype_name(a->dtype),
-                     dtype_enum_name(dtype));
+                     dtxa_dtype_enum_name(dtype));
   if (buf == NULL || size != dtx_array_nbytes(a))
     return dtxi_fail(
         DTX_EINVAL, "dtx_array_compute: the buffer has %zu bytes at %p; the %s %s array needs %zu",

@@ -34,13 +34,36 @@
  * Threads. Arrays are immutable once made: any thread may use, combine and
  * compute them; the reference count is atomic. Scopes are per thread.
  *
- * Element type rules follow NumPy: the result of mixing dtypes is the
- * smallest type holding both (int32 with float32 gives float64); a scalar
- * made by dtx_scalar / dtx_scalar_int (Python's `x * 2.0`) does not widen an
- * array's dtype of its own kind; true division of integers gives float64;
- * comparisons give bool; sum/prod of integers give int64; mean/var/std of
- * integers give float64. One deviation: float functions (exp, sqrt, ...) of
- * bool give float32 (NumPy's float16 is not a dtx dtype).
+ * Element type rules follow NumPy 2 (NEP 50). Mixing dtypes gives the
+ * smallest type holding both (int32 with float32 gives float64); true
+ * division of integers gives float64; comparisons give bool; sum/prod of
+ * integers give int64; mean/var/std of integers give float64.
+ * Python scalars. A 0-d array made by dtx_scalar / dtx_scalar_int stands for
+ * a Python float / int and is weakly typed while it is a direct operand of an
+ * elementwise operation: it takes the other operand's dtype when that is of
+ * its kind or higher (float32 * 2.0 is float32, int32 * 7 int32, int32 * 2.5
+ * and bool + 7 int64 / float64). Whatever an operation makes of it is an
+ * ordinary (strong) array of the default dtype, as NumPy's functions of a
+ * Python scalar give NumPy scalars: dtx_exp(dtx_scalar(2.0)) and
+ * dtx_div(dtx_scalar_int(7), dtx_scalar_int(2)) are float64, so either times a
+ * float32 array is float64. Likewise dtx_astype, dtx_where, dtx_dot, dtx_sum
+ * and dtx_array_persist of a scalar give strong arrays (dtx_dot(2.5, x) of a
+ * float32 x is float64, as np.dot). A Python int that int32 does not hold,
+ * beside an int32 array, is compared by its value (x == 2**32 is false) and
+ * is DTX_EINVAL in arithmetic, as NumPy's OverflowError (dtx_where converts
+ * it as NumPy does, wrapping). An integer to a negative integer power is
+ * DTX_EINVAL, as NumPy's ValueError, when the exponent is a constant known as
+ * the array is made (a scalar, full, zeros, ones, through casts and views).
+ * Deviations: float functions (exp, sqrt, ...) of bool give float32 (NumPy's
+ * float16 is not a dtx dtype). An integer exponent computed by tasks is not
+ * checked: a negative one gives 0 (1 or -1 for a base of 1 or -1) where NumPy
+ * raises. Reductions of float32 (sum, prod, mean, var, std) accumulate in
+ * float64, within chunks and across them, and round to float32 once at the
+ * end: the result is the float64 reduction rounded, which is inf only when
+ * that value is beyond float32's range, where NumPy's float32 pairwise sums
+ * can overflow to inf on the way (and lose precision) for a total float32
+ * holds. Chunked reductions cannot repeat NumPy's order of additions anyway,
+ * so float results agree to rounding, not bit for bit.
  */
 #ifndef DTX_ARRAY_H
 #define DTX_ARRAY_H
@@ -136,8 +159,9 @@ DTX_API dtx_array *dtx_random_uniform(dtx_cluster *cl, int ndim, const int64_t *
                                       dtx_dtype t, uint64_t seed);
 DTX_API dtx_array *dtx_random_normal(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
                                      dtx_dtype t, uint64_t seed);
-/* 0-d arrays standing for a Python float / int scalar (weakly typed, as in
- * NumPy: `x * 2.0` keeps a float32 x float32). */
+/* 0-d arrays standing for a Python float / int scalar: weakly typed as a
+ * direct operand, as in NumPy (`x * 2.0` keeps a float32 x float32), while
+ * what operations make of them is strongly typed (see the top of this file). */
 DTX_API dtx_array *dtx_scalar(dtx_cluster *cl, double v);
 DTX_API dtx_array *dtx_scalar_int(dtx_cluster *cl, int64_t v);
 
@@ -153,9 +177,26 @@ DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape
 
 /* ---- running --------------------------------------------------------------------- */
 
-/* Computes a into buf (C order; size must be dtx_array_nbytes(a)). A failing
- * task gives DTX_ETASK with dtx_last_error() naming its key. */
+/* Computes a into buf (C order; size must be dtx_array_nbytes(a)), whose
+ * elements are of dtype `dtype`: it must be a's dtype, else DTX_EINVAL naming
+ * both (convert with dtx_astype first). DTX_ANY_DTYPE leaves the buffer's
+ * dtype unchecked. A failing task gives DTX_ETASK with dtx_last_error()
+ * naming its key. */
+#define DTX_ANY_DTYPE ((dtx_dtype)0)
+DTX_API dtx_status dtx_array_compute_as(const dtx_array *a, dtx_dtype dtype, void *buf, size_t size);
+/* dtx_array_compute_as with the dtype of buf's elements: in C11 a macro reads
+ * it from buf's pointer type (_Bool, int32_t, int64_t, float, double; any
+ * other pointer, void * included, is unchecked), in C++11 a template does,
+ * so `double s; dtx_array_compute(dtx_sum(int32_array, NULL, 0), &s, sizeof s)`
+ * is DTX_EINVAL (the sum is int64) instead of garbage. The function itself
+ * is unchecked: (dtx_array_compute)(...) in C, a void * buffer in C++. */
 DTX_API dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size);
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define DTX_BUFFER_DTYPE(buf) \
+  _Generic((buf), _Bool *: DTX_BOOL, int32_t *: DTX_I32, int64_t *: DTX_I64, float *: DTX_F32, \
+           double *: DTX_F64, default: DTX_ANY_DTYPE)
+#define dtx_array_compute(a, buf, size) dtx_array_compute_as((a), DTX_BUFFER_DTYPE(buf), (buf), (size))
+#endif
 
 /* Computes a and keeps the result in memory: *out is an array over it, whose
  * chunks later computations read without recomputing.
@@ -400,5 +441,38 @@ DTX_API dtx_array *dtx_map_overlap(const char *name, dtx_block_fn cpu, dtx_block
 
 #ifdef __cplusplus
 }
+
+#if __cplusplus >= 201103L
+/* C++: dtx_array_compute(a, buf, size) with a typed buf checks the dtype
+ * (see dtx_array_compute_as); a void * buf calls the unchecked function. */
+template <typename T>
+struct dtx_buffer_dtype {
+  static constexpr dtx_dtype value = DTX_ANY_DTYPE;
+};
+template <>
+struct dtx_buffer_dtype<bool> {
+  static constexpr dtx_dtype value = DTX_BOOL;
+};
+template <>
+struct dtx_buffer_dtype<int32_t> {
+  static constexpr dtx_dtype value = DTX_I32;
+};
+template <>
+struct dtx_buffer_dtype<int64_t> {
+  static constexpr dtx_dtype value = DTX_I64;
+};
+template <>
+struct dtx_buffer_dtype<float> {
+  static constexpr dtx_dtype value = DTX_F32;
+};
+template <>
+struct dtx_buffer_dtype<double> {
+  static constexpr dtx_dtype value = DTX_F64;
+};
+template <typename T>
+inline dtx_status dtx_array_compute(const dtx_array *a, T *buf, size_t size) {
+  return dtx_array_compute_as(a, dtx_buffer_dtype<T>::value, buf, size);
+}
+#endif
 #endif
 #endif /* DTX_ARRAY_H */

@@ -1,7 +1,8 @@
 /*
  * array/array.c - dtx_array handles and the operations that make arrays:
  * creation, elementwise operations with broadcasting and NumPy type
- * promotion, views, concatenation, reductions, products and user kernels.
+ * promotion (the rules in dtype.c), views, concatenation, reductions,
+ * products and user kernels.
  *
  * Every operation checks its input here (DTX_EINVAL naming the shapes, axes,
  * dtypes or values) and makes one immutable node (array/array.h); nothing
@@ -30,54 +31,6 @@ void *dtxa_alloc_host(size_t bytes) {
   if (p != NULL) madvise(p, (bytes + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
 #endif
   return p;
-}
-
-/* ---- dtypes ------------------------------------------------------------------------ */
-
-const char *dtx_dtype_name(dtx_dtype t) {
-  switch (t) {
-    case DTX_BOOL:
-      return "bool";
-    case DTX_I32:
-      return "int32";
-    case DTX_I64:
-      return "int64";
-    case DTX_F32:
-      return "float32";
-    case DTX_F64:
-      return "float64";
-  }
-  return NULL;
-}
-
-size_t dtx_dtype_size(dtx_dtype t) { return dtx_dtype_name(t) != NULL ? (size_t)dtxk_size((int)t) : 0; }
-
-static int dkind(dtx_dtype t) { return t == DTX_BOOL ? 0 : (t == DTX_I32 || t == DTX_I64) ? 1 : 2; }
-
-/* NumPy's promotion of two strong dtypes. */
-static dtx_dtype promote2(dtx_dtype a, dtx_dtype b) {
-  if (a == b) return a;
-  if (a == DTX_BOOL) return b;
-  if (b == DTX_BOOL) return a;
-  if (dkind(a) == 1 && dkind(b) == 1) return DTX_I64;
-  if (dkind(a) == 2 && dkind(b) == 2) return DTX_F64;
-  /* int with float: float32 holds int32 only approximately, NumPy gives float64 */
-  return DTX_F64;
-}
-
-/* Promotion with Python-scalar (weak) operands. */
-static dtx_dtype promote(const dtx_array *a, const dtx_array *b, int *weak) {
-  *weak = DTXA_STRONG;
-  if (a->weak && b->weak) {
-    *weak = (a->weak == DTXA_WEAK_FLOAT || b->weak == DTXA_WEAK_FLOAT) ? DTXA_WEAK_FLOAT : DTXA_WEAK_INT;
-    return *weak == DTXA_WEAK_FLOAT ? DTX_F64 : DTX_I64;
-  }
-  if (a->weak || b->weak) {
-    const dtx_array *w = a->weak ? a : b, *s = a->weak ? b : a;
-    if (w->weak == DTXA_WEAK_INT) return s->dtype == DTX_BOOL ? DTX_I64 : s->dtype;
-    return dkind(s->dtype) == 2 ? s->dtype : DTX_F64;
-  }
-  return promote2(a->dtype, b->dtype);
 }
 
 /* ---- nodes ---------------------------------------------------------------------------- */
@@ -322,7 +275,7 @@ static dtxk_gen gconst(double v, dtx_dtype t) {
   g.g0 = t == DTX_BOOL ? (v != 0) : v;
   g.i0 = t == DTX_BOOL ? (v != 0) : dtxk_f2i64(v);
   if (t == DTX_I32) g.i0 = dtxk_f2i32(v);
-  if (dkind(t) == 1) g.g0 = (double)g.i0;
+  if (dtxa_dkind(t) == 1) g.g0 = (double)g.i0;
   return g;
 }
 
@@ -361,7 +314,7 @@ dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, i
   g.g1 = step;
   g.i0 = dtxk_f2i64(start);
   g.i1 = dtxk_f2i64(step);
-  if (dkind(t) == 1 && (g.i1 == 0 || (double)g.i0 != start || (double)g.i1 != step)) {
+  if (dtxa_dkind(t) == 1 && (g.i1 == 0 || (double)g.i0 != start || (double)g.i1 != step)) {
     dtxi_fail(DTX_EINVAL, "dtx_arange: an %s range needs integral start and step (got %g, %g)",
               dtx_dtype_name(t), start, step);
     return NULL;
@@ -404,7 +357,7 @@ dtx_array *dtx_eye(dtx_cluster *cl, int64_t n, int64_t m, int64_t k, const int64
 
 static dtx_array *random_node(dtx_cluster *cl, const char *fn, const char *opname, int kind, int ndim,
                               const int64_t *shape, const int64_t *chunks, dtx_dtype t, uint64_t seed) {
-  if (dkind(t) != 2) {
+  if (dtxa_dkind(t) != 2) {
     dtxi_fail(DTX_EINVAL, "%s: dtype %s is not a float dtype (DTX_F32 or DTX_F64)", fn,
               dtx_dtype_name(t) != NULL ? dtx_dtype_name(t) : "(invalid)");
     return NULL;
@@ -581,14 +534,13 @@ static dtx_array *unary_node(int op, const dtx_array *a) {
         "dtx_neg: negating a bool array is not supported (as in NumPy); use dtx_eq(x, false) or astype");
     return NULL;
   }
-  if (op >= DTX_EXP) t = t == DTX_BOOL ? DTX_F32 : dkind(t) == 1 ? DTX_F64 : t;
+  if (op >= DTX_EXP) t = t == DTX_BOOL ? DTX_F32 : dtxa_dkind(t) == 1 ? DTX_F64 : t;
   dtx_array *c = cast_node(a, t);
   if (c == NULL) return NULL;
   dtx_array *r = dtxa_node(a->cl, DTXA_UNARY, name, a->ndim, a->shape, a->chunk, t, 1, &c);
   dtx_array_release(c);
   if (r != NULL) {
     r->op = op;
-    r->weak = a->weak;
     set_nops(r);
   }
   return r;
@@ -605,14 +557,22 @@ static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
     dtxi_fail(DTX_EINVAL, "dtx_%s: the operands belong to different clusters", name);
     return NULL;
   }
-  int weak;
-  dtx_dtype t = promote(a, b, &weak);
+  dtx_dtype t = dtxa_promote(a, b);
   if (t == DTX_BOOL && (op == DTX_SUB || op == DTX_POW)) {
     dtxi_fail(DTX_EINVAL,
               "dtx_%s: not defined for two bool operands (as in NumPy); convert with dtx_astype first", name);
     return NULL;
   }
-  if (op == DTX_DIV && dkind(t) != 2) t = DTX_F64;
+  if (dtxa_pyint_range(name, op, a, b, &t) != DTX_OK) return NULL;
+  int64_t e;
+  if (op == DTX_POW && dtxa_dkind(t) == 1 && dtxa_int_const(b, &e) && e < 0) {
+    dtxi_fail(DTX_EINVAL,
+              "dtx_pow: integers to negative integer powers are not allowed (exponent %lld; as NumPy); "
+              "make the base a float with dtx_astype",
+              (long long)e);
+    return NULL;
+  }
+  if (op == DTX_DIV && dtxa_dkind(t) != 2) t = DTX_F64;
   dtx_array *in[2] = {(dtx_array *)a, (dtx_array *)b};
   int ndim;
   int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
@@ -629,7 +589,6 @@ static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
   dtx_array_release(cb);
   if (r != NULL) {
     r->op = op;
-    r->weak = op >= DTX_EQ ? DTXA_STRONG : weak;
     set_nops(r);
   }
   return r;
@@ -670,8 +629,7 @@ static dtx_array *where_node(const dtx_array *c, const dtx_array *a, const dtx_a
     dtxi_fail(DTX_EINVAL, "dtx_where: the operands belong to different clusters");
     return NULL;
   }
-  int weak;
-  dtx_dtype t = promote(a, b, &weak);
+  dtx_dtype t = dtxa_promote(a, b);
   dtx_array *in[3] = {(dtx_array *)c, (dtx_array *)a, (dtx_array *)b};
   int ndim;
   int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
@@ -685,10 +643,7 @@ static dtx_array *where_node(const dtx_array *c, const dtx_array *a, const dtx_a
   dtx_array_release(cc);
   dtx_array_release(ca);
   dtx_array_release(cb);
-  if (r != NULL) {
-    r->weak = weak;
-    set_nops(r);
-  }
+  if (r != NULL) set_nops(r);
   return r;
 }
 dtx_array *dtx_where(const dtx_array *cond, const dtx_array *a, const dtx_array *b) {
@@ -721,7 +676,6 @@ dtx_array *dtx_astype(const dtx_array *a, dtx_dtype t) {
     dtx_array_release(in);
     if (r != NULL) {
       for (int d = 0; d < a->ndim; d++) r->vmap[d] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
-      r->weak = a->weak;
       set_nops(r);
     }
   }
@@ -736,7 +690,6 @@ static dtx_array *view_node(const dtx_array *a, const char *opname, int ndim, co
   dtx_array *r = dtxa_node(a->cl, DTXA_VIEW, opname, ndim, shape, chunk, a->dtype, 1, &in);
   if (r == NULL) return NULL;
   for (int d = 0; d < a->ndim; d++) r->vmap[d] = vmap[d];
-  r->weak = ndim == 0 ? a->weak : DTXA_STRONG;
   set_nops(r);
   return r;
 }
@@ -818,10 +771,9 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
       continue;
     }
     int64_t step = e.step == 0 ? 1 : e.step, start, stop, cnt;
-    if (step == INT64_MIN) {
-      dtxi_fail(DTX_EINVAL, "dtx_slice: step %lld is out of range", (long long)step);
-      return NULL;
-    }
+    /* |step| without overflow (INT64_MIN included); counts in unsigned
+     * arithmetic, so a step near 2**63 selects one element, as in NumPy */
+    uint64_t mag = step > 0 ? (uint64_t)step : (uint64_t)0 - (uint64_t)step;
     if (e.start != DTX_NONE && (e.start < -len || e.start > len)) {
       dtxi_fail(DTX_EINVAL,
                 "dtx_slice: slice start %lld is out of range for axis %d of length %lld (shape %s)",
@@ -838,12 +790,12 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
       start = e.start == DTX_NONE ? 0 : e.start < 0 ? e.start + len : e.start;
       stop = e.stop == DTX_NONE ? len : e.stop < 0 ? e.stop + len : e.stop;
       if (stop < 0) stop = 0;
-      cnt = stop > start ? (stop - start + step - 1) / step : 0;
+      cnt = stop > start ? (int64_t)((uint64_t)(stop - start - 1) / mag) + 1 : 0;
     } else {
       start = e.start == DTX_NONE ? len - 1 : e.start < 0 ? e.start + len : e.start;
       if (start >= len) start = len - 1;
       stop = e.stop == DTX_NONE ? -1 : e.stop < 0 ? e.stop + len : e.stop;
-      cnt = start > stop ? (start - stop + (-step) - 1) / (-step) : 0;
+      cnt = start > stop ? (int64_t)((uint64_t)(start - stop - 1) / mag) + 1 : 0;
     }
     if (cnt <= 0) {
       dtxi_fail(DTX_EINVAL,
@@ -852,9 +804,9 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
                 (long long)e.start, (long long)e.stop, (long long)step, id, (long long)len);
       return NULL;
     }
-    int64_t as = step < 0 ? -step : step;
+    if (cnt == 1) step = 1; /* one element: its step is never used, and a huge one must not be */
     shape[od] = cnt;
-    chunk[od] = (a->chunk[id] + as - 1) / as;
+    chunk[od] = cnt == 1 ? 1 : (int64_t)((uint64_t)(a->chunk[id] - 1) / mag) + 1;
     vm[id] = (dtxk_dimmap){od, DTXK_MODE_NONE, step, start};
     od++;
     id++;
@@ -946,7 +898,7 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
                 SHAPE(x), SHAPE(a0), ax);
       return NULL;
     }
-    t = promote2(t, x->dtype);
+    t = dtxa_promote2(t, x->dtype);
     shape[ax] += x->shape[ax];
   }
   if (n == 1) return dtx_array_retain((dtx_array *)a0);
@@ -1075,7 +1027,7 @@ static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int na
   switch (r) {
     case DTX_SUM:
     case DTX_PROD:
-      t = dkind(t) == 2 ? t : DTX_I64;
+      t = dtxa_dkind(t) == 2 ? t : DTX_I64;
       break;
     case DTX_MEAN:
     case DTX_VAR:
@@ -1172,7 +1124,7 @@ static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
     dtxi_fail(DTX_EINVAL, "dtx_matmul: the operands belong to different clusters");
     return NULL;
   }
-  dtx_dtype t = promote2(a->dtype, b->dtype);
+  dtx_dtype t = dtxa_promote2(a->dtype, b->dtype);
   dtx_array *ca = cast_node(a, t), *cb = ca != NULL ? cast_node(b, t) : NULL;
   dtx_array *r = NULL;
   if (cb != NULL) {
@@ -1207,9 +1159,36 @@ static dtx_array *take0(const dtx_array *x, int axis) {
   return slice_node(x, 2, idx);
 }
 
+/* x as np.asarray(x): a Python scalar becomes a strongly typed 0-d array
+ * (np.dot(2.5, x) of a float32 x is float64); anything else is x. */
+static dtx_array *as_array(const dtx_array *x) {
+  if (!x->weak) return dtx_array_retain((dtx_array *)x);
+  return view_node(x, "asarray", 0, x->shape, x->chunk, x->vmap);
+}
+
+/* sum(a * b) over every axis, as np.dot of 1-d operands: the dtype is the
+ * promoted one (int32 stays int32, wrapping as NumPy's does) and bools give
+ * any(a & b), True or False. */
+static dtx_array *inner_node(const dtx_array *a, const dtx_array *b) {
+  dtx_dtype t = dtxa_promote2(a->dtype, b->dtype);
+  dtx_array *p = binary_node(DTX_MUL, a, b);
+  dtx_array *s = p != NULL ? reduce_node(p, t == DTX_BOOL ? DTX_ANY : DTX_SUM, NULL, 0, NULL) : NULL;
+  dtx_array_release(p);
+  if (s == NULL || s->dtype == t) return s;
+  dtx_array *r = cast_node(s, t);
+  dtx_array_release(s);
+  return r;
+}
+
 static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
   if (a == NULL || b == NULL) return NULL;
-  if (a->ndim == 0 || b->ndim == 0) return binary_node(DTX_MUL, a, b);
+  if (a->ndim == 0 || b->ndim == 0) {
+    dtx_array *x = as_array(a), *y = x != NULL ? as_array(b) : NULL;
+    dtx_array *r = y != NULL ? binary_node(DTX_MUL, x, y) : NULL;
+    dtx_array_release(x);
+    dtx_array_release(y);
+    return r;
+  }
   if (a->ndim > 2 || b->ndim > 2) {
     dtxi_fail(DTX_EINVAL, "dtx_dot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a),
               SHAPE(b));
@@ -1223,12 +1202,7 @@ static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
     return NULL;
   }
   if (a->ndim == 2 && b->ndim == 2) return matmul_node(a, b);
-  if (a->ndim == 1 && b->ndim == 1) {
-    dtx_array *p = binary_node(DTX_MUL, a, b);
-    dtx_array *s = p != NULL ? reduce_node(p, DTX_SUM, NULL, 0, NULL) : NULL;
-    dtx_array_release(p);
-    return s;
-  }
+  if (a->ndim == 1 && b->ndim == 1) return inner_node(a, b);
   dtx_array *x = a->ndim == 1 ? newaxis(a, 0) : dtx_array_retain((dtx_array *)a);
   dtx_array *y = b->ndim == 1 ? newaxis(b, 1) : dtx_array_retain((dtx_array *)b);
   dtx_array *m = x != NULL && y != NULL ? matmul_node(x, y) : NULL;
@@ -1300,9 +1274,7 @@ dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes
     r = xe != NULL ? binary_node(DTX_MUL, xe, y) : NULL;
     dtx_array_release(xe);
   } else if (fa == 0 && fb == 0) {
-    dtx_array *p = binary_node(DTX_MUL, x, y);
-    r = p != NULL ? reduce_node(p, DTX_SUM, NULL, 0, NULL) : NULL;
-    dtx_array_release(p);
+    r = inner_node(x, y);
   } else {
     r = dot_node(x, y); /* n == 1 here with at least one free axis */
   }
@@ -1409,13 +1381,27 @@ dtx_array *dtx_map_overlap(const char *name, dtx_block_fn cpu, dtx_block_fn cuda
 
 /* ---- running --------------------------------------------------------------------------------- */
 
-dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size) {
+dtx_status dtx_array_compute_as(const dtx_array *a, dtx_dtype dtype, void *buf, size_t size) {
   if (a == NULL) return dtxi_fail(DTX_EINVAL, "dtx_array_compute: array is NULL");
+  if (dtype != DTX_ANY_DTYPE && dtx_dtype_name(dtype) == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_array_compute: dtype %d is not a dtx_dtype", (int)dtype);
+  if (dtype != DTX_ANY_DTYPE && dtype != a->dtype)
+    return dtxi_fail(DTX_EINVAL,
+                     "dtx_array_compute: the buffer holds %s but the %s array is %s; compute into a "
+                     "buffer of %s, or convert the array with dtx_astype(a, %s) first",
+                     dtx_dtype_name(dtype), SHAPE(a), dtx_dtype_name(a->dtype), dtx_dtype_name(a->dtype),
+                     dtxa_dtype_enum_name(dtype));
   if (buf == NULL || size != dtx_array_nbytes(a))
     return dtxi_fail(
         DTX_EINVAL, "dtx_array_compute: the buffer has %zu bytes at %p; the %s %s array needs %zu",
         buf == NULL ? (size_t)0 : size, buf, SHAPE(a), dtx_dtype_name(a->dtype), dtx_array_nbytes(a));
   return dtxa_compute_into(a, buf);
+}
+
+/* In parentheses: dtx/array.h makes dtx_array_compute a macro that passes
+ * the buffer's element type (C) or an overload set (C++). */
+dtx_status(dtx_array_compute)(const dtx_array *a, void *buf, size_t size) {
+  return dtx_array_compute_as(a, DTX_ANY_DTYPE, buf, size);
 }
 
 dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **out) {
@@ -1447,7 +1433,6 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
       dtxk_dimmap id[DTX_ARRAY_MAX_DIMS];
       for (int d = 0; d < a->ndim; d++) id[d] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
       if ((src = view_node(a, "copy", a->ndim, a->shape, a->chunk, id)) == NULL) return DTX_ENOMEM;
-      src->weak = a->weak;
     }
     dtxi_keeper *k = dtxi_keeper_new(a->cl, nb);
     dtx_status rc = k == NULL ? DTX_ENOMEM : dtxa_persist_gpu(src, where, k);
@@ -1462,7 +1447,6 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
       return rc;
     }
     p->keeper = k;
-    p->weak = a->weak;
     *out = dtxa_ret(p);
     return DTX_OK;
   }
@@ -1485,7 +1469,6 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
     return DTX_ENOMEM;
   }
   p->where = w;
-  p->weak = a->weak;
   *out = dtxa_ret(p);
   return DTX_OK;
 }

@@ -108,6 +108,14 @@ dtx_array *dtxa_ext(dtx_cluster *cl, int ndim, const int64_t *shape, const int64
 dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, const int64_t *chunks,
                             dtx_dtype t, int64_t *chunk);
 
+/* dtype.c: NumPy 2's dtype rules (see there). */
+int dtxa_dkind(dtx_dtype t); /* 0 bool, 1 integer, 2 float */
+dtx_dtype dtxa_promote2(dtx_dtype a, dtx_dtype b);
+dtx_dtype dtxa_promote(const dtx_array *a, const dtx_array *b);
+dtx_status dtxa_pyint_range(const char *name, int op, const dtx_array *a, const dtx_array *b, dtx_dtype *t);
+int dtxa_int_const(const dtx_array *x, int64_t *v);
+const char *dtxa_dtype_enum_name(dtx_dtype t);
+
 /* Host memory for array data (freed with free): 64-byte aligned, and on
  * transparent huge pages when big. */
 void *dtxa_alloc_host(size_t bytes);

@@ -1,0 +1,471 @@
+/*
+ * tests/array_conformance/driver.cc - runs the cases gen.py wrote (NumPy's
+ * answers) through dtx and compares: the error expected if and only if dtx
+ * gives one; otherwise the dtype and shape equal and the values exact for
+ * bool and integers, within the case's tolerance for floats (NaN where NaN,
+ * infinities of the same sign).
+ *
+ * Usage: array_conformance_driver CASES.TXT  (inputs are read beside it).
+ * The cases run in turn on three clusters: sync, threads, and the cluster
+ * scheduler on two simulated GPUs. Prints each failure (case, expression,
+ * expected, got) and a summary; exits 1 when a case fails.
+ */
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dtx/dtx.h"
+
+namespace {
+
+struct Input {
+  std::string file;
+  std::vector<int64_t> chunks;
+  bool zero_d = false;
+};
+
+struct Case {
+  int id = -1;
+  std::string name, expr, note;
+  std::vector<Input> inputs;
+  std::string buf;      /* a dtype name: compute with dtx_array_compute_as */
+  std::string want_err; /* NumPy's exception, or empty */
+  std::string want_dtype;
+  std::vector<int64_t> want_shape;
+  double atol = 0, rtol = 0;
+  std::vector<std::string> values;
+};
+
+std::vector<int64_t> ParseInts(const std::string &s) {
+  std::vector<int64_t> v;
+  if (s == "-" || s.empty()) return v;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) v.push_back(std::stoll(tok));
+  return v;
+}
+
+std::vector<Case> ReadCases(const std::string &path, std::string *header) {
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error("cannot open " + path);
+  std::vector<Case> cases;
+  Case c;
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      if (c.id < 0 && header->empty()) *header = line;
+      if (c.id >= 0) c.note = line;
+      continue;
+    }
+    std::istringstream ls(line);
+    std::string key;
+    ls >> key;
+    if (key == "case") {
+      c = Case();
+      ls >> c.id >> c.name;
+    } else if (key == "in") {
+      int k;
+      Input in;
+      std::string ch;
+      ls >> k >> in.file >> ch;
+      in.zero_d = ch == "-";
+      in.chunks = ParseInts(ch);
+      c.inputs.push_back(in);
+    } else if (key == "expr") {
+      c.expr = line.substr(5);
+    } else if (key == "buf") {
+      ls >> c.buf;
+    } else if (key == "want") {
+      std::string t;
+      ls >> t;
+      if (t == "error") {
+        std::getline(ls, c.want_err);
+        if (c.want_err.empty()) c.want_err = "error";
+      } else {
+        std::string shape;
+        c.want_dtype = t;
+        ls >> shape >> c.atol >> c.rtol;
+        c.want_shape = ParseInts(shape);
+      }
+    } else if (key == "values") {
+      std::string v;
+      while (ls >> v) c.values.push_back(v);
+    } else if (key == "end") {
+      cases.push_back(c);
+    } else {
+      throw std::runtime_error("unknown line in " + path + ": " + line);
+    }
+  }
+  return cases;
+}
+
+dtx_dtype DtypeOf(const std::string &name) {
+  static const char *names[] = {"bool", "int32", "int64", "float32", "float64"};
+  static const dtx_dtype types[] = {DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64};
+  for (int i = 0; i < 5; i++)
+    if (name == names[i]) return types[i];
+  throw std::runtime_error("unknown dtype " + name);
+}
+
+/* ---- building an expression with dtx ---------------------------------------------------------- */
+
+/* Reads the prefix language of gen.py; every array made lands in the caller's scope. */
+class Builder {
+ public:
+  Builder(dtx_cluster *cl, std::vector<dtx_array *> ins, std::string text)
+      : cl_(cl), ins_(std::move(ins)), s_(std::move(text)) {}
+
+  /* The array, or NULL with the first failure in dtx_last_error() (or why_). */
+  dtx_array *Build() {
+    pos_ = 0;
+    dtx_array *a = Node();
+    Skip();
+    if (pos_ != s_.size()) throw std::runtime_error("trailing text in expression");
+    return a;
+  }
+  std::string why_;
+
+ private:
+  void Skip() {
+    while (pos_ < s_.size() && s_[pos_] == ' ') pos_++;
+  }
+  std::string Tok() {
+    Skip();
+    size_t b = pos_;
+    while (pos_ < s_.size() && s_[pos_] != ' ' && s_[pos_] != '(' && s_[pos_] != ')') pos_++;
+    if (b == pos_) throw std::runtime_error("expected a token at " + std::to_string(b) + " in " + s_);
+    return s_.substr(b, pos_ - b);
+  }
+  void Expect(char ch) {
+    Skip();
+    if (pos_ >= s_.size() || s_[pos_] != ch)
+      throw std::runtime_error(std::string("expected '") + ch + "' at " + std::to_string(pos_) + " in " + s_);
+    pos_++;
+  }
+  static double Num(const std::string &t) {
+    char *end = nullptr;
+    double v = std::strtod(t.c_str(), &end);
+    if (*end != '\0') throw std::runtime_error("not a number: " + t);
+    return v;
+  }
+  static int64_t Int(const std::string &t) {
+    errno = 0;
+    char *end = nullptr;
+    long long v = std::strtoll(t.c_str(), &end, 10);
+    if (*end != '\0' || errno != 0) throw std::runtime_error("not an int64: " + t);
+    return v;
+  }
+
+  dtx_array *Node() {
+    Expect('(');
+    std::string op = Tok();
+    dtx_array *r = Apply(op);
+    Expect(')');
+    return r;
+  }
+
+  dtx_array *Apply(const std::string &op) {
+    static const char *un[] = {"neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh"};
+    static const dtx_unary_op uops[] = {DTX_NEG,  DTX_ABS, DTX_EXP, DTX_LOG,
+                                        DTX_SQRT, DTX_SIN, DTX_COS, DTX_TANH};
+    static const char *bin[] = {"add", "sub", "mul", "div", "pow", "minimum", "maximum",
+                                "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
+    static const dtx_binary_op bops[] = {DTX_ADD,     DTX_SUB,     DTX_MUL, DTX_DIV, DTX_POW,
+                                         DTX_MINIMUM, DTX_MAXIMUM, DTX_EQ,  DTX_NE,  DTX_LT,
+                                         DTX_LE,      DTX_GT,      DTX_GE};
+    if (op == "in") {
+      int64_t k = Int(Tok());
+      if (k < 0 || k >= static_cast<int64_t>(ins_.size()))
+        throw std::runtime_error("no input " + std::to_string(k));
+      return ins_[k];
+    }
+    if (op == "int") return dtx_scalar_int(cl_, Int(Tok()));
+    if (op == "float") return dtx_scalar(cl_, Num(Tok()));
+    if (op == "full") {
+      dtx_dtype t = DtypeOf(Tok());
+      double v = Num(Tok());
+      std::vector<int64_t> shape = ParseInts(Tok());
+      return dtx_full(cl_, static_cast<int>(shape.size()), shape.data(), nullptr, t, v);
+    }
+    for (int i = 0; i < 8; i++)
+      if (op == un[i]) return dtx_unary(uops[i], Node());
+    for (int i = 0; i < 13; i++)
+      if (op == bin[i]) {
+        dtx_array *a = Node(), *b = Node();
+        return dtx_binary(bops[i], a, b);
+      }
+    if (op == "where") {
+      dtx_array *c = Node(), *a = Node(), *b = Node();
+      return dtx_where(c, a, b);
+    }
+    if (op == "astype") {
+      dtx_array *a = Node();
+      return dtx_astype(a, DtypeOf(Tok()));
+    }
+    if (op == "clip") {
+      dtx_array *a = Node();
+      double lo = Num(Tok()), hi = Num(Tok());
+      return dtx_clip(a, lo, hi);
+    }
+    if (op == "persist") {
+      dtx_array *a = Node(), *p = nullptr;
+      if (a == nullptr) return nullptr;
+      dtx_status rc = dtx_array_persist(a, nullptr, &p);
+      if (rc != DTX_OK) why_ = std::string("persist: ") + dtx_status_name(rc) + ": " + dtx_last_error();
+      return p;
+    }
+    if (op == "reduce") return Reduce();
+    if (op == "dot" || op == "matmul") {
+      dtx_array *a = Node(), *b = Node();
+      return op == "dot" ? dtx_dot(a, b) : dtx_matmul(a, b);
+    }
+    if (op == "tensordot") {
+      dtx_array *a = Node(), *b = Node();
+      std::vector<int64_t> aa = ParseInts(Tok()), ab = ParseInts(Tok());
+      std::vector<int> ia(aa.begin(), aa.end()), ib(ab.begin(), ab.end());
+      return dtx_tensordot(a, b, ia.data(), ib.data(), static_cast<int>(ia.size()));
+    }
+    if (op == "slice") {
+      dtx_array *a = Node();
+      std::vector<dtx_index> idx = ParseSpec(Tok());
+      return dtx_slice(a, static_cast<int>(idx.size()), idx.data());
+    }
+    if (op == "transpose") {
+      dtx_array *a = Node();
+      std::vector<int64_t> p = ParseInts(Tok());
+      std::vector<int> ip(p.begin(), p.end());
+      return dtx_transpose(a, ip.empty() ? nullptr : ip.data());
+    }
+    if (op == "concat") {
+      dtx_array *xs[2];
+      xs[0] = Node();
+      xs[1] = Node();
+      int axis = static_cast<int>(Int(Tok()));
+      return dtx_concatenate(xs, 2, axis);
+    }
+    throw std::runtime_error("unknown operation " + op);
+  }
+
+  dtx_array *Reduce() {
+    static const char *names[] = {"sum", "prod",   "mean",   "min", "max", "var",
+                                  "std", "argmin", "argmax", "any", "all"};
+    static const dtx_reduction reds[] = {DTX_SUM, DTX_PROD,   DTX_MEAN,   DTX_MIN, DTX_MAX, DTX_VAR,
+                                         DTX_STD, DTX_ARGMIN, DTX_ARGMAX, DTX_ANY, DTX_ALL};
+    std::string name = Tok();
+    dtx_array *a = Node();
+    std::string ax = Tok();
+    dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
+    o.keepdims = static_cast<int>(Int(Tok()));
+    o.ddof = static_cast<int>(Int(Tok()));
+    std::vector<int64_t> axes = ax == "all" ? std::vector<int64_t>() : ParseInts(ax);
+    std::vector<int> ia(axes.begin(), axes.end());
+    for (int i = 0; i < 11; i++)
+      if (name == names[i])
+        return dtx_reduce(a, reds[i], ia.empty() ? nullptr : ia.data(), static_cast<int>(ia.size()), &o);
+    throw std::runtime_error("unknown reduction " + name);
+  }
+
+  static std::vector<dtx_index> ParseSpec(const std::string &spec) {
+    std::vector<dtx_index> out;
+    std::stringstream ss(spec);
+    std::string e;
+    while (std::getline(ss, e, ',')) {
+      dtx_index x;
+      std::memset(&x, 0, sizeof x);
+      if (e == "new") {
+        x.kind = DTX_INDEX_NEWAXIS;
+      } else if (e.find(':') == std::string::npos) {
+        x.kind = DTX_INDEX_INT;
+        x.start = Int(e);
+      } else {
+        x.kind = DTX_INDEX_SLICE;
+        std::string part[3];
+        size_t p1 = e.find(':'), p2 = e.find(':', p1 + 1);
+        part[0] = e.substr(0, p1);
+        part[1] = p2 == std::string::npos ? e.substr(p1 + 1) : e.substr(p1 + 1, p2 - p1 - 1);
+        part[2] = p2 == std::string::npos ? "" : e.substr(p2 + 1);
+        x.start = part[0].empty() ? DTX_NONE : Int(part[0]);
+        x.stop = part[1].empty() ? DTX_NONE : Int(part[1]);
+        x.step = part[2].empty() ? 1 : Int(part[2]);
+      }
+      out.push_back(x);
+    }
+    return out;
+  }
+
+  dtx_cluster *cl_;
+  std::vector<dtx_array *> ins_;
+  std::string s_;
+  size_t pos_ = 0;
+};
+
+/* ---- comparing ------------------------------------------------------------------------------------ */
+
+double ReadAt(const std::vector<unsigned char> &buf, dtx_dtype t, size_t i, int64_t *iv) {
+  switch (t) {
+    case DTX_BOOL:
+      *iv = buf[i];
+      return static_cast<double>(*iv);
+    case DTX_I32: {
+      int32_t v;
+      std::memcpy(&v, buf.data() + 4 * i, 4);
+      *iv = v;
+      return v;
+    }
+    case DTX_I64: {
+      int64_t v;
+      std::memcpy(&v, buf.data() + 8 * i, 8);
+      *iv = v;
+      return static_cast<double>(v);
+    }
+    case DTX_F32: {
+      float v;
+      std::memcpy(&v, buf.data() + 4 * i, 4);
+      return v;
+    }
+    default: {
+      double v;
+      std::memcpy(&v, buf.data() + 8 * i, 8);
+      return v;
+    }
+  }
+}
+
+std::string ShapeStr(const std::vector<int64_t> &s) {
+  std::string r = "(";
+  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+/* Compares a computed result with the case; "" when it agrees, else why not. */
+std::string Compare(const Case &c, dtx_dtype got_t, const std::vector<int64_t> &got_shape,
+                    const std::vector<unsigned char> &buf) {
+  dtx_dtype want_t = DtypeOf(c.want_dtype);
+  if (got_t != want_t)
+    return std::string("dtype ") + dtx_dtype_name(got_t) + ", NumPy " + dtx_dtype_name(want_t);
+  if (got_shape != c.want_shape) return "shape " + ShapeStr(got_shape) + ", NumPy " + ShapeStr(c.want_shape);
+  int fl = want_t == DTX_F32 || want_t == DTX_F64;
+  for (size_t i = 0; i < c.values.size(); i++) {
+    int64_t gi = 0;
+    double g = ReadAt(buf, got_t, i, &gi);
+    bool ok;
+    if (!fl) {
+      ok = gi == std::stoll(c.values[i]);
+    } else {
+      double w = std::strtod(c.values[i].c_str(), nullptr);
+      if (std::isnan(w))
+        ok = std::isnan(g);
+      else if (std::isinf(w))
+        ok = g == w;
+      else
+        ok = std::isfinite(g) && std::fabs(g - w) <= c.atol + c.rtol * std::fabs(w);
+    }
+    if (!ok) {
+      char msg[256];
+      std::snprintf(msg, sizeof msg, "element %zu: got %.17g, NumPy %s (atol %g, rtol %g)", i, g,
+                    c.values[i].c_str(), c.atol, c.rtol);
+      return msg;
+    }
+  }
+  return "";
+}
+
+struct ClusterDel {
+  void operator()(dtx_cluster *c) const { dtx_cluster_destroy(c); }
+};
+using ClusterPtr = std::unique_ptr<dtx_cluster, ClusterDel>;
+
+ClusterPtr MakeCluster(dtx_scheduler s, const char *gpus) {
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.scheduler = s;
+  cfg.num_threads = 2;
+  cfg.log_level = DTX_LOG_NONE;
+  cfg.gpus = gpus;
+  dtx_cluster *cl = nullptr;
+  if (dtx_cluster_create(&cfg, &cl) != DTX_OK)
+    throw std::runtime_error(std::string("dtx_cluster_create: ") + dtx_last_error());
+  return ClusterPtr(cl);
+}
+
+/* Runs one case; "" when dtx agrees with NumPy, else what differs. */
+std::string RunCase(const Case &c, dtx_cluster *cl, const std::string &dir) {
+  std::vector<dtx_array *> ins;
+  for (const Input &in : c.inputs) {
+    dtx_array *a = nullptr;
+    std::string path = dir + "/" + in.file;
+    dtx_status rc = dtx_load_npy(cl, path.c_str(), in.zero_d ? nullptr : in.chunks.data(), &a);
+    if (rc != DTX_OK) return "loading " + path + ": " + dtx_last_error();
+    ins.push_back(a);
+  }
+  Builder b(cl, ins, c.expr);
+  dtx_array *a = b.Build();
+  std::string err;
+  std::vector<unsigned char> buf;
+  if (a == nullptr) {
+    err = b.why_.empty() ? std::string("building: ") + dtx_last_error() : b.why_;
+  } else {
+    buf.resize(dtx_array_nbytes(a) + 1);
+    dtx_dtype bt = c.buf.empty() ? DTX_ANY_DTYPE : DtypeOf(c.buf);
+    dtx_status rc = dtx_array_compute_as(a, bt, buf.data(), dtx_array_nbytes(a));
+    if (rc != DTX_OK) err = std::string("compute: ") + dtx_status_name(rc) + ": " + dtx_last_error();
+  }
+  if (!c.want_err.empty())
+    return err.empty() ? "no error, NumPy:" + c.want_err +
+                             (a ? std::string(" (dtx made ") + dtx_dtype_name(dtx_array_dtype(a)) + ")" : "")
+                       : "";
+  if (!err.empty()) return "error where NumPy has none: " + err;
+  std::vector<int64_t> shape;
+  for (int d = 0; d < dtx_array_ndim(a); d++) shape.push_back(dtx_array_dim(a, d));
+  return Compare(c, dtx_array_dtype(a), shape, buf);
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s CASES.TXT\n", argv[0]);
+    return 2;
+  }
+  std::string path = argv[1], dir = ".", header;
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos) dir = path.substr(0, slash);
+  try {
+    std::vector<Case> cases = ReadCases(path, &header);
+    std::printf("%s\n", header.c_str());
+    const char *sched_names[3] = {"sync", "threads", "cluster sim:2"};
+    ClusterPtr cls[3] = {MakeCluster(DTX_SCHED_SYNC, "none"), MakeCluster(DTX_SCHED_THREADS, "none"),
+                         MakeCluster(DTX_SCHED_CLUSTER, "sim:2")};
+    int failed = 0, named = 0, errors = 0;
+    for (size_t i = 0; i < cases.size(); i++) {
+      const Case &c = cases[i];
+      named += c.name.rfind("random_", 0) != 0;
+      errors += !c.want_err.empty();
+      dtx_array_scope_begin();
+      std::string why = RunCase(c, cls[i % 3].get(), dir);
+      dtx_array_scope_end();
+      if (why.empty()) continue;
+      failed++;
+      std::printf("FAIL case %d %s (%s)\n  expr %s\n  %s\n", c.id, c.name.c_str(), sched_names[i % 3],
+                  c.expr.c_str(), why.c_str());
+      if (!c.note.empty()) std::printf("  %s\n", c.note.c_str());
+    }
+    std::printf(
+        "array conformance: %zu cases (%d named, %zu random; %d expect an error): %zu agree with NumPy, "
+        "%d differ\n",
+        cases.size(), named, cases.size() - static_cast<size_t>(named), errors,
+        cases.size() - static_cast<size_t>(failed), failed);
+    return failed == 0 && !cases.empty() ? 0 : 1;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "array_conformance_driver: %s\n", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,673 @@
+#!/usr/bin/env python3
+"""tests/array_conformance/gen.py - NumPy's answers for the dtx array conformance test.
+
+Writes cases for driver.cc into --out: the inputs as .npy files and a manifest
+(cases.txt) holding, per case, an expression in a small prefix language that
+both sides read, and what NumPy 2 makes of it: the dtype, shape and values
+(floats as exact hex, with a tolerance), or the exception it raises. The
+random cases come from --seed (printed); the named cases check the items of
+issue 11 one by one (Python scalars weak only as direct operands, Python ints
+int32 does not hold, negative integer powers, dot dtypes, slice steps near
+2**63, the dtype of a compute buffer, float32 reductions).
+
+The expression language (one node per parenthesis):
+  (in K)  (int V)  (float V)  (full DTYPE VALUE SHAPE)
+  (neg|abs|exp|log|sqrt|sin|cos|tanh X)
+  (add|sub|mul|div|pow|minimum|maximum|eq|ne|lt|le|gt|ge X Y)
+  (where C X Y)  (astype X DTYPE)  (clip X LO HI)  (persist X)
+  (reduce NAME X AXES KEEPDIMS DDOF)   AXES: all, or 0,2
+  (dot X Y)  (matmul X Y)  (tensordot X Y AXES_A AXES_B)   AXES: -, or 0,1
+  (slice X SPEC)   SPEC: entries joined by ',': start:stop:step (parts may be
+                   empty), an integer, or new
+  (transpose X PERM)  (concat X Y AXIS)
+(int V) and (float V) are Python scalars: dtx_scalar_int and dtx_scalar.
+
+Where dtx documents a deviation from NumPy (dtx/array.h), a random case
+falling into it is dropped (counted and printed), or, for float32 reductions,
+expects the documented value (the float64 reduction rounded to float32).
+"""
+import argparse
+import math
+import os
+import random
+import sys
+import warnings
+
+import numpy as np
+
+DTYPES = ["bool", "int32", "int64", "float32", "float64"]
+UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh"]
+TRANSC = {"exp", "log", "sqrt", "sin", "cos", "tanh"}
+BINARY = ["add", "sub", "mul", "div", "pow", "minimum", "maximum", "eq", "ne", "lt", "le", "gt", "ge"]
+CMP = {"eq", "ne", "lt", "le", "gt", "ge"}
+REDS = ["sum", "prod", "mean", "min", "max", "var", "std", "argmin", "argmax", "any", "all"]
+NPU = {"neg": np.negative, "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin,
+       "cos": np.cos, "tanh": np.tanh}
+NPB = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide, "pow": np.power,
+       "minimum": np.minimum, "maximum": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less,
+       "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+MAX_DIMS = 4
+
+
+class Skip(Exception):
+    """The case is outside what dtx promises to share with NumPy (the reason says which)."""
+
+
+class NumpyError(Exception):
+    """NumPy raised while evaluating node."""
+
+    def __init__(self, node, exc):
+        super().__init__(str(exc))
+        self.node, self.exc = node, exc
+
+
+def is_float(dt):
+    return dt is not None and np.dtype(dt).kind == "f"
+
+
+def is_py(v):
+    """Whether v is a Python scalar (np.float64 is a float subclass: not one)."""
+    return type(v) in (int, float)
+
+
+def dtype_of(v):
+    """The dtype of a value, None for a Python scalar."""
+    return None if is_py(v) else np.asarray(v).dtype
+
+
+class Node:
+    """An expression node: op, children, parameters; eval() fills val, inexact and scale."""
+
+    def __init__(self, op, kids=(), **p):
+        self.op, self.kids, self.p = op, list(kids), p
+        self.val = None
+        self.inexact = False  # values may differ by rounding between implementations
+        self.low = False  # a float32 value took part
+        self.scale = 1.0  # the largest finite float magnitude on the way (tolerances)
+        self.nred = 1  # the most terms added by one reduction or product on the way
+
+    def text(self):
+        p, op = self.p, self.op
+        if op == "in":
+            return f"(in {p['k']})"
+        if op == "int":
+            return f"(int {p['v']})"
+        if op == "float":
+            return f"(float {float(p['v']).hex()})"
+        if op == "full":
+            return f"(full {p['dt']} {float(p['v']).hex()} {','.join(map(str, p['shape'])) or '-'})"
+        ks = " ".join(k.text() for k in self.kids)
+        if op == "astype":
+            return f"(astype {ks} {p['dt']})"
+        if op == "clip":
+            return f"(clip {ks} {float(p['lo']).hex()} {float(p['hi']).hex()})"
+        if op == "reduce":
+            ax = "all" if p["axes"] is None else ",".join(map(str, p["axes"]))
+            return f"(reduce {p['name']} {ks} {ax} {int(p['keepdims'])} {p['ddof']})"
+        if op == "tensordot":
+            a = ",".join(map(str, p["aa"])) or "-"
+            b = ",".join(map(str, p["ab"])) or "-"
+            return f"(tensordot {ks} {a} {b})"
+        if op == "slice":
+            return f"(slice {ks} {p['spec']})"
+        if op == "transpose":
+            return f"(transpose {ks} {','.join(map(str, p['perm'])) or '-'})"
+        if op == "concat":
+            return f"(concat {ks} {p['axis']})"
+        return f"({op} {ks})"
+
+    def eval(self, inputs):
+        for k in self.kids:
+            k.eval(inputs)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with np.errstate(all="ignore"):
+                    v = self.compute(inputs)
+        except (Skip, NumpyError):
+            raise
+        except (OverflowError, ValueError, TypeError) as e:
+            raise NumpyError(self, e) from e
+        if self.op not in ("int", "float"):
+            if is_py(v):
+                raise Skip(f"{self.op} gave a Python scalar")
+            dt = np.asarray(v).dtype
+            if dt.name not in DTYPES:
+                raise Skip(f"dtype {dt.name} is not a dtx dtype")
+            if np.ndim(v) > MAX_DIMS:
+                raise Skip("more than 4 dimensions")
+            if np.size(v) == 0:
+                raise Skip("an empty array")
+        self.val = v
+        kids = self.kids
+        self.inexact = self.inexact or any(k.inexact for k in kids)
+        self.low = any(k.low for k in kids) or dtype_of(v) == np.float32
+        self.nred = max([self.nred] + [k.nred for k in kids])
+        fl = [abs(float(x)) for x in np.ravel(np.asarray(v, dtype=np.float64)) if math.isfinite(x)] \
+            if is_float(dtype_of(v)) or type(v) is float else []
+        self.scale = max([1.0] + fl + [k.scale for k in kids])
+        if self.inexact and is_float(dtype_of(v)):
+            lim = 1e37 if dtype_of(v) == np.float32 else 1e300
+            if self.scale > lim:
+                raise Skip("inexact values near the float range's end")
+
+    def compute(self, inputs):
+        p, op, kv = self.p, self.op, [k.val for k in self.kids]
+        if op == "in":
+            return inputs[p["k"]]
+        if op in ("int", "float"):
+            return p["v"]
+        if op == "full":
+            return np.full(tuple(p["shape"]), p["v"], dtype=p["dt"])
+        if op in NPU:
+            if op in TRANSC:
+                self.inexact = True
+            return NPU[op](kv[0])
+        if op in NPB:
+            x, y = kv
+            if op in CMP:
+                self.guard_cmp(x, y)
+            try:
+                r = NPB[op](x, y)
+            except ValueError as e:
+                # int ** negative int: dtx refuses it only for an exponent known when building
+                if "negative integer powers" in str(e) and not is_const(self.kids[1]):
+                    raise Skip("a negative integer exponent computed by tasks (documented: not checked)")
+                raise
+            if op == "pow" and is_float(dtype_of(r)):
+                self.inexact = True
+            return r
+        if op == "where":
+            c, x, y = kv
+            self.guard_truth(self.kids[0], c)
+            return np.where(c, x, y)
+        if op == "astype":
+            x = np.asarray(kv[0])
+            dt = np.dtype(p["dt"])
+            if x.dtype.kind == "f" and dt.kind in "iu":
+                t, lim = np.trunc(x.astype(np.float64)), 2.0 ** (8 * dt.itemsize - 1)  # exact in float64
+                bad = ~np.isfinite(t) | (t < -lim) | (t >= lim)
+                if bad.any():
+                    raise Skip("float to int of a value the int does not hold (dtx saturates, documented)")
+                if self.kids[0].inexact:
+                    frac = np.abs(x - np.round(x))
+                    if (frac <= 1e-3 * np.maximum(1.0, np.abs(x))).any():
+                        raise Skip("float to int of an inexact value near an integer")
+            if x.dtype.kind == "f" and dt.kind == "b":
+                self.guard_truth(self.kids[0], x)
+            return x.astype(dt)
+        if op == "clip":
+            return np.clip(kv[0], float(p["lo"]), float(p["hi"]))
+        if op == "persist":
+            return np.asarray(kv[0])
+        if op == "reduce":
+            return self.reduce(kv[0])
+        if op in ("dot", "matmul", "tensordot"):
+            x, y = kv
+            if any(dtype_of(v) is not None and dtype_of(v).kind == "f" and not np.isfinite(v).all() for v in kv):
+                raise Skip("a product of inf or nan (a BLAS may skip zeros: inf * 0 is 0 or nan)")
+            if op == "dot":
+                r = np.dot(x, y)
+            elif op == "matmul":
+                r = np.matmul(x, y)
+            else:
+                r = np.tensordot(x, y, axes=(p["aa"], p["ab"]))
+            if is_float(dtype_of(r)):
+                self.inexact = True
+            if np.ndim(x) > 0 and np.ndim(y) > 0:
+                self.nred = max(self.nred, int(np.shape(x)[-1]) if op != "tensordot" else
+                                int(np.prod([np.shape(x)[a] for a in p["aa"]] or [1])))
+            return r
+        if op == "slice":
+            return np.asarray(kv[0])[parse_spec(p["spec"])]
+        if op == "transpose":
+            return np.transpose(kv[0], p["perm"] or None)
+        if op == "concat":
+            return np.concatenate([kv[0], kv[1]], axis=p["axis"])
+        raise AssertionError(op)
+
+    def guard_cmp(self, x, y):
+        a, b = self.kids
+        if not (a.inexact or b.inexact):
+            return
+        if not (is_float(dtype_of(x)) or is_float(dtype_of(y)) or type(x) is float or type(y) is float):
+            return
+        xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        d = np.abs(xa - ya)
+        near = d <= 1e-3 * np.maximum(1.0, np.maximum(np.abs(xa), np.abs(ya)))
+        if near.any():
+            raise Skip("a comparison of inexact values that are nearly equal")
+
+    def guard_truth(self, kid, x):
+        if kid.inexact and is_float(dtype_of(x)):
+            xa = np.asarray(x, dtype=np.float64)
+            if (np.abs(xa) <= 1e-3).any():
+                raise Skip("the truth of an inexact value near 0")
+
+    def reduce(self, x):
+        p = self.p
+        name, axes, kd, ddof = p["name"], p["axes"], p["keepdims"], p["ddof"]
+        xa = np.asarray(x)
+        ax = None if axes is None else tuple(axes)
+        n = xa.size if ax is None else int(np.prod([xa.shape[a] for a in ax] or [1]))
+        self.nred = max(self.nred, n)
+        if name in ("argmin", "argmax"):
+            if self.kids[0].inexact and xa.dtype.kind == "f":
+                raise Skip("argmin/argmax of inexact floats")
+            f = np.argmin if name == "argmin" else np.argmax
+            return f(x, axis=None if ax is None else ax[0], keepdims=kd)
+        if name in ("any", "all"):
+            self.guard_truth(self.kids[0], x)
+            return (np.any if name == "any" else np.all)(x, axis=ax, keepdims=kd)
+        if name in ("min", "max"):
+            return (np.min if name == "min" else np.max)(x, axis=ax, keepdims=kd)
+        if name in ("mean", "var", "std") or xa.dtype.kind == "f":
+            self.inexact = True
+        f = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "var": np.var, "std": np.std}[name]
+        kw = {"ddof": ddof} if name in ("var", "std") else {}
+        r = f(x, axis=ax, keepdims=kd, **kw)
+        if xa.dtype == np.float32:
+            # documented: float32 reductions accumulate in float64 and round once
+            doc = np.asarray(f(x, axis=ax, keepdims=kd, dtype=np.float64, **kw)).astype(np.float32)
+            ra = np.asarray(r)
+            if (np.isinf(ra) != np.isinf(doc)).any():
+                STATS["f32_reduction_deviation"] = STATS.get("f32_reduction_deviation", 0) + 1
+            r = doc[()] if np.ndim(doc) == 0 else doc
+        return r
+
+
+def is_const(n):
+    """Whether dtx sees n as an integer constant when building (dtx/array.h)."""
+    if n.op == "int" or (n.op == "full" and np.dtype(n.p["dt"]).kind != "f"):
+        return True
+    if n.op in ("astype", "slice", "transpose") and not is_float(dtype_of(n.kids[0].val)) \
+            and type(n.kids[0].val) is not float:
+        return is_const(n.kids[0])
+    return False
+
+
+def parse_spec(spec):
+    out = []
+    for e in spec.split(","):
+        if e == "new":
+            out.append(None)
+        elif ":" in e:
+            a, b, c = (e.split(":") + [""])[:3]
+            out.append(slice(int(a) if a else None, int(b) if b else None, int(c) if c else None))
+        else:
+            out.append(int(e))
+    return tuple(out)
+
+
+STATS = {}
+
+# ---- random inputs and expressions ---------------------------------------------------------------
+
+HUGE = [2**31, -2**31 - 1, 2**32, -2**32, 2**40, -2**40, 2**62, -2**63, 2**63 - 1, 2**31 - 1, -2**31]
+FLOATS = [7 / 2, 0.5, 2.5, -1.5, 1e-3, 3.0, -0.0, 1e10, float("inf"), float("nan")]
+
+
+def rand_values(rng, dt, shape):
+    n = int(np.prod(shape)) if shape else 1
+    if dt == "bool":
+        v = np.array([rng.random() < 0.5 for _ in range(n)], dtype=bool)
+    elif dt in ("int32", "int64"):
+        info = np.iinfo(dt)
+        pool = [info.min, info.max, 0, -1, 1]
+        v = np.array([rng.choice(pool) if rng.random() < 0.05 else rng.randint(-20, 20) for _ in range(n)],
+                     dtype=dt)
+    else:
+        special = [0.0, -0.0, float("nan"), float("inf"), float("-inf"), 1.0]
+        v = np.array([rng.choice(special) if rng.random() < 0.04 else rng.uniform(-4, 4) for _ in range(n)],
+                     dtype=dt)
+    return v.reshape(shape)
+
+
+def rand_chunks(rng, shape):
+    return [rng.randint(1, s) for s in shape]
+
+
+class Gen:
+    def __init__(self, rng, inputs, base):
+        self.rng, self.inputs, self.base = rng, inputs, base
+
+    def scalar(self):
+        r = self.rng.random()
+        if r < 0.4:
+            return Node("int", v=self.rng.randint(-5, 9))
+        if r < 0.55:
+            return Node("int", v=self.rng.choice(HUGE))
+        if r < 0.85:
+            return Node("float", v=round(self.rng.uniform(-4, 4), 3))
+        return Node("float", v=self.rng.choice(FLOATS))
+
+    def leaf(self):
+        if self.rng.random() < 0.75 or not self.inputs:
+            return Node("in", k=self.rng.randrange(len(self.inputs)))
+        return self.scalar()
+
+    def expr(self, depth):
+        rng = self.rng
+        if depth == 0:
+            return self.leaf()
+        r = rng.random()
+        d = depth - 1
+        if r < 0.15:
+            return Node(rng.choice(UNARY), [self.expr(d)])
+        if r < 0.50:
+            return Node(rng.choice(BINARY), [self.expr(d), self.expr(d) if rng.random() < 0.6 else self.scalar()])
+        if r < 0.57:
+            return Node("where", [self.expr(d), self.expr(d), self.expr(d)])
+        if r < 0.63:
+            return Node("astype", [self.expr(d)], dt=rng.choice(DTYPES))
+        if r < 0.66:
+            lo = round(rng.uniform(-3, 1), 2)
+            return Node("clip", [self.expr(d)], lo=lo, hi=lo + round(rng.uniform(0, 3), 2))
+        if r < 0.69:
+            return Node("persist", [self.expr(d)])
+        if r < 0.80:
+            return self.reduction(d)
+        if r < 0.86 or not self.base:
+            return self.product(d)
+        if r < 0.94:
+            return self.slicing(d)
+        if r < 0.97:
+            return Node("transpose", [self.expr(d)], perm=[])
+        x = self.expr(d)
+        return Node("concat", [x, Node("astype", [x], dt=rng.choice(DTYPES))], axis=0)
+
+    def reduction(self, d):
+        rng = self.rng
+        # the axes are drawn once x's shape is known (fill)
+        return Node("reduce", [self.expr(d)], name=rng.choice(REDS), axes="draw", keepdims=rng.random() < 0.3,
+                    ddof=0)
+
+    def product(self, d):
+        rng = self.rng
+        k = rng.randint(1, 6)
+        dts = [rng.choice(DTYPES), rng.choice(DTYPES)]
+        shapes = rng.choice([([k], [k]), ([rng.randint(1, 5), k], [k]), ([k], [k, rng.randint(1, 5)]),
+                             ([rng.randint(1, 5), k], [k, rng.randint(1, 5)])])
+        ops = []
+        for dt, sh in zip(dts, shapes):
+            self.inputs.append((rand_values(rng, dt, sh), rand_chunks(rng, sh)))
+            ops.append(Node("in", k=len(self.inputs) - 1))
+        r = rng.random()
+        if r < 0.5:
+            return Node("dot", ops)
+        if r < 0.7 and len(shapes[0]) == 2 and len(shapes[1]) == 2:
+            return Node("matmul", ops)
+        return Node("tensordot", ops, aa=[len(shapes[0]) - 1], ab=[0])
+
+    def slicing(self, d):
+        return Node("slice", [self.expr(d)], spec=None)  # the spec is drawn once the shape is known (fill)
+
+
+def draw_spec(rng, shape):
+    ents = []
+    for n in shape:
+        r = rng.random()
+        if r < 0.2:
+            ents.append(str(rng.randint(-n, n - 1)))
+            continue
+        if r < 0.3:
+            ents.append("new")
+        step = rng.choice([1, 1, 2, 3, -1, -2, 2**63 - 1, -(2**63 - 1), -2**63])
+        if step > 0:
+            a = rng.randint(-n, n - 1)
+            b = rng.randint(a + 1 if a >= 0 else a + n + 1, n)
+            ents.append(f"{a}:{b}:{step}" if rng.random() < 0.7 else f"::{step}")
+        else:
+            a = rng.randint(0, n - 1)
+            ents.append(f"{a}::{step}" if rng.random() < 0.7 else f"::{step}")
+    return ",".join(ents)
+
+
+def fill(node, inputs, rng):
+    """Draws slice specs and reduction axes bottom-up, once the operand's shape is known."""
+    for k in node.kids:
+        fill(k, inputs, rng)
+    todo_slice = node.op == "slice" and node.p["spec"] is None
+    todo_red = node.op == "reduce" and node.p["axes"] == "draw"
+    if not (todo_slice or todo_red):
+        return
+    try:
+        node.kids[0].eval(inputs)
+    except NumpyError:
+        raise Skip("NumPy raises below a slice or reduction") from None
+    shape = np.shape(node.kids[0].val)
+    if todo_slice:
+        if len(shape) == 0:
+            raise Skip("a slice of a 0-d value")
+        node.p["spec"] = draw_spec(rng, shape)
+        return
+    nd, axes = len(shape), None
+    if nd > 0 and rng.random() < 0.6:
+        if node.p["name"] in ("argmin", "argmax"):
+            axes = [rng.randrange(nd)]
+        else:
+            axes = sorted(rng.sample(range(nd), rng.randint(1, nd)))
+    node.p["axes"] = axes
+
+
+# ---- writing cases --------------------------------------------------------------------------------
+
+
+def fmt_values(v):
+    a = np.asarray(v)
+    if a.dtype == bool:
+        return " ".join("1" if x else "0" for x in a.ravel())
+    if a.dtype.kind in "iu":
+        return " ".join(str(int(x)) for x in a.ravel())
+    return " ".join(float(x).hex() for x in a.ravel())
+
+
+class Writer:
+    def __init__(self, out):
+        self.out = out
+        self.lines = []
+        self.n = 0
+        self.errors = 0
+
+    def add(self, name, inputs, node, buf=None, want=None, note=None):
+        """One case; want overrides NumPy's answer (documented deviations)."""
+        arrays = [a for a, _ in inputs]
+        vals = {k: np.asarray(a) for k, a in enumerate(arrays)}
+        err = None
+        if want is not None:  # a documented deviation: NumPy's answer is not the one expected
+            try:
+                node.eval(vals)
+            except (Skip, NumpyError):
+                pass
+            res = np.asarray(want)
+        else:
+            try:
+                node.eval(vals)
+                res = np.asarray(node.val)
+            except NumpyError as e:
+                err = e
+        cid = self.n
+        lines = [f"case {cid} {name}"]
+        if note:
+            lines.append(f"# {note}")
+        for k, (a, ch) in enumerate(inputs):
+            fn = f"c{cid}_in{k}.npy"
+            np.save(os.path.join(self.out, fn), np.asarray(a))
+            lines.append(f"in {k} {fn} {','.join(map(str, ch)) or '-'}")
+        lines.append(f"expr {node.text()}")
+        if buf is not None:
+            lines.append(f"buf {buf}")
+        if err is not None or (buf is not None and buf != res.dtype.name):
+            why = type(err.exc).__name__ + ": " + str(err.exc) if err is not None else \
+                f"a {buf} buffer for a {res.dtype.name} result"
+            lines.append(f"want error {why.splitlines()[0]}")
+            self.errors += 1
+        else:
+            rtol = 0.0
+            atol = 0.0
+            if res.dtype.kind == "f" and node.inexact:
+                rtol = 2e-4 if node.low else 1e-9
+                atol = rtol * node.scale * max(1, node.nred)
+            shape = ",".join(map(str, res.shape)) or "-"
+            lines.append(f"want {res.dtype.name} {shape} {atol!r} {rtol!r}")
+            lines.append(f"values {fmt_values(res)}")
+        lines.append("end")
+        self.lines.extend(lines)
+        self.n += 1
+
+    def finish(self, header):
+        with open(os.path.join(self.out, "cases.txt"), "w") as f:
+            f.write("\n".join(header + self.lines) + "\n")
+
+
+def random_case(rng, w, cid):
+    nd = rng.choice([0, 1, 1, 2, 2, 3])
+    base = [rng.randint(1, 6) for _ in range(nd)]
+    inputs = []
+    for _ in range(rng.randint(1, 3)):
+        shape = list(base[rng.randint(0, nd):]) if nd else []
+        shape = [1 if rng.random() < 0.2 else s for s in shape]
+        inputs.append((rand_values(rng, rng.choice(DTYPES), shape), rand_chunks(rng, shape)))
+    g = Gen(rng, inputs, base)
+    node = g.expr(rng.randint(1, 3))
+    fill(node, {k: np.asarray(a) for k, (a, _) in enumerate(inputs)}, rng)
+    buf = rng.choice(DTYPES) if rng.random() < 0.05 else None
+    w.add(f"random_{cid}", inputs, node, buf=buf)
+
+
+def named_cases(w):
+    """The items of issue 11, one case each (and the documented deviations)."""
+    def I(v):
+        return Node("int", v=v)
+
+    def F(v):
+        return Node("float", v=v)
+
+    X, Y = Node("in", k=0), Node("in", k=1)
+    i32 = (np.array([0, 1, 2, -3, 4, 2**31 - 1, -2**31], dtype=np.int32), [3])
+    i64 = (np.array([0, 1, 2, -3, 4], dtype=np.int64), [2])
+    f32 = (np.array([0.5, 1, -2, 3.25, 4], dtype=np.float32), [2])
+    b5 = (np.array([True, False, True, True, False]), [2])
+    b7 = (np.array([True, False, True, True, False, False, True]), [4])
+
+    def N(op, *k, **p):
+        return Node(op, k, **p)
+
+    # 1. Python scalars are weak only as direct operands
+    w.add("weak_div_times_i32", [i32], N("mul", N("div", I(7), I(2)), X))
+    w.add("weak_exp1_times_i32", [i32], N("mul", N("exp", I(1)), X))
+    w.add("weak_sqrt2_times_i64", [i64], N("mul", N("sqrt", I(2)), X))
+    w.add("weak_log10_plus_bool", [b5], N("add", N("log", I(10)), X))
+    w.add("weak_where_div_i32", [b7, i32], N("where", X, N("div", I(7), I(2)), Y))
+    w.add("weak_astype_f64_times_i32", [i32], N("mul", N("astype", N("div", I(7), I(2)), dt="float64"), X))
+    w.add("weak_persist_times_i32", [i32], N("mul", N("persist", N("exp", I(1))), X))
+    w.add("weak_astype_same_times_f32", [f32], N("mul", N("astype", F(2.5), dt="float64"), X))
+    w.add("weak_where_two_scalars_f32", [b5, f32], N("mul", N("where", X, I(1), F(2.5)), Y))
+    w.add("weak_exp2_times_f32", [f32], N("mul", N("exp", F(2.0)), X))
+    w.add("weak_dot_scalar_f32", [f32], N("dot", F(2.5), X))
+    w.add("weak_dot_f32_scalar", [f32], N("dot", X, F(2.5)))
+    w.add("weak_persist_scalar_f32", [f32], N("mul", N("persist", F(2.5)), X))
+    w.add("weak_direct_stays_f32", [f32], N("mul", X, F(2.5)))
+    w.add("weak_direct_stays_i32", [i32], N("mul", X, I(7)))
+    # 2. Python ints int32 does not hold
+    w.add("huge_eq_2p32", [i32], N("eq", X, I(2**32)))
+    w.add("huge_lt_2p40", [i32], N("lt", X, I(2**40)))
+    w.add("huge_gt_neg2p40", [i32], N("gt", X, I(-2**40)))
+    w.add("huge_ge_2p31", [i32], N("ge", X, I(2**31)))
+    w.add("huge_ne_2p63m1", [i32], N("ne", I(2**63 - 1), X))
+    w.add("huge_add_2p40_error", [i32], N("add", X, I(2**40)))
+    w.add("huge_mul_2p31_error", [i32], N("mul", X, I(2**31)))
+    w.add("huge_sub_from_2p40_error", [i32], N("sub", I(2**40), X))
+    w.add("huge_maximum_error", [i32], N("maximum", X, I(-2**40)))
+    w.add("huge_add_min_int32_ok", [i32], N("add", X, I(-2**31)))
+    w.add("huge_div_ok", [i32], N("div", X, I(2**40)))
+    w.add("huge_bool_add_int64", [b5], N("add", X, I(2**40)))
+    w.add("huge_where_wraps", [b7, i32], N("where", X, I(2**40 + 5), Y))
+    # 3. integers to negative integer powers
+    w.add("negpow_i32_scalar_error", [i32], N("pow", X, I(-1)))
+    w.add("negpow_bool_scalar_error", [b5], N("pow", X, I(-2)))
+    w.add("negpow_full_error", [i64], N("pow", X, Node("full", dt="int64", v=-2, shape=[5])))
+    w.add("negpow_astype_error", [i32], N("pow", X, N("astype", I(-3), dt="int32")))
+    w.add("negpow_two_scalars_error", [], N("pow", I(2), I(-1)))
+    w.add("negpow_float_exponent_ok", [i32], N("pow", X, F(-1.0)))
+    e = (np.array([-1, -2, -1, 2, -3, 0, -1], dtype=np.int32), [3])
+    base = np.array([0, 1, 2, -3, 4, -1, -1], dtype=np.int32)
+    doc = np.where(base == 1, 1, np.where(base == -1, np.where(e[0] % 2 != 0, -1, 1), 0)).astype(np.int32)
+    doc = np.where(e[0] >= 0, base.astype(np.int64) ** np.maximum(e[0], 0), doc).astype(np.int32)
+    w.add("negpow_array_exponent_documented", [(base, [4]), e], N("pow", X, Y), want=doc,
+          note="documented deviation: NumPy raises ValueError; dtx gives 0, or 1 / -1 for bases 1 / -1")
+    # 4. dot / tensordot dtypes
+    big = (np.array([2**30] * 4, dtype=np.int32), [3])
+    four = (np.array([4, 4, 4, 4], dtype=np.int32), [2])
+    w.add("dot_i32_wraps", [big, four], N("dot", X, Y))
+    w.add("dot_i32", [(np.array([1, -2, 3], np.int32), [2]), (np.array([4, 5, -6], np.int32), [1])],
+          N("dot", X, Y))
+    w.add("tensordot_i32", [(np.array([1, -2, 3], np.int32), [2]), (np.array([4, 5, -6], np.int32), [1])],
+          Node("tensordot", [X, Y], aa=[0], ab=[0]))
+    bp, bq = np.array([1, 0, 1, 0, 0], bool), np.array([0, 1, 1, 0, 1], bool)
+    w.add("dot_bool_true", [(bp, [2]), (bq, [3])], N("dot", X, Y))
+    w.add("dot_bool_false", [(bp, [2]), (~bp, [3])], N("dot", X, Y))
+    w.add("tensordot_bool", [(bp, [2]), (bq, [3])], Node("tensordot", [X, Y], aa=[0], ab=[0]))
+    w.add("dot_bool_i32", [(bp, [2]), (np.arange(5, dtype=np.int32), [3])], N("dot", X, Y))
+    m = np.array([[1, 2], [3, 4]], np.int32)
+    w.add("tensordot_i32_2d_full", [(m, [1, 2]), (m, [2, 1])], Node("tensordot", [X, Y], aa=[0, 1], ab=[0, 1]))
+    w.add("dot_bool_2d", [(m > 2, [1, 2]), (m > 1, [2, 1])], N("dot", X, Y))
+    # 5. slice steps near 2**63
+    ar = (np.arange(10, dtype=np.int64), [3])
+    a2 = (np.arange(40, dtype=np.float64).reshape(4, 10), [3, 4])
+    for nm, spec in [("slice_step_2p63m1", "0:10:9223372036854775807"), ("slice_step_max", "::9223372036854775807"),
+                     ("slice_step_neg_max", "::-9223372036854775807"), ("slice_step_min", "::-9223372036854775808"),
+                     ("slice_step_neg_from_9", "9:0:-9223372036854775807")]:
+        w.add(nm, [ar], Node("slice", [X], spec=spec))
+    w.add("slice_step_huge_2d", [a2], Node("slice", [X], spec="1::9223372036854775807,::3"))
+    # 6. the dtype of a compute buffer
+    x32 = (np.arange(1, 6, dtype=np.int32), [2])
+    w.add("compute_sum_i32_into_f64_error", [x32], Node("reduce", [X], name="sum", axes=None, keepdims=False,
+                                                           ddof=0), buf="float64")
+    w.add("compute_sum_i32_into_i64_ok", [x32], Node("reduce", [X], name="sum", axes=None, keepdims=False,
+                                                        ddof=0), buf="int64")
+    w.add("compute_i32_into_f32_error", [x32], X, buf="float32")
+    # float32 reductions accumulate in float64 (documented)
+    big32 = (np.array([3e38, 3e38, -3e38, -3e38], np.float32), [3])
+    w.add("f32_sum_no_intermediate_overflow", [big32],
+          Node("reduce", [X], name="sum", axes=None, keepdims=False, ddof=0), want=np.float32(0),
+          note="documented deviation: NumPy's float32 pairwise sum overflows to inf; dtx gives 0")
+    w.add("f32_sum_total_overflows", [(np.array([3e38, 3e38, 3e38, 1], np.float32), [3])],
+          Node("reduce", [X], name="sum", axes=None, keepdims=False, ddof=0), want=np.float32(np.inf),
+          note="NumPy gives inf too")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--count", type=int, default=600, help="random cases")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    rng = random.Random(a.seed)
+    w = Writer(a.out)
+    named_cases(w)
+    nnamed = w.n
+    skipped = {}
+    tries = 0
+    while w.n - nnamed < a.count:
+        tries += 1
+        if tries > 50 * a.count:
+            sys.exit("gen.py: too many skipped cases")
+        try:
+            random_case(rng, w, w.n)
+        except Skip as e:
+            skipped[str(e)] = skipped.get(str(e), 0) + 1
+    header = [f"# dtx array conformance: seed {a.seed}, {nnamed} named and {a.count} random cases, "
+              f"NumPy {np.__version__}"]
+    w.finish(header)
+    print(f"gen.py: seed {a.seed}: {w.n} cases ({nnamed} named, {a.count} random; {w.errors} expect an error), "
+          f"NumPy {np.__version__}")
+    for why, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
+        print(f"gen.py: dropped {n}: {why}")
+    for k, n in sorted(STATS.items()):
+        print(f"gen.py: {k}: {n}")
+
+
+if __name__ == "__main__":
+    main()

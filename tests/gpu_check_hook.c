@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "base/error.h"
 #include "scheduler/gpu/gpu_internal.h"
 
 static dtxi_gpus *gpus(dtx_cluster *cl) { return dtxi_sched_of(cl)->gpus; }
@@ -72,7 +73,7 @@ void *gct_kept_new(dtx_cluster *cl, int dev, size_t size) {
   dtxi_kept *s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
   pthread_mutex_lock(&g->res_mu);
-  dtxi_kept_set(&g->dev[dev], s, fake_ptr(), size, 0);
+  dtxi_kept_set(g->store, s, dev, fake_ptr(), size, 0);
   g->dev[dev].used += (int64_t)size;
   if (g->dev[dev].used > g->dev[dev].peak) g->dev[dev].peak = g->dev[dev].used;
   pthread_mutex_unlock(&g->res_mu);
@@ -83,9 +84,9 @@ void gct_kept_free(dtx_cluster *cl, void *h, int dev) {
   dtxi_gpus *g = gpus(cl);
   dtxi_kept *s = h;
   pthread_mutex_lock(&g->res_mu);
-  dtxi_kept_unlist(&g->dev[dev], s);
+  DTX_ASSERT(s->dev == dev);
+  dtxi_kept_release(g->store, s);
   g->dev[dev].used -= (int64_t)s->size;
-  g->dev[dev].kept -= (int64_t)s->size;
   pthread_mutex_unlock(&g->res_mu);
   free(s);
 }
@@ -102,7 +103,7 @@ void gct_add_used(dtx_cluster *cl, int dev, int64_t delta) {
 void gct_add_kept(dtx_cluster *cl, int dev, int64_t delta) {
   dtxi_gpus *g = gpus(cl);
   pthread_mutex_lock(&g->res_mu);
-  g->dev[dev].kept += delta;
+  g->store->dev[dev].bytes += delta;
   pthread_mutex_unlock(&g->res_mu);
 }
 

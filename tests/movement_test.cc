@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "dtx/dtx.h"
 #include "base/config.h"
+#include "dtx/dtx.h"
+#include "runtime/runtime.h"
 #include "scheduler/gpu.h"
 #include "test_util.h"
-#include "runtime/runtime.h"
 
 #ifdef DTX_HAVE_NLOHMANN_JSON
 #include <nlohmann/json.hpp>
@@ -202,8 +202,8 @@ TEST(Movement, LearnedDurationsDependOnInputSize) {
   dtxi_gpus *g = dtxi_cluster_gpus(cl.get());
   ASSERT_NE(g, nullptr);
   EXPECT_EQ(dtxi_gpus_estimate(g, "k", 1, 1000), 0) << "never seen";
-  dtxi_gpus_learn(g, "k", 1, 1000, 5000);            /* small inputs: 5 us */
-  dtxi_gpus_learn(g, "k", 1, 100 << 20, 90000000);   /* 100 MiB: 90 ms */
+  dtxi_gpus_learn(g, "k", 1, 1000, 5000);          /* small inputs: 5 us */
+  dtxi_gpus_learn(g, "k", 1, 100 << 20, 90000000); /* 100 MiB: 90 ms */
   EXPECT_EQ(dtxi_gpus_estimate(g, "k", 1, 2000), 5000);
   EXPECT_EQ(dtxi_gpus_estimate(g, "k", 1, 200 << 20), 90000000);
   /* 256 KiB has no sample of its own: the nearest class, scaled by 16. */
@@ -245,8 +245,8 @@ TEST(Movement, CpuOrGpuWeighsMovingTheInputs) {
   ASSERT_NE(cl, nullptr);
   dtxi_gpus *g = dtxi_cluster_gpus(cl.get());
   ASSERT_NE(g, nullptr);
-  dtxi_gpus_learn(g, "reader", 0, 0, 1000); /* 1 us on a CPU thread */
-  dtxi_gpus_learn(g, "reader", 1, 0, 2000); /* 2 us on a GPU */
+  dtxi_gpus_learn(g, "reader", 0, 0, 1000);     /* 1 us on a CPU thread */
+  dtxi_gpus_learn(g, "reader", 1, 0, 2000);     /* 2 us on a GPU */
   dtxi_gpus_learn_data(g, "bigsrc", 256 << 20); /* lends 256 MiB chunks */
   for (const char *src : {"bigsrc", "smallsrc"}) {
     GraphPtr gr = MakeGraph();
@@ -276,6 +276,110 @@ TEST(Movement, CpuOrGpuWeighsMovingTheInputs) {
       EXPECT_EQ(reader_device.load(), -1) << "nothing known to move: the faster CPU";
     }
   }
+}
+
+namespace {
+constexpr size_t kHinted = 24 << 10;
+std::atomic<int> hint_started{0};
+std::atomic<int> hint_tasks{1};       /* how many tasks wait for each other inside */
+std::atomic<int> hint_saw_all{0};     /* tasks that saw them all inside at once */
+std::atomic<int64_t> hint_in_use{-1}; /* the most device bytes in use seen from inside, before the output */
+
+/* Waits (bounded) until hint_tasks tasks are inside, reads the device's
+ * memory in use, then makes a kHinted-byte output. */
+int HintedTask(dtx_task_ctx *ctx) {
+  int n = hint_tasks.load();
+  hint_started.fetch_add(1);
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDeadlineMs / 4);
+  while (hint_started.load() < n && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (hint_started.load() >= n) hint_saw_all.fetch_add(1);
+  dtx_device_stats st = DTX_DEVICE_STATS_INIT;
+  if (dtx_cluster_get_device_stats(dtx_task_cluster(ctx), dtx_task_device(ctx), &st) != DTX_OK)
+    return dtx_task_fail(ctx, "%s", dtx_last_error());
+  for (int64_t seen = hint_in_use.load(); st.bytes_in_use > seen;) /* the most seen */
+    if (hint_in_use.compare_exchange_weak(seen, st.bytes_in_use)) break;
+  void *o = dtx_task_output(ctx, kHinted);
+  if (o == nullptr) return dtx_task_fail(ctx, "no output");
+  std::memset(o, 5, kHinted);
+  return 0;
+}
+
+ClusterPtr TightSim() {
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.num_threads = 2;
+  cfg.gpus = "sim:1";
+  cfg.streams_per_gpu = 2;
+  cfg.gpu_window = 4;
+  cfg.device_memory_limit = "64KiB";
+  dtx_cluster *cl = nullptr;
+  EXPECT_EQ(dtx_cluster_create(&cfg, &cl), DTX_OK) << dtx_last_error();
+  return ClusterPtr(cl);
+}
+
+/* n tasks "name[i]" on gpu 0 running HintedTask, with output_size `hint`. */
+std::vector<dtx_task_id> AddHinted(dtx_graph *g, const char *name, int n, size_t hint) {
+  std::vector<dtx_task_id> ids(n);
+  for (int i = 0; i < n; i++) {
+    dtx_task_desc t{};
+    t.name = name;
+    t.nidx = 1;
+    t.idx[0] = i;
+    t.cpu = HintedTask;
+    t.cuda = HintedTask;
+    t.where = DTX_WHERE_GPU(0);
+    t.output_size = hint;
+    EXPECT_EQ(dtx_graph_add(g, &t, &ids[i]), DTX_OK) << dtx_last_error();
+  }
+  return ids;
+}
+}  // namespace
+
+/* A task's output_size hint is the device memory reserved for its output
+ * before it runs, exactly; without one, the first task of a name under a
+ * device limit is a probe that reserves only its largest input (here none). */
+TEST(Movement, TheOutputSizeHintIsReservedAheadExactly) {
+  for (size_t hint : {kHinted, size_t{0}}) {
+    SCOPED_TRACE(::testing::Message() << "hint " << hint);
+    ClusterPtr cl = TightSim();
+    ASSERT_NE(cl, nullptr);
+    GraphPtr g = MakeGraph();
+    std::vector<dtx_task_id> ids = AddHinted(g.get(), "hinted", 1, hint);
+    hint_tasks = 1;
+    hint_started = 0;
+    hint_in_use = -1;
+    Results out(1);
+    ASSERT_EQ(dtx_compute(cl.get(), g.get(), ids.data(), 1, out.data(), nullptr), DTX_OK) << dtx_last_error();
+    EXPECT_EQ(dtx_chunk_size(out[0]), kHinted);
+    EXPECT_EQ(hint_in_use.load(), static_cast<int64_t>(hint)) << "reserved for the output before it ran";
+    dtx_device_stats st = Stats(cl.get(), 0);
+    EXPECT_EQ(st.bytes_peak, static_cast<int64_t>(kHinted)) << "the output, never more";
+    EXPECT_EQ(st.bytes_in_use, 0);
+  }
+}
+
+/* Under a tight device limit, tasks of a name never seen run side by side
+ * when their hint says what they need: no probe runs one alone first. Two
+ * wait inside for each other, holding exactly their two hints. */
+TEST(Movement, HintedTasksOfANewNameNeedNoProbeRun) {
+  ClusterPtr cl = TightSim();
+  ASSERT_NE(cl, nullptr);
+  GraphPtr g = MakeGraph();
+  std::vector<dtx_task_id> ids = AddHinted(g.get(), "fresh", 2, kHinted);
+  hint_tasks = 2;
+  hint_started = 0;
+  hint_saw_all = 0;
+  hint_in_use = -1;
+  Results out(2);
+  ASSERT_EQ(dtx_compute(cl.get(), g.get(), ids.data(), 2, out.data(), nullptr), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(hint_saw_all.load(), 2) << "both ran at once";
+  EXPECT_EQ(hint_in_use.load(), static_cast<int64_t>(2 * kHinted))
+      << "two reservations of the hint, nothing else";
+  dtx_device_stats st = Stats(cl.get(), 0);
+  EXPECT_EQ(st.bytes_peak, static_cast<int64_t>(2 * kHinted));
+  EXPECT_LE(st.bytes_peak, st.bytes_limit);
+  EXPECT_EQ(st.bytes_in_use, 0);
 }
 
 #ifdef DTX_HAVE_NLOHMANN_JSON
@@ -330,7 +434,8 @@ TEST(Movement, TheTraceShowsEachMoveOnTheArrowFromProducerToConsumer) {
       EXPECT_EQ(track[where], via) << "a move sits on its own track";
       EXPECT_EQ(e["args"]["bytes"].get<uint64_t>(), kBytes);
     }
-    if (e["ph"] == "s" || e["ph"] == "t" || e["ph"] == "f") phases[e["id"].get<uint64_t>()] += e["ph"].get<std::string>();
+    if (e["ph"] == "s" || e["ph"] == "t" || e["ph"] == "f")
+      phases[e["id"].get<uint64_t>()] += e["ph"].get<std::string>();
   }
   ASSERT_TRUE(moves.count("h2d")) << "the host chunk's move to gpu 0";
   ASSERT_TRUE(moves.count("nccl")) << "gpu 0 to gpu 1";
@@ -427,7 +532,8 @@ TEST(Movement, AFailureInAChainRunAheadFailsTheRestWithItsMessage) {
   o.scheduler = DTX_SCHED_CLUSTER;
   Results res(1);
   ASSERT_EQ(dtx_compute(cl.get(), g.get(), &last, 1, res.data(), &o), DTX_ETASK);
-  EXPECT_NE(std::string(dtx_last_error()).find("link[40]: link -7 refuses"), std::string::npos) << dtx_last_error();
+  EXPECT_NE(std::string(dtx_last_error()).find("link[40]: link -7 refuses"), std::string::npos)
+      << dtx_last_error();
   ASSERT_EQ(dtx_chunk_status(res[0]), DTX_ETASK);
   EXPECT_NE(std::string(dtx_chunk_error(res[0])).find("link[40]: link -7 refuses"), std::string::npos)
       << dtx_chunk_error(res[0]);
@@ -491,7 +597,8 @@ int Big(dtx_task_ctx *ctx) {
   std::memcpy(a, dtx_task_args(ctx, &sz), sizeof a);
   uint64_t *o = static_cast<uint64_t *>(dtx_task_output(ctx, static_cast<size_t>(a[1])));
   if (o == nullptr) return dtx_task_fail(ctx, "no memory");
-  for (size_t k = 0; k < static_cast<size_t>(a[1]) / 8; k++) o[k] = Mix(static_cast<uint64_t>(a[0]) * 31u + k);
+  for (size_t k = 0; k < static_cast<size_t>(a[1]) / 8; k++)
+    o[k] = Mix(static_cast<uint64_t>(a[0]) * 31u + k);
   return 0;
 }
 

@@ -17,7 +17,8 @@
 
 #include "array/array.h"
 #include "base/error.h"
-#include "scheduler/gpu.h"
+#include "data/store.h"
+#include "scheduler/sched.h"
 
 static _Atomic uint64_t next_serial = 1;
 
@@ -1434,7 +1435,7 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
       for (int d = 0; d < a->ndim; d++) id[d] = (dtxk_dimmap){d, DTXK_MODE_NONE, 1, 0};
       if ((src = view_node(a, "copy", a->ndim, a->shape, a->chunk, id)) == NULL) return DTX_ENOMEM;
     }
-    dtxi_keeper *k = dtxi_keeper_new(a->cl, nb);
+    dtxi_keeper *k = dtxi_keeper_new(dtxi_sched_store(a->cl), nb);
     dtx_status rc = k == NULL ? DTX_ENOMEM : dtxa_persist_gpu(src, where, k);
     dtx_array *p = NULL;
     if (rc == DTX_OK) {

@@ -37,10 +37,12 @@
 
 #include "array/array.h"
 #include "base/error.h"
+#include "data/store.h"
 #include "kernels/kernels.h"
 #include "kernels/program.h"
-#include "scheduler/gpu.h"
 #include "runtime/runtime.h"
+#include "scheduler/gpu.h"
+#include "scheduler/graph.h"
 
 typedef struct msrc {
   const dtx_array *node;
@@ -91,9 +93,16 @@ static void task_name(const dtx_array *a, const int64_t *chunk, const char *suff
   }
 }
 
-static dtx_status add_task(bctx *bc, const char *name, int nidx, const int64_t *idx, const dtx_task_id *in,
-                           int nin, const void *args, size_t args_size, dtx_task_fn cpu, dtx_task_fn cuda,
-                           int where, dtx_task_id *id) {
+/* What the scheduler may know of a task ahead: its output's exact size (0:
+ * unknown) and internal flags (DTXI_TASK_*). */
+typedef struct hints {
+  size_t output_size;
+  unsigned flags;
+} hints;
+
+static dtx_status add_hinted(bctx *bc, const char *name, int nidx, const int64_t *idx, const dtx_task_id *in,
+                             int nin, const void *args, size_t args_size, dtx_task_fn cpu, dtx_task_fn cuda,
+                             int where, hints h, dtx_task_id *id) {
   dtx_task_desc d;
   memset(&d, 0, sizeof d);
   d.name = name;
@@ -108,7 +117,14 @@ static dtx_status add_task(bctx *bc, const char *name, int nidx, const int64_t *
   d.where = d.cuda == NULL && where > 0 ? DTX_WHERE_ANY : where;
   if (dtxa_pin_gpus && d.cuda != NULL && d.where == DTX_WHERE_ANY)
     d.where = DTX_WHERE_GPU((int)(bc->pinned++ % bc->ngpu));
-  return dtx_graph_add(bc->g, &d, id);
+  d.output_size = h.output_size;
+  return dtxi_graph_add_ex(bc->g, &d, h.flags, id);
+}
+
+static dtx_status add_task(bctx *bc, const char *name, int nidx, const int64_t *idx, const dtx_task_id *in,
+                           int nin, const void *args, size_t args_size, dtx_task_fn cpu, dtx_task_fn cuda,
+                           int where, dtx_task_id *id) {
+  return add_hinted(bc, name, nidx, idx, in, nin, args, args_size, cpu, cuda, where, (hints){0, 0}, id);
 }
 
 static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk);
@@ -630,14 +646,14 @@ static dtx_status emit_fused(bctx *bc, const tmpl *t, int nd, const int64_t *lo,
   int nin;
   dtx_status rc = instantiate(t, nd, lo, hi, os, name, &blob, &size, &in, &nin);
   if (rc != DTX_OK) return rc;
-  if (bc->gpu && os->kind == DTXK_OUT_CHUNK) {
+  hints h = {0, 0};
+  if (os->kind == DTXK_OUT_CHUNK) {
     /* Its output's size is known: the GPU scheduler reserves that much
      * rather than learning it from a first task run alone. */
-    size_t bytes = dtx_dtype_size((dtx_dtype)os->dtype);
-    for (int d = 0; d < nd; d++) bytes *= (size_t)(hi[d] - lo[d]);
-    dtxi_gpus_learn_output(dtxi_cluster_gpus(bc->cl), name, bytes);
+    h.output_size = dtx_dtype_size((dtx_dtype)os->dtype);
+    for (int d = 0; d < nd; d++) h.output_size *= (size_t)(hi[d] - lo[d]);
   }
-  rc = add_task(bc, name, nidx, idx, in, nin, blob, size, dtxk_fused_cpu, cuda, where, id);
+  rc = add_hinted(bc, name, nidx, idx, in, nin, blob, size, dtxk_fused_cpu, cuda, where, h, id);
   free(blob);
   free(in);
   return rc;
@@ -1419,17 +1435,16 @@ static void bctx_free(bctx *bc) {
 static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
   char name[DTX_MAX_KEY];
   task_name(a, m->chunk, NULL, name, sizeof name);
-  /* their readers get whole chunks (weighed when placing them) */
-  size_t chunk_bytes = dtx_dtype_size(a->dtype);
-  for (int d = 0; d < a->ndim; d++) chunk_bytes *= (size_t)m->chunk[d];
-  dtxi_gpus_learn_data(dtxi_cluster_gpus(bc->cl), name, chunk_bytes);
   dtx_status rc = DTX_OK;
   for (int64_t b = 0; b < m->n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(a->ndim, m->nb, m->chunk, a->shape, b, idx, lo, hi);
     dtxi_kept *slot = &a->keeper->slot[b];
-    rc = add_task(bc, name, a->ndim, idx, NULL, 0, &slot, sizeof slot, dtxi_kept_source, dtxi_kept_source,
-                  slot->dev >= 0 ? DTX_WHERE_GPU(slot->dev) : DTX_WHERE_CPU, &m->ids[b]);
+    /* lent in place: its readers get the whole chunk (weighed when placing them) */
+    hints h = {dtx_dtype_size(a->dtype), DTXI_TASK_LENDS_STORED};
+    for (int d = 0; d < a->ndim; d++) h.output_size *= (size_t)(hi[d] - lo[d]);
+    rc = add_hinted(bc, name, a->ndim, idx, NULL, 0, &slot, sizeof slot, dtxi_kept_source, dtxi_kept_source,
+                    slot->dev >= 0 ? DTX_WHERE_GPU(slot->dev) : DTX_WHERE_CPU, h, &m->ids[b]);
   }
   return rc;
 }
@@ -1454,8 +1469,8 @@ dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_keeper *k
     block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);
     dtxi_kept *slot = &k->slot[b];
     int w = where != NULL ? where[b] : DTX_WHERE_GPU((int)(b % bc.ngpu));
-    rc = add_task(&bc, name, a->ndim, idx, &m->ids[b], 1, &slot, sizeof slot, dtxi_keep_task, dtxi_keep_task, w,
-                  &ids[b]);
+    rc = add_hinted(&bc, name, a->ndim, idx, &m->ids[b], 1, &slot, sizeof slot, dtxi_keep_task,
+                    dtxi_keep_task, w, (hints){0, DTXI_TASK_KEEPS_INPUT}, &ids[b]);
   }
   if (rc == DTX_OK) rc = dtx_compute(a->cl, g, ids, (int)n, NULL, NULL);
   if (rc != DTX_OK) dtxi_keeper_clear(k);

@@ -4,9 +4,9 @@
 #ifndef DTXI_GPU_H
 #define DTXI_GPU_H
 
+#include "device/backend.h"
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
-#include "device/backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,11 +63,14 @@ void dtxi_gpus_assert_consistent(dtxi_gpus *g);
  * never seen). Any thread. */
 int64_t dtxi_gpus_estimate(dtxi_gpus *g, const char *prefix, int on_gpu, size_t input_bytes);
 void dtxi_gpus_learn(dtxi_gpus *g, const char *prefix, int on_gpu, size_t input_bytes, int64_t ns);
-/* The largest output a task of this exact name made (device memory reserved ahead). */
+/* The largest output a task of this exact name made: device memory reserved
+ * ahead for tasks of the name that carry no output_size hint (the dispatch
+ * learns it as outputs are made). */
 void dtxi_gpus_learn_output(dtxi_gpus *g, const char *prefix, size_t bytes);
 /* The size of what tasks of this name give their readers, when that is not
- * memory they allocate (persisted chunks lent in place): weighed when
- * choosing between a CPU thread and a GPU for the readers. */
+ * memory they allocate: weighed when choosing between a CPU thread and a GPU
+ * for the readers of tasks without an output_size hint (the chunk store's
+ * lending tasks carry theirs as the hint). */
 void dtxi_gpus_learn_data(dtxi_gpus *g, const char *prefix, size_t bytes);
 /* Plan time: for each dual task of run r, decide CPU or GPU, whichever the
  * learned durations say finishes first (exploring a side never measured). */
@@ -97,48 +100,16 @@ const void *dtxi_gpu_input(const struct gjob *j, int i, size_t *size);
 void *dtxi_gpu_output(struct gjob *j, size_t size);
 int dtxi_gpu_device(const struct gjob *j);
 
-/* Memory that outlives computations: a chunk of a persisted array, kept on
- * GPU `dev` (charged to its memory) or in host memory (dev -1, malloc'd)
- * until freed. Past a device's memory limit, kept chunks no computation
- * refers to spill to host memory (least recently used first) and come back
- * to their GPU when next read there. */
-/* A kept chunk's copy in host memory while it is spilled (gpu_internal.h). */
-typedef struct dtxi_kspill dtxi_kspill;
-
-typedef struct dtxi_kept {
-  int dev;     /* set once, when first kept */
-  void *ptr;   /* NULL while spilled */
-  size_t size; /* set once */
-  /* the GPU scheduler's, under its res_mu */
-  dtxi_kspill *spill; /* the spilled copy */
-  int32_t users;      /* residency copies and jobs referring to ptr now */
-  uint8_t listed;
-  struct dtxi_kept *prev, *next; /* the device's kept chunks, least recently used first */
-} dtxi_kept;
-/* The chunks of one persisted array. Registered with the cluster: if the
- * cluster goes first, it gives the device memory back and the array's later
- * release frees only the rest. */
-typedef struct dtxi_keeper {
-  struct dtxi_gpus *g; /* NULL once the cluster is gone (or it has no GPUs) */
-  struct dtxi_keeper *prev, *next;
-  int64_t n;
-  dtxi_kept slot[];
-} dtxi_keeper;
-/* n empty slots (dev -1, ptr NULL); NULL when out of memory (error set). */
-dtxi_keeper *dtxi_keeper_new(dtx_cluster *cl, int64_t n);
-/* Gives back what the slots hold; the keeper stays. */
-void dtxi_keeper_clear(dtxi_keeper *k);
-/* Gives back what the slots hold, and frees the keeper. Accepts NULL. */
-void dtxi_keeper_free(dtxi_keeper *k);
-/* Two task implementations (CPU and CUDA alike) whose argument is a
- * dtxi_kept pointer; the GPU dispatch knows them and reserves exactly what
- * they need.
- * dtxi_keep_task keeps its one input in the slot: on a GPU the copy it read
- * there is handed over once the task succeeded (no copy made); on a CPU
- * thread a host copy is made (dev -1).
- * dtxi_kept_source outputs the slot's chunk: on its GPU the kept buffer
- * itself, read in place (a spilled one is read back there and kept again);
- * a chunk kept in host memory is copied into the output. */
+/* The two task implementations (CPU and CUDA alike) of persisted chunks,
+ * whose argument is a dtxi_kept pointer (data/store.h) and whose tasks are
+ * added with the matching flag (scheduler/graph.h), which tells the GPU
+ * dispatch what they need.
+ * dtxi_keep_task (DTXI_TASK_KEEPS_INPUT) keeps its one input in the slot: on
+ * a GPU the copy it read there is handed over once the task succeeded (no
+ * copy made); on a CPU thread a host copy is made (dev -1).
+ * dtxi_kept_source (DTXI_TASK_LENDS_STORED) outputs the slot's chunk: on its
+ * GPU the kept buffer itself, read in place (a spilled one is read back there
+ * and kept again); a chunk kept in host memory is copied into the output. */
 int dtxi_keep_task(dtx_task_ctx *ctx);
 int dtxi_kept_source(dtx_task_ctx *ctx);
 void *dtxi_gpu_native_stream(const struct gjob *j);

@@ -94,7 +94,8 @@ static dtx_status prefix_intern(dtx_graph *g, const char *name, uint32_t *id) {
     *id = g->last_prefix;
     return DTX_OK;
   }
-  if (g->prefix_slots == NULL && prefix_grow(g) != 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
+  if (g->prefix_slots == NULL && prefix_grow(g) != 0)
+    return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
   uint32_t k = str_hash(name) & g->prefix_mask;
   for (; g->prefix_slots[k] != 0; k = (k + 1) & g->prefix_mask) {
     uint32_t found = g->prefix_slots[k] - 1;
@@ -349,6 +350,7 @@ void dtx_graph_destroy(dtx_graph *g) {
   free(g->rows);
   free(g->row_slots);
   free(g->slots);
+  free(g->out_size);
   free(g->tasks);
   free(g);
 }
@@ -359,11 +361,13 @@ static dtx_status check_name(const char *fn, const char *name) {
   if (name == NULL) return dtxi_fail(DTX_EINVAL, "%s: desc->name is NULL; every task needs a name", fn);
   size_t len = strnlen(name, MAX_NAME + 1);
   if (len == 0) return dtxi_fail(DTX_EINVAL, "%s: desc->name is empty; every task needs a name", fn);
-  if (len > MAX_NAME) return dtxi_fail(DTX_EINVAL, "%s: name '%.40s...' is longer than %d characters", fn, name, MAX_NAME);
+  if (len > MAX_NAME)
+    return dtxi_fail(DTX_EINVAL, "%s: name '%.40s...' is longer than %d characters", fn, name, MAX_NAME);
   for (size_t i = 0; i < len; i++)
     if (name[i] == '[' || name[i] == ']' || (unsigned char)name[i] < 0x20)
-      return dtxi_fail(DTX_EINVAL, "%s: name '%s' contains '%c' (brackets and control characters are not allowed)",
-                       fn, name, name[i] < 0x20 ? '?' : name[i]);
+      return dtxi_fail(DTX_EINVAL,
+                       "%s: name '%s' contains '%c' (brackets and control characters are not allowed)", fn,
+                       name, name[i] < 0x20 ? '?' : name[i]);
   return DTX_OK;
 }
 
@@ -396,16 +400,19 @@ static dtx_status desc_check(const char *fn, const dtx_task_desc *d, int graph_t
     return desc_fail(fn, d, what);
   }
   if (!graph_task && d->inputs != NULL)
-    return desc_fail(fn, d, "sets desc->inputs; futures take their inputs as the inputs argument, so it must be NULL");
+    return desc_fail(
+        fn, d, "sets desc->inputs; futures take their inputs as the inputs argument, so it must be NULL");
   if (d->args_size > UINT32_MAX)
     return desc_fail(fn, d, "has an argument blob over 4 GiB; pass a pointer to the data instead");
   if (d->args == NULL && d->args_size > 0) {
     snprintf(what, sizeof what, "has args_size %zu but args is NULL", d->args_size);
     return desc_fail(fn, d, what);
   }
-  if (d->cpu == NULL && d->cuda == NULL) return desc_fail(fn, d, "has no implementation; set desc->cpu (or desc->cuda)");
+  if (d->cpu == NULL && d->cuda == NULL)
+    return desc_fail(fn, d, "has no implementation; set desc->cpu (or desc->cuda)");
   if (d->where < DTX_WHERE_CPU || d->where > DTX_WHERE_GPU(DTX_MAX_WHERE_GPU)) {
-    snprintf(what, sizeof what, "has where %d; use DTX_WHERE_ANY, DTX_WHERE_CPU or DTX_WHERE_GPU(k)", d->where);
+    snprintf(what, sizeof what, "has where %d; use DTX_WHERE_ANY, DTX_WHERE_CPU or DTX_WHERE_GPU(k)",
+             d->where);
     return desc_fail(fn, d, what);
   }
   if (d->where > 0 && d->cuda == NULL)
@@ -423,13 +430,45 @@ dtx_status dtxi_desc_check(const char *fn, const dtx_task_desc *d, int graph_tas
   return desc_check(fn, d, graph_task, 1);
 }
 
+/* The internal flags fit the task (desc checked). */
+static dtx_status flags_check(const dtx_task_desc *d, unsigned flags) {
+  const char *fn = "dtx_graph_add";
+  if (flags & ~DTXI_TASK_FLAGS) return desc_fail(fn, d, "has unknown internal flags");
+  if (flags == 0) return DTX_OK;
+  if (flags == DTXI_TASK_FLAGS) return desc_fail(fn, d, "both keeps its input and lends a stored chunk");
+  if (d->args_size != sizeof(void *))
+    return desc_fail(fn, d, "is a chunk store task without its slot argument");
+  if ((flags & DTXI_TASK_KEEPS_INPUT) && d->ninputs != 1)
+    return desc_fail(fn, d, "keeps its input but does not have exactly one");
+  if ((flags & DTXI_TASK_LENDS_STORED) && d->ninputs != 0)
+    return desc_fail(fn, d, "lends a stored chunk but has inputs");
+  return DTX_OK;
+}
+
+/* Room for the output_size hints of cap tasks, once any task has one. */
+static int hints_grow(dtx_graph *g, uint32_t cap, int needed) {
+  if (g->out_size == NULL && !needed) return 0;
+  size_t *n = realloc(g->out_size, (size_t)cap * sizeof *n);
+  if (n == NULL) return -1;
+  uint32_t had = g->out_size != NULL ? g->n : 0; /* entries past n are set when their task is added */
+  memset(n + had, 0, (size_t)(cap - had) * sizeof *n);
+  g->out_size = n;
+  return 0;
+}
+
 dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) {
+  return dtxi_graph_add_ex(g, d, 0, id);
+}
+
+dtx_status dtxi_graph_add_ex(dtx_graph *g, const dtx_task_desc *d, unsigned flags, dtx_task_id *id) {
   if (g == NULL) return dtxi_fail(DTX_EINVAL, "dtx_graph_add: graph is NULL");
   dtx_status rc = desc_check("dtx_graph_add", d, 1, 0);
+  if (rc == DTX_OK) rc = flags_check(d, flags);
   if (rc != DTX_OK) return rc;
   if (atomic_load_explicit(&g->busy, memory_order_relaxed))
     return dtxi_fail(DTX_EBUSY, "dtx_graph_add: the graph is being computed; add tasks before or after");
-  if (g->n == UINT32_MAX - 2) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: a graph holds at most %u tasks", g->n);
+  if (g->n == UINT32_MAX - 2)
+    return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: a graph holds at most %u tasks", g->n);
   uint32_t prefix = 0;
   rc = prefix_intern(g, d->name, &prefix);
   if (rc != DTX_OK) return rc;
@@ -451,8 +490,8 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
   if (dup) {
     char key[DTX_MAX_KEY];
     dtxi_key_format(d->name, d->nidx, d->idx, key, sizeof key);
-    return dtxi_fail(DTX_EINVAL, "dtx_graph_add: duplicate key '%s': a task with this key is already in the graph",
-                     key);
+    return dtxi_fail(DTX_EINVAL,
+                     "dtx_graph_add: duplicate key '%s': a task with this key is already in the graph", key);
   }
   if (g->n == g->cap) {
     uint32_t ncap = g->cap ? g->cap * 2 : 256;
@@ -460,7 +499,10 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
     if (nt == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
     g->tasks = nt;
     g->cap = ncap;
+    if (hints_grow(g, ncap, 0) != 0) return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
   }
+  if (d->output_size > 0 && g->out_size == NULL && hints_grow(g, g->cap, 1) != 0)
+    return dtxi_fail(DTX_ENOMEM, "dtx_graph_add: out of memory");
   uint32_t impl = 0;
   rc = impl_intern(g, d->cpu, d->cuda, &impl);
   if (rc != DTX_OK) return rc;
@@ -471,6 +513,7 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
   t->ninputs = (uint32_t)d->ninputs;
   t->args_size = (uint32_t)d->args_size;
   t->nidx = (uint8_t)d->nidx;
+  t->flags = (uint8_t)flags;
   t->where = (int16_t)d->where;
   t->data = NULL;
   for (int i = 0; i < DTX_MAX_INDICES; i++) t->idx[i] = i < d->nidx ? d->idx[i] : 0;
@@ -481,6 +524,7 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
     if (d->ninputs > 0) memcpy(t->data, d->inputs, (size_t)d->ninputs * 4);
     if (d->args_size > 0) memcpy((char *)t->data + in_bytes, d->args, d->args_size);
   }
+  if (g->out_size != NULL) g->out_size[g->n] = d->output_size;
   if (d->priority != 0) g->has_priority = 1;
   if (cell != NULL) {
     *cell = g->n + 1;
@@ -495,7 +539,8 @@ dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *d, dtx_task_id *id) 
   return DTX_OK;
 }
 
-dtx_status dtx_graph_find(const dtx_graph *g, const char *name, int nidx, const int64_t *idx, dtx_task_id *id) {
+dtx_status dtx_graph_find(const dtx_graph *g, const char *name, int nidx, const int64_t *idx,
+                          dtx_task_id *id) {
   if (g == NULL || name == NULL || id == NULL || (nidx > 0 && idx == NULL))
     return dtxi_fail(DTX_EINVAL, "dtx_graph_find: graph, name, id (and idx when nidx > 0) must not be NULL");
   if (nidx < 0 || nidx > DTX_MAX_INDICES)
@@ -519,7 +564,8 @@ dtx_status dtx_graph_find_key(const dtx_graph *g, const char *key, dtx_task_id *
   int64_t idx[DTX_MAX_INDICES] = {0};
   int nidx = 0;
   size_t nlen = open != NULL ? (size_t)(open - key) : strlen(key);
-  if (nlen == 0 || nlen > MAX_NAME) return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: '%s' is not a key", key);
+  if (nlen == 0 || nlen > MAX_NAME)
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: '%s' is not a key", key);
   memcpy(name, key, nlen);
   name[nlen] = '\0';
   if (open != NULL) {
@@ -527,7 +573,8 @@ dtx_status dtx_graph_find_key(const dtx_graph *g, const char *key, dtx_task_id *
     for (;;) {
       char *end;
       if (nidx == DTX_MAX_INDICES)
-        return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: '%s' has more than %d indices", key, DTX_MAX_INDICES);
+        return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: '%s' has more than %d indices", key,
+                         DTX_MAX_INDICES);
       long long v = strtoll(p, &end, 10);
       if (end == p) return dtxi_fail(DTX_EINVAL, "dtx_graph_find_key: '%s' is not a key like add[2,1]", key);
       idx[nidx++] = v;
@@ -543,8 +590,10 @@ dtx_status dtx_graph_find_key(const dtx_graph *g, const char *key, dtx_task_id *
 }
 
 dtx_status dtx_graph_key(const dtx_graph *g, dtx_task_id id, char *buf, size_t n) {
-  if (g == NULL || buf == NULL || n == 0) return dtxi_fail(DTX_EINVAL, "dtx_graph_key: graph and buf must not be NULL");
-  if (id >= g->n) return dtxi_fail(DTX_EINVAL, "dtx_graph_key: id %u is not in the graph (it has %u tasks)", id, g->n);
+  if (g == NULL || buf == NULL || n == 0)
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_key: graph and buf must not be NULL");
+  if (id >= g->n)
+    return dtxi_fail(DTX_EINVAL, "dtx_graph_key: id %u is not in the graph (it has %u tasks)", id, g->n);
   const gtask *t = &g->tasks[id];
   dtxi_key_format(g->prefixes[t->prefix], t->nidx, t->idx, buf, n);
   return DTX_OK;

@@ -27,6 +27,7 @@ void dtxi_sched_init(dtxi_sched *s) {
   atomic_init(&s->live_lock, 0);
   atomic_init(&s->caller_tasks_run, 0);
   atomic_init(&s->caller_tasks_failed, 0);
+  dtxi_store_init(&s->store);
 }
 
 static void scratch_free(dtxi_scratch *sc) {

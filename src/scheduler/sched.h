@@ -3,8 +3,8 @@
  *
  * Owns nothing itself: the runtime (runtime/cluster.c) creates a dtx_cluster
  * whose first member is this struct, fills it once at creation (the worker
- * pool, the host memory accounting, the trace, the GPUs) and tears it down at
- * destroy. The scheduler layer reaches it from any dtx_cluster handle through
+ * pool, the host memory accounting, the chunk store, the trace, the GPUs) and
+ * tears it down at destroy. The scheduler layer reaches it from any dtx_cluster handle through
  * dtxi_sched_of, and knows nothing else of the cluster: settings arrive here
  * already resolved, so nothing below the runtime reads the environment.
  *
@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "data/mem.h"
+#include "data/store.h"
 #include "device/links.h"
 #include "dtx/cluster.h"
 #include "scheduler/executor.h"
@@ -44,11 +45,11 @@ typedef struct dtxi_scratch {
 typedef struct dtxi_sched {
   dtx_scheduler scheduler; /* the cluster's default scheduler */
   int nthreads;
-  dtxi_trace *trace; /* NULL when not tracing */
+  dtxi_trace *trace;       /* NULL when not tracing */
   const char *report_path; /* performance report (DTX_REPORT) written by each computation, or NULL;
                         then `trace` is open too (a temporary one without a trace path) */
-  int nvtx;          /* emit NVTX ranges per task (a tool is attached, or tracing) */
-  dtx_progress progress; /* progress bars (DTX_PROGRESS): DTX_PROGRESS_AUTO, _ON or _OFF */
+  int nvtx;                /* emit NVTX ranges per task (a tool is attached, or tracing) */
+  dtx_progress progress;   /* progress bars (DTX_PROGRESS): DTX_PROGRESS_AUTO, _ON or _OFF */
   dtxi_mem *mem;
   dtxi_pool *pool;
   _Atomic int64_t caller_tasks_run; /* tasks run on non-worker threads (sync) */
@@ -63,6 +64,10 @@ typedef struct dtxi_sched {
   _Atomic int live_lock;
   struct dtx_future *live;
   int closing; /* guarded by live_lock */
+
+  /* The chunk store: persisted arrays' chunks; the GPU executor attaches to
+   * it while it runs (their device memory is its to charge and give back). */
+  dtxi_store store;
 
   /* The GPU executor's state; NULL when the cluster runs on CPU threads only. */
   struct dtxi_gpus *gpus;
@@ -80,6 +85,10 @@ typedef struct dtxi_sched {
 /* The scheduler state of a cluster: a dtx_cluster begins with its dtxi_sched
  * (runtime/cluster.h checks this at compile time). */
 static inline dtxi_sched *dtxi_sched_of(const dtx_cluster *cl) { return (dtxi_sched *)(void *)cl; }
+/* The cluster's chunk store (NULL for a NULL cluster). */
+static inline dtxi_store *dtxi_sched_store(const dtx_cluster *cl) {
+  return cl != NULL ? &dtxi_sched_of(cl)->store : NULL;
+}
 
 /* Sets up the locks and counters of a zeroed s; dtxi_sched_fini undoes it
  * and frees the scratch sets. */

@@ -5,8 +5,9 @@
  * says which one does not hold: per device, with res_mu held,
  *   used = reserved + the bytes of the copies there that are not persisted
  *          chunks (every residency record alive, g->live) + kept;
- *   kept = the bytes of the persisted chunks on the device's list, each
- *          listed once, with device memory, the list linked both ways;
+ *   kept = the bytes of the persisted chunks on the chunk store's list of
+ *          the device, each listed once, with device memory, the list
+ *          linked both ways (dtxi_store_check);
  *   the LRU holds exactly the copies there with pins == 0 (walked both ways,
  *          in_lru flags and counts agree), each with device memory;
  *   a copy has memory exactly when its bit of `resident` is set; a copy
@@ -72,33 +73,11 @@ static int check_lru(const gdev *d, int64_t *count, char *why, size_t n) {
   return 0;
 }
 
-/* The persisted chunks' list walked both ways: *bytes, their sizes. */
-static int check_kept(const gdev *d, int64_t *bytes, char *why, size_t n) {
-  int64_t fwd = 0, back = 0, sum = 0;
-  const dtxi_kept *prev = NULL;
-  for (const dtxi_kept *s = d->kept_head; s != NULL; prev = s, s = s->next) {
-    if (++fwd > WALK_MAX) return say(why, n, d, "the persisted chunks' list loops");
-    if (!s->listed) return say(why, n, d, "persisted chunk %lld is not flagged listed", (long long)fwd - 1);
-    if (s->prev != prev) return say(why, n, d, "persisted chunk %lld: prev link broken", (long long)fwd - 1);
-    if (s->dev != d->index)
-      return say(why, n, d, "persisted chunk %lld belongs to gpu %d", (long long)fwd - 1, s->dev);
-    if (s->ptr == NULL)
-      return say(why, n, d, "persisted chunk %lld is listed without device memory", (long long)fwd - 1);
-    if (s->users < 0)
-      return say(why, n, d, "persisted chunk %lld has %d users", (long long)fwd - 1, (int)s->users);
-    sum += (int64_t)s->size;
-  }
-  if (d->kept_tail != prev) return say(why, n, d, "the persisted chunks' tail is not their last");
-  const dtxi_kept *next = NULL;
-  for (const dtxi_kept *s = d->kept_tail; s != NULL; next = s, s = s->prev) {
-    if (++back > WALK_MAX) return say(why, n, d, "the persisted chunks' list loops backwards");
-    if (s->next != next)
-      return say(why, n, d, "persisted chunk %lld from the tail: next link broken", (long long)back - 1);
-  }
-  if (d->kept_head != next || fwd != back)
-    return say(why, n, d, "the persisted chunks' list has %lld entries forwards, %lld backwards",
-               (long long)fwd, (long long)back);
-  *bytes = sum;
+/* The chunk store's list of d (data/store.c checks it): *bytes, their sizes. */
+static int check_kept(dtxi_gpus *g, const gdev *d, int64_t *bytes, char *why, size_t n) {
+  char what[256];
+  if (dtxi_store_check(g->store, d->index, what, sizeof what) != 0) return say(why, n, d, "%s", what);
+  *bytes = dtxi_store_bytes(g->store, d->index);
   return 0;
 }
 
@@ -137,16 +116,13 @@ static int check_copy(const gdev *d, const gres *res, const gcopy *c, copies *su
 
 /* One device (res_mu held); `idle`: no job in flight, no broadcast under way. */
 static int check_dev(dtxi_gpus *g, gdev *d, int idle, char *why, size_t n) {
-  if (d->used < 0 || d->reserved < 0 || d->kept < 0)
-    return say(why, n, d, "negative memory counter (used %lld, reserved %lld, kept %lld)", (long long)d->used,
-               (long long)d->reserved, (long long)d->kept);
+  if (d->used < 0 || d->reserved < 0)
+    return say(why, n, d, "negative memory counter (used %lld, reserved %lld)", (long long)d->used,
+               (long long)d->reserved);
   if (d->limit > 0 && d->used > d->limit)
     return say(why, n, d, "used %lld bytes, past its limit of %lld", (long long)d->used, (long long)d->limit);
   int64_t lru = 0, kept = 0;
-  if (check_lru(d, &lru, why, n) || check_kept(d, &kept, why, n)) return -1;
-  if (kept != d->kept)
-    return say(why, n, d, "kept counts %lld bytes but its persisted chunks hold %lld", (long long)d->kept,
-               (long long)kept);
+  if (check_lru(d, &lru, why, n) || check_kept(g, d, &kept, why, n)) return -1;
   copies sum = {0, 0, 0};
   int64_t steps = 0;
   for (const gres *res = g->live; res != NULL; res = res->live_next) {
@@ -156,9 +132,9 @@ static int check_dev(dtxi_gpus *g, gdev *d, int idle, char *why, size_t n) {
   if (sum.in_lru != lru)
     return say(why, n, d, "%lld copies are flagged in_lru but the LRU holds %lld", (long long)sum.in_lru,
                (long long)lru);
-  if (d->used != d->reserved + sum.bytes + d->kept)
+  if (d->used != d->reserved + sum.bytes + kept)
     return say(why, n, d, "used %lld != reserved %lld + copies %lld + kept %lld", (long long)d->used,
-               (long long)d->reserved, (long long)sum.bytes, (long long)d->kept);
+               (long long)d->reserved, (long long)sum.bytes, (long long)kept);
   if (d->peak < d->used)
     return say(why, n, d, "peak %lld below used %lld", (long long)d->peak, (long long)d->used);
   if (idle && d->reserved != 0)
@@ -172,6 +148,7 @@ int dtxi_gpus_check(dtxi_gpus *g, char *why, size_t n) {
   if (why != NULL && n > 0) why[0] = '\0';
   if (g == NULL) return 0;
   int bad = 0;
+  if (g->store == NULL) return 0; /* not started yet */
   pthread_mutex_lock(&g->res_mu);
   /* Under res_mu: a job reserves after it counts in inflight, and stops
    * counting after it gave its reservation back. */

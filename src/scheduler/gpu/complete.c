@@ -126,9 +126,7 @@ static gres *keep_output(dtxi_gpus *g, gjob *j, int64_t *give_back) {
     /* a spilled persisted chunk back on its GPU: kept there again */
     c->kept = 1;
     c->slot = j->rekeep;
-    old_spill = j->rekeep->spill;
-    j->rekeep->spill = NULL;
-    dtxi_kept_back(d, j->rekeep, j->out_ptr, 1);
+    old_spill = dtxi_kept_back(g->store, j->rekeep, j->out_ptr, 1);
   }
   /* pinned by the readers run ahead of it until they are done */
   dtxi_copy_add(g, res, d->index, j->out_ptr, j->ev, j->slot != NULL ? j->slot->readers : 0);

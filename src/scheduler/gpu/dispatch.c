@@ -233,19 +233,22 @@ static int sources(dispatch *x) {
 
 /* ---- reserve --------------------------------------------------------------------------- */
 
-/* The bytes to reserve for the output: as large as this task's name made
- * before (persisted chunks' own tasks need exactly what they hold). Under a
- * limit, a name never seen runs one task at a time until one has told its
- * size (x->probe_busy while another does). */
+/* The bytes to reserve for the output: what the task says (its flags: the
+ * chunk store's tasks need exactly what their slot holds; its output_size
+ * hint), else as large as this task's name made before. Under a limit, a
+ * name never seen runs one task at a time until one has told its size
+ * (x->probe_busy while another does). */
 static void output_estimate(dispatch *x) {
   dtxi_gpus *g = x->g;
   gjob *j = x->j;
-  const gimpl *im = &x->r->g->impls[x->gt->impl];
+  unsigned flags = x->gt->flags;
   int64_t limit = x->d->limit;
-  int known = im->cuda == dtxi_kept_source || im->cuda == dtxi_keep_task;
-  int64_t known_out = im->cuda == dtxi_kept_source
+  int64_t hint = (int64_t)dtxi_gt_output_size(x->r->g, x->t->gid);
+  int known = (flags & (DTXI_TASK_KEEPS_INPUT | DTXI_TASK_LENDS_STORED)) != 0 || hint > 0;
+  int64_t known_out = (flags & DTXI_TASK_LENDS_STORED)
                           ? dtxi_kept_dispatch(g, j, x->d, *(dtxi_kept *const *)dtxi_gt_args(x->gt))
-                          : 0;
+                      : (flags & DTXI_TASK_KEEPS_INPUT) ? 0
+                                                        : hint;
   int slot = known ? -1 : dtxi_costcache_slot(g->cost, x->prefix, limit > 0);
   int64_t out_est = known ? known_out + 1 : dtxi_costcache_output_at(g->cost, slot);
   if (out_est > 0) {

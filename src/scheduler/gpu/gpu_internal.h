@@ -5,12 +5,13 @@
  * gpus.c starts and stops it; place.c chooses devices (the model in place.h);
  * admit.c admits root tasks; dispatch.c places and enqueues a task; job.c is
  * one job's lifetime and the task's view of it; transfer.c moves data to a
- * device; complete.c is the progress thread; keep.c holds persisted chunks;
- * residency.c tracks device copies and memory; gtrace.c writes the trace;
- * check.c checks the invariants stated here.
+ * device; complete.c is the progress thread; keep.c runs the tasks that keep
+ * and lend persisted chunks (whose slots the chunk store, data/store.h,
+ * holds); residency.c tracks device copies and memory; gtrace.c writes the
+ * trace; check.c checks the invariants stated here.
  *
- * Locks, in the order they are taken: keepers_mu (keep.c: the persisted
- * arrays' chunks of every cluster), a device's feed lock gdev.mu (its
+ * Locks, in the order they are taken: the chunk store's lock (data/store.c:
+ * the persisted arrays' keepers of every cluster), a device's feed lock gdev.mu (its
  * streams are fed under it), then dtxi_gpus.nccl_mu (the NCCL streams of
  * every device), then dtxi_gpus.res_mu (every device copy, pin, LRU, device
  * memory counter and parked task), then the host memory lock inside mem.c.
@@ -23,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "data/store.h"
 #include "device/backend.h"
 #include "scheduler/gpu.h"
 #include "scheduler/gpu/place.h"
@@ -61,15 +63,6 @@ typedef struct gres {
   struct gres *live_prev, *live_next; /* every record alive (dtxi_gpus.live, res_mu) */
   gcopy copy[];                       /* g->ndev entries */
 } gres;
-
-/* A kept chunk's copy in host memory while it is spilled, shared by its
- * slot and by the jobs reading it back (the last reference frees it). */
-struct dtxi_kspill {
-  _Atomic int32_t refs;
-  struct dtx_chunk *host;
-  dtxi_event *ready; /* completes when `host` holds the data */
-};
-void dtxi_kspill_unref(dtxi_kspill *s);
 
 /* A task waiting for room on a device. */
 typedef struct parked {
@@ -118,7 +111,8 @@ typedef struct gdev {
   uint64_t d2h_end, in_end[3];
   /* Device memory held by dtx, under res_mu (check.c verifies all this):
    *   used = reserved + bytes of the copies here that are not persisted
-   *          chunks + kept;
+   *          chunks + kept (the bytes of the persisted chunks here: the
+   *          chunk store's list of this device, g->store->dev[index]);
    *   reserved = bytes reserved for jobs in flight (and broadcasts under
    *          way) not yet held by a copy or a persisted chunk: 0 when idle;
    *   with limit > 0, used <= limit (a job is parked rather than pass it);
@@ -131,8 +125,6 @@ typedef struct gdev {
   parked *parked;
   int64_t spills, spilled_bytes, unspills, unspilled_bytes;
   int64_t bytes_from_host, bytes_to_host, bytes_peer, bytes_nccl, reused, broadcasts, run_ahead, bytes_staged;
-  int64_t kept;                            /* bytes of persisted chunks here (part of used) */
-  struct dtxi_kept *kept_head, *kept_tail; /* those chunks, least recently used first */
 } gdev;
 
 /* How input i of a job reaches its device. */
@@ -211,7 +203,7 @@ struct dtxi_gpus {
   dtxi_backend *b;
   int sim;
   int ndev;
-  int nccl; /* NCCL moves asked for (DTX_P2P=nccl) and available */
+  int nccl;              /* NCCL moves asked for (DTX_P2P=nccl) and available */
   dtxi_gpu_settings set; /* fixed at dtxi_gpus_start */
   gdev dev[DTXI_MAX_GPUS];
   pthread_t thread;
@@ -223,8 +215,8 @@ struct dtxi_gpus {
   int stop;
   pthread_mutex_t nccl_mu;
   pthread_mutex_t res_mu;
-  struct dtxi_keeper *keepers; /* persisted arrays' chunks (keepers_mu in keep.c) */
-  _Atomic uint64_t flow_ids;   /* trace arrows */
+  dtxi_store *store;         /* the cluster's chunk store, attached while running (its lists under res_mu) */
+  _Atomic uint64_t flow_ids; /* trace arrows */
   /* Learned durations per kind of task and output sizes per name
    * (base/costcache.h: 512 kinds, 1024 names). */
   struct dtxi_costcache *cost;
@@ -251,14 +243,6 @@ void dtxi_uncharge(struct dtxi_gpus *g, gdev *d, int64_t bytes);
 /* Hands copy c to a persisted array's slot (res_mu held): 1 done, 0 when
  * there is no copy or it is kept already. */
 int dtxi_copy_keep(struct dtxi_gpus *g, gcopy *c, struct dtxi_kept *slot);
-/* Records that ptr on device d now holds slot's chunk, referred to by `users`
- * residency copies (res_mu held). The first time sets dev and size too. */
-void dtxi_kept_set(gdev *d, struct dtxi_kept *slot, void *ptr, size_t size, int32_t users);
-void dtxi_kept_back(gdev *d, struct dtxi_kept *slot, void *ptr, int32_t users);
-/* Moves slot to the most recently used end of its device's list (res_mu held). */
-void dtxi_kept_touch(gdev *d, struct dtxi_kept *slot);
-/* Takes slot off its device's list (res_mu held). */
-void dtxi_kept_unlist(gdev *d, struct dtxi_kept *slot);
 /* Drops copy c (its device's feed lock held) unless a job still reads it: it
  * was fetched by a job that failed, so it may not hold the data. */
 void dtxi_copy_drop(struct dtxi_gpus *g, gcopy *c);
@@ -345,8 +329,10 @@ void dtxi_kept_undispatch(struct dtxi_gpus *g, gjob *j);
 /* The job asked to keep an input: once it succeeded (ok), that input's copy
  * goes to the slot (progress thread). */
 void dtxi_keep_input_done(gjob *j, int ok);
-/* At stop: persisted arrays still alive give their device memory back now. */
-void dtxi_keepers_detach(struct dtxi_gpus *g);
+/* At start: the executor holds the device memory of the store's chunks (its
+ * callbacks give it back when a keeper goes); at stop it detaches, and
+ * persisted arrays still alive give their device memory back then. */
+void dtxi_gpu_store_attach(struct dtxi_gpus *g, dtxi_store *st);
 
 /* ---- gtrace.c ------------------------------------------------------------------------ */
 

@@ -139,6 +139,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, const dtxi_gpu_sett
     dtxi_gpus_stop(g);
     return rc;
   }
+  dtxi_gpu_store_attach(g, &dtxi_sched_of(cl)->store);
   *out = g;
   return DTX_OK;
 }
@@ -147,7 +148,7 @@ void dtxi_gpus_stop(dtxi_gpus *g) {
   if (g == NULL) return;
   /* Persisted arrays still alive give their device memory back now; their
    * release later frees only what is theirs in host memory. */
-  dtxi_keepers_detach(g);
+  if (g->store != NULL) dtxi_store_detach(g->store);
   if (g->started) {
     pthread_mutex_lock(&g->mu);
     g->stop = 1;

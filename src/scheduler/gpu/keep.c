@@ -1,19 +1,18 @@
 /*
- * scheduler/gpu/keep.c - chunks of persisted arrays (keepers) on the GPUs:
- * the two task implementations that keep a chunk and read it back, and the
- * keepers' lifetime.
+ * scheduler/gpu/keep.c - persisted chunks on the GPUs: the two task
+ * implementations that keep a chunk and lend it back, their dispatch, and
+ * the callbacks through which the chunk store (data/store.h, which holds the
+ * slots and their per-device lists) has the executor give device memory back.
  *
- * Owns: every cluster's keepers (their list under keepers_mu, a process-wide
- * lock taken before any device's feed lock), and the device memory their
- * slots hold (charged to the device as `kept`, under res_mu; residency.c
- * spills and lists them).
+ * Owns: the device memory the store's slots hold (charged to the device, its
+ * bytes counted by the store's list of the device, under res_mu; residency.c
+ * spills them).
  * Threads: dtxi_keep_task / dtxi_kept_source run on a CPU worker or in a GPU
  * job (dispatch thread on CUDA, stream thread on sim); dtxi_kept_dispatch on
  * the dispatching thread; dtxi_keep_input_done on the progress thread; the
- * keepers' calls on the thread releasing an array.
- * Invariants: a slot's dev and size are set once; slot->users counts the
- * residency copies and jobs referring to its device memory now, which is not
- * freed or spilled while users > 0.
+ * store's callbacks on the thread releasing an array (the store lock held).
+ * Invariants: the store's (data/store.h); slot->users counts the residency
+ * copies and jobs referring to its device memory now.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,12 +45,7 @@ int dtxi_keep_task(dtx_task_ctx *ctx) {
     return keep_input_later(ctx->gpu, 0, slot) == DTX_OK ? 0 : dtx_task_fail(ctx, "%s", dtx_last_error());
   size_t n = 0;
   const void *in = dtx_task_input(ctx, 0, &n);
-  void *p = malloc(n > 0 ? n : 1);
-  if (p == NULL) return dtx_task_fail(ctx, "out of memory keeping a %zu-byte chunk", n);
-  if (n > 0) memcpy(p, in, n);
-  slot->dev = -1;
-  slot->ptr = p;
-  slot->size = n;
+  if (dtxi_kept_copy_host(slot, in, n) != DTX_OK) return dtx_task_fail(ctx, "%s", dtx_last_error());
   return 0;
 }
 
@@ -66,12 +60,10 @@ int64_t dtxi_kept_dispatch(dtxi_gpus *g, gjob *j, gdev *d, dtxi_kept *ks) {
   int64_t out = 0;
   pthread_mutex_lock(&g->res_mu);
   if (ks->dev == d->index && ks->ptr != NULL) {
-    ks->users++;
-    dtxi_kept_touch(d, ks);
     j->borrow_slot = ks;
-    j->kept_ptr = ks->ptr;
+    j->kept_ptr = dtxi_kept_use(g->store, ks);
   } else if (ks->dev == d->index && ks->spill != NULL) {
-    atomic_fetch_add_explicit(&ks->spill->refs, 1, memory_order_relaxed);
+    dtxi_kspill_ref(ks->spill);
     j->unspill = ks->spill;
     out = (int64_t)ks->size;
   }
@@ -82,7 +74,7 @@ int64_t dtxi_kept_dispatch(dtxi_gpus *g, gjob *j, gdev *d, dtxi_kept *ks) {
 void dtxi_kept_undispatch(dtxi_gpus *g, gjob *j) {
   if (j->borrow_slot == NULL) return;
   pthread_mutex_lock(&g->res_mu);
-  j->borrow_slot->users--;
+  dtxi_kept_unuse(j->borrow_slot);
   pthread_mutex_unlock(&g->res_mu);
   j->borrow_slot = NULL;
 }
@@ -165,7 +157,7 @@ void dtxi_keep_input_done(gjob *j, int ok) {
       j->in_charged -= (int64_t)n; /* held by the slot now */
       pthread_mutex_lock(&g->res_mu);
       d->reserved -= (int64_t)n;
-      dtxi_kept_set(d, slot, p, n, 0);
+      dtxi_kept_set(g->store, slot, d->index, p, n, 0);
       pthread_mutex_unlock(&g->res_mu);
     } else if (p != NULL) {
       pthread_mutex_lock(&d->mu);
@@ -189,94 +181,33 @@ void dtxi_keep_input_done(gjob *j, int ok) {
   }
 }
 
-/* ---- keepers -------------------------------------------------------------------------------- */
+/* ---- the store's callbacks ---------------------------------------------------------------------- */
 
-/* Keepers of every cluster; taken before any device's feed lock. */
-static pthread_mutex_t keepers_mu = PTHREAD_MUTEX_INITIALIZER;
-
-dtxi_keeper *dtxi_keeper_new(dtx_cluster *cl, int64_t n) {
-  dtxi_keeper *k = calloc(1, sizeof *k + (size_t)n * sizeof(dtxi_kept));
-  if (k == NULL) {
-    dtxi_fail(DTX_ENOMEM, "out of memory for %lld persisted chunks", (long long)n);
-    return NULL;
-  }
-  k->n = n;
-  for (int64_t b = 0; b < n; b++) k->slot[b].dev = -1;
-  pthread_mutex_lock(&keepers_mu);
-  k->g = cl != NULL ? dtxi_sched_of(cl)->gpus : NULL;
-  if (k->g != NULL) {
-    k->next = k->g->keepers;
-    if (k->next != NULL) k->next->prev = k;
-    k->g->keepers = k;
-  }
-  pthread_mutex_unlock(&keepers_mu);
-  return k;
-}
-
-/* Frees slot's device memory (keepers_mu held). */
-static void kept_free(dtxi_gpus *g, dtxi_kept *slot) {
+/* Gives back slot's device memory and its spilled copy (the store lock held,
+ * taken before the device's feed lock). */
+static void give_back(void *owner, dtxi_kept *slot) {
+  dtxi_gpus *g = owner;
   if (slot->dev < 0 || slot->dev >= g->ndev) return;
   gdev *d = &g->dev[slot->dev];
   pthread_mutex_lock(&d->mu);
   pthread_mutex_lock(&g->res_mu);
-  void *ptr = slot->ptr;
+  void *ptr = dtxi_kept_release(g->store, slot);
   dtxi_kspill *sp = slot->spill;
-  dtxi_kept_unlist(d, slot);
-  if (ptr != NULL) {
-    d->used -= (int64_t)slot->size;
-    d->kept -= (int64_t)slot->size;
-  }
-  slot->ptr = NULL;
   slot->spill = NULL;
+  if (ptr != NULL) d->used -= (int64_t)slot->size;
   pthread_mutex_unlock(&g->res_mu);
   if (ptr != NULL) dtxi_free_async(d->d2h, ptr);
   pthread_mutex_unlock(&d->mu);
   dtxi_kspill_unref(sp);
 }
 
-void dtxi_keeper_clear(dtxi_keeper *k) {
-  int gave = 0;
-  pthread_mutex_lock(&keepers_mu);
-  for (int64_t b = 0; b < k->n; b++) {
-    dtxi_kept *slot = &k->slot[b];
-    if (slot->dev < 0) {
-      free(slot->ptr);
-    } else if (k->g != NULL) {
-      gave |= slot->ptr != NULL;
-      kept_free(k->g, slot);
-    }
-    *slot = (dtxi_kept){.dev = -1};
-  }
-  /* tasks may have waited for that room (under the lock: the cluster cannot
-   * be stopped meanwhile) */
-  if (gave && k->g != NULL) dtxi_retry_parked(k->g);
-  pthread_mutex_unlock(&keepers_mu);
-}
+/* Tasks may have waited for the room given back (the store lock held: the
+ * executor cannot stop meanwhile). */
+static void room(void *owner) { dtxi_retry_parked(owner); }
 
-void dtxi_keeper_free(dtxi_keeper *k) {
-  if (k == NULL) return;
-  dtxi_keeper_clear(k);
-  pthread_mutex_lock(&keepers_mu);
-  if (k->g != NULL) {
-    if (k->prev != NULL)
-      k->prev->next = k->next;
-    else
-      k->g->keepers = k->next;
-    if (k->next != NULL) k->next->prev = k->prev;
-  }
-  pthread_mutex_unlock(&keepers_mu);
-  free(k);
-}
+static const dtxi_store_ops store_ops = {give_back, room};
 
-void dtxi_keepers_detach(dtxi_gpus *g) {
-  pthread_mutex_lock(&keepers_mu);
-  for (dtxi_keeper *k = g->keepers, *next; k != NULL; k = next) {
-    next = k->next;
-    for (int64_t b = 0; b < k->n; b++)
-      if (k->slot[b].dev >= 0) kept_free(g, &k->slot[b]);
-    k->g = NULL;
-    k->prev = k->next = NULL;
-  }
-  g->keepers = NULL;
-  pthread_mutex_unlock(&keepers_mu);
+void dtxi_gpu_store_attach(dtxi_gpus *g, dtxi_store *st) {
+  g->store = st;
+  dtxi_store_attach(st, &store_ops, g);
 }

@@ -129,8 +129,11 @@ void dtxi_gpu_plan(run *r) {
     const gimpl *im = &gr->impls[gt->impl];
     if (gt->where != DTX_WHERE_ANY || im->cpu == NULL || im->cuda == NULL) continue;
     const char *prefix = gr->prefixes[gt->prefix];
-    /* Input sizes are not known yet: the size this name's outputs had stands in. */
-    size_t bytes = dtxi_place_plan_bytes(dtxi_costcache_output(g->cost, prefix), gt->ninputs);
+    /* Input sizes are not known yet: the size of its output (its hint, else
+     * what this name's outputs had) stands in. */
+    size_t hint = dtxi_gt_output_size(gr, t->gid);
+    int64_t out = hint > 0 ? (int64_t)hint + 1 : dtxi_costcache_output(g->cost, prefix);
+    size_t bytes = dtxi_place_plan_bytes(out, gt->ninputs);
     int64_t cpu = dtxi_gpus_estimate(g, prefix, 0, bytes), gpu = dtxi_gpus_estimate(g, prefix, 1, bytes);
     /* Its inputs move to where it runs: those GPU tasks make go to the host
      * for a CPU thread, the others to a GPU. */
@@ -138,7 +141,10 @@ void dtxi_gpu_plan(run *r) {
     const uint32_t *ins = dtxi_gt_inputs(gt);
     for (uint32_t k = 0; k < gt->ninputs && cpu != 0; k++) {
       const rtask *in = &r->rt[r->map[ins[k]]];
-      size_t n = dtxi_costcache_data_bytes(g->cost, gr->prefixes[gr->tasks[in->gid].prefix]);
+      /* what it gives its readers: its hint (a stored chunk lent in place
+       * says its size there too), else what its name was seen to make */
+      size_t n = dtxi_gt_output_size(gr, in->gid);
+      if (n == 0) n = dtxi_costcache_data_bytes(g->cost, gr->prefixes[gr->tasks[in->gid].prefix]);
       dtxi_place_price_input(links, n, dtxi_gpu_eligible(r, in), &to_host, &to_gpu);
     }
     switch (dtxi_place_side(cpu, gpu, to_host, to_gpu)) {

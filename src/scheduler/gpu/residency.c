@@ -5,7 +5,9 @@
  * Owns: the copies of each output (struct gres: one per device at most, made
  * by the producing task or fetched by a reader and then reused by later
  * readers there), the per-device LRU of copies no job is using, the device
- * memory counters, spilling, and the tasks parked for room.
+ * memory counters, spilling (persisted chunks too: the chunk store,
+ * data/store.c, keeps their slots and per-device lists), and the tasks parked
+ * for room.
  * Threads: any dispatcher, the progress thread, CPU workers releasing a read;
  * everything here is under dtxi_gpus.res_mu (see gpu_internal.h for the lock
  * order). Frees and spill copies go on the device's d2h stream, so callers
@@ -130,75 +132,20 @@ void dtxi_copy_add(dtxi_gpus *g, gres *res, int d, void *ptr, dtxi_event *ready,
 
 static int unpin_landed(void *arg, char *err, size_t errlen);
 
-void dtxi_kept_unlist(gdev *d, dtxi_kept *s) {
-  if (!s->listed) return;
-  if (s->prev != NULL)
-    s->prev->next = s->next;
-  else
-    d->kept_head = s->next;
-  if (s->next != NULL)
-    s->next->prev = s->prev;
-  else
-    d->kept_tail = s->prev;
-  s->prev = s->next = NULL;
-  s->listed = 0;
-}
-
-static void kept_list(gdev *d, dtxi_kept *s) {
-  s->prev = d->kept_tail;
-  s->next = NULL;
-  if (d->kept_tail != NULL)
-    d->kept_tail->next = s;
-  else
-    d->kept_head = s;
-  d->kept_tail = s;
-  s->listed = 1;
-}
-
-void dtxi_kept_touch(gdev *d, dtxi_kept *s) {
-  if (!s->listed) return;
-  dtxi_kept_unlist(d, s);
-  kept_list(d, s);
-}
-
-void dtxi_kept_set(gdev *d, dtxi_kept *s, void *ptr, size_t size, int32_t users) {
-  s->dev = d->index;
-  s->size = size;
-  dtxi_kept_back(d, s, ptr, users);
-}
-
-void dtxi_kept_back(gdev *d, dtxi_kept *s, void *ptr, int32_t users) {
-  s->ptr = ptr;
-  s->users = users;
-  kept_list(d, s);
-  d->kept += (int64_t)s->size;
-}
-
-void dtxi_kspill_unref(dtxi_kspill *s) {
-  if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
-  if (s->ready != NULL) {
-    dtxi_event_sync(s->ready); /* the copy to host is over before its chunk goes */
-    dtxi_event_destroy(s->ready);
-  }
-  dtxi_chunk_unref(s->host);
-  free(s);
-}
-
 int dtxi_copy_keep(dtxi_gpus *g, gcopy *c, dtxi_kept *slot) {
   if (c->ptr == NULL || c->kept) return 0;
   gdev *d = &g->dev[c->dev];
   lru_remove(d, c);
   c->kept = 1;
   c->slot = slot;
-  dtxi_kept_set(d, slot, c->ptr, c->owner->size, 1);
+  dtxi_kept_set(g->store, slot, d->index, c->ptr, c->owner->size, 1);
   return 1;
 }
 
 /* Copies kept chunk s to a new host chunk on d2h, behind `after` (res_mu
  * held): s->spill. 0 when that cannot be done now (logged). */
 static int kspill_make(dtxi_gpus *g, gdev *d, dtxi_kept *s, dtxi_event *after) {
-  dtxi_kspill *ks = calloc(1, sizeof *ks);
-  dtx_chunk *host = ks != NULL ? dtxi_chunk_new_spillable(dtxi_sched_of(g->cl)->mem, s->size, 1) : NULL;
+  dtx_chunk *host = dtxi_chunk_new_spillable(dtxi_sched_of(g->cl)->mem, s->size, 1);
   dtxi_event *hr = NULL;
   dtx_status rc = host != NULL ? DTX_OK
                                : dtxi_fail(DTX_ENOMEM, "out of host memory spilling %zu bytes from gpu %d",
@@ -208,18 +155,20 @@ static int kspill_make(dtxi_gpus *g, gdev *d, dtxi_kept *s, dtxi_event *after) {
   if (rc == DTX_OK) rc = dtxi_copy_async(d->d2h, host->data, DTXI_HOST, s->ptr, d->index, s->size);
   if (rc == DTX_OK && host->spillable) rc = dtxi_host_fn(d->d2h, unpin_landed, host);
   if (rc == DTX_OK) rc = dtxi_event_record(hr, d->d2h);
+  dtxi_kspill *ks = rc == DTX_OK ? dtxi_kspill_new(host, hr) : NULL;
+  if (rc == DTX_OK && ks == NULL) {
+    /* the copy is enqueued: let it land before its chunk goes */
+    dtxi_event_sync(hr);
+    rc = dtxi_fail(DTX_ENOMEM, "out of memory spilling %zu bytes from gpu %d", s->size, d->index);
+  }
   if (rc != DTX_OK) {
     DTXI_LOG(DTX_LOG_WARN, "gpu %d: cannot spill a persisted %zu-byte chunk: %s", d->index, s->size,
              dtx_last_error());
     dtxi_stream_reset(d->d2h);
     dtxi_chunk_unref(host);
     dtxi_event_destroy(hr);
-    free(ks);
     return 0;
   }
-  atomic_init(&ks->refs, 1);
-  ks->host = host;
-  ks->ready = hr;
   s->spill = ks;
   return 1;
 }
@@ -228,11 +177,8 @@ static int kspill_make(dtxi_gpus *g, gdev *d, dtxi_kept *s, dtxi_event *after) {
  * more (its spilled copy holds the data; res_mu held). */
 static void kept_release_device(dtxi_gpus *g, gdev *d, dtxi_kept *s) {
   if (s->users > 0 || s->ptr == NULL || s->spill == NULL) return;
-  dtxi_free_async(d->d2h, s->ptr);
-  s->ptr = NULL;
-  dtxi_kept_unlist(d, s);
+  dtxi_free_async(d->d2h, dtxi_kept_release(g->store, s));
   d->used -= (int64_t)s->size;
-  d->kept -= (int64_t)s->size;
   d->spills++;
   d->spilled_bytes += (int64_t)s->size;
   if (dtxi_sched_of(g->cl)->trace != NULL) {
@@ -247,8 +193,7 @@ static void kept_release_device(dtxi_gpus *g, gdev *d, dtxi_kept *s) {
  * to: copied to a host chunk on d2h, its device memory freed behind the copy.
  * 1 when one went. */
 static int spill_kept_locked(dtxi_gpus *g, gdev *d) {
-  dtxi_kept *s = d->kept_head;
-  while (s != NULL && (s->users > 0 || s->ptr == NULL)) s = s->next;
+  dtxi_kept *s = dtxi_store_idle(g->store, d->index);
   if (s == NULL) return 0;
   if (s->spill == NULL && !kspill_make(g, d, s, NULL)) return 0;
   kept_release_device(g, d, s);
@@ -282,7 +227,7 @@ static int spill_lent_locked(dtxi_gpus *g, gdev *d, gcopy *c) {
   c->kept = 0;
   c->slot = NULL;
   atomic_fetch_and_explicit(&res->resident, ~(1u << d->index), memory_order_relaxed);
-  s->users--;
+  dtxi_kept_unuse(s);
   kept_release_device(g, d, s);
   return 1;
 }
@@ -439,7 +384,7 @@ void dtxi_gres_release(gres *res) {
     gcopy *c = &res->copy[i];
     lru_remove(&g->dev[i], c);
     ptr[i] = c->kept ? NULL : c->ptr; /* a persisted array's: it stays */
-    if (c->kept && c->slot != NULL) c->slot->users--;
+    if (c->kept && c->slot != NULL) dtxi_kept_unuse(c->slot);
     c->kept = 0;
     c->slot = NULL;
     ready[i] = c->ready;
@@ -537,7 +482,7 @@ void dtxi_park(dtxi_gpus *g, gdev *d, run *r, rtask *t) {
     if (dtxi_gpu_to_cpu(r, t)) return; /* a CPU thread can do it */
     char msg[320];
     pthread_mutex_lock(&g->res_mu);
-    int64_t kept = d->kept;
+    int64_t kept = dtxi_store_bytes(g->store, d->index);
     pthread_mutex_unlock(&g->res_mu);
     if (kept > 0)
       snprintf(
@@ -570,7 +515,7 @@ void dtxi_gpus_stats(dtxi_gpus *g, int i, dtx_device_stats *out) {
   if (out->size >= offsetof(dtx_device_stats, bytes_staged) + sizeof out->bytes_staged)
     out->bytes_staged = d->bytes_staged;
   if (out->size >= offsetof(dtx_device_stats, bytes_persisted) + sizeof out->bytes_persisted)
-    out->bytes_persisted = d->kept;
+    out->bytes_persisted = dtxi_store_bytes(g->store, i);
   if (out->size >= offsetof(dtx_device_stats, broadcasts) + sizeof out->broadcasts) {
     out->bytes_from_host = d->bytes_from_host;
     out->bytes_to_host = d->bytes_to_host;

@@ -32,11 +32,11 @@
  */
 #define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include <pthread.h>
-#include <sys/mman.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,11 +162,12 @@ static int laplace(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_block *o
   if (in[0].halo[0] != 1 || in[0].halo[1] != 1 || in[0].stride[1] != 1 || out->stride[1] != 1)
     return dtx_task_fail(ctx, "the Laplacian needs a halo of 1 and unit column strides");
   int64_t w = in[0].stride[0], ow = out->stride[0], m = out->shape[0], n = out->shape[1];
-#define LAPLACE_ROWS(T)                                                                           \
-  for (int64_t i = 0; i < m; i++) {                                                               \
-    const T *restrict c = (const T *)in[0].data + (i + 1) * w + 1, *restrict up = c - w, *restrict dn = c + w; \
-    T *restrict r = (T *)out->data + i * ow;                                                      \
-    for (int64_t j = 0; j < n; j++) r[j] = up[j] + dn[j] + c[j - 1] + c[j + 1] - 4 * c[j];        \
+#define LAPLACE_ROWS(T)                                                                    \
+  for (int64_t i = 0; i < m; i++) {                                                        \
+    const T *restrict c = (const T *)in[0].data + (i + 1) * w + 1, *restrict up = c - w,   \
+                      *restrict dn = c + w;                                                \
+    T *restrict r = (T *)out->data + i * ow;                                               \
+    for (int64_t j = 0; j < n; j++) r[j] = up[j] + dn[j] + c[j - 1] + c[j + 1] - 4 * c[j]; \
   }
   if (out->dtype == DTX_F32) {
     LAPLACE_ROWS(float)
@@ -354,8 +355,12 @@ int main(int argc, char **argv) {
 
   /* bytes each case must read and write */
   double rows3 = (double)((n + 2) / 3);
-  double floor_bytes[C_COUNT] = {2.0 * (double)xbytes, (double)xbytes,        (double)xbytes,
-                                 (double)xbytes,       rows3 * (double)n * (double)esz, 0,
+  double floor_bytes[C_COUNT] = {2.0 * (double)xbytes,
+                                 (double)xbytes,
+                                 (double)xbytes,
+                                 (double)xbytes,
+                                 rows3 * (double)n * (double)esz,
+                                 0,
                                  2.0 * (double)xbytes};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
@@ -370,17 +375,18 @@ int main(int argc, char **argv) {
     printf("machine: %s, %ld cores, %s; dtx %s (%s build)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), host,
            dtx_version(), DTX_BENCH_BUILD_TYPE);
     if (dev_bw > 0)
-      printf("floors: device copy bandwidth %.1f GB/s (read + write, %d GPU%s); host copy %.2f GB/s", dev_bw, ngpu,
-             ngpu > 1 ? "s together" : "", host_bw);
+      printf("floors: device copy bandwidth %.1f GB/s (read + write, %d GPU%s); host copy %.2f GB/s", dev_bw,
+             ngpu, ngpu > 1 ? "s together" : "", host_bw);
     else
       printf("floors: copy bandwidth %.2f GB/s (read + write, %d threads)", bw, threads);
     if (gpu_gemm_s > 0)
       printf("; cuBLAS %lldx%lld %cgemm %.1f ms (%.1f GFLOP/s, GPU 0)", (long long)h, (long long)h,
-             o.dtype == DTX_F32 ? 's' : 'd', blas_s * 1e3, 2.0 * (double)h * (double)h * (double)h / blas_s / 1e9);
+             o.dtype == DTX_F32 ? 's' : 'd', blas_s * 1e3,
+             2.0 * (double)h * (double)h * (double)h / blas_s / 1e9);
     else if (blas_s > 0)
       printf("; BLAS %lldx%lld %cgemm %.1f ms (%.1f GFLOP/s, %d threads)", (long long)h, (long long)h,
-             o.dtype == DTX_F32 ? 's' : 'd', blas_s * 1e3, 2.0 * (double)h * (double)h * (double)h / blas_s / 1e9,
-             threads);
+             o.dtype == DTX_F32 ? 's' : 'd', blas_s * 1e3,
+             2.0 * (double)h * (double)h * (double)h / blas_s / 1e9, threads);
     printf("; persisting x took %.0f ms\n\n", persist_s * 1e3);
     printf("%-14s %10s %10s %10s %10s %8s %10s", "case", "ms", "min", "max", "floor ms", "x floor", "GB/s");
     if (ngpu > 0) printf("  %22s", "MB moved per run h2d/d2h/p2p");
@@ -390,8 +396,8 @@ int main(int argc, char **argv) {
         "{\"kind\":\"machine\",\"cpu\":\"%s\",\"cores\":%ld,\"threads\":%d,\"n\":%lld,\"chunk\":%lld,"
         "\"dtype\":\"%s\",\"copy_gbps\":%.3f,\"host_copy_gbps\":%.3f,\"device_copy_gbps\":%.3f,\"gpus\":%d,"
         "\"sim\":%d,\"blas_ms\":%.3f,\"scheduler\":\"%s\",\"build\":\"%s\"}\n",
-        cpu, sysconf(_SC_NPROCESSORS_ONLN), threads, (long long)n, (long long)o.chunk, tname, bw, host_bw, dev_bw,
-        ngpu, sim, blas_s * 1e3, dtx_scheduler_name(dtx_cluster_scheduler(cl)), DTX_BENCH_BUILD_TYPE);
+        cpu, sysconf(_SC_NPROCESSORS_ONLN), threads, (long long)n, (long long)o.chunk, tname, bw, host_bw,
+        dev_bw, ngpu, sim, blas_s * 1e3, dtx_scheduler_name(dtx_cluster_scheduler(cl)), DTX_BENCH_BUILD_TYPE);
   }
   fflush(stdout);
 

@@ -105,8 +105,8 @@ int bench_laplace_cuda(dtx_task_ctx *ctx, const dtx_block *in, int nin, dtx_bloc
   int64_t m = out->shape[0], n = out->shape[1];
   dim3 block(256), grid((unsigned)((n + 255) / 256), (unsigned)(m < 65535 ? m : 65535));
   if (out->dtype == DTX_F32)
-    laplace_kernel<float><<<grid, block, 0, s>>>((const float *)in[0].data, in[0].stride[0], (float *)out->data,
-                                                 out->stride[0], m, n);
+    laplace_kernel<float><<<grid, block, 0, s>>>((const float *)in[0].data, in[0].stride[0],
+                                                 (float *)out->data, out->stride[0], m, n);
   else
     laplace_kernel<double><<<grid, block, 0, s>>>((const double *)in[0].data, in[0].stride[0],
                                                   (double *)out->data, out->stride[0], m, n);

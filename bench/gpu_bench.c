@@ -39,7 +39,9 @@ static int tiny(dtx_task_ctx *ctx) {
 }
 
 /* Stands for a CUDA implementation; simulated GPUs run `tiny` in its place. */
-static int tiny_cuda(dtx_task_ctx *ctx) { return dtx_task_fail(ctx, "dtx-bench-gpu runs on simulated GPUs only"); }
+static int tiny_cuda(dtx_task_ctx *ctx) {
+  return dtx_task_fail(ctx, "dtx-bench-gpu runs on simulated GPUs only");
+}
 
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -90,7 +92,8 @@ static double run_case(dtx_cluster *cl, const char *kase, int n, int ngpu, dtx_s
   dtx_status rc = dtx_compute(cl, g, &sink, 1, &c, &o);
   int64_t want = wide ? n + 1 : n;
   int ok = rc == DTX_OK && dtx_chunk_size(c) == 8 && *(const int64_t *)dtx_chunk_data(c) == want;
-  if (!ok) fprintf(stderr, "dtx-bench-gpu: %s failed: %s\n", kase, rc != DTX_OK ? dtx_last_error() : "wrong result");
+  if (!ok)
+    fprintf(stderr, "dtx-bench-gpu: %s failed: %s\n", kase, rc != DTX_OK ? dtx_last_error() : "wrong result");
   dtx_chunk_release(c);
   dtx_graph_destroy(g);
   free(ids);
@@ -144,11 +147,14 @@ int main(int argc, char **argv) {
   int threads = dtx_cluster_num_threads(cpu);
   dtx_cluster_destroy(cpu);
   if (!json) {
-    printf("# dtx-bench-gpu: GPU tasks through the cluster scheduler on simulated GPUs vs CPU tasks on threads\n");
+    printf(
+        "# dtx-bench-gpu: GPU tasks through the cluster scheduler on simulated GPUs vs CPU tasks on "
+        "threads\n");
     const char *w = getenv("DTX_GPU_WINDOW");
-    printf("# %d tasks, median of %d runs after a warm-up; timed: build + compute + release; %d worker threads;"
-           " DTX_GPU_WINDOW=%s\n",
-           n, reps, threads, w != NULL ? w : "(default)");
+    printf(
+        "# %d tasks, median of %d runs after a warm-up; timed: build + compute + release; %d worker threads;"
+        " DTX_GPU_WINDOW=%s\n",
+        n, reps, threads, w != NULL ? w : "(default)");
     printf("%-6s %-22s %10s %10s %8s\n", "case", "path", "us/task", "cpu us", "ratio");
   }
   char list[64];
@@ -169,9 +175,10 @@ int main(int argc, char **argv) {
       double us = median_case(cl, cases[k], n, ng, DTX_SCHED_CLUSTER, reps);
       if (us < 0) return 1;
       if (json)
-        printf("{\"case\":\"%s\",\"scheduler\":\"cluster\",\"gpus\":\"%s\",\"tasks\":%d,\"us_per_task\":%.4f,"
-               "\"cpu_us_per_task\":%.4f}\n",
-               cases[k], spec, n, us, cpu_us[k]);
+        printf(
+            "{\"case\":\"%s\",\"scheduler\":\"cluster\",\"gpus\":\"%s\",\"tasks\":%d,\"us_per_task\":%.4f,"
+            "\"cpu_us_per_task\":%.4f}\n",
+            cases[k], spec, n, us, cpu_us[k]);
       else
         printf("%-6s cluster, %-13s %10.3f %10.4f %7.1fx\n", cases[k], spec, us, cpu_us[k], us / cpu_us[k]);
     }

@@ -79,7 +79,9 @@ double SumOf(const Nd &x, double mul, double add) {
 
 class Persist : public ::testing::TestWithParam<int> {};
 INSTANTIATE_TEST_SUITE_P(Gpus, Persist, ::testing::Values(1, 2, 3, 4),
-                         [](const ::testing::TestParamInfo<int> &i) { return "sim" + std::to_string(i.param); });
+                         [](const ::testing::TestParamInfo<int> &i) {
+                           return "sim" + std::to_string(i.param);
+                         });
 
 /* Block-cyclic by default; loaded from the host once; later computations
  * read the chunks where they are. */
@@ -321,7 +323,8 @@ TEST(PersistLimits, UnderALimitAndOnFailure) {
   EXPECT_TRUE(SameNd(Get(p), x, 0));
   for (int k = 0; k < 2; k++) {
     dtx_device_stats st = Stats(cl.get(), k);
-    EXPECT_GT(st.unspills, s0v[static_cast<size_t>(k)].unspills) << "gpu " << k << ": spilled chunks read back";
+    EXPECT_GT(st.unspills, s0v[static_cast<size_t>(k)].unspills)
+        << "gpu " << k << ": spilled chunks read back";
     EXPECT_LE(st.bytes_peak, 64 << 10) << "gpu " << k;
   }
   for (dtx_array *h : held) dtx_array_release(dtx_array_keep(h));
@@ -408,7 +411,8 @@ TEST_P(Persist, TimeStepsKeepOneField) {
   Scope sc;
   int64_t n = 24, m = 18, shape[2] = {n, m}, chunks[2] = {8, 6};
   dtx_array *u = nullptr;
-  ASSERT_EQ(dtx_array_persist(dtx_random_uniform(cl.get(), 2, shape, chunks, DTX_F64, 1), nullptr, &u), DTX_OK)
+  ASSERT_EQ(dtx_array_persist(dtx_random_uniform(cl.get(), 2, shape, chunks, DTX_F64, 1), nullptr, &u),
+            DTX_OK)
       << dtx_last_error();
   dtx_array_keep(u);
   Nd ref = Get(u);
@@ -453,7 +457,8 @@ TEST(PersistStress, ConcurrentReadsOfSpilledChunks) {
     held.push_back(dtx_array_keep(p));
     for (int i = 0; i < 5; i++) {
       dtx_array *f = nullptr;
-      ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, i + 2), nullptr, &f), DTX_OK) << dtx_last_error();
+      ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, i + 2), nullptr, &f), DTX_OK)
+          << dtx_last_error();
       held.push_back(dtx_array_keep(f));
     }
     for (size_t i = 0; i < held.size(); i++) {
@@ -544,7 +549,8 @@ TEST(PersistStress, ClusterGoesFirstWithSpilled) {
   held.push_back(dtx_array_keep(p));
   for (int i = 0; i < 3; i++) {
     dtx_array *f = nullptr;
-    ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, i + 2), nullptr, &f), DTX_OK) << dtx_last_error();
+    ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, i + 2), nullptr, &f), DTX_OK)
+        << dtx_last_error();
     held.push_back(dtx_array_keep(f));
   }
   EXPECT_GT(Stats(cl.get(), 0).spills, 0);
@@ -566,7 +572,8 @@ TEST(PersistStress, TightLimitReadsBack) {
     Scope sc;
     dtx_array *p = nullptr, *q = nullptr, *r = nullptr;
     ASSERT_EQ(dtx_array_persist(Put(cl.get(), x, ch), nullptr, &p), DTX_OK) << dtx_last_error();
-    ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, 2), nullptr, &q), DTX_OK) << round << ": " << dtx_last_error();
+    ASSERT_EQ(dtx_array_persist(dtx_binary_scalar(DTX_MUL, p, 2), nullptr, &q), DTX_OK)
+        << round << ": " << dtx_last_error();
     ASSERT_EQ(dtx_array_persist(dtx_add(p, q), nullptr, &r), DTX_OK) << round << ": " << dtx_last_error();
     Nd w = x;
     for (double &v : w.v) v *= 3;

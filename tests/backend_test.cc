@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "device/device.h"
-#include "trace/trace.h"
 #include "test_util.h"
+#include "trace/trace.h"
 
 namespace {
 

@@ -11,19 +11,19 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cstdint>
 #include <cstring>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "dtx/dtx.h"
-#include "device/backend.h"
 #include "base/config.h"
-#include "test_util.h"
+#include "device/backend.h"
+#include "dtx/dtx.h"
 #include "runtime/runtime.h"
+#include "test_util.h"
 
 using namespace dtxt;
 
@@ -51,7 +51,9 @@ int Mix(dtx_task_ctx *ctx) {
 }
 
 /* Never called on simulated GPUs: the CPU implementation stands in. */
-int NotOnSim(dtx_task_ctx *ctx) { return dtx_task_fail(ctx, "the CUDA implementation ran on a simulated GPU"); }
+int NotOnSim(dtx_task_ctx *ctx) {
+  return dtx_task_fail(ctx, "the CUDA implementation ran on a simulated GPU");
+}
 
 int FailOnGpu(dtx_task_ctx *ctx) {
   if (dtx_task_device(ctx) >= 0) return dtx_task_fail(ctx, "boom on gpu %d", dtx_task_device(ctx));
@@ -321,7 +323,8 @@ TEST(ClusterSim, TraceShowsGpuTasksOnStreamTracks) {
   for (const auto &e : j["traceEvents"]) {
     if (e["ph"] == "M" && e["name"] == "thread_name") names[{e["pid"], e["tid"]}] = e["args"]["name"];
     if (e["ph"] != "X") continue;
-    tracks[{e["pid"], e["tid"]}].push_back({e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>()});
+    tracks[{e["pid"], e["tid"]}].push_back(
+        {e["ts"].get<double>(), e["ts"].get<double>() + e["dur"].get<double>()});
     if (e["cat"] == "task") {
       seen[e["name"]]++;
       if (e["pid"].get<int>() >= 100) gpu_slices++;
@@ -332,7 +335,8 @@ TEST(ClusterSim, TraceShowsGpuTasksOnStreamTracks) {
   EXPECT_GT(transfers, 0);
   for (const auto &kv : seen) EXPECT_EQ(kv.second, 1) << kv.first << " appears " << kv.second << " times";
   for (auto &kv : tracks) {
-    EXPECT_TRUE(names.count(kv.first)) << "unnamed track pid " << kv.first.first << " tid " << kv.first.second;
+    EXPECT_TRUE(names.count(kv.first))
+        << "unnamed track pid " << kv.first.first << " tid " << kv.first.second;
     std::sort(kv.second.begin(), kv.second.end());
     for (size_t i = 1; i < kv.second.size(); i++)
       EXPECT_LE(kv.second[i - 1].second, kv.second[i].first + 1e-3) << "overlap on pid " << kv.first.first;
@@ -437,7 +441,8 @@ TEST(ClusterSim, BadPlacementIsAnError) {
   EXPECT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_EINVAL);
   t.where = DTX_WHERE_GPU(0); /* no CUDA implementation */
   EXPECT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_EINVAL);
-  EXPECT_NE(std::string(dtx_last_error()).find("no CUDA implementation"), std::string::npos) << dtx_last_error();
+  EXPECT_NE(std::string(dtx_last_error()).find("no CUDA implementation"), std::string::npos)
+      << dtx_last_error();
   t.cuda = NotOnSim;
   t.where = DTX_WHERE_GPU(5); /* the cluster has 2 */
   ASSERT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_OK) << dtx_last_error();
@@ -568,7 +573,8 @@ TEST(ClusterSim, OutputTooBigForTheGpuIsAnErrorNamingIt) {
   ASSERT_EQ(dtx_compute(cl.get(), g.get(), &id, 1, nullptr, &o), DTX_ETASK);
   std::string err = dtx_last_error();
   EXPECT_NE(err.find("huge"), std::string::npos) << err;
-  EXPECT_NE(err.find("8589934592-byte output does not fit under gpu 0's memory limit"), std::string::npos) << err;
+  EXPECT_NE(err.find("8589934592-byte output does not fit under gpu 0's memory limit"), std::string::npos)
+      << err;
 }
 
 namespace {
@@ -676,7 +682,8 @@ TEST(ClusterSim, DefaultClusterWithGpusUsesThem) {
     dtx_cluster *raw = nullptr;
     ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
     ClusterPtr cl(raw);
-    EXPECT_EQ(dtx_cluster_scheduler(cl.get()), std::string(gpus) == "none" ? DTX_SCHED_THREADS : DTX_SCHED_CLUSTER)
+    EXPECT_EQ(dtx_cluster_scheduler(cl.get()),
+              std::string(gpus) == "none" ? DTX_SCHED_THREADS : DTX_SCHED_CLUSTER)
         << gpus;
   }
   dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
@@ -695,7 +702,9 @@ namespace {
 constexpr size_t kSpillChunk = 256 * 1024; /* bytes per chunk */
 constexpr size_t kSpillN = kSpillChunk / sizeof(double);
 
-double GenValue(int64_t i, size_t k) { return static_cast<double>((i * 7919 + static_cast<int64_t>(k) * 31) % 1000003); }
+double GenValue(int64_t i, size_t k) {
+  return static_cast<double>((i * 7919 + static_cast<int64_t>(k) * 31) % 1000003);
+}
 
 /* gen[i]: kSpillN doubles from (i, k). */
 int SpillGen(dtx_task_ctx *ctx) {
@@ -711,7 +720,8 @@ int SpillPair(dtx_task_ctx *ctx) {
   size_t na = 0, nb = 0;
   const double *a = static_cast<const double *>(dtx_task_input(ctx, 0, &na));
   const double *b = static_cast<const double *>(dtx_task_input(ctx, 1, &nb));
-  if (na != kSpillChunk || nb != kSpillChunk) return dtx_task_fail(ctx, "inputs of %zu and %zu bytes", na, nb);
+  if (na != kSpillChunk || nb != kSpillChunk)
+    return dtx_task_fail(ctx, "inputs of %zu and %zu bytes", na, nb);
   double *o = static_cast<double *>(dtx_task_output(ctx, kSpillChunk));
   if (o == nullptr) return dtx_task_fail(ctx, "no memory for the output");
   for (size_t k = 0; k < kSpillN; k++) o[k] = a[k] + 2 * b[k];

@@ -24,11 +24,21 @@
 namespace {
 
 // In the order of the table.
-const char *const kVars[] = {"DTX_SCHEDULER",         "DTX_NUM_THREADS",      "DTX_LOG",
-                             "DTX_LOG_FILE",          "DTX_TRACE",            "DTX_TRACE_MAX_EVENTS",
-                             "DTX_REPORT",            "DTX_PROGRESS",         "DTX_GPUS",
-                             "DTX_STREAMS_PER_GPU",   "DTX_GPU_WINDOW",       "DTX_DEVICE_MEMORY_LIMIT",
-                             "DTX_HOST_MEMORY_LIMIT", "DTX_SPILL_DIR",        "DTX_P2P",
+const char *const kVars[] = {"DTX_SCHEDULER",
+                             "DTX_NUM_THREADS",
+                             "DTX_LOG",
+                             "DTX_LOG_FILE",
+                             "DTX_TRACE",
+                             "DTX_TRACE_MAX_EVENTS",
+                             "DTX_REPORT",
+                             "DTX_PROGRESS",
+                             "DTX_GPUS",
+                             "DTX_STREAMS_PER_GPU",
+                             "DTX_GPU_WINDOW",
+                             "DTX_DEVICE_MEMORY_LIMIT",
+                             "DTX_HOST_MEMORY_LIMIT",
+                             "DTX_SPILL_DIR",
+                             "DTX_P2P",
                              "DTX_SIM_BANDWIDTH"};
 
 void UnsetAll() {
@@ -166,12 +176,14 @@ TEST_F(Config, BadDiagnosticsSettingsWarn) {
   EXPECT_EQ(ReloadWith("DTX_PROGRESS", "yes")->progress, DTX_PROGRESS_AUTO);
   std::vector<std::string> w = Warnings();
   ASSERT_EQ(w.size(), 1u);
-  EXPECT_TRUE(Contains(w[0], "DTX_PROGRESS=\"yes\" is not one of auto|0|1; using the default (auto)")) << w[0];
+  EXPECT_TRUE(Contains(w[0], "DTX_PROGRESS=\"yes\" is not one of auto|0|1; using the default (auto)"))
+      << w[0];
   unsetenv("DTX_PROGRESS");
   EXPECT_EQ(ReloadWith("DTX_TRACE_MAX_EVENTS", "-1")->trace_max_events, DTXI_TRACE_MAX_EVENTS_DEFAULT);
   w = Warnings();
   ASSERT_EQ(w.size(), 1u);
-  EXPECT_TRUE(Contains(w[0], "DTX_TRACE_MAX_EVENTS=\"-1\" is not an integer in 0..2147483647; using the default (10000000)"))
+  EXPECT_TRUE(Contains(
+      w[0], "DTX_TRACE_MAX_EVENTS=\"-1\" is not an integer in 0..2147483647; using the default (10000000)"))
       << w[0];
   EXPECT_EQ(ReloadWith("DTX_TRACE_MAX_EVENTS", "1e6")->trace_max_events, DTXI_TRACE_MAX_EVENTS_DEFAULT);
   EXPECT_EQ(Warnings().size(), 1u);
@@ -717,10 +729,14 @@ TEST_F(Config, PrintListsEveryVariableAligned) {
   EXPECT_EQ(lines[2].substr(default_col, 5), "cores") << lines[2];
   EXPECT_TRUE(Contains(lines[4], log_path_)) << lines[4];
   // Sizes: the text as given, "none" for no limit.
-  EXPECT_EQ(LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT").substr(value_col, 4), "80% ") << LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT");
-  EXPECT_EQ(LineOf(lines, "DTX_HOST_MEMORY_LIMIT").substr(value_col, 5), "none ") << LineOf(lines, "DTX_HOST_MEMORY_LIMIT");
-  EXPECT_EQ(LineOf(lines, "DTX_HOST_MEMORY_LIMIT").substr(default_col, 5), "none ") << LineOf(lines, "DTX_HOST_MEMORY_LIMIT");
-  EXPECT_TRUE(Contains(LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT"), "N%, or none")) << LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT");
+  EXPECT_EQ(LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT").substr(value_col, 4), "80% ")
+      << LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT");
+  EXPECT_EQ(LineOf(lines, "DTX_HOST_MEMORY_LIMIT").substr(value_col, 5), "none ")
+      << LineOf(lines, "DTX_HOST_MEMORY_LIMIT");
+  EXPECT_EQ(LineOf(lines, "DTX_HOST_MEMORY_LIMIT").substr(default_col, 5), "none ")
+      << LineOf(lines, "DTX_HOST_MEMORY_LIMIT");
+  EXPECT_TRUE(Contains(LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT"), "N%, or none"))
+      << LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT");
   EXPECT_TRUE(Contains(LineOf(lines, "DTX_P2P"), "auto|nccl|peer")) << LineOf(lines, "DTX_P2P");
   EXPECT_TRUE(Contains(LineOf(lines, "DTX_SIM_BANDWIDTH"), "0..1e+06")) << LineOf(lines, "DTX_SIM_BANDWIDTH");
 }
@@ -744,10 +760,14 @@ TEST_F(Config, PrintShowsValuesSet) {
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   ASSERT_EQ(lines.size(), 1u + std::size(kVars)) << all;
   size_t value_col = lines[0].find("value");
-  EXPECT_EQ(LineOf(lines, "DTX_STREAMS_PER_GPU").substr(value_col, 2), "2 ") << LineOf(lines, "DTX_STREAMS_PER_GPU");
-  EXPECT_EQ(LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT").substr(value_col, 5), "none ") << LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT");
-  EXPECT_EQ(LineOf(lines, "DTX_HOST_MEMORY_LIMIT").substr(value_col, 6), "64GiB ") << LineOf(lines, "DTX_HOST_MEMORY_LIMIT");
-  EXPECT_EQ(LineOf(lines, "DTX_SIM_BANDWIDTH").substr(value_col, 4), "2.5 ") << LineOf(lines, "DTX_SIM_BANDWIDTH");
+  EXPECT_EQ(LineOf(lines, "DTX_STREAMS_PER_GPU").substr(value_col, 2), "2 ")
+      << LineOf(lines, "DTX_STREAMS_PER_GPU");
+  EXPECT_EQ(LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT").substr(value_col, 5), "none ")
+      << LineOf(lines, "DTX_DEVICE_MEMORY_LIMIT");
+  EXPECT_EQ(LineOf(lines, "DTX_HOST_MEMORY_LIMIT").substr(value_col, 6), "64GiB ")
+      << LineOf(lines, "DTX_HOST_MEMORY_LIMIT");
+  EXPECT_EQ(LineOf(lines, "DTX_SIM_BANDWIDTH").substr(value_col, 4), "2.5 ")
+      << LineOf(lines, "DTX_SIM_BANDWIDTH");
 }
 
 TEST_F(Config, PrintShowsCoresWhenThreadsUnset) {

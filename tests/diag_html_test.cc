@@ -161,11 +161,13 @@ TEST(DiagHtml, SelfContainedWithRowsPlotAndTables) {
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(html.find("</html>"), std::string::npos);
   // Nothing is fetched: no external scripts, styles, images or fonts.
-  for (const char *bad : {" src=", "<link", "@import", "url(", "href=", "https://", "fetch(", "XMLHttpRequest"})
+  for (const char *bad :
+       {" src=", "<link", "@import", "url(", "href=", "https://", "fetch(", "XMLHttpRequest"})
     EXPECT_EQ(html.find(bad), std::string::npos) << bad;
   // One row per track with slices, labelled.
   size_t rows = 0;
-  for (size_t at = html.find("<rect class=\"row\""); at != std::string::npos; at = html.find("<rect class=\"row\"", at + 1))
+  for (size_t at = html.find("<rect class=\"row\""); at != std::string::npos;
+       at = html.find("<rect class=\"row\"", at + 1))
     rows++;
   EXPECT_EQ(rows, 3u);
   EXPECT_NE(html.find(">pid 100 / d2h</text>"), std::string::npos);
@@ -190,10 +192,12 @@ TEST(DiagHtml, HugeTracesMergeSubPixelNeighbours) {
   size_t n = DTXI_HTML_MERGE_ABOVE + 10000;
   std::string text = "{\"traceEvents\":[\n";
   for (size_t i = 0; i < n; i++) {
-    text += "{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"t[" + std::to_string(i) + "]\",\"ts\":" + std::to_string(i) +
-            ",\"dur\":1},\n";
+    text += "{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"t[" + std::to_string(i) +
+            "]\",\"ts\":" + std::to_string(i) + ",\"dur\":1},\n";
   }
-  text += "{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"copy\",\"cat\":\"transfer\",\"ts\":30000.5,\"dur\":0.2}\n]}";
+  text +=
+      "{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"copy\",\"cat\":\"transfer\",\"ts\":30000.5,\"dur\":0.2}"
+      "\n]}";
   std::string html = Page(text);
   std::vector<Rect> slices = Rects(html, "s");
   EXPECT_LT(slices.size(), 2000u);

@@ -248,7 +248,8 @@ TEST_F(Progress, ConcurrentComputationsEachFinish) {
   EXPECT_EQ(ok.load(), 4);
   std::string all = Output();
   size_t n = 0;
-  for (size_t at = all.find("100% | 51/51 tasks"); at != std::string::npos; at = all.find("100% | 51/51 tasks", at + 1))
+  for (size_t at = all.find("100% | 51/51 tasks"); at != std::string::npos;
+       at = all.find("100% | 51/51 tasks", at + 1))
     n++;
   // Each computation's last frame (others may also show 100% while still live).
   EXPECT_GE(n, 4u) << all;

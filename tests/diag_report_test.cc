@@ -12,16 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "base/config.h"
 #include "diag/view.h"
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
-#include "base/config.h"
 
-#define NEED_JANSSON()                                                                                 \
-  do {                                                                                                 \
-    if (!dtxi_diag_available())                                                                        \
+#define NEED_JANSSON()                                                                                  \
+  do {                                                                                                  \
+    if (!dtxi_diag_available())                                                                         \
       GTEST_SKIP() << "this build has no libjansson (apt-get install libjansson-dev), so it writes no " \
-                      "reports";                                                                       \
+                      "reports";                                                                        \
   } while (0)
 
 namespace {

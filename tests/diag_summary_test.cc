@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "base/config.h"
 #include "diag/summary.h"
 #include "diag/view.h"
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
 #include "dtx/trace.h"
-#include "base/config.h"
 
 #define NEED_JANSSON()                                                                                 \
   do {                                                                                                 \
@@ -170,8 +170,8 @@ TEST(DiagSummary, HandTraceNumbers) {
 
   // Tracks in display order: host pid 1 (tids 1, 2), then gpu pid 100 (tids 1, 1001, 1002).
   ASSERT_EQ(s->ntracks, 5u);
-  const char *names[] = {"dtx host / worker 0", "dtx host / worker 1", "gpu 0: sim / compute-0", "gpu 0: sim / h2d",
-                         "gpu 0: sim / d2h"};
+  const char *names[] = {"dtx host / worker 0", "dtx host / worker 1", "gpu 0: sim / compute-0",
+                         "gpu 0: sim / h2d", "gpu 0: sim / d2h"};
   // busy: w0 10+20+5+5; w1 30+15+2; compute 40; h2d 2; d2h 4.
   const double busy[] = {40, 47, 40, 2, 4};
   // gaps of at least 1% of 80 us: w0 30-40, 45-75; w1 30-35, 50-60, 62-80; compute 0-30, 70-80;
@@ -248,8 +248,10 @@ TEST(DiagSummary, TextFitsEightyColumns) {
   std::string text = Print(l.s);
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) EXPECT_LE(line.size(), 80u) << line;
-  EXPECT_NE(text.find("wall time 80.0 us, 10 slices on 5 tracks, 5 task prefixes"), std::string::npos) << text;
-  EXPECT_NE(text.find("Critical path 79.0 us over 4 slices; wall time 80.0 us = 1.01x the path"), std::string::npos)
+  EXPECT_NE(text.find("wall time 80.0 us, 10 slices on 5 tracks, 5 task prefixes"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Critical path 79.0 us over 4 slices; wall time 80.0 us = 1.01x the path"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("load[2] -> gsq[2] -> copy gsq[2] -> total"), std::string::npos) << text;
   EXPECT_NE(text.find("gpu0->host"), std::string::npos) << text;
@@ -345,7 +347,8 @@ TEST(DiagView, BadInputIsAClearError) {
   EXPECT_NE(std::string(dtx_last_error()).find("x.json is not a Chrome trace JSON"), std::string::npos)
       << dtx_last_error();
   EXPECT_EQ(dtxi_view_load_text("{\"a\":1}", 7, "y.json", &v), DTX_EINVAL);
-  EXPECT_NE(std::string(dtx_last_error()).find("no traceEvents array"), std::string::npos) << dtx_last_error();
+  EXPECT_NE(std::string(dtx_last_error()).find("no traceEvents array"), std::string::npos)
+      << dtx_last_error();
   EXPECT_EQ(v, nullptr);
   std::string missing = TempPath("missing", ".json");
   EXPECT_EQ(dtx_trace_summary(missing.c_str(), stdout), DTX_EIO);

@@ -34,9 +34,9 @@
 #include <thread>
 #include <vector>
 
-#include "dtx/status.h"
 #include "device/backend.h"
 #include "device/device.h"
+#include "dtx/status.h"
 #include "trace/trace.h"
 #ifdef DTX_HAVE_CUDA
 #include "device/cuda/nccl_lib.h"

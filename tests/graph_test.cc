@@ -311,7 +311,7 @@ TEST(Graph, KeyIndexMatchesReference) {
       uint64_t mode = rng() % 10;
       if (nidx > 0) {
         if (mode < 6)
-          idx[nidx - 1] = step / 3;                                  /* dense runs */
+          idx[nidx - 1] = step / 3; /* dense runs */
         else if (mode < 8)
           idx[nidx - 1] = static_cast<int64_t>(rng() % 1000000) - 500000; /* scattered */
         else

@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "device/backend.h"
 #include "base/log.h"
+#include "device/backend.h"
 #include "test_util.h"
 
 namespace {

@@ -21,8 +21,8 @@
 #include <thread>
 #include <vector>
 
-#include "dtx/dtx.h"
 #include "base/config.h" /* dtxi_env_reload */
+#include "dtx/dtx.h"
 #include "test_util.h"
 
 using namespace dtxt;

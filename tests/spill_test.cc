@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "dtx/dtx.h"
 #include "base/config.h"
+#include "dtx/dtx.h"
 #include "test_util.h"
 
 #ifdef DTX_HAVE_NLOHMANN_JSON
@@ -32,7 +32,7 @@ namespace {
 
 constexpr size_t kChunk = 256 * 1024; /* bytes per chunk */
 constexpr size_t kN = kChunk / sizeof(uint64_t);
-constexpr int64_t kChunks = 64;       /* 16 MiB in all */
+constexpr int64_t kChunks = 64; /* 16 MiB in all */
 
 uint64_t GenValue(int64_t i, size_t k) { return Mix(static_cast<uint64_t>(i) * 1000003u + k); }
 
@@ -256,7 +256,8 @@ TEST(DeviceSpill, DeviceToHostToDiskOnSimulatedGpus) {
     dtx_task_id total;
     GraphPtr g = Build(true, &total);
     dtx_cluster_reset_peak(cl.get());
-    for (int round = 0; round < 2; round++) EXPECT_EQ(RunTotal(cl.get(), g.get(), total, DTX_SCHED_CLUSTER), want);
+    for (int round = 0; round < 2; round++)
+      EXPECT_EQ(RunTotal(cl.get(), g.get(), total, DTX_SCHED_CLUSTER), want);
     int64_t dspills = 0;
     for (int d = 0; d < dtx_cluster_num_gpus(cl.get()); d++) {
       dtx_device_stats ds = DTX_DEVICE_STATS_INIT;

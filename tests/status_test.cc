@@ -6,9 +6,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/error.h"
 #include "dtx/status.h"
 #include "dtx/version.h"
-#include "base/error.h"
 
 namespace {
 

@@ -22,8 +22,8 @@
 
 #include <cstdlib>
 
-#include "dtx/dtx.h"
 #include "base/config.h"
+#include "dtx/dtx.h"
 
 /* ---- sanitizers: shrink big cases ------------------------------------------- */
 

@@ -25,10 +25,10 @@
 #include <utility>
 #include <vector>
 
+#include "base/config.h"
 #include "dtx/cluster.h"
 #include "dtx/graph.h"
 #include "dtx/status.h"
-#include "base/config.h"
 
 #ifdef DTX_HAVE_NLOHMANN_JSON
 #include <nlohmann/json.hpp>
@@ -1100,13 +1100,15 @@ TEST(Trace, CapKeepsValidJsonNamesEveryTrackAndSaysSo) {
   dtxi_trace_set_max_events(t, 5);
   dtxi_trace_thread_name(t, 1, 1, "worker 0");
   uint64_t now = dtxi_now_ns();
-  for (int i = 0; i < 4; i++) dtxi_trace_slice(t, 1, 1, ("a" + std::to_string(i)).c_str(), "task", "a", now, now + 10);
+  for (int i = 0; i < 4; i++)
+    dtxi_trace_slice(t, 1, 1, ("a" + std::to_string(i)).c_str(), "task", "a", now, now + 10);
   // A transfer and its flow step are two events: over the cap together, dropped
   // together; from then on everything is dropped, even an event that would fit.
   int tid = dtxi_trace_stream_track(t, 0, "d2h");
   dtxi_trace_transfer(t, DTXI_TRACE_GPU_PID(0), tid, "a0", "gpu0->host", "d2h", 64, now, now + 5, 9);
   dtxi_trace_slice(t, 1, 1, "a4", "task", "a", now + 20, now + 30);
-  for (int i = 5; i < 12; i++) dtxi_trace_slice(t, 1, 1, ("a" + std::to_string(i)).c_str(), "task", "a", now, now + 1);
+  for (int i = 5; i < 12; i++)
+    dtxi_trace_slice(t, 1, 1, ("a" + std::to_string(i)).c_str(), "task", "a", now, now + 1);
   // Tracks named after the cap are still named.
   int late = dtxi_trace_stream_track(t, 1, "compute-0");
   dtxi_trace_thread_name(t, 1, 2, "worker 1");
@@ -1204,9 +1206,10 @@ TEST(Trace, TaskSlicesCarryInputsAndError) {
   uint64_t now = dtxi_now_ns();
   char in[] = "in\"put";
   dtxi_trace_task(t, 1, 1, "sum", nullptr, "sum", now, now + 5, 3, KeyOf, in, nullptr, "{\"device\":2}");
-  dtxi_trace_task(t, 1, 1, "bad[1]", "future", "bad", now, now + 5, 0, KeyOf, in, "bad[1]: \"no\"\n", nullptr);
-  dtxi_trace_task(t, 1, 1, "wide", "task", "wide", now, now + 5, DTXI_TRACE_MAX_INPUTS + 10, KeyOf, in, nullptr,
+  dtxi_trace_task(t, 1, 1, "bad[1]", "future", "bad", now, now + 5, 0, KeyOf, in, "bad[1]: \"no\"\n",
                   nullptr);
+  dtxi_trace_task(t, 1, 1, "wide", "task", "wide", now, now + 5, DTXI_TRACE_MAX_INPUTS + 10, KeyOf, in,
+                  nullptr, nullptr);
   dtxi_trace_close(t);
   json j = ParseTrace(path.c_str());
   std::vector<json> x = EventsWithPh(j, "X");

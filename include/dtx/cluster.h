@@ -72,41 +72,43 @@ typedef enum dtx_p2p {
  * a caller's `size` (a program built against an older header) read as unset.
  */
 typedef struct dtx_cluster_config {
-  size_t size;               /* sizeof(dtx_cluster_config), set by the INIT macro */
-  dtx_scheduler scheduler;   /* DTX_SCHEDULER: sync | threads | cluster; DTX_SCHED_DEFAULT: unset */
-  int num_threads;           /* DTX_NUM_THREADS: worker threads, 1..1024; 0: unset (default: cores) */
-  const char *trace_path;    /* DTX_TRACE: Chrome trace JSON written here; NULL: unset; "": no trace */
-  dtx_log_level log_level;   /* DTX_LOG: none | error | warn | info | debug; DTX_LOG_DEFAULT: unset.
-                              * The log is the process's: setting it here changes it for all */
-  const char *log_file;      /* DTX_LOG_FILE: log here instead of stderr; NULL: unset; "": stderr */
-  const char *gpus;          /* DTX_GPUS: all | none | 0,2 | sim:N; NULL: unset (default all); "": all */
-  const char *report_path;   /* DTX_REPORT: each computation writes an HTML performance
-                              * report (task stream, summary) here; NULL: unset; "": none */
+  size_t size;             /* sizeof(dtx_cluster_config), set by the INIT macro */
+  dtx_scheduler scheduler; /* DTX_SCHEDULER: sync | threads | cluster; DTX_SCHED_DEFAULT: unset */
+  int num_threads;         /* DTX_NUM_THREADS: worker threads, 1..1024; 0: unset (default: cores) */
+  const char *trace_path;  /* DTX_TRACE: Chrome trace JSON written here; NULL: unset; "": no trace */
+  dtx_log_level log_level; /* DTX_LOG: none | error | warn | info | debug; DTX_LOG_DEFAULT: unset.
+                            * The log is the process's: setting it here changes it for all */
+  const char *log_file;    /* DTX_LOG_FILE: log here instead of stderr; NULL: unset; "": stderr */
+  const char *gpus;        /* DTX_GPUS: all | none | 0,2 | sim:N; NULL: unset (default all); "": all */
+  const char *report_path; /* DTX_REPORT: each computation writes an HTML performance
+                            * report (task stream, summary) here; NULL: unset; "": none */
   /* Appended after report_path (older programs' `size` ends before them). */
-  int trace_max_events;      /* DTX_TRACE_MAX_EVENTS: events a trace file holds at most,
-                              * 0..2147483647, 0 = no cap; -1: unset (default 10000000) */
-  dtx_progress progress;     /* DTX_PROGRESS; DTX_PROGRESS_DEFAULT: unset (default auto) */
-  int streams_per_gpu;       /* DTX_STREAMS_PER_GPU: compute streams per GPU, 1..64;
-                              * 0: unset (default 4) */
-  int gpu_window;            /* DTX_GPU_WINDOW: GPU tasks enqueued behind unfinished inputs,
-                              * and roots in flight, per GPU, 0..100000, 0 = none;
-                              * -1: unset (default 256) */
+  int trace_max_events;            /* DTX_TRACE_MAX_EVENTS: events a trace file holds at most,
+                                    * 0..2147483647, 0 = no cap; -1: unset (default 10000000) */
+  dtx_progress progress;           /* DTX_PROGRESS; DTX_PROGRESS_DEFAULT: unset (default auto) */
+  int streams_per_gpu;             /* DTX_STREAMS_PER_GPU: compute streams per GPU, 1..64;
+                                    * 0: unset (default 4) */
+  int gpu_window;                  /* DTX_GPU_WINDOW: GPU tasks enqueued behind unfinished inputs,
+                                    * and roots in flight, per GPU, 0..100000, 0 = none;
+                                    * -1: unset (default 256) */
   const char *device_memory_limit; /* DTX_DEVICE_MEMORY_LIMIT: per GPU, a size ("12GiB",
-                              * "500MB"), a percentage of the card ("80%") or "none";
-                              * NULL: unset (default 80%) */
-  const char *host_memory_limit; /* DTX_HOST_MEMORY_LIMIT: task outputs in host memory
-                              * before spilling to disk: a size, a percentage of RAM or
-                              * "none"; NULL: unset (default none) */
-  const char *spill_dir;     /* DTX_SPILL_DIR: where spilled chunks go; NULL: unset
-                              * (default $TMPDIR, else /tmp) */
-  dtx_p2p p2p;               /* DTX_P2P; DTX_P2P_DEFAULT: unset (default auto) */
-  double sim_bandwidth;      /* DTX_SIM_BANDWIDTH: GB/s of simulated GPU links, 0..1e6,
-                              * 0 = unthrottled; -1: unset (default 0) */
+                                    * "500MB"), a percentage of the card ("80%") or "none";
+                                    * NULL: unset (default 80%) */
+  const char *host_memory_limit;   /* DTX_HOST_MEMORY_LIMIT: task outputs in host memory
+                                    * before spilling to disk: a size, a percentage of RAM or
+                                    * "none"; NULL: unset (default none) */
+  const char *spill_dir;           /* DTX_SPILL_DIR: where spilled chunks go; NULL: unset
+                                    * (default $TMPDIR, else /tmp) */
+  dtx_p2p p2p;                     /* DTX_P2P; DTX_P2P_DEFAULT: unset (default auto) */
+  double sim_bandwidth;            /* DTX_SIM_BANDWIDTH: GB/s of simulated GPU links, 0..1e6,
+                                    * 0 = unthrottled; -1: unset (default 0) */
 } dtx_cluster_config;
 
-#define DTX_CLUSTER_CONFIG_INIT                                                                          \
-  {sizeof(dtx_cluster_config), DTX_SCHED_DEFAULT, 0, NULL, DTX_LOG_DEFAULT, NULL, NULL, NULL, -1,     \
-   DTX_PROGRESS_DEFAULT, 0, -1, NULL, NULL, NULL, DTX_P2P_DEFAULT, -1.0}
+#define DTX_CLUSTER_CONFIG_INIT                                                                    \
+  {                                                                                                \
+    sizeof(dtx_cluster_config), DTX_SCHED_DEFAULT, 0, NULL, DTX_LOG_DEFAULT, NULL, NULL, NULL, -1, \
+        DTX_PROGRESS_DEFAULT, 0, -1, NULL, NULL, NULL, DTX_P2P_DEFAULT, -1.0                       \
+  }
 
 /* Creates a cluster and starts its worker threads. cfg may be NULL. Writes *out
  * only on success. */
@@ -132,21 +134,22 @@ DTX_API int dtx_cluster_num_threads(const dtx_cluster *cl);
 
 /* Counters kept by the runtime. */
 typedef struct dtx_cluster_stats {
-  size_t size;               /* sizeof(dtx_cluster_stats), set by the caller */
-  int64_t bytes_in_use;      /* task outputs held by the runtime now */
-  int64_t bytes_peak;        /* high-water mark of bytes_in_use */
-  int64_t tasks_run;         /* task executions, retries included */
-  int64_t tasks_failed;      /* executions that failed */
+  size_t size;          /* sizeof(dtx_cluster_stats), set by the caller */
+  int64_t bytes_in_use; /* task outputs held by the runtime now */
+  int64_t bytes_peak;   /* high-water mark of bytes_in_use */
+  int64_t tasks_run;    /* task executions, retries included */
+  int64_t tasks_failed; /* executions that failed */
   /* Spilling past the host memory limit (DTX_HOST_MEMORY_LIMIT, DTX_SPILL_DIR). */
-  int64_t host_limit;        /* bytes; 0: none */
-  int64_t spills;            /* task outputs written to disk to make room */
+  int64_t host_limit; /* bytes; 0: none */
+  int64_t spills;     /* task outputs written to disk to make room */
   int64_t bytes_spilled;
-  int64_t unspills;          /* spilled outputs read back */
+  int64_t unspills; /* spilled outputs read back */
   int64_t bytes_unspilled;
-  int64_t bytes_on_disk;     /* spilled now */
+  int64_t bytes_on_disk; /* spilled now */
 } dtx_cluster_stats;
 
-#define DTX_CLUSTER_STATS_INIT {sizeof(dtx_cluster_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define DTX_CLUSTER_STATS_INIT \
+  { sizeof(dtx_cluster_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 DTX_API dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out);
 /* Sets bytes_peak back to bytes_in_use. */
@@ -154,14 +157,14 @@ DTX_API void dtx_cluster_reset_peak(dtx_cluster *cl);
 
 /* Counters of one GPU (real or simulated) kept by the cluster scheduler. */
 typedef struct dtx_device_stats {
-  size_t size;             /* sizeof(dtx_device_stats), set by the caller */
-  int64_t bytes_in_use;    /* device memory held by dtx now: outputs kept on the
-                            * device plus what jobs in flight reserved */
-  int64_t bytes_peak;      /* high-water mark of bytes_in_use */
-  int64_t bytes_limit;     /* DTX_DEVICE_MEMORY_LIMIT on this device; 0: none */
-  int64_t spills;          /* outputs moved to host memory to make room */
+  size_t size;          /* sizeof(dtx_device_stats), set by the caller */
+  int64_t bytes_in_use; /* device memory held by dtx now: outputs kept on the
+                         * device plus what jobs in flight reserved */
+  int64_t bytes_peak;   /* high-water mark of bytes_in_use */
+  int64_t bytes_limit;  /* DTX_DEVICE_MEMORY_LIMIT on this device; 0: none */
+  int64_t spills;       /* outputs moved to host memory to make room */
   int64_t bytes_spilled;
-  int64_t unspills;        /* spilled outputs read back by GPU tasks */
+  int64_t unspills; /* spilled outputs read back by GPU tasks */
   int64_t bytes_unspilled;
   /* Data moved to and from this device, and copies reused in place. */
   int64_t bytes_from_host; /* host -> this device */
@@ -177,7 +180,8 @@ typedef struct dtx_device_stats {
                             * ones are counted in spills and not here */
 } dtx_device_stats;
 
-#define DTX_DEVICE_STATS_INIT {sizeof(dtx_device_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define DTX_DEVICE_STATS_INIT \
+  { sizeof(dtx_device_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* The counters of GPU `gpu` (0 .. dtx_cluster_num_gpus - 1). */
 DTX_API dtx_status dtx_cluster_get_device_stats(const dtx_cluster *cl, int gpu, dtx_device_stats *out);

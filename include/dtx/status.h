@@ -14,15 +14,15 @@
 extern "C" {
 #endif
 
-#define DTX_STATUS_MAP(X)                                                   \
-  X(OK, 0, "success")                                                      \
-  X(EINVAL, -1, "invalid argument")                                        \
-  X(ENOMEM, -2, "out of memory")                                           \
-  X(ETASK, -3, "a task failed")                                            \
-  X(ECANCEL, -4, "cancelled")                                              \
-  X(EDEVICE, -5, "device error")                                           \
-  X(ETIMEDOUT, -6, "timed out")                                            \
-  X(EBUSY, -7, "busy: already running, finished or in use")                \
+#define DTX_STATUS_MAP(X)                                   \
+  X(OK, 0, "success")                                       \
+  X(EINVAL, -1, "invalid argument")                         \
+  X(ENOMEM, -2, "out of memory")                            \
+  X(ETASK, -3, "a task failed")                             \
+  X(ECANCEL, -4, "cancelled")                               \
+  X(EDEVICE, -5, "device error")                            \
+  X(ETIMEDOUT, -6, "timed out")                             \
+  X(EBUSY, -7, "busy: already running, finished or in use") \
   X(EIO, -8, "input/output error")
 
 typedef enum dtx_status {

@@ -54,18 +54,18 @@ typedef enum dtxi_var {
 } dtxi_var;
 
 typedef struct dtxi_env {
-  dtx_scheduler scheduler;         /* DTX_SCHEDULER; DTX_SCHED_THREADS when unset */
-  int scheduler_given;             /* DTX_SCHEDULER was set to a valid value */
-  int num_threads;                 /* DTX_NUM_THREADS; 0 when unset (= cores) */
-  dtx_log_level log_level;         /* DTX_LOG; DTX_LOG_WARN when unset */
-  const char *log_file;            /* DTX_LOG_FILE; NULL when unset */
-  const char *trace_path;          /* DTX_TRACE; NULL when unset */
-  int trace_max_events;            /* DTX_TRACE_MAX_EVENTS; 0 = no cap; DTXI_TRACE_MAX_EVENTS_DEFAULT when unset */
-  const char *report_path;         /* DTX_REPORT: HTML performance report path; NULL when unset */
-  dtx_progress progress;           /* DTX_PROGRESS; DTX_PROGRESS_AUTO when unset */
-  const char *gpus;                /* DTX_GPUS; "all" when unset; checked by dtxi_backend_open */
-  int streams_per_gpu;             /* DTX_STREAMS_PER_GPU; 4 when unset */
-  int gpu_window;                  /* DTX_GPU_WINDOW: tasks enqueued ahead per GPU; 256 when unset */
+  dtx_scheduler scheduler; /* DTX_SCHEDULER; DTX_SCHED_THREADS when unset */
+  int scheduler_given;     /* DTX_SCHEDULER was set to a valid value */
+  int num_threads;         /* DTX_NUM_THREADS; 0 when unset (= cores) */
+  dtx_log_level log_level; /* DTX_LOG; DTX_LOG_WARN when unset */
+  const char *log_file;    /* DTX_LOG_FILE; NULL when unset */
+  const char *trace_path;  /* DTX_TRACE; NULL when unset */
+  int trace_max_events;    /* DTX_TRACE_MAX_EVENTS; 0 = no cap; DTXI_TRACE_MAX_EVENTS_DEFAULT when unset */
+  const char *report_path; /* DTX_REPORT: HTML performance report path; NULL when unset */
+  dtx_progress progress;   /* DTX_PROGRESS; DTX_PROGRESS_AUTO when unset */
+  const char *gpus;        /* DTX_GPUS; "all" when unset; checked by dtxi_backend_open */
+  int streams_per_gpu;     /* DTX_STREAMS_PER_GPU; 4 when unset */
+  int gpu_window;          /* DTX_GPU_WINDOW: tasks enqueued ahead per GPU; 256 when unset */
   const char *device_memory_limit; /* DTX_DEVICE_MEMORY_LIMIT: size text; "80%" when unset, NULL = none */
   const char *host_memory_limit;   /* DTX_HOST_MEMORY_LIMIT: size text; NULL (none) when unset */
   const char *spill_dir;           /* DTX_SPILL_DIR; $TMPDIR, else /tmp, when unset */

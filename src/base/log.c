@@ -109,7 +109,9 @@ void dtxi_log_configure(dtx_log_level level, const char *file) {
 /* Formats outside the lock (on the stack when short, else on the heap) and
  * writes the whole line under it. */
 void dtxi_log(dtx_log_level level, const char *fmt, ...) {
-  if ((int)level <= DTX_LOG_NONE || (int)level > __atomic_load_n(&dtxi_log_threshold, __ATOMIC_RELAXED) || fmt == NULL) return;
+  if ((int)level <= DTX_LOG_NONE || (int)level > __atomic_load_n(&dtxi_log_threshold, __ATOMIC_RELAXED) ||
+      fmt == NULL)
+    return;
   pthread_once(&atfork_once, register_atfork);
 
   char small[512];

@@ -20,9 +20,10 @@ extern int dtxi_log_threshold; /* messages with level <= this are printed */
 void dtxi_log_configure(dtx_log_level level, const char *file);
 void dtxi_log(dtx_log_level level, const char *fmt, ...) DTX_PRINTF(2, 3);
 
-#define DTXI_LOG(level, ...)                                                \
-  do {                                                                      \
-    if ((int)(level) <= __atomic_load_n(&dtxi_log_threshold, __ATOMIC_RELAXED)) dtxi_log((level), __VA_ARGS__); \
+#define DTXI_LOG(level, ...)                                                    \
+  do {                                                                          \
+    if ((int)(level) <= __atomic_load_n(&dtxi_log_threshold, __ATOMIC_RELAXED)) \
+      dtxi_log((level), __VA_ARGS__);                                           \
   } while (0)
 
 #ifdef __cplusplus

@@ -71,8 +71,8 @@ void dtxi_mem_spill_stats_get(dtxi_mem *m, dtxi_mem_spill_stats *out) {
 static void account(dtxi_mem *m, int64_t bytes) {
   int64_t now = atomic_fetch_add_explicit(&m->used, bytes, memory_order_relaxed) + bytes - DTXI_MEM_BIAS;
   int64_t peak = atomic_load_explicit(&m->peak, memory_order_relaxed);
-  while (now > peak &&
-         !atomic_compare_exchange_weak_explicit(&m->peak, &peak, now, memory_order_relaxed, memory_order_relaxed)) {
+  while (now > peak && !atomic_compare_exchange_weak_explicit(&m->peak, &peak, now, memory_order_relaxed,
+                                                              memory_order_relaxed)) {
   }
 }
 
@@ -80,8 +80,14 @@ static void account(dtxi_mem *m, int64_t bytes) {
 
 static void lru_remove(dtxi_mem *m, dtx_chunk *c) {
   if (!c->in_lru) return;
-  if (c->prev != NULL) c->prev->next = c->next; else m->lru_head = c->next;
-  if (c->next != NULL) c->next->prev = c->prev; else m->lru_tail = c->prev;
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    m->lru_head = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  else
+    m->lru_tail = c->prev;
   c->prev = c->next = NULL;
   c->in_lru = 0;
 }
@@ -90,7 +96,10 @@ static void lru_push(dtxi_mem *m, dtx_chunk *c) {
   if (c->in_lru) return;
   c->prev = m->lru_tail;
   c->next = NULL;
-  if (m->lru_tail != NULL) m->lru_tail->next = c; else m->lru_head = c;
+  if (m->lru_tail != NULL)
+    m->lru_tail->next = c;
+  else
+    m->lru_head = c;
   m->lru_tail = c;
   c->in_lru = 1;
 }
@@ -187,7 +196,6 @@ static void spill_until_locked(dtxi_mem *m, size_t bytes) {
   }
 }
 
-
 /* ---- chunks ------------------------------------------------------------------------ */
 
 static dtx_chunk *chunk_init(dtx_chunk *c, dtxi_mem *m, size_t size, int32_t refs, void *data) {
@@ -265,7 +273,8 @@ dtx_status dtxi_chunk_pin_slow(dtx_chunk *c) {
 void dtxi_chunk_unpin_slow(dtx_chunk *c) {
   dtxi_mem *m = c->mem;
   pthread_mutex_lock(&m->mu);
-  if (--c->pins == 0 && c->spillable && atomic_load_explicit(&c->refs, memory_order_acquire) > 0) lru_push(m, c);
+  if (--c->pins == 0 && c->spillable && atomic_load_explicit(&c->refs, memory_order_acquire) > 0)
+    lru_push(m, c);
   pthread_mutex_unlock(&m->mu);
 }
 
@@ -302,7 +311,8 @@ void dtxi_chunk_unref(dtx_chunk *c) {
     free((char *)c - (PAGE - HEADER));
   else
     free(c);
-  if (m != NULL && size > 0 && atomic_fetch_sub_explicit(&m->used, size, memory_order_acq_rel) == size) mem_free(m);
+  if (m != NULL && size > 0 && atomic_fetch_sub_explicit(&m->used, size, memory_order_acq_rel) == size)
+    mem_free(m);
 }
 
 /* ---- public accessors ---------------------------------------------------- */

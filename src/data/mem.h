@@ -42,7 +42,7 @@ typedef struct dtxi_mem {
   _Atomic int64_t peak; /* high-water mark of in-memory chunk bytes */
   int64_t limit;        /* host_memory_limit (DTX_HOST_MEMORY_LIMIT) in bytes; 0: none (nothing spills) */
   char *spill_dir;
-  pthread_mutex_t mu;   /* the LRU, spill state and counters below */
+  pthread_mutex_t mu; /* the LRU, spill state and counters below */
   struct dtx_chunk *lru_head, *lru_tail;
   int64_t spills, spilled_bytes, unspills, unspilled_bytes, on_disk;
   uint64_t next_file;
@@ -53,17 +53,17 @@ typedef struct dtxi_mem {
 
 struct dtx_chunk {
   _Atomic int32_t refs;
-  int32_t status;  /* dtx_status */
-  size_t size;     /* data bytes */
-  dtxi_mem *mem;   /* accounting; NULL for error and empty chunks */
-  char *error;     /* "key: message" for failed outputs */
+  int32_t status; /* dtx_status */
+  size_t size;    /* data bytes */
+  dtxi_mem *mem;  /* accounting; NULL for error and empty chunks */
+  char *error;    /* "key: message" for failed outputs */
   void *data;
   struct dtx_chunk *prev, *next; /* the LRU, under mem->mu */
-  int32_t pins;       /* under mem->mu */
-  uint8_t spillable;  /* set at creation; cleared by dtxi_chunk_keep once no task reads it */
-  uint8_t spilled;    /* under mem->mu: the data is in a file, its pages given back */
-  uint8_t in_lru;     /* under mem->mu */
-  uint8_t paged;      /* data on its own pages, the header just before them */
+  int32_t pins;                  /* under mem->mu */
+  uint8_t spillable;             /* set at creation; cleared by dtxi_chunk_keep once no task reads it */
+  uint8_t spilled;               /* under mem->mu: the data is in a file, its pages given back */
+  uint8_t in_lru;                /* under mem->mu */
+  uint8_t paged;                 /* data on its own pages, the header just before them */
 };
 
 /* A counter snapshot for dtx_cluster_get_stats. */

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "device/backend.h"
 #include "base/error.h"
+#include "device/backend.h"
 
 #define ACCEPTED "use all, none, a list of GPU indices such as 0,2, or sim:N with N in 1..16"
 _Static_assert(DTXI_MAX_GPUS == 16, "ACCEPTED names the range 1..16");

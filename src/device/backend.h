@@ -59,8 +59,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dtx/status.h"
 #include "device/device.h"
+#include "dtx/status.h"
 
 #ifdef __cplusplus
 extern "C" {

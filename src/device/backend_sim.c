@@ -86,8 +86,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "device/backend.h"
 #include "base/error.h"
+#include "device/backend.h"
 #include "trace/trace.h"
 
 #define SIM_ALIGN 64

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag/report.h"
 #include "base/error.h"
+#include "diag/report.h"
 
 #define PAGE_W 1200 /* SVG width in px */
 #define LEFT 230    /* label column */
@@ -118,8 +118,9 @@ static void flush_rect(const page *pg, pending *p, double y, const char *where) 
   char d[64], b[64];
   double w = p->x1 - p->x0;
   if (w < 0.5) w = 0.5;
-  fprintf(pg->out, "<rect class=\"s %s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\" fill=\"%s\" data-k=\"", p->cls,
-          p->x0, y, w, ROW_H, p->fill);
+  fprintf(pg->out,
+          "<rect class=\"s %s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\" fill=\"%s\" data-k=\"",
+          p->cls, p->x0, y, w, ROW_H, p->fill);
   esc(pg->out, x->key);
   fputs("\" data-v=\"", pg->out);
   esc(pg->out, where);
@@ -155,7 +156,8 @@ static int by_track_then_start(const void *a, const void *b) {
 }
 
 static void axis(const page *pg, double y) {
-  fprintf(pg->out, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#999\"/>\n", LEFT, y, LEFT + PLOT_W, y);
+  fprintf(pg->out, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#999\"/>\n", LEFT, y,
+          LEFT + PLOT_W, y);
   for (int k = 0; k <= 10; k++) {
     double x = LEFT + PLOT_W * k / 10.0;
     char t[64];
@@ -163,7 +165,11 @@ static void axis(const page *pg, double y) {
     fprintf(pg->out,
             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\"/>"
             "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" class=\"ax\">%s</text>\n",
-            x, y, x, y + 4, x, y + 15, k == 0 ? "start" : k == 10 ? "end" : "middle", t);
+            x, y, x, y + 4, x, y + 15,
+            k == 0    ? "start"
+            : k == 10 ? "end"
+                      : "middle",
+            t);
   }
 }
 
@@ -186,13 +192,16 @@ static dtx_status stream(page *pg, size_t *rects) {
   for (size_t r = 0; r < s->ntracks; r++) row[s->tracks[r].track] = (int)r;
   int height = (int)s->ntracks * (ROW_H + ROW_GAP) + AXIS_H + 6;
   fprintf(pg->out,
-          "<svg id=\"stream\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
+          "<svg id=\"stream\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 "
+          "%d %d\">\n",
           PAGE_W, height, PAGE_W, height);
   for (size_t r = 0; r < s->ntracks; r++) {
     double y = 4 + (double)r * (ROW_H + ROW_GAP);
     char lab[256];
     dtxi_view_track_label(v, s->tracks[r].track, lab, sizeof lab);
-    fprintf(pg->out, "<rect class=\"row\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%d\" fill=\"#ffffff\" stroke=\"#e4e4e4\"/>",
+    fprintf(pg->out,
+            "<rect class=\"row\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%d\" fill=\"#ffffff\" "
+            "stroke=\"#e4e4e4\"/>",
             LEFT, y, PLOT_W, ROW_H);
     fprintf(pg->out, "<text class=\"lab\" x=\"4\" y=\"%.1f\">", y + ROW_H - 4);
     esc(pg->out, lab);
@@ -230,7 +239,8 @@ static dtx_status stream(page *pg, size_t *rects) {
     if (x->kind == DTXI_VK_OTHER || row[x->track] < 0) continue;
     double y = 4 + (double)row[x->track] * (ROW_H + ROW_GAP);
     const char *fill = x->kind == DTXI_VK_ERROR ? DTXI_HTML_ERROR : DTXI_HTML_SPILL;
-    fprintf(pg->out, "<rect class=\"i %s\" x=\"%.2f\" y=\"%.1f\" width=\"2\" height=\"%d\" fill=\"%s\" data-k=\"",
+    fprintf(pg->out,
+            "<rect class=\"i %s\" x=\"%.2f\" y=\"%.1f\" width=\"2\" height=\"%d\" fill=\"%s\" data-k=\"",
             x->kind == DTXI_VK_ERROR ? "err" : "spill", xpos(pg, x->ts) - 1, y, ROW_H, fill);
     esc(pg->out, x->name);
     fputs("\" data-v=\"instant\" data-d=\"0 ns\"", pg->out);
@@ -279,11 +289,13 @@ static dtx_status memory_plot(page *pg) {
   char tb[64];
   dtxi_fmt_bytes(top, tb, sizeof tb);
   fprintf(pg->out,
-          "<svg id=\"memory\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
+          "<svg id=\"memory\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 "
+          "%d %d\">\n"
           "<rect x=\"%d\" y=\"4\" width=\"%d\" height=\"%d\" fill=\"#fff\" stroke=\"#ccc\"/>"
           "<text class=\"ax\" x=\"%d\" y=\"14\" text-anchor=\"end\">%s</text>"
           "<text class=\"ax\" x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n",
-          PAGE_W, MEM_H + AXIS_H, PAGE_W, MEM_H + AXIS_H, LEFT, PLOT_W, MEM_H - 8, LEFT - 4, tb, LEFT - 4, MEM_H - 4);
+          PAGE_W, MEM_H + AXIS_H, PAGE_W, MEM_H + AXIS_H, LEFT, PLOT_W, MEM_H - 8, LEFT - 4, tb, LEFT - 4,
+          MEM_H - 4);
   for (size_t m = 0; m < s->nmemory; m++) {
     size_t ns = 0;
     for (size_t i = 0; i < v->ncounters; i++)
@@ -291,7 +303,8 @@ static dtx_status memory_plot(page *pg) {
         buf[ns++] = (sample){v->counters[i].ts, v->counters[i].value};
     qsort(buf, ns, sizeof *buf, sample_cmp);
     const char *colour = palette[m % NPALETTE];
-    fprintf(pg->out, "<polyline class=\"mem\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", colour);
+    fprintf(pg->out, "<polyline class=\"mem\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+            colour);
     double base = MEM_H - 4, scale = (MEM_H - 12) / top, prev_y = base;
     for (size_t i = 0; i < ns; i++) {
       double x = xpos(pg, buf[i].ts), y = base - buf[i].value * scale;
@@ -318,9 +331,10 @@ static void tables(page *pg) {
   const dtxi_summary *s = pg->s;
   FILE *out = pg->out;
   char a[64], b[64], c[64], d[64], lab[256];
-  fputs("<h2>Tracks</h2>\n<table><tr><th>track</th><th>slices</th><th>busy</th><th>util</th>"
-        "<th>idle gaps</th><th>longest gap</th><th>at</th></tr>\n",
-        out);
+  fputs(
+      "<h2>Tracks</h2>\n<table><tr><th>track</th><th>slices</th><th>busy</th><th>util</th>"
+      "<th>idle gaps</th><th>longest gap</th><th>at</th></tr>\n",
+      out);
   for (size_t i = 0; i < s->ntracks; i++) {
     const dtxi_strack *t = &s->tracks[i];
     dtxi_view_track_label(v, t->track, lab, sizeof lab);
@@ -329,14 +343,18 @@ static void tables(page *pg) {
     dtxi_fmt_time(t->gap_at - s->t0, c, sizeof c);
     fputs("<tr><td>", out);
     esc(out, lab);
-    fprintf(out, "</td><td>%zu</td><td>%s</td><td>%.1f%%</td><td>%zu</td><td>%s</td><td>%s</td></tr>\n", t->slices, a,
-            100.0 * t->util, t->gaps, b, c);
+    fprintf(out, "</td><td>%zu</td><td>%s</td><td>%.1f%%</td><td>%zu</td><td>%s</td><td>%s</td></tr>\n",
+            t->slices, a, 100.0 * t->util, t->gaps, b, c);
   }
-  fprintf(out, "</table>\n<p class=\"note\">Idle gaps: stretches of at least %.0f%% of the wall time with nothing on the track.</p>\n",
+  fprintf(out,
+          "</table>\n<p class=\"note\">Idle gaps: stretches of at least %.0f%% of the wall time with nothing "
+          "on the track.</p>\n",
           100.0 * DTXI_GAP_FRACTION);
-  fputs("<h2>Task prefixes</h2>\n<table><tr><th>prefix</th><th>count</th><th>total</th><th>mean</th><th>max</th>"
-        "<th>longest</th><th>failed</th></tr>\n",
-        out);
+  fputs(
+      "<h2>Task "
+      "prefixes</h2>\n<table><tr><th>prefix</th><th>count</th><th>total</th><th>mean</th><th>max</th>"
+      "<th>longest</th><th>failed</th></tr>\n",
+      out);
   for (size_t i = 0; i < s->nprefixes; i++) {
     const dtxi_sprefix *p = &s->prefixes[i];
     dtxi_fmt_time(p->total, a, sizeof a);
@@ -354,7 +372,10 @@ static void tables(page *pg) {
   if (s->nslices == 0) {
     fputs("No slices.", out);
   } else if (!s->has_deps) {
-    fprintf(out, "Unknown: the trace records no dependencies (task inputs or flow arrows). The longest slice takes %s.", a);
+    fprintf(out,
+            "Unknown: the trace records no dependencies (task inputs or flow arrows). The longest slice "
+            "takes %s.",
+            a);
   } else {
     fprintf(out, "%s over %zu slices; the wall time, %s, is %.2fx the critical path.<br>", a, s->npath, b,
             s->critical > 0 ? s->wall / s->critical : 0.0);
@@ -384,8 +405,8 @@ static void tables(page *pg) {
   }
   dtxi_fmt_bytes((double)s->spill_bytes, a, sizeof a);
   dtxi_fmt_bytes((double)s->unspill_bytes, b, sizeof b);
-  fprintf(out, "<h2>Spills and errors</h2>\n<p>%zu spilled (%s), %zu brought back (%s); %zu errors.</p>\n", s->spills, a,
-          s->unspills, b, s->nerrors);
+  fprintf(out, "<h2>Spills and errors</h2>\n<p>%zu spilled (%s), %zu brought back (%s); %zu errors.</p>\n",
+          s->spills, a, s->unspills, b, s->nerrors);
   if (s->nerrors > 0) {
     fputs("<table><tr><th>task</th><th>at</th><th>error</th></tr>\n", out);
     for (size_t i = 0; i < s->nerrors && i < 50; i++) {
@@ -410,7 +431,8 @@ static const char css[] =
     "#tip{position:fixed;display:none;background:#fffff0;border:1px solid #999;padding:4px 6px;"
     "font:12px monospace;white-space:pre;pointer-events:none;z-index:9}"
     ".legend span{display:inline-block;margin-right:14px}"
-    ".sw{display:inline-block;width:12px;height:12px;vertical-align:middle;margin-right:4px;border:1px solid #999}"
+    ".sw{display:inline-block;width:12px;height:12px;vertical-align:middle;margin-right:4px;border:1px solid "
+    "#999}"
     ".note{color:#666}#errors{color:#b00}";
 
 static const char head_script[] =
@@ -420,7 +442,8 @@ static const char head_script[] =
 
 static const char body_script[] =
     "(function(){var tip=document.getElementById('tip');"
-    "function show(ev){var t=ev.target;if(!t.classList||!(t.classList.contains('s')||t.classList.contains('i'))){"
+    "function show(ev){var "
+    "t=ev.target;if(!t.classList||!(t.classList.contains('s')||t.classList.contains('i'))){"
     "tip.style.display='none';return;}var d=t.dataset,s=d.k+'\\n'+d.v+'\\n'+d.d;"
     "if(d.b)s+='\\n'+d.b;if(d.e)s+='\\nerror: '+d.e;if(d.n)s+='\\n'+d.n+' slices drawn as one';"
     "tip.textContent=s;tip.style.display='block';tip.style.left=(ev.clientX+14)+'px';"
@@ -441,20 +464,26 @@ dtx_status dtxi_html_write(const dtxi_view *v, const dtxi_summary *s, const char
 
   fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>dtx: ", out);
   esc(out, title);
-  fprintf(out, "</title>\n<style>%s</style>\n<script>%s</script>\n</head>\n<body data-ready=\"0\">\n", css, head_script);
+  fprintf(out, "</title>\n<style>%s</style>\n<script>%s</script>\n</head>\n<body data-ready=\"0\">\n", css,
+          head_script);
   fputs("<h1>dtx task stream: ", out);
   esc(out, title);
   char a[64];
   dtxi_fmt_time(s->wall, a, sizeof a);
-  fprintf(out, "</h1>\n<p>Wall time %s; %zu slices on %zu rows; <span id=\"drawn\">0</span> slice rectangles drawn",
-          a, s->nslices, s->ntracks);
+  fprintf(
+      out,
+      "</h1>\n<p>Wall time %s; %zu slices on %zu rows; <span id=\"drawn\">0</span> slice rectangles drawn", a,
+      s->nslices, s->ntracks);
   if (s->nslices > DTXI_HTML_MERGE_ABOVE)
     fputs(" (slices narrower than a pixel next to one of the same colour are drawn together)", out);
   fputs(".</p>\n", out);
   if (v->capped)
-    fprintf(out, "<p class=\"note\">The trace was capped after %llu events (%llu dropped): this is its start.</p>\n",
-            (unsigned long long)v->max_events, (unsigned long long)v->dropped);
-  if (v->truncated) fputs("<p class=\"note\">The trace file ends early (not closed?): these are the events read.</p>\n", out);
+    fprintf(
+        out,
+        "<p class=\"note\">The trace was capped after %llu events (%llu dropped): this is its start.</p>\n",
+        (unsigned long long)v->max_events, (unsigned long long)v->dropped);
+  if (v->truncated)
+    fputs("<p class=\"note\">The trace file ends early (not closed?): these are the events read.</p>\n", out);
   fputs("<p id=\"errors\"></p>\n<div class=\"legend\">", out);
   for (size_t i = 0; i < s->nprefixes && i < 24; i++) {
     fprintf(out, "<span><span class=\"sw\" style=\"background:%s\"></span>", dtxi_html_prefix_colour(i));

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/error.h"
 #include "diag/report.h"
 #include "dtx/trace.h"
-#include "base/error.h"
 
 static pthread_mutex_t report_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -37,7 +37,8 @@ static dtx_status write_page(const dtxi_view *v, const char *title, const char *
     rc = dtxi_fail(DTX_EIO, "cannot write '%s': %s", path, strerror(errno));
   } else {
     rc = dtxi_html_write(v, s, title, f);
-    if (fclose(f) != 0 && rc == DTX_OK) rc = dtxi_fail(DTX_EIO, "cannot write '%s': %s", path, strerror(errno));
+    if (fclose(f) != 0 && rc == DTX_OK)
+      rc = dtxi_fail(DTX_EIO, "cannot write '%s': %s", path, strerror(errno));
     if (rc == DTX_OK && rename(tmp, path) != 0)
       rc = dtxi_fail(DTX_EIO, "cannot write '%s': %s", path, strerror(errno));
     if (rc != DTX_OK) remove(tmp);
@@ -78,7 +79,8 @@ dtx_status dtxi_report_write(dtxi_trace *t, uint64_t mark, const char *path) {
 }
 
 dtx_status dtx_trace_summary(const char *trace_path, FILE *out) {
-  if (trace_path == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_trace_summary: trace_path or out is NULL");
+  if (trace_path == NULL || out == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_trace_summary: trace_path or out is NULL");
   dtxi_view *v = NULL;
   dtx_status rc = dtxi_view_load_file(trace_path, &v);
   if (rc != DTX_OK) return rc;

@@ -120,7 +120,8 @@ static int by_start(const void *a, const void *b) {
 }
 
 static int by_display(const void *a, const void *b) {
-  const dtxi_vtrack *x = &sort_view->tracks[*(const uint32_t *)a], *y = &sort_view->tracks[*(const uint32_t *)b];
+  const dtxi_vtrack *x = &sort_view->tracks[*(const uint32_t *)a],
+                    *y = &sort_view->tracks[*(const uint32_t *)b];
   if (x->psort != y->psort) return x->psort < y->psort ? -1 : 1;
   if (x->pid != y->pid) return x->pid < y->pid ? -1 : 1;
   if (x->sort != y->sort) return x->sort < y->sort ? -1 : 1;
@@ -298,7 +299,8 @@ static dtx_status tracks_and_gaps(ctx *c, dtxi_summary *s) {
   const dtxi_view *v = c->v;
   s->track_order = malloc(((size_t)v->ntracks + 1) * sizeof *s->track_order);
   s->tracks = calloc((size_t)v->ntracks + 1, sizeof *s->tracks);
-  if (s->track_order == NULL || s->tracks == NULL) return dtxi_fail(DTX_ENOMEM, "trace summary: out of memory");
+  if (s->track_order == NULL || s->tracks == NULL)
+    return dtxi_fail(DTX_ENOMEM, "trace summary: out of memory");
   for (uint32_t t = 0; t < v->ntracks; t++) s->track_order[t] = t;
   sort_view = v;
   qsort(s->track_order, v->ntracks, sizeof *s->track_order, by_display);
@@ -372,7 +374,8 @@ static dtx_status prefixes(const dtxi_view *v, dtxi_summary *s) {
       p->max_key = x->key;
     }
   }
-  for (size_t k = 0; k < s->nprefixes; k++) s->prefixes[k].mean = s->prefixes[k].total / (double)s->prefixes[k].count;
+  for (size_t k = 0; k < s->nprefixes; k++)
+    s->prefixes[k].mean = s->prefixes[k].total / (double)s->prefixes[k].count;
   qsort(s->prefixes, s->nprefixes, sizeof *s->prefixes, prefix_cmp);
   smap_free(&m);
   return DTX_OK;
@@ -575,7 +578,8 @@ void dtxi_summary_print(const dtxi_summary *s, const char *title, FILE *out) {
     else
       fprintf(out, "note: the trace was capped after %s events: it covers the start only\n", a);
   }
-  if (v->truncated) fprintf(out, "note: the trace file ends early (not closed?): these are the events read\n");
+  if (v->truncated)
+    fprintf(out, "note: the trace file ends early (not closed?): these are the events read\n");
 
   fprintf(out, "\nTracks %34s %9s %6s %5s %11s\n", "slices", "busy", "util", "gaps", "longest gap");
   for (size_t i = 0; i < s->ntracks; i++) {
@@ -584,8 +588,8 @@ void dtxi_summary_print(const dtxi_summary *s, const char *title, FILE *out) {
     fmt_count(t->slices, a, sizeof a);
     dtxi_fmt_time(t->busy, b, sizeof b);
     dtxi_fmt_time(t->longest_gap, c, sizeof c);
-    fprintf(out, "  %-30s %8s %9s %5.1f%% %5zu %11s\n", cut(lab, 30, name, sizeof name), a, b, 100.0 * t->util,
-            t->gaps, c);
+    fprintf(out, "  %-30s %8s %9s %5.1f%% %5zu %11s\n", cut(lab, 30, name, sizeof name), a, b,
+            100.0 * t->util, t->gaps, c);
   }
   fprintf(out, "  (gaps: idle stretches of at least %.0f%% of the wall time)\n", 100.0 * DTXI_GAP_FRACTION);
 

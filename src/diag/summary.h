@@ -74,16 +74,16 @@ typedef struct dtxi_summary {
   size_t nprefixes;
   int has_deps;
   size_t nedges;
-  double critical;      /* the critical path's length */
-  size_t *path;         /* its slices (indices into view->slices), first to last */
+  double critical; /* the critical path's length */
+  size_t *path;    /* its slices (indices into view->slices), first to last */
   size_t npath;
-  dtxi_slink *links;    /* by bytes, largest first */
+  dtxi_slink *links; /* by bytes, largest first */
   size_t nlinks;
   size_t spills, unspills;
   int64_t spill_bytes, unspill_bytes;
-  dtxi_serror *errors;  /* failed slices and error instants, in time order */
+  dtxi_serror *errors; /* failed slices and error instants, in time order */
   size_t nerrors;
-  dtxi_smem *memory;    /* per (process, counter) */
+  dtxi_smem *memory; /* per (process, counter) */
   size_t nmemory;
   uint32_t *track_order; /* every track of the view, in display order */
 } dtxi_summary;

@@ -27,7 +27,7 @@
 #include <jansson.h>
 #endif
 
-#define NO_JANSSON_MSG                                                                                 \
+#define NO_JANSSON_MSG                                                                                   \
   "reading traces needs libjansson, which this build of dtx lacks: install it (Debian: apt-get install " \
   "libjansson-dev) and rebuild dtx"
 
@@ -540,8 +540,8 @@ dtx_status dtxi_view_load_text(const char *text, size_t len, const char *what, d
         continue;
       }
       if (*c.p != '"') {
-        rc = dtxi_fail(DTX_EINVAL, "%s is not a Chrome trace JSON: a member name was expected at byte %zu", what,
-                       (size_t)(c.p - text));
+        rc = dtxi_fail(DTX_EINVAL, "%s is not a Chrome trace JSON: a member name was expected at byte %zu",
+                       what, (size_t)(c.p - text));
         break;
       }
       const char *k = c.p + 1;

@@ -46,14 +46,14 @@ typedef struct dtxi_vtrack {
 typedef struct dtxi_vslice {
   uint32_t track;
   dtxi_vkind kind;
-  double ts, dur;      /* microseconds */
-  const char *name;    /* the event's name */
-  const char *key;     /* args.key, else the name */
-  const char *prefix;  /* args.prefix, else the name up to '[' */
-  const char *link;    /* transfers: args.link, else NULL */
-  const char *error;   /* args.error, or NULL */
-  int device;          /* args.device, else -1 */
-  int64_t bytes;       /* args.bytes, else -1 */
+  double ts, dur;       /* microseconds */
+  const char *name;     /* the event's name */
+  const char *key;      /* args.key, else the name */
+  const char *prefix;   /* args.prefix, else the name up to '[' */
+  const char *link;     /* transfers: args.link, else NULL */
+  const char *error;    /* args.error, or NULL */
+  int device;           /* args.device, else -1 */
+  int64_t bytes;        /* args.bytes, else -1 */
   uint32_t in_off, nin; /* input keys: view->inputs[in_off .. in_off + nin) */
 } dtxi_vslice;
 
@@ -92,12 +92,12 @@ typedef struct dtxi_view {
   size_t nflows;
   const char **inputs; /* input keys of all slices */
   size_t ninputs;
-  int truncated;          /* the text ended inside the events */
-  int capped;             /* the writer capped it (otherData.capped or the capped instant) */
-  uint64_t max_events;    /* the cap, when capped */
-  uint64_t dropped;       /* events dropped, when known */
-  uint64_t events;        /* events read */
-  void *priv;             /* arena and indexes */
+  int truncated;       /* the text ended inside the events */
+  int capped;          /* the writer capped it (otherData.capped or the capped instant) */
+  uint64_t max_events; /* the cap, when capped */
+  uint64_t dropped;    /* events dropped, when known */
+  uint64_t events;     /* events read */
+  void *priv;          /* arena and indexes */
 } dtxi_view;
 
 /* 1 when this build can read traces (it has libjansson), else 0. */

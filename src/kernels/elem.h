@@ -82,10 +82,23 @@ DTX_HD int64_t dtxk_ipow64(int64_t b, int64_t e) {
  * X(name, id) with elementwise definitions per type class below:
  *   dtxk_<name>_<suffix>(a, b) for suffix in b i32 i64 f32 f64 where defined. */
 
-#define DTXK_BINARY_OPS(X)                                                                                  \
-  X(add, 1)                                                                                                 \
-  X(sub, 2) X(mul, 3) X(div, 4) X(pow, 5) X(minimum, 6) X(maximum, 7) X(eq, 8) X(ne, 9) X(lt, 10) X(le, 11) \
-      X(gt, 12) X(ge, 13)
+/* One entry a line, by hand: clang-format cannot lay out this X-macro list stably. */
+/* clang-format off */
+#define DTXK_BINARY_OPS(X) \
+  X(add, 1)                \
+  X(sub, 2)                \
+  X(mul, 3)                \
+  X(div, 4)                \
+  X(pow, 5)                \
+  X(minimum, 6)            \
+  X(maximum, 7)            \
+  X(eq, 8)                 \
+  X(ne, 9)                 \
+  X(lt, 10)                \
+  X(le, 11)                \
+  X(gt, 12)                \
+  X(ge, 13)
+/* clang-format on */
 
 /* floats */
 #define DTXK_FLOAT_BIN(S, T, POW)                                           \

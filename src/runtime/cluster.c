@@ -16,11 +16,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "dtx/version.h"
 #include "base/config.h"
-#include "device/device.h"
 #include "base/error.h"
 #include "device/backend.h"
+#include "device/device.h"
+#include "dtx/version.h"
 #include "scheduler/gpu.h"
 #include "scheduler/task.h"
 
@@ -131,7 +131,9 @@ void dtx_cluster_destroy(dtx_cluster *cl) {
   free(cl);
 }
 
-dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl) { return cl != NULL ? cl->s.scheduler : DTX_SCHED_DEFAULT; }
+dtx_scheduler dtx_cluster_scheduler(const dtx_cluster *cl) {
+  return cl != NULL ? cl->s.scheduler : DTX_SCHED_DEFAULT;
+}
 int dtx_cluster_num_threads(const dtx_cluster *cl) { return cl != NULL ? cl->s.nthreads : 0; }
 dtxi_backend *dtxi_cluster_backend(const dtx_cluster *cl) { return cl != NULL ? cl->backend : NULL; }
 dtxi_gpus *dtxi_cluster_gpus(const dtx_cluster *cl) { return cl != NULL ? cl->s.gpus : NULL; }
@@ -139,7 +141,8 @@ const dtxi_settings *dtxi_cluster_settings(const dtx_cluster *cl) { return cl !=
 int dtx_cluster_num_gpus(const dtx_cluster *cl) { return cl != NULL ? dtxi_gpus_count(cl->s.gpus) : 0; }
 
 dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) {
-  if (cl == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_stats: cluster or out is NULL");
+  if (cl == NULL || out == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_stats: cluster or out is NULL");
   if (out->size < offsetof(dtx_cluster_stats, tasks_failed) + sizeof out->tasks_failed)
     return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_stats: initialise out with DTX_CLUSTER_STATS_INIT");
   dtx_cluster *c = (dtx_cluster *)cl;
@@ -166,13 +169,15 @@ dtx_status dtx_cluster_get_stats(const dtx_cluster *cl, dtx_cluster_stats *out) 
 }
 
 dtx_status dtx_cluster_get_device_stats(const dtx_cluster *cl, int gpu, dtx_device_stats *out) {
-  if (cl == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_device_stats: cluster or out is NULL");
+  if (cl == NULL || out == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_device_stats: cluster or out is NULL");
   if (out->size < offsetof(dtx_device_stats, bytes_unspilled) + sizeof out->bytes_unspilled)
     return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_device_stats: initialise out with DTX_DEVICE_STATS_INIT");
   int n = dtxi_gpus_count(cl->s.gpus);
   if (gpu < 0 || gpu >= n)
-    return dtxi_fail(DTX_EINVAL, "dtx_cluster_get_device_stats: gpu %d does not exist (the cluster has %d GPU%s)", gpu,
-                     n, n == 1 ? "" : "s");
+    return dtxi_fail(DTX_EINVAL,
+                     "dtx_cluster_get_device_stats: gpu %d does not exist (the cluster has %d GPU%s)", gpu, n,
+                     n == 1 ? "" : "s");
   dtxi_gpus_stats(cl->s.gpus, gpu, out);
   return DTX_OK;
 }
@@ -204,8 +209,8 @@ dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out) {
   human_bytes(dtxi_host_memory(), mem, sizeof mem);
   fprintf(out, "dtx %s local cluster\n", dtx_version());
   fprintf(out, "  scheduler     %s\n", dtx_scheduler_name(cl->s.scheduler));
-  fprintf(out, "  workers       1 process, %d worker thread%s (%d cores)\n", cl->s.nthreads, cl->s.nthreads == 1 ? "" : "s",
-          dtxi_num_cores());
+  fprintf(out, "  workers       1 process, %d worker thread%s (%d cores)\n", cl->s.nthreads,
+          cl->s.nthreads == 1 ? "" : "s", dtxi_num_cores());
   fprintf(out, "  host memory   %s\n", mem);
   const dtxi_backend *b = cl->backend;
   if (b == NULL)

@@ -26,8 +26,8 @@ extern "C" {
 struct dtx_cluster {
   dtxi_sched s;      /* first: dtxi_sched_of casts a dtx_cluster to it */
   dtxi_settings set; /* every setting, resolved once at creation (set.v.trace_path: NULL without a trace) */
-  struct dtxi_backend *backend; /* NULL without GPUs */
-  char gpu_why[256];            /* why there are none */
+  struct dtxi_backend *backend;     /* NULL without GPUs */
+  char gpu_why[256];                /* why there are none */
   size_t gpu_limits[DTXI_MAX_GPUS]; /* device_memory_limit of each GPU in bytes; 0: none */
 };
 

@@ -98,7 +98,8 @@ uintptr_t dtxi_deque_steal(dtxi_deque *d) {
   if (t >= b) return 0;
   dtxi_dq_array *a = atomic_load_explicit(&d->array, memory_order_acquire);
   uintptr_t x = atomic_load_explicit(&a->slot[t & a->mask], memory_order_relaxed);
-  if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst, memory_order_relaxed))
+  if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                               memory_order_relaxed))
     return 0;
   return x;
 }

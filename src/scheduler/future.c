@@ -20,9 +20,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/error.h"
 #include "dtx/future.h"
 #include "scheduler/sched.h"
-#include "base/error.h"
 #include "scheduler/task.h"
 
 enum { F_WAITING, F_RUNNING, F_DONE, F_ERRED, F_CANCELLED };
@@ -68,7 +68,9 @@ static void live_lock(dtx_cluster *cl) {
     while (atomic_load_explicit(&dtxi_sched_of(cl)->live_lock, memory_order_relaxed) != 0) dtxi_cpu_relax();
 }
 
-static void live_unlock(dtx_cluster *cl) { atomic_store_explicit(&dtxi_sched_of(cl)->live_lock, 0, memory_order_release); }
+static void live_unlock(dtx_cluster *cl) {
+  atomic_store_explicit(&dtxi_sched_of(cl)->live_lock, 0, memory_order_release);
+}
 
 static void future_unref(dtx_future *f) {
   if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
@@ -116,20 +118,27 @@ static int past(const struct timespec *d) {
 static struct timespec soon(const struct timespec *deadline, int have_deadline) {
   struct timespec t;
   deadline_after(&t, 1);
-  if (have_deadline && (deadline->tv_sec < t.tv_sec || (deadline->tv_sec == t.tv_sec && deadline->tv_nsec < t.tv_nsec)))
+  if (have_deadline &&
+      (deadline->tv_sec < t.tv_sec || (deadline->tv_sec == t.tv_sec && deadline->tv_nsec < t.tv_nsec)))
     return *deadline;
   return t;
 }
 
 int dtxi_future_ninputs(const dtx_future *f) { return f->ninputs; }
-const dtx_chunk *dtxi_future_input(const dtx_future *f, int i) { return i < f->ninputs ? f->inputs[i]->out : NULL; }
+const dtx_chunk *dtxi_future_input(const dtx_future *f, int i) {
+  return i < f->ninputs ? f->inputs[i]->out : NULL;
+}
 const void *dtxi_future_args(const dtx_future *f, size_t *size) {
   if (size != NULL) *size = f->args_size;
   return f->args;
 }
-void dtxi_future_key(const dtx_future *f, char *buf, size_t n) { dtxi_key_format(f->name, f->nidx, f->idx, buf, n); }
+void dtxi_future_key(const dtx_future *f, char *buf, size_t n) {
+  dtxi_key_format(f->name, f->nidx, f->idx, buf, n);
+}
 
-static void schedule(dtx_future *f) { dtxi_pool_submit(dtxi_sched_of(f->cl)->pool, (dtxi_job)f | DTXI_JOB_FUTURE); }
+static void schedule(dtx_future *f) {
+  dtxi_pool_submit(dtxi_sched_of(f->cl)->pool, (dtxi_job)f | DTXI_JOB_FUTURE);
+}
 
 static void iter_push(dtx_as_completed *it, dtx_future *f) {
   pthread_mutex_lock(&it->mu);
@@ -144,7 +153,8 @@ static void iter_push(dtx_as_completed *it, dtx_future *f) {
  * wakes waiters. With `cancelled` non-NULL, the dependents are returned there
  * (each with a reference) for the caller to cancel in turn.
  */
-static void finalize(dtx_future *f, int state, dtx_chunk *out, char *err, dtx_future ***cancelled, int *ncancelled) {
+static void finalize(dtx_future *f, int state, dtx_chunk *out, char *err, dtx_future ***cancelled,
+                     int *ncancelled) {
   dtx_cluster *cl = f->cl;
   pthread_mutex_lock(&f->mu);
   f->state = state;
@@ -280,7 +290,8 @@ void dtxi_future_exec(dtxi_worker *w, dtx_future *f) {
       atomic_store_explicit(&w->tasks_run, atomic_load_explicit(&w->tasks_run, memory_order_relaxed) + 1,
                             memory_order_relaxed);
       if (bad)
-        atomic_store_explicit(&w->tasks_failed, atomic_load_explicit(&w->tasks_failed, memory_order_relaxed) + 1,
+        atomic_store_explicit(&w->tasks_failed,
+                              atomic_load_explicit(&w->tasks_failed, memory_order_relaxed) + 1,
                               memory_order_relaxed);
     } else {
       dtxi_sched_count(dtxi_sched_of(cl), 1, bad);
@@ -289,8 +300,8 @@ void dtxi_future_exec(dtxi_worker *w, dtx_future *f) {
       char key[DTX_MAX_KEY];
       dtxi_future_key(f, key, sizeof key);
       int tid = w != NULL ? w->index + 1 : dtxi_trace_caller_tid(dtxi_sched_of(cl)->trace);
-      dtxi_trace_task(dtxi_sched_of(cl)->trace, 1, tid, key, "future", f->name, t0, t1, (uint32_t)f->ninputs, input_key, f,
-                      bad ? (msg != NULL ? msg : "failed") : NULL, NULL);
+      dtxi_trace_task(dtxi_sched_of(cl)->trace, 1, tid, key, "future", f->name, t0, t1, (uint32_t)f->ninputs,
+                      input_key, f, bad ? (msg != NULL ? msg : "failed") : NULL, NULL);
     }
     if (!bad || attempt >= f->retries) break;
   }
@@ -308,14 +319,18 @@ dtx_status dtx_submit(dtx_cluster *cl, const dtx_task_desc *desc, dtx_future *co
   dtx_status rc = dtxi_desc_check("dtx_submit", desc, 0);
   if (rc != DTX_OK) return rc;
   if (desc->cpu == NULL)
-    return dtxi_fail(DTX_EINVAL, "dtx_submit: task '%s' has only a CUDA implementation; this cluster runs no GPUs",
+    return dtxi_fail(DTX_EINVAL,
+                     "dtx_submit: task '%s' has only a CUDA implementation; this cluster runs no GPUs",
                      desc->name);
   if (ninputs < 0 || (ninputs > 0 && inputs == NULL))
-    return dtxi_fail(DTX_EINVAL, "dtx_submit: task '%s': inputs is NULL or ninputs (%d) < 0", desc->name, ninputs);
+    return dtxi_fail(DTX_EINVAL, "dtx_submit: task '%s': inputs is NULL or ninputs (%d) < 0", desc->name,
+                     ninputs);
   for (int i = 0; i < ninputs; i++) {
-    if (inputs[i] == NULL) return dtxi_fail(DTX_EINVAL, "dtx_submit: task '%s': input %d is NULL", desc->name, i);
+    if (inputs[i] == NULL)
+      return dtxi_fail(DTX_EINVAL, "dtx_submit: task '%s': input %d is NULL", desc->name, i);
     if (inputs[i]->cl != cl)
-      return dtxi_fail(DTX_EINVAL, "dtx_submit: task '%s': input %d belongs to another cluster", desc->name, i);
+      return dtxi_fail(DTX_EINVAL, "dtx_submit: task '%s': input %d belongs to another cluster", desc->name,
+                       i);
   }
   dtx_future *f = calloc(1, sizeof *f);
   if (f == NULL) return dtxi_fail(DTX_ENOMEM, "dtx_submit: out of memory");
@@ -378,12 +393,9 @@ dtx_status dtx_submit(dtx_cluster *cl, const dtx_task_desc *desc, dtx_future *co
   return DTX_OK;
 }
 
-int dtx_future_done(const dtx_future *f) {
-  return f != NULL && atomic_load(&((dtx_future *)f)->finished);
-}
+int dtx_future_done(const dtx_future *f) { return f != NULL && atomic_load(&((dtx_future *)f)->finished); }
 
 #define SPIN_NS 30000 /* a waiter spins this long before it sleeps */
-
 
 static int ready(dtx_future *const *fs, int n, int any) {
   if (any) {
@@ -396,7 +408,8 @@ static int ready(dtx_future *const *fs, int n, int any) {
   return 1;
 }
 
-static dtx_status wait_until(dtx_cluster *cl, dtx_future *const *fs, int n, int any, int64_t timeout_ms, int *index) {
+static dtx_status wait_until(dtx_cluster *cl, dtx_future *const *fs, int n, int any, int64_t timeout_ms,
+                             int *index) {
   struct timespec deadline;
   int have_deadline = timeout_ms >= 0;
   if (have_deadline) deadline_after(&deadline, timeout_ms);
@@ -422,7 +435,8 @@ static dtx_status wait_until(dtx_cluster *cl, dtx_future *const *fs, int n, int 
       }
     }
     if (!any && ndone == n) return DTX_OK;
-    if (have_deadline && past(&deadline)) return dtxi_fail(DTX_ETIMEDOUT, "wait timed out after %lld ms", (long long)timeout_ms);
+    if (have_deadline && past(&deadline))
+      return dtxi_fail(DTX_ETIMEDOUT, "wait timed out after %lld ms", (long long)timeout_ms);
     /* A task waiting on futures lends its worker to other work meanwhile. */
     if (w != NULL && dtxi_pool_help(dtxi_sched_of(cl)->pool, w)) continue;
     pthread_mutex_lock(&dtxi_sched_of(cl)->fmu);
@@ -470,7 +484,8 @@ dtx_status dtx_future_cancel(dtx_future *f) {
   if (cancel_tree(f)) return DTX_OK;
   char key[DTX_MAX_KEY];
   dtxi_future_key(f, key, sizeof key);
-  return dtxi_fail(DTX_EBUSY, "dtx_future_cancel: '%s' is already running or finished; it was not cancelled", key);
+  return dtxi_fail(DTX_EBUSY, "dtx_future_cancel: '%s' is already running or finished; it was not cancelled",
+                   key);
 }
 
 void dtx_future_release(dtx_future *f) {
@@ -500,7 +515,8 @@ dtx_status dtx_gather(dtx_future *const *fs, int n, const void **data, size_t *s
 }
 
 dtx_status dtx_wait_any(dtx_future *const *fs, int n, int64_t timeout_ms, int *index) {
-  if (n <= 0 || fs == NULL) return dtxi_fail(DTX_EINVAL, "dtx_wait_any: needs at least one future (n = %d)", n);
+  if (n <= 0 || fs == NULL)
+    return dtxi_fail(DTX_EINVAL, "dtx_wait_any: needs at least one future (n = %d)", n);
   for (int i = 0; i < n; i++)
     if (fs[i] == NULL) return dtxi_fail(DTX_EINVAL, "dtx_wait_any: future %d is NULL", i);
   return wait_until(fs[0]->cl, fs, n, 1, timeout_ms, index);
@@ -571,7 +587,8 @@ dtx_status dtx_as_completed_next(dtx_as_completed *it, int64_t timeout_ms, dtx_f
     }
     if (timeout_ms >= 0 && past(&deadline)) {
       pthread_mutex_unlock(&it->mu);
-      return dtxi_fail(DTX_ETIMEDOUT, "dtx_as_completed_next: timed out after %lld ms", (long long)timeout_ms);
+      return dtxi_fail(DTX_ETIMEDOUT, "dtx_as_completed_next: timed out after %lld ms",
+                       (long long)timeout_ms);
     }
     if (w != NULL) {
       pthread_mutex_unlock(&it->mu);

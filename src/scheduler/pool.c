@@ -21,7 +21,6 @@
 #define SPIN_ROUNDS 16
 #define SPIN_NS 20000
 
-
 static _Thread_local dtxi_worker *tls_worker;
 
 dtxi_worker *dtxi_pool_self(const dtxi_pool *p) {
@@ -128,7 +127,8 @@ static void *worker_main(void *arg) {
       uint64_t until = dtxi_now_ns() + SPIN_NS;
       for (int k = 0; !work_visible(p); k++) {
         dtxi_cpu_relax();
-        if ((k & 31) == 31 && (dtxi_now_ns() > until || atomic_load_explicit(&p->stop, memory_order_relaxed))) break;
+        if ((k & 31) == 31 && (dtxi_now_ns() > until || atomic_load_explicit(&p->stop, memory_order_relaxed)))
+          break;
       }
       atomic_fetch_sub(&p->spinning, 1);
       j = find_job(p, w);

@@ -51,7 +51,7 @@ struct dtxi_pool {
   _Atomic int stop;
   _Atomic int spinning; /* workers polling for work right now (at most one polls) */
   pthread_mutex_t inject_mu;
-  dtxi_job *inject;       /* ring buffer */
+  dtxi_job *inject; /* ring buffer */
   size_t inject_cap, inject_head, inject_len;
   _Atomic size_t inject_count;
   void *owner; /* the dtx_cluster, for job callbacks */

@@ -56,10 +56,10 @@
 #include "scheduler/sched.h"
 #include "trace/trace.h"
 
-#define PERIOD_TTY_NS 100000000ull  /* 10 frames a second on a terminal */
+#define PERIOD_TTY_NS 100000000ull    /* 10 frames a second on a terminal */
 #define PERIOD_PLAIN_NS 1000000000ull /* 1 line a second elsewhere */
-#define LINGER_NS 1000000000ull     /* the thread leaves after this long idle */
-#define MAX_PREFIX_LINES 8          /* prefixes shown under a bar */
+#define LINGER_NS 1000000000ull       /* the thread leaves after this long idle */
+#define MAX_PREFIX_LINES 8            /* prefixes shown under a bar */
 #define FRAME_CAP 8192
 
 struct dtxi_watch {
@@ -69,18 +69,18 @@ struct dtxi_watch {
   uint64_t mark;     /* the trace's mark at begin (for the report) */
   /* the bar */
   bool bar;
-  const run *r;      /* the run, alive until dtxi_watch_end */
-  pthread_t caller;  /* the thread that began it: slot 1 */
-  uint32_t nprefix;  /* prefixes in the graph */
+  const run *r;     /* the run, alive until dtxi_watch_end */
+  pthread_t caller; /* the thread that began it: slot 1 */
+  uint32_t nprefix; /* prefixes in the graph */
   int nslots;
   size_t stride;          /* counters per slot: 2 * nprefix, rounded up to a cache line */
   _Atomic int64_t *count; /* [slot * stride + 2 * prefix] done, [.. + 1] failed */
   /* under pmu; filled by the first frame (prepare_locked) */
   bool ready;
-  uint32_t nlocal;   /* prefixes in the run */
-  uint32_t *order;   /* local index -> graph prefix id, in the run's order */
-  char **names;      /* local index -> prefix (a copy) */
-  int64_t *total;    /* local index -> tasks in the run */
+  uint32_t nlocal; /* prefixes in the run */
+  uint32_t *order; /* local index -> graph prefix id, in the run's order */
+  char **names;    /* local index -> prefix (a copy) */
+  int64_t *total;  /* local index -> tasks in the run */
   int64_t ntotal;
   struct dtxi_watch *next;
   bool shown;
@@ -244,7 +244,8 @@ static bool prepare_locked(dtxi_watch *w) {
   w->names = calloc((size_t)w->nlocal + 1, sizeof *w->names);
   w->total = calloc((size_t)w->nlocal + 1, sizeof *w->total);
   bool ok = w->names != NULL && w->total != NULL;
-  for (uint32_t i = 0; ok && i < w->nlocal; i++) ok = (w->names[i] = strdup(g->prefixes[w->order[i]])) != NULL;
+  for (uint32_t i = 0; ok && i < w->nlocal; i++)
+    ok = (w->names[i] = strdup(g->prefixes[w->order[i]])) != NULL;
   if (ok) {
     for (uint32_t i = 0; i < r->m; i++) w->total[local[g->tasks[r->rt[i].gid].prefix]]++;
     w->ntotal = r->m;

@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 
+#include "data/mem.h"
 #include "dtx/future.h"
 #include "dtx/graph.h"
-#include "data/mem.h"
 #include "scheduler/graph.h"
 
 struct run;

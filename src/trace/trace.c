@@ -76,9 +76,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dtx/version.h"
 #include "base/config.h"
 #include "base/error.h"
+#include "dtx/version.h"
 
 #define DTXI_TRACE_BUF (64 * 1024)
 #define CALLER_TID_BASE 1000
@@ -119,7 +119,7 @@ struct dtxi_trace {
   uint64_t written;    /* bytes of events text written to the file */
   char *meta;          /* the metadata events so far, joined by ",\n" */
   size_t meta_len, meta_cap;
-  bool temporary;      /* an unlinked scratch file (dtxi_trace_open_temp) */
+  bool temporary; /* an unlinked scratch file (dtxi_trace_open_temp) */
   size_t len;
   char buf[DTXI_TRACE_BUF];
 };
@@ -614,7 +614,7 @@ static dtx_status trace_new(FILE *f, const char *path, dtxi_trace **out) {
  */
 dtx_status dtxi_trace_open(const char *path, dtxi_trace **out) {
   if (path == NULL || out == NULL) return dtxi_fail(DTX_EINVAL, "dtxi_trace_open: path or out is NULL");
-  FILE *f = fopen(path, "w+"); /* read back by dtxi_trace_read_since */
+  FILE *f = fopen(path, "w+");         /* read back by dtxi_trace_read_since */
   if (f == NULL) f = fopen(path, "w"); /* a write-only target: no read back */
   if (f == NULL) return dtxi_fail(DTX_EIO, "cannot open trace file '%s': %s", path, strerror(errno));
   return trace_new(f, path, out);
@@ -630,11 +630,13 @@ dtx_status dtxi_trace_open_temp(const char *dir, dtxi_trace **out) {
   int n = snprintf(path, sizeof path, "%s/dtx-trace-XXXXXX", dir);
   if (n <= 0 || (size_t)n >= sizeof path) return dtxi_fail(DTX_EINVAL, "TMPDIR '%s' is too long", dir);
   int fd = mkstemp(path);
-  if (fd < 0) return dtxi_fail(DTX_EIO, "cannot create a temporary trace file in '%s': %s", dir, strerror(errno));
+  if (fd < 0)
+    return dtxi_fail(DTX_EIO, "cannot create a temporary trace file in '%s': %s", dir, strerror(errno));
   unlink(path);
   FILE *f = fdopen(fd, "w+");
   if (f == NULL) {
-    dtx_status rc = dtxi_fail(DTX_EIO, "cannot open a temporary trace file in '%s': %s", dir, strerror(errno));
+    dtx_status rc =
+        dtxi_fail(DTX_EIO, "cannot open a temporary trace file in '%s': %s", dir, strerror(errno));
     close(fd);
     return rc;
   }
@@ -1116,7 +1118,8 @@ char *dtxi_trace_read_since(dtxi_trace *t, uint64_t mark, size_t *len) {
       ssize_t r = pread(fileno(t->f), dst + got, want - got, (off_t)(header + (long)mark + (long)got));
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) {
-        dtxi_fail(DTX_EIO, "trace '%s': cannot read it back: %s", t->path, r < 0 ? strerror(errno) : "short file");
+        dtxi_fail(DTX_EIO, "trace '%s': cannot read it back: %s", t->path,
+                  r < 0 ? strerror(errno) : "short file");
         free(out);
         return NULL;
       }

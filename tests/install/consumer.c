@@ -28,7 +28,8 @@ static int sum(dtx_task_ctx *ctx) {
   for (int i = 0; i < dtx_task_num_inputs(ctx); i++) {
     size_t n = 0;
     const int64_t *x = dtx_task_input(ctx, i, &n);
-    if (x == NULL || n != sizeof *x) return dtx_task_fail(ctx, "input %d: expected one int64, got %zu bytes", i, n);
+    if (x == NULL || n != sizeof *x)
+      return dtx_task_fail(ctx, "input %d: expected one int64, got %zu bytes", i, n);
     total += *x;
   }
   if ((out = dtx_task_output(ctx, sizeof *out)) == NULL) return dtx_task_fail(ctx, "out of memory");

@@ -120,10 +120,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device/backend.h"
-#include "device/cuda/nccl_lib.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "device/backend.h"
+#include "device/cuda/nccl_lib.h"
 #include "trace/trace.h"
 
 #if defined(DTX_HAVE_NVTX) && DTX_HAVE_NVTX

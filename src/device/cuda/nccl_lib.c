@@ -38,9 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device/device.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "device/device.h"
 
 #if defined(__has_include)
 #if __has_include(<nccl.h>)

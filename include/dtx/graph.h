@@ -40,28 +40,28 @@ typedef int (*dtx_task_fn)(dtx_task_ctx *ctx);
 /* Where a task may run (dtx_task_desc.where). The default, 0, lets the
  * scheduler choose. */
 #define DTX_WHERE_ANY 0
-#define DTX_WHERE_CPU (-1)           /* CPU threads only, even with a CUDA implementation */
-#define DTX_WHERE_GPU(k) ((k) + 1)   /* GPU k only (cluster scheduler) */
+#define DTX_WHERE_CPU (-1)         /* CPU threads only, even with a CUDA implementation */
+#define DTX_WHERE_GPU(k) ((k) + 1) /* GPU k only (cluster scheduler) */
 
 typedef struct dtx_task_desc {
-  const char *name;                 /* key prefix, required, copied */
-  int nidx;                         /* 0..DTX_MAX_INDICES key indices */
-  int64_t idx[DTX_MAX_INDICES];     /* the key's indices */
-  const dtx_task_id *inputs;        /* graph tasks only: ids of the inputs */
+  const char *name;             /* key prefix, required, copied */
+  int nidx;                     /* 0..DTX_MAX_INDICES key indices */
+  int64_t idx[DTX_MAX_INDICES]; /* the key's indices */
+  const dtx_task_id *inputs;    /* graph tasks only: ids of the inputs */
   int ninputs;
-  const void *args;                 /* copied; the task sees its own copy */
+  const void *args; /* copied; the task sees its own copy */
   size_t args_size;
-  dtx_task_fn cpu;                  /* CPU implementation */
-  dtx_task_fn cuda;                 /* CUDA implementation (GPU clusters) */
-  int priority;                     /* higher runs earlier; 0 = static order */
-  int retries;                      /* futures: extra attempts after a failure */
-  int where;                        /* DTX_WHERE_ANY / _CPU / _GPU(k): a restriction that wins */
-  size_t output_size;               /* a hint, 0 = unknown: the exact size of the task's output when
-                                       known. On GPUs (cluster scheduler) that much device memory is
-                                       reserved for it ahead, instead of the size tasks of its name
-                                       made before (under a device memory limit the first task of a
-                                       name otherwise runs alone to tell it); also weighed when
-                                       placing its readers. Futures ignore it. */
+  dtx_task_fn cpu;  /* CPU implementation */
+  dtx_task_fn cuda; /* CUDA implementation (GPU clusters) */
+  int priority;     /* higher runs earlier; 0 = static order */
+  int retries;      /* futures: extra attempts after a failure */
+  int where;        /* DTX_WHERE_ANY / _CPU / _GPU(k): a restriction that wins */
+  /* A hint, 0 = unknown: the exact size of the task's output when known. On
+   * GPUs (cluster scheduler) that much device memory is reserved for it
+   * ahead, instead of the size tasks of its name made before (under a device
+   * memory limit the first task of a name otherwise runs alone to tell it);
+   * also weighed when placing its readers. Futures ignore it. */
+  size_t output_size;
 } dtx_task_desc;
 
 DTX_API dtx_status dtx_graph_create(dtx_graph **out);
@@ -76,8 +76,8 @@ DTX_API dtx_status dtx_graph_add(dtx_graph *g, const dtx_task_desc *desc, dtx_ta
 DTX_API size_t dtx_graph_size(const dtx_graph *g);
 
 /* Finds a task by its parts or by its printed key ("add[2,1]", "pi"). */
-DTX_API dtx_status dtx_graph_find(const dtx_graph *g, const char *name, int nidx,
-                                  const int64_t *idx, dtx_task_id *id);
+DTX_API dtx_status dtx_graph_find(const dtx_graph *g, const char *name, int nidx, const int64_t *idx,
+                                  dtx_task_id *id);
 DTX_API dtx_status dtx_graph_find_key(const dtx_graph *g, const char *key, dtx_task_id *id);
 
 /* Prints the task's key into buf (at most n bytes, NUL-terminated). */
@@ -98,11 +98,12 @@ DTX_API const char *dtx_chunk_error(const dtx_chunk *c);
 DTX_API void dtx_chunk_release(dtx_chunk *c);
 
 typedef struct dtx_compute_opts {
-  size_t size;               /* sizeof(dtx_compute_opts) */
-  dtx_scheduler scheduler;   /* DEFAULT: the cluster's */
+  size_t size;             /* sizeof(dtx_compute_opts) */
+  dtx_scheduler scheduler; /* DEFAULT: the cluster's */
 } dtx_compute_opts;
 
-#define DTX_COMPUTE_OPTS_INIT {sizeof(dtx_compute_opts), DTX_SCHED_DEFAULT}
+#define DTX_COMPUTE_OPTS_INIT \
+  { sizeof(dtx_compute_opts), DTX_SCHED_DEFAULT }
 
 /*
  * Runs the tasks the requested outputs need, and only those. results (may be

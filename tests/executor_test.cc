@@ -300,7 +300,10 @@ TEST(Executor, FailuresCrossExecutors) {
   ASSERT_EQ(dtxi_sched_add_executor(cl.get(), ex.table()), DTX_OK) << dtx_last_error();
   Tally tally;
   int x_failed_downstream = 0, cpu_failed_into_x = 0;
-  for (int i = 0; i < rounds; i++) {
+  /* At least `rounds` DAGs, and on until failures have crossed both ways
+   * (which DAGs show it depends on their sizes, smaller in sanitizer builds). */
+  for (int i = 0; i < 20 * rounds && (i < rounds || x_failed_downstream == 0 || cpu_failed_into_x == 0);
+       i++) {
     uint64_t seed = 90000 + static_cast<uint64_t>(i);
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     Dag d = RandomDag(seed, 20 + static_cast<int>(seed * 37 % 150), 0.05, false);

@@ -51,17 +51,17 @@ typedef struct dtx_task_desc {
   int ninputs;
   const void *args; /* copied; the task sees its own copy */
   size_t args_size;
-  dtx_task_fn cpu;    /* CPU implementation */
-  dtx_task_fn cuda;   /* CUDA implementation (GPU clusters) */
-  int priority;       /* higher runs earlier; 0 = static order */
-  int retries;        /* futures: extra attempts after a failure */
-  int where;          /* DTX_WHERE_ANY / _CPU / _GPU(k): a restriction that wins */
-  size_t output_size; /* a hint, 0 = unknown: the exact size of the task's output when
-                         known. On GPUs (cluster scheduler) that much device memory is
-                         reserved for it ahead, instead of the size tasks of its name
-                         made before (under a device memory limit the first task of a
-                         name otherwise runs alone to tell it); also weighed when
-                         placing its readers. Futures ignore it. */
+  dtx_task_fn cpu;  /* CPU implementation */
+  dtx_task_fn cuda; /* CUDA implementation (GPU clusters) */
+  int priority;     /* higher runs earlier; 0 = static order */
+  int retries;      /* futures: extra attempts after a failure */
+  int where;        /* DTX_WHERE_ANY / _CPU / _GPU(k): a restriction that wins */
+  /* A hint, 0 = unknown: the exact size of the task's output when known. On
+   * GPUs (cluster scheduler) that much device memory is reserved for it
+   * ahead, instead of the size tasks of its name made before (under a device
+   * memory limit the first task of a name otherwise runs alone to tell it);
+   * also weighed when placing its readers. Futures ignore it. */
+  size_t output_size;
 } dtx_task_desc;
 
 DTX_API dtx_status dtx_graph_create(dtx_graph **out);

@@ -40,7 +40,6 @@
 #include "data/store.h"
 #include "kernels/kernels.h"
 #include "kernels/program.h"
-#include "runtime/runtime.h"
 #include "scheduler/gpu.h"
 #include "scheduler/graph.h"
 

@@ -75,7 +75,7 @@ dtx_cli_test(version ARGS "version" STDOUT "^dtx [0-9]+\\.[0-9]+\\.[0-9]+ \\(lib
 dtx_cli_test(info ARGS "info" STDOUT "[Ss]cheduler.*environment \\(DTX_\\* set\\)")
 # Every setting with its value and where it came from (field, env or default).
 dtx_cli_test(info_settings ARGS "info" ENV "DTX_GPU_WINDOW=8"
-             STDOUT "setting +value +from\n.*num_threads +[0-9]+ \\(cores\\) +default\n.*gpu_window +8 +env \\(DTX_GPU_WINDOW\\)\n.*p2p +auto +default\n.*environment \\(DTX_\\* set\\):\n +DTX_GPU_WINDOW=8")
+             STDOUT "setting +value +from\n.*num_threads +[0-9]+ \\(cores\\) +default\n.*gpu_window +8 +env \\(DTX_GPU_WINDOW\\)\n.*p2p +auto +default\n.*environment \\(DTX_\\* set\\):.*\n +DTX_GPU_WINDOW=8")
 dtx_cli_test(demo_small ARGS "demo --small" STDOUT "Part 1 \\(futures\\).*${pi_small}.*Part 2 \\(task graph\\).*${counts_small}")
 dtx_cli_test(demo_small_sync ARGS "demo --small" ENV "DTX_SCHEDULER=sync"
              STDOUT "scheduler sync.*${pi_small}.*${counts_small}")

@@ -9,6 +9,7 @@
 #include "dtx/export.h"
 #include "dtx/future.h"
 #include "dtx/graph.h"
+#include "dtx/linalg.h"
 #include "dtx/status.h"
 #include "dtx/version.h"
 

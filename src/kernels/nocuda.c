@@ -8,6 +8,7 @@
  */
 #if !defined(DTX_HAVE_CUDA)
 #include "kernels/kernels.h"
+#include "kernels/la.h"
 
 static int no_cuda(dtx_task_ctx *ctx) {
   return dtx_task_fail(
@@ -17,6 +18,7 @@ int dtxk_fused_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_combine_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_matmul_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_load_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
+int dtxk_la_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 #else
 typedef int dtxk_nocuda_unused; /* ISO C wants something in a translation unit */
 #endif

@@ -119,7 +119,7 @@ static dtx_status tsqr_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   const tsqr_op *op = data;
   int64_t nb = op->nb, n = op->n, k = op->m < n ? op->m : n;
   int esz = op->dtype == DTX_F64 ? 8 : 4;
-  tnode *nd = calloc((size_t)(2 * nb + 1), sizeof *nd);
+  tnode *nd = calloc((size_t)(2 * nb + 64), sizeof *nd); /* < 2 nb + levels */
   if (nd == NULL) return dtxi_fail(DTX_ENOMEM, "tsqr: out of memory building the graph");
   dtx_status rc = DTX_OK;
   int64_t cnt = 0;

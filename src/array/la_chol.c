@@ -34,8 +34,8 @@ static dtx_status chol_task(dtxa_emit *e, const chol_op *op, const char *suffix,
   dtxk_la g = {la_op, op->dtype, flags, np, m, n, {{0}}};
   for (int q = 0; q < np; q++) g.p[q] = p[q];
   size_t esz = op->dtype == DTX_F64 ? 8 : 4;
-  dtxa_task t = {suffix,      nidx, {i, j, k, 0},         in, nin, &g, DTXK_LA_SIZE(np),
-                 dtxk_la_cpu, NULL, (size_t)(m * n) * esz};
+  dtxa_task t = {suffix,      nidx,         {i, j, k, 0},         in, nin, &g, DTXK_LA_SIZE(np),
+                 dtxk_la_cpu, dtxk_la_cuda, (size_t)(m * n) * esz};
   return dtxa_emit_task(e, &t, id);
 }
 

@@ -43,8 +43,16 @@ typedef struct tnode {
 
 static dtx_status add_la(dtxa_emit *e, const char *suffix, int64_t i0, int64_t i1, const dtx_task_id *in,
                          int nin, const dtxk_la *args, size_t out, dtx_task_id *id) {
-  dtxa_task t = {suffix, 2,  {i0, i1, 0, 0}, in, nin, args, DTXK_LA_SIZE(args->npieces), dtxk_la_cpu,
-                 NULL,   out};
+  dtxa_task t = {.suffix = suffix,
+                 .nidx = 2,
+                 .idx = {i0, i1},
+                 .in = in,
+                 .nin = nin,
+                 .args = args,
+                 .args_size = sizeof *args,
+                 .cpu = dtxk_la_cpu,
+                 .cuda = dtxk_la_cuda,
+                 .output_size = out};
   return dtxa_emit_task(e, &t, id);
 }
 
@@ -162,8 +170,16 @@ static dtx_status tsqr_emit(dtxa_emit *e, const dtx_array *node, const void *dat
     dtxk_la g = {DTXK_LA_GEMM, op->dtype, 0, 2, x->m, k, {dtxa_la_piece(0, 0, x->m, x->k, x->k), wp}};
     g.p[1].input = eye ? -1 : 1;
     dtx_task_id in[2] = {x->id, wid};
-    dtxa_task t = {
-        ".q", 2, {i, 0}, in, eye ? 1 : 2, &g, sizeof(dtxk_la), dtxk_la_cpu, NULL, (size_t)(x->m * k * esz)};
+    dtxa_task t = {".q",
+                   2,
+                   {i, 0},
+                   in,
+                   eye ? 1 : 2,
+                   &g,
+                   sizeof(dtxk_la),
+                   dtxk_la_cpu,
+                   dtxk_la_cuda,
+                   (size_t)(x->m * k * esz)};
     rc = dtxa_emit_task(e, &t, &id);
     if (rc == DTX_OK) dtxa_emit_set(e, i, id);
   }
@@ -171,7 +187,8 @@ static dtx_status tsqr_emit(dtxa_emit *e, const dtx_array *node, const void *dat
     tnode *root = &nd[cnt - 1];
     dtxk_la c = {DTXK_LA_COPY, op->dtype, 0, 1, k, n, {dtxa_la_piece(0, root->m * root->k, k, n, n)}};
     dtx_task_id id;
-    dtxa_task t = {".r", 0, {0}, &root->id, 1, &c, sizeof(dtxk_la), dtxk_la_cpu, NULL, (size_t)(k * n * esz)};
+    dtxa_task t = {
+        ".r", 0, {0}, &root->id, 1, &c, sizeof(dtxk_la), dtxk_la_cpu, dtxk_la_cuda, (size_t)(k * n * esz)};
     rc = dtxa_emit_task(e, &t, &id);
     if (rc == DTX_OK) dtxa_emit_set(e, nb, id);
   }

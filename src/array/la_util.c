@@ -55,7 +55,10 @@ static dtx_status la1_emit(dtxa_emit *e, const dtx_array *node, const void *data
     }
   }
   size_t out = 0;
-  if (!d->tasklist) {
+  if (args->op == DTXK_LA_SVD) { /* packed U, S, V^T */
+    int64_t m = args->m, n = args->n, k = m < n ? m : n;
+    out = (size_t)(m * k + k + k * n) * dtx_dtype_size(node->dtype);
+  } else if (!d->tasklist) {
     out = dtx_dtype_size(node->dtype);
     for (int k = 0; k < node->ndim; k++) out *= (size_t)node->shape[k];
   }
@@ -66,7 +69,7 @@ static dtx_status la1_emit(dtxa_emit *e, const dtx_array *node, const void *data
                  .args = args,
                  .args_size = d->args_size,
                  .cpu = dtxk_la_cpu,
-                 .cuda = NULL,
+                 .cuda = dtxk_la_cuda,
                  .output_size = out};
   dtx_task_id id;
   dtx_status rc = dtxa_emit_task(e, &t, &id);

@@ -51,6 +51,25 @@ static void zero_tri(char *a, int64_t m, int64_t n, int upper, int esz) {
   }
 }
 
+/* dst[i + j ldd] = src[i lds + j] for an r x c src (row-major to
+ * column-major, or back with the roles swapped). */
+static void transpose(char *dst, int64_t ldd, const char *src, int64_t lds, int64_t r, int64_t c, int esz) {
+  if (esz == 8) {
+    double *d = (double *)(void *)dst;
+    const double *s = (const double *)(const void *)src;
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++) d[i + j * ldd] = s[i * lds + j];
+  } else {
+    float *d = (float *)(void *)dst;
+    const float *s = (const float *)(const void *)src;
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++) d[i + j * ldd] = s[i * lds + j];
+  }
+}
+
+/* QR in LAPACK's own column-major layout (LAPACKE's row-major interface
+ * transposes twice and costs 1.6x on tall blocks): the pieces are gathered
+ * transposed into A (m x n, lda m), R and Q transposed back out. */
 static int qr(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   int64_t m = a->m, n = a->n, k = m < n ? m : n;
   char *A = malloc((size_t)(m * n * esz)), *tau = malloc((size_t)(k * esz));
@@ -60,35 +79,40 @@ static int qr(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
     rc = dtx_task_fail(ctx, "qr: out of memory (%lldx%lld)", (long long)m, (long long)n);
   int64_t row = 0;
   for (int i = 0; i < a->npieces && rc == 0; i++) {
-    const char *src = piece(ctx, &a->p[i], esz);
-    if (src == NULL)
+    const dtxk_la_piece *p = &a->p[i];
+    const char *src = piece(ctx, p, esz);
+    if (src == NULL) {
       rc = -1;
-    else
-      copy_rows(A + row * n * esz, n, src, &a->p[i], esz);
-    row += a->p[i].rows;
+      break;
+    }
+    if (row + p->rows <= m) transpose(A + row * esz, m, src, p->ld, p->rows, n, esz);
+    row += p->rows;
   }
   if (rc == 0 && row != m)
     rc = dtx_task_fail(ctx, "qr: pieces of %lld rows for %lld", (long long)row, (long long)m);
-  lapack_int info = 0;
+  lapack_int info = 0, M = (lapack_int)m, N = (lapack_int)n, K = (lapack_int)k;
   if (rc == 0) {
-    info = f64 ? LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)n, (double *)(void *)A,
-                                (lapack_int)n, (double *)(void *)tau)
-               : LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)n, (float *)(void *)A,
-                                (lapack_int)n, (float *)(void *)tau);
+    info = f64 ? LAPACKE_dgeqrf(LAPACK_COL_MAJOR, M, N, (double *)(void *)A, M, (double *)(void *)tau)
+               : LAPACKE_sgeqrf(LAPACK_COL_MAJOR, M, N, (float *)(void *)A, M, (float *)(void *)tau);
     if (info != 0) rc = dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info);
   }
   if (rc == 0) {
     char *R = out + m * k * esz;
-    for (int64_t i = 0; i < k; i++) memcpy(R + i * n * esz, A + i * n * esz, (size_t)(n * esz));
-    zero_tri(R, k, n, 0, esz);
-    info = f64 ? LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k,
-                                (double *)(void *)A, (lapack_int)n, (const double *)(void *)tau)
-               : LAPACKE_sorgqr(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k,
-                                (float *)(void *)A, (lapack_int)n, (const float *)(void *)tau);
+    for (int64_t i = 0; i < k; i++)
+      for (int64_t j = 0; j < n; j++) {
+        if (j >= i)
+          memcpy(R + (i * n + j) * esz, A + (i + j * m) * esz, (size_t)esz);
+        else
+          memset(R + (i * n + j) * esz, 0, (size_t)esz);
+      }
+    info =
+        f64 ? LAPACKE_dorgqr(LAPACK_COL_MAJOR, M, K, K, (double *)(void *)A, M, (const double *)(void *)tau)
+            : LAPACKE_sorgqr(LAPACK_COL_MAJOR, M, K, K, (float *)(void *)A, M, (const float *)(void *)tau);
     if (info != 0) rc = dtx_task_fail(ctx, "qr: orgqr failed (info %d)", (int)info);
   }
-  if (rc == 0)
-    for (int64_t i = 0; i < m; i++) memcpy(out + i * k * esz, A + i * n * esz, (size_t)(k * esz));
+  if (rc == 0) {
+    transpose(out, k, A, m, k, m, esz);
+  }
   free(A);
   free(tau);
   return rc;

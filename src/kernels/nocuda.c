@@ -7,6 +7,7 @@
  * (simulated) GPUs just as in a CUDA build.
  */
 #if !defined(DTX_HAVE_CUDA)
+#include "kernels/fft.h"
 #include "kernels/kernels.h"
 #include "kernels/la.h"
 
@@ -19,6 +20,7 @@ int dtxk_combine_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_matmul_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_load_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_la_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
+int dtxk_fft_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 #else
 typedef int dtxk_nocuda_unused; /* ISO C wants something in a translation unit */
 #endif

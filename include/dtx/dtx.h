@@ -10,6 +10,7 @@
 #include "dtx/future.h"
 #include "dtx/graph.h"
 #include "dtx/linalg.h"
+#include "dtx/scan.h"
 #include "dtx/status.h"
 #include "dtx/version.h"
 

@@ -10,6 +10,7 @@
 #include "kernels/fft.h"
 #include "kernels/kernels.h"
 #include "kernels/la.h"
+#include "kernels/scan.h"
 
 static int no_cuda(dtx_task_ctx *ctx) {
   return dtx_task_fail(
@@ -21,6 +22,7 @@ int dtxk_matmul_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_load_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_la_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_fft_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
+int dtxk_scan_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 #else
 typedef int dtxk_nocuda_unused; /* ISO C wants something in a translation unit */
 #endif

@@ -11,6 +11,7 @@
 #include "dtx/graph.h"
 #include "dtx/linalg.h"
 #include "dtx/scan.h"
+#include "dtx/sort.h"
 #include "dtx/status.h"
 #include "dtx/version.h"
 

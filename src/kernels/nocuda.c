@@ -11,6 +11,7 @@
 #include "kernels/kernels.h"
 #include "kernels/la.h"
 #include "kernels/scan.h"
+#include "kernels/sort.h"
 
 static int no_cuda(dtx_task_ctx *ctx) {
   return dtx_task_fail(
@@ -23,6 +24,7 @@ int dtxk_load_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_la_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_fft_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_scan_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
+int dtxk_sort_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 #else
 typedef int dtxk_nocuda_unused; /* ISO C wants something in a translation unit */
 #endif

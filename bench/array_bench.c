@@ -20,6 +20,9 @@
  *   svd_compressed  U of the rank-32 randomized SVD (n_power_iter 0, 10 oversamples,
  *                   as Dask's defaults) of a 20,000 x 2,000 float64 array of rank 32
  *                   in 2,000 x 2,000 chunks
+ *   cumsum-axis0    x.cumsum(axis=0) into an N x N host buffer (dtx_cumsum)
+ *   sort-axis1      x sorted along axis 1 into an N x N host buffer (dtx_sort: x is
+ *                   rechunked to whole rows first, inside the timed region)
  * The timed region is dtx_array_compute of the case's expression (graph
  * building included); the expression is built once, outside it. One warm-up,
  * then --reps R runs (default 5); the median, min and max are reported.
@@ -59,10 +62,23 @@ void openblas_set_num_threads(int num_threads);
 #define DTX_BENCH_BUILD_TYPE "unknown"
 #endif
 
-enum { C_TSUM, C_SUM, C_MEAN0, C_ELEM, C_SLICE, C_MATMUL, C_STENCIL, C_TSQR, C_SVDC, C_COUNT };
-static const char *const case_names[C_COUNT] = {"transpose-sum", "sum",   "mean-axis0",
-                                                "elementwise",   "slice", "matmul",
-                                                "stencil",       "tsqr",  "svd_compressed"};
+enum {
+  C_TSUM,
+  C_SUM,
+  C_MEAN0,
+  C_ELEM,
+  C_SLICE,
+  C_MATMUL,
+  C_STENCIL,
+  C_TSQR,
+  C_SVDC,
+  C_CUMSUM0,
+  C_SORT1,
+  C_COUNT
+};
+static const char *const case_names[C_COUNT] = {"transpose-sum",  "sum",          "mean-axis0", "elementwise",
+                                                "slice",          "matmul",       "stencil",    "tsqr",
+                                                "svd_compressed", "cumsum-axis0", "sort-axis1"};
 /* the linalg cases' inputs (fixed; see the top) */
 #define TSQR_M 1000000
 #define TSQR_N 64
@@ -253,7 +269,7 @@ static void usage(FILE *f) {
       "  --reps R       timed runs per case after a warm-up (default 5)\n"
       "  --threads T    worker threads (default: the cluster's, one per core)\n"
       "  --cases LIST   of transpose-sum,sum,mean-axis0,elementwise,slice,matmul,stencil (default: these),\n"
-      "                 tsqr,svd_compressed (only when named)\n"
+      "                 tsqr,svd_compressed,cumsum-axis0,sort-axis1 (only when named)\n"
       "  --json         one JSON object per line instead of the table\n");
 }
 
@@ -396,6 +412,8 @@ int main(int argc, char **argv) {
 #endif
   expr[C_STENCIL] =
       dtx_map_overlap("laplace", laplace, laplace_gpu, x, depth, DTX_BOUNDARY_PERIODIC, 0, o.dtype, NULL, 0);
+  if (o.cases[C_CUMSUM0]) expr[C_CUMSUM0] = dtx_cumsum(x, 0);
+  if (o.cases[C_SORT1]) expr[C_SORT1] = dtx_sort(x, 1);
   size_t out_bytes = xbytes;
   double la_floor[2] = {0, 0};
   if (o.cases[C_TSQR] || o.cases[C_SVDC]) linalg_cases(cl, &o, expr, &out_bytes, la_floor);
@@ -412,7 +430,9 @@ int main(int argc, char **argv) {
                                  0,
                                  2.0 * (double)xbytes,
                                  la_floor[0],
-                                 la_floor[1]};
+                                 la_floor[1],
+                                 2.0 * (double)xbytes,
+                                 2.0 * (double)xbytes};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
   char host[128] = "";

@@ -25,8 +25,10 @@ CASES = ["transpose-sum", "sum", "mean-axis0", "elementwise", "slice", "matmul",
 # only when named in --cases, on inputs of their own (as dtx-bench-array's):
 # tsqr: Q of a 1,000,000 x 64 float64 array in 100,000-row chunks;
 # svd_compressed: U of the rank-32 randomized SVD of a 20,000 x 2,000 array of
-# rank 32 in 2,000 x 2,000 chunks (NumPy: its exact SVD, for reference)
-LINALG = ["tsqr", "svd_compressed"]
+# rank 32 in 2,000 x 2,000 chunks (NumPy: its exact SVD, for reference);
+# cumsum-axis0: x.cumsum(axis=0); sort-axis1: x sorted along rows (Dask has no
+# sort: x rechunked to whole rows, np.sort per block, as dtx does inside dtx_sort)
+LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1"]  # cases run only when named
 
 
 def timed(fn, reps):
@@ -99,6 +101,8 @@ def main():
         "slice": lambda: x[::3, ::3].sum(),
         "matmul": lambda: (x[:h, :h] @ x[:h, :h]).sum(),
         "stencil": lambda: laplace_numpy(x),
+        "cumsum-axis0": lambda: np.cumsum(x, axis=0),
+        "sort-axis1": lambda: np.sort(x, axis=1),
     }
     la = {}
     if "tsqr" in cases:
@@ -124,6 +128,9 @@ def main():
         "slice": lambda: xd[::3, ::3].sum().compute(),
         "matmul": lambda: (xh @ xh).sum().compute(),
         "stencil": lambda: xd.map_overlap(laplace_block, depth=1, boundary="periodic", dtype=xd.dtype).compute(),
+        "cumsum-axis0": lambda: xd.cumsum(axis=0).compute(),
+        # Dask has no sort: whole rows (as dtx rechunks), np.sort per block
+        "sort-axis1": lambda: xd.rechunk((max(1, c * c // n), n)).map_blocks(np.sort, axis=1).compute(),
     }
     if "tsqr" in cases:
         td = da.from_array(la["tsqr"], chunks=(100_000, 64)).persist()

@@ -3,13 +3,14 @@
  * each lane is copied to the output (gathered when strided), sorted in
  * place, and scattered back when strided.
  *
- * The sort is an LSD radix sort on order-preserving unsigned keys (integers
- * with the sign bit flipped; floats with every bit flipped when negative,
- * the sign bit set otherwise), 8-bit digits, all histograms counted in one
- * pass and digits on which every key agrees skipped; NaNs are moved to the
- * end first (payloads kept) and short lanes use insertion sort. The keys
- * are turned back into values at the end, so every value comes out
- * bit-identical. Runs on the task's thread; scratch is its own.
+ * With Highway (Debian libhwy-dev) the lane goes to its vqsort, a
+ * vectorised quicksort (kernels/sort_vqsort.cc), after its NaNs are moved
+ * to the end; without it, to the radix sort here. The radix sort is an LSD radix sort on order-preserving
+ * unsigned keys (integers with the sign bit flipped; floats with every bit flipped when negative, the sign
+ * bit set otherwise), 8-bit digits, all histograms counted in one pass and digits on which every key agrees
+ * skipped; NaNs are moved to the end first (payloads kept) and short lanes use insertion sort. The keys are
+ * turned back into values at the end, so every value comes out bit-identical. Runs on the task's thread;
+ * scratch is its own.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,13 +55,28 @@
 RADIX(uint32_t, 32)
 RADIX(uint64_t, 64)
 
+#if defined(DTX_HAVE_VQSORT)
+/* floats go to vqsort as their unsigned keys: vqsort 1.0 turns +inf into
+ * the largest finite value (caught by tests/array_sort_test.cc) */
+enum { DTXK_U32_KEYS = -32, DTXK_U64_KEYS = -64 };
+int dtxk_vqsort(int dtype, void *x, int64_t n);
+#define VQSORT(dtype, x, n)                                         \
+  do {                                                              \
+    if ((n) > SHORT && dtxk_vqsort((dtype), (x), (n)) == 0) return; \
+  } while (0)
+#else
+#define VQSORT(dtype, x, n) (void)0
+#endif
+
 static void sort_keys32(uint32_t *k, uint32_t *tmp, int64_t n) {
+  VQSORT(DTXK_U32_KEYS, k, n);
   if (n <= SHORT)
     insertion_uint32_t(k, n);
   else
     radix_uint32_t(k, tmp, n);
 }
 static void sort_keys64(uint64_t *k, uint64_t *tmp, int64_t n) {
+  VQSORT(DTXK_U64_KEYS, k, n);
   if (n <= SHORT)
     insertion_uint64_t(k, n);
   else

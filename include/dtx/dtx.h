@@ -12,6 +12,7 @@
 #include "dtx/linalg.h"
 #include "dtx/scan.h"
 #include "dtx/sort.h"
+#include "dtx/stats.h"
 #include "dtx/status.h"
 #include "dtx/version.h"
 

@@ -19,6 +19,9 @@
 
 using namespace dtxa_test;
 
+/* tests/array_la_helper.c: ops on the DTXA_BLOCKS primitive (0 alias, 1 flip, 2 forgetful) */
+extern "C" dtx_array *la_helper_blocks(dtx_array *x, int which, int64_t oc);
+
 namespace {
 
 struct Mat {
@@ -513,4 +516,32 @@ TEST_P(ArrayLa, ShapeErrorsSayWhatToFix) {
   dtx_array *v = dtx_ones(cl(), 1, (const int64_t[]){6}, nullptr, DTX_F64);
   EXPECT_EQ(dtx_linalg_qr(v, &q, &r), DTX_EINVAL);
   EXPECT_NE(std::string(dtx_last_error()).find("2-d"), std::string::npos) << dtx_last_error();
+}
+
+/* The primitive under linalg (array/blocks.h): aliasing input chunks, output
+ * chunks made from whichever input chunks they need, and a callback that
+ * breaks the contract (a chunk without a task) caught at build time. */
+TEST_P(ArrayLa, BlocksPrimitiveAliasesReadsAnyChunkAndChecksItsContract) {
+  Scope sc;
+  for (int r = 0; r < 6; r++) {
+    uint64_t seed = 7800 + static_cast<uint64_t>(r);
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    int64_t n = 1 + static_cast<int64_t>(rng() % 60), c = 1 + static_cast<int64_t>(rng() % n),
+            oc = 1 + static_cast<int64_t>(rng() % n);
+    Nd x = RandNd(rng, {n}, DTX_F64);
+    Nd want = x;
+    std::reverse(want.v.begin(), want.v.end());
+    dtx_array *a = dtx_mul(Put(cl(), x, {c}), dtx_scalar(cl(), 1.0)); /* a fused input */
+    EXPECT_TRUE(SameNd(Get(la_helper_blocks(a, 0, 0)), x, 0)) << "alias, chunk " << c;
+    dtx_array *f = la_helper_blocks(a, 1, oc);
+    EXPECT_EQ(dtx_array_chunk(f, 0), std::min(oc, n));
+    EXPECT_TRUE(SameNd(Get(f), want, 0)) << "flip, chunks " << c << " -> " << oc;
+    EXPECT_TRUE(SameNd(Get(dtx_add(la_helper_blocks(f, 1, c), dtx_scalar(cl(), 0.0))), x, 0)) << "flip twice";
+  }
+  std::vector<double> buf(10);
+  dtx_array *bad =
+      la_helper_blocks(dtx_ones(cl(), 1, (const int64_t[]){10}, (const int64_t[]){4}, DTX_F64), 2, 0);
+  EXPECT_EQ(dtx_array_compute(bad, buf.data(), buf.size() * sizeof(double)), DTX_EINVAL);
+  EXPECT_NE(std::string(dtx_last_error()).find("without a task"), std::string::npos) << dtx_last_error();
 }

@@ -11,7 +11,10 @@
  * completes GPU tasks; no worker ever blocks on a stream.
  * A job's two phases: 1, the task is enqueued (event ev); 2, the copy home is
  * enqueued (event ev2), when a CPU task or the caller reads the output. A job
- * run ahead is finished only after the job it was enqueued behind.
+ * run ahead is finished only after the job it was enqueued behind. A job
+ * whose output outgrew its reservation while other jobs held the room
+ * (gjob.regrow) is not finished but given back, and its task dispatched
+ * again (redo).
  * Invariants: a job is on exactly one of `incoming`, `pending`, or being
  * advanced; once finished, its device's inflight and queued_ns no longer
  * count it and its reservation is given back or held by the output's copy.
@@ -139,6 +142,35 @@ static gres *keep_output(dtxi_gpus *g, gjob *j, int64_t *give_back) {
   return res;
 }
 
+/* The task failed only because its output outgrew what was reserved for it
+ * while other jobs held the rest of the device (gjob.regrow; it fits with its
+ * inputs in an empty device): it is dispatched again, reserving its whole
+ * output up front, so that it waits, parked, until they give the room back,
+ * as any task that does not fit now does. Not when readers were run ahead of
+ * it (they read its failure): see run_ahead in dispatch.c. 1 when redone. */
+static int redo(dtxi_gpus *g, gjob *j) {
+  if (j->regrow == 0 || (j->slot != NULL && j->slot->readers > 0) || j->keep_slot != NULL ||
+      j->borrow_slot != NULL || j->rekeep != NULL || j->borrowed)
+    return 0;
+  run *r = j->r;
+  rtask *t = j->t;
+  gdev *d = j->dev;
+  dtxi_regrow_note(g, r, t, j->regrow);
+  drop_fetched(g, j);
+  dtxi_job_unpin_inputs(j);
+  drop_host_out(j);
+  free_out(j);
+  free(j->err);
+  j->err = NULL;
+  dtxi_uncharge(g, d, j->in_charged + j->out_charged);
+  atomic_fetch_sub(&d->inflight, 1);
+  atomic_fetch_sub(&d->queued_ns, j->est_ns);
+  dtxi_job_free(j); /* (a probe of its name's output size ends) */
+  dtxi_gpu_dispatch(r, t);
+  dtxi_retry_parked(g);
+  return 1;
+}
+
 static void finish(gjob *j) {
   run *r = j->r;
   gdev *d = j->dev;
@@ -147,6 +179,7 @@ static void finish(gjob *j) {
   if (j->keep_slot != NULL)
     dtxi_keep_input_done(j, j->err == NULL && (j->after == NULL || j->after->err == NULL));
   if (j->after != NULL) ran = finish_ahead(g, j);
+  if (j->err != NULL && ran && redo(g, j)) return;
   if (r->trace && j->err == NULL && ran) dtxi_gtrace_job(j);
   if (j->err != NULL) drop_fetched(g, j);
   dtxi_job_unpin_inputs(j);
@@ -166,6 +199,9 @@ static void finish(gjob *j) {
     pthread_mutex_unlock(&g->res_mu);
     j->borrow_slot = NULL;
   }
+  /* A broadcast of the output counts as in flight before the job stops
+   * counting (dtxi_park: a task parked meanwhile waits for it). */
+  if (made != NULL) atomic_fetch_add(&g->bcasts, 1);
   dtxi_uncharge(g, d, give_back);
   atomic_fetch_sub(&d->inflight, 1);
   atomic_fetch_sub(&d->queued_ns, j->est_ns);
@@ -173,7 +209,10 @@ static void finish(gjob *j) {
   t->gpu_done = 1;
   dtxi_job_free(j);
   dtxi_gpu_root_done(r, t);
-  if (made != NULL) dtxi_gpu_broadcast(g, r, t, made);
+  if (made != NULL) {
+    dtxi_gpu_broadcast(g, r, t, made);
+    atomic_fetch_sub(&g->bcasts, 1);
+  }
   dtxi_retry_parked(g);
   dtxi_run_task_done(r, t, ran);
 }

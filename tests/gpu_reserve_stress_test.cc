@@ -199,6 +199,93 @@ TEST(GpuReserveStress, OutputsLargerThanLearnedWaitForRoomInsteadOfFailing) {
   }
 }
 
+namespace {
+
+/* A GPU reader of a grow output: 16 bytes, its input's size and last byte
+ * (run ahead behind its producer when it is the last input to finish). */
+int Peek(dtx_task_ctx *ctx) {
+  size_t n = 0;
+  const auto *in = static_cast<const unsigned char *>(dtx_task_input(ctx, 0, &n));
+  if (in == nullptr) return dtx_task_fail(ctx, "no input");
+  auto *o = static_cast<int64_t *>(dtx_task_output(ctx, 2 * sizeof(int64_t)));
+  if (o == nullptr) return dtx_task_fail(ctx, "no output");
+  o[0] = static_cast<int64_t>(n);
+  o[1] = n > 0 ? in[n - 1] : -1;
+  return 0;
+}
+
+/* Its input, copied. */
+int Copy(dtx_task_ctx *ctx) {
+  size_t n = 0;
+  const void *in = dtx_task_input(ctx, 0, &n);
+  if (in == nullptr) return dtx_task_fail(ctx, "no input");
+  void *o = dtx_task_output(ctx, n);
+  if (o == nullptr) return dtx_task_fail(ctx, "no output");
+  std::memcpy(o, in, n);
+  return 0;
+}
+
+}  // namespace
+
+/* The same with chains of GPU readers behind each growing output: on
+ * simulated GPUs they are enqueued behind it before it runs, so when it has
+ * to be dispatched again they wait for it again too. */
+TEST(GpuReserveStress, ReadersRunAheadOfAnOutgrownOutputWaitForItToo) {
+  const int rounds = Rounds(300);
+  for (int round = 0; round < rounds; round++) {
+    uint64_t seed = 3300 + static_cast<uint64_t>(round);
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    int64_t limit = (150 + static_cast<int64_t>(rng() % 51)) * 1000;
+    ClusterPtr cl = Sim2(limit, 2, 4);
+    ASSERT_NE(cl, nullptr);
+    GraphPtr g = MakeGraph();
+    dtx_task_desc s = Desc("src", Src);
+    s.where = DTX_WHERE_CPU;
+    dtx_task_id sid;
+    ASSERT_EQ(dtx_graph_add(g.get(), &s, &sid), DTX_OK) << dtx_last_error();
+    std::vector<dtx_task_id> outs;
+    std::vector<int64_t> sizes;
+    int ntasks = 8 + static_cast<int>(rng() % 8);
+    sizes.reserve(static_cast<size_t>(ntasks));
+    for (int i = 0; i < ntasks; i++) {
+      int64_t bytes = limit / 5 + static_cast<int64_t>(rng() % static_cast<uint64_t>(limit * 2 / 5));
+      sizes.push_back(bytes);
+      dtx_task_desc t = Desc("grow", Grow, {i});
+      t.cuda = Grow;
+      t.args = &sizes.back();
+      t.args_size = sizeof(int64_t);
+      t.inputs = &sid;
+      t.ninputs = 1;
+      dtx_task_id id;
+      ASSERT_EQ(dtx_graph_add(g.get(), &t, &id), DTX_OK) << dtx_last_error();
+      for (int k = 0; k < 2; k++) { /* peek[i], then copy[i] of it */
+        dtx_task_desc p = Desc(k == 0 ? "peek" : "copy", k == 0 ? Peek : Copy, {i});
+        p.cuda = p.cpu;
+        p.output_size = 2 * sizeof(int64_t); /* (without, its first task would reserve its input's size) */
+        p.inputs = &id;
+        p.ninputs = 1;
+        ASSERT_EQ(dtx_graph_add(g.get(), &p, &id), DTX_OK) << dtx_last_error();
+      }
+      outs.push_back(id);
+    }
+    dtx_compute_opts o = DTX_COMPUTE_OPTS_INIT;
+    o.scheduler = DTX_SCHED_CLUSTER;
+    Results res(outs.size());
+    ASSERT_EQ(dtx_compute(cl.get(), g.get(), outs.data(), static_cast<int>(outs.size()), res.data(), &o),
+              DTX_OK)
+        << dtx_last_error();
+    for (size_t i = 0; i < outs.size(); i++) {
+      ASSERT_EQ(dtx_chunk_size(res[i]), 2 * sizeof(int64_t)) << "copy[" << i << "]";
+      int64_t got[2];
+      std::memcpy(got, dtx_chunk_data(res[i]), sizeof got);
+      EXPECT_EQ(got[0], sizes[i]) << "copy[" << i << "]: the size grow[" << i << "] made";
+      EXPECT_EQ(got[1], sizes[i] & 0xff) << "copy[" << i << "]: grow[" << i << "]'s last byte";
+    }
+    ExpectIdle(cl.get(), limit);
+  }
+}
+
 /* What can never fit still fails at once, with its size and the limit: an
  * output larger than the device, and an output that fits only without its
  * inputs. Each found out while the task runs (its name learned smaller). */

@@ -189,6 +189,8 @@ typedef struct gjob {
   int64_t out_charged; /* device bytes reserved for the output */
   size_t regrow;       /* its output outgrew out_charged while others held the room: the size to
                         * reserve when the task is dispatched again (complete.c) */
+  int stale;           /* run ahead behind a job given back to be dispatched again (complete.c):
+                        * dropped once its events complete, its task dispatched the usual way */
   int64_t staged;      /* input bytes moved through staging buffers */
   dtxi_event *room_ev; /* spills made to fit this job */
   int on_stream;       /* the task runs now on its stream's own thread (sim) */
@@ -233,6 +235,7 @@ struct dtxi_gpus {
   struct dtxi_costcache *cost;
   gres *live;          /* every residency record alive, under res_mu (for check.c) */
   _Atomic int bcasts;  /* broadcasts under way: their reservations are in flight too */
+  gjob *pending;       /* jobs in flight the progress thread waits on (that thread only) */
   gregrow *regrow;     /* tasks to dispatch again with their outputs' sizes (res_mu) */
   _Atomic int nregrow; /* entries in regrow (read without the lock: none, nothing to look up) */
 };

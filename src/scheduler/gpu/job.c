@@ -194,7 +194,7 @@ void *dtxi_gpu_output(gjob *j, size_t size) {
       char buf[240]; /* the reason given should it not be dispatched again after all */
       snprintf(buf, sizeof buf,
                "its %zu-byte output does not fit under gpu %d's memory limit of %lld bytes now (the rest "
-               "is held by jobs in flight and readers run ahead of it)",
+               "is held by jobs in flight)",
                size, j->dev->index, (long long)j->dev->limit);
       why = strdup(buf);
     }

@@ -88,9 +88,17 @@ typedef enum dtx_dtype {
   DTX_I64 = 3,
   DTX_F32 = 4,
   DTX_F64 = 5,
+  DTX_I8 = 6,
+  DTX_I16 = 7,
+  DTX_U8 = 8,
+  DTX_U16 = 9,
+  DTX_U32 = 10,
+  DTX_U64 = 11,
+  DTX_F16 = 12, /* IEEE binary16, held as its bits (uint16_t); computed in float32 */
 } dtx_dtype;
 
-/* "bool", "int32", "int64", "float32", "float64"; NULL for anything else. */
+/* NumPy's names ("bool", "int8", ..., "uint64", "float16", "float32",
+ * "float64"); NULL for anything else. */
 DTX_API const char *dtx_dtype_name(dtx_dtype t);
 /* Bytes per element; 0 for an unknown dtype. */
 DTX_API size_t dtx_dtype_size(dtx_dtype t);
@@ -185,16 +193,21 @@ DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape
 #define DTX_ANY_DTYPE ((dtx_dtype)0)
 DTX_API dtx_status dtx_array_compute_as(const dtx_array *a, dtx_dtype dtype, void *buf, size_t size);
 /* dtx_array_compute_as with the dtype of buf's elements: in C11 a macro reads
- * it from buf's pointer type (_Bool, int32_t, int64_t, float, double; any
- * other pointer, void * included, is unchecked), in C++11 a template does,
+ * it from buf's pointer type (_Bool, int8_t .. int64_t, uint16_t .. uint64_t,
+ * float, double; any other pointer is unchecked: void *, char * and
+ * uint8_t * (unsigned char *, the type of raw bytes: a uint8 result goes
+ * there unchecked); a float16 result held as uint16_t, which means uint16,
+ * needs dtx_array_compute_as(a, DTX_F16, ...) or a void * buffer), in C++11
+ * a template does (the same types, bool for _Bool),
  * so `double s; dtx_array_compute(dtx_sum(int32_array, NULL, 0), &s, sizeof s)`
  * is DTX_EINVAL (the sum is int64) instead of garbage. The function itself
  * is unchecked: (dtx_array_compute)(...) in C, a void * buffer in C++. */
 DTX_API dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size);
 #if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define DTX_BUFFER_DTYPE(buf) \
-  _Generic((buf), _Bool *: DTX_BOOL, int32_t *: DTX_I32, int64_t *: DTX_I64, float *: DTX_F32, \
-           double *: DTX_F64, default: DTX_ANY_DTYPE)
+  _Generic((buf), _Bool *: DTX_BOOL, int8_t *: DTX_I8, int16_t *: DTX_I16, int32_t *: DTX_I32,             \
+           int64_t *: DTX_I64, uint16_t *: DTX_U16, uint32_t *: DTX_U32, uint64_t *: DTX_U64, \
+           float *: DTX_F32, double *: DTX_F64, default: DTX_ANY_DTYPE)
 #define dtx_array_compute(a, buf, size) dtx_array_compute_as((a), DTX_BUFFER_DTYPE(buf), (buf), (size))
 #endif
 
@@ -216,8 +229,9 @@ DTX_API dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_a
 
 /* Writes a to a NumPy .npy file (format 1.0, little endian, C order). */
 DTX_API dtx_status dtx_save_npy(const dtx_array *a, const char *path);
-/* Reads a .npy file (bool, int32, int64, float32, float64; little endian; C or
- * Fortran order) into a new in-memory array. chunks as for creation. */
+/* Reads a .npy file (any dtx dtype: '|b1', '<i1' .. '<i8', '<u1' .. '<u8',
+ * '<f2', '<f4', '<f8'; little endian; C or Fortran order) into a new
+ * in-memory array. chunks as for creation. */
 DTX_API dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks, dtx_array **out);
 
 /* Options for dtx_array_graph. */
@@ -452,6 +466,26 @@ struct dtx_buffer_dtype {
 template <>
 struct dtx_buffer_dtype<bool> {
   static constexpr dtx_dtype value = DTX_BOOL;
+};
+template <>
+struct dtx_buffer_dtype<int8_t> {
+  static constexpr dtx_dtype value = DTX_I8;
+};
+template <>
+struct dtx_buffer_dtype<int16_t> {
+  static constexpr dtx_dtype value = DTX_I16;
+};
+template <>
+struct dtx_buffer_dtype<uint16_t> {
+  static constexpr dtx_dtype value = DTX_U16;
+};
+template <>
+struct dtx_buffer_dtype<uint32_t> {
+  static constexpr dtx_dtype value = DTX_U32;
+};
+template <>
+struct dtx_buffer_dtype<uint64_t> {
+  static constexpr dtx_dtype value = DTX_U64;
 };
 template <>
 struct dtx_buffer_dtype<int32_t> {

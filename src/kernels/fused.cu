@@ -27,11 +27,9 @@
 /* ---- per-element evaluation ------------------------------------------------------------ */
 
 typedef union kval {
-  double f64;
-  float f32;
-  int64_t i64;
-  int32_t i32;
-  dtxk_b b;
+#define KV_FIELD(S, T, ID) T S;
+  DTXK_TYPES(KV_FIELD)
+#undef KV_FIELD
 } kval;
 
 typedef struct kleaf {
@@ -61,99 +59,79 @@ __device__ static kval kload(const char *p, int dt) {
   kval v;
   v.i64 = 0;
   switch (dt) {
-    case DTXK_BOOL:
-      v.b = *(const dtxk_b *)p;
-      break;
-    case DTXK_I32:
-      v.i32 = *(const int32_t *)p;
-      break;
-    case DTXK_I64:
-      v.i64 = *(const int64_t *)p;
-      break;
-    case DTXK_F32:
-      v.f32 = *(const float *)p;
-      break;
-    default:
-      v.f64 = *(const double *)p;
-      break;
+#define KL(S, T, ID)     \
+  case ID:               \
+    v.S = *(const T *)p; \
+    break;
+    DTXK_TYPES(KL)
+#undef KL
   }
   return v;
 }
 
 __device__ static void kstore(char *p, int dt, kval v) {
   switch (dt) {
-    case DTXK_BOOL:
-      *(dtxk_b *)p = v.b;
-      break;
-    case DTXK_I32:
-      *(int32_t *)p = v.i32;
-      break;
-    case DTXK_I64:
-      *(int64_t *)p = v.i64;
-      break;
-    case DTXK_F32:
-      *(float *)p = v.f32;
-      break;
-    default:
-      *(double *)p = v.f64;
-      break;
+#define KS(S, T, ID) \
+  case ID:           \
+    *(T *)p = v.S;   \
+    break;
+    DTXK_TYPES(KS)
+#undef KS
   }
 }
 
-/* v (of dtype from) as dtype to */
-__device__ static kval kcast(kval v, int from, int to) {
-  kval r;
-  r.i64 = 0;
-#define KC_TO(S, T, ID)              \
-  case ID:                           \
-    switch (from) {                  \
-      case DTXK_BOOL:                \
-        r.S = DTXK_CV_##S(v.b, 0);   \
-        break;                       \
-      case DTXK_I32:                 \
-        r.S = DTXK_CV_##S(v.i32, 0); \
-        break;                       \
-      case DTXK_I64:                 \
-        r.S = DTXK_CV_##S(v.i64, 0); \
-        break;                       \
-      case DTXK_F32:                 \
-        r.S = DTXK_CV_##S(v.f32, 1); \
-        break;                       \
-      default:                       \
-        r.S = DTXK_CV_##S(v.f64, 1); \
-        break;                       \
-    }                                \
+/* v (of dtype from) as dtype to: one function per source type, whose
+ * value is loaded (float16 as float32) and converted by the macros of elem.h. */
+#define KC_TO(TS, TT, TID)       \
+  case TID:                      \
+    r.TS = DTXK_CV_##TS(lx, sf); \
     break;
-  switch (to) {
-    KC_TO(b, dtxk_b, DTXK_BOOL)
-    KC_TO(i32, int32_t, DTXK_I32)
-    KC_TO(i64, int64_t, DTXK_I64)
-    KC_TO(f32, float, DTXK_F32)
-    KC_TO(f64, double, DTXK_F64)
+#define KC_FROM(S, T)                                  \
+  __device__ static kval kcast_from_##S(T x, int to) { \
+    kval r;                                            \
+    r.i64 = 0;                                         \
+    const auto lx = DTXK_LD_##S(x);                    \
+    const int sf = DTXK_SF_##S;                        \
+    switch (to) { DTXK_TYPES(KC_TO) }                  \
+    return r;                                          \
   }
+KC_FROM(b, dtxk_b)
+KC_FROM(i32, int32_t)
+KC_FROM(i64, int64_t)
+KC_FROM(f32, float)
+KC_FROM(f64, double)
+KC_FROM(i8, int8_t)
+KC_FROM(i16, int16_t)
+KC_FROM(u8, uint8_t)
+KC_FROM(u16, uint16_t)
+KC_FROM(u32, uint32_t)
+KC_FROM(u64, uint64_t)
+KC_FROM(f16, dtxk_f16)
+#undef KC_FROM
 #undef KC_TO
-  return r;
+
+__device__ static kval kcast(kval v, int from, int to) {
+  switch (from) {
+#define KC_CASE(S, T, ID) \
+  case ID:                \
+    return kcast_from_##S(v.S, to);
+    DTXK_TYPES(KC_CASE)
+#undef KC_CASE
+  }
+  return v;
 }
 
 __device__ static kval kgen(const dtxk_gen *g, int gt, int64_t flat) {
   kval r;
   r.i64 = 0;
-  switch (gt) {
-    case DTXK_F64:
-      r.f64 = dtxk_gen_f64(g, flat, gt);
-      break;
-    case DTXK_F32:
-      r.f32 = (float)dtxk_gen_f64(g, flat, gt);
-      break;
-    case DTXK_I64:
-      r.i64 = dtxk_gen_i64(g, flat);
-      break;
-    case DTXK_I32:
-      r.i32 = (int32_t)dtxk_gen_i64(g, flat);
-      break;
-    default:
-      r.b = dtxk_gen_f64(g, flat, gt) != 0;
-      break;
+  if (gt == DTXK_BOOL) {
+    r.b = dtxk_gen_f64(g, flat, gt) != 0;
+  } else if (dtxk_is_float(gt)) {
+    r.f64 = dtxk_gen_f64(g, flat, gt);
+    r = kcast(r, DTXK_F64, gt);
+  } else {
+    r.i64 = dtxk_gen_i64(g, flat);
+    r = kcast(r, DTXK_I64, gt);
   }
   return r;
 }
@@ -161,32 +139,52 @@ __device__ static kval kgen(const dtxk_gen *g, int gt, int64_t flat) {
 __device__ static kval kunary(int op, int dt, kval a) {
   kval r = a;
   switch (dt) {
-    case DTXK_F64:
-      switch (op) {
-#define KU(NAME, ID)                  \
-  case ID:                            \
-    r.f64 = dtxk_##NAME##_f64(a.f64); \
+#define KUF(S, T, ID)             \
+  case ID:                        \
+    switch (op) {                 \
+      case 1:                     \
+        r.S = dtxk_neg_##S(a.S);  \
+        break;                    \
+      case 2:                     \
+        r.S = dtxk_abs_##S(a.S);  \
+        break;                    \
+      case 3:                     \
+        r.S = dtxk_exp_##S(a.S);  \
+        break;                    \
+      case 4:                     \
+        r.S = dtxk_log_##S(a.S);  \
+        break;                    \
+      case 5:                     \
+        r.S = dtxk_sqrt_##S(a.S); \
+        break;                    \
+      case 6:                     \
+        r.S = dtxk_sin_##S(a.S);  \
+        break;                    \
+      case 7:                     \
+        r.S = dtxk_cos_##S(a.S);  \
+        break;                    \
+      case 8:                     \
+        r.S = dtxk_tanh_##S(a.S); \
+        break;                    \
+    }                             \
     break;
-        DTXK_UNARY_OPS(KU)
-#undef KU
-      }
-      break;
-    case DTXK_F32:
-      switch (op) {
-#define KU(NAME, ID)                  \
-  case ID:                            \
-    r.f32 = dtxk_##NAME##_f32(a.f32); \
+#define KUI(S, T, ID)                                      \
+  case ID:                                                 \
+    r.S = op == 1 ? dtxk_neg_##S(a.S) : dtxk_abs_##S(a.S); \
     break;
-        DTXK_UNARY_OPS(KU)
-#undef KU
-      }
-      break;
-    case DTXK_I64:
-      r.i64 = op == 1 ? dtxk_neg_i64(a.i64) : dtxk_abs_i64(a.i64);
-      break;
-    case DTXK_I32:
-      r.i32 = op == 1 ? dtxk_neg_i32(a.i32) : dtxk_abs_i32(a.i32);
-      break;
+    KUF(f64, double, DTXK_F64)
+    KUF(f32, float, DTXK_F32)
+    KUF(f16, dtxk_f16, DTXK_F16)
+    KUI(i8, int8_t, DTXK_I8)
+    KUI(i16, int16_t, DTXK_I16)
+    KUI(i32, int32_t, DTXK_I32)
+    KUI(i64, int64_t, DTXK_I64)
+    KUI(u8, uint8_t, DTXK_U8)
+    KUI(u16, uint16_t, DTXK_U16)
+    KUI(u32, uint32_t, DTXK_U32)
+    KUI(u64, uint64_t, DTXK_U64)
+#undef KUF
+#undef KUI
     default:
       break;
   }
@@ -239,16 +237,11 @@ __device__ static kval kbinary(int op, int dt, kval a, kval b) {
       break;                            \
   }
   switch (dt) {
-    case DTXK_BOOL:
-      KB_ARITH(b) break;
-    case DTXK_I32:
-      KB_ARITH(i32) break;
-    case DTXK_I64:
-      KB_ARITH(i64) break;
-    case DTXK_F32:
-      KB_ARITH(f32) break;
-    default:
-      KB_ARITH(f64) break;
+#define KB_CASE(S, T, ID) \
+  case ID:                \
+    KB_ARITH(S) break;
+    DTXK_TYPES(KB_CASE)
+#undef KB_CASE
   }
 #undef KB_ARITH
   return r;
@@ -361,6 +354,8 @@ __global__ static void reduce_kernel(const char *vals, int64_t ext0, int64_t ext
       }
       if (acc == DTXK_F64)
         dtxk_red_add_f(red, st, ((const double *)vals)[lin], ix);
+      else if (acc == DTXK_U64)
+        dtxk_red_add_i(red, st, dtxk_acc_flip(((const int64_t *)vals)[lin]), ix);
       else
         dtxk_red_add_i(red, st, ((const int64_t *)vals)[lin], ix);
     }
@@ -700,6 +695,25 @@ INT_MM(int32_t, mm_i32, (int32_t)((uint32_t)s + (uint32_t)a * (uint32_t)b))
 INT_MM(dtxk_b, mm_b, (dtxk_b)(s | (a & b)))
 INT_MM(double, mm_f64, s + a * b)
 INT_MM(float, mm_f32, s + a * b)
+#define ELEM_MM(S, T) INT_MM(T, mm_##S, dtxk_add_##S(s, dtxk_mul_##S(a, b)))
+ELEM_MM(i8, int8_t)
+ELEM_MM(i16, int16_t)
+ELEM_MM(u8, uint8_t)
+ELEM_MM(u16, uint16_t)
+ELEM_MM(u32, uint32_t)
+ELEM_MM(u64, uint64_t)
+/* float16: as kernels/matmul.c, summed in float32, added to C and rounded once */
+__global__ static void mm_f16(dtxk_f16 *C, const dtxk_f16 *A, const dtxk_f16 *B, int64_t m, int64_t n,
+                              int64_t k, int64_t ars, int64_t acs, int64_t brs, int64_t bcs) {
+  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < m * n;
+       e += (int64_t)gridDim.x * blockDim.x) {
+    int64_t i = e / n, j = e % n;
+    float s = 0;
+    for (int64_t p = 0; p < k; p++)
+      s += dtxk_f16_to_f32(A[i * ars + p * acs]) * dtxk_f16_to_f32(B[p * brs + j * bcs]);
+    C[e] = dtxk_f32_to_f16(dtxk_f16_to_f32(C[e]) + s);
+  }
+}
 
 extern "C" int dtxk_matmul_cuda(dtx_task_ctx *ctx) {
   size_t asz = 0;
@@ -776,6 +790,18 @@ extern "C" int dtxk_matmul_cuda(dtx_task_ctx *ctx) {
         mm_i32<<<g, 256, 0, s>>>((int32_t *)C, (const int32_t *)A, (const int32_t *)B, m, n, k, ars, acs, brs,
                                  bcs);
         break;
+#define ELEM_CASE(ID, S, T)                                                                    \
+  case ID:                                                                                     \
+    mm_##S<<<g, 256, 0, s>>>((T *)C, (const T *)A, (const T *)B, m, n, k, ars, acs, brs, bcs); \
+    break;
+        ELEM_CASE(DTXK_I8, i8, int8_t)
+        ELEM_CASE(DTXK_I16, i16, int16_t)
+        ELEM_CASE(DTXK_U8, u8, uint8_t)
+        ELEM_CASE(DTXK_U16, u16, uint16_t)
+        ELEM_CASE(DTXK_U32, u32, uint32_t)
+        ELEM_CASE(DTXK_U64, u64, uint64_t)
+        ELEM_CASE(DTXK_F16, f16, dtxk_f16)
+#undef ELEM_CASE
       default:
         mm_b<<<g, 256, 0, s>>>((dtxk_b *)C, (const dtxk_b *)A, (const dtxk_b *)B, m, n, k, ars, acs, brs,
                                bcs);

@@ -279,9 +279,18 @@ inline double RandValue(std::mt19937_64 &rng, dtx_dtype t) {
   switch (t) {
     case DTX_BOOL:
       return static_cast<double>(rng() % 2);
+    case DTX_I8:
+    case DTX_I16:
     case DTX_I32:
     case DTX_I64:
       return static_cast<double>(static_cast<int64_t>(rng() % 41) - 20);
+    case DTX_U8:
+    case DTX_U16:
+    case DTX_U32:
+    case DTX_U64:
+      return static_cast<double>(rng() % 41);
+    case DTX_F16:
+      return HalfBitsToDouble(DoubleToHalfBits(std::uniform_real_distribution<double>(-4, 4)(rng)));
     case DTX_F32:
       return static_cast<float>(std::uniform_real_distribution<double>(-4, 4)(rng));
     default:
@@ -300,6 +309,12 @@ inline Nd RandNd(std::mt19937_64 &rng, const std::vector<int64_t> &shape, dtx_dt
 
 inline const std::vector<dtx_dtype> &AllTypes() {
   static const std::vector<dtx_dtype> v = {DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64};
+  return v;
+}
+/* every dtype, those of issue 11 included */
+inline const std::vector<dtx_dtype> &EveryDtype() {
+  static const std::vector<dtx_dtype> v = {DTX_BOOL, DTX_I8,  DTX_I16, DTX_I32, DTX_I64, DTX_U8,
+                                           DTX_U16,  DTX_U32, DTX_U64, DTX_F16, DTX_F32, DTX_F64};
   return v;
 }
 

@@ -34,35 +34,52 @@
  * Threads. Arrays are immutable once made: any thread may use, combine and
  * compute them; the reference count is atomic. Scopes are per thread.
  *
- * Element type rules follow NumPy 2 (NEP 50). Mixing dtypes gives the
- * smallest type holding both (int32 with float32 gives float64); true
- * division of integers gives float64; comparisons give bool; sum/prod of
- * integers give int64; mean/var/std of integers give float64.
- * Python scalars. A 0-d array made by dtx_scalar / dtx_scalar_int stands for
- * a Python float / int and is weakly typed while it is a direct operand of an
+ * Element type rules follow NumPy 2 (NEP 50). The dtypes are bool, int8 ..
+ * int64, uint8 .. uint64, float16, float32 and float64 (dtx_dtype). float16
+ * is IEEE binary16 held as its bits: it is computed in float32 and rounded to
+ * nearest even once per operation, as NumPy's half loops. Mixing dtypes gives
+ * the smallest type holding both (np.result_type): int32 with float32 is
+ * float64, int8 with float16 float16, int16 with float16 float32, a signed
+ * with an unsigned integer the signed type twice as wide as the unsigned one
+ * (uint8 with int8 is int16), uint64 with any signed integer float64. True
+ * division of integers gives float64; float functions (exp, sqrt, ...) give
+ * the smallest float holding the operand (bool, int8, uint8: float16; 16-bit
+ * integers: float32; wider: float64); comparisons give bool; bool ** bool is
+ * int8; integer arithmetic wraps; sum/prod of bool and signed integers give
+ * int64, of unsigned integers uint64; mean/var/std of integers give float64;
+ * min/max keep the dtype (uint64 ordered as unsigned).
+ * Python scalars. A 0-d array made by dtx_scalar / dtx_scalar_int stands for a
+ * Python float / int and is weakly typed while it is a direct operand of an
  * elementwise operation: it takes the other operand's dtype when that is of
- * its kind or higher (float32 * 2.0 is float32, int32 * 7 int32, int32 * 2.5
- * and bool + 7 int64 / float64). Whatever an operation makes of it is an
- * ordinary (strong) array of the default dtype, as NumPy's functions of a
- * Python scalar give NumPy scalars: dtx_exp(dtx_scalar(2.0)) and
- * dtx_div(dtx_scalar_int(7), dtx_scalar_int(2)) are float64, so either times a
- * float32 array is float64. Likewise dtx_astype, dtx_where, dtx_dot, dtx_sum
- * and dtx_array_persist of a scalar give strong arrays (dtx_dot(2.5, x) of a
- * float32 x is float64, as np.dot). A Python int that int32 does not hold,
- * beside an int32 array, is compared by its value (x == 2**32 is false) and
- * is DTX_EINVAL in arithmetic, as NumPy's OverflowError (dtx_where converts
- * it as NumPy does, wrapping). An integer to a negative integer power is
- * DTX_EINVAL, as NumPy's ValueError, when the exponent is a constant known as
- * the array is made (a scalar, full, zeros, ones, through casts and views).
- * Deviations: float functions (exp, sqrt, ...) of bool give float32 (NumPy's
- * float16 is not a dtx dtype). An integer exponent computed by tasks is not
- * checked: a negative one gives 0 (1 or -1 for a base of 1 or -1) where NumPy
- * raises. Reductions of float32 (sum, prod, mean, var, std) accumulate in
- * float64, within chunks and across them, and round to float32 once at the
- * end: the result is the float64 reduction rounded, which is inf only when
- * that value is beyond float32's range, where NumPy's float32 pairwise sums
- * can overflow to inf on the way (and lose precision) for a total float32
- * holds. Chunked reductions cannot repeat NumPy's order of additions anyway,
+ * its kind or higher (float32 * 2.0 is float32, float16 * 2.0 float16, int32 *
+ * 7 int32, uint8 + 7 uint8, int8 + 1.5 float64, bool + 7 int64). Whatever an
+ * operation makes of it is an ordinary (strong) array of the default dtype, as
+ * NumPy's functions of a Python scalar give NumPy scalars:
+ * dtx_exp(dtx_scalar(2.0)) and dtx_div(dtx_scalar_int(7), dtx_scalar_int(2))
+ * are float64, so either times a float32 array is float64. Likewise
+ * dtx_astype, dtx_where, dtx_dot, dtx_sum and dtx_array_persist of a scalar
+ * give strong arrays (dtx_dot(2.5, x) of a float32 x is float64, as np.dot). A
+ * Python int that the integer operand's dtype does not hold (int32 beside
+ * 2**32, uint8 beside 300 or -1) is compared by its value (x == 2**32 is
+ * false; beside uint64 the comparison is made in float64) and is DTX_EINVAL in
+ * arithmetic, as NumPy's OverflowError (dtx_where converts it as NumPy does,
+ * wrapping). An integer to a negative integer power is DTX_EINVAL, as NumPy's
+ * ValueError, when the exponent is a constant known as the array is made (a
+ * scalar, full, zeros, ones, through casts and views).
+ * dtx_astype: integers wrap, float to integer truncates toward zero and
+ * saturates (NaN gives 0; NumPy leaves out-of-range values undefined), float
+ * to float16 rounds to nearest even (beyond 65504 gives inf).
+ * dtx_arange of integers takes NumPy's values from float bounds (the first two
+ * values truncated, then their difference: arange(0.5, 5, 1.5) is 0, 2, 4); of
+ * bool it gives at most two values.
+ * Deviations: an integer exponent computed by tasks is not checked: a negative
+ * one gives 0 (1 or -1 for a base of 1 or -1) where NumPy raises. Reductions
+ * of float16 and float32 (sum, prod, mean, var, std) accumulate in float64,
+ * within chunks and across them, and round once at the end: the result is the
+ * float64 reduction rounded, which is inf only when that value is beyond the
+ * dtype's range, where NumPy's float32 pairwise sums can overflow to inf on
+ * the way (and lose precision) for a total float32 holds. Chunked reductions
+ * cannot repeat NumPy's order of additions anyway,
  * so float results agree to rounding, not bit for bit.
  */
 #ifndef DTX_ARRAY_H

@@ -1,8 +1,11 @@
 /*
  * array/dtype.c - NumPy 2's dtype rules for the array operations: names and
- * sizes, the promotion of two dtypes and of a Python scalar with a dtype
- * (NEP 50), Python ints that int32 does not hold, and the integer constants
- * an operation can see when the array is made (integers to negative powers).
+ * sizes (one table, DTYPES), the promotion of two dtypes (np.result_type over
+ * bool, signed and unsigned integers of 8 to 64 bits and float16 .. float64)
+ * and of a Python scalar with a dtype (NEP 50), Python ints that an integer
+ * dtype does not hold, the dtypes of float functions and reductions, and the
+ * integer constants an operation can see when the array is made (integers to
+ * negative powers).
  *
  * Pure functions of immutable nodes; any thread. The rules, and where dtx
  * deviates from NumPy, are stated in dtx/array.h; tests/array_conformance

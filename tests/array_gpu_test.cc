@@ -89,7 +89,8 @@ TEST(ArrayGpu, CudaKernelsMatchTheCpu) {
     for (dtx_dtype ta : EveryDtype())
       for (dtx_dtype tb : EveryDtype()) {
         Nd a = RandNd(rng, shape, ta);
-        for (auto &e : a.v) e *= ta == DTX_BOOL || dtx_dtype_name(ta)[0] == 'u' ? 7 : 1000; /* wrap, round */
+        if (ta == DTX_F16 || ta == DTX_F32 || ta == DTX_F64) /* past the small integers: saturation */
+          for (auto &e : a.v) e *= 1000;
         std::string what = std::string("astype ") + dtx_dtype_name(ta) + " " + dtx_dtype_name(tb);
         Parity(
             gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_astype(Put(cl, a, ch), tb); }, 0,

@@ -119,8 +119,50 @@ inline std::string ShapeStr(const std::vector<int64_t> &s) {
   return r + (s.size() == 1 ? ",)" : ")");
 }
 
+/* binary16 bits to a double (exact), independent of the library */
+inline double HalfBitsToDouble(uint16_t h) {
+  int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  double v = e == 0 ? std::ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp(1024 + m, e - 25);
+  return (h & 0x8000) ? -v : v;
+}
+/* a double to binary16 bits, rounded to nearest even (through long double
+ * arithmetic on the exact candidates: independent of the library) */
+inline uint16_t DoubleToHalfBits(double x) {
+  uint16_t s = std::signbit(x) ? 0x8000 : 0;
+  if (std::isnan(x)) return static_cast<uint16_t>(s | 0x7e00);
+  double a = std::fabs(x);
+  uint16_t lo = 0, hi = 0x7c00;
+  while (lo < hi) { /* the last half <= a */
+    uint16_t mid = static_cast<uint16_t>((lo + hi + 1) / 2);
+    if (HalfBitsToDouble(mid) <= a)
+      lo = mid;
+    else
+      hi = static_cast<uint16_t>(mid - 1);
+  }
+  uint16_t best = lo;
+  if (best == 0x7c00) return static_cast<uint16_t>(s | best);
+  double below = HalfBitsToDouble(best), above = best == 0x7bff ? 65536.0 : HalfBitsToDouble(best + 1);
+  double dl = a - below, du = above - a;
+  uint16_t r = dl < du ? best : du < dl ? static_cast<uint16_t>(best + 1) : (best & 1) ? best + 1 : best;
+  return static_cast<uint16_t>(s | r);
+}
+
 inline double Read(const void *p, dtx_dtype t, int64_t i) {
   switch (t) {
+    case DTX_I8:
+      return static_cast<const int8_t *>(p)[i];
+    case DTX_I16:
+      return static_cast<const int16_t *>(p)[i];
+    case DTX_U8:
+      return static_cast<const uint8_t *>(p)[i];
+    case DTX_U16:
+      return static_cast<const uint16_t *>(p)[i];
+    case DTX_U32:
+      return static_cast<const uint32_t *>(p)[i];
+    case DTX_U64:
+      return static_cast<double>(static_cast<const uint64_t *>(p)[i]);
+    case DTX_F16:
+      return HalfBitsToDouble(static_cast<const uint16_t *>(p)[i]);
     case DTX_BOOL:
       return static_cast<const uint8_t *>(p)[i];
     case DTX_I32:
@@ -135,6 +177,27 @@ inline double Read(const void *p, dtx_dtype t, int64_t i) {
 }
 inline void Write(void *p, dtx_dtype t, int64_t i, double x) {
   switch (t) {
+    case DTX_I8:
+      static_cast<int8_t *>(p)[i] = static_cast<int8_t>(x);
+      break;
+    case DTX_I16:
+      static_cast<int16_t *>(p)[i] = static_cast<int16_t>(x);
+      break;
+    case DTX_U8:
+      static_cast<uint8_t *>(p)[i] = static_cast<uint8_t>(x);
+      break;
+    case DTX_U16:
+      static_cast<uint16_t *>(p)[i] = static_cast<uint16_t>(x);
+      break;
+    case DTX_U32:
+      static_cast<uint32_t *>(p)[i] = static_cast<uint32_t>(x);
+      break;
+    case DTX_U64:
+      static_cast<uint64_t *>(p)[i] = static_cast<uint64_t>(x);
+      break;
+    case DTX_F16:
+      static_cast<uint16_t *>(p)[i] = DoubleToHalfBits(x);
+      break;
     case DTX_BOOL:
       static_cast<uint8_t *>(p)[i] = x != 0;
       break;
@@ -216,9 +279,18 @@ inline double RandValue(std::mt19937_64 &rng, dtx_dtype t) {
   switch (t) {
     case DTX_BOOL:
       return static_cast<double>(rng() % 2);
+    case DTX_I8:
+    case DTX_I16:
     case DTX_I32:
     case DTX_I64:
       return static_cast<double>(static_cast<int64_t>(rng() % 41) - 20);
+    case DTX_U8:
+    case DTX_U16:
+    case DTX_U32:
+    case DTX_U64:
+      return static_cast<double>(rng() % 41);
+    case DTX_F16:
+      return HalfBitsToDouble(DoubleToHalfBits(std::uniform_real_distribution<double>(-4, 4)(rng)));
     case DTX_F32:
       return static_cast<float>(std::uniform_real_distribution<double>(-4, 4)(rng));
     default:
@@ -237,6 +309,12 @@ inline Nd RandNd(std::mt19937_64 &rng, const std::vector<int64_t> &shape, dtx_dt
 
 inline const std::vector<dtx_dtype> &AllTypes() {
   static const std::vector<dtx_dtype> v = {DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64};
+  return v;
+}
+/* every dtype, those of issue 11 included */
+inline const std::vector<dtx_dtype> &EveryDtype() {
+  static const std::vector<dtx_dtype> v = {DTX_BOOL, DTX_I8,  DTX_I16, DTX_I32, DTX_I64, DTX_U8,
+                                           DTX_U16,  DTX_U32, DTX_U64, DTX_F16, DTX_F32, DTX_F64};
   return v;
 }
 
@@ -277,6 +355,8 @@ inline double As(dtx_dtype t, double x) {
       return static_cast<double>(static_cast<int64_t>(x));
     case DTX_F32:
       return static_cast<float>(x);
+    case DTX_F16:
+      return HalfBitsToDouble(DoubleToHalfBits(x));
     default:
       return x;
   }

@@ -34,35 +34,52 @@
  * Threads. Arrays are immutable once made: any thread may use, combine and
  * compute them; the reference count is atomic. Scopes are per thread.
  *
- * Element type rules follow NumPy 2 (NEP 50). Mixing dtypes gives the
- * smallest type holding both (int32 with float32 gives float64); true
- * division of integers gives float64; comparisons give bool; sum/prod of
- * integers give int64; mean/var/std of integers give float64.
- * Python scalars. A 0-d array made by dtx_scalar / dtx_scalar_int stands for
- * a Python float / int and is weakly typed while it is a direct operand of an
+ * Element type rules follow NumPy 2 (NEP 50). The dtypes are bool, int8 ..
+ * int64, uint8 .. uint64, float16, float32 and float64 (dtx_dtype). float16
+ * is IEEE binary16 held as its bits: it is computed in float32 and rounded to
+ * nearest even once per operation, as NumPy's half loops. Mixing dtypes gives
+ * the smallest type holding both (np.result_type): int32 with float32 is
+ * float64, int8 with float16 float16, int16 with float16 float32, a signed
+ * with an unsigned integer the signed type twice as wide as the unsigned one
+ * (uint8 with int8 is int16), uint64 with any signed integer float64. True
+ * division of integers gives float64; float functions (exp, sqrt, ...) give
+ * the smallest float holding the operand (bool, int8, uint8: float16; 16-bit
+ * integers: float32; wider: float64); comparisons give bool; bool ** bool is
+ * int8; integer arithmetic wraps; sum/prod of bool and signed integers give
+ * int64, of unsigned integers uint64; mean/var/std of integers give float64;
+ * min/max keep the dtype (uint64 ordered as unsigned).
+ * Python scalars. A 0-d array made by dtx_scalar / dtx_scalar_int stands for a
+ * Python float / int and is weakly typed while it is a direct operand of an
  * elementwise operation: it takes the other operand's dtype when that is of
- * its kind or higher (float32 * 2.0 is float32, int32 * 7 int32, int32 * 2.5
- * and bool + 7 int64 / float64). Whatever an operation makes of it is an
- * ordinary (strong) array of the default dtype, as NumPy's functions of a
- * Python scalar give NumPy scalars: dtx_exp(dtx_scalar(2.0)) and
- * dtx_div(dtx_scalar_int(7), dtx_scalar_int(2)) are float64, so either times a
- * float32 array is float64. Likewise dtx_astype, dtx_where, dtx_dot, dtx_sum
- * and dtx_array_persist of a scalar give strong arrays (dtx_dot(2.5, x) of a
- * float32 x is float64, as np.dot). A Python int that int32 does not hold,
- * beside an int32 array, is compared by its value (x == 2**32 is false) and
- * is DTX_EINVAL in arithmetic, as NumPy's OverflowError (dtx_where converts
- * it as NumPy does, wrapping). An integer to a negative integer power is
- * DTX_EINVAL, as NumPy's ValueError, when the exponent is a constant known as
- * the array is made (a scalar, full, zeros, ones, through casts and views).
- * Deviations: float functions (exp, sqrt, ...) of bool give float32 (NumPy's
- * float16 is not a dtx dtype). An integer exponent computed by tasks is not
- * checked: a negative one gives 0 (1 or -1 for a base of 1 or -1) where NumPy
- * raises. Reductions of float32 (sum, prod, mean, var, std) accumulate in
- * float64, within chunks and across them, and round to float32 once at the
- * end: the result is the float64 reduction rounded, which is inf only when
- * that value is beyond float32's range, where NumPy's float32 pairwise sums
- * can overflow to inf on the way (and lose precision) for a total float32
- * holds. Chunked reductions cannot repeat NumPy's order of additions anyway,
+ * its kind or higher (float32 * 2.0 is float32, float16 * 2.0 float16, int32 *
+ * 7 int32, uint8 + 7 uint8, int8 + 1.5 float64, bool + 7 int64). Whatever an
+ * operation makes of it is an ordinary (strong) array of the default dtype, as
+ * NumPy's functions of a Python scalar give NumPy scalars:
+ * dtx_exp(dtx_scalar(2.0)) and dtx_div(dtx_scalar_int(7), dtx_scalar_int(2))
+ * are float64, so either times a float32 array is float64. Likewise
+ * dtx_astype, dtx_where, dtx_dot, dtx_sum and dtx_array_persist of a scalar
+ * give strong arrays (dtx_dot(2.5, x) of a float32 x is float64, as np.dot). A
+ * Python int that the integer operand's dtype does not hold (int32 beside
+ * 2**32, uint8 beside 300 or -1) is compared by its value (x == 2**32 is
+ * false; beside uint64 the comparison is made in float64) and is DTX_EINVAL in
+ * arithmetic, as NumPy's OverflowError (dtx_where converts it as NumPy does,
+ * wrapping). An integer to a negative integer power is DTX_EINVAL, as NumPy's
+ * ValueError, when the exponent is a constant known as the array is made (a
+ * scalar, full, zeros, ones, through casts and views).
+ * dtx_astype: integers wrap, float to integer truncates toward zero and
+ * saturates (NaN gives 0; NumPy leaves out-of-range values undefined), float
+ * to float16 rounds to nearest even (beyond 65504 gives inf).
+ * dtx_arange of integers takes NumPy's values from float bounds (the first two
+ * values truncated, then their difference: arange(0.5, 5, 1.5) is 0, 2, 4); of
+ * bool it gives at most two values.
+ * Deviations: an integer exponent computed by tasks is not checked: a negative
+ * one gives 0 (1 or -1 for a base of 1 or -1) where NumPy raises. Reductions
+ * of float16 and float32 (sum, prod, mean, var, std) accumulate in float64,
+ * within chunks and across them, and round once at the end: the result is the
+ * float64 reduction rounded, which is inf only when that value is beyond the
+ * dtype's range, where NumPy's float32 pairwise sums can overflow to inf on
+ * the way (and lose precision) for a total float32 holds. Chunked reductions
+ * cannot repeat NumPy's order of additions anyway,
  * so float results agree to rounding, not bit for bit.
  */
 #ifndef DTX_ARRAY_H
@@ -88,9 +105,17 @@ typedef enum dtx_dtype {
   DTX_I64 = 3,
   DTX_F32 = 4,
   DTX_F64 = 5,
+  DTX_I8 = 6,
+  DTX_I16 = 7,
+  DTX_U8 = 8,
+  DTX_U16 = 9,
+  DTX_U32 = 10,
+  DTX_U64 = 11,
+  DTX_F16 = 12, /* IEEE binary16, held as its bits (uint16_t); computed in float32 */
 } dtx_dtype;
 
-/* "bool", "int32", "int64", "float32", "float64"; NULL for anything else. */
+/* NumPy's names ("bool", "int8", ..., "uint64", "float16", "float32",
+ * "float64"); NULL for anything else. */
 DTX_API const char *dtx_dtype_name(dtx_dtype t);
 /* Bytes per element; 0 for an unknown dtype. */
 DTX_API size_t dtx_dtype_size(dtx_dtype t);
@@ -185,16 +210,21 @@ DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape
 #define DTX_ANY_DTYPE ((dtx_dtype)0)
 DTX_API dtx_status dtx_array_compute_as(const dtx_array *a, dtx_dtype dtype, void *buf, size_t size);
 /* dtx_array_compute_as with the dtype of buf's elements: in C11 a macro reads
- * it from buf's pointer type (_Bool, int32_t, int64_t, float, double; any
- * other pointer, void * included, is unchecked), in C++11 a template does,
+ * it from buf's pointer type (_Bool, int8_t .. int64_t, uint16_t .. uint64_t,
+ * float, double; any other pointer is unchecked: void *, char * and
+ * uint8_t * (unsigned char *, the type of raw bytes: a uint8 result goes
+ * there unchecked); a float16 result held as uint16_t, which means uint16,
+ * needs dtx_array_compute_as(a, DTX_F16, ...) or a void * buffer), in C++11
+ * a template does (the same types, bool for _Bool),
  * so `double s; dtx_array_compute(dtx_sum(int32_array, NULL, 0), &s, sizeof s)`
  * is DTX_EINVAL (the sum is int64) instead of garbage. The function itself
  * is unchecked: (dtx_array_compute)(...) in C, a void * buffer in C++. */
 DTX_API dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size);
 #if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define DTX_BUFFER_DTYPE(buf) \
-  _Generic((buf), _Bool *: DTX_BOOL, int32_t *: DTX_I32, int64_t *: DTX_I64, float *: DTX_F32, \
-           double *: DTX_F64, default: DTX_ANY_DTYPE)
+  _Generic((buf), _Bool *: DTX_BOOL, int8_t *: DTX_I8, int16_t *: DTX_I16, int32_t *: DTX_I32,             \
+           int64_t *: DTX_I64, uint16_t *: DTX_U16, uint32_t *: DTX_U32, uint64_t *: DTX_U64, \
+           float *: DTX_F32, double *: DTX_F64, default: DTX_ANY_DTYPE)
 #define dtx_array_compute(a, buf, size) dtx_array_compute_as((a), DTX_BUFFER_DTYPE(buf), (buf), (size))
 #endif
 
@@ -216,8 +246,9 @@ DTX_API dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_a
 
 /* Writes a to a NumPy .npy file (format 1.0, little endian, C order). */
 DTX_API dtx_status dtx_save_npy(const dtx_array *a, const char *path);
-/* Reads a .npy file (bool, int32, int64, float32, float64; little endian; C or
- * Fortran order) into a new in-memory array. chunks as for creation. */
+/* Reads a .npy file (any dtx dtype: '|b1', '<i1' .. '<i8', '<u1' .. '<u8',
+ * '<f2', '<f4', '<f8'; little endian; C or Fortran order) into a new
+ * in-memory array. chunks as for creation. */
 DTX_API dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks, dtx_array **out);
 
 /* Options for dtx_array_graph. */
@@ -452,6 +483,26 @@ struct dtx_buffer_dtype {
 template <>
 struct dtx_buffer_dtype<bool> {
   static constexpr dtx_dtype value = DTX_BOOL;
+};
+template <>
+struct dtx_buffer_dtype<int8_t> {
+  static constexpr dtx_dtype value = DTX_I8;
+};
+template <>
+struct dtx_buffer_dtype<int16_t> {
+  static constexpr dtx_dtype value = DTX_I16;
+};
+template <>
+struct dtx_buffer_dtype<uint16_t> {
+  static constexpr dtx_dtype value = DTX_U16;
+};
+template <>
+struct dtx_buffer_dtype<uint32_t> {
+  static constexpr dtx_dtype value = DTX_U32;
+};
+template <>
+struct dtx_buffer_dtype<uint64_t> {
+  static constexpr dtx_dtype value = DTX_U64;
 };
 template <>
 struct dtx_buffer_dtype<int32_t> {

@@ -219,8 +219,7 @@ dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, cons
                      DTX_ARRAY_MAX_DIMS);
   if (ndim > 0 && shape == NULL) return dtxi_fail(DTX_EINVAL, "%s: shape is NULL", fn);
   if (dtx_dtype_name(t) == NULL)
-    return dtxi_fail(DTX_EINVAL, "%s: dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64",
-                     fn, (int)t);
+    return dtxi_fail(DTX_EINVAL, "%s: dtype %d is not a dtx_dtype (DTX_BOOL .. DTX_F16)", fn, (int)t);
   for (int d = 0; d < ndim; d++) {
     if (shape[d] < 1)
       return dtxi_fail(DTX_EINVAL, "%s: shape[%d] is %lld; every length must be at least 1", fn, d,
@@ -274,9 +273,8 @@ static dtxk_gen gconst(double v, dtx_dtype t) {
   memset(&g, 0, sizeof g);
   g.kind = DTXK_GEN_CONST;
   g.g0 = t == DTX_BOOL ? (v != 0) : v;
-  g.i0 = t == DTX_BOOL ? (v != 0) : dtxk_f2i64(v);
-  if (t == DTX_I32) g.i0 = dtxk_f2i32(v);
-  if (dtxa_dkind(t) == 1) g.g0 = (double)g.i0;
+  g.i0 = dtxa_int_of(v, t);
+  if (dtxa_dkind(t) == 1) g.g0 = dtxa_is_unsigned(t) ? (double)(uint64_t)g.i0 : (double)g.i0;
   return g;
 }
 
@@ -313,15 +311,18 @@ dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, i
   g.kind = DTXK_GEN_ARANGE;
   g.g0 = start;
   g.g1 = step;
+  /* integers as NumPy: the first two values truncated, then their difference */
   g.i0 = dtxk_f2i64(start);
-  g.i1 = dtxk_f2i64(step);
-  if (dtxa_dkind(t) == 1 && (g.i1 == 0 || (double)g.i0 != start || (double)g.i1 != step)) {
-    dtxi_fail(DTX_EINVAL, "dtx_arange: an %s range needs integral start and step (got %g, %g)",
-              dtx_dtype_name(t), start, step);
+  g.i1 = dtxk_f2i64(start + step) - g.i0;
+  if (dtxa_dkind(t) == 1 && (dtxa_int_of((double)g.i0, t) != g.i0 ||
+                             (n > 1 && dtxa_int_of((double)(g.i0 + g.i1), t) != g.i0 + g.i1))) {
+    dtxi_fail(DTX_EINVAL, "dtx_arange: start %g or start + step %g is out of bounds for %s (as NumPy)", start,
+              start + step, dtx_dtype_name(t));
     return NULL;
   }
-  if (t == DTX_BOOL) {
-    dtxi_fail(DTX_EINVAL, "dtx_arange: dtype bool is not supported (use int32/int64/float32/float64)");
+  if (t == DTX_BOOL && n > 2) {
+    dtxi_fail(DTX_EINVAL, "dtx_arange: a bool range has at most 2 values (as NumPy; this one has %lld)",
+              (long long)n);
     return NULL;
   }
   return dtxa_ret(gen_node(cl, "dtx_arange", "arange", 1, &n, chunk > 0 ? &chunk : NULL, t, &g));
@@ -358,8 +359,8 @@ dtx_array *dtx_eye(dtx_cluster *cl, int64_t n, int64_t m, int64_t k, const int64
 
 static dtx_array *random_node(dtx_cluster *cl, const char *fn, const char *opname, int kind, int ndim,
                               const int64_t *shape, const int64_t *chunks, dtx_dtype t, uint64_t seed) {
-  if (dtxa_dkind(t) != 2) {
-    dtxi_fail(DTX_EINVAL, "%s: dtype %s is not a float dtype (DTX_F32 or DTX_F64)", fn,
+  if (t != DTX_F32 && t != DTX_F64) {
+    dtxi_fail(DTX_EINVAL, "%s: dtype %s is not DTX_F32 or DTX_F64 (as NumPy's generators)", fn,
               dtx_dtype_name(t) != NULL ? dtx_dtype_name(t) : "(invalid)");
     return NULL;
   }
@@ -535,7 +536,7 @@ static dtx_array *unary_node(int op, const dtx_array *a) {
         "dtx_neg: negating a bool array is not supported (as in NumPy); use dtx_eq(x, false) or astype");
     return NULL;
   }
-  if (op >= DTX_EXP) t = t == DTX_BOOL ? DTX_F32 : dtxa_dkind(t) == 1 ? DTX_F64 : t;
+  if (op >= DTX_EXP) t = dtxa_float_func_dtype(t);
   dtx_array *c = cast_node(a, t);
   if (c == NULL) return NULL;
   dtx_array *r = dtxa_node(a->cl, DTXA_UNARY, name, a->ndim, a->shape, a->chunk, t, 1, &c);
@@ -559,14 +560,15 @@ static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
     return NULL;
   }
   dtx_dtype t = dtxa_promote(a, b);
-  if (t == DTX_BOOL && (op == DTX_SUB || op == DTX_POW)) {
+  if (t == DTX_BOOL && op == DTX_POW) t = DTX_I8; /* NumPy: bool ** bool is int8 */
+  if (t == DTX_BOOL && op == DTX_SUB) {
     dtxi_fail(DTX_EINVAL,
               "dtx_%s: not defined for two bool operands (as in NumPy); convert with dtx_astype first", name);
     return NULL;
   }
   if (dtxa_pyint_range(name, op, a, b, &t) != DTX_OK) return NULL;
   int64_t e;
-  if (op == DTX_POW && dtxa_dkind(t) == 1 && dtxa_int_const(b, &e) && e < 0) {
+  if (op == DTX_POW && dtxa_dkind(t) == 1 && !dtxa_is_unsigned(t) && dtxa_int_const(b, &e) && e < 0) {
     dtxi_fail(DTX_EINVAL,
               "dtx_pow: integers to negative integer powers are not allowed (exponent %lld; as NumPy); "
               "make the base a float with dtx_astype",
@@ -665,8 +667,7 @@ dtx_array *dtx_clip(const dtx_array *a, double lo, double hi) {
 dtx_array *dtx_astype(const dtx_array *a, dtx_dtype t) {
   if (a == NULL) return NULL;
   if (dtx_dtype_name(t) == NULL) {
-    dtxi_fail(DTX_EINVAL, "dtx_astype: dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64",
-              (int)t);
+    dtxi_fail(DTX_EINVAL, "dtx_astype: dtype %d is not a dtx_dtype (DTX_BOOL .. DTX_F16)", (int)t);
     return NULL;
   }
   dtx_array *r = cast_node(a, t);
@@ -1024,28 +1025,7 @@ static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int na
     dtxi_fail(DTX_EINVAL, "dtx_%s: takes one axis or all of them (got %d of %d)", name, nred, a->ndim);
     return NULL;
   }
-  dtx_dtype t = a->dtype;
-  switch (r) {
-    case DTX_SUM:
-    case DTX_PROD:
-      t = dtxa_dkind(t) == 2 ? t : DTX_I64;
-      break;
-    case DTX_MEAN:
-    case DTX_VAR:
-    case DTX_STD:
-      t = t == DTX_F32 ? DTX_F32 : DTX_F64;
-      break;
-    case DTX_ARGMIN:
-    case DTX_ARGMAX:
-      t = DTX_I64;
-      break;
-    case DTX_ANY:
-    case DTX_ALL:
-      t = DTX_BOOL;
-      break;
-    default:
-      break;
-  }
+  dtx_dtype t = dtxa_reduce_dtype(r, a->dtype);
   int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
   int nd = 0;
   for (int d = 0; d < a->ndim; d++) {
@@ -1293,8 +1273,7 @@ static dtx_array *user_node(int kind, const char *fn, const char *name, dtx_bloc
     return NULL;
   }
   if (dtx_dtype_name(t) == NULL) {
-    dtxi_fail(DTX_EINVAL, "%s: out_dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64", fn,
-              (int)t);
+    dtxi_fail(DTX_EINVAL, "%s: out_dtype %d is not a dtx_dtype (DTX_BOOL .. DTX_F16)", fn, (int)t);
     return NULL;
   }
   if (user_size > 0 && user == NULL) {

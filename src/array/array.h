@@ -112,6 +112,11 @@ dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, cons
 
 /* dtype.c: NumPy 2's dtype rules (see there). */
 int dtxa_dkind(dtx_dtype t); /* 0 bool, 1 integer, 2 float */
+int dtxa_is_unsigned(dtx_dtype t);
+dtx_dtype dtxa_float_for(dtx_dtype t);
+dtx_dtype dtxa_float_func_dtype(dtx_dtype t);
+dtx_dtype dtxa_reduce_dtype(int r, dtx_dtype t);
+int64_t dtxa_int_of(double v, dtx_dtype t);
 dtx_dtype dtxa_promote2(dtx_dtype a, dtx_dtype b);
 dtx_dtype dtxa_promote(const dtx_array *a, const dtx_array *b);
 dtx_status dtxa_pyint_range(const char *name, int op, const dtx_array *a, const dtx_array *b, dtx_dtype *t);

@@ -333,7 +333,7 @@ static int compile(tmpl *t, const dtx_array *a, const dtxk_dimmap *map, int mat)
             t->overflow = 1;
             return -1;
           }
-          if (a->dtype == DTX_F32 || a->dtype == DTX_F64)
+          if (dtxa_dkind(a->dtype) == 2)
             t->consts[t->nc].f = a->gen.g0;
           else
             t->consts[t->nc].i = a->gen.i0;
@@ -811,8 +811,10 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
   os.kind = DTXK_OUT_REDUCE;
   os.dtype = result_dtype(t);
   os.red = red;
-  int fl = os.dtype == DTX_F32 || os.dtype == DTX_F64;
+  int fl = dtxa_dkind(os.dtype) == 2;
   os.acc = (red == DTX_MEAN || red == DTX_VAR || red == DTX_STD || fl) && !any_all ? DTXK_F64 : DTXK_I64;
+  if (os.dtype == DTX_U64 && (red == DTX_MIN || red == DTX_MAX || red == DTX_ARGMIN || red == DTX_ARGMAX))
+    os.acc = DTXK_U64; /* ordered as uint64 (kernels/reduce.h) */
   os.red_mask = mask;
   os.fin_dtype = r->dtype;
   os.ddof = r->ddof;

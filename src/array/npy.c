@@ -17,19 +17,19 @@
 #include "array/array.h"
 #include "base/error.h"
 
+/* The .npy descr of each dtype: byte order ('|' for one byte), then the
+ * type code the loader matches. */
+static const struct {
+  dtx_dtype t;
+  const char *descr;
+} codes[] = {{DTX_BOOL, "|b1"}, {DTX_I8, "|i1"},  {DTX_I16, "<i2"}, {DTX_I32, "<i4"},
+             {DTX_I64, "<i8"},  {DTX_U8, "|u1"},  {DTX_U16, "<u2"}, {DTX_U32, "<u4"},
+             {DTX_U64, "<u8"},  {DTX_F16, "<f2"}, {DTX_F32, "<f4"}, {DTX_F64, "<f8"}};
+
 static const char *descr_of(dtx_dtype t) {
-  switch (t) {
-    case DTX_BOOL:
-      return "|b1";
-    case DTX_I32:
-      return "<i4";
-    case DTX_I64:
-      return "<i8";
-    case DTX_F32:
-      return "<f4";
-    default:
-      return "<f8";
-  }
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+    if (codes[i].t == t) return codes[i].descr;
+  return "<f8";
 }
 
 dtx_status dtx_save_npy(const dtx_array *a, const char *path) {
@@ -140,21 +140,14 @@ dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks
   for (const char *p = dv + 1; *p && *p != *dv && dl + 1 < sizeof descr; p++) descr[dl++] = *p;
   char order = descr[0];
   const char *code = order == '<' || order == '>' || order == '=' || order == '|' ? descr + 1 : descr;
-  dtx_dtype t;
-  if (strcmp(code, "b1") == 0 || strcmp(code, "?") == 0)
-    t = DTX_BOOL;
-  else if (strcmp(code, "i4") == 0)
-    t = DTX_I32;
-  else if (strcmp(code, "i8") == 0)
-    t = DTX_I64;
-  else if (strcmp(code, "f4") == 0)
-    t = DTX_F32;
-  else if (strcmp(code, "f8") == 0)
-    t = DTX_F64;
-  else {
+  dtx_dtype t = (dtx_dtype)0;
+  if (strcmp(code, "?") == 0) t = DTX_BOOL;
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+    if (strcmp(code, codes[i].descr + 1) == 0) t = codes[i].t;
+  if (t == (dtx_dtype)0) {
     rc = dtxi_fail(DTX_EINVAL,
-                   "dtx_load_npy: '%s' holds dtype '%s'; dtx reads bool (b1), int32 (i4), int64 (i8), "
-                   "float32 (f4) and float64 (f8)",
+                   "dtx_load_npy: '%s' holds dtype '%s'; dtx reads bool (b1), int8 .. int64 (i1 .. i8), "
+                   "uint8 .. uint64 (u1 .. u8) and float16 .. float64 (f2 .. f8)",
                    path, descr);
     goto done;
   }

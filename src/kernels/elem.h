@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __CUDACC__
 #define DTX_HD __host__ __device__ __forceinline__
@@ -23,37 +24,169 @@
 #endif
 
 /* dtypes: the values of dtx_dtype (dtx/array.h). */
-enum { DTXK_BOOL = 1, DTXK_I32 = 2, DTXK_I64 = 3, DTXK_F32 = 4, DTXK_F64 = 5, DTXK_NTYPES = 6 };
+enum {
+  DTXK_BOOL = 1,
+  DTXK_I32 = 2,
+  DTXK_I64 = 3,
+  DTXK_F32 = 4,
+  DTXK_F64 = 5,
+  DTXK_I8 = 6,
+  DTXK_I16 = 7,
+  DTXK_U8 = 8,
+  DTXK_U16 = 9,
+  DTXK_U32 = 10,
+  DTXK_U64 = 11,
+  DTXK_F16 = 12,
+  DTXK_NTYPES = 13
+};
 
 typedef uint8_t dtxk_b;
+/* IEEE 754 binary16, kept as its bits: computed in float32 (as NumPy does),
+ * stored rounded to nearest even by dtxk_f64_to_f16. */
+typedef uint16_t dtxk_f16;
 
-/* X(suffix, C type, dtype id) */
-#define DTXK_TYPES(X)     \
-  X(b, dtxk_b, DTXK_BOOL) \
-  X(i32, int32_t, DTXK_I32) X(i64, int64_t, DTXK_I64) X(f32, float, DTXK_F32) X(f64, double, DTXK_F64)
+/* X(suffix, C type, dtype id), in the order of the ids */
+/* clang-format off */
+#define DTXK_TYPES(X)       \
+  X(b, dtxk_b, DTXK_BOOL)   \
+  X(i32, int32_t, DTXK_I32) \
+  X(i64, int64_t, DTXK_I64) \
+  X(f32, float, DTXK_F32)   \
+  X(f64, double, DTXK_F64)  \
+  X(i8, int8_t, DTXK_I8)    \
+  X(i16, int16_t, DTXK_I16) \
+  X(u8, uint8_t, DTXK_U8)   \
+  X(u16, uint16_t, DTXK_U16) \
+  X(u32, uint32_t, DTXK_U32) \
+  X(u64, uint64_t, DTXK_U64) \
+  X(f16, dtxk_f16, DTXK_F16)
+/* clang-format on */
 
-DTX_HD int dtxk_size(int t) { return t == DTXK_BOOL ? 1 : (t == DTXK_I32 || t == DTXK_F32) ? 4 : 8; }
-DTX_HD int dtxk_is_float(int t) { return t == DTXK_F32 || t == DTXK_F64; }
+DTX_HD int dtxk_size(int t) {
+  switch (t) {
+    case DTXK_BOOL:
+    case DTXK_I8:
+    case DTXK_U8:
+      return 1;
+    case DTXK_I16:
+    case DTXK_U16:
+    case DTXK_F16:
+      return 2;
+    case DTXK_I32:
+    case DTXK_U32:
+    case DTXK_F32:
+      return 4;
+    default:
+      return 8;
+  }
+}
+DTX_HD int dtxk_is_float(int t) { return t == DTXK_F32 || t == DTXK_F64 || t == DTXK_F16; }
+DTX_HD int dtxk_is_uint(int t) { return t == DTXK_U8 || t == DTXK_U16 || t == DTXK_U32 || t == DTXK_U64; }
+
+/* ---- float16 --------------------------------------------------------------------- */
+
+/* Exact: every binary16 value (subnormals, infinities, NaN payloads) is a float32. */
+DTX_HD float dtxk_f16_to_f32(dtxk_f16 h) {
+  uint32_t s = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, bits;
+  if (e == 0x1f) {
+    bits = s | 0x7f800000u | (m << 13);
+  } else if (e != 0) {
+    bits = s | ((e + 112) << 23) | (m << 13);
+  } else if (m == 0) {
+    bits = s;
+  } else { /* subnormal: m * 2^-24, normalised */
+    e = 113;
+    while (!(m & 0x400u)) {
+      m <<= 1;
+      e--;
+    }
+    bits = s | (e << 23) | ((m & 0x3ffu) << 13);
+  }
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+/* Rounds to nearest, ties to even, once (float32 converts through here
+ * exactly, so there is no double rounding); beyond 65520 gives inf; NaN stays
+ * NaN (quiet, sign and top payload bits kept). */
+DTX_HD dtxk_f16 dtxk_f64_to_f16(double x) {
+  uint64_t b;
+  memcpy(&b, &x, sizeof b);
+  uint32_t s = (uint32_t)(b >> 48) & 0x8000u;
+  int e = (int)((b >> 52) & 0x7ff);
+  uint64_t m = b & 0xfffffffffffffull;
+  if (e == 0x7ff) return (dtxk_f16)(m ? (s | 0x7e00u | (uint32_t)(m >> 42)) : (s | 0x7c00u));
+  int ue = e - 1023;
+  if (ue > 15) return (dtxk_f16)(s | 0x7c00u);
+  if (ue >= -14) {
+    uint64_t rest = m & ((1ull << 42) - 1), half = 1ull << 41;
+    uint32_t r = ((uint32_t)(ue + 15) << 10) | (uint32_t)(m >> 42);
+    if (rest > half || (rest == half && (r & 1))) r++; /* a carry moves into the exponent: right */
+    return (dtxk_f16)(s | r);
+  }
+  if (ue < -25) return (dtxk_f16)s;
+  int shift = 52 - 24 - ue; /* 43 .. 53: to units of 2^-24 */
+  uint64_t full = (1ull << 52) | m, q = full >> shift, rest = full & ((1ull << shift) - 1),
+           half = 1ull << (shift - 1);
+  if (rest > half || (rest == half && (q & 1))) q++;
+  return (dtxk_f16)(s | (uint32_t)q);
+}
+DTX_HD dtxk_f16 dtxk_f32_to_f16(float x) { return dtxk_f64_to_f16((double)x); }
 
 /* ---- conversions --------------------------------------------------------------- */
 
-DTX_HD int32_t dtxk_f2i32(double x) {
-  if (x != x) return 0;
-  if (x >= 2147483647.0) return INT32_MAX;
-  if (x <= -2147483648.0) return INT32_MIN;
-  return (int32_t)x;
-}
+/* float to integer: truncates toward zero, saturates, NaN gives 0 */
+#define DTXK_F2I(S, T, LO, HI)    \
+  DTX_HD T dtxk_f2##S(double x) { \
+    if (x != x) return 0;         \
+    if (x >= HI) return (T)HI;    \
+    if (x <= LO) return (T)LO;    \
+    return (T)x;                  \
+  }
+DTXK_F2I(i8, int8_t, -128.0, 127.0)
+DTXK_F2I(i16, int16_t, -32768.0, 32767.0)
+DTXK_F2I(i32, int32_t, -2147483648.0, 2147483647.0)
+DTXK_F2I(u8, uint8_t, 0.0, 255.0)
+DTXK_F2I(u16, uint16_t, 0.0, 65535.0)
+DTXK_F2I(u32, uint32_t, 0.0, 4294967295.0)
 DTX_HD int64_t dtxk_f2i64(double x) {
   if (x != x) return 0;
   if (x >= 9223372036854775807.0) return INT64_MAX;
   if (x <= -9223372036854775808.0) return INT64_MIN;
   return (int64_t)x;
 }
-/* DTXK_CV_<to>(x, from_float): x converted to the type <to>; from_float is a
- * constant saying whether x has a float type. NaN converts to true. */
+DTX_HD uint64_t dtxk_f2u64(double x) {
+  if (x != x || x <= 0) return 0;
+  if (x >= 18446744073709551615.0) return UINT64_MAX;
+  return (uint64_t)x;
+}
+/* DTXK_LD_<from>(x): a stored value as it computes (float16: as float32). */
+#define DTXK_LD_b(x) (x)
+#define DTXK_LD_i32(x) (x)
+#define DTXK_LD_i64(x) (x)
+#define DTXK_LD_f32(x) (x)
+#define DTXK_LD_f64(x) (x)
+#define DTXK_LD_i8(x) (x)
+#define DTXK_LD_i16(x) (x)
+#define DTXK_LD_u8(x) (x)
+#define DTXK_LD_u16(x) (x)
+#define DTXK_LD_u32(x) (x)
+#define DTXK_LD_u64(x) (x)
+#define DTXK_LD_f16(x) dtxk_f16_to_f32(x)
+/* DTXK_CV_<to>(x, from_float): x (loaded) converted to the type <to>;
+ * from_float is a constant saying whether x has a float type. Integers wrap
+ * (as NumPy), NaN converts to true. */
 #define DTXK_CV_b(x, SF) ((dtxk_b)((x) != 0))
+#define DTXK_CV_i8(x, SF) ((SF) ? dtxk_f2i8((double)(x)) : (int8_t)(x))
+#define DTXK_CV_i16(x, SF) ((SF) ? dtxk_f2i16((double)(x)) : (int16_t)(x))
 #define DTXK_CV_i32(x, SF) ((SF) ? dtxk_f2i32((double)(x)) : (int32_t)(x))
 #define DTXK_CV_i64(x, SF) ((SF) ? dtxk_f2i64((double)(x)) : (int64_t)(x))
+#define DTXK_CV_u8(x, SF) ((SF) ? dtxk_f2u8((double)(x)) : (uint8_t)(x))
+#define DTXK_CV_u16(x, SF) ((SF) ? dtxk_f2u16((double)(x)) : (uint16_t)(x))
+#define DTXK_CV_u32(x, SF) ((SF) ? dtxk_f2u32((double)(x)) : (uint32_t)(x))
+#define DTXK_CV_u64(x, SF) ((SF) ? dtxk_f2u64((double)(x)) : (uint64_t)(x))
+#define DTXK_CV_f16(x, SF) dtxk_f64_to_f16((double)(x))
 #define DTXK_CV_f32(x, SF) ((float)(x))
 #define DTXK_CV_f64(x, SF) ((double)(x))
 #define DTXK_SF_b 0
@@ -61,6 +194,15 @@ DTX_HD int64_t dtxk_f2i64(double x) {
 #define DTXK_SF_i64 0
 #define DTXK_SF_f32 1
 #define DTXK_SF_f64 1
+#define DTXK_SF_i8 0
+#define DTXK_SF_i16 0
+#define DTXK_SF_u8 0
+#define DTXK_SF_u16 0
+#define DTXK_SF_u32 0
+#define DTXK_SF_u64 0
+#define DTXK_SF_f16 1
+/* x of type <from> (stored) as type <to> */
+#define DTXK_CONVERT(TO, FROM, x) DTXK_CV_##TO(DTXK_LD_##FROM(x), DTXK_SF_##FROM)
 
 /* ---- integer arithmetic that wraps -------------------------------------------- */
 
@@ -76,6 +218,15 @@ DTX_HD int64_t dtxk_ipow64(int64_t b, int64_t e) {
     e >>= 1;
   }
   return (int64_t)r;
+}
+DTX_HD uint64_t dtxk_upow64(uint64_t b, uint64_t e) {
+  uint64_t r = 1;
+  while (e > 0) {
+    if (e & 1) r *= b;
+    b *= b;
+    e >>= 1;
+  }
+  return r;
 }
 
 /* ---- binary operations ----------------------------------------------------------
@@ -112,9 +263,10 @@ DTX_HD int64_t dtxk_ipow64(int64_t b, int64_t e) {
 DTXK_FLOAT_BIN(f32, float, powf)
 DTXK_FLOAT_BIN(f64, double, pow)
 
-/* integers: wrap on overflow; div never reaches integers (true division
- * promotes to float), it is defined for completeness as C division with a
- * zero divisor giving 0 */
+/* integers: wrap on overflow, computed in U (an unsigned type at least as
+ * wide as int, so no promotion to int can overflow); div never reaches
+ * integers (true division promotes to float), it is defined for completeness
+ * as C division with a zero divisor giving 0 */
 #define DTXK_INT_BIN(S, T, U)                                                        \
   DTX_HD T dtxk_add_##S(T a, T b) { return (T)(U)((U)a + (U)b); }                    \
   DTX_HD T dtxk_sub_##S(T a, T b) { return (T)(U)((U)a - (U)b); }                    \
@@ -125,8 +277,42 @@ DTXK_FLOAT_BIN(f64, double, pow)
   DTX_HD T dtxk_pow_##S(T a, T b) { return (T)(U)(uint64_t)dtxk_ipow64(a, b); }      \
   DTX_HD T dtxk_minimum_##S(T a, T b) { return a < b ? a : b; }                      \
   DTX_HD T dtxk_maximum_##S(T a, T b) { return a > b ? a : b; }
+DTXK_INT_BIN(i8, int8_t, uint32_t)
+DTXK_INT_BIN(i16, int16_t, uint32_t)
 DTXK_INT_BIN(i32, int32_t, uint32_t)
 DTXK_INT_BIN(i64, int64_t, uint64_t)
+#define DTXK_UINT_BIN(S, T, U)                                                         \
+  DTX_HD T dtxk_add_##S(T a, T b) { return (T)((U)a + (U)b); }                         \
+  DTX_HD T dtxk_sub_##S(T a, T b) { return (T)((U)a - (U)b); }                         \
+  DTX_HD T dtxk_mul_##S(T a, T b) { return (T)((U)a * (U)b); }                         \
+  DTX_HD T dtxk_div_##S(T a, T b) { return b == 0 ? 0 : (T)(a / b); }                  \
+  DTX_HD T dtxk_pow_##S(T a, T b) { return (T)dtxk_upow64((uint64_t)a, (uint64_t)b); } \
+  DTX_HD T dtxk_minimum_##S(T a, T b) { return a < b ? a : b; }                        \
+  DTX_HD T dtxk_maximum_##S(T a, T b) { return a > b ? a : b; }
+DTXK_UINT_BIN(u8, uint8_t, uint32_t)
+DTXK_UINT_BIN(u16, uint16_t, uint32_t)
+DTXK_UINT_BIN(u32, uint32_t, uint32_t)
+DTXK_UINT_BIN(u64, uint64_t, uint64_t)
+
+/* float16: computed in float32, rounded once (as NumPy's half loops) */
+#define DTXK_F16_BIN(OP)                                                             \
+  DTX_HD dtxk_f16 dtxk_##OP##_f16(dtxk_f16 a, dtxk_f16 b) {                          \
+    return dtxk_f32_to_f16(dtxk_##OP##_f32(dtxk_f16_to_f32(a), dtxk_f16_to_f32(b))); \
+  }
+DTXK_F16_BIN(add)
+DTXK_F16_BIN(sub)
+DTXK_F16_BIN(mul)
+DTXK_F16_BIN(div)
+DTXK_F16_BIN(pow)
+/* as the float32 ones, returning the operands' own bits */
+DTX_HD dtxk_f16 dtxk_minimum_f16(dtxk_f16 a, dtxk_f16 b) {
+  float x = dtxk_f16_to_f32(a), y = dtxk_f16_to_f32(b);
+  return (x < y || x != x) ? a : b;
+}
+DTX_HD dtxk_f16 dtxk_maximum_f16(dtxk_f16 a, dtxk_f16 b) {
+  float x = dtxk_f16_to_f32(a), y = dtxk_f16_to_f32(b);
+  return (x > y || x != x) ? a : b;
+}
 
 /* bool: + is or, * is and (NumPy); sub, div, pow are refused when the graph is built */
 DTX_HD dtxk_b dtxk_add_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | b); }
@@ -140,19 +326,16 @@ DTX_HD dtxk_b dtxk_pow_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | !b); }
 DTX_HD dtxk_b dtxk_minimum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a & b); }
 DTX_HD dtxk_b dtxk_maximum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | b); }
 
-/* comparisons, every type: result bool */
-#define DTXK_CMP(S, T)                                             \
-  DTX_HD dtxk_b dtxk_eq_##S(T a, T b) { return (dtxk_b)(a == b); } \
-  DTX_HD dtxk_b dtxk_ne_##S(T a, T b) { return (dtxk_b)(a != b); } \
-  DTX_HD dtxk_b dtxk_lt_##S(T a, T b) { return (dtxk_b)(a < b); }  \
-  DTX_HD dtxk_b dtxk_le_##S(T a, T b) { return (dtxk_b)(a <= b); } \
-  DTX_HD dtxk_b dtxk_gt_##S(T a, T b) { return (dtxk_b)(a > b); }  \
-  DTX_HD dtxk_b dtxk_ge_##S(T a, T b) { return (dtxk_b)(a >= b); }
-DTXK_CMP(b, dtxk_b)
-DTXK_CMP(i32, int32_t)
-DTXK_CMP(i64, int64_t)
-DTXK_CMP(f32, float)
-DTXK_CMP(f64, double)
+/* comparisons, every type: result bool (float16 compared as float32) */
+#define DTXK_CMP(S, T)                                                                       \
+  DTX_HD dtxk_b dtxk_eq_##S(T a, T b) { return (dtxk_b)(DTXK_LD_##S(a) == DTXK_LD_##S(b)); } \
+  DTX_HD dtxk_b dtxk_ne_##S(T a, T b) { return (dtxk_b)(DTXK_LD_##S(a) != DTXK_LD_##S(b)); } \
+  DTX_HD dtxk_b dtxk_lt_##S(T a, T b) { return (dtxk_b)(DTXK_LD_##S(a) < DTXK_LD_##S(b)); }  \
+  DTX_HD dtxk_b dtxk_le_##S(T a, T b) { return (dtxk_b)(DTXK_LD_##S(a) <= DTXK_LD_##S(b)); } \
+  DTX_HD dtxk_b dtxk_gt_##S(T a, T b) { return (dtxk_b)(DTXK_LD_##S(a) > DTXK_LD_##S(b)); }  \
+  DTX_HD dtxk_b dtxk_ge_##S(T a, T b) { return (dtxk_b)(DTXK_LD_##S(a) >= DTXK_LD_##S(b)); }
+#define DTXK_CMP_T(S, T, ID) DTXK_CMP(S, T)
+DTXK_TYPES(DTXK_CMP_T)
 
 /* ---- unary operations ----------------------------------------------------------- */
 
@@ -170,13 +353,35 @@ DTXK_CMP(f64, double)
 DTXK_FLOAT_UN(f32, float, f)
 DTXK_FLOAT_UN(f64, double, )
 
-/* integers: neg and abs only (the float functions promote to float64) */
+/* integers: neg and abs only (the float functions promote to float);
+ * neg of an unsigned integer wraps, as NumPy */
 #define DTXK_INT_UN(S, T, U)                              \
   DTX_HD T dtxk_neg_##S(T a) { return (T)(U)(0 - (U)a); } \
   DTX_HD T dtxk_abs_##S(T a) { return a < 0 ? (T)(U)(0 - (U)a) : a; }
+DTXK_INT_UN(i8, int8_t, uint32_t)
+DTXK_INT_UN(i16, int16_t, uint32_t)
 DTXK_INT_UN(i32, int32_t, uint32_t)
 DTXK_INT_UN(i64, int64_t, uint64_t)
+#define DTXK_UINT_UN(S, T, U)                             \
+  DTX_HD T dtxk_neg_##S(T a) { return (T)(U)(0 - (U)a); } \
+  DTX_HD T dtxk_abs_##S(T a) { return a; }
+DTXK_UINT_UN(u8, uint8_t, uint32_t)
+DTXK_UINT_UN(u16, uint16_t, uint32_t)
+DTXK_UINT_UN(u32, uint32_t, uint32_t)
+DTXK_UINT_UN(u64, uint64_t, uint64_t)
 DTX_HD dtxk_b dtxk_abs_b(dtxk_b a) { return a; }
+
+/* float16: neg and abs on the sign bit, the rest in float32 */
+DTX_HD dtxk_f16 dtxk_neg_f16(dtxk_f16 a) { return (dtxk_f16)(a ^ 0x8000u); }
+DTX_HD dtxk_f16 dtxk_abs_f16(dtxk_f16 a) { return (dtxk_f16)(a & 0x7fffu); }
+#define DTXK_F16_UN(OP) \
+  DTX_HD dtxk_f16 dtxk_##OP##_f16(dtxk_f16 a) { return dtxk_f32_to_f16(dtxk_##OP##_f32(dtxk_f16_to_f32(a))); }
+DTXK_F16_UN(exp)
+DTXK_F16_UN(log)
+DTXK_F16_UN(sqrt)
+DTXK_F16_UN(sin)
+DTXK_F16_UN(cos)
+DTXK_F16_UN(tanh)
 
 /* ---- Philox4x32-10 (Salmon et al., SC'11), counter-based random numbers --------- */
 

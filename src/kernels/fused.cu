@@ -1,7 +1,7 @@
 /*
  * kernels/fused.cu - the CUDA implementations of the array tasks: fused
  * programs (elementwise chunks and the first stage of reductions), combine
- * tasks, loads of host data, and matrix products (cuBLAS).
+ * tasks and loads of host data.
  *
  * Each implementation runs on the dispatching thread: it reads its argument
  * blob (kernels/program.h), plans the sub-rectangles on the host with the
@@ -9,12 +9,9 @@
  * task's stream (dtx_task_stream); it never waits for the GPU. Device kernels
  * evaluate the program per element with the element functions of
  * kernels/elem.h and kernels/reduce.h, the very ones the CPU loops call.
- * cuBLAS is opened with dlopen at the first product on a GPU (like NCCL), so
- * the library neither links it nor needs it for anything else.
+ * Matrix products are in kernels/matmul.cu.
  */
 #include <cuda_runtime.h>
-#include <dlfcn.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +24,9 @@
 /* ---- per-element evaluation ------------------------------------------------------------ */
 
 typedef union kval {
-  double f64;
-  float f32;
-  int64_t i64;
-  int32_t i32;
-  dtxk_b b;
+#define KV_FIELD(S, T, ID) T S;
+  DTXK_TYPES(KV_FIELD)
+#undef KV_FIELD
 } kval;
 
 typedef struct kleaf {
@@ -61,99 +56,79 @@ __device__ static kval kload(const char *p, int dt) {
   kval v;
   v.i64 = 0;
   switch (dt) {
-    case DTXK_BOOL:
-      v.b = *(const dtxk_b *)p;
-      break;
-    case DTXK_I32:
-      v.i32 = *(const int32_t *)p;
-      break;
-    case DTXK_I64:
-      v.i64 = *(const int64_t *)p;
-      break;
-    case DTXK_F32:
-      v.f32 = *(const float *)p;
-      break;
-    default:
-      v.f64 = *(const double *)p;
-      break;
+#define KL(S, T, ID)     \
+  case ID:               \
+    v.S = *(const T *)p; \
+    break;
+    DTXK_TYPES(KL)
+#undef KL
   }
   return v;
 }
 
 __device__ static void kstore(char *p, int dt, kval v) {
   switch (dt) {
-    case DTXK_BOOL:
-      *(dtxk_b *)p = v.b;
-      break;
-    case DTXK_I32:
-      *(int32_t *)p = v.i32;
-      break;
-    case DTXK_I64:
-      *(int64_t *)p = v.i64;
-      break;
-    case DTXK_F32:
-      *(float *)p = v.f32;
-      break;
-    default:
-      *(double *)p = v.f64;
-      break;
+#define KS(S, T, ID) \
+  case ID:           \
+    *(T *)p = v.S;   \
+    break;
+    DTXK_TYPES(KS)
+#undef KS
   }
 }
 
-/* v (of dtype from) as dtype to */
-__device__ static kval kcast(kval v, int from, int to) {
-  kval r;
-  r.i64 = 0;
-#define KC_TO(S, T, ID)              \
-  case ID:                           \
-    switch (from) {                  \
-      case DTXK_BOOL:                \
-        r.S = DTXK_CV_##S(v.b, 0);   \
-        break;                       \
-      case DTXK_I32:                 \
-        r.S = DTXK_CV_##S(v.i32, 0); \
-        break;                       \
-      case DTXK_I64:                 \
-        r.S = DTXK_CV_##S(v.i64, 0); \
-        break;                       \
-      case DTXK_F32:                 \
-        r.S = DTXK_CV_##S(v.f32, 1); \
-        break;                       \
-      default:                       \
-        r.S = DTXK_CV_##S(v.f64, 1); \
-        break;                       \
-    }                                \
+/* v (of dtype from) as dtype to: one function per source type, whose
+ * value is loaded (float16 as float32) and converted by the macros of elem.h. */
+#define KC_TO(TS, TT, TID)       \
+  case TID:                      \
+    r.TS = DTXK_CV_##TS(lx, sf); \
     break;
-  switch (to) {
-    KC_TO(b, dtxk_b, DTXK_BOOL)
-    KC_TO(i32, int32_t, DTXK_I32)
-    KC_TO(i64, int64_t, DTXK_I64)
-    KC_TO(f32, float, DTXK_F32)
-    KC_TO(f64, double, DTXK_F64)
+#define KC_FROM(S, T)                                  \
+  __device__ static kval kcast_from_##S(T x, int to) { \
+    kval r;                                            \
+    r.i64 = 0;                                         \
+    const auto lx = DTXK_LD_##S(x);                    \
+    const int sf = DTXK_SF_##S;                        \
+    switch (to) { DTXK_TYPES(KC_TO) }                  \
+    return r;                                          \
   }
+KC_FROM(b, dtxk_b)
+KC_FROM(i32, int32_t)
+KC_FROM(i64, int64_t)
+KC_FROM(f32, float)
+KC_FROM(f64, double)
+KC_FROM(i8, int8_t)
+KC_FROM(i16, int16_t)
+KC_FROM(u8, uint8_t)
+KC_FROM(u16, uint16_t)
+KC_FROM(u32, uint32_t)
+KC_FROM(u64, uint64_t)
+KC_FROM(f16, dtxk_f16)
+#undef KC_FROM
 #undef KC_TO
-  return r;
+
+__device__ static kval kcast(kval v, int from, int to) {
+  switch (from) {
+#define KC_CASE(S, T, ID) \
+  case ID:                \
+    return kcast_from_##S(v.S, to);
+    DTXK_TYPES(KC_CASE)
+#undef KC_CASE
+  }
+  return v;
 }
 
 __device__ static kval kgen(const dtxk_gen *g, int gt, int64_t flat) {
   kval r;
   r.i64 = 0;
-  switch (gt) {
-    case DTXK_F64:
-      r.f64 = dtxk_gen_f64(g, flat, gt);
-      break;
-    case DTXK_F32:
-      r.f32 = (float)dtxk_gen_f64(g, flat, gt);
-      break;
-    case DTXK_I64:
-      r.i64 = dtxk_gen_i64(g, flat);
-      break;
-    case DTXK_I32:
-      r.i32 = (int32_t)dtxk_gen_i64(g, flat);
-      break;
-    default:
-      r.b = dtxk_gen_f64(g, flat, gt) != 0;
-      break;
+  if (gt == DTXK_BOOL) {
+    r.b = dtxk_gen_f64(g, flat, gt) != 0;
+  } else if (dtxk_is_float(gt)) {
+    r.f64 = dtxk_gen_f64(g, flat, gt);
+    r = kcast(r, DTXK_F64, gt);
+  } else {
+    r.i64 = dtxk_gen_i64(g, flat);
+    r = kcast(r, DTXK_I64, gt);
   }
   return r;
 }
@@ -161,32 +136,52 @@ __device__ static kval kgen(const dtxk_gen *g, int gt, int64_t flat) {
 __device__ static kval kunary(int op, int dt, kval a) {
   kval r = a;
   switch (dt) {
-    case DTXK_F64:
-      switch (op) {
-#define KU(NAME, ID)                  \
-  case ID:                            \
-    r.f64 = dtxk_##NAME##_f64(a.f64); \
+#define KUF(S, T, ID)             \
+  case ID:                        \
+    switch (op) {                 \
+      case 1:                     \
+        r.S = dtxk_neg_##S(a.S);  \
+        break;                    \
+      case 2:                     \
+        r.S = dtxk_abs_##S(a.S);  \
+        break;                    \
+      case 3:                     \
+        r.S = dtxk_exp_##S(a.S);  \
+        break;                    \
+      case 4:                     \
+        r.S = dtxk_log_##S(a.S);  \
+        break;                    \
+      case 5:                     \
+        r.S = dtxk_sqrt_##S(a.S); \
+        break;                    \
+      case 6:                     \
+        r.S = dtxk_sin_##S(a.S);  \
+        break;                    \
+      case 7:                     \
+        r.S = dtxk_cos_##S(a.S);  \
+        break;                    \
+      case 8:                     \
+        r.S = dtxk_tanh_##S(a.S); \
+        break;                    \
+    }                             \
     break;
-        DTXK_UNARY_OPS(KU)
-#undef KU
-      }
-      break;
-    case DTXK_F32:
-      switch (op) {
-#define KU(NAME, ID)                  \
-  case ID:                            \
-    r.f32 = dtxk_##NAME##_f32(a.f32); \
+#define KUI(S, T, ID)                                      \
+  case ID:                                                 \
+    r.S = op == 1 ? dtxk_neg_##S(a.S) : dtxk_abs_##S(a.S); \
     break;
-        DTXK_UNARY_OPS(KU)
-#undef KU
-      }
-      break;
-    case DTXK_I64:
-      r.i64 = op == 1 ? dtxk_neg_i64(a.i64) : dtxk_abs_i64(a.i64);
-      break;
-    case DTXK_I32:
-      r.i32 = op == 1 ? dtxk_neg_i32(a.i32) : dtxk_abs_i32(a.i32);
-      break;
+    KUF(f64, double, DTXK_F64)
+    KUF(f32, float, DTXK_F32)
+    KUF(f16, dtxk_f16, DTXK_F16)
+    KUI(i8, int8_t, DTXK_I8)
+    KUI(i16, int16_t, DTXK_I16)
+    KUI(i32, int32_t, DTXK_I32)
+    KUI(i64, int64_t, DTXK_I64)
+    KUI(u8, uint8_t, DTXK_U8)
+    KUI(u16, uint16_t, DTXK_U16)
+    KUI(u32, uint32_t, DTXK_U32)
+    KUI(u64, uint64_t, DTXK_U64)
+#undef KUF
+#undef KUI
     default:
       break;
   }
@@ -239,16 +234,11 @@ __device__ static kval kbinary(int op, int dt, kval a, kval b) {
       break;                            \
   }
   switch (dt) {
-    case DTXK_BOOL:
-      KB_ARITH(b) break;
-    case DTXK_I32:
-      KB_ARITH(i32) break;
-    case DTXK_I64:
-      KB_ARITH(i64) break;
-    case DTXK_F32:
-      KB_ARITH(f32) break;
-    default:
-      KB_ARITH(f64) break;
+#define KB_CASE(S, T, ID) \
+  case ID:                \
+    KB_ARITH(S) break;
+    DTXK_TYPES(KB_CASE)
+#undef KB_CASE
   }
 #undef KB_ARITH
   return r;
@@ -361,6 +351,8 @@ __global__ static void reduce_kernel(const char *vals, int64_t ext0, int64_t ext
       }
       if (acc == DTXK_F64)
         dtxk_red_add_f(red, st, ((const double *)vals)[lin], ix);
+      else if (acc == DTXK_U64)
+        dtxk_red_add_i(red, st, dtxk_acc_flip(((const int64_t *)vals)[lin]), ix);
       else
         dtxk_red_add_i(red, st, ((const int64_t *)vals)[lin], ix);
     }
@@ -637,153 +629,4 @@ extern "C" int dtxk_load_cuda(dtx_task_ctx *ctx) {
       }
   }
   return e == cudaSuccess ? 0 : cuda_fail(ctx, "copying host data to the GPU", e);
-}
-
-/* ---- matrix products: cuBLAS through dlopen --------------------------------------------------- */
-
-typedef int (*cublas_create_t)(void **);
-typedef int (*cublas_set_stream_t)(void *, cudaStream_t);
-typedef int (*cublas_dgemm_t)(void *, int, int, int, int, int, const double *, const double *, int,
-                              const double *, int, const double *, double *, int);
-typedef int (*cublas_sgemm_t)(void *, int, int, int, int, int, const float *, const float *, int,
-                              const float *, int, const float *, float *, int);
-
-static struct {
-  pthread_once_t once;
-  void *lib;
-  cublas_create_t create;
-  cublas_set_stream_t set_stream;
-  cublas_dgemm_t dgemm;
-  cublas_sgemm_t sgemm;
-  char why[256];
-  pthread_mutex_t mu;
-  void *handle[64];
-} cublas = {PTHREAD_ONCE_INIT, NULL, NULL, NULL, NULL, NULL, "", PTHREAD_MUTEX_INITIALIZER, {NULL}};
-
-static void cublas_open(void) {
-  char name[64];
-  snprintf(name, sizeof name, "libcublas.so.%d", CUDART_VERSION / 1000);
-  const char *names[] = {name, "libcublas.so"};
-  for (int i = 0; i < 2 && cublas.lib == NULL; i++) cublas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-  if (cublas.lib == NULL) {
-    snprintf(cublas.why, sizeof cublas.why,
-             "cuBLAS could not be opened (%s): install the CUDA toolkit's libcublas", name);
-    return;
-  }
-  cublas.create = (cublas_create_t)dlsym(cublas.lib, "cublasCreate_v2");
-  cublas.set_stream = (cublas_set_stream_t)dlsym(cublas.lib, "cublasSetStream_v2");
-  cublas.dgemm = (cublas_dgemm_t)dlsym(cublas.lib, "cublasDgemm_v2");
-  cublas.sgemm = (cublas_sgemm_t)dlsym(cublas.lib, "cublasSgemm_v2");
-  if (cublas.create == NULL || cublas.set_stream == NULL || cublas.dgemm == NULL || cublas.sgemm == NULL)
-    snprintf(cublas.why, sizeof cublas.why, "%s lacks cublasCreate_v2 / cublasSetStream_v2 / cublasDgemm_v2",
-             name);
-}
-
-enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1 };
-
-#define INT_MM(T, NAME, ACC)                                                                              \
-  __global__ static void NAME(T *C, const T *A, const T *B, int64_t m, int64_t n, int64_t k, int64_t ars, \
-                              int64_t acs, int64_t brs, int64_t bcs) {                                    \
-    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < m * n;                           \
-         e += (int64_t)gridDim.x * blockDim.x) {                                                          \
-      int64_t i = e / n, j = e % n;                                                                       \
-      T s = C[e];                                                                                         \
-      for (int64_t p = 0; p < k; p++) {                                                                   \
-        T a = A[i * ars + p * acs], b = B[p * brs + j * bcs];                                             \
-        s = ACC;                                                                                          \
-      }                                                                                                   \
-      C[e] = s;                                                                                           \
-    }                                                                                                     \
-  }
-INT_MM(int64_t, mm_i64, (int64_t)((uint64_t)s + (uint64_t)a * (uint64_t)b))
-INT_MM(int32_t, mm_i32, (int32_t)((uint32_t)s + (uint32_t)a * (uint32_t)b))
-INT_MM(dtxk_b, mm_b, (dtxk_b)(s | (a & b)))
-INT_MM(double, mm_f64, s + a * b)
-INT_MM(float, mm_f32, s + a * b)
-
-extern "C" int dtxk_matmul_cuda(dtx_task_ctx *ctx) {
-  size_t asz = 0;
-  const dtxk_matmul *mm = (const dtxk_matmul *)dtx_task_args(ctx, &asz);
-  if (mm == NULL || asz != sizeof *mm + (size_t)mm->nk * sizeof(dtxk_mstep))
-    return dtx_task_fail(ctx, "malformed matmul-task arguments");
-  cudaStream_t s = (cudaStream_t)dtx_task_stream(ctx);
-  int dev = dtx_task_device(ctx), esz = dtxk_size(mm->dtype);
-  int64_t m = mm->m, n = mm->n;
-  char *C = (char *)dtx_task_output(ctx, (size_t)(m * n * esz));
-  if (C == NULL)
-    return dtx_task_fail(ctx, "out of device memory for a %lldx%lld chunk", (long long)m, (long long)n);
-  cudaError_t e = cudaMemsetAsync(C, 0, (size_t)(m * n * esz), s);
-  if (e != cudaSuccess) return cuda_fail(ctx, "clearing the output", e);
-  int blas = mm->dtype == DTXK_F64 || mm->dtype == DTXK_F32;
-  void *h = NULL;
-  if (blas) {
-    pthread_once(&cublas.once, cublas_open);
-    if (cublas.why[0] == '\0' && dev >= 0 && dev < 64) {
-      pthread_mutex_lock(&cublas.mu);
-      if (cublas.handle[dev] == NULL) {
-        int cur = 0;
-        cudaGetDevice(&cur);
-        cudaSetDevice(dev);
-        if (cublas.create(&cublas.handle[dev]) != 0) cublas.handle[dev] = NULL;
-        cudaSetDevice(cur);
-      }
-      h = cublas.handle[dev];
-      if (h == NULL) pthread_mutex_unlock(&cublas.mu);
-    }
-    if (h == NULL) blas = 0; /* the plain kernel below */
-  }
-  const dtxk_mstep *st = dtxk_matmul_steps(mm);
-  int rc = 0;
-  for (int q = 0; q < mm->nk && rc == 0; q++) {
-    int64_t k = st[q].k;
-    const char *A = (const char *)dtx_task_input(ctx, st[q].a.input, NULL);
-    const char *B = (const char *)dtx_task_input(ctx, st[q].b.input, NULL);
-    if (A == NULL || B == NULL || st[q].a.input < 0 || st[q].b.input < 0) {
-      rc = dtx_task_fail(ctx, "an operand chunk is missing (host operands are not read on GPUs)");
-      break;
-    }
-    int64_t ars = st[q].a.rs, acs = st[q].a.cs, brs = st[q].b.rs, bcs = st[q].b.cs;
-    if (blas && acs == 1 && bcs == 1 && ars >= k && brs >= n) {
-      /* row-major C = A B is column-major C^T = B^T A^T */
-      cublas.set_stream(h, s);
-      int st2;
-      if (mm->dtype == DTXK_F64) {
-        double one = 1.0;
-        st2 = cublas.dgemm(h, CUBLAS_OP_N_, CUBLAS_OP_N_, (int)n, (int)m, (int)k, &one, (const double *)B,
-                           (int)brs, (const double *)A, (int)ars, &one, (double *)C, (int)n);
-      } else {
-        float one = 1.0f;
-        st2 = cublas.sgemm(h, CUBLAS_OP_N_, CUBLAS_OP_N_, (int)n, (int)m, (int)k, &one, (const float *)B,
-                           (int)brs, (const float *)A, (int)ars, &one, (float *)C, (int)n);
-      }
-      if (st2 != 0) rc = dtx_task_fail(ctx, "cuBLAS gemm failed with status %d", st2);
-      continue;
-    }
-    int g = blocks_for(m * n);
-    switch (mm->dtype) {
-      case DTXK_F64:
-        mm_f64<<<g, 256, 0, s>>>((double *)C, (const double *)A, (const double *)B, m, n, k, ars, acs, brs,
-                                 bcs);
-        break;
-      case DTXK_F32:
-        mm_f32<<<g, 256, 0, s>>>((float *)C, (const float *)A, (const float *)B, m, n, k, ars, acs, brs, bcs);
-        break;
-      case DTXK_I64:
-        mm_i64<<<g, 256, 0, s>>>((int64_t *)C, (const int64_t *)A, (const int64_t *)B, m, n, k, ars, acs, brs,
-                                 bcs);
-        break;
-      case DTXK_I32:
-        mm_i32<<<g, 256, 0, s>>>((int32_t *)C, (const int32_t *)A, (const int32_t *)B, m, n, k, ars, acs, brs,
-                                 bcs);
-        break;
-      default:
-        mm_b<<<g, 256, 0, s>>>((dtxk_b *)C, (const dtxk_b *)A, (const dtxk_b *)B, m, n, k, ars, acs, brs,
-                               bcs);
-        break;
-    }
-    e = cudaGetLastError();
-    if (e != cudaSuccess) rc = cuda_fail(ctx, "launching the product kernel", e);
-  }
-  if (h != NULL) pthread_mutex_unlock(&cublas.mu);
-  return rc;
 }

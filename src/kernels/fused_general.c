@@ -30,24 +30,42 @@ typedef void (*bin_fn)(void *d, const void *a, const void *b, int n);
 typedef void (*un_fn)(void *d, const void *a, int n);
 typedef void (*wh_fn)(void *d, const void *c, const void *a, const void *b, int n);
 
-#define CVF(DS, DT, SS, ST)                                                              \
-  HOT static void cv_##DS##_##SS(void *d, const void *s, int64_t ss, int n) {            \
-    DT *o = (DT *)d;                                                                     \
-    const ST *x = (const ST *)s;                                                         \
-    if (ss == 1) {                                                                       \
-      for (int i = 0; i < n; i++) o[i] = DTXK_CV_##DS(x[i], DTXK_SF_##SS);               \
-    } else {                                                                             \
-      for (int i = 0; i < n; i++) o[i] = DTXK_CV_##DS(x[(int64_t)i * ss], DTXK_SF_##SS); \
-    }                                                                                    \
+#define CVF(DS, DT, SS, ST)                                                        \
+  HOT static void cv_##DS##_##SS(void *d, const void *s, int64_t ss, int n) {      \
+    DT *o = (DT *)d;                                                               \
+    const ST *x = (const ST *)s;                                                   \
+    if (ss == 1) {                                                                 \
+      for (int i = 0; i < n; i++) o[i] = DTXK_CONVERT(DS, SS, x[i]);               \
+    } else {                                                                       \
+      for (int i = 0; i < n; i++) o[i] = DTXK_CONVERT(DS, SS, x[(int64_t)i * ss]); \
+    }                                                                              \
   }
-#define CV_FROM(SS, ST, SID) \
-  CVF(b, dtxk_b, SS, ST)     \
-  CVF(i32, int32_t, SS, ST) CVF(i64, int64_t, SS, ST) CVF(f32, float, SS, ST) CVF(f64, double, SS, ST)
+/* One entry a line, by hand: clang-format cannot lay out this X-macro list stably. */
+/* clang-format off */
+#define CV_FROM(SS, ST, SID)  \
+  CVF(b, dtxk_b, SS, ST)      \
+  CVF(i32, int32_t, SS, ST)   \
+  CVF(i64, int64_t, SS, ST)   \
+  CVF(f32, float, SS, ST)     \
+  CVF(f64, double, SS, ST)    \
+  CVF(i8, int8_t, SS, ST)     \
+  CVF(i16, int16_t, SS, ST)   \
+  CVF(u8, uint8_t, SS, ST)    \
+  CVF(u16, uint16_t, SS, ST)  \
+  CVF(u32, uint32_t, SS, ST)  \
+  CVF(u64, uint64_t, SS, ST)  \
+  CVF(f16, dtxk_f16, SS, ST)
+/* clang-format on */
 DTXK_TYPES(CV_FROM)
-#define CVT_ROW(DS) \
-  { 0, cv_##DS##_b, cv_##DS##_i32, cv_##DS##_i64, cv_##DS##_f32, cv_##DS##_f64 }
-static const cv_fn cvt[DTXK_NTYPES][DTXK_NTYPES] = {{0},          CVT_ROW(b),   CVT_ROW(i32),
-                                                    CVT_ROW(i64), CVT_ROW(f32), CVT_ROW(f64)};
+#define CVT_ROW(DS)                                                                     \
+  {                                                                                     \
+    [DTXK_BOOL] = cv_##DS##_b, [DTXK_I32] = cv_##DS##_i32, [DTXK_I64] = cv_##DS##_i64,  \
+    [DTXK_F32] = cv_##DS##_f32, [DTXK_F64] = cv_##DS##_f64, [DTXK_I8] = cv_##DS##_i8,   \
+    [DTXK_I16] = cv_##DS##_i16, [DTXK_U8] = cv_##DS##_u8, [DTXK_U16] = cv_##DS##_u16,   \
+    [DTXK_U32] = cv_##DS##_u32, [DTXK_U64] = cv_##DS##_u64, [DTXK_F16] = cv_##DS##_f16, \
+  }
+#define CVT_ENTRY(S, T, ID) [ID] = CVT_ROW(S),
+static const cv_fn cvt[DTXK_NTYPES][DTXK_NTYPES] = {DTXK_TYPES(CVT_ENTRY)};
 
 #define BINF(OP, S, T, R)                                                        \
   HOT static void bin_##OP##_##S(void *d, const void *a, const void *b, int n) { \
@@ -73,12 +91,15 @@ static const cv_fn cvt[DTXK_NTYPES][DTXK_NTYPES] = {{0},          CVT_ROW(b),   
   BINF(ge, S, T, dtxk_b)
 /* clang-format on */
 DTXK_TYPES(BIN_TYPES)
-#define BIN_ROW(OP) \
-  { 0, bin_##OP##_b, bin_##OP##_i32, bin_##OP##_i64, bin_##OP##_f32, bin_##OP##_f64 }
-static const bin_fn bint[14][DTXK_NTYPES] = {{0},          BIN_ROW(add), BIN_ROW(sub),     BIN_ROW(mul),
-                                             BIN_ROW(div), BIN_ROW(pow), BIN_ROW(minimum), BIN_ROW(maximum),
-                                             BIN_ROW(eq),  BIN_ROW(ne),  BIN_ROW(lt),      BIN_ROW(le),
-                                             BIN_ROW(gt),  BIN_ROW(ge)};
+#define BIN_ROW(OP)                                                                        \
+  {                                                                                        \
+    [DTXK_BOOL] = bin_##OP##_b, [DTXK_I32] = bin_##OP##_i32, [DTXK_I64] = bin_##OP##_i64,  \
+    [DTXK_F32] = bin_##OP##_f32, [DTXK_F64] = bin_##OP##_f64, [DTXK_I8] = bin_##OP##_i8,   \
+    [DTXK_I16] = bin_##OP##_i16, [DTXK_U8] = bin_##OP##_u8, [DTXK_U16] = bin_##OP##_u16,   \
+    [DTXK_U32] = bin_##OP##_u32, [DTXK_U64] = bin_##OP##_u64, [DTXK_F16] = bin_##OP##_f16, \
+  }
+#define BIN_OP_ENTRY(OP, ID) [ID] = BIN_ROW(OP),
+static const bin_fn bint[14][DTXK_NTYPES] = {DTXK_BINARY_OPS(BIN_OP_ENTRY)};
 
 #define UNF(OP, S, T)                                            \
   HOT static void un_##OP##_##S(void *d, const void *a, int n) { \
@@ -91,21 +112,32 @@ static const bin_fn bint[14][DTXK_NTYPES] = {{0},          BIN_ROW(add), BIN_ROW
   UNF(abs, S, T) UNF(exp, S, T) UNF(log, S, T) UNF(sqrt, S, T) UNF(sin, S, T) UNF(cos, S, T) UNF(tanh, S, T)
 UN_FLOAT(f32, float)
 UN_FLOAT(f64, double)
-UNF(neg, i32, int32_t)
-UNF(abs, i32, int32_t)
-UNF(neg, i64, int64_t)
-UNF(abs, i64, int64_t)
+UN_FLOAT(f16, dtxk_f16)
+#define UN_INT(S, T) UNF(neg, S, T) UNF(abs, S, T)
+UN_INT(i8, int8_t)
+UN_INT(i16, int16_t)
+UN_INT(i32, int32_t)
+UN_INT(i64, int64_t)
+UN_INT(u8, uint8_t)
+UN_INT(u16, uint16_t)
+UN_INT(u32, uint32_t)
+UN_INT(u64, uint64_t)
 UNF(abs, b, dtxk_b)
+#define UN_INTS(OP)                                                                 \
+  [DTXK_I8] = un_##OP##_i8, [DTXK_I16] = un_##OP##_i16, [DTXK_I32] = un_##OP##_i32, \
+  [DTXK_I64] = un_##OP##_i64, [DTXK_U8] = un_##OP##_u8, [DTXK_U16] = un_##OP##_u16, \
+  [DTXK_U32] = un_##OP##_u32, [DTXK_U64] = un_##OP##_u64
+#define UN_FLOATS(OP) [DTXK_F16] = un_##OP##_f16, [DTXK_F32] = un_##OP##_f32, [DTXK_F64] = un_##OP##_f64
 static const un_fn unt[9][DTXK_NTYPES] = {
     {0},
-    {0, 0, un_neg_i32, un_neg_i64, un_neg_f32, un_neg_f64},
-    {0, un_abs_b, un_abs_i32, un_abs_i64, un_abs_f32, un_abs_f64},
-    {0, 0, 0, 0, un_exp_f32, un_exp_f64},
-    {0, 0, 0, 0, un_log_f32, un_log_f64},
-    {0, 0, 0, 0, un_sqrt_f32, un_sqrt_f64},
-    {0, 0, 0, 0, un_sin_f32, un_sin_f64},
-    {0, 0, 0, 0, un_cos_f32, un_cos_f64},
-    {0, 0, 0, 0, un_tanh_f32, un_tanh_f64},
+    {UN_INTS(neg), UN_FLOATS(neg)},
+    {[DTXK_BOOL] = un_abs_b, UN_INTS(abs), UN_FLOATS(abs)},
+    {UN_FLOATS(exp)},
+    {UN_FLOATS(log)},
+    {UN_FLOATS(sqrt)},
+    {UN_FLOATS(sin)},
+    {UN_FLOATS(cos)},
+    {UN_FLOATS(tanh)},
 };
 
 #define WHF(S, T, ID)                                                                   \
@@ -116,14 +148,16 @@ static const un_fn unt[9][DTXK_NTYPES] = {
     for (int i = 0; i < n; i++) o[i] = k[i] ? x[i] : y[i];                              \
   }
 DTXK_TYPES(WHF)
-static const wh_fn wht[DTXK_NTYPES] = {0, wh_b, wh_i32, wh_i64, wh_f32, wh_f64};
+#define WH_ENTRY(S, T, ID) [ID] = wh_##S,
+static const wh_fn wht[DTXK_NTYPES] = {DTXK_TYPES(WH_ENTRY)};
 
 /* Uniform float64 from consecutive counters: a plain loop the compiler can vectorise. */
 HOT static void uniform_f64_strip(uint64_t seed, int64_t flat, double *dst, int n) {
   for (int i = 0; i < n; i++) dst[i] = dtxk_uniform_f64(seed, (uint64_t)(flat + i));
 }
 
-/* n values of a generator (of type gt) starting at flat, flat stepping by fs. */
+/* n values of a generator (of type gt) starting at flat, flat stepping by fs:
+ * computed as float64 (float dtypes, bool) or int64 (integers), then converted. */
 static void gen_strip(const dtxk_gen *g, int gt, int64_t flat, int64_t fs, void *dst, int n) {
   if (g->kind == DTXK_GEN_UNIFORM && gt == DTXK_F64 && fs == 1) {
     uniform_f64_strip(g->seed, flat, (double *)dst, n);
@@ -142,9 +176,27 @@ static void gen_strip(const dtxk_gen *g, int gt, int64_t flat, int64_t fs, void 
     case DTXK_I32:
       for (int i = 0; i < n; i++) ((int32_t *)dst)[i] = (int32_t)dtxk_gen_i64(g, flat + i * fs);
       break;
-    default:
+    case DTXK_BOOL:
       for (int i = 0; i < n; i++) ((dtxk_b *)dst)[i] = dtxk_gen_f64(g, flat + i * fs, gt) != 0;
       break;
+    default: {
+      int fl = dtxk_is_float(gt);
+      for (int i0 = 0; i0 < n; i0 += 64) {
+        union {
+          double f[64];
+          int64_t i[64];
+        } tmp;
+        int m = n - i0 < 64 ? n - i0 : 64;
+        for (int i = 0; i < m; i++) {
+          if (fl)
+            tmp.f[i] = dtxk_gen_f64(g, flat + (i0 + i) * fs, gt);
+          else
+            tmp.i[i] = dtxk_gen_i64(g, flat + (i0 + i) * fs);
+        }
+        cvt[gt][fl ? DTXK_F64 : DTXK_I64]((char *)dst + (size_t)i0 * dtxk_size(gt), &tmp, 1, m);
+      }
+      break;
+    }
   }
 }
 
@@ -265,6 +317,11 @@ HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t c
     float *t = (float *)(void *)dst;
     for (int64_t c = 0; c < cw; c++)
       for (int64_t q = 0; q < rh; q++) t[q * DTXK_TC + c] = x[q * s2 + c * s3];
+  } else if (esz == 2) {
+    const uint16_t *x = (const uint16_t *)(const void *)src;
+    uint16_t *t = (uint16_t *)(void *)dst;
+    for (int64_t c = 0; c < cw; c++)
+      for (int64_t q = 0; q < rh; q++) t[q * DTXK_TC + c] = x[q * s2 + c * s3];
   } else {
     for (int64_t c = 0; c < cw; c++)
       for (int64_t q = 0; q < rh; q++) dst[q * DTXK_TC + c] = src[q * s2 + c * s3];
@@ -347,7 +404,12 @@ static void run_strip(dtxi_exec *e, const int64_t *i, const int64_t *g, int n) {
   const void *res = e->regs[p->result].p;
   if (p->out_kind == DTXK_OUT_REDUCE) {
     const void *x = res; /* out_dtype: the result register's dtype */
-    if (p->out_dtype != p->acc) {
+    if (p->acc == DTXK_U64) {
+      const uint64_t *u = (const uint64_t *)res;
+      int64_t *f = (int64_t *)(void *)e->acc_buf;
+      for (int k = 0; k < n; k++) f[k] = dtxk_acc_flip((int64_t)u[k]);
+      x = e->acc_buf;
+    } else if (p->out_dtype != p->acc) {
       cvt[p->acc][p->out_dtype](e->acc_buf, res, 1, n);
       x = e->acc_buf;
     }

@@ -6,7 +6,8 @@
  * otherwise, plain loops without either); an operand read in place with
  * unit column stride is passed as is, one with unit row stride as its
  * transpose, anything else is copied to a contiguous buffer first. Integer
- * and bool products are plain loops (bool: any of the ands, as NumPy).
+ * and bool products are plain loops (bool: any of the ands, as NumPy;
+ * integers wrap), float16 ones loops in float32 rounded once per chunk pair.
  * Each task runs one BLAS call at a time on its worker thread: the worker
  * threads are the parallelism, so OpenBLAS is set to one thread of its own
  * at the first product (as Dask users set OMP_NUM_THREADS=1).
@@ -69,6 +70,27 @@ LOOPS(float, C[i * n + j] + a * B[p * brs + j * bcs])
 LOOPS(int64_t, (int64_t)((uint64_t)C[i * n + j] + (uint64_t)a * (uint64_t)B[p * brs + j * bcs]))
 LOOPS(int32_t, (int32_t)((uint32_t)C[i * n + j] + (uint32_t)a * (uint32_t)B[p * brs + j * bcs]))
 LOOPS(dtxk_b, (dtxk_b)(C[i * n + j] | (a & B[p * brs + j * bcs])))
+/* the other integers wrap as the element functions do */
+#define ELEM_LOOPS(S, T) LOOPS(T, dtxk_add_##S(C[i * n + j], dtxk_mul_##S(a, B[p * brs + j * bcs])))
+ELEM_LOOPS(i8, int8_t)
+ELEM_LOOPS(i16, int16_t)
+ELEM_LOOPS(u8, uint8_t)
+ELEM_LOOPS(u16, uint16_t)
+ELEM_LOOPS(u32, uint32_t)
+ELEM_LOOPS(u64, uint64_t)
+
+/* float16, as NumPy: each contracted chunk summed in float32, then added to C
+ * and rounded once (the same on GPUs) */
+static void loops_f16(dtxk_f16 *C, const dtxk_f16 *A, const dtxk_f16 *B, int64_t m, int64_t n, int64_t k,
+                      int64_t ars, int64_t acs, int64_t brs, int64_t bcs) {
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      float s = 0;
+      for (int64_t p = 0; p < k; p++)
+        s += dtxk_f16_to_f32(A[i * ars + p * acs]) * dtxk_f16_to_f32(B[p * brs + j * bcs]);
+      C[i * n + j] = dtxk_f32_to_f16(dtxk_f16_to_f32(C[i * n + j]) + s);
+    }
+}
 
 int dtxk_matmul_cpu(dtx_task_ctx *ctx) {
   size_t asz = 0;
@@ -145,6 +167,22 @@ int dtxk_matmul_cpu(dtx_task_ctx *ctx) {
       case DTXK_I32:
         loops_int32_t((int32_t *)(void *)C, (const int32_t *)(const void *)A,
                       (const int32_t *)(const void *)B, m, n, k, ars, acs, brs, bcs);
+        break;
+#define ELEM_CASE(ID, T)                                                                                 \
+  case ID:                                                                                               \
+    loops_##T((T *)(void *)C, (const T *)(const void *)A, (const T *)(const void *)B, m, n, k, ars, acs, \
+              brs, bcs);                                                                                 \
+    break;
+        ELEM_CASE(DTXK_I8, int8_t)
+        ELEM_CASE(DTXK_I16, int16_t)
+        ELEM_CASE(DTXK_U8, uint8_t)
+        ELEM_CASE(DTXK_U16, uint16_t)
+        ELEM_CASE(DTXK_U32, uint32_t)
+        ELEM_CASE(DTXK_U64, uint64_t)
+#undef ELEM_CASE
+      case DTXK_F16:
+        loops_f16((dtxk_f16 *)(void *)C, (const dtxk_f16 *)(const void *)A, (const dtxk_f16 *)(const void *)B,
+                  m, n, k, ars, acs, brs, bcs);
         break;
       default:
         loops_dtxk_b((dtxk_b *)C, (const dtxk_b *)A, (const dtxk_b *)B, m, n, k, ars, acs, brs, bcs);

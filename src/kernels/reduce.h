@@ -4,7 +4,10 @@
  *
  * Values accumulate in one of two types (the prog's `acc`): float64 for float
  * inputs and for mean / var / std, int64 for integer and bool inputs (sums
- * and products wrap as in NumPy). States:
+ * and products wrap as in NumPy; uint64 ones keep their bits). acc DTXK_U64
+ * (min, max, argmin, argmax of uint64) is int64 states holding x ^ 2^63,
+ * which orders as x does: values are flipped on the way in
+ * (dtxk_acc_flip) and the final min / max back. States:
  *   SUM, PROD, MIN, MAX, ANY, ALL  one accumulator (8 bytes)
  *   MEAN                           sum, count
  *   VAR, STD                       count, mean, M2 (Welford; merged with Chan et al.)
@@ -28,6 +31,9 @@ typedef struct dtxk_arg_st {
   dtxk_const v;
   int64_t idx;
 } dtxk_arg_st;
+
+/* uint64 as the int64 that orders the same (acc DTXK_U64), and back */
+DTX_HD int64_t dtxk_acc_flip(int64_t x) { return (int64_t)((uint64_t)x ^ 0x8000000000000000ull); }
 
 DTX_HD void dtxk_red_init(int red, int acc, void *st) {
   int f = acc == DTXK_F64;
@@ -257,6 +263,7 @@ DTX_HD void dtxk_red_final(int red, int acc, int fin, int ddof, const void *st, 
         fv = *(const double *)st;
       } else {
         iv = *(const int64_t *)st;
+        if (acc == DTXK_U64 && (red == DTXK_R_MIN || red == DTXK_R_MAX)) iv = dtxk_acc_flip(iv);
         is_f = 0;
       }
       break;

@@ -109,10 +109,8 @@ std::vector<Case> ReadCases(const std::string &path, std::string *header) {
 }
 
 dtx_dtype DtypeOf(const std::string &name) {
-  static const char *names[] = {"bool", "int32", "int64", "float32", "float64"};
-  static const dtx_dtype types[] = {DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64};
-  for (int i = 0; i < 5; i++)
-    if (name == names[i]) return types[i];
+  for (int t = 1; dtx_dtype_name(static_cast<dtx_dtype>(t)) != nullptr; t++)
+    if (name == dtx_dtype_name(static_cast<dtx_dtype>(t))) return static_cast<dtx_dtype>(t);
   throw std::runtime_error("unknown dtype " + name);
 }
 
@@ -355,33 +353,54 @@ class Builder {
 
 /* ---- comparing ------------------------------------------------------------------------------------ */
 
+/* A binary16 value, decoded independently of the library's routines. */
+double HalfToDouble(uint16_t h) {
+  int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  double v = e == 0 ? std::ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp(1024 + m, e - 25);
+  return (h & 0x8000) ? -v : v;
+}
+
+template <typename T>
+T Load(const std::vector<unsigned char> &buf, size_t i) {
+  T v;
+  std::memcpy(&v, buf.data() + sizeof(T) * i, sizeof(T));
+  return v;
+}
+
+/* Element i as a double, and integers exactly in *iv (uint64 as its bits). */
 double ReadAt(const std::vector<unsigned char> &buf, dtx_dtype t, size_t i, int64_t *iv) {
   switch (t) {
     case DTX_BOOL:
+    case DTX_U8:
       *iv = buf[i];
       return static_cast<double>(*iv);
-    case DTX_I32: {
-      int32_t v;
-      std::memcpy(&v, buf.data() + 4 * i, 4);
-      *iv = v;
-      return v;
-    }
-    case DTX_I64: {
-      int64_t v;
-      std::memcpy(&v, buf.data() + 8 * i, 8);
-      *iv = v;
-      return static_cast<double>(v);
-    }
-    case DTX_F32: {
-      float v;
-      std::memcpy(&v, buf.data() + 4 * i, 4);
-      return v;
-    }
-    default: {
-      double v;
-      std::memcpy(&v, buf.data() + 8 * i, 8);
-      return v;
-    }
+    case DTX_I8:
+      *iv = Load<int8_t>(buf, i);
+      return static_cast<double>(*iv);
+    case DTX_I16:
+      *iv = Load<int16_t>(buf, i);
+      return static_cast<double>(*iv);
+    case DTX_U16:
+      *iv = Load<uint16_t>(buf, i);
+      return static_cast<double>(*iv);
+    case DTX_I32:
+      *iv = Load<int32_t>(buf, i);
+      return static_cast<double>(*iv);
+    case DTX_U32:
+      *iv = Load<uint32_t>(buf, i);
+      return static_cast<double>(*iv);
+    case DTX_I64:
+      *iv = Load<int64_t>(buf, i);
+      return static_cast<double>(*iv);
+    case DTX_U64:
+      *iv = static_cast<int64_t>(Load<uint64_t>(buf, i));
+      return static_cast<double>(Load<uint64_t>(buf, i));
+    case DTX_F16:
+      return HalfToDouble(Load<uint16_t>(buf, i));
+    case DTX_F32:
+      return Load<float>(buf, i);
+    default:
+      return Load<double>(buf, i);
   }
 }
 
@@ -398,13 +417,14 @@ std::string Compare(const Case &c, dtx_dtype got_t, const std::vector<int64_t> &
   if (got_t != want_t)
     return std::string("dtype ") + dtx_dtype_name(got_t) + ", NumPy " + dtx_dtype_name(want_t);
   if (got_shape != c.want_shape) return "shape " + ShapeStr(got_shape) + ", NumPy " + ShapeStr(c.want_shape);
-  int fl = want_t == DTX_F32 || want_t == DTX_F64;
+  int fl = want_t == DTX_F16 || want_t == DTX_F32 || want_t == DTX_F64;
   for (size_t i = 0; i < c.values.size(); i++) {
     int64_t gi = 0;
     double g = ReadAt(buf, got_t, i, &gi);
     bool ok;
     if (!fl) {
-      ok = gi == std::stoll(c.values[i]);
+      ok = want_t == DTX_U64 ? static_cast<uint64_t>(gi) == std::stoull(c.values[i])
+                             : gi == std::stoll(c.values[i]);
     } else {
       double w = std::strtod(c.values[i].c_str(), nullptr);
       if (std::isnan(w))

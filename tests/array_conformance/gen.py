@@ -39,7 +39,10 @@ import warnings
 
 import numpy as np
 
-DTYPES = ["bool", "int32", "int64", "float32", "float64"]
+import dtype_cases  # beside this file
+
+DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
+          "float64"]
 UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh"]
 TRANSC = {"exp", "log", "sqrt", "sin", "cos", "tanh"}
 BINARY = ["add", "sub", "mul", "div", "pow", "minimum", "maximum", "eq", "ne", "lt", "le", "gt", "ge"]
@@ -88,6 +91,7 @@ class Node:
         self.val = None
         self.inexact = False  # values may differ by rounding between implementations
         self.low = False  # a float32 value took part
+        self.half = False  # a float16 value took part
         self.scale = 1.0  # the largest finite float magnitude on the way (tolerances)
         self.nred = 1  # the most terms added by one reduction or product on the way
 
@@ -150,12 +154,13 @@ class Node:
         kids = self.kids
         self.inexact = self.inexact or any(k.inexact for k in kids)
         self.low = any(k.low for k in kids) or dtype_of(v) == np.float32
+        self.half = any(k.half for k in kids) or dtype_of(v) == np.float16
         self.nred = max([self.nred] + [k.nred for k in kids])
         fl = [abs(float(x)) for x in np.ravel(np.asarray(v, dtype=np.float64)) if math.isfinite(x)] \
             if is_float(dtype_of(v)) or type(v) is float else []
         self.scale = max([1.0] + fl + [k.scale for k in kids])
         if self.inexact and is_float(dtype_of(v)):
-            lim = 1e37 if dtype_of(v) == np.float32 else 1e300
+            lim = {np.float16: 1e4, np.float32: 1e37}.get(dtype_of(v).type, 1e300)
             if self.scale > lim:
                 raise Skip("inexact values near the float range's end")
 
@@ -194,7 +199,8 @@ class Node:
             dt = np.dtype(p["dt"])
             if x.dtype.kind == "f" and dt.kind in "iu":
                 t, lim = np.trunc(x.astype(np.float64)), 2.0 ** (8 * dt.itemsize - 1)  # exact in float64
-                bad = ~np.isfinite(t) | (t < -lim) | (t >= lim)
+                lo, hi = (0.0, 2 * lim) if dt.kind == "u" else (-lim, lim)
+                bad = ~np.isfinite(t) | (t < lo) | (t >= hi)
                 if bad.any():
                     raise Skip("float to int of a value the int does not hold (dtx saturates, documented)")
                 if self.kids[0].inexact:
@@ -298,9 +304,9 @@ class Node:
         f = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "var": np.var, "std": np.std}[name]
         kw = {"ddof": ddof} if name in ("var", "std") else {}
         r = f(x, axis=ax, keepdims=kd, **kw)
-        if xa.dtype == np.float32:
-            # documented: float32 reductions accumulate in float64 and round once
-            doc = np.asarray(f(x, axis=ax, keepdims=kd, dtype=np.float64, **kw)).astype(np.float32)
+        if xa.dtype in (np.float16, np.float32):
+            # documented: float16 / float32 reductions accumulate in float64 and round once
+            doc = np.asarray(f(x, axis=ax, keepdims=kd, dtype=np.float64, **kw)).astype(xa.dtype)
             ra = np.asarray(r)
             if (np.isinf(ra) != np.isinf(doc)).any():
                 STATS["f32_reduction_deviation"] = STATS.get("f32_reduction_deviation", 0) + 1
@@ -343,13 +349,16 @@ def rand_values(rng, dt, shape):
     n = int(np.prod(shape)) if shape else 1
     if dt == "bool":
         v = np.array([rng.random() < 0.5 for _ in range(n)], dtype=bool)
-    elif dt in ("int32", "int64"):
+    elif np.dtype(dt).kind in "iu":
         info = np.iinfo(dt)
-        pool = [info.min, info.max, 0, -1, 1]
-        v = np.array([rng.choice(pool) if rng.random() < 0.05 else rng.randint(-20, 20) for _ in range(n)],
+        pool = [info.min, info.max, 0, 1, info.max - 1] + ([-1, info.min + 1] if info.min < 0 else [2])
+        lo = -20 if info.min < 0 else 0
+        v = np.array([rng.choice(pool) if rng.random() < 0.05 else rng.randint(lo, lo + 40) for _ in range(n)],
                      dtype=dt)
     else:
         special = [0.0, -0.0, float("nan"), float("inf"), float("-inf"), 1.0]
+        if dt == "float16":  # the largest half, subnormals, the smallest normal
+            special += [65504.0, -65504.0, 6e-8, -6e-8, 2.0**-14, 3e-5]
         v = np.array([rng.choice(special) if rng.random() < 0.04 else rng.uniform(-4, 4) for _ in range(n)],
                      dtype=dt)
     return v.reshape(shape)
@@ -538,7 +547,7 @@ class Writer:
             rtol = 0.0
             atol = 0.0
             if res.dtype.kind == "f" and node.inexact:
-                rtol = 2e-4 if node.low else 1e-9
+                rtol = 4e-3 if node.half else 2e-4 if node.low else 1e-9
                 atol = rtol * node.scale * max(1, node.nred)
             shape = ",".join(map(str, res.shape)) or "-"
             lines.append(f"want {res.dtype.name} {shape} {atol!r} {rtol!r}")
@@ -719,6 +728,7 @@ def main():
     rng = random.Random(a.seed)
     w = Writer(a.out)
     named_cases(w)
+    dtype_cases.add(w, Node)
     nnamed = w.n
     skipped = {}
     tries = 0

@@ -75,6 +75,7 @@ void dtxi_gpu_root_done(run *r, rtask *t) {
 }
 
 void dtxi_gpu_run_free(run *r) {
+  dtxi_regrow_forget_run(dtxi_sched_of(r->cl)->gpus, r);
   struct dtxi_rootq *q = r->rootq;
   if (q == NULL) return;
   pthread_mutex_destroy(&q->mu);

@@ -3,15 +3,19 @@
  * waits for each job's events and moves it on (advance), brings outputs home
  * on the d2h stream, and finishes the task (finish).
  *
- * Owns: the progress thread, its list of jobs in flight (`pending`, local to
- * the thread) and the hand-over list (dtxi_gpus.incoming, under g->mu).
+ * Owns: the progress thread, its list of jobs in flight (dtxi_gpus.pending,
+ * touched by that thread only) and the hand-over list (dtxi_gpus.incoming,
+ * under g->mu).
  * Threads: dispatchers hand jobs over (dtxi_gpus_handoff) from any thread;
  * streams wake the thread through dtxi_gpus_kick, a host function queued
  * behind every event it waits for. Only this thread polls events and
  * completes GPU tasks; no worker ever blocks on a stream.
  * A job's two phases: 1, the task is enqueued (event ev); 2, the copy home is
  * enqueued (event ev2), when a CPU task or the caller reads the output. A job
- * run ahead is finished only after the job it was enqueued behind.
+ * run ahead is finished only after the job it was enqueued behind. A job
+ * whose output outgrew its reservation while other jobs held the room
+ * (gjob.regrow) is not finished but given back, and its task dispatched
+ * again (redo).
  * Invariants: a job is on exactly one of `incoming`, `pending`, or being
  * advanced; once finished, its device's inflight and queued_ns no longer
  * count it and its reservation is given back or held by the output's copy.
@@ -139,6 +143,96 @@ static gres *keep_output(dtxi_gpus *g, gjob *j, int64_t *give_back) {
   return res;
 }
 
+/* Gives back what a job took (pins, fetched copies, reservation, counters)
+ * and frees it, for a job that made nothing: its task is dispatched again. */
+static void give_back_job(dtxi_gpus *g, gjob *j) {
+  gdev *d = j->dev;
+  if (j->keep_slot != NULL) dtxi_keep_input_done(j, 0);
+  drop_fetched(g, j);
+  dtxi_job_unpin_inputs(j);
+  drop_host_out(j);
+  free_out(j);
+  free(j->err);
+  j->err = NULL;
+  if (j->borrow_slot != NULL) {
+    pthread_mutex_lock(&g->res_mu);
+    j->borrow_slot->users--;
+    pthread_mutex_unlock(&g->res_mu);
+    j->borrow_slot = NULL;
+  }
+  dtxi_uncharge(g, d, j->in_charged + j->out_charged);
+  atomic_fetch_sub(&d->inflight, 1);
+  atomic_fetch_sub(&d->queued_ns, j->est_ns);
+  dtxi_job_free(j); /* (a probe of its name's output size ends) */
+}
+
+/* The readers run ahead behind t's job (simulated GPUs: they read its
+ * failure and skipped), and those run ahead behind them: their jobs are
+ * stale, dropped when their events complete; their tasks wait for their
+ * inputs again and are handed over the usual way. Every one of those jobs
+ * was handed over before t's job (its dispatch ran them ahead first), so
+ * they are all on the pending list. 0 when out of memory (nothing done). */
+static int unchain_readers(dtxi_gpus *g, rtask *t) {
+  size_t n = 1, cap = 16;
+  rtask **set = malloc(cap * sizeof *set);
+  if (set == NULL) return 0;
+  set[0] = t;
+  for (int more = 1; more;) {
+    more = 0;
+    for (gjob *p = g->pending; p != NULL; p = p->next) {
+      if (p->after == NULL || p->stale) continue;
+      size_t k = 0;
+      while (k < n && set[k] != p->after) k++;
+      if (k == n) continue;
+      if (n == cap) {
+        rtask **bigger = realloc(set, 2 * cap * sizeof *set);
+        if (bigger == NULL) {
+          free(set);
+          return 0; /* (jobs marked so far stay marked: they are stale anyway, since t's job failed) */
+        }
+        set = bigger;
+        cap *= 2;
+      }
+      p->stale = 1;
+      p->t->ahead = 0;
+      set[n++] = p->t;
+      more = 1;
+    }
+  }
+  free(set);
+  return 1;
+}
+
+/* The task failed only because its output outgrew what was reserved for it
+ * while other jobs held the rest of the device (gjob.regrow; it fits with its
+ * inputs in an empty device): it is dispatched again, reserving its whole
+ * output up front, so that it waits, parked, until they give the room back,
+ * as any task that does not fit now does. 1 when redone. */
+static int redo(dtxi_gpus *g, gjob *j) {
+  if (j->regrow == 0 || j->keep_slot != NULL || j->borrow_slot != NULL || j->rekeep != NULL || j->borrowed)
+    return 0;
+  if (j->slot != NULL && j->slot->readers > 0 && !unchain_readers(g, j->t)) return 0;
+  run *r = j->r;
+  rtask *t = j->t;
+  dtxi_regrow_note(g, r, t, j->regrow);
+  give_back_job(g, j);
+  dtxi_gpu_dispatch(r, t);
+  dtxi_retry_parked(g);
+  return 1;
+}
+
+/* A stale job (see unchain_readers): nothing it did stands. */
+static void drop_stale(dtxi_gpus *g, gjob *j) {
+  atomic_fetch_sub(&j->dev->ahead, 1);
+  if (j->phase == 1) {
+    pthread_mutex_lock(&j->dev->mu);
+    dtxi_job_free_inputs(j, j->s);
+    pthread_mutex_unlock(&j->dev->mu);
+  }
+  give_back_job(g, j);
+  dtxi_retry_parked(g);
+}
+
 static void finish(gjob *j) {
   run *r = j->r;
   gdev *d = j->dev;
@@ -147,6 +241,7 @@ static void finish(gjob *j) {
   if (j->keep_slot != NULL)
     dtxi_keep_input_done(j, j->err == NULL && (j->after == NULL || j->after->err == NULL));
   if (j->after != NULL) ran = finish_ahead(g, j);
+  if (j->err != NULL && ran && redo(g, j)) return;
   if (r->trace && j->err == NULL && ran) dtxi_gtrace_job(j);
   if (j->err != NULL) drop_fetched(g, j);
   dtxi_job_unpin_inputs(j);
@@ -166,6 +261,9 @@ static void finish(gjob *j) {
     pthread_mutex_unlock(&g->res_mu);
     j->borrow_slot = NULL;
   }
+  /* A broadcast of the output counts as in flight before the job stops
+   * counting (dtxi_park: a task parked meanwhile waits for it). */
+  if (made != NULL) atomic_fetch_add(&g->bcasts, 1);
   dtxi_uncharge(g, d, give_back);
   atomic_fetch_sub(&d->inflight, 1);
   atomic_fetch_sub(&d->queued_ns, j->est_ns);
@@ -173,7 +271,10 @@ static void finish(gjob *j) {
   t->gpu_done = 1;
   dtxi_job_free(j);
   dtxi_gpu_root_done(r, t);
-  if (made != NULL) dtxi_gpu_broadcast(g, r, t, made);
+  if (made != NULL) {
+    dtxi_gpu_broadcast(g, r, t, made);
+    atomic_fetch_sub(&g->bcasts, 1);
+  }
   dtxi_retry_parked(g);
   dtxi_run_task_done(r, t, ran);
 }
@@ -232,6 +333,10 @@ static dtx_status copy_home(dtxi_gpus *g, gjob *j) {
 /* The event of phase 1 or 2 completed (or failed): move the job on. */
 static void advance(dtxi_gpus *g, gjob *j, dtxi_event_state st) {
   gdev *d = j->dev;
+  if (j->stale) {
+    drop_stale(g, j);
+    return;
+  }
   if (st == DTXI_EVENT_FAILED && j->err == NULL)
     j->err = dtxi_gpu_task_error(j->r, j->t, dtxi_event_error(j->phase == 1 ? j->ev : j->ev2));
   if (j->phase == 2 || j->err != NULL) {
@@ -296,12 +401,11 @@ static void progress_wait(dtxi_gpus *g, const gjob *pending, int idle_rounds) {
 
 void *dtxi_gpus_progress_main(void *arg) {
   dtxi_gpus *g = arg;
-  gjob *pending = NULL;
   int idle_rounds = 0;
   dtxi_nvtx_name_thread("dtx gpu progress");
   for (;;) {
     pthread_mutex_lock(&g->mu);
-    progress_wait(g, pending, idle_rounds);
+    progress_wait(g, g->pending, idle_rounds);
     g->kicked = 0;
     gjob *in = g->incoming;
     g->incoming = NULL;
@@ -309,16 +413,16 @@ void *dtxi_gpus_progress_main(void *arg) {
     pthread_mutex_unlock(&g->mu);
     while (in != NULL) {
       gjob *next = in->next;
-      in->next = pending;
-      pending = in;
+      in->next = g->pending;
+      g->pending = in;
       in = next;
     }
-    if (pending == NULL && stop) break;
+    if (g->pending == NULL && stop) break;
     int progressed = 0;
-    for (gjob **pp = &pending; *pp != NULL;) {
+    for (gjob **pp = &g->pending; *pp != NULL;) {
       gjob *j = *pp;
       dtxi_event_state st = dtxi_event_query(j->phase == 1 ? j->ev : j->ev2);
-      if (st == DTXI_EVENT_PENDING || (j->after != NULL && !j->after->gpu_done)) {
+      if (st == DTXI_EVENT_PENDING || (j->after != NULL && !j->stale && !j->after->gpu_done)) {
         /* (a job run ahead finishes after the job it ran behind) */
         pp = &j->next;
         continue;

@@ -10,7 +10,8 @@
  *              host, or another GPU by peer copy or NCCL; pinned too);
  *   reserve  - device memory for the inputs to fetch and the output (as
  *              large as its name's outputs were; a name never seen runs one
- *              at a time under a limit until one has told its size),
+ *              at a time under a limit until one has told its size; a task
+ *              dispatched again, its output's size as it turned out),
  *              spilling to make room, else parking the task (residency.c);
  *   chain    - run ahead: a reader enqueued behind its producer still
  *              running on the same device, as a CUDA graph would be;
@@ -244,6 +245,9 @@ static void output_estimate(dispatch *x) {
   unsigned flags = x->gt->flags;
   int64_t limit = x->d->limit;
   int64_t hint = (int64_t)dtxi_gt_output_size(x->r->g, x->t->gid);
+  /* dispatched again: its output outgrew what was reserved (complete.c) */
+  int64_t regrow = flags ? 0 : (int64_t)dtxi_regrow_size(g, x->r, x->t, 0);
+  if (regrow > hint) hint = regrow;
   int known = (flags & (DTXI_TASK_KEEPS_INPUT | DTXI_TASK_LENDS_STORED)) != 0 || hint > 0;
   int64_t known_out = (flags & DTXI_TASK_LENDS_STORED)
                           ? dtxi_kept_dispatch(g, j, x->d, *(dtxi_kept *const *)dtxi_gt_args(x->gt))
@@ -295,6 +299,7 @@ static int reserve(dispatch *x) {
         " raise DTX_DEVICE_MEMORY_LIMIT or use smaller chunks",
         (long long)total, d->index, (long long)(x->need + x->here), (long long)x->out_est, (long long)limit);
     abandon(x);
+    (void)dtxi_regrow_size(x->g, x->r, x->t, 1);
     if (!dtxi_gpu_to_cpu(x->r, x->t)) dtxi_gpu_fail_now(x->r, x->t, dtxi_gpu_task_error(x->r, x->t, msg));
     return 0;
   }
@@ -310,6 +315,7 @@ static int reserve(dispatch *x) {
   }
   x->j->in_charged = x->need;
   x->j->out_charged = x->out_est;
+  if (x->after == NULL) (void)dtxi_regrow_size(x->g, x->r, x->t, 1); /* reserved: forgotten */
   return GO_ON;
 }
 

@@ -64,6 +64,15 @@ typedef struct gres {
   gcopy copy[];                       /* g->ndev entries */
 } gres;
 
+/* A task dispatched again because its output outgrew its reservation
+ * (gjob.regrow): the size to reserve for it. Under res_mu. */
+typedef struct gregrow {
+  struct gregrow *next;
+  const run *r;
+  const rtask *t;
+  size_t size;
+} gregrow;
+
 /* A task waiting for room on a device. */
 typedef struct parked {
   struct parked *next;
@@ -178,6 +187,10 @@ typedef struct gjob {
   int64_t est_ns;      /* added to the device's queued_ns at dispatch */
   int64_t in_charged;  /* device bytes reserved for this job's own input buffers */
   int64_t out_charged; /* device bytes reserved for the output */
+  size_t regrow;       /* its output outgrew out_charged while others held the room: the size to
+                        * reserve when the task is dispatched again (complete.c) */
+  int stale;           /* run ahead behind a job given back to be dispatched again (complete.c):
+                        * dropped once its events complete, its task dispatched the usual way */
   int64_t staged;      /* input bytes moved through staging buffers */
   dtxi_event *room_ev; /* spills made to fit this job */
   int on_stream;       /* the task runs now on its stream's own thread (sim) */
@@ -220,8 +233,11 @@ struct dtxi_gpus {
   /* Learned durations per kind of task and output sizes per name
    * (base/costcache.h: 512 kinds, 1024 names). */
   struct dtxi_costcache *cost;
-  gres *live;         /* every residency record alive, under res_mu (for check.c) */
-  _Atomic int bcasts; /* broadcasts under way: their reservations are in flight too */
+  gres *live;          /* every residency record alive, under res_mu (for check.c) */
+  _Atomic int bcasts;  /* broadcasts under way: their reservations are in flight too */
+  gjob *pending;       /* jobs in flight the progress thread waits on (that thread only) */
+  gregrow *regrow;     /* tasks to dispatch again with their outputs' sizes (res_mu) */
+  _Atomic int nregrow; /* entries in regrow (read without the lock: none, nothing to look up) */
 };
 
 /* ---- residency.c ---------------------------------------------------------------- */
@@ -246,6 +262,12 @@ int dtxi_copy_keep(struct dtxi_gpus *g, gcopy *c, struct dtxi_kept *slot);
 /* Drops copy c (its device's feed lock held) unless a job still reads it: it
  * was fetched by a job that failed, so it may not hold the data. */
 void dtxi_copy_drop(struct dtxi_gpus *g, gcopy *c);
+/* A task whose output outgrew its reservation is dispatched again: the
+ * output size its next dispatch reserves (kept until taken, or until its run
+ * ends). dtxi_regrow_size: that size, 0 when none; `take` forgets it. */
+void dtxi_regrow_note(struct dtxi_gpus *g, const run *r, const rtask *t, size_t size);
+size_t dtxi_regrow_size(struct dtxi_gpus *g, const run *r, const rtask *t, int take);
+void dtxi_regrow_forget_run(struct dtxi_gpus *g, const run *r);
 /* Parks t on d until memory is given back there; see residency.c. */
 void dtxi_park(struct dtxi_gpus *g, gdev *d, run *r, rtask *t);
 /* Dispatches the parked tasks again (no lock held). */

@@ -123,6 +123,7 @@ dtx_status dtxi_gpus_start(dtx_cluster *cl, dtxi_backend *b, const dtxi_gpu_sett
   pthread_mutex_init(&g->res_mu, NULL);
   atomic_init(&g->flow_ids, (uint64_t)1 << 40); /* clear of the ids the CPU side of the trace uses */
   atomic_init(&g->bcasts, 0);
+  atomic_init(&g->nregrow, 0);
   if (set->p2p == DTX_P2P_NCCL) {
     g->nccl = b->ndev > 1 && dtxi_nccl_available(b);
     if (!g->nccl && b->ndev > 1)

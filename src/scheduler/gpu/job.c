@@ -153,6 +153,30 @@ static int output_room(gjob *j, int64_t extra) {
   return ok;
 }
 
+/* No room now for the rest of an output larger than reserved at dispatch:
+ * why the task cannot have it. NULL when it would fit with its inputs in an
+ * empty device: then it waits for room (j->regrow: the progress thread
+ * dispatches it again, reserving the whole output up front, and parks it
+ * until jobs in flight give back what they hold, residency.c). */
+static char *no_room(gjob *j, size_t size) {
+  int64_t limit = j->dev->limit, in = 0;
+  for (int i = 0; i < j->ninputs; i++) in += (int64_t)j->in_size[i];
+  char buf[320];
+  if ((int64_t)size > limit)
+    snprintf(buf, sizeof buf,
+             "its %zu-byte output does not fit under gpu %d's memory limit of %lld bytes; "
+             "raise DTX_DEVICE_MEMORY_LIMIT or use smaller chunks",
+             size, j->dev->index, (long long)limit);
+  else if (in + (int64_t)size > limit)
+    snprintf(buf, sizeof buf,
+             "its %zu-byte output and its %lld bytes of inputs do not fit at once under gpu %d's memory "
+             "limit of %lld bytes; raise DTX_DEVICE_MEMORY_LIMIT or use smaller chunks",
+             size, (long long)in, j->dev->index, (long long)limit);
+  else
+    return NULL;
+  return strdup(buf);
+}
+
 void *dtxi_gpu_output(gjob *j, size_t size) {
   if (j->has_out && j->out_ptr != NULL && !j->borrowed) dtxi_free_async(j->s, j->out_ptr);
   j->borrowed = 0;
@@ -161,17 +185,25 @@ void *dtxi_gpu_output(gjob *j, size_t size) {
   j->has_out = 1;
   int64_t extra = (int64_t)size - j->out_charged;
   if (extra > 0 && j->dev->limit > 0 && !output_room(j, extra)) {
-    char buf[240];
-    snprintf(buf, sizeof buf,
-             "its %zu-byte output does not fit under gpu %d's memory limit of %lld bytes%s; "
-             "raise DTX_DEVICE_MEMORY_LIMIT or use smaller chunks",
-             size, j->dev->index, (long long)j->dev->limit,
-             (int64_t)size > j->dev->limit ? "" : " (the rest is held by data in use)");
+    const gtask *gt = &j->r->g->tasks[j->t->gid];
+    char *why = no_room(j, size);
+    if (why == NULL) {
+      /* Its name's later tasks reserve this much from now on. */
+      dtxi_gpus_learn_output(dtxi_sched_of(j->r->cl)->gpus, j->r->g->prefixes[gt->prefix], size);
+      j->regrow = size;
+      char buf[240]; /* the reason given should it not be dispatched again after all */
+      snprintf(buf, sizeof buf,
+               "its %zu-byte output does not fit under gpu %d's memory limit of %lld bytes now (the rest "
+               "is held by jobs in flight)",
+               size, j->dev->index, (long long)j->dev->limit);
+      why = strdup(buf);
+    }
     j->has_out = 0;
     free(j->alloc_err);
-    j->alloc_err = strdup(buf);
+    j->alloc_err = why;
     return NULL;
   }
+  j->regrow = 0;
   if (extra > 0 && j->dev->limit == 0) {
     dtxi_charge(dtxi_sched_of(j->r->cl)->gpus, j->dev, extra);
     j->out_charged += extra;

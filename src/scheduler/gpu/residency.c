@@ -6,8 +6,9 @@
  * by the producing task or fetched by a reader and then reused by later
  * readers there), the per-device LRU of copies no job is using, the device
  * memory counters, spilling (persisted chunks too: the chunk store,
- * data/store.c, keeps their slots and per-device lists), and the tasks parked
- * for room.
+ * data/store.c, keeps their slots and per-device lists), the tasks parked
+ * for room, and the output sizes of tasks dispatched again because their
+ * outputs outgrew their reservations (dtxi_gpus.regrow).
  * Threads: any dispatcher, the progress thread, CPU workers releasing a read;
  * everything here is under dtxi_gpus.res_mu (see gpu_internal.h for the lock
  * order). Frees and spill copies go on the device's d2h stream, so callers
@@ -419,6 +420,59 @@ void dtxi_gres_release(gres *res) {
   if (freed) dtxi_retry_parked(g);
 }
 
+/* ---- tasks dispatched again with a larger output ------------------------------------- */
+
+void dtxi_regrow_note(dtxi_gpus *g, const run *r, const rtask *t, size_t size) {
+  pthread_mutex_lock(&g->res_mu);
+  gregrow *e = g->regrow;
+  while (e != NULL && (e->r != r || e->t != t)) e = e->next;
+  if (e == NULL && (e = calloc(1, sizeof *e)) != NULL) {
+    e->r = r;
+    e->t = t;
+    e->next = g->regrow;
+    g->regrow = e;
+    atomic_fetch_add(&g->nregrow, 1);
+  }
+  /* (without an entry, out of memory, its name's learned size stands in) */
+  if (e != NULL && size > e->size) e->size = size;
+  pthread_mutex_unlock(&g->res_mu);
+}
+
+size_t dtxi_regrow_size(dtxi_gpus *g, const run *r, const rtask *t, int take) {
+  if (atomic_load(&g->nregrow) == 0) return 0;
+  size_t size = 0;
+  pthread_mutex_lock(&g->res_mu);
+  for (gregrow **pp = &g->regrow; *pp != NULL; pp = &(*pp)->next) {
+    gregrow *e = *pp;
+    if (e->r != r || e->t != t) continue;
+    size = e->size;
+    if (take) {
+      *pp = e->next;
+      free(e);
+      atomic_fetch_sub(&g->nregrow, 1);
+    }
+    break;
+  }
+  pthread_mutex_unlock(&g->res_mu);
+  return size;
+}
+
+void dtxi_regrow_forget_run(dtxi_gpus *g, const run *r) {
+  if (g == NULL || atomic_load(&g->nregrow) == 0) return;
+  pthread_mutex_lock(&g->res_mu);
+  for (gregrow **pp = &g->regrow; *pp != NULL;) {
+    gregrow *e = *pp;
+    if (e->r != r) {
+      pp = &e->next;
+      continue;
+    }
+    *pp = e->next;
+    free(e);
+    atomic_fetch_sub(&g->nregrow, 1);
+  }
+  pthread_mutex_unlock(&g->res_mu);
+}
+
 /* ---- parked tasks ----------------------------------------------------------------- */
 
 int64_t dtxi_total_inflight(dtxi_gpus *g) {
@@ -445,11 +499,13 @@ void dtxi_retry_parked(dtxi_gpus *g) {
   }
 }
 
-/* A job in flight retries parked tasks when it ends; with none in flight
- * (they all ended while t was being dispatched) t is retried here at once:
- * with nothing in flight nothing is pinned, so everything may spill and it
- * fits, unless spilling itself fails, which the depth bound turns into an
- * error instead of endless retries. */
+/* A job in flight retries parked tasks when it ends, and so does a broadcast
+ * (whose reservations are in flight too: finish() broadcasts before it
+ * retries); with neither (they all ended while t was being dispatched) t is
+ * retried here at once: with nothing in flight nothing is pinned or
+ * reserved, so everything may spill and it fits, unless spilling itself
+ * fails, which the depth bound turns into an error instead of endless
+ * retries. */
 static _Thread_local int park_depth;
 
 void dtxi_park(dtxi_gpus *g, gdev *d, run *r, rtask *t) {
@@ -464,7 +520,7 @@ void dtxi_park(dtxi_gpus *g, gdev *d, run *r, rtask *t) {
   p->next = d->parked;
   d->parked = p;
   pthread_mutex_unlock(&g->res_mu);
-  if (dtxi_total_inflight(g) != 0) return;
+  if (dtxi_total_inflight(g) != 0 || atomic_load(&g->bcasts) != 0) return;
   if (park_depth < 4) {
     park_depth++;
     dtxi_retry_parked(g);

@@ -4,7 +4,10 @@
  * scans).
  *
  * The result has a's shape and chunks. Its dtype is NumPy's: bool and
- * integers accumulate in int64, floats in their own dtype. The NaN forms
+ * signed integers accumulate in int64, unsigned ones in uint64, floats in
+ * their own dtype; float16 is accumulated in float32 and each result
+ * rounded to float16 once (NumPy rounds every partial sum to float16, so
+ * long float16 scans differ: dtx's are the more accurate). The NaN forms
  * count NaN as 0 (sums) or 1 (products). How it runs: a task per chunk
  * reduces the chunk along the axis (its total), a chain of small tasks per
  * row of chunks adds the totals of the chunks before each one (the carry),

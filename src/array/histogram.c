@@ -82,13 +82,13 @@ static dtx_status hist_emit(dtxa_emit *e, const dtx_array *node, const void *dat
 }
 
 static dtx_status check_in(const char *fn, const dtx_array *a, const dtx_array *w) {
-  if (dtx_dtype_size(a->dtype) == 0 || a->dtype > DTX_F64)
+  if (dtx_dtype_size(a->dtype) == 0 || a->dtype > DTX_F16) /* the real dtypes */
     return dtxi_fail(DTX_EINVAL, "%s: a's dtype %s is not counted in bins", fn, dtx_dtype_name(a->dtype));
   if (w == NULL) return DTX_OK;
   int same = w->ndim == a->ndim;
   for (int d = 0; same && d < a->ndim; d++) same = w->shape[d] == a->shape[d];
   if (!same) return dtxi_fail(DTX_EINVAL, "%s: weights must have a's shape", fn);
-  if (w->dtype > DTX_F64) return dtxi_fail(DTX_EINVAL, "%s: weights must be bool, integer or float", fn);
+  if (w->dtype > DTX_F16) return dtxi_fail(DTX_EINVAL, "%s: weights must be bool, integer or float", fn);
   return DTX_OK;
 }
 

@@ -28,9 +28,10 @@ static dtx_reduce_opts with_keepdims(const dtx_reduce_opts *o, int keepdims) {
   return k;
 }
 
-/* The reduction of the floating x (in the caller's scope). */
+/* The reduction of the floating x (in the caller's scope); t: the plain
+ * reduction's dtype. */
 static dtx_array *nan_float(dtx_array *x, dtx_reduction r, const int *axes, int naxes,
-                            const dtx_reduce_opts *o) {
+                            const dtx_reduce_opts *o, dtx_dtype t) {
   dtx_cluster *cl = x->cl;
   dtx_array *isnan = dtx_binary(DTX_NE, x, x);
   dtx_reduce_opts k =

@@ -65,7 +65,7 @@ dtx_array *dtx_percentile(const dtx_array *a, const double *q, int64_t nq) {
               a->ndim);
     return NULL;
   }
-  if (a->dtype > DTX_F64) {
+  if (dtx_dtype_size(a->dtype) == 0 || a->dtype > DTX_F16) { /* the real dtypes */
     dtxi_fail(DTX_EINVAL, "%s: a's dtype %s has no order", fn, dtx_dtype_name(a->dtype));
     return NULL;
   }

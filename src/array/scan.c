@@ -108,8 +108,12 @@ static dtx_status scan_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   return rc;
 }
 
-/* NumPy's accumulator dtype. */
-static dtx_dtype acc_dtype(dtx_dtype t) { return t == DTX_F32 || t == DTX_F64 ? t : DTX_I64; }
+/* NumPy's result dtype: unsigned integers accumulate in uint64, bool and
+ * signed ones in int64, floats in their own dtype. */
+static dtx_dtype acc_dtype(dtx_dtype t) {
+  if (t == DTX_F16 || t == DTX_F32 || t == DTX_F64) return t;
+  return t == DTX_U8 || t == DTX_U16 || t == DTX_U32 || t == DTX_U64 ? DTX_U64 : DTX_I64;
+}
 
 dtx_array *dtx_cumulative(const dtx_array *a, dtx_scan_op op, int axis) {
   static const char *names[] = {"", "cumsum", "cumprod", "nancumsum", "nancumprod"};
@@ -128,13 +132,14 @@ dtx_array *dtx_cumulative(const dtx_array *a, dtx_scan_op op, int axis) {
     dtxi_fail(DTX_EINVAL, "dtx_%s: axis %d is out of range for a %d-d array", name, axis, a->ndim);
     return NULL;
   }
-  dtx_dtype t = acc_dtype(a->dtype);
+  dtx_dtype t = acc_dtype(a->dtype), k = t == DTX_F16 ? DTX_F32 : t; /* float16 is scanned in float32 */
   scan_op so = {ax, op == DTX_CUMSUM || op == DTX_NANCUMSUM ? DTXK_SCAN_SUM : DTXK_SCAN_PROD,
-                (op == DTX_NANCUMSUM || op == DTX_NANCUMPROD) && (t == DTX_F32 || t == DTX_F64), 0};
+                (op == DTX_NANCUMSUM || op == DTX_NANCUMPROD) && (k == DTX_F32 || k == DTX_F64), 0};
   dtx_array_scope_begin(); /* the converted input lives as long as the node holds it */
-  dtx_array *x = a->dtype == t ? (dtx_array *)a : dtx_astype(a, t), *r = NULL;
+  dtx_array *x = a->dtype == k ? (dtx_array *)a : dtx_astype(a, k), *r = NULL;
   if (x != NULL)
-    r = dtxa_blocks(x->cl, name, x->ndim, x->shape, x->chunk, t, 1, &x, scan_emit, &so, sizeof so);
+    r = dtxa_blocks(x->cl, name, x->ndim, x->shape, x->chunk, k, 1, &x, scan_emit, &so, sizeof so);
+  if (r != NULL && k != t) r = dtx_array_keep(dtx_astype(dtxa_ret(r), t)); /* back to float16 */
   dtx_array_scope_end();
   return r != NULL ? dtxa_ret(r) : NULL;
 }

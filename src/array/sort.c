@@ -80,9 +80,17 @@ dtx_array *dtx_sort(const dtx_array *a, int axis) {
     }
     x = dtx_rechunk(a, ch);
   }
+  /* sort keys: float16 as float32, small integers as int32, uint32 as
+   * int64 (exact both ways); the others as they are */
+  dtx_dtype t = a->dtype, k = t;
+  if (t == DTX_F16) k = DTX_F32;
+  if (t == DTX_I8 || t == DTX_I16 || t == DTX_U8 || t == DTX_U16) k = DTX_I32;
+  if (t == DTX_U32) k = DTX_I64;
+  if (x != NULL && k != t) x = dtx_astype(x, k);
   sort_op so = {ax, 0};
   if (x != NULL)
-    r = dtxa_blocks(x->cl, "sort", x->ndim, x->shape, x->chunk, x->dtype, 1, &x, sort_emit, &so, sizeof so);
+    r = dtxa_blocks(x->cl, "sort", x->ndim, x->shape, x->chunk, k, 1, &x, sort_emit, &so, sizeof so);
+  if (r != NULL && k != t) r = dtx_array_keep(dtx_astype(dtxa_ret(r), t));
   dtx_array_scope_end();
   return r != NULL ? dtxa_ret(r) : NULL;
 }

@@ -150,13 +150,19 @@ static dtx_array *topk(const char *fn, const dtx_array *a, int64_t k, int axis, 
     return NULL;
   }
   topk_op op = {ax, k > 0, arg, 0, kk};
-  int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
-  memcpy(shape, a->shape, sizeof shape);
-  memcpy(chunk, a->chunk, sizeof chunk);
-  shape[ax] = chunk[ax] = kk;
-  dtx_array *in = (dtx_array *)a;
-  return dtxa_ret(dtxa_blocks(a->cl, arg ? "argtopk" : "topk", a->ndim, shape, chunk,
-                              arg ? DTX_I64 : a->dtype, 1, &in, topk_emit, &op, sizeof op));
+  dtx_array_scope_begin();
+  dtx_array *in = a->dtype == DTX_F16 ? dtx_astype(a, DTX_F32) : (dtx_array *)a, *r = NULL; /* exact */
+  if (in != NULL) {
+    int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
+    memcpy(shape, in->shape, sizeof shape);
+    memcpy(chunk, in->chunk, sizeof chunk);
+    shape[ax] = chunk[ax] = kk;
+    r = dtxa_blocks(in->cl, arg ? "argtopk" : "topk", in->ndim, shape, chunk, arg ? DTX_I64 : in->dtype, 1,
+                    &in, topk_emit, &op, sizeof op);
+  }
+  if (r != NULL && !arg && a->dtype == DTX_F16) r = dtx_array_keep(dtx_astype(dtxa_ret(r), DTX_F16));
+  dtx_array_scope_end();
+  return r != NULL ? dtxa_ret(r) : NULL;
 }
 
 dtx_array *dtx_topk(const dtx_array *a, int64_t k, int axis) { return topk("dtx_topk", a, k, axis, 0); }

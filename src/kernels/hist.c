@@ -20,6 +20,20 @@ static double value(const void *p, int t, int64_t i) {
       return (double)((const int64_t *)p)[i];
     case DTXK_F32:
       return ((const float *)p)[i];
+    case DTXK_I8:
+      return ((const int8_t *)p)[i];
+    case DTXK_I16:
+      return ((const int16_t *)p)[i];
+    case DTXK_U8:
+      return ((const uint8_t *)p)[i];
+    case DTXK_U16:
+      return ((const uint16_t *)p)[i];
+    case DTXK_U32:
+      return ((const uint32_t *)p)[i];
+    case DTXK_U64:
+      return (double)((const uint64_t *)p)[i];
+    case DTXK_F16:
+      return dtxk_f16_to_f32(((const dtxk_f16 *)p)[i]);
     default:
       return ((const double *)p)[i];
   }

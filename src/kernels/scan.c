@@ -16,8 +16,8 @@
 const char *dtxk_scan_check(const dtxk_scan *p, int ninputs) {
   if (p->mode < DTXK_SCAN_TOTAL || p->mode > DTXK_SCAN_SCAN) return "unknown scan mode";
   if (p->op != DTXK_SCAN_SUM && p->op != DTXK_SCAN_PROD) return "unknown scan operation";
-  if (p->dtype != DTXK_I64 && p->dtype != DTXK_F32 && p->dtype != DTXK_F64)
-    return "scan dtype must be int64 or float";
+  if (p->dtype != DTXK_I64 && p->dtype != DTXK_U64 && p->dtype != DTXK_F32 && p->dtype != DTXK_F64)
+    return "scan dtype must be int64, uint64, float32 or float64";
   if (p->outer < 0 || p->n < 0 || p->inner < 0) return "negative scan extent";
   int want = p->mode == DTXK_SCAN_TOTAL ? 1 : 1 + p->has_carry;
   if (ninputs != want) return "wrong number of scan inputs";
@@ -56,6 +56,7 @@ const char *dtxk_scan_check(const dtxk_scan *p, int ninputs) {
     }                                                                                                     \
   }
 CPU_SCAN(i64, int64_t)
+CPU_SCAN(u64, uint64_t)
 CPU_SCAN(f32, float)
 CPU_SCAN(f64, double)
 
@@ -63,6 +64,9 @@ CPU_SCAN(f64, double)
   switch (p->dtype) {           \
     case DTXK_I64:              \
       FN##_i64(p, __VA_ARGS__); \
+      break;                    \
+    case DTXK_U64:              \
+      FN##_u64(p, __VA_ARGS__); \
       break;                    \
     case DTXK_F32:              \
       FN##_f32(p, __VA_ARGS__); \

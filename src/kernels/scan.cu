@@ -33,6 +33,7 @@
     }                                                                                       \
   }
 SCAN_KERNELS(i64, int64_t)
+SCAN_KERNELS(u64, uint64_t)
 SCAN_KERNELS(f32, float)
 SCAN_KERNELS(f64, double)
 
@@ -49,6 +50,7 @@ SCAN_KERNELS(f64, double)
       scan_##S<<<g, 256, 0, s>>>(*p, a, p->has_carry ? b : NULL, (T *)y);                     \
   }
 RUN(i64, int64_t)
+RUN(u64, uint64_t)
 RUN(f32, float)
 RUN(f64, double)
 
@@ -69,6 +71,8 @@ extern "C" int dtxk_scan_cuda(dtx_task_ctx *ctx) {
   int g = GRID(lanes);
   if (p->dtype == DTXK_I64)
     run_i64(p, in0, in1, y, g, s);
+  else if (p->dtype == DTXK_U64)
+    run_u64(p, in0, in1, y, g, s);
   else if (p->dtype == DTXK_F32)
     run_f32(p, in0, in1, y, g, s);
   else

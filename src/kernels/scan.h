@@ -26,7 +26,7 @@ enum { DTXK_SCAN_TOTAL = 1, DTXK_SCAN_CARRY = 2, DTXK_SCAN_SCAN = 3 };
 enum { DTXK_SCAN_SUM = 1, DTXK_SCAN_PROD = 2 };
 
 typedef struct dtxk_scan {
-  int32_t mode, op, nan, dtype; /* dtype: DTXK_I64, DTXK_F32 or DTXK_F64 */
+  int32_t mode, op, nan, dtype; /* dtype: DTXK_I64, DTXK_U64, DTXK_F32 or DTXK_F64 */
   int32_t has_carry;            /* SCAN: input 1 is the carry; CARRY: input 0 is a */
   int32_t pad;
   int64_t outer, n, inner;
@@ -59,6 +59,7 @@ typedef struct dtxk_scan {
 #define DTXK_SCAN_NAN_NEVER(x) ((void)(x), 0)
 #define DTXK_SCAN_NAN_FLOAT(x) ((x) != (x))
 DTXK_SCAN_OPS(i64, int64_t, DTXK_SCAN_NAN_NEVER)
+DTXK_SCAN_OPS(u64, uint64_t, DTXK_SCAN_NAN_NEVER)
 DTXK_SCAN_OPS(f32, float, DTXK_SCAN_NAN_FLOAT)
 DTXK_SCAN_OPS(f64, double, DTXK_SCAN_NAN_FLOAT)
 

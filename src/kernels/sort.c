@@ -126,6 +126,7 @@ static void sort_i32(int32_t *x, int64_t n, uint32_t *tmp) {
   sort_keys32(k, tmp, n);
   for (int64_t i = 0; i < n; i++) k[i] ^= sign;
 }
+static void sort_u64(uint64_t *x, int64_t n, uint64_t *tmp) { sort_keys64(x, tmp, n); }
 static void sort_b(dtxk_b *x, int64_t n) {
   int64_t ones = 0;
   for (int64_t i = 0; i < n; i++) ones += x[i] != 0;
@@ -133,7 +134,13 @@ static void sort_b(dtxk_b *x, int64_t n) {
   memset(x + (n - ones), 1, (size_t)ones);
 }
 
+int dtxk_sort_dtype(int dtype) {
+  return dtype == DTXK_BOOL || dtype == DTXK_I32 || dtype == DTXK_I64 || dtype == DTXK_U64 ||
+         dtype == DTXK_F32 || dtype == DTXK_F64;
+}
+
 int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch) {
+  if (!dtxk_sort_dtype(dtype)) return -1;
   void *own = NULL;
   if (scratch == NULL && dtype != DTXK_BOOL && n > 0) {
     scratch = own = malloc((size_t)n * (size_t)dtxk_size(dtype));
@@ -148,6 +155,9 @@ int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch) {
       break;
     case DTXK_I64:
       sort_i64(x, n, scratch);
+      break;
+    case DTXK_U64:
+      sort_u64(x, n, scratch);
       break;
     case DTXK_F32:
       sort_f32(x, n, scratch);
@@ -173,8 +183,7 @@ static void scatter(char *dst, const char *buf, const dtxk_sort *p, int64_t o, i
 int dtxk_sort_cpu(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_sort *p = (const dtxk_sort *)dtx_task_args(ctx, &asz);
-  if (p == NULL || asz != sizeof *p || p->dtype < DTXK_BOOL || p->dtype > DTXK_F64 || p->outer < 0 ||
-      p->n < 0 || p->inner < 0)
+  if (p == NULL || asz != sizeof *p || !dtxk_sort_dtype(p->dtype) || p->outer < 0 || p->n < 0 || p->inner < 0)
     return dtx_task_fail(ctx, "malformed sort-task arguments");
   int esz = dtxk_size(p->dtype);
   size_t bytes = (size_t)(p->outer * p->n * p->inner * esz);

@@ -84,8 +84,7 @@ static cudaError_t run(const dtxk_sort *p, const T *in, T *out, cudaStream_t s) 
 extern "C" int dtxk_sort_cuda(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_sort *p = (const dtxk_sort *)dtx_task_args(ctx, &asz);
-  if (p == NULL || asz != sizeof *p || p->dtype < DTXK_BOOL || p->dtype > DTXK_F64 || p->outer < 0 ||
-      p->n < 0 || p->inner < 0)
+  if (p == NULL || asz != sizeof *p || !dtxk_sort_dtype(p->dtype) || p->outer < 0 || p->n < 0 || p->inner < 0)
     return dtx_task_fail(ctx, "malformed sort-task arguments");
   size_t bytes = (size_t)(p->outer * p->n * p->inner * dtxk_size(p->dtype));
   void *out = dtx_task_output(ctx, bytes);
@@ -103,6 +102,9 @@ extern "C" int dtxk_sort_cuda(dtx_task_ctx *ctx) {
       break;
     case DTXK_I64:
       e = run<int64_t>(p, (const int64_t *)in, (int64_t *)out, s);
+      break;
+    case DTXK_U64:
+      e = run<uint64_t>(p, (const uint64_t *)in, (uint64_t *)out, s);
       break;
     case DTXK_F32:
       e = run<float>(p, (const float *)in, (float *)out, s);

@@ -6,7 +6,8 @@
  * whole: the chunk is outer x n x inner elements in C order, a lane is one
  * (outer, inner) position, and the output chunk has the same layout with
  * each lane ascending. NaN sorts after everything (NumPy's order); -0.0 and
- * 0.0 are equal, so either may come first. bool, integers and floats.
+ * 0.0 are equal, so either may come first. bool, int32, int64, uint64,
+ * float32 and float64 (the array layer sorts other dtypes as one of these).
  */
 #ifndef DTXK_SORT_H
 #define DTXK_SORT_H
@@ -24,8 +25,11 @@ typedef struct dtxk_sort {
 extern "C" {
 #endif
 
+/* Whether tasks sort dtype. */
+int dtxk_sort_dtype(int dtype);
 /* Sorts n elements of dtype in place (host memory); scratch holds n
- * elements (or is NULL: then allocated). 0, or -1 when out of memory. */
+ * elements (or is NULL: then allocated). 0, or -1 when out of memory or
+ * dtype is not one sort tasks take. */
 int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch);
 int dtxk_sort_cpu(dtx_task_ctx *ctx);
 /* GPU builds: kernels/sort.cu; nocuda.c otherwise. */

@@ -74,6 +74,12 @@ static int64_t idx_off(int64_t count, int esz) { return (count * esz + 7) & ~(in
 TOPK(b, dtxk_b, NAN_NEVER)
 TOPK(i32, int32_t, NAN_NEVER)
 TOPK(i64, int64_t, NAN_NEVER)
+TOPK(i8, int8_t, NAN_NEVER)
+TOPK(i16, int16_t, NAN_NEVER)
+TOPK(u8, uint8_t, NAN_NEVER)
+TOPK(u16, uint16_t, NAN_NEVER)
+TOPK(u32, uint32_t, NAN_NEVER)
+TOPK(u64, uint64_t, NAN_NEVER)
 TOPK(f32, float, NAN_FLOAT)
 TOPK(f64, double, NAN_FLOAT)
 
@@ -87,7 +93,7 @@ static int64_t out_bytes(const dtxk_topk *p) {
 }
 
 static const char *check(const dtxk_topk *p, int ninputs) {
-  if (p->dtype < DTXK_BOOL || p->dtype > DTXK_F64) return "unknown dtype";
+  if (p->dtype < DTXK_BOOL || p->dtype > DTXK_U64) return "unknown dtype (float16 is selected as float32)";
   if (p->out < DTXK_TOPK_OUT_PACKED || p->out > DTXK_TOPK_OUT_INDICES) return "unknown output";
   if (p->nin < 1 || p->nin > DTXK_TOPK_MAXIN || p->nin != ninputs) return "wrong number of inputs";
   if (p->outer < 0 || p->inner < 0 || p->kk < 1) return "bad extents";
@@ -126,6 +132,24 @@ int dtxk_topk_cpu(dtx_task_ctx *ctx) {
       break;
     case DTXK_F32:
       run_f32(p, in, out, scratch);
+      break;
+    case DTXK_I8:
+      run_i8(p, in, out, scratch);
+      break;
+    case DTXK_I16:
+      run_i16(p, in, out, scratch);
+      break;
+    case DTXK_U8:
+      run_u8(p, in, out, scratch);
+      break;
+    case DTXK_U16:
+      run_u16(p, in, out, scratch);
+      break;
+    case DTXK_U32:
+      run_u32(p, in, out, scratch);
+      break;
+    case DTXK_U64:
+      run_u64(p, in, out, scratch);
       break;
     default:
       run_f64(p, in, out, scratch);

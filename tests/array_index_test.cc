@@ -72,7 +72,7 @@ TEST_P(ArrayIndex, SlicesAndIntegersMatchIndexArithmetic) {
     uint64_t seed = 4000 + r;
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     std::mt19937_64 rng(seed);
-    int nd = 1 + static_cast<int>(rng() % 4);
+    int nd = 1 + static_cast<int>(rng() % 7);
     auto shape = RandShape(rng, nd, 800);
     Nd x = RandNd(rng, shape, AllTypes()[rng() % 5]);
     dtx_array *a = Put(cl(), x, RandChunks(rng, shape));
@@ -211,7 +211,7 @@ TEST_P(ArrayIndex, RechunkAndBroadcastTo) {
     uint64_t seed = 4400 + r;
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     std::mt19937_64 rng(seed);
-    int nd = 1 + static_cast<int>(rng() % 4);
+    int nd = 1 + static_cast<int>(rng() % 8);
     auto shape = RandShape(rng, nd, 800);
     Nd x = RandNd(rng, shape, AllTypes()[rng() % 5]);
     dtx_array *a = Put(cl(), x, RandChunks(rng, shape));

@@ -5,7 +5,9 @@
  * into regular chunks, the last chunk along an axis possibly shorter. Every
  * operation returns a new array that remembers how it is made; nothing runs
  * until dtx_array_compute, dtx_array_persist or dtx_save_npy builds a task
- * graph (one task per output chunk and operation, keyed `<op>-<serial>[i,j]`)
+ * graph (one task per output chunk and operation, keyed `<op>-<serial>[i,j]`;
+ * a key holds at most DTX_MAX_INDICES indices, so past 4 dimensions the
+ * leading chunk indices fold into the first, in C order of the chunk grid)
  * and runs it on the cluster's scheduler. A chain of elementwise operations,
  * views (transpose, slices, broadcasting) and the first stage of a reduction
  * over the same chunks runs as one task per chunk, with no intermediate chunks.
@@ -80,7 +82,7 @@
 extern "C" {
 #endif
 
-#define DTX_ARRAY_MAX_DIMS 4
+#define DTX_ARRAY_MAX_DIMS 8
 
 typedef enum dtx_dtype {
   DTX_BOOL = 1, /* one byte, 0 or 1 */

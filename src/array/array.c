@@ -208,7 +208,7 @@ static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t n
   if (k < n) snprintf(buf + k, n - k, ndim == 1 ? ",)" : ")");
   return buf;
 }
-#define SHAPE(a) shape_str((a)->ndim, (a)->shape, (char[96]){0}, 96)
+#define SHAPE(a) shape_str((a)->ndim, (a)->shape, (char[192]){0}, 192)
 
 /* ---- creation --------------------------------------------------------------------------- */
 

@@ -99,6 +99,24 @@ typedef struct hints {
   unsigned flags;
 } hints;
 
+/* A task key holds at most DTX_MAX_INDICES indices (a scheduler task fills
+ * one cache line): the key of a block of an array of more dimensions folds
+ * the leading ones into its first index, their C-order index in grid nb
+ * (`<op>-<serial>[i,j,k,l]` for a 5-d block (h, i', j, k, l) of grid nb is
+ * i = h * nb[1] + i'). Writes key; returns its number of indices. */
+static int key_fold(int nidx, const int64_t *idx, const int64_t *nb, int64_t *key) {
+  if (nidx <= DTX_MAX_INDICES) {
+    for (int d = 0; d < nidx; d++) key[d] = idx[d];
+    return nidx;
+  }
+  int lead = nidx - (DTX_MAX_INDICES - 1);
+  int64_t l = 0;
+  for (int d = 0; d < lead; d++) l = l * nb[d] + idx[d];
+  key[0] = l;
+  for (int d = lead; d < nidx; d++) key[d - lead + 1] = idx[d];
+  return DTX_MAX_INDICES;
+}
+
 static dtx_status add_hinted(bctx *bc, const char *name, int nidx, const int64_t *idx, const dtx_task_id *in,
                              int nin, const void *args, size_t args_size, dtx_task_fn cpu, dtx_task_fn cuda,
                              int where, hints h, dtx_task_id *id) {
@@ -712,7 +730,9 @@ static dtx_status emit_blocks(bctx *bc, const dtx_array *a, msrc *m, int root_le
         where =
             a->where != NULL && same_chunk(a, m->chunk) ? a->where[b] : DTX_WHERE_GPU((int)(b % bc->ngpu));
     }
-    rc = emit_fused(bc, t, a->ndim, lo, hi, &os, name, a->ndim, idx, cuda, where, &m->ids[b]);
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(a->ndim, idx, m->nb, key);
+    rc = emit_fused(bc, t, a->ndim, lo, hi, &os, name, nk, key, cuda, where, &m->ids[b]);
   }
   free(t);
   return rc;
@@ -859,10 +879,13 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
           oidx[k++] = idx[d];
         else if (r->keepdims)
           oidx[k++] = 0;
-      rc = emit_fused(bc, t, nd, lo, hi, &os, name, r->ndim, oidx, dtxk_fused_cuda, DTX_WHERE_ANY,
-                      &m->ids[ol]);
+      int64_t key[DTX_MAX_INDICES];
+      int nk = key_fold(r->ndim, oidx, m->nb, key);
+      rc = emit_fused(bc, t, nd, lo, hi, &os, name, nk, key, dtxk_fused_cuda, DTX_WHERE_ANY, &m->ids[ol]);
     } else {
-      rc = emit_fused(bc, t, nd, lo, hi, &os, pname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY, &level[b]);
+      int64_t key[DTX_MAX_INDICES];
+      int nk = key_fold(nd, idx, nb, key);
+      rc = emit_fused(bc, t, nd, lo, hi, &os, pname, nk, key, dtxk_fused_cuda, DTX_WHERE_ANY, &level[b]);
     }
   }
   free(t);
@@ -934,10 +957,14 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
             oidx[k++] = jidx[d];
           else if (r->keepdims)
             oidx[k++] = 0;
-        rc = add_task(bc, name, r->ndim, oidx, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
+        int64_t key[DTX_MAX_INDICES];
+        int nk = key_fold(r->ndim, oidx, m->nb, key);
+        rc = add_task(bc, name, nk, key, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
                       DTX_WHERE_ANY, &m->ids[ol]);
       } else {
-        rc = add_task(bc, cname, nd, jidx, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
+        int64_t key[DTX_MAX_INDICES];
+        int nk = key_fold(nd, jidx, nc, key);
+        rc = add_task(bc, cname, nk, key, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
                       DTX_WHERE_ANY, &next[j]);
       }
       free(ins);
@@ -1320,14 +1347,18 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, c
           free(hin);
           continue;
         }
-        rc = emit_fused(bc, t, nd, hlo, hhi, &os, hname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY,
+        int64_t key[DTX_MAX_INDICES];
+        int nk = key_fold(nd, idx, m->nb, key);
+        rc = emit_fused(bc, t, nd, hlo, hhi, &os, hname, nk, key, dtxk_fused_cuda, DTX_WHERE_ANY,
                         &in[ntask_in++]);
       } else {
         in[ntask_in++] = ms[i]->ids[b];
       }
     }
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(nd, idx, m->nb, key);
     if (rc == DTX_OK)
-      rc = add_task(bc, name, nd, idx, in, ntask_in, blob, asz + (size_t)u->halo_size,
+      rc = add_task(bc, name, nk, key, in, ntask_in, blob, asz + (size_t)u->halo_size,
                     r->fcpu != NULL ? user_cpu : NULL, r->fcuda != NULL && dest == NULL ? user_cuda : NULL,
                     dest != NULL ? DTX_WHERE_CPU : DTX_WHERE_ANY, &m->ids[b]);
   }
@@ -1442,7 +1473,9 @@ static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
     /* lent in place: its readers get the whole chunk (weighed when placing them) */
     hints h = {dtx_dtype_size(a->dtype), DTXI_TASK_LENDS_STORED};
     for (int d = 0; d < a->ndim; d++) h.output_size *= (size_t)(hi[d] - lo[d]);
-    rc = add_hinted(bc, name, a->ndim, idx, NULL, 0, &slot, sizeof slot, dtxi_kept_source, dtxi_kept_source,
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(a->ndim, idx, m->nb, key);
+    rc = add_hinted(bc, name, nk, key, NULL, 0, &slot, sizeof slot, dtxi_kept_source, dtxi_kept_source,
                     slot->dev >= 0 ? DTX_WHERE_GPU(slot->dev) : DTX_WHERE_CPU, h, &m->ids[b]);
   }
   return rc;
@@ -1468,8 +1501,10 @@ dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_keeper *k
     block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);
     dtxi_kept *slot = &k->slot[b];
     int w = where != NULL ? where[b] : DTX_WHERE_GPU((int)(b % bc.ngpu));
-    rc = add_hinted(&bc, name, a->ndim, idx, &m->ids[b], 1, &slot, sizeof slot, dtxi_keep_task,
-                    dtxi_keep_task, w, (hints){0, DTXI_TASK_KEEPS_INPUT}, &ids[b]);
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(a->ndim, idx, nb, key);
+    rc = add_hinted(&bc, name, nk, key, &m->ids[b], 1, &slot, sizeof slot, dtxi_keep_task, dtxi_keep_task, w,
+                    (hints){0, DTXI_TASK_KEEPS_INPUT}, &ids[b]);
   }
   if (rc == DTX_OK) rc = dtx_compute(a->cl, g, ids, (int)n, NULL, NULL);
   if (rc != DTX_OK) dtxi_keeper_clear(k);
@@ -1574,7 +1609,9 @@ dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);
-    rc = emit_fused(&bc, t, a->ndim, lo, hi, &os, name, a->ndim, idx, NULL, DTX_WHERE_CPU, &ids[b]);
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(a->ndim, idx, nb, key);
+    rc = emit_fused(&bc, t, a->ndim, lo, hi, &os, name, nk, key, NULL, DTX_WHERE_CPU, &ids[b]);
   }
   free(t);
   if (rc == DTX_OK && os.dtype != (int)a->dtype)

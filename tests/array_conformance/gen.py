@@ -46,7 +46,7 @@ NPU = {"neg": np.negative, "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": 
 NPB = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide, "pow": np.power,
        "minimum": np.minimum, "maximum": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less,
        "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
-MAX_DIMS = 4
+MAX_DIMS = 8
 
 
 class Skip(Exception):
@@ -135,7 +135,7 @@ class Node:
             if dt.name not in DTYPES:
                 raise Skip(f"dtype {dt.name} is not a dtx dtype")
             if np.ndim(v) > MAX_DIMS:
-                raise Skip("more than 4 dimensions")
+                raise Skip(f"more than {MAX_DIMS} dimensions")
             if np.size(v) == 0:
                 raise Skip("an empty array")
         self.val = v
@@ -521,8 +521,8 @@ class Writer:
 
 
 def random_case(rng, w, cid):
-    nd = rng.choice([0, 1, 1, 2, 2, 3])
-    base = [rng.randint(1, 6) for _ in range(nd)]
+    nd = rng.choice([0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7])
+    base = [rng.randint(1, 6 if nd <= 4 else 3) for _ in range(nd)]
     inputs = []
     for _ in range(rng.randint(1, 3)):
         shape = list(base[rng.randint(0, nd):]) if nd else []

@@ -124,7 +124,7 @@ DTX_API dtx_dtype dtx_array_dtype(const dtx_array *a);
 DTX_API int64_t dtx_array_dim(const dtx_array *a, int axis);
 /* Chunk length along an axis (the last chunk may be shorter); -1 for a bad axis. */
 DTX_API int64_t dtx_array_chunk(const dtx_array *a, int axis);
-/* Number of chunks along an axis; -1 for a bad axis. */
+/* Number of chunks along an axis (0 along an empty axis); -1 for a bad axis. */
 DTX_API int64_t dtx_array_numblocks(const dtx_array *a, int axis);
 /* Elements (product of the shape; 1 for a 0-d array) and bytes. */
 DTX_API int64_t dtx_array_size(const dtx_array *a);
@@ -133,9 +133,17 @@ DTX_API dtx_cluster *dtx_array_cluster(const dtx_array *a);
 
 /* ---- creation ------------------------------------------------------------------ */
 /*
- * shape: ndim lengths (each >= 1; ndim 0..DTX_ARRAY_MAX_DIMS). chunks: ndim
+ * shape: ndim lengths (each >= 0; ndim 0..DTX_ARRAY_MAX_DIMS). chunks: ndim
  * chunk lengths (each >= 1; longer than the axis means one chunk), or NULL for
  * automatic chunks (near-square, at most 64 MiB each).
+ * Empty arrays. A length of 0 makes an empty array, as in NumPy: it has no
+ * chunks along that axis (dtx_array_numblocks 0; dtx_array_chunk stays >= 1)
+ * and so no tasks; it computes into a buffer of 0 bytes (NULL allowed).
+ * Operations take it as NumPy does: elementwise operations and broadcasting
+ * (0 stretches against 1 only) give empty arrays, views of it are empty,
+ * concatenate skips empty operands (their dtype still promotes), matmul /
+ * dot / tensordot over a contracted length of 0 give zeros, and reductions
+ * are described at dtx_reduce.
  */
 
 DTX_API dtx_array *dtx_zeros(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
@@ -144,10 +152,11 @@ DTX_API dtx_array *dtx_ones(dtx_cluster *cl, int ndim, const int64_t *shape, con
                             dtx_dtype t);
 DTX_API dtx_array *dtx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
                             dtx_dtype t, double value);
-/* [start, stop) in steps of step (not 0): ceil((stop - start) / step) values. */
+/* [start, stop) in steps of step (not 0): ceil((stop - start) / step) values,
+ * none (an empty array) when that is not positive, e.g. arange(5, 0). */
 DTX_API dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, int64_t chunk,
                               dtx_dtype t);
-/* num evenly spaced values from start to stop (included when endpoint). */
+/* num (>= 0) evenly spaced values from start to stop (included when endpoint). */
 DTX_API dtx_array *dtx_linspace(dtx_cluster *cl, double start, double stop, int64_t num, int endpoint,
                                 int64_t chunk, dtx_dtype t);
 /* n x m (m 0: n x n) with ones on diagonal k (0: main, > 0: above, < 0:
@@ -179,7 +188,8 @@ DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape
 
 /* ---- running --------------------------------------------------------------------- */
 
-/* Computes a into buf (C order; size must be dtx_array_nbytes(a)), whose
+/* Computes a into buf (C order; size must be dtx_array_nbytes(a): 0 for an
+ * empty array, whose buf may be NULL), whose
  * elements are of dtype `dtype`: it must be a's dtype, else DTX_EINVAL naming
  * both (convert with dtx_astype first). DTX_ANY_DTYPE leaves the buffer's
  * dtype unchecked. A failing task gives DTX_ETASK with dtx_last_error()
@@ -328,7 +338,13 @@ typedef struct dtx_reduce_opts {
 
 /* Reduces over axes[0..naxes) (negative counts from the end; axes NULL or
  * naxes 0: every axis). ARGMIN / ARGMAX take one axis or all (then the index
- * is into the flattened array). opts may be NULL. */
+ * is into the flattened array). opts may be NULL.
+ * Over an empty axis (as NumPy): SUM and ANY give 0 (false), PROD and ALL 1
+ * (true), MEAN, VAR and STD NaN (NumPy warns "Mean of empty slice" /
+ * "Degrees of freedom <= 0 for slice"; dtx logs that once, at warning
+ * level), and MIN, MAX, ARGMIN and ARGMAX, which have no identity, are
+ * DTX_EINVAL naming the reduction (NumPy's ValueError). Over non-empty axes
+ * of an array empty along another, the result is empty. */
 DTX_API dtx_array *dtx_reduce(const dtx_array *a, dtx_reduction r, const int *axes, int naxes,
                               const dtx_reduce_opts *opts);
 DTX_API dtx_array *dtx_sum(const dtx_array *a, const int *axes, int naxes);
@@ -377,12 +393,17 @@ typedef enum dtx_index_kind {
 #define DTX_NONE INT64_MIN
 typedef struct dtx_index {
   dtx_index_kind kind;
-  int64_t start, stop, step; /* SLICE: DTX_NONE for defaults, step 0 means 1; INT: start */
+  int64_t start, stop, step; /* SLICE: start / stop DTX_NONE for Python's None; step not 0 (1 for
+                              * the default: INT64_MIN, which is DTX_NONE, is the step -2**63);
+                              * INT: start */
 } dtx_index;
 
 /* x[idx[0], ..., idx[n-1]]: axes not indexed are taken whole. Negative
- * positions count from the end; a start or stop beyond the axis, an integer
- * out of range or an empty result is DTX_EINVAL. A view. */
+ * positions count from the end. As in Python, slice bounds past either end
+ * are clamped to the axis (never an error) and a slice may select nothing
+ * (an empty array: x[5:5], x[7:3]); a step of 0 is DTX_EINVAL ("slice step
+ * cannot be zero", Python's ValueError), and so is an integer index out of
+ * range (Python's IndexError). A view. */
 DTX_API dtx_array *dtx_slice(const dtx_array *a, int n, const dtx_index *idx);
 /* Concatenates along axis; the arrays must agree on every other axis. The
  * result has the chunks of the first array and the promoted dtype. */

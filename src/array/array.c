@@ -17,6 +17,7 @@
 
 #include "array/array.h"
 #include "base/error.h"
+#include "base/log.h"
 #include "data/store.h"
 #include "scheduler/sched.h"
 
@@ -24,7 +25,7 @@ static _Atomic uint64_t next_serial = 1;
 
 void *dtxa_alloc_host(size_t bytes) {
   const size_t huge = (size_t)2 << 20;
-  if (bytes < 2 * huge) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  if (bytes < 2 * huge) return aligned_alloc(64, bytes > 0 ? (bytes + 63) & ~(size_t)63 : 64);
   /* big arrays on transparent huge pages where the system allows it (as
    * NumPy does): tasks read them chunk by chunk, across rows too */
   void *p = aligned_alloc(huge, (bytes + huge - 1) & ~(huge - 1));
@@ -61,7 +62,9 @@ dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, co
   a->dtype = t;
   for (int d = 0; d < ndim; d++) {
     a->shape[d] = shape[d];
-    a->chunk[d] = chunk[d] < shape[d] ? chunk[d] : shape[d];
+    a->chunk[d] = chunk[d] < shape[d] ? chunk[d]
+                  : shape[d] > 0      ? shape[d]
+                                      : 1; /* >= 1: an empty axis has no chunks */
   }
   a->nin = nin;
   a->in = ins;
@@ -222,8 +225,8 @@ dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, cons
     return dtxi_fail(DTX_EINVAL, "%s: dtype %d is not one of DTX_BOOL, DTX_I32, DTX_I64, DTX_F32, DTX_F64",
                      fn, (int)t);
   for (int d = 0; d < ndim; d++) {
-    if (shape[d] < 1)
-      return dtxi_fail(DTX_EINVAL, "%s: shape[%d] is %lld; every length must be at least 1", fn, d,
+    if (shape[d] < 0)
+      return dtxi_fail(DTX_EINVAL, "%s: shape[%d] is %lld; lengths must not be negative", fn, d,
                        (long long)shape[d]);
     if (chunks != NULL && chunks[d] < 1)
       return dtxi_fail(DTX_EINVAL, "%s: chunks[%d] is %lld; chunk lengths must be at least 1", fn, d,
@@ -231,16 +234,17 @@ dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, cons
   }
   int64_t total = 1;
   for (int d = 0; d < ndim; d++) {
-    if (shape[d] > INT64_MAX / 16 / total)
+    if (shape[d] > 0 && shape[d] > INT64_MAX / 16 / total)
       return dtxi_fail(DTX_EINVAL, "%s: the shape has more elements than an int64 counts", fn);
-    total *= shape[d];
+    if (shape[d] > 0) total *= shape[d];
   }
+  /* a chunk length is at least 1 even along an empty axis (which has no chunks) */
   if (chunks != NULL) {
-    for (int d = 0; d < ndim; d++) chunk[d] = chunks[d] < shape[d] ? chunks[d] : shape[d];
+    for (int d = 0; d < ndim; d++) chunk[d] = chunks[d] < shape[d] ? chunks[d] : shape[d] > 0 ? shape[d] : 1;
     return DTX_OK;
   }
   /* automatic: halve the longest chunk until one is at most 64 MiB */
-  for (int d = 0; d < ndim; d++) chunk[d] = shape[d];
+  for (int d = 0; d < ndim; d++) chunk[d] = shape[d] > 0 ? shape[d] : 1;
   for (;;) {
     int64_t bytes = (int64_t)dtx_dtype_size(t);
     int big = -1;
@@ -280,6 +284,14 @@ static dtxk_gen gconst(double v, dtx_dtype t) {
   return g;
 }
 
+/* An array of shape / chunk holding v everywhere: what an operation on
+ * empty operands makes (an empty array, or a reduction's identity). */
+static dtx_array *const_node(dtx_cluster *cl, const char *fn, int ndim, const int64_t *shape,
+                             const int64_t *chunk, dtx_dtype t, double v) {
+  dtxk_gen g = gconst(v, t);
+  return gen_node(cl, fn, "full", ndim, shape, chunk, t, &g);
+}
+
 dtx_array *dtx_zeros(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t) {
   dtxk_gen g = gconst(0, t);
   return dtxa_ret(gen_node(cl, "dtx_zeros", "zeros", ndim, shape, chunks, t, &g));
@@ -301,13 +313,11 @@ dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, i
     return NULL;
   }
   double cnt = ceil((stop - start) / step);
-  if (!(cnt >= 1)) {
-    dtxi_fail(DTX_EINVAL,
-              "dtx_arange: start %g, stop %g, step %g gives no values (empty arrays are not supported)",
-              start, stop, step);
+  if (cnt > 9.2e18) {
+    dtxi_fail(DTX_EINVAL, "dtx_arange: start %g, stop %g, step %g gives too many values", start, stop, step);
     return NULL;
   }
-  int64_t n = (int64_t)cnt;
+  int64_t n = cnt >= 1 ? (int64_t)cnt : 0; /* none: an empty array, as NumPy */
   dtxk_gen g;
   memset(&g, 0, sizeof g);
   g.kind = DTXK_GEN_ARANGE;
@@ -329,8 +339,8 @@ dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, i
 
 dtx_array *dtx_linspace(dtx_cluster *cl, double start, double stop, int64_t num, int endpoint, int64_t chunk,
                         dtx_dtype t) {
-  if (num < 1) {
-    dtxi_fail(DTX_EINVAL, "dtx_linspace: num is %lld; it must be at least 1", (long long)num);
+  if (num < 0) {
+    dtxi_fail(DTX_EINVAL, "dtx_linspace: num is %lld; it must not be negative", (long long)num);
     return NULL;
   }
   dtxk_gen g;
@@ -417,7 +427,9 @@ dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const 
     return NULL;
   }
   if (dtxa_check_shape("dtx_from_host", ndim, shape, chunks, t, chunk) != DTX_OK) return NULL;
-  if (data == NULL) {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++) n *= shape[d];
+  if (data == NULL && n > 0) {
     dtxi_fail(DTX_EINVAL, "dtx_from_host: data is NULL");
     return NULL;
   }
@@ -425,11 +437,9 @@ dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const 
     dtxi_fail(DTX_EINVAL, "dtx_from_host: mode %d is neither DTX_HOST_COPY nor DTX_HOST_WRAP", (int)mode);
     return NULL;
   }
-  int64_t n = 1;
-  for (int d = 0; d < ndim; d++) n *= shape[d];
   size_t bytes = (size_t)n * dtx_dtype_size(t);
   void *owned = NULL;
-  if (mode == DTX_HOST_COPY) {
+  if (mode == DTX_HOST_COPY && n > 0) {
     owned = dtxa_alloc_host(bytes);
     if (owned == NULL) {
       dtxi_fail(DTX_ENOMEM, "dtx_from_host: out of memory copying %zu bytes", bytes);
@@ -720,6 +730,14 @@ static dtx_array *transpose_node(const dtx_array *a, const int *perm) {
 }
 dtx_array *dtx_transpose(const dtx_array *a, const int *perm) { return dtxa_ret(transpose_node(a, perm)); }
 
+/* A slice start or stop v on an axis of length len: dflt for DTX_NONE,
+ * negative counts from the end, then clamped to [lo, hi]. */
+static int64_t clamp_pos(int64_t v, int64_t dflt, int64_t len, int64_t lo, int64_t hi) {
+  if (v == DTX_NONE) return dflt;
+  if (v < 0) v = v < -len ? lo : v + len;
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
 static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
   if (a == NULL) return NULL;
   if (n < 0 || (n > 0 && idx == NULL)) {
@@ -743,6 +761,7 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
       memset(&e, 0, sizeof e);
       e.kind = DTX_INDEX_SLICE;
       e.start = e.stop = DTX_NONE;
+      e.step = 1;
     }
     if (e.kind != DTX_INDEX_SLICE && e.kind != DTX_INDEX_INT && e.kind != DTX_INDEX_NEWAXIS) {
       dtxi_fail(DTX_EINVAL, "dtx_slice: index %d has kind %d (SLICE, INT or NEWAXIS)", i, (int)e.kind);
@@ -771,43 +790,29 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
       id++;
       continue;
     }
-    int64_t step = e.step == 0 ? 1 : e.step, start, stop, cnt;
+    if (e.step == 0) {
+      dtxi_fail(DTX_EINVAL, "dtx_slice: slice step cannot be zero (index %d, axis %d)", i, id);
+      return NULL;
+    }
+    int64_t step = e.step, start, stop, cnt;
     /* |step| without overflow (INT64_MIN included); counts in unsigned
      * arithmetic, so a step near 2**63 selects one element, as in NumPy */
     uint64_t mag = step > 0 ? (uint64_t)step : (uint64_t)0 - (uint64_t)step;
-    if (e.start != DTX_NONE && (e.start < -len || e.start > len)) {
-      dtxi_fail(DTX_EINVAL,
-                "dtx_slice: slice start %lld is out of range for axis %d of length %lld (shape %s)",
-                (long long)e.start, id, (long long)len, SHAPE(a));
-      return NULL;
-    }
-    if (e.stop != DTX_NONE && (e.stop < -len - 1 || e.stop > len)) {
-      dtxi_fail(DTX_EINVAL,
-                "dtx_slice: slice stop %lld is out of range for axis %d of length %lld (shape %s)",
-                (long long)e.stop, id, (long long)len, SHAPE(a));
-      return NULL;
-    }
+    /* Python's slice.indices: negative positions count from the end, then
+     * both are clamped to the axis (-1 .. len - 1 going backwards) */
     if (step > 0) {
-      start = e.start == DTX_NONE ? 0 : e.start < 0 ? e.start + len : e.start;
-      stop = e.stop == DTX_NONE ? len : e.stop < 0 ? e.stop + len : e.stop;
-      if (stop < 0) stop = 0;
+      start = clamp_pos(e.start, 0, len, 0, len);
+      stop = clamp_pos(e.stop, len, len, 0, len);
       cnt = stop > start ? (int64_t)((uint64_t)(stop - start - 1) / mag) + 1 : 0;
     } else {
-      start = e.start == DTX_NONE ? len - 1 : e.start < 0 ? e.start + len : e.start;
-      if (start >= len) start = len - 1;
-      stop = e.stop == DTX_NONE ? -1 : e.stop < 0 ? e.stop + len : e.stop;
+      start = clamp_pos(e.start, len - 1, len, -1, len - 1);
+      stop = clamp_pos(e.stop, -1, len, -1, len - 1);
       cnt = start > stop ? (int64_t)((uint64_t)(start - stop - 1) / mag) + 1 : 0;
     }
-    if (cnt <= 0) {
-      dtxi_fail(DTX_EINVAL,
-                "dtx_slice: %lld:%lld:%lld selects nothing on axis %d of length %lld (empty arrays are "
-                "not supported)",
-                (long long)e.start, (long long)e.stop, (long long)step, id, (long long)len);
-      return NULL;
-    }
-    if (cnt == 1) step = 1; /* one element: its step is never used, and a huge one must not be */
+    if (cnt <= 1) step = 1; /* one element: its step is never used, and a huge one must not be */
+    if (cnt == 0) start = 0;
     shape[od] = cnt;
-    chunk[od] = cnt == 1 ? 1 : (int64_t)((uint64_t)(a->chunk[id] - 1) / mag) + 1;
+    chunk[od] = cnt <= 1 ? 1 : (int64_t)((uint64_t)(a->chunk[id] - 1) / mag) + 1;
     vm[id] = (dtxk_dimmap){od, DTXK_MODE_NONE, step, start};
     od++;
     id++;
@@ -830,7 +835,7 @@ static dtx_array *broadcast_node(const dtx_array *a, int ndim, const int64_t *sh
     if (a->chunk[d] > big && a->shape[d] > 1) big = a->chunk[d];
   for (int d = 0; d < ndim; d++) {
     int di = d - (ndim - a->ndim);
-    if (shape[d] < 1) {
+    if (shape[d] < 0) {
       dtxi_fail(DTX_EINVAL, "dtx_broadcast_to: shape[%d] is %lld", d, (long long)shape[d]);
       return NULL;
     }
@@ -903,6 +908,31 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
     shape[ax] += x->shape[ax];
   }
   if (n == 1) return dtx_array_retain((dtx_array *)a0);
+  /* empty arrays add nothing but their dtype: the result is made of the others */
+  dtx_array *keep[64], **kept = n <= 64 ? keep : malloc((size_t)n * sizeof *kept);
+  if (kept == NULL) {
+    dtxi_fail(DTX_ENOMEM, "out of memory");
+    return NULL;
+  }
+  int nk = 0;
+  for (int i = 0; i < n; i++)
+    if (dtx_array_size(arrays[i]) > 0) kept[nk++] = arrays[i];
+  dtx_array *r = NULL;
+  if (nk == 0)
+    r = const_node(a0->cl, "dtx_concatenate", a0->ndim, shape, a0->chunk, t, 0);
+  else if (nk == 1)
+    r = cast_node(kept[0], t);
+  else if (nk < n)
+    r = concat_node(kept, nk, axis);
+  if (kept != keep) free(kept);
+  if (nk < n) {
+    if (r != NULL && r->dtype != t) { /* the dropped ones promote the dtype */
+      dtx_array *c = cast_node(r, t);
+      dtx_array_release(r);
+      r = c;
+    }
+    return r;
+  }
   int64_t *offs = malloc((size_t)(n + 1) * sizeof *offs);
   if (offs == NULL) {
     dtxi_fail(DTX_ENOMEM, "out of memory");
@@ -910,7 +940,7 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
   }
   offs[0] = 0;
   for (int i = 0; i < n; i++) offs[i + 1] = offs[i] + arrays[i]->shape[ax];
-  dtx_array *r = dtxa_node(a0->cl, DTXA_CONCAT, "concatenate", a0->ndim, shape, a0->chunk, t, n, arrays);
+  r = dtxa_node(a0->cl, DTXA_CONCAT, "concatenate", a0->ndim, shape, a0->chunk, t, n, arrays);
   if (r == NULL) {
     free(offs);
     return NULL;
@@ -956,6 +986,7 @@ dtx_array *dtx_stack(dtx_array *const *arrays, int n, int axis) {
   for (int d = 0; d < nd; d++) {
     idx[d].kind = d == ax ? DTX_INDEX_NEWAXIS : DTX_INDEX_SLICE;
     idx[d].start = idx[d].stop = DTX_NONE;
+    idx[d].step = 1;
   }
   dtx_array *r = NULL;
   int ok = 1;
@@ -972,6 +1003,49 @@ static const char *red_name(int r) {
   static const char *names[] = {NULL,  "sum", "prod",   "mean",   "min", "max",
                                 "var", "std", "argmin", "argmax", "any", "all"};
   return r >= 1 && r <= 11 ? names[r] : NULL;
+}
+
+/* The reduction r over the axes in mask of an empty a, as NumPy: over an
+ * empty axis sum / any give 0, prod / all 1, mean / var / std NaN (NumPy
+ * warns "Mean of empty slice" / "Degrees of freedom <= 0 for slice"; logged
+ * here once, at warning level), min / max / argmin / argmax are an error
+ * (NumPy's ValueError); over non-empty axes of an array empty elsewhere, the
+ * result is empty. */
+static dtx_array *reduce_empty(const dtx_array *a, int r, uint32_t mask, int nd, const int64_t *shape,
+                               const int64_t *chunk, dtx_dtype t) {
+  static atomic_int warned;
+  const char *name = red_name(r);
+  int over_empty = 0;
+  for (int d = 0; d < a->ndim; d++) over_empty |= ((mask >> d) & 1) && a->shape[d] == 0;
+  double v = 0;
+  if (over_empty) {
+    switch (r) {
+      case DTX_PROD:
+      case DTX_ALL:
+        v = 1;
+        break;
+      case DTX_MEAN:
+      case DTX_VAR:
+      case DTX_STD:
+        v = NAN;
+        if (!atomic_exchange(&warned, 1))
+          DTXI_LOG(DTX_LOG_WARN, "dtx_%s of an empty array (shape %s) is NaN (NumPy warns: %s)", name,
+                   SHAPE(a), r == DTX_MEAN ? "Mean of empty slice" : "Degrees of freedom <= 0 for slice");
+        break;
+      case DTX_MIN:
+      case DTX_MAX:
+      case DTX_ARGMIN:
+      case DTX_ARGMAX:
+        dtxi_fail(DTX_EINVAL,
+                  "dtx_%s: the array of shape %s is empty along a reduced axis, and %s has no identity "
+                  "(NumPy raises ValueError)",
+                  name, SHAPE(a), name);
+        return NULL;
+      default:
+        break;
+    }
+  }
+  return const_node(a->cl, name, nd, shape, chunk, t, v);
 }
 
 static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int naxes,
@@ -1058,6 +1132,7 @@ static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int na
       chunk[nd++] = a->chunk[d];
     }
   }
+  if (dtx_array_size(a) == 0) return reduce_empty(a, r, mask, nd, shape, chunk, t);
   dtx_array *in = (dtx_array *)a;
   dtx_array *n = dtxa_node(a->cl, DTXA_REDUCE, name, nd, shape, chunk, t, 1, &in);
   if (n == NULL) return NULL;
@@ -1126,11 +1201,14 @@ static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
     return NULL;
   }
   dtx_dtype t = dtxa_promote2(a->dtype, b->dtype);
+  int64_t shape[2] = {a->shape[0], b->shape[1]}, chunk[2] = {a->chunk[0], b->chunk[1]};
+  /* empty operands: an empty product, or zeros when only k is 0 (as NumPy) */
+  if (dtx_array_size(a) == 0 || dtx_array_size(b) == 0)
+    return const_node(a->cl, "dtx_matmul", 2, shape, chunk, t, 0);
   dtx_array *ca = cast_node(a, t), *cb = ca != NULL ? cast_node(b, t) : NULL;
   dtx_array *r = NULL;
   if (cb != NULL) {
     dtx_array *in[2] = {ca, cb};
-    int64_t shape[2] = {a->shape[0], b->shape[1]}, chunk[2] = {a->chunk[0], b->chunk[1]};
     r = dtxa_node(a->cl, DTXA_MATMUL, "matmul", 2, shape, chunk, t, 2, in);
   }
   dtx_array_release(ca);
@@ -1146,6 +1224,7 @@ static dtx_array *newaxis(const dtx_array *x, int axis) {
   for (int d = 0; d < 2; d++) {
     idx[d].kind = d == axis ? DTX_INDEX_NEWAXIS : DTX_INDEX_SLICE;
     idx[d].start = idx[d].stop = DTX_NONE;
+    idx[d].step = 1;
   }
   return slice_node(x, 2, idx);
 }
@@ -1156,6 +1235,7 @@ static dtx_array *take0(const dtx_array *x, int axis) {
     idx[d].kind = d == axis ? DTX_INDEX_INT : DTX_INDEX_SLICE;
     idx[d].start = d == axis ? 0 : DTX_NONE;
     idx[d].stop = DTX_NONE;
+    idx[d].step = 1;
   }
   return slice_node(x, 2, idx);
 }
@@ -1270,6 +1350,7 @@ dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes
     for (int d = 0; d < a->ndim + b->ndim; d++) {
       idx[d].kind = d < a->ndim ? DTX_INDEX_SLICE : DTX_INDEX_NEWAXIS;
       idx[d].start = idx[d].stop = DTX_NONE;
+      idx[d].step = 1;
     }
     dtx_array *xe = slice_node(x, a->ndim + b->ndim, idx);
     r = xe != NULL ? binary_node(DTX_MUL, xe, y) : NULL;
@@ -1392,10 +1473,11 @@ dtx_status dtx_array_compute_as(const dtx_array *a, dtx_dtype dtype, void *buf, 
                      "buffer of %s, or convert the array with dtx_astype(a, %s) first",
                      dtx_dtype_name(dtype), SHAPE(a), dtx_dtype_name(a->dtype), dtx_dtype_name(a->dtype),
                      dtxa_dtype_enum_name(dtype));
-  if (buf == NULL || size != dtx_array_nbytes(a))
+  if ((buf == NULL && size > 0) || size != dtx_array_nbytes(a))
     return dtxi_fail(
         DTX_EINVAL, "dtx_array_compute: the buffer has %zu bytes at %p; the %s %s array needs %zu",
         buf == NULL ? (size_t)0 : size, buf, SHAPE(a), dtx_dtype_name(a->dtype), dtx_array_nbytes(a));
+  if (size == 0) return DTX_OK; /* an empty array: nothing to compute */
   return dtxa_compute_into(a, buf);
 }
 
@@ -1420,6 +1502,16 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
                          (long long)b, where[b], ngpu);
     if ((w = malloc((size_t)nb * sizeof *w)) == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory");
     memcpy(w, where, (size_t)nb * sizeof *w);
+  }
+  if (dtx_array_size(a) == 0) { /* nothing to keep: an empty host array */
+    dtx_array *p = dtxa_ext(a->cl, a->ndim, a->shape, a->chunk, a->dtype, NULL, NULL, NULL);
+    if (p == NULL) {
+      free(w);
+      return DTX_ENOMEM;
+    }
+    p->where = w;
+    *out = dtxa_ret(p);
+    return DTX_OK;
   }
   if (ngpu > 0 && dtx_cluster_scheduler(a->cl) == DTX_SCHED_CLUSTER) {
     /* Chunks stay on the GPUs (or where `where` puts them). */

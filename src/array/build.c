@@ -684,7 +684,7 @@ static msrc *msrc_new(bctx *bc, const dtx_array *a, const int64_t *chunk) {
   m->node = a;
   m->n = 1;
   for (int d = 0; d < a->ndim; d++) {
-    m->chunk[d] = chunk[d] < a->shape[d] ? chunk[d] : a->shape[d];
+    m->chunk[d] = chunk[d] < a->shape[d] ? chunk[d] : a->shape[d] > 0 ? a->shape[d] : 1;
     m->nb[d] = (a->shape[d] + m->chunk[d] - 1) / m->chunk[d];
     m->n *= m->nb[d];
   }
@@ -1531,6 +1531,7 @@ dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, s
                        opts->size);
     memcpy(&o, opts, opts->size);
   }
+  if (nids == 0) return DTX_OK; /* an empty array has no chunks, so no tasks */
   bctx bc;
   bctx_init(&bc, a->cl, g, !o.no_fusion);
   dtx_status rc = prebuild(&bc, a);
@@ -1565,6 +1566,7 @@ static void copy_ext(const dtx_array *a, void *buf) {
 }
 
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
+  if (dtx_array_size(a) == 0) return DTX_OK; /* empty: nothing to compute */
   if (a->kind == DTXA_EXT) {
     copy_ext(a, buf);
     return DTX_OK;

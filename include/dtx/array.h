@@ -363,18 +363,31 @@ DTX_API dtx_array *dtx_argmax(const dtx_array *a, int axis);
 
 /* ---- linear algebra ------------------------------------------------------------ */
 
-/* 2-d a (m x k) times 2-d b (k x n): one task per output chunk, a BLAS gemm
- * per contracted chunk pair (OpenBLAS on CPU threads, cuBLAS on GPUs). The
+/* a @ b as numpy.matmul: 2-d a (m x k) times 2-d b (k x n): one task per
+ * output chunk, a BLAS gemm per contracted chunk pair (OpenBLAS on CPU
+ * threads, cuBLAS on GPUs). n-d operands are stacks of matrices in their
+ * last two axes: the batch axes before them broadcast (NumPy's rules) and the
+ * result, (batch..., m, n), is chunked by 1 along them, so each task is one
+ * 2-d product of one batch index. A 1-d a is a row (1 x k), a 1-d b a column
+ * (k x 1), the added axis removed from the result (1-d @ 1-d is the inner
+ * product, 0-d); 0-d operands are DTX_EINVAL (NumPy's ValueError). The
  * worker threads are the parallelism: the first product sets OpenBLAS to one
  * thread of its own (openblas_set_num_threads(1)), as Dask users do with
  * OMP_NUM_THREADS=1. Operands that are views of host data (persisted,
  * wrapped, sliced or transposed) are read in place. */
 DTX_API dtx_array *dtx_matmul(const dtx_array *a, const dtx_array *b);
-/* dot: matmul for 2-d operands, the inner product for two 1-d ones, and
- * matrix-vector products for a 2-d and a 1-d. */
+/* dot as numpy.dot: matmul for 2-d operands, the inner product for two 1-d
+ * ones, matrix-vector products for a 2-d and a 1-d, the product for a 0-d
+ * one; for n-d operands the sum over the last axis of a and the
+ * second-to-last of b (its only one when 1-d), shape a.shape[:-1] +
+ * b.shape[:-2] + b.shape[-1:] (tensordot over those axes). */
 DTX_API dtx_array *dtx_dot(const dtx_array *a, const dtx_array *b);
-/* Contracts axes_a[i] of a with axes_b[i] of b (n pairs; operands of at most
- * 2 dimensions), as numpy.tensordot(a, b, axes=(axes_a, axes_b)). */
+/* Contracts axes_a[i] of a with axes_b[i] of b (n pairs, any axes; negative
+ * counts from the end), as numpy.tensordot(a, b, axes=(axes_a, axes_b)):
+ * a's free axes then b's. Operands past 2 dimensions go through the batched
+ * matmul (the contracted axes but one become batch axes, summed after), so
+ * the free axes of both but one each, the contracted ones but one, and the
+ * product's two axes must fit in DTX_ARRAY_MAX_DIMS. */
 DTX_API dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
                                  int n);
 /* Permutes the axes (perm NULL: reverses them). A view: no data moves until

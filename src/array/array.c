@@ -1184,35 +1184,104 @@ dtx_array *dtx_argmax(const dtx_array *a, int axis) {
 
 /* ---- linear algebra ------------------------------------------------------------------------ */
 
-static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
-  if (a == NULL || b == NULL) return NULL;
-  if (a->ndim != 2 || b->ndim != 2) {
-    dtxi_fail(DTX_EINVAL, "dtx_matmul: operands must be 2-d (got shapes %s and %s)", SHAPE(a), SHAPE(b));
+/* x with new axes: entry d of the result is a new axis where is_new[d],
+ * else the next axis of x (taken whole). */
+static dtx_array *insert_axes(const dtx_array *x, int nd, const int *is_new) {
+  dtx_index idx[DTX_ARRAY_MAX_DIMS];
+  if (nd > DTX_ARRAY_MAX_DIMS) {
+    dtxi_fail(DTX_EINVAL, "the product would need %d dimensions; arrays have at most %d", nd,
+              DTX_ARRAY_MAX_DIMS);
     return NULL;
   }
-  if (a->shape[1] != b->shape[0]) {
+  for (int d = 0; d < nd; d++)
+    idx[d] = (dtx_index){is_new[d] ? DTX_INDEX_NEWAXIS : DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1};
+  return slice_node(x, nd, idx);
+}
+
+/* x without its axis ax (of length 1): x[..., 0, ...]. */
+static dtx_array *drop_axis(const dtx_array *x, int ax) {
+  dtx_index idx[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++)
+    idx[d] =
+        d == ax ? (dtx_index){DTX_INDEX_INT, 0, 0, 0} : (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1};
+  return slice_node(x, x->ndim, idx);
+}
+
+/* x @ y for x, y of at least 2 dims (NumPy's matmul; a and b: what the
+ * caller was given, for messages): the batch dims (all but the last two)
+ * broadcast; a MATMUL node chunked by 1 along them, so each task is one 2-d
+ * product of one batch index (the 2-d kernels, looped over the batch). */
+static dtx_array *matmul_2d_or_more(const dtx_array *x, const dtx_array *y, const dtx_array *a,
+                                    const dtx_array *b) {
+  int na = x->ndim, nb = y->ndim;
+  if (x->shape[na - 1] != y->shape[nb - 2]) {
     dtxi_fail(DTX_EINVAL,
-              "dtx_matmul: shapes %s and %s are not aligned: %lld (axis 1 of a) != %lld (axis 0 of b)",
-              SHAPE(a), SHAPE(b), (long long)a->shape[1], (long long)b->shape[0]);
+              "dtx_matmul: shapes %s and %s are not aligned: %lld (last axis of a) != %lld (%s of b)",
+              SHAPE(a), SHAPE(b), (long long)x->shape[na - 1], (long long)y->shape[nb - 2],
+              b->ndim == 1 ? "the only axis" : "second-to-last axis");
+    return NULL;
+  }
+  int nbt = (na > nb ? na : nb) - 2, nd = nbt + 2;
+  int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < nbt; d++) {
+    int dx = d - (nbt - (na - 2)), dy = d - (nbt - (nb - 2));
+    int64_t sx = dx >= 0 ? x->shape[dx] : 1, sy = dy >= 0 ? y->shape[dy] : 1;
+    if (sx != sy && sx != 1 && sy != 1) {
+      dtxi_fail(DTX_EINVAL, "dtx_matmul: the batch dims of shapes %s and %s do not broadcast (%lld vs %lld)",
+                SHAPE(a), SHAPE(b), (long long)sx, (long long)sy);
+      return NULL;
+    }
+    shape[d] = sx == 1 ? sy : sx;
+    chunk[d] = 1;
+  }
+  shape[nd - 2] = x->shape[na - 2];
+  shape[nd - 1] = y->shape[nb - 1];
+  chunk[nd - 2] = x->chunk[na - 2];
+  chunk[nd - 1] = y->chunk[nb - 1];
+  dtx_dtype t = dtxa_promote2(x->dtype, y->dtype);
+  /* empty operands: an empty product, or zeros when only k is 0 (as NumPy) */
+  if (dtx_array_size(x) == 0 || dtx_array_size(y) == 0)
+    return const_node(x->cl, "dtx_matmul", nd, shape, chunk, t, 0);
+  dtx_array *cx = cast_node(x, t), *cy = cx != NULL ? cast_node(y, t) : NULL;
+  dtx_array *r = NULL;
+  if (cy != NULL) {
+    dtx_array *in[2] = {cx, cy};
+    r = dtxa_node(x->cl, DTXA_MATMUL, "matmul", nd, shape, chunk, t, 2, in);
+  }
+  dtx_array_release(cx);
+  dtx_array_release(cy);
+  return r;
+}
+
+static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
+  if (a == NULL || b == NULL) return NULL;
+  if (a->ndim == 0 || b->ndim == 0) {
+    dtxi_fail(DTX_EINVAL,
+              "dtx_matmul: operands need at least 1 dimension (got shapes %s and %s; NumPy's ValueError)",
+              SHAPE(a), SHAPE(b));
     return NULL;
   }
   if (a->cl != b->cl) {
     dtxi_fail(DTX_EINVAL, "dtx_matmul: the operands belong to different clusters");
     return NULL;
   }
-  dtx_dtype t = dtxa_promote2(a->dtype, b->dtype);
-  int64_t shape[2] = {a->shape[0], b->shape[1]}, chunk[2] = {a->chunk[0], b->chunk[1]};
-  /* empty operands: an empty product, or zeros when only k is 0 (as NumPy) */
-  if (dtx_array_size(a) == 0 || dtx_array_size(b) == 0)
-    return const_node(a->cl, "dtx_matmul", 2, shape, chunk, t, 0);
-  dtx_array *ca = cast_node(a, t), *cb = ca != NULL ? cast_node(b, t) : NULL;
-  dtx_array *r = NULL;
-  if (cb != NULL) {
-    dtx_array *in[2] = {ca, cb};
-    r = dtxa_node(a->cl, DTXA_MATMUL, "matmul", 2, shape, chunk, t, 2, in);
+  /* 1-d operands: a row (a) or a column (b), the axis removed afterwards */
+  const int row[2] = {1, 0}, col[2] = {0, 1};
+  dtx_array *x = a->ndim == 1 ? insert_axes(a, 2, row) : dtx_array_retain((dtx_array *)a);
+  dtx_array *y = x == NULL ? NULL : b->ndim == 1 ? insert_axes(b, 2, col) : dtx_array_retain((dtx_array *)b);
+  dtx_array *r = y != NULL ? matmul_2d_or_more(x, y, a, b) : NULL;
+  dtx_array_release(x);
+  dtx_array_release(y);
+  if (r != NULL && b->ndim == 1) {
+    dtx_array *q = drop_axis(r, r->ndim - 1);
+    dtx_array_release(r);
+    r = q;
   }
-  dtx_array_release(ca);
-  dtx_array_release(cb);
+  if (r != NULL && a->ndim == 1) {
+    dtx_array *q = drop_axis(r, r->ndim - (b->ndim == 1 ? 1 : 2));
+    dtx_array_release(r);
+    r = q;
+  }
   return r;
 }
 dtx_array *dtx_matmul(const dtx_array *a, const dtx_array *b) { return dtxa_ret(matmul_node(a, b)); }
@@ -1261,6 +1330,84 @@ static dtx_array *inner_node(const dtx_array *a, const dtx_array *b) {
   return r;
 }
 
+static dtx_array *tensordot_node(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
+                                 int n);
+
+/* tensordot over n >= 1 axis pairs (ca[i] of a with cb[i] of b, checked)
+ * of operands with more than 2 dims, through the batched product: with A, B
+ * the free axes of a and b but their last (m and n), C the contracted ones
+ * but the last (k), a becomes (A, 1.., C, m, k) and b (1.., B, C, k, n),
+ * their product (A, B, C, m, n) is summed over C and transposed to
+ * (A, m, B, n). A missing m or n is a length-1 axis dropped at the end. */
+static dtx_array *contract_nd(const dtx_array *a, const dtx_array *b, const int *ca, const int *cb, int n,
+                              int used_a, int used_b) {
+  int fa = 0, fb = 0, freea[DTX_ARRAY_MAX_DIMS], freeb[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < a->ndim; d++)
+    if (!((used_a >> d) & 1)) freea[fa++] = d;
+  for (int d = 0; d < b->ndim; d++)
+    if (!((used_b >> d) & 1)) freeb[fb++] = d;
+  int nA = fa > 0 ? fa - 1 : 0, nB = fb > 0 ? fb - 1 : 0, nC = n - 1, nd = nA + nB + nC + 2;
+  if (nd > DTX_ARRAY_MAX_DIMS) {
+    dtxi_fail(DTX_EINVAL, "dtx_tensordot: contracting shapes %s and %s needs %d dimensions; at most %d",
+              SHAPE(a), SHAPE(b), nd, DTX_ARRAY_MAX_DIMS);
+    return NULL;
+  }
+  dtx_dtype t = dtxa_promote2(a->dtype, b->dtype);
+  /* a: (A, C, m, k) by a transpose, then new axes for B (and m) */
+  int pa[DTX_ARRAY_MAX_DIMS], pb[DTX_ARRAY_MAX_DIMS], k = 0, newa[DTX_ARRAY_MAX_DIMS] = {0},
+                                                      newb[DTX_ARRAY_MAX_DIMS] = {0};
+  for (int i = 0; i < nA; i++) pa[k++] = freea[i];
+  for (int i = 0; i < nC; i++) pa[k++] = ca[i];
+  if (fa > 0) pa[k++] = freea[fa - 1];
+  pa[k++] = ca[n - 1];
+  for (int d = nA; d < nA + nB; d++) newa[d] = 1;
+  if (fa == 0) newa[nd - 2] = 1;
+  /* b: (B, C, k, n) by a transpose, then new axes for A (and n) */
+  k = 0;
+  for (int i = 0; i < nB; i++) pb[k++] = freeb[i];
+  for (int i = 0; i < nC; i++) pb[k++] = cb[i];
+  pb[k++] = cb[n - 1];
+  if (fb > 0) pb[k++] = freeb[fb - 1];
+  for (int d = 0; d < nA; d++) newb[d] = 1;
+  if (fb == 0) newb[nd - 1] = 1;
+  dtx_array *ta = transpose_node(a, pa), *tb = ta != NULL ? transpose_node(b, pb) : NULL;
+  dtx_array *x = tb != NULL ? insert_axes(ta, nd, newa) : NULL,
+            *y = x != NULL ? insert_axes(tb, nd, newb) : NULL;
+  dtx_array *p = y != NULL ? matmul_2d_or_more(x, y, a, b) : NULL;
+  dtx_array_release(ta);
+  dtx_array_release(tb);
+  dtx_array_release(x);
+  dtx_array_release(y);
+  if (p != NULL && nC > 0) { /* summed over C, in the product's dtype (bools: any) */
+    int axes[DTX_ARRAY_MAX_DIMS];
+    for (int i = 0; i < nC; i++) axes[i] = nA + nB + i;
+    dtx_array *s = reduce_node(p, t == DTX_BOOL ? DTX_ANY : DTX_SUM, axes, nC, NULL);
+    dtx_array_release(p);
+    p = s != NULL && s->dtype != t ? cast_node(s, t) : s != NULL ? dtx_array_retain(s) : NULL;
+    dtx_array_release(s);
+  }
+  if (p == NULL) return NULL;
+  /* (A, B, m, n) to (A, m, B, n), then the missing m / n dropped */
+  int perm[DTX_ARRAY_MAX_DIMS], q = 0;
+  for (int i = 0; i < nA; i++) perm[q++] = i;
+  perm[q++] = nA + nB;
+  for (int i = 0; i < nB; i++) perm[q++] = nA + i;
+  perm[q++] = nA + nB + 1;
+  dtx_array *r = transpose_node(p, perm);
+  dtx_array_release(p);
+  if (r != NULL && fb == 0) {
+    dtx_array *w = drop_axis(r, r->ndim - 1);
+    dtx_array_release(r);
+    r = w;
+  }
+  if (r != NULL && fa == 0) {
+    dtx_array *w = drop_axis(r, nA);
+    dtx_array_release(r);
+    r = w;
+  }
+  return r;
+}
+
 static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
   if (a == NULL || b == NULL) return NULL;
   if (a->ndim == 0 || b->ndim == 0) {
@@ -1270,17 +1417,17 @@ static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
     dtx_array_release(y);
     return r;
   }
-  if (a->ndim > 2 || b->ndim > 2) {
-    dtxi_fail(DTX_EINVAL, "dtx_dot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a),
-              SHAPE(b));
-    return NULL;
-  }
-  int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim == 2 ? 0 : 0];
+  int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim >= 2 ? b->ndim - 2 : 0];
   if (ka != kb) {
     dtxi_fail(DTX_EINVAL,
-              "dtx_dot: shapes %s and %s are not aligned: %lld (last axis of a) != %lld (first axis of b)",
-              SHAPE(a), SHAPE(b), (long long)ka, (long long)kb);
+              "dtx_dot: shapes %s and %s are not aligned: %lld (last axis of a) != %lld (%s of b)", SHAPE(a),
+              SHAPE(b), (long long)ka, (long long)kb, b->ndim >= 2 ? "second-to-last axis" : "the only axis");
     return NULL;
+  }
+  if (a->ndim > 2 || b->ndim > 2) {
+    /* np.dot: the last axis of a with the second-to-last of b (its only one when 1-d) */
+    int aa = a->ndim - 1, ab = b->ndim >= 2 ? b->ndim - 2 : 0;
+    return tensordot_node(a, b, &aa, &ab, 1);
   }
   if (a->ndim == 2 && b->ndim == 2) return matmul_node(a, b);
   if (a->ndim == 1 && b->ndim == 1) return inner_node(a, b);
@@ -1295,19 +1442,14 @@ static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
 }
 dtx_array *dtx_dot(const dtx_array *a, const dtx_array *b) { return dtxa_ret(dot_node(a, b)); }
 
-dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
-                         int n) {
+static dtx_array *tensordot_node(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
+                                 int n) {
   if (a == NULL || b == NULL) return NULL;
-  if (a->ndim > 2 || b->ndim > 2) {
-    dtxi_fail(DTX_EINVAL, "dtx_tensordot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a),
-              SHAPE(b));
-    return NULL;
-  }
   if (n < 0 || n > a->ndim || n > b->ndim || (n > 0 && (axes_a == NULL || axes_b == NULL))) {
     dtxi_fail(DTX_EINVAL, "dtx_tensordot: %d axis pairs for shapes %s and %s", n, SHAPE(a), SHAPE(b));
     return NULL;
   }
-  int ca[2], cb[2], used_a = 0, used_b = 0;
+  int ca[DTX_ARRAY_MAX_DIMS], cb[DTX_ARRAY_MAX_DIMS], used_a = 0, used_b = 0;
   for (int i = 0; i < n; i++) {
     ca[i] = axes_a[i] < 0 ? axes_a[i] + a->ndim : axes_a[i];
     cb[i] = axes_b[i] < 0 ? axes_b[i] + b->ndim : axes_b[i];
@@ -1328,9 +1470,10 @@ dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes
       return NULL;
     }
   }
+  if (n > 0 && (a->ndim > 2 || b->ndim > 2)) return contract_nd(a, b, ca, cb, n, used_a, used_b);
   /* a with its free axes first then the contracted ones in pair order; b with
    * the contracted ones first in pair order then its free axes */
-  int pa[2], pb[2], k = 0;
+  int pa[DTX_ARRAY_MAX_DIMS], pb[DTX_ARRAY_MAX_DIMS], k = 0;
   for (int d = 0; d < a->ndim; d++)
     if (!((used_a >> d) & 1)) pa[k++] = d;
   for (int i = 0; i < n; i++) pa[k++] = ca[i];
@@ -1362,7 +1505,11 @@ dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes
   }
   dtx_array_release(x);
   dtx_array_release(y);
-  return dtxa_ret(r);
+  return r;
+}
+dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
+                         int n) {
+  return dtxa_ret(tensordot_node(a, b, axes_a, axes_b, n));
 }
 
 /* ---- user kernels --------------------------------------------------------------------------- */

@@ -1004,13 +1004,48 @@ static int as_ext(const bctx *bc, const dtx_array *a, const char **base, int64_t
   return 1;
 }
 
+/* The output block b of a (batched) product: its index and region, and where
+ * each operand's batch dims read (a length-1 batch dim broadcasts: index 0).
+ * Batch dims are chunked by 1, so a block is one 2-d product. */
+static void matmul_block(const dtx_array *r, const msrc *m, const dtx_array *x, int64_t b, int64_t *idx,
+                         int64_t *lo, int64_t *hi, int64_t *xb) {
+  int nd = r->ndim, nbt = nd - 2;
+  block_region(nd, m->nb, m->chunk, r->shape, b, idx, lo, hi);
+  int shift = nbt - (x->ndim - 2);
+  for (int d = 0; d < x->ndim - 2; d++) xb[d] = x->shape[d] == 1 ? 0 : idx[d + shift];
+}
+
+/* The C-order index of operand block (xb batch..., i, j) in grid nb of x. */
+static int64_t operand_block(const dtx_array *x, const int64_t *nb, const int64_t *xb, int64_t i, int64_t j) {
+  int64_t l = 0;
+  for (int d = 0; d < x->ndim - 2; d++) l = l * nb[d] + xb[d];
+  return (l * nb[x->ndim - 2] + i) * nb[x->ndim - 1] + j;
+}
+
+/* Operand x's 2-d window at batch xb, rows r0.., columns c0.. read in place
+ * (host memory at base with strides st). */
+static dtxk_mref ext_ref(const dtx_array *x, const char *base, const int64_t *st, const int64_t *xb,
+                         int64_t r0, int64_t c0, int esz) {
+  int n = x->ndim;
+  int64_t off = r0 * st[n - 2] + c0 * st[n - 1];
+  for (int d = 0; d < n - 2; d++) off += xb[d] * st[d];
+  return (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(base + off * esz), st[n - 2], st[n - 1]};
+}
+
 static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
   const dtx_array *A = r->in[0], *B = r->in[1];
-  int64_t kc = A->chunk[1];
-  int64_t nk = (A->shape[1] + kc - 1) / kc;
-  int64_t ca[2] = {m->chunk[0], kc}, cb[2] = {kc, m->chunk[1]};
+  int nd = r->ndim, na = A->ndim, nbd = B->ndim;
+  int64_t kc = A->chunk[na - 1];
+  int64_t nk = (A->shape[na - 1] + kc - 1) / kc;
+  int64_t ca[DTX_ARRAY_MAX_DIMS], cb[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < na - 2; d++) ca[d] = 1;
+  for (int d = 0; d < nbd - 2; d++) cb[d] = 1;
+  ca[na - 2] = m->chunk[nd - 2];
+  ca[na - 1] = kc;
+  cb[nbd - 2] = kc;
+  cb[nbd - 1] = m->chunk[nd - 1];
   const char *ea = NULL, *eb = NULL;
-  int64_t sa[2], sb[2];
+  int64_t sa[DTX_ARRAY_MAX_DIMS], sb[DTX_ARRAY_MAX_DIMS];
   int da = as_ext(bc, A, &ea, sa), db = as_ext(bc, B, &eb, sb);
   msrc *ma = da ? NULL : materialize(bc, A, ca), *mb = db ? NULL : materialize(bc, B, cb);
   if ((!da && ma == NULL) || (!db && mb == NULL)) return DTX_EINVAL;
@@ -1027,34 +1062,37 @@ static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
   task_name(r, NULL, NULL, name, sizeof name);
   dtx_status rc = DTX_OK;
   for (int64_t b = 0; b < m->n && rc == DTX_OK; b++) {
-    int64_t idx[2], lo[2], hi[2];
-    block_region(2, m->nb, m->chunk, r->shape, b, idx, lo, hi);
+    int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
+    int64_t ab[DTX_ARRAY_MAX_DIMS], bb[DTX_ARRAY_MAX_DIMS];
+    matmul_block(r, m, A, b, idx, lo, hi, ab);
+    matmul_block(r, m, B, b, idx, lo, hi, bb);
+    int64_t i = idx[nd - 2], j = idx[nd - 1], m0 = lo[nd - 2], n0 = lo[nd - 1];
     args->dtype = r->dtype;
     args->nk = (int32_t)nk;
-    args->m = hi[0] - lo[0];
-    args->n = hi[1] - lo[1];
+    args->m = hi[nd - 2] - m0;
+    args->n = hi[nd - 1] - n0;
     dtxk_mstep *st = dtxk_matmul_steps(args);
     int nin = 0;
     for (int64_t kk = 0; kk < nk; kk++) {
-      int64_t k0 = kk * kc, k1 = k0 + kc < A->shape[1] ? k0 + kc : A->shape[1];
+      int64_t k0 = kk * kc, k1 = k0 + kc < A->shape[na - 1] ? k0 + kc : A->shape[na - 1];
       st[kk].k = k1 - k0;
       if (da) {
-        st[kk].a =
-            (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(ea + (lo[0] * sa[0] + k0 * sa[1]) * esz), sa[0], sa[1]};
+        st[kk].a = ext_ref(A, ea, sa, ab, m0, k0, esz);
       } else {
-        in[nin] = ma->ids[idx[0] * ma->nb[1] + kk];
+        in[nin] = ma->ids[operand_block(A, ma->nb, ab, i, kk)];
         st[kk].a = (dtxk_mref){nin++, 0, 0, st[kk].k, 1};
       }
       if (db) {
-        st[kk].b =
-            (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(eb + (k0 * sb[0] + lo[1] * sb[1]) * esz), sb[0], sb[1]};
+        st[kk].b = ext_ref(B, eb, sb, bb, k0, n0, esz);
       } else {
-        in[nin] = mb->ids[kk * mb->nb[1] + idx[1]];
+        in[nin] = mb->ids[operand_block(B, mb->nb, bb, kk, j)];
         st[kk].b = (dtxk_mref){nin++, 0, 0, args->n, 1};
       }
     }
-    rc = add_task(bc, name, 2, idx, in, nin, args, asz, dtxk_matmul_cpu, da || db ? NULL : dtxk_matmul_cuda,
-                  DTX_WHERE_ANY, &m->ids[b]);
+    int64_t key[DTX_MAX_INDICES];
+    int nkey = key_fold(nd, idx, m->nb, key);
+    rc = add_task(bc, name, nkey, key, in, nin, args, asz, dtxk_matmul_cpu,
+                  da || db ? NULL : dtxk_matmul_cuda, DTX_WHERE_ANY, &m->ids[b]);
   }
   free(args);
   free(in);

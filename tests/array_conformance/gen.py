@@ -365,8 +365,10 @@ class Gen:
             return Node("persist", [self.expr(d)])
         if r < 0.80:
             return self.reduction(d)
-        if r < 0.86 or not self.base:
+        if r < 0.83 or not self.base:
             return self.product(d)
+        if r < 0.86:
+            return self.product_nd()
         if r < 0.94:
             return self.slicing(d)
         if r < 0.97:
@@ -393,9 +395,45 @@ class Gen:
         r = rng.random()
         if r < 0.5:
             return Node("dot", ops)
-        if r < 0.7 and len(shapes[0]) == 2 and len(shapes[1]) == 2:
+        if r < 0.7:
             return Node("matmul", ops)
         return Node("tensordot", ops, aa=[len(shapes[0]) - 1], ab=[0])
+
+    def product_nd(self):
+        """Batched matmul (batch dims broadcast, 1-d operands promoted), n-d dot, tensordot over any axes."""
+        rng = self.rng
+        dts = [rng.choice(DTYPES), rng.choice(DTYPES)]
+        k = rng.randint(1, 4) if rng.random() < 0.9 else 0
+
+        def dims(n):
+            return [rng.randint(1, 3) for _ in range(n)]
+        r = rng.random()
+        if r < 0.45:
+            batch = dims(rng.randint(0, 3))
+            ba = [1 if rng.random() < 0.3 else x for x in batch][rng.randint(0, len(batch)):]
+            bb = [1 if rng.random() < 0.3 else x for x in batch][rng.randint(0, len(batch)):]
+            sa = ba + [rng.randint(1, 4), k] if rng.random() < 0.85 else [k]
+            sb = bb + [k, rng.randint(1, 4)] if rng.random() < 0.85 else [k]
+            op, extra = "matmul", {}
+        elif r < 0.7:
+            sa = dims(rng.randint(0, 3)) + [k]
+            sb = [k] if rng.random() < 0.3 else dims(rng.randint(0, 2)) + [k, rng.randint(1, 3)]
+            op, extra = "dot", {}
+        else:
+            na, nb, n = rng.randint(1, 4), rng.randint(1, 4), 0
+            n = rng.randint(1, min(na, nb))
+            sa = dims(na)
+            sb = dims(nb)
+            aa = rng.sample(range(na), n)
+            ab = rng.sample(range(nb), n)
+            for i, j in zip(aa, ab):
+                sb[j] = sa[i]
+            op, extra = "tensordot", {"aa": aa, "ab": ab}
+        ops = []
+        for dt, sh in zip(dts, (sa, sb)):
+            self.inputs.append((rand_values(rng, dt, sh), rand_chunks(rng, sh)))
+            ops.append(Node("in", k=len(self.inputs) - 1))
+        return Node(op, ops, **extra)
 
     def slicing(self, d):
         return Node("slice", [self.expr(d)], spec=None)  # the spec is drawn once the shape is known (fill)

@@ -93,6 +93,11 @@ TEST_P(ArrayEmpty, CreationAndCompute) {
   ASSERT_EQ(dtx_array_persist(dtx_add(z, z), nullptr, &p), DTX_OK) << dtx_last_error();
   EXPECT_TRUE(IsEmpty(p, {4, 0, 3}, DTX_F64));
   EXPECT_TRUE(IsEmpty(dtx_mul(p, dtx_scalar(cl(), 2.0)), {4, 0, 3}, DTX_F64));
+  int no_where = DTX_WHERE_ANY; /* a `where` for no chunks */
+  dtx_array *pw = nullptr;
+  ASSERT_EQ(dtx_array_persist(z, &no_where, &pw), DTX_OK) << dtx_last_error();
+  EXPECT_TRUE(IsEmpty(dtx_array_keep(pw), {4, 0, 3}, DTX_F64));
+  dtx_array_release(pw);
   /* negative lengths stay an error */
   EXPECT_TRUE(FailsWith(dtx_zeros(cl(), 1, (const int64_t[]){-1}, nullptr, DTX_F64), "shape[0] is -1"));
   EXPECT_TRUE(FailsWith(dtx_linspace(cl(), 0, 1, -2, 1, 1, DTX_F64), "num is -2"));

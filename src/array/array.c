@@ -1647,7 +1647,8 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
                          "dtx_array_persist: where[%lld] = %d; use DTX_WHERE_ANY, DTX_WHERE_CPU or "
                          "DTX_WHERE_GPU(k) with k < %d (the cluster's GPUs)",
                          (long long)b, where[b], ngpu);
-    if ((w = malloc((size_t)nb * sizeof *w)) == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory");
+    if ((w = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *w)) == NULL)
+      return dtxi_fail(DTX_ENOMEM, "out of memory");
     memcpy(w, where, (size_t)nb * sizeof *w);
   }
   if (dtx_array_size(a) == 0) { /* nothing to keep: an empty host array */

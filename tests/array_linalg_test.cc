@@ -178,7 +178,7 @@ TEST_P(ArrayLinalg, TransposeAnyPermutation) {
     uint64_t seed = 3300 + r;
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     std::mt19937_64 rng(seed);
-    int nd = 1 + static_cast<int>(rng() % 4);
+    int nd = 1 + static_cast<int>(rng() % 8);
     auto shape = RandShape(rng, nd, 500);
     Nd x = RandNd(rng, shape, AllTypes()[rng() % 5]);
     dtx_array *a = Put(cl(), x, RandChunks(rng, shape));

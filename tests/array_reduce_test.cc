@@ -147,7 +147,7 @@ TEST_P(ArrayReduce, EveryReductionMatchesPlainLoops) {
     uint64_t seed = 2000 + r;
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     std::mt19937_64 rng(seed);
-    int nd = 1 + static_cast<int>(rng() % 4);
+    int nd = 1 + static_cast<int>(rng() % 8);
     auto shape = RandShape(rng, nd, 700);
     auto ch = RandChunks(rng, shape);
     dtx_dtype t = AllTypes()[rng() % 5];

@@ -5,7 +5,9 @@
  * into regular chunks, the last chunk along an axis possibly shorter. Every
  * operation returns a new array that remembers how it is made; nothing runs
  * until dtx_array_compute, dtx_array_persist or dtx_save_npy builds a task
- * graph (one task per output chunk and operation, keyed `<op>-<serial>[i,j]`)
+ * graph (one task per output chunk and operation, keyed `<op>-<serial>[i,j]`;
+ * a key holds at most DTX_MAX_INDICES indices, so past 4 dimensions the
+ * leading chunk indices fold into the first, in C order of the chunk grid)
  * and runs it on the cluster's scheduler. A chain of elementwise operations,
  * views (transpose, slices, broadcasting) and the first stage of a reduction
  * over the same chunks runs as one task per chunk, with no intermediate chunks.
@@ -97,7 +99,7 @@
 extern "C" {
 #endif
 
-#define DTX_ARRAY_MAX_DIMS 4
+#define DTX_ARRAY_MAX_DIMS 8
 
 typedef enum dtx_dtype {
   DTX_BOOL = 1, /* one byte, 0 or 1 */
@@ -147,7 +149,7 @@ DTX_API dtx_dtype dtx_array_dtype(const dtx_array *a);
 DTX_API int64_t dtx_array_dim(const dtx_array *a, int axis);
 /* Chunk length along an axis (the last chunk may be shorter); -1 for a bad axis. */
 DTX_API int64_t dtx_array_chunk(const dtx_array *a, int axis);
-/* Number of chunks along an axis; -1 for a bad axis. */
+/* Number of chunks along an axis (0 along an empty axis); -1 for a bad axis. */
 DTX_API int64_t dtx_array_numblocks(const dtx_array *a, int axis);
 /* Elements (product of the shape; 1 for a 0-d array) and bytes. */
 DTX_API int64_t dtx_array_size(const dtx_array *a);
@@ -156,9 +158,17 @@ DTX_API dtx_cluster *dtx_array_cluster(const dtx_array *a);
 
 /* ---- creation ------------------------------------------------------------------ */
 /*
- * shape: ndim lengths (each >= 1; ndim 0..DTX_ARRAY_MAX_DIMS). chunks: ndim
+ * shape: ndim lengths (each >= 0; ndim 0..DTX_ARRAY_MAX_DIMS). chunks: ndim
  * chunk lengths (each >= 1; longer than the axis means one chunk), or NULL for
  * automatic chunks (near-square, at most 64 MiB each).
+ * Empty arrays. A length of 0 makes an empty array, as in NumPy: it has no
+ * chunks along that axis (dtx_array_numblocks 0; dtx_array_chunk stays >= 1)
+ * and so no tasks; it computes into a buffer of 0 bytes (NULL allowed).
+ * Operations take it as NumPy does: elementwise operations and broadcasting
+ * (0 stretches against 1 only) give empty arrays, views of it are empty,
+ * concatenate skips empty operands (their dtype still promotes), matmul /
+ * dot / tensordot over a contracted length of 0 give zeros, and reductions
+ * are described at dtx_reduce.
  */
 
 DTX_API dtx_array *dtx_zeros(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
@@ -167,10 +177,11 @@ DTX_API dtx_array *dtx_ones(dtx_cluster *cl, int ndim, const int64_t *shape, con
                             dtx_dtype t);
 DTX_API dtx_array *dtx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
                             dtx_dtype t, double value);
-/* [start, stop) in steps of step (not 0): ceil((stop - start) / step) values. */
+/* [start, stop) in steps of step (not 0): ceil((stop - start) / step) values,
+ * none (an empty array) when that is not positive, e.g. arange(5, 0). */
 DTX_API dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, int64_t chunk,
                               dtx_dtype t);
-/* num evenly spaced values from start to stop (included when endpoint). */
+/* num (>= 0) evenly spaced values from start to stop (included when endpoint). */
 DTX_API dtx_array *dtx_linspace(dtx_cluster *cl, double start, double stop, int64_t num, int endpoint,
                                 int64_t chunk, dtx_dtype t);
 /* n x m (m 0: n x n) with ones on diagonal k (0: main, > 0: above, < 0:
@@ -202,7 +213,8 @@ DTX_API dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape
 
 /* ---- running --------------------------------------------------------------------- */
 
-/* Computes a into buf (C order; size must be dtx_array_nbytes(a)), whose
+/* Computes a into buf (C order; size must be dtx_array_nbytes(a): 0 for an
+ * empty array, whose buf may be NULL), whose
  * elements are of dtype `dtype`: it must be a's dtype, else DTX_EINVAL naming
  * both (convert with dtx_astype first). DTX_ANY_DTYPE leaves the buffer's
  * dtype unchecked. A failing task gives DTX_ETASK with dtx_last_error()
@@ -357,7 +369,13 @@ typedef struct dtx_reduce_opts {
 
 /* Reduces over axes[0..naxes) (negative counts from the end; axes NULL or
  * naxes 0: every axis). ARGMIN / ARGMAX take one axis or all (then the index
- * is into the flattened array). opts may be NULL. */
+ * is into the flattened array). opts may be NULL.
+ * Over an empty axis (as NumPy): SUM and ANY give 0 (false), PROD and ALL 1
+ * (true), MEAN, VAR and STD NaN (NumPy warns "Mean of empty slice" /
+ * "Degrees of freedom <= 0 for slice"; dtx logs that once, at warning
+ * level), and MIN, MAX, ARGMIN and ARGMAX, which have no identity, are
+ * DTX_EINVAL naming the reduction (NumPy's ValueError). Over non-empty axes
+ * of an array empty along another, the result is empty. */
 DTX_API dtx_array *dtx_reduce(const dtx_array *a, dtx_reduction r, const int *axes, int naxes,
                               const dtx_reduce_opts *opts);
 DTX_API dtx_array *dtx_sum(const dtx_array *a, const int *axes, int naxes);
@@ -376,18 +394,31 @@ DTX_API dtx_array *dtx_argmax(const dtx_array *a, int axis);
 
 /* ---- linear algebra ------------------------------------------------------------ */
 
-/* 2-d a (m x k) times 2-d b (k x n): one task per output chunk, a BLAS gemm
- * per contracted chunk pair (OpenBLAS on CPU threads, cuBLAS on GPUs). The
+/* a @ b as numpy.matmul: 2-d a (m x k) times 2-d b (k x n): one task per
+ * output chunk, a BLAS gemm per contracted chunk pair (OpenBLAS on CPU
+ * threads, cuBLAS on GPUs). n-d operands are stacks of matrices in their
+ * last two axes: the batch axes before them broadcast (NumPy's rules) and the
+ * result, (batch..., m, n), is chunked by 1 along them, so each task is one
+ * 2-d product of one batch index. A 1-d a is a row (1 x k), a 1-d b a column
+ * (k x 1), the added axis removed from the result (1-d @ 1-d is the inner
+ * product, 0-d); 0-d operands are DTX_EINVAL (NumPy's ValueError). The
  * worker threads are the parallelism: the first product sets OpenBLAS to one
  * thread of its own (openblas_set_num_threads(1)), as Dask users do with
  * OMP_NUM_THREADS=1. Operands that are views of host data (persisted,
  * wrapped, sliced or transposed) are read in place. */
 DTX_API dtx_array *dtx_matmul(const dtx_array *a, const dtx_array *b);
-/* dot: matmul for 2-d operands, the inner product for two 1-d ones, and
- * matrix-vector products for a 2-d and a 1-d. */
+/* dot as numpy.dot: matmul for 2-d operands, the inner product for two 1-d
+ * ones, matrix-vector products for a 2-d and a 1-d, the product for a 0-d
+ * one; for n-d operands the sum over the last axis of a and the
+ * second-to-last of b (its only one when 1-d), shape a.shape[:-1] +
+ * b.shape[:-2] + b.shape[-1:] (tensordot over those axes). */
 DTX_API dtx_array *dtx_dot(const dtx_array *a, const dtx_array *b);
-/* Contracts axes_a[i] of a with axes_b[i] of b (n pairs; operands of at most
- * 2 dimensions), as numpy.tensordot(a, b, axes=(axes_a, axes_b)). */
+/* Contracts axes_a[i] of a with axes_b[i] of b (n pairs, any axes; negative
+ * counts from the end), as numpy.tensordot(a, b, axes=(axes_a, axes_b)):
+ * a's free axes then b's. Operands past 2 dimensions go through the batched
+ * matmul (the contracted axes but one become batch axes, summed after), so
+ * the free axes of both but one each, the contracted ones but one, and the
+ * product's two axes must fit in DTX_ARRAY_MAX_DIMS. */
 DTX_API dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
                                  int n);
 /* Permutes the axes (perm NULL: reverses them). A view: no data moves until
@@ -406,12 +437,17 @@ typedef enum dtx_index_kind {
 #define DTX_NONE INT64_MIN
 typedef struct dtx_index {
   dtx_index_kind kind;
-  int64_t start, stop, step; /* SLICE: DTX_NONE for defaults, step 0 means 1; INT: start */
+  int64_t start, stop, step; /* SLICE: start / stop DTX_NONE for Python's None; step not 0 (1 for
+                              * the default: INT64_MIN, which is DTX_NONE, is the step -2**63);
+                              * INT: start */
 } dtx_index;
 
 /* x[idx[0], ..., idx[n-1]]: axes not indexed are taken whole. Negative
- * positions count from the end; a start or stop beyond the axis, an integer
- * out of range or an empty result is DTX_EINVAL. A view. */
+ * positions count from the end. As in Python, slice bounds past either end
+ * are clamped to the axis (never an error) and a slice may select nothing
+ * (an empty array: x[5:5], x[7:3]); a step of 0 is DTX_EINVAL ("slice step
+ * cannot be zero", Python's ValueError), and so is an integer index out of
+ * range (Python's IndexError). A view. */
 DTX_API dtx_array *dtx_slice(const dtx_array *a, int n, const dtx_index *idx);
 /* Concatenates along axis; the arrays must agree on every other axis. The
  * result has the chunks of the first array and the promoted dtype. */

@@ -17,6 +17,7 @@
 
 #include "array/array.h"
 #include "base/error.h"
+#include "base/log.h"
 #include "data/store.h"
 #include "scheduler/sched.h"
 
@@ -24,7 +25,7 @@ static _Atomic uint64_t next_serial = 1;
 
 void *dtxa_alloc_host(size_t bytes) {
   const size_t huge = (size_t)2 << 20;
-  if (bytes < 2 * huge) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  if (bytes < 2 * huge) return aligned_alloc(64, bytes > 0 ? (bytes + 63) & ~(size_t)63 : 64);
   /* big arrays on transparent huge pages where the system allows it (as
    * NumPy does): tasks read them chunk by chunk, across rows too */
   void *p = aligned_alloc(huge, (bytes + huge - 1) & ~(huge - 1));
@@ -61,7 +62,9 @@ dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, co
   a->dtype = t;
   for (int d = 0; d < ndim; d++) {
     a->shape[d] = shape[d];
-    a->chunk[d] = chunk[d] < shape[d] ? chunk[d] : shape[d];
+    a->chunk[d] = chunk[d] < shape[d] ? chunk[d]
+                  : shape[d] > 0      ? shape[d]
+                                      : 1; /* >= 1: an empty axis has no chunks */
   }
   a->nin = nin;
   a->in = ins;
@@ -208,7 +211,7 @@ static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t n
   if (k < n) snprintf(buf + k, n - k, ndim == 1 ? ",)" : ")");
   return buf;
 }
-#define SHAPE(a) shape_str((a)->ndim, (a)->shape, (char[96]){0}, 96)
+#define SHAPE(a) shape_str((a)->ndim, (a)->shape, (char[192]){0}, 192)
 
 /* ---- creation --------------------------------------------------------------------------- */
 
@@ -221,8 +224,8 @@ dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, cons
   if (dtx_dtype_name(t) == NULL)
     return dtxi_fail(DTX_EINVAL, "%s: dtype %d is not a dtx_dtype (DTX_BOOL .. DTX_F16)", fn, (int)t);
   for (int d = 0; d < ndim; d++) {
-    if (shape[d] < 1)
-      return dtxi_fail(DTX_EINVAL, "%s: shape[%d] is %lld; every length must be at least 1", fn, d,
+    if (shape[d] < 0)
+      return dtxi_fail(DTX_EINVAL, "%s: shape[%d] is %lld; lengths must not be negative", fn, d,
                        (long long)shape[d]);
     if (chunks != NULL && chunks[d] < 1)
       return dtxi_fail(DTX_EINVAL, "%s: chunks[%d] is %lld; chunk lengths must be at least 1", fn, d,
@@ -230,16 +233,17 @@ dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, cons
   }
   int64_t total = 1;
   for (int d = 0; d < ndim; d++) {
-    if (shape[d] > INT64_MAX / 16 / total)
+    if (shape[d] > 0 && shape[d] > INT64_MAX / 16 / total)
       return dtxi_fail(DTX_EINVAL, "%s: the shape has more elements than an int64 counts", fn);
-    total *= shape[d];
+    if (shape[d] > 0) total *= shape[d];
   }
+  /* a chunk length is at least 1 even along an empty axis (which has no chunks) */
   if (chunks != NULL) {
-    for (int d = 0; d < ndim; d++) chunk[d] = chunks[d] < shape[d] ? chunks[d] : shape[d];
+    for (int d = 0; d < ndim; d++) chunk[d] = chunks[d] < shape[d] ? chunks[d] : shape[d] > 0 ? shape[d] : 1;
     return DTX_OK;
   }
   /* automatic: halve the longest chunk until one is at most 64 MiB */
-  for (int d = 0; d < ndim; d++) chunk[d] = shape[d];
+  for (int d = 0; d < ndim; d++) chunk[d] = shape[d] > 0 ? shape[d] : 1;
   for (;;) {
     int64_t bytes = (int64_t)dtx_dtype_size(t);
     int big = -1;
@@ -278,6 +282,14 @@ static dtxk_gen gconst(double v, dtx_dtype t) {
   return g;
 }
 
+/* An array of shape / chunk holding v everywhere: what an operation on
+ * empty operands makes (an empty array, or a reduction's identity). */
+static dtx_array *const_node(dtx_cluster *cl, const char *fn, int ndim, const int64_t *shape,
+                             const int64_t *chunk, dtx_dtype t, double v) {
+  dtxk_gen g = gconst(v, t);
+  return gen_node(cl, fn, "full", ndim, shape, chunk, t, &g);
+}
+
 dtx_array *dtx_zeros(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t) {
   dtxk_gen g = gconst(0, t);
   return dtxa_ret(gen_node(cl, "dtx_zeros", "zeros", ndim, shape, chunks, t, &g));
@@ -299,13 +311,11 @@ dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, i
     return NULL;
   }
   double cnt = ceil((stop - start) / step);
-  if (!(cnt >= 1)) {
-    dtxi_fail(DTX_EINVAL,
-              "dtx_arange: start %g, stop %g, step %g gives no values (empty arrays are not supported)",
-              start, stop, step);
+  if (cnt > 9.2e18) {
+    dtxi_fail(DTX_EINVAL, "dtx_arange: start %g, stop %g, step %g gives too many values", start, stop, step);
     return NULL;
   }
-  int64_t n = (int64_t)cnt;
+  int64_t n = cnt >= 1 ? (int64_t)cnt : 0; /* none: an empty array, as NumPy */
   dtxk_gen g;
   memset(&g, 0, sizeof g);
   g.kind = DTXK_GEN_ARANGE;
@@ -330,8 +340,8 @@ dtx_array *dtx_arange(dtx_cluster *cl, double start, double stop, double step, i
 
 dtx_array *dtx_linspace(dtx_cluster *cl, double start, double stop, int64_t num, int endpoint, int64_t chunk,
                         dtx_dtype t) {
-  if (num < 1) {
-    dtxi_fail(DTX_EINVAL, "dtx_linspace: num is %lld; it must be at least 1", (long long)num);
+  if (num < 0) {
+    dtxi_fail(DTX_EINVAL, "dtx_linspace: num is %lld; it must not be negative", (long long)num);
     return NULL;
   }
   dtxk_gen g;
@@ -418,7 +428,9 @@ dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const 
     return NULL;
   }
   if (dtxa_check_shape("dtx_from_host", ndim, shape, chunks, t, chunk) != DTX_OK) return NULL;
-  if (data == NULL) {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; d++) n *= shape[d];
+  if (data == NULL && n > 0) {
     dtxi_fail(DTX_EINVAL, "dtx_from_host: data is NULL");
     return NULL;
   }
@@ -426,11 +438,9 @@ dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const 
     dtxi_fail(DTX_EINVAL, "dtx_from_host: mode %d is neither DTX_HOST_COPY nor DTX_HOST_WRAP", (int)mode);
     return NULL;
   }
-  int64_t n = 1;
-  for (int d = 0; d < ndim; d++) n *= shape[d];
   size_t bytes = (size_t)n * dtx_dtype_size(t);
   void *owned = NULL;
-  if (mode == DTX_HOST_COPY) {
+  if (mode == DTX_HOST_COPY && n > 0) {
     owned = dtxa_alloc_host(bytes);
     if (owned == NULL) {
       dtxi_fail(DTX_ENOMEM, "dtx_from_host: out of memory copying %zu bytes", bytes);
@@ -721,6 +731,14 @@ static dtx_array *transpose_node(const dtx_array *a, const int *perm) {
 }
 dtx_array *dtx_transpose(const dtx_array *a, const int *perm) { return dtxa_ret(transpose_node(a, perm)); }
 
+/* A slice start or stop v on an axis of length len: dflt for DTX_NONE,
+ * negative counts from the end, then clamped to [lo, hi]. */
+static int64_t clamp_pos(int64_t v, int64_t dflt, int64_t len, int64_t lo, int64_t hi) {
+  if (v == DTX_NONE) return dflt;
+  if (v < 0) v = v < -len ? lo : v + len;
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
 static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
   if (a == NULL) return NULL;
   if (n < 0 || (n > 0 && idx == NULL)) {
@@ -744,6 +762,7 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
       memset(&e, 0, sizeof e);
       e.kind = DTX_INDEX_SLICE;
       e.start = e.stop = DTX_NONE;
+      e.step = 1;
     }
     if (e.kind != DTX_INDEX_SLICE && e.kind != DTX_INDEX_INT && e.kind != DTX_INDEX_NEWAXIS) {
       dtxi_fail(DTX_EINVAL, "dtx_slice: index %d has kind %d (SLICE, INT or NEWAXIS)", i, (int)e.kind);
@@ -772,43 +791,29 @@ static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
       id++;
       continue;
     }
-    int64_t step = e.step == 0 ? 1 : e.step, start, stop, cnt;
+    if (e.step == 0) {
+      dtxi_fail(DTX_EINVAL, "dtx_slice: slice step cannot be zero (index %d, axis %d)", i, id);
+      return NULL;
+    }
+    int64_t step = e.step, start, stop, cnt;
     /* |step| without overflow (INT64_MIN included); counts in unsigned
      * arithmetic, so a step near 2**63 selects one element, as in NumPy */
     uint64_t mag = step > 0 ? (uint64_t)step : (uint64_t)0 - (uint64_t)step;
-    if (e.start != DTX_NONE && (e.start < -len || e.start > len)) {
-      dtxi_fail(DTX_EINVAL,
-                "dtx_slice: slice start %lld is out of range for axis %d of length %lld (shape %s)",
-                (long long)e.start, id, (long long)len, SHAPE(a));
-      return NULL;
-    }
-    if (e.stop != DTX_NONE && (e.stop < -len - 1 || e.stop > len)) {
-      dtxi_fail(DTX_EINVAL,
-                "dtx_slice: slice stop %lld is out of range for axis %d of length %lld (shape %s)",
-                (long long)e.stop, id, (long long)len, SHAPE(a));
-      return NULL;
-    }
+    /* Python's slice.indices: negative positions count from the end, then
+     * both are clamped to the axis (-1 .. len - 1 going backwards) */
     if (step > 0) {
-      start = e.start == DTX_NONE ? 0 : e.start < 0 ? e.start + len : e.start;
-      stop = e.stop == DTX_NONE ? len : e.stop < 0 ? e.stop + len : e.stop;
-      if (stop < 0) stop = 0;
+      start = clamp_pos(e.start, 0, len, 0, len);
+      stop = clamp_pos(e.stop, len, len, 0, len);
       cnt = stop > start ? (int64_t)((uint64_t)(stop - start - 1) / mag) + 1 : 0;
     } else {
-      start = e.start == DTX_NONE ? len - 1 : e.start < 0 ? e.start + len : e.start;
-      if (start >= len) start = len - 1;
-      stop = e.stop == DTX_NONE ? -1 : e.stop < 0 ? e.stop + len : e.stop;
+      start = clamp_pos(e.start, len - 1, len, -1, len - 1);
+      stop = clamp_pos(e.stop, -1, len, -1, len - 1);
       cnt = start > stop ? (int64_t)((uint64_t)(start - stop - 1) / mag) + 1 : 0;
     }
-    if (cnt <= 0) {
-      dtxi_fail(DTX_EINVAL,
-                "dtx_slice: %lld:%lld:%lld selects nothing on axis %d of length %lld (empty arrays are "
-                "not supported)",
-                (long long)e.start, (long long)e.stop, (long long)step, id, (long long)len);
-      return NULL;
-    }
-    if (cnt == 1) step = 1; /* one element: its step is never used, and a huge one must not be */
+    if (cnt <= 1) step = 1; /* one element: its step is never used, and a huge one must not be */
+    if (cnt == 0) start = 0;
     shape[od] = cnt;
-    chunk[od] = cnt == 1 ? 1 : (int64_t)((uint64_t)(a->chunk[id] - 1) / mag) + 1;
+    chunk[od] = cnt <= 1 ? 1 : (int64_t)((uint64_t)(a->chunk[id] - 1) / mag) + 1;
     vm[id] = (dtxk_dimmap){od, DTXK_MODE_NONE, step, start};
     od++;
     id++;
@@ -831,7 +836,7 @@ static dtx_array *broadcast_node(const dtx_array *a, int ndim, const int64_t *sh
     if (a->chunk[d] > big && a->shape[d] > 1) big = a->chunk[d];
   for (int d = 0; d < ndim; d++) {
     int di = d - (ndim - a->ndim);
-    if (shape[d] < 1) {
+    if (shape[d] < 0) {
       dtxi_fail(DTX_EINVAL, "dtx_broadcast_to: shape[%d] is %lld", d, (long long)shape[d]);
       return NULL;
     }
@@ -904,6 +909,31 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
     shape[ax] += x->shape[ax];
   }
   if (n == 1) return dtx_array_retain((dtx_array *)a0);
+  /* empty arrays add nothing but their dtype: the result is made of the others */
+  dtx_array *keep[64], **kept = n <= 64 ? keep : malloc((size_t)n * sizeof *kept);
+  if (kept == NULL) {
+    dtxi_fail(DTX_ENOMEM, "out of memory");
+    return NULL;
+  }
+  int nk = 0;
+  for (int i = 0; i < n; i++)
+    if (dtx_array_size(arrays[i]) > 0) kept[nk++] = arrays[i];
+  dtx_array *r = NULL;
+  if (nk == 0)
+    r = const_node(a0->cl, "dtx_concatenate", a0->ndim, shape, a0->chunk, t, 0);
+  else if (nk == 1)
+    r = cast_node(kept[0], t);
+  else if (nk < n)
+    r = concat_node(kept, nk, axis);
+  if (kept != keep) free(kept);
+  if (nk < n) {
+    if (r != NULL && r->dtype != t) { /* the dropped ones promote the dtype */
+      dtx_array *c = cast_node(r, t);
+      dtx_array_release(r);
+      r = c;
+    }
+    return r;
+  }
   int64_t *offs = malloc((size_t)(n + 1) * sizeof *offs);
   if (offs == NULL) {
     dtxi_fail(DTX_ENOMEM, "out of memory");
@@ -911,7 +941,7 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
   }
   offs[0] = 0;
   for (int i = 0; i < n; i++) offs[i + 1] = offs[i] + arrays[i]->shape[ax];
-  dtx_array *r = dtxa_node(a0->cl, DTXA_CONCAT, "concatenate", a0->ndim, shape, a0->chunk, t, n, arrays);
+  r = dtxa_node(a0->cl, DTXA_CONCAT, "concatenate", a0->ndim, shape, a0->chunk, t, n, arrays);
   if (r == NULL) {
     free(offs);
     return NULL;
@@ -957,6 +987,7 @@ dtx_array *dtx_stack(dtx_array *const *arrays, int n, int axis) {
   for (int d = 0; d < nd; d++) {
     idx[d].kind = d == ax ? DTX_INDEX_NEWAXIS : DTX_INDEX_SLICE;
     idx[d].start = idx[d].stop = DTX_NONE;
+    idx[d].step = 1;
   }
   dtx_array *r = NULL;
   int ok = 1;
@@ -973,6 +1004,49 @@ static const char *red_name(int r) {
   static const char *names[] = {NULL,  "sum", "prod",   "mean",   "min", "max",
                                 "var", "std", "argmin", "argmax", "any", "all"};
   return r >= 1 && r <= 11 ? names[r] : NULL;
+}
+
+/* The reduction r over the axes in mask of an empty a, as NumPy: over an
+ * empty axis sum / any give 0, prod / all 1, mean / var / std NaN (NumPy
+ * warns "Mean of empty slice" / "Degrees of freedom <= 0 for slice"; logged
+ * here once, at warning level), min / max / argmin / argmax are an error
+ * (NumPy's ValueError); over non-empty axes of an array empty elsewhere, the
+ * result is empty. */
+static dtx_array *reduce_empty(const dtx_array *a, int r, uint32_t mask, int nd, const int64_t *shape,
+                               const int64_t *chunk, dtx_dtype t) {
+  static atomic_int warned;
+  const char *name = red_name(r);
+  int over_empty = 0;
+  for (int d = 0; d < a->ndim; d++) over_empty |= ((mask >> d) & 1) && a->shape[d] == 0;
+  double v = 0;
+  if (over_empty) {
+    switch (r) {
+      case DTX_PROD:
+      case DTX_ALL:
+        v = 1;
+        break;
+      case DTX_MEAN:
+      case DTX_VAR:
+      case DTX_STD:
+        v = NAN;
+        if (!atomic_exchange(&warned, 1))
+          DTXI_LOG(DTX_LOG_WARN, "dtx_%s of an empty array (shape %s) is NaN (NumPy warns: %s)", name,
+                   SHAPE(a), r == DTX_MEAN ? "Mean of empty slice" : "Degrees of freedom <= 0 for slice");
+        break;
+      case DTX_MIN:
+      case DTX_MAX:
+      case DTX_ARGMIN:
+      case DTX_ARGMAX:
+        dtxi_fail(DTX_EINVAL,
+                  "dtx_%s: the array of shape %s is empty along a reduced axis, and %s has no identity "
+                  "(NumPy raises ValueError)",
+                  name, SHAPE(a), name);
+        return NULL;
+      default:
+        break;
+    }
+  }
+  return const_node(a->cl, name, nd, shape, chunk, t, v);
 }
 
 static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int naxes,
@@ -1038,6 +1112,7 @@ static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int na
       chunk[nd++] = a->chunk[d];
     }
   }
+  if (dtx_array_size(a) == 0) return reduce_empty(a, r, mask, nd, shape, chunk, t);
   dtx_array *in = (dtx_array *)a;
   dtx_array *n = dtxa_node(a->cl, DTXA_REDUCE, name, nd, shape, chunk, t, 1, &in);
   if (n == NULL) return NULL;
@@ -1089,32 +1164,104 @@ dtx_array *dtx_argmax(const dtx_array *a, int axis) {
 
 /* ---- linear algebra ------------------------------------------------------------------------ */
 
-static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
-  if (a == NULL || b == NULL) return NULL;
-  if (a->ndim != 2 || b->ndim != 2) {
-    dtxi_fail(DTX_EINVAL, "dtx_matmul: operands must be 2-d (got shapes %s and %s)", SHAPE(a), SHAPE(b));
+/* x with new axes: entry d of the result is a new axis where is_new[d],
+ * else the next axis of x (taken whole). */
+static dtx_array *insert_axes(const dtx_array *x, int nd, const int *is_new) {
+  dtx_index idx[DTX_ARRAY_MAX_DIMS];
+  if (nd > DTX_ARRAY_MAX_DIMS) {
+    dtxi_fail(DTX_EINVAL, "the product would need %d dimensions; arrays have at most %d", nd,
+              DTX_ARRAY_MAX_DIMS);
     return NULL;
   }
-  if (a->shape[1] != b->shape[0]) {
+  for (int d = 0; d < nd; d++)
+    idx[d] = (dtx_index){is_new[d] ? DTX_INDEX_NEWAXIS : DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1};
+  return slice_node(x, nd, idx);
+}
+
+/* x without its axis ax (of length 1): x[..., 0, ...]. */
+static dtx_array *drop_axis(const dtx_array *x, int ax) {
+  dtx_index idx[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++)
+    idx[d] =
+        d == ax ? (dtx_index){DTX_INDEX_INT, 0, 0, 0} : (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1};
+  return slice_node(x, x->ndim, idx);
+}
+
+/* x @ y for x, y of at least 2 dims (NumPy's matmul; a and b: what the
+ * caller was given, for messages): the batch dims (all but the last two)
+ * broadcast; a MATMUL node chunked by 1 along them, so each task is one 2-d
+ * product of one batch index (the 2-d kernels, looped over the batch). */
+static dtx_array *matmul_2d_or_more(const dtx_array *x, const dtx_array *y, const dtx_array *a,
+                                    const dtx_array *b) {
+  int na = x->ndim, nb = y->ndim;
+  if (x->shape[na - 1] != y->shape[nb - 2]) {
     dtxi_fail(DTX_EINVAL,
-              "dtx_matmul: shapes %s and %s are not aligned: %lld (axis 1 of a) != %lld (axis 0 of b)",
-              SHAPE(a), SHAPE(b), (long long)a->shape[1], (long long)b->shape[0]);
+              "dtx_matmul: shapes %s and %s are not aligned: %lld (last axis of a) != %lld (%s of b)",
+              SHAPE(a), SHAPE(b), (long long)x->shape[na - 1], (long long)y->shape[nb - 2],
+              b->ndim == 1 ? "the only axis" : "second-to-last axis");
+    return NULL;
+  }
+  int nbt = (na > nb ? na : nb) - 2, nd = nbt + 2;
+  int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < nbt; d++) {
+    int dx = d - (nbt - (na - 2)), dy = d - (nbt - (nb - 2));
+    int64_t sx = dx >= 0 ? x->shape[dx] : 1, sy = dy >= 0 ? y->shape[dy] : 1;
+    if (sx != sy && sx != 1 && sy != 1) {
+      dtxi_fail(DTX_EINVAL, "dtx_matmul: the batch dims of shapes %s and %s do not broadcast (%lld vs %lld)",
+                SHAPE(a), SHAPE(b), (long long)sx, (long long)sy);
+      return NULL;
+    }
+    shape[d] = sx == 1 ? sy : sx;
+    chunk[d] = 1;
+  }
+  shape[nd - 2] = x->shape[na - 2];
+  shape[nd - 1] = y->shape[nb - 1];
+  chunk[nd - 2] = x->chunk[na - 2];
+  chunk[nd - 1] = y->chunk[nb - 1];
+  dtx_dtype t = dtxa_promote2(x->dtype, y->dtype);
+  /* empty operands: an empty product, or zeros when only k is 0 (as NumPy) */
+  if (dtx_array_size(x) == 0 || dtx_array_size(y) == 0)
+    return const_node(x->cl, "dtx_matmul", nd, shape, chunk, t, 0);
+  dtx_array *cx = cast_node(x, t), *cy = cx != NULL ? cast_node(y, t) : NULL;
+  dtx_array *r = NULL;
+  if (cy != NULL) {
+    dtx_array *in[2] = {cx, cy};
+    r = dtxa_node(x->cl, DTXA_MATMUL, "matmul", nd, shape, chunk, t, 2, in);
+  }
+  dtx_array_release(cx);
+  dtx_array_release(cy);
+  return r;
+}
+
+static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
+  if (a == NULL || b == NULL) return NULL;
+  if (a->ndim == 0 || b->ndim == 0) {
+    dtxi_fail(DTX_EINVAL,
+              "dtx_matmul: operands need at least 1 dimension (got shapes %s and %s; NumPy's ValueError)",
+              SHAPE(a), SHAPE(b));
     return NULL;
   }
   if (a->cl != b->cl) {
     dtxi_fail(DTX_EINVAL, "dtx_matmul: the operands belong to different clusters");
     return NULL;
   }
-  dtx_dtype t = dtxa_promote2(a->dtype, b->dtype);
-  dtx_array *ca = cast_node(a, t), *cb = ca != NULL ? cast_node(b, t) : NULL;
-  dtx_array *r = NULL;
-  if (cb != NULL) {
-    dtx_array *in[2] = {ca, cb};
-    int64_t shape[2] = {a->shape[0], b->shape[1]}, chunk[2] = {a->chunk[0], b->chunk[1]};
-    r = dtxa_node(a->cl, DTXA_MATMUL, "matmul", 2, shape, chunk, t, 2, in);
+  /* 1-d operands: a row (a) or a column (b), the axis removed afterwards */
+  const int row[2] = {1, 0}, col[2] = {0, 1};
+  dtx_array *x = a->ndim == 1 ? insert_axes(a, 2, row) : dtx_array_retain((dtx_array *)a);
+  dtx_array *y = x == NULL ? NULL : b->ndim == 1 ? insert_axes(b, 2, col) : dtx_array_retain((dtx_array *)b);
+  dtx_array *r = y != NULL ? matmul_2d_or_more(x, y, a, b) : NULL;
+  dtx_array_release(x);
+  dtx_array_release(y);
+  if (r != NULL && b->ndim == 1) {
+    dtx_array *q = drop_axis(r, r->ndim - 1);
+    dtx_array_release(r);
+    r = q;
   }
-  dtx_array_release(ca);
-  dtx_array_release(cb);
+  if (r != NULL && a->ndim == 1) {
+    dtx_array *q = drop_axis(r, r->ndim - (b->ndim == 1 ? 1 : 2));
+    dtx_array_release(r);
+    r = q;
+  }
   return r;
 }
 dtx_array *dtx_matmul(const dtx_array *a, const dtx_array *b) { return dtxa_ret(matmul_node(a, b)); }
@@ -1126,6 +1273,7 @@ static dtx_array *newaxis(const dtx_array *x, int axis) {
   for (int d = 0; d < 2; d++) {
     idx[d].kind = d == axis ? DTX_INDEX_NEWAXIS : DTX_INDEX_SLICE;
     idx[d].start = idx[d].stop = DTX_NONE;
+    idx[d].step = 1;
   }
   return slice_node(x, 2, idx);
 }
@@ -1136,6 +1284,7 @@ static dtx_array *take0(const dtx_array *x, int axis) {
     idx[d].kind = d == axis ? DTX_INDEX_INT : DTX_INDEX_SLICE;
     idx[d].start = d == axis ? 0 : DTX_NONE;
     idx[d].stop = DTX_NONE;
+    idx[d].step = 1;
   }
   return slice_node(x, 2, idx);
 }
@@ -1161,6 +1310,84 @@ static dtx_array *inner_node(const dtx_array *a, const dtx_array *b) {
   return r;
 }
 
+static dtx_array *tensordot_node(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
+                                 int n);
+
+/* tensordot over n >= 1 axis pairs (ca[i] of a with cb[i] of b, checked)
+ * of operands with more than 2 dims, through the batched product: with A, B
+ * the free axes of a and b but their last (m and n), C the contracted ones
+ * but the last (k), a becomes (A, 1.., C, m, k) and b (1.., B, C, k, n),
+ * their product (A, B, C, m, n) is summed over C and transposed to
+ * (A, m, B, n). A missing m or n is a length-1 axis dropped at the end. */
+static dtx_array *contract_nd(const dtx_array *a, const dtx_array *b, const int *ca, const int *cb, int n,
+                              int used_a, int used_b) {
+  int fa = 0, fb = 0, freea[DTX_ARRAY_MAX_DIMS], freeb[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < a->ndim; d++)
+    if (!((used_a >> d) & 1)) freea[fa++] = d;
+  for (int d = 0; d < b->ndim; d++)
+    if (!((used_b >> d) & 1)) freeb[fb++] = d;
+  int nA = fa > 0 ? fa - 1 : 0, nB = fb > 0 ? fb - 1 : 0, nC = n - 1, nd = nA + nB + nC + 2;
+  if (nd > DTX_ARRAY_MAX_DIMS) {
+    dtxi_fail(DTX_EINVAL, "dtx_tensordot: contracting shapes %s and %s needs %d dimensions; at most %d",
+              SHAPE(a), SHAPE(b), nd, DTX_ARRAY_MAX_DIMS);
+    return NULL;
+  }
+  dtx_dtype t = dtxa_promote2(a->dtype, b->dtype);
+  /* a: (A, C, m, k) by a transpose, then new axes for B (and m) */
+  int pa[DTX_ARRAY_MAX_DIMS], pb[DTX_ARRAY_MAX_DIMS], k = 0, newa[DTX_ARRAY_MAX_DIMS] = {0},
+                                                      newb[DTX_ARRAY_MAX_DIMS] = {0};
+  for (int i = 0; i < nA; i++) pa[k++] = freea[i];
+  for (int i = 0; i < nC; i++) pa[k++] = ca[i];
+  if (fa > 0) pa[k++] = freea[fa - 1];
+  pa[k++] = ca[n - 1];
+  for (int d = nA; d < nA + nB; d++) newa[d] = 1;
+  if (fa == 0) newa[nd - 2] = 1;
+  /* b: (B, C, k, n) by a transpose, then new axes for A (and n) */
+  k = 0;
+  for (int i = 0; i < nB; i++) pb[k++] = freeb[i];
+  for (int i = 0; i < nC; i++) pb[k++] = cb[i];
+  pb[k++] = cb[n - 1];
+  if (fb > 0) pb[k++] = freeb[fb - 1];
+  for (int d = 0; d < nA; d++) newb[d] = 1;
+  if (fb == 0) newb[nd - 1] = 1;
+  dtx_array *ta = transpose_node(a, pa), *tb = ta != NULL ? transpose_node(b, pb) : NULL;
+  dtx_array *x = tb != NULL ? insert_axes(ta, nd, newa) : NULL,
+            *y = x != NULL ? insert_axes(tb, nd, newb) : NULL;
+  dtx_array *p = y != NULL ? matmul_2d_or_more(x, y, a, b) : NULL;
+  dtx_array_release(ta);
+  dtx_array_release(tb);
+  dtx_array_release(x);
+  dtx_array_release(y);
+  if (p != NULL && nC > 0) { /* summed over C, in the product's dtype (bools: any) */
+    int axes[DTX_ARRAY_MAX_DIMS];
+    for (int i = 0; i < nC; i++) axes[i] = nA + nB + i;
+    dtx_array *s = reduce_node(p, t == DTX_BOOL ? DTX_ANY : DTX_SUM, axes, nC, NULL);
+    dtx_array_release(p);
+    p = s != NULL && s->dtype != t ? cast_node(s, t) : s != NULL ? dtx_array_retain(s) : NULL;
+    dtx_array_release(s);
+  }
+  if (p == NULL) return NULL;
+  /* (A, B, m, n) to (A, m, B, n), then the missing m / n dropped */
+  int perm[DTX_ARRAY_MAX_DIMS], q = 0;
+  for (int i = 0; i < nA; i++) perm[q++] = i;
+  perm[q++] = nA + nB;
+  for (int i = 0; i < nB; i++) perm[q++] = nA + i;
+  perm[q++] = nA + nB + 1;
+  dtx_array *r = transpose_node(p, perm);
+  dtx_array_release(p);
+  if (r != NULL && fb == 0) {
+    dtx_array *w = drop_axis(r, r->ndim - 1);
+    dtx_array_release(r);
+    r = w;
+  }
+  if (r != NULL && fa == 0) {
+    dtx_array *w = drop_axis(r, nA);
+    dtx_array_release(r);
+    r = w;
+  }
+  return r;
+}
+
 static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
   if (a == NULL || b == NULL) return NULL;
   if (a->ndim == 0 || b->ndim == 0) {
@@ -1170,17 +1397,17 @@ static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
     dtx_array_release(y);
     return r;
   }
-  if (a->ndim > 2 || b->ndim > 2) {
-    dtxi_fail(DTX_EINVAL, "dtx_dot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a),
-              SHAPE(b));
-    return NULL;
-  }
-  int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim == 2 ? 0 : 0];
+  int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim >= 2 ? b->ndim - 2 : 0];
   if (ka != kb) {
     dtxi_fail(DTX_EINVAL,
-              "dtx_dot: shapes %s and %s are not aligned: %lld (last axis of a) != %lld (first axis of b)",
-              SHAPE(a), SHAPE(b), (long long)ka, (long long)kb);
+              "dtx_dot: shapes %s and %s are not aligned: %lld (last axis of a) != %lld (%s of b)", SHAPE(a),
+              SHAPE(b), (long long)ka, (long long)kb, b->ndim >= 2 ? "second-to-last axis" : "the only axis");
     return NULL;
+  }
+  if (a->ndim > 2 || b->ndim > 2) {
+    /* np.dot: the last axis of a with the second-to-last of b (its only one when 1-d) */
+    int aa = a->ndim - 1, ab = b->ndim >= 2 ? b->ndim - 2 : 0;
+    return tensordot_node(a, b, &aa, &ab, 1);
   }
   if (a->ndim == 2 && b->ndim == 2) return matmul_node(a, b);
   if (a->ndim == 1 && b->ndim == 1) return inner_node(a, b);
@@ -1195,19 +1422,14 @@ static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
 }
 dtx_array *dtx_dot(const dtx_array *a, const dtx_array *b) { return dtxa_ret(dot_node(a, b)); }
 
-dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
-                         int n) {
+static dtx_array *tensordot_node(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
+                                 int n) {
   if (a == NULL || b == NULL) return NULL;
-  if (a->ndim > 2 || b->ndim > 2) {
-    dtxi_fail(DTX_EINVAL, "dtx_tensordot: operands of at most 2 dimensions (got shapes %s and %s)", SHAPE(a),
-              SHAPE(b));
-    return NULL;
-  }
   if (n < 0 || n > a->ndim || n > b->ndim || (n > 0 && (axes_a == NULL || axes_b == NULL))) {
     dtxi_fail(DTX_EINVAL, "dtx_tensordot: %d axis pairs for shapes %s and %s", n, SHAPE(a), SHAPE(b));
     return NULL;
   }
-  int ca[2], cb[2], used_a = 0, used_b = 0;
+  int ca[DTX_ARRAY_MAX_DIMS], cb[DTX_ARRAY_MAX_DIMS], used_a = 0, used_b = 0;
   for (int i = 0; i < n; i++) {
     ca[i] = axes_a[i] < 0 ? axes_a[i] + a->ndim : axes_a[i];
     cb[i] = axes_b[i] < 0 ? axes_b[i] + b->ndim : axes_b[i];
@@ -1228,9 +1450,10 @@ dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes
       return NULL;
     }
   }
+  if (n > 0 && (a->ndim > 2 || b->ndim > 2)) return contract_nd(a, b, ca, cb, n, used_a, used_b);
   /* a with its free axes first then the contracted ones in pair order; b with
    * the contracted ones first in pair order then its free axes */
-  int pa[2], pb[2], k = 0;
+  int pa[DTX_ARRAY_MAX_DIMS], pb[DTX_ARRAY_MAX_DIMS], k = 0;
   for (int d = 0; d < a->ndim; d++)
     if (!((used_a >> d) & 1)) pa[k++] = d;
   for (int i = 0; i < n; i++) pa[k++] = ca[i];
@@ -1250,6 +1473,7 @@ dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes
     for (int d = 0; d < a->ndim + b->ndim; d++) {
       idx[d].kind = d < a->ndim ? DTX_INDEX_SLICE : DTX_INDEX_NEWAXIS;
       idx[d].start = idx[d].stop = DTX_NONE;
+      idx[d].step = 1;
     }
     dtx_array *xe = slice_node(x, a->ndim + b->ndim, idx);
     r = xe != NULL ? binary_node(DTX_MUL, xe, y) : NULL;
@@ -1261,7 +1485,11 @@ dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes
   }
   dtx_array_release(x);
   dtx_array_release(y);
-  return dtxa_ret(r);
+  return r;
+}
+dtx_array *dtx_tensordot(const dtx_array *a, const dtx_array *b, const int *axes_a, const int *axes_b,
+                         int n) {
+  return dtxa_ret(tensordot_node(a, b, axes_a, axes_b, n));
 }
 
 /* ---- user kernels --------------------------------------------------------------------------- */
@@ -1371,10 +1599,11 @@ dtx_status dtx_array_compute_as(const dtx_array *a, dtx_dtype dtype, void *buf, 
                      "buffer of %s, or convert the array with dtx_astype(a, %s) first",
                      dtx_dtype_name(dtype), SHAPE(a), dtx_dtype_name(a->dtype), dtx_dtype_name(a->dtype),
                      dtxa_dtype_enum_name(dtype));
-  if (buf == NULL || size != dtx_array_nbytes(a))
+  if ((buf == NULL && size > 0) || size != dtx_array_nbytes(a))
     return dtxi_fail(
         DTX_EINVAL, "dtx_array_compute: the buffer has %zu bytes at %p; the %s %s array needs %zu",
         buf == NULL ? (size_t)0 : size, buf, SHAPE(a), dtx_dtype_name(a->dtype), dtx_array_nbytes(a));
+  if (size == 0) return DTX_OK; /* an empty array: nothing to compute */
   return dtxa_compute_into(a, buf);
 }
 
@@ -1397,8 +1626,19 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
                          "dtx_array_persist: where[%lld] = %d; use DTX_WHERE_ANY, DTX_WHERE_CPU or "
                          "DTX_WHERE_GPU(k) with k < %d (the cluster's GPUs)",
                          (long long)b, where[b], ngpu);
-    if ((w = malloc((size_t)nb * sizeof *w)) == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory");
+    if ((w = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *w)) == NULL)
+      return dtxi_fail(DTX_ENOMEM, "out of memory");
     memcpy(w, where, (size_t)nb * sizeof *w);
+  }
+  if (dtx_array_size(a) == 0) { /* nothing to keep: an empty host array */
+    dtx_array *p = dtxa_ext(a->cl, a->ndim, a->shape, a->chunk, a->dtype, NULL, NULL, NULL);
+    if (p == NULL) {
+      free(w);
+      return DTX_ENOMEM;
+    }
+    p->where = w;
+    *out = dtxa_ret(p);
+    return DTX_OK;
   }
   if (ngpu > 0 && dtx_cluster_scheduler(a->cl) == DTX_SCHED_CLUSTER) {
     /* Chunks stay on the GPUs (or where `where` puts them). */

@@ -100,6 +100,24 @@ typedef struct hints {
   unsigned flags;
 } hints;
 
+/* A task key holds at most DTX_MAX_INDICES indices (a scheduler task fills
+ * one cache line): the key of a block of an array of more dimensions folds
+ * the leading ones into its first index, their C-order index in grid nb
+ * (`<op>-<serial>[i,j,k,l]` for a 5-d block (h, i', j, k, l) of grid nb is
+ * i = h * nb[1] + i'). Writes key; returns its number of indices. */
+static int key_fold(int nidx, const int64_t *idx, const int64_t *nb, int64_t *key) {
+  if (nidx <= DTX_MAX_INDICES) {
+    for (int d = 0; d < nidx; d++) key[d] = idx[d];
+    return nidx;
+  }
+  int lead = nidx - (DTX_MAX_INDICES - 1);
+  int64_t l = 0;
+  for (int d = 0; d < lead; d++) l = l * nb[d] + idx[d];
+  key[0] = l;
+  for (int d = lead; d < nidx; d++) key[d - lead + 1] = idx[d];
+  return DTX_MAX_INDICES;
+}
+
 static dtx_status add_hinted(bctx *bc, const char *name, int nidx, const int64_t *idx, const dtx_task_id *in,
                              int nin, const void *args, size_t args_size, dtx_task_fn cpu, dtx_task_fn cuda,
                              int where, hints h, dtx_task_id *id) {
@@ -667,7 +685,7 @@ static msrc *msrc_new(bctx *bc, const dtx_array *a, const int64_t *chunk) {
   m->node = a;
   m->n = 1;
   for (int d = 0; d < a->ndim; d++) {
-    m->chunk[d] = chunk[d] < a->shape[d] ? chunk[d] : a->shape[d];
+    m->chunk[d] = chunk[d] < a->shape[d] ? chunk[d] : a->shape[d] > 0 ? a->shape[d] : 1;
     m->nb[d] = (a->shape[d] + m->chunk[d] - 1) / m->chunk[d];
     m->n *= m->nb[d];
   }
@@ -713,7 +731,9 @@ static dtx_status emit_blocks(bctx *bc, const dtx_array *a, msrc *m, int root_le
         where =
             a->where != NULL && same_chunk(a, m->chunk) ? a->where[b] : DTX_WHERE_GPU((int)(b % bc->ngpu));
     }
-    rc = emit_fused(bc, t, a->ndim, lo, hi, &os, name, a->ndim, idx, cuda, where, &m->ids[b]);
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(a->ndim, idx, m->nb, key);
+    rc = emit_fused(bc, t, a->ndim, lo, hi, &os, name, nk, key, cuda, where, &m->ids[b]);
   }
   free(t);
   return rc;
@@ -879,10 +899,13 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
           oidx[k++] = idx[d];
         else if (r->keepdims)
           oidx[k++] = 0;
-      rc = emit_fused(bc, t, nd, lo, hi, &os, name, r->ndim, oidx, dtxk_fused_cuda, DTX_WHERE_ANY,
-                      &m->ids[ol]);
+      int64_t key[DTX_MAX_INDICES];
+      int nk = key_fold(r->ndim, oidx, m->nb, key);
+      rc = emit_fused(bc, t, nd, lo, hi, &os, name, nk, key, dtxk_fused_cuda, DTX_WHERE_ANY, &m->ids[ol]);
     } else {
-      rc = emit_fused(bc, t, nd, lo, hi, &os, pname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY, &level[b]);
+      int64_t key[DTX_MAX_INDICES];
+      int nk = key_fold(nd, idx, nb, key);
+      rc = emit_fused(bc, t, nd, lo, hi, &os, pname, nk, key, dtxk_fused_cuda, DTX_WHERE_ANY, &level[b]);
     }
   }
   free(t);
@@ -954,10 +977,14 @@ static dtx_status emit_reduce(bctx *bc, const dtx_array *r, msrc *m) {
             oidx[k++] = jidx[d];
           else if (r->keepdims)
             oidx[k++] = 0;
-        rc = add_task(bc, name, r->ndim, oidx, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
+        int64_t key[DTX_MAX_INDICES];
+        int nk = key_fold(r->ndim, oidx, m->nb, key);
+        rc = add_task(bc, name, nk, key, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
                       DTX_WHERE_ANY, &m->ids[ol]);
       } else {
-        rc = add_task(bc, cname, nd, jidx, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
+        int64_t key[DTX_MAX_INDICES];
+        int nk = key_fold(nd, jidx, nc, key);
+        rc = add_task(bc, cname, nk, key, ins, nins, &c, sizeof c, dtxk_combine_cpu, dtxk_combine_cuda,
                       DTX_WHERE_ANY, &next[j]);
       }
       free(ins);
@@ -997,13 +1024,48 @@ static int as_ext(const bctx *bc, const dtx_array *a, const char **base, int64_t
   return 1;
 }
 
+/* The output block b of a (batched) product: its index and region, and where
+ * each operand's batch dims read (a length-1 batch dim broadcasts: index 0).
+ * Batch dims are chunked by 1, so a block is one 2-d product. */
+static void matmul_block(const dtx_array *r, const msrc *m, const dtx_array *x, int64_t b, int64_t *idx,
+                         int64_t *lo, int64_t *hi, int64_t *xb) {
+  int nd = r->ndim, nbt = nd - 2;
+  block_region(nd, m->nb, m->chunk, r->shape, b, idx, lo, hi);
+  int shift = nbt - (x->ndim - 2);
+  for (int d = 0; d < x->ndim - 2; d++) xb[d] = x->shape[d] == 1 ? 0 : idx[d + shift];
+}
+
+/* The C-order index of operand block (xb batch..., i, j) in grid nb of x. */
+static int64_t operand_block(const dtx_array *x, const int64_t *nb, const int64_t *xb, int64_t i, int64_t j) {
+  int64_t l = 0;
+  for (int d = 0; d < x->ndim - 2; d++) l = l * nb[d] + xb[d];
+  return (l * nb[x->ndim - 2] + i) * nb[x->ndim - 1] + j;
+}
+
+/* Operand x's 2-d window at batch xb, rows r0.., columns c0.. read in place
+ * (host memory at base with strides st). */
+static dtxk_mref ext_ref(const dtx_array *x, const char *base, const int64_t *st, const int64_t *xb,
+                         int64_t r0, int64_t c0, int esz) {
+  int n = x->ndim;
+  int64_t off = r0 * st[n - 2] + c0 * st[n - 1];
+  for (int d = 0; d < n - 2; d++) off += xb[d] * st[d];
+  return (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(base + off * esz), st[n - 2], st[n - 1]};
+}
+
 static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
   const dtx_array *A = r->in[0], *B = r->in[1];
-  int64_t kc = A->chunk[1];
-  int64_t nk = (A->shape[1] + kc - 1) / kc;
-  int64_t ca[2] = {m->chunk[0], kc}, cb[2] = {kc, m->chunk[1]};
+  int nd = r->ndim, na = A->ndim, nbd = B->ndim;
+  int64_t kc = A->chunk[na - 1];
+  int64_t nk = (A->shape[na - 1] + kc - 1) / kc;
+  int64_t ca[DTX_ARRAY_MAX_DIMS], cb[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < na - 2; d++) ca[d] = 1;
+  for (int d = 0; d < nbd - 2; d++) cb[d] = 1;
+  ca[na - 2] = m->chunk[nd - 2];
+  ca[na - 1] = kc;
+  cb[nbd - 2] = kc;
+  cb[nbd - 1] = m->chunk[nd - 1];
   const char *ea = NULL, *eb = NULL;
-  int64_t sa[2], sb[2];
+  int64_t sa[DTX_ARRAY_MAX_DIMS], sb[DTX_ARRAY_MAX_DIMS];
   int da = as_ext(bc, A, &ea, sa), db = as_ext(bc, B, &eb, sb);
   msrc *ma = da ? NULL : materialize(bc, A, ca), *mb = db ? NULL : materialize(bc, B, cb);
   if ((!da && ma == NULL) || (!db && mb == NULL)) return DTX_EINVAL;
@@ -1020,34 +1082,37 @@ static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
   task_name(r, NULL, NULL, name, sizeof name);
   dtx_status rc = DTX_OK;
   for (int64_t b = 0; b < m->n && rc == DTX_OK; b++) {
-    int64_t idx[2], lo[2], hi[2];
-    block_region(2, m->nb, m->chunk, r->shape, b, idx, lo, hi);
+    int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
+    int64_t ab[DTX_ARRAY_MAX_DIMS], bb[DTX_ARRAY_MAX_DIMS];
+    matmul_block(r, m, A, b, idx, lo, hi, ab);
+    matmul_block(r, m, B, b, idx, lo, hi, bb);
+    int64_t i = idx[nd - 2], j = idx[nd - 1], m0 = lo[nd - 2], n0 = lo[nd - 1];
     args->dtype = r->dtype;
     args->nk = (int32_t)nk;
-    args->m = hi[0] - lo[0];
-    args->n = hi[1] - lo[1];
+    args->m = hi[nd - 2] - m0;
+    args->n = hi[nd - 1] - n0;
     dtxk_mstep *st = dtxk_matmul_steps(args);
     int nin = 0;
     for (int64_t kk = 0; kk < nk; kk++) {
-      int64_t k0 = kk * kc, k1 = k0 + kc < A->shape[1] ? k0 + kc : A->shape[1];
+      int64_t k0 = kk * kc, k1 = k0 + kc < A->shape[na - 1] ? k0 + kc : A->shape[na - 1];
       st[kk].k = k1 - k0;
       if (da) {
-        st[kk].a =
-            (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(ea + (lo[0] * sa[0] + k0 * sa[1]) * esz), sa[0], sa[1]};
+        st[kk].a = ext_ref(A, ea, sa, ab, m0, k0, esz);
       } else {
-        in[nin] = ma->ids[idx[0] * ma->nb[1] + kk];
+        in[nin] = ma->ids[operand_block(A, ma->nb, ab, i, kk)];
         st[kk].a = (dtxk_mref){nin++, 0, 0, st[kk].k, 1};
       }
       if (db) {
-        st[kk].b =
-            (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(eb + (k0 * sb[0] + lo[1] * sb[1]) * esz), sb[0], sb[1]};
+        st[kk].b = ext_ref(B, eb, sb, bb, k0, n0, esz);
       } else {
-        in[nin] = mb->ids[kk * mb->nb[1] + idx[1]];
+        in[nin] = mb->ids[operand_block(B, mb->nb, bb, kk, j)];
         st[kk].b = (dtxk_mref){nin++, 0, 0, args->n, 1};
       }
     }
-    rc = add_task(bc, name, 2, idx, in, nin, args, asz, dtxk_matmul_cpu, da || db ? NULL : dtxk_matmul_cuda,
-                  DTX_WHERE_ANY, &m->ids[b]);
+    int64_t key[DTX_MAX_INDICES];
+    int nkey = key_fold(nd, idx, m->nb, key);
+    rc = add_task(bc, name, nkey, key, in, nin, args, asz, dtxk_matmul_cpu,
+                  da || db ? NULL : dtxk_matmul_cuda, DTX_WHERE_ANY, &m->ids[b]);
   }
   free(args);
   free(in);
@@ -1340,14 +1405,18 @@ static dtx_status emit_user(bctx *bc, const dtx_array *r, msrc *m, char *dest, c
           free(hin);
           continue;
         }
-        rc = emit_fused(bc, t, nd, hlo, hhi, &os, hname, nd, idx, dtxk_fused_cuda, DTX_WHERE_ANY,
+        int64_t key[DTX_MAX_INDICES];
+        int nk = key_fold(nd, idx, m->nb, key);
+        rc = emit_fused(bc, t, nd, hlo, hhi, &os, hname, nk, key, dtxk_fused_cuda, DTX_WHERE_ANY,
                         &in[ntask_in++]);
       } else {
         in[ntask_in++] = ms[i]->ids[b];
       }
     }
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(nd, idx, m->nb, key);
     if (rc == DTX_OK)
-      rc = add_task(bc, name, nd, idx, in, ntask_in, blob, asz + (size_t)u->halo_size,
+      rc = add_task(bc, name, nk, key, in, ntask_in, blob, asz + (size_t)u->halo_size,
                     r->fcpu != NULL ? user_cpu : NULL, r->fcuda != NULL && dest == NULL ? user_cuda : NULL,
                     dest != NULL ? DTX_WHERE_CPU : DTX_WHERE_ANY, &m->ids[b]);
   }
@@ -1462,7 +1531,9 @@ static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
     /* lent in place: its readers get the whole chunk (weighed when placing them) */
     hints h = {dtx_dtype_size(a->dtype), DTXI_TASK_LENDS_STORED};
     for (int d = 0; d < a->ndim; d++) h.output_size *= (size_t)(hi[d] - lo[d]);
-    rc = add_hinted(bc, name, a->ndim, idx, NULL, 0, &slot, sizeof slot, dtxi_kept_source, dtxi_kept_source,
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(a->ndim, idx, m->nb, key);
+    rc = add_hinted(bc, name, nk, key, NULL, 0, &slot, sizeof slot, dtxi_kept_source, dtxi_kept_source,
                     slot->dev >= 0 ? DTX_WHERE_GPU(slot->dev) : DTX_WHERE_CPU, h, &m->ids[b]);
   }
   return rc;
@@ -1488,8 +1559,10 @@ dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_keeper *k
     block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);
     dtxi_kept *slot = &k->slot[b];
     int w = where != NULL ? where[b] : DTX_WHERE_GPU((int)(b % bc.ngpu));
-    rc = add_hinted(&bc, name, a->ndim, idx, &m->ids[b], 1, &slot, sizeof slot, dtxi_keep_task,
-                    dtxi_keep_task, w, (hints){0, DTXI_TASK_KEEPS_INPUT}, &ids[b]);
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(a->ndim, idx, nb, key);
+    rc = add_hinted(&bc, name, nk, key, &m->ids[b], 1, &slot, sizeof slot, dtxi_keep_task, dtxi_keep_task, w,
+                    (hints){0, DTXI_TASK_KEEPS_INPUT}, &ids[b]);
   }
   if (rc == DTX_OK) rc = dtx_compute(a->cl, g, ids, (int)n, NULL, NULL);
   if (rc != DTX_OK) dtxi_keeper_clear(k);
@@ -1516,6 +1589,7 @@ dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, s
                        opts->size);
     memcpy(&o, opts, opts->size);
   }
+  if (nids == 0) return DTX_OK; /* an empty array has no chunks, so no tasks */
   bctx bc;
   bctx_init(&bc, a->cl, g, !o.no_fusion);
   dtx_status rc = prebuild(&bc, a);
@@ -1550,6 +1624,7 @@ static void copy_ext(const dtx_array *a, void *buf) {
 }
 
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
+  if (dtx_array_size(a) == 0) return DTX_OK; /* empty: nothing to compute */
   if (a->kind == DTXA_EXT) {
     copy_ext(a, buf);
     return DTX_OK;
@@ -1594,7 +1669,9 @@ dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);
-    rc = emit_fused(&bc, t, a->ndim, lo, hi, &os, name, a->ndim, idx, NULL, DTX_WHERE_CPU, &ids[b]);
+    int64_t key[DTX_MAX_INDICES];
+    int nk = key_fold(a->ndim, idx, nb, key);
+    rc = emit_fused(&bc, t, a->ndim, lo, hi, &os, name, nk, key, NULL, DTX_WHERE_CPU, &ids[b]);
   }
   free(t);
   if (rc == DTX_OK && os.dtype != (int)a->dtype)

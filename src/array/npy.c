@@ -35,12 +35,12 @@ static const char *descr_of(dtx_dtype t) {
 dtx_status dtx_save_npy(const dtx_array *a, const char *path) {
   if (a == NULL || path == NULL)
     return dtxi_fail(DTX_EINVAL, "dtx_save_npy: %s is NULL", a == NULL ? "array" : "path");
-  char shp[160] = "(";
+  char shp[256] = "(";
   size_t q = 1;
   for (int d = 0; d < a->ndim; d++)
     q += (size_t)snprintf(shp + q, sizeof shp - q, d == 0 ? "%lld" : ", %lld", (long long)a->shape[d]);
   snprintf(shp + q, sizeof shp - q, a->ndim == 1 ? ",)" : ")"); /* (), (3,), (3, 4) */
-  char dict[256];
+  char dict[384];
   size_t k = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
                               descr_of(a->dtype), shp);
   /* pad: magic(6) + version(2) + length(2) + dict + spaces + '\n' to a multiple of 64 */

@@ -83,11 +83,11 @@ static dtxi_fused_path select_path(const dtxi_exec *e, const path_plan *pl, cons
 
 /* ---- the program over one region ------------------------------------------------------ */
 
-/* The extents of the region over the 4 padded dims; lo and the arg strides too. */
+/* The extents of the region over the padded dims; lo and the arg strides too. */
 static void region_dims(dtxi_exec *e, int64_t *ext) {
   const dtxk_prog *p = e->p;
-  int pad = 4 - p->ndim;
-  for (int P = 0; P < 4; P++) {
+  int pad = DTXK_MAX_DIMS - p->ndim;
+  for (int P = 0; P < DTXK_MAX_DIMS; P++) {
     int k = P - pad;
     e->lo[P] = k < 0 ? 0 : p->lo[k];
     ext[P] = k < 0 ? 1 : p->hi[k] - p->lo[k];
@@ -100,9 +100,9 @@ static void region_dims(dtxi_exec *e, int64_t *ext) {
 static int reduce_output(dtxi_exec *e, const int64_t *ext, char *out, double **mean_sums, int64_t *mean_slots,
                          const char **why) {
   const dtxk_prog *p = e->p;
-  int pad = 4 - p->ndim;
+  int pad = DTXK_MAX_DIMS - p->ndim;
   int64_t s = 1;
-  for (int P = 3; P >= 0; P--) {
+  for (int P = DTXK_MAX_DIMS - 1; P >= 0; P--) {
     int k = P - pad;
     int red = k >= 0 && (p->red_mask >> k) & 1;
     e->ostride[P] = red ? 0 : s;
@@ -115,7 +115,7 @@ static int reduce_output(dtxi_exec *e, const int64_t *ext, char *out, double **m
   if (p->red != DTXK_R_MEAN) return 0;
   /* sums per slot (contiguous doubles fold fastest), counts at the end */
   int64_t slots = 1;
-  for (int P = 0; P < 4; P++)
+  for (int P = 0; P < DTXK_MAX_DIMS; P++)
     if (e->ostride[P] != 0) slots *= ext[P];
   if ((*mean_sums = calloc((size_t)slots, sizeof **mean_sums)) == NULL) {
     *why = "out of memory for the partial sums";
@@ -131,21 +131,21 @@ static int reduce_output(dtxi_exec *e, const int64_t *ext, char *out, double **m
 /* Output addressing of a chunk (C order, out) or host memory (EXT). */
 static void store_output(dtxi_exec *e, const int64_t *ext, char *out) {
   const dtxk_prog *p = e->p;
-  int pad = 4 - p->ndim;
+  int pad = DTXK_MAX_DIMS - p->ndim;
   e->osize = dtxk_size(p->out_dtype);
   if (p->out_kind == DTXK_OUT_EXT) {
-    for (int P = 0; P < 4; P++) {
+    for (int P = 0; P < DTXK_MAX_DIMS; P++) {
       int k = P - pad;
       e->ostride[P] = k < 0 ? 0 : p->out_stride[k];
     }
     /* address relative to lo */
     int64_t off = 0;
-    for (int P = 0; P < 4; P++) off += e->lo[P] * e->ostride[P];
+    for (int P = 0; P < DTXK_MAX_DIMS; P++) off += e->lo[P] * e->ostride[P];
     e->out = (char *)(uintptr_t)p->out_ext + off * e->osize;
     return;
   }
   int64_t s = 1;
-  for (int P = 3; P >= 0; P--) {
+  for (int P = DTXK_MAX_DIMS - 1; P >= 0; P--) {
     e->ostride[P] = s;
     s *= ext[P];
   }
@@ -174,11 +174,11 @@ static int run_rect(dtxi_exec *e, const path_plan *pl, dtxi_rect *r, const void 
 static int run_rects(dtxi_exec *e, const path_plan *pl, const dtxk_cuts *cuts, const void *const *inputs,
                      int nin, const char **why) {
   int64_t total = 1;
-  for (int k = 0; k < 4; k++) total *= cuts->n[k] - 1;
+  for (int k = 0; k < DTXK_MAX_DIMS; k++) total *= cuts->n[k] - 1;
   for (int64_t t = 0; t < total; t++) {
     dtxi_rect r;
     int64_t rest = t;
-    for (int k = 3; k >= 0; k--) {
+    for (int k = DTXK_MAX_DIMS - 1; k >= 0; k--) {
       int64_t c = rest % (cuts->n[k] - 1);
       rest /= cuts->n[k] - 1;
       r.s[k] = cuts->c[k][c];
@@ -202,7 +202,7 @@ static int run_prog(const dtxk_prog *p, const void *const *inputs, int nin, char
     return -1;
   }
   if (dtxi_general_setup(&e, why)) return -1;
-  int64_t ext[4], mean_slots = 0;
+  int64_t ext[DTXK_MAX_DIMS], mean_slots = 0;
   double *mean_sums = NULL;
   region_dims(&e, ext);
   int rc = 0;

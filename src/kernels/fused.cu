@@ -246,6 +246,13 @@ __device__ static kval kbinary(int op, int dt, kval a, kval b) {
 
 __device__ static kval kwhere(int dt, kval c, kval a, kval b) { return c.b ? a : b; }
 
+/* The offset of element i along the given strides (the padded dims). */
+__device__ static int64_t koff(const int64_t *stride, const int64_t *i) {
+  int64_t off = 0;
+  for (int k = 0; k < DTXK_MAX_DIMS; k++) off += i[k] * stride[k];
+  return off;
+}
+
 __device__ static kval keval(const kparams *P, const int64_t *i) {
   kval reg[DTXK_MAX_REGS];
   for (int k = 0; k < P->ninstr; k++) {
@@ -260,11 +267,10 @@ __device__ static kval keval(const kparams *P, const int64_t *i) {
           f.f64 = l->fill;
           v = kcast(f, DTXK_F64, in.dtype);
         } else if (l->kind == DTXK_LEAF_GEN) {
-          int64_t flat = l->flat0 + i[0] * l->stride[0] + i[1] * l->stride[1] + i[2] * l->stride[2] +
-                         i[3] * l->stride[3];
+          int64_t flat = l->flat0 + koff(l->stride, i);
           v = kcast(kgen(&l->gen, l->dtype, flat), l->dtype, in.dtype);
         } else {
-          int64_t off = i[0] * l->stride[0] + i[1] * l->stride[1] + i[2] * l->stride[2] + i[3] * l->stride[3];
+          int64_t off = koff(l->stride, i);
           v = kcast(kload(l->ptr + off * dtxk_size(l->dtype), l->dtype), l->dtype, in.dtype);
         }
         break;
@@ -301,32 +307,38 @@ __device__ static kval keval(const kparams *P, const int64_t *i) {
 __global__ static void fused_kernel(const kparams P, int64_t total) {
   for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total;
        e += (int64_t)gridDim.x * blockDim.x) {
-    int64_t i[4], r = e;
-    for (int k = 3; k >= 0; k--) {
+    int64_t i[DTXK_MAX_DIMS], r = e;
+    for (int k = DTXK_MAX_DIMS - 1; k >= 0; k--) {
       i[k] = r % P.ext[k];
       r /= P.ext[k];
     }
     kval v = kcast(keval(&P, i), P.rdtype, P.out_dtype);
-    int64_t off = i[0] * P.ostride[0] + i[1] * P.ostride[1] + i[2] * P.ostride[2] + i[3] * P.ostride[3];
+    int64_t off = koff(P.ostride, i);
     kstore(P.out + off * dtxk_size(P.out_dtype), P.out_dtype, v);
   }
 }
 
+/* The padded region of a reduction: extents, first element, argmin/max
+ * strides, and which padded dims are reduced. */
+typedef struct rdims {
+  int64_t ext[DTXK_MAX_DIMS], lo[DTXK_MAX_DIMS], as[DTXK_MAX_DIMS];
+  int mask;
+} rdims;
+
 /* One block per slot: folds the slot's reduced elements of the region (acc
  * values, region C order) into one state, then writes it or its final value. */
-__global__ static void reduce_kernel(const char *vals, int64_t ext0, int64_t ext1, int64_t ext2, int64_t ext3,
-                                     int red_mask4, int red, int acc, int finalize, int fin, int ddof,
-                                     int64_t lo0, int64_t lo1, int64_t lo2, int64_t lo3, int64_t as0,
-                                     int64_t as1, int64_t as2, int64_t as3, char *out, int64_t nslots) {
+__global__ static void reduce_kernel(const char *vals, const rdims D, int red, int acc, int finalize, int fin,
+                                     int ddof, char *out, int64_t nslots) {
   __shared__ double shd[256 * 3];
   char *sh = (char *)shd;
-  int64_t ext[4] = {ext0, ext1, ext2, ext3}, lo[4] = {lo0, lo1, lo2, lo3}, as[4] = {as0, as1, as2, as3};
+  const int64_t *ext = D.ext, *lo = D.lo, *as = D.as;
+  int red_mask = D.mask;
   int ssz = dtxk_state_size(red);
   for (int64_t s = blockIdx.x; s < nslots; s += gridDim.x) {
     /* the slot's kept coordinates */
-    int64_t kept[4] = {0, 0, 0, 0}, rem = s, nred = 1;
-    for (int k = 3; k >= 0; k--) {
-      if ((red_mask4 >> k) & 1) {
+    int64_t kept[DTXK_MAX_DIMS] = {0}, rem = s, nred = 1;
+    for (int k = DTXK_MAX_DIMS - 1; k >= 0; k--) {
+      if ((red_mask >> k) & 1) {
         nred *= ext[k];
         continue;
       }
@@ -336,16 +348,16 @@ __global__ static void reduce_kernel(const char *vals, int64_t ext0, int64_t ext
     double st[3];
     dtxk_red_init(red, acc, st);
     for (int64_t j = threadIdx.x; j < nred; j += blockDim.x) {
-      int64_t c[4], r2 = j, lin = 0, ix = 0;
-      for (int k = 3; k >= 0; k--) {
-        if ((red_mask4 >> k) & 1) {
+      int64_t c[DTXK_MAX_DIMS], r2 = j, lin = 0, ix = 0;
+      for (int k = DTXK_MAX_DIMS - 1; k >= 0; k--) {
+        if ((red_mask >> k) & 1) {
           c[k] = r2 % ext[k];
           r2 /= ext[k];
         } else {
           c[k] = kept[k];
         }
       }
-      for (int k = 0; k < 4; k++) {
+      for (int k = 0; k < DTXK_MAX_DIMS; k++) {
         lin = lin * ext[k] + c[k];
         ix += (lo[k] + c[k]) * as[k];
       }
@@ -437,17 +449,17 @@ static int run_fused(dtx_task_ctx *ctx, const dtxk_prog *p, char *out, int out_d
   P->out_dtype = out_dtype;
   memcpy(P->ins, dtxk_prog_instr(p), (size_t)p->ninstr * sizeof(dtxk_instr));
   memcpy(P->consts, dtxk_prog_consts(p), (size_t)p->nconst * sizeof(dtxk_const));
-  int pad = 4 - p->ndim;
-  int64_t lo[4], rext[4], rs[4];
-  for (int P4 = 0; P4 < 4; P4++) {
-    int k = P4 - pad;
-    lo[P4] = k < 0 ? 0 : p->lo[k];
-    rext[P4] = k < 0 ? 1 : p->hi[k] - p->lo[k];
+  int pad = DTXK_MAX_DIMS - p->ndim;
+  int64_t lo[DTXK_MAX_DIMS], rext[DTXK_MAX_DIMS], rs[DTXK_MAX_DIMS];
+  for (int P8 = 0; P8 < DTXK_MAX_DIMS; P8++) {
+    int k = P8 - pad;
+    lo[P8] = k < 0 ? 0 : p->lo[k];
+    rext[P8] = k < 0 ? 1 : p->hi[k] - p->lo[k];
   }
   int64_t acc = 1;
-  for (int P4 = 3; P4 >= 0; P4--) {
-    rs[P4] = acc;
-    acc *= rext[P4];
+  for (int P8 = DTXK_MAX_DIMS - 1; P8 >= 0; P8--) {
+    rs[P8] = acc;
+    acc *= rext[P8];
   }
   dtxk_cuts cuts;
   if (dtxk_plan_cuts(p, &cuts)) {
@@ -458,40 +470,45 @@ static int run_fused(dtx_task_ctx *ctx, const dtxk_prog *p, char *out, int out_d
   }
   int rc = 0;
   int esz = dtxk_size(out_dtype);
-  for (int a = 0; a + 1 < cuts.n[0] && rc == 0; a++)
-    for (int b = 0; b + 1 < cuts.n[1] && rc == 0; b++)
-      for (int c = 0; c + 1 < cuts.n[2] && rc == 0; c++)
-        for (int d = 0; d + 1 < cuts.n[3] && rc == 0; d++) {
-          int64_t st[4] = {cuts.c[0][a], cuts.c[1][b], cuts.c[2][c], cuts.c[3][d]};
-          int64_t ex[4] = {cuts.c[0][a + 1] - st[0], cuts.c[1][b + 1] - st[1], cuts.c[2][c + 1] - st[2],
-                           cuts.c[3][d + 1] - st[3]};
-          const char *why = NULL;
-          if (dtxk_resolve(p, inputs, nin, st, rl, &why)) {
-            rc = dtx_task_fail(ctx, "%s", why);
-            break;
-          }
-          int64_t total = 1, off = 0;
-          for (int k = 0; k < 4; k++) {
-            P->ext[k] = ex[k];
-            P->ostride[k] = rs[k];
-            total *= ex[k];
-            off += (st[k] - lo[k]) * rs[k];
-          }
-          for (int li = 0; li < p->nleaves; li++) {
-            kleaf *kl = &P->leaves[li];
-            kl->ptr = rl[li].ptr;
-            memcpy(kl->stride, rl[li].stride, sizeof kl->stride);
-            kl->kind = rl[li].kind;
-            kl->dtype = rl[li].dtype;
-            kl->fill = rl[li].fill;
-            if (rl[li].gen != NULL) kl->gen = *rl[li].gen;
-            kl->flat0 = rl[li].flat0;
-          }
-          P->out = out + off * esz;
-          fused_kernel<<<blocks_for(total), 256, 0, s>>>(*P, total);
-          cudaError_t e = cudaGetLastError();
-          if (e != cudaSuccess) rc = cuda_fail(ctx, "launching the fused kernel", e);
-        }
+  /* every sub-rectangle, in C order of the cut indices */
+  int64_t nrect = 1;
+  for (int k = 0; k < DTXK_MAX_DIMS; k++) nrect *= cuts.n[k] - 1;
+  for (int64_t t = 0; t < nrect && rc == 0; t++) {
+    int64_t st[DTXK_MAX_DIMS], ex[DTXK_MAX_DIMS], rest = t;
+    for (int k = DTXK_MAX_DIMS - 1; k >= 0; k--) {
+      int64_t c = rest % (cuts.n[k] - 1);
+      rest /= cuts.n[k] - 1;
+      st[k] = cuts.c[k][c];
+      ex[k] = cuts.c[k][c + 1] - st[k];
+    }
+    const char *why = NULL;
+    if (dtxk_resolve(p, inputs, nin, st, rl, &why)) {
+      rc = dtx_task_fail(ctx, "%s", why);
+      break;
+    }
+    int64_t total = 1, off = 0;
+    for (int k = 0; k < DTXK_MAX_DIMS; k++) {
+      P->ext[k] = ex[k];
+      P->ostride[k] = rs[k];
+      total *= ex[k];
+      off += (st[k] - lo[k]) * rs[k];
+    }
+    if (total == 0) continue;
+    for (int li = 0; li < p->nleaves; li++) {
+      kleaf *kl = &P->leaves[li];
+      kl->ptr = rl[li].ptr;
+      memcpy(kl->stride, rl[li].stride, sizeof kl->stride);
+      kl->kind = rl[li].kind;
+      kl->dtype = rl[li].dtype;
+      kl->fill = rl[li].fill;
+      if (rl[li].gen != NULL) kl->gen = *rl[li].gen;
+      kl->flat0 = rl[li].flat0;
+    }
+    P->out = out + off * esz;
+    fused_kernel<<<blocks_for(total), 256, 0, s>>>(*P, total);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) rc = cuda_fail(ctx, "launching the fused kernel", e);
+  }
   dtxk_cuts_free(&cuts);
   free(inputs);
   free(P);
@@ -524,18 +541,19 @@ extern "C" int dtxk_fused_cuda(dtx_task_ctx *ctx) {
     if (out == NULL) {
       rc = dtx_task_fail(ctx, "out of device memory for %lld reduction states", (long long)slots);
     } else {
-      int pad = 4 - p->ndim, mask4 = 0;
-      int64_t ext[4], lo[4], as[4];
-      for (int P4 = 0; P4 < 4; P4++) {
-        int k = P4 - pad;
-        ext[P4] = k < 0 ? 1 : p->hi[k] - p->lo[k];
-        lo[P4] = k < 0 ? 0 : p->lo[k];
-        as[P4] = k < 0 ? 0 : p->arg_stride[k];
-        if (k >= 0 && ((p->red_mask >> k) & 1)) mask4 |= 1 << P4;
+      int pad = DTXK_MAX_DIMS - p->ndim;
+      rdims D;
+      memset(&D, 0, sizeof D);
+      for (int P8 = 0; P8 < DTXK_MAX_DIMS; P8++) {
+        int k = P8 - pad;
+        D.ext[P8] = k < 0 ? 1 : p->hi[k] - p->lo[k];
+        D.lo[P8] = k < 0 ? 0 : p->lo[k];
+        D.as[P8] = k < 0 ? 0 : p->arg_stride[k];
+        if (k >= 0 && ((p->red_mask >> k) & 1)) D.mask |= 1 << P8;
       }
-      reduce_kernel<<<(int)(slots < 65535 ? slots : 65535), 256, 0, s>>>(
-          (const char *)vals, ext[0], ext[1], ext[2], ext[3], mask4, p->red, p->acc, p->finalize,
-          p->fin_dtype, p->ddof, lo[0], lo[1], lo[2], lo[3], as[0], as[1], as[2], as[3], out, slots);
+      if (slots > 0)
+        reduce_kernel<<<(int)(slots < 65535 ? slots : 65535), 256, 0, s>>>(
+            (const char *)vals, D, p->red, p->acc, p->finalize, p->fin_dtype, p->ddof, out, slots);
       e = cudaGetLastError();
       if (e != cudaSuccess) rc = cuda_fail(ctx, "launching the reduction kernel", e);
     }
@@ -596,37 +614,49 @@ extern "C" int dtxk_load_cuda(dtx_task_ctx *ctx) {
   char *out = (char *)dtx_task_output(ctx, (size_t)n * esz);
   if (out == NULL) return dtx_task_fail(ctx, "out of device memory for a %lld-element chunk", (long long)n);
   const char *base = (const char *)(uintptr_t)l->ext;
-  int64_t ext[4] = {1, 1, 1, 1}, st[4] = {0, 0, 0, 0};
+  enum { D = DTXK_MAX_DIMS, DR = DTXK_DR, DC = DTXK_DC };
+  int64_t ext[D], st[D];
   int64_t off = 0;
+  for (int k = 0; k < D; k++) {
+    ext[k] = 1;
+    st[k] = 0;
+  }
   for (int k = 0; k < nd; k++) {
-    ext[4 - nd + k] = p->hi[k] - p->lo[k];
-    st[4 - nd + k] = l->estride[k];
+    ext[D - nd + k] = p->hi[k] - p->lo[k];
+    st[D - nd + k] = l->estride[k];
     off += p->lo[k] * l->estride[k];
   }
   cudaError_t e = cudaSuccess;
-  if (st[3] != 1 && ext[3] > 1) {
+  if (n == 0) return 0;
+  /* the planes before the rows, in C order */
+  int64_t nplanes = 1, pl[D] = {0};
+  for (int k = 0; k < DR; k++) nplanes *= ext[k];
+  if (st[DC] != 1 && ext[DC] > 1) {
     /* gather on the host, then one copy (staged before the call returns) */
     char *tmp = (char *)malloc((size_t)n * esz);
     if (tmp == NULL) return dtx_task_fail(ctx, "out of memory");
     int64_t q = 0;
-    for (int64_t a = 0; a < ext[0]; a++)
-      for (int64_t b = 0; b < ext[1]; b++)
-        for (int64_t c = 0; c < ext[2]; c++)
-          for (int64_t d = 0; d < ext[3]; d++, q++)
-            memcpy(tmp + q * esz, base + (off + a * st[0] + b * st[1] + c * st[2] + d * st[3]) * esz,
-                   (size_t)esz);
+    for (int64_t t = 0; t < nplanes; t++) {
+      int64_t po = off;
+      for (int k = 0; k < DR; k++) po += pl[k] * st[k];
+      for (int64_t c = 0; c < ext[DR]; c++)
+        for (int64_t d = 0; d < ext[DC]; d++, q++)
+          memcpy(tmp + q * esz, base + (po + c * st[DR] + d * st[DC]) * esz, (size_t)esz);
+      for (int k = DR - 1; k >= 0 && ++pl[k] == ext[k]; k--) pl[k] = 0;
+    }
     e = cudaMemcpyAsync(out, tmp, (size_t)n * esz, cudaMemcpyHostToDevice, s);
     free(tmp);
   } else {
     int64_t q = 0;
-    for (int64_t a = 0; a < ext[0] && e == cudaSuccess; a++)
-      for (int64_t b = 0; b < ext[1] && e == cudaSuccess; b++) {
-        e = cudaMemcpy2DAsync(out + q * esz, (size_t)(ext[3] * esz),
-                              base + (off + a * st[0] + b * st[1]) * esz,
-                              (size_t)((ext[2] > 1 ? st[2] : ext[3]) * esz), (size_t)(ext[3] * esz),
-                              (size_t)ext[2], cudaMemcpyHostToDevice, s);
-        q += ext[2] * ext[3];
-      }
+    for (int64_t t = 0; t < nplanes && e == cudaSuccess; t++) {
+      int64_t po = off;
+      for (int k = 0; k < DR; k++) po += pl[k] * st[k];
+      e = cudaMemcpy2DAsync(out + q * esz, (size_t)(ext[DC] * esz), base + po * esz,
+                            (size_t)((ext[DR] > 1 ? st[DR] : ext[DC]) * esz), (size_t)(ext[DC] * esz),
+                            (size_t)ext[DR], cudaMemcpyHostToDevice, s);
+      q += ext[DR] * ext[DC];
+      for (int k = DR - 1; k >= 0 && ++pl[k] == ext[k]; k--) pl[k] = 0;
+    }
   }
   return e == cudaSuccess ? 0 : cuda_fail(ctx, "copying host data to the GPU", e);
 }

@@ -179,7 +179,7 @@ static int chain_kind(const dtxi_exec *e, int *l, dtxi_chain *ch) {
   if (leaf < 0 || held[p->result] != step) return 0;
   *l = leaf;
   if (e->inner_reduced) return DTXI_ROW_FOLD_ONE;
-  return e->ostride[3] == 1 ? DTXI_ROW_FOLD_EACH : 0;
+  return e->ostride[DTXK_DC] == 1 ? DTXI_ROW_FOLD_EACH : 0;
 }
 
 static int chain_match(const dtxi_exec *e, dtxi_path_args *a) { return chain_kind(e, &a->la, &a->ch); }
@@ -190,15 +190,18 @@ static int chain_fits(const dtxi_exec *e, const dtxi_rect *r, dtxi_path_args *a)
 }
 
 static void chain_run(dtxi_exec *e, const dtxi_rect *r, const dtxi_path_args *a) {
-  int64_t rs = e->rl[a->la].stride[2], xs = e->rl[a->la].stride[3];
-  for (int64_t i0 = 0; i0 < r->n[0]; i0++)
-    for (int64_t i1 = 0; i1 < r->n[1]; i1++)
-      for (int64_t i2 = 0; i2 < r->n[2]; i2++) {
-        const int64_t i[4] = {i0, i1, i2, 0};
-        const double *x = dtxi_f64_row(e, a->la, i0, i1, i2);
-        chain_row(a->how, &a->ch, x, xs, r->n[3], i2 + 1 < r->n[2] ? x + rs : NULL,
-                  (double *)(void *)dtxi_out_at(e, r->s, i));
-      }
+  int64_t rs = e->rl[a->la].stride[DTXK_DR], xs = e->rl[a->la].stride[DTXK_DC], e2 = r->n[DTXK_DR];
+  int64_t i[DTXK_MAX_DIMS] = {0};
+  for (int64_t t = 0, np = dtxi_planes(r); t < np; t++, dtxi_plane_next(r, i)) {
+    i[DTXK_DR] = 0;
+    const double *x0 = dtxi_f64_row(e, a->la, i, 0);
+    char *o0 = dtxi_out_at(e, r->s, i);
+    for (int64_t i2 = 0; i2 < e2; i2++) {
+      const double *x = x0 + i2 * rs;
+      chain_row(a->how, &a->ch, x, xs, r->n[DTXK_DC], i2 + 1 < e2 ? x + rs : NULL,
+                (double *)(void *)dtxi_out_row(e, o0, i2));
+    }
+  }
 }
 
 const dtxi_path_ops dtxi_path_chain = {chain_match, chain_fits, chain_run};

@@ -39,33 +39,36 @@ HOT static void colsum_rows4(const double *x, int64_t rs, int64_t n, double *st)
 /* One float64 leaf summed, the innermost dimension kept (contiguous states). */
 static int colsum_match(const dtxi_exec *e, dtxi_path_args *a) {
   a->la = dtxi_one_leaf_summed(e);
-  return a->la >= 0 && !e->inner_reduced && e->ostride[3] == 1 ? DTXI_ROW_FOLD_EACH : 0;
+  return a->la >= 0 && !e->inner_reduced && e->ostride[DTXK_DC] == 1 ? DTXI_ROW_FOLD_EACH : 0;
 }
 
 /* The leaf is float64 memory with unit stride along the rows (not tiled). */
 static int colsum_fits(const dtxi_exec *e, const dtxi_rect *r, dtxi_path_args *a) {
-  return !r->tiled && dtxi_f64_in_place(e, a->la) && e->rl[a->la].stride[3] == 1;
+  return !r->tiled && dtxi_f64_in_place(e, a->la) && e->rl[a->la].stride[DTXK_DC] == 1;
 }
 
 /* Row by row; four rows at a time where they fold into the same states (the
  * row dimension is reduced). */
 static void colsum_run(dtxi_exec *e, const dtxi_rect *r, const dtxi_path_args *a) {
-  int64_t rs = e->rl[a->la].stride[2], e2 = r->n[2], e3 = r->n[3];
-  int same_states = e->ostride[2] == 0;
-  for (int64_t i0 = 0; i0 < r->n[0]; i0++)
-    for (int64_t i1 = 0; i1 < r->n[1]; i1++)
-      for (int64_t i2 = 0; i2 < e2;) {
-        const int64_t i[4] = {i0, i1, i2, 0};
-        const double *x = dtxi_f64_row(e, a->la, i0, i1, i2);
-        double *st = (double *)(void *)dtxi_out_at(e, r->s, i);
-        if (same_states && e2 - i2 >= 4) {
-          colsum_rows4(x, rs, e3, st);
-          i2 += 4;
-        } else {
-          colsum_row(x, e3, st);
-          i2++;
-        }
+  int64_t rs = e->rl[a->la].stride[DTXK_DR], e2 = r->n[DTXK_DR], e3 = r->n[DTXK_DC];
+  int same_states = e->ostride[DTXK_DR] == 0;
+  int64_t i[DTXK_MAX_DIMS] = {0};
+  for (int64_t t = 0, np = dtxi_planes(r); t < np; t++, dtxi_plane_next(r, i)) {
+    i[DTXK_DR] = 0;
+    const double *x0 = dtxi_f64_row(e, a->la, i, 0);
+    char *o0 = dtxi_out_at(e, r->s, i);
+    for (int64_t i2 = 0; i2 < e2;) {
+      const double *x = x0 + i2 * rs;
+      double *st = (double *)(void *)dtxi_out_row(e, o0, i2);
+      if (same_states && e2 - i2 >= 4) {
+        colsum_rows4(x, rs, e3, st);
+        i2 += 4;
+      } else {
+        colsum_row(x, e3, st);
+        i2++;
       }
+    }
+  }
 }
 
 const dtxi_path_ops dtxi_path_colsum = {colsum_match, colsum_fits, colsum_run};

@@ -284,7 +284,7 @@ HOT static void fold_each(int red, int acc, char *st, int ssz, const void *xv, i
 static void tile_prefetch(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t cw) {
   int esz = dtxk_size(r->dtype);
   const char *src = r->ptr + base * esz;
-  int64_t s2 = r->stride[2], s3 = r->stride[3];
+  int64_t s2 = r->stride[DTXK_DR], s3 = r->stride[DTXK_DC];
   if (s3 == 1) {
     for (int64_t q = 0; q < rh; q++)
       for (int64_t c = 0; c < cw * esz; c += 64) __builtin_prefetch(src + q * s2 * esz + c);
@@ -294,12 +294,12 @@ static void tile_prefetch(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t
   }
 }
 
-/* Copies the rh x cw tile of leaf r at (i0, i1, r0, c0) into dst (rows of
- * DTXK_TC elements), reading along the leaf's contiguous axis. */
+/* Copies the rh x cw tile of leaf r at element offset base into dst (rows
+ * of DTXK_TC elements), reading along the leaf's contiguous axis. */
 HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t cw, char *dst) {
   int esz = dtxk_size(r->dtype);
   const char *src = r->ptr + base * esz;
-  int64_t s2 = r->stride[2], s3 = r->stride[3];
+  int64_t s2 = r->stride[DTXK_DR], s3 = r->stride[DTXK_DC];
   if (esz == 8 && s2 == 1) {
     /* the common case: contiguous runs of the source, vector loads */
     double *t = (double *)(void *)dst;
@@ -330,6 +330,25 @@ HOT static void tile_in(const dtxk_rleaf *r, int64_t base, int64_t rh, int64_t c
 
 /* ---- the program over one strip ----------------------------------------------------- */
 
+/* The element offset of leaf li at position i (sub-rectangle relative, in
+ * the plane entered last). */
+static inline int64_t strip_off(const dtxi_exec *e, int li, const int64_t *i) {
+  const int64_t *stride = e->rl[li].stride;
+  return e->plane_off[li] + i[DTXK_DR] * stride[DTXK_DR] + i[DTXK_DC] * stride[DTXK_DC];
+}
+
+/* Enters the plane pl of sub-rectangle r: what run_strip and load_strip add
+ * up over the outer dims is done here once. */
+static void enter_plane(dtxi_exec *e, const dtxi_rect *r, const int64_t *pl) {
+  e->plane_slot = 0;
+  e->plane_ix = 0;
+  for (int k = 0; k < DTXK_DR; k++) {
+    e->plane_slot += (r->s[k] + pl[k] - e->lo[k]) * e->ostride[k];
+    e->plane_ix += (r->s[k] + pl[k]) * e->astride[k];
+  }
+  for (int li = 0; li < e->p->nleaves; li++) e->plane_off[li] = dtxi_plane_off(e->rl[li].stride, pl);
+}
+
 /* Points d at the strip of n values of leaf in->a at i (sub-rectangle
  * relative) in dtype in->dtype: in place when the leaf is memory read with
  * unit stride in that dtype (or its tile copy), else converted into d->buf. */
@@ -339,19 +358,18 @@ static void load_strip(const dtxi_exec *e, const dtxk_instr *in, dtxi_reg *d, co
     dtxi_fill_strip(r->fill, in->dtype, d->buf, n);
     d->p = d->buf;
   } else if (r->kind == DTXK_LEAF_GEN) {
-    int64_t flat =
-        r->flat0 + i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2] + i[3] * r->stride[3];
+    int64_t flat = r->flat0 + strip_off(e, in->a, i);
     if (r->dtype == in->dtype) {
-      gen_strip(r->gen, r->dtype, flat, r->stride[3], d->buf, n);
+      gen_strip(r->gen, r->dtype, flat, r->stride[DTXK_DC], d->buf, n);
     } else {
       char tmp[DTXK_STRIP * 8];
-      gen_strip(r->gen, r->dtype, flat, r->stride[3], tmp, n);
+      gen_strip(r->gen, r->dtype, flat, r->stride[DTXK_DC], tmp, n);
       cvt[in->dtype][r->dtype](d->buf, tmp, 1, n);
     }
     d->p = d->buf;
   } else if (e->tile[in->a] != NULL) {
-    const char *src =
-        e->tile[in->a] + ((i[2] - e->tile_r0) * DTXK_TC + (i[3] - e->tile_c0)) * dtxk_size(r->dtype);
+    const char *src = e->tile[in->a] +
+                      ((i[DTXK_DR] - e->tile_r0) * DTXK_TC + (i[DTXK_DC] - e->tile_c0)) * dtxk_size(r->dtype);
     if (r->dtype == in->dtype) {
       d->p = src;
     } else {
@@ -359,19 +377,19 @@ static void load_strip(const dtxi_exec *e, const dtxk_instr *in, dtxi_reg *d, co
       d->p = d->buf;
     }
   } else {
-    int64_t off = i[0] * r->stride[0] + i[1] * r->stride[1] + i[2] * r->stride[2] + i[3] * r->stride[3];
-    const char *src = r->ptr + off * dtxk_size(r->dtype);
-    if (r->stride[3] == 1 && r->dtype == in->dtype) {
+    const char *src = r->ptr + strip_off(e, in->a, i) * dtxk_size(r->dtype);
+    if (r->stride[DTXK_DC] == 1 && r->dtype == in->dtype) {
       d->p = src;
     } else {
-      cvt[in->dtype][r->dtype](d->buf, src, r->stride[3], n);
+      cvt[in->dtype][r->dtype](d->buf, src, r->stride[DTXK_DC], n);
       d->p = d->buf;
     }
   }
 }
 
 /* Runs the program over the strip of n elements at i (relative to the
- * sub-rectangle; g: the same in global coordinates) and delivers the result. */
+ * sub-rectangle, in the plane entered last; g: the same in global
+ * coordinates) and delivers the result. */
 static void run_strip(dtxi_exec *e, const int64_t *i, const int64_t *g, int n) {
   const dtxk_prog *p = e->p;
   for (int k = 0; k < p->ninstr; k++) {
@@ -413,20 +431,20 @@ static void run_strip(dtxi_exec *e, const int64_t *i, const int64_t *g, int n) {
       cvt[p->acc][p->out_dtype](e->acc_buf, res, 1, n);
       x = e->acc_buf;
     }
-    int64_t slot = 0, ix = 0;
-    for (int k = 0; k < 4; k++) {
+    int64_t slot = e->plane_slot, ix = e->plane_ix;
+    for (int k = DTXK_DR; k < DTXK_MAX_DIMS; k++) {
       slot += (g[k] - e->lo[k]) * e->ostride[k];
       ix += g[k] * e->astride[k];
     }
     char *st = e->out + slot * e->osize;
     if (e->inner_reduced)
-      fold_one(e->red, p->acc, st, x, n, ix, e->astride[3]);
+      fold_one(e->red, p->acc, st, x, n, ix, e->astride[DTXK_DC]);
     else
-      fold_each(e->red, p->acc, st, e->osize, x, n, ix, e->astride[3]);
+      fold_each(e->red, p->acc, st, e->osize, x, n, ix, e->astride[DTXK_DC]);
     return;
   }
-  int64_t off = 0;
-  for (int k = 0; k < 4; k++) off += (g[k] - e->lo[k]) * e->ostride[k];
+  int64_t off = e->plane_slot;
+  for (int k = DTXK_DR; k < DTXK_MAX_DIMS; k++) off += (g[k] - e->lo[k]) * e->ostride[k];
   memcpy(e->out + off * e->osize, res, (size_t)n * e->osize);
 }
 
@@ -473,15 +491,15 @@ void dtxi_general_free(dtxi_exec *e) {
 static int across_rows(const dtxi_exec *e, int li) {
   const dtxk_rleaf *r = &e->rl[li];
   return (r->kind == DTXK_LEAF_TASK || r->kind == DTXK_LEAF_EXT) &&
-         (r->stride[2] == 1 || r->stride[2] == -1) && (r->stride[3] > 1 || r->stride[3] < -1) &&
-         !e->leaves[li].is_sub;
+         (r->stride[DTXK_DR] == 1 || r->stride[DTXK_DR] == -1) &&
+         (r->stride[DTXK_DC] > 1 || r->stride[DTXK_DC] < -1) && !e->leaves[li].is_sub;
 }
 
 int dtxi_general_plan_tiles(dtxi_exec *e, const dtxi_rect *r, const char **why) {
   int tiled = 0;
   for (int li = 0; li < e->p->nleaves; li++) {
     e->tile[li] = NULL;
-    if (!(across_rows(e, li) && r->n[2] > 1 && r->n[3] > 1)) continue;
+    if (!(across_rows(e, li) && r->n[DTXK_DR] > 1 && r->n[DTXK_DC] > 1)) continue;
     if (e->tile_buf[li] == NULL &&
         (e->tile_buf[li] = aligned_alloc(64, (size_t)DTXK_TR * DTXK_TC * 8)) == NULL) {
       *why = "out of memory for a tile";
@@ -495,36 +513,39 @@ int dtxi_general_plan_tiles(dtxi_exec *e, const dtxi_rect *r, const char **why) 
 /* Asks for the next strip (after the one at i) of each leaf streamed from
  * memory to be brought into the cache. */
 static void prefetch_next_strip(const dtxi_exec *e, const dtxi_rect *r, const int64_t *i) {
-  int64_t e2 = r->n[2], e3 = r->n[3];
-  int64_t nx2 = i[3] + DTXK_STRIP < e3 ? i[2] : i[2] + 1,
-          nx3 = i[3] + DTXK_STRIP < e3 ? i[3] + DTXK_STRIP : 0;
+  int64_t e2 = r->n[DTXK_DR], e3 = r->n[DTXK_DC];
+  int64_t nx2 = i[DTXK_DC] + DTXK_STRIP < e3 ? i[DTXK_DR] : i[DTXK_DR] + 1,
+          nx3 = i[DTXK_DC] + DTXK_STRIP < e3 ? i[DTXK_DC] + DTXK_STRIP : 0;
   if (nx2 >= e2) return;
   int64_t nn = e3 - nx3 < DTXK_STRIP ? e3 - nx3 : DTXK_STRIP;
   for (int li = 0; li < e->p->nleaves; li++) {
     const dtxk_rleaf *q = &e->rl[li];
-    if ((q->kind != DTXK_LEAF_TASK && q->kind != DTXK_LEAF_EXT) || q->stride[3] != 1) continue;
+    if ((q->kind != DTXK_LEAF_TASK && q->kind != DTXK_LEAF_EXT) || q->stride[DTXK_DC] != 1) continue;
     int esz = dtxk_size(q->dtype);
-    const char *a = q->ptr + (i[0] * q->stride[0] + i[1] * q->stride[1] + nx2 * q->stride[2] + nx3) * esz;
+    const char *a = q->ptr + (dtxi_plane_off(q->stride, i) + nx2 * q->stride[DTXK_DR] + nx3) * esz;
     for (int64_t b = 0; b < nn * esz; b += 64) __builtin_prefetch(a + b);
   }
 }
 
-/* The sub-rectangle row by row, each row in strips. */
+/* The sub-rectangle plane by plane, row by row, each row in strips. */
 static void run_strips(dtxi_exec *e, const dtxi_rect *r) {
-  int64_t i[4], g[4];
-  for (i[0] = 0; i[0] < r->n[0]; i[0]++)
-    for (i[1] = 0; i[1] < r->n[1]; i[1]++)
-      for (i[2] = 0; i[2] < r->n[2]; i[2]++)
-        for (i[3] = 0; i[3] < r->n[3]; i[3] += DTXK_STRIP) {
-          int n = (int)(r->n[3] - i[3] < DTXK_STRIP ? r->n[3] - i[3] : DTXK_STRIP);
-          prefetch_next_strip(e, r, i); /* meanwhile */
-          for (int k = 0; k < 4; k++) g[k] = r->s[k] + i[k];
-          run_strip(e, i, g, n);
-        }
+  int64_t i[DTXK_MAX_DIMS] = {0}, g[DTXK_MAX_DIMS];
+  for (int64_t t = 0, np = dtxi_planes(r); t < np; t++, dtxi_plane_next(r, i)) {
+    enter_plane(e, r, i);
+    for (int k = 0; k < DTXK_DR; k++) g[k] = r->s[k] + i[k];
+    for (i[DTXK_DR] = 0; i[DTXK_DR] < r->n[DTXK_DR]; i[DTXK_DR]++)
+      for (i[DTXK_DC] = 0; i[DTXK_DC] < r->n[DTXK_DC]; i[DTXK_DC] += DTXK_STRIP) {
+        int n = (int)(r->n[DTXK_DC] - i[DTXK_DC] < DTXK_STRIP ? r->n[DTXK_DC] - i[DTXK_DC] : DTXK_STRIP);
+        prefetch_next_strip(e, r, i); /* meanwhile */
+        g[DTXK_DR] = r->s[DTXK_DR] + i[DTXK_DR];
+        g[DTXK_DC] = r->s[DTXK_DC] + i[DTXK_DC];
+        run_strip(e, i, g, n);
+      }
+  }
 }
 
-void dtxi_general_tile(dtxi_exec *e, const dtxi_rect *r, int64_t i0, int64_t i1, int64_t r0, int64_t c0) {
-  int64_t e2 = r->n[2], e3 = r->n[3];
+void dtxi_general_tile(dtxi_exec *e, const dtxi_rect *r, const int64_t *pl, int64_t r0, int64_t c0) {
+  int64_t e2 = r->n[DTXK_DR], e3 = r->n[DTXK_DC];
   int64_t rh = e2 - r0 < DTXK_TR ? e2 - r0 : DTXK_TR, cw = e3 - c0 < DTXK_TC ? e3 - c0 : DTXK_TC;
   /* the next tile along the row first: its lines arrive while this one is copied */
   if (c0 + DTXK_TC < e3) {
@@ -533,8 +554,8 @@ void dtxi_general_tile(dtxi_exec *e, const dtxi_rect *r, int64_t i0, int64_t i1,
       const dtxk_rleaf *q = &e->rl[li];
       if ((q->kind == DTXK_LEAF_TASK || q->kind == DTXK_LEAF_EXT) && !e->leaves[li].is_sub)
         tile_prefetch(
-            q, i0 * q->stride[0] + i1 * q->stride[1] + r0 * q->stride[2] + (c0 + DTXK_TC) * q->stride[3], rh,
-            ncw);
+            q, dtxi_plane_off(q->stride, pl) + r0 * q->stride[DTXK_DR] + (c0 + DTXK_TC) * q->stride[DTXK_DC],
+            rh, ncw);
     }
   }
   for (int li = 0; li < e->p->nleaves; li++) {
@@ -544,14 +565,21 @@ void dtxi_general_tile(dtxi_exec *e, const dtxi_rect *r, int64_t i0, int64_t i1,
       continue;
     }
     e->tile[li] = e->tile_buf[li];
-    tile_in(q, i0 * q->stride[0] + i1 * q->stride[1] + r0 * q->stride[2] + c0 * q->stride[3], rh, cw,
+    tile_in(q, dtxi_plane_off(q->stride, pl) + r0 * q->stride[DTXK_DR] + c0 * q->stride[DTXK_DC], rh, cw,
             e->tile_buf[li]);
   }
   e->tile_r0 = r0;
   e->tile_c0 = c0;
-  int64_t i[4] = {i0, i1, 0, c0}, g[4];
-  for (i[2] = r0; i[2] < r0 + rh; i[2]++) {
-    for (int k = 0; k < 4; k++) g[k] = r->s[k] + i[k];
+  enter_plane(e, r, pl);
+  int64_t i[DTXK_MAX_DIMS], g[DTXK_MAX_DIMS];
+  for (int k = 0; k < DTXK_DR; k++) {
+    i[k] = pl[k];
+    g[k] = r->s[k] + i[k];
+  }
+  i[DTXK_DC] = c0;
+  g[DTXK_DC] = r->s[DTXK_DC] + c0;
+  for (i[DTXK_DR] = r0; i[DTXK_DR] < r0 + rh; i[DTXK_DR]++) {
+    g[DTXK_DR] = r->s[DTXK_DR] + i[DTXK_DR];
     run_strip(e, i, g, (int)cw);
   }
 }
@@ -561,8 +589,8 @@ void dtxi_general_run(dtxi_exec *e, const dtxi_rect *r) {
     run_strips(e, r);
     return;
   }
-  for (int64_t i0 = 0; i0 < r->n[0]; i0++)
-    for (int64_t i1 = 0; i1 < r->n[1]; i1++)
-      for (int64_t r0 = 0; r0 < r->n[2]; r0 += DTXK_TR)
-        for (int64_t c0 = 0; c0 < r->n[3]; c0 += DTXK_TC) dtxi_general_tile(e, r, i0, i1, r0, c0);
+  int64_t pl[DTXK_MAX_DIMS] = {0};
+  for (int64_t t = 0, np = dtxi_planes(r); t < np; t++, dtxi_plane_next(r, pl))
+    for (int64_t r0 = 0; r0 < r->n[DTXK_DR]; r0 += DTXK_TR)
+      for (int64_t c0 = 0; c0 < r->n[DTXK_DC]; c0 += DTXK_TC) dtxi_general_tile(e, r, pl, r0, c0);
 }

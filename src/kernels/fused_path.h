@@ -52,7 +52,7 @@ typedef struct dtxi_exec {
   char *regmem; /* owns the register buffers and acc_buf */
   char *acc_buf;
   dtxk_rleaf rl[DTXK_MAX_LEAVES]; /* the leaves resolved at the current sub-rectangle */
-  int64_t lo[4], ostride[4], astride[4];
+  int64_t lo[DTXK_MAX_DIMS], ostride[DTXK_MAX_DIMS], astride[DTXK_MAX_DIMS];
   char *out; /* chunk, host memory (element 0), or states */
   int osize; /* bytes per output element / state */
   int inner_reduced;
@@ -62,13 +62,17 @@ typedef struct dtxi_exec {
   char *tile[DTXK_MAX_LEAVES];
   char *tile_buf[DTXK_MAX_LEAVES];
   int64_t tile_r0, tile_c0;
+  /* the plane being run (dtxi_enter_plane): its part of the output slot and
+   * of the argmin/max index, and each resolved leaf's offset there */
+  int64_t plane_slot, plane_ix;
+  int64_t plane_off[DTXK_MAX_LEAVES];
 } dtxi_exec;
 
 /* One sub-rectangle: every leaf reads one chunk with fixed strides there. */
 typedef struct dtxi_rect {
-  int64_t s[4]; /* its first element, global coordinates of the 4 padded dims */
-  int64_t n[4]; /* its extents */
-  int tiled;    /* some leaf is read across its rows (dtxi_general_plan_tiles) */
+  int64_t s[DTXK_MAX_DIMS]; /* its first element, global coordinates of the padded dims */
+  int64_t n[DTXK_MAX_DIMS]; /* its extents */
+  int tiled;                /* some leaf is read across its rows (dtxi_general_plan_tiles) */
 } dtxi_rect;
 
 /* How a fast path delivers a row of values: folded into the row's one state
@@ -125,8 +129,9 @@ int dtxi_general_plan_tiles(dtxi_exec *e, const dtxi_rect *r, const char **why);
  * r->tiled). */
 void dtxi_general_run(dtxi_exec *e, const dtxi_rect *r);
 /* One tile of a tiled sub-rectangle: the tile at rows r0.., columns c0.. of
- * plane (i0, i1), its leaves copied and its rows run as strips. */
-void dtxi_general_tile(dtxi_exec *e, const dtxi_rect *r, int64_t i0, int64_t i1, int64_t r0, int64_t c0);
+ * the plane whose outer coordinates are pl[0 .. DTXK_DR), its leaves copied
+ * and its rows run as strips. */
+void dtxi_general_tile(dtxi_exec *e, const dtxi_rect *r, const int64_t *pl, int64_t r0, int64_t c0);
 
 /* ---- shared by the fast paths ----------------------------------------------------------- */
 
@@ -141,14 +146,40 @@ static inline int dtxi_f64_in_place(const dtxi_exec *e, int l) {
  * element or state. */
 static inline char *dtxi_out_at(const dtxi_exec *e, const int64_t *s, const int64_t *i) {
   int64_t off = 0;
-  for (int k = 0; k < 4; k++) off += (s[k] + i[k] - e->lo[k]) * e->ostride[k];
+  for (int k = 0; k < DTXK_MAX_DIMS; k++) off += (s[k] + i[k] - e->lo[k]) * e->ostride[k];
   return e->out + off * e->osize;
 }
 
-/* Leaf l's row (i0, i1, i2) at the current sub-rectangle (a float64 leaf). */
-static inline const double *dtxi_f64_row(const dtxi_exec *e, int l, int64_t i0, int64_t i1, int64_t i2) {
+/* The planes of a sub-rectangle: its extents before the rows and columns
+ * (1 for the padding), walked in C order by an odometer. */
+static inline int64_t dtxi_planes(const dtxi_rect *r) {
+  int64_t n = 1;
+  for (int k = 0; k < DTXK_DR; k++) n *= r->n[k];
+  return n;
+}
+static inline void dtxi_plane_next(const dtxi_rect *r, int64_t *i) {
+  for (int k = DTXK_DR - 1; k >= 0; k--) {
+    if (++i[k] < r->n[k]) return;
+    i[k] = 0;
+  }
+}
+/* Offset (elements) of plane i[0 .. DTXK_DR) along the given strides. */
+static inline int64_t dtxi_plane_off(const int64_t *stride, const int64_t *i) {
+  int64_t off = 0;
+  for (int k = 0; k < DTXK_DR; k++) off += i[k] * stride[k];
+  return off;
+}
+
+/* Where row i2 of the plane whose row 0 goes to base (dtxi_out_at of it)
+ * goes. */
+static inline char *dtxi_out_row(const dtxi_exec *e, char *base, int64_t i2) {
+  return base + i2 * e->ostride[DTXK_DR] * e->osize;
+}
+
+/* Leaf l's row i2 of plane pl at the current sub-rectangle (a float64 leaf). */
+static inline const double *dtxi_f64_row(const dtxi_exec *e, int l, const int64_t *pl, int64_t i2) {
   const dtxk_rleaf *r = &e->rl[l];
-  return (const double *)(const void *)r->ptr + i0 * r->stride[0] + i1 * r->stride[1] + i2 * r->stride[2];
+  return (const double *)(const void *)r->ptr + dtxi_plane_off(r->stride, pl) + i2 * r->stride[DTXK_DR];
 }
 
 /* The leaf of a program that only loads a float64 leaf, reduced by SUM (or

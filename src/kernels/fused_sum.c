@@ -41,18 +41,21 @@ static int sum_match(const dtxi_exec *e, dtxi_path_args *a) {
 
 /* The leaf is float64 memory with unit stride along the rows (not tiled). */
 static int sum_fits(const dtxi_exec *e, const dtxi_rect *r, dtxi_path_args *a) {
-  return !r->tiled && dtxi_f64_in_place(e, a->la) && e->rl[a->la].stride[3] == 1;
+  return !r->tiled && dtxi_f64_in_place(e, a->la) && e->rl[a->la].stride[DTXK_DC] == 1;
 }
 
 static void sum_run(dtxi_exec *e, const dtxi_rect *r, const dtxi_path_args *a) {
-  int64_t rs = e->rl[a->la].stride[2];
-  for (int64_t i0 = 0; i0 < r->n[0]; i0++)
-    for (int64_t i1 = 0; i1 < r->n[1]; i1++)
-      for (int64_t i2 = 0; i2 < r->n[2]; i2++) {
-        const int64_t i[4] = {i0, i1, i2, 0};
-        const double *x = dtxi_f64_row(e, a->la, i0, i1, i2);
-        sum_row(x, r->n[3], i2 + 1 < r->n[2] ? x + rs : NULL, (double *)(void *)dtxi_out_at(e, r->s, i));
-      }
+  int64_t rs = e->rl[a->la].stride[DTXK_DR], e2 = r->n[DTXK_DR];
+  int64_t i[DTXK_MAX_DIMS] = {0};
+  for (int64_t t = 0, np = dtxi_planes(r); t < np; t++, dtxi_plane_next(r, i)) {
+    i[DTXK_DR] = 0;
+    const double *x0 = dtxi_f64_row(e, a->la, i, 0);
+    char *o0 = dtxi_out_at(e, r->s, i);
+    for (int64_t i2 = 0; i2 < e2; i2++) {
+      const double *x = x0 + i2 * rs;
+      sum_row(x, r->n[DTXK_DC], i2 + 1 < e2 ? x + rs : NULL, (double *)(void *)dtxi_out_row(e, o0, i2));
+    }
+  }
 }
 
 const dtxi_path_ops dtxi_path_sum = {sum_match, sum_fits, sum_run};

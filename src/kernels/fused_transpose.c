@@ -109,7 +109,7 @@ static int transpose_match(const dtxi_exec *e, dtxi_path_args *a) {
       p->out_dtype != DTXK_F64)
     return 0;
   if (e->inner_reduced) return DTXI_ROW_FOLD_ONE;
-  return e->ostride[3] == 1 ? DTXI_ROW_FOLD_EACH : 0;
+  return e->ostride[DTXK_DC] == 1 ? DTXI_ROW_FOLD_EACH : 0;
 }
 
 /* Both leaves float64 in memory, one read along the rows and the other
@@ -119,8 +119,8 @@ static int transpose_fits(const dtxi_exec *e, const dtxi_rect *r, dtxi_path_args
   int l0 = a->la, l1 = a->lb;
   const dtxk_rleaf *q0 = &e->rl[l0], *q1 = &e->rl[l1];
   if (!dtxi_f64_in_place(e, l0) || !dtxi_f64_in_place(e, l1)) return 0;
-  if (q0->stride[3] == 1 && q1->stride[2] == 1 && q1->stride[3] > 1) return 1;
-  if (q1->stride[3] == 1 && q0->stride[2] == 1 && q0->stride[3] > 1) {
+  if (q0->stride[DTXK_DC] == 1 && q1->stride[DTXK_DR] == 1 && q1->stride[DTXK_DC] > 1) return 1;
+  if (q1->stride[DTXK_DC] == 1 && q0->stride[DTXK_DR] == 1 && q0->stride[DTXK_DC] > 1) {
     a->la = l1;
     a->lb = l0;
     return 1;
@@ -128,23 +128,25 @@ static int transpose_fits(const dtxi_exec *e, const dtxi_rect *r, dtxi_path_args
   return 0;
 }
 
-/* The tile at rows r0.., columns c0.. of plane (i0, i1), both sides
- * multiples of 8, through pair_tile. */
+/* The tile at rows r0.., columns c0.. of the plane i[0 .. DTXK_DR), both
+ * sides multiples of 8, through pair_tile. */
 static void transpose_tile(dtxi_exec *e, const dtxi_rect *r, const dtxi_path_args *a, const int64_t *i,
                            int64_t rh, int64_t cw) {
   const dtxk_rleaf *ra = &e->rl[a->la], *rt = &e->rl[a->lb];
-  int64_t e2 = r->n[2], e3 = r->n[3], r0 = i[2], c0 = i[3];
+  int64_t e2 = r->n[DTXK_DR], e3 = r->n[DTXK_DC], r0 = i[DTXK_DR], c0 = i[DTXK_DC];
   double *dst[DTXK_TR];
+  int64_t iq[DTXK_MAX_DIMS];
+  memcpy(iq, i, sizeof iq);
   for (int64_t q = 0; q < rh; q++) {
-    int64_t iq[4] = {i[0], i[1], r0 + q, c0};
+    iq[DTXK_DR] = r0 + q;
     dst[q] = (double *)(void *)dtxi_out_at(e, r->s, iq);
   }
-  const double *a0 = (const double *)(const void *)ra->ptr + i[0] * ra->stride[0] + i[1] * ra->stride[1],
-               *b0 = (const double *)(const void *)rt->ptr + i[0] * rt->stride[0] + i[1] * rt->stride[1];
-  pair_ops o = {.a = a0 + r0 * ra->stride[2] + c0,
-                .b = b0 + r0 + c0 * rt->stride[3],
-                .as = ra->stride[2],
-                .bs = rt->stride[3]};
+  const double *a0 = (const double *)(const void *)ra->ptr + dtxi_plane_off(ra->stride, i),
+               *b0 = (const double *)(const void *)rt->ptr + dtxi_plane_off(rt->stride, i);
+  pair_ops o = {.a = a0 + r0 * ra->stride[DTXK_DR] + c0,
+                .b = b0 + r0 + c0 * rt->stride[DTXK_DC],
+                .as = ra->stride[DTXK_DR],
+                .bs = rt->stride[DTXK_DC]};
   /* the next tile: along the row, else the first of the next row of tiles */
   int64_t nr = c0 + DTXK_TC < e3 ? r0 : r0 + DTXK_TR, nc = c0 + DTXK_TC < e3 ? c0 + DTXK_TC : 0;
   if (nr < e2) {
@@ -158,18 +160,19 @@ static void transpose_tile(dtxi_exec *e, const dtxi_rect *r, const dtxi_path_arg
 
 /* The sub-rectangle tile by tile, in the general path's order. */
 static void transpose_run(dtxi_exec *e, const dtxi_rect *r, const dtxi_path_args *a) {
-  for (int64_t i0 = 0; i0 < r->n[0]; i0++)
-    for (int64_t i1 = 0; i1 < r->n[1]; i1++)
-      for (int64_t r0 = 0; r0 < r->n[2]; r0 += DTXK_TR)
-        for (int64_t c0 = 0; c0 < r->n[3]; c0 += DTXK_TC) {
-          int64_t rh = r->n[2] - r0 < DTXK_TR ? r->n[2] - r0 : DTXK_TR,
-                  cw = r->n[3] - c0 < DTXK_TC ? r->n[3] - c0 : DTXK_TC;
-          int64_t i[4] = {i0, i1, r0, c0};
-          if (rh % 8 == 0 && cw % 8 == 0)
-            transpose_tile(e, r, a, i, rh, cw);
-          else
-            dtxi_general_tile(e, r, i0, i1, r0, c0);
-        }
+  int64_t i[DTXK_MAX_DIMS] = {0};
+  int64_t e2 = r->n[DTXK_DR], e3 = r->n[DTXK_DC];
+  for (int64_t t = 0, np = dtxi_planes(r); t < np; t++, dtxi_plane_next(r, i))
+    for (int64_t r0 = 0; r0 < e2; r0 += DTXK_TR)
+      for (int64_t c0 = 0; c0 < e3; c0 += DTXK_TC) {
+        int64_t rh = e2 - r0 < DTXK_TR ? e2 - r0 : DTXK_TR, cw = e3 - c0 < DTXK_TC ? e3 - c0 : DTXK_TC;
+        i[DTXK_DR] = r0;
+        i[DTXK_DC] = c0;
+        if (rh % 8 == 0 && cw % 8 == 0)
+          transpose_tile(e, r, a, i, rh, cw);
+        else
+          dtxi_general_tile(e, r, i, r0, c0);
+      }
 }
 
 const dtxi_path_ops dtxi_path_transpose = {transpose_match, transpose_fits, transpose_run};

@@ -124,9 +124,12 @@ static int cmp64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* The cuts of a padding dim: [0, 1), shared (never freed). */
+static int64_t unit_cuts[2] = {0, 1};
+
 void dtxk_cuts_free(dtxk_cuts *cuts) {
   for (int k = 0; k < DTXK_MAX_DIMS; k++) {
-    free(cuts->c[k]);
+    if (cuts->c[k] != unit_cuts) free(cuts->c[k]);
     cuts->c[k] = NULL;
     cuts->n[k] = 0;
   }
@@ -141,6 +144,11 @@ int dtxk_plan_cuts(const dtxk_prog *p, dtxk_cuts *cuts) {
     int64_t *v = NULL;
     int n = 0, cap = 0;
     int k = P - pad;
+    if (k < 0) {
+      cuts->c[P] = unit_cuts;
+      cuts->n[P] = 2;
+      continue;
+    }
     int64_t lo = k < 0 ? 0 : p->lo[k], hi = k < 0 ? 1 : p->hi[k];
     if (add_cut(&v, &n, &cap, lo)) goto oom;
     if (k >= 0) {

@@ -27,7 +27,12 @@
 
 #include "kernels/elem.h"
 
-#define DTXK_MAX_DIMS 4
+#define DTXK_MAX_DIMS 8
+/* The kernels see a region padded on the left to DTXK_MAX_DIMS dims: the
+ * last two are its rows and columns (DTXK_DR, DTXK_DC), the ones before are
+ * outer planes walked in C order. */
+#define DTXK_DR (DTXK_MAX_DIMS - 2)
+#define DTXK_DC (DTXK_MAX_DIMS - 1)
 #define DTXK_MAX_REGS 32
 #define DTXK_MAX_INSTR 160
 #define DTXK_MAX_LEAVES 48
@@ -104,7 +109,7 @@ enum {
 };
 
 typedef struct dtxk_prog {
-  int32_t ndim; /* region dimensions, 0..4 */
+  int32_t ndim; /* region dimensions, 0..DTXK_MAX_DIMS */
   int32_t nleaves, ninstr, nconst, npool, nregs;
   int32_t result; /* register holding the value */
   int32_t out_kind;
@@ -193,7 +198,7 @@ extern "C" {
 #endif
 
 /* A leaf resolved for one sub-rectangle: where element (0,..,0) of the
- * sub-rectangle is and the strides along the 4 (padded) region dims. */
+ * sub-rectangle is and the strides along the DTXK_MAX_DIMS (padded) region dims. */
 typedef struct dtxk_rleaf {
   const char *ptr; /* memory leaves */
   int64_t stride[DTXK_MAX_DIMS];
@@ -204,7 +209,7 @@ typedef struct dtxk_rleaf {
   int64_t flat0; /* GEN: C-order index at the start */
 } dtxk_rleaf;
 
-/* Sub-rectangles of the region: for each of the 4 padded dims, the cut
+/* Sub-rectangles of the region: for each of the padded dims, the cut
  * positions (global coordinates, first = lo, last = hi). Owns its arrays. */
 typedef struct dtxk_cuts {
   int64_t *c[DTXK_MAX_DIMS];
@@ -214,7 +219,7 @@ typedef struct dtxk_cuts {
 /* Computes the cuts of the region; 0, or -1 when out of memory. */
 int dtxk_plan_cuts(const dtxk_prog *p, dtxk_cuts *cuts);
 void dtxk_cuts_free(dtxk_cuts *cuts);
-/* Resolves every leaf at the sub-rectangle starting at start (4 padded
+/* Resolves every leaf at the sub-rectangle starting at start (DTXK_MAX_DIMS padded
  * global coordinates). inputs[i] are the task's input base addresses.
  * Returns 0, or -1 with *why set when an input is missing. */
 int dtxk_resolve(const dtxk_prog *p, const void *const *inputs, int ninputs, const int64_t *start,

@@ -53,7 +53,7 @@ NPU = {"neg": np.negative, "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": 
 NPB = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide, "pow": np.power,
        "minimum": np.minimum, "maximum": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less,
        "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
-MAX_DIMS = 4
+MAX_DIMS = 8
 LINALG = {"qr_r", "svd_s", "solve", "inv", "cholesky", "norm"}
 
 
@@ -138,7 +138,7 @@ class Node:
                     v = self.compute(inputs)
         except (Skip, NumpyError):
             raise
-        except (OverflowError, ValueError, TypeError) as e:
+        except (OverflowError, ValueError, TypeError, IndexError) as e:
             raise NumpyError(self, e) from e
         if self.op not in ("int", "float"):
             if is_py(v):
@@ -147,9 +147,7 @@ class Node:
             if dt.name not in DTYPES:
                 raise Skip(f"dtype {dt.name} is not a dtx dtype")
             if np.ndim(v) > MAX_DIMS:
-                raise Skip("more than 4 dimensions")
-            if np.size(v) == 0:
-                raise Skip("an empty array")
+                raise Skip(f"more than {MAX_DIMS} dimensions")
         self.val = v
         kids = self.kids
         self.inexact = self.inexact or any(k.inexact for k in kids)
@@ -365,7 +363,7 @@ def rand_values(rng, dt, shape):
 
 
 def rand_chunks(rng, shape):
-    return [rng.randint(1, s) for s in shape]
+    return [rng.randint(1, max(1, s)) for s in shape]
 
 
 class Gen:
@@ -408,8 +406,10 @@ class Gen:
             return Node("persist", [self.expr(d)])
         if r < 0.80:
             return self.reduction(d)
-        if r < 0.86 or not self.base:
+        if r < 0.83 or not self.base:
             return self.product(d)
+        if r < 0.86:
+            return self.product_nd()
         if r < 0.94:
             return self.slicing(d)
         if r < 0.97:
@@ -425,7 +425,7 @@ class Gen:
 
     def product(self, d):
         rng = self.rng
-        k = rng.randint(1, 6)
+        k = rng.randint(1, 6) if rng.random() < 0.9 else 0  # k == 0: zeros
         dts = [rng.choice(DTYPES), rng.choice(DTYPES)]
         shapes = rng.choice([([k], [k]), ([rng.randint(1, 5), k], [k]), ([k], [k, rng.randint(1, 5)]),
                              ([rng.randint(1, 5), k], [k, rng.randint(1, 5)])])
@@ -436,9 +436,45 @@ class Gen:
         r = rng.random()
         if r < 0.5:
             return Node("dot", ops)
-        if r < 0.7 and len(shapes[0]) == 2 and len(shapes[1]) == 2:
+        if r < 0.7:
             return Node("matmul", ops)
         return Node("tensordot", ops, aa=[len(shapes[0]) - 1], ab=[0])
+
+    def product_nd(self):
+        """Batched matmul (batch dims broadcast, 1-d operands promoted), n-d dot, tensordot over any axes."""
+        rng = self.rng
+        dts = [rng.choice(DTYPES), rng.choice(DTYPES)]
+        k = rng.randint(1, 4) if rng.random() < 0.9 else 0
+
+        def dims(n):
+            return [rng.randint(1, 3) for _ in range(n)]
+        r = rng.random()
+        if r < 0.45:
+            batch = dims(rng.randint(0, 3))
+            ba = [1 if rng.random() < 0.3 else x for x in batch][rng.randint(0, len(batch)):]
+            bb = [1 if rng.random() < 0.3 else x for x in batch][rng.randint(0, len(batch)):]
+            sa = ba + [rng.randint(1, 4), k] if rng.random() < 0.85 else [k]
+            sb = bb + [k, rng.randint(1, 4)] if rng.random() < 0.85 else [k]
+            op, extra = "matmul", {}
+        elif r < 0.7:
+            sa = dims(rng.randint(0, 3)) + [k]
+            sb = [k] if rng.random() < 0.3 else dims(rng.randint(0, 2)) + [k, rng.randint(1, 3)]
+            op, extra = "dot", {}
+        else:
+            na, nb, n = rng.randint(1, 4), rng.randint(1, 4), 0
+            n = rng.randint(1, min(na, nb))
+            sa = dims(na)
+            sb = dims(nb)
+            aa = rng.sample(range(na), n)
+            ab = rng.sample(range(nb), n)
+            for i, j in zip(aa, ab):
+                sb[j] = sa[i]
+            op, extra = "tensordot", {"aa": aa, "ab": ab}
+        ops = []
+        for dt, sh in zip(dts, (sa, sb)):
+            self.inputs.append((rand_values(rng, dt, sh), rand_chunks(rng, sh)))
+            ops.append(Node("in", k=len(self.inputs) - 1))
+        return Node(op, ops, **extra)
 
     def slicing(self, d):
         return Node("slice", [self.expr(d)], spec=None)  # the spec is drawn once the shape is known (fill)
@@ -448,10 +484,16 @@ def draw_spec(rng, shape):
     ents = []
     for n in shape:
         r = rng.random()
-        if r < 0.2:
-            ents.append(str(rng.randint(-n, n - 1)))
+        if r < 0.15 or n == 0:
+            # bounds anywhere, past either end too (clamped as in Python), maybe empty
+            def bound():
+                return "" if rng.random() < 0.2 else str(rng.randint(-n - 4, n + 4))
+            ents.append(f"{bound()}:{bound()}:{rng.choice([1, 1, 2, -1, -3])}")
             continue
         if r < 0.3:
+            ents.append(str(rng.randint(-n, n - 1)))
+            continue
+        if r < 0.4:
             ents.append("new")
         step = rng.choice([1, 1, 2, 3, -1, -2, 2**63 - 1, -(2**63 - 1), -2**63])
         if step > 0:
@@ -562,8 +604,10 @@ class Writer:
 
 
 def random_case(rng, w, cid):
-    nd = rng.choice([0, 1, 1, 2, 2, 3])
-    base = [rng.randint(1, 6) for _ in range(nd)]
+    nd = rng.choice([0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7])
+    base = [rng.randint(1, 6 if nd <= 4 else 3) for _ in range(nd)]
+    if nd > 0 and rng.random() < 0.1:  # an empty axis
+        base[rng.randrange(nd)] = 0
     inputs = []
     for _ in range(rng.randint(1, 3)):
         shape = list(base[rng.randint(0, nd):]) if nd else []
@@ -676,6 +720,29 @@ def named_cases(w):
     w.add("f32_sum_total_overflows", [(np.array([3e38, 3e38, 3e38, 1], np.float32), [3])],
           Node("reduce", [X], name="sum", axes=None, keepdims=False, ddof=0), want=np.float32(np.inf),
           note="NumPy gives inf too")
+    # 8. empty arrays and slices clamped as in Python
+    ten = (np.arange(10, dtype=np.int64), [3])
+    for spec in ["5:5:1", "7:3:1", "3:7:-1", "8:100:1", "100:200:1", "-100:2:1", "100::-3", ":-100:-4",
+                 "-100:-50:1", "-100::-1"]:
+        w.add(f"slice_clamped_{spec}", [ten], N("slice", X, spec=spec))
+    w.add("slice_step_zero_error", [ten], N("slice", X, spec="1:5:0"))
+    w.add("slice_int_out_of_range_error", [ten], N("slice", X, spec="10"))
+    e23 = (np.zeros((2, 0, 3), np.float64), [1, 1, 2])
+    e0 = (np.zeros((0,), np.int32), [1])
+    for name in REDS:
+        w.add(f"empty_{name}_all", [e23], Node("reduce", [X], name=name, axes=None, keepdims=False, ddof=0))
+        w.add(f"empty_{name}_axis2", [e23], Node("reduce", [X], name=name, axes=[2], keepdims=False, ddof=0))
+    w.add("empty_sum_axis1_keepdims", [e23], Node("reduce", [X], name="sum", axes=[1], keepdims=True, ddof=0))
+    w.add("empty_prod_int", [e0], Node("reduce", [X], name="prod", axes=None, keepdims=False, ddof=0))
+    w.add("empty_broadcast_add", [e23, (np.ones((1, 3), np.float32), [1, 2])], N("add", X, Y))
+    w.add("empty_concat", [e0, (np.arange(4, dtype=np.int64), [3])], N("concat", X, Y, axis=0))
+    w.add("empty_matmul_k0", [(np.ones((3, 0)), [2, 1]), (np.ones((0, 4), np.float32), [1, 3])],
+          N("matmul", X, Y))
+    w.add("empty_dot_k0", [(np.ones((0,)), [1]), (np.ones((0, 2)), [1, 1])], N("dot", X, Y))
+    w.add("empty_transpose", [e23], Node("transpose", [X], perm=[2, 0, 1]))
+    w.add("eight_dims_sum", [(np.arange(2 * 3 * 2 * 1 * 2 * 3 * 1 * 2, dtype=np.float64).reshape(2, 3, 2, 1, 2, 3, 1, 2),
+                              [1, 2, 1, 1, 2, 2, 1, 1])],
+          Node("reduce", [N("mul", X, F(0.5))], name="sum", axes=[1, 4, 7], keepdims=False, ddof=0))
     linalg_cases(w)
 
 

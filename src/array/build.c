@@ -1111,8 +1111,10 @@ static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
     }
     int64_t key[DTX_MAX_INDICES];
     int nkey = key_fold(nd, idx, m->nb, key);
-    rc = add_task(bc, name, nkey, key, in, nin, args, asz, dtxk_matmul_cpu,
-                  da || db ? NULL : dtxk_matmul_cuda, DTX_WHERE_ANY, &m->ids[b]);
+    /* the exact output size: a GPU reserves it at dispatch, never tops it up */
+    hints h = {(size_t)(args->m * args->n) * esz, 0};
+    rc = add_hinted(bc, name, nkey, key, in, nin, args, asz, dtxk_matmul_cpu, da || db ? NULL : dtxk_matmul_cuda,
+                    DTX_WHERE_ANY, h, &m->ids[b]);
   }
   free(args);
   free(in);

@@ -119,6 +119,7 @@ dtx_array *dtx_linalg_cholesky(const dtx_array *a, int upper) {
 
 /* x = a^-1 b for float a (n x n) and b2 (n x k) of dtype t; b2's chunks. */
 static dtx_array *solve2(dtx_array *a, dtx_array *b2, dtx_dtype t) {
+  if (a == NULL || b2 == NULL) return NULL; /* their error is set */
   int64_t n = a->shape[0], k = b2->shape[1];
   dtxk_la g = {
       DTXK_LA_SOLVE, (int32_t)t, 0, 2, n, k, {dtxa_la_piece(0, 0, n, n, n), dtxa_la_piece(1, 0, n, k, k)}};
@@ -152,8 +153,8 @@ dtx_array *dtx_linalg_solve(const dtx_array *a, const dtx_array *b) {
   dtx_dtype t = a->dtype == DTX_F32 && b->dtype == DTX_F32 ? DTX_F32 : DTX_F64;
   dtx_array *af = a->dtype == t ? (dtx_array *)a : dtx_astype(a, t);
   dtx_array *bf = b->dtype == t ? (dtx_array *)b : dtx_astype(b, t), *x = NULL;
-  dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 0}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
-  dtx_index i0[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 0}, {DTX_INDEX_INT, 0, 0, 0}};
+  dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
+  dtx_index i0[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_INT, 0, 0, 0}};
   if (af != NULL && bf != NULL) {
     x = solve2(af, b->ndim == 1 ? dtx_slice(bf, 2, ix) : bf, t);
     if (x != NULL && b->ndim == 1) x = dtx_slice(x, 2, i0);

@@ -10,7 +10,7 @@
 #include "array/la.h"
 #include "base/error.h"
 
-static dtx_index full_slice(void) { return (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 0}; }
+static dtx_index full_slice(void) { return (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}; }
 
 static dtx_status lstsq_build(const char *fn, const dtx_array *a, const dtx_array *b, dtx_array **x,
                               dtx_array **res, dtx_array **rank, dtx_array **s) {
@@ -109,9 +109,9 @@ static dtx_status svdc_build(const dtx_array *a, int64_t k, int iters, int64_t o
   /* ac = u1t^T s1 v1^T: a ~ comp^T u1t^T s1 v1^T */
   dtx_array *uu = dtx_matmul(dtx_transpose(comp, NULL), dtx_transpose(u1t, NULL));
   dtx_array *vv = dtx_transpose(v1, NULL);
-  dtx_index cu[2] = {full_slice(), {DTX_INDEX_SLICE, 0, k, 0}},
-            rv[2] = {{DTX_INDEX_SLICE, 0, k, 0}, full_slice()};
-  dtx_index sk[1] = {{DTX_INDEX_SLICE, 0, k, 0}};
+  dtx_index cu[2] = {full_slice(), {DTX_INDEX_SLICE, 0, k, 1}},
+            rv[2] = {{DTX_INDEX_SLICE, 0, k, 1}, full_slice()};
+  dtx_index sk[1] = {{DTX_INDEX_SLICE, 0, k, 1}};
   *u = dtx_slice(uu, 2, cu);
   *s = dtx_slice(s1, 1, sk);
   *vt = dtx_slice(vv, 2, rv);

@@ -23,7 +23,7 @@ static dtx_array *drop(dtx_array *x, unsigned mask) {
   dtx_index ix[DTX_ARRAY_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++)
     ix[d] = (mask >> d) & 1 ? (dtx_index){DTX_INDEX_INT, 0, 0, 0}
-                            : (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 0};
+                            : (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1};
   return dtx_slice(x, x->ndim, ix);
 }
 

@@ -270,10 +270,11 @@ static dtx_status svd1(dtx_array *x, dtx_array **u, dtx_array **s, dtx_array **v
 
 /* Dask's svd_flip (v-based): signs making each row of vt sum to >= 0. */
 void dtxa_svd_flip(dtx_array **u, dtx_array **vt) {
+  if (*u == NULL || *vt == NULL) return;
   dtx_array *sg = dtx_binary(DTX_GE, dtx_sum(*vt, (int[]){1}, 1), dtx_scalar((*vt)->cl, 0.0));
   sg = dtx_binary_scalar(DTX_SUB, dtx_binary_scalar(DTX_MUL, dtx_astype(sg, (*vt)->dtype), 2.0), 1.0);
   *u = dtx_mul(*u, sg);
-  dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 0}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
+  dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
   *vt = dtx_mul(*vt, dtx_slice(sg, 2, ix));
 }
 

@@ -268,7 +268,7 @@ class Builder {
             dtx_sum(dtx_mul(r, dtx_eye(cl_, k, dtx_array_dim(r, 1), 0, nullptr, dtx_array_dtype(r))), one, 1);
         dtx_array *sg =
             dtx_where(dtx_binary_scalar(DTX_LT, d, 0.0), dtx_scalar(cl_, -1.0), dtx_scalar(cl_, 1.0));
-        dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 0}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
+        dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
         r = dtx_mul(r, dtx_astype(dtx_slice(sg, 2, ix), dtx_array_dtype(r)));
       }
     } else if (op == "svd_s") {

@@ -1113,8 +1113,8 @@ static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
     int nkey = key_fold(nd, idx, m->nb, key);
     /* the exact output size: a GPU reserves it at dispatch, never tops it up */
     hints h = {(size_t)(args->m * args->n) * esz, 0};
-    rc = add_hinted(bc, name, nkey, key, in, nin, args, asz, dtxk_matmul_cpu, da || db ? NULL : dtxk_matmul_cuda,
-                    DTX_WHERE_ANY, h, &m->ids[b]);
+    rc = add_hinted(bc, name, nkey, key, in, nin, args, asz, dtxk_matmul_cpu,
+                    da || db ? NULL : dtxk_matmul_cuda, DTX_WHERE_ANY, h, &m->ids[b]);
   }
   free(args);
   free(in);

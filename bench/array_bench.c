@@ -14,6 +14,15 @@
  *   matmul          (x[:N/2, :N/2] @ x[:N/2, :N/2]).sum()
  *   stencil         the 5-point Laplacian of x with a periodic halo of 1 (map_overlap),
  *                   computed into an N x N host buffer
+ * and, only when named in --cases (their own inputs, persisted before timing):
+ *   tsqr            Q of the tall-and-skinny QR of a 1,000,000 x 64 float64 array in
+ *                   100,000-row chunks (dtx_linalg_tsqr), into a host buffer
+ *   svd_compressed  U of the rank-32 randomized SVD (n_power_iter 0, 10 oversamples,
+ *                   as Dask's defaults) of a 20,000 x 2,000 float64 array of rank 32
+ *                   in 2,000 x 2,000 chunks
+ *   cumsum-axis0    x.cumsum(axis=0) into an N x N host buffer (dtx_cumsum)
+ *   sort-axis1      x sorted along axis 1 into an N x N host buffer (dtx_sort: x is
+ *                   rechunked to whole rows first, inside the timed region)
  * The timed region is dtx_array_compute of the case's expression (graph
  * building included); the expression is built once, outside it. One warm-up,
  * then --reps R runs (default 5); the median, min and max are reported.
@@ -53,9 +62,31 @@ void openblas_set_num_threads(int num_threads);
 #define DTX_BENCH_BUILD_TYPE "unknown"
 #endif
 
-enum { C_TSUM, C_SUM, C_MEAN0, C_ELEM, C_SLICE, C_MATMUL, C_STENCIL, C_COUNT };
-static const char *const case_names[C_COUNT] = {"transpose-sum", "sum",    "mean-axis0", "elementwise",
-                                                "slice",         "matmul", "stencil"};
+enum {
+  C_TSUM,
+  C_SUM,
+  C_MEAN0,
+  C_ELEM,
+  C_SLICE,
+  C_MATMUL,
+  C_STENCIL,
+  C_TSQR,
+  C_SVDC,
+  C_CUMSUM0,
+  C_SORT1,
+  C_COUNT
+};
+static const char *const case_names[C_COUNT] = {"transpose-sum",  "sum",          "mean-axis0", "elementwise",
+                                                "slice",          "matmul",       "stencil",    "tsqr",
+                                                "svd_compressed", "cumsum-axis0", "sort-axis1"};
+/* the linalg cases' inputs (fixed; see the top) */
+#define TSQR_M 1000000
+#define TSQR_N 64
+#define TSQR_CHUNK 100000
+#define SVDC_M 20000
+#define SVDC_N 2000
+#define SVDC_K 32
+#define SVDC_CHUNK 2000
 
 #if defined(DTX_BENCH_CUDA)
 double bench_device_copy_gbps(int dev, size_t bytes);
@@ -69,6 +100,35 @@ typedef struct options {
   dtx_dtype dtype;
   int cases[C_COUNT];
 } options;
+
+static void die(const char *what);
+
+/* The inputs (persisted) and expressions of the linalg cases; their floors
+ * are the bytes they must read and write (tsqr: x and Q; svd_compressed: x
+ * twice, once per product). */
+static void linalg_cases(dtx_cluster *cl, const options *o, dtx_array **expr, size_t *out_bytes,
+                         double *floor) {
+  dtx_array *x = NULL, *u = NULL;
+  if (o->cases[C_TSQR]) {
+    int64_t shape[2] = {TSQR_M, TSQR_N}, chunks[2] = {TSQR_CHUNK, TSQR_N};
+    if (dtx_array_persist(dtx_random_uniform(cl, 2, shape, chunks, DTX_F64, 7), NULL, &x) != DTX_OK)
+      die("persist the tsqr input");
+    if (dtx_linalg_tsqr(x, &expr[C_TSQR], NULL) != DTX_OK) die("tsqr");
+    size_t b = dtx_array_nbytes(x);
+    floor[0] = 2.0 * (double)b;
+    if (b > *out_bytes) *out_bytes = b;
+  }
+  if (o->cases[C_SVDC]) {
+    dtx_array *l = dtx_random_normal(cl, 2, (const int64_t[]){SVDC_M, SVDC_K},
+                                     (const int64_t[]){SVDC_CHUNK, SVDC_K}, DTX_F64, 8);
+    dtx_array *r = dtx_random_normal(cl, 2, (const int64_t[]){SVDC_K, SVDC_N},
+                                     (const int64_t[]){SVDC_K, SVDC_CHUNK}, DTX_F64, 9);
+    if (dtx_array_persist(dtx_matmul(l, r), NULL, &x) != DTX_OK) die("persist the svd_compressed input");
+    if (dtx_linalg_svd_compressed(x, SVDC_K, 0, 10, 0, &u, NULL, NULL) != DTX_OK) die("svd_compressed");
+    expr[C_SVDC] = u;
+    floor[1] = 2.0 * (double)dtx_array_nbytes(x);
+  }
+}
 
 /* A big buffer as NumPy makes one: on transparent huge pages where allowed. */
 static void *big_alloc(size_t bytes) {
@@ -199,16 +259,18 @@ static void cpu_model(char *buf, size_t n) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: dtx-bench-array [--json] [--n N] [--chunk C] [--dtype f64|f32] [--reps R] [--threads T]\n"
-          "                       [--cases a,b,...]\n"
-          "  --n N          x is N x N (default 8192)\n"
-          "  --dtype T      f64 (default) or f32\n"
-          "  --chunk C      chunks of C x C (default 1024)\n"
-          "  --reps R       timed runs per case after a warm-up (default 5)\n"
-          "  --threads T    worker threads (default: the cluster's, one per core)\n"
-          "  --cases LIST   of transpose-sum,sum,mean-axis0,elementwise,slice,matmul,stencil (default all)\n"
-          "  --json         one JSON object per line instead of the table\n");
+  fprintf(
+      f,
+      "usage: dtx-bench-array [--json] [--n N] [--chunk C] [--dtype f64|f32] [--reps R] [--threads T]\n"
+      "                       [--cases a,b,...]\n"
+      "  --n N          x is N x N (default 8192)\n"
+      "  --dtype T      f64 (default) or f32\n"
+      "  --chunk C      chunks of C x C (default 1024)\n"
+      "  --reps R       timed runs per case after a warm-up (default 5)\n"
+      "  --threads T    worker threads (default: the cluster's, one per core)\n"
+      "  --cases LIST   of transpose-sum,sum,mean-axis0,elementwise,slice,matmul,stencil (default: these),\n"
+      "                 tsqr,svd_compressed,cumsum-axis0,sort-axis1 (only when named)\n"
+      "  --json         one JSON object per line instead of the table\n");
 }
 
 static int parse(int argc, char **argv, options *o) {
@@ -216,7 +278,7 @@ static int parse(int argc, char **argv, options *o) {
   o->chunk = 1024;
   o->reps = 5;
   o->dtype = DTX_F64;
-  for (int c = 0; c < C_COUNT; c++) o->cases[c] = 1;
+  for (int c = 0; c < C_COUNT; c++) o->cases[c] = c < C_TSQR;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--json") == 0) {
@@ -350,8 +412,13 @@ int main(int argc, char **argv) {
 #endif
   expr[C_STENCIL] =
       dtx_map_overlap("laplace", laplace, laplace_gpu, x, depth, DTX_BOUNDARY_PERIODIC, 0, o.dtype, NULL, 0);
+  if (o.cases[C_CUMSUM0]) expr[C_CUMSUM0] = dtx_cumsum(x, 0);
+  if (o.cases[C_SORT1]) expr[C_SORT1] = dtx_sort(x, 1);
+  size_t out_bytes = xbytes;
+  double la_floor[2] = {0, 0};
+  if (o.cases[C_TSQR] || o.cases[C_SVDC]) linalg_cases(cl, &o, expr, &out_bytes, la_floor);
   for (int c = 0; c < C_COUNT; c++)
-    if (expr[c] == NULL) die(case_names[c]);
+    if (expr[c] == NULL && (c < C_TSQR || o.cases[c])) die(case_names[c]);
 
   /* bytes each case must read and write */
   double rows3 = (double)((n + 2) / 3);
@@ -361,6 +428,10 @@ int main(int argc, char **argv) {
                                  (double)xbytes,
                                  rows3 * (double)n * (double)esz,
                                  0,
+                                 2.0 * (double)xbytes,
+                                 la_floor[0],
+                                 la_floor[1],
+                                 2.0 * (double)xbytes,
                                  2.0 * (double)xbytes};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
@@ -401,7 +472,7 @@ int main(int argc, char **argv) {
   }
   fflush(stdout);
 
-  void *out = big_alloc(xbytes);
+  void *out = big_alloc(out_bytes);
   double *times = calloc((size_t)o.reps, sizeof *times);
   for (int c = 0; c < C_COUNT; c++) {
     if (!o.cases[c]) continue;

@@ -22,6 +22,13 @@ import dask.array as da
 import numpy as np
 
 CASES = ["transpose-sum", "sum", "mean-axis0", "elementwise", "slice", "matmul", "stencil"]
+# only when named in --cases, on inputs of their own (as dtx-bench-array's):
+# tsqr: Q of a 1,000,000 x 64 float64 array in 100,000-row chunks;
+# svd_compressed: U of the rank-32 randomized SVD of a 20,000 x 2,000 array of
+# rank 32 in 2,000 x 2,000 chunks (NumPy: its exact SVD, for reference);
+# cumsum-axis0: x.cumsum(axis=0); sort-axis1: x sorted along rows (Dask has no
+# sort: x rechunked to whole rows, np.sort per block, as dtx does inside dtx_sort)
+LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1"]  # cases run only when named
 
 
 def timed(fn, reps):
@@ -53,13 +60,13 @@ def main():
     ap.add_argument("--reps", type=int, default=5, help="dtx and NumPy timed runs")
     ap.add_argument("--dask-reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--cases", default=",".join(CASES), help="also: " + ",".join(LINALG))
     ap.add_argument("--no-numpy", action="store_true")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     cases = [c for c in a.cases.split(",") if c]
     for c in cases:
-        if c not in CASES:
+        if c not in CASES + LINALG:
             sys.exit(f"array_peers: unknown case {c!r}")
 
     # ---- dtx ------------------------------------------------------------------------
@@ -94,7 +101,16 @@ def main():
         "slice": lambda: x[::3, ::3].sum(),
         "matmul": lambda: (x[:h, :h] @ x[:h, :h]).sum(),
         "stencil": lambda: laplace_numpy(x),
+        "cumsum-axis0": lambda: np.cumsum(x, axis=0),
+        "sort-axis1": lambda: np.sort(x, axis=1),
     }
+    la = {}
+    if "tsqr" in cases:
+        la["tsqr"] = rng.random((1_000_000, 64))
+        npc["tsqr"] = lambda: np.linalg.qr(la["tsqr"])
+    if "svd_compressed" in cases:
+        la["svd_compressed"] = rng.standard_normal((20_000, 32)) @ rng.standard_normal((32, 2_000))
+        npc["svd_compressed"] = lambda: np.linalg.svd(la["svd_compressed"], full_matrices=False)
     numpy = {}
     if not a.no_numpy:
         for case in cases:
@@ -112,7 +128,17 @@ def main():
         "slice": lambda: xd[::3, ::3].sum().compute(),
         "matmul": lambda: (xh @ xh).sum().compute(),
         "stencil": lambda: xd.map_overlap(laplace_block, depth=1, boundary="periodic", dtype=xd.dtype).compute(),
+        "cumsum-axis0": lambda: xd.cumsum(axis=0).compute(),
+        # Dask has no sort: whole rows (as dtx rechunks), np.sort per block
+        "sort-axis1": lambda: xd.rechunk((max(1, c * c // n), n)).map_blocks(np.sort, axis=1).compute(),
     }
+    if "tsqr" in cases:
+        td = da.from_array(la["tsqr"], chunks=(100_000, 64)).persist()
+        dkc["tsqr"] = lambda: da.linalg.tsqr(td)[0].compute()
+    if "svd_compressed" in cases:
+        sd = da.from_array(la["svd_compressed"], chunks=(2_000, 2_000)).persist()
+        dkc["svd_compressed"] = lambda: da.linalg.svd_compressed(sd, 32, n_power_iter=0, n_oversamples=10,
+                                                                 seed=0)[0].compute()
     dk = {case: timed(dkc[case], a.dask_reps) for case in cases}
 
     # ---- report -------------------------------------------------------------------------------

@@ -180,3 +180,85 @@ TEST(ArrayGpu, CudaKernelsMatchTheCpu) {
         1e-12, "rechunk");
   }
 }
+
+/* dtx/linalg.h's block tasks on GPUs (kernels/la.cu: cuSOLVER, cuBLAS)
+ * against LAPACK on the CPU: values that do not depend on sign conventions. */
+TEST(ArrayGpu, LinalgMatchesTheCpu) {
+#if !defined(DTX_HAVE_CUDA)
+  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
+#endif
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
+  cfg.gpus = spec != nullptr ? spec : "all";
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.log_level = DTX_LOG_NONE;
+  dtx_cluster *raw = nullptr;
+  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+  dtxt::ClusterPtr gpu(raw);
+  if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+  dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
+  Scope sc;
+  {
+    dtx_array *q = nullptr, *r = nullptr;
+    if (dtx_linalg_tsqr(dtx_ones(cpu.get(), 2, (const int64_t[]){4, 2}, nullptr, DTX_F64), &q, &r) ==
+        DTX_ENOTSUP)
+      GTEST_SKIP() << "no LAPACKE in this build";
+  }
+  std::mt19937_64 rng(6100);
+  for (dtx_dtype t : {DTX_F64, DTX_F32}) {
+    double tol = t == DTX_F64 ? 1e-9 : 2e-3;
+    Nd tall = RandNd(rng, {203, 6}, t), wide = RandNd(rng, {6, 90}, t), sq = RandNd(rng, {29, 29}, t);
+    for (int64_t i = 0; i < 29; i++) sq.v[static_cast<size_t>(i * 29 + i)] += 30; /* well conditioned */
+    Nd rhs = RandNd(rng, {203}, t);
+    std::string dt = dtx_dtype_name(t);
+    auto qr = [&](dtx_cluster *cl, int which) {
+      dtx_array *q = nullptr, *r = nullptr;
+      EXPECT_EQ(dtx_linalg_tsqr(Put(cl, tall, {20, 6}), &q, &r), DTX_OK) << dtx_last_error();
+      /* Q R and R^T R do not depend on the signs of R's rows */
+      return which == 0 ? dtx_matmul(q, r) : dtx_matmul(dtx_transpose(r, nullptr), r);
+    };
+    Parity(
+        gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return qr(cl, 0); }, tol, ("tsqr Q R " + dt).c_str());
+    Parity(
+        gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return qr(cl, 1); }, tol, ("tsqr R^T R " + dt).c_str());
+    for (const Nd *x : {&tall, &wide, &sq}) {
+      auto s = [&](dtx_cluster *cl) {
+        dtx_array *sv = nullptr;
+        std::vector<int64_t> ch = {x->shape[0] > 100 ? 20 : x->shape[0], x->shape[1] > 60 ? 30 : x->shape[1]};
+        EXPECT_EQ(dtx_linalg_svd(Put(cl, *x, ch), nullptr, &sv, nullptr), DTX_OK) << dtx_last_error();
+        return sv;
+      };
+      Parity(gpu.get(), cpu.get(), s, tol, ("svd S " + dt + " " + ShapeStr(x->shape)).c_str());
+    }
+    Parity(
+        gpu.get(), cpu.get(),
+        [&](dtx_cluster *cl) {
+          dtx_array *a = Put(cl, sq, {8, 8});
+          return dtx_linalg_cholesky(dtx_matmul(a, dtx_transpose(a, nullptr)), 0);
+        },
+        tol, ("cholesky " + dt).c_str());
+    Parity(
+        gpu.get(), cpu.get(),
+        [&](dtx_cluster *cl) {
+          return dtx_linalg_solve(Put(cl, sq, {8, 8}), Put(cl, sq, {8, 5}));
+        },
+        tol, ("solve " + dt).c_str());
+    Parity(
+        gpu.get(), cpu.get(),
+        [&](dtx_cluster *cl) {
+          return dtx_linalg_inv(Put(cl, sq, {10, 10}));
+        },
+        tol, ("inv " + dt).c_str());
+    Parity(
+        gpu.get(), cpu.get(),
+        [&](dtx_cluster *cl) {
+          dtx_array *x = nullptr;
+          EXPECT_EQ(
+              dtx_linalg_lstsq(Put(cl, tall, {50, 6}), Put(cl, rhs, {64}), &x, nullptr, nullptr, nullptr),
+              DTX_OK)
+              << dtx_last_error();
+          return x;
+        },
+        tol * 10, ("lstsq " + dt).c_str());
+  }
+}

@@ -9,6 +9,10 @@
 #include "dtx/export.h"
 #include "dtx/future.h"
 #include "dtx/graph.h"
+#include "dtx/linalg.h"
+#include "dtx/scan.h"
+#include "dtx/sort.h"
+#include "dtx/stats.h"
 #include "dtx/status.h"
 #include "dtx/version.h"
 

@@ -23,7 +23,8 @@ extern "C" {
   X(EDEVICE, -5, "device error")                            \
   X(ETIMEDOUT, -6, "timed out")                             \
   X(EBUSY, -7, "busy: already running, finished or in use") \
-  X(EIO, -8, "input/output error")
+  X(EIO, -8, "input/output error")                          \
+  X(ENOTSUP, -9, "not supported by this build")
 
 typedef enum dtx_status {
 #define DTX_STATUS_ENUM_(name, value, text) DTX_##name = value,

@@ -12,8 +12,9 @@
  *   VIEW     an affine view of one input (transpose, slices, broadcasting, rechunk)
  *   CONCAT   inputs joined along an axis
  *   REDUCE, MATMUL, MAP, OVERLAP operations with their own tasks
+ *   BLOCKS   tasks added by an op's C callback (array/blocks.h: linalg, ...)
  * The first six fuse: a consumer's task computes them per element. The last
- * five are sources: their chunks are outputs of their own tasks.
+ * six are sources: their chunks are outputs of their own tasks.
  */
 #ifndef DTXA_ARRAY_H
 #define DTXA_ARRAY_H
@@ -38,6 +39,7 @@ enum {
   DTXA_MAP,
   DTXA_OVERLAP,
   DTXA_KEPT,
+  DTXA_BLOCKS,
 };
 
 /* Weak (Python scalar) typing of 0-d arrays. */

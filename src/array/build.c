@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "array/array.h"
+#include "array/blocks.h"
 #include "base/error.h"
 #include "data/store.h"
 #include "kernels/kernels.h"
@@ -65,7 +66,7 @@ int dtxa_pin_gpus = 0;
 
 static int is_source(const dtx_array *a) {
   return a->kind == DTXA_REDUCE || a->kind == DTXA_MATMUL || a->kind == DTXA_MAP || a->kind == DTXA_OVERLAP ||
-         a->kind == DTXA_KEPT;
+         a->kind == DTXA_KEPT || a->kind == DTXA_BLOCKS;
 }
 
 static void c_strides(int nd, const int64_t *shape, int64_t *st) {
@@ -785,6 +786,9 @@ static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
       case DTXA_KEPT:
         rc = emit_kept(bc, a, m);
         break;
+      case DTXA_BLOCKS:
+        rc = dtxa_blocks_build(bc, bc->gpu, a, m->n, m->ids);
+        break;
       default:
         rc = emit_blocks(bc, a, m, 0);
         break;
@@ -796,6 +800,20 @@ static msrc *materialize(bctx *bc, const dtx_array *a, const int64_t *chunk) {
     return NULL;
   }
   return m;
+}
+
+/* The bridge array/blocks.c builds through (blocks.h). */
+const dtx_task_id *dtxa_build_input(void *bcv, const dtx_array *a, const int64_t *chunk, int64_t *nb) {
+  msrc *m = materialize(bcv, a, chunk);
+  if (m == NULL) return NULL;
+  for (int d = 0; d < a->ndim; d++) nb[d] = m->nb[d];
+  return m->ids;
+}
+
+dtx_status dtxa_build_add(void *bcv, const dtx_task_desc *d, dtx_task_id *id) {
+  bctx *bc = bcv;
+  return add_hinted(bc, d->name, d->nidx, d->idx, d->inputs, d->ninputs, d->args, d->args_size, d->cpu,
+                    d->cuda, d->where, (hints){d->output_size, 0}, id);
 }
 
 /* ---- reductions ------------------------------------------------------------------------------- */
@@ -1093,8 +1111,10 @@ static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
     }
     int64_t key[DTX_MAX_INDICES];
     int nkey = key_fold(nd, idx, m->nb, key);
-    rc = add_task(bc, name, nkey, key, in, nin, args, asz, dtxk_matmul_cpu,
-                  da || db ? NULL : dtxk_matmul_cuda, DTX_WHERE_ANY, &m->ids[b]);
+    /* the exact output size: a GPU reserves it at dispatch, never tops it up */
+    hints h = {(size_t)(args->m * args->n) * esz, 0};
+    rc = add_hinted(bc, name, nkey, key, in, nin, args, asz, dtxk_matmul_cpu,
+                    da || db ? NULL : dtxk_matmul_cuda, DTX_WHERE_ANY, h, &m->ids[b]);
   }
   free(args);
   free(in);

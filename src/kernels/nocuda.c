@@ -9,6 +9,9 @@
 #if !defined(DTX_HAVE_CUDA)
 #include "kernels/fft.h"
 #include "kernels/kernels.h"
+#include "kernels/la.h"
+#include "kernels/scan.h"
+#include "kernels/sort.h"
 
 static int no_cuda(dtx_task_ctx *ctx) {
   return dtx_task_fail(
@@ -18,7 +21,10 @@ int dtxk_fused_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_combine_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_matmul_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_load_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
+int dtxk_la_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 int dtxk_fft_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
+int dtxk_scan_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
+int dtxk_sort_cuda(dtx_task_ctx *ctx) { return no_cuda(ctx); }
 #else
 typedef int dtxk_nocuda_unused; /* ISO C wants something in a translation unit */
 #endif

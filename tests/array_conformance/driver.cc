@@ -250,7 +250,52 @@ class Builder {
       int axis = static_cast<int>(Int(Tok()));
       return dtx_concatenate(xs, 2, axis);
     }
+    if (op == "qr_r" || op == "svd_s" || op == "solve" || op == "inv" || op == "cholesky" || op == "norm")
+      return Linalg(op);
     throw std::runtime_error("unknown operation " + op);
+  }
+
+  /* dtx/linalg.h; qr_r: R with each row's sign making its diagonal >= 0. */
+  dtx_array *Linalg(const std::string &op) {
+    dtx_array *a = Node(), *r = nullptr;
+    dtx_status rc = DTX_OK;
+    if (op == "qr_r") {
+      rc = dtx_linalg_qr(a, nullptr, &r);
+      if (rc == DTX_OK) {
+        static const int one[] = {1};
+        int64_t k = dtx_array_dim(r, 0);
+        dtx_array *d =
+            dtx_sum(dtx_mul(r, dtx_eye(cl_, k, dtx_array_dim(r, 1), 0, nullptr, dtx_array_dtype(r))), one, 1);
+        dtx_array *sg =
+            dtx_where(dtx_binary_scalar(DTX_LT, d, 0.0), dtx_scalar(cl_, -1.0), dtx_scalar(cl_, 1.0));
+        dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
+        r = dtx_mul(r, dtx_astype(dtx_slice(sg, 2, ix), dtx_array_dtype(r)));
+      }
+    } else if (op == "svd_s") {
+      rc = dtx_linalg_svd(a, nullptr, &r, nullptr);
+    } else if (op == "solve") {
+      dtx_array *b = Node();
+      r = dtx_linalg_solve(a, b);
+    } else if (op == "inv") {
+      r = dtx_linalg_inv(a);
+    } else if (op == "cholesky") {
+      r = dtx_linalg_cholesky(a, 0);
+    } else {
+      std::string o = Tok(), ax = Tok();
+      int keep = static_cast<int>(Int(Tok()));
+      dtx_norm_ord ord = o == "none"   ? DTX_NORM_DEFAULT
+                         : o == "fro"  ? DTX_NORM_FRO
+                         : o == "nuc"  ? DTX_NORM_NUC
+                         : o == "inf"  ? DTX_NORM_INF
+                         : o == "-inf" ? DTX_NORM_NEG_INF
+                                       : DTX_NORM_P;
+      std::vector<int64_t> axes = ax == "all" ? std::vector<int64_t>() : ParseInts(ax);
+      std::vector<int> ia(axes.begin(), axes.end());
+      r = dtx_linalg_norm(a, ord, ord == DTX_NORM_P ? Num(o) : 0.0, ia.empty() ? nullptr : ia.data(),
+                          static_cast<int>(ia.size()), keep);
+    }
+    if (rc != DTX_OK) why_ = op + ": " + dtx_status_name(rc) + ": " + dtx_last_error();
+    return r;
   }
 
   dtx_array *Reduce() {

@@ -20,6 +20,10 @@ The expression language (one node per parenthesis):
   (slice X SPEC)   SPEC: entries joined by ',': start:stop:step (parts may be
                    empty), an integer, or new
   (transpose X PERM)  (concat X Y AXIS)
+  (qr_r X)  R of X's QR with signs made positive on the diagonal (R is unique
+            up to those);  (svd_s X)  singular values;  (solve X Y)  (inv X)
+  (cholesky X)  (norm X ORD AXES KEEPDIMS)   ORD: none, fro, nuc, inf, -inf
+            or a number; AXES: all, or 0,1
 (int V) and (float V) are Python scalars: dtx_scalar_int and dtx_scalar.
 
 Where dtx documents a deviation from NumPy (dtx/array.h), a random case
@@ -50,6 +54,7 @@ NPB = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_div
        "minimum": np.minimum, "maximum": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less,
        "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
 MAX_DIMS = 8
+LINALG = {"qr_r", "svd_s", "solve", "inv", "cholesky", "norm"}
 
 
 class Skip(Exception):
@@ -118,6 +123,9 @@ class Node:
             return f"(transpose {ks} {','.join(map(str, p['perm'])) or '-'})"
         if op == "concat":
             return f"(concat {ks} {p['axis']})"
+        if op == "norm":
+            ax = "all" if p["axes"] is None else ",".join(map(str, p["axes"]))
+            return f"(norm {ks} {p['ord']} {ax} {int(p['keepdims'])})"
         return f"({op} {ks})"
 
     def eval(self, inputs):
@@ -228,7 +236,31 @@ class Node:
             return np.transpose(kv[0], p["perm"] or None)
         if op == "concat":
             return np.concatenate([kv[0], kv[1]], axis=p["axis"])
+        if op in LINALG:
+            return self.linalg(kv)
         raise AssertionError(op)
+
+    def linalg(self, kv):
+        """numpy.linalg (dtx/linalg.h): values that are unique (R up to signs made positive)."""
+        op, p, x = self.op, self.p, kv[0]
+        self.inexact = True
+        self.nred = max(self.nred, int(np.size(x)))
+        if op == "qr_r":
+            r = np.linalg.qr(x, mode="r")
+            d = np.sign(np.diagonal(r))
+            return r * np.where(d == 0, 1, d).astype(r.dtype)[:, None]
+        if op == "svd_s":
+            return np.linalg.svd(x, compute_uv=False)
+        if op == "solve":
+            return np.linalg.solve(x, kv[1])
+        if op == "inv":
+            return np.linalg.inv(x)
+        if op == "cholesky":
+            return np.linalg.cholesky(x)
+        o = {"none": None, "fro": "fro", "nuc": "nuc", "inf": np.inf, "-inf": -np.inf}.get(p["ord"])
+        o = float(p["ord"]) if o is None and p["ord"] != "none" else o
+        return np.linalg.norm(x, ord=o, axis=None if p["axes"] is None else tuple(p["axes"]),
+                              keepdims=p["keepdims"])
 
     def guard_cmp(self, x, y):
         a, b = self.kids
@@ -711,6 +743,46 @@ def named_cases(w):
     w.add("eight_dims_sum", [(np.arange(2 * 3 * 2 * 1 * 2 * 3 * 1 * 2, dtype=np.float64).reshape(2, 3, 2, 1, 2, 3, 1, 2),
                               [1, 2, 1, 1, 2, 2, 1, 1])],
           Node("reduce", [N("mul", X, F(0.5))], name="sum", axes=[1, 4, 7], keepdims=False, ddof=0))
+    linalg_cases(w)
+
+
+def linalg_cases(w):
+    """numpy.linalg: values that are unique, over tall, square and ragged chunkings."""
+    X, Y = Node("in", k=0), Node("in", k=1)
+    rng = np.random.default_rng(1111)
+
+    def N(op, *k, **p):
+        return Node(op, k, **p)
+
+    tall = rng.standard_normal((47, 5))
+    sq = rng.standard_normal((9, 9)) + 9 * np.eye(9)
+    spd = sq @ sq.T
+    for dt in ("float64", "float32"):
+        t = (tall.astype(dt), [10, 5])
+        w.add(f"la_qr_r_tall_{dt}", [t], N("qr_r", X))
+        w.add(f"la_svd_s_tall_{dt}", [t], N("svd_s", X))
+        w.add(f"la_svd_s_wide_{dt}", [(tall.T.astype(dt), [5, 10])], N("svd_s", X))
+        w.add(f"la_solve_{dt}", [(sq.astype(dt), [4, 4]), (tall[:9].astype(dt), [4, 2])], N("solve", X, Y))
+        w.add(f"la_solve_vec_{dt}", [(sq.astype(dt), [4, 4]), (tall[:9, 0].astype(dt), [4])], N("solve", X, Y))
+        w.add(f"la_inv_{dt}", [(sq.astype(dt), [4, 4])], N("inv", X))
+        w.add(f"la_cholesky_{dt}", [(spd.astype(dt), [4, 4])], N("cholesky", X))
+    w.add("la_qr_r_int32", [(np.arange(24, dtype=np.int32).reshape(8, 3) % 7, [3, 3])], N("qr_r", X))
+    w.add("la_inv_int64", [(np.array([[2, 1], [1, 3]], np.int64), [1, 1])], N("inv", X))
+    w.add("la_svd_s_one_chunk", [(sq, [9, 9])], N("svd_s", X))
+    m = (rng.standard_normal((6, 11)), [4, 11])
+    for o in ("none", "fro", "nuc", "inf", "-inf", "1", "-1", "2", "-2"):
+        w.add(f"la_norm_matrix_{o}", [m], N("norm", X, ord=o, axes=None, keepdims=False))
+    w.add("la_norm_matrix_keepdims", [m], N("norm", X, ord="fro", axes=[0, 1], keepdims=True))
+    w.add("la_norm_matrix_axes_swapped", [m], N("norm", X, ord="1", axes=[1, 0], keepdims=False))
+    v = (rng.standard_normal(13).astype(np.float32), [5])
+    for o in ("none", "inf", "-inf", "0", "1", "2", "3.5", "-1"):
+        w.add(f"la_norm_vector_{o}", [v], N("norm", X, ord=o, axes=None, keepdims=False))
+    c3 = (rng.standard_normal((3, 4, 5)), [2, 3, 5])
+    w.add("la_norm_3d_flat", [c3], N("norm", X, ord="none", axes=None, keepdims=False))
+    w.add("la_norm_3d_axis1", [c3], N("norm", X, ord="2", axes=[1], keepdims=True))
+    w.add("la_norm_3d_matrix_02", [c3], N("norm", X, ord="inf", axes=[0, 2], keepdims=False))
+    w.add("la_norm_int32", [(np.arange(-4, 5, dtype=np.int32), [4])], N("norm", X, ord="none", axes=None,
+                                                                          keepdims=False))
 
 
 def main():

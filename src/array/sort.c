@@ -1,0 +1,96 @@
+/*
+ * array/sort.c - dtx_sort (dtx/sort.h): a DTXA_BLOCKS node (array/blocks.h)
+ * over the input rechunked so the sorted axis is whole, one sort task
+ * (kernels/sort.h) per chunk. The building thread only; no state outside
+ * the node.
+ */
+#include <string.h>
+
+#include "array/blocks.h"
+#include "base/error.h"
+#include "dtx/sort.h"
+#include "kernels/sort.h"
+
+typedef struct sort_op {
+  int32_t axis, pad;
+} sort_op;
+
+static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
+  const sort_op *so = data;
+  int64_t n = dtxa_nblocks(node);
+  dtx_status rc = DTX_OK;
+  for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
+    int64_t idx[DTX_ARRAY_MAX_DIMS], r = b;
+    dtxk_sort p;
+    memset(&p, 0, sizeof p);
+    p.dtype = (int32_t)node->dtype;
+    p.outer = p.inner = 1;
+    for (int d = node->ndim - 1; d >= 0; d--) {
+      idx[d] = r % dtxa_nb(node, d);
+      r /= dtxa_nb(node, d);
+      int64_t lo = idx[d] * node->chunk[d];
+      int64_t len = node->shape[d] - lo < node->chunk[d] ? node->shape[d] - lo : node->chunk[d];
+      if (d < so->axis) p.outer *= len;
+      if (d == so->axis) p.n = len;
+      if (d > so->axis) p.inner *= len;
+    }
+    dtx_task_id x, id;
+    if ((rc = dtxa_emit_input(e, 0, NULL, idx, &x)) != DTX_OK) break;
+    dtxa_task t;
+    memset(&t, 0, sizeof t);
+    t.nidx = node->ndim;
+    memcpy(t.idx, idx, sizeof(int64_t) * (size_t)node->ndim);
+    t.in = &x;
+    t.nin = 1;
+    t.args = &p;
+    t.args_size = sizeof p;
+    t.cpu = dtxk_sort_cpu;
+    t.cuda = dtxk_sort_cuda;
+    t.output_size = (size_t)(p.outer * p.n * p.inner) * dtx_dtype_size(node->dtype);
+    if ((rc = dtxa_emit_task(e, &t, &id)) == DTX_OK) dtxa_emit_set(e, b, id);
+  }
+  return rc;
+}
+
+dtx_array *dtx_sort(const dtx_array *a, int axis) {
+  if (a == NULL) return NULL;
+  if (a->ndim == 0) {
+    dtxi_fail(DTX_EINVAL, "dtx_sort: a is 0-d; it needs an axis to sort along");
+    return NULL;
+  }
+  int ax = axis < 0 ? axis + a->ndim : axis;
+  if (ax < 0 || ax >= a->ndim) {
+    dtxi_fail(DTX_EINVAL, "dtx_sort: axis %d is out of range for a %d-d array", axis, a->ndim);
+    return NULL;
+  }
+  dtx_array_scope_begin(); /* the rechunked input lives as long as the node holds it */
+  dtx_array *x = (dtx_array *)a, *r = NULL;
+  if (a->chunk[ax] < a->shape[ax]) {
+    /* the axis whole, the other axes' chunks shrunk so a chunk keeps about its size */
+    int64_t ch[DTX_ARRAY_MAX_DIMS];
+    double f = (double)a->chunk[ax] / (double)a->shape[ax]; /* the shrink still to apply */
+    for (int d = 0; d < a->ndim; d++) {
+      if (d == ax) {
+        ch[d] = a->shape[d];
+        continue;
+      }
+      double want = (double)a->chunk[d] * f;
+      ch[d] = want < 1.0 ? 1 : (int64_t)want;
+      f = want < 1.0 ? want : 1.0; /* what a chunk of 1 could not absorb goes to the next axis */
+    }
+    x = dtx_rechunk(a, ch);
+  }
+  /* sort keys: float16 as float32, small integers as int32, uint32 as
+   * int64 (exact both ways); the others as they are */
+  dtx_dtype t = a->dtype, k = t;
+  if (t == DTX_F16) k = DTX_F32;
+  if (t == DTX_I8 || t == DTX_I16 || t == DTX_U8 || t == DTX_U16) k = DTX_I32;
+  if (t == DTX_U32) k = DTX_I64;
+  if (x != NULL && k != t) x = dtx_astype(x, k);
+  sort_op so = {ax, 0};
+  if (x != NULL)
+    r = dtxa_blocks(x->cl, "sort", x->ndim, x->shape, x->chunk, k, 1, &x, sort_emit, &so, sizeof so);
+  if (r != NULL && k != t) r = dtx_array_keep(dtx_astype(dtxa_ret(r), t));
+  dtx_array_scope_end();
+  return r != NULL ? dtxa_ret(r) : NULL;
+}

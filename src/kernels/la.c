@@ -1,0 +1,340 @@
+/*
+ * kernels/la.c - the CPU implementation of linalg block tasks (kernels/la.h):
+ * LAPACKE (row-major interface) for geqrf/orgqr, gesdd, potrf, gesv; the
+ * CBLAS for gemm, trsm, syrk. float32 and float64.
+ *
+ * Each task runs on one worker thread with OpenBLAS set to one thread (as
+ * the matmul tasks, dtxk_blas_name): the workers are the parallelism.
+ * Builds without LAPACKE (or without a CBLAS) fail every task saying so;
+ * the array layer checks dtxk_la_available() first and returns DTX_ENOTSUP.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/elem.h"
+#include "kernels/kernels.h"
+#include "kernels/la.h"
+
+#if defined(DTX_HAVE_LAPACKE) && defined(DTX_HAVE_CBLAS)
+#include <cblas.h>
+#include <lapacke.h>
+
+int dtxk_la_available(void) { return 1; }
+
+/* Piece p of the task: its first element, or NULL (failed, message set). */
+static const char *piece(dtx_task_ctx *ctx, const dtxk_la_piece *p, int esz) {
+  size_t size = 0;
+  const char *base = dtx_task_input(ctx, p->input, &size);
+  if (base == NULL) {
+    dtx_task_fail(ctx, "linalg task: input %d is missing", (int)p->input);
+    return NULL;
+  }
+  if (p->rows > 0 && (size_t)((p->off + (p->rows - 1) * p->ld + p->cols) * esz) > size) {
+    dtx_task_fail(ctx, "linalg task: a %lldx%lld piece at %lld overruns input %d (%zu bytes)",
+                  (long long)p->rows, (long long)p->cols, (long long)p->off, (int)p->input, size);
+    return NULL;
+  }
+  return base + p->off * esz;
+}
+
+/* Copies piece p (rows x cols, row stride ld) to dst (row stride ldd). */
+static void copy_rows(char *dst, int64_t ldd, const char *src, const dtxk_la_piece *p, int esz) {
+  for (int64_t i = 0; i < p->rows; i++)
+    memcpy(dst + i * ldd * esz, src + i * p->ld * esz, (size_t)(p->cols * esz));
+}
+
+/* Zeroes the strict upper (upper = 1) or lower triangle of an m x n matrix. */
+static void zero_tri(char *a, int64_t m, int64_t n, int upper, int esz) {
+  for (int64_t i = 0; i < m; i++) {
+    if (upper && i + 1 < n) memset(a + (i * n + i + 1) * esz, 0, (size_t)((n - i - 1) * esz));
+    if (!upper) memset(a + i * n * esz, 0, (size_t)((i < n ? i : n) * esz));
+  }
+}
+
+/* dst[i + j ldd] = src[i lds + j] for an r x c src (row-major to
+ * column-major, or back with the roles swapped). */
+static void transpose(char *dst, int64_t ldd, const char *src, int64_t lds, int64_t r, int64_t c, int esz) {
+  if (esz == 8) {
+    double *d = (double *)(void *)dst;
+    const double *s = (const double *)(const void *)src;
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++) d[i + j * ldd] = s[i * lds + j];
+  } else {
+    float *d = (float *)(void *)dst;
+    const float *s = (const float *)(const void *)src;
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++) d[i + j * ldd] = s[i * lds + j];
+  }
+}
+
+/* QR in LAPACK's own column-major layout (LAPACKE's row-major interface
+ * transposes twice and costs 1.6x on tall blocks): the pieces are gathered
+ * transposed into A (m x n, lda m), R and Q transposed back out. */
+static int qr(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+  int64_t m = a->m, n = a->n, k = m < n ? m : n;
+  char *A = malloc((size_t)(m * n * esz)), *tau = malloc((size_t)(k * esz));
+  char *out = dtx_task_output(ctx, (size_t)((m * k + k * n) * esz));
+  int rc = 0;
+  if (A == NULL || tau == NULL || out == NULL)
+    rc = dtx_task_fail(ctx, "qr: out of memory (%lldx%lld)", (long long)m, (long long)n);
+  int64_t row = 0;
+  for (int i = 0; i < a->npieces && rc == 0; i++) {
+    const dtxk_la_piece *p = &a->p[i];
+    const char *src = piece(ctx, p, esz);
+    if (src == NULL) {
+      rc = -1;
+      break;
+    }
+    if (row + p->rows <= m) transpose(A + row * esz, m, src, p->ld, p->rows, n, esz);
+    row += p->rows;
+  }
+  if (rc == 0 && row != m)
+    rc = dtx_task_fail(ctx, "qr: pieces of %lld rows for %lld", (long long)row, (long long)m);
+  lapack_int info = 0, M = (lapack_int)m, N = (lapack_int)n, K = (lapack_int)k;
+  if (rc == 0) {
+    info = f64 ? LAPACKE_dgeqrf(LAPACK_COL_MAJOR, M, N, (double *)(void *)A, M, (double *)(void *)tau)
+               : LAPACKE_sgeqrf(LAPACK_COL_MAJOR, M, N, (float *)(void *)A, M, (float *)(void *)tau);
+    if (info != 0) rc = dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info);
+  }
+  if (rc == 0) {
+    char *R = out + m * k * esz;
+    for (int64_t i = 0; i < k; i++)
+      for (int64_t j = 0; j < n; j++) {
+        if (j >= i)
+          memcpy(R + (i * n + j) * esz, A + (i + j * m) * esz, (size_t)esz);
+        else
+          memset(R + (i * n + j) * esz, 0, (size_t)esz);
+      }
+    info =
+        f64 ? LAPACKE_dorgqr(LAPACK_COL_MAJOR, M, K, K, (double *)(void *)A, M, (const double *)(void *)tau)
+            : LAPACKE_sorgqr(LAPACK_COL_MAJOR, M, K, K, (float *)(void *)A, M, (const float *)(void *)tau);
+    if (info != 0) rc = dtx_task_fail(ctx, "qr: orgqr failed (info %d)", (int)info);
+  }
+  if (rc == 0) {
+    transpose(out, k, A, m, k, m, esz);
+  }
+  free(A);
+  free(tau);
+  return rc;
+}
+
+static int svd(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+  int64_t m = a->m, n = a->n, k = m < n ? m : n;
+  char *A = malloc((size_t)(m * n * esz));
+  char *out = dtx_task_output(ctx, (size_t)((m * k + k + k * n) * esz));
+  const char *src = piece(ctx, &a->p[0], esz);
+  if (src == NULL) {
+    free(A);
+    return -1;
+  }
+  if (A == NULL || out == NULL) {
+    free(A);
+    return dtx_task_fail(ctx, "svd: out of memory (%lldx%lld)", (long long)m, (long long)n);
+  }
+  copy_rows(A, n, src, &a->p[0], esz);
+  char *U = out, *S = out + m * k * esz, *VT = S + k * esz;
+  lapack_int info =
+      f64 ? LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, (double *)(void *)A,
+                           (lapack_int)n, (double *)(void *)S, (double *)(void *)U, (lapack_int)k,
+                           (double *)(void *)VT, (lapack_int)n)
+          : LAPACKE_sgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, (float *)(void *)A,
+                           (lapack_int)n, (float *)(void *)S, (float *)(void *)U, (lapack_int)k,
+                           (float *)(void *)VT, (lapack_int)n);
+  free(A);
+  if (info != 0) return dtx_task_fail(ctx, "svd: gesdd did not converge (info %d)", (int)info);
+  return 0;
+}
+
+#define CB(f64, d, s) ((f64) ? (d) : (s))
+
+static int gemm(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+  const char *A = piece(ctx, &a->p[0], esz);
+  if (A == NULL) return -1;
+  int64_t m = a->m, n = a->n;
+  char *out = dtx_task_output(ctx, (size_t)(m * n * esz));
+  if (out == NULL) return dtx_task_fail(ctx, "gemm: out of memory");
+  int ta = (a->flags & DTXK_LA_TRANS_A) != 0, tb = (a->flags & DTXK_LA_TRANS_B) != 0;
+  if (a->p[1].input < 0) { /* op(p0) copied */
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++)
+        memcpy(out + (i * n + j) * esz, A + (ta ? j * a->p[0].ld + i : i * a->p[0].ld + j) * esz,
+               (size_t)esz);
+    return 0;
+  }
+  const char *B = piece(ctx, &a->p[1], esz);
+  if (B == NULL) return -1;
+  int64_t k = ta ? a->p[0].rows : a->p[0].cols;
+  enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  if (f64)
+    cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0, (const double *)(const void *)A,
+                (int)a->p[0].ld, (const double *)(const void *)B, (int)a->p[1].ld, 0.0, (double *)(void *)out,
+                (int)n);
+  else
+    cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, (const float *)(const void *)A,
+                (int)a->p[0].ld, (const float *)(const void *)B, (int)a->p[1].ld, 0.0f, (float *)(void *)out,
+                (int)n);
+  return 0;
+}
+
+static int copy(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+  int64_t m = a->m, n = a->n;
+  char *out = dtx_task_output(ctx, (size_t)(m * n * esz));
+  if (out == NULL) return dtx_task_fail(ctx, "copy: out of memory");
+  if (a->p[0].input < 0) {
+    memset(out, 0, (size_t)(m * n * esz));
+    if (a->flags & DTXK_LA_EYE)
+      for (int64_t i = 0; i < m && i < n; i++) {
+        if (f64)
+          ((double *)(void *)out)[i * n + i] = 1.0;
+        else
+          ((float *)(void *)out)[i * n + i] = 1.0f;
+      }
+    return 0;
+  }
+  const char *A = piece(ctx, &a->p[0], esz);
+  if (A == NULL) return -1;
+  if (a->flags & DTXK_LA_TRANS_A) {
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++)
+        memcpy(out + (i * n + j) * esz, A + (j * a->p[0].ld + i) * esz, (size_t)esz);
+  } else {
+    dtxk_la_piece p = a->p[0];
+    p.rows = m;
+    p.cols = n;
+    copy_rows(out, n, A, &p, esz);
+  }
+  if (a->flags & (DTXK_LA_UPPER | DTXK_LA_LOWER)) zero_tri(out, m, n, (a->flags & DTXK_LA_LOWER) != 0, esz);
+  return 0;
+}
+
+static int potrf(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+  const char *A = piece(ctx, &a->p[0], esz);
+  if (A == NULL) return -1;
+  int64_t n = a->n;
+  char *out = dtx_task_output(ctx, (size_t)(n * n * esz));
+  if (out == NULL) return dtx_task_fail(ctx, "cholesky: out of memory");
+  copy_rows(out, n, A, &a->p[0], esz);
+  lapack_int info =
+      CB(f64, LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (double *)(void *)out, (lapack_int)n),
+         LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (float *)(void *)out, (lapack_int)n));
+  if (info > 0)
+    return dtx_task_fail(
+        ctx, "cholesky: the matrix is not positive definite (leading minor %d of this block)", (int)info);
+  if (info < 0) return dtx_task_fail(ctx, "cholesky: potrf argument %d is wrong", (int)-info);
+  zero_tri(out, n, n, 1, esz);
+  return 0;
+}
+
+static int trsm(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+  const char *B = piece(ctx, &a->p[0], esz), *T = piece(ctx, &a->p[1], esz);
+  if (B == NULL || T == NULL) return -1;
+  int64_t m = a->m, n = a->n;
+  char *out = dtx_task_output(ctx, (size_t)(m * n * esz));
+  if (out == NULL) return dtx_task_fail(ctx, "trsm: out of memory");
+  copy_rows(out, n, B, &a->p[0], esz);
+  enum CBLAS_SIDE side = (a->flags & DTXK_LA_RIGHT) ? CblasRight : CblasLeft;
+  enum CBLAS_UPLO uplo = (a->flags & DTXK_LA_UPPER) ? CblasUpper : CblasLower;
+  enum CBLAS_TRANSPOSE tr = (a->flags & DTXK_LA_TRANS_A) ? CblasTrans : CblasNoTrans;
+  if (f64)
+    cblas_dtrsm(CblasRowMajor, side, uplo, tr, CblasNonUnit, (int)m, (int)n, 1.0,
+                (const double *)(const void *)T, (int)a->p[1].ld, (double *)(void *)out, (int)n);
+  else
+    cblas_strsm(CblasRowMajor, side, uplo, tr, CblasNonUnit, (int)m, (int)n, 1.0f,
+                (const float *)(const void *)T, (int)a->p[1].ld, (float *)(void *)out, (int)n);
+  return 0;
+}
+
+static int update(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+  const char *C = piece(ctx, &a->p[0], esz), *A = piece(ctx, &a->p[1], esz), *B = piece(ctx, &a->p[2], esz);
+  if (C == NULL || A == NULL || B == NULL) return -1;
+  int64_t m = a->m, n = a->n, k = a->p[1].cols;
+  char *out = dtx_task_output(ctx, (size_t)(m * n * esz));
+  if (out == NULL) return dtx_task_fail(ctx, "cholesky update: out of memory");
+  copy_rows(out, n, C, &a->p[0], esz);
+  if (a->flags & DTXK_LA_SYRK) {
+    if (f64)
+      cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)n, (int)k, -1.0,
+                  (const double *)(const void *)A, (int)a->p[1].ld, 1.0, (double *)(void *)out, (int)n);
+    else
+      cblas_ssyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)n, (int)k, -1.0f,
+                  (const float *)(const void *)A, (int)a->p[1].ld, 1.0f, (float *)(void *)out, (int)n);
+  } else if (f64) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, -1.0,
+                (const double *)(const void *)A, (int)a->p[1].ld, (const double *)(const void *)B,
+                (int)a->p[2].ld, 1.0, (double *)(void *)out, (int)n);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, -1.0f,
+                (const float *)(const void *)A, (int)a->p[1].ld, (const float *)(const void *)B,
+                (int)a->p[2].ld, 1.0f, (float *)(void *)out, (int)n);
+  }
+  return 0;
+}
+
+static int solve(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+  const char *A = piece(ctx, &a->p[0], esz), *B = piece(ctx, &a->p[1], esz);
+  if (A == NULL || B == NULL) return -1;
+  int64_t n = a->m, k = a->n;
+  char *LU = malloc((size_t)(n * n * esz));
+  lapack_int *piv = malloc((size_t)n * sizeof *piv);
+  char *out = dtx_task_output(ctx, (size_t)(n * k * esz));
+  int rc = 0;
+  if (LU == NULL || piv == NULL || out == NULL) rc = dtx_task_fail(ctx, "solve: out of memory");
+  if (rc == 0) {
+    copy_rows(LU, n, A, &a->p[0], esz);
+    copy_rows(out, k, B, &a->p[1], esz);
+    lapack_int info = CB(f64,
+                         LAPACKE_dgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (double *)(void *)LU,
+                                       (lapack_int)n, piv, (double *)(void *)out, (lapack_int)k),
+                         LAPACKE_sgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (float *)(void *)LU,
+                                       (lapack_int)n, piv, (float *)(void *)out, (lapack_int)k));
+    if (info > 0)
+      rc = dtx_task_fail(ctx, "solve: singular matrix (U[%d,%d] is exactly zero)", (int)info - 1,
+                         (int)info - 1);
+    else if (info < 0)
+      rc = dtx_task_fail(ctx, "solve: gesv argument %d is wrong", (int)-info);
+  }
+  free(LU);
+  free(piv);
+  return rc;
+}
+
+int dtxk_la_cpu(dtx_task_ctx *ctx) {
+  size_t asz = 0;
+  const dtxk_la *a = dtx_task_args(ctx, &asz);
+  if (a == NULL || asz < sizeof *a || asz != DTXK_LA_SIZE(a->npieces))
+    return dtx_task_fail(ctx, "malformed linalg-task arguments");
+  if (a->dtype != DTXK_F64 && a->dtype != DTXK_F32)
+    return dtx_task_fail(ctx, "linalg task: dtype %d is not float32 or float64", (int)a->dtype);
+  (void)dtxk_blas_name(); /* OpenBLAS to one thread of its own */
+  int f64 = a->dtype == DTXK_F64, esz = f64 ? 8 : 4;
+  switch (a->op) {
+    case DTXK_LA_QR:
+      return qr(ctx, a, esz, f64);
+    case DTXK_LA_GEMM:
+      return gemm(ctx, a, esz, f64);
+    case DTXK_LA_COPY:
+      return copy(ctx, a, esz, f64);
+    case DTXK_LA_SVD:
+      return svd(ctx, a, esz, f64);
+    case DTXK_LA_POTRF:
+      return potrf(ctx, a, esz, f64);
+    case DTXK_LA_TRSM:
+      return trsm(ctx, a, esz, f64);
+    case DTXK_LA_UPDATE:
+      return update(ctx, a, esz, f64);
+    case DTXK_LA_SOLVE:
+      return solve(ctx, a, esz, f64);
+    default:
+      return dtx_task_fail(ctx, "linalg task: unknown op %d", (int)a->op);
+  }
+}
+
+#else /* no LAPACKE */
+
+int dtxk_la_available(void) { return 0; }
+
+int dtxk_la_cpu(dtx_task_ctx *ctx) {
+  return dtx_task_fail(ctx, "this build of dtx has no LAPACKE (apt-get install liblapacke-dev and rebuild)");
+}
+
+#endif

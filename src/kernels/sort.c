@@ -1,0 +1,211 @@
+/*
+ * kernels/sort.c - the CPU implementation of sort tasks (kernels/sort.h):
+ * each lane is copied to the output (gathered when strided), sorted in
+ * place, and scattered back when strided.
+ *
+ * With Highway (Debian libhwy-dev) the lane goes to its vqsort, a
+ * vectorised quicksort (kernels/sort_vqsort.cc), after its NaNs are moved
+ * to the end; without it, to the radix sort here. The radix sort is an LSD radix sort on order-preserving
+ * unsigned keys (integers with the sign bit flipped; floats with every bit flipped when negative, the sign
+ * bit set otherwise), 8-bit digits, all histograms counted in one pass and digits on which every key agrees
+ * skipped; NaNs are moved to the end first (payloads kept) and short lanes use insertion sort. The keys are
+ * turned back into values at the end, so every value comes out bit-identical. Runs on the task's thread;
+ * scratch is its own.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/elem.h"
+#include "kernels/kernels.h"
+#include "kernels/sort.h"
+
+#define SHORT 48
+
+#define RADIX(K, BITS)                                                                   \
+  /* sorts keys k[0..n) using tmp[0..n); the result is in k */                           \
+  static void radix_##K(K *k, K *tmp, int64_t n) {                                       \
+    enum { D = BITS / 8 };                                                               \
+    int64_t cnt[D][256];                                                                 \
+    memset(cnt, 0, sizeof cnt);                                                          \
+    for (int64_t i = 0; i < n; i++)                                                      \
+      for (int d = 0; d < D; d++) cnt[d][(k[i] >> (8 * d)) & 255]++;                     \
+    K *src = k, *dst = tmp;                                                              \
+    for (int d = 0; d < D; d++) {                                                        \
+      if (cnt[d][(k[0] >> (8 * d)) & 255] == n) continue; /* every key has this digit */ \
+      int64_t pos[256], s = 0;                                                           \
+      for (int b = 0; b < 256; b++) {                                                    \
+        pos[b] = s;                                                                      \
+        s += cnt[d][b];                                                                  \
+      }                                                                                  \
+      for (int64_t i = 0; i < n; i++) dst[pos[(src[i] >> (8 * d)) & 255]++] = src[i];    \
+      K *t = src;                                                                        \
+      src = dst;                                                                         \
+      dst = t;                                                                           \
+    }                                                                                    \
+    if (src != k) memcpy(k, src, (size_t)n * sizeof(K));                                 \
+  }                                                                                      \
+  static void insertion_##K(K *k, int64_t n) {                                           \
+    for (int64_t i = 1; i < n; i++) {                                                    \
+      K v = k[i];                                                                        \
+      int64_t j = i;                                                                     \
+      for (; j > 0 && k[j - 1] > v; j--) k[j] = k[j - 1];                                \
+      k[j] = v;                                                                          \
+    }                                                                                    \
+  }
+RADIX(uint32_t, 32)
+RADIX(uint64_t, 64)
+
+#if defined(DTX_HAVE_VQSORT)
+/* floats go to vqsort as their unsigned keys: vqsort 1.0 turns +inf into
+ * the largest finite value (caught by tests/array_sort_test.cc) */
+enum { DTXK_U32_KEYS = -32, DTXK_U64_KEYS = -64 };
+int dtxk_vqsort(int dtype, void *x, int64_t n);
+#define VQSORT(dtype, x, n)                                         \
+  do {                                                              \
+    if ((n) > SHORT && dtxk_vqsort((dtype), (x), (n)) == 0) return; \
+  } while (0)
+#else
+#define VQSORT(dtype, x, n) (void)0
+#endif
+
+static void sort_keys32(uint32_t *k, uint32_t *tmp, int64_t n) {
+  VQSORT(DTXK_U32_KEYS, k, n);
+  if (n <= SHORT)
+    insertion_uint32_t(k, n);
+  else
+    radix_uint32_t(k, tmp, n);
+}
+static void sort_keys64(uint64_t *k, uint64_t *tmp, int64_t n) {
+  VQSORT(DTXK_U64_KEYS, k, n);
+  if (n <= SHORT)
+    insertion_uint64_t(k, n);
+  else
+    radix_uint64_t(k, tmp, n);
+}
+
+/* Moves the NaNs of a float lane to its end (payloads kept, using tmp);
+ * returns how many values are not NaN. */
+#define NAN_LAST(T)                                         \
+  static int64_t nan_last_##T(T *x, int64_t n, T *tmp) {    \
+    int64_t j = 0, nn = 0;                                  \
+    for (int64_t i = 0; i < n; i++) {                       \
+      if (x[i] != x[i])                                     \
+        tmp[nn++] = x[i];                                   \
+      else                                                  \
+        x[j++] = x[i];                                      \
+    }                                                       \
+    if (nn > 0) memcpy(x + j, tmp, (size_t)nn * sizeof(T)); \
+    return j;                                               \
+  }
+NAN_LAST(float)
+NAN_LAST(double)
+
+static void sort_f64(double *x, int64_t n, uint64_t *tmp) {
+  n = nan_last_double(x, n, (double *)(void *)tmp);
+  uint64_t *k = (uint64_t *)(void *)x, sign = (uint64_t)1 << 63;
+  for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? ~k[i] : k[i] | sign;
+  sort_keys64(k, tmp, n);
+  for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? k[i] & ~sign : ~k[i];
+}
+static void sort_f32(float *x, int64_t n, uint32_t *tmp) {
+  n = nan_last_float(x, n, (float *)(void *)tmp);
+  uint32_t *k = (uint32_t *)(void *)x, sign = (uint32_t)1 << 31;
+  for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? ~k[i] : k[i] | sign;
+  sort_keys32(k, tmp, n);
+  for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? k[i] & ~sign : ~k[i];
+}
+static void sort_i64(int64_t *x, int64_t n, uint64_t *tmp) {
+  uint64_t *k = (uint64_t *)(void *)x, sign = (uint64_t)1 << 63;
+  for (int64_t i = 0; i < n; i++) k[i] ^= sign;
+  sort_keys64(k, tmp, n);
+  for (int64_t i = 0; i < n; i++) k[i] ^= sign;
+}
+static void sort_i32(int32_t *x, int64_t n, uint32_t *tmp) {
+  uint32_t *k = (uint32_t *)(void *)x, sign = (uint32_t)1 << 31;
+  for (int64_t i = 0; i < n; i++) k[i] ^= sign;
+  sort_keys32(k, tmp, n);
+  for (int64_t i = 0; i < n; i++) k[i] ^= sign;
+}
+static void sort_u64(uint64_t *x, int64_t n, uint64_t *tmp) { sort_keys64(x, tmp, n); }
+static void sort_b(dtxk_b *x, int64_t n) {
+  int64_t ones = 0;
+  for (int64_t i = 0; i < n; i++) ones += x[i] != 0;
+  memset(x, 0, (size_t)(n - ones));
+  memset(x + (n - ones), 1, (size_t)ones);
+}
+
+int dtxk_sort_dtype(int dtype) {
+  return dtype == DTXK_BOOL || dtype == DTXK_I32 || dtype == DTXK_I64 || dtype == DTXK_U64 ||
+         dtype == DTXK_F32 || dtype == DTXK_F64;
+}
+
+int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch) {
+  if (!dtxk_sort_dtype(dtype)) return -1;
+  void *own = NULL;
+  if (scratch == NULL && dtype != DTXK_BOOL && n > 0) {
+    scratch = own = malloc((size_t)n * (size_t)dtxk_size(dtype));
+    if (own == NULL) return -1;
+  }
+  switch (dtype) {
+    case DTXK_BOOL:
+      sort_b(x, n);
+      break;
+    case DTXK_I32:
+      sort_i32(x, n, scratch);
+      break;
+    case DTXK_I64:
+      sort_i64(x, n, scratch);
+      break;
+    case DTXK_U64:
+      sort_u64(x, n, scratch);
+      break;
+    case DTXK_F32:
+      sort_f32(x, n, scratch);
+      break;
+    default:
+      sort_f64(x, n, scratch);
+      break;
+  }
+  free(own);
+  return 0;
+}
+
+/* Lane (o, i) of a chunk, gathered into buf / scattered from it. */
+static void gather(const char *src, char *buf, const dtxk_sort *p, int64_t o, int64_t i, int esz) {
+  const char *s = src + ((o * p->n) * p->inner + i) * esz;
+  for (int64_t k = 0; k < p->n; k++) memcpy(buf + k * esz, s + k * p->inner * esz, (size_t)esz);
+}
+static void scatter(char *dst, const char *buf, const dtxk_sort *p, int64_t o, int64_t i, int esz) {
+  char *d = dst + ((o * p->n) * p->inner + i) * esz;
+  for (int64_t k = 0; k < p->n; k++) memcpy(d + k * p->inner * esz, buf + k * esz, (size_t)esz);
+}
+
+int dtxk_sort_cpu(dtx_task_ctx *ctx) {
+  size_t asz = 0;
+  const dtxk_sort *p = (const dtxk_sort *)dtx_task_args(ctx, &asz);
+  if (p == NULL || asz != sizeof *p || !dtxk_sort_dtype(p->dtype) || p->outer < 0 || p->n < 0 || p->inner < 0)
+    return dtx_task_fail(ctx, "malformed sort-task arguments");
+  int esz = dtxk_size(p->dtype);
+  size_t bytes = (size_t)(p->outer * p->n * p->inner * esz);
+  size_t isz = 0;
+  const char *in = dtx_task_input(ctx, 0, &isz);
+  if (isz != bytes) return dtx_task_fail(ctx, "the sort's input chunk has %zu bytes, not %zu", isz, bytes);
+  char *out = dtx_task_output(ctx, bytes);
+  if (bytes == 0) return 0;
+  if (out == NULL) return dtx_task_fail(ctx, "out of memory for a sort output of %zu bytes", bytes);
+  char *buf = malloc((size_t)(2 * p->n * esz));
+  if (buf == NULL) return dtx_task_fail(ctx, "out of memory for the sort's scratch");
+  if (p->inner == 1) {
+    memcpy(out, in, bytes);
+    for (int64_t o = 0; o < p->outer; o++) dtxk_sort_lane(p->dtype, out + o * p->n * esz, p->n, buf);
+  } else {
+    for (int64_t o = 0; o < p->outer; o++)
+      for (int64_t i = 0; i < p->inner; i++) {
+        gather(in, buf, p, o, i, esz);
+        dtxk_sort_lane(p->dtype, buf, p->n, buf + p->n * esz);
+        scatter(out, buf, p, o, i, esz);
+      }
+  }
+  free(buf);
+  return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * kernels/sort.h - the argument blob of sort tasks, written by array/sort.c
+ * and run by kernels/sort.c (CPU) and kernels/sort.cu (CUDA).
+ *
+ * A sort task sorts every lane of one chunk along an axis the chunk holds
+ * whole: the chunk is outer x n x inner elements in C order, a lane is one
+ * (outer, inner) position, and the output chunk has the same layout with
+ * each lane ascending. NaN sorts after everything (NumPy's order); -0.0 and
+ * 0.0 are equal, so either may come first. bool, int32, int64, uint64,
+ * float32 and float64 (the array layer sorts other dtypes as one of these).
+ */
+#ifndef DTXK_SORT_H
+#define DTXK_SORT_H
+
+#include <stdint.h>
+
+#include "dtx/graph.h"
+
+typedef struct dtxk_sort {
+  int32_t dtype, pad;
+  int64_t outer, n, inner;
+} dtxk_sort;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Whether tasks sort dtype. */
+int dtxk_sort_dtype(int dtype);
+/* Sorts n elements of dtype in place (host memory); scratch holds n
+ * elements (or is NULL: then allocated). 0, or -1 when out of memory or
+ * dtype is not one sort tasks take. */
+int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch);
+int dtxk_sort_cpu(dtx_task_ctx *ctx);
+/* GPU builds: kernels/sort.cu; nocuda.c otherwise. */
+int dtxk_sort_cuda(dtx_task_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DTXK_SORT_H */

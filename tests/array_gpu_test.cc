@@ -4,7 +4,7 @@
  * same arrays computed by `sync` on the CPU. Elementwise programs of every
  * operation and dtype (all 12, float16 and the small and unsigned integers
  * included), every cast, generators, reductions of every dtype, products,
- * slices, halos. Skips,
+ * slices, halos, scans and sorts. Skips,
  * saying so, without a GPU (and in builds without CUDA).
  */
 #include <gtest/gtest.h>
@@ -260,5 +260,46 @@ TEST(ArrayGpu, LinalgMatchesTheCpu) {
           return x;
         },
         tol * 10, ("lstsq " + dt).c_str());
+  }
+}
+
+TEST(ArrayGpu, ScansAndSortsMatchTheCpu) {
+#if !defined(DTX_HAVE_CUDA)
+  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
+#endif
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
+  cfg.gpus = spec != nullptr ? spec : "all";
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.log_level = DTX_LOG_NONE;
+  dtx_cluster *raw = nullptr;
+  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+  dtxt::ClusterPtr gpu(raw);
+  if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+  dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
+  Scope sc;
+  std::mt19937_64 rng(6200);
+  for (dtx_dtype t : EveryDtype()) {
+    Nd x = RandNd(rng, {37, 23, 5}, t);
+    std::string dt = dtx_dtype_name(t);
+    for (int axis = 0; axis < 3; axis++) {
+      std::string ax = " axis " + std::to_string(axis);
+      /* the CUDA scan adds each lane in the CPU rows' order: the same bits */
+      for (dtx_scan_op op : {DTX_CUMSUM, DTX_CUMPROD, DTX_NANCUMSUM}) {
+        Parity(
+            gpu.get(), cpu.get(),
+            [&](dtx_cluster *cl) {
+              return dtx_cumulative(Put(cl, x, {10, 7, 2}), op, axis);
+            },
+            0, ("scan " + std::to_string(op) + " " + dt + ax).c_str());
+      }
+      /* CUB's segmented sort against the CPU's radix sort / vqsort */
+      Parity(
+          gpu.get(), cpu.get(),
+          [&](dtx_cluster *cl) {
+            return dtx_sort(Put(cl, x, {10, 7, 2}), axis);
+          },
+          0, ("sort " + dt + ax).c_str());
+    }
   }
 }

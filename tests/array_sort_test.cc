@@ -98,7 +98,7 @@ void LaneCase(int dtype, std::mt19937_64 &rng) {
     auto bits_less = [](T x, T y) { return std::memcmp(&x, &y, sizeof(T)) < 0; };
     std::sort(a.begin(), a.end(), bits_less);
     std::sort(b.begin(), b.end(), bits_less);
-    ASSERT_EQ(std::memcmp(a.data(), b.data(), n * sizeof(T)), 0) << "bits changed, n " << n;
+    ASSERT_TRUE(n == 0 || std::memcmp(a.data(), b.data(), n * sizeof(T)) == 0) << "bits changed, n " << n;
   }
 }
 

@@ -378,7 +378,7 @@ static int compile(tmpl *t, const dtx_array *a, const dtxk_dimmap *map, int mat)
       }
       case DTXA_UNARY: {
         int x = compile_in(t, a, 0, map);
-        v = x < 0 ? -1 : emit(t, DTXK_I_UN, a->dtype, x, 0, 0, a->op);
+        v = x < 0 ? -1 : emit(t, DTXK_I_UN, a->in[0]->dtype, x, 0, 0, a->op);
         break;
       }
       case DTXA_BINARY: {
@@ -520,9 +520,7 @@ typedef struct outspec {
 } outspec;
 
 static int result_dtype(const tmpl *t) {
-  const dtxk_instr *in = &t->v[t->result_val].ins;
-  if (in->op == DTXK_I_BIN && in->sub >= DTX_EQ) return DTX_BOOL;
-  return in->dtype;
+  return dtxk_instr_dtype(&t->v[t->result_val].ins);
 }
 
 /* Adds a task running t over [lo, hi) (ndim of t's root, or the given nd). */

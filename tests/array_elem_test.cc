@@ -184,8 +184,9 @@ double AsDouble(const Raw &r, int64_t i) {
     double g = AsDouble(got, i), w = AsDouble(want, i);
     bool nan = (got.t == DTX_F16 || got.t == DTX_F32 || got.t == DTX_F64) && std::isnan(g) && std::isnan(w);
     if (!nan && std::memcmp(got.b.data() + i * sz, want.b.data() + i * sz, sz) != 0)
-      return ::testing::AssertionFailure() << "element " << i << ": got " << g << (std::signbit(g) ? " (-)" : "")
-                                           << ", want " << w << (std::signbit(w) ? " (-)" : "");
+      return ::testing::AssertionFailure()
+             << "element " << i << ": got " << g << (std::signbit(g) ? " (-)" : "") << ", want " << w
+             << (std::signbit(w) ? " (-)" : "");
   }
   return ::testing::AssertionSuccess();
 }
@@ -353,7 +354,7 @@ Raw RefRound(const Raw &a, int d) {
       } else if constexpr (std::is_same_v<T, Half>) {
         auto h = [](double v) { return HalfBitsToDouble(DoubleToHalfBits(v)); };
         double x = HalfBitsToDouble(a.at<Half>(i).h), f = h(PowerOfTen(d < 0 ? -d : d));
-        double v = d == 0   ? std::nearbyint(x)
+        double v = d == 0  ? std::nearbyint(x)
                    : d > 0 ? h(std::nearbyint(h(static_cast<float>(x) * static_cast<float>(f))) / f)
                            : h(std::nearbyint(h(static_cast<float>(x) / static_cast<float>(f))) * f);
         r.set<Half>(i, Half{DoubleToHalfBits(v)});
@@ -390,19 +391,20 @@ TEST_P(ArrayElem, FloorDivideAndModEveryDtype) {
   std::mt19937_64 rng(seed);
   for (dtx_dtype t : EveryDtype())
     for (int rep = 0; rep < 2; rep++) {
-      std::vector<int64_t> shape = {1 + static_cast<int64_t>(rng() % 23), 1 + static_cast<int64_t>(rng() % 19)};
+      std::vector<int64_t> shape = {1 + static_cast<int64_t>(rng() % 23),
+                                    1 + static_cast<int64_t>(rng() % 19)};
       Raw a = RandRaw(rng, t, shape), b = RandRaw(rng, t, shape);
       std::vector<int64_t> ca = RandChunks(rng, shape), cb = RandChunks(rng, shape);
       for (RefOp op : {kFloorDiv, kMod}) {
-        SCOPED_TRACE(std::string(op == kFloorDiv ? "floor_divide " : "mod ") + Name(t) + " " + ShapeStr(shape));
+        SCOPED_TRACE(std::string(op == kFloorDiv ? "floor_divide " : "mod ") + Name(t) + " " +
+                     ShapeStr(shape));
         Raw want = RefBinary(op, a, b);
         auto f = op == kFloorDiv ? dtx_floor_divide : dtx_mod;
         EXPECT_TRUE(SameRaw(GetRaw(f(PutRaw(cl(), a, ca), PutRaw(cl(), b, cb))), want));
         /* b read transposed twice (strided leaves), and through dtx_binary */
         dtx_array *bt = dtx_transpose(PutRaw(cl(), Transposed(b), {cb[1], cb[0]}), nullptr);
-        EXPECT_TRUE(SameRaw(GetRaw(dtx_binary(op == kFloorDiv ? DTX_FLOOR_DIVIDE : DTX_MOD,
-                                              PutRaw(cl(), a, ca), bt)),
-                            want));
+        EXPECT_TRUE(SameRaw(
+            GetRaw(dtx_binary(op == kFloorDiv ? DTX_FLOOR_DIVIDE : DTX_MOD, PutRaw(cl(), a, ca), bt)), want));
       }
     }
 }
@@ -530,7 +532,8 @@ TEST_P(ArrayElem, DivmodIdentityFusedAndNot) {
     o.no_fusion = nofuse;
     ASSERT_EQ(dtx_array_graph(back, g.get(), ids.data(), ids.size(), &o), DTX_OK) << dtx_last_error();
     dtxt::Results res(ids.size());
-    ASSERT_EQ(dtx_compute(cl(), g.get(), ids.data(), static_cast<int>(ids.size()), res.data(), nullptr), DTX_OK)
+    ASSERT_EQ(dtx_compute(cl(), g.get(), ids.data(), static_cast<int>(ids.size()), res.data(), nullptr),
+              DTX_OK)
         << dtx_last_error();
     for (size_t k = 0; k < ids.size(); k++) {
       const int32_t *p = static_cast<const int32_t *>(dtx_chunk_data(res[k]));
@@ -602,8 +605,7 @@ TEST_P(ArrayElem, RoundEveryDtype) {
     std::vector<int64_t> shape = {1 + static_cast<int64_t>(rng() % 31)};
     Raw a = RandRaw(rng, t, shape);
     if (t == DTX_F32 || t == DTX_F64) /* digits to round at */
-      for (int64_t i = 0; i < a.n(); i += 2)
-        StoreFloat(a, i, AsDouble(a, i) * 1234.5678);
+      for (int64_t i = 0; i < a.n(); i += 2) StoreFloat(a, i, AsDouble(a, i) * 1234.5678);
     std::vector<int64_t> ch = RandChunks(rng, shape);
     for (int d : {0, 1, 2, 3, 7, 12, -1, -2, -3, -5, -19, -20, -400}) {
       if (t == DTX_BOOL && d != 0) continue;
@@ -626,8 +628,8 @@ TEST_P(ArrayElem, RoundAsNumpyPrinted) {
   EXPECT_EQ(0, std::memcmp(g8, w8, sizeof g8));
   int32_t i32[] = {INT32_MAX, INT32_MIN, 15}, g32[3];
   int64_t n3 = 3;
-  ASSERT_EQ(dtx_array_compute(dtx_round(dtx_from_host(cl(), 1, &n3, &c, DTX_I32, i32, DTX_HOST_COPY), -1), g32,
-                              sizeof g32),
+  ASSERT_EQ(dtx_array_compute(dtx_round(dtx_from_host(cl(), 1, &n3, &c, DTX_I32, i32, DTX_HOST_COPY), -1),
+                              g32, sizeof g32),
             DTX_OK);
   EXPECT_EQ(g32[0], INT32_MIN);
   EXPECT_EQ(g32[1], INT32_MIN);
@@ -637,8 +639,8 @@ TEST_P(ArrayElem, RoundAsNumpyPrinted) {
             DTX_OK);
   EXPECT_EQ(g32[0], INT32_MIN); /* 0 * inf is nan: INT32_MIN */
   int64_t i64[] = {INT64_MAX, INT64_MIN, (int64_t{1} << 53) + 1}, g64[3];
-  ASSERT_EQ(dtx_array_compute(dtx_round(dtx_from_host(cl(), 1, &n3, &c, DTX_I64, i64, DTX_HOST_COPY), -1), g64,
-                              sizeof g64),
+  ASSERT_EQ(dtx_array_compute(dtx_round(dtx_from_host(cl(), 1, &n3, &c, DTX_I64, i64, DTX_HOST_COPY), -1),
+                              g64, sizeof g64),
             DTX_OK);
   EXPECT_EQ(g64[0], INT64_MIN);
   EXPECT_EQ(g64[1], INT64_MIN);
@@ -716,10 +718,12 @@ TEST_P(ArrayElem, RoundDtypesAndErrors) {
     EXPECT_EQ(dtx_array_dtype(dtx_round(x, -2)), t) << Name(t);
   }
   /* a Python scalar rounds to a strong float64 / int64 */
-  EXPECT_EQ(dtx_array_dtype(dtx_mul(dtx_round(dtx_scalar(cl(), 2.25), 1), dtx_ones(cl(), 1, &n, &c, DTX_F32))),
-            DTX_F64);
-  EXPECT_EQ(dtx_array_dtype(dtx_mul(dtx_round(dtx_scalar_int(cl(), 7), -1), dtx_ones(cl(), 1, &n, &c, DTX_I8))),
-            DTX_I64);
+  EXPECT_EQ(
+      dtx_array_dtype(dtx_mul(dtx_round(dtx_scalar(cl(), 2.25), 1), dtx_ones(cl(), 1, &n, &c, DTX_F32))),
+      DTX_F64);
+  EXPECT_EQ(
+      dtx_array_dtype(dtx_mul(dtx_round(dtx_scalar_int(cl(), 7), -1), dtx_ones(cl(), 1, &n, &c, DTX_I8))),
+      DTX_I64);
 }
 
 /* ---- empty arrays, and the GPU path's persisted inputs ----------------------------------- */
@@ -729,9 +733,13 @@ TEST_P(ArrayElem, EmptyArrays) {
   for (dtx_dtype t : EveryDtype()) {
     int64_t shape[2] = {3, 0}, ch[2] = {2, 1};
     dtx_array *e = dtx_zeros(cl(), 2, shape, ch, t);
-    dtx_array *outs[] = {dtx_isnan(e),         dtx_isinf(e),   dtx_isfinite(e),
-                         dtx_rint(e),          dtx_round(e, t == DTX_BOOL ? 0 : -2),
-                         dtx_floor_divide(e, e), dtx_mod(e, dtx_scalar_int(cl(), 0))};
+    dtx_array *outs[] = {dtx_isnan(e),
+                         dtx_isinf(e),
+                         dtx_isfinite(e),
+                         dtx_rint(e),
+                         dtx_round(e, t == DTX_BOOL ? 0 : -2),
+                         dtx_floor_divide(e, e),
+                         dtx_mod(e, dtx_scalar_int(cl(), 0))};
     for (dtx_array *o : outs) {
       ASSERT_NE(o, nullptr) << Name(t) << ": " << dtx_last_error();
       EXPECT_EQ(dtx_array_size(o), 0);

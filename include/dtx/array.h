@@ -355,12 +355,15 @@ DTX_API dtx_array *dtx_rint(const dtx_array *a);
  * 0) in a's float dtype, each step rounded to it (float32: 10**d is a
  * float32 too, so round(x, 12) loses digits as NumPy's does; float16 past
  * d = 4 gives nan, 10**5 being inf in float16). Integers: decimals >= 0
- * gives a unchanged; negative decimals compute in float64 and convert back
- * as NumPy does on x86-64 (so int64 values past 2**53 round to float64
- * first, and a result past the dtype's range takes the value NumPy's cast
- * gives there: round(int8 127, -1) is -126, round(int32 2**31-1, -1) is
- * INT32_MIN). bool: decimals 0 is rint (float16), others are DTX_EINVAL
- * (NumPy's casting error). The result has a's dtype (bool: float16). */
+ * gives a unchanged; negative decimals compute in float64 as NumPy does (so
+ * int64 values past 2**53 round as float64 first) and convert back. A
+ * result past the dtype's range (or nan, past 10**308) converts as NumPy's
+ * scalar cast does on x86-64 (round(int8 127, -1) is -126, round(int32
+ * 2**31-1, -1) is INT32_MIN): C leaves that cast undefined, and NumPy's
+ * vector loops give other values there for longer arrays (uint32, uint64),
+ * so only in-range results are NumPy's for sure. bool: decimals 0 is rint
+ * (float16), others are DTX_EINVAL (NumPy's casting error). The result has
+ * a's dtype (bool: float16). */
 DTX_API dtx_array *dtx_round(const dtx_array *a, int decimals);
 /* numpy.floor_divide (a // b) and numpy.mod / remainder (a % b), broadcast
  * and promoted as the other binary operations (bool with bool gives int8):

@@ -523,12 +523,12 @@ static dtx_array *cast_node(const dtx_array *a, dtx_dtype t) {
 }
 
 static const char *unary_name(int op) {
-  static const char *names[] = {NULL,  "neg",   "abs",   "exp",      "log", "sqrt", "sin",
+  static const char *names[] = {NULL,  "neg",  "abs",   "exp",   "log",      "sqrt", "sin",
                                 "cos", "tanh", "isnan", "isinf", "isfinite", "rint"};
   return op >= 1 && op <= DTX_RINT ? names[op] : NULL;
 }
 static const char *binary_name(int op) {
-  static const char *names[] = {NULL, "add", "sub", "mul", "div", "pow", "minimum", "maximum",
+  static const char *names[] = {NULL, "add", "sub", "mul", "div", "pow", "minimum",      "maximum",
                                 "eq", "ne",  "lt",  "le",  "gt",  "ge",  "floor_divide", "mod"};
   return op >= 1 && op <= DTX_MOD ? names[op] : NULL;
 }
@@ -593,7 +593,8 @@ static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
   int64_t n = 1, e;
   for (int d = 0; d < ndim; d++) n *= shape[d];
   /* NumPy checks the exponents it meets: an empty result meets none */
-  if (op == DTX_POW && n > 0 && dtxa_dkind(t) == 1 && !dtxa_is_unsigned(t) && dtxa_int_const(b, &e) && e < 0) {
+  if (op == DTX_POW && n > 0 && dtxa_dkind(t) == 1 && !dtxa_is_unsigned(t) && dtxa_int_const(b, &e) &&
+      e < 0) {
     dtxi_fail(DTX_EINVAL,
               "dtx_pow: integers to negative integer powers are not allowed (exponent %lld; as NumPy); "
               "make the base a float with dtx_astype",

@@ -519,9 +519,7 @@ typedef struct outspec {
   int64_t arg_stride[DTX_ARRAY_MAX_DIMS];
 } outspec;
 
-static int result_dtype(const tmpl *t) {
-  return dtxk_instr_dtype(&t->v[t->result_val].ins);
-}
+static int result_dtype(const tmpl *t) { return dtxk_instr_dtype(&t->v[t->result_val].ins); }
 
 /* Adds a task running t over [lo, hi) (ndim of t's root, or the given nd). */
 /* The blob and the inputs of a task running t over [lo, hi); the caller frees both. */

@@ -16,7 +16,8 @@
  * (undefined in C; the cvttsd2si instructions): int8, int16, uint8, uint16
  * and int32 go through int32 (INT32_MIN out of its range or for nan), then
  * wrap; uint32 goes through int64 likewise; int64 gives INT64_MIN out of
- * range; uint64 gives 0 for 2**64. So round(int8 127, -1) is -126, as NumPy.
+ * range; uint64 gives 0 for 2**64. So round(int8 127, -1) is -126, as NumPy
+ * (whose vector cast loops, taken for longer arrays, differ there).
  * bool: decimals 0 is rint (float16), others DTX_EINVAL (NumPy cannot cast
  * the float64 product back to bool).
  * Everything is elementwise operations of dtx/array.h, which fuse into one

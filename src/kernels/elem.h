@@ -272,41 +272,41 @@ DTXK_FLOAT_BIN(f64, double, pow)
  * corner is NumPy's: mod takes the divisor's sign (a zero result too),
  * mod(x, +-inf) is x or +-inf, floor_divide snaps to the integer nearest
  * (a - mod) / b; a zero divisor gives a / b and fmod(a, 0) (inf or nan). */
-#define DTXK_FLOAT_DIVMOD(S, T, SUF)                                 \
-  DTX_HD T dtxk_divmod_##S(T a, T b, T *mod) {                       \
-    T m = fmod##SUF(a, b);                                           \
-    if (!b) {                                                        \
-      *mod = m;                                                      \
-      return a / b;                                                  \
-    }                                                                \
-    T div = (a - m) / b;                                             \
-    if (m) {                                                         \
-      if ((b < 0) != (m < 0)) {                                      \
-        m += b;                                                      \
-        div -= 1;                                                    \
-      }                                                              \
-    } else {                                                         \
-      m = copysign##SUF((T)0, b);                                    \
-    }                                                                \
-    T fd;                                                            \
-    if (div) {                                                       \
-      fd = floor##SUF(div);                                          \
-      if (div - fd > (T)0.5) fd += 1;                                \
-    } else {                                                         \
-      fd = copysign##SUF((T)0, a / b);                               \
-    }                                                                \
-    *mod = m;                                                        \
-    return fd;                                                       \
-  }                                                                  \
-  DTX_HD T dtxk_floor_divide_##S(T a, T b) {                         \
-    T m;                                                             \
-    return dtxk_divmod_##S(a, b, &m);                                \
-  }                                                                  \
-  DTX_HD T dtxk_mod_##S(T a, T b) {                                  \
-    T m;                                                             \
-    if (!b) return fmod##SUF(a, b);                                  \
-    dtxk_divmod_##S(a, b, &m);                                       \
-    return m;                                                        \
+#define DTXK_FLOAT_DIVMOD(S, T, SUF)           \
+  DTX_HD T dtxk_divmod_##S(T a, T b, T *mod) { \
+    T m = fmod##SUF(a, b);                     \
+    if (!b) {                                  \
+      *mod = m;                                \
+      return a / b;                            \
+    }                                          \
+    T div = (a - m) / b;                       \
+    if (m) {                                   \
+      if ((b < 0) != (m < 0)) {                \
+        m += b;                                \
+        div -= 1;                              \
+      }                                        \
+    } else {                                   \
+      m = copysign##SUF((T)0, b);              \
+    }                                          \
+    T fd;                                      \
+    if (div) {                                 \
+      fd = floor##SUF(div);                    \
+      if (div - fd > (T)0.5) fd += 1;          \
+    } else {                                   \
+      fd = copysign##SUF((T)0, a / b);         \
+    }                                          \
+    *mod = m;                                  \
+    return fd;                                 \
+  }                                            \
+  DTX_HD T dtxk_floor_divide_##S(T a, T b) {   \
+    T m;                                       \
+    return dtxk_divmod_##S(a, b, &m);          \
+  }                                            \
+  DTX_HD T dtxk_mod_##S(T a, T b) {            \
+    T m;                                       \
+    if (!b) return fmod##SUF(a, b);            \
+    dtxk_divmod_##S(a, b, &m);                 \
+    return m;                                  \
   }
 DTXK_FLOAT_DIVMOD(f32, float, f)
 DTXK_FLOAT_DIVMOD(f64, double, )
@@ -333,17 +333,17 @@ DTXK_INT_BIN(i64, int64_t, uint64_t)
  * rounds toward -inf, the remainder takes the divisor's sign; a zero divisor
  * gives 0 for both (NumPy also warns), INT_MIN // -1 wraps to INT_MIN and
  * INT_MIN % -1 is 0 (NumPy: the same values, with an overflow warning). */
-#define DTXK_INT_DIVMOD(S, T, U)                                        \
-  DTX_HD T dtxk_floor_divide_##S(T a, T b) {                            \
-    if (b == 0) return 0;                                               \
-    if (b == -1) return (T)(U)(0 - (U)a);                               \
-    T q = (T)(a / b);                                                   \
-    return ((a > 0) != (b > 0)) && (T)(q * b) != a ? (T)(q - 1) : q;    \
-  }                                                                     \
-  DTX_HD T dtxk_mod_##S(T a, T b) {                                     \
-    if (b == 0 || b == -1) return 0;                                    \
-    T r = (T)(a % b);                                                   \
-    return r != 0 && ((r < 0) != (b < 0)) ? (T)(r + b) : r;             \
+#define DTXK_INT_DIVMOD(S, T, U)                                     \
+  DTX_HD T dtxk_floor_divide_##S(T a, T b) {                         \
+    if (b == 0) return 0;                                            \
+    if (b == -1) return (T)(U)(0 - (U)a);                            \
+    T q = (T)(a / b);                                                \
+    return ((a > 0) != (b > 0)) && (T)(q * b) != a ? (T)(q - 1) : q; \
+  }                                                                  \
+  DTX_HD T dtxk_mod_##S(T a, T b) {                                  \
+    if (b == 0 || b == -1) return 0;                                 \
+    T r = (T)(a % b);                                                \
+    return r != 0 && ((r < 0) != (b < 0)) ? (T)(r + b) : r;          \
   }
 DTXK_INT_DIVMOD(i8, int8_t, uint32_t)
 DTXK_INT_DIVMOD(i16, int16_t, uint32_t)
@@ -361,7 +361,7 @@ DTXK_UINT_BIN(u8, uint8_t, uint32_t)
 DTXK_UINT_BIN(u16, uint16_t, uint32_t)
 DTXK_UINT_BIN(u32, uint32_t, uint32_t)
 DTXK_UINT_BIN(u64, uint64_t, uint64_t)
-#define DTXK_UINT_DIVMOD(S, T)                                                   \
+#define DTXK_UINT_DIVMOD(S, T)                                                 \
   DTX_HD T dtxk_floor_divide_##S(T a, T b) { return b == 0 ? 0 : (T)(a / b); } \
   DTX_HD T dtxk_mod_##S(T a, T b) { return b == 0 ? 0 : (T)(a % b); }
 DTXK_UINT_DIVMOD(u8, uint8_t)
@@ -423,9 +423,22 @@ DTXK_TYPES(DTXK_CMP_T)
 
 /* ---- unary operations ----------------------------------------------------------- */
 
-#define DTXK_UNARY_OPS(X)                                                                                   \
-  X(neg, 1) X(abs, 2) X(exp, 3) X(log, 4) X(sqrt, 5) X(sin, 6) X(cos, 7) X(tanh, 8) X(isnan, 9) X(isinf, 10) \
-      X(isfinite, 11) X(rint, 12)
+/* One entry a line, by hand: clang-format cannot lay out this X-macro list stably. */
+/* clang-format off */
+#define DTXK_UNARY_OPS(X) \
+  X(neg, 1)               \
+  X(abs, 2)               \
+  X(exp, 3)               \
+  X(log, 4)               \
+  X(sqrt, 5)              \
+  X(sin, 6)               \
+  X(cos, 7)               \
+  X(tanh, 8)              \
+  X(isnan, 9)             \
+  X(isinf, 10)            \
+  X(isfinite, 11)         \
+  X(rint, 12)
+/* clang-format on */
 #define DTXK_NUNARY 13 /* table rows: the ids above and 0 */
 /* whether unary op `op` gives bool (isnan, isinf, isfinite: every dtype) */
 #define DTXK_UN_IS_BOOL(op) ((op) >= 9 && (op) <= 11)
@@ -444,26 +457,26 @@ DTXK_FLOAT_UN(f64, double, )
 
 /* rint: to the nearest integer, ties to even (the default rounding mode, as
  * NumPy's npy_rint); the classes of a value as bool */
-#define DTXK_FLOAT_CLASS(S, T, SUF, MAX)                                  \
-  DTX_HD T dtxk_rint_##S(T a) { return rint##SUF(a); }                    \
-  DTX_HD dtxk_b dtxk_isnan_##S(T a) { return (dtxk_b)(a != a); }          \
+#define DTXK_FLOAT_CLASS(S, T, SUF, MAX)                                     \
+  DTX_HD T dtxk_rint_##S(T a) { return rint##SUF(a); }                       \
+  DTX_HD dtxk_b dtxk_isnan_##S(T a) { return (dtxk_b)(a != a); }             \
   DTX_HD dtxk_b dtxk_isinf_##S(T a) { return (dtxk_b)(fabs##SUF(a) > MAX); } \
   DTX_HD dtxk_b dtxk_isfinite_##S(T a) { return (dtxk_b)(fabs##SUF(a) <= MAX); }
 DTXK_FLOAT_CLASS(f32, float, f, 3.40282346638528859812e+38f)
 DTXK_FLOAT_CLASS(f64, double, , 1.79769313486231570815e+308)
 /* integers and bool hold no nan or inf (NumPy: isnan false, isfinite true) */
-#define DTXK_INT_CLASS(S, T, ID)                \
-  DTX_HD dtxk_b dtxk_isnan_##S(T a) {           \
-    (void)a;                                    \
-    return 0;                                   \
-  }                                             \
-  DTX_HD dtxk_b dtxk_isinf_##S(T a) {           \
-    (void)a;                                    \
-    return 0;                                   \
-  }                                             \
-  DTX_HD dtxk_b dtxk_isfinite_##S(T a) {        \
-    (void)a;                                    \
-    return 1;                                   \
+#define DTXK_INT_CLASS(S, T, ID)         \
+  DTX_HD dtxk_b dtxk_isnan_##S(T a) {    \
+    (void)a;                             \
+    return 0;                            \
+  }                                      \
+  DTX_HD dtxk_b dtxk_isinf_##S(T a) {    \
+    (void)a;                             \
+    return 0;                            \
+  }                                      \
+  DTX_HD dtxk_b dtxk_isfinite_##S(T a) { \
+    (void)a;                             \
+    return 1;                            \
   }
 DTXK_INT_CLASS(b, dtxk_b, DTXK_BOOL)
 DTXK_INT_CLASS(i8, int8_t, DTXK_I8)

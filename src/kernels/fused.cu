@@ -138,8 +138,8 @@ __device__ static kval kunary(int op, int dt, kval a) {
   if (DTXK_UN_IS_BOOL(op)) {
     r.i64 = 0;
     switch (dt) {
-#define KUC(S, T, ID)                                                                                   \
-  case ID:                                                                                              \
+#define KUC(S, T, ID)                                                                              \
+  case ID:                                                                                         \
     r.b = op == 9 ? dtxk_isnan_##S(a.S) : op == 10 ? dtxk_isinf_##S(a.S) : dtxk_isfinite_##S(a.S); \
     break;
       DTXK_TYPES(KUC)
@@ -206,53 +206,53 @@ __device__ static kval kunary(int op, int dt, kval a) {
 __device__ static kval kbinary(int op, int dt, kval a, kval b) {
   kval r;
   r.i64 = 0;
-#define KB_ARITH(S)                     \
-  switch (op) {                         \
-    case 1:                             \
-      r.S = dtxk_add_##S(a.S, b.S);     \
-      break;                            \
-    case 2:                             \
-      r.S = dtxk_sub_##S(a.S, b.S);     \
-      break;                            \
-    case 3:                             \
-      r.S = dtxk_mul_##S(a.S, b.S);     \
-      break;                            \
-    case 4:                             \
-      r.S = dtxk_div_##S(a.S, b.S);     \
-      break;                            \
-    case 5:                             \
-      r.S = dtxk_pow_##S(a.S, b.S);     \
-      break;                            \
-    case 6:                             \
-      r.S = dtxk_minimum_##S(a.S, b.S); \
-      break;                            \
-    case 7:                             \
-      r.S = dtxk_maximum_##S(a.S, b.S); \
-      break;                            \
-    case 8:                             \
-      r.b = dtxk_eq_##S(a.S, b.S);      \
-      break;                            \
-    case 9:                             \
-      r.b = dtxk_ne_##S(a.S, b.S);      \
-      break;                            \
-    case 10:                            \
-      r.b = dtxk_lt_##S(a.S, b.S);      \
-      break;                            \
-    case 11:                            \
-      r.b = dtxk_le_##S(a.S, b.S);      \
-      break;                            \
-    case 12:                            \
-      r.b = dtxk_gt_##S(a.S, b.S);      \
-      break;                            \
-    case 13:                            \
-      r.b = dtxk_ge_##S(a.S, b.S);      \
-      break;                            \
-    case 14:                            \
+#define KB_ARITH(S)                          \
+  switch (op) {                              \
+    case 1:                                  \
+      r.S = dtxk_add_##S(a.S, b.S);          \
+      break;                                 \
+    case 2:                                  \
+      r.S = dtxk_sub_##S(a.S, b.S);          \
+      break;                                 \
+    case 3:                                  \
+      r.S = dtxk_mul_##S(a.S, b.S);          \
+      break;                                 \
+    case 4:                                  \
+      r.S = dtxk_div_##S(a.S, b.S);          \
+      break;                                 \
+    case 5:                                  \
+      r.S = dtxk_pow_##S(a.S, b.S);          \
+      break;                                 \
+    case 6:                                  \
+      r.S = dtxk_minimum_##S(a.S, b.S);      \
+      break;                                 \
+    case 7:                                  \
+      r.S = dtxk_maximum_##S(a.S, b.S);      \
+      break;                                 \
+    case 8:                                  \
+      r.b = dtxk_eq_##S(a.S, b.S);           \
+      break;                                 \
+    case 9:                                  \
+      r.b = dtxk_ne_##S(a.S, b.S);           \
+      break;                                 \
+    case 10:                                 \
+      r.b = dtxk_lt_##S(a.S, b.S);           \
+      break;                                 \
+    case 11:                                 \
+      r.b = dtxk_le_##S(a.S, b.S);           \
+      break;                                 \
+    case 12:                                 \
+      r.b = dtxk_gt_##S(a.S, b.S);           \
+      break;                                 \
+    case 13:                                 \
+      r.b = dtxk_ge_##S(a.S, b.S);           \
+      break;                                 \
+    case 14:                                 \
       r.S = dtxk_floor_divide_##S(a.S, b.S); \
-      break;                            \
-    case 15:                            \
-      r.S = dtxk_mod_##S(a.S, b.S);     \
-      break;                            \
+      break;                                 \
+    case 15:                                 \
+      r.S = dtxk_mod_##S(a.S, b.S);          \
+      break;                                 \
   }
   switch (dt) {
 #define KB_CASE(S, T, ID) \

@@ -172,15 +172,15 @@ class Builder {
   }
 
   dtx_array *Apply(const std::string &op) {
-    static const char *un[] = {"neg", "abs",   "exp",   "log",      "sqrt", "sin",
+    static const char *un[] = {"neg", "abs",  "exp",   "log",   "sqrt",     "sin",
                                "cos", "tanh", "isnan", "isinf", "isfinite", "rint"};
     static const dtx_unary_op uops[] = {DTX_NEG, DTX_ABS,  DTX_EXP,   DTX_LOG,   DTX_SQRT,     DTX_SIN,
                                         DTX_COS, DTX_TANH, DTX_ISNAN, DTX_ISINF, DTX_ISFINITE, DTX_RINT};
     static const char *bin[] = {"add", "sub", "mul", "div", "pow", "minimum",      "maximum", "eq",
                                 "ne",  "lt",  "le",  "gt",  "ge",  "floor_divide", "mod"};
-    static const dtx_binary_op bops[] = {DTX_ADD, DTX_SUB, DTX_MUL, DTX_DIV, DTX_POW, DTX_MINIMUM,
-                                         DTX_MAXIMUM, DTX_EQ, DTX_NE, DTX_LT, DTX_LE, DTX_GT,
-                                         DTX_GE, DTX_FLOOR_DIVIDE, DTX_MOD};
+    static const dtx_binary_op bops[] = {DTX_ADD,     DTX_SUB,     DTX_MUL, DTX_DIV,          DTX_POW,
+                                         DTX_MINIMUM, DTX_MAXIMUM, DTX_EQ,  DTX_NE,           DTX_LT,
+                                         DTX_LE,      DTX_GT,      DTX_GE,  DTX_FLOOR_DIVIDE, DTX_MOD};
     static_assert(sizeof un / sizeof un[0] == sizeof uops / sizeof uops[0], "unary table");
     static_assert(sizeof bin / sizeof bin[0] == sizeof bops / sizeof bops[0], "binary table");
     if (op == "in") {

@@ -3,7 +3,8 @@
  * real GPUs (every task with a CUDA implementation pinned to one) against the
  * same arrays computed by `sync` on the CPU. Elementwise programs of every
  * operation and dtype (all 12, float16 and the small and unsigned integers
- * included), every cast, generators, reductions of every dtype, products,
+ * included; floor_divide, mod, isnan, isinf, isfinite, rint and round too),
+ * every cast, generators, reductions of every dtype, products,
  * slices, halos, scans and sorts. Skips,
  * saying so, without a GPU (and in builds without CUDA).
  */
@@ -62,7 +63,7 @@ TEST(ArrayGpu, CudaKernelsMatchTheCpu) {
     for (dtx_dtype ta : EveryDtype())
       for (dtx_dtype tb : EveryDtype()) {
         Nd a = RandNd(rng, shape, ta), b = RandNd(rng, shape, tb);
-        for (int op = DTX_ADD; op <= DTX_GE; op++) {
+        for (int op = DTX_ADD; op <= DTX_MOD; op++) {
           if (op == DTX_POW && (ta != tb || ta == DTX_BOOL)) continue;
           std::string what = std::string("binary ") + std::to_string(op) + " " + dtx_dtype_name(ta) + " " +
                              dtx_dtype_name(tb);
@@ -74,7 +75,7 @@ TEST(ArrayGpu, CudaKernelsMatchTheCpu) {
           Parity(gpu.get(), cpu.get(), make, tol(ta) > tol(tb) ? tol(ta) : tol(tb), what.c_str());
         }
       }
-    for (int op = DTX_NEG; op <= DTX_TANH; op++)
+    for (int op = DTX_NEG; op <= DTX_RINT; op++)
       for (dtx_dtype t : EveryDtype()) {
         if (op == DTX_NEG && t == DTX_BOOL) continue;
         Nd a = RandNd(rng, shape, t);
@@ -83,6 +84,16 @@ TEST(ArrayGpu, CudaKernelsMatchTheCpu) {
             gpu.get(), cpu.get(),
             [&](dtx_cluster *cl) { return dtx_unary(static_cast<dtx_unary_op>(op), Put(cl, a, ch)); },
             op > DTX_ABS && (t == DTX_BOOL || t == DTX_I8 || t == DTX_U8 || t == DTX_F16) ? 1e-3 : 1e-6,
+            what.c_str());
+      }
+    /* round: multiply, rint, divide in the dtype; integers through float64 and back */
+    for (dtx_dtype t : EveryDtype())
+      for (int d : {0, 2, -1}) {
+        if (t == DTX_BOOL && d != 0) continue;
+        Nd a = RandNd(rng, shape, t);
+        std::string what = std::string("round ") + std::to_string(d) + " " + dtx_dtype_name(t);
+        Parity(
+            gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_round(Put(cl, a, ch), d); }, 0,
             what.c_str());
       }
     /* every cast, through a program that computes in the target dtype */

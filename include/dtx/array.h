@@ -293,6 +293,10 @@ typedef enum dtx_unary_op {
   DTX_SIN,
   DTX_COS,
   DTX_TANH,
+  DTX_ISNAN, /* isnan, isinf, isfinite: bool, for every dtype (integers and bool hold no nan or inf) */
+  DTX_ISINF,
+  DTX_ISFINITE,
+  DTX_RINT, /* to the nearest integer, ties to even; a float function (integers promote as for exp) */
 } dtx_unary_op;
 
 typedef enum dtx_binary_op {
@@ -309,6 +313,8 @@ typedef enum dtx_binary_op {
   DTX_LE,
   DTX_GT,
   DTX_GE,
+  DTX_FLOOR_DIVIDE, /* a // b and a % b with Python's signs: see dtx_floor_divide */
+  DTX_MOD,
 } dtx_binary_op;
 
 DTX_API dtx_array *dtx_unary(dtx_unary_op op, const dtx_array *a);
@@ -334,10 +340,54 @@ DTX_API dtx_array *dtx_sqrt(const dtx_array *a);
 DTX_API dtx_array *dtx_sin(const dtx_array *a);
 DTX_API dtx_array *dtx_cos(const dtx_array *a);
 DTX_API dtx_array *dtx_tanh(const dtx_array *a);
+/* numpy.isnan / isinf / isfinite: bool arrays; of integer and bool arrays
+ * all false, all false and all true. */
+DTX_API dtx_array *dtx_isnan(const dtx_array *a);
+DTX_API dtx_array *dtx_isinf(const dtx_array *a);
+DTX_API dtx_array *dtx_isfinite(const dtx_array *a);
+/* numpy.rint: the nearest integer, ties to even (-0.5 gives -0.0); nan and
+ * inf stay. Integers and bool promote as for exp (int8, uint8, bool:
+ * float16; 16-bit: float32; wider: float64). */
+DTX_API dtx_array *dtx_rint(const dtx_array *a);
+/* numpy.round(a, decimals) (half to even at `decimals` decimal digits;
+ * negative: to multiples of 10**-decimals), computed as NumPy computes it:
+ * rint(a * 10**d) / 10**d (decimals d > 0) or rint(a / 10**-d) * 10**-d (d <
+ * 0) in a's float dtype, each step rounded to it (float32: 10**d is a
+ * float32 too, so round(x, 12) loses digits as NumPy's does; float16 past
+ * d = 4 gives nan, 10**5 being inf in float16). Integers: decimals >= 0
+ * gives a unchanged; negative decimals compute in float64 as NumPy does (so
+ * int64 values past 2**53 round as float64 first) and convert back. A
+ * result past the dtype's range (or nan, past 10**308) converts as NumPy's
+ * scalar cast does on x86-64 (round(int8 127, -1) is -126, round(int32
+ * 2**31-1, -1) is INT32_MIN): C leaves that cast undefined, and NumPy's
+ * vector loops give other values there for longer arrays (uint32, uint64),
+ * so only in-range results are NumPy's for sure. bool: decimals 0 is rint
+ * (float16), others are DTX_EINVAL (NumPy's casting error). The result has
+ * a's dtype (bool: float16). */
+DTX_API dtx_array *dtx_round(const dtx_array *a, int decimals);
+/* numpy.floor_divide (a // b) and numpy.mod / remainder (a % b), broadcast
+ * and promoted as the other binary operations (bool with bool gives int8):
+ * the quotient rounds toward -inf and the remainder has the divisor's sign,
+ * as in Python, so a == (a // b) * b + a % b. Integers: a zero divisor gives
+ * 0 for both, silently (NumPy gives 0 too, with a RuntimeWarning that dtx
+ * does not raise), and INT_MIN // -1 wraps to INT_MIN (its % is 0), as
+ * NumPy. Floats follow NumPy's npy_divmod bit for bit: x // 0.0 is x / 0.0
+ * (+-inf, nan for 0 or nan x) and x % 0.0 nan; a zero remainder takes the
+ * divisor's sign (mod(-0.0, 3) is 0.0, mod(3, -3) is -0.0); for finite x,
+ * x % +-inf is x when x is 0 or has the divisor's sign, else the divisor
+ * (mod(-5, inf) is inf), and x // +-inf is 0 (signed) or -1 alike; an inf
+ * or nan dividend gives nan for both. float16 computes in float32 and
+ * rounds once, as NumPy. */
+DTX_API dtx_array *dtx_floor_divide(const dtx_array *a, const dtx_array *b);
+DTX_API dtx_array *dtx_mod(const dtx_array *a, const dtx_array *b);
 /* cond ? a : b, all three broadcast together; cond is read as bool. */
 DTX_API dtx_array *dtx_where(const dtx_array *cond, const dtx_array *a, const dtx_array *b);
-/* minimum(maximum(a, lo), hi) with lo, hi Python float scalars (a keeps its
- * float dtype; an integer a becomes float64, as `np.clip(x, 0.5, 2.5)`). */
+/* numpy.clip(a, lo, hi) with lo, hi Python float scalars: minimum(maximum(a,
+ * lo), hi), so lo > hi gives hi and a nan bound or element gives nan (as
+ * NumPy). a keeps its float dtype (float16 and float32 too); an integer or
+ * bool a becomes float64, as `np.clip(x, 0.5, 2.5)` in NumPy 2. Clipping to
+ * integer bounds in a's integer dtype: dtx_minimum(dtx_maximum(a,
+ * dtx_scalar_int(cl, lo)), dtx_scalar_int(cl, hi)). */
 DTX_API dtx_array *dtx_clip(const dtx_array *a, double lo, double hi);
 /* a converted to t (float to int truncates toward zero, saturating; NaN gives 0). */
 DTX_API dtx_array *dtx_astype(const dtx_array *a, dtx_dtype t);

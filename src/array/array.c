@@ -523,14 +523,16 @@ static dtx_array *cast_node(const dtx_array *a, dtx_dtype t) {
 }
 
 static const char *unary_name(int op) {
-  static const char *names[] = {NULL, "neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh"};
-  return op >= 1 && op <= 8 ? names[op] : NULL;
+  static const char *names[] = {NULL,  "neg",  "abs",   "exp",   "log",      "sqrt", "sin",
+                                "cos", "tanh", "isnan", "isinf", "isfinite", "rint"};
+  return op >= 1 && op <= DTX_RINT ? names[op] : NULL;
 }
 static const char *binary_name(int op) {
-  static const char *names[] = {NULL,      "add", "sub", "mul", "div", "pow", "minimum",
-                                "maximum", "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
-  return op >= 1 && op <= 13 ? names[op] : NULL;
+  static const char *names[] = {NULL, "add", "sub", "mul", "div", "pow", "minimum",      "maximum",
+                                "eq", "ne",  "lt",  "le",  "gt",  "ge",  "floor_divide", "mod"};
+  return op >= 1 && op <= DTX_MOD ? names[op] : NULL;
 }
+static int is_cmp(int op) { return op >= DTX_EQ && op <= DTX_GE; }
 
 static dtx_array *unary_node(int op, const dtx_array *a) {
   if (a == NULL) return NULL;
@@ -546,10 +548,13 @@ static dtx_array *unary_node(int op, const dtx_array *a) {
         "dtx_neg: negating a bool array is not supported (as in NumPy); use dtx_eq(x, false) or astype");
     return NULL;
   }
-  if (op >= DTX_EXP) t = dtxa_float_func_dtype(t);
+  /* isnan / isinf / isfinite read every dtype as it is and give bool (NumPy
+   * has loops for all); the float functions (rint too) promote integers */
+  int cls = op >= DTX_ISNAN && op <= DTX_ISFINITE;
+  if (op >= DTX_EXP && !cls) t = dtxa_float_func_dtype(t);
   dtx_array *c = cast_node(a, t);
   if (c == NULL) return NULL;
-  dtx_array *r = dtxa_node(a->cl, DTXA_UNARY, name, a->ndim, a->shape, a->chunk, t, 1, &c);
+  dtx_array *r = dtxa_node(a->cl, DTXA_UNARY, name, a->ndim, a->shape, a->chunk, cls ? DTX_BOOL : t, 1, &c);
   dtx_array_release(c);
   if (r != NULL) {
     r->op = op;
@@ -570,21 +575,14 @@ static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
     return NULL;
   }
   dtx_dtype t = dtxa_promote(a, b);
-  if (t == DTX_BOOL && op == DTX_POW) t = DTX_I8; /* NumPy: bool ** bool is int8 */
+  /* NumPy: bool ** bool, bool // bool and bool % bool are int8 */
+  if (t == DTX_BOOL && (op == DTX_POW || op == DTX_FLOOR_DIVIDE || op == DTX_MOD)) t = DTX_I8;
   if (t == DTX_BOOL && op == DTX_SUB) {
     dtxi_fail(DTX_EINVAL,
               "dtx_%s: not defined for two bool operands (as in NumPy); convert with dtx_astype first", name);
     return NULL;
   }
   if (dtxa_pyint_range(name, op, a, b, &t) != DTX_OK) return NULL;
-  int64_t e;
-  if (op == DTX_POW && dtxa_dkind(t) == 1 && !dtxa_is_unsigned(t) && dtxa_int_const(b, &e) && e < 0) {
-    dtxi_fail(DTX_EINVAL,
-              "dtx_pow: integers to negative integer powers are not allowed (exponent %lld; as NumPy); "
-              "make the base a float with dtx_astype",
-              (long long)e);
-    return NULL;
-  }
   if (op == DTX_DIV && dtxa_dkind(t) != 2) t = DTX_F64;
   dtx_array *in[2] = {(dtx_array *)a, (dtx_array *)b};
   int ndim;
@@ -592,11 +590,22 @@ static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
   char fn[32];
   snprintf(fn, sizeof fn, "dtx_%s", name);
   if (broadcast(fn, in, 2, &ndim, shape, chunk) != DTX_OK) return NULL;
+  int64_t n = 1, e;
+  for (int d = 0; d < ndim; d++) n *= shape[d];
+  /* NumPy checks the exponents it meets: an empty result meets none */
+  if (op == DTX_POW && n > 0 && dtxa_dkind(t) == 1 && !dtxa_is_unsigned(t) && dtxa_int_const(b, &e) &&
+      e < 0) {
+    dtxi_fail(DTX_EINVAL,
+              "dtx_pow: integers to negative integer powers are not allowed (exponent %lld; as NumPy); "
+              "make the base a float with dtx_astype",
+              (long long)e);
+    return NULL;
+  }
   dtx_array *ca = cast_node(a, t), *cb = ca != NULL ? cast_node(b, t) : NULL;
   dtx_array *r = NULL;
   if (cb != NULL) {
     dtx_array *cin[2] = {ca, cb};
-    r = dtxa_node(a->cl, DTXA_BINARY, name, ndim, shape, chunk, op >= DTX_EQ ? DTX_BOOL : t, 2, cin);
+    r = dtxa_node(a->cl, DTXA_BINARY, name, ndim, shape, chunk, is_cmp(op) ? DTX_BOOL : t, 2, cin);
   }
   dtx_array_release(ca);
   dtx_array_release(cb);
@@ -635,6 +644,14 @@ dtx_array *dtx_sqrt(const dtx_array *a) { return dtx_unary(DTX_SQRT, a); }
 dtx_array *dtx_sin(const dtx_array *a) { return dtx_unary(DTX_SIN, a); }
 dtx_array *dtx_cos(const dtx_array *a) { return dtx_unary(DTX_COS, a); }
 dtx_array *dtx_tanh(const dtx_array *a) { return dtx_unary(DTX_TANH, a); }
+dtx_array *dtx_isnan(const dtx_array *a) { return dtx_unary(DTX_ISNAN, a); }
+dtx_array *dtx_isinf(const dtx_array *a) { return dtx_unary(DTX_ISINF, a); }
+dtx_array *dtx_isfinite(const dtx_array *a) { return dtx_unary(DTX_ISFINITE, a); }
+dtx_array *dtx_rint(const dtx_array *a) { return dtx_unary(DTX_RINT, a); }
+dtx_array *dtx_floor_divide(const dtx_array *a, const dtx_array *b) {
+  return dtx_binary(DTX_FLOOR_DIVIDE, a, b);
+}
+dtx_array *dtx_mod(const dtx_array *a, const dtx_array *b) { return dtx_binary(DTX_MOD, a, b); }
 
 static dtx_array *where_node(const dtx_array *c, const dtx_array *a, const dtx_array *b) {
   if (c == NULL || a == NULL || b == NULL) return NULL;

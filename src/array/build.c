@@ -378,7 +378,7 @@ static int compile(tmpl *t, const dtx_array *a, const dtxk_dimmap *map, int mat)
       }
       case DTXA_UNARY: {
         int x = compile_in(t, a, 0, map);
-        v = x < 0 ? -1 : emit(t, DTXK_I_UN, a->dtype, x, 0, 0, a->op);
+        v = x < 0 ? -1 : emit(t, DTXK_I_UN, a->in[0]->dtype, x, 0, 0, a->op);
         break;
       }
       case DTXA_BINARY: {
@@ -519,11 +519,7 @@ typedef struct outspec {
   int64_t arg_stride[DTX_ARRAY_MAX_DIMS];
 } outspec;
 
-static int result_dtype(const tmpl *t) {
-  const dtxk_instr *in = &t->v[t->result_val].ins;
-  if (in->op == DTXK_I_BIN && in->sub >= DTX_EQ) return DTX_BOOL;
-  return in->dtype;
-}
+static int result_dtype(const tmpl *t) { return dtxk_instr_dtype(&t->v[t->result_val].ins); }
 
 /* Adds a task running t over [lo, hi) (ndim of t's root, or the given nd). */
 /* The blob and the inputs of a task running t over [lo, hi); the caller frees both. */

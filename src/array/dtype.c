@@ -157,7 +157,7 @@ dtx_status dtxa_pyint_range(const char *name, int op, const dtx_array *a, const 
   if (w == NULL || dtxa_dkind(*t) != 1 || op == DTX_DIV) return DTX_OK;
   int64_t v = w->gen.i0;
   if (int_holds(*t, v)) return DTX_OK;
-  if (op >= DTX_EQ) {
+  if (op >= DTX_EQ && op <= DTX_GE) {
     *t = *t == DTX_U64 ? DTX_F64 : DTX_I64;
     return DTX_OK;
   }

@@ -248,8 +248,13 @@ DTX_HD uint64_t dtxk_upow64(uint64_t b, uint64_t e) {
   X(lt, 10)                \
   X(le, 11)                \
   X(gt, 12)                \
-  X(ge, 13)
+  X(ge, 13)                \
+  X(floor_divide, 14)      \
+  X(mod, 15)
 /* clang-format on */
+#define DTXK_NBINARY 16 /* table rows: the ids above and 0 */
+/* whether binary op `op` gives bool (the comparisons, eq .. ge) */
+#define DTXK_BIN_IS_BOOL(op) ((op) >= 8 && (op) <= 13)
 
 /* floats */
 #define DTXK_FLOAT_BIN(S, T, POW)                                           \
@@ -262,6 +267,49 @@ DTX_HD uint64_t dtxk_upow64(uint64_t b, uint64_t e) {
   DTX_HD T dtxk_maximum_##S(T a, T b) { return (a > b || a != a) ? a : b; }
 DTXK_FLOAT_BIN(f32, float, powf)
 DTXK_FLOAT_BIN(f64, double, pow)
+
+/* floor_divide and mod of floats: NumPy's npy_divmod (npymath), so every
+ * corner is NumPy's: mod takes the divisor's sign (a zero result too),
+ * mod(x, +-inf) is x or +-inf, floor_divide snaps to the integer nearest
+ * (a - mod) / b; a zero divisor gives a / b and fmod(a, 0) (inf or nan). */
+#define DTXK_FLOAT_DIVMOD(S, T, SUF)           \
+  DTX_HD T dtxk_divmod_##S(T a, T b, T *mod) { \
+    T m = fmod##SUF(a, b);                     \
+    if (!b) {                                  \
+      *mod = m;                                \
+      return a / b;                            \
+    }                                          \
+    T div = (a - m) / b;                       \
+    if (m) {                                   \
+      if ((b < 0) != (m < 0)) {                \
+        m += b;                                \
+        div -= 1;                              \
+      }                                        \
+    } else {                                   \
+      m = copysign##SUF((T)0, b);              \
+    }                                          \
+    T fd;                                      \
+    if (div) {                                 \
+      fd = floor##SUF(div);                    \
+      if (div - fd > (T)0.5) fd += 1;          \
+    } else {                                   \
+      fd = copysign##SUF((T)0, a / b);         \
+    }                                          \
+    *mod = m;                                  \
+    return fd;                                 \
+  }                                            \
+  DTX_HD T dtxk_floor_divide_##S(T a, T b) {   \
+    T m;                                       \
+    return dtxk_divmod_##S(a, b, &m);          \
+  }                                            \
+  DTX_HD T dtxk_mod_##S(T a, T b) {            \
+    T m;                                       \
+    if (!b) return fmod##SUF(a, b);            \
+    dtxk_divmod_##S(a, b, &m);                 \
+    return m;                                  \
+  }
+DTXK_FLOAT_DIVMOD(f32, float, f)
+DTXK_FLOAT_DIVMOD(f64, double, )
 
 /* integers: wrap on overflow, computed in U (an unsigned type at least as
  * wide as int, so no promotion to int can overflow); div never reaches
@@ -281,6 +329,26 @@ DTXK_INT_BIN(i8, int8_t, uint32_t)
 DTXK_INT_BIN(i16, int16_t, uint32_t)
 DTXK_INT_BIN(i32, int32_t, uint32_t)
 DTXK_INT_BIN(i64, int64_t, uint64_t)
+/* floor_divide and mod of integers, as NumPy (Python's signs): the quotient
+ * rounds toward -inf, the remainder takes the divisor's sign; a zero divisor
+ * gives 0 for both (NumPy also warns), INT_MIN // -1 wraps to INT_MIN and
+ * INT_MIN % -1 is 0 (NumPy: the same values, with an overflow warning). */
+#define DTXK_INT_DIVMOD(S, T, U)                                     \
+  DTX_HD T dtxk_floor_divide_##S(T a, T b) {                         \
+    if (b == 0) return 0;                                            \
+    if (b == -1) return (T)(U)(0 - (U)a);                            \
+    T q = (T)(a / b);                                                \
+    return ((a > 0) != (b > 0)) && (T)(q * b) != a ? (T)(q - 1) : q; \
+  }                                                                  \
+  DTX_HD T dtxk_mod_##S(T a, T b) {                                  \
+    if (b == 0 || b == -1) return 0;                                 \
+    T r = (T)(a % b);                                                \
+    return r != 0 && ((r < 0) != (b < 0)) ? (T)(r + b) : r;          \
+  }
+DTXK_INT_DIVMOD(i8, int8_t, uint32_t)
+DTXK_INT_DIVMOD(i16, int16_t, uint32_t)
+DTXK_INT_DIVMOD(i32, int32_t, uint32_t)
+DTXK_INT_DIVMOD(i64, int64_t, uint64_t)
 #define DTXK_UINT_BIN(S, T, U)                                                         \
   DTX_HD T dtxk_add_##S(T a, T b) { return (T)((U)a + (U)b); }                         \
   DTX_HD T dtxk_sub_##S(T a, T b) { return (T)((U)a - (U)b); }                         \
@@ -293,6 +361,13 @@ DTXK_UINT_BIN(u8, uint8_t, uint32_t)
 DTXK_UINT_BIN(u16, uint16_t, uint32_t)
 DTXK_UINT_BIN(u32, uint32_t, uint32_t)
 DTXK_UINT_BIN(u64, uint64_t, uint64_t)
+#define DTXK_UINT_DIVMOD(S, T)                                                 \
+  DTX_HD T dtxk_floor_divide_##S(T a, T b) { return b == 0 ? 0 : (T)(a / b); } \
+  DTX_HD T dtxk_mod_##S(T a, T b) { return b == 0 ? 0 : (T)(a % b); }
+DTXK_UINT_DIVMOD(u8, uint8_t)
+DTXK_UINT_DIVMOD(u16, uint16_t)
+DTXK_UINT_DIVMOD(u32, uint32_t)
+DTXK_UINT_DIVMOD(u64, uint64_t)
 
 /* float16: computed in float32, rounded once (as NumPy's half loops) */
 #define DTXK_F16_BIN(OP)                                                             \
@@ -304,6 +379,8 @@ DTXK_F16_BIN(sub)
 DTXK_F16_BIN(mul)
 DTXK_F16_BIN(div)
 DTXK_F16_BIN(pow)
+DTXK_F16_BIN(floor_divide)
+DTXK_F16_BIN(mod)
 /* as the float32 ones, returning the operands' own bits */
 DTX_HD dtxk_f16 dtxk_minimum_f16(dtxk_f16 a, dtxk_f16 b) {
   float x = dtxk_f16_to_f32(a), y = dtxk_f16_to_f32(b);
@@ -323,6 +400,13 @@ DTX_HD dtxk_b dtxk_div_b(dtxk_b a, dtxk_b b) {
   return a;
 }
 DTX_HD dtxk_b dtxk_pow_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | !b); }
+/* never reached: bool // bool and bool % bool compute in int8 (NumPy) */
+DTX_HD dtxk_b dtxk_floor_divide_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a & b); }
+DTX_HD dtxk_b dtxk_mod_b(dtxk_b a, dtxk_b b) {
+  (void)a;
+  (void)b;
+  return 0;
+}
 DTX_HD dtxk_b dtxk_minimum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a & b); }
 DTX_HD dtxk_b dtxk_maximum_b(dtxk_b a, dtxk_b b) { return (dtxk_b)(a | b); }
 
@@ -339,7 +423,25 @@ DTXK_TYPES(DTXK_CMP_T)
 
 /* ---- unary operations ----------------------------------------------------------- */
 
-#define DTXK_UNARY_OPS(X) X(neg, 1) X(abs, 2) X(exp, 3) X(log, 4) X(sqrt, 5) X(sin, 6) X(cos, 7) X(tanh, 8)
+/* One entry a line, by hand: clang-format cannot lay out this X-macro list stably. */
+/* clang-format off */
+#define DTXK_UNARY_OPS(X) \
+  X(neg, 1)               \
+  X(abs, 2)               \
+  X(exp, 3)               \
+  X(log, 4)               \
+  X(sqrt, 5)              \
+  X(sin, 6)               \
+  X(cos, 7)               \
+  X(tanh, 8)              \
+  X(isnan, 9)             \
+  X(isinf, 10)            \
+  X(isfinite, 11)         \
+  X(rint, 12)
+/* clang-format on */
+#define DTXK_NUNARY 13 /* table rows: the ids above and 0 */
+/* whether unary op `op` gives bool (isnan, isinf, isfinite: every dtype) */
+#define DTXK_UN_IS_BOOL(op) ((op) >= 9 && (op) <= 11)
 
 #define DTXK_FLOAT_UN(S, T, SUF)                       \
   DTX_HD T dtxk_neg_##S(T a) { return -a; }            \
@@ -352,6 +454,39 @@ DTXK_TYPES(DTXK_CMP_T)
   DTX_HD T dtxk_tanh_##S(T a) { return tanh##SUF(a); }
 DTXK_FLOAT_UN(f32, float, f)
 DTXK_FLOAT_UN(f64, double, )
+
+/* rint: to the nearest integer, ties to even (the default rounding mode, as
+ * NumPy's npy_rint); the classes of a value as bool */
+#define DTXK_FLOAT_CLASS(S, T, SUF, MAX)                                     \
+  DTX_HD T dtxk_rint_##S(T a) { return rint##SUF(a); }                       \
+  DTX_HD dtxk_b dtxk_isnan_##S(T a) { return (dtxk_b)(a != a); }             \
+  DTX_HD dtxk_b dtxk_isinf_##S(T a) { return (dtxk_b)(fabs##SUF(a) > MAX); } \
+  DTX_HD dtxk_b dtxk_isfinite_##S(T a) { return (dtxk_b)(fabs##SUF(a) <= MAX); }
+DTXK_FLOAT_CLASS(f32, float, f, 3.40282346638528859812e+38f)
+DTXK_FLOAT_CLASS(f64, double, , 1.79769313486231570815e+308)
+/* integers and bool hold no nan or inf (NumPy: isnan false, isfinite true) */
+#define DTXK_INT_CLASS(S, T, ID)         \
+  DTX_HD dtxk_b dtxk_isnan_##S(T a) {    \
+    (void)a;                             \
+    return 0;                            \
+  }                                      \
+  DTX_HD dtxk_b dtxk_isinf_##S(T a) {    \
+    (void)a;                             \
+    return 0;                            \
+  }                                      \
+  DTX_HD dtxk_b dtxk_isfinite_##S(T a) { \
+    (void)a;                             \
+    return 1;                            \
+  }
+DTXK_INT_CLASS(b, dtxk_b, DTXK_BOOL)
+DTXK_INT_CLASS(i8, int8_t, DTXK_I8)
+DTXK_INT_CLASS(i16, int16_t, DTXK_I16)
+DTXK_INT_CLASS(i32, int32_t, DTXK_I32)
+DTXK_INT_CLASS(i64, int64_t, DTXK_I64)
+DTXK_INT_CLASS(u8, uint8_t, DTXK_U8)
+DTXK_INT_CLASS(u16, uint16_t, DTXK_U16)
+DTXK_INT_CLASS(u32, uint32_t, DTXK_U32)
+DTXK_INT_CLASS(u64, uint64_t, DTXK_U64)
 
 /* integers: neg and abs only (the float functions promote to float);
  * neg of an unsigned integer wraps, as NumPy */
@@ -382,6 +517,11 @@ DTXK_F16_UN(sqrt)
 DTXK_F16_UN(sin)
 DTXK_F16_UN(cos)
 DTXK_F16_UN(tanh)
+DTXK_F16_UN(rint)
+/* float16 classes on the bits: exponent all ones is inf (mantissa 0) or nan */
+DTX_HD dtxk_b dtxk_isnan_f16(dtxk_f16 a) { return (dtxk_b)((a & 0x7fffu) > 0x7c00u); }
+DTX_HD dtxk_b dtxk_isinf_f16(dtxk_f16 a) { return (dtxk_b)((a & 0x7fffu) == 0x7c00u); }
+DTX_HD dtxk_b dtxk_isfinite_f16(dtxk_f16 a) { return (dtxk_b)((a & 0x7c00u) != 0x7c00u); }
 
 /* ---- Philox4x32-10 (Salmon et al., SC'11), counter-based random numbers --------- */
 

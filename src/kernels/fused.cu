@@ -135,6 +135,18 @@ __device__ static kval kgen(const dtxk_gen *g, int gt, int64_t flat) {
 
 __device__ static kval kunary(int op, int dt, kval a) {
   kval r = a;
+  if (DTXK_UN_IS_BOOL(op)) {
+    r.i64 = 0;
+    switch (dt) {
+#define KUC(S, T, ID)                                                                              \
+  case ID:                                                                                         \
+    r.b = op == 9 ? dtxk_isnan_##S(a.S) : op == 10 ? dtxk_isinf_##S(a.S) : dtxk_isfinite_##S(a.S); \
+    break;
+      DTXK_TYPES(KUC)
+#undef KUC
+    }
+    return r;
+  }
   switch (dt) {
 #define KUF(S, T, ID)             \
   case ID:                        \
@@ -162,6 +174,9 @@ __device__ static kval kunary(int op, int dt, kval a) {
         break;                    \
       case 8:                     \
         r.S = dtxk_tanh_##S(a.S); \
+        break;                    \
+      case 12:                    \
+        r.S = dtxk_rint_##S(a.S); \
         break;                    \
     }                             \
     break;
@@ -191,47 +206,53 @@ __device__ static kval kunary(int op, int dt, kval a) {
 __device__ static kval kbinary(int op, int dt, kval a, kval b) {
   kval r;
   r.i64 = 0;
-#define KB_ARITH(S)                     \
-  switch (op) {                         \
-    case 1:                             \
-      r.S = dtxk_add_##S(a.S, b.S);     \
-      break;                            \
-    case 2:                             \
-      r.S = dtxk_sub_##S(a.S, b.S);     \
-      break;                            \
-    case 3:                             \
-      r.S = dtxk_mul_##S(a.S, b.S);     \
-      break;                            \
-    case 4:                             \
-      r.S = dtxk_div_##S(a.S, b.S);     \
-      break;                            \
-    case 5:                             \
-      r.S = dtxk_pow_##S(a.S, b.S);     \
-      break;                            \
-    case 6:                             \
-      r.S = dtxk_minimum_##S(a.S, b.S); \
-      break;                            \
-    case 7:                             \
-      r.S = dtxk_maximum_##S(a.S, b.S); \
-      break;                            \
-    case 8:                             \
-      r.b = dtxk_eq_##S(a.S, b.S);      \
-      break;                            \
-    case 9:                             \
-      r.b = dtxk_ne_##S(a.S, b.S);      \
-      break;                            \
-    case 10:                            \
-      r.b = dtxk_lt_##S(a.S, b.S);      \
-      break;                            \
-    case 11:                            \
-      r.b = dtxk_le_##S(a.S, b.S);      \
-      break;                            \
-    case 12:                            \
-      r.b = dtxk_gt_##S(a.S, b.S);      \
-      break;                            \
-    case 13:                            \
-      r.b = dtxk_ge_##S(a.S, b.S);      \
-      break;                            \
+#define KB_ARITH(S)                          \
+  switch (op) {                              \
+    case 1:                                  \
+      r.S = dtxk_add_##S(a.S, b.S);          \
+      break;                                 \
+    case 2:                                  \
+      r.S = dtxk_sub_##S(a.S, b.S);          \
+      break;                                 \
+    case 3:                                  \
+      r.S = dtxk_mul_##S(a.S, b.S);          \
+      break;                                 \
+    case 4:                                  \
+      r.S = dtxk_div_##S(a.S, b.S);          \
+      break;                                 \
+    case 5:                                  \
+      r.S = dtxk_pow_##S(a.S, b.S);          \
+      break;                                 \
+    case 6:                                  \
+      r.S = dtxk_minimum_##S(a.S, b.S);      \
+      break;                                 \
+    case 7:                                  \
+      r.S = dtxk_maximum_##S(a.S, b.S);      \
+      break;                                 \
+    case 8:                                  \
+      r.b = dtxk_eq_##S(a.S, b.S);           \
+      break;                                 \
+    case 9:                                  \
+      r.b = dtxk_ne_##S(a.S, b.S);           \
+      break;                                 \
+    case 10:                                 \
+      r.b = dtxk_lt_##S(a.S, b.S);           \
+      break;                                 \
+    case 11:                                 \
+      r.b = dtxk_le_##S(a.S, b.S);           \
+      break;                                 \
+    case 12:                                 \
+      r.b = dtxk_gt_##S(a.S, b.S);           \
+      break;                                 \
+    case 13:                                 \
+      r.b = dtxk_ge_##S(a.S, b.S);           \
+      break;                                 \
+    case 14:                                 \
+      r.S = dtxk_floor_divide_##S(a.S, b.S); \
+      break;                                 \
+    case 15:                                 \
+      r.S = dtxk_mod_##S(a.S, b.S);          \
+      break;                                 \
   }
   switch (dt) {
 #define KB_CASE(S, T, ID) \
@@ -420,10 +441,7 @@ static int64_t region_elems(const dtxk_prog *p, int kept_only) {
 static int result_dtype(const dtxk_prog *p) {
   const dtxk_instr *ins = dtxk_prog_instr(p);
   for (int k = p->ninstr - 1; k >= 0; k--)
-    if (ins[k].dst == p->result) {
-      if (ins[k].op == DTXK_I_BIN && ins[k].sub >= 8) return DTXK_BOOL;
-      return ins[k].dtype;
-    }
+    if (ins[k].dst == p->result) return dtxk_instr_dtype(&ins[k]);
   return p->out_dtype;
 }
 

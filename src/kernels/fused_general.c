@@ -88,7 +88,9 @@ static const cv_fn cvt[DTXK_NTYPES][DTXK_NTYPES] = {DTXK_TYPES(CVT_ENTRY)};
   BINF(lt, S, T, dtxk_b)    \
   BINF(le, S, T, dtxk_b)    \
   BINF(gt, S, T, dtxk_b)    \
-  BINF(ge, S, T, dtxk_b)
+  BINF(ge, S, T, dtxk_b)    \
+  BINF(floor_divide, S, T, T) \
+  BINF(mod, S, T, T)
 /* clang-format on */
 DTXK_TYPES(BIN_TYPES)
 #define BIN_ROW(OP)                                                                        \
@@ -99,17 +101,28 @@ DTXK_TYPES(BIN_TYPES)
     [DTXK_U32] = bin_##OP##_u32, [DTXK_U64] = bin_##OP##_u64, [DTXK_F16] = bin_##OP##_f16, \
   }
 #define BIN_OP_ENTRY(OP, ID) [ID] = BIN_ROW(OP),
-static const bin_fn bint[14][DTXK_NTYPES] = {DTXK_BINARY_OPS(BIN_OP_ENTRY)};
+static const bin_fn bint[DTXK_NBINARY][DTXK_NTYPES] = {DTXK_BINARY_OPS(BIN_OP_ENTRY)};
 
-#define UNF(OP, S, T)                                            \
+#define UNR(OP, S, T, R)                                         \
   HOT static void un_##OP##_##S(void *d, const void *a, int n) { \
-    T *o = (T *)d;                                               \
+    R *o = (R *)d;                                               \
     const T *x = (const T *)a;                                   \
     for (int i = 0; i < n; i++) o[i] = dtxk_##OP##_##S(x[i]);    \
   }
+#define UNF(OP, S, T) UNR(OP, S, T, T)
+/* One entry a line, by hand: clang-format cannot lay out this X-macro list stably. */
+/* clang-format off */
 #define UN_FLOAT(S, T) \
   UNF(neg, S, T)       \
-  UNF(abs, S, T) UNF(exp, S, T) UNF(log, S, T) UNF(sqrt, S, T) UNF(sin, S, T) UNF(cos, S, T) UNF(tanh, S, T)
+  UNF(abs, S, T)       \
+  UNF(exp, S, T)       \
+  UNF(log, S, T)       \
+  UNF(sqrt, S, T)      \
+  UNF(sin, S, T)       \
+  UNF(cos, S, T)       \
+  UNF(tanh, S, T)      \
+  UNF(rint, S, T)
+/* clang-format on */
 UN_FLOAT(f32, float)
 UN_FLOAT(f64, double)
 UN_FLOAT(f16, dtxk_f16)
@@ -123,12 +136,16 @@ UN_INT(u16, uint16_t)
 UN_INT(u32, uint32_t)
 UN_INT(u64, uint64_t)
 UNF(abs, b, dtxk_b)
+/* isnan, isinf, isfinite: every dtype, a bool result */
+#define UN_CLASS(S, T, ID) UNR(isnan, S, T, dtxk_b) UNR(isinf, S, T, dtxk_b) UNR(isfinite, S, T, dtxk_b)
+DTXK_TYPES(UN_CLASS)
 #define UN_INTS(OP)                                                                 \
   [DTXK_I8] = un_##OP##_i8, [DTXK_I16] = un_##OP##_i16, [DTXK_I32] = un_##OP##_i32, \
   [DTXK_I64] = un_##OP##_i64, [DTXK_U8] = un_##OP##_u8, [DTXK_U16] = un_##OP##_u16, \
   [DTXK_U32] = un_##OP##_u32, [DTXK_U64] = un_##OP##_u64
 #define UN_FLOATS(OP) [DTXK_F16] = un_##OP##_f16, [DTXK_F32] = un_##OP##_f32, [DTXK_F64] = un_##OP##_f64
-static const un_fn unt[9][DTXK_NTYPES] = {
+#define UN_ALL(OP) [DTXK_BOOL] = un_##OP##_b, UN_INTS(OP), UN_FLOATS(OP)
+static const un_fn unt[DTXK_NUNARY][DTXK_NTYPES] = {
     {0},
     {UN_INTS(neg), UN_FLOATS(neg)},
     {[DTXK_BOOL] = un_abs_b, UN_INTS(abs), UN_FLOATS(abs)},
@@ -138,6 +155,10 @@ static const un_fn unt[9][DTXK_NTYPES] = {
     {UN_FLOATS(sin)},
     {UN_FLOATS(cos)},
     {UN_FLOATS(tanh)},
+    {UN_ALL(isnan)},
+    {UN_ALL(isinf)},
+    {UN_ALL(isfinite)},
+    {UN_FLOATS(rint)},
 };
 
 #define WHF(S, T, ID)                                                                   \

@@ -79,12 +79,21 @@ typedef struct dtxk_leaf {
 
 enum { DTXK_I_LOAD = 1, DTXK_I_CONST, DTXK_I_CAST, DTXK_I_UN, DTXK_I_BIN, DTXK_I_WHERE };
 
-/* dst = op(a, b, c) in dtype (BIN: the operands' dtype, comparisons give bool;
+/* dst = op(a, b, c) in dtype (UN / BIN: the operands' dtype, comparisons and
+ * the isnan family give bool (dtxk_instr_dtype);
  * CAST: dtype is the target, sub the source; LOAD: a is the leaf; CONST: a
  * indexes the constants; UN/BIN: sub is the dtx_unary_op / dtx_binary_op). */
 typedef struct dtxk_instr {
   uint8_t op, dtype, dst, a, b, c, sub, pad;
 } dtxk_instr;
+
+/* The dtype of an instruction's value: its dtype, but bool for the
+ * comparisons and for isnan / isinf / isfinite (whose dtype is the operand's). */
+DTX_HD int dtxk_instr_dtype(const dtxk_instr *in) {
+  if (in->op == DTXK_I_BIN && DTXK_BIN_IS_BOOL(in->sub)) return DTXK_BOOL;
+  if (in->op == DTXK_I_UN && DTXK_UN_IS_BOOL(in->sub)) return DTXK_BOOL;
+  return in->dtype;
+}
 
 typedef union dtxk_const {
   double f;

@@ -172,14 +172,17 @@ class Builder {
   }
 
   dtx_array *Apply(const std::string &op) {
-    static const char *un[] = {"neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh"};
-    static const dtx_unary_op uops[] = {DTX_NEG,  DTX_ABS, DTX_EXP, DTX_LOG,
-                                        DTX_SQRT, DTX_SIN, DTX_COS, DTX_TANH};
-    static const char *bin[] = {"add", "sub", "mul", "div", "pow", "minimum", "maximum",
-                                "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
-    static const dtx_binary_op bops[] = {DTX_ADD,     DTX_SUB,     DTX_MUL, DTX_DIV, DTX_POW,
-                                         DTX_MINIMUM, DTX_MAXIMUM, DTX_EQ,  DTX_NE,  DTX_LT,
-                                         DTX_LE,      DTX_GT,      DTX_GE};
+    static const char *un[] = {"neg", "abs",  "exp",   "log",   "sqrt",     "sin",
+                               "cos", "tanh", "isnan", "isinf", "isfinite", "rint"};
+    static const dtx_unary_op uops[] = {DTX_NEG, DTX_ABS,  DTX_EXP,   DTX_LOG,   DTX_SQRT,     DTX_SIN,
+                                        DTX_COS, DTX_TANH, DTX_ISNAN, DTX_ISINF, DTX_ISFINITE, DTX_RINT};
+    static const char *bin[] = {"add", "sub", "mul", "div", "pow", "minimum",      "maximum", "eq",
+                                "ne",  "lt",  "le",  "gt",  "ge",  "floor_divide", "mod"};
+    static const dtx_binary_op bops[] = {DTX_ADD,     DTX_SUB,     DTX_MUL, DTX_DIV,          DTX_POW,
+                                         DTX_MINIMUM, DTX_MAXIMUM, DTX_EQ,  DTX_NE,           DTX_LT,
+                                         DTX_LE,      DTX_GT,      DTX_GE,  DTX_FLOOR_DIVIDE, DTX_MOD};
+    static_assert(sizeof un / sizeof un[0] == sizeof uops / sizeof uops[0], "unary table");
+    static_assert(sizeof bin / sizeof bin[0] == sizeof bops / sizeof bops[0], "binary table");
     if (op == "in") {
       int64_t k = Int(Tok());
       if (k < 0 || k >= static_cast<int64_t>(ins_.size()))
@@ -194,9 +197,9 @@ class Builder {
       std::vector<int64_t> shape = ParseInts(Tok());
       return dtx_full(cl_, static_cast<int>(shape.size()), shape.data(), nullptr, t, v);
     }
-    for (int i = 0; i < 8; i++)
+    for (size_t i = 0; i < sizeof un / sizeof un[0]; i++)
       if (op == un[i]) return dtx_unary(uops[i], Node());
-    for (int i = 0; i < 13; i++)
+    for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++)
       if (op == bin[i]) {
         dtx_array *a = Node(), *b = Node();
         return dtx_binary(bops[i], a, b);
@@ -213,6 +216,10 @@ class Builder {
       dtx_array *a = Node();
       double lo = Num(Tok()), hi = Num(Tok());
       return dtx_clip(a, lo, hi);
+    }
+    if (op == "round") {
+      dtx_array *a = Node();
+      return dtx_round(a, static_cast<int>(Int(Tok())));
     }
     if (op == "persist") {
       dtx_array *a = Node(), *p = nullptr;

@@ -12,9 +12,9 @@ int32 does not hold, negative integer powers, dot dtypes, slice steps near
 
 The expression language (one node per parenthesis):
   (in K)  (int V)  (float V)  (full DTYPE VALUE SHAPE)
-  (neg|abs|exp|log|sqrt|sin|cos|tanh X)
-  (add|sub|mul|div|pow|minimum|maximum|eq|ne|lt|le|gt|ge X Y)
-  (where C X Y)  (astype X DTYPE)  (clip X LO HI)  (persist X)
+  (neg|abs|exp|log|sqrt|sin|cos|tanh|isnan|isinf|isfinite|rint X)
+  (add|sub|mul|div|pow|minimum|maximum|eq|ne|lt|le|gt|ge|floor_divide|mod X Y)
+  (where C X Y)  (astype X DTYPE)  (clip X LO HI)  (round X DECIMALS)  (persist X)
   (reduce NAME X AXES KEEPDIMS DDOF)   AXES: all, or 0,2
   (dot X Y)  (matmul X Y)  (tensordot X Y AXES_A AXES_B)   AXES: -, or 0,1
   (slice X SPEC)   SPEC: entries joined by ',': start:stop:step (parts may be
@@ -43,16 +43,19 @@ import dtype_cases  # beside this file
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
           "float64"]
-UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh"]
+UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "isnan", "isinf", "isfinite", "rint"]
 TRANSC = {"exp", "log", "sqrt", "sin", "cos", "tanh"}
-BINARY = ["add", "sub", "mul", "div", "pow", "minimum", "maximum", "eq", "ne", "lt", "le", "gt", "ge"]
+BINARY = ["add", "sub", "mul", "div", "pow", "minimum", "maximum", "eq", "ne", "lt", "le", "gt", "ge",
+          "floor_divide", "mod"]
 CMP = {"eq", "ne", "lt", "le", "gt", "ge"}
 REDS = ["sum", "prod", "mean", "min", "max", "var", "std", "argmin", "argmax", "any", "all"]
 NPU = {"neg": np.negative, "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin,
-       "cos": np.cos, "tanh": np.tanh}
+       "cos": np.cos, "tanh": np.tanh, "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite,
+       "rint": np.rint}
 NPB = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide, "pow": np.power,
        "minimum": np.minimum, "maximum": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less,
-       "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+       "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "floor_divide": np.floor_divide,
+       "mod": np.mod}
 MAX_DIMS = 8
 LINALG = {"qr_r", "svd_s", "solve", "inv", "cholesky", "norm"}
 
@@ -110,6 +113,8 @@ class Node:
             return f"(astype {ks} {p['dt']})"
         if op == "clip":
             return f"(clip {ks} {float(p['lo']).hex()} {float(p['hi']).hex()})"
+        if op == "round":
+            return f"(round {ks} {p['d']})"
         if op == "reduce":
             ax = "all" if p["axes"] is None else ",".join(map(str, p["axes"]))
             return f"(reduce {p['name']} {ks} {ax} {int(p['keepdims'])} {p['ddof']})"
@@ -173,11 +178,15 @@ class Node:
         if op in NPU:
             if op in TRANSC:
                 self.inexact = True
+            if op in ("rint", "isinf", "isfinite"):
+                self.guard_steps(op, kv[0], 0)
             return NPU[op](kv[0])
         if op in NPB:
             x, y = kv
             if op in CMP:
                 self.guard_cmp(x, y)
+            if op in ("floor_divide", "mod"):
+                self.guard_divmod(x, y)
             try:
                 r = NPB[op](x, y)
             except ValueError as e:
@@ -210,6 +219,11 @@ class Node:
             return x.astype(dt)
         if op == "clip":
             return np.clip(kv[0], float(p["lo"]), float(p["hi"]))
+        if op == "round":
+            self.guard_steps(op, kv[0], p["d"])
+            if round_leaves_range(kv[0], p["d"]):
+                raise Skip("round of integers past the dtype's range (NumPy's cast is undefined there)")
+            return np.round(kv[0], p["d"])  # exact: dtx rounds each step in the dtype, as NumPy
         if op == "persist":
             return np.asarray(kv[0])
         if op == "reduce":
@@ -274,6 +288,36 @@ class Node:
         if near.any():
             raise Skip("a comparison of inexact values that are nearly equal")
 
+    def guard_divmod(self, x, y):
+        """floor_divide / mod of inexact floats: skip quotients near an integer (a step of floor)."""
+        a, b = self.kids
+        if not (a.inexact or b.inexact):
+            return
+        if not (is_float(dtype_of(x)) or is_float(dtype_of(y)) or type(x) is float or type(y) is float):
+            return
+        xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        q = xa / ya
+        fin = np.isfinite(q)
+        near = np.abs(q - np.round(q)) <= 1e-3 * np.maximum(1.0, np.abs(q))
+        if (fin & near).any() or (ya == 0).any():
+            raise Skip("floor_divide / mod of inexact values near a step")
+
+    def guard_steps(self, op, x, d):
+        """rint / round of inexact values near a half (a step), isinf / isfinite near the range's end."""
+        kid = self.kids[0]
+        if not (kid.inexact and (is_float(dtype_of(x)) or type(x) is float)):
+            return
+        xa = np.asarray(x, dtype=np.float64)
+        if op in ("isinf", "isfinite"):
+            lim = {np.float16: 6e4, np.float32: 3e38}.get(np.asarray(x).dtype.type, 1.7e308)
+            if (np.isfinite(xa) & (np.abs(xa) > lim / 10)).any():
+                raise Skip("isinf / isfinite of inexact values near the float range's end")
+            return
+        y = xa * 10.0 ** d
+        frac = np.abs(y - np.floor(y) - 0.5)
+        if (np.isfinite(y) & (frac <= 1e-3 * np.maximum(1.0, np.abs(y)))).any():
+            raise Skip("rint / round of inexact values near a half")
+
     def guard_truth(self, kid, x):
         if kid.inexact and is_float(dtype_of(x)):
             xa = np.asarray(x, dtype=np.float64)
@@ -310,6 +354,22 @@ class Node:
                 STATS["f32_reduction_deviation"] = STATS.get("f32_reduction_deviation", 0) + 1
             r = doc[()] if np.ndim(doc) == 0 else doc
         return r
+
+
+def round_leaves_range(x, d):
+    """Whether numpy.round(x, d) of an integer x casts a float64 outside the dtype back (or nan): C leaves
+    that undefined, and NumPy's answer changes with the CPU and the array's length (SIMD or scalar loop);
+    dtx gives the scalar x86-64 answer (dtx/array.h), which tests/array_elem_test.cc checks."""
+    xa = np.asarray(x)
+    if xa.dtype.kind not in "iu" or d >= 0:
+        return False
+    f = 1.0  # NumPy's power_of_ten: exact to 1e8, then 1e9 times 10 repeatedly (inf past ~1e308)
+    for k in range(min(-d, 400)):
+        f = 1e9 if k == 8 else f * 10.0
+    with np.errstate(all="ignore"):
+        y = np.rint(xa.astype(np.float64) / f) * f
+    info = np.iinfo(xa.dtype)
+    return bool((~np.isfinite(y) | (y < float(info.min)) | (y >= 2.0 ** (8 * xa.dtype.itemsize - (info.min < 0)))).any())
 
 
 def is_const(n):
@@ -400,8 +460,13 @@ class Gen:
         if r < 0.63:
             return Node("astype", [self.expr(d)], dt=rng.choice(DTYPES))
         if r < 0.66:
+            if rng.random() < 0.1:  # NaN bounds and lo > hi (NumPy: nan, and hi)
+                return Node("clip", [self.expr(d)], lo=rng.choice([float("nan"), 2.0, -1.0]),
+                            hi=rng.choice([float("nan"), 1.0, -2.0, float("inf")]))
             lo = round(rng.uniform(-3, 1), 2)
             return Node("clip", [self.expr(d)], lo=lo, hi=lo + round(rng.uniform(0, 3), 2))
+        if r < 0.675:
+            return Node("round", [self.expr(d)], d=rng.choice([0, 0, 1, 2, 3, -1, -2, 5]))
         if r < 0.69:
             return Node("persist", [self.expr(d)])
         if r < 0.80:
@@ -743,7 +808,73 @@ def named_cases(w):
     w.add("eight_dims_sum", [(np.arange(2 * 3 * 2 * 1 * 2 * 3 * 1 * 2, dtype=np.float64).reshape(2, 3, 2, 1, 2, 3, 1, 2),
                               [1, 2, 1, 1, 2, 2, 1, 1])],
           Node("reduce", [N("mul", X, F(0.5))], name="sum", axes=[1, 4, 7], keepdims=False, ddof=0))
+    elem_cases(w)
     linalg_cases(w)
+
+
+def elem_cases(w):
+    """isnan / isinf / isfinite, rint, round, floor_divide, mod and clip: every dtype, the corners."""
+    X, Y = Node("in", k=0), Node("in", k=1)
+
+    def N(op, *k, **p):
+        return Node(op, k, **p)
+
+    def specials(dt):
+        if np.dtype(dt).kind == "b":
+            return np.array([True, False, True, False, False, True, True])
+        if np.dtype(dt).kind in "iu":
+            info = np.iinfo(dt)
+            vals = [info.min, info.max, 0, 1, 2, 3, 7, 15, 25, 35, 45, info.max - 1, info.min + 1]
+            vals += [-1, -2, -7, -15, -25, -35] if info.min < 0 else [250 % (info.max + 1), 100]
+            return np.array(vals, dtype=dt)
+        f = [0.0, -0.0, np.nan, np.inf, -np.inf, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.0, 7.0, -7.0, 0.25, 0.35,
+             1.2345678, 12345.678, 2.5e-5, 6.0, 1e-30]
+        if dt == "float16":
+            f += [65504.0, -65504.0, 6e-8, 7.5, -7.5]
+        return np.array(f, dtype=dt)
+
+    for dt in DTYPES:
+        v = specials(dt)
+        ch = [max(1, len(v) // 3)]
+        for op in ("isnan", "isinf", "isfinite", "rint"):
+            w.add(f"elem_{op}_{dt}", [(v, ch)], N(op, X))
+        for d in (0, 1, 2, 3, -1, -2, -3, 5, 12, -19, -20, 400, -400):
+            vr = v
+            if np.dtype(dt).kind in "iu" and d < 0:  # the values whose result the dtype holds
+                vr = np.array([e for e in v if not round_leaves_range(np.array([e], dtype=dt), d)], dtype=dt)
+                if len(vr) == 0:
+                    continue
+            w.add(f"elem_round_{dt}_{d}", [(vr, [max(1, len(vr) // 3)])], N("round", X, d=d))
+        # every pair of the specials: x // y and x % y (divisors 0, -1, inf, nan, -0.0 included)
+        a, b = np.repeat(v, len(v)), np.tile(v, len(v))
+        for op in ("floor_divide", "mod"):
+            w.add(f"elem_{op}_{dt}_pairs", [(a, [37]), (b, [29])], N(op, X, Y))
+            w.add(f"elem_{op}_{dt}_by_int", [(v, ch)], N(op, X, Node("int", v=3)))
+            w.add(f"elem_{op}_{dt}_by_neg_int", [(v, ch)], N(op, X, Node("int", v=-1)))
+            w.add(f"elem_{op}_{dt}_by_zero", [(v, ch)], N(op, X, Node("int", v=0)))
+            w.add(f"elem_{op}_{dt}_by_float", [(v, ch)], N(op, X, Node("float", v=-2.5)))
+            w.add(f"elem_{op}_int_by_{dt}", [(v, ch)], N(op, Node("int", v=7), X))
+        for lo, hi in ((float("nan"), 1.0), (0.0, float("nan")), (2.0, 1.0), (-0.0, 0.0), (-1.5, 2.25),
+                       (float("-inf"), float("inf"))):
+            w.add(f"elem_clip_{dt}_{lo}_{hi}", [(v, ch)], N("clip", X, lo=lo, hi=hi))
+    # mixed dtypes (NEP 50 promotion), 2-d with broadcasting
+    m = np.arange(-12, 12, dtype=np.int16).reshape(4, 6)
+    r = np.array([5, 3, 0, 7, 255, 2], dtype=np.uint8)
+    for op in ("floor_divide", "mod"):
+        w.add(f"elem_{op}_i16_u8_broadcast", [(m, [3, 4]), (r, [4])], N(op, X, Y))
+        w.add(f"elem_{op}_u8_f32", [(r, [4]), (np.array([2.5, -1.5, 0.0, np.inf, -0.0, 3.0], np.float32), [5])],
+              N(op, X, Y))
+        w.add(f"elem_{op}_i64_u64", [(np.array([-7, 7, 2**62], np.int64), [2]),
+                                     (np.array([2, 3, 2**63 + 5], np.uint64), [2])], N(op, X, Y))
+        w.add(f"elem_{op}_huge_int_error", [(m, [3, 4])], N(op, X, Node("int", v=2**40)))
+        w.add(f"elem_{op}_bool_bool", [(np.array([True, False, True, False]), [3]),
+                                       (np.array([True, True, False, False]), [3])], N(op, X, Y))
+    w.add("elem_fused_divmod_identity", [(m, [3, 4]), (np.array([5, -3, 4, 7, -1, 2], np.int16), [4])],
+          N("add", N("mul", N("floor_divide", X, Y), Y), N("mod", X, Y)))
+    w.add("elem_empty_i8_pow_neg", [(np.zeros((0,), np.int8), [1])], N("pow", X, Node("int", v=-1)))
+    w.add("elem_empty_2d_round", [(np.zeros((3, 0), np.int32), [2, 1])], N("round", X, d=-1))
+    w.add("elem_round_scalar", [], N("round", Node("float", v=2.675), d=2))
+    w.add("elem_round_int_scalar", [], N("round", Node("int", v=-25), d=-1))
 
 
 def linalg_cases(w):

@@ -886,6 +886,9 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
   }
   for (int i = 0; i < n; i++)
     if (arrays[i] == NULL) return NULL;
+  int unknown, deferred; /* before the empty operands are dropped (unknown.c) */
+  if (dtxa_deferred_inputs(DTXA_CONCAT, "dtx_concatenate", n, arrays, &unknown, &deferred) != DTX_OK)
+    return NULL;
   const dtx_array *a0 = arrays[0];
   if (a0->ndim == 0) {
     dtxi_fail(DTX_EINVAL, "dtx_concatenate: 0-d arrays cannot be concatenated");

@@ -145,7 +145,9 @@ DTX_API dtx_array *dtx_array_keep(dtx_array *a);
 
 DTX_API int dtx_array_ndim(const dtx_array *a);
 DTX_API dtx_dtype dtx_array_dtype(const dtx_array *a);
-/* Length of an axis (negative counts from the end); -1 for a bad axis. */
+/* Length of an axis (negative counts from the end); -1 for a bad axis, and
+ * along an axis whose length is unknown until computed (see "unknown
+ * lengths" below). */
 DTX_API int64_t dtx_array_dim(const dtx_array *a, int axis);
 /* Chunk length along an axis (the last chunk may be shorter); -1 for a bad axis. */
 DTX_API int64_t dtx_array_chunk(const dtx_array *a, int axis);
@@ -255,6 +257,42 @@ DTX_API dtx_status dtx_array_compute(const dtx_array *a, void *buf, size_t size)
  * back as it is; with a `where`, a copy placed there.
  * Elsewhere the result is one host buffer and `where` is only checked. */
 DTX_API dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **out);
+
+/* ---- unknown lengths ------------------------------------------------------------- */
+/*
+ * Arrays whose length is known only once computed (Dask's nan chunks):
+ * dtx_mask_select and dtx_unique (dtx/index.h) return 1-d arrays of unknown
+ * length, made of pieces (one per task that makes them) of unknown lengths.
+ * Shape queries say so: dtx_array_dim and dtx_array_chunk give -1 along the
+ * axis, dtx_array_size -1, dtx_array_nbytes 0, dtx_array_shape_known 0;
+ * dtx_array_numblocks gives the number of pieces.
+ * They are accepted by elementwise operations (dtx_unary and its forms,
+ * dtx_astype, dtx_binary / dtx_where / dtx_clip with the other operands
+ * 0-d, e.g. Python scalars; the result has an unknown length too) and by
+ * reductions (dtx_reduce and its forms: the result's shape is known, e.g.
+ * dtx_sum(dtx_mask_select(x, m), NULL, 0)). Every other operation is
+ * DTX_EINVAL with a message saying to call dtx_array_compute_chunk_sizes
+ * first, whose result has known lengths and is accepted everywhere.
+ * Computing an array that depends on unknown lengths (dtx_array_compute,
+ * _compute_alloc, _persist, dtx_save_npy) first computes the arrays of
+ * unknown length under it and keeps them in host memory, then computes the
+ * rest; dtx_array_graph is DTX_EINVAL for it. dtx_array_compute needs a
+ * buffer of exactly the computed size (else DTX_EINVAL giving the length):
+ * use dtx_array_compute_alloc when the length is not known ahead.
+ */
+
+/* 1 when every length of a is known (0 for NULL). */
+DTX_API int dtx_array_shape_known(const dtx_array *a);
+/* Computes a into a new buffer (malloc'ed; the caller frees it with free(),
+ * never NULL on success) of elements of dtype `dtype` (a's dtype, or
+ * DTX_ANY_DTYPE; checked as dtx_array_compute_as); *n (may be NULL)
+ * receives the number of elements. For any array, of known length or not. */
+DTX_API dtx_status dtx_array_compute_alloc(const dtx_array *a, dtx_dtype dtype, void **buf, int64_t *n);
+/* Dask's compute_chunk_sizes: *out is a with every length known. The parts
+ * of unknown length are computed now and kept in host memory (so they are
+ * not computed again); the operations over them stay lazy. An array of
+ * known lengths comes back as it is (a new reference). */
+DTX_API dtx_status dtx_array_compute_chunk_sizes(const dtx_array *a, dtx_array **out);
 
 /* Writes a to a NumPy .npy file (format 1.0, little endian, C order). */
 DTX_API dtx_status dtx_save_npy(const dtx_array *a, const char *path);

@@ -9,6 +9,7 @@
 #include "dtx/export.h"
 #include "dtx/future.h"
 #include "dtx/graph.h"
+#include "dtx/index.h"
 #include "dtx/linalg.h"
 #include "dtx/scan.h"
 #include "dtx/sort.h"

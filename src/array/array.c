@@ -45,6 +45,8 @@ int64_t dtxa_nblocks(const dtx_array *a) {
 
 dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, const int64_t *shape,
                      const int64_t *chunk, dtx_dtype t, int nin, dtx_array *const *in) {
+  int unknown, deferred; /* lengths unknown until computed: unknown.c */
+  if (dtxa_deferred_inputs(kind, opname, nin, in, &unknown, &deferred) != DTX_OK) return NULL;
   dtx_array *a = calloc(1, sizeof *a);
   dtx_array **ins = nin > 0 ? calloc((size_t)nin, sizeof *ins) : NULL;
   if (a == NULL || (nin > 0 && ins == NULL)) {
@@ -70,6 +72,8 @@ dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, co
   a->in = ins;
   for (int i = 0; i < nin; i++) ins[i] = dtx_array_retain(in[i]);
   for (int d = 0; d < DTX_ARRAY_MAX_DIMS; d++) a->vmap[d].src = -1;
+  a->unknown = unknown;
+  a->deferred = deferred;
   return a;
 }
 
@@ -182,11 +186,11 @@ int dtx_array_ndim(const dtx_array *a) { return a != NULL ? a->ndim : 0; }
 dtx_dtype dtx_array_dtype(const dtx_array *a) { return a != NULL ? a->dtype : (dtx_dtype)0; }
 int64_t dtx_array_dim(const dtx_array *a, int axis) {
   int d = norm_axis(a, axis);
-  return d < 0 ? -1 : a->shape[d];
+  return d < 0 || a->unknown ? -1 : a->shape[d];
 }
 int64_t dtx_array_chunk(const dtx_array *a, int axis) {
   int d = norm_axis(a, axis);
-  return d < 0 ? -1 : a->chunk[d];
+  return d < 0 || a->unknown ? -1 : a->chunk[d];
 }
 int64_t dtx_array_numblocks(const dtx_array *a, int axis) {
   int d = norm_axis(a, axis);
@@ -194,12 +198,13 @@ int64_t dtx_array_numblocks(const dtx_array *a, int axis) {
 }
 int64_t dtx_array_size(const dtx_array *a) {
   if (a == NULL) return 0;
+  if (a->unknown) return -1;
   int64_t n = 1;
   for (int d = 0; d < a->ndim; d++) n *= a->shape[d];
   return n;
 }
 size_t dtx_array_nbytes(const dtx_array *a) {
-  return a != NULL ? (size_t)dtx_array_size(a) * dtx_dtype_size(a->dtype) : 0;
+  return a != NULL && !a->unknown ? (size_t)dtx_array_size(a) * dtx_dtype_size(a->dtype) : 0;
 }
 dtx_cluster *dtx_array_cluster(const dtx_array *a) { return a != NULL ? a->cl : NULL; }
 
@@ -898,6 +903,9 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
   }
   for (int i = 0; i < n; i++)
     if (arrays[i] == NULL) return NULL;
+  int unknown, deferred; /* before the empty operands are dropped (unknown.c) */
+  if (dtxa_deferred_inputs(DTXA_CONCAT, "dtx_concatenate", n, arrays, &unknown, &deferred) != DTX_OK)
+    return NULL;
   const dtx_array *a0 = arrays[0];
   if (a0->ndim == 0) {
     dtxi_fail(DTX_EINVAL, "dtx_concatenate: 0-d arrays cannot be concatenated");
@@ -1616,6 +1624,7 @@ dtx_status dtx_array_compute_as(const dtx_array *a, dtx_dtype dtype, void *buf, 
                      "buffer of %s, or convert the array with dtx_astype(a, %s) first",
                      dtx_dtype_name(dtype), SHAPE(a), dtx_dtype_name(a->dtype), dtx_dtype_name(a->dtype),
                      dtxa_dtype_enum_name(dtype));
+  if (a->deferred) return dtxa_compute_deferred(a, dtype, buf, size); /* unknown lengths */
   if ((buf == NULL && size > 0) || size != dtx_array_nbytes(a))
     return dtxi_fail(
         DTX_EINVAL, "dtx_array_compute: the buffer has %zu bytes at %p; the %s %s array needs %zu",
@@ -1633,6 +1642,7 @@ dtx_status(dtx_array_compute)(const dtx_array *a, void *buf, size_t size) {
 dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **out) {
   if (a == NULL || out == NULL)
     return dtxi_fail(DTX_EINVAL, "dtx_array_persist: %s is NULL", a == NULL ? "array" : "out");
+  if (a->deferred) return dtxa_persist_deferred(a, where, out); /* unknown lengths */
   int64_t nb = dtxa_nblocks(a);
   int ngpu = dtx_cluster_num_gpus(a->cl);
   int *w = NULL;

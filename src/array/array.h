@@ -90,6 +90,11 @@ struct dtx_array {
   int64_t depth[DTX_ARRAY_MAX_DIMS];
   int boundary;
   double constant;
+  /* Lengths unknown until computed (array/unknown.c): unknown: this 1-d
+   * array's length is (shape[0] then counts its pieces, chunk[0] is 1);
+   * deferred: it or something it reads is unknown, so computing it first
+   * resolves those (dtxa_resolve). */
+  int unknown, deferred;
 };
 
 /* A new node with one reference, its serial and shape set, not in any
@@ -131,6 +136,22 @@ void *dtxa_alloc_host(size_t bytes);
  * (round-robin) instead of where the scheduler would pick, so the CUDA
  * kernels run (the CPU-vs-CUDA parity test). Set before building. */
 extern int dtxa_pin_gpus;
+
+/* unknown.c: lengths unknown until computed (see there). dtxa_node calls
+ * dtxa_deferred_inputs: DTX_EINVAL (message set) when an operation of kind
+ * `kind` cannot take an input of unknown length; else *unknown and
+ * *deferred say what the new node is. */
+dtx_status dtxa_deferred_inputs(int kind, const char *opname, int nin, dtx_array *const *in, int *unknown,
+                                int *deferred);
+/* Marks a new BLOCKS node (1-d, shape[0] pieces of chunk 1, each piece a
+ * task output of any length) as a source of unknown length. */
+dtx_array *dtxa_unknown_source(dtx_array *a);
+/* *out: a with every unknown length computed (the unknown sources computed
+ * and held in host memory; the operations over them made again). */
+dtx_status dtxa_resolve(const dtx_array *a, dtx_array **out);
+/* dtx_array_compute_as, dtx_array_persist of a deferred array. */
+dtx_status dtxa_compute_deferred(const dtx_array *a, dtx_dtype dtype, void *buf, size_t size);
+dtx_status dtxa_persist_deferred(const dtx_array *a, const int *where, dtx_array **out);
 
 /* build.c: computes a into host memory at buf (C order). */
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf);

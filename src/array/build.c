@@ -1577,6 +1577,10 @@ dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, s
                      a == NULL   ? "array"
                      : g == NULL ? "graph"
                                  : "ids");
+  if (a->deferred)
+    return dtxi_fail(DTX_EINVAL,
+                     "dtx_array_graph: the array's chunks depend on lengths unknown until computed (from "
+                     "dtx_mask_select or dtx_unique); call dtx_array_compute_chunk_sizes first");
   if (nids != (size_t)dtxa_nblocks(a))
     return dtxi_fail(DTX_EINVAL, "dtx_array_graph: nids is %zu; the array has %lld chunks", nids,
                      (long long)dtxa_nblocks(a));
@@ -1622,6 +1626,9 @@ static void copy_ext(const dtx_array *a, void *buf) {
 }
 
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
+  if (a->deferred)
+    return dtxi_fail(DTX_EINVAL, "internal: %s-%llu has unknown lengths", a->opname,
+                     (unsigned long long)a->serial);
   if (dtx_array_size(a) == 0) return DTX_OK; /* empty: nothing to compute */
   if (a->kind == DTXA_EXT) {
     copy_ext(a, buf);

@@ -35,6 +35,13 @@ static const char *descr_of(dtx_dtype t) {
 dtx_status dtx_save_npy(const dtx_array *a, const char *path) {
   if (a == NULL || path == NULL)
     return dtxi_fail(DTX_EINVAL, "dtx_save_npy: %s is NULL", a == NULL ? "array" : "path");
+  if (a->deferred) { /* lengths unknown until computed: compute them, then save */
+    dtx_array *r = NULL;
+    dtx_status rc = dtxa_resolve(a, &r);
+    if (rc == DTX_OK) rc = dtx_save_npy(r, path);
+    dtx_array_release(r);
+    return rc;
+  }
   char shp[256] = "(";
   size_t q = 1;
   for (int d = 0; d < a->ndim; d++)

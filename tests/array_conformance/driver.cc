@@ -259,7 +259,21 @@ class Builder {
     }
     if (op == "qr_r" || op == "svd_s" || op == "solve" || op == "inv" || op == "cholesky" || op == "norm")
       return Linalg(op);
+    if (op == "take" || op == "take_array" || op == "mask" || op == "unique") return Index(op);
     throw std::runtime_error("unknown operation " + op);
+  }
+
+  /* dtx/index.h: take, take_array, mask (dtx_mask_select), unique. */
+  dtx_array *Index(const std::string &op) {
+    dtx_array *a = Node();
+    if (op == "unique") return dtx_unique(a);
+    if (op == "mask" || op == "take_array") {
+      dtx_array *b = Node();
+      if (op == "mask") return dtx_mask_select(a, b);
+      return dtx_take_array(a, b, static_cast<int>(Int(Tok())));
+    }
+    std::vector<int64_t> idx = ParseInts(Tok());
+    return dtx_take(a, idx.data(), static_cast<int64_t>(idx.size()), static_cast<int>(Int(Tok())));
   }
 
   /* dtx/linalg.h; qr_r: R with each row's sign making its diagonal >= 0. */
@@ -482,8 +496,18 @@ std::string RunCase(const Case &c, dtx_cluster *cl, const std::string &dir) {
   dtx_array *a = b.Build();
   std::string err;
   std::vector<unsigned char> buf;
+  int64_t unknown_len = -1;
   if (a == nullptr) {
     err = b.why_.empty() ? std::string("building: ") + dtx_last_error() : b.why_;
+  } else if (!dtx_array_shape_known(a)) { /* a length unknown until computed (dtx/index.h) */
+    void *p = nullptr;
+    dtx_status rc =
+        dtx_array_compute_alloc(a, c.buf.empty() ? DTX_ANY_DTYPE : DtypeOf(c.buf), &p, &unknown_len);
+    if (rc != DTX_OK) err = std::string("compute_alloc: ") + dtx_status_name(rc) + ": " + dtx_last_error();
+    size_t bytes = rc == DTX_OK ? static_cast<size_t>(unknown_len) * dtx_dtype_size(dtx_array_dtype(a)) : 0;
+    buf.assign(static_cast<unsigned char *>(p), static_cast<unsigned char *>(p) + bytes);
+    buf.push_back(0);
+    std::free(p);
   } else {
     buf.resize(dtx_array_nbytes(a) + 1);
     dtx_dtype bt = c.buf.empty() ? DTX_ANY_DTYPE : DtypeOf(c.buf);
@@ -496,7 +520,8 @@ std::string RunCase(const Case &c, dtx_cluster *cl, const std::string &dir) {
                        : "";
   if (!err.empty()) return "error where NumPy has none: " + err;
   std::vector<int64_t> shape;
-  for (int d = 0; d < dtx_array_ndim(a); d++) shape.push_back(dtx_array_dim(a, d));
+  for (int d = 0; d < dtx_array_ndim(a); d++)
+    shape.push_back(unknown_len >= 0 ? unknown_len : dtx_array_dim(a, d));
   return Compare(c, dtx_array_dtype(a), shape, buf);
 }
 

@@ -24,6 +24,8 @@ The expression language (one node per parenthesis):
             up to those);  (svd_s X)  singular values;  (solve X Y)  (inv X)
   (cholesky X)  (norm X ORD AXES KEEPDIMS)   ORD: none, fro, nuc, inf, -inf
             or a number; AXES: all, or 0,1
+  (take X IDX AXIS)  IDX: -, or 3,-1,3   (take_array X I AXIS)  I an integer array
+  (mask X M)  X[M], M bool     (unique X)   (dtx/index.h; index_cases.py)
 (int V) and (float V) are Python scalars: dtx_scalar_int and dtx_scalar.
 
 Where dtx documents a deviation from NumPy (dtx/array.h), a random case
@@ -40,6 +42,7 @@ import warnings
 import numpy as np
 
 import dtype_cases  # beside this file
+import index_cases  # beside this file
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
           "float64"]
@@ -128,6 +131,10 @@ class Node:
             return f"(transpose {ks} {','.join(map(str, p['perm'])) or '-'})"
         if op == "concat":
             return f"(concat {ks} {p['axis']})"
+        if op == "take":
+            return f"(take {ks} {','.join(map(str, p['idx'])) or '-'} {p['axis']})"
+        if op == "take_array":
+            return f"(take_array {ks} {p['axis']})"
         if op == "norm":
             ax = "all" if p["axes"] is None else ",".join(map(str, p["axes"]))
             return f"(norm {ks} {p['ord']} {ax} {int(p['keepdims'])})"
@@ -252,6 +259,8 @@ class Node:
             return np.concatenate([kv[0], kv[1]], axis=p["axis"])
         if op in LINALG:
             return self.linalg(kv)
+        if op in index_cases.OPS:
+            return index_cases.compute(op, self.p, kv)
         raise AssertionError(op)
 
     def linalg(self, kv):
@@ -927,6 +936,7 @@ def main():
     w = Writer(a.out)
     named_cases(w)
     dtype_cases.add(w, Node)
+    index_cases.add(w, Node)
     nnamed = w.n
     skipped = {}
     tries = 0

@@ -1,0 +1,64 @@
+/*
+ * dtx/index.h - selecting elements by data: numpy.take with integer indices,
+ * boolean-mask selection x[mask], and numpy.unique (dask.array's take,
+ * x[mask] and unique).
+ *
+ * dtx_take / dtx_take_array: NumPy's take along one axis. Indices may repeat
+ * and come in any order; a negative index counts from the end; an index out
+ * of range is DTX_EINVAL naming it ("index 12 is out of bounds for axis 0
+ * with size 10", NumPy's IndexError). The result has a's shape with the
+ * number of indices along axis (0 indices: an empty axis) and a's dtype.
+ * dtx_take chunks the result along axis like a (the chunk length of a
+ * there): each output chunk is one task reading only the input chunks its
+ * indices fall in. dtx_take_array takes the indices from a 1-d integer
+ * array of known length (any integer dtype; bool is a mask: use
+ * dtx_mask_select): the result is chunked along axis like the indices,
+ * each output chunk reads one chunk of indices and every chunk of a along
+ * axis, and an index out of range fails the computation (DTX_ETASK with
+ * the same message). Both copy bytes, so every dtype is the same
+ * operation; CPU tasks (on a GPU cluster too).
+ *
+ * Lengths unknown until computed (Dask's nan chunks). dtx_mask_select and
+ * dtx_unique return 1-d arrays whose length depends on the data: see
+ * "Unknown lengths" in dtx/array.h for what accepts them.
+ *
+ * dtx_mask_select(a, mask): a[mask] with mask a bool array of a's shape
+ * (any chunks: it is read in a's), as NumPy: the selected elements in C
+ * order of a, as a 1-d array of unknown length. One task per chunk of a
+ * along axis 0, reading that row of chunks. An empty a gives an empty
+ * array (of known length 0).
+ *
+ * dtx_unique(a): the sorted distinct values of a (flattened), as
+ * numpy.unique: NaNs last and collapsed into one (NumPy 2's equal_nan);
+ * -0.0 and 0.0 are one value. A 1-d array of a's dtype and unknown
+ * length. A unique of each chunk, then a tree of merges of up to 8 (as
+ * dask.array.unique's per-chunk unique and reduction); CPU tasks.
+ *
+ * Errors: NULL with DTX_EINVAL for a NULL or 0-d a (take), a bad axis,
+ * indices out of range, an index array that is not 1-d or not of an
+ * integer dtype, a mask that is not bool or not of a's shape, arrays of
+ * different clusters, or an operand of unknown length.
+ */
+#ifndef DTX_INDEX_H
+#define DTX_INDEX_H
+
+#include "dtx/array.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* a.take(indices[0..n), axis) (negative axis counts from the end). */
+DTX_API dtx_array *dtx_take(const dtx_array *a, const int64_t *indices, int64_t n, int axis);
+/* a.take(indices, axis) with a 1-d integer array of indices. */
+DTX_API dtx_array *dtx_take_array(const dtx_array *a, const dtx_array *indices, int axis);
+/* a[mask]: 1-d, of unknown length. */
+DTX_API dtx_array *dtx_mask_select(const dtx_array *a, const dtx_array *mask);
+/* numpy.unique(a): 1-d, sorted, of unknown length. */
+DTX_API dtx_array *dtx_unique(const dtx_array *a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DTX_INDEX_H */

@@ -1581,6 +1581,7 @@ dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, s
                      a == NULL   ? "array"
                      : g == NULL ? "graph"
                                  : "ids");
+  if (a->kind == DTXA_CPLX) a = a->in[0]; /* complex: its pairs, one task per chunk as well */
   if (nids != (size_t)dtxa_nblocks(a))
     return dtxi_fail(DTX_EINVAL, "dtx_array_graph: nids is %zu; the array has %lld chunks", nids,
                      (long long)dtxa_nblocks(a));
@@ -1627,6 +1628,7 @@ static void copy_ext(const dtx_array *a, void *buf) {
 
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
   if (dtx_array_size(a) == 0) return DTX_OK; /* empty: nothing to compute */
+  if (a->kind == DTXA_CPLX) a = a->in[0];    /* complex: its pairs, the same bytes */
   if (a->kind == DTXA_EXT) {
     copy_ext(a, buf);
     return DTX_OK;

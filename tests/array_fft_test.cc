@@ -208,6 +208,22 @@ TEST_P(ArrayFft, SeveralAxes) {
   Near(dtx_irfftn(rr, 2, std::vector<int64_t>{6, 5}.data(), nullptr, DTX_FFT_BACKWARD), xr, 1e-12, "irfftn");
 }
 
+TEST_P(ArrayFft, FromAnNpyFile) {
+  Scope s;
+  unsigned seed = std::random_device{}();
+  std::printf("seed %u\n", seed);
+  std::mt19937_64 rng(seed);
+  Cx x = Rand(rng, {4, 6, 5}, false);
+  std::string path = ::testing::TempDir() + "/fft_" + GetParam().name + ".npy";
+  ASSERT_EQ(dtx_save_npy(Make(cl(), x, {4, 6, 5}, false), path.c_str()), DTX_OK) << dtx_last_error();
+  dtx_array *a = nullptr;
+  ASSERT_EQ(dtx_load_npy(cl(), path.c_str(), std::vector<int64_t>{3, 6, 5}.data(), &a), DTX_OK)
+      << dtx_last_error();
+  std::remove(path.c_str());
+  Near(dtx_fft2(a, nullptr, nullptr, DTX_FFT_BACKWARD), Dft(Dft(x, 1, -1, 1), 2, -1, 1), 1e-12,
+       "fft2 of npy");
+}
+
 TEST_P(ArrayFft, DtypesAsNumpy2) {
   Scope s;
   std::vector<float> f(8, 1.0f);

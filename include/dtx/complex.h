@@ -47,8 +47,8 @@ extern "C" {
 #endif
 
 /* re + 1j * im: re and im real arrays, broadcast together (NumPy's rules);
- * the dtype is complex64 when both are float32, float16 or integers of at
- * most 16 bits (or bool), else complex128. */
+ * the dtype is NumPy's for that expression: complex64 when their promoted
+ * dtype is float16 or float32, else complex128 (integers and bool too). */
 DTX_API dtx_array *dtx_complex(const dtx_array *re, const dtx_array *im);
 /* A Python complex scalar (re + im*1j): like dtx_scalar, weakly typed, so
  * with a complex64 array it stays complex64, and with a float32 array it

@@ -66,11 +66,9 @@ static dtx_dtype real_side(const dtx_array *x) { return dtxa_cx_in(x) ? dtxa_cx_
 static dtx_dtype part_for(const dtx_array *a, const dtx_array *b) {
   if (a->weak && b->weak) return DTX_F64;
   if (a->weak || b->weak) {
-    const dtx_array *s = a->weak ? b : a, *w = a->weak ? a : b;
+    const dtx_array *s = a->weak ? b : a; /* a Python complex with a real array: float16 / float32 */
     if (dtxa_cx_in(s)) return dtxa_cx_part(s->dtype);
-    if (s->dtype == DTX_BOOL && w->dtype != DTX_BOOL) return DTX_F64; /* bool with 1j: complex128 */
-    dtx_dtype f = dtxa_float_for(s->dtype);
-    return f == DTX_F64 ? DTX_F64 : DTX_F32;
+    return s->dtype == DTX_F16 || s->dtype == DTX_F32 ? DTX_F32 : DTX_F64;
   }
   dtx_dtype p = dtxa_float_for(dtxa_promote2(real_side(a), real_side(b)));
   return p == DTX_F64 ? DTX_F64 : DTX_F32;
@@ -186,8 +184,9 @@ dtx_array *dtx_complex(const dtx_array *re, const dtx_array *im) {
     dtxi_fail(DTX_EINVAL, "dtx_complex: re and im belong to different clusters");
     return NULL;
   }
-  dtx_dtype t = dtxa_float_for(dtxa_promote(re, im));
-  if (t != DTX_F64) t = DTX_F32;
+  /* as re + 1j * im: integers (and bool) make complex128 */
+  dtx_dtype t = dtxa_promote(re, im);
+  t = t == DTX_F16 || t == DTX_F32 ? DTX_F32 : DTX_F64;
   if (!open_scope()) return NULL;
   dtx_array *r = join_like(dtx_astype(re, t), dtx_astype(im, t));
   return dtxa_ret(close_scope(r));

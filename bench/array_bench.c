@@ -23,6 +23,10 @@
  *   cumsum-axis0    x.cumsum(axis=0) into an N x N host buffer (dtx_cumsum)
  *   sort-axis1      x sorted along axis 1 into an N x N host buffer (dtx_sort: x is
  *                   rechunked to whole rows first, inside the timed region)
+ *   fft2            the 2-d FFT of an N x N complex128 array held in chunks of whole
+ *                   rows (C rows each, persisted): an FFT along the rows, a rechunk to
+ *                   whole columns, an FFT along the columns (dtx/fft.h; each FFT's axis
+ *                   in one chunk, Dask's rule), into an N x N complex128 host buffer
  * The timed region is dtx_array_compute of the case's expression (graph
  * building included); the expression is built once, outside it. One warm-up,
  * then --reps R runs (default 5); the median, min and max are reported.
@@ -74,11 +78,12 @@ enum {
   C_SVDC,
   C_CUMSUM0,
   C_SORT1,
+  C_FFT2,
   C_COUNT
 };
 static const char *const case_names[C_COUNT] = {"transpose-sum",  "sum",          "mean-axis0", "elementwise",
                                                 "slice",          "matmul",       "stencil",    "tsqr",
-                                                "svd_compressed", "cumsum-axis0", "sort-axis1"};
+                                                "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2"};
 /* the linalg cases' inputs (fixed; see the top) */
 #define TSQR_M 1000000
 #define TSQR_N 64
@@ -269,7 +274,7 @@ static void usage(FILE *f) {
       "  --reps R       timed runs per case after a warm-up (default 5)\n"
       "  --threads T    worker threads (default: the cluster's, one per core)\n"
       "  --cases LIST   of transpose-sum,sum,mean-axis0,elementwise,slice,matmul,stencil (default: these),\n"
-      "                 tsqr,svd_compressed,cumsum-axis0,sort-axis1 (only when named)\n"
+      "                 tsqr,svd_compressed,cumsum-axis0,sort-axis1,fft2 (only when named)\n"
       "  --json         one JSON object per line instead of the table\n");
 }
 
@@ -415,6 +420,16 @@ int main(int argc, char **argv) {
   if (o.cases[C_CUMSUM0]) expr[C_CUMSUM0] = dtx_cumsum(x, 0);
   if (o.cases[C_SORT1]) expr[C_SORT1] = dtx_sort(x, 1);
   size_t out_bytes = xbytes;
+  if (o.cases[C_FFT2]) {
+    dtx_array *z = NULL;
+    int64_t rows[2] = {o.chunk, n}, cols[2] = {n, o.chunk};
+    dtx_array *re = dtx_random_uniform(cl, 2, shape, rows, DTX_F64, 43);
+    dtx_array *im = dtx_random_uniform(cl, 2, shape, rows, DTX_F64, 44);
+    if (dtx_array_persist(dtx_complex(re, im), NULL, &z) != DTX_OK) die("persist the fft2 input");
+    dtx_array *f1 = dtx_fft(z, 0, 1, DTX_FFT_BACKWARD);
+    expr[C_FFT2] = dtx_fft(dtx_rechunk(f1, cols), 0, 0, DTX_FFT_BACKWARD);
+    if (dtx_array_nbytes(z) > out_bytes) out_bytes = dtx_array_nbytes(z);
+  }
   double la_floor[2] = {0, 0};
   if (o.cases[C_TSQR] || o.cases[C_SVDC]) linalg_cases(cl, &o, expr, &out_bytes, la_floor);
   for (int c = 0; c < C_COUNT; c++)
@@ -422,17 +437,11 @@ int main(int argc, char **argv) {
 
   /* bytes each case must read and write */
   double rows3 = (double)((n + 2) / 3);
-  double floor_bytes[C_COUNT] = {2.0 * (double)xbytes,
-                                 (double)xbytes,
-                                 (double)xbytes,
-                                 (double)xbytes,
-                                 rows3 * (double)n * (double)esz,
-                                 0,
-                                 2.0 * (double)xbytes,
-                                 la_floor[0],
-                                 la_floor[1],
-                                 2.0 * (double)xbytes,
-                                 2.0 * (double)xbytes};
+  double floor_bytes[C_COUNT] = {2.0 * (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes,
+                                 rows3 * (double)n * (double)esz, 0, 2.0 * (double)xbytes, la_floor[0],
+                                 la_floor[1], 2.0 * (double)xbytes, 2.0 * (double)xbytes,
+                                 /* fft2: the complex128 array read and written by each pass */
+                                 4.0 * 16.0 * (double)n * (double)n};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
   char host[128] = "";

@@ -28,7 +28,10 @@ CASES = ["transpose-sum", "sum", "mean-axis0", "elementwise", "slice", "matmul",
 # rank 32 in 2,000 x 2,000 chunks (NumPy: its exact SVD, for reference);
 # cumsum-axis0: x.cumsum(axis=0); sort-axis1: x sorted along rows (Dask has no
 # sort: x rechunked to whole rows, np.sort per block, as dtx does inside dtx_sort)
-LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1"]  # cases run only when named
+# fft2: the 2-d FFT of an n x n complex128 array in chunks of c whole rows, as two passes (an
+# FFT along the rows, a rechunk to whole columns, one along the columns: Dask's fft takes axes
+# held in one chunk); NumPy: np.fft.fft2 on the whole array
+LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2"]  # cases run only when named
 
 
 def timed(fn, reps):
@@ -111,6 +114,9 @@ def main():
     if "svd_compressed" in cases:
         la["svd_compressed"] = rng.standard_normal((20_000, 32)) @ rng.standard_normal((32, 2_000))
         npc["svd_compressed"] = lambda: np.linalg.svd(la["svd_compressed"], full_matrices=False)
+    if "fft2" in cases:
+        la["fft2"] = rng.random((n, n)) + 1j * rng.random((n, n))
+        npc["fft2"] = lambda: np.fft.fft2(la["fft2"])
     numpy = {}
     if not a.no_numpy:
         for case in cases:
@@ -139,6 +145,9 @@ def main():
         sd = da.from_array(la["svd_compressed"], chunks=(2_000, 2_000)).persist()
         dkc["svd_compressed"] = lambda: da.linalg.svd_compressed(sd, 32, n_power_iter=0, n_oversamples=10,
                                                                  seed=0)[0].compute()
+    if "fft2" in cases:
+        fd = da.from_array(la["fft2"], chunks=(c, n)).persist()
+        dkc["fft2"] = lambda: da.fft.fft(da.fft.fft(fd, axis=1).rechunk((n, c)), axis=0).compute()
     dk = {case: timed(dkc[case], a.dask_reps) for case in cases}
 
     # ---- report -------------------------------------------------------------------------------

@@ -109,7 +109,11 @@ TEST(ArrayDtypeRules, NamesAndSizes) {
     EXPECT_STREQ(dtx_dtype_name(kAll[i]), names[i]);
     EXPECT_EQ(dtx_dtype_size(kAll[i]), sizes[i]) << names[i];
   }
-  EXPECT_EQ(dtx_dtype_name(static_cast<dtx_dtype>(13)), nullptr);
+  EXPECT_STREQ(dtx_dtype_name(DTX_C64), "complex64");
+  EXPECT_STREQ(dtx_dtype_name(DTX_C128), "complex128");
+  EXPECT_EQ(dtx_dtype_size(DTX_C64), 8u);
+  EXPECT_EQ(dtx_dtype_size(DTX_C128), 16u);
+  EXPECT_EQ(dtx_dtype_name(static_cast<dtx_dtype>(15)), nullptr);
   EXPECT_EQ(dtx_dtype_size(static_cast<dtx_dtype>(0)), 0u);
 }
 

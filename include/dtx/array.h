@@ -113,11 +113,13 @@ typedef enum dtx_dtype {
   DTX_U16 = 9,
   DTX_U32 = 10,
   DTX_U64 = 11,
-  DTX_F16 = 12, /* IEEE binary16, held as its bits (uint16_t); computed in float32 */
+  DTX_F16 = 12,  /* IEEE binary16, held as its bits (uint16_t); computed in float32 */
+  DTX_C64 = 13,  /* complex64: pairs (re, im) of float (dtx/complex.h) */
+  DTX_C128 = 14, /* complex128: pairs of double */
 } dtx_dtype;
 
 /* NumPy's names ("bool", "int8", ..., "uint64", "float16", "float32",
- * "float64"); NULL for anything else. */
+ * "float64", "complex64", "complex128"); NULL for anything else. */
 DTX_API const char *dtx_dtype_name(dtx_dtype t);
 /* Bytes per element; 0 for an unknown dtype. */
 DTX_API size_t dtx_dtype_size(dtx_dtype t);

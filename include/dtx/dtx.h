@@ -6,7 +6,9 @@
 
 #include "dtx/array.h"
 #include "dtx/cluster.h"
+#include "dtx/complex.h"
 #include "dtx/export.h"
+#include "dtx/fft.h"
 #include "dtx/future.h"
 #include "dtx/graph.h"
 #include "dtx/index.h"

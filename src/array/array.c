@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "array/array.h"
+#include "array/complex.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "data/store.h"
@@ -45,6 +46,15 @@ int64_t dtxa_nblocks(const dtx_array *a) {
 
 dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, const int64_t *shape,
                      const int64_t *chunk, dtx_dtype t, int nin, dtx_array *const *in) {
+  /* complex arrays: only their own node holds them (array/complex.c) */
+  if (kind != DTXA_CPLX) {
+    int cx = dtxa_is_cx(t);
+    for (int i = 0; i < nin; i++) cx |= dtxa_cx_in(in[i]);
+    if (cx) {
+      dtxa_cx_refuse(opname);
+      return NULL;
+    }
+  }
   int unknown, deferred; /* lengths unknown until computed: unknown.c */
   if (dtxa_deferred_inputs(kind, opname, nin, in, &unknown, &deferred) != DTX_OK) return NULL;
   dtx_array *a = calloc(1, sizeof *a);
@@ -132,12 +142,14 @@ typedef struct scope {
 
 static _Thread_local scope *scopes;
 
-void dtx_array_scope_begin(void) {
+int dtxa_scope_begin(void) {
   scope *s = calloc(1, sizeof *s);
-  if (s == NULL) return; /* arrays then stay with the caller */
+  if (s == NULL) return -1; /* arrays then stay with the caller */
   s->up = scopes;
   scopes = s;
+  return 0;
 }
+void dtx_array_scope_begin(void) { (void)dtxa_scope_begin(); }
 
 void dtx_array_scope_end(void) {
   scope *s = scopes;
@@ -296,15 +308,18 @@ static dtx_array *const_node(dtx_cluster *cl, const char *fn, int ndim, const in
 }
 
 dtx_array *dtx_zeros(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t) {
+  if (dtxa_is_cx(t)) return dtxa_ret(dtxa_cx_full(cl, ndim, shape, chunks, t, 0));
   dtxk_gen g = gconst(0, t);
   return dtxa_ret(gen_node(cl, "dtx_zeros", "zeros", ndim, shape, chunks, t, &g));
 }
 dtx_array *dtx_ones(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t) {
+  if (dtxa_is_cx(t)) return dtxa_ret(dtxa_cx_full(cl, ndim, shape, chunks, t, 1));
   dtxk_gen g = gconst(1, t);
   return dtxa_ret(gen_node(cl, "dtx_ones", "ones", ndim, shape, chunks, t, &g));
 }
 dtx_array *dtx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
                     double value) {
+  if (dtxa_is_cx(t)) return dtxa_ret(dtxa_cx_full(cl, ndim, shape, chunks, t, value));
   dtxk_gen g = gconst(value, t);
   return dtxa_ret(gen_node(cl, "dtx_full", "full", ndim, shape, chunks, t, &g));
 }
@@ -432,6 +447,7 @@ dtx_array *dtx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const 
     dtxi_fail(DTX_EINVAL, "dtx_from_host: cluster is NULL");
     return NULL;
   }
+  if (dtxa_is_cx(t)) return dtxa_ret(dtxa_cx_from_host(cl, ndim, shape, chunks, t, data, mode));
   if (dtxa_check_shape("dtx_from_host", ndim, shape, chunks, t, chunk) != DTX_OK) return NULL;
   int64_t n = 1;
   for (int d = 0; d < ndim; d++) n *= shape[d];
@@ -541,6 +557,7 @@ static int is_cmp(int op) { return op >= DTX_EQ && op <= DTX_GE; }
 
 static dtx_array *unary_node(int op, const dtx_array *a) {
   if (a == NULL) return NULL;
+  if (dtxa_cx_in(a)) return dtxa_cx_unary(op, a);
   const char *name = unary_name(op);
   if (name == NULL) {
     dtxi_fail(DTX_EINVAL, "dtx_unary: op %d is not a dtx_unary_op", op);
@@ -579,6 +596,7 @@ static dtx_array *binary_node(int op, const dtx_array *a, const dtx_array *b) {
     dtxi_fail(DTX_EINVAL, "dtx_%s: the operands belong to different clusters", name);
     return NULL;
   }
+  if (dtxa_cx_in(a) || dtxa_cx_in(b)) return dtxa_cx_binary(op, a, b);
   dtx_dtype t = dtxa_promote(a, b);
   /* NumPy: bool ** bool, bool // bool and bool % bool are int8 */
   if (t == DTX_BOOL && (op == DTX_POW || op == DTX_FLOOR_DIVIDE || op == DTX_MOD)) t = DTX_I8;
@@ -664,6 +682,7 @@ static dtx_array *where_node(const dtx_array *c, const dtx_array *a, const dtx_a
     dtxi_fail(DTX_EINVAL, "dtx_where: the operands belong to different clusters");
     return NULL;
   }
+  if (dtxa_cx_in(c) || dtxa_cx_in(a) || dtxa_cx_in(b)) return dtxa_cx_where(c, a, b);
   dtx_dtype t = dtxa_promote(a, b);
   dtx_array *in[3] = {(dtx_array *)c, (dtx_array *)a, (dtx_array *)b};
   int ndim;
@@ -687,6 +706,10 @@ dtx_array *dtx_where(const dtx_array *cond, const dtx_array *a, const dtx_array 
 
 dtx_array *dtx_clip(const dtx_array *a, double lo, double hi) {
   if (a == NULL) return NULL;
+  if (dtxa_cx_in(a)) {
+    dtxa_cx_refuse("dtx_clip");
+    return NULL;
+  }
   dtx_array *l = scalar_node(a->cl, lo, 0, 0), *h = scalar_node(a->cl, hi, 0, 0);
   dtx_array *m = l != NULL && h != NULL ? binary_node(DTX_MAXIMUM, a, l) : NULL;
   dtx_array *r = m != NULL ? binary_node(DTX_MINIMUM, m, h) : NULL;
@@ -699,9 +722,10 @@ dtx_array *dtx_clip(const dtx_array *a, double lo, double hi) {
 dtx_array *dtx_astype(const dtx_array *a, dtx_dtype t) {
   if (a == NULL) return NULL;
   if (dtx_dtype_name(t) == NULL) {
-    dtxi_fail(DTX_EINVAL, "dtx_astype: dtype %d is not a dtx_dtype (DTX_BOOL .. DTX_F16)", (int)t);
+    dtxi_fail(DTX_EINVAL, "dtx_astype: dtype %d is not a dtx_dtype (DTX_BOOL .. DTX_C128)", (int)t);
     return NULL;
   }
+  if (dtxa_cx_in(a) || dtxa_is_cx(t)) return dtxa_ret(dtxa_cx_astype(a, t));
   dtx_array *r = cast_node(a, t);
   if (r != NULL && r == a) {
     /* a new handle all the same, so scopes and releases stay simple */
@@ -730,6 +754,7 @@ static dtx_array *view_node(const dtx_array *a, const char *opname, int ndim, co
 
 static dtx_array *transpose_node(const dtx_array *a, const int *perm) {
   if (a == NULL) return NULL;
+  if (dtxa_cx_in(a)) return dtxa_cx_transpose(a, perm);
   int p[DTX_ARRAY_MAX_DIMS], seen[DTX_ARRAY_MAX_DIMS] = {0};
   for (int i = 0; i < a->ndim; i++) {
     int v = perm != NULL ? perm[i] : a->ndim - 1 - i;
@@ -763,6 +788,7 @@ static int64_t clamp_pos(int64_t v, int64_t dflt, int64_t len, int64_t lo, int64
 
 static dtx_array *slice_node(const dtx_array *a, int n, const dtx_index *idx) {
   if (a == NULL) return NULL;
+  if (dtxa_cx_in(a)) return dtxa_cx_slice(a, n, idx);
   if (n < 0 || (n > 0 && idx == NULL)) {
     dtxi_fail(DTX_EINVAL, "dtx_slice: %d index entries at %p", n, (const void *)idx);
     return NULL;
@@ -848,6 +874,7 @@ dtx_array *dtx_slice(const dtx_array *a, int n, const dtx_index *idx) {
 
 static dtx_array *broadcast_node(const dtx_array *a, int ndim, const int64_t *shape) {
   if (a == NULL) return NULL;
+  if (dtxa_cx_in(a)) return dtxa_cx_broadcast(a, ndim, shape);
   if (ndim < a->ndim || ndim > DTX_ARRAY_MAX_DIMS || (ndim > 0 && shape == NULL)) {
     dtxi_fail(DTX_EINVAL, "dtx_broadcast_to: cannot broadcast shape %s to %d dimensions", SHAPE(a), ndim);
     return NULL;
@@ -885,6 +912,7 @@ dtx_array *dtx_broadcast_to(const dtx_array *a, int ndim, const int64_t *shape) 
 
 dtx_array *dtx_rechunk(const dtx_array *a, const int64_t *chunks) {
   if (a == NULL) return NULL;
+  if (dtxa_cx_in(a)) return dtxa_ret(dtxa_cx_rechunk(a, chunks));
   int64_t chunk[DTX_ARRAY_MAX_DIMS];
   if (a->ndim > 0 && chunks == NULL) {
     dtxi_fail(DTX_EINVAL, "dtx_rechunk: chunks is NULL");
@@ -901,12 +929,16 @@ static dtx_array *concat_node(dtx_array *const *arrays, int n, int axis) {
     dtxi_fail(DTX_EINVAL, "dtx_concatenate: needs at least one array (n = %d)", n);
     return NULL;
   }
-  for (int i = 0; i < n; i++)
+  int cx = 0;
+  for (int i = 0; i < n; i++) {
     if (arrays[i] == NULL) return NULL;
+    cx |= dtxa_cx_in(arrays[i]);
+  }
   int unknown, deferred; /* before the empty operands are dropped (unknown.c) */
   if (dtxa_deferred_inputs(DTXA_CONCAT, "dtx_concatenate", n, arrays, &unknown, &deferred) != DTX_OK)
     return NULL;
   const dtx_array *a0 = arrays[0];
+  if (cx && a0->ndim > 0) return dtxa_cx_concat(arrays, n, axis);
   if (a0->ndim == 0) {
     dtxi_fail(DTX_EINVAL, "dtx_concatenate: 0-d arrays cannot be concatenated");
     return NULL;
@@ -1077,6 +1109,7 @@ static dtx_array *reduce_empty(const dtx_array *a, int r, uint32_t mask, int nd,
 static dtx_array *reduce_node(const dtx_array *a, int r, const int *axes, int naxes,
                               const dtx_reduce_opts *o) {
   if (a == NULL) return NULL;
+  if (dtxa_cx_in(a)) return dtxa_cx_reduce(a, r, axes, naxes, o);
   const char *name = red_name(r);
   if (name == NULL) {
     dtxi_fail(DTX_EINVAL, "dtx_reduce: reduction %d is not a dtx_reduction", r);
@@ -1270,6 +1303,7 @@ static dtx_array *matmul_node(const dtx_array *a, const dtx_array *b) {
     dtxi_fail(DTX_EINVAL, "dtx_matmul: the operands belong to different clusters");
     return NULL;
   }
+  if (dtxa_cx_in(a) || dtxa_cx_in(b)) return dtxa_cx_product(0, a, b, NULL, NULL, 0);
   /* 1-d operands: a row (a) or a column (b), the axis removed afterwards */
   const int row[2] = {1, 0}, col[2] = {0, 1};
   dtx_array *x = a->ndim == 1 ? insert_axes(a, 2, row) : dtx_array_retain((dtx_array *)a);
@@ -1422,6 +1456,7 @@ static dtx_array *dot_node(const dtx_array *a, const dtx_array *b) {
     dtx_array_release(y);
     return r;
   }
+  if (dtxa_cx_in(a) || dtxa_cx_in(b)) return dtxa_cx_product(1, a, b, NULL, NULL, 0);
   int64_t ka = a->shape[a->ndim - 1], kb = b->shape[b->ndim >= 2 ? b->ndim - 2 : 0];
   if (ka != kb) {
     dtxi_fail(DTX_EINVAL,
@@ -1454,6 +1489,7 @@ static dtx_array *tensordot_node(const dtx_array *a, const dtx_array *b, const i
     dtxi_fail(DTX_EINVAL, "dtx_tensordot: %d axis pairs for shapes %s and %s", n, SHAPE(a), SHAPE(b));
     return NULL;
   }
+  if (dtxa_cx_in(a) || dtxa_cx_in(b)) return dtxa_cx_product(2, a, b, axes_a, axes_b, n);
   int ca[DTX_ARRAY_MAX_DIMS], cb[DTX_ARRAY_MAX_DIMS], used_a = 0, used_b = 0;
   for (int i = 0; i < n; i++) {
     ca[i] = axes_a[i] < 0 ? axes_a[i] + a->ndim : axes_a[i];
@@ -1643,6 +1679,7 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
   if (a == NULL || out == NULL)
     return dtxi_fail(DTX_EINVAL, "dtx_array_persist: %s is NULL", a == NULL ? "array" : "out");
   if (a->deferred) return dtxa_persist_deferred(a, where, out); /* unknown lengths */
+  if (dtxa_cx_in(a)) return dtxa_cx_persist(a, where, out);
   int64_t nb = dtxa_nblocks(a);
   int ngpu = dtx_cluster_num_gpus(a->cl);
   int *w = NULL;

@@ -13,6 +13,8 @@
  *   CONCAT   inputs joined along an axis
  *   REDUCE, MATMUL, MAP, OVERLAP operations with their own tasks
  *   BLOCKS   tasks added by an op's C callback (array/blocks.h: linalg, ...)
+ *   CPLX     a complex array over its real pairs (array/complex.h); never the
+ *            input of another kind, never seen by build.c's compiler
  * The first six fuse: a consumer's task computes them per element. The last
  * six are sources: their chunks are outputs of their own tasks.
  */
@@ -40,10 +42,11 @@ enum {
   DTXA_OVERLAP,
   DTXA_KEPT,
   DTXA_BLOCKS,
+  DTXA_CPLX,
 };
 
 /* Weak (Python scalar) typing of 0-d arrays. */
-enum { DTXA_STRONG = 0, DTXA_WEAK_INT = 1, DTXA_WEAK_FLOAT = 2 };
+enum { DTXA_STRONG = 0, DTXA_WEAK_INT = 1, DTXA_WEAK_FLOAT = 2, DTXA_WEAK_COMPLEX = 3 };
 
 /* Elementwise expressions past this many operations stop fusing: the
  * biggest input is computed by tasks of its own. */
@@ -101,6 +104,9 @@ struct dtx_array {
  * scope; NULL when out of memory (error set). Inputs are retained. */
 dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, const int64_t *shape,
                      const int64_t *chunk, dtx_dtype t, int nin, dtx_array *const *in);
+/* dtx_array_scope_begin that says whether it opened one: 0, or -1 (out of
+ * memory: then nothing was opened). */
+int dtxa_scope_begin(void);
 /* Hands a new node to the caller: enters it in the thread's scope. */
 dtx_array *dtxa_ret(dtx_array *a);
 /* Number of chunks along dim d, and in all. */
@@ -116,7 +122,7 @@ dtx_status dtxa_check_shape(const char *fn, int ndim, const int64_t *shape, cons
                             dtx_dtype t, int64_t *chunk);
 
 /* dtype.c: NumPy 2's dtype rules (see there). */
-int dtxa_dkind(dtx_dtype t); /* 0 bool, 1 integer, 2 float */
+int dtxa_dkind(dtx_dtype t); /* 0 bool, 1 integer, 2 float, 3 complex */
 int dtxa_is_unsigned(dtx_dtype t);
 dtx_dtype dtxa_float_for(dtx_dtype t);
 dtx_dtype dtxa_float_func_dtype(dtx_dtype t);

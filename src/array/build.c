@@ -1581,6 +1581,7 @@ dtx_status dtx_array_graph(const dtx_array *a, dtx_graph *g, dtx_task_id *ids, s
     return dtxi_fail(DTX_EINVAL,
                      "dtx_array_graph: the array's chunks depend on lengths unknown until computed (from "
                      "dtx_mask_select or dtx_unique); call dtx_array_compute_chunk_sizes first");
+  if (a->kind == DTXA_CPLX) a = a->in[0]; /* complex: its pairs, one task per chunk as well */
   if (nids != (size_t)dtxa_nblocks(a))
     return dtxi_fail(DTX_EINVAL, "dtx_array_graph: nids is %zu; the array has %lld chunks", nids,
                      (long long)dtxa_nblocks(a));
@@ -1630,6 +1631,7 @@ dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
     return dtxi_fail(DTX_EINVAL, "internal: %s-%llu has unknown lengths", a->opname,
                      (unsigned long long)a->serial);
   if (dtx_array_size(a) == 0) return DTX_OK; /* empty: nothing to compute */
+  if (a->kind == DTXA_CPLX) a = a->in[0];    /* complex: its pairs, the same bytes */
   if (a->kind == DTXA_EXT) {
     copy_ext(a, buf);
     return DTX_OK;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "array/array.h"
+#include "array/complex.h"
 #include "base/error.h"
 
 /* The .npy descr of each dtype: byte order ('|' for one byte), then the
@@ -22,9 +23,9 @@
 static const struct {
   dtx_dtype t;
   const char *descr;
-} codes[] = {{DTX_BOOL, "|b1"}, {DTX_I8, "|i1"},  {DTX_I16, "<i2"}, {DTX_I32, "<i4"},
-             {DTX_I64, "<i8"},  {DTX_U8, "|u1"},  {DTX_U16, "<u2"}, {DTX_U32, "<u4"},
-             {DTX_U64, "<u8"},  {DTX_F16, "<f2"}, {DTX_F32, "<f4"}, {DTX_F64, "<f8"}};
+} codes[] = {{DTX_BOOL, "|b1"}, {DTX_I8, "|i1"},  {DTX_I16, "<i2"}, {DTX_I32, "<i4"},  {DTX_I64, "<i8"},
+             {DTX_U8, "|u1"},   {DTX_U16, "<u2"}, {DTX_U32, "<u4"}, {DTX_U64, "<u8"},  {DTX_F16, "<f2"},
+             {DTX_F32, "<f4"},  {DTX_F64, "<f8"}, {DTX_C64, "<c8"}, {DTX_C128, "<c16"}};
 
 static const char *descr_of(dtx_dtype t) {
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
@@ -152,10 +153,11 @@ dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
     if (strcmp(code, codes[i].descr + 1) == 0) t = codes[i].t;
   if (t == (dtx_dtype)0) {
-    rc = dtxi_fail(DTX_EINVAL,
-                   "dtx_load_npy: '%s' holds dtype '%s'; dtx reads bool (b1), int8 .. int64 (i1 .. i8), "
-                   "uint8 .. uint64 (u1 .. u8) and float16 .. float64 (f2 .. f8)",
-                   path, descr);
+    rc = dtxi_fail(
+        DTX_EINVAL,
+        "dtx_load_npy: '%s' holds dtype '%s'; dtx reads bool (b1), int8 .. int64 (i1 .. i8), "
+        "uint8 .. uint64 (u1 .. u8), float16 .. float64 (f2 .. f8) and complex64, complex128 (c8, c16)",
+        path, descr);
     goto done;
   }
   int fortran = strncmp(fv, "True", 4) == 0;
@@ -188,14 +190,31 @@ dtx_status dtx_load_npy(dtx_cluster *cl, const char *path, const int64_t *chunks
     goto done;
   }
   if (fread(data, 1, bytes, f) != bytes) goto trunc;
-  if (order == '>' && esz > 1) swap_bytes(data, (size_t)n, esz);
+  int cx = dtxa_is_cx(t); /* byte order is per part */
+  if (order == '>' && esz > 1) swap_bytes(data, (size_t)n << cx, esz >> cx);
   int64_t st[DTX_ARRAY_MAX_DIMS], s = 1;
   for (int d = 0; d < nd; d++) {
     int dd = fortran ? d : nd - 1 - d;
     st[dd] = s;
     s *= shape[dd];
   }
-  dtx_array *a = dtxa_ext(cl, nd, shape, chunk, t, data, st, data);
+  dtx_array *a;
+  if (cx) { /* the pairs: one more axis of 2 parts, strides in parts */
+    if (nd == DTX_ARRAY_MAX_DIMS) {
+      rc = dtxi_fail(DTX_EINVAL, "dtx_load_npy: '%s': complex arrays have at most %d dimensions", path,
+                     DTX_ARRAY_MAX_DIMS - 1);
+      goto done;
+    }
+    for (int d = 0; d < nd; d++) st[d] *= 2;
+    shape[nd] = chunk[nd] = 2;
+    st[nd] = 1;
+    dtx_array *pairs = dtxa_ext(cl, nd + 1, shape, chunk, dtxa_cx_part(t), data, st, data);
+    a = pairs != NULL ? dtxa_cx_wrap(pairs) : NULL;
+    if (pairs != NULL && a == NULL) data = NULL; /* freed with pairs */
+    dtx_array_release(pairs);
+  } else {
+    a = dtxa_ext(cl, nd, shape, chunk, t, data, st, data);
+  }
   if (a == NULL) {
     rc = DTX_ENOMEM;
     goto done;

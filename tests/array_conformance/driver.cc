@@ -260,6 +260,19 @@ class Builder {
     if (op == "qr_r" || op == "svd_s" || op == "solve" || op == "inv" || op == "cholesky" || op == "norm")
       return Linalg(op);
     if (op == "take" || op == "take_array" || op == "mask" || op == "unique") return Index(op);
+    if (op == "real" || op == "imag" || op == "conj") {
+      dtx_array *a = Node();
+      return op == "real" ? dtx_real(a) : op == "imag" ? dtx_imag(a) : dtx_conj(a);
+    }
+    if (op == "complex") {
+      dtx_array *a = Node(), *b = Node();
+      return dtx_complex(a, b);
+    }
+    if (op == "cscalar") {
+      double re = Num(Tok()), im = Num(Tok());
+      return dtx_scalar_complex(cl_, re, im);
+    }
+    if (op == "fft" || op == "fftn") return Fft(op);
     throw std::runtime_error("unknown operation " + op);
   }
 
@@ -317,6 +330,41 @@ class Builder {
     }
     if (rc != DTX_OK) why_ = op + ": " + dtx_status_name(rc) + ": " + dtx_last_error();
     return r;
+  }
+
+  /* dtx/fft.h: (fft NAME X N AXIS NORM), (fftn NAME X S AXES NORM) */
+  dtx_array *Fft(const std::string &op) {
+    std::string name = Tok();
+    dtx_array *a = Node();
+    if (op == "fft") {
+      int64_t n = Int(Tok());
+      int axis = static_cast<int>(Int(Tok()));
+      dtx_fft_norm norm = Norm(Tok());
+      if (name == "fft") return dtx_fft(a, n, axis, norm);
+      if (name == "ifft") return dtx_ifft(a, n, axis, norm);
+      if (name == "rfft") return dtx_rfft(a, n, axis, norm);
+      if (name == "irfft") return dtx_irfft(a, n, axis, norm);
+      throw std::runtime_error("unknown fft " + name);
+    }
+    std::vector<int64_t> s = ParseInts(Tok()), ax = ParseInts(Tok());
+    std::vector<int> axes(ax.begin(), ax.end());
+    dtx_fft_norm norm = Norm(Tok());
+    const int64_t *sp = s.empty() ? nullptr : s.data();
+    const int *ap = axes.empty() ? nullptr : axes.data();
+    int n = static_cast<int>(axes.empty() ? s.size() : axes.size());
+    if (name == "fft2") return dtx_fft2(a, sp, ap, norm);
+    if (name == "ifft2") return dtx_ifft2(a, sp, ap, norm);
+    if (name == "fftn") return dtx_fftn(a, n, sp, ap, norm);
+    if (name == "ifftn") return dtx_ifftn(a, n, sp, ap, norm);
+    if (name == "rfftn") return dtx_rfftn(a, n, sp, ap, norm);
+    if (name == "irfftn") return dtx_irfftn(a, n, sp, ap, norm);
+    throw std::runtime_error("unknown fftn " + name);
+  }
+  static dtx_fft_norm Norm(const std::string &t) {
+    if (t == "backward") return DTX_FFT_BACKWARD;
+    if (t == "ortho") return DTX_FFT_ORTHO;
+    if (t == "forward") return DTX_FFT_FORWARD;
+    throw std::runtime_error("unknown norm " + t);
   }
 
   dtx_array *Reduce() {
@@ -438,10 +486,13 @@ std::string Compare(const Case &c, dtx_dtype got_t, const std::vector<int64_t> &
   if (got_t != want_t)
     return std::string("dtype ") + dtx_dtype_name(got_t) + ", NumPy " + dtx_dtype_name(want_t);
   if (got_shape != c.want_shape) return "shape " + ShapeStr(got_shape) + ", NumPy " + ShapeStr(c.want_shape);
-  int fl = want_t == DTX_F16 || want_t == DTX_F32 || want_t == DTX_F64;
+  int fl =
+      want_t == DTX_F16 || want_t == DTX_F32 || want_t == DTX_F64 || want_t == DTX_C64 || want_t == DTX_C128;
+  /* complex values are pairs of parts (real, imaginary), listed so */
+  dtx_dtype read_t = want_t == DTX_C64 ? DTX_F32 : want_t == DTX_C128 ? DTX_F64 : got_t;
   for (size_t i = 0; i < c.values.size(); i++) {
     int64_t gi = 0;
-    double g = ReadAt(buf, got_t, i, &gi);
+    double g = ReadAt(buf, read_t, i, &gi);
     bool ok;
     if (!fl) {
       ok = want_t == DTX_U64 ? static_cast<uint64_t>(gi) == std::stoull(c.values[i])

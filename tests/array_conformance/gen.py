@@ -26,6 +26,12 @@ The expression language (one node per parenthesis):
             or a number; AXES: all, or 0,1
   (take X IDX AXIS)  IDX: -, or 3,-1,3   (take_array X I AXIS)  I an integer array
   (mask X M)  X[M], M bool     (unique X)   (dtx/index.h; index_cases.py)
+  (real X)  (imag X)  (conj X)  (complex X Y)  (cscalar RE IM)   complex arrays
+            (dtx/complex.h), (cscalar RE IM) a Python complex
+  (fft NAME X N AXIS NORM)   NAME: fft, ifft, rfft, irfft; N 0 for None;
+            NORM: backward, ortho, forward
+  (fftn NAME X S AXES NORM)  NAME: fftn, ifftn, rfftn, irfftn, fft2, ifft2;
+            S, AXES: - for None, or 4,5
 (int V) and (float V) are Python scalars: dtx_scalar_int and dtx_scalar.
 
 Where dtx documents a deviation from NumPy (dtx/array.h), a random case
@@ -41,8 +47,9 @@ import warnings
 
 import numpy as np
 
-import dtype_cases  # beside this file
-import index_cases  # beside this file
+import complex_cases  # beside this file
+import dtype_cases
+import index_cases
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
           "float64"]
@@ -60,6 +67,10 @@ NPB = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_div
        "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "floor_divide": np.floor_divide,
        "mod": np.mod}
 MAX_DIMS = 8
+COMPLEX = ["complex64", "complex128"]  # named cases only (complex_cases.py): few operations take them
+FFTS = {"fft": np.fft.fft, "ifft": np.fft.ifft, "rfft": np.fft.rfft, "irfft": np.fft.irfft}
+FFTNS = {"fftn": np.fft.fftn, "ifftn": np.fft.ifftn, "rfftn": np.fft.rfftn, "irfftn": np.fft.irfftn,
+         "fft2": np.fft.fft2, "ifft2": np.fft.ifft2}
 LINALG = {"qr_r", "svd_s", "solve", "inv", "cholesky", "norm"}
 
 
@@ -81,7 +92,11 @@ def is_float(dt):
 
 def is_py(v):
     """Whether v is a Python scalar (np.float64 is a float subclass: not one)."""
-    return type(v) in (int, float)
+    return type(v) in (int, float, complex)
+
+
+def is_complex(dt):
+    return dt is not None and np.dtype(dt).kind == "c"
 
 
 def dtype_of(v):
@@ -138,6 +153,14 @@ class Node:
         if op == "norm":
             ax = "all" if p["axes"] is None else ",".join(map(str, p["axes"]))
             return f"(norm {ks} {p['ord']} {ax} {int(p['keepdims'])})"
+        if op == "cscalar":
+            return f"(cscalar {float(p['v'].real).hex()} {float(p['v'].imag).hex()})"
+        if op == "fft":
+            return f"(fft {p['name']} {ks} {p['n'] or 0} {p['axis']} {p['norm']})"
+        if op == "fftn":
+            s = ",".join(map(str, p["s"])) if p["s"] is not None else "-"
+            ax = ",".join(map(str, p["axes"])) if p["axes"] is not None else "-"
+            return f"(fftn {p['name']} {ks} {s} {ax} {p['norm']})"
         return f"({op} {ks})"
 
     def eval(self, inputs):
@@ -152,22 +175,23 @@ class Node:
             raise
         except (OverflowError, ValueError, TypeError, IndexError) as e:
             raise NumpyError(self, e) from e
-        if self.op not in ("int", "float"):
+        if self.op not in ("int", "float", "cscalar"):
             if is_py(v):
                 raise Skip(f"{self.op} gave a Python scalar")
             dt = np.asarray(v).dtype
-            if dt.name not in DTYPES:
+            if dt.name not in DTYPES + COMPLEX:
                 raise Skip(f"dtype {dt.name} is not a dtx dtype")
             if np.ndim(v) > MAX_DIMS:
                 raise Skip(f"more than {MAX_DIMS} dimensions")
         self.val = v
         kids = self.kids
         self.inexact = self.inexact or any(k.inexact for k in kids)
-        self.low = any(k.low for k in kids) or dtype_of(v) == np.float32
+        self.low = any(k.low for k in kids) or dtype_of(v) in (np.float32, np.complex64)
         self.half = any(k.half for k in kids) or dtype_of(v) == np.float16
         self.nred = max([self.nred] + [k.nred for k in kids])
-        fl = [abs(float(x)) for x in np.ravel(np.asarray(v, dtype=np.float64)) if math.isfinite(x)] \
-            if is_float(dtype_of(v)) or type(v) is float else []
+        parts = np.concatenate([np.ravel(np.real(v)), np.ravel(np.imag(v))]) if is_complex(dtype_of(v)) else v
+        fl = [abs(float(x)) for x in np.ravel(np.asarray(parts, dtype=np.float64)) if math.isfinite(x)] \
+            if is_float(dtype_of(v)) or is_complex(dtype_of(v)) or type(v) is float else []
         self.scale = max([1.0] + fl + [k.scale for k in kids])
         if self.inexact and is_float(dtype_of(v)):
             lim = {np.float16: 1e4, np.float32: 1e37}.get(dtype_of(v).type, 1e300)
@@ -178,10 +202,14 @@ class Node:
         p, op, kv = self.p, self.op, [k.val for k in self.kids]
         if op == "in":
             return inputs[p["k"]]
-        if op in ("int", "float"):
+        if op in ("int", "float", "cscalar"):
             return p["v"]
+        if op in ("real", "imag", "conj", "complex", "fft", "fftn"):
+            return self.complex_op(kv)
         if op == "full":
             return np.full(tuple(p["shape"]), p["v"], dtype=p["dt"])
+        if any(is_complex(dtype_of(x)) or type(x) is complex for x in kv) and op in ("abs", "mul", "div"):
+            self.inexact = True  # complex products and |z|: roundings may differ (dtx/complex.h)
         if op in NPU:
             if op in TRANSC:
                 self.inexact = True
@@ -245,7 +273,7 @@ class Node:
                 r = np.matmul(x, y)
             else:
                 r = np.tensordot(x, y, axes=(p["aa"], p["ab"]))
-            if is_float(dtype_of(r)):
+            if is_float(dtype_of(r)) or is_complex(dtype_of(r)):
                 self.inexact = True
             if np.ndim(x) > 0 and np.ndim(y) > 0:
                 self.nred = max(self.nred, int(np.shape(x)[-1]) if op != "tensordot" else
@@ -284,6 +312,24 @@ class Node:
         o = float(p["ord"]) if o is None and p["ord"] != "none" else o
         return np.linalg.norm(x, ord=o, axis=None if p["axes"] is None else tuple(p["axes"]),
                               keepdims=p["keepdims"])
+
+    def complex_op(self, kv):
+        """Complex parts and FFTs (dtx/complex.h, dtx/fft.h)."""
+        op, p = self.op, self.p
+        if op in ("real", "imag", "conj"):
+            return {"real": np.real, "imag": np.imag, "conj": np.conj}[op](kv[0])
+        if op == "complex":
+            return kv[0] + 1j * kv[1] if kv[0].dtype.kind != "c" and kv[1].dtype.kind != "c" else \
+                np.asarray(None)
+        self.inexact = True
+        norm = p["norm"]
+        x = np.asarray(kv[0])
+        if op == "fft":
+            self.nred = max(self.nred, int(p["n"] or x.shape[p["axis"]]))
+            return FFTS[p["name"]](x, n=p["n"] or None, axis=p["axis"], norm=norm)
+        self.nred = max(self.nred, int(np.prod(x.shape)))
+        kw = {"axes": p["axes"]} if p["axes"] is not None else {}  # fft2's default axes are (-2, -1)
+        return FFTNS[p["name"]](x, s=p["s"], norm=norm, **kw)
 
     def guard_cmp(self, x, y):
         a, b = self.kids
@@ -350,14 +396,15 @@ class Node:
             return (np.any if name == "any" else np.all)(x, axis=ax, keepdims=kd)
         if name in ("min", "max"):
             return (np.min if name == "min" else np.max)(x, axis=ax, keepdims=kd)
-        if name in ("mean", "var", "std") or xa.dtype.kind == "f":
+        if name in ("mean", "var", "std") or xa.dtype.kind in "fc":
             self.inexact = True
         f = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "var": np.var, "std": np.std}[name]
         kw = {"ddof": ddof} if name in ("var", "std") else {}
         r = f(x, axis=ax, keepdims=kd, **kw)
-        if xa.dtype in (np.float16, np.float32):
+        if xa.dtype in (np.float16, np.float32, np.complex64):
             # documented: float16 / float32 reductions accumulate in float64 and round once
-            doc = np.asarray(f(x, axis=ax, keepdims=kd, dtype=np.float64, **kw)).astype(xa.dtype)
+            acc = np.complex128 if xa.dtype.kind == "c" else np.float64
+            doc = np.asarray(f(x, axis=ax, keepdims=kd, dtype=acc, **kw)).astype(xa.dtype)
             ra = np.asarray(r)
             if (np.isinf(ra) != np.isinf(doc)).any():
                 STATS["f32_reduction_deviation"] = STATS.get("f32_reduction_deviation", 0) + 1
@@ -616,6 +663,8 @@ def fmt_values(v):
         return " ".join("1" if x else "0" for x in a.ravel())
     if a.dtype.kind in "iu":
         return " ".join(str(int(x)) for x in a.ravel())
+    if a.dtype.kind == "c":  # pairs: real, imaginary
+        return " ".join(f"{float(x.real).hex()} {float(x.imag).hex()}" for x in a.ravel())
     return " ".join(float(x).hex() for x in a.ravel())
 
 
@@ -662,7 +711,7 @@ class Writer:
         else:
             rtol = 0.0
             atol = 0.0
-            if res.dtype.kind == "f" and node.inexact:
+            if res.dtype.kind in "fc" and node.inexact:
                 rtol = 4e-3 if node.half else 2e-4 if node.low else 1e-9
                 atol = rtol * node.scale * max(1, node.nred)
             shape = ",".join(map(str, res.shape)) or "-"
@@ -937,6 +986,7 @@ def main():
     named_cases(w)
     dtype_cases.add(w, Node)
     index_cases.add(w, Node)
+    complex_cases.add(w, Node)
     nnamed = w.n
     skipped = {}
     tries = 0

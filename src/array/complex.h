@@ -1,0 +1,48 @@
+/*
+ * array/complex.h - complex arrays inside (array/complex.c): a DTXA_CPLX
+ * node whose one input is a real array of the part dtype with the shape
+ * (shape..., 2), chunked (chunk..., 2). The array operations that take
+ * complex arrays hand them here (array.c calls the dtxa_cx_* functions when
+ * an operand is complex); everything they return is a new node the caller
+ * owns (not entered in any scope), or NULL with the error set, as array.c's
+ * own *_node functions.
+ */
+#ifndef DTXA_COMPLEX_H
+#define DTXA_COMPLEX_H
+
+#include "array/array.h"
+#include "dtx/complex.h"
+
+static inline int dtxa_is_cx(dtx_dtype t) { return t == DTX_C64 || t == DTX_C128; }
+static inline int dtxa_cx_in(const dtx_array *a) { return a != NULL && dtxa_is_cx(a->dtype); }
+/* The part dtype: float32 for complex64, float64 for complex128. */
+static inline dtx_dtype dtxa_cx_part(dtx_dtype t) { return t == DTX_C64 ? DTX_F32 : DTX_F64; }
+/* The real array of pairs behind a complex array. */
+static inline const dtx_array *dtxa_cx_pairs(const dtx_array *a) { return a->in[0]; }
+
+/* A complex node over pairs ((shape..., 2) of float32 / float64, rechunked
+ * to one chunk along the last axis when it is not). */
+dtx_array *dtxa_cx_wrap(const dtx_array *pairs);
+
+dtx_array *dtxa_cx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
+                        double v);
+dtx_array *dtxa_cx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks,
+                             dtx_dtype t, const void *data, dtx_host_mode mode);
+dtx_array *dtxa_cx_unary(int op, const dtx_array *a);
+dtx_array *dtxa_cx_binary(int op, const dtx_array *a, const dtx_array *b);
+dtx_array *dtxa_cx_where(const dtx_array *c, const dtx_array *a, const dtx_array *b);
+dtx_array *dtxa_cx_astype(const dtx_array *a, dtx_dtype t);
+dtx_array *dtxa_cx_transpose(const dtx_array *a, const int *perm);
+dtx_array *dtxa_cx_slice(const dtx_array *a, int n, const dtx_index *idx);
+dtx_array *dtxa_cx_broadcast(const dtx_array *a, int ndim, const int64_t *shape);
+dtx_array *dtxa_cx_rechunk(const dtx_array *a, const int64_t *chunks);
+dtx_array *dtxa_cx_concat(dtx_array *const *arrays, int n, int axis);
+dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes, const dtx_reduce_opts *opts);
+/* kind: 0 matmul, 1 dot, 2 tensordot (axes_a, axes_b, n) */
+dtx_array *dtxa_cx_product(int kind, const dtx_array *a, const dtx_array *b, const int *axes_a,
+                           const int *axes_b, int n);
+dtx_status dtxa_cx_persist(const dtx_array *a, const int *where, dtx_array **out);
+/* The refusal of an operation that does not take complex arrays. */
+dtx_status dtxa_cx_refuse(const char *op);
+
+#endif /* DTXA_COMPLEX_H */

@@ -1,0 +1,141 @@
+"""tests/array_conformance/complex_cases.py - the named conformance cases of complex arrays and FFTs.
+
+complex64 / complex128 (dtx/complex.h): arithmetic with NEP 50 dtypes (real arrays, Python
+ints, floats and complex scalars), division by zeros and infinities, comparisons, abs, parts,
+astype both ways, where, views, joins, sums and means, products, persist; numpy.fft
+(dtx/fft.h): every transform, n / s cropping and padding, axes, norms and dtypes. gen.py calls
+add() with its Writer and Node class.
+"""
+import numpy as np
+
+
+def add(w, Node):
+    def I(v):
+        return Node("int", v=v)
+
+    def F(v):
+        return Node("float", v=v)
+
+    def C(v):
+        return Node("cscalar", v=complex(v))
+
+    def N(op, *k, **p):
+        return Node(op, k, **p)
+
+    def R(name, x, axes=None, keepdims=False):
+        return Node("reduce", [x], name=name, axes=axes, keepdims=keepdims, ddof=0)
+
+    X, Y, Z = Node("in", k=0), Node("in", k=1), Node("in", k=2)
+    rng = np.random.default_rng(2026)
+
+    def cplx(shape, dt):
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dt)
+
+    c128 = (cplx((5, 4), np.complex128), [2, 3])
+    c64 = (cplx((5, 4), np.complex64), [3, 4])
+    row = (cplx((4,), np.complex128), [3])
+    f32 = (rng.standard_normal(4).astype(np.float32), [2])
+    f64 = (rng.standard_normal((5, 4)), [5, 2])
+    i32 = (np.array([1, -2, 3, 40000], np.int32), [3])
+    i16 = (np.array([1, -2, 3, 400], np.int16), [4])
+    bm = (rng.standard_normal((5, 4)) > 0, [2, 2])
+    sp = [0, -0.0, np.inf, -np.inf, np.nan, 1, 2.5]
+    special = (np.array([complex(a, b) for a in sp for b in sp], np.complex128), [17])
+    divisors = (np.array([complex(b, a) for a in sp for b in sp], np.complex128), [23])
+    for op in ("add", "sub", "mul", "div", "eq", "ne"):
+        w.add(f"cx_{op}_c128_c128", [c128, c128], N(op, X, N("conj", Y)))
+        w.add(f"cx_{op}_c64_row", [c64, row], N(op, X, Y))
+        w.add(f"cx_{op}_c64_f32", [c64, f32], N(op, X, Y))
+        w.add(f"cx_{op}_c64_i32", [c64, i32], N(op, X, Y))
+        w.add(f"cx_{op}_c64_i16", [c64, i16], N(op, X, Y))
+        w.add(f"cx_{op}_f64_c64", [f64, c64], N(op, X, Y))
+        w.add(f"cx_{op}_c64_pyfloat", [c64], N(op, X, F(2.5)))
+        w.add(f"cx_{op}_c64_pyint", [c64], N(op, X, I(3)))
+        w.add(f"cx_{op}_c64_pycomplex", [c64], N(op, X, C(1.5 - 2j)))
+        w.add(f"cx_{op}_f32_pycomplex", [f32], N(op, X, C(2j)))
+        w.add(f"cx_{op}_i32_pycomplex", [i32], N(op, C(0.5 + 1j), X))
+        w.add(f"cx_{op}_bool_pycomplex", [bm], N(op, X, C(1j)))
+        w.add(f"cx_{op}_specials", [special, divisors], N(op, X, Y))
+    for op in ("neg", "abs"):
+        w.add(f"cx_{op}_c128", [c128], N(op, X))
+        w.add(f"cx_{op}_c64", [c64], N(op, X))
+        w.add(f"cx_{op}_specials", [special], N(op, X))
+    w.add("cx_abs_tiny", [(np.array([3 + 4j, 1e-300 + 1e-300j, -2.5e-310j, 5e-324 + 5e-324j]), [2])], N("abs", X))
+    for op in ("real", "imag", "conj"):
+        w.add(f"cx_{op}_c64", [c64], N(op, X))
+        w.add(f"cx_{op}_f32", [f32], N(op, X))
+    w.add("cx_complex_f32_f32", [f32, f32], N("complex", X, Y))
+    w.add("cx_complex_i16_i16", [i16, i16], N("complex", X, Y))
+    w.add("cx_complex_f64_row", [f64, f32], N("complex", X, Y))
+    for dt in ("complex64", "complex128", "float32", "float64", "int32", "bool", "float16"):
+        w.add(f"cx_astype_c128_{dt}", [special if dt not in ("int32", "float16") else c128], N("astype", X, dt=dt))
+    for dt in ("float32", "int32", "bool", "float16", "uint8"):
+        w.add(f"cx_astype_{dt}_c64", [(np.array([0, 1, 2, 250], dtype=dt), [3])], N("astype", X, dt="complex64"))
+    w.add("cx_where_c128_pyfloat", [bm, c128], N("where", X, Y, F(7.0)))
+    w.add("cx_where_f64_c64", [bm, f64, c64], N("where", X, Y, Z))
+    w.add("cx_slice", [c128], N("slice", X, spec="4::-2,new,-1"))
+    w.add("cx_transpose", [c128], N("transpose", X, perm=[1, 0]))
+    w.add("cx_concat_real", [c64, f64], N("concat", X, Y, axis=0))
+    w.add("cx_persist", [c128], N("mul", N("persist", N("mul", X, X)), X))
+    for name in ("sum", "mean"):
+        for axes in (None, [0], [1], [0, 1]):
+            for kd in (False, True):
+                w.add(f"cx_{name}_{axes}_{kd}", [c128], R(name, X, axes, kd))
+        w.add(f"cx_{name}_c64", [c64], R(name, X, [0]))
+    w.add("cx_sum_empty", [(np.zeros((0, 3), np.complex64), [1, 2])], R("sum", X, [0]))
+    w.add("cx_mean_empty", [(np.zeros((0, 3), np.complex128), [1, 2])], R("mean", X, [0]))
+    sq = (cplx((4, 5), np.complex128), [3, 2])
+    w.add("cx_matmul", [c128, sq], N("matmul", X, Y))
+    w.add("cx_matmul_real_b", [c64, (rng.standard_normal((4, 3)).astype(np.float32), [2, 2])], N("matmul", X, Y))
+    w.add("cx_dot_vec", [row, row], N("dot", X, Y))
+    w.add("cx_tensordot", [c128, sq], N("tensordot", X, Y, aa=[1], ab=[0]))
+    fft_cases(w, Node, rng)
+
+
+def fft_cases(w, Node, rng):
+    X = Node("in", k=0)
+
+    def FT(name, x, n=None, axis=-1, norm="backward"):
+        return Node("fft", [x], name=name, n=n, axis=axis, norm=norm)
+
+    def FTN(name, x, s=None, axes=None, norm="backward"):
+        return Node("fftn", [x], name=name, s=s, axes=axes, norm=norm)
+
+    c = ((rng.standard_normal((6, 10)) + 1j * rng.standard_normal((6, 10))), [4, 10])
+    ct = (c[0], [6, 3])  # one chunk along axis 0
+    r = (rng.standard_normal((6, 10)), [4, 10])
+    r32 = (r[0].astype(np.float32), [5, 10])
+    c64 = (c[0].astype(np.complex64), [2, 10])
+    i32 = ((rng.standard_normal((6, 10)) * 10).astype(np.int32), [3, 10])
+    for name in ("fft", "ifft"):
+        for norm in ("backward", "ortho", "forward"):
+            w.add(f"fft_{name}_{norm}", [c], FT(name, X, norm=norm))
+        w.add(f"fft_{name}_n_crop", [c], FT(name, X, n=7))
+        w.add(f"fft_{name}_n_pad", [c], FT(name, X, n=13))
+        w.add(f"fft_{name}_axis0", [ct], FT(name, X, axis=0))
+        w.add(f"fft_{name}_real", [r], FT(name, X))
+        w.add(f"fft_{name}_f32", [r32], FT(name, X))
+        w.add(f"fft_{name}_c64", [c64], FT(name, X))
+        w.add(f"fft_{name}_int32", [i32], FT(name, X))
+    for norm in ("backward", "ortho", "forward"):
+        w.add(f"fft_rfft_{norm}", [r], FT("rfft", X, norm=norm))
+        w.add(f"fft_irfft_{norm}", [c], FT("irfft", X, norm=norm))
+    for n in (7, 8, 16):
+        w.add(f"fft_rfft_n{n}", [r], FT("rfft", X, n=n))
+        w.add(f"fft_irfft_n{n}", [c], FT("irfft", X, n=n))
+    w.add("fft_rfft_f32", [r32], FT("rfft", X))
+    w.add("fft_irfft_c64", [c64], FT("irfft", X))
+    w.add("fft_irfft_int32", [i32], FT("irfft", X))
+    w.add("fft_rfft_complex_error", [c], FT("rfft", X))
+    cube = ((rng.standard_normal((4, 6, 5)) + 1j * rng.standard_normal((4, 6, 5))), [3, 6, 5])
+    cube1 = (cube[0], [4, 6, 5])
+    rcube = (cube[0].real.copy(), [2, 6, 5])
+    w.add("fft_fft2", [cube], FTN("fft2", X))
+    w.add("fft_ifft2_ortho", [cube], FTN("ifft2", X, norm="ortho"))
+    w.add("fft_fft2_s", [cube], FTN("fft2", X, s=[4, 7]))
+    w.add("fft_fftn_all", [cube1], FTN("fftn", X))
+    w.add("fft_fftn_axes_s", [cube], FTN("fftn", X, s=[3, 8], axes=[2, 1]))
+    w.add("fft_ifftn_forward", [cube1], FTN("ifftn", X, norm="forward"))
+    w.add("fft_rfftn", [rcube], FTN("rfftn", X, axes=[1, 2]))
+    w.add("fft_irfftn", [cube], FTN("irfftn", X, axes=[1, 2]))
+    w.add("fft_irfftn_s", [cube], FTN("irfftn", X, s=[6, 9], axes=[1, 2]))

@@ -17,6 +17,11 @@
 
 #include "array_util.h"
 #include "dtx/complex.h"
+#include "dtx/index.h"
+#include "dtx/linalg.h"
+#include "dtx/scan.h"
+#include "dtx/sort.h"
+#include "dtx/stats.h"
 
 using namespace dtxa_test;
 using cd = std::complex<double>;
@@ -240,6 +245,33 @@ TEST_P(ArrayComplex, ViewsJoinsAndReductions) {
   EXPECT_EQ(ones[1], cd(2.5, 0));
 }
 
+TEST_P(ArrayComplex, CumsumAndUnknownLengths) {
+  Scope s;
+  auto rng = Rng("Cumsum");
+  std::vector<cd> x = RandC(rng, 7 * 3);
+  dtx_array *a = FromC(cl(), {7, 3}, {3, 2}, x);
+  for (int ax : {0, 1}) {
+    std::vector<cd> want = x;
+    for (int i = 0; i < 7; i++)
+      for (int k = 0; k < 3; k++)
+        if (ax == 0 ? i > 0 : k > 0) want[i * 3 + k] += want[ax == 0 ? (i - 1) * 3 + k : i * 3 + k - 1];
+    Near(GetC(dtx_cumsum(a, ax)), want, 1e-13, "cumsum axis " + std::to_string(ax));
+  }
+  EXPECT_EQ(dtx_cumsum(a, 2), nullptr);
+  /* the imaginary part of a real array of unknown length: zeros of its length */
+  double v[6] = {1, -2, 3, -4, 5, -6};
+  dtx_array *r = dtx_from_host(cl(), 1, std::vector<int64_t>{6}.data(), std::vector<int64_t>{4}.data(),
+                               DTX_F64, v, DTX_HOST_COPY);
+  dtx_array *m = dtx_mask_select(r, dtx_binary_scalar(DTX_GT, r, 0.0));
+  ASSERT_NE(m, nullptr) << dtx_last_error();
+  void *buf = nullptr;
+  int64_t n = -1;
+  ASSERT_EQ(dtx_array_compute_alloc(dtx_imag(m), DTX_F64, &buf, &n), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(n, 3);
+  for (int64_t i = 0; i < n; i++) EXPECT_EQ(static_cast<double *>(buf)[i], 0.0);
+  std::free(buf);
+}
+
 TEST_P(ArrayComplex, ProductsMatchLoops) {
   Scope s;
   auto rng = Rng("Products");
@@ -314,6 +346,35 @@ TEST_P(ArrayComplex, EveryOtherOperationRefusesClearly) {
     EXPECT_EQ(r, nullptr) << "operation " << i;
     i++;
   }
+  /* the other headers' operations: none may take only the real part */
+  const double q[1] = {50};
+  dtx_array *q2 = nullptr, *r2 = nullptr;
+  dtx_array *more[] = {dtx_cumprod(a, 0),
+                       dtx_nancumsum(a, 0),
+                       dtx_sort(a, 0),
+                       dtx_topk(a, 2, 0),
+                       dtx_argtopk(a, 2, 0),
+                       dtx_histogram(a, 4, 0, 1, nullptr, 0, nullptr),
+                       dtx_percentile(a, q, 1),
+                       dtx_nansum(a, nullptr, 0),
+                       dtx_nanmax(a, nullptr, 0),
+                       dtx_linalg_norm(a, DTX_NORM_DEFAULT, 0, nullptr, 0, 0),
+                       dtx_linalg_inv(a),
+                       dtx_linalg_cholesky(a, 0),
+                       dtx_linalg_solve(a, a),
+                       dtx_round(a, 1),
+                       dtx_rint(a),
+                       dtx_floor_divide(a, a),
+                       dtx_mod(a, a),
+                       dtx_unique(a),
+                       dtx_take(a, std::vector<int64_t>{0, 1}.data(), 2, 0),
+                       dtx_mask_select(a, dtx_astype(a, DTX_BOOL))};
+  i = 0;
+  for (dtx_array *r : more) {
+    EXPECT_EQ(r, nullptr) << "other operation " << i;
+    i++;
+  }
+  EXPECT_NE(dtx_linalg_qr(a, &q2, &r2), DTX_OK);
   dtx_array *x = dtx_exp(a);
   EXPECT_EQ(x, nullptr);
   EXPECT_NE(std::string(dtx_last_error()).find("complex"), std::string::npos) << dtx_last_error();

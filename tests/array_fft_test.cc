@@ -224,6 +224,25 @@ TEST_P(ArrayFft, FromAnNpyFile) {
        "fft2 of npy");
 }
 
+TEST_P(ArrayFft, FiveDimensionsAndTheLimit) {
+  Scope s;
+  unsigned seed = std::random_device{}();
+  std::printf("seed %u\n", seed);
+  std::mt19937_64 rng(seed);
+  /* 5-d: the pairs are 6-d, past the 4 indices of a task key (folded) */
+  Cx x = Rand(rng, {2, 3, 2, 2, 6}, false);
+  dtx_array *a = Make(cl(), x, {1, 2, 1, 2, 6}, false);
+  Near(dtx_fft(a, 0, -1, DTX_FFT_BACKWARD), Dft(x, 4, -1, 1), 1e-12, "fft of 5-d");
+  Cx xr = Rand(rng, {2, 3, 2, 2, 6}, true);
+  Near(dtx_rfft(Make(cl(), xr, {1, 2, 1, 2, 6}, true), 0, -1, DTX_FFT_BACKWARD), Fit(Dft(xr, 4, -1, 1), 4, 4),
+       1e-12, "rfft of 5-d");
+  /* an 8-d real array: its complex result would need 9 dimensions */
+  std::vector<int64_t> eight(8, 1);
+  eight[7] = 4;
+  EXPECT_EQ(dtx_rfft(dtx_zeros(cl(), 8, eight.data(), nullptr, DTX_F64), 0, -1, DTX_FFT_BACKWARD), nullptr);
+  EXPECT_NE(std::string(dtx_last_error()).find("dimensions"), std::string::npos) << dtx_last_error();
+}
+
 TEST_P(ArrayFft, DtypesAsNumpy2) {
   Scope s;
   std::vector<float> f(8, 1.0f);
@@ -239,6 +258,7 @@ TEST_P(ArrayFft, DtypesAsNumpy2) {
             DTX_F32);
   EXPECT_EQ(dtx_array_dtype(dtx_fft(i32, 0, -1, DTX_FFT_BACKWARD)), DTX_C128);
   EXPECT_EQ(dtx_array_dtype(dtx_irfft(i32, 0, -1, DTX_FFT_BACKWARD)), DTX_F64);
+  EXPECT_EQ(dtx_array_dtype(dtx_irfft(dtx_astype(f32, DTX_F16), 0, -1, DTX_FFT_BACKWARD)), DTX_F16);
   /* complex64 values: the sum of eight ones at 0, zeros elsewhere */
   std::vector<std::complex<float>> got(8);
   ASSERT_EQ(dtx_array_compute_as(dtx_fft(f32, 0, 0, DTX_FFT_BACKWARD), DTX_C64, got.data(), 64), DTX_OK)

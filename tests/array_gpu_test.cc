@@ -5,7 +5,7 @@
  * operation and dtype (all 12, float16 and the small and unsigned integers
  * included; floor_divide, mod, isnan, isinf, isfinite, rint and round too),
  * every cast, generators, reductions of every dtype, products,
- * slices, halos, scans and sorts. Skips,
+ * slices, halos, scans, sorts and FFTs (cuFFT against FFTW). Skips,
  * saying so, without a GPU (and in builds without CUDA).
  */
 #include <gtest/gtest.h>
@@ -311,6 +311,61 @@ TEST(ArrayGpu, ScansAndSortsMatchTheCpu) {
             return dtx_sort(Put(cl, x, {10, 7, 2}), axis);
           },
           0, ("sort " + dt + ax).c_str());
+    }
+  }
+}
+
+/* cuFFT against FFTW: every kind, single and double precision, one to three
+ * consecutive axes (what the CUDA tasks take) and non-consecutive axes
+ * (which run on CPU threads even on a GPU cluster); parts compared. */
+TEST(ArrayGpu, FftsMatchTheCpu) {
+#if !defined(DTX_HAVE_CUDA)
+  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
+#endif
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
+  cfg.gpus = spec != nullptr ? spec : "all";
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.log_level = DTX_LOG_NONE;
+  dtx_cluster *raw = nullptr;
+  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+  dtxt::ClusterPtr gpu(raw);
+  if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+  dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
+  Scope sc;
+  std::mt19937_64 rng(6300);
+  for (dtx_dtype t : {DTX_F64, DTX_F32}) {
+    Nd re = RandNd(rng, {12, 10, 6}, t), im = RandNd(rng, {12, 10, 6}, t);
+    double tol = t == DTX_F64 ? 1e-12 : 2e-5;
+    auto in = [&](dtx_cluster *cl) { return dtx_complex(Put(cl, re, {5, 10, 6}), Put(cl, im, {5, 10, 6})); };
+    using Fn = std::function<dtx_array *(dtx_cluster *)>;
+    std::vector<std::pair<std::string, Fn>> cases = {
+        {"fft axis 1", [&](dtx_cluster *cl) { return dtx_fft(in(cl), 0, 1, DTX_FFT_BACKWARD); }},
+        {"ifft axis 2 n 9", [&](dtx_cluster *cl) { return dtx_ifft(in(cl), 9, 2, DTX_FFT_ORTHO); }},
+        {"fft2", [&](dtx_cluster *cl) { return dtx_fft2(in(cl), nullptr, nullptr, DTX_FFT_BACKWARD); }},
+        {"rfft",
+         [&](dtx_cluster *cl) {
+           return dtx_rfft(Put(cl, re, {5, 10, 6}), 0, 2, DTX_FFT_FORWARD);
+         }},
+        {"irfft n 11", [&](dtx_cluster *cl) { return dtx_irfft(in(cl), 11, 1, DTX_FFT_BACKWARD); }},
+        {"rfftn 2 axes",
+         [&](dtx_cluster *cl) {
+           return dtx_rfftn(Put(cl, re, {5, 10, 6}), 2, nullptr, nullptr, DTX_FFT_BACKWARD);
+         }},
+        {"axes 2, 1 (CPU threads)", [&](dtx_cluster *cl) {
+           static const int axes[2] = {2, 1};
+           return dtx_fftn(in(cl), 2, nullptr, axes, DTX_FFT_BACKWARD);
+         }}};
+    for (auto &c : cases) {
+      std::string what = c.first + " " + dtx_dtype_name(t);
+      Fn part = [&](dtx_cluster *cl) {
+        dtx_array *r = c.second(cl);
+        return dtx_array_dtype(r) == DTX_C64 || dtx_array_dtype(r) == DTX_C128 ? dtx_real(r) : r;
+      };
+      Parity(gpu.get(), cpu.get(), part, tol, (what + " real").c_str());
+      Parity(
+          gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_imag(c.second(cl)); }, tol,
+          (what + " imag").c_str());
     }
   }
 }

@@ -18,6 +18,7 @@
 #include <random>
 
 #include "array_util.h"
+#include "dtx/scan.h"
 #include "dtx/sort.h"
 #include "kernels/sort.h"
 
@@ -193,6 +194,26 @@ TEST_P(ArraySort, SplitAxisIsRechunkedKeepingChunkSize) {
   EXPECT_EQ(dtx_array_chunk(c, 0), 400);
   EXPECT_EQ(dtx_array_chunk(c, 1), 12);
   ASSERT_EQ(Get(c).v, Reference(Get(x), 0).v);
+}
+
+/* Six dimensions: the task keys hold four indices, the leading chunk indices fold into the first. */
+TEST_P(ArraySort, SixDimensions) {
+  Scope sc;
+  const int64_t shape[6] = {2, 3, 2, 2, 3, 5}, chunks[6] = {1, 2, 1, 1, 2, 5};
+  dtx_array *x = dtx_random_uniform(cl(), 6, shape, chunks, DTX_F64, 4);
+  dtx_array *r = dtx_sort(x, 5);
+  ASSERT_NE(r, nullptr) << dtx_last_error();
+  ASSERT_EQ(Get(r).v, Reference(Get(x), 5).v);
+  dtx_array *c = dtx_cumsum(x, 1);
+  ASSERT_NE(c, nullptr) << dtx_last_error();
+  Nd got = Get(c), xs = Get(x);
+  std::vector<int64_t> st = xs.strides();
+  for (int64_t i = 0; i < xs.size(); i++) {
+    std::vector<int64_t> m = xs.unflat(i);
+    double want = 0;
+    for (int64_t k = 0; k <= m[1]; k++) want += xs.v[i + (k - m[1]) * st[1]];
+    ASSERT_NEAR(got.v[i], want, 1e-12) << i;
+  }
 }
 
 TEST_P(ArraySort, BadInputIsRefused) {

@@ -23,14 +23,16 @@
  *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - dtx_sum and dtx_mean over any axes (and dtx_reduce with those two),
+ *     dtx_cumsum (dtx/scan.h),
  *   - dtx_matmul, dtx_dot, dtx_tensordot (four real products, or two when
  *     one operand is real),
  *   - dtx_array_compute / _as, dtx_array_persist, dtx_array_graph,
  *     dtx_save_npy / dtx_load_npy ('<c8', '<c16'),
  *   - the FFTs of dtx/fft.h.
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
- * operation (for instance comparisons by order, exp, prod, var, sort:
- * NumPy defines some of them; dtx does not yet).
+ * operation (for instance comparisons by order, exp, prod, var, sort,
+ * cumprod, the NaN-skipping reductions, linalg, histogram: NumPy defines
+ * some of them; dtx does not yet), never computing from the real part alone.
  *
  * Inside, a complex array is a real array of its part dtype with one more
  * axis of length 2 (in one chunk) at the end, so its chunks are the

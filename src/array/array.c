@@ -46,6 +46,7 @@ int64_t dtxa_nblocks(const dtx_array *a) {
 
 dtx_array *dtxa_node(dtx_cluster *cl, int kind, const char *opname, int ndim, const int64_t *shape,
                      const int64_t *chunk, dtx_dtype t, int nin, dtx_array *const *in) {
+  DTX_ASSERT(ndim >= 0 && ndim <= DTX_ARRAY_MAX_DIMS);
   /* complex arrays: only their own node holds them (array/complex.c) */
   if (kind != DTXA_CPLX) {
     int cx = dtxa_is_cx(t);

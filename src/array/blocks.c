@@ -113,8 +113,19 @@ dtx_status dtxa_emit_task(dtxa_emit *e, const dtxa_task *t, dtx_task_id *id) {
   dtx_task_desc d;
   memset(&d, 0, sizeof d);
   d.name = name;
-  d.nidx = t->nidx;
-  for (int i = 0; i < t->nidx && i < DTX_MAX_INDICES; i++) d.idx[i] = t->idx[i];
+  if (t->nidx < 0 || t->nidx > DTX_ARRAY_MAX_DIMS || (t->nidx > DTX_MAX_INDICES && t->nidx != e->node->ndim))
+    return dtxi_fail(DTX_EINVAL, "internal: %s adds a task with %d key indices", e->node->opname, t->nidx);
+  if (t->nidx <= DTX_MAX_INDICES) {
+    d.nidx = t->nidx;
+    for (int i = 0; i < t->nidx; i++) d.idx[i] = t->idx[i];
+  } else { /* a chunk index of more dims: the leading ones as one C-order index of the grid */
+    int lead = t->nidx - (DTX_MAX_INDICES - 1);
+    int64_t l = 0;
+    for (int i = 0; i < lead; i++) l = l * dtxa_nb(e->node, i) + t->idx[i];
+    d.nidx = DTX_MAX_INDICES;
+    d.idx[0] = l;
+    for (int i = lead; i < t->nidx; i++) d.idx[i - lead + 1] = t->idx[i];
+  }
   d.inputs = t->in;
   d.ninputs = t->nin;
   d.args = t->args;

@@ -64,8 +64,9 @@ dtx_array *dtxa_tasks(dtx_cluster *cl, const char *opname, int64_t ntasks, dtx_d
 /* One task an emit callback adds. */
 typedef struct dtxa_task {
   const char *suffix; /* appended to <opname>-<serial> (NULL: none) */
-  int nidx;           /* key indices */
-  int64_t idx[DTX_MAX_INDICES];
+  int nidx;           /* key indices: at most DTX_MAX_INDICES, or the node's ndim when they are
+                       * its chunk index (then the leading ones fold into the first) */
+  int64_t idx[DTX_ARRAY_MAX_DIMS];
   const dtx_task_id *in;
   int nin;
   const void *args;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "dtx/scan.h"
 
 /* comparisons (dtx/array.h has them as dtx_binary ops only) */
 static dtx_array *eq(const dtx_array *a, const dtx_array *b) { return dtx_binary(DTX_EQ, a, b); }
@@ -206,6 +207,11 @@ dtx_array *dtx_scalar_complex(dtx_cluster *cl, double re, double im) {
 
 dtx_array *dtxa_cx_full(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunks, dtx_dtype t,
                         double v) {
+  int64_t ch[DTX_ARRAY_MAX_DIMS];
+  if (chunks == NULL) { /* automatic chunks of the complex element size */
+    if (dtxa_check_shape("dtx_full", ndim, shape, NULL, t, ch) != DTX_OK) return NULL;
+    chunks = ch;
+  }
   if (!open_scope()) return NULL;
   dtx_array *re = dtx_full(cl, ndim, shape, chunks, dtxa_cx_part(t), v);
   dtx_array *r = re != NULL ? scoped(dtxa_cx_astype(re, t)) : NULL;
@@ -242,6 +248,8 @@ dtx_array *dtx_real(const dtx_array *a) {
 
 dtx_array *dtx_imag(const dtx_array *a) {
   if (a == NULL) return NULL;
+  if (!dtxa_cx_in(a) && a->deferred) /* a length unknown until computed: zeros element by element */
+    return dtx_where(dtx_scalar(a->cl, 1.0), dtx_zeros(a->cl, 0, NULL, NULL, a->dtype), a);
   if (!dtxa_cx_in(a)) return dtx_zeros(a->cl, a->ndim, a->shape, a->chunk, a->dtype);
   if (!open_scope()) return NULL;
   return dtxa_ret(close_scope(part_view(a, 1)));
@@ -441,7 +449,7 @@ dtx_array *dtxa_cx_slice(const dtx_array *a, int n, const dtx_index *idx) {
               used, a->ndim, DTX_ARRAY_MAX_DIMS - 1);
     return NULL;
   }
-  memcpy(ix, idx, (size_t)n * sizeof *ix);
+  if (n > 0) memcpy(ix, idx, (size_t)n * sizeof *ix);
   for (int i = n; i < total; i++) ix[i] = (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1};
   if (!open_scope()) return NULL;
   return close_scope(wrapped(dtx_slice(dtxa_cx_pairs(a), total, ix)));
@@ -454,7 +462,7 @@ dtx_array *dtxa_cx_broadcast(const dtx_array *a, int ndim, const int64_t *shape)
               ndim);
     return NULL;
   }
-  memcpy(sh, shape, (size_t)ndim * sizeof *sh);
+  if (ndim > 0) memcpy(sh, shape, (size_t)ndim * sizeof *sh);
   sh[ndim] = 2;
   if (!open_scope()) return NULL;
   return close_scope(wrapped(dtx_broadcast_to(dtxa_cx_pairs(a), ndim + 1, sh)));
@@ -466,7 +474,7 @@ dtx_array *dtxa_cx_rechunk(const dtx_array *a, const int64_t *chunks) {
     dtxi_fail(DTX_EINVAL, "dtx_rechunk: chunks is NULL");
     return NULL;
   }
-  memcpy(ch, chunks, (size_t)a->ndim * sizeof *ch);
+  if (a->ndim > 0) memcpy(ch, chunks, (size_t)a->ndim * sizeof *ch);
   ch[a->ndim] = 2;
   if (!open_scope()) return NULL;
   return close_scope(wrapped(dtx_rechunk(dtxa_cx_pairs(a), ch)));
@@ -502,10 +510,14 @@ dtx_array *dtxa_cx_concat(dtx_array *const *arrays, int n, int axis) {
 
 dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes,
                           const dtx_reduce_opts *opts) {
+  if (r < DTX_SUM || r > DTX_ALL) {
+    dtxi_fail(DTX_EINVAL, "dtx_reduce: reduction %d is not a dtx_reduction", r);
+    return NULL;
+  }
   if (r != DTX_SUM && r != DTX_MEAN) {
     static const char *names[] = {"",        "",        "dtx_prod",   "",           "dtx_min", "dtx_max",
                                   "dtx_var", "dtx_std", "dtx_argmin", "dtx_argmax", "dtx_any", "dtx_all"};
-    dtxa_cx_refuse(r >= 0 && r <= DTX_ALL ? names[r] : "dtx_reduce");
+    dtxa_cx_refuse(names[r]);
     return NULL;
   }
   int ax[DTX_ARRAY_MAX_DIMS], n = 0;
@@ -560,6 +572,22 @@ dtx_array *dtxa_cx_product(int kind, const dtx_array *a, const dtx_array *b, con
     }
   }
   return close_scope(join_like(re, im));
+}
+
+dtx_array *dtxa_cx_cumulative(const dtx_array *a, int op, int axis) {
+  if (op != DTX_CUMSUM) {
+    dtxa_cx_refuse(op == DTX_CUMPROD     ? "dtx_cumprod"
+                   : op == DTX_NANCUMSUM ? "dtx_nancumsum"
+                                         : "dtx_nancumprod");
+    return NULL;
+  }
+  int ax = axis < 0 ? axis + a->ndim : axis;
+  if (ax < 0 || ax >= a->ndim) {
+    dtxi_fail(DTX_EINVAL, "dtx_cumsum: axis %d is out of range for a %d-d array", axis, a->ndim);
+    return NULL;
+  }
+  if (!open_scope()) return NULL;
+  return close_scope(wrapped(dtx_cumsum(dtxa_cx_pairs(a), ax))); /* each part's running sum */
 }
 
 dtx_status dtxa_cx_persist(const dtx_array *a, const int *where, dtx_array **out) {

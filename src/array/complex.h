@@ -41,6 +41,8 @@ dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes,
 /* kind: 0 matmul, 1 dot, 2 tensordot (axes_a, axes_b, n) */
 dtx_array *dtxa_cx_product(int kind, const dtx_array *a, const dtx_array *b, const int *axes_a,
                            const int *axes_b, int n);
+/* dtx_cumulative (dtx/scan.h) of a complex array: cumsum only */
+dtx_array *dtxa_cx_cumulative(const dtx_array *a, int op, int axis);
 dtx_status dtxa_cx_persist(const dtx_array *a, const int *where, dtx_array **out);
 /* The refusal of an operation that does not take complex arrays. */
 dtx_status dtxa_cx_refuse(const char *op);

@@ -174,12 +174,22 @@ static dtx_array *fft_node(const fft_req *q, const dtx_array *a, int naxes, cons
     for (int i = 0; i < na; i++)
       shape[ax[i]] = chunk[ax[i]] = q->kind == DTXK_FFT_R2C && i == na - 1 ? len[i] / 2 + 1 : len[i];
     int cx_out = q->kind != DTXK_FFT_C2R, nd = a->ndim;
+    if (nd + cx_out > DTX_ARRAY_MAX_DIMS) {
+      dtxi_fail(DTX_EINVAL, "%s: a complex result has at most %d dimensions (a has %d)", q->name,
+                DTX_ARRAY_MAX_DIMS - 1, nd);
+      dtx_array_scope_end();
+      return NULL;
+    }
     shape[nd] = chunk[nd] = 2;
     dtx_array *in = dtxa_cx_in(x) ? (dtx_array *)dtxa_cx_pairs(x) : x;
     const char *op = q->name + 4; /* "fftn", ... */
     dtx_array *node = dtxa_blocks(a->cl, op, nd + cx_out, shape, chunk, part, 1, &in, fft_emit, &f, sizeof f);
     r = cx_out && node != NULL ? dtxa_cx_wrap(node) : node;
     if (cx_out) dtx_array_release(node);
+    if (!cx_out && r != NULL && t == DTX_F16) { /* NumPy: irfft of float16 is float16 */
+      dtx_array *h = dtx_array_keep(dtx_astype(dtxa_ret(r), DTX_F16));
+      r = h;
+    }
   }
   dtx_array_scope_end();
   return r;

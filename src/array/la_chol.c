@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 
+#include "array/complex.h"
 #include "array/la.h"
 #include "base/error.h"
 
@@ -144,6 +145,10 @@ static dtx_status square_check(const char *fn, const dtx_array *a) {
 dtx_array *dtx_linalg_solve(const dtx_array *a, const dtx_array *b) {
   const char *fn = "dtx_linalg_solve";
   if (dtxa_la_check(fn, a, 1) != DTX_OK || b == NULL || square_check(fn, a) != DTX_OK) return NULL;
+  if (dtxa_cx_in(b)) {
+    dtxa_cx_refuse(fn);
+    return NULL;
+  }
   if ((b->ndim != 1 && b->ndim != 2) || b->shape[0] != a->shape[0]) {
     dtxi_fail(DTX_EINVAL, "%s: b must be (%lld,) or (%lld, k)", fn, (long long)a->shape[0],
               (long long)a->shape[0]);

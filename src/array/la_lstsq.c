@@ -7,6 +7,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "array/complex.h"
 #include "array/la.h"
 #include "base/error.h"
 
@@ -69,6 +70,7 @@ dtx_status dtx_linalg_lstsq(const dtx_array *a, const dtx_array *b, dtx_array **
   dtx_status rc = dtxa_la_check(fn, a, 1);
   if (rc != DTX_OK) return rc;
   if (b == NULL) return DTX_EINVAL;
+  if (dtxa_cx_in(b)) return dtxa_cx_refuse(fn);
   dtx_array_scope_begin();
   dtx_array *xx = NULL, *rr = NULL, *kk = NULL, *ss = NULL;
   rc = lstsq_build(fn, a, b, &xx, &rr, &kk, &ss);

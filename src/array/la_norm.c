@@ -8,6 +8,7 @@
  */
 #include <math.h>
 
+#include "array/complex.h"
 #include "array/la.h"
 #include "base/error.h"
 
@@ -129,6 +130,10 @@ dtx_array *dtx_linalg_norm(const dtx_array *x, dtx_norm_ord ord, double p, const
                            int keepdims) {
   const char *fn = "dtx_linalg_norm";
   if (x == NULL) return NULL;
+  if (dtxa_cx_in(x)) {
+    dtxa_cx_refuse(fn);
+    return NULL;
+  }
   if (naxes < 0 || (naxes > 0 && axes == NULL)) {
     dtxi_fail(DTX_EINVAL, "%s: naxes is %d with axes %s", fn, naxes, axes == NULL ? "NULL" : "given");
     return NULL;

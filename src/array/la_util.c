@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array/complex.h"
 #include "array/la.h"
 #include "base/error.h"
 
 dtx_status dtxa_la_check(const char *fn, const dtx_array *a, int need2d) {
   if (a == NULL) return DTX_EINVAL; /* the earlier message stays */
+  if (dtxa_cx_in(a)) return dtxa_cx_refuse(fn);
   if (!dtxk_la_available())
     return dtxi_fail(DTX_ENOTSUP, "%s: this build of dtx has no LAPACKE (install liblapacke-dev and rebuild)",
                      fn);

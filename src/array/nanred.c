@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "array/array.h"
+#include "array/complex.h"
 #include "base/error.h"
 #include "dtx/stats.h"
 
@@ -74,6 +75,10 @@ static dtx_array *nan_float(dtx_array *x, dtx_reduction r, const int *axes, int 
 dtx_array *dtx_nanreduce(const dtx_array *a, dtx_reduction r, const int *axes, int naxes,
                          const dtx_reduce_opts *opts) {
   if (a == NULL) return NULL;
+  if (dtxa_cx_in(a)) {
+    dtxa_cx_refuse("dtx_nanreduce");
+    return NULL;
+  }
   if (r == DTX_ANY || r == DTX_ALL || r < DTX_SUM || r > DTX_ALL) {
     dtxi_fail(DTX_EINVAL,
               "dtx_nanreduce: reduction %d has no NaN-skipping form (sum, prod, mean, min, max, var, "

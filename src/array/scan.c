@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "array/blocks.h"
+#include "array/complex.h"
 #include "base/error.h"
 #include "dtx/scan.h"
 #include "kernels/scan.h"
@@ -123,6 +124,7 @@ dtx_array *dtx_cumulative(const dtx_array *a, dtx_scan_op op, int axis) {
     return NULL;
   }
   const char *name = names[op];
+  if (dtxa_cx_in(a)) return dtxa_ret(dtxa_cx_cumulative(a, (int)op, axis)); /* complex: cumsum only */
   if (a->ndim == 0) {
     dtxi_fail(DTX_EINVAL, "dtx_%s: a is 0-d; it needs an axis to accumulate along", name);
     return NULL;

@@ -224,6 +224,24 @@ TEST_P(ArrayFft, FromAnNpyFile) {
        "fft2 of npy");
 }
 
+/* Along an axis that is not the innermost the CPU kernel transforms blocks of 16 lanes: more
+ * lanes than a block, a ragged last block, several outer planes. */
+TEST_P(ArrayFft, StridedAxisInLaneBlocks) {
+  Scope s;
+  unsigned seed = std::random_device{}();
+  std::printf("seed %u\n", seed);
+  std::mt19937_64 rng(seed);
+  Cx x = Rand(rng, {13, 37}, false), y = Rand(rng, {3, 10, 21}, false);
+  Near(dtx_fft(Make(cl(), x, {13, 8}, false), 0, 0, DTX_FFT_BACKWARD), Dft(x, 0, -1, 1), 1e-12, "fft axis 0");
+  Near(dtx_ifft(Make(cl(), y, {2, 10, 21}, false), 0, 1, DTX_FFT_ORTHO),
+       Dft(y, 1, +1, 1.0L / std::sqrt(10.0L)), 1e-12, "ifft axis 1 of 3");
+  /* single precision */
+  std::vector<std::complex<float>> xf;
+  for (cd v : x.v) xf.push_back(std::complex<float>(v));
+  dtx_array *a = dtx_from_host(cl(), 2, x.shape.data(), nullptr, DTX_C64, xf.data(), DTX_HOST_COPY);
+  Near(dtx_astype(dtx_fft(a, 0, 0, DTX_FFT_BACKWARD), DTX_C128), Dft(x, 0, -1, 1), 2e-5, "complex64 axis 0");
+}
+
 TEST_P(ArrayFft, FiveDimensionsAndTheLimit) {
   Scope s;
   unsigned seed = std::random_device{}();

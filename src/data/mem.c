@@ -38,10 +38,14 @@ dtxi_mem *dtxi_mem_create(int64_t limit, const char *spill_dir) {
     return NULL;
   }
   pthread_mutex_init(&m->mu, NULL);
+  dtxi_bcache_init(&m->cache, 0);
   return m;
 }
 
+void dtxi_mem_set_cache(dtxi_mem *m, size_t cap) { m->cache.cap = cap; }
+
 static void mem_free(dtxi_mem *m) {
+  dtxi_bcache_destroy(&m->cache);
   pthread_mutex_destroy(&m->mu);
   free(m->spill_dir);
   free(m);
@@ -49,6 +53,7 @@ static void mem_free(dtxi_mem *m) {
 
 void dtxi_mem_release(dtxi_mem *m) {
   if (m == NULL) return;
+  dtxi_bcache_drain(&m->cache); /* nothing more will be made: give the cached blocks back now */
   if (atomic_fetch_sub_explicit(&m->used, DTXI_MEM_BIAS, memory_order_acq_rel) == DTXI_MEM_BIAS) mem_free(m);
 }
 
@@ -208,40 +213,62 @@ static dtx_chunk *chunk_init(dtx_chunk *c, dtxi_mem *m, size_t size, int32_t ref
   return c;
 }
 
+/* Counts size more bytes in m, spilling first past its limit. */
+static void count_new(dtxi_mem *m, size_t size) {
+  if (m->limit > 0) {
+    /* Room and the count in one step, so racing makers cannot both pass. */
+    pthread_mutex_lock(&m->mu);
+    spill_until_locked(m, size);
+    account(m, (int64_t)size);
+    pthread_mutex_unlock(&m->mu);
+  } else {
+    account(m, (int64_t)size);
+  }
+}
+
+/* A chunk whose data starts on a page of a block from m->cache, the header
+ * just before it, the block's size in its first word. */
+static dtx_chunk *paged_new(dtxi_mem *m, size_t size, int32_t refs) {
+  size_t got = 0;
+  char *base = dtxi_bcache_get(&m->cache, PAGE + paged_bytes(size), &got);
+  if (base == NULL) return NULL;
+  memcpy(base, &got, sizeof got);
+  dtx_chunk *c = chunk_init((dtx_chunk *)(void *)(base + PAGE - HEADER), m, size, refs, base + PAGE);
+  c->paged = 1;
+  return c;
+}
+
+static void paged_free(dtxi_mem *m, dtx_chunk *c) {
+  char *base = (char *)c - (PAGE - HEADER);
+  size_t bytes;
+  memcpy(&bytes, base, sizeof bytes);
+  /* A cluster still alive (its bias in `used`) may make chunks again. */
+  int keep = atomic_load_explicit(&m->used, memory_order_relaxed) >= DTXI_MEM_BIAS;
+  dtxi_bcache_put(&m->cache, base, bytes, keep);
+}
+
 dtx_chunk *dtxi_chunk_new(dtxi_mem *m, size_t size, int32_t refs) {
   if (size > ((size_t)1 << 56)) return NULL;
-  size_t total = HEADER + ((size + 63) & ~(size_t)63);
-  dtx_chunk *c = aligned_alloc(64, total);
-  if (c == NULL) return NULL;
-  chunk_init(c, m, size, refs, (char *)c + HEADER);
-  if (m != NULL && size > 0) {
-    if (m->limit > 0) {
-      /* Room and the count in one step, so racing makers cannot both pass. */
-      pthread_mutex_lock(&m->mu);
-      spill_until_locked(m, size);
-      account(m, (int64_t)size);
-      pthread_mutex_unlock(&m->mu);
-    } else {
-      account(m, (int64_t)size);
-    }
+  dtx_chunk *c;
+  if (m != NULL && size >= DTXI_BCACHE_MIN) {
+    c = paged_new(m, size, refs);
+  } else {
+    size_t total = HEADER + ((size + 63) & ~(size_t)63);
+    c = aligned_alloc(64, total);
+    if (c != NULL) chunk_init(c, m, size, refs, (char *)c + HEADER);
   }
+  if (c != NULL && m != NULL && size > 0) count_new(m, size);
   return c;
 }
 
 dtx_chunk *dtxi_chunk_new_spillable(dtxi_mem *m, size_t size, int32_t refs) {
   if (m == NULL || m->limit == 0 || size < DTXI_SPILL_MIN) return dtxi_chunk_new(m, size, refs);
   if (size > ((size_t)1 << 56)) return NULL;
-  void *base = NULL;
-  if (posix_memalign(&base, PAGE, PAGE + paged_bytes(size)) != 0) return NULL;
-  dtx_chunk *c = chunk_init((dtx_chunk *)((char *)base + PAGE - HEADER), m, size, refs, (char *)base + PAGE);
+  dtx_chunk *c = paged_new(m, size, refs);
+  if (c == NULL) return NULL;
   c->spillable = 1;
-  c->paged = 1;
   c->pins = 1; /* the maker's */
-  /* Room and the count in one step, so racing makers cannot both pass. */
-  pthread_mutex_lock(&m->mu);
-  spill_until_locked(m, size);
-  account(m, (int64_t)size);
-  pthread_mutex_unlock(&m->mu);
+  count_new(m, size);
   return c;
 }
 
@@ -308,7 +335,7 @@ void dtxi_chunk_unref(dtx_chunk *c) {
   }
   free(c->error);
   if (c->paged)
-    free((char *)c - (PAGE - HEADER));
+    paged_free(m, c);
   else
     free(c);
   if (m != NULL && size > 0 && atomic_fetch_sub_explicit(&m->used, size, memory_order_acq_rel) == size)

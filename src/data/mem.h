@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "data/bcache.h"
 #include "dtx/graph.h"
 
 #define DTXI_MEM_BIAS ((int64_t)1 << 60)
@@ -47,6 +48,7 @@ typedef struct dtxi_mem {
   int64_t spills, spilled_bytes, unspills, unspilled_bytes, on_disk;
   uint64_t next_file;
   struct dtxi_trace *trace; /* spills and reads back are marked here (track DTXI_MEM_TRACE_TID of pid 1) */
+  dtxi_bcache cache;        /* freed blocks of chunks of DTXI_BCACHE_MIN bytes and more, for reuse */
 } dtxi_mem;
 
 #define DTXI_MEM_TRACE_TID 9999
@@ -63,7 +65,8 @@ struct dtx_chunk {
   uint8_t spillable;             /* set at creation; cleared by dtxi_chunk_keep once no task reads it */
   uint8_t spilled;               /* under mem->mu: the data is in a file, its pages given back */
   uint8_t in_lru;                /* under mem->mu */
-  uint8_t paged;                 /* data on its own pages, the header just before them */
+  uint8_t paged;                 /* data on its own pages, the header just before them, in a block
+                                    from m->cache whose size is stored at its start */
 };
 
 /* A counter snapshot for dtx_cluster_get_stats. */
@@ -75,6 +78,9 @@ typedef struct dtxi_mem_spill_stats {
  * cluster's host_memory_limit setting) and the directory spilled chunks go to
  * (its spill_dir setting; NULL or "": /tmp). NULL when out of memory. */
 dtxi_mem *dtxi_mem_create(int64_t limit, const char *spill_dir);
+/* Lets m keep up to cap bytes of freed large chunk blocks for reuse
+ * (data/bcache.h; 0, the default: none). Before any chunk is made. */
+void dtxi_mem_set_cache(dtxi_mem *m, size_t cap);
 /* Drops the cluster's bias; frees the struct now or when the last chunk goes. */
 void dtxi_mem_release(dtxi_mem *m);
 int64_t dtxi_mem_used(const dtxi_mem *m);

@@ -96,6 +96,9 @@ dtx_status dtx_cluster_create(const dtx_cluster_config *cfg, dtx_cluster **out) 
     rc = dtxi_fail(DTX_ENOMEM, "dtx_cluster_create: out of memory");
     goto fail;
   }
+  /* Freed large chunks kept for reuse: an eighth of the host limit, or of RAM. */
+  dtxi_mem_set_cache(cl->s.mem,
+                     (size_t)(cl->s.mem->limit > 0 ? cl->s.mem->limit : (int64_t)dtxi_host_memory()) / 8);
   DTX_CHECK_GOTO(open_trace(cl), rc, fail);
   /* NVTX_INJECTION64_PATH is the NVTX tool's variable (Nsight Systems sets
    * it), not a dtx setting: read once, here, like the settings. */

@@ -29,8 +29,10 @@ struct dtx_task_ctx {
   struct gjob *gpu;
   /* results */
   dtx_chunk *out;
-  int32_t out_refs; /* references a new output starts with */
-  char *error;      /* set by dtx_task_fail (malloc'd) */
+  int32_t out_refs;                     /* references a new output starts with */
+  char *error;                          /* set by dtx_task_fail (malloc'd) */
+  dtx_chunk *scratch[DTX_TASK_SCRATCH]; /* dtx_task_scratch's, released when the implementation returns */
+  int nscratch;
 };
 
 dtx_status dtxi_desc_check(const char *fn, const dtx_task_desc *d, int graph_task);

@@ -64,6 +64,19 @@ void *dtx_task_output(dtx_task_ctx *ctx, size_t size) {
   return ctx->out != NULL ? ctx->out->data : NULL;
 }
 
+void *dtx_task_scratch(dtx_task_ctx *ctx, size_t size) {
+  if (ctx == NULL || ctx->nscratch == DTX_TASK_SCRATCH) return NULL;
+  dtx_chunk *c = dtxi_chunk_new(dtxi_sched_of(ctx->cl)->mem, size, 1);
+  if (c == NULL) return NULL;
+  ctx->scratch[ctx->nscratch++] = c;
+  return c->data;
+}
+
+static void drop_scratch(dtx_task_ctx *ctx) {
+  for (int i = 0; i < ctx->nscratch; i++) dtxi_chunk_unref(ctx->scratch[i]);
+  ctx->nscratch = 0;
+}
+
 int dtx_task_fail(dtx_task_ctx *ctx, const char *fmt, ...) {
   if (ctx == NULL) return -1;
   free(ctx->error);
@@ -100,6 +113,7 @@ int dtxi_task_invoke(dtx_task_ctx *ctx, dtx_task_fn fn, const char *prefix, int 
                      char **msg) {
   *msg = NULL;
   int rc = fn(ctx);
+  drop_scratch(ctx);
   if (rc == 0) {
     free(ctx->error);
     ctx->error = NULL;

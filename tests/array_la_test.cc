@@ -184,6 +184,31 @@ TEST_P(ArrayLa, TsqrTallRaggedManyBlocks) {
   }
 }
 
+/* Blocks taller than 2 x max(1024, 8 n) rows go through LAPACK's
+ * tall-skinny QR (latsqr / orgtsqr_row) inside the task, not geqrf. */
+TEST_P(ArrayLa, TsqrTallBlocksUseTheTallSkinnyKernel) {
+  Scope sc;
+  struct Case {
+    int64_t m, n, c;
+    double cond;
+  } cases[] = {{7000, 5, 7000, 1}, {9001, 33, 4500, 1}, {6000, 12, 2500, 1e9}, {5000, 64, 5000, 1}};
+  for (const Case &cs : cases) {
+    for (dtx_dtype t : {DTX_F64, DTX_F32}) {
+      if (t == DTX_F32 && cs.cond > 1e6) continue; /* no float32 backward error to speak of */
+      uint64_t seed = 7200 + static_cast<uint64_t>(cs.m + cs.n + cs.c) + (t == DTX_F32);
+      SCOPED_TRACE(::testing::Message() << "seed " << seed << " " << cs.m << "x" << cs.n << " chunk " << cs.c
+                                        << " cond " << cs.cond << " " << dtx_dtype_name(t));
+      std::mt19937_64 rng(seed);
+      Mat a = cs.cond > 1 ? WithCond(rng, cs.m, cs.n, cs.cond) : Randn(rng, cs.m, cs.n);
+      if (t == DTX_F32)
+        for (auto &e : a.v) e = static_cast<float>(e);
+      dtx_array *q = nullptr, *r = nullptr;
+      ASSERT_EQ(dtx_linalg_tsqr(PutM(cl(), a, cs.c, cs.n, t), &q, &r), DTX_OK) << dtx_last_error();
+      CheckQR(a, GetM(q), GetM(r), Eps(t), 20);
+    }
+  }
+}
+
 TEST_P(ArrayLa, TsqrIllConditionedBackwardError) {
   Scope sc;
   uint64_t seed = 7101;

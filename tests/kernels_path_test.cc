@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "array_util.h"
+#include "dtx/complex.h"
 #include "kernels/kernels.h"
 
 using namespace dtxa_test;
@@ -39,6 +40,8 @@ const char *PathName(dtxi_fused_path p) {
       return "colsum";
     case DTXI_PATH_CHAIN:
       return "chain";
+    case DTXI_PATH_COPY:
+      return "copy";
     default:
       return "general";
   }
@@ -306,6 +309,67 @@ TEST_P(KernelsPath, ChainMatchesGeneral) {
            DTXI_PATH_CHAIN, "(x[::-2, 1::3] * 2).mean(axis=0)" + how);
     Parity(dtx_sum(dtx_add(Slice2(x, 4, DTX_NONE, 1, DTX_NONE, DTX_NONE, -1), three), kAxis1, 1),
            DTXI_PATH_CHAIN, "(x[4:, ::-1] + 3).sum(axis=1)" + how);
+  }
+}
+
+TEST_P(KernelsPath, CopyMatchesGeneral) {
+  /* rechunk, concatenate, unit-step slices, outer transposes and complex
+   * pairs: one leaf stored as it is, in memcpy runs; a column step is not a
+   * copy path (general both times) */
+  Scope sc;
+  uint64_t seed = 7500;
+  std::printf("[ seed     ] %llu\n", static_cast<unsigned long long>(seed));
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  const int64_t rc2[2] = {100, 333}, rc3[3] = {3, 17, 70};
+  for (bool wrap : {false, true}) {
+    std::string how = wrap ? " wrapped" : " copied";
+    dtx_array *x = Host(rng, 301, 1033, 128, 700, wrap), *y = Host(rng, 301, 1033, 128, 700, wrap);
+    Parity(dtx_rechunk(x, rc2), DTXI_PATH_COPY, "x.rechunk((100, 333))" + how);
+    dtx_array *xy[2] = {x, y};
+    Parity(dtx_rechunk(dtx_concatenate(xy, 2, 0), rc2), DTXI_PATH_COPY, "concatenate([x, y], 0)" + how);
+    Parity(dtx_rechunk(dtx_concatenate(xy, 2, 1), rc2), DTXI_PATH_COPY, "concatenate([x, y], 1)" + how);
+    Parity(dtx_rechunk(Slice2(x, 3, 250, 1, 5, 900, 1), rc2), DTXI_PATH_COPY, "x[3:250, 5:900]" + how);
+    Parity(dtx_rechunk(Slice2(x, DTX_NONE, DTX_NONE, -2, DTX_NONE, DTX_NONE, 1), rc2), DTXI_PATH_COPY,
+           "x[::-2, :]" + how);
+    Parity(dtx_rechunk(Slice2(x, DTX_NONE, DTX_NONE, 1, DTX_NONE, DTX_NONE, 2), rc2), DTXI_PATH_COPY,
+           "x[:, ::2] (not a copy path)" + how, false);
+    Nd x3 = RandNd(rng, {9, 50, 140}, DTX_F64);
+    dtx_array *a3 = Wrap(x3, {4, 25, 100}, wrap);
+    const int perm[3] = {1, 0, 2};
+    Parity(dtx_rechunk(a3, rc3), DTXI_PATH_COPY, "3-d rechunk" + how);
+    Parity(dtx_rechunk(dtx_transpose(a3, perm), rc3), DTXI_PATH_COPY, "3-d transpose (1, 0, 2)" + how);
+    /* complex pairs made by a task (persisted here): rows of 2 values merged into runs */
+    dtx_array *z = nullptr;
+    ASSERT_EQ(dtx_array_persist(dtx_complex(x, y), nullptr, &z), DTX_OK) << dtx_last_error();
+    Parity(dtx_rechunk(z, rc2), DTXI_PATH_COPY, "complex rechunk" + how);
+  }
+}
+
+TEST_P(KernelsPath, CopyOfEveryDtypeIsExact) {
+  /* the copy path moves bytes of any dtype; compared byte for byte with the
+   * general path */
+  Scope sc;
+  uint64_t seed = 7501;
+  std::printf("[ seed     ] %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  const int64_t rc[2] = {7, 45};
+  for (dtx_dtype t : {DTX_I8, DTX_U16, DTX_I32, DTX_F32, DTX_F16, DTX_I64, DTX_BOOL}) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed << " " << dtx_dtype_name(t));
+    ForceGuard guard;
+    Nd x = RandNd(rng, {33, 130}, t);
+    dtx_array *r = dtx_rechunk(Put(cl(), x, {10, 64}), rc);
+    ASSERT_NE(r, nullptr) << dtx_last_error();
+    int64_t before = dtxi_kernels_path_runs(DTXI_PATH_COPY);
+    std::vector<unsigned char> fast = Raw(r);
+    EXPECT_GT(dtxi_kernels_path_runs(DTXI_PATH_COPY), before);
+    dtxi_kernels_force_general(1);
+    std::vector<unsigned char> general = Raw(r);
+    dtxi_kernels_force_general(0);
+    EXPECT_EQ(fast, general);
+    std::vector<unsigned char> want = Bytes(x);
+    want.pop_back(); /* Bytes' spare byte */
+    EXPECT_EQ(fast, want);
   }
 }
 

@@ -13,6 +13,7 @@
  *   sum        a float64 leaf summed along its rows      (fused_sum.c)
  *   colsum     float64 rows summed into column states    (fused_colsum.c)
  *   chain      a float64 leaf through scalar + - * /     (fused_chain.c)
+ *   copy       one leaf stored as it is, memcpy runs     (fused_copy.c)
  * else the general strip interpreter (fused_general.c). All paths add in
  * the same order, so results are the same bit for bit whichever runs;
  * dtxi_kernels_force_general and dtxi_kernels_path_runs (kernels/kernels.h)
@@ -46,10 +47,9 @@ int64_t dtxi_kernels_path_runs(dtxi_fused_path path) {
 
 /* The fast paths, in the order the selector tries them (indexed by dtxi_fused_path). */
 static const dtxi_path_ops *const fast_paths[DTXI_PATH_COUNT] = {
-    [DTXI_PATH_TRANSPOSE] = &dtxi_path_transpose,
-    [DTXI_PATH_SUM] = &dtxi_path_sum,
-    [DTXI_PATH_COLSUM] = &dtxi_path_colsum,
-    [DTXI_PATH_CHAIN] = &dtxi_path_chain,
+    [DTXI_PATH_TRANSPOSE] = &dtxi_path_transpose, [DTXI_PATH_SUM] = &dtxi_path_sum,
+    [DTXI_PATH_COLSUM] = &dtxi_path_colsum,       [DTXI_PATH_CHAIN] = &dtxi_path_chain,
+    [DTXI_PATH_COPY] = &dtxi_path_copy,
 };
 
 /* Which fast paths the program allows: how[k] (the row delivery, 0: not

@@ -32,7 +32,28 @@
  * numpy.unique: NaNs last and collapsed into one (NumPy 2's equal_nan);
  * -0.0 and 0.0 are one value. A 1-d array of a's dtype and unknown
  * length. A unique of each chunk, then a tree of merges of up to 8 (as
- * dask.array.unique's per-chunk unique and reduction); CPU tasks.
+ * dask.array.unique's per-chunk unique and reduction); CPU tasks. a may be
+ * of unknown length itself when it is a mask selection or a unique (not an
+ * operation over one: compute its chunk sizes first).
+ *
+ * dtx_unique_all(a, &values, &index, &inverse, &counts): numpy.unique(a,
+ * return_index, return_inverse, return_counts). Each output pointer may be
+ * NULL (not wanted); those given receive new arrays (in the thread's
+ * scope) on success only.
+ *   values   as dtx_unique; for 0.0 and -0.0 the first occurring (NumPy's
+ *            stable sort with return_index).
+ *   index    int64: the flat (C order) index in a of each value's first
+ *            occurrence (a NaN's: the first NaN).
+ *   inverse  int64, a's shape and chunks (NumPy 2: a 0-d a gives a 0-d
+ *            inverse; values[inverse] is a), known length: each element's
+ *            position in values. Dask returns it flattened (1-d) and finds it
+ *            by comparing with every value, so its NaNs map to 0.
+ *   counts   int64: how often each value occurs (all NaNs together).
+ * values, index and counts have one unknown length. A record (distinct
+ * values, first index, count) per chunk, merged by a tree of up to 8, and
+ * a binary search per chunk for inverse, all CPU tasks; computed together
+ * (one dtx_array_compute of an expression of them, or dtx_array_persist)
+ * they share the tree. An empty a gives known empty arrays.
  *
  * Errors: NULL with DTX_EINVAL for a NULL or 0-d a (take), a bad axis,
  * indices out of range, an index array that is not 1-d or not of an
@@ -56,6 +77,10 @@ DTX_API dtx_array *dtx_take_array(const dtx_array *a, const dtx_array *indices, 
 DTX_API dtx_array *dtx_mask_select(const dtx_array *a, const dtx_array *mask);
 /* numpy.unique(a): 1-d, sorted, of unknown length. */
 DTX_API dtx_array *dtx_unique(const dtx_array *a);
+/* numpy.unique(a, return_index=, return_inverse=, return_counts=): the
+ * outputs asked for (non-NULL pointers). DTX_EINVAL as dtx_unique. */
+DTX_API dtx_status dtx_unique_all(const dtx_array *a, dtx_array **values, dtx_array **index, dtx_array **inverse,
+                                  dtx_array **counts);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,14 @@
  * the same message). Both copy bytes, so every dtype is the same
  * operation; CPU tasks (on a GPU cluster too).
  *
+ * axis DTX_NO_AXIS (dtx/array.h): NumPy's axis=None, indices into the
+ * flattened array (C order; a 0-d a has one element), out of range named
+ * as "index 63 is out of bounds for axis 0 with size 63". dtx_take's result
+ * is 1-d (n), in chunks of as many elements as a chunk of a, each reading
+ * only the chunks of a its indices fall in; dtx_take_array's indices may
+ * have any shape (known), and the result has their shape and chunks, each
+ * chunk reading every chunk of a.
+ *
  * Lengths unknown until computed (Dask's nan chunks). dtx_mask_select and
  * dtx_unique return 1-d arrays whose length depends on the data: see
  * "Unknown lengths" in dtx/array.h for what accepts them.
@@ -55,9 +63,10 @@
  * (one dtx_array_compute of an expression of them, or dtx_array_persist)
  * they share the tree. An empty a gives known empty arrays.
  *
- * Errors: NULL with DTX_EINVAL for a NULL or 0-d a (take), a bad axis,
- * indices out of range, an index array that is not 1-d or not of an
- * integer dtype, a mask that is not bool or not of a's shape, arrays of
+ * Errors: NULL with DTX_EINVAL for a NULL a, a 0-d a (take, but for
+ * DTX_NO_AXIS), a bad axis, indices out of range, an index array that is
+ * not 1-d (but for DTX_NO_AXIS), of unknown length or not of an integer
+ * dtype, a mask that is not bool or not of a's shape, arrays of
  * different clusters, or an operand of unknown length.
  */
 #ifndef DTX_INDEX_H
@@ -69,9 +78,11 @@
 extern "C" {
 #endif
 
-/* a.take(indices[0..n), axis) (negative axis counts from the end). */
+/* a.take(indices[0..n), axis) (negative axis counts from the end;
+ * DTX_NO_AXIS: the flattened array). */
 DTX_API dtx_array *dtx_take(const dtx_array *a, const int64_t *indices, int64_t n, int axis);
-/* a.take(indices, axis) with a 1-d integer array of indices. */
+/* a.take(indices, axis) with a 1-d integer array of indices (any shape
+ * with DTX_NO_AXIS). */
 DTX_API dtx_array *dtx_take_array(const dtx_array *a, const dtx_array *indices, int axis);
 /* a[mask]: 1-d, of unknown length. */
 DTX_API dtx_array *dtx_mask_select(const dtx_array *a, const dtx_array *mask);

@@ -215,7 +215,8 @@ TEST_P(ArrayTake, FlatRandomShapesIndicesAndDtypes) {
     ASSERT_NE(ra, nullptr) << dtx_last_error();
     EXPECT_EQ(Shape(ra), ix.shape);
     for (int d = 0; d < ix.ndim(); d++) EXPECT_EQ(dtx_array_chunk(ra, d), ich[static_cast<size_t>(d)]);
-    ASSERT_TRUE(SameNd(Get(ra), ReferenceFlat(x, iv, ix.shape), 0)) << what << " indices " << ShapeStr(ix.shape);
+    ASSERT_TRUE(SameNd(Get(ra), ReferenceFlat(x, iv, ix.shape), 0))
+        << what << " indices " << ShapeStr(ix.shape);
   }
 }
 
@@ -243,14 +244,16 @@ TEST_P(ArrayTake, FlatChunksZeroDEmptyAndErrors) {
   EXPECT_EQ(dtx_array_dim(none, 0), 0);
   EXPECT_EQ(dtx_array_compute(none, static_cast<int8_t *>(nullptr), 0), DTX_OK) << dtx_last_error();
   EXPECT_EQ(dtx_take(e, z, 1, DTX_NO_AXIS), nullptr);
-  EXPECT_NE(std::string(dtx_last_error()).find("index 0 (indices[0]) is out of bounds for axis 0 with size 0"),
-            std::string::npos)
+  EXPECT_NE(
+      std::string(dtx_last_error()).find("index 0 (indices[0]) is out of bounds for axis 0 with size 0"),
+      std::string::npos)
       << dtx_last_error();
   /* out of range: named with the bound */
   int64_t bad[2] = {5, 63};
   EXPECT_EQ(dtx_take(a, bad, 2, DTX_NO_AXIS), nullptr);
-  EXPECT_NE(std::string(dtx_last_error()).find("index 63 (indices[1]) is out of bounds for axis 0 with size 63"),
-            std::string::npos)
+  EXPECT_NE(
+      std::string(dtx_last_error()).find("index 63 (indices[1]) is out of bounds for axis 0 with size 63"),
+      std::string::npos)
       << dtx_last_error();
   bad[0] = -64;
   EXPECT_EQ(dtx_take(a, bad, 1, DTX_NO_AXIS), nullptr);
@@ -264,8 +267,8 @@ TEST_P(ArrayTake, FlatChunksZeroDEmptyAndErrors) {
             std::string::npos)
       << dtx_last_error();
   /* an index array of unknown length is refused */
-  dtx_array *ia = dtx_from_host(cl(), 1, &four, &two, DTX_I64, std::vector<int64_t>{1, 2, 3, 4}.data(),
-                                DTX_HOST_COPY);
+  dtx_array *ia =
+      dtx_from_host(cl(), 1, &four, &two, DTX_I64, std::vector<int64_t>{1, 2, 3, 4}.data(), DTX_HOST_COPY);
   EXPECT_EQ(dtx_take_array(a, dtx_mask_select(ia, dtx_binary_scalar(DTX_GT, ia, 2)), DTX_NO_AXIS), nullptr);
   EXPECT_NE(std::string(dtx_last_error()).find("dtx_array_compute_chunk_sizes"), std::string::npos);
 }

@@ -235,8 +235,8 @@ TEST_P(ArrayUnique, AllRandomArraysEveryDtype) {
     }
     std::vector<int64_t> ch = RandChunks(rng, x.shape);
     CheckAll(Put(cl(), x, ch), x,
-             "it " + std::to_string(it) + " shape " + ShapeStr(x.shape) + " chunks " + ShapeStr(ch) + " dtype " +
-                 dtx_dtype_name(t));
+             "it " + std::to_string(it) + " shape " + ShapeStr(x.shape) + " chunks " + ShapeStr(ch) +
+                 " dtype " + dtx_dtype_name(t));
   }
 }
 

@@ -53,15 +53,17 @@
  *   index    int64: the flat (C order) index in a of each value's first
  *            occurrence (a NaN's: the first NaN).
  *   inverse  int64, a's shape and chunks (NumPy 2: a 0-d a gives a 0-d
- *            inverse; values[inverse] is a), known length: each element's
- *            position in values. Dask returns it flattened (1-d) and finds it
- *            by comparing with every value, so its NaNs map to 0.
+ *            inverse; values[inverse] is a), so of known length unless a's
+ *            is unknown: each element's position in values. Dask finds it
+ *            by comparing each element with every value (==, so a NaN
+ *            element matches none and gets 0) and, with NumPy 2, reshapes
+ *            it to a's shape (1-d before).
  *   counts   int64: how often each value occurs (all NaNs together).
  * values, index and counts have one unknown length. A record (distinct
  * values, first index, count) per chunk, merged by a tree of up to 8, and
  * a binary search per chunk for inverse, all CPU tasks; computed together
- * (one dtx_array_compute of an expression of them, or dtx_array_persist)
- * they share the tree. An empty a gives known empty arrays.
+ * (one dtx_array_compute of an expression of them) they share the tree;
+ * computed one by one, each runs it. An empty a gives known empty arrays.
  *
  * Errors: NULL with DTX_EINVAL for a NULL a, a 0-d a (take, but for
  * DTX_NO_AXIS), a bad axis, indices out of range, an index array that is
@@ -90,8 +92,8 @@ DTX_API dtx_array *dtx_mask_select(const dtx_array *a, const dtx_array *mask);
 DTX_API dtx_array *dtx_unique(const dtx_array *a);
 /* numpy.unique(a, return_index=, return_inverse=, return_counts=): the
  * outputs asked for (non-NULL pointers). DTX_EINVAL as dtx_unique. */
-DTX_API dtx_status dtx_unique_all(const dtx_array *a, dtx_array **values, dtx_array **index, dtx_array **inverse,
-                                  dtx_array **counts);
+DTX_API dtx_status dtx_unique_all(const dtx_array *a, dtx_array **values, dtx_array **index,
+                                  dtx_array **inverse, dtx_array **counts);
 
 #ifdef __cplusplus
 }

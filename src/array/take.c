@@ -88,8 +88,15 @@ static dtx_status list_task(dtxa_emit *e, const dtx_array *node, const take_op *
   dtxk_take *p = rc == DTX_OK ? calloc(1, psize) : NULL;
   if (rc == DTX_OK && p == NULL) rc = dtxi_fail(DTX_ENOMEM, "take: out of memory");
   if (rc != DTX_OK) return rc;
-  *p = (dtxk_take){DTXK_TAKE_LIST, (int32_t)dtx_dtype_size(a->dtype), nin, ax, outer, inner, n, ca,
-                   a->shape[ax], 0, 0, {0}, {0}};
+  *p = (dtxk_take){.mode = DTXK_TAKE_LIST,
+                   .esz = (int32_t)dtx_dtype_size(a->dtype),
+                   .nin = nin,
+                   .axis = ax,
+                   .outer = outer,
+                   .inner = inner,
+                   .n = n,
+                   .chunk = ca,
+                   .axis_len = a->shape[ax]};
   int64_t *len = (int64_t *)(void *)(p + 1), *off = len + nin;
   int32_t *slot = (int32_t *)(void *)(off + n);
   for (int64_t j = 0; j < J; j++)
@@ -152,7 +159,15 @@ static dtx_status flat_list_task(dtxa_emit *e, const dtx_array *node, const take
     }
     slot[k] = (int32_t)slot_of[blk];
   }
-  *p = (dtxk_take){DTXK_TAKE_LIST, (int32_t)dtx_dtype_size(a->dtype), nin, 0, 1, 1, n, 0, dtx_array_size(a), 0, 0, {0}, {0}};
+  *p = (dtxk_take){.mode = DTXK_TAKE_LIST,
+                   .esz = (int32_t)dtx_dtype_size(a->dtype),
+                   .nin = nin,
+                   .axis = 0,
+                   .outer = 1,
+                   .inner = 1,
+                   .n = n,
+                   .chunk = 0,
+                   .axis_len = dtx_array_size(a)};
   /* the blob is read as len[nin], off[n], slot[n]: move off and slot down to nin */
   if (nin < J) {
     memmove(len + nin, off, (size_t)n * sizeof *off);
@@ -207,9 +222,19 @@ static dtx_status array_task(dtxa_emit *e, const dtx_array *node, const take_op 
     bidx[ax] = j;
     rc = dtxa_emit_input(e, 0, NULL, bidx, &in[1 + j]);
   }
-  dtxk_take p = {
-      DTXK_TAKE_ARRAY, (int32_t)dtx_dtype_size(a->dtype), (int32_t)J, ax, outer, inner, n, a->chunk[ax],
-      a->shape[ax], 0, 0, {0}, {0}};
+  dtxk_take p = {DTXK_TAKE_ARRAY,
+                 (int32_t)dtx_dtype_size(a->dtype),
+                 (int32_t)J,
+                 ax,
+                 outer,
+                 inner,
+                 n,
+                 a->chunk[ax],
+                 a->shape[ax],
+                 0,
+                 0,
+                 {0},
+                 {0}};
   return rc == DTX_OK ? add(e, node, b, in, (int)(1 + J), &p, sizeof p, id) : rc;
 }
 
@@ -223,7 +248,8 @@ static dtx_status take_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   for (int64_t b = 0; b < nb && rc == DTX_OK; b++) {
     dtx_task_id id;
     if (op->axis == FLAT)
-      rc = op->array ? flat_array_task(e, node, b, in, &id) : flat_list_task(e, node, op, b, slot_of, in, &id);
+      rc =
+          op->array ? flat_array_task(e, node, b, in, &id) : flat_list_task(e, node, op, b, slot_of, in, &id);
     else
       rc = op->array ? array_task(e, node, op, b, in, &id) : list_task(e, node, op, b, slot_of, in, &id);
     if (rc == DTX_OK) dtxa_emit_set(e, b, id);
@@ -273,7 +299,8 @@ dtx_array *dtx_take(const dtx_array *a, const int64_t *indices, int64_t n, int a
   for (int64_t k = 0; k < n; k++) {
     int64_t i = indices[k] < 0 ? indices[k] + len : indices[k];
     if (i < 0 || i >= len) {
-      dtxi_fail(DTX_EINVAL, "dtx_take: index %lld (indices[%lld]) is out of bounds for axis %d with size %lld%s",
+      dtxi_fail(DTX_EINVAL,
+                "dtx_take: index %lld (indices[%lld]) is out of bounds for axis %d with size %lld%s",
                 (long long)indices[k], (long long)k, ax == FLAT ? 0 : ax, (long long)len,
                 ax == FLAT ? " (the flattened array: DTX_NO_AXIS)" : "");
       free(op);
@@ -304,8 +331,9 @@ dtx_array *dtx_take_array(const dtx_array *a, const dtx_array *indices, int axis
   if (a == NULL || indices == NULL) return NULL;
   int ax = check("dtx_take_array", a, axis);
   if (ax == -2) return NULL;
-  if ((indices->ndim != 1 && ax != FLAT) || indices->deferred || indices->dtype == DTX_BOOL || indices->dtype == DTX_F16 ||
-      indices->dtype == DTX_F32 || indices->dtype == DTX_F64 || a->cl != indices->cl) {
+  if ((indices->ndim != 1 && ax != FLAT) || indices->deferred || indices->dtype == DTX_BOOL ||
+      indices->dtype == DTX_F16 || indices->dtype == DTX_F32 || indices->dtype == DTX_F64 ||
+      a->cl != indices->cl) {
     dtxi_fail(DTX_EINVAL,
               "dtx_take_array: the indices must be a 1-d (any with DTX_NO_AXIS) integer array of known "
               "length of a's cluster (got %d-d %s%s%s); a bool mask goes to dtx_mask_select",

@@ -203,8 +203,8 @@ static dtx_array *field(dtx_array *rec, int f, dtx_dtype t) {
   static const char *const names[3] = {"unique_values", "unique_index", "unique_counts"};
   dtx_dtype ft = f == 0 ? rec->dtype : DTX_I64;
   int64_t one = 1;
-  dtx_array *r = dtxa_ret(
-      dtxa_unknown_source(dtxa_blocks(rec->cl, names[f], 1, &one, &one, ft, 1, &rec, field_emit, &p, sizeof p)));
+  dtx_array *r = dtxa_ret(dtxa_unknown_source(
+      dtxa_blocks(rec->cl, names[f], 1, &one, &one, ft, 1, &rec, field_emit, &p, sizeof p)));
   return r != NULL && ft != t ? dtx_astype(r, t) : r;
 }
 
@@ -244,7 +244,8 @@ static dtx_status all_lazy(const dtx_array *a, dtx_array **out) {
   dtx_array *rec = dtxa_ret(
       over(dtxa_tasks(a->cl, "unique_rec", 1, (dtx_dtype)op.k, 0, NULL, tree_emit, &op, sizeof op), 1, &x));
   int ok = rec != NULL;
-  for (int f = 0; f < 3 && ok; f++) ok = (out[f == 2 ? 3 : f] = field(rec, f, f == 0 ? a->dtype : DTX_I64)) != NULL;
+  for (int f = 0; f < 3 && ok; f++)
+    ok = (out[f == 2 ? 3 : f] = field(rec, f, f == 0 ? a->dtype : DTX_I64)) != NULL;
   if (ok) ok = (out[2] = inverse_of(x, rec)) != NULL;
   for (int i = 0; i < 4 && ok; i++) dtx_array_keep(out[i]);
   dtx_array_scope_end(); /* on failure, releases what was made */

@@ -86,7 +86,8 @@ int dtxk_take_cpu(dtx_task_ctx *ctx) {
     int64_t *l = buf, *o = buf + p->nin;
     int32_t *s = (int32_t *)(void *)(o + p->n);
     const int64_t *ix = dtx_task_input(ctx, 0, NULL);
-    if (rc == 0) rc = p->mode == DTXK_TAKE_FLAT ? resolve_flat(ctx, p, ix, l, o, s) : resolve(ctx, p, ix, l, o, s);
+    if (rc == 0)
+      rc = p->mode == DTXK_TAKE_FLAT ? resolve_flat(ctx, p, ix, l, o, s) : resolve(ctx, p, ix, l, o, s);
     len = l;
     off = o;
     slot = s;

@@ -13,7 +13,8 @@
 #include "kernels/unique.h"
 
 /* The dtypes tasks sort in, as (suffix, C type). */
-#define SORTED_TYPES(X) X(u8, uint8_t) X(i32, int32_t) X(i64, int64_t) X(u64, uint64_t) X(f32, float) X(f64, double)
+#define SORTED_TYPES(X) \
+  X(u8, uint8_t) X(i32, int32_t) X(i64, int64_t) X(u64, uint64_t) X(f32, float) X(f64, double)
 
 /* NumPy's order: NaN after everything, NaNs equal. */
 #define LESS(a, b) ((a) < (b) || ((b) != (b) && (a) == (a)))
@@ -26,40 +27,40 @@
  *   is kept (0.0 or -0.0).
  * search_S: out[i] = the position of v[i] in u.
  */
-#define UNIQUE_FNS(S, T)                                                                                   \
-  static int64_t dedup_##S(T *x, int64_t n) {                                                              \
-    int64_t k = 0;                                                                                         \
-    for (int64_t i = 0; i < n; i++) {                                                                      \
-      T v = x[i];                                                                                          \
-      if (k > 0 && (x[k - 1] == v || (v != v && x[k - 1] != x[k - 1]))) continue;                          \
-      x[k++] = v;                                                                                          \
-    }                                                                                                      \
-    return k;                                                                                              \
-  }                                                                                                        \
-  static int64_t lower_##S(const T *u, int64_t n, T v) {                                                   \
-    int64_t lo = 0, hi = n;                                                                                \
-    while (lo < hi) {                                                                                      \
-      int64_t mid = lo + (hi - lo) / 2;                                                                    \
-      if (LESS(u[mid], v))                                                                                 \
-        lo = mid + 1;                                                                                      \
-      else                                                                                                 \
-        hi = mid;                                                                                          \
-    }                                                                                                      \
-    return lo;                                                                                             \
-  }                                                                                                        \
-  static void tally_##S(T *u, int64_t nu, const T *v, int64_t m, const int64_t *ix, const int64_t *cnt,    \
-                        int64_t *first, int64_t *count) {                                                  \
-    for (int64_t i = 0; i < m; i++) {                                                                      \
-      int64_t j = lower_##S(u, nu, v[i]);                                                                  \
-      count[j] += cnt != NULL ? cnt[i] : 1;                                                                \
-      if (first[j] < 0 || ix[i] < first[j]) {                                                              \
-        first[j] = ix[i];                                                                                  \
-        u[j] = v[i];                                                                                       \
-      }                                                                                                    \
-    }                                                                                                      \
-  }                                                                                                        \
-  static void search_##S(const T *u, int64_t nu, const T *v, int64_t m, int64_t *out) {                    \
-    for (int64_t i = 0; i < m; i++) out[i] = lower_##S(u, nu, v[i]);                                       \
+#define UNIQUE_FNS(S, T)                                                                                \
+  static int64_t dedup_##S(T *x, int64_t n) {                                                           \
+    int64_t k = 0;                                                                                      \
+    for (int64_t i = 0; i < n; i++) {                                                                   \
+      T v = x[i];                                                                                       \
+      if (k > 0 && (x[k - 1] == v || (v != v && x[k - 1] != x[k - 1]))) continue;                       \
+      x[k++] = v;                                                                                       \
+    }                                                                                                   \
+    return k;                                                                                           \
+  }                                                                                                     \
+  static int64_t lower_##S(const T *u, int64_t n, T v) {                                                \
+    int64_t lo = 0, hi = n;                                                                             \
+    while (lo < hi) {                                                                                   \
+      int64_t mid = lo + (hi - lo) / 2;                                                                 \
+      if (LESS(u[mid], v))                                                                              \
+        lo = mid + 1;                                                                                   \
+      else                                                                                              \
+        hi = mid;                                                                                       \
+    }                                                                                                   \
+    return lo;                                                                                          \
+  }                                                                                                     \
+  static void tally_##S(T *u, int64_t nu, const T *v, int64_t m, const int64_t *ix, const int64_t *cnt, \
+                        int64_t *first, int64_t *count) {                                               \
+    for (int64_t i = 0; i < m; i++) {                                                                   \
+      int64_t j = lower_##S(u, nu, v[i]);                                                               \
+      count[j] += cnt != NULL ? cnt[i] : 1;                                                             \
+      if (first[j] < 0 || ix[i] < first[j]) {                                                           \
+        first[j] = ix[i];                                                                               \
+        u[j] = v[i];                                                                                    \
+      }                                                                                                 \
+    }                                                                                                   \
+  }                                                                                                     \
+  static void search_##S(const T *u, int64_t nu, const T *v, int64_t m, int64_t *out) {                 \
+    for (int64_t i = 0; i < m; i++) out[i] = lower_##S(u, nu, v[i]);                                    \
   }
 SORTED_TYPES(UNIQUE_FNS)
 
@@ -68,7 +69,11 @@ static int64_t dedup(int dtype, void *x, int64_t n) {
 #define CASE(E, S) \
   case DTXK_##E:   \
     return dedup_##S(x, n);
-    CASE(I32, i32) CASE(I64, i64) CASE(U64, u64) CASE(F32, f32) CASE(F64, f64)
+    CASE(I32, i32)
+    CASE(I64, i64)
+    CASE(U64, u64)
+    CASE(F32, f32)
+    CASE(F64, f64)
 #undef CASE
     default:
       return dedup_u8(x, n);
@@ -78,11 +83,15 @@ static int64_t dedup(int dtype, void *x, int64_t n) {
 static void tally(int dtype, void *u, int64_t nu, const void *v, int64_t m, const int64_t *ix,
                   const int64_t *cnt, int64_t *first, int64_t *count) {
   switch (dtype) {
-#define CASE(E, S)                                  \
-  case DTXK_##E:                                    \
+#define CASE(E, S)                                 \
+  case DTXK_##E:                                   \
     tally_##S(u, nu, v, m, ix, cnt, first, count); \
     return;
-    CASE(I32, i32) CASE(I64, i64) CASE(U64, u64) CASE(F32, f32) CASE(F64, f64)
+    CASE(I32, i32)
+    CASE(I64, i64)
+    CASE(U64, u64)
+    CASE(F32, f32)
+    CASE(F64, f64)
 #undef CASE
     default:
       tally_u8(u, nu, v, m, ix, cnt, first, count);
@@ -91,11 +100,15 @@ static void tally(int dtype, void *u, int64_t nu, const void *v, int64_t m, cons
 
 static void search(int dtype, const void *u, int64_t nu, const void *v, int64_t m, int64_t *out) {
   switch (dtype) {
-#define CASE(E, S)                 \
-  case DTXK_##E:                   \
+#define CASE(E, S)                \
+  case DTXK_##E:                  \
     search_##S(u, nu, v, m, out); \
     return;
-    CASE(I32, i32) CASE(I64, i64) CASE(U64, u64) CASE(F32, f32) CASE(F64, f64)
+    CASE(I32, i32)
+    CASE(I64, i64)
+    CASE(U64, u64)
+    CASE(F32, f32)
+    CASE(F64, f64)
 #undef CASE
     default:
       search_u8(u, nu, v, m, out);
@@ -199,7 +212,8 @@ static int rec_out(dtx_task_ctx *ctx, const dtxk_unique *p, const void *u, int64
                    const int64_t *first, const int64_t *count) {
   size_t esz = dtx_dtype_size((dtx_dtype)p->dtype);
   int64_t *h = dtx_task_output(ctx, (size_t)(2 + 2 * nu) * 8 + (size_t)nu * esz);
-  if (h == NULL) return dtx_task_fail(ctx, "unique: out of memory for a record of %lld values", (long long)nu);
+  if (h == NULL)
+    return dtx_task_fail(ctx, "unique: out of memory for a record of %lld values", (long long)nu);
   h[0] = nu;
   h[1] = span;
   if (nu > 0) {

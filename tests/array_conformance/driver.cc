@@ -287,8 +287,8 @@ class Builder {
       int k = 0;
       while (k < 4 && op != names[k]) k++;
       if (k == 4) throw std::runtime_error("unknown operation " + op);
-      if (dtx_unique_all(a, k == 0 ? &out[0] : nullptr, k == 1 ? &out[1] : nullptr, k == 2 ? &out[2] : nullptr,
-                         k == 3 ? &out[3] : nullptr) != DTX_OK)
+      if (dtx_unique_all(a, k == 0 ? &out[0] : nullptr, k == 1 ? &out[1] : nullptr,
+                         k == 2 ? &out[2] : nullptr, k == 3 ? &out[3] : nullptr) != DTX_OK)
         return nullptr;
       return out[k];
     }

@@ -1,12 +1,21 @@
 /*
- * array/unique.c - dtx_unique (dtx/index.h): a source of unknown length
- * (array/unknown.c), a DTXA_BLOCKS node of one piece made by
- *   .part[b]   the sorted distinct values of chunk b
- *   .m<L>[g]   level L of a tree merging up to FANIN of those
- * (kernels/unique.h, CPU tasks), as dask.array.unique. Dtypes the sort
- * tasks do not take are made unique as one that holds them exactly
- * (float16 as float32, small integers as int32, uint32 as int64) and cast
- * back. The building thread only.
+ * array/unique.c - dtx_unique and dtx_unique_all (dtx/index.h), as
+ * dask.array.unique: a unique (or a record: distinct values, first index,
+ * count) per chunk, then a tree merging up to FANIN (kernels/unique.h, CPU
+ * tasks).
+ *   dtx_unique       a source of unknown length (array/unknown.c): a
+ *                    BLOCKS node of one piece, the root of the VALUES tree.
+ *   dtx_unique_all   a task list of one task, the root of the REC / MERGE
+ *                    tree; values, index and counts are sources of unknown
+ *                    length, each one FIELD task over it; inverse is
+ *                    chunked like a, an INVERSE task per chunk reading the
+ *                    chunk and the root (so its shape is a's, known).
+ * The tasks sort in a dtype kernels/sort.h takes, widening chunks of other
+ * dtypes as they read them (float16 to float32, small integers to int32,
+ * uint32 to int64); the values are cast back. An input may itself be of
+ * unknown length when it is a source (a mask selection, a unique): its
+ * pieces are read as chunks, and indices within them are made global by the
+ * merges (each record knows the elements it spans). The building thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +28,15 @@
 
 #define FANIN 8
 
-static dtx_status add(dtxa_emit *e, const dtx_array *node, const char *suffix, int64_t idx,
-                      const dtx_task_id *in, int nin, dtx_task_id *id) {
-  dtxk_unique p = {(int32_t)node->dtype, 0};
+typedef struct tree_op {
+  int32_t part, merge; /* DTXK_UNIQUE_VALUES, or REC then MERGE */
+  int32_t k;           /* the dtype tasks sort in */
+} tree_op;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static dtx_status add(dtxa_emit *e, const char *suffix, int64_t idx, const dtx_task_id *in, int nin,
+                      const dtxk_unique *p, size_t output_size, dtx_task_id *id) {
   dtxa_task t;
   memset(&t, 0, sizeof t);
   t.suffix = suffix;
@@ -29,35 +44,55 @@ static dtx_status add(dtxa_emit *e, const dtx_array *node, const char *suffix, i
   t.idx[0] = idx;
   t.in = in;
   t.nin = nin;
-  t.args = &p;
-  t.args_size = sizeof p;
+  t.args = p;
+  t.args_size = sizeof *p;
   t.cpu = dtxk_unique_cpu;
+  t.output_size = output_size;
   return dtxa_emit_task(e, &t, id);
 }
 
-static dtx_status unique_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
-  (void)data;
-  const dtx_array *a = node->in[0];
-  int64_t n = dtxa_nblocks(a);
+/* Block b of x (C order of its grid; a piece of an unknown x): its index,
+ * and in p its start and length along each axis. */
+static void block_of(const dtx_array *x, int64_t b, int64_t *idx, dtxk_unique *p) {
+  for (int d = x->ndim - 1; d >= 0; d--) {
+    idx[d] = b % dtxa_nb(x, d);
+    b /= dtxa_nb(x, d);
+    p->shape[d] = x->shape[d];
+    p->start[d] = idx[d] * x->chunk[d];
+    p->len[d] = min64(x->chunk[d], x->shape[d] - p->start[d]);
+  }
+}
+
+/* A part per block of input 0, then merges of FANIN; sets piece 0 to the root. */
+static dtx_status tree_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
+  const tree_op *op = data;
+  const dtx_array *x = node->in[0];
+  int64_t n = dtxa_nblocks(x);
   dtx_task_id *ids = calloc((size_t)n, sizeof *ids);
   dtx_status rc = ids != NULL ? DTX_OK : dtxi_fail(DTX_ENOMEM, "unique: out of memory");
+  dtxk_unique p;
+  memset(&p, 0, sizeof p);
+  p.dtype = op->k;
+  p.in_dtype = (int32_t)x->dtype;
+  p.mode = op->part;
+  p.ndim = x->ndim;
+  p.global = !x->unknown; /* a piece's place in the whole is known only when computed */
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
-    int64_t idx[DTX_ARRAY_MAX_DIMS], r = b;
-    for (int d = a->ndim - 1; d >= 0; d--) {
-      idx[d] = r % dtxa_nb(a, d);
-      r /= dtxa_nb(a, d);
-    }
-    dtx_task_id x;
-    rc = dtxa_emit_input(e, 0, NULL, idx, &x);
-    if (rc == DTX_OK) rc = add(e, node, ".part", b, &x, 1, &ids[b]);
+    int64_t idx[DTX_ARRAY_MAX_DIMS];
+    block_of(x, b, idx, &p);
+    dtx_task_id in;
+    rc = dtxa_emit_input(e, 0, NULL, idx, &in);
+    if (rc == DTX_OK) rc = add(e, ".part", b, &in, 1, &p, 0, &ids[b]);
   }
+  p.in_dtype = op->k;
+  p.mode = op->merge;
   for (int level = 0; rc == DTX_OK && n > 1; level++) {
     int64_t groups = (n + FANIN - 1) / FANIN;
     char suffix[16];
     snprintf(suffix, sizeof suffix, ".m%d", level);
     for (int64_t g = 0; g < groups && rc == DTX_OK; g++) {
-      int m = (int)(n - g * FANIN < FANIN ? n - g * FANIN : FANIN);
-      rc = add(e, node, suffix, g, ids + g * FANIN, m, &ids[g]);
+      int m = (int)min64(n - g * FANIN, FANIN);
+      rc = add(e, suffix, g, ids + g * FANIN, m, &p, 0, &ids[g]);
     }
     n = groups;
   }
@@ -66,25 +101,176 @@ static dtx_status unique_emit(dtxa_emit *e, const dtx_array *node, const void *d
   return rc;
 }
 
+/* The record's root task (input 1 of node, a task list). */
+static dtx_status root_of(dtxa_emit *e, int i, dtx_task_id *id) {
+  int64_t n = 0;
+  const dtx_task_id *ids = dtxa_emit_tasks(e, i, &n);
+  if (ids == NULL) return DTX_EINVAL;
+  *id = ids[0];
+  return DTX_OK;
+}
+
+/* values / index / counts: one FIELD task over the record (input 0). */
+static dtx_status field_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
+  dtx_task_id root, id;
+  dtx_status rc = root_of(e, 0, &root);
+  if (rc == DTX_OK) rc = add(e, NULL, 0, &root, 1, data, 0, &id);
+  if (rc == DTX_OK) dtxa_emit_set(e, 0, id);
+  return rc;
+}
+
+/* inverse: per block of input 0 (a's), an INVERSE task reading it and the record (input 1). */
+static dtx_status inverse_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
+  const dtx_array *x = node->in[0];
+  dtxk_unique p = *(const dtxk_unique *)data;
+  dtx_task_id in[2];
+  dtx_status rc = root_of(e, 1, &in[1]);
+  for (int64_t b = 0; b < dtxa_nblocks(x) && rc == DTX_OK; b++) {
+    int64_t idx[DTX_ARRAY_MAX_DIMS], m = 1;
+    block_of(x, b, idx, &p);
+    for (int d = 0; d < x->ndim; d++) m *= p.len[d];
+    rc = dtxa_emit_input(e, 0, NULL, idx, &in[0]);
+    dtx_task_id id;
+    if (rc == DTX_OK) rc = add(e, NULL, b, in, 2, &p, x->unknown ? 0 : (size_t)m * 8, &id);
+    if (rc == DTX_OK) dtxa_emit_set(e, b, id);
+  }
+  return rc;
+}
+
+/* node (NULL: error set) given the inputs in[0..nin), which may be of
+ * unknown length: dtxa_node refuses those for every other op (rightly:
+ * their chunks are not known), so unique's nodes are made with none. */
+static dtx_array *over(dtx_array *node, int nin, dtx_array *const *in) {
+  dtx_array **v = node != NULL ? calloc((size_t)nin, sizeof *v) : NULL;
+  if (v == NULL) {
+    if (node != NULL) dtxi_fail(DTX_ENOMEM, "unique: out of memory");
+    dtx_array_release(node);
+    return NULL;
+  }
+  for (int i = 0; i < nin; i++) v[i] = dtx_array_retain(in[i]);
+  node->in = v;
+  node->nin = nin;
+  return node;
+}
+
+/* Whether unique tasks read a's chunks: known, or an unknown source. */
+static dtx_status check(const char *fn, const dtx_array *a) {
+  if (!a->deferred || (a->kind == DTXA_BLOCKS && a->unknown)) return DTX_OK;
+  return dtxi_fail(DTX_EINVAL,
+                   "%s: a's length is unknown until computed, and a is not itself a mask selection or a "
+                   "unique (an operation over one); call dtx_array_compute_chunk_sizes on it first",
+                   fn);
+}
+
+/* The dtype unique tasks sort a's dtype in (as dtx_sort). */
+static dtx_dtype sort_dtype(dtx_dtype t) {
+  if (t == DTX_F16) return DTX_F32;
+  if (t == DTX_I8 || t == DTX_I16 || t == DTX_U8 || t == DTX_U16) return DTX_I32;
+  if (t == DTX_U32) return DTX_I64;
+  return t;
+}
+
+static dtx_array *known_empty(const dtx_array *a, dtx_dtype t) {
+  int64_t zero = 0, one = 1;
+  return dtx_zeros(a->cl, 1, &zero, &one, t);
+}
+
 dtx_array *dtx_unique(const dtx_array *a) {
   if (a == NULL) return NULL;
-  dtx_array *x = (dtx_array *)a, *r = NULL;
-  int unknown, deferred;
-  if (dtxa_deferred_inputs(DTXA_BLOCKS, "dtx_unique", 1, &x, &unknown, &deferred) != DTX_OK) return NULL;
-  if (dtx_array_size(a) == 0) { /* nothing to make unique: known empty */
-    int64_t zero = 0, one = 1;
-    return dtx_zeros(a->cl, 1, &zero, &one, a->dtype);
-  }
-  dtx_dtype t = a->dtype, k = t; /* the sort tasks' dtypes, as dtx_sort */
-  if (t == DTX_F16) k = DTX_F32;
-  if (t == DTX_I8 || t == DTX_I16 || t == DTX_U8 || t == DTX_U16) k = DTX_I32;
-  if (t == DTX_U32) k = DTX_I64;
-  dtx_array_scope_begin();
-  if (k != t) x = dtx_astype(a, k);
+  if (check("dtx_unique", a) != DTX_OK) return NULL;
+  if (!a->unknown && dtx_array_size(a) == 0) return known_empty(a, a->dtype); /* nothing to make unique */
+  dtx_dtype t = a->dtype;
+  tree_op op = {DTXK_UNIQUE_VALUES, DTXK_UNIQUE_VALUES, (int32_t)sort_dtype(t)};
   int64_t one = 1;
-  if (x != NULL)
-    r = dtxa_unknown_source(dtxa_blocks(x->cl, "unique", 1, &one, &one, k, 1, &x, unique_emit, NULL, 0));
-  if (r != NULL && k != t) r = dtx_array_keep(dtx_astype(dtxa_ret(r), t));
+  dtx_array *x = (dtx_array *)a, *r = NULL;
+  dtx_array_scope_begin();
+  r = over(dtxa_blocks(a->cl, "unique", 1, &one, &one, (dtx_dtype)op.k, 0, NULL, tree_emit, &op, sizeof op),
+           1, &x);
+  r = dtxa_ret(dtxa_unknown_source(r));
+  if (r != NULL && (dtx_dtype)op.k != t) r = dtx_astype(r, t);
+  dtx_array_keep(r);
   dtx_array_scope_end();
-  return r != NULL ? dtxa_ret(r) : NULL;
+  return dtxa_ret(r);
+}
+
+/* values (cast back to t), index or counts: field f of the record. */
+static dtx_array *field(dtx_array *rec, int f, dtx_dtype t) {
+  dtxk_unique p;
+  memset(&p, 0, sizeof p);
+  p.dtype = (int32_t)rec->dtype;
+  p.mode = DTXK_UNIQUE_FIELD;
+  p.field = f;
+  static const char *const names[3] = {"unique_values", "unique_index", "unique_counts"};
+  dtx_dtype ft = f == 0 ? rec->dtype : DTX_I64;
+  int64_t one = 1;
+  dtx_array *r = dtxa_ret(dtxa_unknown_source(
+      dtxa_blocks(rec->cl, names[f], 1, &one, &one, ft, 1, &rec, field_emit, &p, sizeof p)));
+  return r != NULL && ft != t ? dtx_astype(r, t) : r;
+}
+
+static dtx_array *inverse_of(dtx_array *x, dtx_array *rec) {
+  dtxk_unique p;
+  memset(&p, 0, sizeof p);
+  p.dtype = (int32_t)rec->dtype;
+  p.in_dtype = (int32_t)x->dtype;
+  p.mode = DTXK_UNIQUE_INVERSE;
+  p.ndim = x->ndim;
+  dtx_array *in[2] = {x, rec};
+  dtx_array *r = over(dtxa_blocks(x->cl, "unique_inverse", x->ndim, x->shape, x->chunk, DTX_I64, 0, NULL,
+                                  inverse_emit, &p, sizeof p),
+                      2, in);
+  return dtxa_ret(x->unknown ? dtxa_unknown_source(r) : r);
+}
+
+/* Every requested output of an empty a (known). */
+static dtx_status all_empty(const dtx_array *a, dtx_array **out) {
+  dtx_array_scope_begin();
+  out[0] = known_empty(a, a->dtype);
+  out[1] = known_empty(a, DTX_I64);
+  out[2] = dtx_zeros(a->cl, a->ndim, a->shape, a->chunk, DTX_I64);
+  out[3] = known_empty(a, DTX_I64);
+  int ok = 1;
+  for (int i = 0; i < 4; i++) ok &= out[i] != NULL;
+  for (int i = 0; i < 4 && ok; i++) dtx_array_keep(out[i]);
+  dtx_array_scope_end(); /* on failure, releases what was made */
+  if (!ok) memset(out, 0, 4 * sizeof *out);
+  return ok ? DTX_OK : DTX_ENOMEM;
+}
+
+static dtx_status all_lazy(const dtx_array *a, dtx_array **out) {
+  tree_op op = {DTXK_UNIQUE_REC, DTXK_UNIQUE_MERGE, (int32_t)sort_dtype(a->dtype)};
+  dtx_array *x = (dtx_array *)a;
+  dtx_array_scope_begin();
+  dtx_array *rec = dtxa_ret(
+      over(dtxa_tasks(a->cl, "unique_rec", 1, (dtx_dtype)op.k, 0, NULL, tree_emit, &op, sizeof op), 1, &x));
+  int ok = rec != NULL;
+  for (int f = 0; f < 3 && ok; f++)
+    ok = (out[f == 2 ? 3 : f] = field(rec, f, f == 0 ? a->dtype : DTX_I64)) != NULL;
+  if (ok) ok = (out[2] = inverse_of(x, rec)) != NULL;
+  for (int i = 0; i < 4 && ok; i++) dtx_array_keep(out[i]);
+  dtx_array_scope_end(); /* on failure, releases what was made */
+  if (!ok) memset(out, 0, 4 * sizeof *out);
+  return ok ? DTX_OK : DTX_EINVAL; /* message set */
+}
+
+dtx_status dtx_unique_all(const dtx_array *a, dtx_array **values, dtx_array **index, dtx_array **inverse,
+                          dtx_array **counts) {
+  if (a == NULL) return dtxi_fail(DTX_EINVAL, "dtx_unique_all: a is NULL");
+  dtx_status rc = check("dtx_unique_all", a);
+  if (rc != DTX_OK) return rc;
+  dtx_array *out[4] = {NULL, NULL, NULL, NULL}, **want[4] = {values, index, inverse, counts};
+  if (index == NULL && inverse == NULL && counts == NULL) { /* the values alone: no records */
+    dtx_array *v = dtx_unique(a);
+    if (v != NULL && values != NULL) *values = v;
+    if (v != NULL && values == NULL) dtx_array_release(dtx_array_keep(v));
+    return v != NULL ? DTX_OK : DTX_EINVAL;
+  }
+  rc = !a->unknown && dtx_array_size(a) == 0 ? all_empty(a, out) : all_lazy(a, out);
+  for (int i = 0; i < 4; i++) {
+    if (rc == DTX_OK && want[i] != NULL)
+      *want[i] = dtxa_ret(out[i]);
+    else
+      dtx_array_release(out[i]);
+  }
+  return rc;
 }

@@ -30,7 +30,7 @@
 #include "base/error.h"
 
 static const char *const kHow =
-    "its length is unknown until computed (it comes from dtx_mask_select or dtx_unique); call "
+    "its length is unknown until computed (it comes from dtx_mask_select or dtx_unique[_all]); call "
     "dtx_array_compute_chunk_sizes on it first";
 
 static int elementwise(int kind, const char *opname) {

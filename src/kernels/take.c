@@ -38,6 +38,33 @@ static int resolve(dtx_task_ctx *ctx, const dtxk_take *p, const int64_t *ix, int
   return 0;
 }
 
+/* FLAT mode: the same for indices into the flattened array. */
+static int resolve_flat(dtx_task_ctx *ctx, const dtxk_take *p, const int64_t *ix, int64_t *len, int64_t *off,
+                        int32_t *slot) {
+  for (int j = 0; j < p->nin; j++) len[j] = 0; /* outer is 1: never read */
+  for (int64_t k = 0; k < p->n; k++) {
+    int64_t i = ix[k] < 0 ? ix[k] + p->axis_len : ix[k], b = 0, o = 0;
+    if (i < 0 || i >= p->axis_len)
+      return dtx_task_fail(ctx, "index %lld is out of bounds for axis 0 with size %lld (the flattened array)",
+                           (long long)ix[k], (long long)p->axis_len);
+    int64_t rest = i, m[DTXK_TAKE_MAX_DIMS];
+    for (int d = p->ndim - 1; d >= 0; d--) {
+      m[d] = rest % p->shape[d];
+      rest /= p->shape[d];
+    }
+    for (int d = 0; d < p->ndim; d++) {
+      int64_t blk = m[d] / p->chunks[d], lo = blk * p->chunks[d];
+      int64_t nbd = (p->shape[d] + p->chunks[d] - 1) / p->chunks[d];
+      int64_t ld = p->shape[d] - lo < p->chunks[d] ? p->shape[d] - lo : p->chunks[d];
+      b = b * nbd + blk;
+      o = o * ld + (m[d] - lo);
+    }
+    slot[k] = (int32_t)b;
+    off[k] = o;
+  }
+  return 0;
+}
+
 int dtxk_take_cpu(dtx_task_ctx *ctx) {
   const dtxk_take *p = dtx_task_args(ctx, NULL);
   size_t bytes = (size_t)(p->outer * p->n * p->inner * p->esz);
@@ -45,7 +72,7 @@ int dtxk_take_cpu(dtx_task_ctx *ctx) {
   int64_t *buf = NULL;
   int rc = 0;
   if (in == NULL) return dtx_task_fail(ctx, "take: out of memory");
-  int first = p->mode == DTXK_TAKE_ARRAY ? 1 : 0;
+  int first = p->mode != DTXK_TAKE_LIST ? 1 : 0;
   for (int j = 0; j < p->nin; j++) in[j] = dtx_task_input(ctx, first + j, NULL);
   const int64_t *len, *off;
   const int32_t *slot;
@@ -58,7 +85,9 @@ int dtxk_take_cpu(dtx_task_ctx *ctx) {
     if (buf == NULL) rc = dtx_task_fail(ctx, "take: out of memory");
     int64_t *l = buf, *o = buf + p->nin;
     int32_t *s = (int32_t *)(void *)(o + p->n);
-    if (rc == 0) rc = resolve(ctx, p, dtx_task_input(ctx, 0, NULL), l, o, s);
+    const int64_t *ix = dtx_task_input(ctx, 0, NULL);
+    if (rc == 0)
+      rc = p->mode == DTXK_TAKE_FLAT ? resolve_flat(ctx, p, ix, l, o, s) : resolve(ctx, p, ix, l, o, s);
     len = l;
     off = o;
     slot = s;

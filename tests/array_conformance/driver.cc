@@ -259,7 +259,7 @@ class Builder {
     }
     if (op == "qr_r" || op == "svd_s" || op == "solve" || op == "inv" || op == "cholesky" || op == "norm")
       return Linalg(op);
-    if (op == "take" || op == "take_array" || op == "mask" || op == "unique") return Index(op);
+    if (op == "take" || op == "take_array" || op == "mask" || op.rfind("unique", 0) == 0) return Index(op);
     if (op == "real" || op == "imag" || op == "conj") {
       dtx_array *a = Node();
       return op == "real" ? dtx_real(a) : op == "imag" ? dtx_imag(a) : dtx_conj(a);
@@ -276,18 +276,31 @@ class Builder {
     throw std::runtime_error("unknown operation " + op);
   }
 
-  /* dtx/index.h: take, take_array, mask (dtx_mask_select), unique. */
+  /* dtx/index.h: take, take_array (AXIS none: DTX_NO_AXIS), mask (dtx_mask_select), unique, and
+   * unique_values / _index / _inverse / _counts (one output of dtx_unique_all). */
   dtx_array *Index(const std::string &op) {
     dtx_array *a = Node();
     if (op == "unique") return dtx_unique(a);
+    if (op.rfind("unique_", 0) == 0) {
+      dtx_array *out[4] = {nullptr, nullptr, nullptr, nullptr};
+      const char *names[4] = {"unique_values", "unique_index", "unique_inverse", "unique_counts"};
+      int k = 0;
+      while (k < 4 && op != names[k]) k++;
+      if (k == 4) throw std::runtime_error("unknown operation " + op);
+      if (dtx_unique_all(a, k == 0 ? &out[0] : nullptr, k == 1 ? &out[1] : nullptr,
+                         k == 2 ? &out[2] : nullptr, k == 3 ? &out[3] : nullptr) != DTX_OK)
+        return nullptr;
+      return out[k];
+    }
     if (op == "mask" || op == "take_array") {
       dtx_array *b = Node();
       if (op == "mask") return dtx_mask_select(a, b);
-      return dtx_take_array(a, b, static_cast<int>(Int(Tok())));
+      return dtx_take_array(a, b, Axis(Tok()));
     }
     std::vector<int64_t> idx = ParseInts(Tok());
-    return dtx_take(a, idx.data(), static_cast<int64_t>(idx.size()), static_cast<int>(Int(Tok())));
+    return dtx_take(a, idx.data(), static_cast<int64_t>(idx.size()), Axis(Tok()));
   }
+  int Axis(const std::string &t) { return t == "none" ? DTX_NO_AXIS : static_cast<int>(Int(t)); }
 
   /* dtx/linalg.h; qr_r: R with each row's sign making its diagonal >= 0. */
   dtx_array *Linalg(const std::string &op) {

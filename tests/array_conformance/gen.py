@@ -26,6 +26,8 @@ The expression language (one node per parenthesis):
             or a number; AXES: all, or 0,1
   (take X IDX AXIS)  IDX: -, or 3,-1,3   (take_array X I AXIS)  I an integer array
   (mask X M)  X[M], M bool     (unique X)   (dtx/index.h; index_cases.py)
+  (unique_values X), unique_index, unique_inverse, unique_counts: dtx_unique_all's outputs
+  AXIS none: DTX_NO_AXIS (take from the flattened array)
   (real X)  (imag X)  (conj X)  (complex X Y)  (cscalar RE IM)   complex arrays
             (dtx/complex.h), (cscalar RE IM) a Python complex
   (fft NAME X N AXIS NORM)   NAME: fft, ifft, rfft, irfft; N 0 for None;
@@ -147,9 +149,9 @@ class Node:
         if op == "concat":
             return f"(concat {ks} {p['axis']})"
         if op == "take":
-            return f"(take {ks} {','.join(map(str, p['idx'])) or '-'} {p['axis']})"
+            return f"(take {ks} {','.join(map(str, p['idx'])) or '-'} {'none' if p['axis'] is None else p['axis']})"
         if op == "take_array":
-            return f"(take_array {ks} {p['axis']})"
+            return f"(take_array {ks} {'none' if p['axis'] is None else p['axis']})"
         if op == "norm":
             ax = "all" if p["axes"] is None else ",".join(map(str, p["axes"]))
             return f"(norm {ks} {p['ord']} {ax} {int(p['keepdims'])})"

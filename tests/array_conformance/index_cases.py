@@ -3,12 +3,14 @@
 take with integer indices (a list, or an integer array) along each axis, repeated, unsorted and
 negative, none, and out of range (NumPy's IndexError); boolean-mask selection x[mask] in C order,
 empty and full masks, then elementwise operations with scalars and reductions over the result
-(a length unknown until computed); unique with repeats, NaN (collapsed), -0.0. Every dtype,
-ragged chunks. gen.py calls add() with its Writer and Node class, and compute() for these ops.
+(a length unknown until computed); unique with repeats, NaN (collapsed), -0.0, and its index,
+inverse (the input's shape, NumPy 2) and counts, of known arrays and of mask selections; take with
+axis None (the flattened array). Every dtype, ragged chunks. gen.py calls add() with its Writer and Node class, and compute() for these ops.
 """
 import numpy as np
 
-OPS = {"take", "take_array", "mask", "unique"}
+UNIQUE_ALL = ["unique_values", "unique_index", "unique_inverse", "unique_counts"]
+OPS = {"take", "take_array", "mask", "unique"} | set(UNIQUE_ALL)
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
           "float64"]
 
@@ -24,6 +26,9 @@ def compute(op, p, kv):
         if m.dtype != bool:
             raise TypeError("the mask must be bool")
         return x[m]
+    if op in UNIQUE_ALL:
+        r = np.unique(x, return_index=True, return_inverse=True, return_counts=True)
+        return r[UNIQUE_ALL.index(op)]
     return np.unique(x)
 
 
@@ -63,6 +68,12 @@ def add(w, Node):
         w.add(f"ix_mask_{dt}", [a, m], N("mask", X, Y))
         w.add(f"ix_unique_{dt}", [a], N("unique", X))
         w.add(f"ix_unique_1d_{dt}", [(values(rng, dt, (40,)), [7])], N("unique", X))
+        for o in UNIQUE_ALL:
+            w.add(f"ix_{o}_{dt}", [a], N(o, X))
+            w.add(f"ix_{o}_mask_{dt}", [a, m], N(o, N("mask", X, Y)))
+        w.add(f"ix_take_flat_{dt}", [a], N("take", X, idx=[34, 0, -1, 17, 17, -35, 5], axis=None))
+        w.add(f"ix_take_array_flat_{dt}", [a, (np.array([[1, -2, 30], [0, 6, 12]], np.int16), [1, 2])],
+              N("take_array", X, Y, axis=None))
     f = (np.array([[1.5, -2.0, np.nan, 4.0], [0.0, 3.0, -1.0, np.nan], [2.0, 2.0, 8.0, -0.5]]), [2, 3])
     w.add("ix_mask_gt0", [f], N("mask", X, N("gt", X, F(0.0))))
     w.add("ix_mask_gt0_times2_plus1", [f], N("add", N("mul", N("mask", X, N("gt", X, F(0.0))), F(2.0)), F(1.0)))
@@ -85,6 +96,12 @@ def add(w, Node):
           N("unique", N("pow", N("sub", X, Node("int", v=10)), Node("int", v=2))))
     w.add("ix_unique_empty", [(np.zeros((0, 3), np.uint16), [1, 2])], N("unique", X))
     w.add("ix_unique_sum", [(np.array([3, 1, 3, 2, 1], np.int16), [2])], R("sum", N("unique", X)))
+    w.add("ix_unique_counts_sum", [f], R("sum", N("unique_counts", X)))
+    w.add("ix_unique_inverse_0d", [(np.array(2.5), [])], N("unique_inverse", X))
+    w.add("ix_unique_index_empty", [(np.zeros((0, 3), np.float32), [1, 2])], N("unique_index", X))
+    w.add("ix_unique_inverse_empty", [(np.zeros((0, 3), np.float32), [1, 2])], N("unique_inverse", X))
+    w.add("ix_take_flat_0d", [(np.array(7, np.int32), [])], N("take", X, idx=[0, -1, 0], axis=None))
+    w.add("ix_take_flat_out_of_range_error", [f], N("take", X, idx=[0, 12], axis=None))
     w.add("ix_take_out_of_range_error", [f], N("take", X, idx=[0, 3], axis=0))
     w.add("ix_take_negative_out_of_range_error", [f], N("take", X, idx=[-5], axis=1))
     w.add("ix_take_none", [f], N("take", X, idx=[], axis=1))

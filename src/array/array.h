@@ -114,6 +114,18 @@ static inline int64_t dtxa_nb(const dtx_array *a, int d) {
   return (a->shape[d] + a->chunk[d] - 1) / a->chunk[d];
 }
 int64_t dtxa_nblocks(const dtx_array *a);
+/* The chunk index (one per dim) of chunk b in C order of a's chunk grid. */
+static inline void dtxa_block_index(const dtx_array *a, int64_t b, int64_t *idx) {
+  for (int d = a->ndim - 1; d >= 0; d--) {
+    idx[d] = b % dtxa_nb(a, d);
+    b /= dtxa_nb(a, d);
+  }
+}
+/* The length along dim d of the chunks at index i there (ragged at the end). */
+static inline int64_t dtxa_chunk_len(const dtx_array *a, int d, int64_t i) {
+  int64_t lo = i * a->chunk[d];
+  return a->shape[d] - lo < a->chunk[d] ? a->shape[d] - lo : a->chunk[d];
+}
 /* An EXT node over data (owned: freed with it; NULL when wrapped). */
 dtx_array *dtxa_ext(dtx_cluster *cl, int ndim, const int64_t *shape, const int64_t *chunk, dtx_dtype t,
                     const void *data, const int64_t *strides, void *owned);

@@ -32,11 +32,8 @@ static dtx_status fft_emit(dtxa_emit *e, const dtx_array *node, const void *data
   int64_t n = dtxa_nblocks(node);
   dtx_status rc = DTX_OK;
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
-    int64_t idx[DTX_ARRAY_MAX_DIMS] = {0}, r = b;
-    for (int d = node->ndim - 1; d >= 0; d--) {
-      idx[d] = r % dtxa_nb(node, d);
-      r /= dtxa_nb(node, d);
-    }
+    int64_t idx[DTX_ARRAY_MAX_DIMS] = {0};
+    dtxa_block_index(node, b, idx);
     dtxk_fft f = *f0;
     for (int d = 0; d < nd; d++) { /* input and output agree on the block index */
       int64_t lo = idx[d] * node->chunk[d], li = idx[d] * in->chunk[d];

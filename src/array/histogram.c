@@ -45,14 +45,10 @@ static dtx_status hist_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   dtx_status rc = h != NULL && ids != NULL ? DTX_OK : dtxi_fail(DTX_ENOMEM, "histogram: out of memory");
   if (rc == DTX_OK) memcpy(h, tmpl, hsz);
   for (int64_t b = 0; b < nb && rc == DTX_OK; b++) {
-    int64_t idx[DTX_ARRAY_MAX_DIMS], r = b;
+    int64_t idx[DTX_ARRAY_MAX_DIMS];
     h->count = 1;
-    for (int d = a->ndim - 1; d >= 0; d--) {
-      idx[d] = r % dtxa_nb(a, d);
-      r /= dtxa_nb(a, d);
-      int64_t lo = idx[d] * a->chunk[d];
-      h->count *= a->shape[d] - lo < a->chunk[d] ? a->shape[d] - lo : a->chunk[d];
-    }
+    dtxa_block_index(a, b, idx);
+    for (int d = 0; d < a->ndim; d++) h->count *= dtxa_chunk_len(a, d, idx[d]);
     dtx_task_id in[2];
     rc = dtxa_emit_input(e, 0, NULL, idx, &in[0]);
     if (rc == DTX_OK && h->wdtype != 0) rc = dtxa_emit_input(e, 1, a->chunk, idx, &in[1]);

@@ -63,14 +63,6 @@ static dtx_status add(dtxa_emit *e, const char *suffix, const dtx_array *node, c
   return dtxa_emit_task(e, &t, id);
 }
 
-static void unravel(const dtx_array *a, int64_t b, int64_t *idx) {
-  for (int d = a->ndim - 1; d >= 0; d--) {
-    int64_t nb = dtxa_nb(a, d);
-    idx[d] = b % nb;
-    b /= nb;
-  }
-}
-
 static dtx_status scan_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
   const scan_op *so = data;
   int ax = so->axis;
@@ -83,7 +75,7 @@ static dtx_status scan_emit(dtxa_emit *e, const dtx_array *node, const void *dat
    * the axis) before chunk b */
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS];
-    unravel(node, b, idx);
+    dtxa_block_index(node, b, idx);
     dtx_task_id x;
     if ((rc = dtxa_emit_input(e, 0, NULL, idx, &x)) != DTX_OK) break;
     int j = (int)idx[ax] > 0;

@@ -20,16 +20,14 @@ static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   int64_t n = dtxa_nblocks(node);
   dtx_status rc = DTX_OK;
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
-    int64_t idx[DTX_ARRAY_MAX_DIMS], r = b;
+    int64_t idx[DTX_ARRAY_MAX_DIMS];
     dtxk_sort p;
     memset(&p, 0, sizeof p);
     p.dtype = (int32_t)node->dtype;
     p.outer = p.inner = 1;
+    dtxa_block_index(node, b, idx);
     for (int d = node->ndim - 1; d >= 0; d--) {
-      idx[d] = r % dtxa_nb(node, d);
-      r /= dtxa_nb(node, d);
-      int64_t lo = idx[d] * node->chunk[d];
-      int64_t len = node->shape[d] - lo < node->chunk[d] ? node->shape[d] - lo : node->chunk[d];
+      int64_t len = dtxa_chunk_len(node, d, idx[d]);
       if (d < so->axis) p.outer *= len;
       if (d == so->axis) p.n = len;
       if (d > so->axis) p.inner *= len;

@@ -54,12 +54,11 @@ static dtx_status add(dtxa_emit *e, const char *suffix, int64_t idx, const dtx_t
 /* Block b of x (C order of its grid; a piece of an unknown x): its index,
  * and in p its start and length along each axis. */
 static void block_of(const dtx_array *x, int64_t b, int64_t *idx, dtxk_unique *p) {
-  for (int d = x->ndim - 1; d >= 0; d--) {
-    idx[d] = b % dtxa_nb(x, d);
-    b /= dtxa_nb(x, d);
+  dtxa_block_index(x, b, idx);
+  for (int d = 0; d < x->ndim; d++) {
     p->shape[d] = x->shape[d];
     p->start[d] = idx[d] * x->chunk[d];
-    p->len[d] = min64(x->chunk[d], x->shape[d] - p->start[d]);
+    p->len[d] = dtxa_chunk_len(x, d, idx[d]);
   }
 }
 

@@ -2,7 +2,9 @@
 
 complex64 / complex128 (dtx/complex.h): arithmetic with NEP 50 dtypes (real arrays, Python
 ints, floats and complex scalars), division by zeros and infinities, comparisons, abs, parts,
-astype both ways, where, views, joins, sums and means, products, persist; numpy.fft
+astype both ways, where, views, joins, sums and means, products, persist; exp, log, sqrt, sin,
+cos, tanh, power, rint, round, isnan / isinf / isfinite, prod, var, std, any, all (special-value
+tables: a few ulp, NaN, infinities and zero signs exact); numpy.fft
 (dtx/fft.h): every transform, n / s cropping and padding, axes, norms and dtypes. gen.py calls
 add() with its Writer and Node class.
 """

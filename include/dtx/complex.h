@@ -20,24 +20,51 @@
  *     dtx_abs (|z| computed with scaling, as hypot: no overflow for large
  *     parts; within 2 ulp of NumPy's hypot), dtx_where, and dtx_binary_scalar
  *     with a real Python scalar,
+ *   - dtx_exp, dtx_log, dtx_sqrt, dtx_sin, dtx_cos, dtx_tanh: C99's cexp,
+ *     clog, csqrt, csin, ccos, ctanh (cexpf, ... for complex64), the
+ *     functions NumPy 2 calls, so with the same libm the results are NumPy's
+ *     bit for bit, special values included (inf and nan parts, signed zeros,
+ *     the branch cuts: sqrt(-1 - 0j) is -1j, log(-1 - 0j) is -pi j; no
+ *     spurious overflow: log(1e308 + 1e308j) is finite). These run as tasks
+ *     of their own, one per chunk on CPU threads (also on GPU clusters: no
+ *     CUDA implementation, the input chunks come to host memory), and do not
+ *     fuse with the operations around them,
+ *   - dtx_pow with a complex base or exponent (the other operand real, a
+ *     Python scalar or complex; NumPy's dtypes): NumPy's complex power,
+ *     z ** 0 is 1, 0 ** w is 0 when Re w > 0 else nan + nan j, integer real
+ *     exponents in (-100, 100) by repeated multiplication (a negative one
+ *     then 1 / that, Smith's division), others C99's cpow; tasks of their
+ *     own on CPU threads as above,
+ *   - dtx_rint and dtx_round (each part, as NumPy), dtx_isnan and dtx_isinf
+ *     (either part), dtx_isfinite (both parts),
  *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
- *   - dtx_sum and dtx_mean over any axes (and dtx_reduce with those two),
- *     dtx_cumsum (dtx/scan.h),
+ *   - reductions over any axes (dtx_reduce with these too): dtx_sum,
+ *     dtx_mean; dtx_prod (per axis, a product along each chunk then a tree
+ *     of products of split_every inputs, tasks on CPU threads; each product
+ *     starts from the first value, as NumPy's, in complex128 for complex64
+ *     too, rounded once, as dtx's float32 reductions); dtx_var and dtx_std
+ *     (NumPy's: the mean of |z - mean|^2, a real array of the part dtype,
+ *     ddof as for real arrays; computed as the sum of the parts' variances,
+ *     in float64 for complex64 too); dtx_any and dtx_all (a value is true
+ *     when either part is non-zero); dtx_cumsum (dtx/scan.h),
  *   - dtx_matmul, dtx_dot, dtx_tensordot (four real products, or two when
  *     one operand is real),
  *   - dtx_array_compute / _as, dtx_array_persist, dtx_array_graph,
  *     dtx_save_npy / dtx_load_npy ('<c8', '<c16'),
  *   - the FFTs of dtx/fft.h.
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
- * operation (for instance comparisons by order, exp, prod, var, sort,
- * cumprod, the NaN-skipping reductions, linalg, histogram: NumPy defines
- * some of them; dtx does not yet), never computing from the real part alone.
+ * operation (for instance comparisons by order, dtx_minimum / dtx_maximum,
+ * dtx_min / dtx_max / dtx_argmin / dtx_argmax (NumPy's lexicographic order),
+ * clip, floor_divide / mod, sort, cumprod, the NaN-skipping reductions,
+ * linalg, histogram: NumPy defines some of them; dtx does not yet), never
+ * computing from the real part alone.
  *
  * Inside, a complex array is a real array of its part dtype with one more
  * axis of length 2 (in one chunk) at the end, so its chunks are the
  * interleaved pairs and every operation above is built from real ones that
- * fuse as usual.
+ * fuse as usual, but for the functions, power and prod, whose tasks call C
+ * functions on the pairs.
  */
 #ifndef DTX_COMPLEX_H
 #define DTX_COMPLEX_H

@@ -293,15 +293,23 @@ dtx_array *dtxa_cx_unary(int op, const dtx_array *a) {
     r = wrapped(dtx_neg(dtxa_cx_pairs(a)));
   else if (op == DTX_ABS)
     r = cabs_of(a);
+  else if (op >= DTX_EXP && op <= DTX_TANH) /* C99's functions, in tasks of their own (cmath.c) */
+    r = dtxa_cx_func(op, a);
+  else if (op == DTX_ISNAN || op == DTX_ISINF) /* either part */
+    r = dtx_maximum(dtx_unary((dtx_unary_op)op, part_view(a, 0)),
+                    dtx_unary((dtx_unary_op)op, part_view(a, 1)));
+  else if (op == DTX_ISFINITE) /* both parts */
+    r = dtx_minimum(dtx_isfinite(part_view(a, 0)), dtx_isfinite(part_view(a, 1)));
+  else if (op == DTX_RINT) /* each part */
+    r = wrapped(dtx_rint(dtxa_cx_pairs(a)));
   else
-    dtxa_cx_refuse(op == DTX_EXP    ? "dtx_exp"
-                   : op == DTX_LOG  ? "dtx_log"
-                   : op == DTX_SQRT ? "dtx_sqrt"
-                   : op == DTX_SIN  ? "dtx_sin"
-                   : op == DTX_COS  ? "dtx_cos"
-                   : op == DTX_TANH ? "dtx_tanh"
-                                    : "this unary operation");
+    dtxa_cx_refuse("this unary operation");
   return close_scope(r);
+}
+
+dtx_array *dtxa_cx_round(const dtx_array *a, int decimals) {
+  if (!open_scope()) return NULL;
+  return dtxa_ret(close_scope(wrapped(dtx_round(dtxa_cx_pairs(a), decimals))));
 }
 
 /* a / b as NumPy's complex division (Smith's method, its branches and
@@ -326,8 +334,6 @@ static dtx_array *cdiv(dtx_array *ar, dtx_array *ai, dtx_array *br, dtx_array *b
 
 static const char *cmp_name(int op) {
   switch (op) {
-    case DTX_POW:
-      return "dtx_pow";
     case DTX_MINIMUM:
       return "dtx_minimum";
     case DTX_MAXIMUM:
@@ -345,7 +351,8 @@ static const char *cmp_name(int op) {
 }
 
 static dtx_array *cx_binary(int op, const dtx_array *a, const dtx_array *b) {
-  if (op != DTX_ADD && op != DTX_SUB && op != DTX_MUL && op != DTX_DIV && op != DTX_EQ && op != DTX_NE) {
+  if (op != DTX_ADD && op != DTX_SUB && op != DTX_MUL && op != DTX_DIV && op != DTX_EQ && op != DTX_NE &&
+      op != DTX_POW) {
     dtxa_cx_refuse(cmp_name(op));
     return NULL;
   }
@@ -354,6 +361,11 @@ static dtx_array *cx_binary(int op, const dtx_array *a, const dtx_array *b) {
   int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
   if (common_shape("complex operation", in, 2, &nd, shape, chunk) != DTX_OK) return NULL;
   dtx_dtype t = part_for(a, b);
+  if (op == DTX_POW) { /* NumPy's complex power (cmath.c) over both operands made complex, broadcast */
+    dtx_array *x = dtx_broadcast_to(scoped(dtxa_cx_astype(a, cx_of(t))), nd, shape);
+    dtx_array *y = dtx_broadcast_to(scoped(dtxa_cx_astype(b, cx_of(t))), nd, shape);
+    return x != NULL && y != NULL ? dtxa_cx_pow(x, y, chunk) : NULL;
+  }
   dtx_array *ar, *ai, *br, *bi;
   if (!parts(a, t, &ar, &ai) || !parts(b, t, &br, &bi)) return NULL;
   switch (op) {
@@ -508,19 +520,61 @@ dtx_array *dtxa_cx_concat(dtx_array *const *arrays, int n, int axis) {
 
 /* ---- reductions and products ------------------------------------------------------------------ */
 
+/* The last axis of real x, index k (a view). */
+static dtx_array *last(const dtx_array *x, int k) {
+  dtx_index idx[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++)
+    idx[d] = d == x->ndim - 1 ? (dtx_index){DTX_INDEX_INT, k, 0, 0}
+                              : (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1};
+  return dtx_slice(x, x->ndim, idx);
+}
+
+/* NumPy's var / std of complex a over ax[0..n): the mean of |z - mean|^2, a
+ * real array of the part dtype. That is the sum of the parts' variances
+ * (each the real, stable reduction, of the pairs at once), in float64 for
+ * complex64 too (rounded once, as dtx's float32 reductions). A 0-d a (n 0):
+ * |z - z|^2 / max(1 - ddof, 0). */
+static dtx_array *cvar(const dtx_array *a, int r, const int *ax, int n, const dtx_reduce_opts *o) {
+  dtx_array *p = dtx_astype(dtxa_cx_pairs(a), DTX_F64), *v;
+  if (n == 0) {
+    dtx_array *d = dtx_sub(p, p);
+    double den = 1.0 - o->ddof > 0 ? 1.0 - o->ddof : 0.0;
+    v = dtx_div(dtx_sum(dtx_mul(d, d), NULL, 0), dtx_scalar(a->cl, den));
+  } else {
+    dtx_array *w = dtx_reduce(p, DTX_VAR, ax, n, o);
+    v = w != NULL ? dtx_add(last(w, 0), last(w, 1)) : NULL;
+  }
+  if (r == DTX_STD) v = dtx_sqrt(v);
+  return dtx_astype(v, dtxa_cx_part(a->dtype));
+}
+
 dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes,
                           const dtx_reduce_opts *opts) {
+  static const char *names[] = {"",        "dtx_sum", "dtx_prod",   "dtx_mean",   "dtx_min", "dtx_max",
+                                "dtx_var", "dtx_std", "dtx_argmin", "dtx_argmax", "dtx_any", "dtx_all"};
   if (r < DTX_SUM || r > DTX_ALL) {
     dtxi_fail(DTX_EINVAL, "dtx_reduce: reduction %d is not a dtx_reduction", r);
     return NULL;
   }
-  if (r != DTX_SUM && r != DTX_MEAN) {
-    static const char *names[] = {"",        "",        "dtx_prod",   "",           "dtx_min", "dtx_max",
-                                  "dtx_var", "dtx_std", "dtx_argmin", "dtx_argmax", "dtx_any", "dtx_all"};
+  if (r == DTX_MIN || r == DTX_MAX || r == DTX_ARGMIN || r == DTX_ARGMAX) {
     dtxa_cx_refuse(names[r]);
     return NULL;
   }
-  int ax[DTX_ARRAY_MAX_DIMS], n = 0;
+  dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
+  if (opts != NULL) {
+    if (opts->size < sizeof(size_t) || opts->size > sizeof o) {
+      dtxi_fail(DTX_EINVAL, "%s: opts->size is %zu; initialise opts with DTX_REDUCE_OPTS_INIT", names[r],
+                opts->size);
+      return NULL;
+    }
+    memcpy(&o, opts, opts->size);
+  }
+  int split = o.split_every == 0 ? 4 : o.split_every;
+  if (split < 2) {
+    dtxi_fail(DTX_EINVAL, "%s: split_every is %d; it must be at least 2", names[r], o.split_every);
+    return NULL;
+  }
+  int ax[DTX_ARRAY_MAX_DIMS], n = 0, seen[DTX_ARRAY_MAX_DIMS] = {0};
   if (axes == NULL || naxes == 0) {
     for (int d = 0; d < a->ndim; d++) ax[n++] = d;
   } else {
@@ -534,13 +588,21 @@ dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes,
         dtxi_fail(DTX_EINVAL, "dtx_reduce: axis %d is out of range for a %d-d array", axes[i], a->ndim);
         return NULL;
       }
+      if (seen[v]++) {
+        dtxi_fail(DTX_EINVAL, "%s: axis %d is repeated", names[r], axes[i]);
+        return NULL;
+      }
       ax[n++] = v;
     }
   }
   if (!open_scope()) return NULL;
+  if (r == DTX_ANY || r == DTX_ALL) /* of "either part non-zero" */
+    return close_scope(dtx_reduce(dtx_astype(a, DTX_BOOL), (dtx_reduction)r, n > 0 ? ax : NULL, n, &o));
+  if (r == DTX_VAR || r == DTX_STD) return close_scope(cvar(a, r, ax, n, &o));
   if (n == 0) /* a 0-d array: the reduction is the value (as a new array) */
     return close_scope(wrapped(dtx_astype(dtxa_cx_pairs(a), dtxa_cx_part(a->dtype))));
-  return close_scope(wrapped(dtx_reduce(dtxa_cx_pairs(a), (dtx_reduction)r, ax, n, opts)));
+  if (r == DTX_PROD) return close_scope(dtxa_cx_prod(a, ax, n, o.keepdims, split));
+  return close_scope(wrapped(dtx_reduce(dtxa_cx_pairs(a), (dtx_reduction)r, ax, n, &o)));
 }
 
 static dtx_array *prod_of(int kind, const dtx_array *x, const dtx_array *y, const int *axes_a,

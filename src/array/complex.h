@@ -44,6 +44,17 @@ dtx_array *dtxa_cx_product(int kind, const dtx_array *a, const dtx_array *b, con
 /* dtx_cumulative (dtx/scan.h) of a complex array: cumsum only */
 dtx_array *dtxa_cx_cumulative(const dtx_array *a, int op, int axis);
 dtx_status dtxa_cx_persist(const dtx_array *a, const int *where, dtx_array **out);
+/* array/cmath.c, array/cprod.c: called inside complex.c's private scope,
+ * their results entered in it. exp, log, sqrt, sin, cos, tanh of complex a
+ * (op: DTX_EXP .. DTX_TANH); a ** b of two complex arrays of one dtype and
+ * shape, in chunk (NULL: a's); the product over axes[0..naxes) (distinct,
+ * in range) of complex a. */
+dtx_array *dtxa_cx_func(int op, const dtx_array *a);
+dtx_array *dtxa_cx_pow(const dtx_array *a, const dtx_array *b, const int64_t *chunk);
+dtx_array *dtxa_cx_prod(const dtx_array *a, const int *axes, int naxes, int keepdims, int split_every);
+/* dtx_round of complex a: each part rounded (NumPy's way); entered in the
+ * thread's scope, as the public functions' results. */
+dtx_array *dtxa_cx_round(const dtx_array *a, int decimals);
 /* The refusal of an operation that does not take complex arrays. */
 dtx_status dtxa_cx_refuse(const char *op);
 

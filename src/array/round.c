@@ -26,6 +26,7 @@
 #include <math.h>
 
 #include "array/array.h"
+#include "array/complex.h"
 #include "base/error.h"
 
 /* NumPy's power_of_ten(n), n >= 0 (past 400 the product is inf anyway). */
@@ -80,6 +81,7 @@ static dtx_array *round_in_scope(dtx_array *a, int decimals) {
 
 dtx_array *dtx_round(const dtx_array *a, int decimals) {
   if (a == NULL) return NULL;
+  if (dtxa_cx_in(a)) return dtxa_cx_round(a, decimals); /* each part, as NumPy */
   dtx_array_scope_begin();
   dtx_array *r = dtx_array_keep(round_in_scope((dtx_array *)a, decimals));
   dtx_array_scope_end();

@@ -2,7 +2,9 @@
 
 complex64 / complex128 (dtx/complex.h): arithmetic with NEP 50 dtypes (real arrays, Python
 ints, floats and complex scalars), division by zeros and infinities, comparisons, abs, parts,
-astype both ways, where, views, joins, sums and means, products, persist; numpy.fft
+astype both ways, where, views, joins, sums and means, products, persist; exp, log, sqrt, sin,
+cos, tanh, power, rint, round, isnan / isinf / isfinite, prod, var, std, any, all (special-value
+tables: a few ulp, NaN, infinities and zero signs exact); numpy.fft
 (dtx/fft.h): every transform, n / s cropping and padding, axes, norms and dtypes. gen.py calls
 add() with its Writer and Node class.
 """
@@ -89,7 +91,101 @@ def add(w, Node):
     w.add("cx_matmul_real_b", [c64, (rng.standard_normal((4, 3)).astype(np.float32), [2, 2])], N("matmul", X, Y))
     w.add("cx_dot_vec", [row, row], N("dot", X, Y))
     w.add("cx_tensordot", [c128, sq], N("tensordot", X, Y, aa=[1], ab=[0]))
+    math_cases(w, Node, rng, cplx)
     fft_cases(w, Node, rng)
+
+
+def math_cases(w, Node, rng, cplx):
+    """exp, log, sqrt, sin, cos, tanh, power, rint, round, isnan / isinf / isfinite, prod, var, std, any,
+    all of complex arrays, special values included: the tables' results within a few ulp (C99's functions of
+    another libm may round otherwise) with NaN, infinities and the signs of zeros exact."""
+    X, Y = Node("in", k=0), Node("in", k=1)
+
+    def N(op, *k, **p):
+        return Node(op, k, **p)
+
+    def R(name, x, axes=None, keepdims=False, ddof=0):
+        return Node("reduce", [x], name=name, axes=axes, keepdims=keepdims, ddof=ddof)
+
+    def table(parts, dt):
+        with np.errstate(all="ignore"):
+            return np.array([complex(a, b) for a in parts for b in parts], dt)
+
+    sp64 = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, np.inf, -np.inf, np.nan, 1e308, -1e308, 1e-310, 710.0, -710.0,
+            89.0, 3.0]
+    sp32 = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, np.inf, -np.inf, np.nan, 3e38, -3e38, 1e-40, 89.0, -89.0, 3.0]
+    t128 = (table(sp64, np.complex128), [37])
+    t64 = (table(sp32, np.complex64), [29])
+    exact128, exact64 = (0.0, 1e-14), (0.0, 2e-6)  # a few ulp
+    c128 = (cplx((5, 4), np.complex128) * 3, [2, 3])
+    c64 = (cplx((5, 4), np.complex64), [3, 4])
+    big = (np.array([1e308 + 1e308j, -1e308 + 1e-300j, 1e300 - 1e308j, 5e-324 + 5e-324j, 1e-310j]), [2])
+    for op in ("exp", "log", "sqrt", "sin", "cos", "tanh"):
+        w.add(f"cx_{op}_c128", [c128], N(op, X))
+        w.add(f"cx_{op}_c64", [c64], N(op, X))
+        w.add(f"cx_{op}_specials_c128", [t128], N(op, X), tol=exact128, signs=True)
+        w.add(f"cx_{op}_specials_c64", [t64], N(op, X), tol=exact64, signs=True)
+        w.add(f"cx_{op}_huge", [big], N(op, X), tol=exact128, signs=True)
+        w.add(f"cx_{op}_of_sum", [c64, c64], N(op, N("add", X, Y)))
+    w.add("cx_sqrt_branch_cut", [(np.array([-1 - 0j, complex(-1, -0.0), complex(-4, 0), complex(-0.0, -0.0)]),
+                                  [3])], N("sqrt", X), tol=exact128, signs=True)
+    w.add("cx_log_branch_cut", [(np.array([complex(-1, -0.0), complex(-1, 0), complex(-0.0, 0), 0j]), [2])],
+          N("log", X), tol=exact128, signs=True)
+    # power: complex and real exponents, NEP 50 dtypes, special bases and exponents
+    row = (cplx((4,), np.complex128), [3])
+    ints = (np.array([-3, 0, 2, 7], np.int32), [3])
+    f64 = (rng.standard_normal((5, 4)), [5, 2])
+    w.add("cx_pow_c128_c128", [c128, c128], N("pow", X, N("mul", Y, Node("float", v=0.3))))
+    w.add("cx_pow_c64_row", [c64, row], N("pow", X, Y))
+    w.add("cx_pow_c64_i32", [c64, ints], N("pow", X, Y))
+    w.add("cx_pow_c64_pyint", [c64], N("pow", X, Node("int", v=3)))
+    w.add("cx_pow_c64_pyint_neg", [c64], N("pow", X, Node("int", v=-5)))
+    w.add("cx_pow_c64_pyfloat", [c64], N("pow", X, Node("float", v=0.5)))
+    w.add("cx_pow_c64_pycomplex", [c64], N("pow", X, Node("cscalar", v=complex(0.5, -1.5))))
+    w.add("cx_pow_f64_c64", [f64, c64], N("pow", X, Y))
+    w.add("cx_pow_pycomplex_f64", [f64], N("pow", Node("cscalar", v=complex(0, 1)), X))
+    bases = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, np.inf, -np.inf, np.nan, 1e300, 3.0]
+    exps = [0, complex(0, -0.0), 1, 2, 3, -1, -2, 7, 99, -99, 100, 0.5, 2.5 + 1j, 1j, -1 + 0.5j, np.nan,
+            complex(np.inf, 0), complex(0, np.nan)]
+    pb = table(bases, np.complex128)
+    pe = np.array(exps, np.complex128)
+    w.add("cx_pow_specials", [(np.repeat(pb, len(pe)), [50]), (np.tile(pe, len(pb)), [61])], N("pow", X, Y),
+          tol=exact128, signs=True)
+    with np.errstate(over="ignore"):
+        pb64 = np.repeat(pb, len(pe)).astype(np.complex64)
+    w.add("cx_pow_specials_c64", [(pb64, [50]),
+                                  (np.tile(pe, len(pb)).astype(np.complex64), [61])], N("pow", X, Y),
+          tol=exact64, signs=True)
+    # rint, round, classification
+    w.add("cx_rint_specials", [t128], N("rint", X), signs=True)
+    w.add("cx_rint_c64", [(c64[0] * 4, [3, 4])], N("rint", X), signs=True)
+    w.add("cx_round_2", [(np.round(c128[0] * 100) / 100 + 0.001, [2, 3])], N("round", X, d=2), signs=True)
+    w.add("cx_round_specials", [t128], N("round", X, d=1), signs=True)
+    for op in ("isnan", "isinf", "isfinite"):
+        w.add(f"cx_{op}_specials", [t128], N(op, X))
+        w.add(f"cx_{op}_specials_c64", [t64], N(op, X))
+    # reductions
+    c3 = (cplx((4, 5, 3), np.complex128), [3, 2, 2])
+    for axes in (None, [0], [1], [2], [0, 2], [0, 1, 2]):
+        for kd in (False, True):
+            w.add(f"cx_prod_{axes}_{kd}", [c3], R("prod", X, axes, kd))
+            w.add(f"cx_var_{axes}_{kd}", [c3], R("var", X, axes, kd))
+            w.add(f"cx_std_{axes}_{kd}", [c3], R("std", X, axes, kd, ddof=1))
+        w.add(f"cx_any_{axes}", [c3], R("any", N("mul", X, N("astype", N("gt", N("real", X), Node("float", v=0.3)),
+                                                               dt="float64")), axes))
+        w.add(f"cx_all_{axes}", [c3], R("all", N("mul", X, N("astype", N("gt", N("real", X), Node("float", v=-1.0)),
+                                                               dt="float64")), axes))
+    for name in ("prod", "var", "std"):
+        w.add(f"cx_{name}_c64", [(c3[0].astype(np.complex64), [2, 5, 2])], R(name, X, [1]))
+        w.add(f"cx_{name}_empty", [(np.zeros((0, 3), np.complex64), [1, 2])], R(name, X, [0]))
+        w.add(f"cx_{name}_empty_other", [(np.zeros((0, 3), np.complex128), [1, 2])], R(name, X, [1]))
+        w.add(f"cx_{name}_0d", [(np.array(2 - 3j), [])], R(name, X))
+    w.add("cx_var_ddof2", [c128], R("var", X, [0], ddof=2))
+    w.add("cx_prod_specials", [(table(sp64[:9], np.complex128).reshape(9, 9), [4, 9])], R("prod", X, [1]),
+          tol=exact128, signs=True)
+    w.add("cx_var_specials", [(table(sp64[:9], np.complex128).reshape(9, 9), [4, 4])], R("var", X, [1]))
+    w.add("cx_any_specials", [(table(sp64[:9], np.complex128).reshape(9, 9), [4, 4])], R("any", X, [0]))
+    w.add("cx_all_specials", [(table(sp64[:9], np.complex128).reshape(9, 9), [4, 4])], R("all", X, [1]))
 
 
 def fft_cases(w, Node, rng):

@@ -3,7 +3,8 @@
  * answers) through dtx and compares: the error expected if and only if dtx
  * gives one; otherwise the dtype and shape equal and the values exact for
  * bool and integers, within the case's tolerance for floats (NaN where NaN,
- * infinities of the same sign).
+ * infinities of the same sign; zeros of the same sign in cases marked
+ * "signs").
  *
  * Usage: array_conformance_driver CASES.TXT  (inputs are read beside it).
  * The cases run in turn on three clusters: sync, threads, and the cluster
@@ -41,6 +42,7 @@ struct Case {
   std::string want_dtype;
   std::vector<int64_t> want_shape;
   double atol = 0, rtol = 0;
+  bool signs = false; /* zeros must have NumPy's signs */
   std::vector<std::string> values;
 };
 
@@ -96,6 +98,8 @@ std::vector<Case> ReadCases(const std::string &path, std::string *header) {
         ls >> shape >> c.atol >> c.rtol;
         c.want_shape = ParseInts(shape);
       }
+    } else if (key == "signs") {
+      c.signs = true;
     } else if (key == "values") {
       std::string v;
       while (ls >> v) c.values.push_back(v);
@@ -518,6 +522,7 @@ std::string Compare(const Case &c, dtx_dtype got_t, const std::vector<int64_t> &
         ok = g == w;
       else
         ok = std::isfinite(g) && std::fabs(g - w) <= c.atol + c.rtol * std::fabs(w);
+      if (ok && c.signs && w == 0) ok = g == 0 && std::signbit(g) == std::signbit(w);
     }
     if (!ok) {
       char msg[256];

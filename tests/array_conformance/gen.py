@@ -231,7 +231,7 @@ class Node:
                 if "negative integer powers" in str(e) and not is_const(self.kids[1]):
                     raise Skip("a negative integer exponent computed by tasks (documented: not checked)")
                 raise
-            if op == "pow" and is_float(dtype_of(r)):
+            if op == "pow" and (is_float(dtype_of(r)) or is_complex(dtype_of(r))):
                 self.inexact = True
             return r
         if op == "where":
@@ -406,7 +406,8 @@ class Node:
         if xa.dtype in (np.float16, np.float32, np.complex64):
             # documented: float16 / float32 reductions accumulate in float64 and round once
             acc = np.complex128 if xa.dtype.kind == "c" else np.float64
-            doc = np.asarray(f(x, axis=ax, keepdims=kd, dtype=acc, **kw)).astype(xa.dtype)
+            # (var / std of complex64: a float32 result)
+            doc = np.asarray(f(x, axis=ax, keepdims=kd, dtype=acc, **kw)).astype(np.asarray(r).dtype)
             ra = np.asarray(r)
             if (np.isinf(ra) != np.isinf(doc)).any():
                 STATS["f32_reduction_deviation"] = STATS.get("f32_reduction_deviation", 0) + 1
@@ -677,8 +678,9 @@ class Writer:
         self.n = 0
         self.errors = 0
 
-    def add(self, name, inputs, node, buf=None, want=None, note=None):
-        """One case; want overrides NumPy's answer (documented deviations)."""
+    def add(self, name, inputs, node, buf=None, want=None, note=None, tol=None, signs=False):
+        """One case; want overrides NumPy's answer (documented deviations); tol (atol, rtol) overrides the
+        tolerance of an inexact float result; signs: zeros must have NumPy's signs."""
         arrays = [a for a, _ in inputs]
         vals = {k: np.asarray(a) for k, a in enumerate(arrays)}
         err = None
@@ -716,8 +718,12 @@ class Writer:
             if res.dtype.kind in "fc" and node.inexact:
                 rtol = 4e-3 if node.half else 2e-4 if node.low else 1e-9
                 atol = rtol * node.scale * max(1, node.nred)
+                if tol is not None:
+                    atol, rtol = tol
             shape = ",".join(map(str, res.shape)) or "-"
             lines.append(f"want {res.dtype.name} {shape} {atol!r} {rtol!r}")
+            if signs:
+                lines.append("signs")
             lines.append(f"values {fmt_values(res)}")
         lines.append("end")
         self.lines.extend(lines)

@@ -242,6 +242,58 @@ TEST_P(ArrayFft, StridedAxisInLaneBlocks) {
   Near(dtx_astype(dtx_fft(a, 0, 0, DTX_FFT_BACKWARD), DTX_C128), Dft(x, 0, -1, 1), 2e-5, "complex64 axis 0");
 }
 
+size_t GraphSize(const dtx_array *a) {
+  dtx_graph *g = nullptr;
+  EXPECT_EQ(dtx_graph_create(&g), DTX_OK);
+  int64_t nb = 1;
+  for (int d = 0; d < dtx_array_ndim(a); d++) nb *= dtx_array_numblocks(a, d);
+  std::vector<dtx_task_id> ids(static_cast<size_t>(nb));
+  EXPECT_EQ(dtx_array_graph(a, g, ids.data(), ids.size(), nullptr), DTX_OK) << dtx_last_error();
+  size_t n = dtx_graph_size(g);
+  dtx_graph_destroy(g);
+  return n;
+}
+
+/* fft2 as two passes with a rechunk between (Dask's way): on CPU threads the
+ * column pass reads the row chunks in place (no rechunk tasks); ragged row
+ * chunks, column chunks inside one chunk of the source at an offset, and
+ * ones across two (then the rechunk is made as before). */
+TEST_P(ArrayFft, ColumnPassReadsTheRowChunksInPlace) {
+  Scope s;
+  unsigned seed = std::random_device{}();
+  std::printf("seed %u\n", seed);
+  std::mt19937_64 rng(seed);
+  Cx x = Rand(rng, {37, 53}, false);
+  Cx want = Dft(Dft(x, 1, -1, 1), 0, -1, 1);
+  dtx_array *f1 = dtx_fft(Make(cl(), x, {10, 53}, false), 0, 1, DTX_FFT_BACKWARD);
+  size_t n1 = GraphSize(f1);
+  for (int64_t c : {8, 53, 1}) {
+    SCOPED_TRACE(c);
+    dtx_array *f2 = dtx_fft(dtx_rechunk(f1, std::vector<int64_t>{37, c}.data()), 0, 0, DTX_FFT_BACKWARD);
+    Near(f2, want, 1e-11, "fft(rechunk(fft(x, 1)), 0)");
+    if (GetParam().gpus == 0) {
+      EXPECT_EQ(GraphSize(f2), n1 + static_cast<size_t>((53 + c - 1) / c)) << "rechunk tasks made";
+    }
+  }
+  /* the source in chunks of 20 columns: chunks of 10 lie inside one (at offsets 0 and 10),
+   * chunks of 15 do not all (read through the rechunk) */
+  Cx want0 = Dft(x, 0, +1, 1.0L / 37);
+  dtx_array *src = Make(cl(), x, {10, 20}, false);
+  for (int64_t c : {10, 15}) {
+    SCOPED_TRACE(c);
+    Near(dtx_ifft(dtx_rechunk(src, std::vector<int64_t>{37, c}.data()), 0, 0, DTX_FFT_BACKWARD), want0, 1e-12,
+         "ifft(rechunk(x), 0)");
+  }
+  /* complex64 */
+  std::vector<std::complex<float>> xf;
+  for (cd v : x.v) xf.push_back(std::complex<float>(v));
+  dtx_array *a = dtx_from_host(cl(), 2, x.shape.data(), std::vector<int64_t>{9, 53}.data(), DTX_C64,
+                               xf.data(), DTX_HOST_COPY);
+  dtx_array *g = dtx_fft(dtx_rechunk(dtx_fft(a, 0, 1, DTX_FFT_BACKWARD), std::vector<int64_t>{37, 16}.data()),
+                         0, 0, DTX_FFT_BACKWARD);
+  Near(dtx_astype(g, DTX_C128), want, 2e-4, "complex64 two passes");
+}
+
 TEST_P(ArrayFft, FiveDimensionsAndTheLimit) {
   Scope s;
   unsigned seed = std::random_device{}();

@@ -16,6 +16,7 @@
 #include "dtx/fft.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "array/blocks.h"
@@ -23,13 +24,77 @@
 #include "base/error.h"
 #include "kernels/fft.h"
 
-/* The callback: one task per chunk of the node. data: the blob with the
- * fields common to every chunk (kind, sign, prec, ndim, axes, scale). */
+/* The node's data: the task blob's fields common to every chunk (kind,
+ * sign, prec, ndim, axes, scale) and whether the input may be read from the
+ * chunks it was rechunked from (node->in[1]; see direct_source). */
+typedef struct fft_blob {
+  dtxk_fft f;
+  int32_t direct, pad;
+} fft_blob;
+
+/* Whether y is what x (the pairs the tasks read) was rechunked from and a
+ * 2-d C2C transform along axis 0 can read y's chunks in place (kernels/fft.h
+ * pieces): x an identity view of y, and each of x's column chunks inside
+ * one of y's. Saves the copy of the whole operand that the rechunk between
+ * the two passes of an fft2 made. */
+static const dtx_array *direct_source(const dtxk_fft *f, const dtx_array *x) {
+  if (f->kind != DTXK_FFT_C2C || f->ndim != 2 || f->naxes != 1 || f->axes[0] != 0 || x->kind != DTXA_VIEW ||
+      x->nin != 1)
+    return NULL;
+  const dtx_array *y = x->in[0];
+  if (y->ndim != x->ndim || y->dtype != x->dtype) return NULL;
+  for (int d = 0; d < x->ndim; d++) {
+    const dtxk_dimmap *m = &x->vmap[d];
+    if (y->shape[d] != x->shape[d] || m->src != d || m->mode != DTXK_MODE_NONE || m->step != 1 || m->off != 0)
+      return NULL;
+  }
+  for (int64_t j = 0; j < dtxa_nb(x, 1); j++) {
+    int64_t c0 = j * x->chunk[1], c1 = c0 + dtxa_chunk_len(x, 1, j);
+    if (c0 / y->chunk[1] != (c1 - 1) / y->chunk[1]) return NULL;
+  }
+  return x->shape[0] > 0 && x->shape[1] > 0 ? y : NULL;
+}
+
+/* The task of column chunk j of a direct transform: its rows from every row
+ * chunk of y (node->in[1]) in place. */
+static dtx_status emit_direct(dtxa_emit *e, const dtx_array *node, dtxk_fft *f, const int64_t *idx,
+                              dtx_task_id *id) {
+  const dtx_array *y = node->in[1];
+  int64_t c0 = idx[1] * node->chunk[1], jy = c0 / y->chunk[1], np = dtxa_nb(y, 0);
+  f->npieces = np;
+  f->piece_rows = y->chunk[0];
+  f->piece_stride = dtxa_chunk_len(y, 1, jy);
+  f->piece_coff = c0 - jy * y->chunk[1];
+  dtx_task_id *in = malloc((size_t)np * sizeof *in);
+  if (in == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory");
+  dtx_status rc = DTX_OK;
+  for (int64_t p = 0; p < np && rc == DTX_OK; p++)
+    rc = dtxa_emit_input(e, 1, NULL, (int64_t[]){p, jy, 0}, &in[p]);
+  if (rc == DTX_OK) {
+    dtxa_task t;
+    memset(&t, 0, sizeof t);
+    t.nidx = node->ndim;
+    memcpy(t.idx, idx, sizeof(int64_t) * (size_t)node->ndim);
+    t.in = in;
+    t.nin = (int)np;
+    t.args = f;
+    t.args_size = sizeof *f;
+    t.cpu = dtxk_fft_cpu; /* pieces are CPU-only (dtxk_fft_cuda_supported) */
+    t.output_size = (size_t)dtxk_fft_out_bytes(f);
+    rc = dtxa_emit_task(e, &t, id);
+  }
+  free(in);
+  return rc;
+}
+
+/* The callback: one task per chunk of the node. */
 static dtx_status fft_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
-  const dtxk_fft *f0 = data;
+  const fft_blob *bl = data;
+  const dtxk_fft *f0 = &bl->f;
   const dtx_array *in = node->in[0];
   int nd = f0->ndim;
   int64_t n = dtxa_nblocks(node);
+  int direct = bl->direct && !dtxa_emit_gpu(e); /* GPU builds: cuFFT reads one chunk */
   dtx_status rc = DTX_OK;
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS] = {0};
@@ -44,6 +109,10 @@ static dtx_status fft_emit(dtxa_emit *e, const dtx_array *node, const void *data
     if (why != NULL)
       return dtxi_fail(DTX_EINVAL, "internal: %s chunk %lld: %s", node->opname, (long long)b, why);
     dtx_task_id x, id;
+    if (direct) {
+      if ((rc = emit_direct(e, node, &f, idx, &id)) == DTX_OK) dtxa_emit_set(e, b, id);
+      continue;
+    }
     if ((rc = dtxa_emit_input(e, 0, NULL, idx, &x)) != DTX_OK) break; /* idx[nd] is 0 for pairs */
     dtxa_task t;
     memset(&t, 0, sizeof t);
@@ -128,7 +197,7 @@ static double fft_scale(const fft_req *q, dtx_fft_norm norm, const int64_t *len,
 static dtx_array *fft_input(const fft_req *q, const dtx_array *a, dtx_dtype part, const int *ax, int na,
                             const int64_t *len) {
   dtx_dtype t = q->kind == DTXK_FFT_R2C ? part : part == DTX_F32 ? DTX_C64 : DTX_C128;
-  dtx_array *x = dtx_astype(a, t);
+  dtx_array *x = a->dtype == t ? (dtx_array *)a : dtx_astype(a, t); /* no copy of a that is already t */
   for (int i = 0; i < na; i++)
     x = fit_axis(x, ax[i], q->kind == DTXK_FFT_C2R && i == na - 1 ? len[i] / 2 + 1 : len[i]);
   return x;
@@ -178,9 +247,15 @@ static dtx_array *fft_node(const fft_req *q, const dtx_array *a, int naxes, cons
       return NULL;
     }
     shape[nd] = chunk[nd] = 2;
-    dtx_array *in = dtxa_cx_in(x) ? (dtx_array *)dtxa_cx_pairs(x) : x;
+    dtx_array *in[2] = {dtxa_cx_in(x) ? (dtx_array *)dtxa_cx_pairs(x) : x, NULL};
     const char *op = q->name + 4; /* "fftn", ... */
-    dtx_array *node = dtxa_blocks(a->cl, op, nd + cx_out, shape, chunk, part, 1, &in, fft_emit, &f, sizeof f);
+    fft_blob bl;
+    memset(&bl, 0, sizeof bl);
+    bl.f = f;
+    in[1] = (dtx_array *)direct_source(&f, in[0]);
+    bl.direct = in[1] != NULL;
+    dtx_array *node =
+        dtxa_blocks(a->cl, op, nd + cx_out, shape, chunk, part, 1 + bl.direct, in, fft_emit, &bl, sizeof bl);
     r = cx_out && node != NULL ? dtxa_cx_wrap(node) : node;
     if (cx_out) dtx_array_release(node);
     if (!cx_out && r != NULL && t == DTX_F16) { /* NumPy: irfft of float16 is float16 */

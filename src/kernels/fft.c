@@ -62,6 +62,14 @@ const char *dtxk_fft_check(const dtxk_fft *f) {
     for (int j = 0; j < i; j++)
       if (f->axes[j] == f->axes[i]) return "FFT axis repeated";
   }
+  if (f->npieces != 0) {
+    if (f->kind != DTXK_FFT_C2C || f->ndim != 2 || f->naxes != 1 || f->axes[0] != 0)
+      return "FFT pieces are for a 2-d C2C transform along axis 0";
+    if (f->piece_rows < 1 || f->npieces != (f->in_shape[0] + f->piece_rows - 1) / f->piece_rows)
+      return "FFT pieces do not cover the rows";
+    if (f->piece_coff < 0 || f->piece_coff + f->in_shape[1] > f->piece_stride)
+      return "FFT piece columns out of range";
+  }
   int last = f->axes[f->naxes - 1];
   for (int d = 0; d < f->ndim; d++) {
     int64_t in = f->in_shape[d], out = f->out_shape[d];
@@ -79,7 +87,7 @@ const char *dtxk_fft_check(const dtxk_fft *f) {
 }
 
 int dtxk_fft_cuda_supported(const dtxk_fft *f) {
-  if (f->naxes > 3) return 0;
+  if (f->naxes > 3 || f->npieces != 0) return 0;
   int lo = f->axes[0], hi = f->axes[0];
   for (int i = 1; i < f->naxes; i++) {
     if (f->axes[i] <= f->axes[i - 1]) return 0;
@@ -267,7 +275,20 @@ static int run_block(const dtxk_fft *f, int64_t n, int64_t w, void *a, void *b) 
   return 0;
 }
 
-static int run_lanes(const dtxk_fft *f, const void *in, void *out, const char **why) {
+/* Where the lanes' rows come from: row r (of every outer index's n rows,
+ * in order) is row r - p rpp of base[p], p = r / rpp, whose first lane is
+ * coff elements in and whose rows are stride elements apart. */
+typedef struct lane_src {
+  const char *const *base;
+  int64_t rpp, stride, coff;
+} lane_src;
+
+static const char *lane_row(const lane_src *s, int64_t r, size_t esz) {
+  int64_t p = r / s->rpp;
+  return s->base[p] + (size_t)((r - p * s->rpp) * s->stride + s->coff) * esz;
+}
+
+static int run_lanes_from(const dtxk_fft *f, const lane_src *s, void *out, const char **why) {
   int ax = f->axes[0];
   int64_t n = f->in_shape[ax], outer = prod(f->in_shape, ax);
   int64_t inner = prod(f->in_shape + ax + 1, f->ndim - ax - 1);
@@ -279,7 +300,7 @@ static int run_lanes(const dtxk_fft *f, const void *in, void *out, const char **
     for (int64_t c0 = 0; c0 < inner && rc == 0; c0 += LANES) {
       int64_t w = inner - c0 < LANES ? inner - c0 : LANES;
       for (int64_t k = 0; k < n; k++) {
-        const char *src = (const char *)in + (size_t)((o * n + k) * inner + c0) * esz;
+        const char *src = lane_row(s, o * n + k, esz) + (size_t)c0 * esz;
         for (int64_t j = 0; j < w; j++) copy_el(a + (size_t)(j * n + k) * esz, src + (size_t)j * esz, esz);
       }
       if ((rc = run_block(f, n, w, a, b)) != 0) {
@@ -295,6 +316,13 @@ static int run_lanes(const dtxk_fft *f, const void *in, void *out, const char **
   fftw_free(b);
   if (rc == 0) scale_out(out, dtxk_fft_out_bytes(f) / f->prec, f->prec, f->scale);
   return rc;
+}
+
+static int run_lanes(const dtxk_fft *f, const void *in, void *out, const char **why) {
+  const char *base = in;
+  int ax = f->axes[0];
+  lane_src s = {&base, prod(f->in_shape, ax + 1), prod(f->in_shape + ax + 1, f->ndim - ax - 1), 0};
+  return run_lanes_from(f, &s, out, why);
 }
 
 int dtxk_fft_run(const dtxk_fft *f, const void *in, void *out, const char **why) {
@@ -331,6 +359,11 @@ int dtxk_fft_run(const dtxk_fft *f, const void *in, void *out, const char **why)
 
 const char *dtxk_fft_library(void) { return fftw_version; }
 
+static int run_lanes_pieces(const dtxk_fft *f, const char *const *base, void *out, const char **why) {
+  lane_src s = {base, f->piece_rows, f->piece_stride, f->piece_coff};
+  return run_lanes_from(f, &s, out, why);
+}
+
 #else /* no FFTW */
 
 int dtxk_fft_run(const dtxk_fft *f, const void *in, void *out, const char **why) {
@@ -344,7 +377,37 @@ int dtxk_fft_run(const dtxk_fft *f, const void *in, void *out, const char **why)
 
 const char *dtxk_fft_library(void) { return NULL; }
 
+static int run_lanes_pieces(const dtxk_fft *f, const char *const *base, void *out, const char **why) {
+  return dtxk_fft_run(f, base, out, why);
+}
+
 #endif
+
+/* The task of a transform whose input is pieces (kernels/fft.h). */
+static int run_pieces(dtx_task_ctx *ctx, const dtxk_fft *f) {
+  if (dtx_task_num_inputs(ctx) != f->npieces)
+    return dtx_task_fail(ctx, "the FFT has %d input pieces, not %lld", dtx_task_num_inputs(ctx),
+                         (long long)f->npieces);
+  const char **base = malloc((size_t)f->npieces * sizeof *base);
+  if (base == NULL) return dtx_task_fail(ctx, "out of memory");
+  size_t esz = 2 * (size_t)f->prec;
+  int rc = 0;
+  for (int64_t p = 0; p < f->npieces && rc == 0; p++) {
+    int64_t rows = f->in_shape[0] - p * f->piece_rows < f->piece_rows ? f->in_shape[0] - p * f->piece_rows
+                                                                      : f->piece_rows;
+    size_t isz = 0;
+    base[p] = dtx_task_input(ctx, (int)p, &isz);
+    if (base[p] == NULL || isz != (size_t)(rows * f->piece_stride) * esz)
+      rc = dtx_task_fail(ctx, "the FFT's input piece %lld has %zu bytes, not %lld", (long long)p, isz,
+                         (long long)((size_t)(rows * f->piece_stride) * esz));
+  }
+  void *out = rc == 0 ? dtx_task_output(ctx, (size_t)dtxk_fft_out_bytes(f)) : NULL;
+  if (rc == 0 && out == NULL) rc = dtx_task_fail(ctx, "out of memory for the FFT's output chunk");
+  const char *why = NULL;
+  if (rc == 0 && run_lanes_pieces(f, base, out, &why) != 0) rc = dtx_task_fail(ctx, "%s", why);
+  free((void *)base);
+  return rc;
+}
 
 int dtxk_fft_cpu(dtx_task_ctx *ctx) {
   size_t asz = 0;
@@ -352,6 +415,7 @@ int dtxk_fft_cpu(dtx_task_ctx *ctx) {
   if (f == NULL || asz != sizeof *f) return dtx_task_fail(ctx, "malformed FFT-task arguments");
   const char *why = dtxk_fft_check(f);
   if (why != NULL) return dtx_task_fail(ctx, "bad FFT task: %s", why);
+  if (f->npieces != 0) return run_pieces(ctx, f);
   size_t isz = 0;
   const void *in = dtx_task_input(ctx, 0, &isz);
   if (in == NULL && dtxk_fft_in_bytes(f) > 0) return dtx_task_fail(ctx, "the FFT's input chunk is missing");

@@ -33,6 +33,13 @@ typedef struct dtxk_fft {
   int64_t in_shape[DTXK_MAX_DIMS];
   int64_t out_shape[DTXK_MAX_DIMS];
   double scale;
+  /* 0: the input is one chunk (in_shape). Else (CPU tasks only) the input
+   * is npieces task inputs, the chunks of the array the operand was
+   * rechunked from, read in place instead of a materialized rechunk: a 2-d
+   * C2C transform along axis 0 whose rows [p * piece_rows, ..) are in piece
+   * p, a C-ordered chunk piece_stride elements wide of which columns
+   * piece_coff .. piece_coff + in_shape[1] are this task's. */
+  int64_t npieces, piece_rows, piece_stride, piece_coff;
 } dtxk_fft;
 
 #ifdef __cplusplus

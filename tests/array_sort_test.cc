@@ -196,54 +196,6 @@ TEST_P(ArraySort, SplitAxisIsRechunkedKeepingChunkSize) {
   ASSERT_EQ(Get(c).v, Reference(Get(x), 0).v);
 }
 
-size_t GraphSize(const dtx_array *a) {
-  dtx_graph *g = nullptr;
-  EXPECT_EQ(dtx_graph_create(&g), DTX_OK);
-  int64_t nb = 1;
-  for (int d = 0; d < dtx_array_ndim(a); d++) nb *= dtx_array_numblocks(a, d);
-  std::vector<dtx_task_id> ids(static_cast<size_t>(nb));
-  EXPECT_EQ(dtx_array_graph(a, g, ids.data(), ids.size(), nullptr), DTX_OK) << dtx_last_error();
-  size_t n = dtx_graph_size(g);
-  dtx_graph_destroy(g);
-  return n;
-}
-
-/* Rows made whole by a rechunk of a 2-d array: on CPU threads each sort task
- * reads its rows from the input chunks in place (no rechunk tasks) when its
- * rows lie in one row chunk of the input; the dtypes sorted as they are,
- * NaN, ragged chunks. */
-TEST_P(ArraySort, RowsReadFromTheInputChunksInPlace) {
-  unsigned seed = std::random_device{}();
-  std::printf("seed %u\n", seed);
-  std::mt19937_64 rng(seed);
-  for (dtx_dtype t : {DTX_F64, DTX_F32, DTX_I32, DTX_I64, DTX_U64, DTX_BOOL}) {
-    Scope sc;
-    Nd x;
-    x.shape = {40, 37};
-    x.t = t;
-    x.v.resize(static_cast<size_t>(x.size()));
-    for (auto &v : x.v) v = Fit(static_cast<double>(rng() % 201) - 100, t);
-    if (t == DTX_F64 || t == DTX_F32)
-      for (auto &v : x.v)
-        if (rng() % 7 == 0) v = std::numeric_limits<double>::quiet_NaN();
-    SCOPED_TRACE(dtx_dtype_name(t));
-    dtx_array *a = Put(cl(), x, {10, 8});
-    dtx_array *r = dtx_sort(a, 1);
-    ASSERT_NE(r, nullptr) << dtx_last_error();
-    EXPECT_EQ(dtx_array_chunk(r, 0), 2); /* 10 * 8 / 37: inside a's row chunks of 10 */
-    Nd got = Get(r), want = Reference(x, 1);
-    for (int64_t i = 0; i < want.size(); i++) {
-      if (std::isnan(want.v[i]))
-        ASSERT_TRUE(std::isnan(got.v[i])) << "at " << i;
-      else
-        ASSERT_EQ(got.v[i], want.v[i]) << "at " << i;
-    }
-    if (GetParam().gpus == 0) {
-      EXPECT_EQ(GraphSize(r), GraphSize(a) + 20) << "rechunk tasks made";
-    }
-  }
-}
-
 /* Six dimensions: the task keys hold four indices, the leading chunk indices fold into the first. */
 TEST_P(ArraySort, SixDimensions) {
   Scope sc;

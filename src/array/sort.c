@@ -4,7 +4,6 @@
  * (kernels/sort.h) per chunk. The building thread only; no state outside
  * the node.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "array/blocks.h"
@@ -13,54 +12,8 @@
 #include "kernels/sort.h"
 
 typedef struct sort_op {
-  int32_t axis, direct; /* direct: node->in[1] is read in place (direct_ok) */
+  int32_t axis, pad;
 } sort_op;
-
-/* Whether the sort tasks of x = a rechunked (rows whole along axis 1 of a
- * 2-d a, a's dtype sorted as it is) can read a's chunks in place: each of
- * x's row chunks inside one of a's. Saves the copy of the whole operand the
- * rechunk made (sort tasks read their pieces' rows straight into their
- * output, which they then sort in place). */
-static int direct_ok(const dtx_array *a, const dtx_array *x, int ax) {
-  if (a->ndim != 2 || ax != 1 || x == a || x->kind != DTXA_VIEW || x->in[0] != a || a->shape[0] == 0 ||
-      a->shape[1] == 0)
-    return 0;
-  for (int64_t i = 0; i < dtxa_nb(x, 0); i++) {
-    int64_t r0 = i * x->chunk[0], r1 = r0 + dtxa_chunk_len(x, 0, i);
-    if (r0 / a->chunk[0] != (r1 - 1) / a->chunk[0]) return 0;
-  }
-  return 1;
-}
-
-/* The sort task of row chunk idx[0] reading a = node->in[1] in place. */
-static dtx_status emit_direct(dtxa_emit *e, const dtx_array *node, dtxk_sort *p, const int64_t *idx,
-                              dtx_task_id *id) {
-  const dtx_array *a = node->in[1];
-  int64_t r0 = idx[0] * node->chunk[0], iy = r0 / a->chunk[0], np = dtxa_nb(a, 1);
-  p->npieces = np;
-  p->piece_cols = a->chunk[1];
-  p->piece_roff = r0 - iy * a->chunk[0];
-  dtx_task_id *in = malloc((size_t)np * sizeof *in);
-  if (in == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory");
-  dtx_status rc = DTX_OK;
-  for (int64_t q = 0; q < np && rc == DTX_OK; q++)
-    rc = dtxa_emit_input(e, 1, NULL, (int64_t[]){iy, q}, &in[q]);
-  if (rc == DTX_OK) {
-    dtxa_task t;
-    memset(&t, 0, sizeof t);
-    t.nidx = node->ndim;
-    memcpy(t.idx, idx, sizeof(int64_t) * (size_t)node->ndim);
-    t.in = in;
-    t.nin = (int)np;
-    t.args = p;
-    t.args_size = sizeof *p;
-    t.cpu = dtxk_sort_cpu; /* pieces are CPU-only */
-    t.output_size = (size_t)(p->outer * p->n) * dtx_dtype_size(node->dtype);
-    rc = dtxa_emit_task(e, &t, id);
-  }
-  free(in);
-  return rc;
-}
 
 static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
   const sort_op *so = data;
@@ -80,10 +33,6 @@ static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *dat
       if (d > so->axis) p.inner *= len;
     }
     dtx_task_id x, id;
-    if (so->direct && !dtxa_emit_gpu(e)) { /* GPU builds: the CUDA sort reads one chunk */
-      if ((rc = emit_direct(e, node, &p, idx, &id)) == DTX_OK) dtxa_emit_set(e, b, id);
-      continue;
-    }
     if ((rc = dtxa_emit_input(e, 0, NULL, idx, &x)) != DTX_OK) break;
     dtxa_task t;
     memset(&t, 0, sizeof t);
@@ -136,11 +85,9 @@ dtx_array *dtx_sort(const dtx_array *a, int axis) {
   if (t == DTX_I8 || t == DTX_I16 || t == DTX_U8 || t == DTX_U16) k = DTX_I32;
   if (t == DTX_U32) k = DTX_I64;
   if (x != NULL && k != t) x = dtx_astype(x, k);
-  sort_op so = {ax, k == t && x != NULL && direct_ok(a, x, ax)};
-  dtx_array *in[2] = {x, (dtx_array *)a};
+  sort_op so = {ax, 0};
   if (x != NULL)
-    r = dtxa_blocks(x->cl, "sort", x->ndim, x->shape, x->chunk, k, 1 + so.direct, in, sort_emit, &so,
-                    sizeof so);
+    r = dtxa_blocks(x->cl, "sort", x->ndim, x->shape, x->chunk, k, 1, &x, sort_emit, &so, sizeof so);
   if (r != NULL && k != t) r = dtx_array_keep(dtx_astype(dtxa_ret(r), t));
   dtx_array_scope_end();
   return r != NULL ? dtxa_ret(r) : NULL;

@@ -180,27 +180,6 @@ static void scatter(char *dst, const char *buf, const dtxk_sort *p, int64_t o, i
   for (int64_t k = 0; k < p->n; k++) memcpy(d + k * p->inner * esz, buf + k * esz, (size_t)esz);
 }
 
-/* Copies the lanes of a task whose input is pieces (kernels/sort.h) into
- * out, row by row. 0, or -1 (failed, message set). */
-static int copy_pieces(dtx_task_ctx *ctx, const dtxk_sort *p, char *out, int esz) {
-  if (p->inner != 1 || p->piece_cols < 1 || p->piece_roff < 0 ||
-      p->npieces != (p->n + p->piece_cols - 1) / p->piece_cols || dtx_task_num_inputs(ctx) != p->npieces)
-    return dtx_task_fail(ctx, "malformed sort-task pieces");
-  for (int64_t q = 0; q < p->npieces; q++) {
-    int64_t w = p->n - q * p->piece_cols < p->piece_cols ? p->n - q * p->piece_cols : p->piece_cols;
-    size_t isz = 0;
-    const char *in = dtx_task_input(ctx, (int)q, &isz);
-    if (in == NULL || isz < (size_t)((p->piece_roff + p->outer) * w * esz))
-      return dtx_task_fail(ctx, "the sort's input piece %lld has %zu bytes, too few for rows %lld..%lld",
-                           (long long)q, isz, (long long)p->piece_roff,
-                           (long long)(p->piece_roff + p->outer));
-    for (int64_t o = 0; o < p->outer; o++)
-      memcpy(out + (o * p->n + q * p->piece_cols) * esz, in + (p->piece_roff + o) * w * esz,
-             (size_t)(w * esz));
-  }
-  return 0;
-}
-
 int dtxk_sort_cpu(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_sort *p = (const dtxk_sort *)dtx_task_args(ctx, &asz);
@@ -209,17 +188,15 @@ int dtxk_sort_cpu(dtx_task_ctx *ctx) {
   int esz = dtxk_size(p->dtype);
   size_t bytes = (size_t)(p->outer * p->n * p->inner * esz);
   size_t isz = 0;
-  const char *in = p->npieces == 0 ? dtx_task_input(ctx, 0, &isz) : NULL;
-  if (p->npieces == 0 && isz != bytes)
-    return dtx_task_fail(ctx, "the sort's input chunk has %zu bytes, not %zu", isz, bytes);
+  const char *in = dtx_task_input(ctx, 0, &isz);
+  if (isz != bytes) return dtx_task_fail(ctx, "the sort's input chunk has %zu bytes, not %zu", isz, bytes);
   char *out = dtx_task_output(ctx, bytes);
   if (bytes == 0) return 0;
   if (out == NULL) return dtx_task_fail(ctx, "out of memory for a sort output of %zu bytes", bytes);
-  if (p->npieces != 0 && copy_pieces(ctx, p, out, esz) != 0) return -1;
   char *buf = malloc((size_t)(2 * p->n * esz));
   if (buf == NULL) return dtx_task_fail(ctx, "out of memory for the sort's scratch");
   if (p->inner == 1) {
-    if (in != NULL) memcpy(out, in, bytes);
+    memcpy(out, in, bytes);
     for (int64_t o = 0; o < p->outer; o++) dtxk_sort_lane(p->dtype, out + o * p->n * esz, p->n, buf);
   } else {
     for (int64_t o = 0; o < p->outer; o++)

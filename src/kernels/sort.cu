@@ -86,7 +86,6 @@ extern "C" int dtxk_sort_cuda(dtx_task_ctx *ctx) {
   const dtxk_sort *p = (const dtxk_sort *)dtx_task_args(ctx, &asz);
   if (p == NULL || asz != sizeof *p || !dtxk_sort_dtype(p->dtype) || p->outer < 0 || p->n < 0 || p->inner < 0)
     return dtx_task_fail(ctx, "malformed sort-task arguments");
-  if (p->npieces != 0) return dtx_task_fail(ctx, "sort tasks reading pieces run on CPU threads only");
   size_t bytes = (size_t)(p->outer * p->n * p->inner * dtxk_size(p->dtype));
   void *out = dtx_task_output(ctx, bytes);
   if (bytes == 0) return 0;

@@ -19,12 +19,6 @@
 typedef struct dtxk_sort {
   int32_t dtype, pad;
   int64_t outer, n, inner;
-  /* 0: the input is one chunk. Else (CPU tasks only; inner 1) the input is
-   * npieces task inputs, chunks of the array the operand was rechunked
-   * from, read in place: piece p holds columns [p * piece_cols, ..) of
-   * every lane (its rows are as wide as that), lane o being its row
-   * piece_roff + o. */
-  int64_t npieces, piece_cols, piece_roff;
 } dtxk_sort;
 
 #ifdef __cplusplus

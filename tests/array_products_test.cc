@@ -196,6 +196,70 @@ TEST_P(ArrayProducts, DotAndTensordotOfNdOperands) {
   }
 }
 
+/* Tall-and-skinny products (m > n, contraction of 16 or more: the kernel sums
+ * them column-major and transposes once) and products with fewer output
+ * chunks than workers (split into partial products over groups of the
+ * contracted chunks, then summed), with operands read in place, transposed
+ * views and computed chunks. */
+TEST_P(ArrayProducts, TallAndSplitProductsMatchTheDefinition) {
+  Scope sc;
+  for (int r = 0; r < Rounds(16); r++) {
+    uint64_t seed = 9300 + r;
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937_64 rng(seed);
+    int64_t m = 20 + rng() % 120, k = 1 + rng() % 90, n = 1 + rng() % 12;
+    bool wide = rng() % 4 == 0; /* n > m: the row-major call */
+    if (wide) std::swap(m, n);
+    dtx_dtype t = FloatType(rng);
+    std::vector<int64_t> sa = {m, k}, sb = {k, n};
+    bool ta = rng() % 3 == 0; /* a given as the transpose of a stored (k, m) */
+    Nd a = RandNd(rng, ta ? std::vector<int64_t>{k, m} : sa, t), b = RandNd(rng, sb, t);
+    /* one output chunk half of the time: the contraction splits */
+    std::vector<int64_t> ca = {rng() % 2 ? m : 1 + static_cast<int64_t>(rng() % m),
+                               1 + static_cast<int64_t>(rng() % k)};
+    dtx_array *xa = ta ? dtx_transpose(Put(cl(), a, {ca[1], ca[0]}), nullptr) : Put(cl(), a, ca);
+    dtx_array *xb = Put(cl(), b, RandChunks(rng, sb));
+    if (rng() % 2) xb = dtx_add(xb, dtx_zeros(cl(), 2, sb.data(), nullptr, t));
+    Nd at = a;
+    if (ta) { /* the definition's a: a.T */
+      at.shape = sa;
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < k; j++)
+          at.v[static_cast<size_t>(i * k + j)] = a.v[static_cast<size_t>(j * m + i)];
+    }
+    dtx_array *p = dtx_matmul(xa, xb);
+    ASSERT_NE(p, nullptr) << dtx_last_error();
+    EXPECT_TRUE(SameNd(Get(p), RefMatmul(at, b, t), Tol(t), Tol(t)))
+        << ShapeStr(sa) << " @ " << ShapeStr(sb) << (ta ? " (a transposed)" : "");
+  }
+}
+
+/* A product of one output chunk over 6 contracted chunks, on a cluster of
+ * two workers: two partial products (one per worker) and their sum. */
+TEST_P(ArrayProducts, OneOutputChunkSplitsItsContraction) {
+  Scope sc;
+  const int64_t sa[2] = {8, 60}, sb[2] = {60, 5};
+  dtx_array *a = dtx_ones(cl(), 2, sa, (const int64_t[]){8, 10}, DTX_F64);
+  dtx_array *b = dtx_ones(cl(), 2, sb, (const int64_t[]){60, 5}, DTX_F64);
+  dtx_array *p = dtx_matmul(a, b);
+  ASSERT_NE(p, nullptr) << dtx_last_error();
+  dtx_graph *g = nullptr;
+  ASSERT_EQ(dtx_graph_create(&g), DTX_OK);
+  dtx_task_id id = 0;
+  ASSERT_EQ(dtx_array_graph(p, g, &id, 1, nullptr), DTX_OK) << dtx_last_error();
+  int products = 0;
+  for (size_t i = 0; i < dtx_graph_size(g); i++) {
+    char key[DTX_MAX_KEY];
+    ASSERT_EQ(dtx_graph_key(g, static_cast<dtx_task_id>(i), key, sizeof key), DTX_OK);
+    if (std::string(key).find("matmul-") == 0) products++;
+  }
+  dtx_graph_destroy(g);
+  int workers = dtx_cluster_num_threads(cl()) + dtx_cluster_num_gpus(cl());
+  EXPECT_EQ(products, std::min(workers, 6));
+  Nd got = Get(p);
+  for (double v : got.v) EXPECT_EQ(v, 60.0);
+}
+
 TEST_P(ArrayProducts, ErrorsNameTheShapes) {
   Scope sc;
   dtx_array *a = dtx_ones(cl(), 3, (const int64_t[]){2, 3, 4}, nullptr, DTX_F64);

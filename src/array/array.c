@@ -1246,6 +1246,51 @@ static dtx_array *drop_axis(const dtx_array *x, int ax) {
   return slice_node(x, x->ndim, idx);
 }
 
+/* How many groups of contracted chunks a 2-d product x @ y (result shape,
+ * chunk) splits into: a float product with fewer output chunks than the
+ * cluster has workers (CPU threads and GPUs) makes one partial product per
+ * group of x's column chunks and sums them (as Dask's matmul sums its
+ * per-chunk products), so every worker has a share of the contraction;
+ * 1 otherwise (one task per output chunk). */
+static int64_t product_groups(const dtx_array *x, const dtx_array *y, const int64_t *shape,
+                              const int64_t *chunk, dtx_dtype t) {
+  if (x->ndim != 2 || y->ndim != 2 || (t != DTX_F64 && t != DTX_F32)) return 1;
+  int64_t workers = dtx_cluster_num_threads(x->cl) + dtx_cluster_num_gpus(x->cl);
+  int64_t nout = ((shape[0] + chunk[0] - 1) / chunk[0]) * ((shape[1] + chunk[1] - 1) / chunk[1]);
+  int64_t nk = (x->shape[1] + x->chunk[1] - 1) / x->chunk[1];
+  if (nout >= workers || nk < 2) return 1;
+  int64_t g = (workers + nout - 1) / nout;
+  return g < nk ? g : nk;
+}
+
+/* x @ y as the sum of g partial products over consecutive groups of x's
+ * column chunks (product_groups). */
+static dtx_array *split_product(dtx_array *x, dtx_array *y, int64_t g, const int64_t *shape,
+                                const int64_t *chunk, dtx_dtype t) {
+  int64_t kc = x->chunk[1], nk = (x->shape[1] + kc - 1) / kc, k = x->shape[1];
+  dtx_array *sum = NULL;
+  for (int64_t i = 0; i < g; i++) {
+    int64_t k0 = (nk * i / g) * kc, k1 = (nk * (i + 1) / g) * kc;
+    if (k1 > k) k1 = k;
+    dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_SLICE, k0, k1, 1}};
+    dtx_index iy[2] = {{DTX_INDEX_SLICE, k0, k1, 1}, {DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}};
+    dtx_array *in[2] = {slice_node(x, 2, ix), slice_node(y, 2, iy)};
+    dtx_array *p = in[0] != NULL && in[1] != NULL
+                       ? dtxa_node(x->cl, DTXA_MATMUL, "matmul", 2, shape, chunk, t, 2, in)
+                       : NULL;
+    dtx_array_release(in[0]);
+    dtx_array_release(in[1]);
+    dtx_array *s2 = sum == NULL ? p : binary_node(DTX_ADD, sum, p);
+    if (sum != NULL) {
+      dtx_array_release(sum);
+      dtx_array_release(p);
+    }
+    sum = s2;
+    if (sum == NULL) return NULL;
+  }
+  return sum;
+}
+
 /* x @ y for x, y of at least 2 dims (NumPy's matmul; a and b: what the
  * caller was given, for messages): the batch dims (all but the last two)
  * broadcast; a MATMUL node chunked by 1 along them, so each task is one 2-d
@@ -1283,7 +1328,10 @@ static dtx_array *matmul_2d_or_more(const dtx_array *x, const dtx_array *y, cons
     return const_node(x->cl, "dtx_matmul", nd, shape, chunk, t, 0);
   dtx_array *cx = cast_node(x, t), *cy = cx != NULL ? cast_node(y, t) : NULL;
   dtx_array *r = NULL;
-  if (cy != NULL) {
+  int64_t g = cy != NULL ? product_groups(cx, cy, shape, chunk, t) : 1;
+  if (g > 1) {
+    r = split_product(cx, cy, g, shape, chunk, t);
+  } else if (cy != NULL) {
     dtx_array *in[2] = {cx, cy};
     r = dtxa_node(x->cl, DTXA_MATMUL, "matmul", nd, shape, chunk, t, 2, in);
   }

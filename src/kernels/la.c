@@ -14,6 +14,7 @@
 #include "kernels/elem.h"
 #include "kernels/kernels.h"
 #include "kernels/la.h"
+#include "kernels/transpose.h"
 
 #if defined(DTX_HAVE_LAPACKE) && defined(DTX_HAVE_CBLAS)
 #include <cblas.h>
@@ -50,30 +51,6 @@ static void zero_tri(char *a, int64_t m, int64_t n, int upper, int esz) {
     if (!upper) memset(a + i * n * esz, 0, (size_t)((i < n ? i : n) * esz));
   }
 }
-
-/* dst[i + j ldd] = src[i lds + j] for an r x c src (row-major to
- * column-major, or back with the roles swapped), in tiles of TILE rows so
- * that the writes run along TILE consecutive elements of each column and the
- * tile's reads stay in L1 (a row at a time wrote each element to another
- * page: 15% of a tall QR's time). */
-#define TILE 32
-#define TRANSPOSE(T)                                                       \
-  do {                                                                     \
-    T *d = (T *)(void *)dst;                                               \
-    const T *s = (const T *)(const void *)src;                             \
-    for (int64_t i0 = 0; i0 < r; i0 += TILE) {                             \
-      int64_t i1 = i0 + TILE < r ? i0 + TILE : r;                          \
-      for (int64_t j = 0; j < c; j++)                                      \
-        for (int64_t i = i0; i < i1; i++) d[i + j * ldd] = s[i * lds + j]; \
-    }                                                                      \
-  } while (0)
-static void transpose(char *dst, int64_t ldd, const char *src, int64_t lds, int64_t r, int64_t c, int esz) {
-  if (esz == 8)
-    TRANSPOSE(double);
-  else
-    TRANSPOSE(float);
-}
-#undef TRANSPOSE
 
 /* R (k x n, row-major) from the upper triangle of the factored A (m x n,
  * column-major, lda m). */
@@ -214,7 +191,7 @@ static int qr(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
       rc = -1;
       break;
     }
-    if (row + p->rows <= m) transpose(A + row * esz, m, src, p->ld, p->rows, n, esz);
+    if (row + p->rows <= m) dtxk_transpose(A + row * esz, m, src, p->ld, p->rows, n, esz);
     row += p->rows;
   }
   if (rc == 0 && row != m)
@@ -222,7 +199,7 @@ static int qr(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   char *R = out != NULL ? out + m * k * esz : NULL;
   if (rc == 0)
     rc = ts_applies(m, n) ? qr_tall(ctx, A, R, m, n, esz, f64) : qr_geqrf(ctx, A, R, m, n, esz, f64);
-  if (rc == 0) transpose(out, k, A, m, k, m, esz);
+  if (rc == 0) dtxk_transpose(out, k, A, m, k, m, esz);
   return rc;
 }
 

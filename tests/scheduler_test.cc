@@ -715,6 +715,38 @@ TEST(Scheduler, IdleWorkersDoNotSpin) {
   EXPECT_LT(used, 0.1) << "idle cluster burned " << used << " s of CPU in 1 s";
 }
 
+/* A root feeding many dependents (one chunk feeding a product per row
+ * block): the worker that ran the root keeps one dependent and leaves the
+ * others where the idle worker steals them. Each dependent waits (bounded)
+ * until it has seen two workers; run one after another on one worker they
+ * would each time out. */
+TEST(Scheduler, DependentsOfOneRootSpreadOverWorkers) {
+  ClusterPtr cl = MakeCluster(DTX_SCHED_THREADS, 2);
+  ASSERT_NE(cl, nullptr);
+  struct Seen {
+    std::atomic<int> mask{0};
+    std::atomic<int> timeouts{0};
+  } seen;
+  auto dep = [](dtx_task_ctx *ctx) -> int {
+    Seen *s = Arg<Seen *>(ctx);
+    s->mask.fetch_or(1 << dtx_task_worker(ctx));
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    while (s->mask.load() != 3 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (s->mask.load() != 3) s->timeouts++;
+    return OutputI64(ctx, 1);
+  };
+  GraphPtr g = MakeGraph();
+  Seen *p = &seen;
+  dtx_task_id root = AddLeaf(g.get(), "root", {0}, 7);
+  std::vector<dtx_task_id> deps;
+  for (int i = 0; i < 8; i++) deps.push_back(AddTask(g.get(), "dep", {i}, dep, {root}, &p, sizeof p));
+  dtx_compute_opts o = Opts(DTX_SCHED_THREADS);
+  ASSERT_EQ(dtx_compute(cl.get(), g.get(), deps.data(), 8, nullptr, &o), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(seen.mask.load(), 3) << "the dependents ran on one worker only";
+  EXPECT_EQ(seen.timeouts.load(), 0);
+}
+
 /* ---- sync: deterministic, topological order; priorities ---------------------------------- */
 
 TEST(Scheduler, SyncOrderIsDeterministicAndTopological) {

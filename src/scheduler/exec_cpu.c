@@ -5,7 +5,9 @@
  * It is the last executor of every run and the run's host (executor.h): the
  * run starts as one job holding the whole range of root tasks; a worker
  * running a range splits off upper halves for thieves, runs its own roots
- * in order and hands the others' roots to their executors' start_root. When
+ * in order (after each, one of the dependents it made ready; the others go
+ * on its deque for thieves) and hands the others' roots to their executors'
+ * start_root. When
  * a task completes, its worker runs its first newly ready CPU dependent next
  * (depth first) and pushes the others on its deque; dependents of other
  * executors go to their dispatch. Roots that feed one dependent (a wide
@@ -103,7 +105,9 @@ int dtxi_cpu_task(run *r, rtask *t, int worker, int tid) { return cpu_body(r, t,
 /* ---- jobs on the workers ---------------------------------------------------- */
 
 /* What one job (a range of roots, or a task and its depth-first successors)
- * accumulates: tasks done, and decrements owed to one dependent. The job
+ * accumulates: tasks done, decrements owed to one dependent, and the ready
+ * dependent it runs next (the ones made ready before it are pushed on the
+ * worker's deque, where thieves see them). The job
  * subtracts `done` from the run's `remaining` as its very last touch of the
  * run. */
 typedef struct jobacc {
@@ -111,6 +115,7 @@ typedef struct jobacc {
   int32_t done;
   rtask *owed; /* dependent whose pending we owe `nowed` decrements */
   int32_t nowed;
+  rtask *next; /* a ready CPU dependent of the range's roots, run after the root */
 } jobacc;
 
 static void count_task(dtxi_worker *w, int outcome) {
@@ -156,10 +161,22 @@ static void settle_owed(jobacc *j) {
   j->owed = NULL;
   j->nowed = 0;
   if (atomic_fetch_sub_explicit(&d->pending, k, memory_order_acq_rel) != k) return;
-  if (d->exec != d->run->cpu)
+  if (d->exec != d->run->cpu) {
     dtxi_run_ready(d->run, d);
-  else
-    run_chain(j, d);
+    return;
+  }
+  /* One held, the others out for thieves: a root with many dependents
+   * (one chunk feeding a product per row block) must not run them all here
+   * one after another while the other workers sleep. */
+  if (j->next != NULL) dtxi_worker_push(j->w, task_job(j->next));
+  j->next = d;
+}
+
+/* Runs the held dependent, depth first. */
+static void run_next(jobacc *j) {
+  rtask *n = j->next;
+  j->next = NULL;
+  run_chain(j, n);
 }
 
 static void job_end(jobacc *j, run *r) {
@@ -185,7 +202,7 @@ static void exec_range(dtxi_worker *w, range *rg) {
     dtxi_worker_push(w, (dtxi_job)half | DTXI_JOB_RANGE);
     hi = mid;
   }
-  jobacc j = {w, 0, NULL, 0};
+  jobacc j = {w, 0, NULL, 0, NULL};
   const uint8_t cpu = r->cpu;
   for (uint32_t i = lo; i < hi; i++) {
     rtask *t = &r->rt[r->roots[i]];
@@ -207,8 +224,10 @@ static void exec_range(dtxi_worker *w, range *rg) {
         j.nowed = 1;
       }
     }
+    if (j.next != NULL) run_next(&j);
   }
   settle_owed(&j);
+  if (j.next != NULL) run_next(&j);
   job_end(&j, r);
 }
 
@@ -216,7 +235,7 @@ void dtxi_job_exec(dtxi_worker *w, dtxi_job job) {
   void *p = (void *)(job & ~DTXI_JOB_TAG_MASK);
   switch (job & DTXI_JOB_TAG_MASK) {
     case DTXI_JOB_TASK: {
-      jobacc j = {w, 0, NULL, 0};
+      jobacc j = {w, 0, NULL, 0, NULL};
       run *r = ((rtask *)p)->run;
       run_chain(&j, p);
       job_end(&j, r);

@@ -7,9 +7,9 @@
  * running a range splits off upper halves for thieves, runs its own roots
  * in order (after each, one of the dependents it made ready; the others go
  * on its deque for thieves) and hands the others' roots to their executors'
- * start_root. When
- * a task completes, its worker runs its first newly ready CPU dependent next
- * (depth first) and pushes the others on its deque; dependents of other
+ * start_root. When a task completes, its worker runs its first newly ready
+ * CPU dependent next (depth first) and pushes the others on its deque;
+ * dependents of other
  * executors go to their dispatch. Roots that feed one dependent (a wide
  * fan-in) pay one atomic per job, not one per root.
  *

@@ -9,9 +9,8 @@
  * on its deque for thieves) and hands the others' roots to their executors'
  * start_root. When a task completes, its worker runs its first newly ready
  * CPU dependent next (depth first) and pushes the others on its deque;
- * dependents of other
- * executors go to their dispatch. Roots that feed one dependent (a wide
- * fan-in) pay one atomic per job, not one per root.
+ * dependents of other executors go to their dispatch. Roots that feed one
+ * dependent (a wide fan-in) pay one atomic per job, not one per root.
  *
  * Threads: the pool's workers run the jobs; any thread may submit one.
  * Per task, `pending` counts inputs not yet done (the thread that brings it

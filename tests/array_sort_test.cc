@@ -116,6 +116,71 @@ TEST(SortLane, EveryDtypeShortAndLongWithSpecials) {
   EXPECT_EQ(b, (std::vector<uint8_t>{0, 0, 0, 1, 1, 1, 1}));
 }
 
+/* Lanes dense in the values a vectorised sort gets wrong: zeros of both
+ * signs, infinities, NaNs with distinct payloads. Every -0.0 comes before
+ * every 0.0, the NaNs come last in their input order, and the bits are the
+ * input's (a permutation). */
+template <typename T, typename U>
+void SpecialsCase(int dtype, std::mt19937_64 &rng) {
+  for (size_t n : {size_t(49), size_t(300), size_t(4096)}) {
+    std::vector<T> v(n);
+    std::vector<U> nan_bits;
+    for (size_t i = 0; i < n; i++) {
+      switch (rng() % 6) {
+        case 0:
+          v[i] = -T(0);
+          break;
+        case 1:
+          v[i] = T(0);
+          break;
+        case 2:
+          v[i] = std::numeric_limits<T>::infinity() * (rng() % 2 ? 1 : -1);
+          break;
+        case 3: {
+          U b;
+          T q = std::numeric_limits<T>::quiet_NaN();
+          std::memcpy(&b, &q, sizeof b);
+          b |= static_cast<U>(i + 1); /* a payload */
+          if (rng() % 2) b |= static_cast<U>(U(1) << (8 * sizeof(U) - 1));
+          std::memcpy(&v[i], &b, sizeof b);
+          nan_bits.push_back(b);
+          break;
+        }
+        default:
+          v[i] = static_cast<T>(static_cast<int>(rng() % 7) - 3);
+      }
+    }
+    std::vector<T> got = v;
+    ASSERT_EQ(dtxk_sort_lane(dtype, got.data(), static_cast<int64_t>(n), nullptr), 0);
+    ExpectSame(got, Sorted(v), "specials lane of " + std::to_string(n));
+    size_t k = n - nan_bits.size();
+    for (size_t i = 0; i < nan_bits.size(); i++) {
+      U b;
+      std::memcpy(&b, &got[k + i], sizeof b);
+      ASSERT_EQ(b, nan_bits[i]) << "NaN " << i << " of " << nan_bits.size() << ", n " << n;
+    }
+    bool pos_zero_seen = false;
+    for (size_t i = 0; i < k; i++)
+      if (got[i] == 0) {
+        if (!std::signbit(got[i])) pos_zero_seen = true;
+        ASSERT_FALSE(pos_zero_seen && std::signbit(got[i])) << "-0.0 after 0.0 at " << i << ", n " << n;
+      }
+    std::vector<T> a = v, b = got;
+    auto bits_less = [](T x, T y) { return std::memcmp(&x, &y, sizeof(T)) < 0; };
+    std::sort(a.begin(), a.end(), bits_less);
+    std::sort(b.begin(), b.end(), bits_less);
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), n * sizeof(T)), 0) << "bits changed, n " << n;
+  }
+}
+
+TEST(SortLane, ZerosInfinitiesAndNanPayloads) {
+  unsigned seed = std::random_device{}();
+  std::printf("seed %u\n", seed);
+  std::mt19937_64 rng(seed);
+  SpecialsCase<float, uint32_t>(DTX_F32, rng);
+  SpecialsCase<double, uint64_t>(DTX_F64, rng);
+}
+
 class ArraySort : public ::testing::TestWithParam<Sched> {
  protected:
   dtx_cluster *cl() { return ClusterFor(GetParam()); }

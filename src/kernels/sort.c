@@ -4,14 +4,16 @@
  * place, and scattered back when strided.
  *
  * With Highway (Debian libhwy-dev) the lane goes to its vqsort, a
- * vectorised quicksort (kernels/sort_vqsort.cc), after its NaNs are moved
- * to the end; without it, to the radix sort here. The radix sort is an LSD radix sort on order-preserving
- * unsigned keys (integers with the sign bit flipped; floats with every bit flipped when negative, the sign
- * bit set otherwise), 8-bit digits, all histograms counted in one pass and digits on which every key agrees
- * skipped; NaNs are moved to the end first (payloads kept) and short lanes use insertion sort. The keys are
- * turned back into values at the end, so every value comes out bit-identical. Runs on the task's thread;
- * scratch is its own.
+ * vectorised quicksort (kernels/sort_vqsort.cc): floats as values (NaN and
+ * +inf moved to the end first, the signs of zeros put back after: VQ_FLOAT),
+ * integers as they are; without it, to the radix sort here. The radix sort is an LSD radix sort on
+ * order-preserving unsigned keys (integers with the sign bit flipped; floats with every bit flipped when
+ * negative, the sign bit set otherwise), 8-bit digits, all histograms counted in one pass and digits on which
+ * every key agrees skipped; NaNs are moved to the end first (payloads kept) and short lanes use insertion
+ * sort. The keys are turned back into values at the end, so every value comes out bit-identical. Runs on the
+ * task's thread; scratch is its own.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,8 +58,8 @@ RADIX(uint32_t, 32)
 RADIX(uint64_t, 64)
 
 #if defined(DTX_HAVE_VQSORT)
-/* floats go to vqsort as their unsigned keys: vqsort 1.0 turns +inf into
- * the largest finite value (caught by tests/array_sort_test.cc) */
+/* keys (integers; floats when VQ_FLOAT below does not take them) go to
+ * vqsort as unsigned integers */
 enum { DTXK_U32_KEYS = -32, DTXK_U64_KEYS = -64 };
 int dtxk_vqsort(int dtype, void *x, int64_t n);
 #define VQSORT(dtype, x, n)                                         \
@@ -100,7 +102,69 @@ static void sort_keys64(uint64_t *k, uint64_t *tmp, int64_t n) {
 NAN_LAST(float)
 NAN_LAST(double)
 
+#if defined(DTX_HAVE_VQSORT)
+/* A float lane straight to vqsort on the values (4.3 ns per element on
+ * 4,096-element lanes of an AVX-512 Xeon, against 6.7 through unsigned
+ * keys), around what vqsort 1.0 does not do for floats: +inf comes back as
+ * the largest finite value, and zeros lose their signs (a min/max network:
+ * -0.0 == 0.0). One counting pass (vectorised) finds out which lanes need
+ * care: NaN and +inf are moved to the end first (+inf, then the NaNs with
+ * their payloads, in order); the signs of the zeros are counted before and
+ * written back after (every -0.0 before every 0.0, as the key order). 0, or
+ * -1 when vqsort does not take the dtype. */
+#define VQ_FLOAT(T, U, SIGN, DT)                                                   \
+  static int vq_##T(T *x, int64_t n, T *tmp) {                                     \
+    int64_t special = 0, zeros = 0, negz = 0, m = n;                               \
+    for (int64_t i = 0; i < n; i++) {                                              \
+      special += !(x[i] < (T)INFINITY);                                            \
+      zeros += x[i] == 0;                                                          \
+    }                                                                              \
+    if (zeros > 0)                                                                 \
+      for (int64_t i = 0; i < n; i++) {                                            \
+        U k;                                                                       \
+        memcpy(&k, x + i, sizeof k);                                               \
+        negz += k == (SIGN);                                                       \
+      }                                                                            \
+    if (special > 0) {                                                             \
+      int64_t nn = 0, ninf = 0;                                                    \
+      m = 0;                                                                       \
+      for (int64_t i = 0; i < n; i++) {                                            \
+        if (x[i] < (T)INFINITY)                                                    \
+          x[m++] = x[i];                                                           \
+        else if (x[i] == (T)INFINITY)                                              \
+          ninf++;                                                                  \
+        else                                                                       \
+          tmp[nn++] = x[i];                                                        \
+      }                                                                            \
+      for (int64_t i = 0; i < ninf; i++) x[m + i] = (T)INFINITY;                   \
+      memcpy(x + m + ninf, tmp, (size_t)nn * sizeof(T));                           \
+    }                                                                              \
+    if (dtxk_vqsort((DT), x, m) != 0) return -1;                                   \
+    if (zeros > 0) {                                                               \
+      int64_t lo = 0, hi = m; /* the first value >= 0: the zeros start there */    \
+      while (lo < hi) {                                                            \
+        int64_t mid = lo + (hi - lo) / 2;                                          \
+        if (x[mid] < 0)                                                            \
+          lo = mid + 1;                                                            \
+        else                                                                       \
+          hi = mid;                                                                \
+      }                                                                            \
+      for (int64_t i = 0; i < zeros; i++) x[lo + i] = i < negz ? -(T)0.0 : (T)0.0; \
+    }                                                                              \
+    return 0;                                                                      \
+  }
+VQ_FLOAT(double, uint64_t, (uint64_t)1 << 63, DTXK_F64)
+VQ_FLOAT(float, uint32_t, (uint32_t)1 << 31, DTXK_F32)
+#define VQ_VALUES(T, x, n, tmp)                                           \
+  do {                                                                    \
+    if ((n) > SHORT && vq_##T((x), (n), (T *)(void *)(tmp)) == 0) return; \
+  } while (0)
+#else
+#define VQ_VALUES(T, x, n, tmp) (void)0
+#endif
+
 static void sort_f64(double *x, int64_t n, uint64_t *tmp) {
+  VQ_VALUES(double, x, n, tmp);
   n = nan_last_double(x, n, (double *)(void *)tmp);
   uint64_t *k = (uint64_t *)(void *)x, sign = (uint64_t)1 << 63;
   for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? ~k[i] : k[i] | sign;
@@ -108,6 +172,7 @@ static void sort_f64(double *x, int64_t n, uint64_t *tmp) {
   for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? k[i] & ~sign : ~k[i];
 }
 static void sort_f32(float *x, int64_t n, uint32_t *tmp) {
+  VQ_VALUES(float, x, n, tmp);
   n = nan_last_float(x, n, (float *)(void *)tmp);
   uint32_t *k = (uint32_t *)(void *)x, sign = (uint32_t)1 << 31;
   for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? ~k[i] : k[i] | sign;

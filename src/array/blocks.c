@@ -72,6 +72,11 @@ dtx_array *dtxa_tasks(dtx_cluster *cl, const char *opname, int64_t ntasks, dtx_d
 
 int dtxa_emit_gpu(const dtxa_emit *e) { return e->gpu; }
 
+int dtxa_emit_ext(dtxa_emit *e, int i, const char **base, int64_t *strides) {
+  if (i < 0 || i >= e->node->nin) return 0;
+  return dtxa_build_ext(e->bc, e->node->in[i], base, strides);
+}
+
 dtx_status dtxa_emit_input(dtxa_emit *e, int i, const int64_t *chunk, const int64_t *bidx, dtx_task_id *id) {
   if (i < 0 || i >= e->node->nin)
     return dtxi_fail(DTX_EINVAL, "internal: %s has no input %d", e->node->opname, i);

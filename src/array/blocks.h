@@ -9,7 +9,8 @@
  * the callback once per build with a dtxa_emit handle; through it the
  * callback
  *   - reads the task of chunk bidx of input i in any chunking
- *     (dtxa_emit_input: materializes the input, memoised per build),
+ *     (dtxa_emit_input: materializes the input, memoised per build), or
+ *     the host memory of an input read in place (dtxa_emit_ext),
  *   - reads every task of a task-list input (dtxa_emit_tasks, below),
  *   - adds tasks of its own (dtxa_emit_task: CPU function, optional CUDA
  *     function, argument blob, output size hint, inputs by id),
@@ -80,6 +81,11 @@ int dtxa_emit_gpu(const dtxa_emit *e);
 /* The task making chunk bidx (one index per dim) of input i in chunking
  * chunk (NULL: the input's own). */
 dtx_status dtxa_emit_input(dtxa_emit *e, int i, const int64_t *chunk, const int64_t *bidx, dtx_task_id *id);
+/* 1 when input i is host memory read in place (CPU builds; a persisted or
+ * caller's array, or a view of one): *base is its element [0, ..., 0] and
+ * strides[d] the elements between neighbours along dim d; else 0 (read it
+ * with dtxa_emit_input). The memory outlives the computation. */
+int dtxa_emit_ext(dtxa_emit *e, int i, const char **base, int64_t *strides);
 /* The tasks of task-list input i (*n of them; valid during the callback). */
 const dtx_task_id *dtxa_emit_tasks(dtxa_emit *e, int i, int64_t *n);
 dtx_status dtxa_emit_task(dtxa_emit *e, const dtxa_task *t, dtx_task_id *id);
@@ -91,6 +97,7 @@ void dtxa_emit_set(dtxa_emit *e, int64_t b, dtx_task_id id);
  * its build context). */
 dtx_status dtxa_blocks_build(void *bc, int gpu, const dtx_array *a, int64_t n, dtx_task_id *ids);
 const dtx_task_id *dtxa_build_input(void *bc, const dtx_array *a, const int64_t *chunk, int64_t *nb);
+int dtxa_build_ext(void *bc, const dtx_array *a, const char **base, int64_t *strides);
 dtx_status dtxa_build_add(void *bc, const dtx_task_desc *d, dtx_task_id *id);
 
 #endif /* DTXA_BLOCKS_H */

@@ -806,6 +806,11 @@ const dtx_task_id *dtxa_build_input(void *bcv, const dtx_array *a, const int64_t
   return m->ids;
 }
 
+static int as_ext(const bctx *bc, const dtx_array *a, const char **base, int64_t *strides);
+int dtxa_build_ext(void *bcv, const dtx_array *a, const char **base, int64_t *strides) {
+  return as_ext(bcv, a, base, strides);
+}
+
 dtx_status dtxa_build_add(void *bcv, const dtx_task_desc *d, dtx_task_id *id) {
   bctx *bc = bcv;
   return add_hinted(bc, d->name, d->nidx, d->idx, d->inputs, d->ninputs, d->args, d->args_size, d->cpu,

@@ -1,7 +1,9 @@
 /*
  * array/sort.c - dtx_sort (dtx/sort.h): a DTXA_BLOCKS node (array/blocks.h)
  * over the input rechunked so the sorted axis is whole, one sort task
- * (kernels/sort.h) per chunk. The building thread only; no state outside
+ * (kernels/sort.h) per chunk; on CPU builds a task reads its lanes in place
+ * when the operand is host memory (a persisted array, say), so the rechunk
+ * is never made. The building thread only; no state outside
  * the node.
  */
 #include <string.h>
@@ -14,6 +16,24 @@
 typedef struct sort_op {
   int32_t axis, pad;
 } sort_op;
+
+/* Whether the task of chunk idx reads its lanes from host memory in place
+ * (CPU builds; the operand, rechunked or not, a view of a persisted or
+ * caller's array of 1 or 2 dims): then p's ext and strides say where. Saves
+ * the copy of the whole operand a rechunk makes, and the copy of each
+ * chunk into the output (the task copies its rows straight from there). */
+static int in_place(dtxa_emit *e, const dtx_array *node, int axis, const int64_t *idx, dtxk_sort *p) {
+  const char *base;
+  int64_t st[DTX_ARRAY_MAX_DIMS];
+  if (node->ndim > 2 || !dtxa_emit_ext(e, 0, &base, st)) return 0;
+  int esz = (int)dtx_dtype_size(node->dtype);
+  for (int d = 0; d < node->ndim; d++) base += idx[d] * node->chunk[d] * st[d] * esz;
+  p->ext = (uint64_t)(uintptr_t)base;
+  p->sk = st[axis];
+  p->so = axis == 1 ? st[0] : 0; /* 2-d along axis 1: a lane per row */
+  p->si = axis == 0 && node->ndim == 2 ? st[1] : 0;
+  return 1;
+}
 
 static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
   const sort_op *so = data;
@@ -33,17 +53,18 @@ static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *dat
       if (d > so->axis) p.inner *= len;
     }
     dtx_task_id x, id;
-    if ((rc = dtxa_emit_input(e, 0, NULL, idx, &x)) != DTX_OK) break;
+    int ext = in_place(e, node, so->axis, idx, &p);
+    if (!ext && (rc = dtxa_emit_input(e, 0, NULL, idx, &x)) != DTX_OK) break;
     dtxa_task t;
     memset(&t, 0, sizeof t);
     t.nidx = node->ndim;
     memcpy(t.idx, idx, sizeof(int64_t) * (size_t)node->ndim);
-    t.in = &x;
-    t.nin = 1;
+    t.in = ext ? NULL : &x;
+    t.nin = ext ? 0 : 1;
     t.args = &p;
     t.args_size = sizeof p;
     t.cpu = dtxk_sort_cpu;
-    t.cuda = dtxk_sort_cuda;
+    t.cuda = ext ? NULL : dtxk_sort_cuda;
     t.output_size = (size_t)(p.outer * p.n * p.inner) * dtx_dtype_size(node->dtype);
     if ((rc = dtxa_emit_task(e, &t, &id)) == DTX_OK) dtxa_emit_set(e, b, id);
   }

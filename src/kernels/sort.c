@@ -1,7 +1,8 @@
 /*
  * kernels/sort.c - the CPU implementation of sort tasks (kernels/sort.h):
- * each lane is copied to the output (gathered when strided), sorted in
- * place, and scattered back when strided.
+ * each lane is copied from the input chunk or the host memory it is read
+ * from in place to the output (gathered when strided), sorted there, and
+ * scattered back when strided.
  *
  * With Highway (Debian libhwy-dev) the lane goes to its vqsort, a
  * vectorised quicksort (kernels/sort_vqsort.cc): floats as values (NaN and
@@ -235,14 +236,41 @@ int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch) {
   return 0;
 }
 
-/* Lane (o, i) of a chunk, gathered into buf / scattered from it. */
-static void gather(const char *src, char *buf, const dtxk_sort *p, int64_t o, int64_t i, int esz) {
-  const char *s = src + ((o * p->n) * p->inner + i) * esz;
-  for (int64_t k = 0; k < p->n; k++) memcpy(buf + k * esz, s + k * p->inner * esz, (size_t)esz);
+/* Where the lanes are read: element k of lane (o, i) at base + (o so + k sk
+ * + i si) elements. */
+typedef struct lanes {
+  const char *base;
+  int64_t so, sk, si;
+} lanes;
+
+/* Lane (o, i) copied into dst (contiguous). */
+static void read_lane(const lanes *l, int64_t n, int64_t o, int64_t i, char *dst, int esz) {
+  const char *s = l->base + (o * l->so + i * l->si) * esz;
+  if (l->sk == 1) {
+    memcpy(dst, s, (size_t)(n * esz));
+    return;
+  }
+  for (int64_t k = 0; k < n; k++) memcpy(dst + k * esz, s + k * l->sk * esz, (size_t)esz);
 }
-static void scatter(char *dst, const char *buf, const dtxk_sort *p, int64_t o, int64_t i, int esz) {
-  char *d = dst + ((o * p->n) * p->inner + i) * esz;
+/* buf (contiguous) written to lane (o, i) of the output chunk. */
+static void write_lane(char *out, const char *buf, const dtxk_sort *p, int64_t o, int64_t i, int esz) {
+  char *d = out + ((o * p->n) * p->inner + i) * esz;
   for (int64_t k = 0; k < p->n; k++) memcpy(d + k * p->inner * esz, buf + k * esz, (size_t)esz);
+}
+
+/* The task's lanes: its input chunk, or host memory read in place. 0, or
+ * -1 (failed, message set) when the input is not what the arguments say. */
+static int task_lanes(dtx_task_ctx *ctx, const dtxk_sort *p, size_t bytes, lanes *l) {
+  if (p->ext != 0) {
+    if (dtx_task_num_inputs(ctx) != 0) return dtx_task_fail(ctx, "a sort task reading in place has inputs");
+    *l = (lanes){(const char *)(uintptr_t)p->ext, p->so, p->sk, p->si};
+    return 0;
+  }
+  size_t isz = 0;
+  const char *in = dtx_task_input(ctx, 0, &isz);
+  if (isz != bytes) return dtx_task_fail(ctx, "the sort's input chunk has %zu bytes, not %zu", isz, bytes);
+  *l = (lanes){in, p->n * p->inner, p->inner, 1};
+  return 0;
 }
 
 int dtxk_sort_cpu(dtx_task_ctx *ctx) {
@@ -252,25 +280,24 @@ int dtxk_sort_cpu(dtx_task_ctx *ctx) {
     return dtx_task_fail(ctx, "malformed sort-task arguments");
   int esz = dtxk_size(p->dtype);
   size_t bytes = (size_t)(p->outer * p->n * p->inner * esz);
-  size_t isz = 0;
-  const char *in = dtx_task_input(ctx, 0, &isz);
-  if (isz != bytes) return dtx_task_fail(ctx, "the sort's input chunk has %zu bytes, not %zu", isz, bytes);
+  lanes l = {NULL, 0, 0, 0};
+  if (task_lanes(ctx, p, bytes, &l) != 0) return -1;
   char *out = dtx_task_output(ctx, bytes);
   if (bytes == 0) return 0;
   if (out == NULL) return dtx_task_fail(ctx, "out of memory for a sort output of %zu bytes", bytes);
-  char *buf = malloc((size_t)(2 * p->n * esz));
+  char *buf = dtx_task_scratch(ctx, (size_t)(2 * p->n * esz));
   if (buf == NULL) return dtx_task_fail(ctx, "out of memory for the sort's scratch");
-  if (p->inner == 1) {
-    memcpy(out, in, bytes);
-    for (int64_t o = 0; o < p->outer; o++) dtxk_sort_lane(p->dtype, out + o * p->n * esz, p->n, buf);
-  } else {
-    for (int64_t o = 0; o < p->outer; o++)
-      for (int64_t i = 0; i < p->inner; i++) {
-        gather(in, buf, p, o, i, esz);
-        dtxk_sort_lane(p->dtype, buf, p->n, buf + p->n * esz);
-        scatter(out, buf, p, o, i, esz);
+  for (int64_t o = 0; o < p->outer; o++)
+    for (int64_t i = 0; i < p->inner; i++) {
+      if (p->inner == 1) { /* the lane is a row of the output: sorted there */
+        char *row = out + o * p->n * esz;
+        read_lane(&l, p->n, o, 0, row, esz);
+        dtxk_sort_lane(p->dtype, row, p->n, buf);
+        continue;
       }
-  }
-  free(buf);
+      read_lane(&l, p->n, o, i, buf, esz);
+      dtxk_sort_lane(p->dtype, buf, p->n, buf + p->n * esz);
+      write_lane(out, buf, p, o, i, esz);
+    }
   return 0;
 }

@@ -84,7 +84,8 @@ static cudaError_t run(const dtxk_sort *p, const T *in, T *out, cudaStream_t s) 
 extern "C" int dtxk_sort_cuda(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_sort *p = (const dtxk_sort *)dtx_task_args(ctx, &asz);
-  if (p == NULL || asz != sizeof *p || !dtxk_sort_dtype(p->dtype) || p->outer < 0 || p->n < 0 || p->inner < 0)
+  if (p == NULL || asz != sizeof *p || !dtxk_sort_dtype(p->dtype) || p->outer < 0 || p->n < 0 ||
+      p->inner < 0 || p->ext != 0) /* lanes read in place are CPU tasks' */
     return dtx_task_fail(ctx, "malformed sort-task arguments");
   size_t bytes = (size_t)(p->outer * p->n * p->inner * dtxk_size(p->dtype));
   void *out = dtx_task_output(ctx, bytes);

@@ -8,6 +8,10 @@
  * each lane ascending. NaN sorts after everything (NumPy's order); -0.0 and
  * 0.0 are equal, so either may come first. bool, int32, int64, uint64,
  * float32 and float64 (the array layer sorts other dtypes as one of these).
+ *
+ * The lanes come from the task's one input chunk, or (ext non-zero; CPU
+ * tasks only, no inputs) from host memory read in place: element k of lane
+ * (o, i) at ext + (o so + k sk + i si) elements.
  */
 #ifndef DTXK_SORT_H
 #define DTXK_SORT_H
@@ -19,6 +23,8 @@
 typedef struct dtxk_sort {
   int32_t dtype, pad;
   int64_t outer, n, inner;
+  uint64_t ext;       /* 0: the input chunk */
+  int64_t so, sk, si; /* ext's strides (elements) for o, k, i */
 } dtxk_sort;
 
 #ifdef __cplusplus

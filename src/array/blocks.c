@@ -72,6 +72,10 @@ dtx_array *dtxa_tasks(dtx_cluster *cl, const char *opname, int64_t ntasks, dtx_d
 
 int dtxa_emit_gpu(const dtxa_emit *e) { return e->gpu; }
 
+int dtxa_emit_dest(dtxa_emit *e, char **base, int64_t *strides) {
+  return dtxa_build_dest(e->bc, e->node, base, strides);
+}
+
 int dtxa_emit_ext(dtxa_emit *e, int i, const char **base, int64_t *strides) {
   if (i < 0 || i >= e->node->nin) return 0;
   return dtxa_build_ext(e->bc, e->node->in[i], base, strides);

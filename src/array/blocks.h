@@ -12,6 +12,8 @@
  *     (dtxa_emit_input: materializes the input, memoised per build), or
  *     the host memory of an input read in place (dtxa_emit_ext),
  *   - reads every task of a task-list input (dtxa_emit_tasks, below),
+ *   - may write its chunks straight into the caller's buffer when the node
+ *     is what dtx_array_compute computes (dtxa_emit_dest, CPU builds),
  *   - adds tasks of its own (dtxa_emit_task: CPU function, optional CUDA
  *     function, argument blob, output size hint, inputs by id),
  *   - names the task that makes each of the node's chunks (dtxa_emit_set).
@@ -86,6 +88,12 @@ dtx_status dtxa_emit_input(dtxa_emit *e, int i, const int64_t *chunk, const int6
  * strides[d] the elements between neighbours along dim d; else 0 (read it
  * with dtxa_emit_input). The memory outlives the computation. */
 int dtxa_emit_ext(dtxa_emit *e, int i, const char **base, int64_t *strides);
+/* 1 when the node is being computed straight into the caller's buffer
+ * (dtx_array_compute of it, CPU builds): *base is the buffer (C order, the
+ * node's shape and dtype) and strides its element strides; the tasks the op
+ * sets as chunks then write their chunk there and output nothing (size 0).
+ * 0: the tasks output their chunks as usual. */
+int dtxa_emit_dest(dtxa_emit *e, char **base, int64_t *strides);
 /* The tasks of task-list input i (*n of them; valid during the callback). */
 const dtx_task_id *dtxa_emit_tasks(dtxa_emit *e, int i, int64_t *n);
 dtx_status dtxa_emit_task(dtxa_emit *e, const dtxa_task *t, dtx_task_id *id);
@@ -98,6 +106,7 @@ void dtxa_emit_set(dtxa_emit *e, int64_t b, dtx_task_id id);
 dtx_status dtxa_blocks_build(void *bc, int gpu, const dtx_array *a, int64_t n, dtx_task_id *ids);
 const dtx_task_id *dtxa_build_input(void *bc, const dtx_array *a, const int64_t *chunk, int64_t *nb);
 int dtxa_build_ext(void *bc, const dtx_array *a, const char **base, int64_t *strides);
+int dtxa_build_dest(void *bc, const dtx_array *a, char **base, int64_t *strides);
 dtx_status dtxa_build_add(void *bc, const dtx_task_desc *d, dtx_task_id *id);
 
 #endif /* DTXA_BLOCKS_H */

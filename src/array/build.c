@@ -60,6 +60,11 @@ typedef struct bctx {
   msrc *memo;
   int64_t pinned; /* tasks placed round-robin so far (dtxa_pin_gpus) */
   int depth;      /* materializations in progress (each may need its inputs') */
+  /* dtxa_compute_into of a BLOCKS node on CPU threads: its tasks may write
+   * straight into the caller's buffer (dtxa_build_dest) */
+  const dtx_array *dest_node;
+  char *dest;
+  int dest_used;
 } bctx;
 
 int dtxa_pin_gpus = 0;
@@ -809,6 +814,15 @@ const dtx_task_id *dtxa_build_input(void *bcv, const dtx_array *a, const int64_t
 static int as_ext(const bctx *bc, const dtx_array *a, const char **base, int64_t *strides);
 int dtxa_build_ext(void *bcv, const dtx_array *a, const char **base, int64_t *strides) {
   return as_ext(bcv, a, base, strides);
+}
+
+int dtxa_build_dest(void *bcv, const dtx_array *a, char **base, int64_t *strides) {
+  bctx *bc = bcv;
+  if (bc->dest_node == NULL || a != bc->dest_node) return 0;
+  *base = bc->dest;
+  c_strides(a->ndim, a->shape, strides);
+  bc->dest_used = 1;
+  return 1;
 }
 
 dtx_status dtxa_build_add(void *bcv, const dtx_task_desc *d, dtx_task_id *id) {
@@ -1666,6 +1680,21 @@ dtx_status dtxa_compute_into(const dtx_array *a, void *buf) {
     bctx_free(&bc);
     dtx_graph_destroy(g);
     return rc;
+  }
+  if (rc == DTX_OK && !bc.gpu && a->kind == DTXA_BLOCKS) {
+    /* an op whose tasks can write straight into buf does (dtxa_emit_dest) */
+    bc.dest_node = a;
+    bc.dest = buf;
+    msrc *m = materialize(&bc, a, a->chunk);
+    bc.dest_node = NULL;
+    if (m == NULL) rc = DTX_EINVAL;
+    if (rc == DTX_OK && bc.dest_used) {
+      rc = dtx_compute(a->cl, g, m->ids, (int)m->n, NULL, NULL);
+      free(ids);
+      bctx_free(&bc);
+      dtx_graph_destroy(g);
+      return rc;
+    }
   }
   /* on GPUs the chunks are computed there, then copied out by CPU tasks */
   if (rc == DTX_OK && bc.gpu && materialize(&bc, a, a->chunk) == NULL) rc = DTX_EINVAL;

@@ -35,6 +35,23 @@ static int in_place(dtxa_emit *e, const dtx_array *node, int axis, const int64_t
   return 1;
 }
 
+/* Whether the task of chunk idx writes its lanes straight into the
+ * caller's buffer (the sort of a 1-d or 2-d array is what dtx_array_compute
+ * computes, CPU builds): then p's out_ext and strides say where. Saves the
+ * copy of every chunk into the buffer, and the task sorts its rows there. */
+static int to_dest(dtxa_emit *e, const dtx_array *node, int axis, const int64_t *idx, dtxk_sort *p) {
+  char *base;
+  int64_t st[DTX_ARRAY_MAX_DIMS];
+  if (node->ndim > 2 || !dtxa_emit_dest(e, &base, st)) return 0;
+  int esz = (int)dtx_dtype_size(node->dtype);
+  for (int d = 0; d < node->ndim; d++) base += idx[d] * node->chunk[d] * st[d] * esz;
+  p->out_ext = (uint64_t)(uintptr_t)base;
+  p->osk = st[axis];
+  p->oso = axis == 1 ? st[0] : 0;
+  p->osi = axis == 0 && node->ndim == 2 ? st[1] : 0;
+  return 1;
+}
+
 static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *data) {
   const sort_op *so = data;
   int64_t n = dtxa_nblocks(node);
@@ -64,8 +81,9 @@ static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *dat
     t.args = &p;
     t.args_size = sizeof p;
     t.cpu = dtxk_sort_cpu;
-    t.cuda = ext ? NULL : dtxk_sort_cuda;
-    t.output_size = (size_t)(p.outer * p.n * p.inner) * dtx_dtype_size(node->dtype);
+    int dest = to_dest(e, node, so->axis, idx, &p);
+    t.cuda = ext || dest ? NULL : dtxk_sort_cuda;
+    t.output_size = dest ? 0 : (size_t)(p.outer * p.n * p.inner) * dtx_dtype_size(node->dtype);
     if ((rc = dtxa_emit_task(e, &t, &id)) == DTX_OK) dtxa_emit_set(e, b, id);
   }
   return rc;

@@ -236,40 +236,46 @@ int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch) {
   return 0;
 }
 
-/* Where the lanes are read: element k of lane (o, i) at base + (o so + k sk
- * + i si) elements. */
+/* Where lanes are read or written: element k of lane (o, i) at base + (o so
+ * + k sk + i si) elements. */
 typedef struct lanes {
-  const char *base;
+  char *base;
   int64_t so, sk, si;
 } lanes;
 
-/* Lane (o, i) copied into dst (contiguous). */
-static void read_lane(const lanes *l, int64_t n, int64_t o, int64_t i, char *dst, int esz) {
-  const char *s = l->base + (o * l->so + i * l->si) * esz;
-  if (l->sk == 1) {
-    memcpy(dst, s, (size_t)(n * esz));
+static char *lane_at(const lanes *l, int64_t o, int64_t i, int esz) {
+  return l->base + (o * l->so + i * l->si) * esz;
+}
+/* n elements from s (stride ss) to d (stride ds). */
+static void copy_lane(char *d, int64_t ds, const char *s, int64_t ss, int64_t n, int esz) {
+  if (ds == 1 && ss == 1) {
+    memcpy(d, s, (size_t)(n * esz));
     return;
   }
-  for (int64_t k = 0; k < n; k++) memcpy(dst + k * esz, s + k * l->sk * esz, (size_t)esz);
-}
-/* buf (contiguous) written to lane (o, i) of the output chunk. */
-static void write_lane(char *out, const char *buf, const dtxk_sort *p, int64_t o, int64_t i, int esz) {
-  char *d = out + ((o * p->n) * p->inner + i) * esz;
-  for (int64_t k = 0; k < p->n; k++) memcpy(d + k * p->inner * esz, buf + k * esz, (size_t)esz);
+  for (int64_t k = 0; k < n; k++) memcpy(d + k * ds * esz, s + k * ss * esz, (size_t)esz);
 }
 
-/* The task's lanes: its input chunk, or host memory read in place. 0, or
- * -1 (failed, message set) when the input is not what the arguments say. */
-static int task_lanes(dtx_task_ctx *ctx, const dtxk_sort *p, size_t bytes, lanes *l) {
+/* The task's lanes: from its input chunk or host memory read in place; to
+ * its output chunk or the caller's buffer. 0, or -1 (failed, message set)
+ * when the task is not what its arguments say. */
+static int task_lanes(dtx_task_ctx *ctx, const dtxk_sort *p, size_t bytes, lanes *in, lanes *out) {
   if (p->ext != 0) {
     if (dtx_task_num_inputs(ctx) != 0) return dtx_task_fail(ctx, "a sort task reading in place has inputs");
-    *l = (lanes){(const char *)(uintptr_t)p->ext, p->so, p->sk, p->si};
+    *in = (lanes){(char *)(uintptr_t)p->ext, p->so, p->sk, p->si};
+  } else {
+    size_t isz = 0;
+    const char *x = dtx_task_input(ctx, 0, &isz);
+    if (isz != bytes) return dtx_task_fail(ctx, "the sort's input chunk has %zu bytes, not %zu", isz, bytes);
+    *in = (lanes){(char *)(uintptr_t)x, p->n * p->inner, p->inner, 1};
+  }
+  if (p->out_ext != 0) {
+    *out = (lanes){(char *)(uintptr_t)p->out_ext, p->oso, p->osk, p->osi};
     return 0;
   }
-  size_t isz = 0;
-  const char *in = dtx_task_input(ctx, 0, &isz);
-  if (isz != bytes) return dtx_task_fail(ctx, "the sort's input chunk has %zu bytes, not %zu", isz, bytes);
-  *l = (lanes){in, p->n * p->inner, p->inner, 1};
+  char *o = dtx_task_output(ctx, bytes);
+  if (o == NULL && bytes > 0)
+    return dtx_task_fail(ctx, "out of memory for a sort output of %zu bytes", bytes);
+  *out = (lanes){o, p->n * p->inner, p->inner, 1};
   return 0;
 }
 
@@ -280,24 +286,23 @@ int dtxk_sort_cpu(dtx_task_ctx *ctx) {
     return dtx_task_fail(ctx, "malformed sort-task arguments");
   int esz = dtxk_size(p->dtype);
   size_t bytes = (size_t)(p->outer * p->n * p->inner * esz);
-  lanes l = {NULL, 0, 0, 0};
-  if (task_lanes(ctx, p, bytes, &l) != 0) return -1;
-  char *out = dtx_task_output(ctx, bytes);
+  lanes in = {NULL, 0, 0, 0}, out = {NULL, 0, 0, 0};
+  if (task_lanes(ctx, p, bytes, &in, &out) != 0) return -1;
   if (bytes == 0) return 0;
-  if (out == NULL) return dtx_task_fail(ctx, "out of memory for a sort output of %zu bytes", bytes);
   char *buf = dtx_task_scratch(ctx, (size_t)(2 * p->n * esz));
   if (buf == NULL) return dtx_task_fail(ctx, "out of memory for the sort's scratch");
   for (int64_t o = 0; o < p->outer; o++)
     for (int64_t i = 0; i < p->inner; i++) {
-      if (p->inner == 1) { /* the lane is a row of the output: sorted there */
-        char *row = out + o * p->n * esz;
-        read_lane(&l, p->n, o, 0, row, esz);
-        dtxk_sort_lane(p->dtype, row, p->n, buf);
+      char *d = lane_at(&out, o, i, esz);
+      const char *s = lane_at(&in, o, i, esz);
+      if (out.sk == 1) { /* a contiguous lane of the output: sorted there */
+        copy_lane(d, 1, s, in.sk, p->n, esz);
+        dtxk_sort_lane(p->dtype, d, p->n, buf);
         continue;
       }
-      read_lane(&l, p->n, o, i, buf, esz);
+      copy_lane(buf, 1, s, in.sk, p->n, esz);
       dtxk_sort_lane(p->dtype, buf, p->n, buf + p->n * esz);
-      write_lane(out, buf, p, o, i, esz);
+      copy_lane(d, out.sk, buf, 1, p->n, esz);
     }
   return 0;
 }

@@ -11,7 +11,10 @@
  *
  * The lanes come from the task's one input chunk, or (ext non-zero; CPU
  * tasks only, no inputs) from host memory read in place: element k of lane
- * (o, i) at ext + (o so + k sk + i si) elements.
+ * (o, i) at ext + (o so + k sk + i si) elements. They go to the task's
+ * output chunk, or (out_ext non-zero; CPU tasks only, no output) straight
+ * into the caller's buffer: element k of lane (o, i) at out_ext + (o oso +
+ * k osk + i osi) elements.
  */
 #ifndef DTXK_SORT_H
 #define DTXK_SORT_H
@@ -23,8 +26,10 @@
 typedef struct dtxk_sort {
   int32_t dtype, pad;
   int64_t outer, n, inner;
-  uint64_t ext;       /* 0: the input chunk */
-  int64_t so, sk, si; /* ext's strides (elements) for o, k, i */
+  uint64_t ext;          /* 0: the input chunk */
+  int64_t so, sk, si;    /* ext's strides (elements) for o, k, i */
+  uint64_t out_ext;      /* 0: the output chunk */
+  int64_t oso, osk, osi; /* out_ext's strides */
 } dtxk_sort;
 
 #ifdef __cplusplus

@@ -37,7 +37,23 @@
  *     own on CPU threads as above,
  *   - dtx_rint and dtx_round (each part, as NumPy), dtx_isnan and dtx_isinf
  *     (either part), dtx_isfinite (both parts),
- *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
+ *   - NumPy's order of complex values: lexicographic, the real parts first,
+ *     then the imaginary ones. dtx_lt / le / gt / ge (dtx_binary, also with
+ *     a real array or Python scalar, made complex with a zero imaginary
+ *     part) are NumPy's CLT .. CGE: a < b is (ar < br and neither
+ *     imaginary part NaN) or (ar == br and ai < bi), so false when a part
+ *     is NaN. dtx_minimum / dtx_maximum give a when a is NaN (either part)
+ *     or a <= b (>= for maximum), else b: NaN propagates, the first operand
+ *     wins ties. dtx_clip (real bounds) is minimum(maximum(a, lo), hi) by
+ *     those rules, as NumPy's clip of complex: a NaN bound gives nan + 0j
+ *     for the non-NaN elements, lo > hi gives hi. dtx_min / dtx_max over any
+ *     axes and dtx_argmin / dtx_argmax over one axis or all (dtx_reduce
+ *     too, keepdims): the first element that is NaN when a slice has one,
+ *     else the first lexicographic extreme ("first" in C order of the
+ *     reduced axes; NumPy walks a non-contiguous input in memory order),
+ *     built from real reductions of the parts and of each element's
+ *     position; an empty reduced axis is DTX_EINVAL, as for real arrays,
+ * *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - reductions over any axes (dtx_reduce with these too): dtx_sum,
  *     dtx_mean; dtx_prod (per axis, a product along each chunk then a tree
@@ -54,11 +70,10 @@
  *     dtx_save_npy / dtx_load_npy ('<c8', '<c16'),
  *   - the FFTs of dtx/fft.h.
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
- * operation (for instance comparisons by order, dtx_minimum / dtx_maximum,
- * dtx_min / dtx_max / dtx_argmin / dtx_argmax (NumPy's lexicographic order),
- * clip, floor_divide / mod, sort, cumprod, the NaN-skipping reductions,
- * linalg, histogram: NumPy defines some of them; dtx does not yet), never
- * computing from the real part alone.
+ * operation (for instance floor_divide / mod, which NumPy refuses too, and
+ * sort, cumprod, the NaN-skipping reductions, linalg, histogram, which
+ * NumPy defines and dtx does not yet), never computing from the real part
+ * alone.
  *
  * Inside, a complex array is a real array of its part dtype with one more
  * axis of length 2 (in one chunk) at the end, so its chunks are the

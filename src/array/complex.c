@@ -332,28 +332,28 @@ static dtx_array *cdiv(dtx_array *ar, dtx_array *ai, dtx_array *br, dtx_array *b
   return dtx_where(first, dtx_where(zero, re0, re1), re2);
 }
 
-static const char *cmp_name(int op) {
-  switch (op) {
-    case DTX_MINIMUM:
-      return "dtx_minimum";
-    case DTX_MAXIMUM:
-      return "dtx_maximum";
-    case DTX_LT:
-      return "dtx_lt";
-    case DTX_LE:
-      return "dtx_le";
-    case DTX_GT:
-      return "dtx_gt";
-    case DTX_GE:
-      return "dtx_ge";
-  }
-  return "this binary operation";
+/* Logical and / or of bool arrays. */
+static dtx_array *and2(const dtx_array *a, const dtx_array *b) { return dtx_minimum(a, b); }
+static dtx_array *or2(const dtx_array *a, const dtx_array *b) { return dtx_maximum(a, b); }
+/* "either part is NaN": NumPy's isnan of a complex */
+static dtx_array *nan_of(dtx_array *re, dtx_array *im) { return or2(ne(re, re), ne(im, im)); }
+
+/* NumPy's ordering of complex values (the CLT, CLE, CGT, CGE macros of its
+ * loops): lexicographic, real part first, and false when a part is NaN
+ * (but for equal real parts, where the imaginary parts' comparison decides,
+ * as it does when it is NaN). op: DTX_LT .. DTX_GE. */
+static dtx_array *lex(int op, dtx_array *ar, dtx_array *ai, dtx_array *br, dtx_array *bi) {
+  dtx_array *first = dtx_binary((dtx_binary_op)(op == DTX_LT || op == DTX_LE ? DTX_LT : DTX_GT), ar, br);
+  dtx_array *then = dtx_binary((dtx_binary_op)op, ai, bi);
+  return or2(and2(first, and2(eq(ai, ai), eq(bi, bi))), and2(eq(ar, br), then));
 }
 
 static dtx_array *cx_binary(int op, const dtx_array *a, const dtx_array *b) {
   if (op != DTX_ADD && op != DTX_SUB && op != DTX_MUL && op != DTX_DIV && op != DTX_EQ && op != DTX_NE &&
-      op != DTX_POW) {
-    dtxa_cx_refuse(cmp_name(op));
+      op != DTX_POW && !(op >= DTX_MINIMUM && op <= DTX_MAXIMUM) && !(op >= DTX_LT && op <= DTX_GE)) {
+    dtxa_cx_refuse(op == DTX_FLOOR_DIVIDE ? "dtx_floor_divide (NumPy has no complex floor_divide either)"
+                   : op == DTX_MOD        ? "dtx_mod (NumPy has no complex remainder either)"
+                                          : "this binary operation");
     return NULL;
   }
   dtx_array *in[2] = {(dtx_array *)a, (dtx_array *)b};
@@ -380,6 +380,16 @@ static dtx_array *cx_binary(int op, const dtx_array *a, const dtx_array *b) {
       dtx_array *im = NULL, *re = cdiv(ar, ai, br, bi, &im);
       return join(re, im, nd, shape, chunk);
     }
+    case DTX_LT:
+    case DTX_LE:
+    case DTX_GT:
+    case DTX_GE:
+      return dtx_broadcast_to(lex(op, ar, ai, br, bi), nd, shape);
+    case DTX_MINIMUM: /* NumPy's loop: a when a is NaN or a <= b (>= for maximum), else b */
+    case DTX_MAXIMUM: {
+      dtx_array *keep = or2(nan_of(ar, ai), lex(op == DTX_MINIMUM ? DTX_LE : DTX_GE, ar, ai, br, bi));
+      return join(dtx_where(keep, ar, br), dtx_where(keep, ai, bi), nd, shape, chunk);
+    }
     case DTX_EQ: /* both parts equal */
       return dtx_broadcast_to(dtx_minimum(eq(ar, br), eq(ai, bi)), nd, shape);
     default: /* DTX_NE: either part differs */
@@ -394,6 +404,11 @@ dtx_array *dtxa_cx_binary(int op, const dtx_array *a, const dtx_array *b) {
   }
   if (!open_scope()) return NULL;
   return close_scope(cx_binary(op, a, b));
+}
+
+dtx_array *dtxa_cx_clip(const dtx_array *a, double lo, double hi) {
+  if (!open_scope()) return NULL; /* NumPy's clip of complex: minimum(maximum(a, lo), hi), as its ufuncs */
+  return close_scope(dtx_minimum(dtx_maximum(a, dtx_scalar(a->cl, lo)), dtx_scalar(a->cl, hi)));
 }
 
 dtx_array *dtxa_cx_where(const dtx_array *c, const dtx_array *a, const dtx_array *b) {
@@ -548,16 +563,146 @@ static dtx_array *cvar(const dtx_array *a, int r, const int *ax, int n, const dt
   return dtx_astype(v, dtxa_cx_part(a->dtype));
 }
 
+/* The reduced axes axes[0..naxes) (NULL or 0: all) of a, made
+ * non-negative and checked, into ax[0..*n). */
+static dtx_status norm_axes(const char *fn, const dtx_array *a, const int *axes, int naxes, int *ax, int *n) {
+  int seen[DTX_ARRAY_MAX_DIMS] = {0};
+  *n = 0;
+  if (axes == NULL || naxes == 0) {
+    for (int d = 0; d < a->ndim; d++) ax[(*n)++] = d;
+    return DTX_OK;
+  }
+  if (naxes < 0 || naxes > a->ndim)
+    return dtxi_fail(DTX_EINVAL, "%s: %d axes for a %d-d array", fn, naxes, a->ndim);
+  for (int i = 0; i < naxes; i++) {
+    int v = axes[i] < 0 ? axes[i] + a->ndim : axes[i];
+    if (v < 0 || v >= a->ndim)
+      return dtxi_fail(DTX_EINVAL, "%s: axis %d is out of range for a %d-d array", fn, axes[i], a->ndim);
+    if (seen[v]++) return dtxi_fail(DTX_EINVAL, "%s: axis %d is repeated", fn, axes[i]);
+    ax[(*n)++] = v;
+  }
+  return DTX_OK;
+}
+
+/* ---- extremes: min, max, argmin, argmax (and the NaN-skipping ones) ---------------------------- */
+
+/* The C-order position of each element of a (shape, chunks) among the
+ * reduced axes ax[0..n): an int64 array broadcasting against a (a sum of
+ * aranges along those axes, chunked as a, times their strides). */
+static dtx_array *positions(const dtx_array *a, const int *ax, int n) {
+  dtx_array *pos = dtx_astype(dtx_scalar_int(a->cl, 0), DTX_I64);
+  int64_t stride = 1;
+  for (int k = n - 1; k >= 0 && pos != NULL; k--) {
+    dtx_index idx[DTX_ARRAY_MAX_DIMS];
+    for (int d = 0; d < a->ndim; d++)
+      idx[d] = d == ax[k] ? (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}
+                          : (dtx_index){DTX_INDEX_NEWAXIS, 0, 0, 0};
+    int64_t len = a->shape[ax[k]];
+    dtx_array *r =
+        dtx_arange(a->cl, 0.0, (double)len, 1.0, a->chunk[ax[k]] > 0 ? a->chunk[ax[k]] : 1, DTX_I64);
+    pos = dtx_add(pos, dtx_mul(dtx_slice(r, a->ndim, idx), dtx_scalar_int(a->cl, stride)));
+    stride *= len;
+  }
+  return pos;
+}
+
+/* The elements among those not skip (NULL: all) that are the lexicographic
+ * extreme (low: least) of their slice, keepdims reductions kd over ax. */
+static dtx_array *lex_hit(dtx_array *re, dtx_array *im, dtx_array *skip, int low, const int *ax, int n,
+                          const dtx_reduce_opts *kd) {
+  dtx_array *fill = dtx_scalar(re->cl, low ? INFINITY : -INFINITY);
+  dtx_reduction m = low ? DTX_MIN : DTX_MAX;
+  dtx_array *mr = dtx_reduce(skip != NULL ? dtx_where(skip, fill, re) : re, m, ax, n, kd);
+  dtx_array *cand = eq(re, mr);
+  if (skip != NULL) cand = dtx_where(skip, dtx_zeros(re->cl, 0, NULL, NULL, DTX_BOOL), cand);
+  dtx_array *mi = dtx_reduce(dtx_where(cand, im, fill), m, ax, n, kd);
+  return and2(cand, eq(im, mi));
+}
+
+/* The value at position p (keepdims) of each slice of the real x. */
+static dtx_array *at(dtx_array *x, dtx_array *pos, dtx_array *p, const int *ax, int n,
+                     const dtx_reduce_opts *o) {
+  return dtx_reduce(dtx_where(eq(pos, p), x, dtx_scalar(x->cl, -INFINITY)), DTX_MAX, ax, n, o);
+}
+
+/* Drops the (length 1) axes ax[0..n) of a keepdims result. */
+static dtx_array *squeeze(dtx_array *x, const int *ax, int n) {
+  dtx_index idx[DTX_ARRAY_MAX_DIMS];
+  if (x == NULL) return NULL;
+  for (int d = 0; d < x->ndim; d++) idx[d] = (dtx_index){DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1};
+  for (int k = 0; k < n; k++) idx[ax[k]] = (dtx_index){DTX_INDEX_INT, 0, 0, 0};
+  return dtx_slice(x, x->ndim, idx);
+}
+
+/* min / max / argmin / argmax (r) of complex a over ax[0..n) (distinct, in
+ * range, none of length 0), NumPy's: lexicographic order, the first of
+ * equal values; plain (nan 0): the first element that is NaN (either part)
+ * when there is one; nan 1 (nanmin / nanmax, numpy.fmin / fmax reduce): the
+ * NaN elements skipped, the first element when all are NaN; nan 2
+ * (nanargmin / nanargmax): NaN counts as inf + 0j (-inf + 0j for
+ * nanargmax), -1 when all are NaN. "First": in C order over the reduced
+ * axes. */
+static dtx_array *cx_extreme(const dtx_array *a, int r, const int *ax, int n, int keepdims, int nan) {
+  dtx_cluster *cl = a->cl;
+  int low = r == DTX_MIN || r == DTX_ARGMIN, arg = r == DTX_ARGMIN || r == DTX_ARGMAX;
+  dtx_reduce_opts kd = DTX_REDUCE_OPTS_INIT, o = DTX_REDUCE_OPTS_INIT;
+  kd.keepdims = 1;
+  o.keepdims = keepdims;
+  dtx_array *re = part_view(a, 0), *im = part_view(a, 1), *isn = nan_of(re, im), *hit,
+            *pos = positions(a, ax, n);
+  if (re == NULL || im == NULL || isn == NULL || pos == NULL) return NULL;
+  dtx_array *all = dtx_reduce(isn, DTX_ALL, ax, n, &kd);
+  if (nan == 2) {
+    dtx_array *zero = dtx_scalar(cl, 0.0);
+    hit = lex_hit(dtx_where(isn, dtx_scalar(cl, low ? INFINITY : -INFINITY), re), dtx_where(isn, zero, im),
+                  NULL, low, ax, n, &kd);
+  } else if (nan == 1) {
+    hit = dtx_where(all, isn, lex_hit(re, im, isn, low, ax, n, &kd));
+  } else {
+    hit = dtx_where(dtx_reduce(isn, DTX_ANY, ax, n, &kd), isn, lex_hit(re, im, isn, low, ax, n, &kd));
+  }
+  dtx_array *p = dtx_reduce(dtx_where(hit, pos, dtx_scalar_int(cl, INT64_MAX)), DTX_MIN, ax, n, &kd);
+  if (arg) {
+    if (nan == 2) p = dtx_where(all, dtx_astype(dtx_scalar_int(cl, -1), DTX_I64), p);
+    return keepdims ? p : squeeze(p, ax, n);
+  }
+  return join_like(at(re, pos, p, ax, n, &o), at(im, pos, p, ax, n, &o));
+}
+
+/* Checks for cx_extreme: argmin / argmax over one axis or all, no empty
+ * slice (NumPy's ValueError), lengths known. */
+static dtx_status extreme_ok(const char *fn, const dtx_array *a, int r, const int *ax, int n) {
+  if ((r == DTX_ARGMIN || r == DTX_ARGMAX) && n > 1 && n < a->ndim)
+    return dtxi_fail(DTX_EINVAL, "%s: takes one axis or all of them (%d of %d given)", fn, n, a->ndim);
+  if (a->deferred)
+    return dtxi_fail(DTX_EINVAL, "%s: a complex array of a length unknown until computed; compute it first",
+                     fn);
+  for (int k = 0; k < n; k++)
+    if (a->shape[ax[k]] == 0)
+      return dtxi_fail(DTX_EINVAL,
+                       "%s: the reduced axis %d is empty and the reduction has no identity (as NumPy's "
+                       "ValueError)",
+                       fn, ax[k]);
+  return DTX_OK;
+}
+
+dtx_array *dtxa_cx_extreme(const dtx_array *a, int r, const int *axes, int naxes, int keepdims, int nan) {
+  static const char *names[3][4] = {{"dtx_min", "dtx_max", "dtx_argmin", "dtx_argmax"},
+                                    {"dtx_nanmin", "dtx_nanmax", "dtx_nanargmin", "dtx_nanargmax"},
+                                    {"dtx_nanmin", "dtx_nanmax", "dtx_nanargmin", "dtx_nanargmax"}};
+  const char *fn = names[nan][r == DTX_MIN ? 0 : r == DTX_MAX ? 1 : r == DTX_ARGMIN ? 2 : 3];
+  int ax[DTX_ARRAY_MAX_DIMS], n = 0;
+  if (norm_axes(fn, a, axes, naxes, ax, &n) != DTX_OK || extreme_ok(fn, a, r, ax, n) != DTX_OK) return NULL;
+  if (!open_scope()) return NULL;
+  return close_scope(cx_extreme(a, r, ax, n, keepdims, nan));
+}
+
 dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes,
                           const dtx_reduce_opts *opts) {
   static const char *names[] = {"",        "dtx_sum", "dtx_prod",   "dtx_mean",   "dtx_min", "dtx_max",
                                 "dtx_var", "dtx_std", "dtx_argmin", "dtx_argmax", "dtx_any", "dtx_all"};
   if (r < DTX_SUM || r > DTX_ALL) {
     dtxi_fail(DTX_EINVAL, "dtx_reduce: reduction %d is not a dtx_reduction", r);
-    return NULL;
-  }
-  if (r == DTX_MIN || r == DTX_MAX || r == DTX_ARGMIN || r == DTX_ARGMAX) {
-    dtxa_cx_refuse(names[r]);
     return NULL;
   }
   dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
@@ -574,26 +719,11 @@ dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes,
     dtxi_fail(DTX_EINVAL, "%s: split_every is %d; it must be at least 2", names[r], o.split_every);
     return NULL;
   }
-  int ax[DTX_ARRAY_MAX_DIMS], n = 0, seen[DTX_ARRAY_MAX_DIMS] = {0};
-  if (axes == NULL || naxes == 0) {
-    for (int d = 0; d < a->ndim; d++) ax[n++] = d;
-  } else {
-    if (naxes < 0 || naxes > a->ndim) {
-      dtxi_fail(DTX_EINVAL, "dtx_reduce: %d axes for a %d-d array", naxes, a->ndim);
-      return NULL;
-    }
-    for (int i = 0; i < naxes; i++) {
-      int v = axes[i] < 0 ? axes[i] + a->ndim : axes[i];
-      if (v < 0 || v >= a->ndim) {
-        dtxi_fail(DTX_EINVAL, "dtx_reduce: axis %d is out of range for a %d-d array", axes[i], a->ndim);
-        return NULL;
-      }
-      if (seen[v]++) {
-        dtxi_fail(DTX_EINVAL, "%s: axis %d is repeated", names[r], axes[i]);
-        return NULL;
-      }
-      ax[n++] = v;
-    }
+  int ax[DTX_ARRAY_MAX_DIMS], n = 0;
+  if (norm_axes(names[r], a, axes, naxes, ax, &n) != DTX_OK) return NULL;
+  if (r >= DTX_MIN && r <= DTX_ARGMAX && r != DTX_VAR && r != DTX_STD) {
+    if (extreme_ok(names[r], a, r, ax, n) != DTX_OK || !open_scope()) return NULL;
+    return close_scope(cx_extreme(a, r, ax, n, o.keepdims, 0));
   }
   if (!open_scope()) return NULL;
   if (r == DTX_ANY || r == DTX_ALL) /* of "either part non-zero" */

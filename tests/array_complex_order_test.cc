@@ -6,7 +6,10 @@
  * clip, and the reductions min / max / argmin / argmax (the first NaN, else
  * the first extreme) over each axis and all of them, keepdims; complex64 and
  * complex128, values with ties in the real part, NaN and inf in either
- * part, ragged chunks, empty and 0-d arrays, under sync, threads and the
+ * part, ragged chunks, empty and 0-d arrays; and the NaN-skipping
+ * reductions (nansum .. nanargmax, NumPy's nanfunctions: a NaN element has
+ * either part NaN) and scans (cumprod, a running complex product, nancumsum,
+ * nancumprod) against loops; under sync, threads and the
  * cluster scheduler on two simulated GPUs. Random values from printed seeds.
  * NumPy itself is the oracle of tests/array_conformance (complex_cases.py).
  */
@@ -270,6 +273,151 @@ TEST_P(ArrayComplexOrder, MinMaxArgminArgmaxOverAxes) {
   dtx_array *z0 = dtx_from_host(cl(), 0, nullptr, nullptr, DTX_C128, &z, DTX_HOST_COPY);
   Exact(GetC(dtx_max(z0, nullptr, 0)), {z}, "0-d max");
   EXPECT_EQ(GetI(dtx_argmin(z0, DTX_NO_AXIS)), std::vector<int64_t>{0});
+}
+
+/* NumPy's nanfunctions over axis 1 of x (rows x cols), by loops: sums and
+ * products with NaN replaced, the mean over the count, var with ddof,
+ * fmin / fmax (nanmin / nanmax), nanargmin with NaN as inf + 0j. */
+TEST_P(ArrayComplexOrder, NanReductionsMatchNumpysNanfunctions) {
+  Scope s;
+  auto rng = Rng("NanReductions");
+  const int rows = 6, cols = 7;
+  std::vector<cd> x = Vals(rng, rows * cols, 0.15);
+  for (int j = 0; j < cols; j++) x[static_cast<size_t>(2 * cols + j)] = cd(kNan, j); /* an all-NaN row */
+  dtx_array *a = FromC(cl(), {rows, cols}, {4, 3}, x);
+  ASSERT_NE(a, nullptr) << dtx_last_error();
+  int ax = 1;
+  std::vector<cd> sum(rows), prod(rows), mean(rows), mn(rows), mx(rows);
+  std::vector<double> var(rows);
+  std::vector<int64_t> amin(rows), amax(rows);
+  for (int i = 0; i < rows; i++) {
+    const cd *r = x.data() + i * cols;
+    cd sm = 0, pr = 1;
+    int64_t cnt = 0;
+    std::vector<cd> lo(r, r + cols), hi(r, r + cols);
+    for (int j = 0; j < cols; j++) {
+      if (IsNan(r[j])) {
+        lo[static_cast<size_t>(j)] = cd(kInf, 0.0);
+        hi[static_cast<size_t>(j)] = cd(-kInf, 0.0);
+        continue;
+      }
+      sm += r[j];
+      pr = cd(pr.real() * r[j].real() - pr.imag() * r[j].imag(),
+              pr.real() * r[j].imag() + pr.imag() * r[j].real());
+      cnt++;
+    }
+    sum[static_cast<size_t>(i)] = sm;
+    prod[static_cast<size_t>(i)] = pr;
+    /* NumPy divides by the count as a complex (Smith's method): (a + b * 0) / c, (b - a * 0) / c */
+    double c = static_cast<double>(cnt), sc = 1.0 / c;
+    mean[static_cast<size_t>(i)] =
+        cnt == 0 ? cd(kNan, kNan)
+                 : cd((sm.real() + sm.imag() * (0.0 / c)) * sc, (sm.imag() - sm.real() * (0.0 / c)) * sc);
+    double ss = 0;
+    for (int j = 0; j < cols; j++)
+      if (!IsNan(r[j])) ss += std::norm(r[j] - mean[static_cast<size_t>(i)]);
+    var[static_cast<size_t>(i)] = cnt - 1 > 0 ? ss / static_cast<double>(cnt - 1) : kNan;
+    cd fmin = r[0], fmax = r[0]; /* numpy.fmin.reduce: the NaN accumulator gives way */
+    for (int j = 1; j < cols; j++) {
+      if (!(IsNan(r[j]) || Cmp(DTX_LE, fmin, r[j]))) fmin = r[j];
+      if (!(IsNan(r[j]) || Cmp(DTX_GE, fmax, r[j]))) fmax = r[j];
+    }
+    mn[static_cast<size_t>(i)] = fmin;
+    mx[static_cast<size_t>(i)] = fmax;
+    amin[static_cast<size_t>(i)] = cnt == 0 ? -1 : Arg(true, lo.data(), cols, 1);
+    amax[static_cast<size_t>(i)] = cnt == 0 ? -1 : Arg(false, hi.data(), cols, 1);
+  }
+  auto near = [](const std::vector<cd> &got, const std::vector<cd> &want, const char *what) {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    for (size_t i = 0; i < got.size(); i++) {
+      double tol = 1e-12 * std::max(1.0, std::abs(want[i]));
+      for (int k = 0; k < 2; k++) {
+        double g = k ? got[i].imag() : got[i].real(), w = k ? want[i].imag() : want[i].real();
+        if (std::isnan(w) || std::isinf(w))
+          ASSERT_TRUE(Same(g, w)) << what << " at " << i << ": " << got[i] << " vs " << want[i];
+        else
+          ASSERT_NEAR(g, w, tol) << what << " at " << i;
+      }
+    }
+  };
+  near(GetC(dtx_nansum(a, &ax, 1)), sum, "nansum");
+  near(GetC(dtx_nanmean(a, &ax, 1)), mean, "nanmean");
+  Exact(GetC(dtx_nanmin(a, &ax, 1)), mn, "nanmin");
+  Exact(GetC(dtx_nanmax(a, &ax, 1)), mx, "nanmax");
+  EXPECT_EQ(GetI(dtx_nanargmin(a, 1)), amin);
+  EXPECT_EQ(GetI(dtx_nanargmax(a, 1)), amax);
+  dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
+  o.ddof = 1;
+  dtx_array *v = dtx_nanreduce(a, DTX_VAR, &ax, 1, &o);
+  ASSERT_NE(v, nullptr) << dtx_last_error();
+  EXPECT_EQ(dtx_array_dtype(v), DTX_F64);
+  std::vector<double> got(rows);
+  ASSERT_EQ(dtx_array_compute_as(v, DTX_F64, got.data(), got.size() * sizeof(double)), DTX_OK);
+  for (int i = 0; i < rows; i++)
+    if (std::isnan(var[static_cast<size_t>(i)]))
+      EXPECT_TRUE(std::isnan(got[static_cast<size_t>(i)])) << "nanvar row " << i;
+    else
+      EXPECT_NEAR(got[static_cast<size_t>(i)], var[static_cast<size_t>(i)],
+                  1e-12 * std::max(1.0, var[static_cast<size_t>(i)]))
+          << "nanvar row " << i;
+  /* nanprod of finite values (products of infinities depend on the order) */
+  std::vector<cd> f = Vals(rng, rows * cols, 0.15);
+  for (auto &z : f)
+    if (std::isinf(z.real()) || std::isinf(z.imag())) z = cd(0.5, -1.0);
+  std::vector<cd> fp(rows, cd(1.0, 0.0));
+  for (int i = 0; i < rows; i++)
+    for (int j = 0; j < cols; j++) {
+      cd z = f[static_cast<size_t>(i * cols + j)];
+      if (!IsNan(z)) fp[static_cast<size_t>(i)] *= z;
+    }
+  near(GetC(dtx_nanprod(FromC(cl(), {rows, cols}, {4, 3}, f), &ax, 1)), fp, "nanprod");
+  EXPECT_EQ(dtx_array_dtype(dtx_nanstd(dtx_astype(a, DTX_C64), nullptr, 0)), DTX_F32);
+  EXPECT_EQ(dtx_array_dtype(dtx_nanmean(dtx_astype(a, DTX_C64), nullptr, 0)), DTX_C64);
+}
+
+TEST_P(ArrayComplexOrder, CumprodAndNanScans) {
+  Scope s;
+  auto rng = Rng("Scans");
+  const int rows = 7, cols = 5;
+  std::vector<cd> x = Vals(rng, rows * cols, 0.1);
+  for (auto &z : x)
+    if (std::isinf(z.real()) || std::isinf(z.imag())) z = cd(1.5, 0.25); /* see NanReductions */
+  dtx_array *a = FromC(cl(), {rows, cols}, {3, 2}, x);
+  ASSERT_NE(a, nullptr) << dtx_last_error();
+  for (int op : {DTX_CUMPROD, DTX_NANCUMPROD, DTX_NANCUMSUM}) {
+    for (int ax : {0, 1}) {
+      std::vector<cd> want = x;
+      for (auto &z : want)
+        if (op != DTX_CUMPROD && IsNan(z)) z = op == DTX_NANCUMSUM ? cd(0, 0) : cd(1, 0);
+      for (int i = 0; i < rows; i++)
+        for (int k = 0; k < cols; k++) {
+          if (ax == 0 ? i == 0 : k == 0) continue;
+          cd p = want[static_cast<size_t>(ax == 0 ? (i - 1) * cols + k : i * cols + k - 1)],
+             &y = want[static_cast<size_t>(i * cols + k)];
+          y = op == DTX_NANCUMSUM
+                  ? p + y
+                  : cd(p.real() * y.real() - p.imag() * y.imag(), p.real() * y.imag() + p.imag() * y.real());
+        }
+      std::vector<cd> got = GetC(dtx_cumulative(a, static_cast<dtx_scan_op>(op), ax));
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); i++) {
+        double tol = 1e-12 * std::max(1.0, std::abs(want[i]));
+        if (IsNan(want[i])) {
+          ASSERT_TRUE(IsNan(got[i])) << "op " << op << " axis " << ax << " at " << i;
+        } else {
+          ASSERT_NEAR(got[i].real(), want[i].real(), tol) << "op " << op << " axis " << ax << " at " << i;
+          ASSERT_NEAR(got[i].imag(), want[i].imag(), tol) << "op " << op << " axis " << ax << " at " << i;
+        }
+      }
+    }
+  }
+  /* complex64 stays complex64; a scan of an empty array is empty; a 0-d array has no axis */
+  EXPECT_EQ(dtx_array_dtype(dtx_cumprod(dtx_astype(a, DTX_C64), 0)), DTX_C64);
+  dtx_array *e = dtx_zeros(cl(), 2, std::vector<int64_t>{0, 3}.data(), nullptr, DTX_C128);
+  EXPECT_EQ(GetC(dtx_cumprod(e, 0)).size(), 0u);
+  cd z(1, 2);
+  EXPECT_EQ(dtx_cumprod(dtx_from_host(cl(), 0, nullptr, nullptr, DTX_C128, &z, DTX_HOST_COPY), 0), nullptr);
+  EXPECT_EQ(dtx_cumprod(a, 2), nullptr);
 }
 
 }  // namespace

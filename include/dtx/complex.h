@@ -53,6 +53,24 @@
  *     reduced axes; NumPy walks a non-contiguous input in memory order),
  *     built from real reductions of the parts and of each element's
  *     position; an empty reduced axis is DTX_EINVAL, as for real arrays,
+ *   - the NaN-skipping reductions of dtx/stats.h, as NumPy's nanfunctions
+ *     (an element is NaN when either part is): dtx_nansum / dtx_nanprod
+ *     (NaN counts as 0 / 1), dtx_nanmean (that sum divided by the count as
+ *     NumPy does, a complex division), dtx_nanvar / dtx_nanstd (the sum of
+ *     |z - mean|^2 over the others by their count less ddof: real, of the
+ *     part dtype), dtx_nanmin / dtx_nanmax (numpy.fmin / fmax reduced:
+ *     NaN skipped, a lane of NaNs gives its first element as it is),
+ *     dtx_nanargmin / dtx_nanargmax (NaN counts as inf + 0j, -inf + 0j for
+ *     nanargmax, as NumPy replaces it; -1 for a lane of NaNs, where NumPy
+ *     raises, as for real arrays),
+ *   - dtx_cumsum, dtx_nancumsum (dtx/scan.h: each part's running sum, a NaN
+ *     element counting as 0), dtx_cumprod, dtx_nancumprod (a NaN element
+ *     counting as 1 + 0j): the running product by NumPy's complex multiply,
+ *     (ar br - ai bi, ar bi + ai br), in the part dtype, a scan over the
+ *     pairs (kernels/scan.h, CPU and CUDA). With several chunks along the
+ *     axis each chunk's product is taken first (the carry), so values agree
+ *     with NumPy to rounding, and with infinities among the factors inf * 0
+ *     may meet in another order (nan where NumPy has inf, as for prod),
  * *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - reductions over any axes (dtx_reduce with these too): dtx_sum,
@@ -63,7 +81,7 @@
  *     (NumPy's: the mean of |z - mean|^2, a real array of the part dtype,
  *     ddof as for real arrays; computed as the sum of the parts' variances,
  *     in float64 for complex64 too); dtx_any and dtx_all (a value is true
- *     when either part is non-zero); dtx_cumsum (dtx/scan.h),
+ *     when either part is non-zero),
  *   - dtx_matmul, dtx_dot, dtx_tensordot (four real products, or two when
  *     one operand is real),
  *   - dtx_array_compute / _as, dtx_array_persist, dtx_array_graph,
@@ -71,15 +89,14 @@
  *   - the FFTs of dtx/fft.h.
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
  * operation (for instance floor_divide / mod, which NumPy refuses too, and
- * sort, cumprod, the NaN-skipping reductions, linalg, histogram, which
- * NumPy defines and dtx does not yet), never computing from the real part
- * alone.
+ * sort, linalg, histogram, percentile, which NumPy defines and dtx does not
+ * yet), never computing from the real part alone.
  *
  * Inside, a complex array is a real array of its part dtype with one more
  * axis of length 2 (in one chunk) at the end, so its chunks are the
  * interleaved pairs and every operation above is built from real ones that
  * fuse as usual, but for the functions, power and prod, whose tasks call C
- * functions on the pairs.
+ * functions on the pairs, and cumprod, a scan task over the pairs.
  */
 #ifndef DTX_COMPLEX_H
 #define DTX_COMPLEX_H

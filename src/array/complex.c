@@ -767,19 +767,20 @@ dtx_array *dtxa_cx_product(int kind, const dtx_array *a, const dtx_array *b, con
 }
 
 dtx_array *dtxa_cx_cumulative(const dtx_array *a, int op, int axis) {
-  if (op != DTX_CUMSUM) {
-    dtxa_cx_refuse(op == DTX_CUMPROD     ? "dtx_cumprod"
-                   : op == DTX_NANCUMSUM ? "dtx_nancumsum"
-                                         : "dtx_nancumprod");
-    return NULL;
-  }
+  static const char *names[] = {"", "dtx_cumsum", "dtx_cumprod", "dtx_nancumsum", "dtx_nancumprod"};
   int ax = axis < 0 ? axis + a->ndim : axis;
   if (ax < 0 || ax >= a->ndim) {
-    dtxi_fail(DTX_EINVAL, "dtx_cumsum: axis %d is out of range for a %d-d array", axis, a->ndim);
+    dtxi_fail(DTX_EINVAL, "%s: axis %d is out of range for a %d-d array", names[op], axis, a->ndim);
     return NULL;
   }
   if (!open_scope()) return NULL;
-  return close_scope(wrapped(dtx_cumsum(dtxa_cx_pairs(a), ax))); /* each part's running sum */
+  const dtx_array *x = a;
+  if (op == DTX_NANCUMSUM || op == DTX_NANCUMPROD) /* NumPy: a NaN element (either part) counts as 0 or 1 */
+    x = dtx_where(dtx_isnan(a), dtx_scalar(a->cl, op == DTX_NANCUMSUM ? 0.0 : 1.0), a);
+  if (x == NULL) return close_scope(NULL);
+  if (op == DTX_CUMSUM || op == DTX_NANCUMSUM) /* each part's running sum */
+    return close_scope(wrapped(dtx_cumsum(dtxa_cx_pairs(x), ax)));
+  return close_scope(wrapped(dtxa_ret(dtxa_cx_cumprod(dtxa_cx_pairs(x), ax)))); /* kernels/scan.h: cplx */
 }
 
 dtx_status dtxa_cx_persist(const dtx_array *a, const int *where, dtx_array **out) {

@@ -50,8 +50,12 @@ dtx_array *dtxa_cx_extreme(const dtx_array *a, int r, const int *axes, int naxes
 /* kind: 0 matmul, 1 dot, 2 tensordot (axes_a, axes_b, n) */
 dtx_array *dtxa_cx_product(int kind, const dtx_array *a, const dtx_array *b, const int *axes_a,
                            const int *axes_b, int n);
-/* dtx_cumulative (dtx/scan.h) of a complex array: cumsum only */
+/* dtx_cumulative (dtx/scan.h) of a complex array */
 dtx_array *dtxa_cx_cumulative(const dtx_array *a, int op, int axis);
+/* array/scan.c: the running complex product along axis (in range, not the
+ * last) of the pairs of a complex array: a scan node over the pairs, the
+ * caller's (not in a scope). */
+dtx_array *dtxa_cx_cumprod(const dtx_array *pairs, int axis);
 dtx_status dtxa_cx_persist(const dtx_array *a, const int *where, dtx_array **out);
 /* array/cmath.c, array/cprod.c: called inside complex.c's private scope,
  * their results entered in it. exp, log, sqrt, sin, cos, tanh of complex a

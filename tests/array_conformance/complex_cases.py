@@ -255,19 +255,21 @@ def order_cases(w, Node, rng):
         w.add(f"cx_{name}_empty", [(np.zeros((0, 3), np.complex128), [1, 2])], R(name, X, [0]))
         w.add(f"cx_{name}_empty_other", [(np.zeros((0, 3), np.complex128), [1, 2])], R(name, X, [1]))
         w.add(f"cx_{name}_of_sum", [a, b], R(name, N("add", X, Y), [1]))
-    # nan_cases(w, Node, R, vals, c3, c3a, m64, ragged)
+    nan_cases(w, Node, R, vals, c3, c3a, m64, ragged)
 
 
 def nan_cases(w, Node, R, vals, c3, c3a, m64, ragged):
     """The NaN-skipping reductions and the scans of complex arrays."""
     X = Node("in", k=0)
     # the NaN-skipping reductions
-    for tag, x in (("nan", c3), ("halfnan", c3a)):
+    # (products of infinities: dtx multiplies in another order than NumPy, so inf * 0 may come first)
+    c3f = (vals((5, 6, 4), pnan=0.1, pinf=0.0), [2, 4, 3])
+    for tag, x in (("nan", c3), ("halfnan", c3a), ("finite", c3f)):
         for axes in (None, [0], [2], [0, 1]):
             for kd in (False, True):
                 for name in ("nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmin", "nanmax"):
-                    if name == "nanprod" and tag == "halfnan" and axes is None:
-                        continue  # a product of 60 infinities and NaN-free values: inf * 0
+                    if name == "nanprod" and tag != "finite":
+                        continue
                     w.add(f"cx_{name}_{tag}_{axes}_{kd}", [x], R(name, X, axes, kd), signs=name in ("nanmin", "nanmax"))
     for axes in (None, [0], [1], [2]):
         for kd in (False, True):
@@ -276,7 +278,8 @@ def nan_cases(w, Node, R, vals, c3, c3a, m64, ragged):
     allnan = np.array([[complex(np.nan, 1), complex(2, np.nan)], [1 + 1j, complex(np.inf, 5)],
                        [complex(np.nan, np.nan), complex(np.inf, -1)]])
     for name in ("nanargmin", "nanargmax"):  # documented: -1 for an all-NaN slice (NumPy raises)
-        want = getattr(np, name)(np.where(np.isnan(allnan), 0, allnan), axis=1)
+        fill = np.inf if name == "nanargmin" else -np.inf  # NumPy's NaN replacement
+        want = getattr(np, name[3:])(np.where(np.isnan(allnan), fill, allnan), axis=1)
         want[0] = -1
         w.add(f"cx_{name}_all_nan_slice", [(allnan, [2, 1])], R(name, X, [1]), want=want)
         w.add(f"cx_{name}_inf_ties", [(allnan[1:], [1, 1])], R(name, X, [0]))
@@ -284,11 +287,16 @@ def nan_cases(w, Node, R, vals, c3, c3a, m64, ragged):
         w.add(f"cx_{name}_all_nan_rows", [(allnan, [2, 1])], R(name, X, [1]), signs=name in ("nanmin", "nanmax"))
         w.add(f"cx_{name}_c64", [m64], R(name, X, [0]))
         w.add(f"cx_{name}_empty", [(np.zeros((0, 3), np.complex128), [1, 2])], R(name, X, [0]))
-        w.add(f"cx_{name}_ddof", [c3], R(name, X, [1], ddof=2))
-    # scans
+        w.add(f"cx_{name}_ddof", [c3f], R(name, X, [1], ddof=2))
+    # scans (products of infinities over several chunks: dtx multiplies the chunks' totals first, so inf * 0
+    # may come in another order than NumPy's; in one chunk the order is NumPy's)
+    sp = [0, -1.0, 2.0, np.inf, -np.inf, np.nan]
+    t1 = np.array([complex(x, y) for x in sp for y in sp], np.complex128)
     for name in ("cumsum", "nancumsum", "cumprod", "nancumprod"):
+        x = c3 if "sum" in name else c3f
         for ax in (0, 1, -1):
-            w.add(f"cx_{name}_{ax}", [c3], Node("cum", [X], name=name, axis=ax))
+            w.add(f"cx_{name}_{ax}", [x], Node("cum", [X], name=name, axis=ax))
+        w.add(f"cx_{name}_specials_one_chunk", [(t1, [36])], Node("cum", [X], name=name, axis=0), signs=True)
         w.add(f"cx_{name}_c64", [m64], Node("cum", [X], name=name, axis=0))
         w.add(f"cx_{name}_ragged", [ragged], Node("cum", [X], name=name, axis=0))
         w.add(f"cx_{name}_random", [(vals((6, 9), pnan=0.0, pinf=0.0), [4, 2])], Node("cum", [X], name=name, axis=1))

@@ -41,7 +41,11 @@ dtx_array *dtxa_cx_broadcast(const dtx_array *a, int ndim, const int64_t *shape)
 dtx_array *dtxa_cx_rechunk(const dtx_array *a, const int64_t *chunks);
 dtx_array *dtxa_cx_concat(dtx_array *const *arrays, int n, int axis);
 dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes, const dtx_reduce_opts *opts);
-/* min / max / argmin / argmax (r) of complex a over axes[0..naxes) (NULL
+/* The reduced axes axes[0..naxes) (NULL or 0: all) of a, made
+ * non-negative and checked (fn names the operation in the messages), into
+ * ax[0..*n). */
+dtx_status dtxa_cx_axes(const char *fn, const dtx_array *a, const int *axes, int naxes, int *ax, int *n);
+/* array/cextreme.c: min / max / argmin / argmax (r) of complex a over axes[0..naxes) (NULL
  * or 0: all), NumPy's lexicographic order; nan 0: the first NaN wins (as
  * np.min), 1: NaN skipped (np.nanmin / nanmax: all NaN gives the first
  * element), 2: NaN skipped for nanargmin / nanargmax (NaN is inf + 0j,

@@ -351,9 +351,11 @@ static dtx_array *lex(int op, dtx_array *ar, dtx_array *ai, dtx_array *br, dtx_a
 static dtx_array *cx_binary(int op, const dtx_array *a, const dtx_array *b) {
   if (op != DTX_ADD && op != DTX_SUB && op != DTX_MUL && op != DTX_DIV && op != DTX_EQ && op != DTX_NE &&
       op != DTX_POW && !(op >= DTX_MINIMUM && op <= DTX_MAXIMUM) && !(op >= DTX_LT && op <= DTX_GE)) {
-    dtxa_cx_refuse(op == DTX_FLOOR_DIVIDE ? "dtx_floor_divide (NumPy has no complex floor_divide either)"
-                   : op == DTX_MOD        ? "dtx_mod (NumPy has no complex remainder either)"
-                                          : "this binary operation");
+    const char *fn = op == DTX_FLOOR_DIVIDE ? "dtx_floor_divide" : "dtx_mod";
+    dtxi_fail(DTX_ENOTSUP,
+              "%s does not take complex arrays: NumPy defines no %s for complex numbers either "
+              "(TypeError); apply it to the parts (dtx_real / dtx_imag) if that is what you mean",
+              fn, op == DTX_FLOOR_DIVIDE ? "floor division" : "remainder");
     return NULL;
   }
   dtx_array *in[2] = {(dtx_array *)a, (dtx_array *)b};

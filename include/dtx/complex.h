@@ -71,7 +71,7 @@
  *     axis each chunk's product is taken first (the carry), so values agree
  *     with NumPy to rounding, and with infinities among the factors inf * 0
  *     may meet in another order (nan where NumPy has inf, as for prod),
- * *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
+ *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - reductions over any axes (dtx_reduce with these too): dtx_sum,
  *     dtx_mean; dtx_prod (per axis, a product along each chunk then a tree

@@ -338,10 +338,10 @@ static dtx_array *or2(const dtx_array *a, const dtx_array *b) { return dtx_maxim
 /* "either part is NaN": NumPy's isnan of a complex */
 static dtx_array *nan_of(dtx_array *re, dtx_array *im) { return or2(ne(re, re), ne(im, im)); }
 
-/* NumPy's ordering of complex values (the CLT, CLE, CGT, CGE macros of its
- * loops): lexicographic, real part first, and false when a part is NaN
- * (but for equal real parts, where the imaginary parts' comparison decides,
- * as it does when it is NaN). op: DTX_LT .. DTX_GE. */
+/* NumPy's order of complex values (the CLT, CLE, CGT, CGE macros of its
+ * loops): a < b is (ar < br and neither imaginary part NaN) or (ar == br
+ * and ai < bi), lexicographic, and false whenever a part is NaN.
+ * op: DTX_LT .. DTX_GE. */
 static dtx_array *lex(int op, dtx_array *ar, dtx_array *ai, dtx_array *br, dtx_array *bi) {
   dtx_array *first = dtx_binary((dtx_binary_op)(op == DTX_LT || op == DTX_LE ? DTX_LT : DTX_GT), ar, br);
   dtx_array *then = dtx_binary((dtx_binary_op)op, ai, bi);
@@ -350,7 +350,7 @@ static dtx_array *lex(int op, dtx_array *ar, dtx_array *ai, dtx_array *br, dtx_a
 
 static dtx_array *cx_binary(int op, const dtx_array *a, const dtx_array *b) {
   if (op != DTX_ADD && op != DTX_SUB && op != DTX_MUL && op != DTX_DIV && op != DTX_EQ && op != DTX_NE &&
-      op != DTX_POW && !(op >= DTX_MINIMUM && op <= DTX_MAXIMUM) && !(op >= DTX_LT && op <= DTX_GE)) {
+      op != DTX_POW && op != DTX_MINIMUM && op != DTX_MAXIMUM && !(op >= DTX_LT && op <= DTX_GE)) {
     const char *fn = op == DTX_FLOOR_DIVIDE ? "dtx_floor_divide" : "dtx_mod";
     dtxi_fail(DTX_ENOTSUP,
               "%s does not take complex arrays: NumPy defines no %s for complex numbers either "

@@ -74,13 +74,13 @@ static dtx_array *squeeze(dtx_array *x, const int *ax, int n) {
 
 /* min / max / argmin / argmax (r) of complex a over ax[0..n) (distinct, in
  * range, none of length 0), NumPy's: lexicographic order, the first of
- * equal values; plain (nan 0): the first element that is NaN (either part)
- * when there is one; nan 1 (nanmin / nanmax, numpy.fmin / fmax reduce): the
- * NaN elements skipped, the first element when all are NaN; nan 2
+ * equal values; plain (nanmode 0): the first element that is NaN (either part)
+ * when there is one; nanmode 1 (nanmin / nanmax, numpy.fmin / fmax reduce): the
+ * NaN elements skipped, the first element when all are NaN; nanmode 2
  * (nanargmin / nanargmax): NaN counts as inf + 0j (-inf + 0j for
  * nanargmax), -1 when all are NaN. "First": in C order over the reduced
  * axes. */
-static dtx_array *cx_extreme(const dtx_array *a, int r, const int *ax, int n, int keepdims, int nan) {
+static dtx_array *cx_extreme(const dtx_array *a, int r, const int *ax, int n, int keepdims, int nanmode) {
   dtx_cluster *cl = a->cl;
   int low = r == DTX_MIN || r == DTX_ARGMIN, arg = r == DTX_ARGMIN || r == DTX_ARGMAX;
   dtx_reduce_opts kd = DTX_REDUCE_OPTS_INIT, o = DTX_REDUCE_OPTS_INIT;
@@ -89,18 +89,18 @@ static dtx_array *cx_extreme(const dtx_array *a, int r, const int *ax, int n, in
   dtx_array *re = dtx_real(a), *im = dtx_imag(a), *isn = dtx_isnan(a), *hit, *pos = positions(a, ax, n);
   if (re == NULL || im == NULL || isn == NULL || pos == NULL) return NULL;
   dtx_array *all = dtx_reduce(isn, DTX_ALL, ax, n, &kd);
-  if (nan == 2) {
+  if (nanmode == 2) {
     dtx_array *zero = dtx_scalar(cl, 0.0);
     hit = lex_hit(dtx_where(isn, dtx_scalar(cl, low ? INFINITY : -INFINITY), re), dtx_where(isn, zero, im),
                   NULL, low, ax, n, &kd);
-  } else if (nan == 1) {
+  } else if (nanmode == 1) {
     hit = dtx_where(all, isn, lex_hit(re, im, isn, low, ax, n, &kd));
   } else {
     hit = dtx_where(dtx_reduce(isn, DTX_ANY, ax, n, &kd), isn, lex_hit(re, im, isn, low, ax, n, &kd));
   }
   dtx_array *p = dtx_reduce(dtx_where(hit, pos, dtx_scalar_int(cl, INT64_MAX)), DTX_MIN, ax, n, &kd);
   if (arg) {
-    if (nan == 2) p = dtx_where(all, dtx_astype(dtx_scalar_int(cl, -1), DTX_I64), p);
+    if (nanmode == 2) p = dtx_where(all, dtx_astype(dtx_scalar_int(cl, -1), DTX_I64), p);
     return keepdims ? p : squeeze(p, ax, n);
   }
   return dtx_complex(at(re, pos, p, ax, n, &o), at(im, pos, p, ax, n, &o));
@@ -123,11 +123,11 @@ static dtx_status extreme_ok(const char *fn, const dtx_array *a, int r, const in
   return DTX_OK;
 }
 
-dtx_array *dtxa_cx_extreme(const dtx_array *a, int r, const int *axes, int naxes, int keepdims, int nan) {
+dtx_array *dtxa_cx_extreme(const dtx_array *a, int r, const int *axes, int naxes, int keepdims, int nanmode) {
   static const char *names[3][4] = {{"dtx_min", "dtx_max", "dtx_argmin", "dtx_argmax"},
                                     {"dtx_nanmin", "dtx_nanmax", "dtx_nanargmin", "dtx_nanargmax"},
                                     {"dtx_nanmin", "dtx_nanmax", "dtx_nanargmin", "dtx_nanargmax"}};
-  const char *fn = names[nan][r == DTX_MIN ? 0 : r == DTX_MAX ? 1 : r == DTX_ARGMIN ? 2 : 3];
+  const char *fn = names[nanmode][r == DTX_MIN ? 0 : r == DTX_MAX ? 1 : r == DTX_ARGMIN ? 2 : 3];
   int ax[DTX_ARRAY_MAX_DIMS], n = 0;
   if (dtxa_cx_axes(fn, a, axes, naxes, ax, &n) != DTX_OK || extreme_ok(fn, a, r, ax, n) != DTX_OK)
     return NULL;
@@ -135,7 +135,7 @@ dtx_array *dtxa_cx_extreme(const dtx_array *a, int r, const int *axes, int naxes
     dtxi_fail(DTX_ENOMEM, "out of memory");
     return NULL;
   }
-  dtx_array *out = cx_extreme(a, r, ax, n, keepdims, nan);
+  dtx_array *out = cx_extreme(a, r, ax, n, keepdims, nanmode);
   if (out != NULL) dtx_array_keep(out);
   dtx_array_scope_end();
   return out;

@@ -45,12 +45,12 @@ dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes,
  * non-negative and checked (fn names the operation in the messages), into
  * ax[0..*n). */
 dtx_status dtxa_cx_axes(const char *fn, const dtx_array *a, const int *axes, int naxes, int *ax, int *n);
-/* array/cextreme.c: min / max / argmin / argmax (r) of complex a over axes[0..naxes) (NULL
- * or 0: all), NumPy's lexicographic order; nan 0: the first NaN wins (as
- * np.min), 1: NaN skipped (np.nanmin / nanmax: all NaN gives the first
- * element), 2: NaN skipped for nanargmin / nanargmax (NaN is inf + 0j,
- * -inf + 0j for argmax; all NaN gives -1). */
-dtx_array *dtxa_cx_extreme(const dtx_array *a, int r, const int *axes, int naxes, int keepdims, int nan);
+/* array/cextreme.c: min / max / argmin / argmax (r) of complex a over
+ * axes[0..naxes) (NULL or 0: all), NumPy's lexicographic order; nanmode 0:
+ * the first NaN wins (as np.min), 1: NaN skipped (np.nanmin / nanmax: all
+ * NaN gives the first element), 2: NaN skipped for nanargmin / nanargmax
+ * (NaN is inf + 0j, -inf + 0j for argmax; all NaN gives -1). */
+dtx_array *dtxa_cx_extreme(const dtx_array *a, int r, const int *axes, int naxes, int keepdims, int nanmode);
 /* kind: 0 matmul, 1 dot, 2 tensordot (axes_a, axes_b, n) */
 dtx_array *dtxa_cx_product(int kind, const dtx_array *a, const dtx_array *b, const int *axes_a,
                            const int *axes_b, int n);

@@ -329,13 +329,7 @@ TEST_P(ArrayComplex, EveryOtherOperationRefusesClearly) {
   Scope s;
   dtx_array *a = dtx_zeros(cl(), 2, std::vector<int64_t>{4, 4}.data(), nullptr, DTX_C128);
   ASSERT_NE(a, nullptr) << dtx_last_error();
-  dtx_array *refused[] = {dtx_max(a, nullptr, 0),
-                          dtx_min(a, nullptr, 0),
-                          dtx_argmax(a, 0),
-                          dtx_binary(DTX_LT, a, a),
-                          dtx_maximum(a, a),
-                          dtx_clip(a, 0, 1),
-                          dtx_arange(cl(), 0, 4, 1, 2, DTX_C64),
+  dtx_array *refused[] = {dtx_arange(cl(), 0, 4, 1, 2, DTX_C64),
                           dtx_random_uniform(cl(), 1, std::vector<int64_t>{3}.data(), nullptr, DTX_C128, 1)};
   int i = 0;
   for (dtx_array *r : refused) {
@@ -345,15 +339,11 @@ TEST_P(ArrayComplex, EveryOtherOperationRefusesClearly) {
   /* the other headers' operations: none may take only the real part */
   const double q[1] = {50};
   dtx_array *q2 = nullptr, *r2 = nullptr;
-  dtx_array *more[] = {dtx_cumprod(a, 0),
-                       dtx_nancumsum(a, 0),
-                       dtx_sort(a, 0),
+  dtx_array *more[] = {dtx_sort(a, 0),
                        dtx_topk(a, 2, 0),
                        dtx_argtopk(a, 2, 0),
                        dtx_histogram(a, 4, 0, 1, nullptr, 0, nullptr),
                        dtx_percentile(a, q, 1),
-                       dtx_nansum(a, nullptr, 0),
-                       dtx_nanmax(a, nullptr, 0),
                        dtx_linalg_norm(a, DTX_NORM_DEFAULT, 0, nullptr, 0, 0),
                        dtx_linalg_inv(a),
                        dtx_linalg_cholesky(a, 0),
@@ -369,7 +359,7 @@ TEST_P(ArrayComplex, EveryOtherOperationRefusesClearly) {
     i++;
   }
   EXPECT_NE(dtx_linalg_qr(a, &q2, &r2), DTX_OK);
-  dtx_array *x = dtx_max(a, nullptr, 0);
+  dtx_array *x = dtx_sort(a, 0);
   EXPECT_EQ(x, nullptr);
   EXPECT_NE(std::string(dtx_last_error()).find("complex"), std::string::npos) << dtx_last_error();
   EXPECT_EQ(dtx_complex(a, a), nullptr);

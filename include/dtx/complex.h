@@ -37,6 +37,40 @@
  *     own on CPU threads as above,
  *   - dtx_rint and dtx_round (each part, as NumPy), dtx_isnan and dtx_isinf
  *     (either part), dtx_isfinite (both parts),
+ *   - NumPy's order of complex values: lexicographic, the real parts first,
+ *     then the imaginary ones. dtx_lt / le / gt / ge (dtx_binary, also with
+ *     a real array or Python scalar, made complex with a zero imaginary
+ *     part) are NumPy's CLT .. CGE: a < b is (ar < br and neither
+ *     imaginary part NaN) or (ar == br and ai < bi), so false when a part
+ *     is NaN. dtx_minimum / dtx_maximum give a when a is NaN (either part)
+ *     or a <= b (>= for maximum), else b: NaN propagates, the first operand
+ *     wins ties. dtx_clip (real bounds) is minimum(maximum(a, lo), hi) by
+ *     those rules, as NumPy's clip of complex: a NaN bound gives nan + 0j
+ *     for the non-NaN elements, lo > hi gives hi. dtx_min / dtx_max over any
+ *     axes and dtx_argmin / dtx_argmax over one axis or all (dtx_reduce
+ *     too, keepdims): the first element that is NaN when a slice has one,
+ *     else the first lexicographic extreme ("first" in C order of the
+ *     reduced axes; NumPy walks a non-contiguous input in memory order),
+ *     built from real reductions of the parts and of each element's
+ *     position; an empty reduced axis is DTX_EINVAL, as for real arrays,
+ *   - the NaN-skipping reductions of dtx/stats.h, as NumPy's nanfunctions
+ *     (an element is NaN when either part is): dtx_nansum / dtx_nanprod
+ *     (NaN counts as 0 / 1), dtx_nanmean (that sum divided by the count as
+ *     NumPy does, a complex division), dtx_nanvar / dtx_nanstd (the sum of
+ *     |z - mean|^2 over the others by their count less ddof: real, of the
+ *     part dtype), dtx_nanmin / dtx_nanmax (numpy.fmin / fmax reduced:
+ *     NaN skipped, a lane of NaNs gives its first element as it is),
+ *     dtx_nanargmin / dtx_nanargmax (NaN counts as inf + 0j, -inf + 0j for
+ *     nanargmax, as NumPy replaces it; -1 for a lane of NaNs, where NumPy
+ *     raises, as for real arrays),
+ *   - dtx_cumsum, dtx_nancumsum (dtx/scan.h: each part's running sum, a NaN
+ *     element counting as 0), dtx_cumprod, dtx_nancumprod (a NaN element
+ *     counting as 1 + 0j): the running product by NumPy's complex multiply,
+ *     (ar br - ai bi, ar bi + ai br), in the part dtype, a scan over the
+ *     pairs (kernels/scan.h, CPU and CUDA). With several chunks along the
+ *     axis each chunk's product is taken first (the carry), so values agree
+ *     with NumPy to rounding, and with infinities among the factors inf * 0
+ *     may meet in another order (nan where NumPy has inf, as for prod),
  *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - reductions over any axes (dtx_reduce with these too): dtx_sum,
@@ -47,24 +81,22 @@
  *     (NumPy's: the mean of |z - mean|^2, a real array of the part dtype,
  *     ddof as for real arrays; computed as the sum of the parts' variances,
  *     in float64 for complex64 too); dtx_any and dtx_all (a value is true
- *     when either part is non-zero); dtx_cumsum (dtx/scan.h),
+ *     when either part is non-zero),
  *   - dtx_matmul, dtx_dot, dtx_tensordot (four real products, or two when
  *     one operand is real),
  *   - dtx_array_compute / _as, dtx_array_persist, dtx_array_graph,
  *     dtx_save_npy / dtx_load_npy ('<c8', '<c16'),
  *   - the FFTs of dtx/fft.h.
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
- * operation (for instance comparisons by order, dtx_minimum / dtx_maximum,
- * dtx_min / dtx_max / dtx_argmin / dtx_argmax (NumPy's lexicographic order),
- * clip, floor_divide / mod, sort, cumprod, the NaN-skipping reductions,
- * linalg, histogram: NumPy defines some of them; dtx does not yet), never
- * computing from the real part alone.
+ * operation (for instance floor_divide / mod, which NumPy refuses too, and
+ * sort, linalg, histogram, percentile, which NumPy defines and dtx does not
+ * yet), never computing from the real part alone.
  *
  * Inside, a complex array is a real array of its part dtype with one more
  * axis of length 2 (in one chunk) at the end, so its chunks are the
  * interleaved pairs and every operation above is built from real ones that
  * fuse as usual, but for the functions, power and prod, whose tasks call C
- * functions on the pairs.
+ * functions on the pairs, and cumprod, a scan task over the pairs.
  */
 #ifndef DTX_COMPLEX_H
 #define DTX_COMPLEX_H

@@ -40,7 +40,11 @@
  * float32 is float32). Each is built from the plain reductions over
  * `where(x != x, identity, x)` (one fused pass per reduction; nanmean,
  * nanvar and nanstd also count, min and max also check for all-NaN lanes,
- * nanvar reads x twice, as a two-pass variance).
+ * nanvar reads x twice, as a two-pass variance). Complex arrays as NumPy's
+ * nanfunctions take them (dtx/complex.h): an element is NaN when either
+ * part is; nanmin / nanmax are numpy.fmin / fmax reduced (a lane of NaNs
+ * gives its first element, whole), nanargmin / nanargmax count NaN as
+ * inf + 0j / -inf + 0j (-1 for a lane of NaNs), nanvar / nanstd are real.
  *
  * Errors: NULL with DTX_EINVAL for nbins < 1, a range that is not finite or
  * has lo > hi, edges that decrease, weights of another shape, a complex

@@ -707,10 +707,7 @@ dtx_array *dtx_where(const dtx_array *cond, const dtx_array *a, const dtx_array 
 
 dtx_array *dtx_clip(const dtx_array *a, double lo, double hi) {
   if (a == NULL) return NULL;
-  if (dtxa_cx_in(a)) {
-    dtxa_cx_refuse("dtx_clip");
-    return NULL;
-  }
+  if (dtxa_cx_in(a)) return dtxa_ret(dtxa_cx_clip(a, lo, hi));
   dtx_array *l = scalar_node(a->cl, lo, 0, 0), *h = scalar_node(a->cl, hi, 0, 0);
   dtx_array *m = l != NULL && h != NULL ? binary_node(DTX_MAXIMUM, a, l) : NULL;
   dtx_array *r = m != NULL ? binary_node(DTX_MINIMUM, m, h) : NULL;

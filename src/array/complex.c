@@ -332,28 +332,30 @@ static dtx_array *cdiv(dtx_array *ar, dtx_array *ai, dtx_array *br, dtx_array *b
   return dtx_where(first, dtx_where(zero, re0, re1), re2);
 }
 
-static const char *cmp_name(int op) {
-  switch (op) {
-    case DTX_MINIMUM:
-      return "dtx_minimum";
-    case DTX_MAXIMUM:
-      return "dtx_maximum";
-    case DTX_LT:
-      return "dtx_lt";
-    case DTX_LE:
-      return "dtx_le";
-    case DTX_GT:
-      return "dtx_gt";
-    case DTX_GE:
-      return "dtx_ge";
-  }
-  return "this binary operation";
+/* Logical and / or of bool arrays. */
+static dtx_array *and2(const dtx_array *a, const dtx_array *b) { return dtx_minimum(a, b); }
+static dtx_array *or2(const dtx_array *a, const dtx_array *b) { return dtx_maximum(a, b); }
+/* "either part is NaN": NumPy's isnan of a complex */
+static dtx_array *nan_of(dtx_array *re, dtx_array *im) { return or2(ne(re, re), ne(im, im)); }
+
+/* NumPy's order of complex values (the CLT, CLE, CGT, CGE macros of its
+ * loops): a < b is (ar < br and neither imaginary part NaN) or (ar == br
+ * and ai < bi), lexicographic, and false whenever a part is NaN.
+ * op: DTX_LT .. DTX_GE. */
+static dtx_array *lex(int op, dtx_array *ar, dtx_array *ai, dtx_array *br, dtx_array *bi) {
+  dtx_array *first = dtx_binary((dtx_binary_op)(op == DTX_LT || op == DTX_LE ? DTX_LT : DTX_GT), ar, br);
+  dtx_array *then = dtx_binary((dtx_binary_op)op, ai, bi);
+  return or2(and2(first, and2(eq(ai, ai), eq(bi, bi))), and2(eq(ar, br), then));
 }
 
 static dtx_array *cx_binary(int op, const dtx_array *a, const dtx_array *b) {
   if (op != DTX_ADD && op != DTX_SUB && op != DTX_MUL && op != DTX_DIV && op != DTX_EQ && op != DTX_NE &&
-      op != DTX_POW) {
-    dtxa_cx_refuse(cmp_name(op));
+      op != DTX_POW && op != DTX_MINIMUM && op != DTX_MAXIMUM && !(op >= DTX_LT && op <= DTX_GE)) {
+    const char *fn = op == DTX_FLOOR_DIVIDE ? "dtx_floor_divide" : "dtx_mod";
+    dtxi_fail(DTX_ENOTSUP,
+              "%s does not take complex arrays: NumPy defines no %s for complex numbers either "
+              "(TypeError); apply it to the parts (dtx_real / dtx_imag) if that is what you mean",
+              fn, op == DTX_FLOOR_DIVIDE ? "floor division" : "remainder");
     return NULL;
   }
   dtx_array *in[2] = {(dtx_array *)a, (dtx_array *)b};
@@ -380,6 +382,16 @@ static dtx_array *cx_binary(int op, const dtx_array *a, const dtx_array *b) {
       dtx_array *im = NULL, *re = cdiv(ar, ai, br, bi, &im);
       return join(re, im, nd, shape, chunk);
     }
+    case DTX_LT:
+    case DTX_LE:
+    case DTX_GT:
+    case DTX_GE:
+      return dtx_broadcast_to(lex(op, ar, ai, br, bi), nd, shape);
+    case DTX_MINIMUM: /* NumPy's loop: a when a is NaN or a <= b (>= for maximum), else b */
+    case DTX_MAXIMUM: {
+      dtx_array *keep = or2(nan_of(ar, ai), lex(op == DTX_MINIMUM ? DTX_LE : DTX_GE, ar, ai, br, bi));
+      return join(dtx_where(keep, ar, br), dtx_where(keep, ai, bi), nd, shape, chunk);
+    }
     case DTX_EQ: /* both parts equal */
       return dtx_broadcast_to(dtx_minimum(eq(ar, br), eq(ai, bi)), nd, shape);
     default: /* DTX_NE: either part differs */
@@ -394,6 +406,11 @@ dtx_array *dtxa_cx_binary(int op, const dtx_array *a, const dtx_array *b) {
   }
   if (!open_scope()) return NULL;
   return close_scope(cx_binary(op, a, b));
+}
+
+dtx_array *dtxa_cx_clip(const dtx_array *a, double lo, double hi) {
+  if (!open_scope()) return NULL; /* NumPy's clip of complex: minimum(maximum(a, lo), hi), as its ufuncs */
+  return close_scope(dtx_minimum(dtx_maximum(a, dtx_scalar(a->cl, lo)), dtx_scalar(a->cl, hi)));
 }
 
 dtx_array *dtxa_cx_where(const dtx_array *c, const dtx_array *a, const dtx_array *b) {
@@ -548,16 +565,31 @@ static dtx_array *cvar(const dtx_array *a, int r, const int *ax, int n, const dt
   return dtx_astype(v, dtxa_cx_part(a->dtype));
 }
 
+dtx_status dtxa_cx_axes(const char *fn, const dtx_array *a, const int *axes, int naxes, int *ax, int *n) {
+  int seen[DTX_ARRAY_MAX_DIMS] = {0};
+  *n = 0;
+  if (axes == NULL || naxes == 0) {
+    for (int d = 0; d < a->ndim; d++) ax[(*n)++] = d;
+    return DTX_OK;
+  }
+  if (naxes < 0 || naxes > a->ndim)
+    return dtxi_fail(DTX_EINVAL, "%s: %d axes for a %d-d array", fn, naxes, a->ndim);
+  for (int i = 0; i < naxes; i++) {
+    int v = axes[i] < 0 ? axes[i] + a->ndim : axes[i];
+    if (v < 0 || v >= a->ndim)
+      return dtxi_fail(DTX_EINVAL, "%s: axis %d is out of range for a %d-d array", fn, axes[i], a->ndim);
+    if (seen[v]++) return dtxi_fail(DTX_EINVAL, "%s: axis %d is repeated", fn, axes[i]);
+    ax[(*n)++] = v;
+  }
+  return DTX_OK;
+}
+
 dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes,
                           const dtx_reduce_opts *opts) {
   static const char *names[] = {"",        "dtx_sum", "dtx_prod",   "dtx_mean",   "dtx_min", "dtx_max",
                                 "dtx_var", "dtx_std", "dtx_argmin", "dtx_argmax", "dtx_any", "dtx_all"};
   if (r < DTX_SUM || r > DTX_ALL) {
     dtxi_fail(DTX_EINVAL, "dtx_reduce: reduction %d is not a dtx_reduction", r);
-    return NULL;
-  }
-  if (r == DTX_MIN || r == DTX_MAX || r == DTX_ARGMIN || r == DTX_ARGMAX) {
-    dtxa_cx_refuse(names[r]);
     return NULL;
   }
   dtx_reduce_opts o = DTX_REDUCE_OPTS_INIT;
@@ -574,27 +606,10 @@ dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes,
     dtxi_fail(DTX_EINVAL, "%s: split_every is %d; it must be at least 2", names[r], o.split_every);
     return NULL;
   }
-  int ax[DTX_ARRAY_MAX_DIMS], n = 0, seen[DTX_ARRAY_MAX_DIMS] = {0};
-  if (axes == NULL || naxes == 0) {
-    for (int d = 0; d < a->ndim; d++) ax[n++] = d;
-  } else {
-    if (naxes < 0 || naxes > a->ndim) {
-      dtxi_fail(DTX_EINVAL, "dtx_reduce: %d axes for a %d-d array", naxes, a->ndim);
-      return NULL;
-    }
-    for (int i = 0; i < naxes; i++) {
-      int v = axes[i] < 0 ? axes[i] + a->ndim : axes[i];
-      if (v < 0 || v >= a->ndim) {
-        dtxi_fail(DTX_EINVAL, "dtx_reduce: axis %d is out of range for a %d-d array", axes[i], a->ndim);
-        return NULL;
-      }
-      if (seen[v]++) {
-        dtxi_fail(DTX_EINVAL, "%s: axis %d is repeated", names[r], axes[i]);
-        return NULL;
-      }
-      ax[n++] = v;
-    }
-  }
+  int ax[DTX_ARRAY_MAX_DIMS], n = 0;
+  if (dtxa_cx_axes(names[r], a, axes, naxes, ax, &n) != DTX_OK) return NULL;
+  if (r >= DTX_MIN && r <= DTX_ARGMAX && r != DTX_VAR && r != DTX_STD) /* array/cextreme.c */
+    return dtxa_cx_extreme(a, r, n > 0 ? ax : NULL, n, o.keepdims, 0);
   if (!open_scope()) return NULL;
   if (r == DTX_ANY || r == DTX_ALL) /* of "either part non-zero" */
     return close_scope(dtx_reduce(dtx_astype(a, DTX_BOOL), (dtx_reduction)r, n > 0 ? ax : NULL, n, &o));
@@ -637,19 +652,20 @@ dtx_array *dtxa_cx_product(int kind, const dtx_array *a, const dtx_array *b, con
 }
 
 dtx_array *dtxa_cx_cumulative(const dtx_array *a, int op, int axis) {
-  if (op != DTX_CUMSUM) {
-    dtxa_cx_refuse(op == DTX_CUMPROD     ? "dtx_cumprod"
-                   : op == DTX_NANCUMSUM ? "dtx_nancumsum"
-                                         : "dtx_nancumprod");
-    return NULL;
-  }
+  static const char *names[] = {"", "dtx_cumsum", "dtx_cumprod", "dtx_nancumsum", "dtx_nancumprod"};
   int ax = axis < 0 ? axis + a->ndim : axis;
   if (ax < 0 || ax >= a->ndim) {
-    dtxi_fail(DTX_EINVAL, "dtx_cumsum: axis %d is out of range for a %d-d array", axis, a->ndim);
+    dtxi_fail(DTX_EINVAL, "%s: axis %d is out of range for a %d-d array", names[op], axis, a->ndim);
     return NULL;
   }
   if (!open_scope()) return NULL;
-  return close_scope(wrapped(dtx_cumsum(dtxa_cx_pairs(a), ax))); /* each part's running sum */
+  const dtx_array *x = a;
+  if (op == DTX_NANCUMSUM || op == DTX_NANCUMPROD) /* NumPy: a NaN element (either part) counts as 0 or 1 */
+    x = dtx_where(dtx_isnan(a), dtx_scalar(a->cl, op == DTX_NANCUMSUM ? 0.0 : 1.0), a);
+  if (x == NULL) return close_scope(NULL);
+  if (op == DTX_CUMSUM || op == DTX_NANCUMSUM) /* each part's running sum */
+    return close_scope(wrapped(dtx_cumsum(dtxa_cx_pairs(x), ax)));
+  return close_scope(wrapped(dtxa_ret(dtxa_cx_cumprod(dtxa_cx_pairs(x), ax)))); /* kernels/scan.h: cplx */
 }
 
 dtx_status dtxa_cx_persist(const dtx_array *a, const int *where, dtx_array **out) {

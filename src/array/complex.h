@@ -30,6 +30,9 @@ dtx_array *dtxa_cx_from_host(dtx_cluster *cl, int ndim, const int64_t *shape, co
                              dtx_dtype t, const void *data, dtx_host_mode mode);
 dtx_array *dtxa_cx_unary(int op, const dtx_array *a);
 dtx_array *dtxa_cx_binary(int op, const dtx_array *a, const dtx_array *b);
+/* dtx_clip of complex a: minimum(maximum(a, lo), hi) with NumPy's complex
+ * order and NaN rules. */
+dtx_array *dtxa_cx_clip(const dtx_array *a, double lo, double hi);
 dtx_array *dtxa_cx_where(const dtx_array *c, const dtx_array *a, const dtx_array *b);
 dtx_array *dtxa_cx_astype(const dtx_array *a, dtx_dtype t);
 dtx_array *dtxa_cx_transpose(const dtx_array *a, const int *perm);
@@ -38,11 +41,25 @@ dtx_array *dtxa_cx_broadcast(const dtx_array *a, int ndim, const int64_t *shape)
 dtx_array *dtxa_cx_rechunk(const dtx_array *a, const int64_t *chunks);
 dtx_array *dtxa_cx_concat(dtx_array *const *arrays, int n, int axis);
 dtx_array *dtxa_cx_reduce(const dtx_array *a, int r, const int *axes, int naxes, const dtx_reduce_opts *opts);
+/* The reduced axes axes[0..naxes) (NULL or 0: all) of a, made
+ * non-negative and checked (fn names the operation in the messages), into
+ * ax[0..*n). */
+dtx_status dtxa_cx_axes(const char *fn, const dtx_array *a, const int *axes, int naxes, int *ax, int *n);
+/* array/cextreme.c: min / max / argmin / argmax (r) of complex a over
+ * axes[0..naxes) (NULL or 0: all), NumPy's lexicographic order; nanmode 0:
+ * the first NaN wins (as np.min), 1: NaN skipped (np.nanmin / nanmax: all
+ * NaN gives the first element), 2: NaN skipped for nanargmin / nanargmax
+ * (NaN is inf + 0j, -inf + 0j for argmax; all NaN gives -1). */
+dtx_array *dtxa_cx_extreme(const dtx_array *a, int r, const int *axes, int naxes, int keepdims, int nanmode);
 /* kind: 0 matmul, 1 dot, 2 tensordot (axes_a, axes_b, n) */
 dtx_array *dtxa_cx_product(int kind, const dtx_array *a, const dtx_array *b, const int *axes_a,
                            const int *axes_b, int n);
-/* dtx_cumulative (dtx/scan.h) of a complex array: cumsum only */
+/* dtx_cumulative (dtx/scan.h) of a complex array */
 dtx_array *dtxa_cx_cumulative(const dtx_array *a, int op, int axis);
+/* array/scan.c: the running complex product along axis (in range, not the
+ * last) of the pairs of a complex array: a scan node over the pairs, the
+ * caller's (not in a scope). */
+dtx_array *dtxa_cx_cumprod(const dtx_array *pairs, int axis);
 dtx_status dtxa_cx_persist(const dtx_array *a, const int *where, dtx_array **out);
 /* array/cmath.c, array/cprod.c: called inside complex.c's private scope,
  * their results entered in it. exp, log, sqrt, sin, cos, tanh of complex a

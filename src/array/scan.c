@@ -8,7 +8,9 @@
  *              chunk before plus its .tot (a chain per row)
  *   [b]        chunk b scanned from its carry: the result's chunk
  * Rows along the axis are independent; within one, only the carries are
- * sequential, and they are one value per lane.
+ * sequential, and they are one value per lane. The cumprod of a complex
+ * array (dtxa_cx_cumprod) is such a node over its pairs with complex lanes
+ * (kernels/scan.h: cplx).
  * The building thread runs the callback; no state outside the node.
  */
 #include <stdlib.h>
@@ -21,7 +23,7 @@
 #include "kernels/scan.h"
 
 typedef struct scan_op {
-  int32_t axis, op, nan, pad;
+  int32_t axis, op, nan, cplx;
 } scan_op;
 
 /* The blob for chunk bidx of node in mode. */
@@ -34,6 +36,7 @@ static dtxk_scan blob_for(const dtx_array *node, const scan_op *so, const int64_
   p.nan = so->nan;
   p.dtype = (int32_t)node->dtype;
   p.has_carry = carry;
+  p.cplx = so->cplx;
   p.outer = p.inner = 1;
   for (int d = 0; d < node->ndim; d++) {
     int64_t lo = bidx[d] * node->chunk[d];
@@ -116,7 +119,7 @@ dtx_array *dtx_cumulative(const dtx_array *a, dtx_scan_op op, int axis) {
     return NULL;
   }
   const char *name = names[op];
-  if (dtxa_cx_in(a)) return dtxa_ret(dtxa_cx_cumulative(a, (int)op, axis)); /* complex: cumsum only */
+  if (dtxa_cx_in(a)) return dtxa_ret(dtxa_cx_cumulative(a, (int)op, axis));
   if (a->ndim == 0) {
     dtxi_fail(DTX_EINVAL, "dtx_%s: a is 0-d; it needs an axis to accumulate along", name);
     return NULL;
@@ -142,3 +145,9 @@ dtx_array *dtx_cumsum(const dtx_array *a, int axis) { return dtx_cumulative(a, D
 dtx_array *dtx_cumprod(const dtx_array *a, int axis) { return dtx_cumulative(a, DTX_CUMPROD, axis); }
 dtx_array *dtx_nancumsum(const dtx_array *a, int axis) { return dtx_cumulative(a, DTX_NANCUMSUM, axis); }
 dtx_array *dtx_nancumprod(const dtx_array *a, int axis) { return dtx_cumulative(a, DTX_NANCUMPROD, axis); }
+
+dtx_array *dtxa_cx_cumprod(const dtx_array *pairs, int axis) {
+  scan_op so = {axis, DTXK_SCAN_PROD, 0, 1};
+  return dtxa_blocks(pairs->cl, "cumprod", pairs->ndim, pairs->shape, pairs->chunk, pairs->dtype, 1,
+                     (dtx_array **)&pairs, scan_emit, &so, sizeof so);
+}

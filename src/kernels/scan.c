@@ -5,8 +5,9 @@
  * processed together: y[k] = y[k-1] op x[k] over a whole row, which
  * vectorises and streams memory once, and adds in each lane exactly the
  * order of the lane loops in scan.h (the CUDA side), so both give the same
- * bits. Runs on the task's thread; touches its inputs (read only) and its
- * output.
+ * bits. Complex products (cplx) go a lane (pair) at a time through
+ * scan.h's dtxk_scan_cstep, as the CUDA threads do. Runs on the task's
+ * thread; touches its inputs (read only) and its output.
  */
 #include <string.h>
 
@@ -19,6 +20,9 @@ const char *dtxk_scan_check(const dtxk_scan *p, int ninputs) {
   if (p->dtype != DTXK_I64 && p->dtype != DTXK_U64 && p->dtype != DTXK_F32 && p->dtype != DTXK_F64)
     return "scan dtype must be int64, uint64, float32 or float64";
   if (p->outer < 0 || p->n < 0 || p->inner < 0) return "negative scan extent";
+  if (p->cplx && (p->op != DTXK_SCAN_PROD || p->nan || (p->dtype != DTXK_F32 && p->dtype != DTXK_F64) ||
+                  p->inner % 2 != 0))
+    return "a complex scan is a float32 / float64 product of pairs without nan";
   int want = p->mode == DTXK_SCAN_TOTAL ? 1 : 1 + p->has_carry;
   if (ninputs != want) return "wrong number of scan inputs";
   return NULL;
@@ -90,6 +94,16 @@ int dtxk_scan_cpu(dtx_task_ctx *ctx) {
   if (out == 0) return 0;
   const void *in0 = dtx_task_input(ctx, 0, NULL);
   const void *in1 = dtx_task_num_inputs(ctx) > 1 ? dtx_task_input(ctx, 1, NULL) : NULL;
+  if (p->cplx) { /* complex products, a pair at a time */
+    int64_t pairs = p->outer * (p->inner / 2);
+    for (int64_t l = 0; l < pairs; l++) {
+      if (p->dtype == DTXK_F32)
+        dtxk_scan_cstep_f32(p, l, (const float *)in0, (const float *)in1, (float *)y);
+      else
+        dtxk_scan_cstep_f64(p, l, (const double *)in0, (const double *)in1, (double *)y);
+    }
+    return 0;
+  }
   switch (p->mode) {
     case DTXK_SCAN_TOTAL:
       DISPATCH(total, in0, y);

@@ -4,7 +4,8 @@
  * order of the CPU rows (kernels/scan.c), so both give the same bits.
  * Consecutive threads take consecutive inner positions, so a scan along a
  * leading axis reads coalesced rows; along the last axis (inner 1) each
- * thread walks its own row. Enqueued on the task's stream; no state.
+ * thread walks its own row; complex products (cplx) take one thread per
+ * pair. Enqueued on the task's stream; no state.
  */
 #include <cuda_runtime.h>
 
@@ -32,6 +33,15 @@
       dtxk_scan_lane_##S(&p, x + base, y + base, c != NULL ? c + l : NULL);                 \
     }                                                                                       \
   }
+/* complex products: one thread per pair (kernels/scan.h) */
+#define CSCAN_KERNEL(S, T)                                                                        \
+  __global__ static void cscan_##S(dtxk_scan p, const T *in0, const T *in1, T *y) {               \
+    for (int64_t l = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; l < p.outer * (p.inner / 2); \
+         l += (int64_t)gridDim.x * blockDim.x)                                                    \
+      dtxk_scan_cstep_##S(&p, l, in0, in1, y);                                                    \
+  }
+CSCAN_KERNEL(f32, float)
+CSCAN_KERNEL(f64, double)
 SCAN_KERNELS(i64, int64_t)
 SCAN_KERNELS(u64, uint64_t)
 SCAN_KERNELS(f32, float)
@@ -69,7 +79,11 @@ extern "C" int dtxk_scan_cuda(dtx_task_ctx *ctx) {
   const void *in1 = dtx_task_num_inputs(ctx) > 1 ? dtx_task_input(ctx, 1, NULL) : NULL;
   cudaStream_t s = (cudaStream_t)dtx_task_stream(ctx);
   int g = GRID(lanes);
-  if (p->dtype == DTXK_I64)
+  if (p->cplx && p->dtype == DTXK_F32)
+    cscan_f32<<<g, 256, 0, s>>>(*p, (const float *)in0, (const float *)in1, (float *)y);
+  else if (p->cplx)
+    cscan_f64<<<g, 256, 0, s>>>(*p, (const double *)in0, (const double *)in1, (double *)y);
+  else if (p->dtype == DTXK_I64)
     run_i64(p, in0, in1, y, g, s);
   else if (p->dtype == DTXK_U64)
     run_u64(p, in0, in1, y, g, s);

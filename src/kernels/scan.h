@@ -13,6 +13,11 @@
  * Everything is in one dtype (the result's: the array layer converts the
  * input first, as NumPy accumulates in it). nan: NaN counts as the identity
  * (0 for sums, 1 for products), as nancumsum / nancumprod.
+ * cplx (float32 / float64 products only, nan 0): the elements are complex,
+ * the (re, im) pairs of the last axis of a complex array's pairs (inner
+ * counts both parts, so it is even and a lane is a pair): each step is
+ * NumPy's complex multiply, acc * x = (ar xr - ai xi, ar xi + ai xr), as
+ * the cumprod of complex arrays (array/complex.c).
  */
 #ifndef DTXK_SCAN_H
 #define DTXK_SCAN_H
@@ -28,7 +33,7 @@ enum { DTXK_SCAN_SUM = 1, DTXK_SCAN_PROD = 2 };
 typedef struct dtxk_scan {
   int32_t mode, op, nan, dtype; /* dtype: DTXK_I64, DTXK_U64, DTXK_F32 or DTXK_F64 */
   int32_t has_carry;            /* SCAN: input 1 is the carry; CARRY: input 0 is a */
-  int32_t pad;
+  int32_t cplx;                 /* complex pairs (see above) */
   int64_t outer, n, inner;
 } dtxk_scan;
 
@@ -62,6 +67,51 @@ DTXK_SCAN_OPS(i64, int64_t, DTXK_SCAN_NAN_NEVER)
 DTXK_SCAN_OPS(u64, uint64_t, DTXK_SCAN_NAN_NEVER)
 DTXK_SCAN_OPS(f32, float, DTXK_SCAN_NAN_FLOAT)
 DTXK_SCAN_OPS(f64, double, DTXK_SCAN_NAN_FLOAT)
+
+/* The complex lanes: x, y, t point at a lane's first pair (re, im); the
+ * lane's pairs are inner apart. */
+#define DTXK_SCAN_CPLX(S, T)                                                                         \
+  DTX_HD void dtxk_scan_cmul_##S(T *acc, const T *x) {                                               \
+    T re = acc[0] * x[0] - acc[1] * x[1], im = acc[0] * x[1] + acc[1] * x[0];                        \
+    acc[0] = re;                                                                                     \
+    acc[1] = im;                                                                                     \
+  }                                                                                                  \
+  DTX_HD void dtxk_scan_ctotal_##S(const dtxk_scan *p, const T *x, T *t) {                           \
+    T acc[2] = {p->n > 0 ? x[0] : (T)1, p->n > 0 ? x[1] : (T)0};                                     \
+    for (int64_t k = 1; k < p->n; k++) dtxk_scan_cmul_##S(acc, x + k * p->inner);                    \
+    t[0] = acc[0];                                                                                   \
+    t[1] = acc[1];                                                                                   \
+  }                                                                                                  \
+  DTX_HD void dtxk_scan_clane_##S(const dtxk_scan *p, const T *x, T *y, const T *carry) {            \
+    T acc[2] = {carry != NULL ? carry[0] : (T)1, carry != NULL ? carry[1] : (T)0};                   \
+    for (int64_t k = 0; k < p->n; k++) {                                                             \
+      if (k == 0 && carry == NULL) {                                                                 \
+        acc[0] = x[0];                                                                               \
+        acc[1] = x[1];                                                                               \
+      } else {                                                                                       \
+        dtxk_scan_cmul_##S(acc, x + k * p->inner);                                                   \
+      }                                                                                              \
+      y[k * p->inner] = acc[0];                                                                      \
+      y[k * p->inner + 1] = acc[1];                                                                  \
+    }                                                                                                \
+  }                                                                                                  \
+  /* one lane (pair) l of the mode's output: l counts the (outer, inner / 2) pairs */                \
+  DTX_HD void dtxk_scan_cstep_##S(const dtxk_scan *p, int64_t l, const T *in0, const T *in1, T *y) { \
+    int64_t pairs = p->inner / 2, o = l / pairs, i = 2 * (l % pairs);                                \
+    int64_t base = o * p->n * p->inner + i, lane = o * p->inner + i;                                 \
+    if (p->mode == DTXK_SCAN_TOTAL) {                                                                \
+      dtxk_scan_ctotal_##S(p, in0 + base, y + lane);                                                 \
+    } else if (p->mode == DTXK_SCAN_CARRY) {                                                         \
+      T acc[2] = {in0[lane], in0[lane + 1]};                                                         \
+      if (p->has_carry) dtxk_scan_cmul_##S(acc, in1 + lane);                                         \
+      y[lane] = acc[0];                                                                              \
+      y[lane + 1] = acc[1];                                                                          \
+    } else {                                                                                         \
+      dtxk_scan_clane_##S(p, in0 + base, y + base, p->has_carry ? in1 + lane : NULL);                \
+    }                                                                                                \
+  }
+DTXK_SCAN_CPLX(f32, float)
+DTXK_SCAN_CPLX(f64, double)
 
 #ifdef __cplusplus
 extern "C" {

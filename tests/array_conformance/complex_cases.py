@@ -92,6 +92,7 @@ def add(w, Node):
     w.add("cx_dot_vec", [row, row], N("dot", X, Y))
     w.add("cx_tensordot", [c128, sq], N("tensordot", X, Y, aa=[1], ab=[0]))
     math_cases(w, Node, rng, cplx)
+    order_cases(w, Node, rng)
     fft_cases(w, Node, rng)
 
 
@@ -186,6 +187,120 @@ def math_cases(w, Node, rng, cplx):
     w.add("cx_var_specials", [(table(sp64[:9], np.complex128).reshape(9, 9), [4, 4])], R("var", X, [1]))
     w.add("cx_any_specials", [(table(sp64[:9], np.complex128).reshape(9, 9), [4, 4])], R("any", X, [0]))
     w.add("cx_all_specials", [(table(sp64[:9], np.complex128).reshape(9, 9), [4, 4])], R("all", X, [1]))
+
+
+def order_cases(w, Node, rng):
+    """NumPy's lexicographic order of complex values (real part first; NaN in either part: comparisons
+    false, minimum / maximum / min / max / argmin / argmax give the first NaN), clip, and the NaN-skipping
+    reductions (nanmin / nanmax as fmin / fmax, nanargmin with NaN as inf + 0j) and scans: values with
+    ties in the real part, NaN and inf in either part, ragged chunks, empty arrays."""
+    X, Y = Node("in", k=0), Node("in", k=1)
+
+    def N(op, *k, **p):
+        return Node(op, k, **p)
+
+    def R(name, x, axes=None, keepdims=False, ddof=0):
+        return Node("reduce", [x], name=name, axes=axes, keepdims=keepdims, ddof=ddof)
+
+    def part(shape, pnan, pinf):
+        v = rng.integers(-2, 3, shape).astype(np.float64)
+        v = np.where(rng.random(shape) < 0.3, rng.standard_normal(shape), v)
+        v = np.where(rng.random(shape) < pinf, rng.choice([np.inf, -np.inf], shape), v)
+        return np.where(rng.random(shape) < pnan, np.nan, v)
+
+    def vals(shape, dt=np.complex128, pnan=0.04, pinf=0.05):
+        return (part(shape, pnan, pinf) + 1j * part(shape, pnan, pinf)).astype(dt)
+
+    a = (vals((7, 6)), [3, 4])
+    b = (vals((7, 6)), [5, 2])
+    a64 = (vals((7, 6), np.complex64), [4, 5])
+    r32 = (part((6,), 0.1, 0.1).astype(np.float32), [4])
+    sp = [0, -1.0, 1.0, np.inf, -np.inf, np.nan]
+    t1 = np.array([complex(x, y) for x in sp for y in sp], np.complex128)
+    tx = (np.repeat(t1, len(t1)), [31])
+    ty = (np.tile(t1, len(t1)), [47])
+    for op in ("lt", "le", "gt", "ge", "minimum", "maximum"):
+        w.add(f"cx_{op}_c128_c128", [a, b], N(op, X, Y), signs=True)
+        w.add(f"cx_{op}_specials", [tx, ty], N(op, X, Y), signs=True)
+        w.add(f"cx_{op}_c64_f32", [a64, r32], N(op, X, Y), signs=True)
+        w.add(f"cx_{op}_f32_c64", [r32, a64], N(op, X, Y), signs=True)
+        w.add(f"cx_{op}_c64_pyfloat", [a64], N(op, X, Node("float", v=1.0)), signs=True)
+        w.add(f"cx_{op}_c64_pycomplex", [a64], N(op, X, Node("cscalar", v=complex(0, -1))), signs=True)
+        w.add(f"cx_{op}_empty", [(np.zeros((0, 3), np.complex64), [1, 2]), a64], N(op, X, N("slice", Y, spec=":0,:3")))
+    for lo, hi in ((0.5, 2.0), (-1.0, 1.0), (np.nan, 2.0), (1.0, np.nan), (3.0, 1.0), (-np.inf, np.inf)):
+        w.add(f"cx_clip_{lo}_{hi}", [a], Node("clip", [X], lo=lo, hi=hi), signs=True)
+        w.add(f"cx_clip_c64_{lo}_{hi}", [a64], Node("clip", [X], lo=lo, hi=hi), signs=True)
+    w.add("cx_clip_specials", [tx], Node("clip", [X], lo=0.0, hi=1.0), signs=True)
+    w.add("cx_floor_divide_refused", [a, b], N("floor_divide", X, Y))
+    w.add("cx_mod_refused", [a, b], N("mod", X, Y))
+    # reductions: with NaN in some slices (the first NaN wins), without NaN (ties in the real part)
+    c3 = (vals((5, 6, 4), pnan=0.02, pinf=0.05), [2, 4, 3])
+    c3n = (vals((5, 6, 4), pnan=0.0, pinf=0.05), [3, 5, 4])
+    c3a = (vals((5, 6, 4), pnan=0.5, pinf=0.05), [4, 4, 3])  # all-NaN slices likely
+    m64 = (vals((9, 5), np.complex64), [4, 2])
+    ragged = (vals((13,)), [5])
+    for tag, x in (("nan", c3), ("nonan", c3n), ("halfnan", c3a)):
+        for axes in (None, [0], [1], [2], [0, 2], [1, 2]):
+            for kd in (False, True):
+                for name in ("min", "max"):
+                    w.add(f"cx_{name}_{tag}_{axes}_{kd}", [x], R(name, X, axes, kd), signs=True)
+                if axes is None or len(axes) == 1:
+                    for name in ("argmin", "argmax"):
+                        w.add(f"cx_{name}_{tag}_{axes}_{kd}", [x], R(name, X, axes, kd))
+    for name in ("min", "max", "argmin", "argmax"):
+        w.add(f"cx_{name}_c64", [m64], R(name, X, [0]), signs=True)
+        w.add(f"cx_{name}_ragged", [ragged], R(name, X), signs=True)
+        w.add(f"cx_{name}_specials", [tx], R(name, X), signs=True)
+        w.add(f"cx_{name}_0d", [(np.array(complex(2, np.nan)), [])], R(name, X), signs=True)
+        w.add(f"cx_{name}_empty", [(np.zeros((0, 3), np.complex128), [1, 2])], R(name, X, [0]))
+        w.add(f"cx_{name}_empty_other", [(np.zeros((0, 3), np.complex128), [1, 2])], R(name, X, [1]))
+        w.add(f"cx_{name}_of_sum", [a, b], R(name, N("add", X, Y), [1]))
+    nan_cases(w, Node, R, vals, c3, c3a, m64, ragged)
+
+
+def nan_cases(w, Node, R, vals, c3, c3a, m64, ragged):
+    """The NaN-skipping reductions and the scans of complex arrays."""
+    X = Node("in", k=0)
+    # the NaN-skipping reductions
+    # (products of infinities: dtx multiplies in another order than NumPy, so inf * 0 may come first)
+    c3f = (vals((5, 6, 4), pnan=0.1, pinf=0.0), [2, 4, 3])
+    for tag, x in (("nan", c3), ("halfnan", c3a), ("finite", c3f)):
+        for axes in (None, [0], [2], [0, 1]):
+            for kd in (False, True):
+                for name in ("nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmin", "nanmax"):
+                    if name == "nanprod" and tag != "finite":
+                        continue
+                    w.add(f"cx_{name}_{tag}_{axes}_{kd}", [x], R(name, X, axes, kd), signs=name in ("nanmin", "nanmax"))
+    for axes in (None, [0], [1], [2]):
+        for kd in (False, True):
+            for name in ("nanargmin", "nanargmax"):
+                w.add(f"cx_{name}_{axes}_{kd}", [c3], R(name, X, axes, kd))
+    allnan = np.array([[complex(np.nan, 1), complex(2, np.nan)], [1 + 1j, complex(np.inf, 5)],
+                       [complex(np.nan, np.nan), complex(np.inf, -1)]])
+    for name in ("nanargmin", "nanargmax"):  # documented: -1 for an all-NaN slice (NumPy raises)
+        fill = np.inf if name == "nanargmin" else -np.inf  # NumPy's NaN replacement
+        want = getattr(np, name[3:])(np.where(np.isnan(allnan), fill, allnan), axis=1)
+        want[0] = -1
+        w.add(f"cx_{name}_all_nan_slice", [(allnan, [2, 1])], R(name, X, [1]), want=want)
+        w.add(f"cx_{name}_inf_ties", [(allnan[1:], [1, 1])], R(name, X, [0]))
+    for name in ("nanmin", "nanmax", "nansum", "nanmean", "nanvar", "nanstd", "nanprod"):
+        w.add(f"cx_{name}_all_nan_rows", [(allnan, [2, 1])], R(name, X, [1]), signs=name in ("nanmin", "nanmax"))
+        w.add(f"cx_{name}_c64", [m64], R(name, X, [0]))
+        w.add(f"cx_{name}_empty", [(np.zeros((0, 3), np.complex128), [1, 2])], R(name, X, [0]))
+        w.add(f"cx_{name}_ddof", [c3f], R(name, X, [1], ddof=2))
+    # scans (products of infinities over several chunks: dtx multiplies the chunks' totals first, so inf * 0
+    # may come in another order than NumPy's; in one chunk the order is NumPy's)
+    sp = [0, -1.0, 2.0, np.inf, -np.inf, np.nan]
+    t1 = np.array([complex(x, y) for x in sp for y in sp], np.complex128)
+    for name in ("cumsum", "nancumsum", "cumprod", "nancumprod"):
+        x = c3 if "sum" in name else c3f
+        for ax in (0, 1, -1):
+            w.add(f"cx_{name}_{ax}", [x], Node("cum", [X], name=name, axis=ax))
+        w.add(f"cx_{name}_specials_one_chunk", [(t1, [36])], Node("cum", [X], name=name, axis=0), signs=True)
+        w.add(f"cx_{name}_c64", [m64], Node("cum", [X], name=name, axis=0))
+        w.add(f"cx_{name}_ragged", [ragged], Node("cum", [X], name=name, axis=0))
+        w.add(f"cx_{name}_random", [(vals((6, 9), pnan=0.0, pinf=0.0), [4, 2])], Node("cum", [X], name=name, axis=1))
+        w.add(f"cx_{name}_empty", [(np.zeros((0, 3), np.complex128), [1, 2])], Node("cum", [X], name=name, axis=0))
 
 
 def fft_cases(w, Node, rng):

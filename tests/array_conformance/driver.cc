@@ -233,6 +233,16 @@ class Builder {
       return p;
     }
     if (op == "reduce") return Reduce();
+    if (op == "cum") {
+      static const char *names[] = {"cumsum", "cumprod", "nancumsum", "nancumprod"};
+      static const dtx_scan_op ops[] = {DTX_CUMSUM, DTX_CUMPROD, DTX_NANCUMSUM, DTX_NANCUMPROD};
+      std::string name = Tok();
+      dtx_array *a = Node();
+      int axis = static_cast<int>(Int(Tok()));
+      for (int i = 0; i < 4; i++)
+        if (name == names[i]) return dtx_cumulative(a, ops[i], axis);
+      throw std::runtime_error("unknown scan " + name);
+    }
     if (op == "dot" || op == "matmul") {
       dtx_array *a = Node(), *b = Node();
       return op == "dot" ? dtx_dot(a, b) : dtx_matmul(a, b);
@@ -397,9 +407,12 @@ class Builder {
     o.ddof = static_cast<int>(Int(Tok()));
     std::vector<int64_t> axes = ax == "all" ? std::vector<int64_t>() : ParseInts(ax);
     std::vector<int> ia(axes.begin(), axes.end());
+    bool nan = name.compare(0, 3, "nan") == 0;
+    if (nan) name = name.substr(3);
     for (int i = 0; i < 11; i++)
       if (name == names[i])
-        return dtx_reduce(a, reds[i], ia.empty() ? nullptr : ia.data(), static_cast<int>(ia.size()), &o);
+        return (nan ? dtx_nanreduce : dtx_reduce)(a, reds[i], ia.empty() ? nullptr : ia.data(),
+                                                  static_cast<int>(ia.size()), &o);
     throw std::runtime_error("unknown reduction " + name);
   }
 

@@ -15,7 +15,8 @@ The expression language (one node per parenthesis):
   (neg|abs|exp|log|sqrt|sin|cos|tanh|isnan|isinf|isfinite|rint X)
   (add|sub|mul|div|pow|minimum|maximum|eq|ne|lt|le|gt|ge|floor_divide|mod X Y)
   (where C X Y)  (astype X DTYPE)  (clip X LO HI)  (round X DECIMALS)  (persist X)
-  (reduce NAME X AXES KEEPDIMS DDOF)   AXES: all, or 0,2
+  (reduce NAME X AXES KEEPDIMS DDOF)   AXES: all, or 0,2; NAME also nansum .. nanargmax
+  (cum NAME X AXIS)   NAME: cumsum, cumprod, nancumsum, nancumprod (dtx/scan.h)
   (dot X Y)  (matmul X Y)  (tensordot X Y AXES_A AXES_B)   AXES: -, or 0,1
   (slice X SPEC)   SPEC: entries joined by ',': start:stop:step (parts may be
                    empty), an integer, or new
@@ -138,6 +139,8 @@ class Node:
         if op == "reduce":
             ax = "all" if p["axes"] is None else ",".join(map(str, p["axes"]))
             return f"(reduce {p['name']} {ks} {ax} {int(p['keepdims'])} {p['ddof']})"
+        if op == "cum":
+            return f"(cum {p['name']} {ks} {p['axis']})"
         if op == "tensordot":
             a = ",".join(map(str, p["aa"])) or "-"
             b = ",".join(map(str, p["ab"])) or "-"
@@ -265,6 +268,12 @@ class Node:
             return np.asarray(kv[0])
         if op == "reduce":
             return self.reduce(kv[0])
+        if op == "cum":
+            r = getattr(np, p["name"])(kv[0], axis=p["axis"])
+            if r.dtype.kind in "fc":
+                self.inexact = True
+                self.nred = max(self.nred, int(np.shape(kv[0])[p["axis"]]))
+            return r
         if op in ("dot", "matmul", "tensordot"):
             x, y = kv
             if any(dtype_of(v) is not None and dtype_of(v).kind == "f" and not np.isfinite(v).all() for v in kv):
@@ -388,11 +397,17 @@ class Node:
         ax = None if axes is None else tuple(axes)
         n = xa.size if ax is None else int(np.prod([xa.shape[a] for a in ax] or [1]))
         self.nred = max(self.nred, n)
-        if name in ("argmin", "argmax"):
-            if self.kids[0].inexact and xa.dtype.kind == "f":
+        if name in ("argmin", "argmax", "nanargmin", "nanargmax"):
+            if self.kids[0].inexact and xa.dtype.kind in "fc":
                 raise Skip("argmin/argmax of inexact floats")
-            f = np.argmin if name == "argmin" else np.argmax
+            f = getattr(np, name)
             return f(x, axis=None if ax is None else ax[0], keepdims=kd)
+        if name in ("nanmin", "nanmax"):
+            return getattr(np, name)(x, axis=ax, keepdims=kd)
+        if name in ("nansum", "nanprod", "nanmean", "nanvar", "nanstd"):
+            self.inexact = True
+            kw = {"ddof": ddof} if name in ("nanvar", "nanstd") else {}
+            return getattr(np, name)(x, axis=ax, keepdims=kd, **kw)
         if name in ("any", "all"):
             self.guard_truth(self.kids[0], x)
             return (np.any if name == "any" else np.all)(x, axis=ax, keepdims=kd)

@@ -28,14 +28,8 @@
 #include "kernels/kernels.h"
 #include "kernels/program.h"
 
-/* The hot loops are built for the baseline ISA and, on x86-64 with GCC, also
- * for x86-64-v3 (AVX2) and v4 (AVX-512), picked at load time by the CPU. Only
- * static functions carry it, each file's own. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
-#define HOT __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define HOT
-#endif
+/* The hot loops: also built for AVX2 and AVX-512 (kernels.h). */
+#define HOT DTXK_HOT
 
 /* A strip register: where its values are (buf, or a leaf read in place). */
 typedef struct dtxi_reg {

@@ -11,6 +11,15 @@
 
 #include "dtx/graph.h"
 
+/* Hot loops are built for the baseline ISA and, on x86-64 with GCC, also for
+ * x86-64-v3 (AVX2) and v4 (AVX-512), picked at load time by the CPU. Only
+ * static functions carry it, each file's own. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+#define DTXK_HOT __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define DTXK_HOT
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -15,12 +15,17 @@
  * task's thread; scratch is its own.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/elem.h"
 #include "kernels/kernels.h"
 #include "kernels/sort.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define SHORT 48
 
@@ -113,46 +118,53 @@ NAN_LAST(double)
  * their payloads, in order); the signs of the zeros are counted before and
  * written back after (every -0.0 before every 0.0, as the key order). 0, or
  * -1 when vqsort does not take the dtype. */
-#define VQ_FLOAT(T, U, SIGN, DT)                                                   \
-  static int vq_##T(T *x, int64_t n, T *tmp) {                                     \
-    int64_t special = 0, zeros = 0, negz = 0, m = n;                               \
-    for (int64_t i = 0; i < n; i++) {                                              \
-      special += !(x[i] < (T)INFINITY);                                            \
-      zeros += x[i] == 0;                                                          \
-    }                                                                              \
-    if (zeros > 0)                                                                 \
-      for (int64_t i = 0; i < n; i++) {                                            \
-        U k;                                                                       \
-        memcpy(&k, x + i, sizeof k);                                               \
-        negz += k == (SIGN);                                                       \
-      }                                                                            \
-    if (special > 0) {                                                             \
-      int64_t nn = 0, ninf = 0;                                                    \
-      m = 0;                                                                       \
-      for (int64_t i = 0; i < n; i++) {                                            \
-        if (x[i] < (T)INFINITY)                                                    \
-          x[m++] = x[i];                                                           \
-        else if (x[i] == (T)INFINITY)                                              \
-          ninf++;                                                                  \
-        else                                                                       \
-          tmp[nn++] = x[i];                                                        \
-      }                                                                            \
-      for (int64_t i = 0; i < ninf; i++) x[m + i] = (T)INFINITY;                   \
-      memcpy(x + m + ninf, tmp, (size_t)nn * sizeof(T));                           \
-    }                                                                              \
-    if (dtxk_vqsort((DT), x, m) != 0) return -1;                                   \
-    if (zeros > 0) {                                                               \
-      int64_t lo = 0, hi = m; /* the first value >= 0: the zeros start there */    \
-      while (lo < hi) {                                                            \
-        int64_t mid = lo + (hi - lo) / 2;                                          \
-        if (x[mid] < 0)                                                            \
-          lo = mid + 1;                                                            \
-        else                                                                       \
-          hi = mid;                                                                \
-      }                                                                            \
-      for (int64_t i = 0; i < zeros; i++) x[lo + i] = i < negz ? -(T)0.0 : (T)0.0; \
-    }                                                                              \
-    return 0;                                                                      \
+#define VQ_FLOAT(T, U, SIGN, DT)                                                            \
+  /* the NaN / +inf and the zeros of x (vectorised: 1 ns a value before) */                 \
+  DTXK_HOT static void count_##T(const T *x, int64_t n, int64_t *special, int64_t *zeros) { \
+    int64_t s = 0, z = 0;                                                                   \
+    for (int64_t i = 0; i < n; i++) {                                                       \
+      s += !(x[i] < (T)INFINITY);                                                           \
+      z += x[i] == 0;                                                                       \
+    }                                                                                       \
+    *special = s;                                                                           \
+    *zeros = z;                                                                             \
+  }                                                                                         \
+  static int vq_##T(T *x, int64_t n, T *tmp) {                                              \
+    int64_t special, zeros, negz = 0, m = n;                                                \
+    count_##T(x, n, &special, &zeros);                                                      \
+    if (zeros > 0)                                                                          \
+      for (int64_t i = 0; i < n; i++) {                                                     \
+        U k;                                                                                \
+        memcpy(&k, x + i, sizeof k);                                                        \
+        negz += k == (SIGN);                                                                \
+      }                                                                                     \
+    if (special > 0) {                                                                      \
+      int64_t nn = 0, ninf = 0;                                                             \
+      m = 0;                                                                                \
+      for (int64_t i = 0; i < n; i++) {                                                     \
+        if (x[i] < (T)INFINITY)                                                             \
+          x[m++] = x[i];                                                                    \
+        else if (x[i] == (T)INFINITY)                                                       \
+          ninf++;                                                                           \
+        else                                                                                \
+          tmp[nn++] = x[i];                                                                 \
+      }                                                                                     \
+      for (int64_t i = 0; i < ninf; i++) x[m + i] = (T)INFINITY;                            \
+      memcpy(x + m + ninf, tmp, (size_t)nn * sizeof(T));                                    \
+    }                                                                                       \
+    if (dtxk_vqsort((DT), x, m) != 0) return -1;                                            \
+    if (zeros > 0) {                                                                        \
+      int64_t lo = 0, hi = m; /* the first value >= 0: the zeros start there */             \
+      while (lo < hi) {                                                                     \
+        int64_t mid = lo + (hi - lo) / 2;                                                   \
+        if (x[mid] < 0)                                                                     \
+          lo = mid + 1;                                                                     \
+        else                                                                                \
+          hi = mid;                                                                         \
+      }                                                                                     \
+      for (int64_t i = 0; i < zeros; i++) x[lo + i] = i < negz ? -(T)0.0 : (T)0.0;          \
+    }                                                                                       \
+    return 0;                                                                               \
   }
 VQ_FLOAT(double, uint64_t, (uint64_t)1 << 63, DTXK_F64)
 VQ_FLOAT(float, uint32_t, (uint32_t)1 << 31, DTXK_F32)
@@ -279,6 +291,30 @@ static int task_lanes(dtx_task_ctx *ctx, const dtxk_sort *p, size_t bytes, lanes
   return 0;
 }
 
+/* n bytes from s to d, past the caches where the ISA can (non-temporal
+ * stores: a sorted lane of a large output is not read again soon, and the
+ * destination's lines need not be read first): a third less memory traffic
+ * than a copy. d and s 16-byte aligned for the streaming part. */
+static void stream_out(char *d, const char *s, size_t n) {
+#if defined(__SSE2__)
+  if (((uintptr_t)d & 15) == 0 && ((uintptr_t)s & 15) == 0) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+      _mm_stream_si128((__m128i *)(void *)(d + i), _mm_load_si128((const __m128i *)(const void *)(s + i)));
+      _mm_stream_si128((__m128i *)(void *)(d + i + 16),
+                       _mm_load_si128((const __m128i *)(const void *)(s + i + 16)));
+      _mm_stream_si128((__m128i *)(void *)(d + i + 32),
+                       _mm_load_si128((const __m128i *)(const void *)(s + i + 32)));
+      _mm_stream_si128((__m128i *)(void *)(d + i + 48),
+                       _mm_load_si128((const __m128i *)(const void *)(s + i + 48)));
+    }
+    memcpy(d + i, s + i, n - i);
+    return;
+  }
+#endif
+  memcpy(d, s, n);
+}
+
 int dtxk_sort_cpu(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_sort *p = (const dtxk_sort *)dtx_task_args(ctx, &asz);
@@ -291,13 +327,21 @@ int dtxk_sort_cpu(dtx_task_ctx *ctx) {
   if (bytes == 0) return 0;
   char *buf = dtx_task_scratch(ctx, (size_t)(2 * p->n * esz));
   if (buf == NULL) return dtx_task_fail(ctx, "out of memory for the sort's scratch");
+  /* outputs of 1 MiB and more, in lanes of 4 KiB and more, are streamed */
+  int stream = bytes >= ((size_t)1 << 20) && p->n * esz >= 4096;
   for (int64_t o = 0; o < p->outer; o++)
     for (int64_t i = 0; i < p->inner; i++) {
       char *d = lane_at(&out, o, i, esz);
       const char *s = lane_at(&in, o, i, esz);
-      if (out.sk == 1) { /* a contiguous lane of the output: sorted there */
+      if (out.sk == 1 && !stream) { /* a contiguous lane of the output: sorted there */
         copy_lane(d, 1, s, in.sk, p->n, esz);
         dtxk_sort_lane(p->dtype, d, p->n, buf);
+        continue;
+      }
+      if (out.sk == 1) { /* sorted in cache, streamed out */
+        copy_lane(buf, 1, s, in.sk, p->n, esz);
+        dtxk_sort_lane(p->dtype, buf, p->n, buf + p->n * esz);
+        stream_out(d, buf, (size_t)(p->n * esz));
         continue;
       }
       copy_lane(buf, 1, s, in.sk, p->n, esz);

@@ -320,6 +320,38 @@ TEST_P(ArraySort, HostOperandsAreReadInPlace) {
   }
 }
 
+/* Tasks with outputs of 1 MiB and more in lanes of 4 KiB and more sort each
+ * lane in scratch and stream it out (non-temporal stores): into the
+ * caller's buffer, and into output chunks read by a later expression. */
+TEST_P(ArraySort, LargeLanesAreStreamedOut) {
+  unsigned seed = std::random_device{}();
+  std::printf("seed %u\n", seed);
+  std::mt19937_64 rng(seed);
+  Scope sc;
+  for (dtx_dtype t : {DTX_F64, DTX_F32}) {
+    Nd x;
+    x.shape = {260, 2048};
+    x.t = t;
+    x.v.resize(static_cast<size_t>(x.size()));
+    for (auto &v : x.v) v = Fit(static_cast<double>(rng() % 100001) / 64 - 700, t);
+    for (int k = 0; k < 50; k++) x.v[rng() % x.v.size()] = std::numeric_limits<double>::quiet_NaN();
+    dtx_array *a = Put(cl(), x, {260, 1024}); /* rechunked to 130 x 2048: 1 MiB and more */
+    Nd want = Reference(x, 1);
+    dtx_array *r = dtx_sort(a, 1);
+    ASSERT_NE(r, nullptr) << dtx_last_error();
+    for (dtx_array *y : {r, dtx_add(r, dtx_zeros(cl(), 2, x.shape.data(), nullptr, t))}) {
+      Nd got = Get(y);
+      ASSERT_EQ(got.shape, want.shape);
+      for (int64_t i = 0; i < want.size(); i++) {
+        if (std::isnan(want.v[i]))
+          ASSERT_TRUE(std::isnan(got.v[i])) << dtx_dtype_name(t) << " at " << i;
+        else
+          ASSERT_EQ(got.v[i], want.v[i]) << dtx_dtype_name(t) << " at " << i;
+      }
+    }
+  }
+}
+
 /* Six dimensions: the task keys hold four indices, the leading chunk indices fold into the first. */
 TEST_P(ArraySort, SixDimensions) {
   Scope sc;

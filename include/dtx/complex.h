@@ -71,6 +71,12 @@
  *     axis each chunk's product is taken first (the carry), so values agree
  *     with NumPy to rounding, and with infinities among the factors inf * 0
  *     may meet in another order (nan where NumPy has inf, as for prod),
+ *   - dtx_sort (dtx/sort.h) in NumPy's order of complex values: the values
+ *     without a NaN part lexicographically, then those with a real part and
+ *     an imaginary NaN (by the real part), then a real NaN and an imaginary
+ *     part (by it), then both NaN; -0.0 sorts before 0.0 (NumPy: equal, so
+ *     either order); sort tasks over the pairs on CPU threads (also on GPU
+ *     clusters),
  *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - reductions over any axes (dtx_reduce with these too): dtx_sum,
@@ -89,8 +95,8 @@
  *   - the FFTs of dtx/fft.h.
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
  * operation (for instance floor_divide / mod, which NumPy refuses too, and
- * sort, linalg, histogram, percentile, which NumPy defines and dtx does not
- * yet), never computing from the real part alone.
+ * topk, unique, take, linalg, histogram, percentile, which NumPy defines and
+ * dtx does not yet), never computing from the real part alone.
  *
  * Inside, a complex array is a real array of its part dtype with one more
  * axis of length 2 (in one chunk) at the end, so its chunks are the

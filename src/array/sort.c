@@ -9,12 +9,13 @@
 #include <string.h>
 
 #include "array/blocks.h"
+#include "array/complex.h"
 #include "base/error.h"
 #include "dtx/sort.h"
 #include "kernels/sort.h"
 
 typedef struct sort_op {
-  int32_t axis, pad;
+  int32_t axis, cplx; /* cplx: the node is a complex array's pairs (last axis 2) */
 } sort_op;
 
 /* Whether the task of chunk idx reads its lanes from host memory in place
@@ -69,8 +70,12 @@ static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *dat
       if (d == so->axis) p.n = len;
       if (d > so->axis) p.inner *= len;
     }
+    if (so->cplx) { /* elements are the (re, im) pairs: the last axis of 2 */
+      p.inner /= 2;
+      p.cplx = 1;
+    }
     dtx_task_id x, id;
-    int ext = in_place(e, node, so->axis, idx, &p);
+    int ext = !so->cplx && in_place(e, node, so->axis, idx, &p);
     if (!ext && (rc = dtxa_emit_input(e, 0, NULL, idx, &x)) != DTX_OK) break;
     dtxa_task t;
     memset(&t, 0, sizeof t);
@@ -81,8 +86,8 @@ static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *dat
     t.args = &p;
     t.args_size = sizeof p;
     t.cpu = dtxk_sort_cpu;
-    int dest = to_dest(e, node, so->axis, idx, &p);
-    t.cuda = ext || dest ? NULL : dtxk_sort_cuda;
+    int dest = !so->cplx && to_dest(e, node, so->axis, idx, &p);
+    t.cuda = ext || dest || so->cplx ? NULL : dtxk_sort_cuda; /* complex: CPU tasks */
     t.output_size = dest ? 0 : (size_t)(p.outer * p.n * p.inner) * dtx_dtype_size(node->dtype);
     if ((rc = dtxa_emit_task(e, &t, &id)) == DTX_OK) dtxa_emit_set(e, b, id);
   }
@@ -125,8 +130,15 @@ dtx_array *dtx_sort(const dtx_array *a, int axis) {
   if (t == DTX_U32) k = DTX_I64;
   if (x != NULL && k != t) x = dtx_astype(x, k);
   sort_op so = {ax, 0};
-  if (x != NULL)
+  if (x != NULL && dtxa_cx_in(x)) { /* over the pairs, the result wrapped back */
+    so.cplx = 1;
+    const dtx_array *pr = dtxa_cx_pairs(x);
+    r = dtxa_blocks(x->cl, "sort", pr->ndim, pr->shape, pr->chunk, pr->dtype, 1, (dtx_array *const *)&pr,
+                    sort_emit, &so, sizeof so);
+    if (r != NULL) r = dtx_array_keep(dtxa_ret(dtxa_cx_wrap(dtxa_ret(r))));
+  } else if (x != NULL) {
     r = dtxa_blocks(x->cl, "sort", x->ndim, x->shape, x->chunk, k, 1, &x, sort_emit, &so, sizeof so);
+  }
   if (r != NULL && k != t) r = dtx_array_keep(dtx_astype(dtxa_ret(r), t));
   dtx_array_scope_end();
   return r != NULL ? dtxa_ret(r) : NULL;

@@ -248,6 +248,167 @@ int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch) {
   return 0;
 }
 
+/* ---- complex lanes ---------------------------------------------------------------------------- */
+
+/* NumPy's categories of complex values, sorted in this order: no NaN part,
+ * imaginary NaN, real NaN (imaginary not), both NaN. */
+static int cx_category(double re, double im) { return im != im ? (re != re ? 3 : 1) : (re != re ? 2 : 0); }
+
+static uint64_t key64(double v) {
+  uint64_t k;
+  memcpy(&k, &v, sizeof k);
+  return (k >> 63) ? ~k : k | (uint64_t)1 << 63;
+}
+static double unkey64(uint64_t k) {
+  k = (k >> 63) ? k & ~((uint64_t)1 << 63) : ~k;
+  double v;
+  memcpy(&v, &k, sizeof v);
+  return v;
+}
+static uint32_t key32(float v) {
+  uint32_t k;
+  memcpy(&k, &v, sizeof k);
+  return (k >> 31) ? ~k : k | (uint32_t)1 << 31;
+}
+static float unkey32(uint32_t k) {
+  k = (k >> 31) ? k & ~((uint32_t)1 << 31) : ~k;
+  float v;
+  memcpy(&v, &k, sizeof v);
+  return v;
+}
+
+/* 128-bit keys, stored as {lo, hi} words: the order of (hi, lo). */
+static int cmp128(const void *a, const void *b) {
+  const uint64_t *x = a, *y = b;
+  if (x[1] != y[1]) return x[1] < y[1] ? -1 : 1;
+  return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Moves the pairs of x (n pairs of esz bytes each) into category order
+ * (stable, through tmp); writes the four counts. */
+static void cx_partition(char *x, int64_t n, int esz, char *tmp, int64_t *cnt) {
+  int64_t pos[4] = {0, 0, 0, 0};
+  for (int c = 0; c < 4; c++) cnt[c] = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const char *v = x + i * esz;
+    double re, im;
+    if (esz == 16) {
+      memcpy(&re, v, 8);
+      memcpy(&im, v + 8, 8);
+    } else {
+      float r32, i32;
+      memcpy(&r32, v, 4);
+      memcpy(&i32, v + 4, 4);
+      re = r32;
+      im = i32;
+    }
+    cnt[cx_category(re, im)]++;
+  }
+  for (int c = 1; c < 4; c++) pos[c] = pos[c - 1] + cnt[c - 1];
+  for (int64_t i = 0; i < n; i++) {
+    const char *v = x + i * esz;
+    double re, im;
+    if (esz == 16) {
+      memcpy(&re, v, 8);
+      memcpy(&im, v + 8, 8);
+    } else {
+      float r32, i32;
+      memcpy(&r32, v, 4);
+      memcpy(&i32, v + 4, 4);
+      re = r32;
+      im = i32;
+    }
+    memcpy(tmp + pos[cx_category(re, im)]++ * esz, v, (size_t)esz);
+  }
+  memcpy(x, tmp, (size_t)(n * esz));
+}
+
+/* Sorts the complex128 pairs of one category by 128-bit keys: (re, im)
+ * for category 0, re then im's bits for 1, im then re's bits for 2. */
+static void sort_c128_cat(double *x, int64_t n, int cat) {
+  uint64_t *w = (uint64_t *)(void *)x; /* pair i: w[2i] lo, w[2i + 1] hi */
+  for (int64_t i = 0; i < n; i++) {
+    double re = x[2 * i], im = x[2 * i + 1];
+    uint64_t rb, ib;
+    memcpy(&rb, &re, 8);
+    memcpy(&ib, &im, 8);
+    w[2 * i + 1] = cat == 2 ? key64(im) : key64(re);
+    w[2 * i] = cat == 0 ? key64(im) : cat == 1 ? ib : rb;
+  }
+  qsort(w, (size_t)n, 16, cmp128);
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t hi = w[2 * i + 1], lo = w[2 * i];
+    double re, im;
+    if (cat == 2) {
+      im = unkey64(hi);
+      memcpy(&re, &lo, 8);
+    } else {
+      re = unkey64(hi);
+      if (cat == 0)
+        im = unkey64(lo);
+      else
+        memcpy(&im, &lo, 8);
+    }
+    x[2 * i] = re;
+    x[2 * i + 1] = im;
+  }
+}
+
+/* The same for complex64, by 64-bit keys (the radix / vqsort of the keys). */
+static void sort_c64_cat(float *x, int64_t n, int cat, uint64_t *tmp) {
+  uint64_t *w = (uint64_t *)(void *)x;
+  for (int64_t i = 0; i < n; i++) {
+    float re = x[2 * i], im = x[2 * i + 1];
+    uint32_t rb, ib;
+    memcpy(&rb, &re, 4);
+    memcpy(&ib, &im, 4);
+    uint32_t hi = cat == 2 ? key32(im) : key32(re), lo = cat == 0 ? key32(im) : cat == 1 ? ib : rb;
+    w[i] = (uint64_t)hi << 32 | lo;
+  }
+  if (n <= SHORT)
+    insertion_uint64_t(w, n);
+  else
+    sort_keys64(w, tmp, n);
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t hi = (uint32_t)(w[i] >> 32), lo = (uint32_t)w[i];
+    float re, im;
+    if (cat == 2) {
+      im = unkey32(hi);
+      memcpy(&re, &lo, 4);
+    } else {
+      re = unkey32(hi);
+      if (cat == 0)
+        im = unkey32(lo);
+      else
+        memcpy(&im, &lo, 4);
+    }
+    x[2 * i] = re;
+    x[2 * i + 1] = im;
+  }
+}
+
+int dtxk_sort_pairs(int dtype, void *x, int64_t n, void *scratch) {
+  if (dtype != DTXK_F64 && dtype != DTXK_F32) return -1;
+  int esz = 2 * dtxk_size(dtype);
+  void *own = NULL;
+  if (scratch == NULL && n > 0) {
+    scratch = own = malloc((size_t)n * (size_t)esz);
+    if (own == NULL) return -1;
+  }
+  int64_t cnt[4], off = 0;
+  if (n > 0) cx_partition(x, n, esz, scratch, cnt);
+  for (int c = 0; c < 3 && n > 0; c++) { /* both-NaN values keep their order */
+    char *p = (char *)x + off * esz;
+    if (dtype == DTXK_F64)
+      sort_c128_cat((double *)(void *)p, cnt[c], c);
+    else
+      sort_c64_cat((float *)(void *)p, cnt[c], c, scratch);
+    off += cnt[c];
+  }
+  free(own);
+  return 0;
+}
+
 /* Where lanes are read or written: element k of lane (o, i) at base + (o so
  * + k sk + i si) elements. */
 typedef struct lanes {
@@ -315,12 +476,22 @@ static void stream_out(char *d, const char *s, size_t n) {
   memcpy(d, s, n);
 }
 
+/* One lane of a task, in place (scratch: n elements). */
+static void sort_one(const dtxk_sort *p, char *x, char *scratch) {
+  if (p->cplx)
+    dtxk_sort_pairs(p->dtype, x, p->n, scratch);
+  else
+    dtxk_sort_lane(p->dtype, x, p->n, scratch);
+}
+
 int dtxk_sort_cpu(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_sort *p = (const dtxk_sort *)dtx_task_args(ctx, &asz);
   if (p == NULL || asz != sizeof *p || !dtxk_sort_dtype(p->dtype) || p->outer < 0 || p->n < 0 || p->inner < 0)
     return dtx_task_fail(ctx, "malformed sort-task arguments");
-  int esz = dtxk_size(p->dtype);
+  if (p->cplx && p->dtype != DTXK_F64 && p->dtype != DTXK_F32)
+    return dtx_task_fail(ctx, "malformed sort-task arguments (complex pairs of dtype %d)", (int)p->dtype);
+  int esz = dtxk_size(p->dtype) * (p->cplx ? 2 : 1);
   size_t bytes = (size_t)(p->outer * p->n * p->inner * esz);
   lanes in = {NULL, 0, 0, 0}, out = {NULL, 0, 0, 0};
   if (task_lanes(ctx, p, bytes, &in, &out) != 0) return -1;
@@ -335,17 +506,17 @@ int dtxk_sort_cpu(dtx_task_ctx *ctx) {
       const char *s = lane_at(&in, o, i, esz);
       if (out.sk == 1 && !stream) { /* a contiguous lane of the output: sorted there */
         copy_lane(d, 1, s, in.sk, p->n, esz);
-        dtxk_sort_lane(p->dtype, d, p->n, buf);
+        sort_one(p, d, buf);
         continue;
       }
       if (out.sk == 1) { /* sorted in cache, streamed out */
         copy_lane(buf, 1, s, in.sk, p->n, esz);
-        dtxk_sort_lane(p->dtype, buf, p->n, buf + p->n * esz);
+        sort_one(p, buf, buf + p->n * esz);
         stream_out(d, buf, (size_t)(p->n * esz));
         continue;
       }
       copy_lane(buf, 1, s, in.sk, p->n, esz);
-      dtxk_sort_lane(p->dtype, buf, p->n, buf + p->n * esz);
+      sort_one(p, buf, buf + p->n * esz);
       copy_lane(d, out.sk, buf, 1, p->n, esz);
     }
   return 0;

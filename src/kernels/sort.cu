@@ -85,7 +85,7 @@ extern "C" int dtxk_sort_cuda(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_sort *p = (const dtxk_sort *)dtx_task_args(ctx, &asz);
   if (p == NULL || asz != sizeof *p || !dtxk_sort_dtype(p->dtype) || p->outer < 0 || p->n < 0 ||
-      p->inner < 0 || p->ext != 0) /* lanes read in place are CPU tasks' */
+      p->inner < 0 || p->ext != 0 || p->out_ext != 0 || p->cplx) /* CPU tasks' forms */
     return dtx_task_fail(ctx, "malformed sort-task arguments");
   size_t bytes = (size_t)(p->outer * p->n * p->inner * dtxk_size(p->dtype));
   void *out = dtx_task_output(ctx, bytes);

@@ -7,7 +7,11 @@
  * (outer, inner) position, and the output chunk has the same layout with
  * each lane ascending. NaN sorts after everything (NumPy's order); -0.0 and
  * 0.0 are equal, so either may come first. bool, int32, int64, uint64,
- * float32 and float64 (the array layer sorts other dtypes as one of these).
+ * float32 and float64 (the array layer sorts other dtypes as one of these),
+ * and complex values as pairs of float32 / float64 in NumPy's order:
+ * lexicographic, then the values with a NaN part after all others (a real
+ * part and an imaginary NaN, by the real part; a real NaN, by the
+ * imaginary part; both NaN), -0.0 before 0.0 in either part.
  *
  * The lanes come from the task's one input chunk, or (ext non-zero; CPU
  * tasks only, no inputs) from host memory read in place: element k of lane
@@ -24,7 +28,7 @@
 #include "dtx/graph.h"
 
 typedef struct dtxk_sort {
-  int32_t dtype, pad;
+  int32_t dtype, cplx; /* cplx: an element is a (re, im) pair of dtype (float32 / float64; CPU only) */
   int64_t outer, n, inner;
   uint64_t ext;          /* 0: the input chunk */
   int64_t so, sk, si;    /* ext's strides (elements) for o, k, i */
@@ -42,6 +46,9 @@ int dtxk_sort_dtype(int dtype);
  * elements (or is NULL: then allocated). 0, or -1 when out of memory or
  * dtype is not one sort tasks take. */
 int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch);
+/* The same for n complex values, pairs of dtype (float32 / float64);
+ * scratch holds 2n pairs (or is NULL). */
+int dtxk_sort_pairs(int dtype, void *x, int64_t n, void *scratch);
 int dtxk_sort_cpu(dtx_task_ctx *ctx);
 /* GPU builds: kernels/sort.cu; nocuda.c otherwise. */
 int dtxk_sort_cuda(dtx_task_ctx *ctx);

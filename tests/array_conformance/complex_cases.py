@@ -256,6 +256,18 @@ def order_cases(w, Node, rng):
         w.add(f"cx_{name}_empty_other", [(np.zeros((0, 3), np.complex128), [1, 2])], R(name, X, [1]))
         w.add(f"cx_{name}_of_sum", [a, b], R(name, N("add", X, Y), [1]))
     nan_cases(w, Node, R, vals, c3, c3a, m64, ragged)
+    # sort: NumPy's order, the values with a NaN part last (real and NaN, NaN and real, both NaN);
+    # -0.0 and 0.0 are equal (either may come first), so signs are not compared
+    for tag, x in (("nan", c3), ("nonan", c3n), ("halfnan", c3a)):
+        for ax in (0, 1, 2, -1):
+            w.add(f"cx_sort_{tag}_{ax}", [x], Node("sort", [X], axis=ax))
+    w.add("cx_sort_c64", [m64], Node("sort", [X], axis=0))
+    w.add("cx_sort_c64_rows", [m64], Node("sort", [X], axis=1))
+    w.add("cx_sort_ragged", [ragged], Node("sort", [X], axis=0))
+    w.add("cx_sort_specials", [tx], Node("sort", [X], axis=0))
+    w.add("cx_sort_long_lane", [(vals((300,), pnan=0.1), [70])], Node("sort", [X], axis=0))
+    w.add("cx_sort_empty", [(np.zeros((0, 3), np.complex128), [1, 2])], Node("sort", [X], axis=0))
+    w.add("cx_sort_of_sum", [a, b], Node("sort", [N("add", X, Y)], axis=1))
 
 
 def nan_cases(w, Node, R, vals, c3, c3a, m64, ragged):

@@ -233,6 +233,10 @@ class Builder {
       return p;
     }
     if (op == "reduce") return Reduce();
+    if (op == "sort") {
+      dtx_array *a = Node();
+      return dtx_sort(a, static_cast<int>(Int(Tok())));
+    }
     if (op == "cum") {
       static const char *names[] = {"cumsum", "cumprod", "nancumsum", "nancumprod"};
       static const dtx_scan_op ops[] = {DTX_CUMSUM, DTX_CUMPROD, DTX_NANCUMSUM, DTX_NANCUMPROD};

@@ -141,6 +141,8 @@ class Node:
             return f"(reduce {p['name']} {ks} {ax} {int(p['keepdims'])} {p['ddof']})"
         if op == "cum":
             return f"(cum {p['name']} {ks} {p['axis']})"
+        if op == "sort":
+            return f"(sort {ks} {p['axis']})"
         if op == "tensordot":
             a = ",".join(map(str, p["aa"])) or "-"
             b = ",".join(map(str, p["ab"])) or "-"
@@ -268,6 +270,8 @@ class Node:
             return np.asarray(kv[0])
         if op == "reduce":
             return self.reduce(kv[0])
+        if op == "sort":
+            return np.sort(kv[0], axis=p["axis"])
         if op == "cum":
             r = getattr(np, p["name"])(kv[0], axis=p["axis"])
             if r.dtype.kind in "fc":

@@ -484,4 +484,30 @@ TEST_P(ArrayComplexOrder, SortIsNumpysOrder) {
   }
 }
 
+/* dtx_take / dtx_take_array of complex arrays along each axis (the pairs
+ * taken), with negative and repeated indices over ragged chunks; axis None
+ * refused with a message. */
+TEST_P(ArrayComplexOrder, TakeAlongAxes) {
+  std::mt19937_64 rng = Rng("complex take");
+  const std::vector<int64_t> sh = {9, 7};
+  std::vector<cd> x = Vals(rng, 63, 0.1);
+  dtx_array *a = FromC(cl(), sh, {4, 3}, x);
+  for (int ax = 0; ax < 2; ax++) {
+    std::vector<int64_t> idx = {-1, 0, 3, 3, static_cast<int64_t>(sh[ax]) - 2, -static_cast<int64_t>(sh[ax])};
+    std::vector<cd> want;
+    for (int64_t i = 0; i < (ax == 0 ? 6 : 9); i++)
+      for (int64_t j = 0; j < (ax == 0 ? 7 : 6); j++) {
+        int64_t k = idx[static_cast<size_t>(ax == 0 ? i : j)];
+        if (k < 0) k += sh[ax];
+        want.push_back(x[static_cast<size_t>(ax == 0 ? k * 7 + j : i * 7 + k)]);
+      }
+    Exact(GetC(dtx_take(a, idx.data(), 6, ax)), want, "take along " + std::to_string(ax));
+    dtx_array *ia = dtx_from_host(cl(), 1, std::vector<int64_t>{6}.data(), std::vector<int64_t>{4}.data(),
+                                  DTX_I64, idx.data(), DTX_HOST_COPY);
+    Exact(GetC(dtx_take_array(a, ia, ax)), want, "take_array along " + std::to_string(ax));
+  }
+  EXPECT_EQ(dtx_take(a, std::vector<int64_t>{0}.data(), 1, DTX_NO_AXIS), nullptr);
+  EXPECT_NE(std::string(dtx_last_error()).find("DTX_NO_AXIS"), std::string::npos) << dtx_last_error();
+}
+
 }  // namespace

@@ -77,6 +77,8 @@
  *     part (by it), then both NaN; -0.0 sorts before 0.0 (NumPy: equal, so
  *     either order); sort tasks over the pairs on CPU threads (also on GPU
  *     clusters),
+ *   - dtx_take and dtx_take_array (dtx/index.h) along an axis (not
+ *     DTX_NO_AXIS yet): the same take of the pairs,
  *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - reductions over any axes (dtx_reduce with these too): dtx_sum,
@@ -95,7 +97,7 @@
  *   - the FFTs of dtx/fft.h.
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
  * operation (for instance floor_divide / mod, which NumPy refuses too, and
- * topk, unique, take, linalg, histogram, percentile, which NumPy defines and
+ * topk, unique, mask_select, linalg, histogram, percentile, which NumPy defines and
  * dtx does not yet), never computing from the real part alone.
  *
  * Inside, a complex array is a real array of its part dtype with one more

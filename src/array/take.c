@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "array/blocks.h"
+#include "array/complex.h"
 #include "base/error.h"
 #include "dtx/index.h"
 #include "kernels/take.h"
@@ -279,10 +280,27 @@ static int check(const char *fn, const dtx_array *a, int axis) {
   return ax;
 }
 
+/* A complex array's take along an axis: the same take of its pairs,
+ * wrapped back (NULL with the error set; DTX_NO_AXIS refused). */
+static dtx_array *cx_take(const char *fn, const dtx_array *a, int ax, const int64_t *indices, int64_t n,
+                          const dtx_array *iarr) {
+  if (ax == FLAT) {
+    dtxi_fail(DTX_ENOTSUP, "%s: DTX_NO_AXIS of a complex array is not supported yet; take along an axis", fn);
+    return NULL;
+  }
+  dtx_array_scope_begin();
+  const dtx_array *pairs = dtxa_cx_pairs(a);
+  dtx_array *t = iarr != NULL ? dtx_take_array(pairs, iarr, ax) : dtx_take(pairs, indices, n, ax);
+  dtx_array *r = t != NULL ? dtx_array_keep(dtxa_ret(dtxa_cx_wrap(t))) : NULL;
+  dtx_array_scope_end();
+  return r != NULL ? dtxa_ret(r) : NULL;
+}
+
 dtx_array *dtx_take(const dtx_array *a, const int64_t *indices, int64_t n, int axis) {
   if (a == NULL) return NULL;
   int ax = check("dtx_take", a, axis);
   if (ax == -2) return NULL;
+  if (dtxa_cx_in(a)) return cx_take("dtx_take", a, ax, indices, n, NULL);
   if (n < 0 || (n > 0 && indices == NULL)) {
     dtxi_fail(DTX_EINVAL, "dtx_take: %lld indices at %p; give n >= 0 indices", (long long)n,
               (const void *)indices);
@@ -331,6 +349,7 @@ dtx_array *dtx_take_array(const dtx_array *a, const dtx_array *indices, int axis
   if (a == NULL || indices == NULL) return NULL;
   int ax = check("dtx_take_array", a, axis);
   if (ax == -2) return NULL;
+  if (dtxa_cx_in(a)) return cx_take("dtx_take_array", a, ax, NULL, 0, indices);
   if ((indices->ndim != 1 && ax != FLAT) || indices->deferred || indices->dtype == DTX_BOOL ||
       indices->dtype == DTX_F16 || indices->dtype == DTX_F32 || indices->dtype == DTX_F64 ||
       a->cl != indices->cl) {

@@ -447,6 +447,7 @@ bool SortsBefore(cd a, cd b) {
 TEST_P(ArrayComplexOrder, SortIsNumpysOrder) {
   std::mt19937_64 rng = Rng("complex sort");
   for (int it = 0; it < 12; it++) {
+    Scope sc;
     std::vector<int64_t> sh = {1 + static_cast<int64_t>(rng() % 40), 1 + static_cast<int64_t>(rng() % 40)};
     if (it % 3 == 2) sh.push_back(1 + static_cast<int64_t>(rng() % 5));
     size_t n = 1;
@@ -489,6 +490,7 @@ TEST_P(ArrayComplexOrder, SortIsNumpysOrder) {
  * refused with a message. */
 TEST_P(ArrayComplexOrder, TakeAlongAxes) {
   std::mt19937_64 rng = Rng("complex take");
+  Scope sc;
   const std::vector<int64_t> sh = {9, 7};
   std::vector<cd> x = Vals(rng, 63, 0.1);
   dtx_array *a = FromC(cl(), sh, {4, 3}, x);

@@ -70,6 +70,21 @@ dtx_array *dtxa_tasks(dtx_cluster *cl, const char *opname, int64_t ntasks, dtx_d
   return make(cl, opname, 1, &ntasks, &one, t, nin, in, emit, data, size, 1);
 }
 
+dtxa_task dtxa_task_make(const char *suffix, int nidx, const int64_t *idx, const dtx_task_id *in, int nin,
+                         const void *args, size_t args_size, dtx_task_fn cpu) {
+  dtxa_task t;
+  memset(&t, 0, sizeof t);
+  t.suffix = suffix;
+  t.nidx = nidx;
+  for (int d = 0; d < nidx && d < DTX_ARRAY_MAX_DIMS; d++) t.idx[d] = idx[d];
+  t.in = in;
+  t.nin = nin;
+  t.args = args;
+  t.args_size = args_size;
+  t.cpu = cpu;
+  return t;
+}
+
 int dtxa_emit_gpu(const dtxa_emit *e) { return e->gpu; }
 
 int dtxa_emit_dest(dtxa_emit *e, char **base, int64_t *strides) {

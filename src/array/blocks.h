@@ -78,6 +78,13 @@ typedef struct dtxa_task {
   size_t output_size;    /* exact output bytes when known, else 0 */
 } dtxa_task;
 
+/* A task keyed <opname>-<serial><suffix>[idx] (nidx indices; suffix may be
+ * NULL) reading the nin inputs in, with the argument blob args (args_size
+ * bytes, copied when the task is added) and CPU function cpu; no CUDA
+ * function and no output size yet (set t.cuda and t.output_size after when
+ * the op has them). */
+dtxa_task dtxa_task_make(const char *suffix, int nidx, const int64_t *idx, const dtx_task_id *in, int nin,
+                         const void *args, size_t args_size, dtx_task_fn cpu);
 /* 1 on GPU builds (CUDA functions are used), else 0. */
 int dtxa_emit_gpu(const dtxa_emit *e);
 /* The task making chunk bidx (one index per dim) of input i in chunking

@@ -42,15 +42,7 @@ static dtx_status cmath_emit(dtxa_emit *e, const dtx_array *node, const void *da
     dtx_task_id x[2], id;
     for (int i = 0; i < nin && rc == DTX_OK; i++) rc = dtxa_emit_input(e, i, node->chunk, idx, &x[i]);
     if (rc != DTX_OK) break;
-    dtxa_task t;
-    memset(&t, 0, sizeof t);
-    t.nidx = node->ndim;
-    memcpy(t.idx, idx, sizeof(int64_t) * (size_t)node->ndim);
-    t.in = x;
-    t.nin = nin;
-    t.args = &c;
-    t.args_size = sizeof c;
-    t.cpu = dtxk_cmath_cpu;
+    dtxa_task t = dtxa_task_make(NULL, node->ndim, idx, x, nin, &c, sizeof c, dtxk_cmath_cpu);
     t.output_size = (size_t)dtxk_cmath_out_bytes(&c);
     if ((rc = dtxa_emit_task(e, &t, &id)) == DTX_OK) dtxa_emit_set(e, b, id);
   }

@@ -36,16 +36,7 @@ static int64_t extent(const dtx_array *x, int d, int64_t i) {
 
 static dtx_status add_task(dtxa_emit *e, const char *suffix, const int64_t *idx, int nidx,
                            const dtx_task_id *in, int nin, const dtxk_cmath *c, dtx_task_id *id) {
-  dtxa_task t;
-  memset(&t, 0, sizeof t);
-  t.suffix = suffix;
-  t.nidx = nidx;
-  memcpy(t.idx, idx, sizeof(int64_t) * (size_t)nidx);
-  t.in = in;
-  t.nin = nin;
-  t.args = c;
-  t.args_size = sizeof *c;
-  t.cpu = dtxk_cmath_cpu;
+  dtxa_task t = dtxa_task_make(suffix, nidx, idx, in, nin, c, sizeof *c, dtxk_cmath_cpu);
   t.output_size = (size_t)dtxk_cmath_out_bytes(c);
   return dtxa_emit_task(e, &t, id);
 }

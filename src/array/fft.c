@@ -71,15 +71,8 @@ static dtx_status emit_direct(dtxa_emit *e, const dtx_array *node, dtxk_fft *f, 
   for (int64_t p = 0; p < np && rc == DTX_OK; p++)
     rc = dtxa_emit_input(e, 1, NULL, (int64_t[]){p, jy, 0}, &in[p]);
   if (rc == DTX_OK) {
-    dtxa_task t;
-    memset(&t, 0, sizeof t);
-    t.nidx = node->ndim;
-    memcpy(t.idx, idx, sizeof(int64_t) * (size_t)node->ndim);
-    t.in = in;
-    t.nin = (int)np;
-    t.args = f;
-    t.args_size = sizeof *f;
-    t.cpu = dtxk_fft_cpu; /* pieces are CPU-only (dtxk_fft_cuda_supported) */
+    dtxa_task t = dtxa_task_make(NULL, node->ndim, idx, in, (int)np, f, sizeof *f,
+                                 dtxk_fft_cpu); /* pieces are CPU-only (dtxk_fft_cuda_supported) */
     t.output_size = (size_t)dtxk_fft_out_bytes(f);
     rc = dtxa_emit_task(e, &t, id);
   }
@@ -114,15 +107,7 @@ static dtx_status fft_emit(dtxa_emit *e, const dtx_array *node, const void *data
       continue;
     }
     if ((rc = dtxa_emit_input(e, 0, NULL, idx, &x)) != DTX_OK) break; /* idx[nd] is 0 for pairs */
-    dtxa_task t;
-    memset(&t, 0, sizeof t);
-    t.nidx = node->ndim;
-    memcpy(t.idx, idx, sizeof(int64_t) * (size_t)node->ndim);
-    t.in = &x;
-    t.nin = 1;
-    t.args = &f;
-    t.args_size = sizeof f;
-    t.cpu = dtxk_fft_cpu;
+    dtxa_task t = dtxa_task_make(NULL, node->ndim, idx, &x, 1, &f, sizeof f, dtxk_fft_cpu);
     t.cuda = dtxk_fft_cuda_supported(&f) ? dtxk_fft_cuda : NULL;
     t.output_size = (size_t)dtxk_fft_out_bytes(&f);
     if ((rc = dtxa_emit_task(e, &t, &id)) == DTX_OK) dtxa_emit_set(e, b, id);

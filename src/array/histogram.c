@@ -21,16 +21,8 @@
 /* The node's data: the blob header and the edges (a PART blob). */
 static dtx_status add(dtxa_emit *e, const dtxk_hist *h, const char *suffix, int64_t idx,
                       const dtx_task_id *in, int nin, dtx_task_id *id) {
-  dtxa_task t;
-  memset(&t, 0, sizeof t);
-  t.suffix = suffix;
-  t.nidx = 1;
-  t.idx[0] = idx;
-  t.in = in;
-  t.nin = nin;
-  t.args = h;
-  t.args_size = sizeof *h + (size_t)(h->nbins + 1) * sizeof(double);
-  t.cpu = dtxk_hist_cpu;
+  dtxa_task t = dtxa_task_make(suffix, 1, &idx, in, nin, h,
+                               sizeof *h + (size_t)(h->nbins + 1) * sizeof(double), dtxk_hist_cpu);
   t.output_size = (size_t)h->nbins * 8;
   return dtxa_emit_task(e, &t, id);
 }

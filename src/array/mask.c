@@ -34,15 +34,7 @@ static dtx_status band_task(dtxa_emit *e, const dtx_array *node, const dtxk_mask
     rc = dtxa_emit_input(e, 0, NULL, idx, &in[c]);
     if (rc == DTX_OK) rc = dtxa_emit_input(e, 1, a->chunk, idx, &in[p.nchunks + c]);
   }
-  dtxa_task t;
-  memset(&t, 0, sizeof t);
-  t.nidx = 1;
-  t.idx[0] = band;
-  t.in = in;
-  t.nin = (int)(2 * p.nchunks);
-  t.args = &p;
-  t.args_size = sizeof p;
-  t.cpu = dtxk_mask_cpu;
+  dtxa_task t = dtxa_task_make(NULL, 1, &band, in, (int)(2 * p.nchunks), &p, sizeof p, dtxk_mask_cpu);
   dtx_task_id id;
   if (rc == DTX_OK) rc = dtxa_emit_task(e, &t, &id);
   if (rc == DTX_OK) dtxa_emit_set(e, band, id);

@@ -15,16 +15,7 @@
 
 static dtx_status add(dtxa_emit *e, const dtxk_pctl *p, const char *suffix, int64_t idx,
                       const dtx_task_id *in, int nin, size_t out_size, dtx_task_id *id) {
-  dtxa_task t;
-  memset(&t, 0, sizeof t);
-  t.suffix = suffix;
-  t.nidx = 1;
-  t.idx[0] = idx;
-  t.in = in;
-  t.nin = nin;
-  t.args = p;
-  t.args_size = DTXK_PCTL_SIZE(p->nq);
-  t.cpu = dtxk_pctl_cpu;
+  dtxa_task t = dtxa_task_make(suffix, 1, &idx, in, nin, p, DTXK_PCTL_SIZE(p->nq), dtxk_pctl_cpu);
   t.output_size = out_size;
   return dtxa_emit_task(e, &t, id);
 }

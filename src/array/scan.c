@@ -51,16 +51,7 @@ static dtxk_scan blob_for(const dtx_array *node, const scan_op *so, const int64_
 static dtx_status add(dtxa_emit *e, const char *suffix, const dtx_array *node, const int64_t *bidx,
                       const dtxk_scan *p, const dtx_task_id *in, int nin, dtx_task_id *id) {
   int64_t lanes = p->outer * p->inner;
-  dtxa_task t;
-  memset(&t, 0, sizeof t);
-  t.suffix = suffix;
-  t.nidx = node->ndim;
-  for (int d = 0; d < node->ndim; d++) t.idx[d] = bidx[d];
-  t.in = in;
-  t.nin = nin;
-  t.args = p;
-  t.args_size = sizeof *p;
-  t.cpu = dtxk_scan_cpu;
+  dtxa_task t = dtxa_task_make(suffix, node->ndim, bidx, in, nin, p, sizeof *p, dtxk_scan_cpu);
   t.cuda = dtxk_scan_cuda;
   t.output_size = (size_t)((p->mode == DTXK_SCAN_SCAN ? lanes * p->n : lanes) * dtxk_size(p->dtype));
   return dtxa_emit_task(e, &t, id);

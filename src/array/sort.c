@@ -77,15 +77,8 @@ static dtx_status sort_emit(dtxa_emit *e, const dtx_array *node, const void *dat
     dtx_task_id x, id;
     int ext = !so->cplx && in_place(e, node, so->axis, idx, &p);
     if (!ext && (rc = dtxa_emit_input(e, 0, NULL, idx, &x)) != DTX_OK) break;
-    dtxa_task t;
-    memset(&t, 0, sizeof t);
-    t.nidx = node->ndim;
-    memcpy(t.idx, idx, sizeof(int64_t) * (size_t)node->ndim);
-    t.in = ext ? NULL : &x;
-    t.nin = ext ? 0 : 1;
-    t.args = &p;
-    t.args_size = sizeof p;
-    t.cpu = dtxk_sort_cpu;
+    dtxa_task t =
+        dtxa_task_make(NULL, node->ndim, idx, ext ? NULL : &x, ext ? 0 : 1, &p, sizeof p, dtxk_sort_cpu);
     int dest = !so->cplx && to_dest(e, node, so->axis, idx, &p);
     t.cuda = ext || dest || so->cplx ? NULL : dtxk_sort_cuda; /* complex: CPU tasks */
     t.output_size = dest ? 0 : (size_t)(p.outer * p.n * p.inner) * dtx_dtype_size(node->dtype);

@@ -51,15 +51,7 @@ static void block_of(const dtx_array *node, int64_t b, int ax, int64_t *idx, int
 
 static dtx_status add(dtxa_emit *e, const dtx_array *node, int64_t b, const dtx_task_id *in, int nin,
                       const dtxk_take *p, size_t psize, dtx_task_id *id) {
-  dtxa_task t;
-  memset(&t, 0, sizeof t);
-  t.nidx = 1;
-  t.idx[0] = b;
-  t.in = in;
-  t.nin = nin;
-  t.args = p;
-  t.args_size = psize;
-  t.cpu = dtxk_take_cpu;
+  dtxa_task t = dtxa_task_make(NULL, 1, &b, in, nin, p, psize, dtxk_take_cpu);
   t.output_size = (size_t)(p->outer * p->n * p->inner * p->esz);
   return dtxa_emit_task(e, &t, id);
 }

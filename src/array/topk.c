@@ -47,16 +47,7 @@ static dtx_status select_task(dtxa_emit *e, const dtx_array *node, const topk_op
   p.kk = total < op->k ? total : op->k;
   p.out = !final ? DTXK_TOPK_OUT_PACKED : op->argtopk ? DTXK_TOPK_OUT_INDICES : DTXK_TOPK_OUT_VALUES;
   int64_t count = p.outer * p.kk * p.inner, esz = (int64_t)dtx_dtype_size((dtx_dtype)p.dtype);
-  dtxa_task t;
-  memset(&t, 0, sizeof t);
-  t.suffix = suffix;
-  t.nidx = node->ndim;
-  memcpy(t.idx, idx, sizeof(int64_t) * (size_t)node->ndim);
-  t.in = in;
-  t.nin = m;
-  t.args = &p;
-  t.args_size = sizeof p;
-  t.cpu = dtxk_topk_cpu;
+  dtxa_task t = dtxa_task_make(suffix, node->ndim, idx, in, m, &p, sizeof p, dtxk_topk_cpu);
   t.output_size = (size_t)(p.out == DTXK_TOPK_OUT_VALUES    ? count * esz
                            : p.out == DTXK_TOPK_OUT_INDICES ? count * 8
                            : p.indices                      ? ((count * esz + 7) & ~(int64_t)7) + count * 8

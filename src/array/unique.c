@@ -37,16 +37,7 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 static dtx_status add(dtxa_emit *e, const char *suffix, int64_t idx, const dtx_task_id *in, int nin,
                       const dtxk_unique *p, size_t output_size, dtx_task_id *id) {
-  dtxa_task t;
-  memset(&t, 0, sizeof t);
-  t.suffix = suffix;
-  t.nidx = 1;
-  t.idx[0] = idx;
-  t.in = in;
-  t.nin = nin;
-  t.args = p;
-  t.args_size = sizeof *p;
-  t.cpu = dtxk_unique_cpu;
+  dtxa_task t = dtxa_task_make(suffix, 1, &idx, in, nin, p, sizeof *p, dtxk_unique_cpu);
   t.output_size = output_size;
   return dtxa_emit_task(e, &t, id);
 }

@@ -486,8 +486,8 @@ TEST_P(ArrayComplexOrder, SortIsNumpysOrder) {
 }
 
 /* dtx_take / dtx_take_array of complex arrays along each axis (the pairs
- * taken), with negative and repeated indices over ragged chunks; axis None
- * refused with a message. */
+ * taken), and of the flattened array, with negative and repeated indices
+ * over ragged chunks. */
 TEST_P(ArrayComplexOrder, TakeAlongAxes) {
   std::mt19937_64 rng = Rng("complex take");
   Scope sc;
@@ -508,8 +508,11 @@ TEST_P(ArrayComplexOrder, TakeAlongAxes) {
                                   DTX_I64, idx.data(), DTX_HOST_COPY);
     Exact(GetC(dtx_take_array(a, ia, ax)), want, "take_array along " + std::to_string(ax));
   }
-  EXPECT_EQ(dtx_take(a, std::vector<int64_t>{0}.data(), 1, DTX_NO_AXIS), nullptr);
-  EXPECT_NE(std::string(dtx_last_error()).find("DTX_NO_AXIS"), std::string::npos) << dtx_last_error();
+  /* the flattened array (DTX_NO_AXIS) */
+  std::vector<int64_t> flat = {62, 0, -1, 30, 30, -63};
+  std::vector<cd> want;
+  for (int64_t k : flat) want.push_back(x[static_cast<size_t>(k < 0 ? k + 63 : k)]);
+  Exact(GetC(dtx_take(a, flat.data(), 6, DTX_NO_AXIS)), want, "take of the flattened array");
 }
 
 }  // namespace

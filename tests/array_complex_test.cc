@@ -350,7 +350,6 @@ TEST_P(ArrayComplex, EveryOtherOperationRefusesClearly) {
                        dtx_floor_divide(a, a),
                        dtx_mod(a, a),
                        dtx_unique(a),
-                       dtx_take(a, std::vector<int64_t>{0, 1}.data(), 2, DTX_NO_AXIS),
                        dtx_mask_select(a, dtx_astype(a, DTX_BOOL))};
   i = 0;
   for (dtx_array *r : more) {

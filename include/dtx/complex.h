@@ -77,8 +77,9 @@
  *     part (by it), then both NaN; -0.0 sorts before 0.0 (NumPy: equal, so
  *     either order); sort tasks over the pairs on CPU threads (also on GPU
  *     clusters),
- *   - dtx_take and dtx_take_array (dtx/index.h) along an axis (not
- *     DTX_NO_AXIS yet): the same take of the pairs,
+ *   - dtx_take and dtx_take_array (dtx/index.h): along an axis the same
+ *     take of the pairs, of the flattened array (DTX_NO_AXIS) the takes of
+ *     the two parts joined,
  *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - reductions over any axes (dtx_reduce with these too): dtx_sum,

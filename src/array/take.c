@@ -23,6 +23,7 @@
 #include "array/blocks.h"
 #include "array/complex.h"
 #include "base/error.h"
+#include "dtx/complex.h"
 #include "dtx/index.h"
 #include "kernels/take.h"
 
@@ -272,18 +273,27 @@ static int check(const char *fn, const dtx_array *a, int axis) {
   return ax;
 }
 
-/* A complex array's take along an axis: the same take of its pairs,
- * wrapped back (NULL with the error set; DTX_NO_AXIS refused). */
-static dtx_array *cx_take(const char *fn, const dtx_array *a, int ax, const int64_t *indices, int64_t n,
+/* One take of x (real): along ax, or of the flattened x (FLAT). */
+static dtx_array *take_of(const dtx_array *x, int ax, const int64_t *indices, int64_t n,
                           const dtx_array *iarr) {
-  if (ax == FLAT) {
-    dtxi_fail(DTX_ENOTSUP, "%s: DTX_NO_AXIS of a complex array is not supported yet; take along an axis", fn);
-    return NULL;
-  }
+  int axis = ax == FLAT ? DTX_NO_AXIS : ax;
+  return iarr != NULL ? dtx_take_array(x, iarr, axis) : dtx_take(x, indices, n, axis);
+}
+
+/* A complex array's take (NULL with the error set): along an axis the same
+ * take of its pairs, wrapped back; of the flattened array (DTX_NO_AXIS)
+ * the takes of its real and imaginary parts joined. */
+static dtx_array *cx_take(const dtx_array *a, int ax, const int64_t *indices, int64_t n,
+                          const dtx_array *iarr) {
   dtx_array_scope_begin();
-  const dtx_array *pairs = dtxa_cx_pairs(a);
-  dtx_array *t = iarr != NULL ? dtx_take_array(pairs, iarr, ax) : dtx_take(pairs, indices, n, ax);
-  dtx_array *r = t != NULL ? dtx_array_keep(dtxa_ret(dtxa_cx_wrap(t))) : NULL;
+  dtx_array *r = NULL;
+  if (ax == FLAT) {
+    r = dtx_complex(take_of(dtx_real(a), ax, indices, n, iarr), take_of(dtx_imag(a), ax, indices, n, iarr));
+  } else {
+    dtx_array *t = take_of(dtxa_cx_pairs(a), ax, indices, n, iarr);
+    r = t != NULL ? dtxa_ret(dtxa_cx_wrap(t)) : NULL;
+  }
+  if (r != NULL) dtx_array_keep(r);
   dtx_array_scope_end();
   return r != NULL ? dtxa_ret(r) : NULL;
 }
@@ -292,7 +302,7 @@ dtx_array *dtx_take(const dtx_array *a, const int64_t *indices, int64_t n, int a
   if (a == NULL) return NULL;
   int ax = check("dtx_take", a, axis);
   if (ax == -2) return NULL;
-  if (dtxa_cx_in(a)) return cx_take("dtx_take", a, ax, indices, n, NULL);
+  if (dtxa_cx_in(a)) return cx_take(a, ax, indices, n, NULL);
   if (n < 0 || (n > 0 && indices == NULL)) {
     dtxi_fail(DTX_EINVAL, "dtx_take: %lld indices at %p; give n >= 0 indices", (long long)n,
               (const void *)indices);
@@ -341,7 +351,7 @@ dtx_array *dtx_take_array(const dtx_array *a, const dtx_array *indices, int axis
   if (a == NULL || indices == NULL) return NULL;
   int ax = check("dtx_take_array", a, axis);
   if (ax == -2) return NULL;
-  if (dtxa_cx_in(a)) return cx_take("dtx_take_array", a, ax, NULL, 0, indices);
+  if (dtxa_cx_in(a)) return cx_take(a, ax, NULL, 0, indices);
   if ((indices->ndim != 1 && ax != FLAT) || indices->deferred || indices->dtype == DTX_BOOL ||
       indices->dtype == DTX_F16 || indices->dtype == DTX_F32 || indices->dtype == DTX_F64 ||
       a->cl != indices->cl) {

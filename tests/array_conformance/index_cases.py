@@ -98,7 +98,7 @@ def add(w, Node):
     w.add("ix_unique_sum", [(np.array([3, 1, 3, 2, 1], np.int16), [2])], R("sum", N("unique", X)))
     w.add("ix_unique_counts_sum", [f], R("sum", N("unique_counts", X)))
     w.add("ix_unique_inverse_0d", [(np.array(2.5), [])], N("unique_inverse", X))
-    # complex: take along an axis (the pairs taken); axis None is not supported yet (an error)
+    # complex: take along an axis (the pairs taken) and of the flattened array (axis None)
     for dt in (np.complex128, np.complex64):
         c = ((rng.standard_normal((7, 5)) + 1j * rng.standard_normal((7, 5))).astype(dt), [3, 2])
         tag = np.dtype(dt).name
@@ -107,6 +107,9 @@ def add(w, Node):
         w.add(f"ix_take_array_{tag}", [c, (np.array([1, -2, 1, 0, 6], np.int32), [2])],
               N("take_array", X, Y, axis=0))
         w.add(f"ix_take_empty_{tag}", [c], N("take", X, idx=[], axis=1))
+        w.add(f"ix_take_flat_{tag}", [c], N("take", X, idx=[34, 0, -1, 17, 17, -35, 5], axis=None))
+        w.add(f"ix_take_array_flat_{tag}", [c, (np.array([[1, -2, 30], [0, 6, 12]], np.int16), [1, 2])],
+              N("take_array", X, Y, axis=None))
     w.add("ix_unique_index_empty", [(np.zeros((0, 3), np.float32), [1, 2])], N("unique_index", X))
     w.add("ix_unique_inverse_empty", [(np.zeros((0, 3), np.float32), [1, 2])], N("unique_inverse", X))
     w.add("ix_take_flat_0d", [(np.array(7, np.int32), [])], N("take", X, idx=[0, -1, 0], axis=None))

@@ -488,6 +488,57 @@ TEST_P(ArrayComplexOrder, SortIsNumpysOrder) {
 /* dtx_take / dtx_take_array of complex arrays along each axis (the pairs
  * taken), and of the flattened array, with negative and repeated indices
  * over ragged chunks. */
+/* dtx_linalg_norm of complex arrays: NumPy's norms of |z| (vector orders
+ * along an axis and of the whole, Frobenius, 1 and inf matrix norms) against
+ * plain loops; the singular-value norms refused with a message. */
+TEST_P(ArrayComplexOrder, NormsAreNormsOfTheModuli) {
+  std::mt19937_64 rng = Rng("complex norm");
+  Scope sc;
+  std::normal_distribution<double> g(0.0, 3.0);
+  std::vector<cd> x(6 * 5);
+  for (auto &z : x) z = cd(g(rng), g(rng));
+  dtx_array *a = FromC(cl(), {6, 5}, {4, 2}, x);
+  auto get = [](dtx_array *r) {
+    EXPECT_NE(r, nullptr) << dtx_last_error();
+    std::vector<double> v(r != nullptr ? static_cast<size_t>(dtx_array_size(r)) : 0);
+    if (r != nullptr) {
+      EXPECT_EQ(dtx_array_dtype(r), DTX_F64);
+      EXPECT_EQ(dtx_array_compute_as(r, DTX_F64, v.data(), v.size() * sizeof(double)), DTX_OK)
+          << dtx_last_error();
+    }
+    return v;
+  };
+  double fro = 0, one = 0, inf = 0;
+  std::vector<double> col2(5, 0.0);
+  for (int i = 0; i < 6; i++) {
+    double row = 0;
+    for (int j = 0; j < 5; j++) {
+      double m = std::abs(x[static_cast<size_t>(i * 5 + j)]);
+      fro += m * m;
+      row += m;
+      col2[static_cast<size_t>(j)] += m * m;
+    }
+    inf = std::max(inf, row);
+  }
+  for (int j = 0; j < 5; j++) {
+    double col = 0;
+    for (int i = 0; i < 6; i++) col += std::abs(x[static_cast<size_t>(i * 5 + j)]);
+    one = std::max(one, col);
+  }
+  EXPECT_NEAR(get(dtx_linalg_norm(a, DTX_NORM_DEFAULT, 0, nullptr, 0, 0))[0], std::sqrt(fro), 1e-12 * fro);
+  EXPECT_NEAR(get(dtx_linalg_norm(a, DTX_NORM_FRO, 0, nullptr, 0, 0))[0], std::sqrt(fro), 1e-12 * fro);
+  EXPECT_NEAR(get(dtx_linalg_norm(a, DTX_NORM_P, 1, nullptr, 0, 0))[0], one, 1e-12 * one);
+  EXPECT_NEAR(get(dtx_linalg_norm(a, DTX_NORM_INF, 0, nullptr, 0, 0))[0], inf, 1e-12 * inf);
+  const int ax0[1] = {0};
+  std::vector<double> cols = get(dtx_linalg_norm(a, DTX_NORM_DEFAULT, 0, ax0, 1, 0));
+  ASSERT_EQ(cols.size(), 5u);
+  for (int j = 0; j < 5; j++)
+    EXPECT_NEAR(cols[static_cast<size_t>(j)], std::sqrt(col2[static_cast<size_t>(j)]), 1e-12 * fro);
+  EXPECT_EQ(dtx_linalg_norm(a, DTX_NORM_NUC, 0, nullptr, 0, 0), nullptr);
+  EXPECT_NE(std::string(dtx_last_error()).find("singular values"), std::string::npos) << dtx_last_error();
+  EXPECT_EQ(dtx_linalg_norm(a, DTX_NORM_P, 2, nullptr, 0, 0), nullptr);
+}
+
 TEST_P(ArrayComplexOrder, TakeAlongAxes) {
   std::mt19937_64 rng = Rng("complex take");
   Scope sc;

@@ -80,6 +80,8 @@
  *   - dtx_take and dtx_take_array (dtx/index.h): along an axis the same
  *     take of the pairs, of the flattened array (DTX_NO_AXIS) the takes of
  *     the two parts joined,
+ *   - dtx_linalg_norm (dtx/linalg.h): the norm of |x|, but the nuclear and
+ *     2-norms of a matrix (singular values),
  *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - reductions over any axes (dtx_reduce with these too): dtx_sum,
@@ -97,9 +99,11 @@
  *     dtx_save_npy / dtx_load_npy ('<c8', '<c16'),
  *   - the FFTs of dtx/fft.h.
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
- * operation (for instance floor_divide / mod, which NumPy refuses too, and
- * topk, unique, mask_select, linalg, histogram, percentile, which NumPy defines and
- * dtx does not yet), never computing from the real part alone.
+ * operation (for instance floor_divide / mod and percentile, which NumPy
+ * refuses too; histogram, which NumPy computes from the real parts with a
+ * warning; topk, unique, mask_select and the linalg decompositions, which
+ * NumPy defines and dtx does not yet), never computing from the real part
+ * alone.
  *
  * Inside, a complex array is a real array of its part dtype with one more
  * axis of length 2 (in one chunk) at the end, so its chunks are the

@@ -101,7 +101,10 @@ typedef enum dtx_norm_ord {
 /* numpy.linalg.norm(x, ord, axis, keepdims): axes NULL / naxes 0 takes a 1-d
  * or 2-d x whole (with DTX_NORM_DEFAULT any x, flattened); naxes 1 gives
  * vector norms along that axis, naxes 2 matrix norms over those two axes.
- * p is read for DTX_NORM_P only. Float results (float32 stays float32). */
+ * p is read for DTX_NORM_P only. Float results (float32 stays float32).
+ * A complex x: the same norm of |x| (real, of x's part dtype), as NumPy's;
+ * the nuclear and 2-norms of a complex matrix (singular values) are
+ * DTX_ENOTSUP. */
 DTX_API dtx_array *dtx_linalg_norm(const dtx_array *x, dtx_norm_ord ord, double p, const int *axes, int naxes,
                                    int keepdims);
 

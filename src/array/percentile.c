@@ -57,7 +57,10 @@ dtx_array *dtx_percentile(const dtx_array *a, const double *q, int64_t nq) {
     return NULL;
   }
   if (dtx_dtype_size(a->dtype) == 0 || a->dtype > DTX_F16) { /* the real dtypes */
-    dtxi_fail(DTX_EINVAL, "%s: a's dtype %s has no order", fn, dtx_dtype_name(a->dtype));
+    dtxi_fail(DTX_EINVAL,
+              "%s: a's dtype %s is not real; percentiles are of real numbers (NumPy's "
+              "percentile refuses complex too): take dtx_real or dtx_abs of it first",
+              fn, dtx_dtype_name(a->dtype));
     return NULL;
   }
   if (q == NULL || nq < 1) {

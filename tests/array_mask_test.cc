@@ -6,18 +6,23 @@
  * computing into a buffer, a new buffer, persist and .npy; the operations
  * that accept unknown lengths (elementwise with scalars, reductions, both
  * mixed with known arrays) and the ones that refuse them, with the message;
- * dtx_array_compute_chunk_sizes. Runs under sync, threads and the cluster
- * scheduler on simulated GPUs. Seeds are printed.
+ * dtx_array_compute_chunk_sizes; complex selections (computed, resolved,
+ * persisted, saved, made unique; other operations ask for them resolved).
+ * Runs under sync, threads and the cluster scheduler on simulated GPUs.
+ * Seeds are printed.
  */
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <complex>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
 
 #include "array_util.h"
+#include "dtx/complex.h"
 #include "dtx/index.h"
 #include "dtx/scan.h"
 #include "dtx/sort.h"
@@ -272,6 +277,87 @@ TEST_P(ArrayMask, BadInput) {
   EXPECT_EQ(dtx_array_compute_alloc(a, DTX_F64, reinterpret_cast<void **>(&shape), nullptr), DTX_EINVAL);
   EXPECT_EQ(dtx_array_compute_alloc(nullptr, DTX_F64, nullptr, nullptr), DTX_EINVAL);
   EXPECT_EQ(dtx_array_compute_chunk_sizes(nullptr, nullptr), DTX_EINVAL);
+}
+
+using cd = std::complex<double>;
+
+/* A complex128 array of unknown length computed into a vector. */
+std::vector<cd> GetComplex(const dtx_array *a) {
+  void *buf = nullptr;
+  int64_t n = -1;
+  dtx_status rc = dtx_array_compute_alloc(a, DTX_C128, &buf, &n);
+  if (rc != DTX_OK) {
+    ADD_FAILURE() << "compute_alloc: " << dtx_status_name(rc) << ": " << dtx_last_error();
+    return {};
+  }
+  std::vector<cd> r(static_cast<cd *>(buf), static_cast<cd *>(buf) + n);
+  std::free(buf);
+  return r;
+}
+
+TEST_P(ArrayMask, ComplexSelections) {
+  Scope sc;
+  uint64_t seed = std::random_device{}();
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> small(-3, 3);
+  int64_t shape[2] = {9, 7}, chunks[2] = {4, 3};
+  std::vector<cd> z(63);
+  std::vector<uint8_t> m(63);
+  for (size_t i = 0; i < z.size(); i++) {
+    z[i] = cd(small(rng), small(rng)); /* repeats for unique */
+    m[i] = static_cast<uint8_t>(rng() % 2);
+  }
+  dtx_array *za = dtx_from_host(cl(), 2, shape, chunks, DTX_C128, z.data(), DTX_HOST_COPY);
+  dtx_array *ma = dtx_from_host(cl(), 2, shape, chunks, DTX_BOOL, m.data(), DTX_HOST_COPY);
+  dtx_array *s = dtx_mask_select(za, ma);
+  ASSERT_NE(s, nullptr) << dtx_last_error();
+  EXPECT_EQ(dtx_array_dtype(s), DTX_C128);
+  EXPECT_EQ(dtx_array_shape_known(s), 0);
+  std::vector<cd> want;
+  for (size_t i = 0; i < z.size(); i++)
+    if (m[i]) want.push_back(z[i]);
+  EXPECT_EQ(GetComplex(s), want);
+  /* resolved: every complex operation, e.g. the sum */
+  dtx_array *k = nullptr;
+  ASSERT_EQ(dtx_array_compute_chunk_sizes(s, &k), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtx_array_dim(k, 0), static_cast<int64_t>(want.size()));
+  cd total = 0, got = 0;
+  for (cd v : want) total += v;
+  ASSERT_EQ(dtx_array_compute(dtx_sum(k, nullptr, 0), &got, sizeof got), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(got, total);
+  dtx_array *p = nullptr;
+  ASSERT_EQ(dtx_array_persist(s, nullptr, &p), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(GetComplex(p), want);
+  std::string path = ::testing::TempDir() + "cmask_" + GetParam().name + ".npy";
+  ASSERT_EQ(dtx_save_npy(s, path.c_str()), DTX_OK) << dtx_last_error();
+  dtx_array *l = nullptr;
+  ASSERT_EQ(dtx_load_npy(cl(), path.c_str(), nullptr, &l), DTX_OK) << dtx_last_error();
+  EXPECT_EQ(GetComplex(l), want);
+  std::remove(path.c_str());
+  /* unique of the selection: NumPy's order (lexicographic) */
+  std::vector<cd> u = want;
+  auto lex = [](cd a, cd b) { return a.real() < b.real() || (a.real() == b.real() && a.imag() < b.imag()); };
+  std::sort(u.begin(), u.end(), lex);
+  u.erase(std::unique(u.begin(), u.end()), u.end());
+  EXPECT_EQ(GetComplex(dtx_unique(s)), u);
+  /* complex64 */
+  dtx_array *s64 = dtx_mask_select(dtx_astype(za, DTX_C64), ma);
+  ASSERT_NE(s64, nullptr) << dtx_last_error();
+  EXPECT_EQ(dtx_array_dtype(s64), DTX_C64);
+  void *buf = nullptr;
+  int64_t n = -1;
+  ASSERT_EQ(dtx_array_compute_alloc(s64, DTX_C64, &buf, &n), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(n, static_cast<int64_t>(want.size()));
+  for (int64_t i = 0; i < n; i++) EXPECT_EQ(cd(static_cast<std::complex<float> *>(buf)[i]), want[i]);
+  std::free(buf);
+  /* other operations ask for the length first */
+  dtx_array *refused[] = {dtx_add(s, s), dtx_binary_scalar(DTX_MUL, s, 2), dtx_sum(s, nullptr, 0),
+                          dtx_real(s), dtx_abs(s)};
+  for (dtx_array *r : refused) {
+    EXPECT_EQ(r, nullptr);
+    EXPECT_TRUE(Mentions("dtx_array_compute_chunk_sizes")) << dtx_last_error();
+  }
 }
 
 }  // namespace

@@ -80,6 +80,11 @@
  *   - dtx_take and dtx_take_array (dtx/index.h): along an axis the same
  *     take of the pairs, of the flattened array (DTX_NO_AXIS) the takes of
  *     the two parts joined,
+ *   - dtx_mask_select, dtx_unique and dtx_unique_all (dtx/index.h): the
+ *     selection (or the distinct values, NumPy's order, NaNs one value) as
+ *     a complex array of unknown length, which is computed, persisted,
+ *     saved or made unique as it is; other operations on it ask for
+ *     dtx_array_compute_chunk_sizes first,
  *   - dtx_linalg_norm (dtx/linalg.h): the norm of |x|, but the nuclear and
  *     2-norms of a matrix (singular values),
  *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
@@ -101,7 +106,7 @@
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
  * operation (for instance floor_divide / mod and percentile, which NumPy
  * refuses too; histogram, which NumPy computes from the real parts with a
- * warning; topk, unique, mask_select and the linalg decompositions, which
+ * warning; topk and the linalg decompositions, which
  * NumPy defines and dtx does not yet), never computing from the real part
  * alone.
  *

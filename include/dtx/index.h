@@ -34,7 +34,10 @@
  * (any chunks: it is read in a's), as NumPy: the selected elements in C
  * order of a, as a 1-d array of unknown length. One task per chunk of a
  * along axis 0, reading that row of chunks. An empty a gives an empty
- * array (of known length 0).
+ * array (of known length 0). A complex a (dtx/complex.h) gives a complex
+ * array of unknown length that is computed, persisted, saved or made
+ * unique as it is; any other operation on it asks for
+ * dtx_array_compute_chunk_sizes first.
  *
  * dtx_unique(a): the sorted distinct values of a (flattened), as
  * numpy.unique: NaNs last and collapsed into one (NumPy 2's equal_nan);
@@ -42,7 +45,13 @@
  * length. A unique of each chunk, then a tree of merges of up to 8 (as
  * dask.array.unique's per-chunk unique and reduction); CPU tasks. a may be
  * of unknown length itself when it is a mask selection or a unique (not an
- * operation over one: compute its chunk sizes first).
+ * operation over one: compute its chunk sizes first). Complex a: NumPy's
+ * order of complex values (lexicographic), and every value with a NaN part
+ * is one value (NumPy's equal_nan for complex), the one kept the least of
+ * them in NumPy's sort order ((x, nan) by x, then (nan, y) by y, then
+ * (nan, nan)) as numpy.unique's sorting path (return_index / inverse /
+ * counts) keeps; plain numpy.unique hashes and may keep another of them.
+ * The values are a complex array of unknown length (see dtx_mask_select).
  *
  * dtx_unique_all(a, &values, &index, &inverse, &counts): numpy.unique(a,
  * return_index, return_inverse, return_counts). Each output pointer may be
@@ -51,7 +60,8 @@
  *   values   as dtx_unique; for 0.0 and -0.0 the first occurring (NumPy's
  *            stable sort with return_index).
  *   index    int64: the flat (C order) index in a of each value's first
- *            occurrence (a NaN's: the first NaN).
+ *            occurrence (a NaN's: the first NaN; complex: the first
+ *            occurrence of the NaN value kept).
  *   inverse  int64, a's shape and chunks (NumPy 2: a 0-d a gives a 0-d
  *            inverse; values[inverse] is a), so of known length unless a's
  *            is unknown: each element's position in values. Dask finds it

@@ -96,8 +96,10 @@ struct dtx_array {
   /* Lengths unknown until computed (array/unknown.c): unknown: this 1-d
    * array's length is (shape[0] then counts its pieces, chunk[0] is 1);
    * deferred: it or something it reads is unknown, so computing it first
-   * resolves those (dtxa_resolve). */
-  int unknown, deferred;
+   * resolves those (dtxa_resolve). cx_pieces: a source whose pieces are
+   * complex values as pairs of its (part) dtype, wrapped by a DTXA_CPLX node
+   * (dtxa_unknown_complex). */
+  int unknown, deferred, cx_pieces;
 };
 
 /* A new node with one reference, its serial and shape set, not in any
@@ -164,6 +166,16 @@ dtx_status dtxa_deferred_inputs(int kind, const char *opname, int nin, dtx_array
 /* Marks a new BLOCKS node (1-d, shape[0] pieces of chunk 1, each piece a
  * task output of any length) as a source of unknown length. */
 dtx_array *dtxa_unknown_source(dtx_array *a);
+/* A complex array (dtype cx, DTX_C64 / DTX_C128) of unknown length over a
+ * new source `src` whose pieces are pairs of cx's part dtype (src->dtype):
+ * a DTXA_CPLX node over it, the caller's (not in a scope); src is marked
+ * and stays the caller's. NULL with the error set. Such an array is
+ * computed, persisted, resolved (dtx_array_compute_chunk_sizes) or given to
+ * dtx_unique[_all]; other operations ask for it to be resolved first. */
+dtx_array *dtxa_unknown_complex(dtx_array *src, dtx_dtype cx);
+/* Whether a is a source of unknown length, or a complex array over one:
+ * the arrays whose pieces unique tasks read. */
+int dtxa_unknown_pieces(const dtx_array *a);
 /* *out: a with every unknown length computed (the unknown sources computed
  * and held in host memory; the operations over them made again). */
 dtx_status dtxa_resolve(const dtx_array *a, dtx_array **out);

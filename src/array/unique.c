@@ -15,13 +15,18 @@
  * uint32 to int64); the values are cast back. An input may itself be of
  * unknown length when it is a source (a mask selection, a unique): its
  * pieces are read as chunks, and indices within them are made global by the
- * merges (each record knows the elements it spans). The building thread only.
+ * merges (each record knows the elements it spans). A complex a is read
+ * from its pairs (or from the pieces of pairs of a complex mask selection),
+ * its chunks as complex elements; the tasks sort the pairs (NumPy's order
+ * of complex values), and the values are a complex array of unknown length
+ * (dtxa_unknown_complex). The building thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "array/blocks.h"
+#include "array/complex.h"
 #include "base/error.h"
 #include "dtx/index.h"
 #include "kernels/unique.h"
@@ -31,6 +36,8 @@
 typedef struct tree_op {
   int32_t part, merge; /* DTXK_UNIQUE_VALUES, or REC then MERGE */
   int32_t k;           /* the dtype tasks sort in */
+  int32_t in_dtype;    /* of the elements of input 0's chunks (complex: of its pairs' chunks) */
+  int32_t ndim;        /* of those elements (input 0's, less a pairs' last axis) */
 } tree_op;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -43,10 +50,11 @@ static dtx_status add(dtxa_emit *e, const char *suffix, int64_t idx, const dtx_t
 }
 
 /* Block b of x (C order of its grid; a piece of an unknown x): its index,
- * and in p its start and length along each axis. */
-static void block_of(const dtx_array *x, int64_t b, int64_t *idx, dtxk_unique *p) {
+ * and in p its start and length along each of the elements' nd axes (a
+ * complex array's pairs: the last axis, one block, left out). */
+static void block_of(const dtx_array *x, int nd, int64_t b, int64_t *idx, dtxk_unique *p) {
   dtxa_block_index(x, b, idx);
-  for (int d = 0; d < x->ndim; d++) {
+  for (int d = 0; d < nd; d++) {
     p->shape[d] = x->shape[d];
     p->start[d] = idx[d] * x->chunk[d];
     p->len[d] = dtxa_chunk_len(x, d, idx[d]);
@@ -63,13 +71,13 @@ static dtx_status tree_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   dtxk_unique p;
   memset(&p, 0, sizeof p);
   p.dtype = op->k;
-  p.in_dtype = (int32_t)x->dtype;
+  p.in_dtype = op->in_dtype;
   p.mode = op->part;
-  p.ndim = x->ndim;
+  p.ndim = op->ndim;
   p.global = !x->unknown; /* a piece's place in the whole is known only when computed */
   for (int64_t b = 0; b < n && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS];
-    block_of(x, b, idx, &p);
+    block_of(x, p.ndim, b, idx, &p);
     dtx_task_id in;
     rc = dtxa_emit_input(e, 0, NULL, idx, &in);
     if (rc == DTX_OK) rc = add(e, ".part", b, &in, 1, &p, 0, &ids[b]);
@@ -117,8 +125,8 @@ static dtx_status inverse_emit(dtxa_emit *e, const dtx_array *node, const void *
   dtx_status rc = root_of(e, 1, &in[1]);
   for (int64_t b = 0; b < dtxa_nblocks(x) && rc == DTX_OK; b++) {
     int64_t idx[DTX_ARRAY_MAX_DIMS], m = 1;
-    block_of(x, b, idx, &p);
-    for (int d = 0; d < x->ndim; d++) m *= p.len[d];
+    block_of(x, p.ndim, b, idx, &p);
+    for (int d = 0; d < p.ndim; d++) m *= p.len[d];
     rc = dtxa_emit_input(e, 0, NULL, idx, &in[0]);
     dtx_task_id id;
     if (rc == DTX_OK) rc = add(e, NULL, b, in, 2, &p, x->unknown ? 0 : (size_t)m * 8, &id);
@@ -143,9 +151,10 @@ static dtx_array *over(dtx_array *node, int nin, dtx_array *const *in) {
   return node;
 }
 
-/* Whether unique tasks read a's chunks: known, or an unknown source. */
+/* Whether unique tasks read a's chunks: known, or an unknown source (or
+ * a complex array over one). */
 static dtx_status check(const char *fn, const dtx_array *a) {
-  if (!a->deferred || (a->kind == DTXA_BLOCKS && a->unknown)) return DTX_OK;
+  if (!a->deferred || dtxa_unknown_pieces(a)) return DTX_OK;
   return dtxi_fail(DTX_EINVAL,
                    "%s: a's length is unknown until computed, and a is not itself a mask selection or a "
                    "unique (an operation over one); call dtx_array_compute_chunk_sizes on it first",
@@ -160,6 +169,29 @@ static dtx_dtype sort_dtype(dtx_dtype t) {
   return t;
 }
 
+/* What the tasks of a's tree (part, then merge) read and how: the array
+ * returned (a, or a complex a's pairs or pieces of pairs) as elements of
+ * op->in_dtype in op->ndim axes, sorted in op->k. */
+static dtx_array *elements(const dtx_array *a, int32_t part, int32_t merge, tree_op *op) {
+  int cx = dtxa_cx_in(a);
+  op->part = part;
+  op->merge = merge;
+  op->k = cx ? (int32_t)a->dtype : (int32_t)sort_dtype(a->dtype);
+  op->in_dtype = (int32_t)a->dtype;
+  op->ndim = a->ndim;
+  return cx ? a->in[0] : (dtx_array *)a;
+}
+
+/* The values node over x (its one piece the values, of dtype op->k): a
+ * source of unknown length; complex values wrapped. In scope. */
+static dtx_array *values_of(dtx_array *node, dtx_dtype t) {
+  dtx_array *r = dtxa_unknown_source(node);
+  if (r == NULL || !dtxa_is_cx(t)) return dtxa_ret(r);
+  dtx_array *z = dtxa_unknown_complex(r, t);
+  dtx_array_release(r);
+  return dtxa_ret(z);
+}
+
 static dtx_array *known_empty(const dtx_array *a, dtx_dtype t) {
   int64_t zero = 0, one = 1;
   return dtx_zeros(a->cl, 1, &zero, &one, t);
@@ -170,46 +202,50 @@ dtx_array *dtx_unique(const dtx_array *a) {
   if (check("dtx_unique", a) != DTX_OK) return NULL;
   if (!a->unknown && dtx_array_size(a) == 0) return known_empty(a, a->dtype); /* nothing to make unique */
   dtx_dtype t = a->dtype;
-  tree_op op = {DTXK_UNIQUE_VALUES, DTXK_UNIQUE_VALUES, (int32_t)sort_dtype(t)};
+  tree_op op;
+  dtx_array *x = elements(a, DTXK_UNIQUE_VALUES, DTXK_UNIQUE_VALUES, &op), *r = NULL;
+  dtx_dtype vt = dtxa_is_cx(t) ? dtxa_cx_part(t) : (dtx_dtype)op.k; /* complex: pieces of pairs */
   int64_t one = 1;
-  dtx_array *x = (dtx_array *)a, *r = NULL;
   dtx_array_scope_begin();
-  r = over(dtxa_blocks(a->cl, "unique", 1, &one, &one, (dtx_dtype)op.k, 0, NULL, tree_emit, &op, sizeof op),
-           1, &x);
-  r = dtxa_ret(dtxa_unknown_source(r));
-  if (r != NULL && (dtx_dtype)op.k != t) r = dtx_astype(r, t);
+  r = values_of(
+      over(dtxa_blocks(a->cl, "unique", 1, &one, &one, vt, 0, NULL, tree_emit, &op, sizeof op), 1, &x), t);
+  if (r != NULL && !dtxa_is_cx(t) && (dtx_dtype)op.k != t) r = dtx_astype(r, t);
   dtx_array_keep(r);
   dtx_array_scope_end();
   return dtxa_ret(r);
 }
 
-/* values (cast back to t), index or counts: field f of the record. */
-static dtx_array *field(dtx_array *rec, int f, dtx_dtype t) {
+/* values (cast back to t), index or counts: field f of the record, whose
+ * values are of dtype k. */
+static dtx_array *field(dtx_array *rec, int f, dtx_dtype t, dtx_dtype k) {
   dtxk_unique p;
   memset(&p, 0, sizeof p);
-  p.dtype = (int32_t)rec->dtype;
+  p.dtype = (int32_t)k;
   p.mode = DTXK_UNIQUE_FIELD;
   p.field = f;
   static const char *const names[3] = {"unique_values", "unique_index", "unique_counts"};
-  dtx_dtype ft = f == 0 ? rec->dtype : DTX_I64;
+  dtx_dtype ft = f != 0 ? DTX_I64 : dtxa_is_cx(k) ? dtxa_cx_part(k) : k; /* complex: pieces of pairs */
   int64_t one = 1;
-  dtx_array *r = dtxa_ret(dtxa_unknown_source(
-      dtxa_blocks(rec->cl, names[f], 1, &one, &one, ft, 1, &rec, field_emit, &p, sizeof p)));
-  return r != NULL && ft != t ? dtx_astype(r, t) : r;
+  dtx_array *r =
+      values_of(dtxa_blocks(rec->cl, names[f], 1, &one, &one, ft, 1, &rec, field_emit, &p, sizeof p),
+                f == 0 ? k : DTX_I64);
+  return r != NULL && !dtxa_is_cx(k) && k != t && f == 0 ? dtx_astype(r, t) : r;
 }
 
-static dtx_array *inverse_of(dtx_array *x, dtx_array *rec) {
+/* Each element's position among the record's values (of dtype op->k),
+ * over the elements of x as op says. */
+static dtx_array *inverse_of(const dtx_array *a, dtx_array *x, dtx_array *rec, const tree_op *op) {
   dtxk_unique p;
   memset(&p, 0, sizeof p);
-  p.dtype = (int32_t)rec->dtype;
-  p.in_dtype = (int32_t)x->dtype;
+  p.dtype = op->k;
+  p.in_dtype = op->in_dtype;
   p.mode = DTXK_UNIQUE_INVERSE;
-  p.ndim = x->ndim;
+  p.ndim = op->ndim;
   dtx_array *in[2] = {x, rec};
-  dtx_array *r = over(dtxa_blocks(x->cl, "unique_inverse", x->ndim, x->shape, x->chunk, DTX_I64, 0, NULL,
+  dtx_array *r = over(dtxa_blocks(a->cl, "unique_inverse", a->ndim, a->shape, a->chunk, DTX_I64, 0, NULL,
                                   inverse_emit, &p, sizeof p),
                       2, in);
-  return dtxa_ret(x->unknown ? dtxa_unknown_source(r) : r);
+  return dtxa_ret(a->unknown ? dtxa_unknown_source(r) : r);
 }
 
 /* Every requested output of an empty a (known). */
@@ -228,15 +264,16 @@ static dtx_status all_empty(const dtx_array *a, dtx_array **out) {
 }
 
 static dtx_status all_lazy(const dtx_array *a, dtx_array **out) {
-  tree_op op = {DTXK_UNIQUE_REC, DTXK_UNIQUE_MERGE, (int32_t)sort_dtype(a->dtype)};
-  dtx_array *x = (dtx_array *)a;
+  tree_op op;
+  dtx_array *x = elements(a, DTXK_UNIQUE_REC, DTXK_UNIQUE_MERGE, &op);
+  dtx_dtype rt = dtxa_is_cx(a->dtype) ? DTX_U8 : (dtx_dtype)op.k; /* records: bytes, not complex values */
   dtx_array_scope_begin();
-  dtx_array *rec = dtxa_ret(
-      over(dtxa_tasks(a->cl, "unique_rec", 1, (dtx_dtype)op.k, 0, NULL, tree_emit, &op, sizeof op), 1, &x));
+  dtx_array *rec =
+      dtxa_ret(over(dtxa_tasks(a->cl, "unique_rec", 1, rt, 0, NULL, tree_emit, &op, sizeof op), 1, &x));
   int ok = rec != NULL;
   for (int f = 0; f < 3 && ok; f++)
-    ok = (out[f == 2 ? 3 : f] = field(rec, f, f == 0 ? a->dtype : DTX_I64)) != NULL;
-  if (ok) ok = (out[2] = inverse_of(x, rec)) != NULL;
+    ok = (out[f == 2 ? 3 : f] = field(rec, f, f == 0 ? a->dtype : DTX_I64, (dtx_dtype)op.k)) != NULL;
+  if (ok) ok = (out[2] = inverse_of(a, x, rec, &op)) != NULL;
   for (int i = 0; i < 4 && ok; i++) dtx_array_keep(out[i]);
   dtx_array_scope_end(); /* on failure, releases what was made */
   if (!ok) memset(out, 0, 4 * sizeof *out);

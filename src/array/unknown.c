@@ -21,12 +21,20 @@
  * constructors, so shapes, dtypes and errors are exactly those of known
  * arrays, e.g. max of an empty selection is NumPy's ValueError). The
  * calling thread only; the resolved arrays are the caller's.
+ *
+ * A complex array of unknown length (a mask selection or the unique values
+ * of a complex array) is a DTXA_CPLX node over a source whose pieces are
+ * pairs (cx_pieces); resolved, the source becomes the (n, 2) pairs array
+ * and the node its complex array. The complex operations, built from views
+ * of the parts, are not elementwise nodes over it, so they ask for the
+ * array to be resolved first.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "array/array.h"
 #include "array/blocks.h"
+#include "array/complex.h"
 #include "base/error.h"
 
 static const char *const kHow =
@@ -34,14 +42,20 @@ static const char *const kHow =
     "dtx_array_compute_chunk_sizes on it first";
 
 static int elementwise(int kind, const char *opname) {
-  return kind == DTXA_UNARY || kind == DTXA_BINARY || kind == DTXA_WHERE || kind == DTXA_CAST ||
-         (kind == DTXA_VIEW && strcmp(opname, "astype") == 0); /* a same-dtype astype */
+  return kind == DTXA_CPLX || kind == DTXA_UNARY || kind == DTXA_BINARY || kind == DTXA_WHERE ||
+         kind == DTXA_CAST || (kind == DTXA_VIEW && strcmp(opname, "astype") == 0); /* a same-dtype astype */
 }
 
 dtx_status dtxa_deferred_inputs(int kind, const char *opname, int nin, dtx_array *const *in, int *unknown,
                                 int *deferred) {
   int unk = 0, dfr = 0, known_nd = 0;
   for (int i = 0; i < nin; i++) {
+    if (in[i]->cx_pieces && kind != DTXA_CPLX) /* only its complex node reads a source of pairs */
+      return dtxi_fail(DTX_EINVAL,
+                       "%s: a complex array whose length is unknown until computed (from dtx_mask_select or "
+                       "dtx_unique of a complex array) is only computed, persisted, saved or made unique as "
+                       "it is; call dtx_array_compute_chunk_sizes on it first for anything else",
+                       opname);
     unk |= in[i]->unknown;
     dfr |= in[i]->deferred;
     if (!in[i]->unknown && in[i]->ndim > 0) known_nd = 1;
@@ -66,6 +80,18 @@ dtx_status dtxa_deferred_inputs(int kind, const char *opname, int nin, dtx_array
 dtx_array *dtxa_unknown_source(dtx_array *a) {
   if (a != NULL) a->unknown = a->deferred = 1;
   return a;
+}
+
+dtx_array *dtxa_unknown_complex(dtx_array *src, dtx_dtype cx) {
+  if (src == NULL) return NULL;
+  DTX_ASSERT(src->unknown && src->kind == DTXA_BLOCKS && src->dtype == dtxa_cx_part(cx));
+  src->cx_pieces = 1;
+  return dtxa_node(src->cl, DTXA_CPLX, "complex", 1, src->shape, src->chunk, cx, 1, &src);
+}
+
+int dtxa_unknown_pieces(const dtx_array *a) {
+  if (a->kind == DTXA_CPLX && a->deferred) a = a->in[0];
+  return a->kind == DTXA_BLOCKS && a->unknown;
 }
 
 /* ---- finding the sources ------------------------------------------------------------------ */
@@ -162,8 +188,10 @@ static dtx_status join(plist *src, size_t i, dtx_chunk *const *res) {
     if (b > 0) memcpy(data + at, dtx_chunk_data(res[p]), b);
     at += b;
   }
-  int64_t len = (int64_t)(bytes / esz), chunk = longest / esz > 0 ? (int64_t)(longest / esz) : 1;
-  dtx_array *x = dtxa_ext(s->cl, 1, &len, &chunk, s->dtype, data, NULL, data);
+  if (s->cx_pieces) esz *= 2; /* (n, 2) pairs */
+  int64_t len[2] = {(int64_t)(bytes / esz), 2},
+          chunk[2] = {longest / esz > 0 ? (int64_t)(longest / esz) : 1, 2};
+  dtx_array *x = dtxa_ext(s->cl, s->cx_pieces ? 2 : 1, len, chunk, s->dtype, data, NULL, data);
   if (x == NULL) {
     free(data);
     return DTX_ENOMEM;
@@ -219,6 +247,9 @@ static dtx_array *replay(const dtx_array *a, plist *done) {
       break;
     case DTXA_WHERE:
       r = dtx_where(x[0], x[1], x[2]);
+      break;
+    case DTXA_CPLX: /* over a source of pairs, now the (n, 2) pairs */
+      r = dtxa_ret(dtxa_cx_wrap(x[0]));
       break;
     case DTXA_CAST:
     case DTXA_VIEW: /* a same-dtype astype: dtxa_deferred_inputs lets no other view through */

@@ -1,8 +1,9 @@
 /*
  * kernels/unique.c - the CPU implementation of unique tasks
- * (kernels/unique.h): widen, sort (dtxk_sort_lane), drop repeats; records
- * by a binary search of each element among the sorted distinct values.
- * Runs on the task's thread; the scratch buffers are its own.
+ * (kernels/unique.h): widen, sort (dtxk_sort_lane; complex values
+ * dtxk_sort_pairs), drop repeats; records by a binary search of each
+ * element among the sorted distinct values. Runs on the task's thread; the
+ * scratch buffers are its own.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,27 +13,62 @@
 #include "kernels/sort.h"
 #include "kernels/unique.h"
 
-/* The dtypes tasks sort in, as (suffix, C type). */
-#define SORTED_TYPES(X) \
-  X(u8, uint8_t) X(i32, int32_t) X(i64, int64_t) X(u64, uint64_t) X(f32, float) X(f64, double)
+/* complex values: pairs; their dtypes are dtx/array.h's */
+enum { DTXK_C64 = DTX_C64, DTXK_C128 = DTX_C128 };
+typedef struct cf32 {
+  float re, im;
+} cf32;
+typedef struct cf64 {
+  double re, im;
+} cf64;
 
-/* NumPy's order: NaN after everything, NaNs equal. */
+/* NumPy's order: NaN after everything, NaNs equal (SAME). */
 #define LESS(a, b) ((a) < (b) || ((b) != (b) && (a) == (a)))
+#define SAME(a, b) ((a) == (b) || ((a) != (a) && (b) != (b)))
+/* Of two occurrences of one value, the one kept: the first. */
+#define EARLIER(v, iv, u, iu) ((iv) < (iu))
+
+/* Complex: lexicographic, a value with a NaN part after every other and
+ * all those one value; of those the one kept is the least in NumPy's sort
+ * order (kernels/sort.c's categories: (x, nan) by x, (nan, y) by y, then
+ * (nan, nan)), then the first, as numpy.unique's sorting path. */
+#define CNAN(a) ((a).re != (a).re || (a).im != (a).im)
+#define CLESS(a, b) (!CNAN(a) && (CNAN(b) || (a).re < (b).re || ((a).re == (b).re && (a).im < (b).im)))
+#define CSAME(a, b) ((CNAN(a) && CNAN(b)) || ((a).re == (b).re && (a).im == (b).im))
+#define NANCAT(a) ((a).im != (a).im ? ((a).re != (a).re ? 3 : 1) : 2)
+#define NANKEY(a) (NANCAT(a) == 1 ? (a).re : (a).im)
+#define NANBEFORE(v, u) \
+  (NANCAT(v) < NANCAT(u) || (NANCAT(v) == NANCAT(u) && NANCAT(v) < 3 && NANKEY(v) < NANKEY(u)))
+#define CEARLIER(v, iv, u, iu) \
+  (CNAN(v) && CNAN(u) ? NANBEFORE(v, u) || (!NANBEFORE(u, v) && (iv) < (iu)) : (iv) < (iu))
+
+/* The dtypes tasks sort in, as (suffix, C type, order, one value, kept). */
+/* clang-format off */
+#define SORTED_TYPES(X)                  \
+  X(u8, uint8_t, LESS, SAME, EARLIER)    \
+  X(i32, int32_t, LESS, SAME, EARLIER)   \
+  X(i64, int64_t, LESS, SAME, EARLIER)   \
+  X(u64, uint64_t, LESS, SAME, EARLIER)  \
+  X(f32, float, LESS, SAME, EARLIER)     \
+  X(f64, double, LESS, SAME, EARLIER)    \
+  X(c64, cf32, CLESS, CSAME, CEARLIER)   \
+  X(c128, cf64, CLESS, CSAME, CEARLIER)
+/* clang-format on */
 
 /*
  * dedup_S: keeps the first of each run of equal values in x[0..n); the count kept.
  * lower_S: the first position in sorted distinct u[0..n) not less than v.
  * tally_S: adds m elements v (at flat index ix[i], cnt[i] of each, or 1) to
- *   distinct u[0..nu) with first[] and count[]; the first occurrence's value
- *   is kept (0.0 or -0.0).
+ *   distinct u[0..nu) with first[] and count[]; the value of the occurrence
+ *   KEEP prefers is kept (0.0 or -0.0: the first).
  * search_S: out[i] = the position of v[i] in u.
  */
-#define UNIQUE_FNS(S, T)                                                                                \
+#define UNIQUE_FNS(S, T, LT, EQ, KEEP)                                                                  \
   static int64_t dedup_##S(T *x, int64_t n) {                                                           \
     int64_t k = 0;                                                                                      \
     for (int64_t i = 0; i < n; i++) {                                                                   \
       T v = x[i];                                                                                       \
-      if (k > 0 && (x[k - 1] == v || (v != v && x[k - 1] != x[k - 1]))) continue;                       \
+      if (k > 0 && EQ(x[k - 1], v)) continue;                                                           \
       x[k++] = v;                                                                                       \
     }                                                                                                   \
     return k;                                                                                           \
@@ -41,7 +77,7 @@
     int64_t lo = 0, hi = n;                                                                             \
     while (lo < hi) {                                                                                   \
       int64_t mid = lo + (hi - lo) / 2;                                                                 \
-      if (LESS(u[mid], v))                                                                              \
+      if (LT(u[mid], v))                                                                                \
         lo = mid + 1;                                                                                   \
       else                                                                                              \
         hi = mid;                                                                                       \
@@ -53,7 +89,7 @@
     for (int64_t i = 0; i < m; i++) {                                                                   \
       int64_t j = lower_##S(u, nu, v[i]);                                                               \
       count[j] += cnt != NULL ? cnt[i] : 1;                                                             \
-      if (first[j] < 0 || ix[i] < first[j]) {                                                           \
+      if (first[j] < 0 || KEEP(v[i], ix[i], u[j], first[j])) {                                          \
         first[j] = ix[i];                                                                               \
         u[j] = v[i];                                                                                    \
       }                                                                                                 \
@@ -74,6 +110,8 @@ static int64_t dedup(int dtype, void *x, int64_t n) {
     CASE(U64, u64)
     CASE(F32, f32)
     CASE(F64, f64)
+    CASE(C64, c64)
+    CASE(C128, c128)
 #undef CASE
     default:
       return dedup_u8(x, n);
@@ -92,6 +130,8 @@ static void tally(int dtype, void *u, int64_t nu, const void *v, int64_t m, cons
     CASE(U64, u64)
     CASE(F32, f32)
     CASE(F64, f64)
+    CASE(C64, c64)
+    CASE(C128, c128)
 #undef CASE
     default:
       tally_u8(u, nu, v, m, ix, cnt, first, count);
@@ -109,6 +149,8 @@ static void search(int dtype, const void *u, int64_t nu, const void *v, int64_t 
     CASE(U64, u64)
     CASE(F32, f32)
     CASE(F64, f64)
+    CASE(C64, c64)
+    CASE(C128, c128)
 #undef CASE
     default:
       search_u8(u, nu, v, m, out);
@@ -161,13 +203,20 @@ static void *load(dtx_task_ctx *ctx, const dtxk_unique *p, int i0, int i1, int64
   return x;
 }
 
+/* Sorts n elements of dtype (a complex dtype: its pairs) in place. */
+static int sort_any(int dtype, void *x, int64_t n) {
+  if (dtype == DTXK_C64 || dtype == DTXK_C128)
+    return dtxk_sort_pairs(dtype == DTXK_C64 ? DTXK_F32 : DTXK_F64, x, n, NULL);
+  return dtxk_sort_lane(dtype, x, n, NULL);
+}
+
 /* x[0..n) sorted, repeats dropped, copied to a new buffer u (*nu of them). */
 static void *distinct(const dtxk_unique *p, const void *x, int64_t n, int64_t *nu) {
   size_t esz = dtx_dtype_size((dtx_dtype)p->dtype);
   char *u = malloc((size_t)(n + 1) * esz);
   if (u == NULL) return NULL;
   if (n > 0) memcpy(u, x, (size_t)n * esz);
-  if (dtxk_sort_lane(p->dtype, u, n, NULL) != 0) {
+  if (sort_any(p->dtype, u, n) != 0) {
     free(u);
     return NULL;
   }
@@ -180,7 +229,7 @@ static int values_task(dtx_task_ctx *ctx, const dtxk_unique *p) {
   int64_t n = 0;
   char *x = load(ctx, p, 0, dtx_task_num_inputs(ctx), &n);
   if (x == NULL) return dtx_task_fail(ctx, "unique: out of memory for %lld elements", (long long)n);
-  if (dtxk_sort_lane(p->dtype, x, n, NULL) != 0) {
+  if (sort_any(p->dtype, x, n) != 0) {
     free(x);
     return dtx_task_fail(ctx, "unique: cannot sort %lld elements of dtype %d", (long long)n, p->dtype);
   }

@@ -4,7 +4,10 @@
  * CPU threads.
  *
  * dtype is the dtype the tasks sort in, one kernels/sort.h takes (bool,
- * int32, int64, uint64, float32, float64); in_dtype is the dtype of the
+ * int32, int64, uint64, float32, float64), or complex64 / complex128
+ * (DTX_C64 / DTX_C128: pairs, sorted in NumPy's order of complex values;
+ * every value with a NaN part is one value, the one kept the least of them
+ * in that order, as numpy.unique's sorting path); in_dtype is the dtype of the
  * array's chunks, which a task reading them widens to dtype first (exactly:
  * float16 to float32, small integers to int32, uint32 to int64). NumPy's
  * order: NaN last and all NaNs one value (NumPy 2's equal_nan); -0.0 and

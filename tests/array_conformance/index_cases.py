@@ -5,7 +5,10 @@ negative, none, and out of range (NumPy's IndexError); boolean-mask selection x[
 empty and full masks, then elementwise operations with scalars and reductions over the result
 (a length unknown until computed); unique with repeats, NaN (collapsed), -0.0, and its index,
 inverse (the input's shape, NumPy 2) and counts, of known arrays and of mask selections; take with
-axis None (the flattened array). Every dtype, ragged chunks. gen.py calls add() with its Writer and Node class, and compute() for these ops.
+axis None (the flattened array). Every dtype, ragged chunks. Complex arrays: take, mask selection
+and unique (NaN in either part, -0.0 parts, repeats); their unique values are numpy.unique's sorting
+path (with return_counts), which keeps the least of the NaN values in NumPy's sort order where the
+plain call's hash path may keep another (dtx/index.h). gen.py calls add() with its Writer and Node class, and compute() for these ops.
 """
 import numpy as np
 
@@ -29,6 +32,8 @@ def compute(op, p, kv):
     if op in UNIQUE_ALL:
         r = np.unique(x, return_index=True, return_inverse=True, return_counts=True)
         return r[UNIQUE_ALL.index(op)]
+    if x.dtype.kind == "c":  # the sorting path: which NaN is kept is its rule
+        return np.unique(x, return_counts=True)[0]
     return np.unique(x)
 
 
@@ -110,6 +115,28 @@ def add(w, Node):
         w.add(f"ix_take_flat_{tag}", [c], N("take", X, idx=[34, 0, -1, 17, 17, -35, 5], axis=None))
         w.add(f"ix_take_array_flat_{tag}", [c, (np.array([[1, -2, 30], [0, 6, 12]], np.int16), [1, 2])],
               N("take_array", X, Y, axis=None))
+    for dt in ("complex128", "complex64"):
+        part = "float64" if dt == "complex128" else "float32"
+        for shape, ch in (((7, 5), [3, 2]), ((40,), [7])):
+            c = (values(rng, part, shape) + 1j * values(rng, part, shape)).astype(dt)
+            c.imag[rng.random(shape) < 0.05] = -0.0  # (x, -0) beside (x, 0)
+            a = (c, ch)
+            tag = f"{dt}_{len(shape)}d"
+            m = (rng.random(shape) < 0.5, ch[::-1] if len(ch) == 2 else [5])
+            w.add(f"ix_mask_{tag}", [a, m], N("mask", X, Y))
+            w.add(f"ix_unique_{tag}", [a], N("unique", X))
+            w.add(f"ix_unique_mask_{tag}", [a, m], N("unique", N("mask", X, Y)))
+            for o in UNIQUE_ALL:
+                w.add(f"ix_{o}_{tag}", [a], N(o, X))
+                w.add(f"ix_{o}_mask_{tag}", [a, m], N(o, N("mask", X, Y)))
+        nan = np.nan
+        z = np.array([complex(nan, 1), 1 + 2j, complex(1, nan), complex(nan, nan), -0.0 + 0j, 0j,
+                      complex(2, nan), complex(nan, 0), 1 + 2j, complex(0, -0.0), complex(1, nan)], dt)
+        for o in ["unique"] + UNIQUE_ALL:
+            w.add(f"ix_{o}_nan_parts_{dt}", [(z, [4])], N(o, X))
+        w.add(f"ix_mask_0d_{dt}", [(np.array(1.5 - 2j, dt), []), (np.array(True), [])], N("mask", X, Y))
+        w.add(f"ix_mask_none_{dt}", [(z, [4]), (np.zeros(11, bool), [3])], N("mask", X, Y))
+        w.add(f"ix_unique_empty_{dt}", [(np.zeros((0, 2), dt), [1, 2])], N("unique", X))
     w.add("ix_unique_index_empty", [(np.zeros((0, 3), np.float32), [1, 2])], N("unique_index", X))
     w.add("ix_unique_inverse_empty", [(np.zeros((0, 3), np.float32), [1, 2])], N("unique_inverse", X))
     w.add("ix_take_flat_0d", [(np.array(7, np.int32), [])], N("take", X, idx=[0, -1, 0], axis=None))

@@ -31,7 +31,8 @@ CASES = ["transpose-sum", "sum", "mean-axis0", "elementwise", "slice", "matmul",
 # fft2: the 2-d FFT of an n x n complex128 array in chunks of c whole rows, as two passes (an
 # FFT along the rows, a rechunk to whole columns, one along the columns: Dask's fft takes axes
 # held in one chunk); NumPy: np.fft.fft2 on the whole array
-LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2"]  # cases run only when named
+# exp-sin: (exp(x) + sin(x)).sum(); pow2: (x ** 2).sum()
+LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2", "exp-sin", "pow2"]  # only when named
 
 
 def timed(fn, reps):
@@ -106,6 +107,8 @@ def main():
         "stencil": lambda: laplace_numpy(x),
         "cumsum-axis0": lambda: np.cumsum(x, axis=0),
         "sort-axis1": lambda: np.sort(x, axis=1),
+        "exp-sin": lambda: (np.exp(x) + np.sin(x)).sum(),
+        "pow2": lambda: (x ** 2).sum(),
     }
     la = {}
     if "tsqr" in cases:
@@ -137,6 +140,8 @@ def main():
         "cumsum-axis0": lambda: xd.cumsum(axis=0).compute(),
         # Dask has no sort: whole rows (as dtx rechunks), np.sort per block
         "sort-axis1": lambda: xd.rechunk((max(1, c * c // n), n)).map_blocks(np.sort, axis=1).compute(),
+        "exp-sin": lambda: (da.exp(xd) + da.sin(xd)).sum().compute(),
+        "pow2": lambda: (xd ** 2).sum().compute(),
     }
     if "tsqr" in cases:
         td = da.from_array(la["tsqr"], chunks=(100_000, 64)).persist()

@@ -206,6 +206,25 @@ static int new_leaf(tmpl *t) {
   return t->nl++;
 }
 
+static int emit(tmpl *t, int op, int dtype, int a, int b, int c, int sub);
+
+/* A float power by a constant exponent, as NumPy's fast scalar power:
+ * x ** 2 is x * x, x ** 0.5 is sqrt(x) (so -0.0 ** 0.5 is -0.0 and
+ * -inf ** 0.5 is nan, as NumPy's), and x ** 3 is x * x * x; the value, or
+ * -2 when pow stays (any other operation or exponent). */
+static int power_by_const(tmpl *t, const dtx_array *a, int x, int y) {
+  int ft = a->in[0]->dtype;
+  if (a->kind != DTXA_BINARY || a->op != DTX_POW || dtxa_dkind((dtx_dtype)ft) != 2 ||
+      t->v[y].ins.op != DTXK_I_CONST)
+    return -2;
+  double c = t->consts[t->v[y].ins.a].f;
+  if (c == 2) return emit(t, DTXK_I_BIN, ft, x, x, 0, DTX_MUL);
+  if (c == 0.5) return emit(t, DTXK_I_UN, ft, x, 0, 0, DTX_SQRT);
+  if (c != 3) return -2;
+  int sq = emit(t, DTXK_I_BIN, ft, x, x, 0, DTX_MUL);
+  return sq < 0 ? -1 : emit(t, DTXK_I_BIN, ft, sq, x, 0, DTX_MUL);
+}
+
 static int emit(tmpl *t, int op, int dtype, int a, int b, int c, int sub) {
   if (t->nv == DTXK_MAX_INSTR) {
     t->overflow = 1;
@@ -388,7 +407,8 @@ static int compile(tmpl *t, const dtx_array *a, const dtxk_dimmap *map, int mat)
       }
       case DTXA_BINARY: {
         int x = compile_in(t, a, 0, map), y = x < 0 ? -1 : compile_in(t, a, 1, map);
-        v = y < 0 ? -1 : emit(t, DTXK_I_BIN, a->in[0]->dtype, x, y, 0, a->op);
+        v = y < 0 ? -1 : power_by_const(t, a, x, y);
+        if (v == -2) v = emit(t, DTXK_I_BIN, a->in[0]->dtype, x, y, 0, a->op);
         break;
       }
       case DTXA_WHERE: {

@@ -22,6 +22,7 @@
 
 #include "kernels/fused_path.h"
 #include "kernels/reduce.h"
+#include "kernels/vmath.h"
 
 /* ---- strip loops generated from the element functions ------------------------------ */
 
@@ -426,14 +427,18 @@ static void run_strip(dtxi_exec *e, const int64_t *i, const int64_t *g, int n) {
         cvt[in->dtype][in->sub](d->buf, e->regs[in->a].p, 1, n);
         d->p = d->buf;
         break;
-      case DTXK_I_UN:
-        unt[in->sub][in->dtype](d->buf, e->regs[in->a].p, n);
+      case DTXK_I_UN: {
+        dtxk_vm_un f = dtxk_vmath_unary(in->sub, in->dtype); /* SIMD exp, log, ... */
+        (f != NULL ? f : unt[in->sub][in->dtype])(d->buf, e->regs[in->a].p, n);
         d->p = d->buf;
         break;
-      case DTXK_I_BIN:
-        bint[in->sub][in->dtype](d->buf, e->regs[in->a].p, e->regs[in->b].p, n);
+      }
+      case DTXK_I_BIN: {
+        dtxk_vm_bin f = in->sub == DTXK_BIN_POW ? dtxk_vmath_pow(in->dtype) : NULL;
+        (f != NULL ? f : bint[in->sub][in->dtype])(d->buf, e->regs[in->a].p, e->regs[in->b].p, n);
         d->p = d->buf;
         break;
+      }
       case DTXK_I_WHERE:
         wht[in->dtype](d->buf, e->regs[in->a].p, e->regs[in->b].p, e->regs[in->c].p, n);
         d->p = d->buf;

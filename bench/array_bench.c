@@ -85,10 +85,9 @@ enum {
   C_POW2,
   C_COUNT
 };
-static const char *const case_names[C_COUNT] = {"transpose-sum",  "sum",          "mean-axis0", "elementwise",
-                                                "slice",          "matmul",       "stencil",    "tsqr",
-                                                "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2",
-                                                "exp-sin",        "pow2"};
+static const char *const case_names[C_COUNT] = {
+    "transpose-sum",  "sum",          "mean-axis0", "elementwise", "slice",   "matmul", "stencil", "tsqr",
+    "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2",        "exp-sin", "pow2"};
 /* the linalg cases' inputs (fixed; see the top) */
 #define TSQR_M 1000000
 #define TSQR_N 64

@@ -35,17 +35,10 @@ class ArrayComplexMath : public ::testing::TestWithParam<Sched> {
   dtx_cluster *cl() { return ClusterFor(GetParam()); }
 };
 
-INSTANTIATE_TEST_SUITE_P(Schedulers, ArrayComplexMath,
-                         ::testing::Values(AllScheds()[0], AllScheds()[1], AllScheds()[3]), SchedName());
+INSTANTIATE_TEST_SUITE_P(Schedulers, ArrayComplexMath, ::testing::ValuesIn(CoreScheds()), SchedName());
 
 const double kInf = std::numeric_limits<double>::infinity();
 const double kNan = std::numeric_limits<double>::quiet_NaN();
-
-std::mt19937_64 Rng(const char *what) {
-  unsigned seed = std::random_device{}();
-  std::printf("%s: seed %u\n", what, seed);
-  return std::mt19937_64(seed);
-}
 
 /* Every pair of the special parts, then random values of several scales. */
 std::vector<cd> Specials(std::mt19937_64 &rng, size_t nrand) {

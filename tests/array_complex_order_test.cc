@@ -39,49 +39,10 @@ class ArrayComplexOrder : public ::testing::TestWithParam<Sched> {
   dtx_cluster *cl() { return ClusterFor(GetParam()); }
 };
 
-INSTANTIATE_TEST_SUITE_P(Schedulers, ArrayComplexOrder,
-                         ::testing::Values(AllScheds()[0], AllScheds()[1], AllScheds()[3]), SchedName());
-
-std::mt19937_64 Rng(const char *what) {
-  unsigned seed = std::random_device{}();
-  std::printf("%s: seed %u\n", what, seed);
-  return std::mt19937_64(seed);
-}
+INSTANTIATE_TEST_SUITE_P(Schedulers, ArrayComplexOrder, ::testing::ValuesIn(CoreScheds()), SchedName());
 
 const double kNan = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
-
-/* A part: small integers (ties), normal values, inf, -inf, NaN (pnan). */
-double Part(std::mt19937_64 &rng, double pnan) {
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  std::normal_distribution<double> g(0.0, 2.0);
-  double p = u(rng);
-  if (p < pnan) return kNan;
-  if (p < pnan + 0.04) return kInf;
-  if (p < pnan + 0.08) return -kInf;
-  if (p < pnan + 0.4) return g(rng);
-  return static_cast<double>(std::uniform_int_distribution<int>(-2, 2)(rng));
-}
-
-std::vector<cd> Vals(std::mt19937_64 &rng, size_t n, double pnan) {
-  std::vector<cd> v(n);
-  for (auto &x : v) x = cd(Part(rng, pnan), Part(rng, pnan));
-  return v;
-}
-
-dtx_array *FromC(dtx_cluster *cl, const std::vector<int64_t> &shape, const std::vector<int64_t> &chunks,
-                 const std::vector<cd> &v) {
-  return dtx_from_host(cl, static_cast<int>(shape.size()), shape.data(), chunks.data(), DTX_C128, v.data(),
-                       DTX_HOST_COPY);
-}
-
-std::vector<cd> GetC(const dtx_array *a) {
-  EXPECT_NE(a, nullptr) << dtx_last_error();
-  if (a == nullptr) return {};
-  std::vector<cd> v(static_cast<size_t>(dtx_array_size(a)));
-  EXPECT_EQ(dtx_array_compute_as(a, DTX_C128, v.data(), v.size() * sizeof(cd)), DTX_OK) << dtx_last_error();
-  return v;
-}
 
 std::vector<int64_t> GetI(const dtx_array *a) {
   EXPECT_NE(a, nullptr) << dtx_last_error();
@@ -154,7 +115,7 @@ int64_t Arg(bool low, const cd *v, int64_t n, int64_t step) {
 TEST_P(ArrayComplexOrder, ComparisonsMinimumMaximumAndClip) {
   Scope s;
   auto rng = Rng("Comparisons");
-  std::vector<cd> x = Vals(rng, 9 * 7, 0.08), y = Vals(rng, 9 * 7, 0.08);
+  std::vector<cd> x = CxVals(rng, 9 * 7, 0.08), y = CxVals(rng, 9 * 7, 0.08);
   for (size_t i = 0; i < x.size(); i += 3) y[i] = cd(x[i].real(), y[i].imag()); /* ties in the real part */
   dtx_array *a = FromC(cl(), {9, 7}, {4, 3}, x), *b = FromC(cl(), {9, 7}, {2, 5}, y);
   ASSERT_TRUE(a != nullptr && b != nullptr) << dtx_last_error();
@@ -216,7 +177,7 @@ TEST_P(ArrayComplexOrder, MinMaxArgminArgmaxOverAxes) {
   auto rng = Rng("MinMax");
   const std::vector<int64_t> sh = {5, 6, 4};
   for (double pnan : {0.0, 0.02, 0.3}) {
-    std::vector<cd> x = Vals(rng, 5 * 6 * 4, pnan);
+    std::vector<cd> x = CxVals(rng, 5 * 6 * 4, pnan);
     dtx_array *a = FromC(cl(), sh, {2, 4, 3}, x);
     ASSERT_NE(a, nullptr) << dtx_last_error();
     for (int r : {DTX_MIN, DTX_MAX}) {
@@ -252,7 +213,7 @@ TEST_P(ArrayComplexOrder, MinMaxArgminArgmaxOverAxes) {
     }
   }
   /* complex64 keeps its dtype; empty axes have no identity; argmin over two of three axes is refused */
-  std::vector<cd> x = Vals(rng, 13, 0.1);
+  std::vector<cd> x = CxVals(rng, 13, 0.1);
   dtx_array *a64 = dtx_astype(FromC(cl(), {13}, {5}, x), DTX_C64);
   dtx_array *m64 = dtx_max(a64, nullptr, 0);
   EXPECT_EQ(dtx_array_dtype(m64), DTX_C64);
@@ -282,7 +243,7 @@ TEST_P(ArrayComplexOrder, NanReductionsMatchNumpysNanfunctions) {
   Scope s;
   auto rng = Rng("NanReductions");
   const int rows = 6, cols = 7;
-  std::vector<cd> x = Vals(rng, rows * cols, 0.15);
+  std::vector<cd> x = CxVals(rng, rows * cols, 0.15);
   for (int j = 0; j < cols; j++) x[static_cast<size_t>(2 * cols + j)] = cd(kNan, j); /* an all-NaN row */
   dtx_array *a = FromC(cl(), {rows, cols}, {4, 3}, x);
   ASSERT_NE(a, nullptr) << dtx_last_error();
@@ -361,7 +322,7 @@ TEST_P(ArrayComplexOrder, NanReductionsMatchNumpysNanfunctions) {
                   1e-12 * std::max(1.0, var[static_cast<size_t>(i)]))
           << "nanvar row " << i;
   /* nanprod of finite values (products of infinities depend on the order) */
-  std::vector<cd> f = Vals(rng, rows * cols, 0.15);
+  std::vector<cd> f = CxVals(rng, rows * cols, 0.15);
   for (auto &z : f)
     if (std::isinf(z.real()) || std::isinf(z.imag())) z = cd(0.5, -1.0);
   std::vector<cd> fp(rows, cd(1.0, 0.0));
@@ -379,7 +340,7 @@ TEST_P(ArrayComplexOrder, CumprodAndNanScans) {
   Scope s;
   auto rng = Rng("Scans");
   const int rows = 7, cols = 5;
-  std::vector<cd> x = Vals(rng, rows * cols, 0.1);
+  std::vector<cd> x = CxVals(rng, rows * cols, 0.1);
   for (auto &z : x)
     if (std::isinf(z.real()) || std::isinf(z.imag())) z = cd(1.5, 0.25); /* see NanReductions */
   dtx_array *a = FromC(cl(), {rows, cols}, {3, 2}, x);
@@ -452,7 +413,7 @@ TEST_P(ArrayComplexOrder, SortIsNumpysOrder) {
     if (it % 3 == 2) sh.push_back(1 + static_cast<int64_t>(rng() % 5));
     size_t n = 1;
     for (int64_t d : sh) n *= static_cast<size_t>(d);
-    std::vector<cd> x = Vals(rng, n, it % 2 ? 0.15 : 0.0);
+    std::vector<cd> x = CxVals(rng, n, it % 2 ? 0.15 : 0.0);
     for (auto &z : x)
       if (rng() % 8 == 0) z = cd(rng() % 2 ? -0.0 : 0.0, rng() % 2 ? -0.0 : z.imag());
     std::vector<int64_t> ch;
@@ -543,7 +504,7 @@ TEST_P(ArrayComplexOrder, TakeAlongAxes) {
   std::mt19937_64 rng = Rng("complex take");
   Scope sc;
   const std::vector<int64_t> sh = {9, 7};
-  std::vector<cd> x = Vals(rng, 63, 0.1);
+  std::vector<cd> x = CxVals(rng, 63, 0.1);
   dtx_array *a = FromC(cl(), sh, {4, 3}, x);
   for (int ax = 0; ax < 2; ax++) {
     std::vector<int64_t> idx = {-1, 0, 3, 3, static_cast<int64_t>(sh[ax]) - 2, -static_cast<int64_t>(sh[ax])};

@@ -10,9 +10,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <complex>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <random>
@@ -65,6 +68,9 @@ inline dtx_cluster *ClusterFor(const Sched &s) {
   clusters[s.name] = dtxt::ClusterPtr(cl);
   return cl;
 }
+
+/* The schedulers most array tests run under: sync, threads, cluster on sim:2. */
+inline std::vector<Sched> CoreScheds() { return {AllScheds()[0], AllScheds()[1], AllScheds()[3]}; }
 
 struct SchedName {
   std::string operator()(const ::testing::TestParamInfo<Sched> &i) const { return i.param.name; }
@@ -315,6 +321,67 @@ inline const std::vector<dtx_dtype> &AllTypes() {
 inline const std::vector<dtx_dtype> &EveryDtype() {
   static const std::vector<dtx_dtype> v = {DTX_BOOL, DTX_I8,  DTX_I16, DTX_I32, DTX_I64, DTX_U8,
                                            DTX_U16,  DTX_U32, DTX_U64, DTX_F16, DTX_F32, DTX_F64};
+  return v;
+}
+
+/* ---- complex arrays ---------------------------------------------------------------------- */
+
+/* A generator from a fresh seed, printed with what it is for. */
+inline std::mt19937_64 Rng(const char *what) {
+  unsigned seed = std::random_device{}();
+  std::printf("%s: seed %u\n", what, seed);
+  return std::mt19937_64(seed);
+}
+
+/* n complex values with normal parts (sd 3). */
+inline std::vector<std::complex<double>> RandC(std::mt19937_64 &rng, size_t n) {
+  std::normal_distribution<double> g(0.0, 3.0);
+  std::vector<std::complex<double>> v(n);
+  for (auto &x : v) x = std::complex<double>(g(rng), g(rng));
+  return v;
+}
+
+/* A part for order tests: small integers (ties), normal values, inf, -inf,
+ * NaN (probability pnan). */
+inline double CxPart(std::mt19937_64 &rng, double pnan) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::normal_distribution<double> g(0.0, 2.0);
+  double p = u(rng);
+  if (p < pnan) return std::numeric_limits<double>::quiet_NaN();
+  if (p < pnan + 0.04) return std::numeric_limits<double>::infinity();
+  if (p < pnan + 0.08) return -std::numeric_limits<double>::infinity();
+  if (p < pnan + 0.4) return g(rng);
+  return static_cast<double>(std::uniform_int_distribution<int>(-2, 2)(rng));
+}
+inline std::vector<std::complex<double>> CxVals(std::mt19937_64 &rng, size_t n, double pnan) {
+  std::vector<std::complex<double>> v(n);
+  for (auto &x : v) x = std::complex<double>(CxPart(rng, pnan), CxPart(rng, pnan));
+  return v;
+}
+
+/* A complex128 array of v (C order). */
+inline dtx_array *FromC(dtx_cluster *cl, const std::vector<int64_t> &shape,
+                        const std::vector<int64_t> &chunks, const std::vector<std::complex<double>> &v) {
+  return dtx_from_host(cl, static_cast<int>(shape.size()), shape.data(), chunks.data(), DTX_C128, v.data(),
+                       DTX_HOST_COPY);
+}
+
+/* The values of complex a (complex64 ones widened; empty, with a failure,
+ * for NULL or a real array). */
+inline std::vector<std::complex<double>> GetC(const dtx_array *a) {
+  EXPECT_NE(a, nullptr) << dtx_last_error();
+  if (a == nullptr) return {};
+  dtx_dtype t = dtx_array_dtype(a);
+  EXPECT_TRUE(t == DTX_C128 || t == DTX_C64) << dtx_dtype_name(t);
+  std::vector<std::complex<double>> v(static_cast<size_t>(dtx_array_size(a)));
+  if (t != DTX_C64) {
+    EXPECT_EQ(dtx_array_compute_as(a, DTX_C128, v.data(), v.size() * sizeof v[0]), DTX_OK)
+        << dtx_last_error();
+    return v;
+  }
+  std::vector<std::complex<float>> f(v.size());
+  EXPECT_EQ(dtx_array_compute_as(a, DTX_C64, f.data(), f.size() * sizeof f[0]), DTX_OK) << dtx_last_error();
+  for (size_t i = 0; i < f.size(); i++) v[i] = std::complex<double>(f[i]);
   return v;
 }
 

@@ -77,6 +77,15 @@
  *     part (by it), then both NaN; -0.0 sorts before 0.0 (NumPy: equal, so
  *     either order); sort tasks over the pairs on CPU threads (also on GPU
  *     clusters),
+ *   - dtx_topk and dtx_argtopk (dtx/sort.h) in that order (NumPy's
+ *     comparison: -0.0 and 0.0 equal, the values with a NaN part the
+ *     largest, equal within a category as above but both-NaN ones all
+ *     equal): the |k| largest, largest first, or smallest, smallest first;
+ *     of equal values the one with the smaller index first (dask leaves
+ *     equal values in the order its partition and sort leave them, which
+ *     changes with the chunks: the values agree, their indices or the signs
+ *     of zeros / NaN payloads among ties may not); topk tasks over the
+ *     pairs on CPU threads (also on GPU clusters),
  *   - dtx_take and dtx_take_array (dtx/index.h): along an axis the same
  *     take of the pairs, of the flattened array (DTX_NO_AXIS) the takes of
  *     the two parts joined,
@@ -106,7 +115,7 @@
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
  * operation (for instance floor_divide / mod and percentile, which NumPy
  * refuses too; histogram, which NumPy computes from the real parts with a
- * warning; topk and the linalg decompositions, which
+ * warning; the linalg decompositions, which
  * NumPy defines and dtx does not yet), never computing from the real part
  * alone.
  *
@@ -114,7 +123,8 @@
  * axis of length 2 (in one chunk) at the end, so its chunks are the
  * interleaved pairs and every operation above is built from real ones that
  * fuse as usual, but for the functions, power and prod, whose tasks call C
- * functions on the pairs, and cumprod, a scan task over the pairs.
+ * functions on the pairs, cumprod, a scan task over the pairs, and sort and
+ * topk, whose tasks compare the pairs.
  */
 #ifndef DTX_COMPLEX_H
 #define DTX_COMPLEX_H

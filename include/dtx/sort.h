@@ -15,7 +15,10 @@
  * along axis, largest first, for k > 0; the |k| smallest, smallest first,
  * for k < 0; argtopk gives their int64 indices along the axis instead. NaN
  * counts as larger than everything (NumPy's order); of equal values the
- * one with the smaller index comes first. The result has a's shape with
+ * one with the smaller index comes first (dask.array's order of equal
+ * values depends on its partition and the chunks, so its indices of ties
+ * may differ). Complex arrays in NumPy's order of complex values
+ * (dtx/complex.h). The result has a's shape with
  * |k| along axis, in one chunk there, and a's chunks elsewhere. Each chunk
  * keeps its |k| best per lane, then merge tasks (8 inputs each, a tree)
  * keep the |k| best of those: CPU tasks (on a GPU cluster too).

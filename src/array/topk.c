@@ -5,13 +5,16 @@
  *   .m<L>[b]     level L of the merge tree: the |k| best of up to FANIN
  *                inputs (parts or merges below)
  * and the last task writes the chunk (values or indices). Tasks run on CPU
- * threads (kernels/topk.c). The building thread only.
+ * threads (kernels/topk.c). A complex array's node is over its pairs
+ * (array/complex.h; elements are the pairs, the values' node wrapped back as
+ * complex). The building thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "array/blocks.h"
+#include "array/complex.h"
 #include "base/error.h"
 #include "dtx/sort.h"
 #include "kernels/topk.h"
@@ -19,8 +22,8 @@
 #define FANIN 8
 
 typedef struct topk_op {
-  int32_t axis, largest, argtopk, pad;
-  int64_t k; /* |k| */
+  int32_t axis, largest, argtopk, cplx; /* cplx: the input is a complex array's pairs (last axis 2) */
+  int64_t k;                            /* |k| */
 } topk_op;
 
 typedef struct cand {
@@ -46,7 +49,8 @@ static dtx_status select_task(dtxa_emit *e, const dtx_array *node, const topk_op
   }
   p.kk = total < op->k ? total : op->k;
   p.out = !final ? DTXK_TOPK_OUT_PACKED : op->argtopk ? DTXK_TOPK_OUT_INDICES : DTXK_TOPK_OUT_VALUES;
-  int64_t count = p.outer * p.kk * p.inner, esz = (int64_t)dtx_dtype_size((dtx_dtype)p.dtype);
+  int64_t count = p.outer * p.kk * p.inner,
+          esz = (int64_t)dtx_dtype_size((dtx_dtype)p.dtype) * (p.cplx ? 2 : 1);
   dtxa_task t = dtxa_task_make(suffix, node->ndim, idx, in, m, &p, sizeof p, dtxk_topk_cpu);
   t.output_size = (size_t)(p.out == DTXK_TOPK_OUT_VALUES    ? count * esz
                            : p.out == DTXK_TOPK_OUT_INDICES ? count * 8
@@ -75,6 +79,10 @@ static dtx_status chunk_tasks(dtxa_emit *e, const dtx_array *node, const topk_op
     int64_t lo = idx[d] * a->chunk[d], len = a->shape[d] - lo < a->chunk[d] ? a->shape[d] - lo : a->chunk[d];
     if (d < ax) base.outer *= len;
     if (d > ax) base.inner *= len;
+  }
+  if (op->cplx) { /* elements are the (re, im) pairs: the last axis of 2 */
+    base.inner /= 2;
+    base.cplx = 1;
   }
   cand *c = calloc((size_t)J, sizeof *c);
   if (c == NULL) return dtxi_fail(DTX_ENOMEM, "topk: out of memory");
@@ -120,6 +128,24 @@ static dtx_status topk_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   return rc;
 }
 
+/* topk / argtopk of complex a: the node over its pairs (values wrapped
+ * back as complex; indices as they are). */
+static dtx_array *cx_topk(const dtx_array *a, const topk_op *op) {
+  const dtx_array *pr = dtxa_cx_pairs(a);
+  int64_t shape[DTX_ARRAY_MAX_DIMS], chunk[DTX_ARRAY_MAX_DIMS];
+  memcpy(shape, pr->shape, sizeof shape);
+  memcpy(chunk, pr->chunk, sizeof chunk);
+  shape[op->axis] = chunk[op->axis] = op->k;
+  int nd = op->argtopk ? a->ndim : pr->ndim; /* indices: no axis of 2 */
+  dtx_array *r =
+      dtxa_blocks(a->cl, op->argtopk ? "argtopk" : "topk", nd, shape, chunk,
+                  op->argtopk ? DTX_I64 : pr->dtype, 1, (dtx_array *const *)&pr, topk_emit, op, sizeof *op);
+  if (r == NULL || op->argtopk) return r != NULL ? dtxa_ret(r) : NULL;
+  dtx_array *w = dtxa_cx_wrap(r); /* holds r */
+  dtx_array_release(r);
+  return w != NULL ? dtxa_ret(w) : NULL;
+}
+
 static dtx_array *topk(const char *fn, const dtx_array *a, int64_t k, int axis, int arg) {
   if (a == NULL) return NULL;
   if (a->ndim == 0) {
@@ -137,7 +163,8 @@ static dtx_array *topk(const char *fn, const dtx_array *a, int64_t k, int axis, 
               (long long)k, (long long)a->shape[ax]);
     return NULL;
   }
-  topk_op op = {ax, k > 0, arg, 0, kk};
+  topk_op op = {ax, k > 0, arg, dtxa_cx_in(a), kk};
+  if (op.cplx) return cx_topk(a, &op);
   dtx_array_scope_begin();
   dtx_array *in = a->dtype == DTX_F16 ? dtx_astype(a, DTX_F32) : (dtx_array *)a, *r = NULL; /* exact */
   if (in != NULL) {

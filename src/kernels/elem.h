@@ -252,7 +252,7 @@ DTX_HD uint64_t dtxk_upow64(uint64_t b, uint64_t e) {
   X(floor_divide, 14)      \
   X(mod, 15)
 /* clang-format on */
-#define DTXK_NBINARY 16 /* table rows: the ids above and 0 */
+#define DTXK_NBINARY 16    /* table rows: the ids above and 0 */
 enum { DTXK_BIN_POW = 5 }; /* (kernels/vmath.h) */
 /* whether binary op `op` gives bool (the comparisons, eq .. ge) */
 #define DTXK_BIN_IS_BOOL(op) ((op) >= 8 && (op) <= 13)
@@ -440,7 +440,7 @@ DTXK_TYPES(DTXK_CMP_T)
   X(isfinite, 11)         \
   X(rint, 12)
 /* clang-format on */
-#define DTXK_NUNARY 13 /* table rows: the ids above and 0 */
+#define DTXK_NUNARY 13                      /* table rows: the ids above and 0 */
 enum { DTXK_UN_EXP = 3, DTXK_UN_TANH = 8 }; /* exp, log, sqrt, sin, cos, tanh (kernels/vmath.h) */
 /* whether unary op `op` gives bool (isnan, isinf, isfinite: every dtype) */
 #define DTXK_UN_IS_BOOL(op) ((op) >= 9 && (op) <= 11)

@@ -176,21 +176,51 @@ VQ_FLOAT(float, uint32_t, (uint32_t)1 << 31, DTXK_F32)
 #define VQ_VALUES(T, x, n, tmp) (void)0
 #endif
 
+/* Order-preserving unsigned keys of floats (every bit flipped when
+ * negative, the sign bit set otherwise), from the bits or the value, and
+ * back. */
+static uint64_t key64_bits(uint64_t k) { return (k >> 63) ? ~k : k | (uint64_t)1 << 63; }
+static uint64_t unkey64_bits(uint64_t k) { return (k >> 63) ? k & ~((uint64_t)1 << 63) : ~k; }
+static uint32_t key32_bits(uint32_t k) { return (k >> 31) ? ~k : k | (uint32_t)1 << 31; }
+static uint32_t unkey32_bits(uint32_t k) { return (k >> 31) ? k & ~((uint32_t)1 << 31) : ~k; }
+static uint64_t key64(double v) {
+  uint64_t k;
+  memcpy(&k, &v, sizeof k);
+  return key64_bits(k);
+}
+static double unkey64(uint64_t k) {
+  k = unkey64_bits(k);
+  double v;
+  memcpy(&v, &k, sizeof v);
+  return v;
+}
+static uint32_t key32(float v) {
+  uint32_t k;
+  memcpy(&k, &v, sizeof k);
+  return key32_bits(k);
+}
+static float unkey32(uint32_t k) {
+  k = unkey32_bits(k);
+  float v;
+  memcpy(&v, &k, sizeof v);
+  return v;
+}
+
 static void sort_f64(double *x, int64_t n, uint64_t *tmp) {
   VQ_VALUES(double, x, n, tmp);
   n = nan_last_double(x, n, (double *)(void *)tmp);
-  uint64_t *k = (uint64_t *)(void *)x, sign = (uint64_t)1 << 63;
-  for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? ~k[i] : k[i] | sign;
+  uint64_t *k = (uint64_t *)(void *)x;
+  for (int64_t i = 0; i < n; i++) k[i] = key64_bits(k[i]);
   sort_keys64(k, tmp, n);
-  for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? k[i] & ~sign : ~k[i];
+  for (int64_t i = 0; i < n; i++) k[i] = unkey64_bits(k[i]);
 }
 static void sort_f32(float *x, int64_t n, uint32_t *tmp) {
   VQ_VALUES(float, x, n, tmp);
   n = nan_last_float(x, n, (float *)(void *)tmp);
-  uint32_t *k = (uint32_t *)(void *)x, sign = (uint32_t)1 << 31;
-  for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? ~k[i] : k[i] | sign;
+  uint32_t *k = (uint32_t *)(void *)x;
+  for (int64_t i = 0; i < n; i++) k[i] = key32_bits(k[i]);
   sort_keys32(k, tmp, n);
-  for (int64_t i = 0; i < n; i++) k[i] = (k[i] & sign) ? k[i] & ~sign : ~k[i];
+  for (int64_t i = 0; i < n; i++) k[i] = unkey32_bits(k[i]);
 }
 static void sort_i64(int64_t *x, int64_t n, uint64_t *tmp) {
   uint64_t *k = (uint64_t *)(void *)x, sign = (uint64_t)1 << 63;
@@ -254,29 +284,6 @@ int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch) {
  * imaginary NaN, real NaN (imaginary not), both NaN. */
 static int cx_category(double re, double im) { return im != im ? (re != re ? 3 : 1) : (re != re ? 2 : 0); }
 
-static uint64_t key64(double v) {
-  uint64_t k;
-  memcpy(&k, &v, sizeof k);
-  return (k >> 63) ? ~k : k | (uint64_t)1 << 63;
-}
-static double unkey64(uint64_t k) {
-  k = (k >> 63) ? k & ~((uint64_t)1 << 63) : ~k;
-  double v;
-  memcpy(&v, &k, sizeof v);
-  return v;
-}
-static uint32_t key32(float v) {
-  uint32_t k;
-  memcpy(&k, &v, sizeof k);
-  return (k >> 31) ? ~k : k | (uint32_t)1 << 31;
-}
-static float unkey32(uint32_t k) {
-  k = (k >> 31) ? k & ~((uint32_t)1 << 31) : ~k;
-  float v;
-  memcpy(&v, &k, sizeof v);
-  return v;
-}
-
 /* 128-bit keys, stored as {lo, hi} words: the order of (hi, lo). */
 static int cmp128(const void *a, const void *b) {
   const uint64_t *x = a, *y = b;
@@ -284,71 +291,74 @@ static int cmp128(const void *a, const void *b) {
   return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+/* The category of pair i of x (pairs of esz bytes: 16 complex128, 8
+ * complex64). */
+static int pair_category(const char *x, int64_t i, int esz) {
+  const char *v = x + i * esz;
+  if (esz == 16) {
+    double re, im;
+    memcpy(&re, v, 8);
+    memcpy(&im, v + 8, 8);
+    return cx_category(re, im);
+  }
+  float re, im;
+  memcpy(&re, v, 4);
+  memcpy(&im, v + 4, 4);
+  return cx_category(re, im);
+}
+
 /* Moves the pairs of x (n pairs of esz bytes each) into category order
- * (stable, through tmp); writes the four counts. */
-static void cx_partition(char *x, int64_t n, int esz, char *tmp, int64_t *cnt) {
+ * (stable, through tmp: n pairs, then cat: n bytes, each pair's category);
+ * writes the four counts. */
+static void cx_partition(char *x, int64_t n, int esz, char *tmp, unsigned char *cat, int64_t *cnt) {
   int64_t pos[4] = {0, 0, 0, 0};
   for (int c = 0; c < 4; c++) cnt[c] = 0;
-  for (int64_t i = 0; i < n; i++) {
-    const char *v = x + i * esz;
-    double re, im;
-    if (esz == 16) {
-      memcpy(&re, v, 8);
-      memcpy(&im, v + 8, 8);
-    } else {
-      float r32, i32;
-      memcpy(&r32, v, 4);
-      memcpy(&i32, v + 4, 4);
-      re = r32;
-      im = i32;
-    }
-    cnt[cx_category(re, im)]++;
-  }
+  for (int64_t i = 0; i < n; i++) cnt[cat[i] = (unsigned char)pair_category(x, i, esz)]++;
+  if (cnt[0] == n) return; /* no NaN part: in order already */
   for (int c = 1; c < 4; c++) pos[c] = pos[c - 1] + cnt[c - 1];
-  for (int64_t i = 0; i < n; i++) {
-    const char *v = x + i * esz;
-    double re, im;
-    if (esz == 16) {
-      memcpy(&re, v, 8);
-      memcpy(&im, v + 8, 8);
-    } else {
-      float r32, i32;
-      memcpy(&r32, v, 4);
-      memcpy(&i32, v + 4, 4);
-      re = r32;
-      im = i32;
-    }
-    memcpy(tmp + pos[cx_category(re, im)]++ * esz, v, (size_t)esz);
-  }
+  for (int64_t i = 0; i < n; i++) memcpy(tmp + pos[cat[i]]++ * esz, x + i * esz, (size_t)esz);
   memcpy(x, tmp, (size_t)(n * esz));
 }
 
-/* Sorts the complex128 pairs of one category by 128-bit keys: (re, im)
- * for category 0, re then im's bits for 1, im then re's bits for 2. */
+/* The two key words of a pair of category cat (0 .. 2), hi ordering first:
+ * the keys of re and im for 0; re's key and im's bits for 1; im's key and
+ * re's bits for 2; and the pair back from them. */
+#define CX_KEYS(S, T, U, KEY, UNKEY)                            \
+  static void cx_key_##S(int cat, T re, T im, U *hi, U *lo) {   \
+    U rb, ib;                                                   \
+    memcpy(&rb, &re, sizeof rb);                                \
+    memcpy(&ib, &im, sizeof ib);                                \
+    *hi = cat == 2 ? KEY(im) : KEY(re);                         \
+    *lo = cat == 0 ? KEY(im) : cat == 1 ? ib : rb;              \
+  }                                                             \
+  static void cx_unkey_##S(int cat, U hi, U lo, T *re, T *im) { \
+    if (cat == 2) {                                             \
+      *im = UNKEY(hi);                                          \
+      memcpy(re, &lo, sizeof lo);                               \
+      return;                                                   \
+    }                                                           \
+    *re = UNKEY(hi);                                            \
+    if (cat == 0)                                               \
+      *im = UNKEY(lo);                                          \
+    else                                                        \
+      memcpy(im, &lo, sizeof lo);                               \
+  }
+CX_KEYS(c128, double, uint64_t, key64, unkey64)
+CX_KEYS(c64, float, uint32_t, key32, unkey32)
+
+/* Sorts the complex128 pairs of one category by 128-bit keys (cx_key). */
 static void sort_c128_cat(double *x, int64_t n, int cat) {
   uint64_t *w = (uint64_t *)(void *)x; /* pair i: w[2i] lo, w[2i + 1] hi */
   for (int64_t i = 0; i < n; i++) {
-    double re = x[2 * i], im = x[2 * i + 1];
-    uint64_t rb, ib;
-    memcpy(&rb, &re, 8);
-    memcpy(&ib, &im, 8);
-    w[2 * i + 1] = cat == 2 ? key64(im) : key64(re);
-    w[2 * i] = cat == 0 ? key64(im) : cat == 1 ? ib : rb;
+    uint64_t hi, lo;
+    cx_key_c128(cat, x[2 * i], x[2 * i + 1], &hi, &lo);
+    w[2 * i + 1] = hi;
+    w[2 * i] = lo;
   }
   qsort(w, (size_t)n, 16, cmp128);
   for (int64_t i = 0; i < n; i++) {
-    uint64_t hi = w[2 * i + 1], lo = w[2 * i];
     double re, im;
-    if (cat == 2) {
-      im = unkey64(hi);
-      memcpy(&re, &lo, 8);
-    } else {
-      re = unkey64(hi);
-      if (cat == 0)
-        im = unkey64(lo);
-      else
-        memcpy(&im, &lo, 8);
-    }
+    cx_unkey_c128(cat, w[2 * i + 1], w[2 * i], &re, &im);
     x[2 * i] = re;
     x[2 * i + 1] = im;
   }
@@ -358,11 +368,8 @@ static void sort_c128_cat(double *x, int64_t n, int cat) {
 static void sort_c64_cat(float *x, int64_t n, int cat, uint64_t *tmp) {
   uint64_t *w = (uint64_t *)(void *)x;
   for (int64_t i = 0; i < n; i++) {
-    float re = x[2 * i], im = x[2 * i + 1];
-    uint32_t rb, ib;
-    memcpy(&rb, &re, 4);
-    memcpy(&ib, &im, 4);
-    uint32_t hi = cat == 2 ? key32(im) : key32(re), lo = cat == 0 ? key32(im) : cat == 1 ? ib : rb;
+    uint32_t hi, lo;
+    cx_key_c64(cat, x[2 * i], x[2 * i + 1], &hi, &lo);
     w[i] = (uint64_t)hi << 32 | lo;
   }
   if (n <= SHORT)
@@ -370,18 +377,8 @@ static void sort_c64_cat(float *x, int64_t n, int cat, uint64_t *tmp) {
   else
     sort_keys64(w, tmp, n);
   for (int64_t i = 0; i < n; i++) {
-    uint32_t hi = (uint32_t)(w[i] >> 32), lo = (uint32_t)w[i];
     float re, im;
-    if (cat == 2) {
-      im = unkey32(hi);
-      memcpy(&re, &lo, 4);
-    } else {
-      re = unkey32(hi);
-      if (cat == 0)
-        im = unkey32(lo);
-      else
-        memcpy(&im, &lo, 4);
-    }
+    cx_unkey_c64(cat, (uint32_t)(w[i] >> 32), (uint32_t)w[i], &re, &im);
     x[2 * i] = re;
     x[2 * i + 1] = im;
   }
@@ -392,11 +389,11 @@ int dtxk_sort_pairs(int dtype, void *x, int64_t n, void *scratch) {
   int esz = 2 * dtxk_size(dtype);
   void *own = NULL;
   if (scratch == NULL && n > 0) {
-    scratch = own = malloc((size_t)n * (size_t)esz);
+    scratch = own = malloc((size_t)n * (size_t)(esz + 1));
     if (own == NULL) return -1;
   }
   int64_t cnt[4], off = 0;
-  if (n > 0) cx_partition(x, n, esz, scratch, cnt);
+  if (n > 0) cx_partition(x, n, esz, scratch, (unsigned char *)scratch + n * esz, cnt);
   for (int c = 0; c < 3 && n > 0; c++) { /* both-NaN values keep their order */
     char *p = (char *)x + off * esz;
     if (dtype == DTXK_F64)
@@ -476,7 +473,8 @@ static void stream_out(char *d, const char *s, size_t n) {
   memcpy(d, s, n);
 }
 
-/* One lane of a task, in place (scratch: n elements). */
+/* One lane of a task, in place (scratch: n elements, and n bytes more for
+ * complex ones). */
 static void sort_one(const dtxk_sort *p, char *x, char *scratch) {
   if (p->cplx)
     dtxk_sort_pairs(p->dtype, x, p->n, scratch);
@@ -496,7 +494,8 @@ int dtxk_sort_cpu(dtx_task_ctx *ctx) {
   lanes in = {NULL, 0, 0, 0}, out = {NULL, 0, 0, 0};
   if (task_lanes(ctx, p, bytes, &in, &out) != 0) return -1;
   if (bytes == 0) return 0;
-  char *buf = dtx_task_scratch(ctx, (size_t)(2 * p->n * esz));
+  /* two lanes, and the categories of a complex one */
+  char *buf = dtx_task_scratch(ctx, (size_t)(2 * p->n * esz + (p->cplx ? p->n : 0)));
   if (buf == NULL) return dtx_task_fail(ctx, "out of memory for the sort's scratch");
   /* outputs of 1 MiB and more, in lanes of 4 KiB and more, are streamed */
   int stream = bytes >= ((size_t)1 << 20) && p->n * esz >= 4096;

@@ -47,7 +47,7 @@ int dtxk_sort_dtype(int dtype);
  * dtype is not one sort tasks take. */
 int dtxk_sort_lane(int dtype, void *x, int64_t n, void *scratch);
 /* The same for n complex values, pairs of dtype (float32 / float64);
- * scratch holds 2n pairs (or is NULL). */
+ * scratch holds n pairs and n bytes more (or is NULL). */
 int dtxk_sort_pairs(int dtype, void *x, int64_t n, void *scratch);
 int dtxk_sort_cpu(dtx_task_ctx *ctx);
 /* GPU builds: kernels/sort.cu; nocuda.c otherwise. */

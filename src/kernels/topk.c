@@ -1,6 +1,7 @@
 /*
  * kernels/topk.c - the CPU implementation of topk / argtopk tasks
- * (kernels/topk.h). Each lane keeps its kk best candidates so far in order
+ * (kernels/topk.h), real and complex (pairs; the same lists, a comparison in
+ * NumPy's complex order). Each lane keeps its kk best candidates so far in order
  * (insertion into a sorted list: a candidate worse than the last kept one,
  * the common case once the list is full, costs one comparison). Runs on
  * the task's thread; the lists are its own.
@@ -18,14 +19,16 @@ static int64_t idx_off(int64_t count, int esz) { return (count * esz + 7) & ~(in
 #define NAN_NEVER(x) ((void)(x), 0)
 #define NAN_FLOAT(x) ((x) != (x))
 
-#define TOPK(S, T, ISNAN)                                                                                   \
-  /* a (index ia) goes before b (index ib) */                                                               \
-  static int before_##S(int largest, T a, int64_t ia, T b, int64_t ib) {                                    \
-    int na = ISNAN(a), nb = ISNAN(b);                                                                       \
-    if (na != nb) return largest ? na : nb;                                                                 \
-    if (!na && a != b) return largest ? a > b : a < b;                                                      \
-    return ia < ib;                                                                                         \
-  }                                                                                                         \
+/* before_S: whether a (index ia) goes before b (index ib) in the kept list. */
+#define BEFORE(S, T, ISNAN)                                              \
+  static int before_##S(int largest, T a, int64_t ia, T b, int64_t ib) { \
+    int na = ISNAN(a), nb = ISNAN(b);                                    \
+    if (na != nb) return largest ? na : nb;                              \
+    if (!na && a != b) return largest ? a > b : a < b;                   \
+    return ia < ib;                                                      \
+  }
+/* lane_S: the kept list of lane (o, i); run_S: every lane of the task. */
+#define LANES(S, T)                                                                                         \
   static void lane_##S(const dtxk_topk *p, const void *const *in, int64_t o, int64_t i, T *bv, int64_t *bi, \
                        int64_t *c) {                                                                        \
     *c = 0;                                                                                                 \
@@ -71,6 +74,7 @@ static int64_t idx_off(int64_t count, int esz) { return (count * esz + 7) & ~(in
         }                                                                                                   \
       }                                                                                                     \
   }
+#define TOPK(S, T, ISNAN) BEFORE(S, T, ISNAN) LANES(S, T)
 TOPK(b, dtxk_b, NAN_NEVER)
 TOPK(i32, int32_t, NAN_NEVER)
 TOPK(i64, int64_t, NAN_NEVER)
@@ -83,10 +87,38 @@ TOPK(u64, uint64_t, NAN_NEVER)
 TOPK(f32, float, NAN_FLOAT)
 TOPK(f64, double, NAN_FLOAT)
 
+/* Complex values: (re, im) pairs in NumPy's order (kernels/topk.h). */
+typedef struct cx32 {
+  float re, im;
+} cx32;
+typedef struct cx64 {
+  double re, im;
+} cx64;
+/* -1, 0, 1 as a is less than, equal to or greater than b in NumPy's order:
+ * by category (none NaN, imaginary NaN, real NaN, both), then within it
+ * lexicographic, by the real part, by the imaginary part, or equal. */
+#define CX_CMP(S, T)                                                                      \
+  static int cmp_##S(T a, T b) {                                                          \
+    int ca = cx_cat(a.re != a.re, a.im != a.im), cb = cx_cat(b.re != b.re, b.im != b.im); \
+    if (ca != cb) return ca < cb ? -1 : 1;                                                \
+    if (ca != 2 && ca != 3 && a.re != b.re) return a.re < b.re ? -1 : 1;                  \
+    if ((ca == 0 || ca == 2) && a.im != b.im) return a.im < b.im ? -1 : 1;                \
+    return 0;                                                                             \
+  }                                                                                       \
+  static int before_##S(int largest, T a, int64_t ia, T b, int64_t ib) {                  \
+    int c = cmp_##S(a, b);                                                                \
+    return c != 0 ? (largest ? c > 0 : c < 0) : ia < ib;                                  \
+  }
+static int cx_cat(int re_nan, int im_nan) { return im_nan ? (re_nan ? 3 : 1) : (re_nan ? 2 : 0); }
+CX_CMP(c64, cx32)
+CX_CMP(c128, cx64)
+LANES(c64, cx32)
+LANES(c128, cx64)
+
 /* Output bytes of the task. */
 static int64_t out_bytes(const dtxk_topk *p) {
   int64_t count = p->outer * p->kk * p->inner;
-  int esz = dtxk_size(p->dtype);
+  int esz = dtxk_size(p->dtype) * (p->cplx ? 2 : 1);
   if (p->out == DTXK_TOPK_OUT_VALUES) return count * esz;
   if (p->out == DTXK_TOPK_OUT_INDICES) return count * 8;
   return p->indices ? idx_off(count, esz) + count * 8 : count * esz;
@@ -94,6 +126,8 @@ static int64_t out_bytes(const dtxk_topk *p) {
 
 static const char *check(const dtxk_topk *p, int ninputs) {
   if (p->dtype < DTXK_BOOL || p->dtype > DTXK_U64) return "unknown dtype (float16 is selected as float32)";
+  if (p->cplx != 0 && (p->cplx != 1 || (p->dtype != DTXK_F32 && p->dtype != DTXK_F64)))
+    return "complex values are pairs of float32 or float64";
   if (p->out < DTXK_TOPK_OUT_PACKED || p->out > DTXK_TOPK_OUT_INDICES) return "unknown output";
   if (p->nin < 1 || p->nin > DTXK_TOPK_MAXIN || p->nin != ninputs) return "wrong number of inputs";
   if (p->outer < 0 || p->inner < 0 || p->kk < 1) return "bad extents";
@@ -118,9 +152,15 @@ int dtxk_topk_cpu(dtx_task_ctx *ctx) {
   char *out = dtx_task_output(ctx, ob);
   if (ob == 0) return 0;
   if (out == NULL) return dtx_task_fail(ctx, "out of memory for a topk output of %zu bytes", ob);
-  void *scratch = malloc((size_t)(idx_off(p->kk, dtxk_size(p->dtype)) + p->kk * 8));
+  void *scratch = malloc((size_t)(idx_off(p->kk, dtxk_size(p->dtype) * (p->cplx ? 2 : 1)) + p->kk * 8));
   if (scratch == NULL) return dtx_task_fail(ctx, "out of memory for the topk lists");
-  switch (p->dtype) {
+  switch (p->cplx ? -p->dtype : p->dtype) {
+    case -DTXK_F32:
+      run_c64(p, in, out, scratch);
+      break;
+    case -DTXK_F64:
+      run_c128(p, in, out, scratch);
+      break;
     case DTXK_BOOL:
       run_b(p, in, out, scratch);
       break;

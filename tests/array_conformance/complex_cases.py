@@ -268,6 +268,21 @@ def order_cases(w, Node, rng):
     w.add("cx_sort_long_lane", [(vals((300,), pnan=0.1), [70])], Node("sort", [X], axis=0))
     w.add("cx_sort_empty", [(np.zeros((0, 3), np.complex128), [1, 2])], Node("sort", [X], axis=0))
     w.add("cx_sort_of_sum", [a, b], Node("sort", [N("add", X, Y)], axis=1))
+    # topk / argtopk: the same order, NaN parts the largest; ties to the smaller index (gen.topk)
+    for tag, x in (("nan", c3), ("nonan", c3n), ("halfnan", c3a)):
+        for ax in (0, 1, 2, -1):
+            n = x[0].shape[ax]
+            for k in sorted({1, 2, n, -1, -2, -n}):
+                for op in ("topk", "argtopk"):
+                    w.add(f"cx_{op}_{tag}_{ax}_{k}", [x], Node(op, [X], k=k, axis=ax))
+    for op in ("topk", "argtopk"):
+        w.add(f"cx_{op}_c64", [m64], Node(op, [X], k=3, axis=0))
+        w.add(f"cx_{op}_c64_rows", [m64], Node(op, [X], k=-4, axis=1))
+        w.add(f"cx_{op}_ragged", [ragged], Node(op, [X], k=6, axis=0))
+        w.add(f"cx_{op}_specials", [tx], Node(op, [X], k=-(tx[0].shape[0] // 2), axis=0))
+        w.add(f"cx_{op}_long_lane", [(vals((300,), pnan=0.1), [20])], Node(op, [X], k=17, axis=0))
+        w.add(f"cx_{op}_long_lane_small", [(vals((300,), pnan=0.1), [20])], Node(op, [X], k=-40, axis=0))
+        w.add(f"cx_{op}_of_sum", [a, b], Node(op, [N("add", X, Y)], k=2, axis=1))
 
 
 def nan_cases(w, Node, R, vals, c3, c3a, m64, ragged):

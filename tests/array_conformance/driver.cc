@@ -237,6 +237,12 @@ class Builder {
       dtx_array *a = Node();
       return dtx_sort(a, static_cast<int>(Int(Tok())));
     }
+    if (op == "topk" || op == "argtopk") {
+      dtx_array *a = Node();
+      int64_t k = Int(Tok());
+      int axis = static_cast<int>(Int(Tok()));
+      return op == "topk" ? dtx_topk(a, k, axis) : dtx_argtopk(a, k, axis);
+    }
     if (op == "cum") {
       static const char *names[] = {"cumsum", "cumprod", "nancumsum", "nancumprod"};
       static const dtx_scan_op ops[] = {DTX_CUMSUM, DTX_CUMPROD, DTX_NANCUMSUM, DTX_NANCUMPROD};

@@ -17,6 +17,8 @@ The expression language (one node per parenthesis):
   (where C X Y)  (astype X DTYPE)  (clip X LO HI)  (round X DECIMALS)  (persist X)
   (reduce NAME X AXES KEEPDIMS DDOF)   AXES: all, or 0,2; NAME also nansum .. nanargmax
   (cum NAME X AXIS)   NAME: cumsum, cumprod, nancumsum, nancumprod (dtx/scan.h)
+  (sort X AXIS)  (topk X K AXIS)  (argtopk X K AXIS)   (dtx/sort.h; topk's oracle:
+            NumPy's sort, ties to the smaller index, as dtx documents)
   (dot X Y)  (matmul X Y)  (tensordot X Y AXES_A AXES_B)   AXES: -, or 0,1
   (slice X SPEC)   SPEC: entries joined by ',': start:stop:step (parts may be
                    empty), an integer, or new
@@ -143,6 +145,8 @@ class Node:
             return f"(cum {p['name']} {ks} {p['axis']})"
         if op == "sort":
             return f"(sort {ks} {p['axis']})"
+        if op in ("topk", "argtopk"):
+            return f"({op} {ks} {p['k']} {p['axis']})"
         if op == "tensordot":
             a = ",".join(map(str, p["aa"])) or "-"
             b = ",".join(map(str, p["ab"])) or "-"
@@ -272,6 +276,8 @@ class Node:
             return self.reduce(kv[0])
         if op == "sort":
             return np.sort(kv[0], axis=p["axis"])
+        if op in ("topk", "argtopk"):
+            return topk(kv[0], p["k"], p["axis"], op == "argtopk")
         if op == "cum":
             r = getattr(np, p["name"])(kv[0], axis=p["axis"])
             if r.dtype.kind in "fc":
@@ -688,6 +694,20 @@ def fmt_values(v):
     if a.dtype.kind == "c":  # pairs: real, imaginary
         return " ".join(f"{float(x.real).hex()} {float(x.imag).hex()}" for x in a.ravel())
     return " ".join(float(x).hex() for x in a.ravel())
+
+
+def topk(x, k, axis, arg):
+    """dask.array.topk / argtopk as dtx computes them: NumPy's order (a stable
+    sort), the |k| largest first for k > 0, the smallest first for k < 0; of
+    equal values the smaller index first (dask: as its partition leaves them)."""
+    x = np.moveaxis(np.asarray(x), axis, -1)
+    n = x.shape[-1]
+    if k < 0:
+        idx = np.argsort(x, axis=-1, kind="stable")[..., :-k]
+    else:  # descending, ties by ascending index: a stable sort of the reversed lane, reversed
+        idx = (n - 1 - np.argsort(x[..., ::-1], axis=-1, kind="stable"))[..., ::-1][..., :k]
+    r = idx if arg else np.take_along_axis(x, idx, axis=-1)
+    return np.moveaxis(r, -1, axis)
 
 
 class Writer:

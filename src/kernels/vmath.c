@@ -1,14 +1,11 @@
 /*
  * kernels/vmath.c - chooses the strips of kernels/vmath.h for the CPU the
  * process runs on, once: AVX-512F, else AVX2 with FMA, else SSE2 (every
- * x86-64). DTX_VMATH=0 in the environment keeps libm per element (for
- * comparisons). Any thread; the choice is made under pthread_once.
+ * x86-64). Any thread; the choice is made under pthread_once.
  */
 #include "kernels/vmath.h"
 
 #include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "kernels/elem.h"
 
@@ -27,8 +24,6 @@ const dtxk_vm_table *dtxk_vmath_table(int k) {
 }
 
 static void choose(void) {
-  const char *env = getenv("DTX_VMATH");
-  if (env != NULL && strcmp(env, "0") == 0) return;
   for (int k = 0; k < 3 && chosen == NULL; k++) chosen = dtxk_vmath_table(k);
 }
 

@@ -10,6 +10,7 @@
  * besides is NVTX_INJECTION64_PATH (the NVTX tool's own, see below).
  */
 #include "runtime/cluster.h"
+#include "kernels/cpu_libs.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -220,6 +221,7 @@ dtx_status dtx_cluster_report(const dtx_cluster *cl, FILE *out) {
     fprintf(out, "  GPUs          none (%s)\n", cl->gpu_why[0] ? cl->gpu_why : "none found");
   else
     dtxi_report_gpus(out, b, &cl->s.links, cl->set.v.streams_per_gpu, cl->gpu_limits);
+  dtxk_cpu_libs_report(out);
   fprintf(out, "  trace         %s\n",
           cl->set.v.trace_path != NULL ? cl->set.v.trace_path : "off (set DTX_TRACE=path.json)");
   return DTX_OK;

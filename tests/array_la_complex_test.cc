@@ -381,6 +381,33 @@ TEST_P(ArrayLaComplex, LstsqMatchesNormalEquations) {
   }
 }
 
+TEST_P(ArrayLaComplex, LstsqIllConditionedBackwardError) {
+  Scope sc;
+  std::mt19937_64 rng = Seeded(9460, "lstsq cond 1e10");
+  int64_t m = 80, n = 8;
+  CMat a = WithCond(rng, m, n, 1e10), b = Randn(rng, m, 1);
+  dtx_array *x = nullptr, *rank = nullptr;
+  ASSERT_EQ(dtx_linalg_lstsq(PutC(cl(), a, 25, n), PutC(cl(), b, 25, 1), &x, nullptr, &rank, nullptr), DTX_OK)
+      << dtx_last_error();
+  CMat X = GetC(x);
+  /* the residual is orthogonal to a's range up to the backward error */
+  CMat r = Sub(b, Mul(a, X));
+  EXPECT_LE(Fro(Mul(a, r, true)) / (Fro(a) * (Fro(a) * Fro(X) + Fro(b))), 100 * DBL_EPSILON * m);
+  int64_t rk = -1;
+  ASSERT_EQ(dtx_array_compute(rank, &rk, sizeof rk), DTX_OK);
+  EXPECT_EQ(rk, n);
+  /* complex64: the residual's orthogonality in float32 */
+  CMat a32 = Round32(Randn(rng, m, n)), b32 = Round32(b);
+  ASSERT_EQ(dtx_linalg_lstsq(PutC(cl(), a32, 25, n, DTX_C64), PutC(cl(), b32, 25, 1, DTX_C64), &x, nullptr,
+                             nullptr, nullptr),
+            DTX_OK)
+      << dtx_last_error();
+  EXPECT_EQ(dtx_array_dtype(x), DTX_C64);
+  X = GetC(x);
+  r = Sub(b32, Mul(a32, X));
+  EXPECT_LE(Fro(Mul(a32, r, true)) / (Fro(a32) * (Fro(a32) * Fro(X) + Fro(b32))), 100 * FLT_EPSILON * m);
+}
+
 /* NumPy's result dtypes: complex64 with float32, complex128 otherwise. */
 TEST_P(ArrayLaComplex, MixedRealAndComplexOperandsPromoteAsNumPy) {
   Scope sc;

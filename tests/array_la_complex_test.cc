@@ -8,7 +8,7 @@
  * randomized SVD of a low-rank matrix, lstsq against the complex normal
  * equations, ||L L^H - A|| (blocked), ||A X - B|| and ||A inv(A) - I||,
  * NumPy's result dtypes with mixed real / complex operands, the nuclear and
- * 2-norms, and the errors of bad input. Seeds are printed (fixed per case);
+ * 2-norms, and the errors of bad input (NaN included). Seeds are printed (fixed per case);
  * under sync, threads and the cluster scheduler on two simulated GPUs.
  */
 #include <gtest/gtest.h>
@@ -573,6 +573,26 @@ TEST_P(ArrayLaComplex, BadInputSaysWhatToFix) {
   EXPECT_EQ(dtx_array_compute(dtx_linalg_inv(PutC(cl(), z, 2, 2)), buf.data(), 9 * sizeof(cd)), DTX_ETASK);
   EXPECT_NE(std::string(dtx_last_error()).find("singular"), std::string::npos) << dtx_last_error();
   EXPECT_EQ(dtx_linalg_solve(PutC(cl(), Eye(3), 3, 3), PutC(cl(), Eye(4), 4, 4)), nullptr);
+  /* NaN: LAPACKE refuses it (NumPy returns NaN); the task says so */
+  CMat nan = Eye(3);
+  nan.at(1, 2) = cd(0, NAN);
+  auto nan_fails = [&](dtx_array *x, const char *what) {
+    ASSERT_NE(x, nullptr) << what << ": " << dtx_last_error();
+    EXPECT_EQ(dtx_array_compute(dtx_astype(x, DTX_C128), buf.data(), 9 * sizeof(cd)), DTX_ETASK) << what;
+    EXPECT_NE(std::string(dtx_last_error()).find("holds NaN"), std::string::npos)
+        << what << ": " << dtx_last_error();
+  };
+  nan_fails(dtx_linalg_inv(PutC(cl(), nan, 3, 3)), "inv");
+  nan_fails(dtx_linalg_solve(PutC(cl(), Eye(3), 3, 3), PutC(cl(), nan, 3, 3)), "solve's b");
+  nan.at(2, 1) = cd(0, NAN);
+  nan_fails(dtx_linalg_cholesky(PutC(cl(), nan, 3, 3), 0), "cholesky");
+  dtx_array *s = nullptr;
+  ASSERT_EQ(dtx_linalg_qr(PutC(cl(), nan, 3, 3), &q, &r), DTX_OK) << dtx_last_error();
+  nan_fails(r, "qr");
+  ASSERT_EQ(dtx_linalg_svd(PutC(cl(), nan, 3, 3), nullptr, &s, nullptr), DTX_OK) << dtx_last_error();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(dtx_array_compute(dtx_astype(s, DTX_F64), buf.data(), 3 * sizeof(double)), DTX_ETASK);
+  EXPECT_NE(std::string(dtx_last_error()).find("holds NaN"), std::string::npos) << dtx_last_error();
   /* empty-free: a one-element matrix */
   CMat one = Zeros(1, 1);
   one.at(0, 0) = cd(0, 2);

@@ -80,7 +80,9 @@ static int qr_geqrf(dtx_task_ctx *ctx, char *A, char *R, int64_t m, int64_t n, i
   lapack_int info =
       f64 ? LAPACKE_dgeqrf(LAPACK_COL_MAJOR, M, N, (double *)(void *)A, M, (double *)(void *)tau)
           : LAPACKE_sgeqrf(LAPACK_COL_MAJOR, M, N, (float *)(void *)A, M, (float *)(void *)tau);
-  int rc = info != 0 ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info) : 0;
+  int rc = info == -4  ? dtx_task_fail(ctx, "qr: " DTXK_LA_NAN_MSG)
+           : info != 0 ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info)
+                       : 0;
   if (rc == 0) {
     dtxk_la_take_r(R, A, m, n, k, esz);
     info =
@@ -231,6 +233,7 @@ static int svd(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
             : LAPACKE_sgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, (float *)(void *)A,
                              (lapack_int)n, (float *)(void *)S, (float *)(void *)U, (lapack_int)k,
                              (float *)(void *)VT, (lapack_int)n);
+  if (info == -5) return dtx_task_fail(ctx, "svd: " DTXK_LA_NAN_MSG);
   if (info != 0) return dtx_task_fail(ctx, "svd: gesdd did not converge (info %d)", (int)info);
   return 0;
 }
@@ -321,6 +324,7 @@ static int potrf(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
   if (info > 0)
     return dtx_task_fail(
         ctx, "cholesky: the matrix is not positive definite (leading minor %d of this block)", (int)info);
+  if (info == -4) return dtx_task_fail(ctx, "cholesky: " DTXK_LA_NAN_MSG);
   if (info < 0) return dtx_task_fail(ctx, "cholesky: potrf argument %d is wrong", (int)-info);
   zero_tri(out, n, n, 1, esz);
   return 0;
@@ -406,7 +410,9 @@ static int solve(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
       rc = dtx_task_fail(ctx, "solve: singular matrix (U[%d,%d] is exactly zero)", (int)info - 1,
                          (int)info - 1);
     else if (info < 0)
-      rc = dtx_task_fail(ctx, "solve: gesv argument %d is wrong", (int)-info);
+      rc = info == -4   ? dtx_task_fail(ctx, "solve: a: " DTXK_LA_NAN_MSG)
+           : info == -7 ? dtx_task_fail(ctx, "solve: b: " DTXK_LA_NAN_MSG)
+                        : dtx_task_fail(ctx, "solve: gesv argument %d is wrong", (int)-info);
   }
   free(LU);
   free(piv);

@@ -28,7 +28,9 @@ int dtxk_la_cx_qr(dtx_task_ctx *ctx, char *A, char *R, int64_t m, int64_t n, int
   if (tau == NULL) return dtx_task_fail(ctx, "qr: out of memory (%lldx%lld)", (long long)m, (long long)n);
   lapack_int info = c128 ? LAPACKE_zgeqrf(LAPACK_COL_MAJOR, LI(m), LI(n), ZP(A), LI(m), ZP(tau))
                          : LAPACKE_cgeqrf(LAPACK_COL_MAJOR, LI(m), LI(n), CP(A), LI(m), CP(tau));
-  int rc = info != 0 ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info) : 0;
+  int rc = info == -4  ? dtx_task_fail(ctx, "qr: " DTXK_LA_NAN_MSG)
+           : info != 0 ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info)
+                       : 0;
   if (rc == 0) {
     dtxk_la_take_r(R, A, m, n, k, esz);
     info = c128 ? LAPACKE_zungqr(LAPACK_COL_MAJOR, LI(m), LI(k), LI(k), ZP(A), LI(m), ZP(tau))

@@ -17,6 +17,11 @@
 
 #include "dtx/graph.h"
 
+/* The failure of a LAPACKE call whose info names its matrix argument:
+ * LAPACKE checks its inputs for NaN and refuses them (NumPy's LAPACK calls
+ * do not check, and return NaN). */
+#define DTXK_LA_NAN_MSG "the matrix holds NaN (LAPACKE refuses NaN input; NumPy would return NaN)"
+
 /* R (k x n, row-major) from the upper triangle of the factored A (m x n,
  * column-major, lda m); esz the element size. */
 void dtxk_la_take_r(char *R, const char *A, int64_t m, int64_t n, int64_t k, int esz);

@@ -18,7 +18,9 @@
  * dtx_last_error()), or DTX_ENOTSUP in builds without LAPACKE. Functions
  * returning a dtx_array * return NULL for those. Numerical failures (a
  * matrix not positive definite, a singular matrix) are task failures at
- * compute time: DTX_ETASK naming the task.
+ * compute time: DTX_ETASK naming the task; so is NaN input on CPU threads
+ * where LAPACKE checks for it (geqrf, gesdd, potrf, gesv: "the matrix
+ * holds NaN"), where NumPy returns NaN (cuSOLVER on GPUs does not check).
  *
  * How each runs:
  *   tsqr / qr   tall-and-skinny (one column of chunks; Benson, Gleich,

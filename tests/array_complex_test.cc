@@ -18,7 +18,6 @@
 #include "array_util.h"
 #include "dtx/complex.h"
 #include "dtx/index.h"
-#include "dtx/linalg.h"
 #include "dtx/scan.h"
 #include "dtx/sort.h"
 #include "dtx/stats.h"
@@ -311,13 +310,8 @@ TEST_P(ArrayComplex, EveryOtherOperationRefusesClearly) {
   }
   /* the other headers' operations: none may take only the real part */
   const double q[1] = {50};
-  dtx_array *q2 = nullptr, *r2 = nullptr;
   dtx_array *more[] = {dtx_histogram(a, 4, 0, 1, nullptr, 0, nullptr),
                        dtx_percentile(a, q, 1),
-                       dtx_linalg_norm(a, DTX_NORM_NUC, 0, nullptr, 0, 0),
-                       dtx_linalg_inv(a),
-                       dtx_linalg_cholesky(a, 0),
-                       dtx_linalg_solve(a, a),
                        dtx_floor_divide(a, a),
                        dtx_mod(a, a)};
   i = 0;
@@ -325,7 +319,6 @@ TEST_P(ArrayComplex, EveryOtherOperationRefusesClearly) {
     EXPECT_EQ(r, nullptr) << "other operation " << i;
     i++;
   }
-  EXPECT_NE(dtx_linalg_qr(a, &q2, &r2), DTX_OK);
   dtx_array *x = dtx_histogram(a, 4, 0, 1, nullptr, 0, nullptr);
   EXPECT_EQ(x, nullptr);
   EXPECT_NE(std::string(dtx_last_error()).find("complex"), std::string::npos) << dtx_last_error();

@@ -11,9 +11,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <functional>
 
 extern "C" int dtxa_pin_gpus; /* array/array.h (C only): pin CUDA-capable tasks to GPUs */
 #include "array_util.h"
+#include "dtx/complex.h"
 
 using namespace dtxa_test;
 
@@ -271,6 +273,94 @@ TEST(ArrayGpu, LinalgMatchesTheCpu) {
           return x;
         },
         tol * 10, ("lstsq " + dt).c_str());
+  }
+}
+
+/* The complex64 / complex128 linalg tasks on GPUs (kernels/la_complex.cu:
+ * the Z / C functions) against LAPACK's z / c ones on the CPU: sign- and
+ * phase-free values (Q R, R^H R, S, L, solve, inv, lstsq), compared part by
+ * part. */
+TEST(ArrayGpu, ComplexLinalgMatchesTheCpu) {
+#if !defined(DTX_HAVE_CUDA)
+  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
+#endif
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
+  cfg.gpus = spec != nullptr ? spec : "all";
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.log_level = DTX_LOG_NONE;
+  dtx_cluster *raw = nullptr;
+  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
+  dtxt::ClusterPtr gpu(raw);
+  if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+  dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
+  Scope sc;
+  {
+    dtx_array *q = nullptr, *r = nullptr;
+    if (dtx_linalg_tsqr(dtx_ones(cpu.get(), 2, (const int64_t[]){4, 2}, nullptr, DTX_F64), &q, &r) ==
+        DTX_ENOTSUP)
+      GTEST_SKIP() << "no LAPACKE in this build";
+  }
+  std::mt19937_64 rng(6150);
+  for (dtx_dtype t : {DTX_C128, DTX_C64}) {
+    dtx_dtype pt = t == DTX_C128 ? DTX_F64 : DTX_F32;
+    double tol = t == DTX_C128 ? 1e-9 : 2e-3;
+    std::string dt = dtx_dtype_name(t);
+    Nd parts[8];
+    const std::vector<int64_t> shapes[4] = {{203, 6}, {6, 90}, {29, 29}, {203, 1}};
+    for (int i = 0; i < 8; i++) parts[i] = RandNd(rng, shapes[i / 2], pt);
+    for (int64_t i = 0; i < 29; i++) parts[4].v[static_cast<size_t>(i * 29 + i)] += 30;
+    auto cx = [&](dtx_cluster *cl, int which, std::vector<int64_t> ch) {
+      return dtx_complex(Put(cl, parts[2 * which], ch), Put(cl, parts[2 * which + 1], ch));
+    };
+    auto both = [&](const std::function<dtx_array *(dtx_cluster *)> &make, double tl,
+                    const std::string &what) {
+      Parity(
+          gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_real(make(cl)); }, tl,
+          (what + " re").c_str());
+      Parity(
+          gpu.get(), cpu.get(), [&](dtx_cluster *cl) { return dtx_imag(make(cl)); }, tl,
+          (what + " im").c_str());
+    };
+    auto qr = [&](dtx_cluster *cl, int which) {
+      dtx_array *q = nullptr, *r = nullptr;
+      EXPECT_EQ(dtx_linalg_tsqr(cx(cl, 0, {20, 6}), &q, &r), DTX_OK) << dtx_last_error();
+      return which == 0 ? dtx_matmul(q, r) : dtx_matmul(dtx_conj(dtx_transpose(r, nullptr)), r);
+    };
+    both([&](dtx_cluster *cl) { return qr(cl, 0); }, tol, "tsqr Q R " + dt);
+    both([&](dtx_cluster *cl) { return qr(cl, 1); }, tol, "tsqr R^H R " + dt);
+    for (int w = 0; w < 3; w++) {
+      Parity(
+          gpu.get(), cpu.get(),
+          [&](dtx_cluster *cl) {
+            dtx_array *sv = nullptr;
+            std::vector<int64_t> ch = {w == 0 ? 20 : shapes[w][0], w == 1 ? 30 : shapes[w][1]};
+            EXPECT_EQ(dtx_linalg_svd(cx(cl, w, ch), nullptr, &sv, nullptr), DTX_OK) << dtx_last_error();
+            return sv;
+          },
+          tol, ("svd S " + dt + " " + ShapeStr(shapes[w])).c_str());
+    }
+    both(
+        [&](dtx_cluster *cl) {
+          dtx_array *a = cx(cl, 2, {8, 8});
+          return dtx_linalg_cholesky(dtx_matmul(a, dtx_conj(dtx_transpose(a, nullptr))), 0);
+        },
+        tol, "cholesky " + dt);
+    both(
+        [&](dtx_cluster *cl) {
+          return dtx_linalg_solve(cx(cl, 2, {8, 8}), cx(cl, 2, {8, 5}));
+        },
+        tol, "solve " + dt);
+    both([&](dtx_cluster *cl) { return dtx_linalg_inv(cx(cl, 2, {10, 10})); }, tol, "inv " + dt);
+    both(
+        [&](dtx_cluster *cl) {
+          dtx_array *x = nullptr;
+          EXPECT_EQ(dtx_linalg_lstsq(cx(cl, 0, {50, 6}), cx(cl, 3, {64, 1}), &x, nullptr, nullptr, nullptr),
+                    DTX_OK)
+              << dtx_last_error();
+          return x;
+        },
+        tol * 10, "lstsq " + dt);
   }
 }
 

@@ -94,8 +94,13 @@
  *     a complex array of unknown length, which is computed, persisted,
  *     saved or made unique as it is; other operations on it ask for
  *     dtx_array_compute_chunk_sizes first,
- *   - dtx_linalg_norm (dtx/linalg.h): the norm of |x|, but the nuclear and
- *     2-norms of a matrix (singular values),
+ *   - dtx/linalg.h: dtx_linalg_tsqr, qr, svd, svd_compressed, lstsq,
+ *     solve, inv, cholesky (NumPy's semantics with conjugate transposes:
+ *     Q^H Q = I, a = U S V^H with S real, L L^H = a; solve and lstsq
+ *     promote mixed real / complex operands as NumPy; block tasks over the
+ *     pairs calling LAPACK's z / c functions, cuSOLVER's on GPUs), and
+ *     dtx_linalg_norm: the norm of |x|, but the nuclear and 2-norms of a
+ *     matrix from its singular values,
  *   - views and joins: dtx_slice, dtx_transpose, dtx_broadcast_to,
  *     dtx_rechunk, dtx_concatenate, dtx_stack,
  *   - reductions over any axes (dtx_reduce with these too): dtx_sum,
@@ -115,16 +120,16 @@
  * Everything else given a complex array fails with DTX_ENOTSUP naming the
  * operation (for instance floor_divide / mod and percentile, which NumPy
  * refuses too; histogram, which NumPy computes from the real parts with a
- * warning; the linalg decompositions, which
- * NumPy defines and dtx does not yet), never computing from the real part
+ * warning), never computing from the real part
  * alone.
  *
  * Inside, a complex array is a real array of its part dtype with one more
  * axis of length 2 (in one chunk) at the end, so its chunks are the
  * interleaved pairs and every operation above is built from real ones that
  * fuse as usual, but for the functions, power and prod, whose tasks call C
- * functions on the pairs, cumprod, a scan task over the pairs, and sort and
- * topk, whose tasks compare the pairs.
+ * functions on the pairs, cumprod, a scan task over the pairs, sort and
+ * topk, whose tasks compare the pairs, and the linalg decompositions, whose
+ * block tasks read the pairs as LAPACK's complex matrices.
  */
 #ifndef DTX_COMPLEX_H
 #define DTX_COMPLEX_H

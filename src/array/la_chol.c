@@ -9,9 +9,12 @@
  *                                                the diagonal, gemm below)
  * where A_ij is the latest update of that chunk; the chunks above the
  * diagonal are zero tasks (.z[i,j]). nb^3/6 update tasks, each on a chunk.
+ * Complex (Hermitian) a: the same over its pairs, ^T read as ^H (zpotrf,
+ * ztrsm with L_kk^-H, zherk / zgemm with L_jk^H), L L^H = a.
  *
  * solve / inv: one getrf + getrs task over a read as one chunk (n at most
  * DTX_LINALG_ONE_CHUNK_MAX); the result is rechunked to b's chunks.
+ * Operands promote as NumPy's (dtxa_la_result): complex with a complex one.
  * The calling thread builds; the callback runs in builds.
  */
 #include <stdlib.h>
@@ -34,7 +37,7 @@ static dtx_status chol_task(dtxa_emit *e, const chol_op *op, const char *suffix,
                             int64_t m, int64_t n, const dtxk_la_piece *p, int np, dtx_task_id *id) {
   dtxk_la g = {la_op, op->dtype, flags, np, m, n, {{0}}};
   for (int q = 0; q < np; q++) g.p[q] = p[q];
-  size_t esz = op->dtype == DTX_F64 ? 8 : 4;
+  size_t esz = (size_t)dtxk_la_esz(op->dtype);
   dtxa_task t = {suffix,      nidx,         {i, j, k, 0},         in, nin, &g, DTXK_LA_SIZE(np),
                  dtxk_la_cpu, dtxk_la_cuda, (size_t)(m * n) * esz};
   return dtxa_emit_task(e, &t, id);
@@ -77,7 +80,7 @@ static dtx_status chol_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   dtx_status rc = cur != NULL && L != NULL ? DTX_OK : dtxi_fail(DTX_ENOMEM, "cholesky: out of memory");
   for (int64_t i = 0; i < nb && rc == DTX_OK; i++)
     for (int64_t j = 0; j <= i && rc == DTX_OK; j++)
-      rc = dtxa_emit_input(e, 0, NULL, (int64_t[]){i, j}, &cur[i * nb + j]);
+      rc = dtxa_emit_input(e, 0, NULL, (int64_t[]){i, j, 0}, &cur[i * nb + j]);
   if (rc == DTX_OK) rc = chol_steps(e, op, cur, L);
   for (int64_t i = 0; i < nb && rc == DTX_OK; i++)
     for (int64_t j = i + 1; j < nb && rc == DTX_OK; j++) {
@@ -108,9 +111,8 @@ dtx_array *dtx_linalg_cholesky(const dtx_array *a, int upper) {
   dtx_array *f = dtxa_la_float(a), *l = NULL;
   if (f != NULL) {
     chol_op op = {f->shape[0], f->chunk[0], dtxa_nb(f, 0), (int32_t)f->dtype, 0};
-    l = dtxa_ret(
-        dtxa_blocks(f->cl, "cholesky", 2, f->shape, f->chunk, f->dtype, 1, &f, chol_emit, &op, sizeof op));
-    if (l != NULL && upper) l = dtx_transpose(l, NULL);
+    l = dtxa_la_blocks(f->cl, "cholesky", 2, f->shape, f->chunk, f->dtype, 1, &f, chol_emit, &op, sizeof op);
+    if (l != NULL && upper) l = dtxa_la_ct(l);
   }
   dtx_array *out = NULL;
   dtx_status rc = dtxa_la_finish(l != NULL ? DTX_OK : DTX_EINVAL, 1, (dtx_array * *const[]){&out},
@@ -118,7 +120,8 @@ dtx_array *dtx_linalg_cholesky(const dtx_array *a, int upper) {
   return rc == DTX_OK ? out : NULL;
 }
 
-/* x = a^-1 b for float a (n x n) and b2 (n x k) of dtype t; b2's chunks. */
+/* x = a^-1 b for a (n x n) and b2 (n x k) of float or complex dtype t;
+ * b2's chunks. */
 static dtx_array *solve2(dtx_array *a, dtx_array *b2, dtx_dtype t) {
   if (a == NULL || b2 == NULL) return NULL; /* their error is set */
   int64_t n = a->shape[0], k = b2->shape[1];
@@ -145,17 +148,13 @@ static dtx_status square_check(const char *fn, const dtx_array *a) {
 dtx_array *dtx_linalg_solve(const dtx_array *a, const dtx_array *b) {
   const char *fn = "dtx_linalg_solve";
   if (dtxa_la_check(fn, a, 1) != DTX_OK || b == NULL || square_check(fn, a) != DTX_OK) return NULL;
-  if (dtxa_cx_in(b)) {
-    dtxa_cx_refuse(fn);
-    return NULL;
-  }
   if ((b->ndim != 1 && b->ndim != 2) || b->shape[0] != a->shape[0]) {
     dtxi_fail(DTX_EINVAL, "%s: b must be (%lld,) or (%lld, k)", fn, (long long)a->shape[0],
               (long long)a->shape[0]);
     return NULL;
   }
   dtx_array_scope_begin();
-  dtx_dtype t = a->dtype == DTX_F32 && b->dtype == DTX_F32 ? DTX_F32 : DTX_F64;
+  dtx_dtype t = dtxa_la_result(a->dtype, b->dtype);
   dtx_array *af = a->dtype == t ? (dtx_array *)a : dtx_astype(a, t);
   dtx_array *bf = b->dtype == t ? (dtx_array *)b : dtx_astype(b, t), *x = NULL;
   dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
@@ -175,7 +174,9 @@ dtx_array *dtx_linalg_inv(const dtx_array *a) {
   if (dtxa_la_check(fn, a, 1) != DTX_OK || square_check(fn, a) != DTX_OK) return NULL;
   dtx_array_scope_begin();
   dtx_array *af = dtxa_la_float(a), *x = NULL;
-  if (af != NULL) x = solve2(af, dtx_eye(a->cl, a->shape[0], 0, 0, a->chunk, af->dtype), af->dtype);
+  dtx_dtype t = af != NULL ? af->dtype : DTX_F64, rt = dtxa_cx_in(af) ? dtxa_cx_part(t) : t;
+  dtx_array *eye = dtx_eye(a->cl, a->shape[0], 0, 0, a->chunk, rt);
+  if (af != NULL && eye != NULL) x = solve2(af, rt != t ? dtx_astype(eye, t) : eye, t);
   dtx_array *out = NULL;
   dtx_status rc = dtxa_la_finish(x != NULL ? DTX_OK : DTX_EINVAL, 1, (dtx_array * *const[]){&out},
                                  (dtx_array *const[]){x});

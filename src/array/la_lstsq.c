@@ -2,7 +2,10 @@
  * array/la_lstsq.c - least squares (via tsqr) and the randomized SVD
  * (svd_compressed, Halko et al. 2011 as Dask's), composed of tsqr, svd,
  * matmul and elementwise operations plus one triangular-solve task.
- * The calling thread only.
+ * Complex operands: transposes are conjugate transposes (Q^H b, a^H in the
+ * power iterations), residuals the real sums of |b - a x|^2; the test
+ * matrix of svd_compressed is real (Gaussian of the part dtype, as Dask
+ * draws it for complex arrays too). The calling thread only.
  */
 #include <float.h>
 #include <math.h>
@@ -29,7 +32,7 @@ static dtx_status lstsq_build(const char *fn, const dtx_array *a, const dtx_arra
                      (long long)a->chunk[0], (long long)n);
   dtx_array *af = dtxa_la_float(a), *bf = (dtx_array *)b;
   if (af == NULL) return DTX_EINVAL;
-  dtx_dtype t = af->dtype == DTX_F64 || b->dtype != DTX_F32 ? DTX_F64 : DTX_F32;
+  dtx_dtype t = dtxa_la_result(af->dtype, b->dtype);
   if (af->dtype != t) af = dtx_astype(af, t);
   if (b->dtype != t) bf = dtx_astype(b, t);
   dtx_index ix[2] = {full_slice(), {DTX_INDEX_NEWAXIS, 0, 0, 0}};
@@ -39,7 +42,7 @@ static dtx_status lstsq_build(const char *fn, const dtx_array *a, const dtx_arra
   dtx_array *q, *r;
   dtx_status rc = dtxa_tsqr(af, &q, &r);
   if (rc != DTX_OK) return rc;
-  dtx_array *qtb = dtx_matmul(dtx_transpose(q, NULL), b2);
+  dtx_array *qtb = dtx_matmul(dtxa_la_ct(q), b2);
   if (qtb == NULL) return DTX_EINVAL;
   dtxk_la tr = {DTXK_LA_TRSM,
                 (int32_t)t,
@@ -52,13 +55,16 @@ static dtx_status lstsq_build(const char *fn, const dtx_array *a, const dtx_arra
   dtx_array *x2 = dtxa_la1("lstsq", 0, 2, (int64_t[]){n, k}, t, 2, in, NULL, &tr);
   if (x2 == NULL) return DTX_EINVAL;
   dtx_array *d = dtx_sub(b2, dtx_matmul(af, x2));
-  *res = dtx_sum(dtx_mul(d, d), (int[]){0}, 1);
+  dtx_array *d2 = dtxa_cx_in(d)
+                      ? dtx_add(dtx_mul(dtx_real(d), dtx_real(d)), dtx_mul(dtx_imag(d), dtx_imag(d)))
+                      : dtx_mul(d, d);
+  *res = dtx_sum(d2, (int[]){0}, 1);
   dtx_index i0[2] = {full_slice(), {DTX_INDEX_INT, 0, 0, 0}};
   *x = b->ndim == 1 ? dtx_slice(x2, 2, i0) : x2;
   dtx_array *u, *vt;
   rc = dtxa_svd(r, &u, s, &vt);
   if (rc != DTX_OK) return rc;
-  double eps = t == DTX_F64 ? DBL_EPSILON : FLT_EPSILON;
+  double eps = t == DTX_F64 || t == DTX_C128 ? DBL_EPSILON : FLT_EPSILON;
   dtx_array *tol = dtx_binary_scalar(DTX_MUL, dtx_max(*s, NULL, 0), eps * (double)(m > n ? m : n));
   *rank = dtx_sum(dtx_binary(DTX_GT, *s, tol), NULL, 0);
   return DTX_OK;
@@ -70,7 +76,6 @@ dtx_status dtx_linalg_lstsq(const dtx_array *a, const dtx_array *b, dtx_array **
   dtx_status rc = dtxa_la_check(fn, a, 1);
   if (rc != DTX_OK) return rc;
   if (b == NULL) return DTX_EINVAL;
-  if (dtxa_cx_in(b)) return dtxa_cx_refuse(fn);
   dtx_array_scope_begin();
   dtx_array *xx = NULL, *rr = NULL, *kk = NULL, *ss = NULL;
   rc = lstsq_build(fn, a, b, &xx, &rr, &kk, &ss);
@@ -81,10 +86,10 @@ dtx_status dtx_linalg_lstsq(const dtx_array *a, const dtx_array *b, dtx_array **
 /* Dask's compression_matrix: Q^T of the range finder (l x m). */
 static dtx_array *compression(const dtx_array *a, int64_t l, int iters, uint64_t seed) {
   int64_t n = a->shape[1];
-  dtx_array *omega =
-      dtx_random_normal(a->cl, 2, (int64_t[]){n, l}, (int64_t[]){a->chunk[1], l}, a->dtype, seed);
+  dtx_dtype rt = dtxa_cx_in(a) ? dtxa_cx_part(a->dtype) : a->dtype;
+  dtx_array *omega = dtx_random_normal(a->cl, 2, (int64_t[]){n, l}, (int64_t[]){a->chunk[1], l}, rt, seed);
   dtx_array *h = dtx_matmul(a, omega), *q, *r;
-  dtx_array *at = dtx_transpose(a, NULL);
+  dtx_array *at = dtxa_la_ct(a);
   for (int i = 0; i < iters && h != NULL; i++) {
     if (dtxa_tsqr(h, &q, &r) != DTX_OK) return NULL;
     h = dtx_matmul(at, q);
@@ -92,7 +97,7 @@ static dtx_array *compression(const dtx_array *a, int64_t l, int iters, uint64_t
     h = dtx_matmul(a, q);
   }
   if (h == NULL || dtxa_tsqr(h, &q, &r) != DTX_OK) return NULL;
-  return dtx_transpose(q, NULL);
+  return dtxa_la_ct(q);
 }
 
 static dtx_status svdc_build(const dtx_array *a, int64_t k, int iters, int64_t over, uint64_t seed,
@@ -103,14 +108,14 @@ static dtx_status svdc_build(const dtx_array *a, int64_t k, int iters, int64_t o
   dtx_array *comp = compression(a, l, iters, seed);
   dtx_array *ac = dtx_matmul(comp, a); /* l x n */
   if (ac == NULL) return DTX_EINVAL;
-  dtx_array *act = dtx_transpose(ac, NULL); /* n x l in (a's column chunks) x l: tall */
+  dtx_array *act = dtxa_la_ct(ac); /* n x l in (a's column chunks) x l: tall */
   dtx_array *v1, *s1, *u1t;
   if (act == NULL) return DTX_EINVAL;
-  dtx_status rc = dtxa_svd(act, &v1, &s1, &u1t); /* ac^T = v1 s1 u1t */
+  dtx_status rc = dtxa_svd(act, &v1, &s1, &u1t); /* ac^H = v1 s1 u1t */
   if (rc != DTX_OK) return rc;
-  /* ac = u1t^T s1 v1^T: a ~ comp^T u1t^T s1 v1^T */
-  dtx_array *uu = dtx_matmul(dtx_transpose(comp, NULL), dtx_transpose(u1t, NULL));
-  dtx_array *vv = dtx_transpose(v1, NULL);
+  /* ac = u1t^H s1 v1^H: a ~ comp^H u1t^H s1 v1^H */
+  dtx_array *uu = dtx_matmul(dtxa_la_ct(comp), dtxa_la_ct(u1t));
+  dtx_array *vv = dtxa_la_ct(v1);
   dtx_index cu[2] = {full_slice(), {DTX_INDEX_SLICE, 0, k, 1}},
             rv[2] = {{DTX_INDEX_SLICE, 0, k, 1}, full_slice()};
   dtx_index sk[1] = {{DTX_INDEX_SLICE, 0, k, 1}};

@@ -4,7 +4,8 @@
  * (fro, 1, -1, inf, -inf from sums of |x| then max / min; 2, -2, nuc from
  * the singular values) over two. Reductions keep their axes (so the axes
  * never shift) and the reduced ones are dropped at the end unless keepdims.
- * The calling thread only.
+ * A complex x: the singular-value norms from its (complex) SVD, every other
+ * norm the same norm of |x|. The calling thread only.
  */
 #include <math.h>
 
@@ -136,15 +137,7 @@ dtx_array *dtx_linalg_norm(const dtx_array *x, dtx_norm_ord ord, double p, const
   }
   int svd = ord == DTX_NORM_NUC ||
             (ord == DTX_NORM_P && (p == 2 || p == -2) && (naxes == 2 || (naxes == 0 && x->ndim == 2)));
-  if (dtxa_cx_in(x)) {
-    /* every norm but those of singular values is the same norm of |x| */
-    if (svd) {
-      dtxi_fail(DTX_ENOTSUP,
-                "%s: the nuclear and 2-norms of a complex matrix need its singular values, and the "
-                "linalg of complex arrays is not supported yet; the other orders take complex arrays",
-                fn);
-      return NULL;
-    }
+  if (dtxa_cx_in(x) && !svd) { /* every norm but those of singular values is the same norm of |x| */
     dtx_array_scope_begin();
     dtx_array *r = dtx_linalg_norm(dtx_abs(x), ord, p, axes, naxes, keepdims);
     if (r != NULL) dtx_array_keep(r);

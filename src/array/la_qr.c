@@ -15,12 +15,17 @@
  * both runs the factorization once.
  *
  * svd: tsqr, the SVD of R (one gesdd task), U = Q U_R (a matmul); a row of
- * chunks goes through the transpose; a one-chunk matrix directly. Signs as
- * Dask's svd_flip. The calling thread builds; callbacks run in builds.
+ * chunks goes through the (conjugate) transpose; a one-chunk matrix
+ * directly. Signs as Dask's svd_flip.
+ *
+ * Complex a: the same graph over its pairs (array/la.h), the blobs complex
+ * (zgeqrf / zungqr, zgesdd, zgemm), Q^H Q = I; S is the real part of the
+ * SVD task's complex S. The calling thread builds; callbacks run in builds.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "array/complex.h"
 #include "array/la.h"
 #include "base/error.h"
 
@@ -78,7 +83,7 @@ static dtx_status tree_qr(dtxa_emit *e, const tsqr_op *op, tnode *nd, int64_t fi
   }
   p->m = a->m;
   p->k = p->m < op->n ? p->m : op->n;
-  int esz = op->dtype == DTX_F64 ? 8 : 4;
+  int esz = dtxk_la_esz(op->dtype);
   dtx_status rc = add_la(e, ".qr", p->level, p->index, in, (int)cnt, a,
                          (size_t)((p->m * p->k + p->k * op->n) * esz), &p->id);
   free(a);
@@ -112,7 +117,7 @@ static dtx_status node_w(dtxa_emit *e, const tsqr_op *op, tnode *nd, int64_t c, 
         DTXK_LA_GEMM, op->dtype, 0, 2, x->k, k, {dtxa_la_piece(0, x->rowoff * p->k, x->k, p->k, p->k), pp}};
     g.p[1].input = 1;
     dtx_task_id in[2] = {p->id, pid};
-    int esz = op->dtype == DTX_F64 ? 8 : 4;
+    int esz = dtxk_la_esz(op->dtype);
     rc = add_la(e, ".w", x->level, x->index, in, 2, &g, (size_t)(x->k * k * esz), &x->w);
     if (rc != DTX_OK) return rc;
     x->has_w = 1;
@@ -126,7 +131,7 @@ static dtx_status tsqr_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   (void)node;
   const tsqr_op *op = data;
   int64_t nb = op->nb, n = op->n, k = op->m < n ? op->m : n;
-  int esz = op->dtype == DTX_F64 ? 8 : 4;
+  int esz = dtxk_la_esz(op->dtype);
   tnode *nd = calloc((size_t)(2 * nb + 64), sizeof *nd); /* < 2 nb + levels */
   if (nd == NULL) return dtxi_fail(DTX_ENOMEM, "tsqr: out of memory building the graph");
   dtx_status rc = DTX_OK;
@@ -134,7 +139,7 @@ static dtx_status tsqr_emit(dtxa_emit *e, const dtx_array *node, const void *dat
   for (int64_t i = 0; i < nb && rc == DTX_OK; i++) { /* leaves */
     int64_t lo = i * op->rc, hi = lo + op->rc < op->m ? lo + op->rc : op->m;
     dtx_task_id a;
-    rc = dtxa_emit_input(e, 0, NULL, (int64_t[]){i, 0}, &a);
+    rc = dtxa_emit_input(e, 0, NULL, (int64_t[]){i, 0, 0}, &a);
     if (rc != DTX_OK) break;
     dtxk_la q = {DTXK_LA_QR, op->dtype, 0, 1, hi - lo, n, {dtxa_la_piece(0, 0, hi - lo, n, n)}};
     tnode *x = &nd[cnt++];
@@ -210,13 +215,13 @@ dtx_status dtxa_tsqr(const dtx_array *a, dtx_array **q, dtx_array **r) {
   int64_t m = a->shape[0], n = a->shape[1], k = m < n ? m : n;
   tsqr_op op = {m, n, a->chunk[0], dtxa_nb(a, 0), (int32_t)a->dtype, 0};
   dtx_array *in = (dtx_array *)a;
-  dtx_array *p = dtxa_ret(dtxa_tasks(a->cl, "tsqr", op.nb + 1, a->dtype, 1, &in, tsqr_emit, &op, sizeof op));
+  dtx_array *p = dtxa_la_tasks(a->cl, "tsqr", op.nb + 1, a->dtype, 1, &in, tsqr_emit, &op, sizeof op);
   if (p == NULL) return DTX_ENOMEM;
   int64_t zero = 0, nb = op.nb;
-  *q = dtxa_ret(dtxa_blocks(a->cl, "tsqr_q", 2, (int64_t[]){m, k}, (int64_t[]){a->chunk[0], k}, a->dtype, 1,
-                            &p, alias_emit, &zero, sizeof zero));
-  *r = dtxa_ret(dtxa_blocks(a->cl, "tsqr_r", 2, (int64_t[]){k, n}, (int64_t[]){k, n}, a->dtype, 1, &p,
-                            alias_emit, &nb, sizeof nb));
+  *q = dtxa_la_blocks(a->cl, "tsqr_q", 2, (int64_t[]){m, k}, (int64_t[]){a->chunk[0], k}, a->dtype, 1, &p,
+                      alias_emit, &zero, sizeof zero);
+  *r = dtxa_la_blocks(a->cl, "tsqr_r", 2, (int64_t[]){k, n}, (int64_t[]){k, n}, a->dtype, 1, &p, alias_emit,
+                      &nb, sizeof nb);
   return *q != NULL && *r != NULL ? DTX_OK : DTX_ENOMEM;
 }
 
@@ -261,6 +266,7 @@ static dtx_status svd1(dtx_array *x, dtx_array **u, dtx_array **s, dtx_array **v
   c.m = 1;
   c.p[0] = dtxa_la_piece(0, m * k, 1, k, k);
   *s = dtxa_la1("svd_s", 0, 1, &k, x->dtype, 1, &t, &zero, &c);
+  if (dtxa_cx_in(x)) *s = dtx_real(*s); /* (s, 0) pairs */
   c.m = k;
   c.n = n;
   c.p[0] = dtxa_la_piece(0, m * k + k, k, n, n);
@@ -268,11 +274,13 @@ static dtx_status svd1(dtx_array *x, dtx_array **u, dtx_array **s, dtx_array **v
   return *u != NULL && *s != NULL && *vt != NULL ? DTX_OK : DTX_EINVAL;
 }
 
-/* Dask's svd_flip (v-based): signs making each row of vt sum to >= 0. */
+/* Dask's svd_flip (v-based): signs making each row of vt sum to >= 0 (in
+ * NumPy's complex order for complex vt); the signs are real. */
 void dtxa_svd_flip(dtx_array **u, dtx_array **vt) {
   if (*u == NULL || *vt == NULL) return;
+  dtx_dtype rt = dtxa_cx_in(*vt) ? dtxa_cx_part((*vt)->dtype) : (*vt)->dtype;
   dtx_array *sg = dtx_binary(DTX_GE, dtx_sum(*vt, (int[]){1}, 1), dtx_scalar((*vt)->cl, 0.0));
-  sg = dtx_binary_scalar(DTX_SUB, dtx_binary_scalar(DTX_MUL, dtx_astype(sg, (*vt)->dtype), 2.0), 1.0);
+  sg = dtx_binary_scalar(DTX_SUB, dtx_binary_scalar(DTX_MUL, dtx_astype(sg, rt), 2.0), 1.0);
   *u = dtx_mul(*u, sg);
   dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
   *vt = dtx_mul(*vt, dtx_slice(sg, 2, ix));
@@ -289,13 +297,13 @@ dtx_status dtxa_svd(const dtx_array *a, dtx_array **u, dtx_array **s, dtx_array 
     if (rc == DTX_OK) rc = svd1(r, &ur, s, vt);
     if (rc == DTX_OK) *u = dtx_matmul(q, ur);
   } else if (dtxa_nb(a, 0) == 1) {
-    dtx_array *at = dtx_transpose(a, NULL), *q, *r, *ur, *s2, *vt2;
+    dtx_array *at = dtxa_la_ct(a), *q, *r, *ur, *s2, *vt2;
     rc = at != NULL ? dtxa_tsqr(at, &q, &r) : DTX_EINVAL;
     if (rc == DTX_OK) rc = svd1(r, &ur, &s2, &vt2);
-    if (rc == DTX_OK) { /* a^T = (Q U_R) S V^T: a = V S (Q U_R)^T */
-      *u = dtx_transpose(vt2, NULL);
+    if (rc == DTX_OK) { /* a^H = (Q U_R) S V^H: a = V S (Q U_R)^H */
+      *u = dtxa_la_ct(vt2);
       *s = s2;
-      *vt = dtx_transpose(dtx_matmul(q, ur), NULL);
+      *vt = dtxa_la_ct(dtx_matmul(q, ur));
     }
   } else {
     return dtxi_fail(DTX_EINVAL,

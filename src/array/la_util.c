@@ -15,7 +15,6 @@
 
 dtx_status dtxa_la_check(const char *fn, const dtx_array *a, int need2d) {
   if (a == NULL) return DTX_EINVAL; /* the earlier message stays */
-  if (dtxa_cx_in(a)) return dtxa_cx_refuse(fn);
   if (!dtxk_la_available())
     return dtxi_fail(DTX_ENOTSUP, "%s: this build of dtx has no LAPACKE (install liblapacke-dev and rebuild)",
                      fn);
@@ -25,8 +24,59 @@ dtx_status dtxa_la_check(const char *fn, const dtx_array *a, int need2d) {
 }
 
 dtx_array *dtxa_la_float(const dtx_array *a) {
-  if (a->dtype == DTX_F32 || a->dtype == DTX_F64) return (dtx_array *)a;
+  if (a->dtype == DTX_F32 || a->dtype == DTX_F64 || dtxa_cx_in(a)) return (dtx_array *)a;
   return dtx_astype(a, DTX_F64);
+}
+
+dtx_array *dtxa_la_ct(const dtx_array *a) {
+  dtx_array *t = dtx_transpose(a, NULL);
+  return dtxa_cx_in(a) ? dtx_conj(t) : t;
+}
+
+dtx_dtype dtxa_la_result(dtx_dtype a, dtx_dtype b) {
+  int cx = dtxa_is_cx(a) || dtxa_is_cx(b);
+  int single = (a == DTX_F32 || a == DTX_C64) && (b == DTX_F32 || b == DTX_C64);
+  return cx ? (single ? DTX_C64 : DTX_C128) : (single ? DTX_F32 : DTX_F64);
+}
+
+/* The real arrays a node reads for in[0..nin): complex ones' pairs. */
+static void la_ins(int nin, dtx_array *const *in, dtx_array **out) {
+  for (int i = 0; i < nin; i++) out[i] = (dtx_array *)(dtxa_cx_in(in[i]) ? dtxa_cx_pairs(in[i]) : in[i]);
+}
+
+dtx_array *dtxa_la_blocks(dtx_cluster *cl, const char *opname, int ndim, const int64_t *shape,
+                          const int64_t *chunk, dtx_dtype t, int nin, dtx_array *const *in, dtxa_emit_fn emit,
+                          const void *data, size_t size) {
+  dtx_array *ins[8];
+  if (nin > 8 || ndim + 1 > DTX_ARRAY_MAX_DIMS) {
+    dtxi_fail(DTX_EINVAL, "internal: %s has %d inputs and %d dims", opname, nin, ndim);
+    return NULL;
+  }
+  la_ins(nin, in, ins);
+  if (!dtxa_is_cx(t))
+    return dtxa_ret(dtxa_blocks(cl, opname, ndim, shape, chunk, t, nin, ins, emit, data, size));
+  int64_t sh[DTX_ARRAY_MAX_DIMS], ch[DTX_ARRAY_MAX_DIMS];
+  for (int d = 0; d < ndim; d++) {
+    sh[d] = shape[d];
+    ch[d] = chunk[d];
+  }
+  sh[ndim] = ch[ndim] = 2;
+  dtx_array *p = dtxa_blocks(cl, opname, ndim + 1, sh, ch, dtxa_cx_part(t), nin, ins, emit, data, size);
+  dtx_array *w = dtxa_cx_wrap(p);
+  dtx_array_release(p);
+  return dtxa_ret(w);
+}
+
+dtx_array *dtxa_la_tasks(dtx_cluster *cl, const char *opname, int64_t ntasks, dtx_dtype t, int nin,
+                         dtx_array *const *in, dtxa_emit_fn emit, const void *data, size_t size) {
+  dtx_array *ins[8];
+  if (nin > 8) {
+    dtxi_fail(DTX_EINVAL, "internal: %s has %d inputs", opname, nin);
+    return NULL;
+  }
+  la_ins(nin, in, ins);
+  dtx_dtype pt = dtxa_is_cx(t) ? dtxa_cx_part(t) : t;
+  return dtxa_ret(dtxa_tasks(cl, opname, ntasks, pt, nin, ins, emit, data, size));
 }
 
 /* What a one-task node's callback reads: the input map, then the blob. */
@@ -59,7 +109,7 @@ static dtx_status la1_emit(dtxa_emit *e, const dtx_array *node, const void *data
   size_t out = 0;
   if (args->op == DTXK_LA_SVD) { /* packed U, S, V^T */
     int64_t m = args->m, n = args->n, k = m < n ? m : n;
-    out = (size_t)(m * k + k + k * n) * dtx_dtype_size(node->dtype);
+    out = (size_t)(m * k + k + k * n) * (size_t)dtxk_la_esz(args->dtype);
   } else if (!d->tasklist) {
     out = dtx_dtype_size(node->dtype);
     for (int k = 0; k < node->ndim; k++) out *= (size_t)node->shape[k];
@@ -94,11 +144,11 @@ dtx_array *dtxa_la1(const char *opname, int tasklist, int ndim, const int64_t *s
   d->args_size = asz;
   memcpy((char *)d + sizeof *d, args, asz);
   dtx_cluster *cl = in[0] != NULL ? in[0]->cl : NULL;
-  dtx_array *a = tasklist
-                     ? dtxa_tasks(cl, opname, 1, t, nin, in, la1_emit, d, sizeof *d + asz)
-                     : dtxa_blocks(cl, opname, ndim, shape, shape, t, nin, in, la1_emit, d, sizeof *d + asz);
+  dtx_array *a =
+      tasklist ? dtxa_la_tasks(cl, opname, 1, t, nin, in, la1_emit, d, sizeof *d + asz)
+               : dtxa_la_blocks(cl, opname, ndim, shape, shape, t, nin, in, la1_emit, d, sizeof *d + asz);
   free(d);
-  return dtxa_ret(a);
+  return a;
 }
 
 dtx_status dtxa_la_finish(dtx_status rc, int n, dtx_array **const *out, dtx_array *const *val) {

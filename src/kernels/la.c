@@ -1,7 +1,9 @@
 /*
  * kernels/la.c - the CPU implementation of linalg block tasks (kernels/la.h):
  * LAPACKE (row-major interface) for geqrf/orgqr, gesdd, potrf, gesv; the
- * CBLAS for gemm, trsm, syrk. float32 and float64.
+ * CBLAS for gemm, trsm, syrk. float32 and float64 here; complex64 and
+ * complex128 share the gathering and layout code and call the z / c
+ * variants in kernels/la_complex.c (kernels/la_cpu.h).
  *
  * Each task runs on one worker thread with OpenBLAS set to one thread (as
  * the matmul tasks, dtxk_blas_name): the workers are the parallelism.
@@ -14,6 +16,7 @@
 #include "kernels/elem.h"
 #include "kernels/kernels.h"
 #include "kernels/la.h"
+#include "kernels/la_cpu.h"
 #include "kernels/transpose.h"
 
 #if defined(DTX_HAVE_LAPACKE) && defined(DTX_HAVE_CBLAS)
@@ -52,9 +55,12 @@ static void zero_tri(char *a, int64_t m, int64_t n, int upper, int esz) {
   }
 }
 
-/* R (k x n, row-major) from the upper triangle of the factored A (m x n,
- * column-major, lda m). */
-static void take_r(char *R, const char *A, int64_t m, int64_t n, int64_t k, int esz) {
+/* The element type of a task: esz bytes; f64 double parts; cx complex. */
+typedef struct ety {
+  int esz, f64, cx;
+} ety;
+
+void dtxk_la_take_r(char *R, const char *A, int64_t m, int64_t n, int64_t k, int esz) {
   for (int64_t i = 0; i < k; i++)
     for (int64_t j = 0; j < n; j++) {
       if (j >= i)
@@ -74,9 +80,11 @@ static int qr_geqrf(dtx_task_ctx *ctx, char *A, char *R, int64_t m, int64_t n, i
   lapack_int info =
       f64 ? LAPACKE_dgeqrf(LAPACK_COL_MAJOR, M, N, (double *)(void *)A, M, (double *)(void *)tau)
           : LAPACKE_sgeqrf(LAPACK_COL_MAJOR, M, N, (float *)(void *)A, M, (float *)(void *)tau);
-  int rc = info != 0 ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info) : 0;
+  int rc = info == -4  ? dtx_task_fail(ctx, "qr: " DTXK_LA_NAN_MSG)
+           : info != 0 ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info)
+                       : 0;
   if (rc == 0) {
-    take_r(R, A, m, n, k, esz);
+    dtxk_la_take_r(R, A, m, n, k, esz);
     info =
         f64 ? LAPACKE_dorgqr(LAPACK_COL_MAJOR, M, K, K, (double *)(void *)A, M, (const double *)(void *)tau)
             : LAPACKE_sorgqr(LAPACK_COL_MAJOR, M, K, K, (float *)(void *)A, M, (const float *)(void *)tau);
@@ -139,7 +147,7 @@ static int ts_run(dtx_task_ctx *ctx, char *A, char *R, char *T, lapack_int M, la
              &info);
   int rc = info != 0 ? dtx_task_fail(ctx, "qr: latsqr failed (info %d)", (int)info) : 0;
   if (rc == 0) {
-    take_r(R, A, M, N, N, esz);
+    dtxk_la_take_r(R, A, M, N, N, esz);
     if (f64)
       LAPACK_dorgtsqr_row(&M, &N, &MB, &NB, (double *)(void *)A, &M, (double *)(void *)T, &ldt,
                           (double *)(void *)work, &lw, &info);
@@ -176,7 +184,8 @@ static int qr_tall(dtx_task_ctx *ctx, char *A, char *R, int64_t m, int64_t n, in
 /* QR in LAPACK's own column-major layout (LAPACKE's row-major interface
  * transposes twice and costs 1.6x on tall blocks): the pieces are gathered
  * transposed into A (m x n, lda m), R and Q transposed back out. */
-static int qr(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+static int qr(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
+  int esz = y.esz, f64 = y.f64;
   int64_t m = a->m, n = a->n, k = m < n ? m : n;
   char *A = dtx_task_scratch(ctx, (size_t)(m * n * esz));
   char *out = dtx_task_output(ctx, (size_t)((m * k + k * n) * esz));
@@ -197,13 +206,16 @@ static int qr(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   if (rc == 0 && row != m)
     rc = dtx_task_fail(ctx, "qr: pieces of %lld rows for %lld", (long long)row, (long long)m);
   char *R = out != NULL ? out + m * k * esz : NULL;
-  if (rc == 0)
+  if (rc == 0 && y.cx) /* no tall-skinny kernel: zlatsqr is not in every LAPACK */
+    rc = dtxk_la_cx_qr(ctx, A, R, m, n, f64);
+  else if (rc == 0)
     rc = ts_applies(m, n) ? qr_tall(ctx, A, R, m, n, esz, f64) : qr_geqrf(ctx, A, R, m, n, esz, f64);
   if (rc == 0) dtxk_transpose(out, k, A, m, k, m, esz);
   return rc;
 }
 
-static int svd(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+static int svd(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
+  int esz = y.esz, f64 = y.f64;
   int64_t m = a->m, n = a->n, k = m < n ? m : n;
   char *A = dtx_task_scratch(ctx, (size_t)(m * n * esz));
   char *out = dtx_task_output(ctx, (size_t)((m * k + k + k * n) * esz));
@@ -214,19 +226,22 @@ static int svd(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   copy_rows(A, n, src, &a->p[0], esz);
   char *U = out, *S = out + m * k * esz, *VT = S + k * esz;
   lapack_int info =
-      f64 ? LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, (double *)(void *)A,
-                           (lapack_int)n, (double *)(void *)S, (double *)(void *)U, (lapack_int)k,
-                           (double *)(void *)VT, (lapack_int)n)
-          : LAPACKE_sgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, (float *)(void *)A,
-                           (lapack_int)n, (float *)(void *)S, (float *)(void *)U, (lapack_int)k,
-                           (float *)(void *)VT, (lapack_int)n);
+      y.cx  ? dtxk_la_cx_gesdd(A, U, S, VT, m, n, f64)
+      : f64 ? LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, (double *)(void *)A,
+                             (lapack_int)n, (double *)(void *)S, (double *)(void *)U, (lapack_int)k,
+                             (double *)(void *)VT, (lapack_int)n)
+            : LAPACKE_sgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, (float *)(void *)A,
+                             (lapack_int)n, (float *)(void *)S, (float *)(void *)U, (lapack_int)k,
+                             (float *)(void *)VT, (lapack_int)n);
+  if (info == -5) return dtx_task_fail(ctx, "svd: " DTXK_LA_NAN_MSG);
   if (info != 0) return dtx_task_fail(ctx, "svd: gesdd did not converge (info %d)", (int)info);
   return 0;
 }
 
 #define CB(f64, d, s) ((f64) ? (d) : (s))
 
-static int gemm(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+static int gemm(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
+  int esz = y.esz, f64 = y.f64;
   const char *A = piece(ctx, &a->p[0], esz);
   if (A == NULL) return -1;
   int64_t m = a->m, n = a->n;
@@ -238,11 +253,16 @@ static int gemm(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
       for (int64_t j = 0; j < n; j++)
         memcpy(out + (i * n + j) * esz, A + (ta ? j * a->p[0].ld + i : i * a->p[0].ld + j) * esz,
                (size_t)esz);
+    if (ta && y.cx) dtxk_la_cx_conj(out, m * n, f64);
     return 0;
   }
   const char *B = piece(ctx, &a->p[1], esz);
   if (B == NULL) return -1;
   int64_t k = ta ? a->p[0].rows : a->p[0].cols;
+  if (y.cx) {
+    dtxk_la_cx_gemm(ta, tb, m, n, k, 1, A, a->p[0].ld, B, a->p[1].ld, 0, out, f64);
+    return 0;
+  }
   enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
   if (f64)
     cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0, (const double *)(const void *)A,
@@ -255,7 +275,8 @@ static int gemm(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   return 0;
 }
 
-static int copy(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+static int copy(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
+  int esz = y.esz, f64 = y.f64;
   int64_t m = a->m, n = a->n;
   char *out = dtx_task_output(ctx, (size_t)(m * n * esz));
   if (out == NULL) return dtx_task_fail(ctx, "copy: out of memory");
@@ -264,9 +285,9 @@ static int copy(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
     if (a->flags & DTXK_LA_EYE)
       for (int64_t i = 0; i < m && i < n; i++) {
         if (f64)
-          ((double *)(void *)out)[i * n + i] = 1.0;
+          ((double *)(void *)out)[(i * n + i) * (1 + y.cx)] = 1.0; /* (1, 0) when complex */
         else
-          ((float *)(void *)out)[i * n + i] = 1.0f;
+          ((float *)(void *)out)[(i * n + i) * (1 + y.cx)] = 1.0f;
       }
     return 0;
   }
@@ -276,6 +297,7 @@ static int copy(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
     for (int64_t i = 0; i < m; i++)
       for (int64_t j = 0; j < n; j++)
         memcpy(out + (i * n + j) * esz, A + (j * a->p[0].ld + i) * esz, (size_t)esz);
+    if (y.cx) dtxk_la_cx_conj(out, m * n, f64);
   } else {
     dtxk_la_piece p = a->p[0];
     p.rows = m;
@@ -286,7 +308,8 @@ static int copy(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   return 0;
 }
 
-static int potrf(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+static int potrf(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
+  int esz = y.esz, f64 = y.f64;
   const char *A = piece(ctx, &a->p[0], esz);
   if (A == NULL) return -1;
   int64_t n = a->n;
@@ -294,23 +317,32 @@ static int potrf(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   if (out == NULL) return dtx_task_fail(ctx, "cholesky: out of memory");
   copy_rows(out, n, A, &a->p[0], esz);
   lapack_int info =
-      CB(f64, LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (double *)(void *)out, (lapack_int)n),
-         LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (float *)(void *)out, (lapack_int)n));
+      y.cx ? dtxk_la_cx_potrf(out, n, f64)
+           : CB(f64,
+                LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (double *)(void *)out, (lapack_int)n),
+                LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (float *)(void *)out, (lapack_int)n));
   if (info > 0)
     return dtx_task_fail(
         ctx, "cholesky: the matrix is not positive definite (leading minor %d of this block)", (int)info);
+  if (info == -4) return dtx_task_fail(ctx, "cholesky: " DTXK_LA_NAN_MSG);
   if (info < 0) return dtx_task_fail(ctx, "cholesky: potrf argument %d is wrong", (int)-info);
   zero_tri(out, n, n, 1, esz);
   return 0;
 }
 
-static int trsm(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+static int trsm(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
+  int esz = y.esz, f64 = y.f64;
   const char *B = piece(ctx, &a->p[0], esz), *T = piece(ctx, &a->p[1], esz);
   if (B == NULL || T == NULL) return -1;
   int64_t m = a->m, n = a->n;
   char *out = dtx_task_output(ctx, (size_t)(m * n * esz));
   if (out == NULL) return dtx_task_fail(ctx, "trsm: out of memory");
   copy_rows(out, n, B, &a->p[0], esz);
+  if (y.cx) {
+    dtxk_la_cx_trsm((a->flags & DTXK_LA_RIGHT) != 0, (a->flags & DTXK_LA_UPPER) != 0,
+                    (a->flags & DTXK_LA_TRANS_A) != 0, m, n, T, a->p[1].ld, out, f64);
+    return 0;
+  }
   enum CBLAS_SIDE side = (a->flags & DTXK_LA_RIGHT) ? CblasRight : CblasLeft;
   enum CBLAS_UPLO uplo = (a->flags & DTXK_LA_UPPER) ? CblasUpper : CblasLower;
   enum CBLAS_TRANSPOSE tr = (a->flags & DTXK_LA_TRANS_A) ? CblasTrans : CblasNoTrans;
@@ -323,14 +355,19 @@ static int trsm(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   return 0;
 }
 
-static int update(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+static int update(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
+  int esz = y.esz, f64 = y.f64;
   const char *C = piece(ctx, &a->p[0], esz), *A = piece(ctx, &a->p[1], esz), *B = piece(ctx, &a->p[2], esz);
   if (C == NULL || A == NULL || B == NULL) return -1;
   int64_t m = a->m, n = a->n, k = a->p[1].cols;
   char *out = dtx_task_output(ctx, (size_t)(m * n * esz));
   if (out == NULL) return dtx_task_fail(ctx, "cholesky update: out of memory");
   copy_rows(out, n, C, &a->p[0], esz);
-  if (a->flags & DTXK_LA_SYRK) {
+  if (y.cx && (a->flags & DTXK_LA_SYRK)) {
+    dtxk_la_cx_herk(n, k, A, a->p[1].ld, out, f64);
+  } else if (y.cx) {
+    dtxk_la_cx_gemm(0, 1, m, n, k, -1, A, a->p[1].ld, B, a->p[2].ld, 1, out, f64);
+  } else if (a->flags & DTXK_LA_SYRK) {
     if (f64)
       cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)n, (int)k, -1.0,
                   (const double *)(const void *)A, (int)a->p[1].ld, 1.0, (double *)(void *)out, (int)n);
@@ -349,7 +386,8 @@ static int update(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   return 0;
 }
 
-static int solve(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
+static int solve(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
+  int esz = y.esz, f64 = y.f64;
   const char *A = piece(ctx, &a->p[0], esz), *B = piece(ctx, &a->p[1], esz);
   if (A == NULL || B == NULL) return -1;
   int64_t n = a->m, k = a->n;
@@ -361,16 +399,20 @@ static int solve(dtx_task_ctx *ctx, const dtxk_la *a, int esz, int f64) {
   if (rc == 0) {
     copy_rows(LU, n, A, &a->p[0], esz);
     copy_rows(out, k, B, &a->p[1], esz);
-    lapack_int info = CB(f64,
-                         LAPACKE_dgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (double *)(void *)LU,
-                                       (lapack_int)n, piv, (double *)(void *)out, (lapack_int)k),
-                         LAPACKE_sgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (float *)(void *)LU,
-                                       (lapack_int)n, piv, (float *)(void *)out, (lapack_int)k));
+    lapack_int info =
+        y.cx ? dtxk_la_cx_gesv(LU, n, k, out, piv, f64)
+             : CB(f64,
+                  LAPACKE_dgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (double *)(void *)LU,
+                                (lapack_int)n, piv, (double *)(void *)out, (lapack_int)k),
+                  LAPACKE_sgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (float *)(void *)LU,
+                                (lapack_int)n, piv, (float *)(void *)out, (lapack_int)k));
     if (info > 0)
       rc = dtx_task_fail(ctx, "solve: singular matrix (U[%d,%d] is exactly zero)", (int)info - 1,
                          (int)info - 1);
     else if (info < 0)
-      rc = dtx_task_fail(ctx, "solve: gesv argument %d is wrong", (int)-info);
+      rc = info == -4   ? dtx_task_fail(ctx, "solve: a: " DTXK_LA_NAN_MSG)
+           : info == -7 ? dtx_task_fail(ctx, "solve: b: " DTXK_LA_NAN_MSG)
+                        : dtx_task_fail(ctx, "solve: gesv argument %d is wrong", (int)-info);
   }
   free(LU);
   free(piv);
@@ -382,27 +424,29 @@ int dtxk_la_cpu(dtx_task_ctx *ctx) {
   const dtxk_la *a = dtx_task_args(ctx, &asz);
   if (a == NULL || asz < sizeof *a || asz != DTXK_LA_SIZE(a->npieces))
     return dtx_task_fail(ctx, "malformed linalg-task arguments");
-  if (a->dtype != DTXK_F64 && a->dtype != DTXK_F32)
-    return dtx_task_fail(ctx, "linalg task: dtype %d is not float32 or float64", (int)a->dtype);
+  int esz = dtxk_la_esz(a->dtype);
+  if (esz == 0)
+    return dtx_task_fail(ctx, "linalg task: dtype %d is not float32, float64, complex64 or complex128",
+                         (int)a->dtype);
   (void)dtxk_blas_name(); /* OpenBLAS to one thread of its own */
-  int f64 = a->dtype == DTXK_F64, esz = f64 ? 8 : 4;
+  ety y = {esz, a->dtype == DTXK_F64 || a->dtype == DTXK_LA_C128, dtxk_la_is_cx(a->dtype)};
   switch (a->op) {
     case DTXK_LA_QR:
-      return qr(ctx, a, esz, f64);
+      return qr(ctx, a, y);
     case DTXK_LA_GEMM:
-      return gemm(ctx, a, esz, f64);
+      return gemm(ctx, a, y);
     case DTXK_LA_COPY:
-      return copy(ctx, a, esz, f64);
+      return copy(ctx, a, y);
     case DTXK_LA_SVD:
-      return svd(ctx, a, esz, f64);
+      return svd(ctx, a, y);
     case DTXK_LA_POTRF:
-      return potrf(ctx, a, esz, f64);
+      return potrf(ctx, a, y);
     case DTXK_LA_TRSM:
-      return trsm(ctx, a, esz, f64);
+      return trsm(ctx, a, y);
     case DTXK_LA_UPDATE:
-      return update(ctx, a, esz, f64);
+      return update(ctx, a, y);
     case DTXK_LA_SOLVE:
-      return solve(ctx, a, esz, f64);
+      return solve(ctx, a, y);
     default:
       return dtx_task_fail(ctx, "linalg task: unknown op %d", (int)a->op);
   }

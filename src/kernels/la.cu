@@ -15,6 +15,15 @@
  * (a matrix not positive definite or singular fails the task as on CPU).
  * Handles are per device, used under a mutex (one task at a time per
  * process, as fused.cu's cuBLAS handles).
+ *
+ * Complex64 / complex128 blobs take the same paths with the Z / C functions
+ * (kernels/la_complex.cu behind kernels/la_gpu.h): the copy kernels move
+ * float2 / double2 pairs, a transpose of the blob (flags TRANS_A / TRANS_B)
+ * is CUBLAS_OP_C, syrk is herk, and the SVD's real S is spread into the
+ * packed output's complex slots. The layout swaps above hold unchanged: a
+ * row-major complex matrix read column-major is its plain transpose, and
+ * for Hermitian input potrf(UPPER) of that, read back row-major, is L with
+ * L L^H = A.
  */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -26,6 +35,7 @@
 
 #include "kernels/elem.h"
 #include "kernels/la.h"
+#include "kernels/la_gpu.h"
 
 namespace {
 
@@ -130,6 +140,7 @@ void libs_open(void) {
   SYM(s, sgetrf, "cusolverDnSgetrf");
   SYM(s, dgetrs, "cusolverDnDgetrs");
   SYM(s, sgetrs, "cusolverDnSgetrs");
+  if (L.why[0] == '\0') dtxk_la_cx_open(b, s, L.why, sizeof L.why);
 }
 
 /* What one task works with. */
@@ -139,8 +150,8 @@ struct job {
   cudaStream_t s;
   cublasHandle_t b;
   cusolverDnHandle_t h;
-  int f64, esz;
-  void *scratch[4];
+  int f64, cx, esz; /* f64: double parts (complex128 when cx) */
+  void *scratch[8];
   int nscratch;
 };
 
@@ -150,7 +161,7 @@ int fail(job *j, const char *what, int code) {
 
 void *scratch(job *j, size_t bytes) {
   void *p = NULL;
-  if (j->nscratch == 4 || cudaMallocAsync(&p, bytes > 0 ? bytes : 1, j->s) != cudaSuccess) return NULL;
+  if (j->nscratch == 8 || cudaMallocAsync(&p, bytes > 0 ? bytes : 1, j->s) != cudaSuccess) return NULL;
   j->scratch[j->nscratch++] = p;
   return p;
 }
@@ -166,18 +177,41 @@ const char *piece(job *j, int i) {
 
 int blocks(int64_t n) { return (int)((n + 255) / 256 < 65535 ? (n + 255) / 256 : 65535); }
 
+/* Elements: float, double, and the complex pairs float2, double2. */
+template <typename T>
+__device__ __forceinline__ T conj_v(T x) {
+  return x;
+}
+__device__ __forceinline__ float2 conj_v(float2 x) { return make_float2(x.x, -x.y); }
+__device__ __forceinline__ double2 conj_v(double2 x) { return make_double2(x.x, -x.y); }
+template <typename T>
+__device__ __forceinline__ T one_v() {
+  return T(1);
+}
+template <>
+__device__ __forceinline__ float2 one_v<float2>() {
+  return make_float2(1, 0);
+}
+template <>
+__device__ __forceinline__ double2 one_v<double2>() {
+  return make_double2(1, 0);
+}
+
+enum { CONJ = 4 }; /* copy's tri flag: conjugate the values (complex) */
+
 /* dst (r x c, row-major, row stride ldd; or column-major when cm: dst[i + j
  * * ldd]) = src (r x c, row-major, row stride lds; transposed when ts: src
  * is c x r and element (i, j) is src[j * lds + i]); tri 1 zeroes below the
- * diagonal, 2 above. */
+ * diagonal, 2 above; with CONJ, conjugated. */
 template <typename T>
 __global__ void copy_k(T *dst, int64_t ldd, int cm, const T *src, int64_t lds, int ts, int64_t r, int64_t c,
                        int tri) {
   for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < r * c;
        e += (int64_t)gridDim.x * blockDim.x) {
     int64_t i = e / c, jj = e % c;
-    T v = src != NULL ? src[ts ? jj * lds + i : i * lds + jj] : T(0);
-    if ((tri == 1 && jj < i) || (tri == 2 && jj > i)) v = T(0);
+    T v = src != NULL ? src[ts ? jj * lds + i : i * lds + jj] : T();
+    if (((tri & 3) == 1 && jj < i) || ((tri & 3) == 2 && jj > i)) v = T();
+    if (tri & CONJ) v = conj_v(v);
     dst[cm ? i + jj * ldd : i * ldd + jj] = v;
   }
 }
@@ -186,13 +220,19 @@ template <typename T>
 __global__ void eye_k(T *dst, int64_t m, int64_t n) {
   for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < m * n;
        e += (int64_t)gridDim.x * blockDim.x)
-    dst[e] = e / n == e % n ? T(1) : T(0);
+    dst[e] = e / n == e % n ? one_v<T>() : T();
 }
 
 int copy(job *j, void *dst, int64_t ldd, int cm, const void *src, int64_t lds, int ts, int64_t r, int64_t c,
          int tri) {
   if (r * c == 0) return 0;
-  if (j->f64)
+  if (j->cx && j->f64)
+    copy_k<double2>
+        <<<blocks(r * c), 256, 0, j->s>>>((double2 *)dst, ldd, cm, (const double2 *)src, lds, ts, r, c, tri);
+  else if (j->cx)
+    copy_k<float2>
+        <<<blocks(r * c), 256, 0, j->s>>>((float2 *)dst, ldd, cm, (const float2 *)src, lds, ts, r, c, tri);
+  else if (j->f64)
     copy_k<double>
         <<<blocks(r * c), 256, 0, j->s>>>((double *)dst, ldd, cm, (const double *)src, lds, ts, r, c, tri);
   else
@@ -231,21 +271,25 @@ int qr(job *j) {
     if (copy(j, A + row * j->esz, m, 1, src, a->p[i].ld, 0, a->p[i].rows, n, 0)) return -1;
     row += a->p[i].rows;
   }
-  int rc = j->f64 ? SOLVE(L.dgeqrf_bs(j->h, m, n, (double *)A, m, &lw), "geqrf_bufferSize")
-                  : SOLVE(L.sgeqrf_bs(j->h, m, n, (float *)A, m, &lw), "geqrf_bufferSize");
+  int rc = j->cx    ? SOLVE(dtxk_la_cx_geqrf_bs(j->h, j->f64, m, n, A, m, &lw), "geqrf_bufferSize")
+           : j->f64 ? SOLVE(L.dgeqrf_bs(j->h, m, n, (double *)A, m, &lw), "geqrf_bufferSize")
+                    : SOLVE(L.sgeqrf_bs(j->h, m, n, (float *)A, m, &lw), "geqrf_bufferSize");
   if (rc == 0)
-    rc = j->f64 ? SOLVE(L.dorgqr_bs(j->h, m, k, k, (double *)A, m, (double *)tau, &lw2), "orgqr_bufferSize")
-                : SOLVE(L.sorgqr_bs(j->h, m, k, k, (float *)A, m, (float *)tau, &lw2), "orgqr_bufferSize");
+    rc = j->cx    ? SOLVE(dtxk_la_cx_ungqr_bs(j->h, j->f64, m, k, k, A, m, tau, &lw2), "ungqr_bufferSize")
+         : j->f64 ? SOLVE(L.dorgqr_bs(j->h, m, k, k, (double *)A, m, (double *)tau, &lw2), "orgqr_bufferSize")
+                  : SOLVE(L.sorgqr_bs(j->h, m, k, k, (float *)A, m, (float *)tau, &lw2), "orgqr_bufferSize");
   if (rc) return rc;
   if (lw2 > lw) lw = lw2;
   char *w = (char *)scratch(j, (size_t)lw * j->esz);
   if (w == NULL) return dtx_task_fail(j->ctx, "qr: out of device memory for the workspace");
-  rc = j->f64 ? SOLVE(L.dgeqrf(j->h, m, n, (double *)A, m, (double *)tau, (double *)w, lw, info), "geqrf")
-              : SOLVE(L.sgeqrf(j->h, m, n, (float *)A, m, (float *)tau, (float *)w, lw, info), "geqrf");
+  rc = j->cx    ? SOLVE(dtxk_la_cx_geqrf(j->h, j->f64, m, n, A, m, tau, w, lw, info), "geqrf")
+       : j->f64 ? SOLVE(L.dgeqrf(j->h, m, n, (double *)A, m, (double *)tau, (double *)w, lw, info), "geqrf")
+                : SOLVE(L.sgeqrf(j->h, m, n, (float *)A, m, (float *)tau, (float *)w, lw, info), "geqrf");
   /* R (k x n, row-major): element (i, j) is A[i + j m], i.e. A read transposed with stride m */
   if (rc == 0) rc = copy(j, out + (int64_t)m * k * j->esz, n, 0, A, m, 1, k, n, 1);
   if (rc == 0)
-    rc = j->f64
+    rc = j->cx ? SOLVE(dtxk_la_cx_ungqr(j->h, j->f64, m, k, k, A, m, tau, w, lw, info), "ungqr")
+         : j->f64
              ? SOLVE(L.dorgqr(j->h, m, k, k, (double *)A, m, (double *)tau, (double *)w, lw, info), "orgqr")
              : SOLVE(L.sorgqr(j->h, m, k, k, (float *)A, m, (float *)tau, (float *)w, lw, info), "orgqr");
   if (rc == 0) rc = copy(j, out, k, 0, A, m, 1, m, k, 0); /* Q row-major m x k */
@@ -260,7 +304,8 @@ int svd(job *j) {
   char *U = out, *S = out + (int64_t)m * k * j->esz, *VT = S + (int64_t)k * j->esz;
   char *A = (char *)scratch(j, (size_t)m * n * j->esz), *rw = (char *)scratch(j, (size_t)k * j->esz);
   int *info = (int *)scratch(j, sizeof(int));
-  if (out == NULL || src == NULL || A == NULL || rw == NULL || info == NULL)
+  char *Sr = j->cx ? (char *)scratch(j, (size_t)k * j->esz) : S; /* complex: the real S, spread after */
+  if (out == NULL || src == NULL || A == NULL || rw == NULL || info == NULL || Sr == NULL)
     return dtx_task_fail(j->ctx, "svd: out of device memory or a missing input");
   /* gesvd needs rows >= columns. Wide (n >= m): the row-major input is the
    * column-major n x m matrix a^T = U' S VT', so a's U is VT'^T, whose
@@ -268,20 +313,28 @@ int svd(job *j) {
    * transpose to column-major and transpose the factors back. */
   int wide = n >= m, r = wide ? n : m, c = wide ? m : n;
   if (copy(j, A, r, 1, src, a->p[0].ld, wide ? 1 : 0, wide ? n : m, wide ? m : n, 0)) return -1;
-  int rc = j->f64 ? SOLVE(L.dgesvd_bs(j->h, r, c, &lw), "gesvd_bufferSize")
-                  : SOLVE(L.sgesvd_bs(j->h, r, c, &lw), "gesvd_bufferSize");
+  int rc = j->cx    ? SOLVE(dtxk_la_cx_gesvd_bs(j->h, j->f64, r, c, &lw), "gesvd_bufferSize")
+           : j->f64 ? SOLVE(L.dgesvd_bs(j->h, r, c, &lw), "gesvd_bufferSize")
+                    : SOLVE(L.sgesvd_bs(j->h, r, c, &lw), "gesvd_bufferSize");
   char *w = rc == 0 ? (char *)scratch(j, (size_t)lw * j->esz) : NULL;
   char *Ut = wide ? VT : (char *)scratch(j, (size_t)m * k * j->esz);
   char *Vt = wide ? U : (char *)scratch(j, (size_t)k * n * j->esz);
   if (rc == 0 && (w == NULL || Ut == NULL || Vt == NULL))
     return dtx_task_fail(j->ctx, "svd: out of device memory");
-  if (rc == 0)
+  if (rc == 0 && j->cx)
+    rc = SOLVE(dtxk_la_cx_gesvd(j->h, j->f64, r, c, A, r, Sr, Ut, r, Vt, k, w, lw, rw, info), "gesvd");
+  else if (rc == 0)
     rc = j->f64 ? SOLVE(L.dgesvd(j->h, 'S', 'S', r, c, (double *)A, r, (double *)S, (double *)Ut, r,
                                  (double *)Vt, k, (double *)w, lw, (double *)rw, info),
                         "gesvd")
                 : SOLVE(L.sgesvd(j->h, 'S', 'S', r, c, (float *)A, r, (float *)S, (float *)Ut, r, (float *)Vt,
                                  k, (float *)w, lw, (float *)rw, info),
                         "gesvd");
+  if (rc == 0 && j->cx) {
+    cudaError_t e = dtxk_la_cx_spread(S, Sr, k, j->f64, j->s);
+    if (e != cudaSuccess)
+      rc = dtx_task_fail(j->ctx, "svd: a kernel failed to launch: %s", cudaGetErrorString(e));
+  }
   if (rc == 0 && !wide) { /* column-major U (m x k) and V^T (k x n) to row-major */
     rc = copy(j, U, k, 0, Ut, m, 1, m, k, 0);
     if (rc == 0) rc = copy(j, VT, n, 0, Vt, k, 1, k, n, 0);
@@ -300,11 +353,16 @@ int potrf(job *j) {
   /* the row-major lower triangle is the column-major upper one: potrf(UPPER)
    * gives U with A = U^T U, which read row-major is L = U^T */
   int rc =
-      j->f64 ? SOLVE(L.dpotrf_bs(j->h, CUBLAS_FILL_MODE_UPPER, n, (double *)out, n, &lw), "potrf_bufferSize")
-             : SOLVE(L.spotrf_bs(j->h, CUBLAS_FILL_MODE_UPPER, n, (float *)out, n, &lw), "potrf_bufferSize");
+      j->cx ? SOLVE(dtxk_la_cx_potrf_bs(j->h, j->f64, CUBLAS_FILL_MODE_UPPER, n, out, n, &lw),
+                    "potrf_bufferSize")
+      : j->f64
+          ? SOLVE(L.dpotrf_bs(j->h, CUBLAS_FILL_MODE_UPPER, n, (double *)out, n, &lw), "potrf_bufferSize")
+          : SOLVE(L.spotrf_bs(j->h, CUBLAS_FILL_MODE_UPPER, n, (float *)out, n, &lw), "potrf_bufferSize");
   char *w = rc == 0 ? (char *)scratch(j, (size_t)lw * j->esz) : NULL;
   if (rc == 0 && w == NULL) return dtx_task_fail(j->ctx, "cholesky: out of device memory");
-  if (rc == 0)
+  if (rc == 0 && j->cx)
+    rc = SOLVE(dtxk_la_cx_potrf(j->h, j->f64, CUBLAS_FILL_MODE_UPPER, n, out, n, w, lw, info), "potrf");
+  else if (rc == 0)
     rc = j->f64 ? SOLVE(L.dpotrf(j->h, CUBLAS_FILL_MODE_UPPER, n, (double *)out, n, (double *)w, lw, info),
                         "potrf")
                 : SOLVE(L.spotrf(j->h, CUBLAS_FILL_MODE_UPPER, n, (float *)out, n, (float *)w, lw, info),
@@ -324,12 +382,17 @@ int gemm(job *j) {
   char *out = (char *)dtx_task_output(j->ctx, (size_t)(m * n) * j->esz);
   const char *A = piece(j, 0);
   if (out == NULL || A == NULL) return dtx_task_fail(j->ctx, "gemm: out of device memory or a missing input");
-  if (a->p[1].input < 0) return copy(j, out, n, 0, A, a->p[0].ld, ta, m, n, 0);
+  if (a->p[1].input < 0) return copy(j, out, n, 0, A, a->p[0].ld, ta, m, n, ta && j->cx ? CONJ : 0);
   const char *B = piece(j, 1);
   if (B == NULL) return dtx_task_fail(j->ctx, "gemm: a missing input");
   int k = (int)(ta ? a->p[0].rows : a->p[0].cols);
-  cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t t = j->cx ? CUBLAS_OP_C : CUBLAS_OP_T;
+  cublasOperation_t oa = ta ? t : CUBLAS_OP_N, ob = tb ? t : CUBLAS_OP_N;
   /* row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T */
+  if (j->cx)
+    return BLAS(dtxk_la_cx_gemm(j->b, j->f64, ob, oa, (int)n, (int)m, k, 1, B, (int)a->p[1].ld, A,
+                                (int)a->p[0].ld, 0, out, (int)n),
+                "gemm");
   if (j->f64) {
     double one = 1, zero = 0;
     return BLAS(L.dgemm(j->b, ob, oa, (int)n, (int)m, k, &one, (const double *)B, (int)a->p[1].ld,
@@ -349,7 +412,11 @@ int copy_op(job *j) {
   if (out == NULL) return dtx_task_fail(j->ctx, "copy: out of device memory");
   if (a->p[0].input < 0) {
     if (a->flags & DTXK_LA_EYE) {
-      if (j->f64)
+      if (j->cx && j->f64)
+        eye_k<double2><<<blocks(m * n), 256, 0, j->s>>>((double2 *)out, m, n);
+      else if (j->cx)
+        eye_k<float2><<<blocks(m * n), 256, 0, j->s>>>((float2 *)out, m, n);
+      else if (j->f64)
         eye_k<double><<<blocks(m * n), 256, 0, j->s>>>((double *)out, m, n);
       else
         eye_k<float><<<blocks(m * n), 256, 0, j->s>>>((float *)out, m, n);
@@ -361,6 +428,7 @@ int copy_op(job *j) {
   const char *A = piece(j, 0);
   if (A == NULL) return dtx_task_fail(j->ctx, "copy: a missing input");
   int tri = (a->flags & DTXK_LA_UPPER) ? 1 : (a->flags & DTXK_LA_LOWER) ? 2 : 0;
+  if (j->cx && (a->flags & DTXK_LA_TRANS_A)) tri |= CONJ; /* the conjugate transpose */
   return copy(j, out, n, 0, A, a->p[0].ld, (a->flags & DTXK_LA_TRANS_A) != 0, m, n, tri);
 }
 
@@ -375,7 +443,11 @@ int trsm(job *j) {
   /* column-major view: sides and triangles swap, the transpose flag stays */
   cublasSideMode_t side = (a->flags & DTXK_LA_RIGHT) ? CUBLAS_SIDE_LEFT : CUBLAS_SIDE_RIGHT;
   cublasFillMode_t uplo = (a->flags & DTXK_LA_UPPER) ? CUBLAS_FILL_MODE_LOWER : CUBLAS_FILL_MODE_UPPER;
-  cublasOperation_t tr = (a->flags & DTXK_LA_TRANS_A) ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t tr = !(a->flags & DTXK_LA_TRANS_A) ? CUBLAS_OP_N : j->cx ? CUBLAS_OP_C : CUBLAS_OP_T;
+  if (j->cx)
+    return BLAS(
+        dtxk_la_cx_trsm(j->b, j->f64, side, uplo, tr, (int)n, (int)m, T, (int)a->p[1].ld, out, (int)n),
+        "trsm");
   if (j->f64) {
     double one = 1;
     return BLAS(L.dtrsm(j->b, side, uplo, tr, CUBLAS_DIAG_NON_UNIT, (int)n, (int)m, &one, (const double *)T,
@@ -399,6 +471,14 @@ int update(job *j) {
   if (copy(j, out, n, 0, C, a->p[0].ld, 0, m, n, 0)) return -1;
   double mone = -1, one = 1;
   float fmone = -1, fone = 1;
+  if (j->cx && (a->flags & DTXK_LA_SYRK)) /* as syrk below: C - A A^H, column-major C^T - (A^T)^H A^T */
+    return BLAS(dtxk_la_cx_herk(j->b, j->f64, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_C, (int)n, k, -1, A,
+                                (int)a->p[1].ld, 1, out, (int)n),
+                "herk");
+  if (j->cx) /* C - A B^H: column-major C^T - (B^T)^H A^T */
+    return BLAS(dtxk_la_cx_gemm(j->b, j->f64, CUBLAS_OP_C, CUBLAS_OP_N, (int)n, (int)m, k, -1, B,
+                                (int)a->p[2].ld, A, (int)a->p[1].ld, 1, out, (int)n),
+                "gemm");
   if (a->flags & DTXK_LA_SYRK) /* row-major lower of C - A A^T: column-major upper of C - (A^T)^T A^T */
     return j->f64 ? BLAS(L.dsyrk(j->b, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, (int)n, k, &mone,
                                  (const double *)A, (int)a->p[1].ld, &one, (double *)out, (int)n),
@@ -427,17 +507,22 @@ int solve(job *j) {
     return dtx_task_fail(j->ctx, "solve: out of device memory or a missing input");
   /* LU of a column-major copy of a, X column-major n x k */
   if (copy(j, LU, n, 1, A, a->p[0].ld, 0, n, n, 0) || copy(j, X, n, 1, B, a->p[1].ld, 0, n, k, 0)) return -1;
-  int rc = j->f64 ? SOLVE(L.dgetrf_bs(j->h, n, n, (double *)LU, n, &lw), "getrf_bufferSize")
-                  : SOLVE(L.sgetrf_bs(j->h, n, n, (float *)LU, n, &lw), "getrf_bufferSize");
+  int rc = j->cx    ? SOLVE(dtxk_la_cx_getrf_bs(j->h, j->f64, n, LU, n, &lw), "getrf_bufferSize")
+           : j->f64 ? SOLVE(L.dgetrf_bs(j->h, n, n, (double *)LU, n, &lw), "getrf_bufferSize")
+                    : SOLVE(L.sgetrf_bs(j->h, n, n, (float *)LU, n, &lw), "getrf_bufferSize");
   char *w = rc == 0 ? (char *)scratch(j, (size_t)lw * j->esz) : NULL;
   if (rc == 0 && w == NULL) return dtx_task_fail(j->ctx, "solve: out of device memory");
-  if (rc == 0)
+  if (rc == 0 && j->cx)
+    rc = SOLVE(dtxk_la_cx_getrf(j->h, j->f64, n, LU, n, w, piv, info), "getrf");
+  else if (rc == 0)
     rc = j->f64 ? SOLVE(L.dgetrf(j->h, n, n, (double *)LU, n, (double *)w, piv, info), "getrf")
                 : SOLVE(L.sgetrf(j->h, n, n, (float *)LU, n, (float *)w, piv, info), "getrf");
   if (rc == 0) rc = read_info(j, info, &bad);
   if (rc == 0 && bad > 0)
     return dtx_task_fail(j->ctx, "solve: singular matrix (U[%d,%d] is exactly zero)", bad - 1, bad - 1);
-  if (rc == 0)
+  if (rc == 0 && j->cx)
+    rc = SOLVE(dtxk_la_cx_getrs(j->h, j->f64, n, k, LU, n, piv, X, n, info), "getrs");
+  else if (rc == 0)
     rc = j->f64 ? SOLVE(L.dgetrs(j->h, CUBLAS_OP_N, n, k, (const double *)LU, n, piv, (double *)X, n, info),
                         "getrs")
                 : SOLVE(L.sgetrs(j->h, CUBLAS_OP_N, n, k, (const float *)LU, n, piv, (float *)X, n, info),
@@ -452,8 +537,9 @@ extern "C" int dtxk_la_cuda(dtx_task_ctx *ctx) {
   size_t asz = 0;
   const dtxk_la *a = (const dtxk_la *)dtx_task_args(ctx, &asz);
   if (a == NULL || asz != sizeof *a) return dtx_task_fail(ctx, "malformed linalg-task arguments");
-  if (a->dtype != DTXK_F64 && a->dtype != DTXK_F32)
-    return dtx_task_fail(ctx, "linalg task: dtype %d is not float32 or float64", (int)a->dtype);
+  if (dtxk_la_esz(a->dtype) == 0)
+    return dtx_task_fail(ctx, "linalg task: dtype %d is not float32, float64, complex64 or complex128",
+                         (int)a->dtype);
   pthread_once(&L.once, libs_open);
   if (L.why[0] != '\0') return dtx_task_fail(ctx, "linalg on a GPU: %s", L.why);
   int dev = dtx_task_device(ctx);
@@ -463,8 +549,9 @@ extern "C" int dtxk_la_cuda(dtx_task_ctx *ctx) {
   j.ctx = ctx;
   j.a = a;
   j.s = (cudaStream_t)dtx_task_stream(ctx);
-  j.f64 = a->dtype == DTXK_F64;
-  j.esz = j.f64 ? 8 : 4;
+  j.cx = dtxk_la_is_cx(a->dtype);
+  j.f64 = a->dtype == DTXK_F64 || a->dtype == DTXK_LA_C128;
+  j.esz = dtxk_la_esz(a->dtype);
   pthread_mutex_lock(&L.mu);
   if (L.bh[dev] == NULL || L.sh[dev] == NULL) {
     int cur = 0;

@@ -5,8 +5,14 @@
  *
  * A task reads matrix pieces: rows x cols elements of the dtype, C order
  * with row stride ld, starting off elements into one of its inputs (packed
- * outputs of other linalg tasks included). float32 and float64 only; the
- * layout leaves room for complex dtypes (an element size per dtype).
+ * outputs of other linalg tasks included). The blob's dtype is float32,
+ * float64, complex64 or complex128 (DTXK_LA_C64 / _C128, dtx_dtype's
+ * values): a complex element is one (re, im) pair of the part type, as the
+ * pairs of a complex array's chunks and LAPACK's complex types lay it, and
+ * rows, cols, ld and off count such elements (dtxk_la_esz bytes each).
+ * For complex dtypes every transpose below (flags TRANS_A / TRANS_B, Q^T,
+ * V^T, L^T) is the conjugate transpose, and the SVD's S is k complex
+ * values (s, 0) so that the packed output stays one element type.
  *
  *   QR      pieces stacked vertically (m x n in all) -> packed Q (m x k) then
  *           R (k x n), k = min(m, n)           (geqrf + orgqr)
@@ -29,6 +35,7 @@
 #include <stdint.h>
 
 #include "dtx/graph.h"
+#include "kernels/elem.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,6 +51,15 @@ enum {
   DTXK_LA_UPDATE,
   DTXK_LA_SOLVE,
 };
+
+/* The complex dtypes of a blob (dtx_dtype's DTX_C64, DTX_C128). */
+enum { DTXK_LA_C64 = 13, DTXK_LA_C128 = 14 };
+
+/* Bytes of one element of blob dtype t (0: not a linalg dtype). */
+static inline int dtxk_la_esz(int32_t t) {
+  return t == DTXK_F32 ? 4 : t == DTXK_F64 || t == DTXK_LA_C64 ? 8 : t == DTXK_LA_C128 ? 16 : 0;
+}
+static inline int dtxk_la_is_cx(int32_t t) { return t == DTXK_LA_C64 || t == DTXK_LA_C128; }
 
 enum {
   DTXK_LA_TRANS_A = 1,
@@ -64,7 +80,7 @@ typedef struct dtxk_la_piece {
 } dtxk_la_piece;
 
 typedef struct dtxk_la {
-  int32_t op, dtype; /* DTXK_LA_*, DTXK_F32 / DTXK_F64 */
+  int32_t op, dtype; /* DTXK_LA_*, DTXK_F32 / DTXK_F64 / DTXK_LA_C64 / DTXK_LA_C128 */
   int32_t flags, npieces;
   int64_t m, n; /* the output's (QR: stacked input's) rows and columns */
   dtxk_la_piece p[DTXK_LA_MAXP];

@@ -20,8 +20,14 @@
     }                                                                      \
   } while (0)
 
+typedef struct pair64 {
+  double re, im;
+} pair64;
+
 void dtxk_transpose(char *dst, int64_t ldd, const char *src, int64_t lds, int64_t r, int64_t c, int esz) {
-  if (esz == 8)
+  if (esz == 16)
+    TRANSPOSE(pair64);
+  else if (esz == 8)
     TRANSPOSE(double);
   else
     TRANSPOSE(float);

@@ -326,13 +326,31 @@ class Builder {
   }
   int Axis(const std::string &t) { return t == "none" ? DTX_NO_AXIS : static_cast<int>(Int(t)); }
 
-  /* dtx/linalg.h; qr_r: R with each row's sign making its diagonal >= 0. */
+  /* A complex R with each row times conj(d / |d|), d its diagonal element:
+   * the diagonal made real and >= 0 (R is unique up to those phases). */
+  dtx_array *PhaseFree(dtx_array *r) {
+    static const int one[] = {1};
+    int64_t k = dtx_array_dim(r, 0);
+    dtx_dtype pt = dtx_array_dtype(r) == DTX_C64 ? DTX_F32 : DTX_F64;
+    dtx_array *d = dtx_sum(dtx_mul(r, dtx_eye(cl_, k, dtx_array_dim(r, 1), 0, nullptr, pt)), one, 1);
+    dtx_array *ad = dtx_abs(d);
+    dtx_array *ph =
+        dtx_conj(dtx_div(d, dtx_where(dtx_binary_scalar(DTX_EQ, ad, 0.0), dtx_scalar(cl_, 1.0), ad)));
+    dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};
+    return dtx_mul(r, dtx_slice(ph, 2, ix));
+  }
+
+  /* dtx/linalg.h; qr_r: R with each row's sign making its diagonal >= 0
+   * (complex: its phase, PhaseFree). */
   dtx_array *Linalg(const std::string &op) {
     dtx_array *a = Node(), *r = nullptr;
     dtx_status rc = DTX_OK;
     if (op == "qr_r") {
       rc = dtx_linalg_qr(a, nullptr, &r);
-      if (rc == DTX_OK) {
+      dtx_dtype rt = rc == DTX_OK ? dtx_array_dtype(r) : DTX_F64;
+      if (rc == DTX_OK && (rt == DTX_C64 || rt == DTX_C128)) {
+        r = PhaseFree(r);
+      } else if (rc == DTX_OK) {
         static const int one[] = {1};
         int64_t k = dtx_array_dim(r, 0);
         dtx_array *d =

@@ -319,8 +319,8 @@ class Node:
         self.nred = max(self.nred, int(np.size(x)))
         if op == "qr_r":
             r = np.linalg.qr(x, mode="r")
-            d = np.sign(np.diagonal(r))
-            return r * np.where(d == 0, 1, d).astype(r.dtype)[:, None]
+            d = np.sign(np.diagonal(r))  # complex: d / |d|, each row's phase made real positive
+            return r * np.conj(np.where(d == 0, 1, d)).astype(r.dtype)[:, None]
         if op == "svd_s":
             return np.linalg.svd(x, compute_uv=False)
         if op == "solve":
@@ -1019,6 +1019,39 @@ def linalg_cases(w):
     w.add("la_norm_3d_matrix_02", [c3], N("norm", X, ord="inf", axes=[0, 2], keepdims=False))
     w.add("la_norm_int32", [(np.arange(-4, 5, dtype=np.int32), [4])], N("norm", X, ord="none", axes=None,
                                                                           keepdims=False))
+    linalg_complex_cases(w, rng, N, X, Y)
+
+
+def linalg_complex_cases(w, rng, N, X, Y):
+    """numpy.linalg of complex64 / complex128 matrices and mixed real / complex operands."""
+    def cplx(shape):
+        return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+    tall = cplx((47, 5))
+    sq = cplx((9, 9)) + 9 * np.eye(9)
+    hpd = sq @ sq.conj().T
+    rhs = cplx((9, 2))
+    for dt in ("complex128", "complex64"):
+        t = (tall.astype(dt), [10, 5])
+        w.add(f"la_qr_r_tall_{dt}", [t], N("qr_r", X))
+        w.add(f"la_qr_r_square_{dt}", [(sq.astype(dt), [9, 9])], N("qr_r", X))
+        w.add(f"la_svd_s_tall_{dt}", [t], N("svd_s", X))
+        w.add(f"la_svd_s_wide_{dt}", [(tall.T.astype(dt), [5, 10])], N("svd_s", X))
+        w.add(f"la_svd_s_one_chunk_{dt}", [(sq.astype(dt), [9, 9])], N("svd_s", X))
+        w.add(f"la_solve_{dt}", [(sq.astype(dt), [4, 4]), (rhs.astype(dt), [4, 2])], N("solve", X, Y))
+        w.add(f"la_solve_vec_{dt}", [(sq.astype(dt), [4, 4]), (rhs[:, 0].astype(dt), [4])], N("solve", X, Y))
+        w.add(f"la_inv_{dt}", [(sq.astype(dt), [4, 4])], N("inv", X))
+        w.add(f"la_cholesky_{dt}", [(hpd.astype(dt), [4, 4])], N("cholesky", X))
+        m = (cplx((6, 11)).astype(dt), [6, 4])
+        for o in ("nuc", "2", "-2", "fro", "1", "inf"):
+            w.add(f"la_norm_matrix_{o}_{dt}", [m], N("norm", X, ord=o, axes=None, keepdims=False))
+        w.add(f"la_norm_nuc_keepdims_{dt}", [m], N("norm", X, ord="nuc", axes=[1, 0], keepdims=True))
+    # NumPy's result_type of mixed operands
+    for da, db in (("float32", "complex64"), ("float64", "complex64"), ("complex64", "float32"),
+                   ("int32", "complex64"), ("complex64", "complex128")):
+        a = sq.real.round() if da == "int32" else sq.real if da.startswith("float") else sq
+        b = rhs.real if db.startswith("float") else rhs
+        w.add(f"la_solve_{da}_{db}", [(a.astype(da), [4, 4]), (b.astype(db), [4, 2])], N("solve", X, Y))
 
 
 def main():

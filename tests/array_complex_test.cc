@@ -310,10 +310,8 @@ TEST_P(ArrayComplex, EveryOtherOperationRefusesClearly) {
   }
   /* the other headers' operations: none may take only the real part */
   const double q[1] = {50};
-  dtx_array *more[] = {dtx_histogram(a, 4, 0, 1, nullptr, 0, nullptr),
-                       dtx_percentile(a, q, 1),
-                       dtx_floor_divide(a, a),
-                       dtx_mod(a, a)};
+  dtx_array *more[] = {dtx_histogram(a, 4, 0, 1, nullptr, 0, nullptr), dtx_percentile(a, q, 1),
+                       dtx_floor_divide(a, a), dtx_mod(a, a)};
   i = 0;
   for (dtx_array *r : more) {
     EXPECT_EQ(r, nullptr) << "other operation " << i;

@@ -25,6 +25,8 @@
  *                   rechunked to whole rows first, inside the timed region)
  *   exp-sin         (exp(x) + sin(x)).sum(): transcendental functions in the fused strips
  *   pow2            (x ** 2).sum(): a float power by the constant 2 (compiled to x * x)
+ *   max-axis0       x.max(axis=0)
+ *   argmax-axis0    x.argmax(axis=0)
  *   fft2            the 2-d FFT of an N x N complex128 array held in chunks of whole
  *                   rows (C rows each, persisted): an FFT along the rows, a rechunk to
  *                   whole columns, an FFT along the columns (dtx/fft.h; each FFT's axis
@@ -83,11 +85,15 @@ enum {
   C_FFT2,
   C_EXPSIN,
   C_POW2,
+  C_MAX0,
+  C_ARGMAX0,
   C_COUNT
 };
-static const char *const case_names[C_COUNT] = {
-    "transpose-sum",  "sum",          "mean-axis0", "elementwise", "slice",   "matmul", "stencil", "tsqr",
-    "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2",        "exp-sin", "pow2"};
+static const char *const case_names[] = {"transpose-sum",  "sum",          "mean-axis0", "elementwise",
+                                         "slice",          "matmul",       "stencil",    "tsqr",
+                                         "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2",
+                                         "exp-sin",        "pow2",         "max-axis0",  "argmax-axis0"};
+_Static_assert(sizeof case_names / sizeof case_names[0] == C_COUNT, "every case has its name");
 /* the linalg cases' inputs (fixed; see the top) */
 #define TSQR_M 1000000
 #define TSQR_N 64
@@ -278,7 +284,8 @@ static void usage(FILE *f) {
       "  --reps R       timed runs per case after a warm-up (default 5)\n"
       "  --threads T    worker threads (default: the cluster's, one per core)\n"
       "  --cases LIST   of transpose-sum,sum,mean-axis0,elementwise,slice,matmul,stencil (default: these),\n"
-      "                 tsqr,svd_compressed,cumsum-axis0,sort-axis1,fft2,exp-sin,pow2 (only when named)\n"
+      "                 tsqr,svd_compressed,cumsum-axis0,sort-axis1,fft2,exp-sin,pow2,\n"
+      "                 max-axis0,argmax-axis0 (only when named)\n"
       "  --json         one JSON object per line instead of the table\n");
 }
 
@@ -425,6 +432,8 @@ int main(int argc, char **argv) {
   if (o.cases[C_SORT1]) expr[C_SORT1] = dtx_sort(x, 1);
   if (o.cases[C_EXPSIN]) expr[C_EXPSIN] = dtx_sum(dtx_add(dtx_exp(x), dtx_sin(x)), NULL, 0);
   if (o.cases[C_POW2]) expr[C_POW2] = dtx_sum(dtx_pow(x, dtx_scalar(cl, 2)), NULL, 0);
+  if (o.cases[C_MAX0]) expr[C_MAX0] = dtx_max(x, (const int[]){0}, 1);
+  if (o.cases[C_ARGMAX0]) expr[C_ARGMAX0] = dtx_argmax(x, 0);
   size_t out_bytes = xbytes;
   if (o.cases[C_FFT2]) {
     dtx_array *z = NULL;
@@ -446,11 +455,11 @@ int main(int argc, char **argv) {
 
   /* bytes each case must read and write */
   double rows3 = (double)((n + 2) / 3);
-  double floor_bytes[C_COUNT] = {2.0 * (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes,
-                                 rows3 * (double)n * (double)esz, 0, 2.0 * (double)xbytes, la_floor[0],
-                                 la_floor[1], 2.0 * (double)xbytes, 2.0 * (double)xbytes,
-                                 /* fft2: the complex128 array read and written by each pass */
-                                 4.0 * 16.0 * (double)n * (double)n, (double)xbytes, (double)xbytes};
+  double floor_bytes[C_COUNT] = {
+      2.0 * (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, rows3 * (double)n * (double)esz,
+      0, 2.0 * (double)xbytes, la_floor[0], la_floor[1], 2.0 * (double)xbytes, 2.0 * (double)xbytes,
+      /* fft2: the complex128 array read and written by each pass */
+      4.0 * 16.0 * (double)n * (double)n, (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
   char host[128] = "";

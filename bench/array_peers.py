@@ -31,8 +31,9 @@ CASES = ["transpose-sum", "sum", "mean-axis0", "elementwise", "slice", "matmul",
 # fft2: the 2-d FFT of an n x n complex128 array in chunks of c whole rows, as two passes (an
 # FFT along the rows, a rechunk to whole columns, one along the columns: Dask's fft takes axes
 # held in one chunk); NumPy: np.fft.fft2 on the whole array
-# exp-sin: (exp(x) + sin(x)).sum(); pow2: (x ** 2).sum()
-LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2", "exp-sin", "pow2"]  # only when named
+# exp-sin: (exp(x) + sin(x)).sum(); pow2: (x ** 2).sum(); max-axis0, argmax-axis0: x.max / argmax(axis=0)
+LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2", "exp-sin", "pow2", "max-axis0",
+          "argmax-axis0"]  # only when named
 
 
 def timed(fn, reps):
@@ -109,6 +110,8 @@ def main():
         "sort-axis1": lambda: np.sort(x, axis=1),
         "exp-sin": lambda: (np.exp(x) + np.sin(x)).sum(),
         "pow2": lambda: (x ** 2).sum(),
+        "max-axis0": lambda: x.max(axis=0),
+        "argmax-axis0": lambda: x.argmax(axis=0),
     }
     la = {}
     if "tsqr" in cases:
@@ -142,6 +145,8 @@ def main():
         "sort-axis1": lambda: xd.rechunk((max(1, c * c // n), n)).map_blocks(np.sort, axis=1).compute(),
         "exp-sin": lambda: (da.exp(xd) + da.sin(xd)).sum().compute(),
         "pow2": lambda: (xd ** 2).sum().compute(),
+        "max-axis0": lambda: xd.max(axis=0).compute(),
+        "argmax-axis0": lambda: xd.argmax(axis=0).compute(),
     }
     if "tsqr" in cases:
         td = da.from_array(la["tsqr"], chunks=(100_000, 64)).persist()

@@ -326,6 +326,47 @@ TEST_P(ArrayReduce, NanAndTies) {
   EXPECT_EQ(amax, 1);
 }
 
+/* Along axis 0 of a float64 matrix (the column paths of the fused tasks):
+ * min / max propagate NaN, argmin / argmax give the first NaN, else the
+ * first of ties, per column, with several row chunks. */
+TEST_P(ArrayReduce, ColumnsWithNanAndTies) {
+  Scope sc;
+  std::mt19937_64 rng(77);
+  const int64_t R = 37, C = 29;
+  std::vector<double> v(R * C);
+  for (auto &e : v) e = static_cast<double>(rng() % 7) - 3; /* ties */
+  for (int64_t c = 0; c < C; c += 3) v[((c * 5) % R) * C + c] = NAN;
+  v[(R - 1) * C + 1] = NAN; /* a NaN in the last row */
+  int64_t shape[2] = {R, C}, ch[2] = {8, 10};
+  dtx_array *x = dtx_from_host(cl(), 2, shape, ch, DTX_F64, v.data(), DTX_HOST_COPY);
+  const int ax[1] = {0};
+  std::vector<double> mn(C), mx(C);
+  std::vector<int64_t> amn(C), amx(C);
+  ASSERT_EQ(dtx_array_compute(dtx_min(x, ax, 1), mn.data(), C * sizeof(double)), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtx_array_compute(dtx_max(x, ax, 1), mx.data(), C * sizeof(double)), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtx_array_compute(dtx_argmin(x, 0), amn.data(), C * sizeof(int64_t)), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtx_array_compute(dtx_argmax(x, 0), amx.data(), C * sizeof(int64_t)), DTX_OK) << dtx_last_error();
+  for (int64_t c = 0; c < C; c++) {
+    int64_t wmn = 0, wmx = 0, nan = -1;
+    for (int64_t r = 0; r < R; r++) {
+      double e = v[r * C + c];
+      if (std::isnan(e) && nan < 0) nan = r;
+      if (e < v[wmn * C + c]) wmn = r;
+      if (e > v[wmx * C + c]) wmx = r;
+    }
+    if (nan >= 0) {
+      EXPECT_TRUE(std::isnan(mn[c]) && std::isnan(mx[c])) << "column " << c;
+      EXPECT_EQ(amn[c], nan) << "column " << c;
+      EXPECT_EQ(amx[c], nan) << "column " << c;
+    } else {
+      EXPECT_EQ(mn[c], v[wmn * C + c]) << "column " << c;
+      EXPECT_EQ(mx[c], v[wmx * C + c]) << "column " << c;
+      EXPECT_EQ(amn[c], wmn) << "column " << c;
+      EXPECT_EQ(amx[c], wmx) << "column " << c;
+    }
+  }
+}
+
 TEST_P(ArrayReduce, ZeroDimensionalAndSingleChunk) {
   Scope sc;
   dtx_array *s = dtx_scalar(cl(), 2.5);

@@ -293,6 +293,18 @@ HOT static void fold_each(int red, int acc, char *st, int ssz, const void *xv, i
       }
       return;
     }
+    if (red == DTXK_R_ARGMAX || red == DTXK_R_ARGMIN) { /* dtxk_red_add_f's rule, without its switch */
+      dtxk_arg_st *s = (dtxk_arg_st *)(void *)st;
+      int mn = red == DTXK_R_ARGMIN;
+      for (int i = 0; i < n; i++) {
+        int64_t ix = ix0 + i * ixs;
+        if (dtxk_arg_better_f(mn, x[i], ix, s[i].v.f, s[i].idx)) { /* rarely taken: a branch beats a blend */
+          s[i].v.f = x[i];
+          s[i].idx = ix;
+        }
+      }
+      return;
+    }
     for (int i = 0; i < n; i++) dtxk_red_add_f(red, st + (size_t)i * ssz, x[i], ix0 + i * ixs);
     return;
   }

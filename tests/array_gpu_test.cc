@@ -39,23 +39,49 @@ void Parity(dtx_cluster *gpu, dtx_cluster *cpu, const std::function<dtx_array *(
   EXPECT_TRUE(SameNd(on_gpu, on_cpu, rtol, rtol));
 }
 
+/* The cluster a parity test runs on GPUs (DTX_ARRAY_GPU_TEST_GPUS=sim:N:
+ * simulated ones, CPU against CPU; default all), or null with *why saying
+ * why the test is skipped. */
+dtxt::ClusterPtr GpuCluster(std::string *why) {
+#if !defined(DTX_HAVE_CUDA)
+  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) {
+    *why = "built without CUDA";
+    return nullptr;
+  }
+#endif
+  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
+  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
+  cfg.gpus = spec != nullptr ? spec : "all";
+  cfg.scheduler = DTX_SCHED_CLUSTER;
+  cfg.log_level = DTX_LOG_NONE;
+  dtx_cluster *raw = nullptr;
+  if (dtx_cluster_create(&cfg, &raw) != DTX_OK) {
+    ADD_FAILURE() << dtx_last_error();
+    *why = "the cluster failed to start";
+    return nullptr;
+  }
+  dtxt::ClusterPtr gpu(raw);
+  if (dtx_cluster_num_gpus(gpu.get()) == 0) {
+    *why = "no GPU on this machine";
+    return nullptr;
+  }
+  return gpu;
+}
+
+/* Whether this build's linalg has LAPACKE (else dtx_linalg_* are DTX_ENOTSUP). */
+bool HasLapacke(dtx_cluster *cpu) {
+  Scope sc;
+  dtx_array *q = nullptr, *r = nullptr;
+  return dtx_linalg_tsqr(dtx_ones(cpu, 2, (const int64_t[]){4, 2}, nullptr, DTX_F64), &q, &r) != DTX_ENOTSUP;
+}
+
 }  // namespace
 
 TEST(ArrayGpu, CudaKernelsMatchTheCpu) {
-#if !defined(DTX_HAVE_CUDA)
-  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
-#endif
   {
-    dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
-    /* DTX_ARRAY_GPU_TEST_GPUS=sim:N runs the harness on simulated GPUs (CPU against CPU) */
-    const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
-    cfg.gpus = spec != nullptr ? spec : "all";
-    cfg.scheduler = DTX_SCHED_CLUSTER;
-    cfg.log_level = DTX_LOG_NONE;
-    dtx_cluster *raw = nullptr;
-    ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
-    dtxt::ClusterPtr gpu(raw);
-    if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+    std::string why;
+    dtxt::ClusterPtr gpu = GpuCluster(&why);
+    if (gpu == nullptr) GTEST_SKIP() << why;
     dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
     Scope sc;
     std::mt19937_64 rng(6000);
@@ -197,26 +223,12 @@ TEST(ArrayGpu, CudaKernelsMatchTheCpu) {
 /* dtx/linalg.h's block tasks on GPUs (kernels/la.cu: cuSOLVER, cuBLAS)
  * against LAPACK on the CPU: values that do not depend on sign conventions. */
 TEST(ArrayGpu, LinalgMatchesTheCpu) {
-#if !defined(DTX_HAVE_CUDA)
-  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
-#endif
-  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
-  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
-  cfg.gpus = spec != nullptr ? spec : "all";
-  cfg.scheduler = DTX_SCHED_CLUSTER;
-  cfg.log_level = DTX_LOG_NONE;
-  dtx_cluster *raw = nullptr;
-  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
-  dtxt::ClusterPtr gpu(raw);
-  if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+  std::string why;
+  dtxt::ClusterPtr gpu = GpuCluster(&why);
+  if (gpu == nullptr) GTEST_SKIP() << why;
   dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
+  if (!HasLapacke(cpu.get())) GTEST_SKIP() << "no LAPACKE in this build";
   Scope sc;
-  {
-    dtx_array *q = nullptr, *r = nullptr;
-    if (dtx_linalg_tsqr(dtx_ones(cpu.get(), 2, (const int64_t[]){4, 2}, nullptr, DTX_F64), &q, &r) ==
-        DTX_ENOTSUP)
-      GTEST_SKIP() << "no LAPACKE in this build";
-  }
   std::mt19937_64 rng(6100);
   for (dtx_dtype t : {DTX_F64, DTX_F32}) {
     double tol = t == DTX_F64 ? 1e-9 : 2e-3;
@@ -281,26 +293,12 @@ TEST(ArrayGpu, LinalgMatchesTheCpu) {
  * phase-free values (Q R, R^H R, S, L, solve, inv, lstsq), compared part by
  * part. */
 TEST(ArrayGpu, ComplexLinalgMatchesTheCpu) {
-#if !defined(DTX_HAVE_CUDA)
-  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
-#endif
-  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
-  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
-  cfg.gpus = spec != nullptr ? spec : "all";
-  cfg.scheduler = DTX_SCHED_CLUSTER;
-  cfg.log_level = DTX_LOG_NONE;
-  dtx_cluster *raw = nullptr;
-  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
-  dtxt::ClusterPtr gpu(raw);
-  if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+  std::string why;
+  dtxt::ClusterPtr gpu = GpuCluster(&why);
+  if (gpu == nullptr) GTEST_SKIP() << why;
   dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
+  if (!HasLapacke(cpu.get())) GTEST_SKIP() << "no LAPACKE in this build";
   Scope sc;
-  {
-    dtx_array *q = nullptr, *r = nullptr;
-    if (dtx_linalg_tsqr(dtx_ones(cpu.get(), 2, (const int64_t[]){4, 2}, nullptr, DTX_F64), &q, &r) ==
-        DTX_ENOTSUP)
-      GTEST_SKIP() << "no LAPACKE in this build";
-  }
   std::mt19937_64 rng(6150);
   for (dtx_dtype t : {DTX_C128, DTX_C64}) {
     dtx_dtype pt = t == DTX_C128 ? DTX_F64 : DTX_F32;
@@ -365,18 +363,9 @@ TEST(ArrayGpu, ComplexLinalgMatchesTheCpu) {
 }
 
 TEST(ArrayGpu, ScansAndSortsMatchTheCpu) {
-#if !defined(DTX_HAVE_CUDA)
-  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
-#endif
-  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
-  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
-  cfg.gpus = spec != nullptr ? spec : "all";
-  cfg.scheduler = DTX_SCHED_CLUSTER;
-  cfg.log_level = DTX_LOG_NONE;
-  dtx_cluster *raw = nullptr;
-  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
-  dtxt::ClusterPtr gpu(raw);
-  if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+  std::string why;
+  dtxt::ClusterPtr gpu = GpuCluster(&why);
+  if (gpu == nullptr) GTEST_SKIP() << why;
   dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
   Scope sc;
   std::mt19937_64 rng(6200);
@@ -409,18 +398,9 @@ TEST(ArrayGpu, ScansAndSortsMatchTheCpu) {
  * consecutive axes (what the CUDA tasks take) and non-consecutive axes
  * (which run on CPU threads even on a GPU cluster); parts compared. */
 TEST(ArrayGpu, FftsMatchTheCpu) {
-#if !defined(DTX_HAVE_CUDA)
-  if (std::getenv("DTX_ARRAY_GPU_TEST_GPUS") == nullptr) GTEST_SKIP() << "built without CUDA";
-#endif
-  dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
-  const char *spec = std::getenv("DTX_ARRAY_GPU_TEST_GPUS");
-  cfg.gpus = spec != nullptr ? spec : "all";
-  cfg.scheduler = DTX_SCHED_CLUSTER;
-  cfg.log_level = DTX_LOG_NONE;
-  dtx_cluster *raw = nullptr;
-  ASSERT_EQ(dtx_cluster_create(&cfg, &raw), DTX_OK) << dtx_last_error();
-  dtxt::ClusterPtr gpu(raw);
-  if (dtx_cluster_num_gpus(gpu.get()) == 0) GTEST_SKIP() << "no GPU on this machine";
+  std::string why;
+  dtxt::ClusterPtr gpu = GpuCluster(&why);
+  if (gpu == nullptr) GTEST_SKIP() << why;
   dtxt::ClusterPtr cpu = dtxt::MakeCluster(DTX_SCHED_SYNC, 1);
   Scope sc;
   std::mt19937_64 rng(6300);

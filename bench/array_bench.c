@@ -34,6 +34,11 @@
  * The timed region is dtx_array_compute of the case's expression (graph
  * building included); the expression is built once, outside it. One warm-up,
  * then --reps R runs (default 5); the median, min and max are reported.
+ * Host memory, after the table: the peak resident set from persisting x on
+ * (VmHWM, reset after the floors are measured), the host limit
+ * (DTX_HOST_MEMORY_LIMIT) and the chunks spilled to disk and read back, and
+ * the sum case's result to the last bit (run once with a limit and once
+ * without, it must not change).
  *
  * Floors, measured in the same run: the memory bandwidth of a large parallel
  * copy (bytes read + written per second, one thread per worker), giving for
@@ -146,6 +151,27 @@ static void linalg_cases(dtx_cluster *cl, const options *o, dtx_array **expr, si
 }
 
 /* A big buffer as NumPy makes one: on transparent huge pages where allowed. */
+/* Resets the peak resident set (VmHWM) to the current one (Linux 4.0 on; a
+ * no-op elsewhere). */
+static void reset_peak_rss(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (f == NULL) return;
+  fputs("5", f);
+  fclose(f);
+}
+
+/* The peak resident set in MB since the last reset, or -1 when unknown. */
+static double peak_rss_mb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL) return -1;
+  char line[256];
+  double kb = -1;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (sscanf(line, "VmHWM: %lf kB", &kb) == 1) break;
+  fclose(f);
+  return kb >= 0 ? kb / 1024.0 : -1;
+}
+
 static void *big_alloc(size_t bytes) {
   size_t huge = (size_t)2 << 20, n = (bytes + huge - 1) & ~(huge - 1);
   void *p = aligned_alloc(huge, n);
@@ -344,6 +370,20 @@ static int parse(int argc, char **argv, options *o) {
   return 0;
 }
 
+/* The peak resident set, the host limit and the spills; the sum's bits. */
+static void report_host_memory(dtx_cluster *cl, double sum, int have_sum) {
+  dtx_cluster_stats st = DTX_CLUSTER_STATS_INIT;
+  if (dtx_cluster_get_stats(cl, &st) != DTX_OK) die("stats");
+  printf("\nhost memory: peak resident set %.0f MB from persisting x on; ", peak_rss_mb());
+  if (st.host_limit > 0)
+    printf("limit %.0f MB, %lld chunks spilled (%.0f MB), %lld read back (%.0f MB)", st.host_limit / 1e6,
+           (long long)st.spills, st.bytes_spilled / 1e6, (long long)st.unspills, st.bytes_unspilled / 1e6);
+  else
+    printf("no limit");
+  if (have_sum) printf("; sum = %a", sum);
+  printf("\n");
+}
+
 int main(int argc, char **argv) {
   options o;
   memset(&o, 0, sizeof o);
@@ -405,6 +445,7 @@ int main(int argc, char **argv) {
   dtx_array_scope_begin();
   int64_t shape[2] = {n, n}, chunks[2] = {o.chunk, o.chunk};
   dtx_array *x = NULL;
+  reset_peak_rss(); /* the floors' buffers are given back by now */
   double t0 = now_s();
   if (dtx_array_persist(dtx_random_uniform(cl, 2, shape, chunks, o.dtype, 42), NULL, &x) != DTX_OK)
     die("persist x");
@@ -500,6 +541,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   void *out = big_alloc(out_bytes);
+  double sum_check = 0;
   double *times = calloc((size_t)o.reps, sizeof *times);
   for (int c = 0; c < C_COUNT; c++) {
     if (!o.cases[c]) continue;
@@ -513,6 +555,7 @@ int main(int argc, char **argv) {
       if (r >= 0) times[r] = dt;
       check = o.dtype == DTX_F32 ? (double)((const float *)out)[0] : ((const double *)out)[0];
     }
+    if (c == C_SUM) sum_check = check;
     moved(cl, ngpu, m1);
     double per = 1e6 * (double)(o.reps + 1); /* MB per run */
     double mv[3] = {(m1[0] - m0[0]) / per, (m1[1] - m0[1]) / per, (m1[2] - m0[2]) / per};
@@ -537,6 +580,7 @@ int main(int argc, char **argv) {
     }
     fflush(stdout);
   }
+  if (!o.json) report_host_memory(cl, sum_check, o.cases[C_SUM]);
   free(times);
   free(out);
   dtx_array_scope_end();

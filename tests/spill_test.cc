@@ -119,34 +119,6 @@ GraphPtr Build(bool gpu, dtx_task_id *total) {
   return g;
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/dtx-spill-test-XXXXXX";
-    char *p = mkdtemp(tmpl);
-    if (p != nullptr) path = p;
-  }
-  int Files() const {
-    int n = 0;
-    DIR *d = opendir(path.c_str());
-    if (d == nullptr) return -1;
-    while (struct dirent *e = readdir(d))
-      if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n;
-  }
-  ~TempDir() {
-    if (path.empty()) return;
-    DIR *d = opendir(path.c_str());
-    if (d != nullptr) {
-      while (struct dirent *e = readdir(d))
-        if (e->d_name[0] != '.') unlink((path + "/" + e->d_name).c_str());
-      closedir(d);
-    }
-    rmdir(path.c_str());
-  }
-};
-
 ClusterPtr Make(dtx_scheduler s, const char *gpus) {
   dtx_cluster_config cfg = DTX_CLUSTER_CONFIG_INIT;
   cfg.scheduler = s;

@@ -7,6 +7,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "data/mem.h"
 #include "data/store.h"
@@ -55,13 +56,30 @@ int sth_keeper_registered(void *k) { return ((dtxi_keeper *)k)->st != NULL; }
 static dtxi_kept *slot(void *k, int64_t b) { return &((dtxi_keeper *)k)->slot[b]; }
 
 int sth_slot_dev(void *k, int64_t b) { return slot(k, b)->dev; }
-const void *sth_slot_ptr(void *k, int64_t b) { return slot(k, b)->ptr; }
+const void *sth_slot_ptr(void *k, int64_t b) {
+  dtxi_kept *s = slot(k, b);
+  return s->dev >= 0 ? s->ptr : s->chunk != NULL ? s->chunk->data : NULL;
+}
 size_t sth_slot_size(void *k, int64_t b) { return slot(k, b)->size; }
 int sth_slot_users(void *k, int64_t b) { return slot(k, b)->users; }
 int sth_slot_listed(void *k, int64_t b) { return slot(k, b)->listed; }
 
-int sth_copy_host(void *k, int64_t b, const void *src, size_t n) {
-  return dtxi_kept_copy_host(slot(k, b), src, n) == DTX_OK;
+/* Slot b holds a new chunk of m with the n bytes at src; the slot's
+ * reference is the chunk's only one. */
+int sth_hold_new(void *k, int64_t b, void *m, const void *src, size_t n) {
+  dtx_chunk *c = dtxi_chunk_new(m, n, 1);
+  if (c == NULL) return 0;
+  if (n > 0) memcpy(c->data, src, n);
+  dtx_status rc = dtxi_kept_hold(slot(k, b), m, c);
+  dtxi_chunk_unref(c);
+  return rc == DTX_OK;
+}
+/* Slot b of k holds the chunk slot a of ka holds (in m's accounting). */
+int sth_hold_slot(void *k, int64_t b, void *ka, int64_t a, void *m) {
+  return dtxi_kept_hold(slot(k, b), m, slot(ka, a)->chunk) == DTX_OK;
+}
+int sth_slot_chunk_refs(void *k, int64_t b) {
+  return slot(k, b)->chunk != NULL ? atomic_load(&slot(k, b)->chunk->refs) : 0;
 }
 
 /* A fake device pointer for slot b (distinct per slot, never dereferenced). */

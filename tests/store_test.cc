@@ -31,7 +31,9 @@ const void *sth_slot_ptr(void *k, int64_t b);
 size_t sth_slot_size(void *k, int64_t b);
 int sth_slot_users(void *k, int64_t b);
 int sth_slot_listed(void *k, int64_t b);
-int sth_copy_host(void *k, int64_t b, const void *src, size_t n);
+int sth_hold_new(void *k, int64_t b, void *m, const void *src, size_t n);
+int sth_hold_slot(void *k, int64_t b, void *ka, int64_t a, void *m);
+int sth_slot_chunk_refs(void *k, int64_t b);
 void sth_set(sth *h, void *k, int64_t b, int dev, size_t size, int users);
 void sth_touch(sth *h, void *k, int64_t b);
 int sth_use(sth *h, void *k, int64_t b);
@@ -110,29 +112,52 @@ TEST(Store, AKeeperStartsWithEmptySlotsAndRegistersOnlyWithAnAttachedStore) {
   EXPECT_EQ(sth_give_backs(st.h), 0) << "empty slots hold no device memory";
 }
 
-TEST(Store, AHostSlotHoldsItsOwnCopy) {
+TEST(Store, AHostSlotHoldsAChunkOfTheHostAccounting) {
   Store st;
-  void *k = sth_keeper_new(st.h, 2);
+  void *m = sth_mem_new();
+  void *other = sth_mem_new();
+  ASSERT_NE(m, nullptr);
+  ASSERT_NE(other, nullptr);
+  void *k = sth_keeper_new(st.h, 4);
   ASSERT_NE(k, nullptr);
   std::vector<int32_t> src(1000);
   for (size_t i = 0; i < src.size(); i++) src[i] = static_cast<int32_t>(i * 7 + 1);
-  ASSERT_TRUE(sth_copy_host(k, 1, src.data(), src.size() * sizeof src[0]));
+  const size_t bytes = src.size() * sizeof src[0];
+  ASSERT_TRUE(sth_hold_new(k, 1, m, src.data(), bytes));
   EXPECT_EQ(sth_slot_dev(k, 1), -1);
-  EXPECT_EQ(sth_slot_size(k, 1), src.size() * sizeof src[0]);
-  ASSERT_NE(sth_slot_ptr(k, 1), nullptr);
-  EXPECT_NE(sth_slot_ptr(k, 1), static_cast<const void *>(src.data())) << "a copy, not the source";
+  EXPECT_EQ(sth_slot_size(k, 1), bytes);
+  EXPECT_EQ(sth_slot_chunk_refs(k, 1), 1) << "the slot's reference is the chunk's last";
+  EXPECT_EQ(sth_mem_used(m), static_cast<int64_t>(bytes)) << "the host accounting sees a kept chunk";
   src.assign(src.size(), 0);
   const int32_t *kept = static_cast<const int32_t *>(sth_slot_ptr(k, 1));
+  ASSERT_NE(kept, nullptr);
   EXPECT_EQ(kept[0], 1);
   EXPECT_EQ(kept[999], 999 * 7 + 1);
   EXPECT_EQ(sth_slot_listed(k, 1), 0) << "host slots are on no device's list";
-  ASSERT_TRUE(sth_copy_host(k, 0, nullptr, 0)) << "an empty chunk is kept too";
+  /* a chunk one slot holds is copied for another: each slot's chunk is its own */
+  ASSERT_TRUE(sth_hold_slot(k, 2, k, 1, m));
+  EXPECT_NE(sth_slot_ptr(k, 2), sth_slot_ptr(k, 1));
+  EXPECT_EQ(static_cast<const int32_t *>(sth_slot_ptr(k, 2))[999], 999 * 7 + 1);
+  EXPECT_EQ(sth_slot_chunk_refs(k, 1), 1);
+  EXPECT_EQ(sth_mem_used(m), 2 * static_cast<int64_t>(bytes));
+  /* a chunk of another accounting is copied into the keeper's */
+  void *k2 = sth_keeper_new(st.h, 1);
+  ASSERT_NE(k2, nullptr);
+  ASSERT_TRUE(sth_hold_new(k2, 0, other, kept, bytes));
+  ASSERT_TRUE(sth_hold_slot(k, 3, k2, 0, m));
+  EXPECT_EQ(sth_mem_used(m), 3 * static_cast<int64_t>(bytes));
+  sth_keeper_free(k2);
+  EXPECT_EQ(sth_mem_used(other), 0);
+  ASSERT_TRUE(sth_hold_new(k, 0, m, nullptr, 0)) << "an empty chunk is kept too";
   EXPECT_NE(sth_slot_ptr(k, 0), nullptr);
   sth_keeper_clear(k);
   EXPECT_EQ(sth_slot_ptr(k, 1), nullptr);
-  EXPECT_EQ(sth_give_backs(st.h), 0) << "host memory is the keeper's own to free";
+  EXPECT_EQ(sth_mem_used(m), 0) << "clearing drops the slots' references: the chunks go";
+  EXPECT_EQ(sth_give_backs(st.h), 0) << "host memory is not the executor's to give back";
   EXPECT_EQ(sth_rooms(st.h), 0);
   sth_keeper_free(k);
+  sth_mem_free(other);
+  sth_mem_free(m);
 }
 
 TEST(Store, EachDeviceListsItsChunksLeastRecentlyUsedFirst) {
@@ -238,7 +263,7 @@ TEST(Store, ReleasingAKeeperGivesBackItsDeviceMemoryThroughTheExecutor) {
   sth_set(st.h, k, 1, 1, 200, 0);
   sth_set(st.h, k, 2, 1, 300, 0);
   char host[16] = "host";
-  ASSERT_TRUE(sth_copy_host(k, 3, host, sizeof host));
+  ASSERT_TRUE(sth_hold_new(k, 3, m, host, sizeof host));
   void *sp = sth_spill_new(m, 300); /* slot 2 spilled: only its host copy is left */
   ASSERT_NE(sp, nullptr);
   sth_set_spill(k, 2, sp);
@@ -248,7 +273,7 @@ TEST(Store, ReleasingAKeeperGivesBackItsDeviceMemoryThroughTheExecutor) {
   EXPECT_EQ(sth_give_backs(st.h), 3) << "every device slot, spilled or not";
   EXPECT_EQ(sth_freed(st.h), 300) << "the device memory of the two chunks still there";
   EXPECT_EQ(sth_rooms(st.h), 1) << "work waiting for room is told once";
-  EXPECT_EQ(sth_mem_used(m), 0) << "the spilled copy went too";
+  EXPECT_EQ(sth_mem_used(m), 0) << "the spilled copy and the host chunk went too";
   EXPECT_EQ(sth_bytes(st.h, 0), 0);
   EXPECT_EQ(sth_bytes(st.h, 1), 0);
   for (int64_t b = 0; b < 4; b++) {
@@ -267,8 +292,10 @@ TEST(Store, AnExecutorDetachingTakesBackTheDeviceMemoryOfKeepersThatOutliveIt) {
   void *k = sth_keeper_new(h, 2);
   ASSERT_NE(k, nullptr);
   sth_set(h, k, 0, 0, 512, 0);
+  void *m = sth_mem_new();
+  ASSERT_NE(m, nullptr);
   char host[8] = "abc";
-  ASSERT_TRUE(sth_copy_host(k, 1, host, sizeof host));
+  ASSERT_TRUE(sth_hold_new(k, 1, m, host, sizeof host));
   sth_detach(h);
   EXPECT_EQ(sth_give_backs(h), 1);
   EXPECT_EQ(sth_freed(h), 512);
@@ -279,8 +306,9 @@ TEST(Store, AnExecutorDetachingTakesBackTheDeviceMemoryOfKeepersThatOutliveIt) {
   void *late = sth_keeper_new(h, 1);
   ASSERT_NE(late, nullptr);
   EXPECT_FALSE(sth_keeper_registered(late)) << "nothing attached any more";
-  sth_free(h); /* the store goes before its keepers, as a cluster may */
-  sth_keeper_free(k);
+  sth_free(h); /* the store and the accounting go before their keepers, as a cluster may */
+  sth_mem_free(m);
+  sth_keeper_free(k); /* the host chunk's accounting goes with it (ASan sees a leak otherwise) */
   sth_keeper_free(late);
 }
 

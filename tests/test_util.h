@@ -22,6 +22,9 @@
 
 #include <cstdlib>
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include "base/config.h"
 #include "dtx/dtx.h"
 
@@ -235,6 +238,36 @@ struct ScopedEnv {
   ~ScopedEnv() {
     for (auto &n : names) unsetenv(n.c_str());
     dtxi_env_reload();
+  }
+};
+
+/* A fresh directory under /tmp (spill files go there), emptied and removed
+ * at the end of the scope. */
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/dtx-spill-test-XXXXXX";
+    char *p = mkdtemp(tmpl);
+    if (p != nullptr) path = p;
+  }
+  int Files() const {
+    int n = 0;
+    DIR *d = opendir(path.c_str());
+    if (d == nullptr) return -1;
+    while (struct dirent *e = readdir(d))
+      if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+  }
+  ~TempDir() {
+    if (path.empty()) return;
+    DIR *d = opendir(path.c_str());
+    if (d != nullptr) {
+      while (struct dirent *e = readdir(d))
+        if (e->d_name[0] != '.') unlink((path + "/" + e->d_name).c_str());
+      closedir(d);
+    }
+    rmdir(path.c_str());
   }
 };
 

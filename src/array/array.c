@@ -1750,8 +1750,10 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
     *out = dtxa_ret(p);
     return DTX_OK;
   }
-  if (ngpu > 0 && dtx_cluster_scheduler(a->cl) == DTX_SCHED_CLUSTER) {
-    /* Chunks stay on the GPUs (or where `where` puts them). */
+  int on_gpus = ngpu > 0 && dtx_cluster_scheduler(a->cl) == DTX_SCHED_CLUSTER;
+  if (on_gpus || dtxi_sched_of(a->cl)->mem->limit > 0) {
+    /* Chunks stay on the GPUs (or where `where` puts them); on CPU threads
+     * under a host limit, each in host memory as a chunk that may spill. */
     free(w);
     if (a->kind == DTXA_KEPT && where == NULL) { /* kept already */
       *out = dtxa_ret(dtx_array_retain((dtx_array *)a));
@@ -1765,7 +1767,7 @@ dtx_status dtx_array_persist(const dtx_array *a, const int *where, dtx_array **o
       if ((src = view_node(a, "copy", a->ndim, a->shape, a->chunk, id)) == NULL) return DTX_ENOMEM;
     }
     dtxi_keeper *k = dtxi_keeper_new(dtxi_sched_store(a->cl), nb);
-    dtx_status rc = k == NULL ? DTX_ENOMEM : dtxa_persist_gpu(src, where, k);
+    dtx_status rc = k == NULL ? DTX_ENOMEM : dtxa_persist_kept(src, on_gpus ? where : NULL, k);
     dtx_array *p = NULL;
     if (rc == DTX_OK) {
       p = dtxa_node(a->cl, DTXA_KEPT, "persist", a->ndim, a->shape, a->chunk, a->dtype, 0, NULL);

@@ -185,9 +185,10 @@ dtx_status dtxa_persist_deferred(const dtx_array *a, const int *where, dtx_array
 
 /* build.c: computes a into host memory at buf (C order). */
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf);
-/* build.c: computes a's chunks on a cluster with GPUs and keeps each where
- * `where` says (NULL: block-cyclically over the GPUs) in k's slots (one per
- * chunk). On failure the slots already filled are given back. */
-dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, struct dtxi_keeper *k);
+/* build.c: computes a's chunks and keeps each in k's slots (one per chunk):
+ * on a cluster with GPUs (the cluster scheduler) where `where` says (NULL:
+ * block-cyclically over the GPUs), else in host memory on the worker that
+ * made it. On failure the slots already filled are given back. */
+dtx_status dtxa_persist_kept(const dtx_array *a, const int *where, struct dtxi_keeper *k);
 
 #endif /* DTXA_ARRAY_H */

@@ -1570,13 +1570,14 @@ static dtx_status emit_kept(bctx *bc, const dtx_array *a, msrc *m) {
     for (int d = 0; d < a->ndim; d++) h.output_size *= (size_t)(hi[d] - lo[d]);
     int64_t key[DTX_MAX_INDICES];
     int nk = key_fold(a->ndim, idx, m->nb, key);
-    rc = add_hinted(bc, name, nk, key, NULL, 0, &slot, sizeof slot, dtxi_kept_source, dtxi_kept_source,
-                    slot->dev >= 0 ? DTX_WHERE_GPU(slot->dev) : DTX_WHERE_CPU, h, &m->ids[b]);
+    int w = slot->dev >= 0 ? DTX_WHERE_GPU(slot->dev) : bc->gpu ? DTX_WHERE_CPU : DTX_WHERE_ANY;
+    rc = add_hinted(bc, name, nk, key, NULL, 0, &slot, sizeof slot, dtxi_kept_source, dtxi_kept_source, w, h,
+                    &m->ids[b]);
   }
   return rc;
 }
 
-dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_keeper *k) {
+dtx_status dtxa_persist_kept(const dtx_array *a, const int *where, dtxi_keeper *k) {
   int64_t n = dtxa_nblocks(a), nb[DTX_ARRAY_MAX_DIMS];
   for (int d = 0; d < a->ndim; d++) nb[d] = dtxa_nb(a, d);
   dtx_graph *g = NULL;
@@ -1595,7 +1596,7 @@ dtx_status dtxa_persist_gpu(const dtx_array *a, const int *where, dtxi_keeper *k
     int64_t idx[DTX_ARRAY_MAX_DIMS], lo[DTX_ARRAY_MAX_DIMS], hi[DTX_ARRAY_MAX_DIMS];
     block_region(a->ndim, nb, a->chunk, a->shape, b, idx, lo, hi);
     dtxi_kept *slot = &k->slot[b];
-    int w = where != NULL ? where[b] : DTX_WHERE_GPU((int)(b % bc.ngpu));
+    int w = where != NULL ? where[b] : bc.gpu ? DTX_WHERE_GPU((int)(b % bc.ngpu)) : DTX_WHERE_ANY;
     int64_t key[DTX_MAX_INDICES];
     int nk = key_fold(a->ndim, idx, nb, key);
     rc = add_hinted(&bc, name, nk, key, &m->ids[b], 1, &slot, sizeof slot, dtxi_keep_task, dtxi_keep_task, w,

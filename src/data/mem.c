@@ -31,6 +31,7 @@ dtxi_mem *dtxi_mem_create(int64_t limit, const char *spill_dir) {
   if (m == NULL) return NULL;
   atomic_init(&m->used, DTXI_MEM_BIAS);
   atomic_init(&m->peak, 0);
+  atomic_init(&m->ndisk, 0);
   m->limit = limit > 0 ? limit : 0;
   m->spill_dir = strdup(spill_dir != NULL && spill_dir[0] != '\0' ? spill_dir : "/tmp");
   if (m->spill_dir == NULL) {
@@ -58,7 +59,9 @@ void dtxi_mem_release(dtxi_mem *m) {
 }
 
 int64_t dtxi_mem_used(const dtxi_mem *m) {
-  int64_t u = atomic_load_explicit(&((dtxi_mem *)m)->used, memory_order_relaxed);
+  dtxi_mem *mm = (dtxi_mem *)m;
+  int64_t u = atomic_load_explicit(&mm->used, memory_order_relaxed);
+  u -= atomic_load_explicit(&mm->ndisk, memory_order_relaxed); /* the spilled chunks' tokens */
   return u >= DTXI_MEM_BIAS ? u - DTXI_MEM_BIAS : u;
 }
 
@@ -74,7 +77,8 @@ void dtxi_mem_spill_stats_get(dtxi_mem *m, dtxi_mem_spill_stats *out) {
 }
 
 static void account(dtxi_mem *m, int64_t bytes) {
-  int64_t now = atomic_fetch_add_explicit(&m->used, bytes, memory_order_relaxed) + bytes - DTXI_MEM_BIAS;
+  int64_t now = atomic_fetch_add_explicit(&m->used, bytes, memory_order_relaxed) + bytes - DTXI_MEM_BIAS -
+                atomic_load_explicit(&m->ndisk, memory_order_relaxed); /* less the spilled chunks' tokens */
   int64_t peak = atomic_load_explicit(&m->peak, memory_order_relaxed);
   while (now > peak && !atomic_compare_exchange_weak_explicit(&m->peak, &peak, now, memory_order_relaxed,
                                                               memory_order_relaxed)) {
@@ -157,7 +161,8 @@ static int spill_one(dtxi_mem *m, dtx_chunk *c) {
   m->spills++;
   m->spilled_bytes += (int64_t)c->size;
   m->on_disk += (int64_t)c->size;
-  atomic_fetch_sub_explicit(&m->used, (int64_t)c->size, memory_order_relaxed);
+  atomic_fetch_add_explicit(&m->ndisk, 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&m->used, (int64_t)c->size - 1, memory_order_relaxed); /* keeps its token */
   return 0;
 }
 
@@ -187,7 +192,8 @@ static dtx_status unspill_one(dtxi_mem *m, dtx_chunk *c) {
   m->unspills++;
   m->unspilled_bytes += (int64_t)c->size;
   m->on_disk -= (int64_t)c->size;
-  account(m, (int64_t)c->size);
+  atomic_fetch_sub_explicit(&m->ndisk, 1, memory_order_relaxed);
+  account(m, (int64_t)c->size - 1); /* its token is in already */
   return DTX_OK;
 }
 
@@ -329,7 +335,8 @@ void dtxi_chunk_unref(dtx_chunk *c) {
       spill_path(m, c, path, sizeof path);
       unlink(path);
       m->on_disk -= size;
-      size = 0; /* not counted in `used` while on disk */
+      atomic_fetch_sub_explicit(&m->ndisk, 1, memory_order_relaxed);
+      size = 1; /* only its token is in `used` while on disk */
     }
     pthread_mutex_unlock(&m->mu);
   }

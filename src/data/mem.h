@@ -20,9 +20,14 @@
  * (madvise); pinning one reads it back, bit-identical, and removes the file.
  * Whoever reads a spillable chunk's data pins it first: the task that makes
  * it (created pinned), the tasks reading it, a GPU copy from it, the caller
- * receiving it (dtxi_chunk_keep). Invariants, under m->mu:
+ * receiving it (dtxi_chunk_keep). A chunk a persisted array's slot holds
+ * (`kept`, data/store.h) stays spillable for the slot's whole life: it is
+ * lent to the computations that read it, and copied for a caller.
+ * Invariants, under m->mu:
  *   lru = the spillable chunks with pins == 0 and refs > 0, least recent first;
- *   a spilled chunk has pins == 0 and its bytes are not in `used`.
+ *   a spilled chunk has pins == 0 and its bytes are not in `used`; each
+ *   keeps one byte there instead (a token, counted in `ndisk`), so the
+ *   accounting outlives a spilled chunk that outlives the cluster.
  */
 #ifndef DTXI_MEM_H
 #define DTXI_MEM_H
@@ -39,9 +44,10 @@
 #define DTXI_SPILL_MIN ((size_t)64 * 1024)
 
 typedef struct dtxi_mem {
-  _Atomic int64_t used; /* in-memory chunk bytes + DTXI_MEM_BIAS while the cluster lives */
-  _Atomic int64_t peak; /* high-water mark of in-memory chunk bytes */
-  int64_t limit;        /* host_memory_limit (DTX_HOST_MEMORY_LIMIT) in bytes; 0: none (nothing spills) */
+  _Atomic int64_t used;  /* in-memory chunk bytes + DTXI_MEM_BIAS while the cluster lives */
+  _Atomic int64_t peak;  /* high-water mark of in-memory chunk bytes */
+  _Atomic int64_t ndisk; /* spilled chunks, each holding a one-byte token in `used` (written under mu) */
+  int64_t limit;         /* host_memory_limit (DTX_HOST_MEMORY_LIMIT) in bytes; 0: none (nothing spills) */
   char *spill_dir;
   pthread_mutex_t mu; /* the LRU, spill state and counters below */
   struct dtx_chunk *lru_head, *lru_tail;
@@ -61,12 +67,14 @@ struct dtx_chunk {
   char *error;    /* "key: message" for failed outputs */
   void *data;
   struct dtx_chunk *prev, *next; /* the LRU, under mem->mu */
-  int32_t pins;                  /* under mem->mu */
+  int16_t pins;                  /* under mem->mu; at most one per thread reading it now */
   uint8_t spillable;             /* set at creation; cleared by dtxi_chunk_keep once no task reads it */
   uint8_t spilled;               /* under mem->mu: the data is in a file, its pages given back */
   uint8_t in_lru;                /* under mem->mu */
   uint8_t paged;                 /* data on its own pages, the header just before them, in a block
                                     from m->cache whose size is stored at its start */
+  uint8_t kept;                  /* held by a persisted array's slot (set once, by the task keeping
+                                    it, before any later computation reads it) */
 };
 
 /* A counter snapshot for dtx_cluster_get_stats. */

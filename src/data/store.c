@@ -5,7 +5,8 @@
  *
  * Owns: every store's keepers list (under store_mu, one lock for the
  * process: a keeper may outlive the cluster whose store it was made in, and
- * its release must then learn so safely) and the host memory of host slots.
+ * its release must then learn so safely) and one reference to each host
+ * slot's chunk.
  * Device memory belongs to the attached executor, which gives it back
  * through its ops.
  * Threads: keepers are made and freed on the threads making and releasing
@@ -80,13 +81,33 @@ static void list(dtxi_store *st, dtxi_kept *s) {
 
 /* ---- slot state ------------------------------------------------------------------------------- */
 
-dtx_status dtxi_kept_copy_host(dtxi_kept *s, const void *src, size_t n) {
-  void *p = malloc(n > 0 ? n : 1);
-  if (p == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory keeping a %zu-byte chunk", n);
-  if (n > 0) memcpy(p, src, n);
+/* A copy of c in m in *out (made pinned when spillable: unpinned once written). */
+static dtx_status copy_chunk(dtxi_mem *m, dtx_chunk *c, dtx_chunk **out) {
+  dtx_status rc = dtxi_chunk_pin(c); /* reads it back if it was spilled */
+  if (rc != DTX_OK) return rc;
+  dtx_chunk *k = dtxi_chunk_new_spillable(m, c->size, 1);
+  if (k != NULL) {
+    if (c->size > 0) memcpy(k->data, c->data, c->size);
+    dtxi_chunk_unpin(k);
+  }
+  dtxi_chunk_unpin(c);
+  if (k == NULL) return dtxi_fail(DTX_ENOMEM, "out of memory keeping a %zu-byte chunk", c->size);
+  *out = k;
+  return DTX_OK;
+}
+
+dtx_status dtxi_kept_hold(dtxi_kept *s, dtxi_mem *m, dtx_chunk *c) {
+  dtx_chunk *k = c;
+  if (c->kept || c->mem != m) { /* another slot's, or outside m's accounting */
+    dtx_status rc = copy_chunk(m, c, &k);
+    if (rc != DTX_OK) return rc;
+  } else {
+    dtxi_chunk_ref(c, 1);
+  }
+  k->kept = 1;
   s->dev = -1;
-  s->ptr = p;
-  s->size = n;
+  s->chunk = k;
+  s->size = k->size;
   return DTX_OK;
 }
 
@@ -230,7 +251,7 @@ void dtxi_keeper_clear(dtxi_keeper *k) {
   for (int64_t b = 0; b < k->n; b++) {
     dtxi_kept *s = &k->slot[b];
     if (s->dev < 0) {
-      free(s->ptr);
+      dtxi_chunk_unref(s->chunk);
     } else if (k->st != NULL) {
       gave |= s->ptr != NULL;
       give_back(k->st, s);

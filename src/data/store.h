@@ -4,7 +4,9 @@
  *
  * A keeper holds one persisted array's chunks, a slot each. A slot's chunk
  * lives on a GPU (dev >= 0: device memory, charged to that device by the GPU
- * executor) or in host memory (dev -1: malloc'd, owned by the slot). Past a
+ * executor) or in host memory (dev -1: a chunk of the cluster's host memory
+ * accounting, data/mem.h, one reference the slot's: past the host limit it
+ * spills to disk like any task output and comes back when read). Past a
  * device's memory limit, device chunks that no computation uses spill to a
  * host copy (dtxi_kspill), least recently used first, and come back to their
  * GPU when next read there.
@@ -58,9 +60,10 @@ void dtxi_kspill_unref(dtxi_kspill *s);
 
 /* One persisted chunk. */
 typedef struct dtxi_kept {
-  int dev;     /* set once, when first kept; -1: host memory (or empty) */
-  void *ptr;   /* NULL while spilled (or empty) */
-  size_t size; /* set once */
+  int dev;          /* set once, when first kept; -1: host memory (or empty) */
+  void *ptr;        /* device slots: NULL while spilled (or empty) */
+  dtx_chunk *chunk; /* host slots: the chunk (flagged kept), one reference; NULL: empty */
+  size_t size;      /* set once */
   /* device slots: the owner's lock */
   dtxi_kspill *spill; /* the spilled copy */
   int32_t users;      /* residency copies and jobs referring to ptr now */
@@ -122,9 +125,10 @@ void dtxi_keeper_free(dtxi_keeper *k);
 
 /* ---- slot state -------------------------------------------------------------------------- */
 
-/* Keeps a copy of n bytes at src in host memory (dev -1). DTX_ENOMEM (error
- * set) when out of memory. The slot is empty before. */
-dtx_status dtxi_kept_copy_host(dtxi_kept *s, const void *src, size_t n);
+/* Keeps host chunk c (dev -1), taking one reference to it: c itself when no
+ * other slot holds it, else a copy made in m (spillable past its limit).
+ * DTX_ENOMEM (error set) when out of memory. The slot is empty before. */
+dtx_status dtxi_kept_hold(dtxi_kept *s, dtxi_mem *m, dtx_chunk *c);
 /* The owner's lock. Device memory ptr on device dev now holds s's chunk of
  * size bytes, referred to by `users`; s goes to the most recently used end
  * of dev's list. The first time, before anything else on a device slot. */

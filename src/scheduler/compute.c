@@ -48,12 +48,29 @@ static void emit_trace(run *r) {
   }
 }
 
+/* A resident copy of persisted chunk k for the caller (k stays its slot's,
+ * free to spill); drops the caller's reference to k. */
+static dtx_chunk *copy_kept(run *r, dtx_chunk *k) {
+  dtx_chunk *c = NULL;
+  if (dtxi_chunk_pin(k) != DTX_OK) {
+    c = dtxi_chunk_new_error(DTX_ETASK, dtx_last_error(), 1);
+  } else {
+    c = dtxi_chunk_new(dtxi_sched_of(r->cl)->mem, k->size, 1);
+    if (c != NULL && k->size > 0) memcpy(c->data, k->data, k->size);
+    dtxi_chunk_unpin(k);
+  }
+  dtxi_chunk_unref(k);
+  return c;
+}
+
 /* The caller's chunk for requested output t (its error, or its host data). */
 static dtx_chunk *take_output(run *r, rtask *t) {
   dtx_chunk *c;
   if (t->res != NULL) r->release_copies(t->res); /* the caller reads the host copy */
   if (t->err != NULL) {
     c = dtxi_chunk_new_error(DTX_ETASK, t->err, 1);
+  } else if (t->out != NULL && t->out->kept) {
+    c = copy_kept(r, t->out);
   } else if (t->out != NULL) {
     c = t->out;
     if (dtxi_chunk_keep(c) != DTX_OK) { /* read back from disk for the caller */

@@ -106,10 +106,12 @@ int dtxi_gpu_device(const struct gjob *j);
  * dispatch what they need.
  * dtxi_keep_task (DTXI_TASK_KEEPS_INPUT) keeps its one input in the slot: on
  * a GPU the copy it read there is handed over once the task succeeded (no
- * copy made); on a CPU thread a host copy is made (dev -1).
+ * copy made); on a CPU thread the slot holds the input's chunk itself (dev
+ * -1; a copy only when another slot holds that chunk already).
  * dtxi_kept_source (DTXI_TASK_LENDS_STORED) outputs the slot's chunk: on its
  * GPU the kept buffer itself, read in place (a spilled one is read back there
- * and kept again); a chunk kept in host memory is copied into the output. */
+ * and kept again); a chunk kept in host memory is lent as the output (read
+ * back from disk first if it spilled), never copied. */
 int dtxi_keep_task(dtx_task_ctx *ctx);
 int dtxi_kept_source(dtx_task_ctx *ctx);
 void *dtxi_gpu_native_stream(const struct gjob *j);

@@ -40,6 +40,13 @@ dtx_status dtxi_desc_check(const char *fn, const dtx_task_desc *d, int graph_tas
  * "key: message" (NULL when out of memory) and the output dropped. */
 int dtxi_task_invoke(dtx_task_ctx *ctx, dtx_task_fn fn, const char *prefix, int nidx, const int64_t *idx,
                      char **msg);
+/* A graph task on a host thread: the chunk of input i (NULL: none). */
+dtx_chunk *dtxi_task_input_chunk(const dtx_task_ctx *ctx, int i);
+/* A graph task on a host thread outputs chunk c itself (a persisted one,
+ * lent): pinned like a new output until the task is over, with the output's
+ * references added to c's. The task's last step on success: DTX_OK, or
+ * DTX_EIO when c cannot be read back from disk. */
+dtx_status dtxi_task_lend(dtx_task_ctx *ctx, dtx_chunk *c);
 /* The cluster's current thread worker index or -1. */
 int dtxi_current_worker(dtx_cluster *cl);
 /* Runs a future job (future.c). */

@@ -64,6 +64,20 @@ void *dtx_task_output(dtx_task_ctx *ctx, size_t size) {
   return ctx->out != NULL ? ctx->out->data : NULL;
 }
 
+dtx_chunk *dtxi_task_input_chunk(const dtx_task_ctx *ctx, int i) {
+  if (ctx->fut != NULL || ctx->gpu != NULL || i < 0 || (uint32_t)i >= ctx->gt->ninputs) return NULL;
+  return ctx->run->rt[ctx->run->map[dtxi_gt_inputs(ctx->gt)[i]]].out;
+}
+
+dtx_status dtxi_task_lend(dtx_task_ctx *ctx, dtx_chunk *c) {
+  drop_output(ctx);
+  dtx_status rc = dtxi_chunk_pin(c); /* the maker's pin: dropped when the task is over */
+  if (rc != DTX_OK) return rc;
+  dtxi_chunk_ref(c, ctx->out_refs);
+  ctx->out = c;
+  return DTX_OK;
+}
+
 void *dtx_task_scratch(dtx_task_ctx *ctx, size_t size) {
   if (ctx == NULL || ctx->nscratch == DTX_TASK_SCRATCH) return NULL;
   dtx_chunk *c = dtxi_chunk_new(dtxi_sched_of(ctx->cl)->mem, size, 1);

@@ -43,9 +43,10 @@ int dtxi_keep_task(dtx_task_ctx *ctx) {
   dtxi_kept *slot = *(dtxi_kept *const *)dtx_task_args(ctx, NULL);
   if (ctx->gpu != NULL)
     return keep_input_later(ctx->gpu, 0, slot) == DTX_OK ? 0 : dtx_task_fail(ctx, "%s", dtx_last_error());
-  size_t n = 0;
-  const void *in = dtx_task_input(ctx, 0, &n);
-  if (dtxi_kept_copy_host(slot, in, n) != DTX_OK) return dtx_task_fail(ctx, "%s", dtx_last_error());
+  dtx_chunk *in = dtxi_task_input_chunk(ctx, 0);
+  if (in == NULL) return dtx_task_fail(ctx, "keeping a chunk: the task has no input");
+  if (dtxi_kept_hold(slot, dtxi_sched_of(dtx_task_cluster(ctx))->mem, in) != DTX_OK)
+    return dtx_task_fail(ctx, "%s", dtx_last_error());
   return 0;
 }
 
@@ -119,10 +120,9 @@ int dtxi_kept_source(dtx_task_ctx *ctx) {
                            "a chunk persisted on gpu %d is read on a CPU thread; compute it with the cluster "
                            "scheduler that persisted it",
                            slot->dev);
-    void *out = dtx_task_output(ctx, slot->size);
-    if (out == NULL) return dtx_task_fail(ctx, "out of memory for a %zu-byte chunk", slot->size);
-    memcpy(out, slot->ptr, slot->size);
-    return 0;
+    if (slot->chunk == NULL) return dtx_task_fail(ctx, "a persisted chunk was released while read");
+    /* lent in place, read back from disk first if it spilled */
+    return dtxi_task_lend(ctx, slot->chunk) == DTX_OK ? 0 : dtx_task_fail(ctx, "%s", dtx_last_error());
   }
   if (j->borrow_slot == slot) { /* lent in place */
     if (j->has_out && j->out_ptr != NULL && !j->borrowed) dtxi_free_async(j->s, j->out_ptr);

@@ -27,13 +27,17 @@
  *   pow2            (x ** 2).sum(): a float power by the constant 2 (compiled to x * x)
  *   max-axis0       x.max(axis=0)
  *   argmax-axis0    x.argmax(axis=0)
+ *   matmul-1chunk   (y @ y).sum() for y = an N/2 x N/2 float64 array in one chunk
+ *                   (persisted): one output chunk, its rows split over the workers
  *   fft2            the 2-d FFT of an N x N complex128 array held in chunks of whole
  *                   rows (C rows each, persisted): an FFT along the rows, a rechunk to
  *                   whole columns, an FFT along the columns (dtx/fft.h; each FFT's axis
  *                   in one chunk, Dask's rule), into an N x N complex128 host buffer
  * The timed region is dtx_array_compute of the case's expression (graph
  * building included); the expression is built once, outside it. One warm-up,
- * then --reps R runs (default 5); the median, min and max are reported.
+ * then --reps R runs (default 5); the median, min and max are reported, and
+ * `busy`: the process's CPU time over the wall time of those runs (the cores
+ * kept busy on average; at most the worker threads).
  * Host memory, after the table: the peak resident set from persisting x on
  * (VmHWM, reset after the floors are measured), the host limit
  * (DTX_HOST_MEMORY_LIMIT) and the chunks spilled to disk and read back, and
@@ -59,6 +63,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,12 +97,13 @@ enum {
   C_POW2,
   C_MAX0,
   C_ARGMAX0,
+  C_MATMUL1,
   C_COUNT
 };
-static const char *const case_names[] = {"transpose-sum",  "sum",          "mean-axis0", "elementwise",
-                                         "slice",          "matmul",       "stencil",    "tsqr",
-                                         "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2",
-                                         "exp-sin",        "pow2",         "max-axis0",  "argmax-axis0"};
+static const char *const case_names[] = {
+    "transpose-sum", "sum",  "mean-axis0",     "elementwise",  "slice",        "matmul",
+    "stencil",       "tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1",   "fft2",
+    "exp-sin",       "pow2", "max-axis0",      "argmax-axis0", "matmul-1chunk"};
 _Static_assert(sizeof case_names / sizeof case_names[0] == C_COUNT, "every case has its name");
 /* the linalg cases' inputs (fixed; see the top) */
 #define TSQR_M 1000000
@@ -151,6 +157,14 @@ static void linalg_cases(dtx_cluster *cl, const options *o, dtx_array **expr, si
 }
 
 /* A big buffer as NumPy makes one: on transparent huge pages where allowed. */
+/* CPU time of the process so far (all threads, user + system), seconds. */
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 /* Resets the peak resident set (VmHWM) to the current one (Linux 4.0 on; a
  * no-op elsewhere). */
 static void reset_peak_rss(void) {
@@ -311,7 +325,7 @@ static void usage(FILE *f) {
       "  --threads T    worker threads (default: the cluster's, one per core)\n"
       "  --cases LIST   of transpose-sum,sum,mean-axis0,elementwise,slice,matmul,stencil (default: these),\n"
       "                 tsqr,svd_compressed,cumsum-axis0,sort-axis1,fft2,exp-sin,pow2,\n"
-      "                 max-axis0,argmax-axis0 (only when named)\n"
+      "                 max-axis0,argmax-axis0,matmul-1chunk (only when named)\n"
       "  --json         one JSON object per line instead of the table\n");
 }
 
@@ -415,7 +429,7 @@ int main(int argc, char **argv) {
 #endif
   double blas_s = 0;
 #if defined(DTX_HAVE_CBLAS)
-  if (o.cases[C_MATMUL]) {
+  if (o.cases[C_MATMUL] || o.cases[C_MATMUL1]) {
     double *a = malloc((size_t)(h * h) * 8), *c = malloc((size_t)(h * h) * 8);
     for (int64_t i = 0; i < h * h; i++) a[i] = (double)(i % 1000) / 1000.0;
     float *af = (float *)a, *cf = (float *)c;
@@ -475,6 +489,13 @@ int main(int argc, char **argv) {
   if (o.cases[C_POW2]) expr[C_POW2] = dtx_sum(dtx_pow(x, dtx_scalar(cl, 2)), NULL, 0);
   if (o.cases[C_MAX0]) expr[C_MAX0] = dtx_max(x, (const int[]){0}, 1);
   if (o.cases[C_ARGMAX0]) expr[C_ARGMAX0] = dtx_argmax(x, 0);
+  if (o.cases[C_MATMUL1]) {
+    int64_t hs[2] = {h, h};
+    dtx_array *y = NULL;
+    if (dtx_array_persist(dtx_random_uniform(cl, 2, hs, hs, o.dtype, 45), NULL, &y) != DTX_OK)
+      die("persist the matmul-1chunk input");
+    expr[C_MATMUL1] = dtx_sum(dtx_matmul(y, y), NULL, 0);
+  }
   size_t out_bytes = xbytes;
   if (o.cases[C_FFT2]) {
     dtx_array *z = NULL;
@@ -500,7 +521,7 @@ int main(int argc, char **argv) {
       2.0 * (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, rows3 * (double)n * (double)esz,
       0, 2.0 * (double)xbytes, la_floor[0], la_floor[1], 2.0 * (double)xbytes, 2.0 * (double)xbytes,
       /* fft2: the complex128 array read and written by each pass */
-      4.0 * 16.0 * (double)n * (double)n, (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes};
+      4.0 * 16.0 * (double)n * (double)n, (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, 0};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
   char host[128] = "";
@@ -527,7 +548,8 @@ int main(int argc, char **argv) {
              o.dtype == DTX_F32 ? 's' : 'd', blas_s * 1e3,
              2.0 * (double)h * (double)h * (double)h / blas_s / 1e9, threads);
     printf("; persisting x took %.0f ms\n\n", persist_s * 1e3);
-    printf("%-14s %10s %10s %10s %10s %8s %10s", "case", "ms", "min", "max", "floor ms", "x floor", "GB/s");
+    printf("%-14s %10s %10s %10s %10s %8s %10s %5s", "case", "ms", "min", "max", "floor ms", "x floor",
+           "GB/s", "busy");
     if (ngpu > 0) printf("  %22s", "MB moved per run h2d/d2h/p2p");
     printf("\n");
   } else {
@@ -546,28 +568,31 @@ int main(int argc, char **argv) {
   for (int c = 0; c < C_COUNT; c++) {
     if (!o.cases[c]) continue;
     size_t nb = dtx_array_nbytes(expr[c]);
-    double check = 0, m0[3], m1[3];
+    double check = 0, m0[3], m1[3], cpu0 = cpu_s(), wall = 0;
     moved(cl, ngpu, m0);
     for (int r = -1; r < o.reps; r++) {
       double s0 = now_s();
       if (dtx_array_compute(expr[c], out, nb) != DTX_OK) die(case_names[c]);
       double dt = now_s() - s0;
       if (r >= 0) times[r] = dt;
+      wall += dt;
       check = o.dtype == DTX_F32 ? (double)((const float *)out)[0] : ((const double *)out)[0];
     }
     if (c == C_SUM) sum_check = check;
+    double busy = (cpu_s() - cpu0) / wall; /* cores busy on average: CPU time / wall time */
     moved(cl, ngpu, m1);
     double per = 1e6 * (double)(o.reps + 1); /* MB per run */
     double mv[3] = {(m1[0] - m0[0]) / per, (m1[1] - m0[1]) / per, (m1[2] - m0[2]) / per};
     qsort(times, (size_t)o.reps, sizeof *times, cmp_d);
-    double med = times[o.reps / 2], fl = c == C_MATMUL ? blas_s : floor_bytes[c] / (bw * 1e9);
-    double gbps = c == C_MATMUL ? 0 : floor_bytes[c] / med / 1e9;
+    int gemm = c == C_MATMUL || c == C_MATMUL1;
+    double med = times[o.reps / 2], fl = gemm ? blas_s : floor_bytes[c] / (bw * 1e9);
+    double gbps = gemm ? 0 : floor_bytes[c] / med / 1e9;
     if (o.json) {
       printf(
           "{\"kind\":\"case\",\"case\":\"%s\",\"ms\":%.3f,\"min_ms\":%.3f,\"max_ms\":%.3f,\"floor_ms\":%.3f,"
-          "\"bytes\":%.0f,\"check\":%.17g,\"h2d_mb\":%.3f,\"d2h_mb\":%.3f,\"p2p_mb\":%.3f}\n",
+          "\"bytes\":%.0f,\"check\":%.17g,\"h2d_mb\":%.3f,\"d2h_mb\":%.3f,\"p2p_mb\":%.3f,\"busy\":%.3f}\n",
           case_names[c], med * 1e3, times[0] * 1e3, times[o.reps - 1] * 1e3, fl * 1e3, floor_bytes[c], check,
-          mv[0], mv[1], mv[2]);
+          mv[0], mv[1], mv[2], busy);
     } else {
       printf("%-14s %10.1f %10.1f %10.1f %10.1f %8.2f", case_names[c], med * 1e3, times[0] * 1e3,
              times[o.reps - 1] * 1e3, fl * 1e3, fl > 0 ? med / fl : 0);
@@ -575,6 +600,7 @@ int main(int argc, char **argv) {
         printf(" %10.2f", gbps);
       else
         printf(" %10s", "");
+      printf(" %5.2f", busy);
       if (ngpu > 0) printf("  %8.1f %6.1f %6.1f", mv[0], mv[1], mv[2]);
       printf("\n");
     }

@@ -32,8 +32,9 @@ CASES = ["transpose-sum", "sum", "mean-axis0", "elementwise", "slice", "matmul",
 # FFT along the rows, a rechunk to whole columns, one along the columns: Dask's fft takes axes
 # held in one chunk); NumPy: np.fft.fft2 on the whole array
 # exp-sin: (exp(x) + sin(x)).sum(); pow2: (x ** 2).sum(); max-axis0, argmax-axis0: x.max / argmax(axis=0)
+# matmul-1chunk: (y @ y).sum() for y an n/2 x n/2 float64 array in one chunk
 LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2", "exp-sin", "pow2", "max-axis0",
-          "argmax-axis0"]  # only when named
+          "argmax-axis0", "matmul-1chunk"]  # only when named
 
 
 def timed(fn, reps):
@@ -123,6 +124,9 @@ def main():
     if "fft2" in cases:
         la["fft2"] = rng.random((n, n)) + 1j * rng.random((n, n))
         npc["fft2"] = lambda: np.fft.fft2(la["fft2"])
+    if "matmul-1chunk" in cases:
+        la["matmul-1chunk"] = rng.random((h, h))
+        npc["matmul-1chunk"] = lambda: (la["matmul-1chunk"] @ la["matmul-1chunk"]).sum()
     numpy = {}
     if not a.no_numpy:
         for case in cases:
@@ -158,6 +162,9 @@ def main():
     if "fft2" in cases:
         fd = da.from_array(la["fft2"], chunks=(c, n)).persist()
         dkc["fft2"] = lambda: da.fft.fft(da.fft.fft(fd, axis=1).rechunk((n, c)), axis=0).compute()
+    if "matmul-1chunk" in cases:
+        yd = da.from_array(la["matmul-1chunk"], chunks=(h, h)).persist()
+        dkc["matmul-1chunk"] = lambda: (yd @ yd).sum().compute()
     dk = {case: timed(dkc[case], a.dask_reps) for case in cases}
 
     # ---- report -------------------------------------------------------------------------------

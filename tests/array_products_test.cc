@@ -260,6 +260,55 @@ TEST_P(ArrayProducts, OneOutputChunkSplitsItsContraction) {
   for (double v : got.v) EXPECT_EQ(v, 60.0);
 }
 
+/* Keys of g's tasks whose name starts with prefix and contains part. */
+int CountKeys(dtx_graph *g, const std::string &prefix, const std::string &part) {
+  int n = 0;
+  for (size_t i = 0; i < dtx_graph_size(g); i++) {
+    char key[DTX_MAX_KEY];
+    EXPECT_EQ(dtx_graph_key(g, static_cast<dtx_task_id>(i), key, sizeof key), DTX_OK);
+    std::string k(key);
+    n += k.rfind(prefix, 0) == 0 && k.find(part) != std::string::npos;
+  }
+  return n;
+}
+
+/* One big output chunk from single-chunk operands (nothing to split in the
+ * contraction) on CPU threads: its rows go to one task per worker and are
+ * joined after; right for ragged row counts, float32, a transposed operand
+ * and one read in place from host memory. Under sync (one worker) and with
+ * GPUs it stays one task. */
+TEST_P(ArrayProducts, OneBigOutputChunkSplitsItsRows) {
+  Scope sc;
+  std::mt19937_64 rng(9401);
+  for (int r = 0; r < 4; r++) {
+    SCOPED_TRACE(::testing::Message() << "round " << r << ", seed 9401");
+    int64_t m = 300 + r * 37, k = 200, n = 260;
+    dtx_dtype t = r % 2 ? DTX_F32 : DTX_F64;
+    Nd a = RandNd(rng, {m, k}, t), b = RandNd(rng, {k, n}, t);
+    dtx_array *xa = Put(cl(), a, {m, k});
+    if (r == 2) xa = dtx_add(xa, dtx_zeros(cl(), 2, a.shape.data(), nullptr, t)); /* a computed chunk */
+    if (r == 3) { /* a.T.T: a transposed view */
+      Nd at = a;
+      at.shape = {k, m};
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < k; j++)
+          at.v[static_cast<size_t>(j * m + i)] = a.v[static_cast<size_t>(i * k + j)];
+      xa = dtx_transpose(Put(cl(), at, {k, m}), nullptr);
+    }
+    dtx_array *p = dtx_matmul(xa, Put(cl(), b, {k, n}));
+    ASSERT_NE(p, nullptr) << dtx_last_error();
+    dtx_graph *g = nullptr;
+    ASSERT_EQ(dtx_graph_create(&g), DTX_OK);
+    dtx_task_id id = 0;
+    ASSERT_EQ(dtx_array_graph(p, g, &id, 1, nullptr), DTX_OK) << dtx_last_error();
+    int rows = CountKeys(g, "matmul-", "-rows");
+    dtx_graph_destroy(g);
+    bool split = GetParam().gpus == 0 && GetParam().s != DTX_SCHED_SYNC;
+    EXPECT_EQ(rows, split ? dtx_cluster_num_threads(cl()) : 0) << "row tasks of the one output chunk";
+    EXPECT_TRUE(SameNd(Get(p), RefMatmul(a, b, t), Tol(t), Tol(t)));
+  }
+}
+
 TEST_P(ArrayProducts, ErrorsNameTheShapes) {
   Scope sc;
   dtx_array *a = dtx_ones(cl(), 3, (const int64_t[]){2, 3, 4}, nullptr, DTX_F64);

@@ -1248,11 +1248,15 @@ static dtx_array *drop_axis(const dtx_array *x, int ax) {
  * cluster has workers (CPU threads and GPUs) makes one partial product per
  * group of x's column chunks and sums them (as Dask's matmul sums its
  * per-chunk products), so every worker has a share of the contraction;
- * 1 otherwise (one task per output chunk). */
+ * 1 otherwise (one task per output chunk), and on a cluster without GPUs
+ * when its output blocks have rows enough to split (dtxa_rows_split). */
 static int64_t product_groups(const dtx_array *x, const dtx_array *y, const int64_t *shape,
                               const int64_t *chunk, dtx_dtype t) {
   if (x->ndim != 2 || y->ndim != 2 || (t != DTX_F64 && t != DTX_F32)) return 1;
-  int64_t workers = dtx_cluster_num_threads(x->cl) + dtx_cluster_num_gpus(x->cl);
+  int ngpu = dtx_cluster_num_gpus(x->cl);
+  if (ngpu == 0 && dtxa_rows_split(chunk[0] < shape[0] ? chunk[0] : shape[0]))
+    return 1; /* CPU threads split its rows instead (build.c): no sum to add */
+  int64_t workers = dtx_cluster_num_threads(x->cl) + ngpu;
   int64_t nout = ((shape[0] + chunk[0] - 1) / chunk[0]) * ((shape[1] + chunk[1] - 1) / chunk[1]);
   int64_t nk = (x->shape[1] + x->chunk[1] - 1) / x->chunk[1];
   if (nout >= workers || nk < 2) return 1;

@@ -183,6 +183,10 @@ dtx_status dtxa_resolve(const dtx_array *a, dtx_array **out);
 dtx_status dtxa_compute_deferred(const dtx_array *a, dtx_dtype dtype, void *buf, size_t size);
 dtx_status dtxa_persist_deferred(const dtx_array *a, const int *where, dtx_array **out);
 
+/* build.c: whether a product's output blocks of `rows` rows split by rows
+ * over the CPU threads (when fewer than the workers) on a cluster without
+ * GPUs; the contraction is split otherwise (array.c). */
+int dtxa_rows_split(int64_t rows);
 /* build.c: computes a into host memory at buf (C order). */
 dtx_status dtxa_compute_into(const dtx_array *a, void *buf);
 /* build.c: computes a's chunks and keeps each in k's slots (one per chunk):

@@ -57,6 +57,7 @@ typedef struct bctx {
   dtx_cluster *cl;
   dtx_graph *g;
   int gpu, ngpu, fuse;
+  int workers; /* threads the computation runs on (1 under sync) */
   msrc *memo;
   int64_t pinned; /* tasks placed round-robin so far (dtxa_pin_gpus) */
   int depth;      /* materializations in progress (each may need its inputs') */
@@ -1087,6 +1088,62 @@ static dtxk_mref ext_ref(const dtx_array *x, const char *base, const int64_t *st
   return (dtxk_mref){-1, 0, (uint64_t)(uintptr_t)(base + off * esz), st[n - 2], st[n - 1]};
 }
 
+/* Rows per task of a product's output block (mm's m: the whole block, not
+ * split). On CPU threads a float product with fewer output blocks than
+ * workers would leave workers idle, each block one single-threaded BLAS
+ * call: its rows go to several tasks instead (at least MIN_ROWS each, enough
+ * for every worker), joined into the block after. Splitting rows, not the
+ * contraction, keeps each element's sum as one BLAS call makes it, and the
+ * join is a copy (Dask splits the contraction and adds the parts). */
+#define MIN_ROWS 64
+#define MIN_SPLIT_FLOPS ((int64_t)1 << 24)
+int dtxa_rows_split(int64_t rows) { return rows >= 2 * MIN_ROWS; }
+
+static int64_t product_rows(const bctx *bc, const dtx_array *r, int64_t nblocks, const dtxk_matmul *mm) {
+  if (bc->ngpu > 0 || bc->workers <= 1 || nblocks >= bc->workers ||
+      (r->dtype != DTX_F64 && r->dtype != DTX_F32))
+    return mm->m;
+  int64_t k = 0;
+  const dtxk_mstep *st = dtxk_matmul_steps(mm);
+  for (int s = 0; s < mm->nk; s++) k += st[s].k;
+  if (!dtxa_rows_split(mm->m) || 2 * mm->m * mm->n * k < MIN_SPLIT_FLOPS) return mm->m;
+  int64_t parts = (bc->workers + nblocks - 1) / nblocks;
+  int64_t rows = (mm->m + parts - 1) / parts;
+  rows = (rows + 7) & ~(int64_t)7; /* whole cache lines of a row's start where n allows */
+  return rows < MIN_ROWS ? MIN_ROWS : rows;
+}
+
+/* Output block b of a product (its key, inputs and arguments) as row blocks
+ * of `rows` rows, each a CPU task (`<name>-rows`, key (b, part)), and the
+ * task joining them under the block's own key: its id in *id. */
+static dtx_status add_row_blocks(bctx *bc, const char *name, int nkey, const int64_t *key, int64_t b,
+                                 const dtx_task_id *in, int nin, const dtxk_matmul *mm, size_t asz,
+                                 int64_t rows, dtx_task_id *id) {
+  int64_t nparts = (mm->m + rows - 1) / rows;
+  int esz = (int)dtx_dtype_size((dtx_dtype)mm->dtype);
+  dtxk_matmul *part = malloc(asz);
+  dtx_task_id *ids = calloc((size_t)nparts, sizeof *ids);
+  dtx_status rc = part == NULL || ids == NULL ? dtxi_fail(DTX_ENOMEM, "out of memory") : DTX_OK;
+  char pname[DTX_MAX_KEY + 8]; /* the graph refuses a name past DTX_MAX_KEY */
+  snprintf(pname, sizeof pname, "%s-rows", name);
+  for (int64_t q = 0; q < nparts && rc == DTX_OK; q++) {
+    int64_t r0 = q * rows, r1 = r0 + rows < mm->m ? r0 + rows : mm->m;
+    memcpy(part, mm, asz);
+    part->m = r1 - r0;
+    dtxk_mstep *st = dtxk_matmul_steps(part);
+    for (int s = 0; s < part->nk; s++) st[s].a.ext += (uint64_t)(r0 * st[s].a.rs * esz); /* A's rows r0.. */
+    int64_t pkey[2] = {b, q};
+    rc = add_hinted(bc, pname, 2, pkey, in, nin, part, asz, dtxk_matmul_cpu, NULL, DTX_WHERE_CPU,
+                    (hints){(size_t)(part->m * part->n) * esz, 0}, &ids[q]);
+  }
+  if (rc == DTX_OK)
+    rc = add_hinted(bc, name, nkey, key, ids, (int)nparts, NULL, 0, dtxk_rows_join_cpu, NULL, DTX_WHERE_CPU,
+                    (hints){(size_t)(mm->m * mm->n) * esz, 0}, id);
+  free(part);
+  free(ids);
+  return rc;
+}
+
 static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
   const dtx_array *A = r->in[0], *B = r->in[1];
   int nd = r->ndim, na = A->ndim, nbd = B->ndim;
@@ -1146,6 +1203,11 @@ static dtx_status emit_matmul(bctx *bc, const dtx_array *r, msrc *m) {
     }
     int64_t key[DTX_MAX_INDICES];
     int nkey = key_fold(nd, idx, m->nb, key);
+    int64_t rows = product_rows(bc, r, m->n, args);
+    if (rows < args->m) {
+      rc = add_row_blocks(bc, name, nkey, key, b, in, nin, args, asz, rows, &m->ids[b]);
+      continue;
+    }
     /* the exact output size: a GPU reserves it at dispatch, never tops it up */
     hints h = {(size_t)(args->m * args->n) * esz, 0};
     rc = add_hinted(bc, name, nkey, key, in, nin, args, asz, dtxk_matmul_cpu,
@@ -1544,6 +1606,7 @@ static void bctx_init(bctx *bc, dtx_cluster *cl, dtx_graph *g, int fuse) {
   bc->fuse = fuse;
   bc->ngpu = dtx_cluster_num_gpus(cl);
   bc->gpu = bc->ngpu > 0 && dtx_cluster_scheduler(cl) == DTX_SCHED_CLUSTER;
+  bc->workers = dtx_cluster_scheduler(cl) == DTX_SCHED_SYNC ? 1 : dtx_cluster_num_threads(cl);
 }
 
 static void bctx_free(bctx *bc) {

@@ -35,6 +35,9 @@ int dtxk_run_chunk(const void *prog, const void *const *inputs, int nin, void *o
 int dtxk_combine_cpu(dtx_task_ctx *ctx);
 /* one output chunk of a matrix product (dtxk_matmul) */
 int dtxk_matmul_cpu(dtx_task_ctx *ctx);
+/* one output chunk from its row blocks (task inputs, in order): their bytes
+ * one after another */
+int dtxk_rows_join_cpu(dtx_task_ctx *ctx);
 
 /* The CUDA implementations. In builds without CUDA these are one function
  * that fails saying so; it never runs, since such builds have only

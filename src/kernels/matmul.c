@@ -10,7 +10,10 @@
  * integers wrap), float16 ones loops in float32 rounded once per chunk pair.
  * Each task runs one BLAS call at a time on its worker thread: the worker
  * threads are the parallelism, so OpenBLAS is set to one thread of its own
- * at the first product (as Dask users set OMP_NUM_THREADS=1).
+ * at the first product (as Dask users set OMP_NUM_THREADS=1). An output
+ * chunk too big for one worker is computed in row blocks by several tasks
+ * (an operand's ext is then a byte offset into its input chunk) and joined
+ * by dtxk_rows_join_cpu (array/build.c decides).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -95,7 +98,9 @@ static void loops_f16(dtxk_f16 *C, const dtxk_f16 *A, const dtxk_f16 *B, int64_t
 
 /* The chunk (or external buffer) an operand of a step reads. */
 static const char *step_operand(dtx_task_ctx *ctx, const dtxk_mref *op) {
-  return op->input >= 0 ? dtx_task_input(ctx, op->input, NULL) : (const char *)(uintptr_t)op->ext;
+  if (op->input < 0) return (const char *)(uintptr_t)op->ext;
+  const char *in = dtx_task_input(ctx, op->input, NULL);
+  return in != NULL ? in + op->ext : NULL; /* a row block of the chunk starts ext bytes in */
 }
 
 #if defined(DTX_HAVE_CBLAS)
@@ -234,6 +239,23 @@ int dtxk_matmul_cpu(dtx_task_ctx *ctx) {
         loops_dtxk_b((dtxk_b *)C, (const dtxk_b *)A, (const dtxk_b *)B, m, n, k, ars, acs, brs, bcs);
         break;
     }
+  }
+  return 0;
+}
+
+int dtxk_rows_join_cpu(dtx_task_ctx *ctx) {
+  size_t total = 0, n = 0;
+  int nin = dtx_task_num_inputs(ctx);
+  for (int i = 0; i < nin; i++) {
+    if (dtx_task_input(ctx, i, &n) == NULL && n > 0) return dtx_task_fail(ctx, "a row block is missing");
+    total += n;
+  }
+  char *out = dtx_task_output(ctx, total);
+  if (out == NULL) return dtx_task_fail(ctx, "out of memory for a %zu-byte chunk", total);
+  for (int i = 0; i < nin; i++) {
+    const void *in = dtx_task_input(ctx, i, &n);
+    if (n > 0) memcpy(out, in, n);
+    out += n;
   }
   return 0;
 }

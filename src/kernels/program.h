@@ -181,7 +181,7 @@ typedef struct dtxk_combine {
 typedef struct dtxk_mref {
   int32_t input; /* task input, or -1: host memory at ext */
   int32_t pad;
-  uint64_t ext;
+  uint64_t ext;   /* input -1: the address; else a byte offset into the input (0 on GPUs) */
   int64_t rs, cs; /* row and column strides */
 } dtxk_mref;
 

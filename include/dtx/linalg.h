@@ -18,9 +18,12 @@
  * dtx_last_error()), or DTX_ENOTSUP in builds without LAPACKE. Functions
  * returning a dtx_array * return NULL for those. Numerical failures (a
  * matrix not positive definite, a singular matrix) are task failures at
- * compute time: DTX_ETASK naming the task; so is NaN input on CPU threads
- * where LAPACKE checks for it (geqrf, gesdd, potrf, gesv: "the matrix
- * holds NaN"), where NumPy returns NaN (cuSOLVER on GPUs does not check).
+ * compute time: DTX_ETASK naming the task. NaN input gives NumPy's answers:
+ * NaN out of qr, solve, inv and cholesky (LAPACK's _work calls, no NaN
+ * check; a tall-skinny QR spreads a NaN of column j to columns j.. of every
+ * row of R, as Dask's tsqr, where NumPy's one QR keeps the rows above
+ * finite), and a failure from svd / svd_compressed / lstsq / the 2-norms
+ * ("the matrix holds NaN"; NumPy raises "SVD did not converge").
  *
  * How each runs:
  *   tsqr / qr   tall-and-skinny (one column of chunks; Benson, Gleich,

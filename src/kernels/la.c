@@ -70,6 +70,35 @@ void dtxk_la_take_r(char *R, const char *A, int64_t m, int64_t n, int64_t k, int
     }
 }
 
+/* The workspace geqrf and orgqr of an m x n A (column-major, lda m) both fit
+ * in (their queries' larger answer), in *work (malloc'd) of *lwork elements.
+ * 0, or LAPACK's info / -1000 when out of memory. */
+static lapack_int la_work(int f64, char **work, lapack_int *lwork, lapack_int M, lapack_int N, char *A,
+                          char *tau) {
+  lapack_int K = M < N ? M : N, info;
+  double q1 = 0, q2 = 0;
+  float f1 = 0, f2 = 0;
+  if (f64) {
+    info =
+        LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, M, N, (double *)(void *)A, M, (double *)(void *)tau, &q1, -1);
+    if (info == 0)
+      info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, M, K, K, (double *)(void *)A, M, (double *)(void *)tau,
+                                 &q2, -1);
+  } else {
+    info = LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, M, N, (float *)(void *)A, M, (float *)(void *)tau, &f1, -1);
+    if (info == 0)
+      info = LAPACKE_sorgqr_work(LAPACK_COL_MAJOR, M, K, K, (float *)(void *)A, M, (float *)(void *)tau, &f2,
+                                 -1);
+    q1 = f1;
+    q2 = f2;
+  }
+  if (info != 0) return info;
+  double q = q1 > q2 ? q1 : q2;
+  *lwork = q > 1 ? (lapack_int)q : 1;
+  *work = malloc((size_t)*lwork * (f64 ? sizeof(double) : sizeof(float)));
+  return *work != NULL ? 0 : -1000;
+}
+
 /* Householder QR of A (m x n, m >= n or not) with geqrf / orgqr: R out to
  * R, the first k columns of Q left in A. 0 or -1 (failed, message set). */
 static int qr_geqrf(dtx_task_ctx *ctx, char *A, char *R, int64_t m, int64_t n, int esz, int f64) {
@@ -77,19 +106,26 @@ static int qr_geqrf(dtx_task_ctx *ctx, char *A, char *R, int64_t m, int64_t n, i
   char *tau = malloc((size_t)((k > 0 ? k : 1) * esz));
   if (tau == NULL) return dtx_task_fail(ctx, "qr: out of memory (%lldx%lld)", (long long)m, (long long)n);
   lapack_int M = (lapack_int)m, N = (lapack_int)n, K = (lapack_int)k;
-  lapack_int info =
-      f64 ? LAPACKE_dgeqrf(LAPACK_COL_MAJOR, M, N, (double *)(void *)A, M, (double *)(void *)tau)
-          : LAPACKE_sgeqrf(LAPACK_COL_MAJOR, M, N, (float *)(void *)A, M, (float *)(void *)tau);
-  int rc = info == -4  ? dtx_task_fail(ctx, "qr: " DTXK_LA_NAN_MSG)
-           : info != 0 ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info)
-                       : 0;
+  /* the _work calls: no NaN check, so NaN in A gives NaN in Q and R (NumPy's answer) */
+  char *work = NULL;
+  lapack_int lwork = 0, info = la_work(f64, &work, &lwork, M, N, A, tau);
+  if (info == 0)
+    info = f64 ? LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, M, N, (double *)(void *)A, M, (double *)(void *)tau,
+                                     (double *)(void *)work, lwork)
+               : LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, M, N, (float *)(void *)A, M, (float *)(void *)tau,
+                                     (float *)(void *)work, lwork);
+  int rc = info == -1000 ? dtx_task_fail(ctx, "qr: out of memory for LAPACK's workspace")
+           : info != 0   ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info)
+                         : 0;
   if (rc == 0) {
     dtxk_la_take_r(R, A, m, n, k, esz);
-    info =
-        f64 ? LAPACKE_dorgqr(LAPACK_COL_MAJOR, M, K, K, (double *)(void *)A, M, (const double *)(void *)tau)
-            : LAPACKE_sorgqr(LAPACK_COL_MAJOR, M, K, K, (float *)(void *)A, M, (const float *)(void *)tau);
+    info = f64 ? LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, M, K, K, (double *)(void *)A, M,
+                                     (const double *)(void *)tau, (double *)(void *)work, lwork)
+               : LAPACKE_sorgqr_work(LAPACK_COL_MAJOR, M, K, K, (float *)(void *)A, M,
+                                     (const float *)(void *)tau, (float *)(void *)work, lwork);
     if (info != 0) rc = dtx_task_fail(ctx, "qr: orgqr failed (info %d)", (int)info);
   }
+  free(work);
   free(tau);
   return rc;
 }
@@ -316,15 +352,15 @@ static int potrf(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
   char *out = dtx_task_output(ctx, (size_t)(n * n * esz));
   if (out == NULL) return dtx_task_fail(ctx, "cholesky: out of memory");
   copy_rows(out, n, A, &a->p[0], esz);
-  lapack_int info =
-      y.cx ? dtxk_la_cx_potrf(out, n, f64)
-           : CB(f64,
-                LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (double *)(void *)out, (lapack_int)n),
-                LAPACKE_spotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (float *)(void *)out, (lapack_int)n));
+  lapack_int info = y.cx ? dtxk_la_cx_potrf(out, n, f64)
+                         : CB(f64,
+                              LAPACKE_dpotrf_work(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (double *)(void *)out,
+                                                  (lapack_int)n),
+                              LAPACKE_spotrf_work(LAPACK_ROW_MAJOR, 'L', (lapack_int)n, (float *)(void *)out,
+                                                  (lapack_int)n));
   if (info > 0)
     return dtx_task_fail(
         ctx, "cholesky: the matrix is not positive definite (leading minor %d of this block)", (int)info);
-  if (info == -4) return dtx_task_fail(ctx, "cholesky: " DTXK_LA_NAN_MSG);
   if (info < 0) return dtx_task_fail(ctx, "cholesky: potrf argument %d is wrong", (int)-info);
   zero_tri(out, n, n, 1, esz);
   return 0;
@@ -402,17 +438,15 @@ static int solve(dtx_task_ctx *ctx, const dtxk_la *a, ety y) {
     lapack_int info =
         y.cx ? dtxk_la_cx_gesv(LU, n, k, out, piv, f64)
              : CB(f64,
-                  LAPACKE_dgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (double *)(void *)LU,
-                                (lapack_int)n, piv, (double *)(void *)out, (lapack_int)k),
-                  LAPACKE_sgesv(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (float *)(void *)LU,
-                                (lapack_int)n, piv, (float *)(void *)out, (lapack_int)k));
+                  LAPACKE_dgesv_work(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (double *)(void *)LU,
+                                     (lapack_int)n, piv, (double *)(void *)out, (lapack_int)k),
+                  LAPACKE_sgesv_work(LAPACK_ROW_MAJOR, (lapack_int)n, (lapack_int)k, (float *)(void *)LU,
+                                     (lapack_int)n, piv, (float *)(void *)out, (lapack_int)k));
     if (info > 0)
       rc = dtx_task_fail(ctx, "solve: singular matrix (U[%d,%d] is exactly zero)", (int)info - 1,
                          (int)info - 1);
     else if (info < 0)
-      rc = info == -4   ? dtx_task_fail(ctx, "solve: a: " DTXK_LA_NAN_MSG)
-           : info == -7 ? dtx_task_fail(ctx, "solve: b: " DTXK_LA_NAN_MSG)
-                        : dtx_task_fail(ctx, "solve: gesv argument %d is wrong", (int)-info);
+      rc = dtx_task_fail(ctx, "solve: gesv argument %d is wrong", (int)-info);
   }
   free(LU);
   free(piv);

@@ -21,22 +21,48 @@
 #define CP(x) ((lapack_complex_float *)(void *)(x))
 #define LI(x) ((lapack_int)(x))
 
+/* The workspace zgeqrf and zungqr of an m x n A both fit in, malloc'd in
+ * *work (*lwork elements). 0, LAPACK's info, or -1000 when out of memory. */
+static lapack_int qr_work(char *A, char *tau, int64_t m, int64_t n, int c128, char **work,
+                          lapack_int *lwork) {
+  int64_t k = m < n ? m : n;
+  lapack_complex_double z1 = 0, z2 = 0;
+  lapack_complex_float c1 = 0, c2 = 0;
+  lapack_int info = c128
+                        ? LAPACKE_zgeqrf_work(LAPACK_COL_MAJOR, LI(m), LI(n), ZP(A), LI(m), ZP(tau), &z1, -1)
+                        : LAPACKE_cgeqrf_work(LAPACK_COL_MAJOR, LI(m), LI(n), CP(A), LI(m), CP(tau), &c1, -1);
+  if (info == 0)
+    info = c128 ? LAPACKE_zungqr_work(LAPACK_COL_MAJOR, LI(m), LI(k), LI(k), ZP(A), LI(m), ZP(tau), &z2, -1)
+                : LAPACKE_cungqr_work(LAPACK_COL_MAJOR, LI(m), LI(k), LI(k), CP(A), LI(m), CP(tau), &c2, -1);
+  if (info != 0) return info;
+  double q1 = c128 ? creal(z1) : crealf(c1), q2 = c128 ? creal(z2) : crealf(c2), q = q1 > q2 ? q1 : q2;
+  *lwork = q > 1 ? (lapack_int)q : 1;
+  *work = malloc((size_t)*lwork * (size_t)(c128 ? 16 : 8));
+  return *work != NULL ? 0 : -1000;
+}
+
 int dtxk_la_cx_qr(dtx_task_ctx *ctx, char *A, char *R, int64_t m, int64_t n, int c128) {
   int64_t k = m < n ? m : n;
   int esz = c128 ? 16 : 8;
-  char *tau = malloc((size_t)((k > 0 ? k : 1) * esz));
+  char *tau = malloc((size_t)((k > 0 ? k : 1) * esz)), *work = NULL;
   if (tau == NULL) return dtx_task_fail(ctx, "qr: out of memory (%lldx%lld)", (long long)m, (long long)n);
-  lapack_int info = c128 ? LAPACKE_zgeqrf(LAPACK_COL_MAJOR, LI(m), LI(n), ZP(A), LI(m), ZP(tau))
-                         : LAPACKE_cgeqrf(LAPACK_COL_MAJOR, LI(m), LI(n), CP(A), LI(m), CP(tau));
-  int rc = info == -4  ? dtx_task_fail(ctx, "qr: " DTXK_LA_NAN_MSG)
-           : info != 0 ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info)
-                       : 0;
+  /* the _work calls: no NaN check, so NaN in A gives NaN in Q and R (NumPy's answer) */
+  lapack_int lwork = 0, info = qr_work(A, tau, m, n, c128, &work, &lwork);
+  if (info == 0)
+    info = c128 ? LAPACKE_zgeqrf_work(LAPACK_COL_MAJOR, LI(m), LI(n), ZP(A), LI(m), ZP(tau), ZP(work), lwork)
+                : LAPACKE_cgeqrf_work(LAPACK_COL_MAJOR, LI(m), LI(n), CP(A), LI(m), CP(tau), CP(work), lwork);
+  int rc = info == -1000 ? dtx_task_fail(ctx, "qr: out of memory for LAPACK's workspace")
+           : info != 0   ? dtx_task_fail(ctx, "qr: geqrf failed (info %d)", (int)info)
+                         : 0;
   if (rc == 0) {
     dtxk_la_take_r(R, A, m, n, k, esz);
-    info = c128 ? LAPACKE_zungqr(LAPACK_COL_MAJOR, LI(m), LI(k), LI(k), ZP(A), LI(m), ZP(tau))
-                : LAPACKE_cungqr(LAPACK_COL_MAJOR, LI(m), LI(k), LI(k), CP(A), LI(m), CP(tau));
+    info = c128 ? LAPACKE_zungqr_work(LAPACK_COL_MAJOR, LI(m), LI(k), LI(k), ZP(A), LI(m), ZP(tau), ZP(work),
+                                      lwork)
+                : LAPACKE_cungqr_work(LAPACK_COL_MAJOR, LI(m), LI(k), LI(k), CP(A), LI(m), CP(tau), CP(work),
+                                      lwork);
     if (info != 0) rc = dtx_task_fail(ctx, "qr: ungqr failed (info %d)", (int)info);
   }
+  free(work);
   free(tau);
   return rc;
 }
@@ -79,8 +105,8 @@ void dtxk_la_cx_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alp
 }
 
 int dtxk_la_cx_potrf(char *out, int64_t n, int c128) {
-  return (int)(c128 ? LAPACKE_zpotrf(LAPACK_ROW_MAJOR, 'L', LI(n), ZP(out), LI(n))
-                    : LAPACKE_cpotrf(LAPACK_ROW_MAJOR, 'L', LI(n), CP(out), LI(n)));
+  return (int)(c128 ? LAPACKE_zpotrf_work(LAPACK_ROW_MAJOR, 'L', LI(n), ZP(out), LI(n))
+                    : LAPACKE_cpotrf_work(LAPACK_ROW_MAJOR, 'L', LI(n), CP(out), LI(n)));
 }
 
 void dtxk_la_cx_trsm(int right, int upper, int ta, int64_t m, int64_t n, const char *T, int64_t ldt,
@@ -108,8 +134,8 @@ void dtxk_la_cx_herk(int64_t n, int64_t k, const char *A, int64_t lda, char *out
 
 int dtxk_la_cx_gesv(char *LU, int64_t n, int64_t k, char *out, void *piv, int c128) {
   lapack_int *p = piv;
-  return (int)(c128 ? LAPACKE_zgesv(LAPACK_ROW_MAJOR, LI(n), LI(k), ZP(LU), LI(n), p, ZP(out), LI(k))
-                    : LAPACKE_cgesv(LAPACK_ROW_MAJOR, LI(n), LI(k), CP(LU), LI(n), p, CP(out), LI(k)));
+  return (int)(c128 ? LAPACKE_zgesv_work(LAPACK_ROW_MAJOR, LI(n), LI(k), ZP(LU), LI(n), p, ZP(out), LI(k))
+                    : LAPACKE_cgesv_work(LAPACK_ROW_MAJOR, LI(n), LI(k), CP(LU), LI(n), p, CP(out), LI(k)));
 }
 
 void dtxk_la_cx_conj(char *x, int64_t n, int c128) {

@@ -18,9 +18,11 @@
 #include "dtx/graph.h"
 
 /* The failure of a LAPACKE call whose info names its matrix argument:
- * LAPACKE checks its inputs for NaN and refuses them (NumPy's LAPACK calls
- * do not check, and return NaN). */
-#define DTXK_LA_NAN_MSG "the matrix holds NaN (LAPACKE refuses NaN input; NumPy would return NaN)"
+ * LAPACKE's high-level calls check their inputs for NaN and refuse them.
+ * QR, solve / inv and Cholesky call the _work variants, which do not, so NaN
+ * gives NumPy's answers there (NaN out; Cholesky: not positive definite);
+ * the SVD keeps the check (NumPy raises "SVD did not converge"). */
+#define DTXK_LA_NAN_MSG "the matrix holds NaN (LAPACKE refuses NaN input; NumPy raises: SVD did not converge)"
 
 /* R (k x n, row-major) from the upper triangle of the factored A (m x n,
  * column-major, lda m); esz the element size. */

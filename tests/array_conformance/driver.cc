@@ -353,8 +353,9 @@ class Builder {
       } else if (rc == DTX_OK) {
         static const int one[] = {1};
         int64_t k = dtx_array_dim(r, 0);
-        dtx_array *d =
-            dtx_sum(dtx_mul(r, dtx_eye(cl_, k, dtx_array_dim(r, 1), 0, nullptr, dtx_array_dtype(r))), one, 1);
+        /* the diagonal alone (a NaN elsewhere in a row leaves its sign as NumPy's np.diagonal does) */
+        dtx_array *eye = dtx_astype(dtx_eye(cl_, k, dtx_array_dim(r, 1), 0, nullptr, DTX_F64), DTX_BOOL);
+        dtx_array *d = dtx_sum(dtx_where(eye, r, dtx_scalar(cl_, 0.0)), one, 1);
         dtx_array *sg =
             dtx_where(dtx_binary_scalar(DTX_LT, d, 0.0), dtx_scalar(cl_, -1.0), dtx_scalar(cl_, 1.0));
         dtx_index ix[2] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 1}, {DTX_INDEX_NEWAXIS, 0, 0, 0}};

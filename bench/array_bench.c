@@ -29,6 +29,10 @@
  *   argmax-axis0    x.argmax(axis=0)
  *   matmul-1chunk   (y @ y).sum() for y = an N/2 x N/2 float64 array in one chunk
  *                   (persisted): one output chunk, its rows split over the workers
+ *   max-axis1       x.max(axis=1)
+ *   argmax-axis1    x.argmax(axis=1)
+ *   max             x.max()
+ *   argmax          x.argmax() (the index into the flattened x)
  *   fft2            the 2-d FFT of an N x N complex128 array held in chunks of whole
  *                   rows (C rows each, persisted): an FFT along the rows, a rechunk to
  *                   whole columns, an FFT along the columns (dtx/fft.h; each FFT's axis
@@ -98,12 +102,17 @@ enum {
   C_MAX0,
   C_ARGMAX0,
   C_MATMUL1,
+  C_MAX1,
+  C_ARGMAX1,
+  C_MAXALL,
+  C_ARGMAXALL,
   C_COUNT
 };
 static const char *const case_names[] = {
-    "transpose-sum", "sum",  "mean-axis0",     "elementwise",  "slice",        "matmul",
-    "stencil",       "tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1",   "fft2",
-    "exp-sin",       "pow2", "max-axis0",      "argmax-axis0", "matmul-1chunk"};
+    "transpose-sum", "sum",  "mean-axis0",     "elementwise",  "slice",         "matmul",
+    "stencil",       "tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1",    "fft2",
+    "exp-sin",       "pow2", "max-axis0",      "argmax-axis0", "matmul-1chunk", "max-axis1",
+    "argmax-axis1",  "max",  "argmax"};
 _Static_assert(sizeof case_names / sizeof case_names[0] == C_COUNT, "every case has its name");
 /* the linalg cases' inputs (fixed; see the top) */
 #define TSQR_M 1000000
@@ -325,7 +334,8 @@ static void usage(FILE *f) {
       "  --threads T    worker threads (default: the cluster's, one per core)\n"
       "  --cases LIST   of transpose-sum,sum,mean-axis0,elementwise,slice,matmul,stencil (default: these),\n"
       "                 tsqr,svd_compressed,cumsum-axis0,sort-axis1,fft2,exp-sin,pow2,\n"
-      "                 max-axis0,argmax-axis0,matmul-1chunk (only when named)\n"
+      "                 max-axis0,argmax-axis0,matmul-1chunk,max-axis1,argmax-axis1,max,argmax\n"
+      "                 (only when named)\n"
       "  --json         one JSON object per line instead of the table\n");
 }
 
@@ -496,6 +506,10 @@ int main(int argc, char **argv) {
       die("persist the matmul-1chunk input");
     expr[C_MATMUL1] = dtx_sum(dtx_matmul(y, y), NULL, 0);
   }
+  if (o.cases[C_MAX1]) expr[C_MAX1] = dtx_max(x, (const int[]){1}, 1);
+  if (o.cases[C_ARGMAX1]) expr[C_ARGMAX1] = dtx_argmax(x, 1);
+  if (o.cases[C_MAXALL]) expr[C_MAXALL] = dtx_max(x, NULL, 0);
+  if (o.cases[C_ARGMAXALL]) expr[C_ARGMAXALL] = dtx_argmax(x, DTX_NO_AXIS);
   size_t out_bytes = xbytes;
   if (o.cases[C_FFT2]) {
     dtx_array *z = NULL;
@@ -521,7 +535,8 @@ int main(int argc, char **argv) {
       2.0 * (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, rows3 * (double)n * (double)esz,
       0, 2.0 * (double)xbytes, la_floor[0], la_floor[1], 2.0 * (double)xbytes, 2.0 * (double)xbytes,
       /* fft2: the complex128 array read and written by each pass */
-      4.0 * 16.0 * (double)n * (double)n, (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, 0};
+      4.0 * 16.0 * (double)n * (double)n, (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes, 0,
+      (double)xbytes, (double)xbytes, (double)xbytes, (double)xbytes};
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
   char host[128] = "";

@@ -12,6 +12,7 @@
  *   transpose  x + x.T in 8 x 8 register blocks          (fused_transpose.c)
  *   sum        a float64 leaf summed along its rows      (fused_sum.c)
  *   colsum     float64 rows summed into column states    (fused_colsum.c)
+ *   colarg     float rows argmax'd into column states    (fused_colarg.c)
  *   chain      a float64 leaf through scalar + - * /     (fused_chain.c)
  *   copy       one leaf stored as it is, memcpy runs     (fused_copy.c)
  * else the general strip interpreter (fused_general.c). All paths add in
@@ -48,8 +49,8 @@ int64_t dtxi_kernels_path_runs(dtxi_fused_path path) {
 /* The fast paths, in the order the selector tries them (indexed by dtxi_fused_path). */
 static const dtxi_path_ops *const fast_paths[DTXI_PATH_COUNT] = {
     [DTXI_PATH_TRANSPOSE] = &dtxi_path_transpose, [DTXI_PATH_SUM] = &dtxi_path_sum,
-    [DTXI_PATH_COLSUM] = &dtxi_path_colsum,       [DTXI_PATH_CHAIN] = &dtxi_path_chain,
-    [DTXI_PATH_COPY] = &dtxi_path_copy,
+    [DTXI_PATH_COLSUM] = &dtxi_path_colsum,       [DTXI_PATH_COLARG] = &dtxi_path_colarg,
+    [DTXI_PATH_CHAIN] = &dtxi_path_chain,         [DTXI_PATH_COPY] = &dtxi_path_copy,
 };
 
 /* Which fast paths the program allows: how[k] (the row delivery, 0: not

@@ -4,9 +4,11 @@
  * strip interpreter (fused_general.c) or a fast path for a program of a
  * known shape (fused_transpose.c: x + x.T in 8 x 8 register blocks;
  * fused_sum.c: a float64 leaf summed along its rows; fused_colsum.c: the
- * rows of a float64 leaf summed into per-column states; fused_chain.c: a
- * float64 leaf through scalar + - * / in registers; fused_copy.c: one leaf
- * stored as it is, in runs of memcpy). Internal to those files.
+ * rows of a float64 leaf summed into per-column states; fused_colarg.c: the
+ * rows of a float64 or float32 leaf into per-column argmax / argmin states;
+ * fused_chain.c: a float64 leaf through scalar + - * / in registers;
+ * fused_copy.c: one leaf stored as it is, in runs of memcpy). Internal to
+ * those files.
  *
  * A fast path is three functions (dtxi_path_ops): match, once per task, says
  * whether the program has the path's shape and fills its arguments; fits,
@@ -105,6 +107,7 @@ typedef struct dtxi_path_ops {
 extern const dtxi_path_ops dtxi_path_transpose; /* fused_transpose.c */
 extern const dtxi_path_ops dtxi_path_sum;       /* fused_sum.c */
 extern const dtxi_path_ops dtxi_path_colsum;    /* fused_colsum.c */
+extern const dtxi_path_ops dtxi_path_colarg;    /* fused_colarg.c */
 extern const dtxi_path_ops dtxi_path_chain;     /* fused_chain.c */
 extern const dtxi_path_ops dtxi_path_copy;      /* fused_copy.c */
 

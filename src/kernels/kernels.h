@@ -59,6 +59,7 @@ typedef enum dtxi_fused_path {
   DTXI_PATH_TRANSPOSE, /* x + x.T in 8 x 8 register blocks (fused_transpose.c) */
   DTXI_PATH_SUM,       /* a float64 leaf summed along its rows (fused_sum.c) */
   DTXI_PATH_COLSUM,    /* float64 rows summed into column states (fused_colsum.c) */
+  DTXI_PATH_COLARG,    /* float64 / float32 rows argmax'd into column states (fused_colarg.c) */
   DTXI_PATH_CHAIN,     /* a float64 leaf through scalar + - * /, summed (fused_chain.c) */
   DTXI_PATH_COPY,      /* one leaf stored as it is, in memcpy runs (fused_copy.c) */
   DTXI_PATH_COUNT

@@ -367,6 +367,161 @@ TEST_P(ArrayReduce, ColumnsWithNanAndTies) {
   }
 }
 
+/* NumPy's argmax (min = false) or argmin of x (an outer x n x inner block
+ * in C order) along its middle axis: the first NaN, else the first of the
+ * extreme values. */
+std::vector<int64_t> ArgOracle(const std::vector<double> &x, int64_t outer, int64_t n, int64_t inner,
+                               bool min) {
+  std::vector<int64_t> out(static_cast<size_t>(outer * inner));
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t c = 0; c < inner; c++) {
+      int64_t best = 0;
+      for (int64_t r = 0; r < n; r++) {
+        double e = x[(o * n + r) * inner + c], b = x[(o * n + best) * inner + c];
+        if (std::isnan(b)) break;
+        if (std::isnan(e) || (min ? e < b : e > b)) best = r;
+      }
+      out[o * inner + c] = best;
+    }
+  return out;
+}
+
+/* Values in -2..2 (ties everywhere) with NaN, infinities and planted
+ * winners where the column fast path (kernels/fused_colarg.c) could go
+ * wrong: row 0, the last row (a row after the last group of four), two NaN
+ * in one group of four rows and in different chunks, a column of equal
+ * values, a planted maximum twice in different chunks, the last columns
+ * (the loops' tails) and those past the first block of 512. */
+Nd ArgColumns(uint64_t seed, int64_t R, int64_t C, dtx_dtype t) {
+  std::mt19937_64 rng(seed);
+  Nd x;
+  x.shape = {R, C};
+  x.t = t;
+  x.v.resize(static_cast<size_t>(R * C));
+  for (auto &e : x.v) e = static_cast<double>(static_cast<int64_t>(rng() % 5) - 2);
+  auto at = [&](int64_t r, int64_t c) -> double & { return x.v[static_cast<size_t>(r * C + c)]; };
+  at(0, 0) = NAN;
+  at(R - 1, 1) = NAN;
+  at(60, 2) = NAN;
+  at(10, 2) = NAN;
+  at(101, 3) = NAN;
+  at(102, 3) = NAN;
+  for (int64_t r = 0; r < R; r++) at(r, 5) = 1;
+  at(120, 7) = 9;
+  at(30, 7) = 9;
+  at(40, 8) = INFINITY;
+  at(90, 8) = INFINITY;
+  at(41, 8) = -INFINITY;
+  at(150, C - 1) = NAN;
+  at(151, C - 1) = NAN;
+  at(3, C - 2) = 9;
+  at(R - 1, C - 3) = -9;
+  return x;
+}
+
+TEST_P(ArrayReduce, ArgAlongRowsOfFloatColumns) {
+  /* argmax / argmin over axis 0 of float64 and float32 arrays (the column
+   * fast path where it applies) against NumPy's rule: ragged chunks, one
+   * chunk, a column count not a multiple of the vector width, reversed and
+   * stepped rows, and the same over axis 1 of a 3-d array */
+  Scope sc;
+  const int64_t R = 203, C = 531;
+  const std::vector<std::vector<int64_t>> chunkings = {{50, 531}, {64, 200}, {203, 531}, {7, 13}};
+  for (dtx_dtype t : {DTX_F64, DTX_F32}) {
+    uint64_t seed = 8800 + static_cast<uint64_t>(t);
+    std::printf("[ seed     ] %llu\n", static_cast<unsigned long long>(seed));
+    Nd x = ArgColumns(seed, R, C, t);
+    std::vector<double> rev(x.v.size()), step;
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t c = 0; c < C; c++) rev[(R - 1 - r) * C + c] = x.v[r * C + c];
+    for (int64_t r = 0; r < R; r += 2)
+      for (int64_t c = 0; c < C; c++) step.push_back(x.v[r * C + c]);
+    for (const auto &ch : chunkings) {
+      for (bool min : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "seed " << seed << " " << dtx_dtype_name(t) << " chunks "
+                                          << ch[0] << "x" << ch[1] << (min ? " argmin" : " argmax"));
+        dtx_array *a = Put(cl(), x, ch);
+        dtx_index rv[1] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, -1}},
+                  st[1] = {{DTX_INDEX_SLICE, DTX_NONE, DTX_NONE, 2}};
+        struct View {
+          dtx_array *a;
+          const std::vector<double> *v;
+          int64_t rows;
+          const char *what;
+        } views[] = {{a, &x.v, R, "x"},
+                     {dtx_slice(a, 1, rv), &rev, R, "x[::-1]"},
+                     {dtx_slice(a, 1, st), &step, (R + 1) / 2, "x[::2]"}};
+        for (const View &w : views) {
+          SCOPED_TRACE(w.what);
+          std::vector<int64_t> got(C);
+          dtx_array *r = min ? dtx_argmin(w.a, 0) : dtx_argmax(w.a, 0);
+          ASSERT_EQ(dtx_array_compute(r, got.data(), got.size() * sizeof(int64_t)), DTX_OK)
+              << dtx_last_error();
+          std::vector<int64_t> want = ArgOracle(*w.v, 1, w.rows, C, min);
+          for (int64_t c = 0; c < C; c++) ASSERT_EQ(got[c], want[c]) << "column " << c;
+        }
+      }
+    }
+    /* axis 1 of a 3-d array: planes of rows reduced into their own states */
+    Nd y = ArgColumns(seed + 1, 3 * R, 77, t);
+    y.shape = {3, R, 77};
+    for (bool min : {false, true}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "seed " << seed + 1 << " 3x203x77 axis 1" << (min ? " argmin" : " argmax"));
+      dtx_array *a = Put(cl(), y, {2, 60, 40});
+      std::vector<int64_t> got(3 * 77);
+      dtx_array *r = min ? dtx_argmin(a, 1) : dtx_argmax(a, 1);
+      ASSERT_EQ(dtx_array_compute(r, got.data(), got.size() * sizeof(int64_t)), DTX_OK) << dtx_last_error();
+      std::vector<int64_t> want = ArgOracle(y.v, 3, R, 77, min);
+      for (size_t k = 0; k < got.size(); k++) ASSERT_EQ(got[k], want[k]) << "output " << k;
+    }
+  }
+}
+
+TEST_P(ArrayReduce, ArgAlongLongRows) {
+  /* argmax / argmin over axis 1 and over the flattened array of rows longer
+   * than a strip (the general path's lanes, kernels/fused_general.c
+   * fold_one_arg) against NumPy's rule: ties everywhere, a planted extreme
+   * twice in one lane and in two lanes, NaN twice (the first wins), in the
+   * first and last elements, ragged chunks, float16 / float32 / float64 */
+  Scope sc;
+  const int64_t R = 29, C = 1100;
+  for (dtx_dtype t : {DTX_F64, DTX_F32, DTX_F16}) {
+    uint64_t seed = 8900 + static_cast<uint64_t>(t);
+    std::printf("[ seed     ] %llu\n", static_cast<unsigned long long>(seed));
+    Nd x = ArgColumns(seed, C, R, t); /* C x R: its planted columns become rows here */
+    Nd y;
+    y.shape = {R, C};
+    y.t = t;
+    y.v.resize(x.v.size());
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t c = 0; c < C; c++) y.v[r * C + c] = x.v[c * R + r];
+    y.v[9 * C + 40] = y.v[9 * C + 7] = 9;       /* two lanes: 7 wins */
+    y.v[10 * C + 33] = y.v[10 * C + 65] = -9;   /* one lane (33 = 65 mod 32): 33 wins argmin */
+    y.v[11 * C + 700] = y.v[11 * C + 70] = NAN; /* 70 wins */
+    y.v[12 * C] = y.v[13 * C + C - 1] = NAN;
+    for (const auto &ch : std::vector<std::vector<int64_t>>{{8, 1100}, {5, 300}, {29, 77}}) {
+      for (bool min : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "seed " << seed << " " << dtx_dtype_name(t) << " chunks "
+                                          << ch[0] << "x" << ch[1] << (min ? " argmin" : " argmax"));
+        dtx_array *a = Put(cl(), y, ch);
+        std::vector<int64_t> got(R), all(1);
+        ASSERT_EQ(
+            dtx_array_compute(min ? dtx_argmin(a, 1) : dtx_argmax(a, 1), got.data(), R * sizeof(int64_t)),
+            DTX_OK)
+            << dtx_last_error();
+        std::vector<int64_t> want = ArgOracle(y.v, R, C, 1, min);
+        for (int64_t r = 0; r < R; r++) ASSERT_EQ(got[r], want[r]) << "row " << r;
+        ASSERT_EQ(dtx_array_compute(min ? dtx_argmin(a, DTX_NO_AXIS) : dtx_argmax(a, DTX_NO_AXIS), all.data(),
+                                    sizeof(int64_t)),
+                  DTX_OK)
+            << dtx_last_error();
+        EXPECT_EQ(all[0], ArgOracle(y.v, 1, R * C, 1, min)[0]);
+      }
+    }
+  }
+}
+
 TEST_P(ArrayReduce, ZeroDimensionalAndSingleChunk) {
   Scope sc;
   dtx_array *s = dtx_scalar(cl(), 2.5);

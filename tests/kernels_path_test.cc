@@ -38,6 +38,8 @@ const char *PathName(dtxi_fused_path p) {
       return "sum";
     case DTXI_PATH_COLSUM:
       return "colsum";
+    case DTXI_PATH_COLARG:
+      return "colarg";
     case DTXI_PATH_CHAIN:
       return "chain";
     case DTXI_PATH_COPY:
@@ -276,6 +278,54 @@ TEST_P(KernelsPath, ColsumMatchesGeneral) {
   Parity(dtx_sum(y3, kAxis0, 1), DTXI_PATH_COLSUM, "9x6x203 .sum(axis=0)");
   Parity(dtx_mean(y3, kAxes01, 2), DTXI_PATH_COLSUM, "9x6x203 .mean(axis=(0, 1))");
   Parity(dtx_sum(y3, kAxis1, 1), DTXI_PATH_COLSUM, "9x6x203 .sum(axis=1)");
+}
+
+TEST_P(KernelsPath, ColargMatchesGeneral) {
+  /* argmax / argmin of float64 and float32 rows into column states: the
+   * indices (int64) the same as the general path's, on random values, on
+   * values with ties everywhere and NaN in some columns (two in one chunk,
+   * in different chunks, in the first and last rows), ragged chunks, column
+   * blocks cut short, sliced, stepped and reversed rows, a 3-d reduction of
+   * the rows of each plane; a column step or a reduction that keeps the
+   * rows apart is not the colarg path (general both times) */
+  Scope sc;
+  uint64_t seed = 7350;
+  std::printf("[ seed     ] %llu\n", static_cast<unsigned long long>(seed));
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  for (dtx_dtype t : {DTX_F64, DTX_F32}) {
+    std::string ty = std::string(" ") + dtx_dtype_name(t);
+    Nd x = RandNd(rng, {1031, 1100}, t), ties = RandNd(rng, {1031, 1100}, t);
+    for (auto &e : ties.v) e = static_cast<double>(static_cast<int64_t>(e)); /* -3 .. 3 */
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (int64_t c = 0; c < 1100; c += 37) {
+      ties.v[static_cast<size_t>(((c * 7) % 1031) * 1100 + c)] = nan;
+      ties.v[static_cast<size_t>(((c * 13) % 1031) * 1100 + c)] = nan;
+    }
+    ties.v[1099] = nan;
+    ties.v[1030 * 1100 + 1098] = nan;
+    for (const Nd *v : {&x, &ties}) {
+      std::string what = (v == &x ? " random" : " ties and NaN") + ty;
+      for (auto ch : std::vector<std::vector<int64_t>>{{250, 600}, {1031, 1100}, {97, 45}}) {
+        std::string w = what + " chunks " + std::to_string(ch[0]) + "x" + std::to_string(ch[1]);
+        dtx_array *a = Put(cl(), *v, ch);
+        Parity(dtx_argmax(a, 0), DTXI_PATH_COLARG, w + " .argmax(axis=0)");
+        Parity(dtx_argmin(a, 0), DTXI_PATH_COLARG, w + " .argmin(axis=0)");
+        Parity(dtx_argmax(Slice2(a, 3, -1, 1, 2, -5, 1), 0), DTXI_PATH_COLARG,
+               w + " x[3:-1, 2:-5].argmax(axis=0)");
+        Parity(dtx_argmin(Slice2(a, DTX_NONE, DTX_NONE, -3, 7, DTX_NONE, 1), 0), DTXI_PATH_COLARG,
+               w + " x[::-3, 7:].argmin(axis=0)");
+        Parity(dtx_argmax(Slice2(a, DTX_NONE, DTX_NONE, 2, DTX_NONE, DTX_NONE, 2), 0), DTXI_PATH_COLARG,
+               w + " x[::2, ::2].argmax(axis=0) (not the colarg path)", false);
+      }
+    }
+    Nd y = RandNd(rng, {9, 6, 203}, t);
+    for (size_t k = 0; k < y.v.size(); k += 53) y.v[k] = std::numeric_limits<double>::quiet_NaN();
+    dtx_array *y3 = Put(cl(), y, {4, 5, 100});
+    Parity(dtx_argmax(y3, 1), DTXI_PATH_COLARG, "9x6x203 .argmax(axis=1)" + ty);
+    Parity(dtx_argmin(y3, 1), DTXI_PATH_COLARG, "9x6x203 .argmin(axis=1)" + ty);
+    Parity(dtx_argmax(y3, 0), DTXI_PATH_COLARG, "9x6x203 .argmax(axis=0) (not the colarg path)" + ty, false);
+  }
 }
 
 TEST_P(KernelsPath, ChainMatchesGeneral) {

@@ -22,7 +22,7 @@
  * Runs on the task's thread, over the exec the driver gives it; the blocks
  * live on its stack (COLARG_BLOCK values and rows: 8 KiB for float64).
  */
-#include <limits.h>
+#include <stdint.h>
 
 #include "kernels/fused_path.h"
 #include "kernels/reduce.h"

@@ -229,6 +229,52 @@ void dtxi_fill_strip(double v, int t, void *dst, int n) {
 
 /* ---- reductions over strips ---------------------------------------------------------- */
 
+#ifndef ALWAYS
+#define ALWAYS static inline
+#endif
+
+/* The rule of ARGMAX (mn 0) / ARGMIN for a later element y against the
+ * winner v so far: strictly better, or the first NaN. */
+#define ARG_TAKES(mn, y, v) (((mn) ? (y) < (v) : (y) > (v)) | (((y) != (y)) & ((v) == (v))))
+
+#define ARG_LANES 32
+
+/* ARGMAX / ARGMIN of x[0..n) (flat index ix0 + i ixs, ixs > 0) into the
+ * state s, as dtxk_red_add_f element by element would: lane k of
+ * ARG_LANES keeps the winner of the elements i = k mod ARG_LANES (value and
+ * position; a loop over the lanes that GCC vectorises: 32 lanes so that it
+ * is not unrolled before, which would leave the selects scalar), then the
+ * lanes' winners and the tail fold into s by dtxk_arg_better_f, which breaks
+ * ties by index. */
+ALWAYS void fold_one_arg(int mn, dtxk_arg_st *s, const double *x, int n, int64_t ix0, int64_t ixs) {
+  int i = 0;
+  if (n >= 2 * ARG_LANES) {
+    double v[ARG_LANES];
+    int64_t w[ARG_LANES];
+    for (int k = 0; k < ARG_LANES; k++) {
+      v[k] = x[k];
+      w[k] = k;
+    }
+    for (i = ARG_LANES; i + ARG_LANES <= n; i += ARG_LANES)
+      for (int k = 0; k < ARG_LANES; k++) {
+        double y = x[i + k];
+        int t = ARG_TAKES(mn, y, v[k]);
+        v[k] = t ? y : v[k];
+        w[k] = t ? i + k : w[k];
+      }
+    for (int k = 0; k < ARG_LANES; k++)
+      if (dtxk_arg_better_f(mn, v[k], ix0 + w[k] * ixs, s->v.f, s->idx)) {
+        s->v.f = v[k];
+        s->idx = ix0 + w[k] * ixs;
+      }
+  }
+  for (; i < n; i++)
+    if (dtxk_arg_better_f(mn, x[i], ix0 + i * ixs, s->v.f, s->idx)) {
+      s->v.f = x[i];
+      s->idx = ix0 + i * ixs;
+    }
+}
+
 /* Folds x[0..n) (acc type) into one state; ix0 / ixs: flat index of x[0] and its step. */
 HOT static void fold_one(int red, int acc, void *st, const void *xv, int n, int64_t ix0, int64_t ixs) {
   if (acc == DTXK_F64) {
@@ -260,6 +306,12 @@ HOT static void fold_one(int red, int acc, void *st, const void *xv, int n, int6
         dtxk_red_merge(red, acc, st, &part);
         return;
       }
+      case DTXK_R_ARGMAX:
+        fold_one_arg(0, (dtxk_arg_st *)st, x, n, ix0, ixs);
+        return;
+      case DTXK_R_ARGMIN:
+        fold_one_arg(1, (dtxk_arg_st *)st, x, n, ix0, ixs);
+        return;
       default:
         for (int i = 0; i < n; i++) dtxk_red_add_f(red, st, x[i], ix0 + i * ixs);
         return;

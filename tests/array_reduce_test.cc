@@ -498,7 +498,8 @@ TEST_P(ArrayReduce, ArgAlongLongRows) {
       for (int64_t c = 0; c < C; c++) y.v[r * C + c] = x.v[c * R + r];
     y.v[9 * C + 40] = y.v[9 * C + 7] = 9;       /* two lanes: 7 wins */
     y.v[10 * C + 33] = y.v[10 * C + 65] = -9;   /* one lane (33 = 65 mod 32): 33 wins argmin */
-    y.v[11 * C + 700] = y.v[11 * C + 70] = NAN; /* 70 wins */
+    y.v[11 * C + 134] = y.v[11 * C + 70] = NAN; /* one lane: 70 wins */
+    y.v[14 * C + 700] = y.v[14 * C + 90] = NAN; /* two strips: 90 wins */
     y.v[12 * C] = y.v[13 * C + C - 1] = NAN;
     for (const auto &ch : std::vector<std::vector<int64_t>>{{8, 1100}, {5, 300}, {29, 77}}) {
       for (bool min : {false, true}) {

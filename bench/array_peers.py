@@ -32,9 +32,10 @@ CASES = ["transpose-sum", "sum", "mean-axis0", "elementwise", "slice", "matmul",
 # FFT along the rows, a rechunk to whole columns, one along the columns: Dask's fft takes axes
 # held in one chunk); NumPy: np.fft.fft2 on the whole array
 # exp-sin: (exp(x) + sin(x)).sum(); pow2: (x ** 2).sum(); max-axis0, argmax-axis0: x.max / argmax(axis=0)
-# matmul-1chunk: (y @ y).sum() for y an n/2 x n/2 float64 array in one chunk
+# matmul-1chunk: (y @ y).sum() for y an n/2 x n/2 float64 array in one chunk;
+# max-axis1, argmax-axis1, max, argmax: along the rows and over all of x
 LINALG = ["tsqr", "svd_compressed", "cumsum-axis0", "sort-axis1", "fft2", "exp-sin", "pow2", "max-axis0",
-          "argmax-axis0", "matmul-1chunk"]  # only when named
+          "argmax-axis0", "matmul-1chunk", "max-axis1", "argmax-axis1", "max", "argmax"]  # only when named
 
 
 def timed(fn, reps):
@@ -113,6 +114,10 @@ def main():
         "pow2": lambda: (x ** 2).sum(),
         "max-axis0": lambda: x.max(axis=0),
         "argmax-axis0": lambda: x.argmax(axis=0),
+        "max-axis1": lambda: x.max(axis=1),
+        "argmax-axis1": lambda: x.argmax(axis=1),
+        "max": lambda: x.max(),
+        "argmax": lambda: x.argmax(),
     }
     la = {}
     if "tsqr" in cases:
@@ -151,6 +156,10 @@ def main():
         "pow2": lambda: (xd ** 2).sum().compute(),
         "max-axis0": lambda: xd.max(axis=0).compute(),
         "argmax-axis0": lambda: xd.argmax(axis=0).compute(),
+        "max-axis1": lambda: xd.max(axis=1).compute(),
+        "argmax-axis1": lambda: xd.argmax(axis=1).compute(),
+        "max": lambda: xd.max().compute(),
+        "argmax": lambda: xd.argmax().compute(),
     }
     if "tsqr" in cases:
         td = da.from_array(la["tsqr"], chunks=(100_000, 64)).persist()

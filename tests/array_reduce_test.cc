@@ -518,6 +518,19 @@ TEST_P(ArrayReduce, ArgAlongLongRows) {
                   DTX_OK)
             << dtx_last_error();
         EXPECT_EQ(all[0], ArgOracle(y.v, 1, R * C, 1, min)[0]);
+        /* max / min along the rows (their own lanes, fold_one_ext): the value
+         * argmax / argmin points at, NaN where a row holds one */
+        const int one[] = {1};
+        Nd ext = Get(min ? dtx_min(a, one, 1) : dtx_max(a, one, 1));
+        ASSERT_EQ(ext.v.size(), static_cast<size_t>(R));
+        for (int64_t r = 0; r < R; r++) {
+          double w = y.v[static_cast<size_t>(r * C + want[r])];
+          EXPECT_TRUE(std::isnan(w) ? std::isnan(ext.v[r]) : ext.v[r] == w)
+              << "row " << r << ": " << ext.v[r];
+        }
+        Nd e1 = Get(min ? dtx_min(a, nullptr, 0) : dtx_max(a, nullptr, 0));
+        ASSERT_EQ(e1.v.size(), 1u);
+        EXPECT_TRUE(std::isnan(e1.v[0])) << "NaN in rows 11-14: the maximum over all is NaN";
       }
     }
   }

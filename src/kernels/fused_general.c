@@ -275,6 +275,30 @@ ALWAYS void fold_one_arg(int mn, dtxk_arg_st *s, const double *x, int n, int64_t
     }
 }
 
+#define EXT_LANES 32 /* as ARG_LANES: fewer lanes get unrolled first, and the selects stay scalar */
+
+/* MAX (mn 0) / MIN of x[0..n) into *st as dtxk_red_add_f element by element
+ * would: NaN when any element is NaN, else the greatest (least). Lane k of
+ * EXT_LANES keeps the extreme of the elements i = k mod EXT_LANES by the
+ * same rule (a later element wins when greater, or NaN), a loop GCC
+ * vectorises; then the lanes and the tail fold into *st. The lanes change
+ * only which of equal values is kept (-0.0 or 0.0) and which NaN. */
+ALWAYS void fold_one_ext(int mn, double *st, const double *x, int n) {
+  int red = mn ? DTXK_R_MIN : DTXK_R_MAX, i = 0;
+  if (n >= 2 * EXT_LANES) {
+    double v[EXT_LANES];
+    for (int k = 0; k < EXT_LANES; k++) v[k] = x[k];
+    for (i = EXT_LANES; i + EXT_LANES <= n; i += EXT_LANES)
+      for (int k = 0; k < EXT_LANES; k++) {
+        double y = x[i + k];
+        int t = (mn ? y < v[k] : y > v[k]) | (y != y);
+        v[k] = t ? y : v[k];
+      }
+    for (int k = 0; k < EXT_LANES; k++) dtxk_red_add_f(red, st, v[k], 0);
+  }
+  for (; i < n; i++) dtxk_red_add_f(red, st, x[i], 0);
+}
+
 /* Folds x[0..n) (acc type) into one state; ix0 / ixs: flat index of x[0] and its step. */
 HOT static void fold_one(int red, int acc, void *st, const void *xv, int n, int64_t ix0, int64_t ixs) {
   if (acc == DTXK_F64) {
@@ -311,6 +335,12 @@ HOT static void fold_one(int red, int acc, void *st, const void *xv, int n, int6
         return;
       case DTXK_R_ARGMIN:
         fold_one_arg(1, (dtxk_arg_st *)st, x, n, ix0, ixs);
+        return;
+      case DTXK_R_MAX:
+        fold_one_ext(0, (double *)st, x, n);
+        return;
+      case DTXK_R_MIN:
+        fold_one_ext(1, (double *)st, x, n);
         return;
       default:
         for (int i = 0; i < n; i++) dtxk_red_add_f(red, st, x[i], ix0 + i * ixs);

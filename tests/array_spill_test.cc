@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "array_util.h"
 
@@ -177,6 +179,46 @@ TEST_P(HostLimit, ClusterGoesFirstWithChunksOnDisk) {
   cl.reset();
   dtx_array_release(p);
   EXPECT_EQ(dir.Files(), 0) << "the spill files went with the array";
+}
+
+/* Four caller threads read the same spilled chunks at once, twice each:
+ * tasks of different computations pin one chunk while another reads it
+ * back or writes it out (they wait for it), and every sum has the bits of
+ * the unlimited cluster's. */
+TEST_P(HostLimit, ConcurrentReadersOfSpilledChunks) {
+  dtxt::TempDir dir;
+  Field f("concurrent readers of spilled chunks");
+  auto free_cl = Limited(GetParam(), dir.path, "none");
+  auto cl = Limited(GetParam(), dir.path, "1MiB");
+  ASSERT_TRUE(free_cl != nullptr && cl != nullptr);
+  Scope sc;
+  dtx_array *ref = nullptr, *p = nullptr;
+  ASSERT_EQ(dtx_array_persist(f.Expr(free_cl.get()), nullptr, &ref), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtx_array_persist(f.Expr(cl.get()), nullptr, &p), DTX_OK) << dtx_last_error();
+  double want = SumOf(ref);
+  dtx_array *sums[4];
+  for (int k = 0; k < 4; k++) {
+    /* a different program each (the sum of p * 1, of p + 0, ...), all over p's chunks */
+    sums[k] = dtx_array_keep(
+        dtx_sum(k % 2 ? dtx_binary_scalar(DTX_MUL, p, 1) : dtx_binary_scalar(DTX_ADD, p, 0), nullptr, 0));
+  }
+  std::atomic<int> bad{0};
+  std::vector<std::thread> th;
+  for (int k = 0; k < 4; k++)
+    th.emplace_back([&, k] {
+      for (int r = 0; r < 2; r++) {
+        double got = 0;
+        if (dtx_array_compute(sums[k], &got, sizeof got) != DTX_OK ||
+            std::memcmp(&got, &want, sizeof got) != 0)
+          bad++;
+      }
+    });
+  for (auto &t : th) t.join();
+  for (auto *a : sums) dtx_array_release(a);
+  EXPECT_EQ(bad.load(), 0) << "sums that failed or differ from the unlimited cluster's";
+  dtx_cluster_stats st = HostStats(cl.get());
+  EXPECT_GT(st.unspills, 0);
+  EXPECT_LE(st.bytes_peak, kLimit);
 }
 
 /* Peak resident set of a child that persists `mb` MB in 1 MiB chunks under

@@ -4,8 +4,11 @@
  *
  * Any thread allocates and frees chunks. The counters are atomics; the peak
  * is raised with a compare-and-swap loop only when `used` grows past it. The
- * spill state (LRU, pins, files) is under m->mu; spilling and reading back
- * do their file I/O under it too: simple, and only runs past the limit.
+ * spill state (LRU, pins, files) is under m->mu. Spilling and reading back
+ * drop it for their file I/O, so several threads write and read at once: the
+ * chunk is flagged `io` meanwhile (off the LRU, its bytes already counted as
+ * they will be after), a pinner of an io chunk waits on io_cv, and the
+ * writer holds a reference so the chunk outlives its last reader.
  */
 #include "data/mem.h"
 
@@ -39,6 +42,7 @@ dtxi_mem *dtxi_mem_create(int64_t limit, const char *spill_dir) {
     return NULL;
   }
   pthread_mutex_init(&m->mu, NULL);
+  pthread_cond_init(&m->io_cv, NULL);
   dtxi_bcache_init(&m->cache, 0);
   return m;
 }
@@ -47,6 +51,7 @@ void dtxi_mem_set_cache(dtxi_mem *m, size_t cap) { m->cache.cap = cap; }
 
 static void mem_free(dtxi_mem *m) {
   dtxi_bcache_destroy(&m->cache);
+  pthread_cond_destroy(&m->io_cv);
   pthread_mutex_destroy(&m->mu);
   free(m->spill_dir);
   free(m);
@@ -126,8 +131,9 @@ static void mark(const dtxi_mem *m, const char *name, const char *cat, size_t by
   dtxi_trace_instant(m->trace, DTXI_TRACE_HOST_PID, DTXI_MEM_TRACE_TID, name, cat, dtxi_now_ns(), args);
 }
 
-/* Writes c to its file and gives its pages back. 0 on success. */
-static int spill_one(dtxi_mem *m, dtx_chunk *c) {
+/* Writes c to its file and gives its pages back; no lock held (c is the
+ * caller's: off the LRU, io set, a reference taken). 0 on success. */
+static int write_out(const dtxi_mem *m, dtx_chunk *c) {
   char path[4096];
   spill_path(m, c, path, sizeof path);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -156,18 +162,12 @@ static int spill_one(dtxi_mem *m, dtx_chunk *c) {
     return -1;
   }
   madvise(c->data, paged_bytes(c->size), MADV_DONTNEED); /* the pages come back zeroed on touch */
-  mark(m, "spill to disk", "spill", c->size);
-  c->spilled = 1;
-  m->spills++;
-  m->spilled_bytes += (int64_t)c->size;
-  m->on_disk += (int64_t)c->size;
-  atomic_fetch_add_explicit(&m->ndisk, 1, memory_order_relaxed);
-  atomic_fetch_sub_explicit(&m->used, (int64_t)c->size - 1, memory_order_relaxed); /* keeps its token */
   return 0;
 }
 
-/* Reads c back from its file and removes the file. */
-static dtx_status unspill_one(dtxi_mem *m, dtx_chunk *c) {
+/* Reads c back from its file and removes the file; no lock held (c: io set,
+ * the caller holds a reference). */
+static dtx_status read_back(const dtxi_mem *m, dtx_chunk *c) {
   char path[4096];
   spill_path(m, c, path, sizeof path);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -187,24 +187,92 @@ static dtx_status unspill_one(dtxi_mem *m, dtx_chunk *c) {
   }
   close(fd);
   unlink(path);
-  mark(m, "read back from disk", "unspill", c->size);
-  c->spilled = 0;
-  m->unspills++;
-  m->unspilled_bytes += (int64_t)c->size;
-  m->on_disk -= (int64_t)c->size;
-  atomic_fetch_sub_explicit(&m->ndisk, 1, memory_order_relaxed);
-  account(m, (int64_t)c->size - 1); /* its token is in already */
   return DTX_OK;
 }
 
-/* Spills least recently used chunks until `bytes` more fit under the limit
- * (m->mu held). */
-static void spill_until_locked(dtxi_mem *m, size_t bytes) {
-  while (dtxi_mem_used(m) + (int64_t)bytes > m->limit && m->lru_head != NULL) {
-    dtx_chunk *c = m->lru_head;
-    lru_remove(m, c);
-    if (spill_one(m, c) != 0) break; /* the disk refuses: stay over the limit */
+/* The count moves as if c's bytes (but for a one-byte token) left memory
+ * (out 1) or came back (out 0). m->mu held. */
+static void count_disk(dtxi_mem *m, const dtx_chunk *c, int out) {
+  int64_t n = (int64_t)c->size - 1;
+  atomic_fetch_add_explicit(&m->ndisk, out ? 1 : -1, memory_order_relaxed);
+  if (out)
+    atomic_fetch_sub_explicit(&m->used, n, memory_order_relaxed);
+  else
+    account(m, n);
+}
+
+static void chunk_free(dtx_chunk *c);
+
+/* One more reference to c unless its last one went already (a thread is
+ * on its way to free it, and will take m->mu to take it off the LRU). */
+static int ref_unless_gone(dtx_chunk *c) {
+  int32_t r = atomic_load_explicit(&c->refs, memory_order_acquire);
+  while (r > 0 && !atomic_compare_exchange_weak_explicit(&c->refs, &r, r + 1, memory_order_acq_rel,
+                                                         memory_order_acquire)) {
   }
+  return r > 0;
+}
+
+/* Spills c, the least recently used chunk (m->mu held on entry and exit,
+ * dropped for the write: c is io meanwhile, its bytes already out of the
+ * count so other makers go on). 0 on success, or when c was on its way out
+ * (just taken off the LRU: its freer frees it). */
+static int spill_one(dtxi_mem *m, dtx_chunk *c) {
+  lru_remove(m, c);
+  if (!ref_unless_gone(c)) return 0; /* alive while written, whatever its readers do */
+  c->io = 1;
+  count_disk(m, c, 1);
+  pthread_mutex_unlock(&m->mu);
+  int rc = write_out(m, c);
+  pthread_mutex_lock(&m->mu);
+  c->io = 0;
+  if (rc == 0) {
+    mark(m, "spill to disk", "spill", c->size);
+    c->spilled = 1;
+    m->spills++;
+    m->spilled_bytes += (int64_t)c->size;
+    m->on_disk += (int64_t)c->size;
+  } else {
+    count_disk(m, c, 0); /* in memory after all */
+    if (c->pins == 0 && atomic_load_explicit(&c->refs, memory_order_acquire) > 1) lru_push(m, c);
+  }
+  pthread_cond_broadcast(&m->io_cv);
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) { /* the readers left meanwhile */
+    pthread_mutex_unlock(&m->mu);
+    chunk_free(c);
+    pthread_mutex_lock(&m->mu);
+  }
+  return rc;
+}
+
+/* Reads spilled c back (m->mu held on entry and exit, dropped for the read:
+ * c is io meanwhile, its bytes counted already). */
+static dtx_status unspill_one(dtxi_mem *m, dtx_chunk *c) {
+  c->io = 1;
+  count_disk(m, c, 0);
+  pthread_mutex_unlock(&m->mu);
+  dtx_status rc = read_back(m, c);
+  pthread_mutex_lock(&m->mu);
+  c->io = 0;
+  if (rc == DTX_OK) {
+    mark(m, "read back from disk", "unspill", c->size);
+    c->spilled = 0;
+    m->unspills++;
+    m->unspilled_bytes += (int64_t)c->size;
+    m->on_disk -= (int64_t)c->size;
+  } else {
+    count_disk(m, c, 1); /* still on disk */
+  }
+  pthread_cond_broadcast(&m->io_cv);
+  return rc;
+}
+
+/* Spills least recently used chunks until `bytes` more fit under the limit.
+ * m->mu held; each spill drops it for its write, so what the loop sees is
+ * read again each time. */
+static void spill_until_locked(dtxi_mem *m, size_t bytes) {
+  while (dtxi_mem_used(m) + (int64_t)bytes > m->limit && m->lru_head != NULL)
+    if (spill_one(m, m->lru_head) != 0) break; /* the disk refuses: stay over the limit */
 }
 
 /* ---- chunks ------------------------------------------------------------------------ */
@@ -291,9 +359,13 @@ dtx_status dtxi_chunk_pin_slow(dtx_chunk *c) {
   dtxi_mem *m = c->mem;
   dtx_status rc = DTX_OK;
   pthread_mutex_lock(&m->mu);
-  if (c->spilled) {
-    spill_until_locked(m, c->size); /* room first, for the bytes coming back */
+  for (;;) {
+    while (c->io) pthread_cond_wait(&m->io_cv, &m->mu); /* another thread writes or reads it */
+    if (!c->spilled) break;
+    spill_until_locked(m, c->size);     /* room first, for the bytes coming back */
+    if (c->io || !c->spilled) continue; /* read back by another pinner meanwhile */
     rc = unspill_one(m, c);
+    break;
   }
   if (rc == DTX_OK) {
     lru_remove(m, c);
@@ -325,6 +397,11 @@ dtx_status dtxi_chunk_keep(dtx_chunk *c) {
 void dtxi_chunk_unref(dtx_chunk *c) {
   if (c == NULL) return;
   if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
+  chunk_free(c);
+}
+
+/* Frees c, whose last reference went (no lock held). */
+static void chunk_free(dtx_chunk *c) {
   dtxi_mem *m = c->mem;
   int64_t size = (int64_t)c->size;
   if (c->paged) {

@@ -18,13 +18,17 @@
  * limit, the least recently used spillable chunks that nobody pins are written
  * to a file in DTX_SPILL_DIR and their pages given back to the system
  * (madvise); pinning one reads it back, bit-identical, and removes the file.
+ * The file I/O runs with m->mu dropped (the chunk flagged io), so threads
+ * spill and read back at once; a chunk's bytes leave the count when its write
+ * starts, so the resident set may pass the limit by the writes in flight.
  * Whoever reads a spillable chunk's data pins it first: the task that makes
  * it (created pinned), the tasks reading it, a GPU copy from it, the caller
  * receiving it (dtxi_chunk_keep). A chunk a persisted array's slot holds
  * (`kept`, data/store.h) stays spillable for the slot's whole life: it is
  * lent to the computations that read it, and copied for a caller.
  * Invariants, under m->mu:
- *   lru = the spillable chunks with pins == 0 and refs > 0, least recent first;
+ *   lru = the spillable chunks with pins == 0, refs > 0 and no io in flight,
+ *     least recent first;
  *   a spilled chunk has pins == 0 and its bytes are not in `used`; each
  *   keeps one byte there instead (a token, counted in `ndisk`), so the
  *   accounting outlives a spilled chunk that outlives the cluster.
@@ -49,7 +53,8 @@ typedef struct dtxi_mem {
   _Atomic int64_t ndisk; /* spilled chunks, each holding a one-byte token in `used` (written under mu) */
   int64_t limit;         /* host_memory_limit (DTX_HOST_MEMORY_LIMIT) in bytes; 0: none (nothing spills) */
   char *spill_dir;
-  pthread_mutex_t mu; /* the LRU, spill state and counters below */
+  pthread_mutex_t mu;   /* the LRU, spill state and counters below */
+  pthread_cond_t io_cv; /* a chunk's file write or read ended (its io flag cleared) */
   struct dtx_chunk *lru_head, *lru_tail;
   int64_t spills, spilled_bytes, unspills, unspilled_bytes, on_disk;
   uint64_t next_file;
@@ -75,6 +80,8 @@ struct dtx_chunk {
                                     from m->cache whose size is stored at its start */
   uint8_t kept;                  /* held by a persisted array's slot (set once, by the task keeping
                                     it, before any later computation reads it) */
+  uint8_t io;                    /* under mem->mu: its file is being written or read, the lock
+                                    dropped; off the LRU; pinners wait on mem->io_cv */
 };
 
 /* A counter snapshot for dtx_cluster_get_stats. */

@@ -9,7 +9,7 @@
  *   the LRU is a well-formed list (prev/next agree, head and tail are its
  *   ends, forward and backward walks count the same chunks);
  *   every chunk on it is spillable, in memory (not spilled), has no pins,
- *   references left and in_lru set;
+ *   no file write or read in flight (io), references left and in_lru set;
  *   the in-memory bytes of the chunks on it fit in `used`, which never goes
  *   below the cluster's bias while the cluster lives (nor below zero after);
  *   the spill counters never run backwards (read backs <= spills, in bytes
@@ -39,6 +39,8 @@ static int check_chunk(const dtx_chunk *c, const dtx_chunk *prev, char *why, siz
   if (!c->in_lru) return broke(why, n, "host LRU: chunk %p is listed without in_lru", (void *)c);
   if (!c->spillable) return broke(why, n, "host LRU: chunk %p is listed but not spillable", (void *)c);
   if (c->spilled) return broke(why, n, "host LRU: chunk %p is listed but spilled", (void *)c);
+  if (c->io)
+    return broke(why, n, "host LRU: chunk %p is listed while its file is written or read", (void *)c);
   if (c->pins != 0)
     return broke(why, n, "host LRU: chunk %p is listed with %d pins", (void *)c, (int)c->pins);
   int32_t refs = atomic_load_explicit(&c->refs, memory_order_acquire);

@@ -67,6 +67,13 @@ struct Field {
   }
 };
 
+/* f's array persisted on an unlimited cluster (*ref) and on a limited one (*p). */
+void PersistBoth(const Field &f, dtx_cluster *free_cl, dtx_cluster *cl, dtx_array **ref, dtx_array **p) {
+  ASSERT_TRUE(free_cl != nullptr && cl != nullptr);
+  ASSERT_EQ(dtx_array_persist(f.Expr(free_cl), nullptr, ref), DTX_OK) << dtx_last_error();
+  ASSERT_EQ(dtx_array_persist(f.Expr(cl), nullptr, p), DTX_OK) << dtx_last_error();
+}
+
 class HostLimit : public ::testing::TestWithParam<Sched> {};
 
 INSTANTIATE_TEST_SUITE_P(Scheds, HostLimit,
@@ -80,11 +87,9 @@ TEST_P(HostLimit, PersistedChunksSpillAndComeBackIdentical) {
   Field f("persisted under a host limit");
   auto free_cl = Limited(GetParam(), dir.path, "none");
   auto cl = Limited(GetParam(), dir.path, "1MiB");
-  ASSERT_TRUE(free_cl != nullptr && cl != nullptr);
   Scope sc;
   dtx_array *ref = nullptr, *p = nullptr;
-  ASSERT_EQ(dtx_array_persist(f.Expr(free_cl.get()), nullptr, &ref), DTX_OK) << dtx_last_error();
-  ASSERT_EQ(dtx_array_persist(f.Expr(cl.get()), nullptr, &p), DTX_OK) << dtx_last_error();
+  ASSERT_NO_FATAL_FAILURE(PersistBoth(f, free_cl.get(), cl.get(), &ref, &p));
   dtx_cluster_stats s = HostStats(cl.get());
   EXPECT_GT(s.spills, 0) << "4 MiB persisted under 1 MiB: chunks went to disk";
   EXPECT_GT(dir.Files(), 0);
@@ -190,11 +195,9 @@ TEST_P(HostLimit, ConcurrentReadersOfSpilledChunks) {
   Field f("concurrent readers of spilled chunks");
   auto free_cl = Limited(GetParam(), dir.path, "none");
   auto cl = Limited(GetParam(), dir.path, "1MiB");
-  ASSERT_TRUE(free_cl != nullptr && cl != nullptr);
   Scope sc;
   dtx_array *ref = nullptr, *p = nullptr;
-  ASSERT_EQ(dtx_array_persist(f.Expr(free_cl.get()), nullptr, &ref), DTX_OK) << dtx_last_error();
-  ASSERT_EQ(dtx_array_persist(f.Expr(cl.get()), nullptr, &p), DTX_OK) << dtx_last_error();
+  ASSERT_NO_FATAL_FAILURE(PersistBoth(f, free_cl.get(), cl.get(), &ref, &p));
   double want = SumOf(ref);
   dtx_array *sums[4];
   for (int k = 0; k < 4; k++) {
